@@ -1,0 +1,2 @@
+export { TestServers } from './servers.ts';
+export { waitFor } from './wait-for.ts';
