@@ -1,0 +1,125 @@
+/**
+ * The one Lua script that records an event and evaluates the budget atomically.
+ *
+ * Written for both Redis (Lua 5.1) and DragonflyDB (Lua 5.4): every key comes from KEYS (Dragonfly
+ * rejects undeclared keys), no blocking commands, no redis TIME (now is ARGV), no globals, only
+ * integers are returned (Redis truncates Lua floats in replies), `unpack` is resolved for both versions.
+ *
+ * KEYS: [1] errors hash, [2] totals hash (field = bucket index, value = count), [3] state hash
+ *       (now = time high-water mark, warnedAt, breachedAt).
+ * ARGV: op ('record' | 'peek'), now ms, outcome ('error' | 'success' | '-'), bucketMs, ttlMs,
+ *       n, buckets of window 1..n (ascending, window n is the longest), kind, then
+ *       count: warnAt, breachAt
+ *       slo:   slo, minEvents, nPairs, then per pair: longIndex, shortIndex (1-based), burnRate, severity (1 warn, 2 breach)
+ * Returns: { verdict (0 ok, 1 warn, 2 breach), firstBreach, firstWarn, warnedAt|-1, breachedAt|-1,
+ *            firedPair (0-based)|-1, now, errors of window 1..n, totals of window 1..n }
+ *
+ * The verdict rules mirror evaluateBudget() in budget-evaluator.ts exactly.
+ */
+export const BUDGET_LUA = `
+local errorsKey, totalsKey, stateKey = KEYS[1], KEYS[2], KEYS[3]
+local unpackFn = table.unpack or unpack
+local op = ARGV[1]
+local write = op == 'record'
+local nowStr = ARGV[2]
+local now = tonumber(nowStr)
+local outcome = ARGV[3]
+local bucketMs = tonumber(ARGV[4])
+local ttlMs = ARGV[5]
+local n = tonumber(ARGV[6])
+local nb = {}
+for i = 1, n do nb[i] = tonumber(ARGV[6 + i]) end
+local a = 7 + n
+local kind = ARGV[a]
+
+local st = redis.call('HMGET', stateKey, 'now', 'warnedAt', 'breachedAt')
+local last = tonumber(st[1])
+if last ~= nil and last > now then
+  now = last
+  nowStr = st[1]
+end
+local warnedAt = tonumber(st[2])
+local breachedAt = tonumber(st[3])
+local cur = math.floor(now / bucketMs)
+local oldest = cur - nb[n] + 1
+
+if write then
+  local field = tostring(cur)
+  redis.call('HINCRBY', totalsKey, field, 1)
+  if outcome == 'error' then redis.call('HINCRBY', errorsKey, field, 1) end
+end
+
+local function scan(key)
+  local acc = {}
+  for i = 1, n do acc[i] = 0 end
+  local flat = redis.call('HGETALL', key)
+  local stale = {}
+  for j = 1, #flat, 2 do
+    local idx = tonumber(flat[j])
+    local v = tonumber(flat[j + 1])
+    if idx < oldest then
+      stale[#stale + 1] = flat[j]
+    elseif idx <= cur then
+      for i = 1, n do
+        if idx > cur - nb[i] then acc[i] = acc[i] + v end
+      end
+    end
+  end
+  if write then
+    for s = 1, #stale, 500 do
+      redis.call('HDEL', key, unpackFn(stale, s, math.min(s + 499, #stale)))
+    end
+  end
+  return acc
+end
+
+local errs = scan(errorsKey)
+local tots = scan(totalsKey)
+
+local code, fired = 0, -1
+if kind == 'count' then
+  local warnAt, breachAt = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  if errs[1] >= breachAt then code = 2 elseif errs[1] >= warnAt then code = 1 end
+else
+  local slo = tonumber(ARGV[a + 1])
+  local minEvents = tonumber(ARGV[a + 2])
+  local np = tonumber(ARGV[a + 3])
+  for p = 1, np do
+    local b = a + 4 + (p - 1) * 4
+    local li, si = tonumber(ARGV[b]), tonumber(ARGV[b + 1])
+    local rate, sev = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+    if sev > code then
+      local lt, stt = tots[li], tots[si]
+      if lt > 0 and stt > 0 and lt >= minEvents
+        and errs[li] / lt / (1 - slo) > rate
+        and errs[si] / stt / (1 - slo) > rate then
+        code = sev
+        fired = p - 1
+      end
+    end
+  end
+end
+
+local firstWarn, firstBreach = 0, 0
+if write then
+  if code >= 1 and warnedAt == nil then
+    warnedAt = now
+    firstWarn = 1
+    redis.call('HSET', stateKey, 'warnedAt', nowStr)
+  end
+  if code == 2 and breachedAt == nil then
+    breachedAt = now
+    firstBreach = 1
+    redis.call('HSET', stateKey, 'breachedAt', nowStr)
+  end
+  redis.call('HSET', stateKey, 'now', nowStr)
+  redis.call('PEXPIRE', errorsKey, ttlMs)
+  redis.call('PEXPIRE', totalsKey, ttlMs)
+  redis.call('PEXPIRE', stateKey, ttlMs)
+end
+
+local out = { code, firstBreach, firstWarn, warnedAt or -1, breachedAt or -1, fired, now }
+for i = 1, n do out[#out + 1] = errs[i] end
+for i = 1, n do out[#out + 1] = tots[i] end
+return out
+`;

@@ -1,0 +1,52 @@
+/**
+ * Error budgets: count budgets (maxErrors per sliding window) and SLO budgets (multi-window,
+ * multi-burn-rate alerting), a pure evaluator, and atomic stores (Redis/DragonflyDB Lua, in-memory).
+ * See docs/error-budgets.md.
+ */
+export {
+  type BudgetPolicy,
+  type BudgetVerdict,
+  type BurnRatePair,
+  type BurnRateSeverity,
+  bucketWidthMs,
+  type CompiledBudget,
+  type CompiledCountBudget,
+  type CompiledPair,
+  type CompiledSloBudget,
+  type CountBudgetPolicy,
+  compileBudget,
+  DEFAULT_BUCKETS_PER_SHORTEST_WINDOW,
+  DEFAULT_BURN_RATE_PAIRS,
+  DEFAULT_KEY_PREFIX,
+  DEFAULT_MAX_BUCKETS,
+  DEFAULT_MIN_BUCKET_MS,
+  DEFAULT_MIN_EVENTS,
+  DEFAULT_REFERENCE_PERIOD_MS,
+  DEFAULT_SLO_PERIOD_MS,
+  DEFAULT_WARN_FRACTION,
+  type SloBudgetPolicy,
+  scaleWindowMs,
+} from './budget-policy.ts';
+export { allowedErrors, budgetConsumed, burnRate, burnRateForBudgetFraction, errorRatio, timeToExhaustionMs } from './burn-rate.ts';
+export {
+  type BudgetEvaluation,
+  evaluateBudget,
+  pairFires,
+  VERDICT_CODES,
+  verdictFromCode,
+  type WindowCounts,
+  type WindowStatus,
+} from './budget-evaluator.ts';
+export {
+  asCompiled,
+  budgetArgs,
+  budgetKeys,
+  type BudgetOutcome,
+  type BudgetReport,
+  type BudgetStore,
+  RedisBudgetStore,
+  type RedisBudgetStoreOptions,
+  reportFromReply,
+} from './budget-store.ts';
+export { BUDGET_LUA } from './budget-lua.ts';
+export { MemoryBudgetStore, sumWindows } from './memory-budget-store.ts';
