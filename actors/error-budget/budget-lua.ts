@@ -10,7 +10,7 @@
  * ARGV: op ('record' | 'peek'), now ms, outcome ('error' | 'success' | '-'), bucketMs, ttlMs,
  *       n, buckets of window 1..n (ascending, window n is the longest), kind, then
  *       count: warnAt, breachAt
- *       slo:   slo, minEvents, nPairs, then per pair: longIndex, shortIndex (1-based), burnRate, severity (1 warn, 2 breach)
+ *       slo:   budgetFraction (1 - slo, rounded), minEvents, nPairs, then per pair: longIndex, shortIndex (1-based), burnRate, severity (1 warn, 2 breach)
  * Returns: { verdict (0 ok, 1 warn, 2 breach), firstBreach, firstWarn, warnedAt|-1, breachedAt|-1,
  *            firedPair (0-based)|-1, now, errors of window 1..n, totals of window 1..n }
  *
@@ -81,7 +81,7 @@ if kind == 'count' then
   local warnAt, breachAt = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
   if errs[1] >= breachAt then code = 2 elseif errs[1] >= warnAt then code = 1 end
 else
-  local slo = tonumber(ARGV[a + 1])
+  local bf = tonumber(ARGV[a + 1])
   local minEvents = tonumber(ARGV[a + 2])
   local np = tonumber(ARGV[a + 3])
   for p = 1, np do
@@ -91,8 +91,8 @@ else
     if sev > code then
       local lt, stt = tots[li], tots[si]
       if lt > 0 and stt > 0 and lt >= minEvents
-        and errs[li] / lt / (1 - slo) > rate
-        and errs[si] / stt / (1 - slo) > rate then
+        and errs[li] / lt / bf > rate
+        and errs[si] / stt / bf > rate then
         code = sev
         fired = p - 1
       end

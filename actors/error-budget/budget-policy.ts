@@ -4,6 +4,7 @@
  * store and the Redis/Dragonfly Lua script. See docs/error-budgets.md.
  */
 import { ConfigError } from '../../protocols/errors.ts';
+import { budgetFraction } from './burn-rate.ts';
 
 /** Result of evaluating a budget: within budget, close to it, or over it. */
 export type BudgetVerdict = 'ok' | 'warn' | 'breach';
@@ -113,7 +114,7 @@ export interface CompiledCountBudget extends CompiledCommon {
 export interface CompiledSloBudget extends CompiledCommon {
   kind: 'slo';
   slo: number;
-  /** 1 - slo. */
+  /** 1 - slo, rounded (see burn-rate.ts budgetFraction). The Lua script gets this, not slo. */
   budgetFraction: number;
   periodMs: number;
   minEvents: number;
@@ -217,7 +218,7 @@ export function compileBudget(policy: BudgetPolicy): CompiledBudget {
       longIndex: c.windowsMs.indexOf(p.longWindowMs),
       shortIndex: c.windowsMs.indexOf(p.shortWindowMs),
     }));
-    return { kind: 'slo', slo, budgetFraction: 1 - slo, periodMs, minEvents, pairs, ...c };
+    return { kind: 'slo', slo, budgetFraction: budgetFraction(slo), periodMs, minEvents, pairs, ...c };
   }
   throw new ConfigError(`error budget: unknown kind ${String((policy as { kind: unknown }).kind)}`);
 }

@@ -82,7 +82,7 @@ export function budgetArgs(budget: CompiledBudget, op: 'record' | 'peek', nowMs:
   if (budget.kind === 'count') {
     args.push(String(budget.warnAt), String(budget.breachAt));
   } else {
-    args.push(String(budget.slo), String(budget.minEvents), String(budget.pairs.length));
+    args.push(String(budget.budgetFraction), String(budget.minEvents), String(budget.pairs.length));
     for (const p of budget.pairs) {
       args.push(String(p.longIndex + 1), String(p.shortIndex + 1), String(p.burnRate), p.severity === 'breach' ? '2' : '1');
     }

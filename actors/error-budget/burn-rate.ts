@@ -1,7 +1,7 @@
 /**
  * Burn-rate maths (SRE workbook, "Alerting on SLOs"). Pure functions, no I/O.
  *
- * burn rate = error ratio / (1 - SLO). A burn rate of 1 spends exactly the whole budget over the
+ * burn rate = error ratio / (1 - SLO) (see budgetFraction for the rounding). A burn rate of 1 spends exactly the whole budget over the
  * budget period; a burn rate b sustained for a window w spends b * w / period of the budget.
  */
 
@@ -11,13 +11,21 @@ export function errorRatio(errors: number, total: number): number {
 }
 
 /**
- * (errors / total) / (1 - slo); 0 when there were no events.
- * Computed exactly as the Lua script computes it (same IEEE-754 operations, same order),
- * so both sides compare against thresholds identically.
+ * The error budget as a fraction of events, 1 - slo, rounded to 12 significant digits so that
+ * 1 - 0.9 is 0.1 and not 0.09999999999999998 (a burn rate of exactly 2 must not read 2.0000000000000004).
+ */
+export function budgetFraction(slo: number): number {
+  return Number((1 - slo).toPrecision(12));
+}
+
+/**
+ * (errors / total) / budgetFraction(slo); 0 when there were no events.
+ * Computed exactly as the Lua script computes it (same IEEE-754 operations, same order, the budget
+ * fraction passed to it as this number's shortest decimal string), so both compare identically.
  */
 export function burnRate(errors: number, total: number, slo: number): number {
   if (total <= 0) return 0;
-  return errors / total / (1 - slo);
+  return errors / total / budgetFraction(slo);
 }
 
 /** Fraction of the period's error budget spent by burning at `rate` for `windowMs`. */
@@ -37,5 +45,5 @@ export function timeToExhaustionMs(rate: number, periodMs: number): number {
 
 /** Errors the budget allows over a period with `total` events: (1 - slo) * total. */
 export function allowedErrors(slo: number, total: number): number {
-  return (1 - slo) * total;
+  return budgetFraction(slo) * total;
 }
