@@ -83,7 +83,7 @@ export async function startManagedProcess(spec: ManagedProcessSpec): Promise<Man
     });
 
   await launch();
-  return {
+  const handle: ManagedProcess = {
     name: spec.name,
     get pid() {
       return child.pid;
@@ -106,10 +106,11 @@ export async function startManagedProcess(spec: ManagedProcessSpec): Promise<Man
       await waitExit(c);
     },
     async restart() {
-      await this.stop();
+      await handle.stop();
       await launch();
     },
   };
+  return handle;
 }
 
 /** Polls `probe` until it resolves, for services with no readiness signal of their own. */

@@ -1,2 +1,3 @@
+export { collect, testBus } from './bus-client.ts';
 export { TestServers } from './servers.ts';
 export { waitFor } from './wait-for.ts';

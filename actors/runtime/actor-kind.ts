@@ -1,0 +1,56 @@
+import type { Bus, IncomingContext } from '../../bus/index.ts';
+import type { Clock } from '../../infra/clock.ts';
+import type { Logger } from '../../infra/logger.ts';
+import type { MessageType } from '../../protocols/catalog.ts';
+import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import type { BusOptions } from '../../bus/bus-options.ts';
+
+/** What an actor's behaviour sees of the world. All I/O goes through here. */
+export interface ActorContext {
+  readonly id: string;
+  readonly kind: string;
+  /** The actor's inbox subject. */
+  readonly address: string;
+  readonly bus: Bus;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Start arguments (from the supervisor's child spec or `agov actor --arg k=v`). */
+  readonly args: Readonly<Record<string, unknown>>;
+  /** Connection settings, for behaviours that must open connections of their own (JetStream consumers). */
+  readonly busOptions: Readonly<BusOptions>;
+  /** Crashes the actor from outside a handler (a timer or consumer callback failed). */
+  crash(error: unknown): void;
+  /** Enqueues a message into the actor's own mailbox, processed in order with everything else. */
+  self(msg: OutMessage): void;
+}
+
+/** A running actor's message handling. Handlers run one at a time, in mailbox order. */
+export interface ActorBehavior {
+  /** Message types handled; others are answered with GOV_ERR_UNHANDLED_MESSAGE and dead-lettered. */
+  readonly accepts: readonly MessageType[];
+  /**
+   * Handles one message; the return value answers an `ask`. Throwing crashes the actor
+   * (it exits with the error as reason; its supervisor decides what happens next).
+   */
+  handle(env: Envelope, ctx: IncomingContext): Promise<OutMessage | undefined | void> | OutMessage | undefined | void;
+  /** Extra subjects whose messages join the mailbox (e.g. a wildcard an observer watches). */
+  readonly subscriptions?: ReadonlyArray<{ subject: string; queue?: string }>;
+  /** Listen on the kind's shared service subject (queue group). Default true. */
+  readonly service?: boolean;
+  /** Small facts included in every heartbeat (state, current task). */
+  status?(): Record<string, unknown>;
+  /** Releases resources; called on graceful stop and after a crash. */
+  stop?(): Promise<void> | void;
+}
+
+/** A kind of actor: how to start one. */
+export interface ActorKind {
+  readonly kind: string;
+  readonly description: string;
+  start(ctx: ActorContext): Promise<ActorBehavior> | ActorBehavior;
+}
+
+/** Defines an actor kind (identity helper for type inference). */
+export function defineActorKind(def: ActorKind): ActorKind {
+  return def;
+}

@@ -1,0 +1,5 @@
+export * from './actor.ts';
+export * from './actor-host.ts';
+export * from './actor-kind.ts';
+export * from './actor-options.ts';
+export * from './registry.ts';

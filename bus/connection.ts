@@ -1,0 +1,39 @@
+import { type ConnectionOptions, connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import {
+  type BusCredentials,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_RECONNECT_JITTER_MS,
+  DEFAULT_RECONNECT_WAIT_MS,
+} from './bus-options.ts';
+
+export type ConnectionState = 'connected' | 'disconnected' | 'reconnecting' | 'closed';
+
+export interface ConnectArgs {
+  servers: string;
+  name: string;
+  credentials?: BusCredentials;
+  reconnectWaitMs?: number;
+}
+
+/**
+ * Opens a NATS connection that never gives up: the first connect waits for the server, and
+ * reconnects continue forever with backoff + jitter. Messages published while disconnected are
+ * buffered by nats.js and flushed on reconnect.
+ */
+export async function openConnection(args: ConnectArgs): Promise<NatsConnection> {
+  const opts: ConnectionOptions = {
+    servers: args.servers.split(',').map((s) => s.trim()),
+    name: args.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: args.reconnectWaitMs ?? DEFAULT_RECONNECT_WAIT_MS,
+    reconnectJitter: DEFAULT_RECONNECT_JITTER_MS,
+    waitOnFirstConnect: true,
+    pingInterval: DEFAULT_PING_INTERVAL_MS,
+    ignoreClusterUpdates: true,
+  };
+  const c = args.credentials ?? { kind: 'none' };
+  if (c.kind === 'user-password') Object.assign(opts, { user: c.user, pass: c.pass });
+  else if (c.kind === 'token') opts.token = c.token;
+  else if (c.kind === 'jwt') opts.authenticator = jwtAuthenticator(c.jwt, new TextEncoder().encode(c.seed));
+  return connect(opts);
+}

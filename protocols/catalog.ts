@@ -1,0 +1,23 @@
+/**
+ * The message catalogue: every message type the bus carries, by versioned name (`<domain>.<name>.v<N>`),
+ * with the zod schema of its body. A new version of a message is a new entry (`x.v2`) beside the old one,
+ * so old senders keep working while receivers migrate.
+ */
+import type { z } from 'zod';
+import { demoMessages } from './messages/demo.ts';
+import { systemMessages } from './messages/system.ts';
+
+export const catalog = {
+  ...systemMessages,
+  ...demoMessages,
+} as const;
+
+export type Catalog = typeof catalog;
+export type MessageType = keyof Catalog;
+export type BodyOf<T extends MessageType> = z.infer<Catalog[T]>;
+
+export const MESSAGE_TYPES = Object.keys(catalog) as MessageType[];
+
+export function isMessageType(value: unknown): value is MessageType {
+  return typeof value === 'string' && Object.hasOwn(catalog, value);
+}

@@ -1,0 +1,112 @@
+/**
+ * The versioned envelope around every bus message.
+ *
+ * ```
+ * { sv: 1, type: 'demo.echo.v1', id, ts, from, corr?, cause?, run?, body }
+ * ```
+ * - `sv` schema version of the envelope itself;
+ * - `type` the versioned message type (discriminant of the catalogue union);
+ * - `id` unique message id (also the JetStream `Nats-Msg-Id` for deduplication);
+ * - `ts` sender's clock, ms since epoch; `from` sender address (actor subject or client name);
+ * - `corr` correlation id (the conversation), `cause` id of the message that caused this one;
+ * - `run` optional pipeline run id.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { type BodyOf, catalog, isMessageType, MESSAGE_TYPES, type MessageType } from './catalog.ts';
+import { InvalidMessageError } from './errors.ts';
+
+export const ENVELOPE_SCHEMA_VERSION = 1 as const;
+
+const envelopeBase = {
+  sv: z.literal(ENVELOPE_SCHEMA_VERSION),
+  id: z.string().min(1).max(128),
+  ts: z.number().int().nonnegative(),
+  from: z.string().min(1).max(256),
+  corr: z.string().max(128).optional(),
+  cause: z.string().max(128).optional(),
+  run: z.string().max(128).optional(),
+};
+const EnvelopeHeader = z.object({ ...envelopeBase, type: z.string() }).passthrough();
+
+export type EnvelopeMeta = {
+  sv: typeof ENVELOPE_SCHEMA_VERSION;
+  id: string;
+  ts: number;
+  from: string;
+  corr?: string;
+  cause?: string;
+  run?: string;
+};
+
+/** A validated envelope; narrowing on `type` narrows `body`. */
+export type Envelope<T extends MessageType = MessageType> = {
+  [K in T]: EnvelopeMeta & { type: K; body: BodyOf<K> };
+}[T];
+
+/** Any envelope, for code that only moves bytes (codecs, dead letters). */
+export type AnyEnvelope = EnvelopeMeta & { type: MessageType; body: unknown };
+
+/** What a sender provides; the bus fills in the rest of the envelope. */
+export type OutMessage<T extends MessageType = MessageType> = {
+  [K in T]: { type: K; body: BodyOf<K>; run?: string; corr?: string; cause?: string; id?: string };
+}[T];
+
+/** Builds a full envelope. */
+export function envelope<T extends MessageType>(
+  msg: OutMessage<T>,
+  meta: { from: string; ts: number; id?: string; corr?: string; cause?: string; run?: string },
+): Envelope<T> {
+  const env: Record<string, unknown> = {
+    sv: ENVELOPE_SCHEMA_VERSION,
+    type: msg.type,
+    id: msg.id ?? meta.id ?? randomUUID(),
+    ts: meta.ts,
+    from: meta.from,
+    body: msg.body,
+  };
+  const corr = msg.corr ?? meta.corr;
+  const cause = msg.cause ?? meta.cause;
+  const run = msg.run ?? meta.run;
+  if (corr !== undefined) env.corr = corr;
+  if (cause !== undefined) env.cause = cause;
+  if (run !== undefined) env.run = run;
+  return env as Envelope<T>;
+}
+
+/**
+ * Validates an untrusted decoded value as an envelope of a catalogued type.
+ * Throws InvalidMessageError naming the first problems (path: message).
+ */
+export function validateEnvelope(value: unknown): Envelope {
+  const head = EnvelopeHeader.safeParse(value);
+  if (!head.success) throw new InvalidMessageError(`invalid envelope: ${describeIssues(head.error)}`);
+  const type = head.data.type;
+  if (!isMessageType(type)) {
+    throw new InvalidMessageError(`unknown message type ${JSON.stringify(type)}`, { details: { type } });
+  }
+  const body = catalog[type].safeParse((value as { body?: unknown }).body);
+  if (!body.success) {
+    throw new InvalidMessageError(`invalid ${type} body: ${describeIssues(body.error, 'body')}`, { details: { type } });
+  }
+  const { sv, id, ts, from, corr, cause, run } = head.data;
+  return envelope({ type, body: body.data } as OutMessage, { from, ts, id, corr, cause, run }) as Envelope & { sv: typeof sv };
+}
+
+function describeIssues(error: z.ZodError, prefix?: string): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** The catalogue as one discriminated union, for JSON Schema generation and documentation. */
+export function envelopeUnionSchema() {
+  const members = MESSAGE_TYPES.map((t) => z.object({ ...envelopeBase, type: z.literal(t), body: catalog[t] }));
+  return z.discriminatedUnion('type', members as unknown as [z.ZodObject, ...z.ZodObject[]]);
+}
+
+/** JSON Schema (draft 2020-12) of every envelope on the bus. */
+export function envelopeJsonSchema(): unknown {
+  return z.toJSONSchema(envelopeUnionSchema(), { unrepresentable: 'any' });
+}

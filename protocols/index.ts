@@ -1,0 +1,6 @@
+export * from './catalog.ts';
+export * from './codec.ts';
+export * from './envelope.ts';
+export * from './errors.ts';
+export * from './subjects.ts';
+export { SerializedErrorSchema } from './messages/system.ts';

@@ -1,0 +1,99 @@
+/**
+ * Every NATS subject of the system is built here and nowhere else.
+ *
+ * Layout (all under the `gov.` root):
+ * - `gov.actor.<kind>.<id>`        one actor's inbox (tell/ask a specific actor)
+ * - `gov.svc.<kind>`               any actor of a kind (queue group: work is spread across instances)
+ * - `gov.sys.hb.<kind>.<id>`       heartbeats
+ * - `gov.sys.started.<kind>.<id>`  an actor finished starting
+ * - `gov.sys.exit.<kind>.<id>`     exit reports (normal, shutdown, crash) consumed by supervisors
+ * - `gov.dlq.<code>`               dead letters, by error code
+ * - `gov.audit.<category>`         auditable events (JetStream stream AUDIT, consumed by the ledger writer)
+ * - `gov.obs.<category>.…`         the external observability feed (JSON)
+ *
+ * Tokens are validated: letters, digits, `_` and `-` only (no `.`, `*`, `>` or whitespace), 1–128 chars,
+ * so an id can never inject wildcards or extra levels.
+ */
+import { InvalidSubjectTokenError } from './errors.ts';
+
+export const SUBJECT_ROOT = 'gov';
+const TOKEN_RE = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** Throws InvalidSubjectTokenError unless `value` is a safe single subject token. */
+export function subjectToken(value: string, what = 'token'): string {
+  if (typeof value !== 'string' || !TOKEN_RE.test(value)) {
+    throw new InvalidSubjectTokenError(
+      `invalid ${what} ${JSON.stringify(value)}: use 1-128 letters, digits, '_' or '-'`,
+      { details: { what, value: String(value).slice(0, 200) } },
+    );
+  }
+  return value;
+}
+
+export function isSubjectToken(value: string): boolean {
+  return typeof value === 'string' && TOKEN_RE.test(value);
+}
+
+const join = (...tokens: string[]) => [SUBJECT_ROOT, ...tokens].join('.');
+
+/** @example actorInbox('echo', 'e1') === 'gov.actor.echo.e1' */
+export function actorInbox(kind: string, id: string): string {
+  return join('actor', subjectToken(kind, 'actor kind'), subjectToken(id, 'actor id'));
+}
+
+/** @example serviceSubject('orchestrator') === 'gov.svc.orchestrator' */
+export function serviceSubject(kind: string): string {
+  return join('svc', subjectToken(kind, 'actor kind'));
+}
+
+/** Queue group shared by every instance of a kind on its service subject. */
+export function serviceQueue(kind: string): string {
+  return `q-${subjectToken(kind, 'actor kind')}`;
+}
+
+export function heartbeatSubject(kind: string, id: string): string {
+  return join('sys', 'hb', subjectToken(kind, 'actor kind'), subjectToken(id, 'actor id'));
+}
+
+export function startedSubject(kind: string, id: string): string {
+  return join('sys', 'started', subjectToken(kind, 'actor kind'), subjectToken(id, 'actor id'));
+}
+
+export function exitSubject(kind: string, id: string): string {
+  return join('sys', 'exit', subjectToken(kind, 'actor kind'), subjectToken(id, 'actor id'));
+}
+
+/** Wildcards for watchers (supervisors, status API, tests). */
+export const allHeartbeats = (): string => join('sys', 'hb', '>');
+export const allExits = (): string => join('sys', 'exit', '>');
+export const allStarted = (): string => join('sys', 'started', '>');
+
+/** Dead letters are published per error code so operators can subscribe to one kind of failure. */
+export function deadLetterSubject(code: string): string {
+  return join('dlq', subjectToken(code, 'error code'));
+}
+export const allDeadLetters = (): string => join('dlq', '>');
+
+/** Auditable events; the AUDIT JetStream stream captures `gov.audit.>`. */
+export function auditSubject(category: string): string {
+  return join('audit', subjectToken(category, 'audit category'));
+}
+export const allAudit = (): string => join('audit', '>');
+
+/**
+ * The external observability feed (JSON). `category` is e.g. `actor`, `agent`, `run`, `token`, `budget`.
+ * @example obsSubject('run', 'r-42') === 'gov.obs.run.r-42'
+ */
+export function obsSubject(category: string, ...rest: string[]): string {
+  return join('obs', subjectToken(category, 'feed category'), ...rest.map((t) => subjectToken(t, 'feed token')));
+}
+export const allObs = (): string => join('obs', '>');
+
+/** Parses the kind and id out of a per-actor subject (`gov.sys.hb.<kind>.<id>` etc.). */
+export function parseActorSubject(subject: string): { kind: string; id: string } | undefined {
+  const parts = subject.split('.');
+  if (parts.length < 2) return undefined;
+  const id = parts[parts.length - 1]!;
+  const kind = parts[parts.length - 2]!;
+  return isSubjectToken(kind) && isSubjectToken(id) ? { kind, id } : undefined;
+}

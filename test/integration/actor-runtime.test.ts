@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { counterKind } from '../../actors/counter.ts';
+import { echoKind } from '../../actors/echo.ts';
+import { ActorHost, ActorRegistry, runActor } from '../../actors/runtime/index.ts';
+import type { Bus } from '../../bus/index.ts';
+import type { NatsServer } from '../../infra/nats-server.ts';
+import {
+  ActorCrashedError,
+  actorInbox,
+  allDeadLetters,
+  exitSubject,
+  heartbeatSubject,
+  InvalidMessageError,
+  NoRespondersError,
+  TimeoutError,
+  UnhandledMessageError,
+} from '../../protocols/index.ts';
+import { collect, TestServers, testBus } from '../harness/index.ts';
+
+const servers = new TestServers();
+let nats: NatsServer;
+let client: Bus;
+let host: ActorHost;
+
+beforeAll(async () => {
+  nats = await servers.nats();
+  client = await testBus(nats.url);
+  host = new ActorHost({ registry: new ActorRegistry().register(echoKind, counterKind), bus: { servers: nats.url }, heartbeatMs: 200 });
+  servers.onStop(() => client.close());
+  servers.onStop(() => host.stopAll());
+});
+afterAll(() => servers.stopAll());
+
+describe('actor runtime over a real nats-server', () => {
+  it('answers an ask with a typed reply envelope carrying the correlation', async () => {
+    await host.spawn('echo', 'ask-1');
+    const req = { type: 'demo.echo.v1', body: { text: 'hello', seq: 7 } } as const;
+    const reply = await client.ask(actorInbox('echo', 'ask-1'), req);
+    expect(reply.type).toBe('demo.echoed.v1');
+    expect(reply.type === 'demo.echoed.v1' && reply.body).toEqual({ text: 'hello', seq: 7, by: 'gov.actor.echo.ask-1' });
+    expect(reply.from).toBe('gov.actor.echo.ask-1');
+    expect(reply.cause).toBeDefined();
+  });
+
+  it('dead-letters undecodable and invalid messages with their reason, answers the asker with a typed error, and keeps serving', async () => {
+    await host.spawn('echo', 'dlq-1');
+    const inbox = actorInbox('echo', 'dlq-1');
+    const dlq = collect(client, allDeadLetters());
+    await dlq.ready();
+
+    const garbage = new Uint8Array([0xc1, 0xff, 0x00]);
+    client.nc.publish(inbox, garbage);
+    const dl1 = await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_DECODE');
+    expect(dl1.type === 'dead-letter.v1' && Buffer.from(dl1.body.payload, 'base64')).toEqual(Buffer.from(garbage));
+
+    const invalid = new TextEncoder().encode(JSON.stringify({ sv: 1, type: 'demo.echo.v1', id: 'x', ts: 1, from: 'me', body: { text: 3 } }));
+    const r = await client.nc.request(inbox, invalid, { timeout: 5000 });
+    expect(() => client.readReply(r)).toThrow(InvalidMessageError);
+    await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.reason.code === 'GOV_ERR_INVALID_MESSAGE');
+
+    await expect(client.ask(inbox, { type: 'demo.count.v1', body: { seq: 1 } })).rejects.toBeInstanceOf(UnhandledMessageError);
+
+    const ok = await client.ask(inbox, { type: 'demo.echo.v1', body: { text: 'still here' } });
+    expect(ok.type).toBe('demo.echoed.v1');
+    dlq.close();
+  });
+
+  it('handles 10,000 messages to one actor in order, one at a time', async () => {
+    await host.spawn('counter', 'order-1');
+    const inbox = actorInbox('counter', 'order-1');
+    for (let seq = 0; seq < 10_000; seq++) client.tell(inbox, { type: 'demo.count.v1', body: { seq } });
+    await client.flush();
+    let counted: { count: number; inOrder: boolean; maxConcurrent: number } | undefined;
+    for (;;) {
+      const r = await client.ask(inbox, { type: 'demo.get-count.v1', body: {} });
+      if (r.type !== 'demo.counted.v1') throw new Error(`unexpected ${r.type}`);
+      counted = r.body;
+      if (counted.count >= 10_000) break;
+    }
+    expect(counted).toEqual({ count: 10_000, inOrder: true, maxConcurrent: 1 });
+  });
+
+  it('fails an ask to an address with no actor fast, with the typed no-responders error', async () => {
+    const started = Date.now();
+    await expect(client.ask(actorInbox('echo', 'nobody-home'), { type: 'actor.ping.v1', body: {} }, { timeoutMs: 10_000 })).rejects.toBeInstanceOf(
+      NoRespondersError,
+    );
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('fails an ask to a slow handler with the typed timeout error', async () => {
+    await host.spawn('echo', 'slow-1');
+    await expect(client.ask(actorInbox('echo', 'slow-1'), { type: 'demo.slow.v1', body: { ms: 1_500 } }, { timeoutMs: 200 })).rejects.toBeInstanceOf(
+      TimeoutError,
+    );
+  });
+
+  it('crashes only the actor whose handler threw; the exit report carries the reason and the host keeps running', async () => {
+    const victim = await host.spawn('echo', 'crash-1');
+    await host.spawn('echo', 'bystander-1');
+    const exits = collect(client, exitSubject('echo', 'crash-1'));
+    await exits.ready();
+
+    await expect(client.ask(victim.address, { type: 'demo.crash.v1', body: { message: 'kaboom' } })).rejects.toBeInstanceOf(ActorCrashedError);
+    const exit = await exits.next();
+    expect(exit.type === 'actor.exit.v1' && exit.body).toMatchObject({
+      actorId: 'crash-1',
+      reason: 'crash',
+      error: { code: 'GOV_ERR_INTERNAL', message: 'kaboom' },
+    });
+    expect((await victim.exited).reason).toBe('crash');
+    await expect(client.ask(victim.address, { type: 'actor.ping.v1', body: {} })).rejects.toBeInstanceOf(NoRespondersError);
+
+    const alive = await client.ask(actorInbox('echo', 'bystander-1'), { type: 'demo.echo.v1', body: { text: 'ok' } });
+    expect(alive.type).toBe('demo.echoed.v1');
+    expect(host.list().map((a) => a.id)).toContain('bystander-1');
+    expect(host.list().map((a) => a.id)).not.toContain('crash-1');
+  });
+
+  it('publishes heartbeats at its interval and a shutdown exit on graceful stop', async () => {
+    const hb = collect(client, heartbeatSubject('echo', 'hb-1'));
+    const exits = collect(client, exitSubject('echo', 'hb-1'));
+    await hb.ready();
+    const a = await runActor(echoKind, { id: 'hb-1', bus: { servers: nats.url }, heartbeatMs: 50 });
+    await hb.next((e) => e.type === 'actor.heartbeat.v1' && e.body.seq >= 3);
+    await a.stop('test over');
+    const exit = await exits.next();
+    expect(exit.type === 'actor.exit.v1' && exit.body.reason).toBe('shutdown');
+  });
+});

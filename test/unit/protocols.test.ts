@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import {
+  actorInbox,
+  catalog,
+  DecodeError,
+  deserializeError,
+  envelope,
+  envelopeJsonSchema,
+  errorFromHeaders,
+  errorToHeaders,
+  InvalidMessageError,
+  InvalidSubjectTokenError,
+  jsonCodec,
+  MESSAGE_TYPES,
+  type MessageType,
+  msgpackCodec,
+  obsSubject,
+  type OutMessage,
+  PayloadTooLargeError,
+  serializeError,
+  TimeoutError,
+  TokenRevokedError,
+} from '../../protocols/index.ts';
+import { messageSamples } from '../fixtures/message-samples.ts';
+
+const meta = { from: 'gov.actor.test.t1', ts: 1_700_000_000_000, corr: 'c-1', run: 'r-1' };
+
+describe('message catalogue and codecs', () => {
+  it('has a sample for every message type, so none escapes the round-trip test', () => {
+    expect(Object.keys(messageSamples).sort()).toEqual([...MESSAGE_TYPES].sort());
+  });
+
+  for (const type of Object.keys(catalog) as MessageType[]) {
+    it(`round-trips ${type} through msgpack and JSON unchanged`, () => {
+      const env = envelope({ type, body: messageSamples[type] } as OutMessage, meta);
+      for (const codec of [msgpackCodec(), jsonCodec()]) {
+        expect(codec.decode(codec.encode(env))).toEqual(env);
+      }
+    });
+  }
+
+  it('accepts a JSON request on the msgpack codec so any NATS client can publish', () => {
+    const env = envelope({ type: 'demo.echo.v1', body: { text: 'x' } }, meta);
+    expect(msgpackCodec().decode(jsonCodec().encode(env))).toEqual(env);
+  });
+
+  it('rejects undecodable bytes with a typed decode error', () => {
+    expect(() => msgpackCodec().decode(new Uint8Array([0xc1, 0x00]))).toThrow(DecodeError);
+    expect(() => msgpackCodec().decode(new TextEncoder().encode('{not json'))).toThrow(DecodeError);
+    expect(() => msgpackCodec().decode(new Uint8Array())).toThrow(DecodeError);
+  });
+
+  it('rejects a wrong schema with a typed error naming the field', () => {
+    const bad = { ...envelope({ type: 'demo.echo.v1', body: { text: 'x' } }, meta), body: { text: 5 } };
+    const bytes = new TextEncoder().encode(JSON.stringify(bad));
+    expect(() => msgpackCodec().decode(bytes)).toThrow(InvalidMessageError);
+    expect(() => msgpackCodec().decode(bytes)).toThrow(/body\.text/);
+  });
+
+  it('rejects unknown message types and envelope versions', () => {
+    const env = envelope({ type: 'demo.echo.v1', body: { text: 'x' } }, meta);
+    const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+    expect(() => msgpackCodec().decode(enc({ ...env, type: 'nope.v1' }))).toThrow(/unknown message type/);
+    expect(() => msgpackCodec().decode(enc({ ...env, sv: 2 }))).toThrow(InvalidMessageError);
+  });
+
+  it('enforces the configured maximum payload size on encode and decode', () => {
+    const env = envelope({ type: 'demo.echo.v1', body: { text: 'x'.repeat(2000) } }, meta);
+    expect(() => msgpackCodec(1000).encode(env)).toThrow(PayloadTooLargeError);
+    const bytes = msgpackCodec().encode(env);
+    expect(() => msgpackCodec(1000).decode(bytes)).toThrow(PayloadTooLargeError);
+  });
+
+  it('generates a JSON Schema with one member per message type', () => {
+    const schema = envelopeJsonSchema() as { oneOf?: unknown[]; anyOf?: unknown[] };
+    expect((schema.oneOf ?? schema.anyOf)?.length).toBe(MESSAGE_TYPES.length);
+  });
+});
+
+describe('subject builders', () => {
+  it('build subjects from validated tokens', () => {
+    expect(actorInbox('echo', 'e-1')).toBe('gov.actor.echo.e-1');
+    expect(obsSubject('run', 'r_1')).toBe('gov.obs.run.r_1');
+  });
+
+  it('refuse tokens that would inject wildcards or extra levels', () => {
+    for (const bad of ['a.b', '*', '>', 'a b', '', 'x'.repeat(129)]) {
+      expect(() => actorInbox('echo', bad)).toThrow(InvalidSubjectTokenError);
+    }
+  });
+});
+
+describe('errors across the bus', () => {
+  it('rebuild the same class, code, retryable flag and details from headers', () => {
+    const h = errorToHeaders(new TokenRevokedError('revoked\nby admin', { details: { accessor: 'acc-1' } }));
+    const err = errorFromHeaders((n) => h[n]);
+    expect(err).toBeInstanceOf(TokenRevokedError);
+    expect(err?.code).toBe('GOV_ERR_TOKEN_REVOKED');
+    expect(err?.message).toBe('revoked by admin');
+    expect(err?.details).toEqual({ accessor: 'acc-1' });
+  });
+
+  it('keep the default retryable flag of each class and carry the cause', () => {
+    const s = serializeError(new TimeoutError('slow', { cause: new Error('inner') }));
+    expect(s.retryable).toBe(true);
+    expect(s.cause).toBe('Error: inner');
+    expect(deserializeError(s)).toBeInstanceOf(TimeoutError);
+  });
+
+  it('turn unknown throwables into GOV_ERR_INTERNAL', () => {
+    expect(serializeError('weird').code).toBe('GOV_ERR_INTERNAL');
+  });
+});
