@@ -1,0 +1,92 @@
+/**
+ * `npm run bench -- bus`: our tell throughput and ask latency against plain nats.js publish and
+ * request, in the same run against the same nats-server. Targets: tell ≥ 0.8× raw publish;
+ * ask p50 ≤ 1.2× raw request.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { echoKind } from '../actors/echo.ts';
+import { runActor } from '../actors/runtime/actor.ts';
+import { Bus } from '../bus/bus.ts';
+import { startNatsServer } from '../infra/nats-server.ts';
+import { actorInbox } from '../protocols/subjects.ts';
+import { median, report, round, summarize } from './stats.ts';
+
+const MESSAGES = 50_000;
+const ASKS = 2_000;
+const ROUNDS = 5;
+
+export async function benchBus(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'agov-bench-'));
+  const nats = await startNatsServer({ dataDir: dir });
+  try {
+    const raw = await connect({ servers: nats.url });
+    const bus = await Bus.connect({ servers: nats.url, name: 'bench-client' });
+    const body = { text: 'x'.repeat(64), seq: 1 };
+    const sample = bus.encode(bus.wrap({ type: 'demo.echo.v1', body }));
+    // A subscriber on the far side, so publishes travel the whole path.
+    raw.subscribe('bench.sink', { callback: () => {} });
+    await raw.flush();
+
+    const rawTput: number[] = [];
+    const ourTput: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      let t0 = performance.now();
+      for (let i = 0; i < MESSAGES; i++) raw.publish('bench.sink', sample);
+      await raw.flush();
+      rawTput.push(MESSAGES / ((performance.now() - t0) / 1000));
+      t0 = performance.now();
+      for (let i = 0; i < MESSAGES; i++) bus.tell('bench.sink', { type: 'demo.echo.v1', body });
+      await bus.flush();
+      ourTput.push(MESSAGES / ((performance.now() - t0) / 1000));
+    }
+
+    // Request/reply: a plain responder vs our echo actor.
+    raw.subscribe('bench.echo', { callback: (_e, m) => m.respond(m.data) });
+    await raw.flush();
+    const echo = await runActor(echoKind, { id: 'bench-echo', bus: { servers: nats.url } });
+    const inbox = actorInbox('echo', 'bench-echo');
+    const rawLat: number[] = [];
+    const ourLat: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      await raw.request('bench.echo', sample);
+      await bus.ask(inbox, { type: 'demo.echo.v1', body });
+    }
+    for (let i = 0; i < ASKS; i++) {
+      let t0 = performance.now();
+      await raw.request('bench.echo', sample, { timeout: 5000 });
+      rawLat.push(performance.now() - t0);
+      t0 = performance.now();
+      await bus.ask(inbox, { type: 'demo.echo.v1', body });
+      ourLat.push(performance.now() - t0);
+    }
+    await echo.stop();
+    await bus.close();
+    await raw.close();
+
+    const raw50 = summarize(rawLat);
+    const our50 = summarize(ourLat);
+    const results = {
+      rawPublishPerSec: Math.round(median(rawTput)),
+      tellPerSec: Math.round(median(ourTput)),
+      rawRequestMs: { p50: round(raw50.p50), p99: round(raw50.p99) },
+      askMs: { p50: round(our50.p50), p99: round(our50.p99) },
+      messages: MESSAGES,
+      rounds: ROUNDS,
+      asks: ASKS,
+    };
+    const ratios = {
+      tellVsRawPublish: round(median(ourTput) / median(rawTput)),
+      askP50VsRawRequest: round(our50.p50 / raw50.p50),
+      askP99VsRawRequest: round(our50.p99 / raw50.p99),
+    };
+    console.log(`tell ${results.tellPerSec}/s vs raw publish ${results.rawPublishPerSec}/s → ${ratios.tellVsRawPublish}× (target ≥ 0.8×)`);
+    console.log(`ask p50 ${results.askMs.p50} ms vs raw request ${results.rawRequestMs.p50} ms → ${ratios.askP50VsRawRequest}× (target ≤ 1.2×)`);
+    report('bus', results, ratios);
+  } finally {
+    await nats.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

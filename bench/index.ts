@@ -1,0 +1,15 @@
+/** `npm run bench -- NAME`: runs one bench; its last line is `{"bench", "results", "ratios"}`. */
+import { benchBus } from './bus.ts';
+
+const benches: Record<string, () => Promise<void>> = {
+  bus: benchBus,
+};
+
+const name = process.argv[2];
+const run = name ? benches[name] : undefined;
+if (!run) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
+  process.exit(2);
+}
+await run();
+process.exit(0);

@@ -1,0 +1,44 @@
+/**
+ * `agov`: the command line of agent-governance. Each subcommand lives in its own module.
+ */
+import { GovError, toGovError } from '../protocols/errors.ts';
+import { commandActor } from './command-actor.ts';
+import { commandUp } from './command-up.ts';
+
+const USAGE = `agov <command> [options]
+
+Commands:
+  up [--once]                   start the system on embedded defaults (or NATS_URL/REDIS_URL/VAULT_ADDR)
+  actor <kind> --id <id>        run one actor in this process (joins NATS_URL)
+  help                          this text
+`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, Command> = {
+  up: commandUp,
+  actor: commandActor,
+  help: async () => {
+    process.stdout.write(USAGE);
+    return 0;
+  },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name = 'help', ...rest] = argv;
+  const cmd = commands[name];
+  if (!cmd) {
+    process.stderr.write(`agov: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
+    return 2;
+  }
+  return cmd(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    const e = toGovError(err);
+    process.stderr.write(`agov: error[${e.code}]: ${e.message}\n`);
+    process.exit(e instanceof GovError && e.code === 'GOV_ERR_CONFIG' ? 2 : 1);
+  },
+);
