@@ -28,7 +28,7 @@
  * | terminated    | final                                                                       |
  *
  * Events not listed for a state are ignored: the state and context stay as they were
- * ({@link allowedEvents} lists them per state; `snapshot.can(event)` tells whether one would be taken).
+ * ({@link allowedEvents} lists them per state; {@link canAccept} tells whether one would be taken).
  *
  * Tier rules (see `tiers.ts`):
  * - ASSIGN_TASK is taken only when the agent's tier may run the task's kind and is at least the
@@ -570,6 +570,14 @@ export function allowedEvents(state: LifecycleState | string): LifecycleEventTyp
   const root = lifecycleMachine.root.ownEvents;
   const all = new Set<string>([...own, ...root]);
   return [...all].sort() as LifecycleEventType[];
+}
+
+/**
+ * Whether `event` would be taken by an agent in `snapshot` (guards evaluated).
+ * Unlike `snapshot.can(event)` alone, false once the agent is terminated.
+ */
+export function canAccept(snapshot: LifecycleSnapshot, event: LifecycleEvent): boolean {
+  return snapshot.status === 'active' && snapshot.can(event);
 }
 
 /**
