@@ -1,0 +1,41 @@
+/**
+ * The pipeline DSL: YAML pipeline files, their validation with located diagnostics,
+ * template expansion, parameter interpolation and DAG helpers. Pure logic, no bus.
+ * Reference: docs/pipeline-dsl.md.
+ */
+export { dependentsOf, findCycles, readyStages, type StageNode, topologicalOrder } from './dag.ts';
+export { compareDiagnostics, DIAGNOSTIC_CODES, type Diagnostic, type DiagnosticCode, formatDiagnostic } from './diagnostics.ts';
+export { instantiatePipeline } from './instantiate.ts';
+export { PIPELINE_JSON_SCHEMA_FILE, pipelineJsonSchema, renderPipelineJsonSchema } from './json-schema.ts';
+export type {
+  Concrete,
+  ConcretePipeline,
+  ConcreteStage,
+  CountErrorBudget,
+  ErrorBudget,
+  ResolvedAgentSelector,
+  ResolvedPipeline,
+  ResolvedStage,
+  SloErrorBudget,
+} from './model.ts';
+export * from './options.ts';
+export { INLINE_FILE, type ParseResult, parsePipeline } from './parse.ts';
+export {
+  HTTP_METHODS,
+  ON_FAILURE,
+  type OnFailure,
+  PARAMETER_TYPES,
+  type ParameterSpec,
+  type ParameterType,
+  type ParamRef,
+  PipelineFileSchema,
+  type PipelineFile,
+  type Retries,
+  type Scalar,
+  type Task,
+  type TaskOf,
+  type Template,
+  type TokenSettings,
+} from './schema.ts';
+export { maxTier, minimumTierFor, TASK_KINDS, type TaskKind, TIERS, type Tier, tierAllows, tierRank } from './tier.ts';
+export { type ValidateResult, validateFiles } from './validate-files.ts';

@@ -1,0 +1,48 @@
+/**
+ * Defaults of the pipeline DSL. One constant per default, unit in the name.
+ * docs/pipeline-dsl.md lists them next to the fields they fill in.
+ */
+
+/** Time a stage may run before it is failed, when the stage sets no `timeoutMs`. */
+export const DEFAULT_STAGE_TIMEOUT_MS = 10 * 60_000;
+
+/** Retries of a failed stage when the stage sets no `retries`. */
+export const DEFAULT_RETRIES_MAX = 0;
+/** First pause between retries. */
+export const DEFAULT_RETRY_BACKOFF_MS = 1_000;
+/** Each pause is the previous one times this factor. */
+export const DEFAULT_RETRY_FACTOR = 2;
+/** Upper bound of a pause between retries. */
+export const DEFAULT_RETRY_MAX_BACKOFF_MS = 60_000;
+
+/** Time an `exec` task may run when it sets no `timeoutMs` of its own (still bounded by the stage's). */
+export const DEFAULT_EXEC_TIMEOUT_MS = 5 * 60_000;
+/** Output (stdout + stderr) an `exec` task may produce before it is cut off. */
+export const DEFAULT_EXEC_MAX_OUTPUT_BYTES = 1024 * 1024;
+
+/** Count form of the error budget used when a pipeline declares none: errors allowed per window. */
+export const DEFAULT_ERROR_BUDGET_MAX_ERRORS = 5;
+/** Sliding window of the count-form error budget. */
+export const DEFAULT_ERROR_BUDGET_WINDOW_MS = 10 * 60_000;
+/** Share of the error budget spent at which a warning is raised. */
+export const DEFAULT_ERROR_BUDGET_WARN_RATIO = 0.75;
+/** Share of the error budget spent at which the budget is breached. */
+export const DEFAULT_ERROR_BUDGET_BREACH_RATIO = 1;
+/** SLO form: burn rate (error rate / allowed error rate) at which a warning is raised. */
+export const DEFAULT_SLO_WARN_BURN_RATE = 2;
+/** SLO form: burn rate at which the budget is breached. */
+export const DEFAULT_SLO_BREACH_BURN_RATE = 14.4;
+/** SLO form: window over which the burn rate is measured. */
+export const DEFAULT_SLO_BURN_WINDOW_MS = 60 * 60_000;
+/** Diagnostic pipeline (or template) spawned on a breach when the budget names none. */
+export const DEFAULT_DIAGNOSTIC_PIPELINE = 'diagnostic';
+
+/** Lifetime of a pipeline run's token. */
+export const DEFAULT_TOKEN_TTL_MS = 2 * 60 * 60_000;
+/** How often a run's token is renewed. */
+export const DEFAULT_TOKEN_RENEW_EVERY_MS = 30 * 60_000;
+/** Longest a token may live counting renewals. */
+export const DEFAULT_TOKEN_MAX_TTL_MS = 24 * 60 * 60_000;
+
+/** Nesting depth of `uses:` (templates using templates) past which expansion stops. */
+export const DEFAULT_MAX_TEMPLATE_DEPTH = 16;
