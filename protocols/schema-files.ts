@@ -1,0 +1,14 @@
+/** The JSON Schema files published for external users, each generated from the zod definitions the runtime validates with. */
+import { envelopeJsonSchema } from './envelope.ts';
+import { PIPELINE_JSON_SCHEMA_FILE, renderPipelineJsonSchema } from './pipeline/json-schema.ts';
+
+export interface SchemaFile {
+  /** Path relative to the repository root. */
+  file: string;
+  render(): string;
+}
+
+export const SCHEMA_FILES: SchemaFile[] = [
+  { file: 'docs/schemas/envelope.schema.json', render: () => `${JSON.stringify(envelopeJsonSchema(), null, 2)}\n` },
+  { file: PIPELINE_JSON_SCHEMA_FILE, render: renderPipelineJsonSchema },
+];
