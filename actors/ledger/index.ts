@@ -1,0 +1,79 @@
+/**
+ * The tamper-evident audit ledger: canonical events, an RFC 9162 Merkle tree in SQLite, signed
+ * C2SP-style checkpoints, full-file verification, proofs and offline evidence packages.
+ * See docs/ledger.md.
+ */
+export {
+  type AuditEvent,
+  type JsonObject,
+  type JsonValue,
+  assertNoSecrets,
+  canonicalBytes,
+  canonicalJson,
+  decodeEvent,
+  encodeEvent,
+  isSecretKey,
+} from './canonical.ts';
+export {
+  CompactRange,
+  type CompletedNode,
+  EMPTY_ROOT,
+  MerkleTree,
+  type NodeReader,
+  buildConsistencyProof,
+  buildInclusionProof,
+  hashChildren,
+  hashLeaf,
+  rangeHash,
+  rootAt,
+  treeHead,
+  verifyConsistency,
+  verifyInclusion,
+} from './merkle.ts';
+export {
+  type Checkpoint,
+  type CheckpointSigner,
+  type GeneratedKeyPair,
+  type SignedCheckpoint,
+  checkpointSignatureProblem,
+  checkpointText,
+  createSigner,
+  formatSignedCheckpoint,
+  generateKeyPair,
+  keyIdFor,
+  loadPrivateKey,
+  loadPublicKey,
+  parseSignedCheckpoint,
+  publicKeyPem,
+  rawPublicKey,
+  verifyCheckpoint,
+} from './checkpoint.ts';
+export * from './ledger-options.ts';
+export {
+  type AppendResult,
+  type DuplicateEvent,
+  type EntryQuery,
+  LEDGER_SCHEMA_SQL,
+  LEDGER_TRIGGERS,
+  type LedgerEntry,
+  LedgerStore,
+} from './ledger-store.ts';
+export { type LedgerFault, type LedgerProblem, type LedgerVerification, assertLedgerIntact, verifyLedger } from './verify.ts';
+export {
+  type ConsistencyProof,
+  type InclusionProof,
+  type Verdict,
+  checkConsistencyProof,
+  checkInclusionProof,
+  proveConsistency,
+  proveInclusion,
+} from './prove.ts';
+export {
+  EVIDENCE_FILES,
+  EVIDENCE_FORMAT,
+  type EvidenceSummary,
+  type ExportOptions,
+  type VerifyEvidenceOptions,
+  exportEvidence,
+  verifyEvidence,
+} from './evidence.ts';

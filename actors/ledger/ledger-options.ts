@@ -1,0 +1,37 @@
+/** Defaults of the audit ledger (one constant per default, unit in the name). */
+import type { Clock } from '../../infra/clock.ts';
+import type { CheckpointSigner } from './checkpoint.ts';
+
+/** The store signs a checkpoint as soon as this many entries exist past the previous one. */
+export const DEFAULT_CHECKPOINT_EVERY_ENTRIES = 1000;
+/** The ledger-writer actor also checkpoints on this timer, so a quiet ledger still gets signed heads. */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
+/** Checkpoint origin line and signed-note key name. */
+export const DEFAULT_LEDGER_ORIGIN = 'agent-governance.local/ledger';
+/**
+ * SQLite `synchronous` level. FULL: in WAL mode, NORMAL may lose the last committed transactions on
+ * power loss; the writer acks JetStream after commit, so a lost commit would be a lost audit event.
+ * FULL costs one fsync per transaction, which batching amortises.
+ */
+export const DEFAULT_SYNCHRONOUS = 'FULL' as const;
+/** How long a connection waits on a lock held by another connection. */
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** Row cap of one query when the caller gives none. */
+export const DEFAULT_QUERY_LIMIT_ENTRIES = 1000;
+
+export interface LedgerStoreOptions {
+  /** SQLite file, or ':memory:'. */
+  path: string;
+  /** Checkpoint origin (and signed-note key name). */
+  origin?: string;
+  /** Signs checkpoints; without one the store cannot checkpoint. */
+  signer?: CheckpointSigner;
+  /** Auto-checkpoint every N entries; 0 disables auto checkpoints. */
+  checkpointEveryEntries?: number;
+  /** Time source of checkpoint timestamps. */
+  clock?: Clock;
+  synchronous?: 'FULL' | 'NORMAL';
+  busyTimeoutMs?: number;
+  /** Open an existing ledger for reading only. */
+  readonly?: boolean;
+}

@@ -1,0 +1,482 @@
+/**
+ * The ledger's SQLite store (better-sqlite3, WAL).
+ *
+ * Tables:
+ *   entries(seq, event_id UNIQUE, ts, type, actor, run, agent, body, leaf_hash) — seq is the 0-based
+ *     Merkle leaf index; body is the canonical event bytes; leaf_hash = SHA-256(0x00 || body).
+ *   tree_nodes(level, idx, hash) — every perfect subtree hash (level 0 = leaf hashes), written in the
+ *     same transaction as the entry. Proofs read O(log n) nodes from it; the verifier uses it, once a
+ *     signed root authenticates it, to name exactly which row was moved, dropped or forged.
+ *   checkpoints(id, origin, size, root, ts, signature, key_id) — signed tree heads.
+ * TRIGGERs abort every UPDATE and DELETE on all three: the ledger is append-only through SQL too
+ * (an attacker with the file can drop them; {@link verifyLedger} catches what they do next).
+ */
+import type { KeyObject } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { type Clock, systemClock } from '../../infra/clock.ts';
+import {
+  ConfigError,
+  GovError,
+  InvalidMessageError,
+  LedgerStoreError,
+  LedgerTamperedError,
+} from '../../protocols/errors.ts';
+import { type AuditEvent, type JsonObject, decodeEvent, encodeEvent } from './canonical.ts';
+import type { CheckpointSigner, SignedCheckpoint } from './checkpoint.ts';
+import {
+  DEFAULT_BUSY_TIMEOUT_MS,
+  DEFAULT_CHECKPOINT_EVERY_ENTRIES,
+  DEFAULT_LEDGER_ORIGIN,
+  DEFAULT_QUERY_LIMIT_ENTRIES,
+  DEFAULT_SYNCHRONOUS,
+  type LedgerStoreOptions,
+} from './ledger-options.ts';
+import { CompactRange, type NodeReader, hashLeaf } from './merkle.ts';
+
+export const LEDGER_SCHEMA_VERSION = 1;
+
+export const LEDGER_SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS entries (
+  seq       INTEGER PRIMARY KEY,
+  event_id  TEXT    NOT NULL UNIQUE,
+  ts        INTEGER NOT NULL,
+  type      TEXT    NOT NULL,
+  actor     TEXT    NOT NULL,
+  run       TEXT,
+  agent     TEXT,
+  body      BLOB    NOT NULL,
+  leaf_hash BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_by_run   ON entries(run, seq)   WHERE run IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_by_agent ON entries(agent, seq) WHERE agent IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_by_type  ON entries(type, seq);
+CREATE INDEX IF NOT EXISTS entries_by_ts    ON entries(ts, seq);
+
+CREATE TABLE IF NOT EXISTS tree_nodes (
+  level INTEGER NOT NULL,
+  idx   INTEGER NOT NULL,
+  hash  BLOB    NOT NULL,
+  PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS checkpoints (
+  id        INTEGER PRIMARY KEY,
+  origin    TEXT    NOT NULL,
+  size      INTEGER NOT NULL,
+  root      BLOB    NOT NULL,
+  ts        INTEGER NOT NULL,
+  signature BLOB    NOT NULL,
+  key_id    TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkpoints_by_size ON checkpoints(size);
+
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+  BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+  BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS tree_nodes_no_update BEFORE UPDATE ON tree_nodes
+  BEGIN SELECT RAISE(ABORT, 'ledger tree nodes are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS tree_nodes_no_delete BEFORE DELETE ON tree_nodes
+  BEGIN SELECT RAISE(ABORT, 'ledger tree nodes are append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
+  BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
+  BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only: DELETE refused'); END;
+`;
+
+/** The names of the append-only triggers (the verifier warns when one is missing). */
+export const LEDGER_TRIGGERS = [
+  'entries_no_update',
+  'entries_no_delete',
+  'tree_nodes_no_update',
+  'tree_nodes_no_delete',
+  'checkpoints_no_update',
+  'checkpoints_no_delete',
+] as const;
+
+export interface LedgerEntry {
+  /** 0-based position: the Merkle leaf index. */
+  seq: number;
+  id: string;
+  ts: number;
+  type: string;
+  actor: string;
+  run?: string;
+  agent?: string;
+  data: JsonObject;
+  /** Canonical event bytes (the Merkle entry). */
+  body: Buffer;
+  /** SHA-256(0x00 || body). */
+  leafHash: Buffer;
+}
+
+export interface DuplicateEvent {
+  id: string;
+  /** Where the first copy sits. */
+  seq: number;
+  /** False when the duplicate id came with different content (kept: the first; dropped: this one). */
+  sameContent: boolean;
+}
+
+export interface AppendResult {
+  appended: number;
+  duplicates: DuplicateEvent[];
+  /** Tree size after the batch. */
+  size: number;
+  /** Tree head after the batch. */
+  root: Buffer;
+  /** Checkpoints signed during the batch (auto checkpointing). */
+  checkpoints: SignedCheckpoint[];
+}
+
+/** Filters AND together. Ranges are half-open: [fromSeq, toSeq), [fromTs, toTs). */
+export interface EntryQuery {
+  run?: string;
+  agent?: string;
+  type?: string;
+  fromTs?: number;
+  toTs?: number;
+  fromSeq?: number;
+  toSeq?: number;
+  /** Default {@link DEFAULT_QUERY_LIMIT_ENTRIES}. */
+  limit?: number;
+  order?: 'asc' | 'desc';
+}
+
+export interface EntryRow {
+  seq: number;
+  event_id: string;
+  ts: number;
+  type: string;
+  actor: string;
+  run: string | null;
+  agent: string | null;
+  body: Buffer;
+  leaf_hash: Buffer;
+}
+
+export interface CheckpointRow {
+  id: number;
+  origin: string;
+  size: number;
+  root: Buffer;
+  ts: number;
+  signature: Buffer;
+  key_id: string;
+}
+
+export function checkpointFromRow(r: CheckpointRow): SignedCheckpoint {
+  return {
+    origin: r.origin,
+    size: r.size,
+    root: r.root,
+    ts: r.ts,
+    keyName: r.origin,
+    keyId: r.key_id,
+    signature: r.signature,
+  };
+}
+
+function toEntry(r: EntryRow): LedgerEntry {
+  const e = decodeEvent(r.body);
+  const out: LedgerEntry = {
+    seq: r.seq,
+    id: e.id,
+    ts: e.ts,
+    type: e.type,
+    actor: e.actor,
+    data: e.data,
+    body: r.body,
+    leafHash: r.leaf_hash,
+  };
+  if (e.run !== undefined) out.run = e.run;
+  if (e.agent !== undefined) out.agent = e.agent;
+  return out;
+}
+
+function storeError(what: string, err: unknown): GovError {
+  if (err instanceof GovError) return err;
+  return new LedgerStoreError(`ledger store: ${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    insertEntry: db.prepare(
+      'INSERT INTO entries(seq, event_id, ts, type, actor, run, agent, body, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?)',
+    ),
+    byId: db.prepare<[string], { seq: number; body: Buffer }>('SELECT seq, body FROM entries WHERE event_id = ?'),
+    entry: db.prepare<[number], EntryRow>('SELECT * FROM entries WHERE seq = ?'),
+    entryById: db.prepare<[string], EntryRow>('SELECT * FROM entries WHERE event_id = ?'),
+    count: db.prepare<[], { n: number; top: number | null }>('SELECT COUNT(*) AS n, MAX(seq) AS top FROM entries'),
+    insertNode: db.prepare('INSERT INTO tree_nodes(level, idx, hash) VALUES (?,?,?)'),
+    node: db.prepare<[number, number], { hash: Buffer }>('SELECT hash FROM tree_nodes WHERE level = ? AND idx = ?'),
+    insertCheckpoint: db.prepare(
+      'INSERT INTO checkpoints(origin, size, root, ts, signature, key_id) VALUES (?,?,?,?,?,?)',
+    ),
+    checkpoints: db.prepare<[], CheckpointRow>('SELECT * FROM checkpoints ORDER BY id'),
+    latestCheckpoint: db.prepare<[], CheckpointRow>('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1'),
+    checkpointAtSize: db.prepare<[number], CheckpointRow>(
+      'SELECT * FROM checkpoints WHERE size = ? ORDER BY id DESC LIMIT 1',
+    ),
+    checkpointCovering: db.prepare<[number], CheckpointRow>(
+      'SELECT * FROM checkpoints WHERE size >= ? ORDER BY id DESC LIMIT 1',
+    ),
+  };
+}
+
+/** An append-only, Merkle-committed audit ledger in one SQLite file. Single writer per file. */
+export class LedgerStore implements NodeReader {
+  readonly db: Database.Database;
+  readonly origin: string;
+  readonly path: string;
+  private readonly signer: CheckpointSigner | undefined;
+  private readonly every: number;
+  private readonly clock: Clock;
+  private readonly readonly: boolean;
+  private frontier: CompactRange;
+  private lastCheckpointSize: number;
+  private readonly stmts: ReturnType<typeof prepareStatements>;
+  private readonly queryCache = new Map<string, Database.Statement>();
+
+  private constructor(opts: LedgerStoreOptions, db: Database.Database) {
+    this.db = db;
+    this.path = opts.path;
+    this.origin = opts.origin ?? opts.signer?.keyName ?? DEFAULT_LEDGER_ORIGIN;
+    this.signer = opts.signer;
+    if (this.signer && this.signer.keyName !== this.origin) {
+      throw new ConfigError(`ledger origin "${this.origin}" differs from the signing key name "${this.signer.keyName}"`);
+    }
+    this.every = opts.checkpointEveryEntries ?? DEFAULT_CHECKPOINT_EVERY_ENTRIES;
+    if (!Number.isSafeInteger(this.every) || this.every < 0) throw new ConfigError('checkpointEveryEntries must be >= 0');
+    this.clock = opts.clock ?? systemClock;
+    this.readonly = opts.readonly ?? false;
+    this.stmts = prepareStatements(db);
+    const { n, top } = this.stmts.count.get()!;
+    if (n > 0 && top !== n - 1) {
+      throw new LedgerTamperedError(`ledger ${this.path}: ${n} entries but the highest seq is ${top}; run verifyLedger`);
+    }
+    this.frontier = CompactRange.fromReader(this, n);
+    this.lastCheckpointSize = this.stmts.latestCheckpoint.get()?.size ?? 0;
+  }
+
+  /** Opens (and, unless readonly, creates) a ledger file. */
+  static open(opts: LedgerStoreOptions): LedgerStore {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(opts.path, opts.readonly ? { readonly: true, fileMustExist: true } : {});
+      db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
+      if (!opts.readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma(`synchronous = ${opts.synchronous ?? DEFAULT_SYNCHRONOUS}`);
+        db.exec(LEDGER_SCHEMA_SQL);
+        db.pragma(`user_version = ${LEDGER_SCHEMA_VERSION}`);
+      }
+      return new LedgerStore(opts, db);
+    } catch (err) {
+      db?.close();
+      throw storeError(`cannot open ${opts.path}`, err);
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Number of entries (the tree size). */
+  get size(): number {
+    return this.frontier.size;
+  }
+
+  /** Public half of the signing key, when the store signs. */
+  get publicKey(): KeyObject | undefined {
+    return this.signer?.publicKey;
+  }
+
+  /** Current tree head MTH(entries). */
+  root(): Buffer {
+    return this.frontier.root();
+  }
+
+  /** Perfect-subtree hash from tree_nodes (NodeReader for proofs). */
+  node(level: number, index: number): Buffer {
+    const row = this.stmts.node.get(level, index);
+    if (!row) throw new LedgerTamperedError(`ledger tree node (level ${level}, index ${index}) is missing`);
+    return row.hash;
+  }
+
+  /** Appends one event; see {@link appendBatch}. */
+  append(event: AuditEvent): AppendResult {
+    return this.appendBatch([event]);
+  }
+
+  /**
+   * Appends events in ONE transaction, in order. Idempotent by event id: an id already in the
+   * ledger (or earlier in the batch) is skipped and reported in `duplicates`. Every event is
+   * validated and encoded before anything is written, so an invalid event fails the whole batch
+   * with InvalidMessageError and nothing is appended.
+   * @throws InvalidMessageError | LedgerStoreError (retryable) | ConfigError
+   */
+  appendBatch(events: readonly AuditEvent[]): AppendResult {
+    this.assertWritable();
+    const encoded = events.map((e, i) => {
+      try {
+        return { e, body: encodeEvent(e) };
+      } catch (err) {
+        if (err instanceof InvalidMessageError) {
+          throw new InvalidMessageError(`batch item ${i}: ${err.message}`, {
+            details: { ...err.details, index: i },
+            cause: err,
+          });
+        }
+        throw err;
+      }
+    });
+    const savedFrontier = this.frontier.clone();
+    const savedCheckpointSize = this.lastCheckpointSize;
+    try {
+      return this.db.transaction(() => {
+        const duplicates: DuplicateEvent[] = [];
+        const checkpoints: SignedCheckpoint[] = [];
+        let appended = 0;
+        for (const { e, body } of encoded) {
+          const prior = this.stmts.byId.get(e.id);
+          if (prior) {
+            duplicates.push({ id: e.id, seq: prior.seq, sameContent: prior.body.equals(body) });
+            continue;
+          }
+          const seq = this.frontier.size;
+          const leaf = hashLeaf(body);
+          this.stmts.insertEntry.run(seq, e.id, e.ts, e.type, e.actor, e.run ?? null, e.agent ?? null, body, leaf);
+          for (const c of this.frontier.append(leaf)) this.stmts.insertNode.run(c.level, c.index, c.hash);
+          appended++;
+          if (this.signer && this.every > 0 && this.frontier.size - this.lastCheckpointSize >= this.every) {
+            checkpoints.push(this.writeCheckpoint());
+          }
+        }
+        return { appended, duplicates, size: this.frontier.size, root: this.frontier.root(), checkpoints };
+      }).immediate();
+    } catch (err) {
+      this.frontier = savedFrontier;
+      this.lastCheckpointSize = savedCheckpointSize;
+      throw storeError('append failed', err);
+    }
+  }
+
+  /**
+   * Signs and stores a checkpoint of the current tree head. When the latest checkpoint already
+   * has the current size it is returned unchanged (pass `force` to sign a fresh one anyway).
+   * @throws ConfigError when the store has no signer
+   */
+  checkpoint(opts: { force?: boolean } = {}): SignedCheckpoint {
+    this.assertWritable();
+    if (!opts.force) {
+      const latest = this.latestCheckpoint();
+      if (latest && latest.size === this.size) return latest;
+    }
+    try {
+      return this.db.transaction(() => this.writeCheckpoint()).immediate();
+    } catch (err) {
+      throw storeError('checkpoint failed', err);
+    }
+  }
+
+  private writeCheckpoint(): SignedCheckpoint {
+    if (!this.signer) throw new ConfigError('ledger store has no signing key: cannot checkpoint');
+    const sc = this.signer.sign({ origin: this.origin, size: this.frontier.size, root: this.frontier.root(), ts: this.clock.now() });
+    this.stmts.insertCheckpoint.run(sc.origin, sc.size, sc.root, sc.ts, sc.signature, sc.keyId);
+    this.lastCheckpointSize = sc.size;
+    return sc;
+  }
+
+  private assertWritable(): void {
+    if (this.readonly) throw new LedgerStoreError('ledger store was opened readonly', { retryable: false });
+  }
+
+  /** Every stored checkpoint, oldest first. */
+  checkpoints(): SignedCheckpoint[] {
+    return this.stmts.checkpoints.all().map(checkpointFromRow);
+  }
+
+  latestCheckpoint(): SignedCheckpoint | undefined {
+    const r = this.stmts.latestCheckpoint.get();
+    return r ? checkpointFromRow(r) : undefined;
+  }
+
+  /** The latest checkpoint of exactly this size. */
+  checkpointAt(size: number): SignedCheckpoint | undefined {
+    const r = this.stmts.checkpointAtSize.get(size);
+    return r ? checkpointFromRow(r) : undefined;
+  }
+
+  /** The latest checkpoint whose tree contains entry `seq`. */
+  checkpointCovering(seq: number): SignedCheckpoint | undefined {
+    const r = this.stmts.checkpointCovering.get(seq + 1);
+    return r ? checkpointFromRow(r) : undefined;
+  }
+
+  entry(seq: number): LedgerEntry | undefined {
+    const r = this.stmts.entry.get(seq);
+    return r ? toEntry(r) : undefined;
+  }
+
+  entryById(id: string): LedgerEntry | undefined {
+    const r = this.stmts.entryById.get(id);
+    return r ? toEntry(r) : undefined;
+  }
+
+  /** Entries matching every given filter, by seq. */
+  query(q: EntryQuery = {}): LedgerEntry[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const add = (cond: string, v: string | number | undefined) => {
+      if (v === undefined) return;
+      where.push(cond);
+      args.push(v);
+    };
+    add('run = ?', q.run);
+    add('agent = ?', q.agent);
+    add('type = ?', q.type);
+    add('ts >= ?', q.fromTs);
+    add('ts < ?', q.toTs);
+    add('seq >= ?', q.fromSeq);
+    add('seq < ?', q.toSeq);
+    const limit = q.limit ?? DEFAULT_QUERY_LIMIT_ENTRIES;
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`bad limit ${limit}`);
+    const sql = `SELECT * FROM entries${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${
+      q.order === 'desc' ? 'DESC' : 'ASC'
+    } LIMIT ?`;
+    let stmt = this.queryCache.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.queryCache.set(sql, stmt);
+    }
+    return (stmt.all(...args, limit) as EntryRow[]).map(toEntry);
+  }
+
+  byRun(run: string, q: Omit<EntryQuery, 'run'> = {}): LedgerEntry[] {
+    return this.query({ ...q, run });
+  }
+
+  byAgent(agent: string, q: Omit<EntryQuery, 'agent'> = {}): LedgerEntry[] {
+    return this.query({ ...q, agent });
+  }
+
+  byType(type: string, q: Omit<EntryQuery, 'type'> = {}): LedgerEntry[] {
+    return this.query({ ...q, type });
+  }
+
+  /** Entries with fromTs <= ts < toTs. */
+  byTimeRange(fromTs: number, toTs: number, q: Omit<EntryQuery, 'fromTs' | 'toTs'> = {}): LedgerEntry[] {
+    return this.query({ ...q, fromTs, toTs });
+  }
+
+  /** Entries with fromSeq <= seq < toSeq. */
+  range(fromSeq: number, toSeq: number): LedgerEntry[] {
+    return this.query({ fromSeq, toSeq, limit: Math.max(0, toSeq - fromSeq) });
+  }
+
+  /** The last n entries, oldest first. */
+  tail(n: number): LedgerEntry[] {
+    return this.query({ order: 'desc', limit: n }).reverse();
+  }
+}
