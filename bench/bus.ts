@@ -44,7 +44,11 @@ export async function benchBus(): Promise<void> {
     }
 
     // Request/reply: a plain responder vs our echo actor.
-    raw.subscribe('bench.echo', { callback: (_e, m) => m.respond(m.data) });
+    raw.subscribe('bench.echo', {
+      callback: (_e, m) => {
+        m.respond(m.data);
+      },
+    });
     await raw.flush();
     const echo = await runActor(echoKind, { id: 'bench-echo', bus: { servers: nats.url } });
     const inbox = actorInbox('echo', 'bench-echo');
