@@ -1,0 +1,33 @@
+/**
+ * Defaults of supervisors and child specs. They follow OTP's `supervisor` module
+ * (stdlib supervisor.erl, "Supervisor flags" and "Child specification"), in milliseconds:
+ * OTP's `intensity => 1, period => 5` (seconds) becomes 1 restart per 5000 ms.
+ */
+import type { RestartType, Strategy } from './child-spec.ts';
+
+/** OTP: `one_for_one` is the default restart strategy. */
+export const DEFAULT_STRATEGY: Strategy = 'one_for_one';
+
+/** OTP: `intensity` defaults to 1 (more than 1 restart within the period ends the supervisor). */
+export const DEFAULT_INTENSITY = 1;
+
+/** OTP: `period` defaults to 5 seconds. */
+export const DEFAULT_PERIOD_MS = 5_000;
+
+/** OTP: `restart` defaults to `permanent`. */
+export const DEFAULT_RESTART_TYPE: RestartType = 'permanent';
+
+/** OTP: `shutdown` defaults to 5000 ms for a worker. */
+export const DEFAULT_WORKER_SHUTDOWN_MS = 5_000;
+
+/** OTP: `shutdown` defaults to `infinity` for a child that is itself a supervisor (its subtree needs the time). */
+export const DEFAULT_SUPERVISOR_SHUTDOWN = 'infinity' as const;
+
+/** Backoff (not in OTP; used only when a spec asks for backoff without giving every field): first delay. */
+export const DEFAULT_BACKOFF_INITIAL_MS = 100;
+
+/** Backoff: the longest delay before a restart. */
+export const DEFAULT_BACKOFF_MAX_MS = 30_000;
+
+/** Backoff: each further restart of the same child within the period multiplies the delay by this. */
+export const DEFAULT_BACKOFF_FACTOR = 2;
