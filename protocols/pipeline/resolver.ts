@@ -352,13 +352,14 @@ function exitsOf(drafts: Draft[]): string[] {
   return drafts.map((d) => d.stage.id).filter((id) => !needed.has(id));
 }
 
-/** ` (did you mean "x"?)` when a known name is close to `name`. */
+/** ` (did you mean "x"?)` when a known name is close to `name` (typos, swapped letters). */
 export function suggest(name: string, known: readonly string[]): string {
+  const allowed = Math.max(1, Math.floor(name.length / 3));
   let best: string | undefined;
-  let bestDist = Math.max(2, Math.floor(name.length / 3)) + 1;
+  let bestDist = allowed + 1;
   for (const k of known) {
     const d = editDistance(name, k);
-    if (d < bestDist) {
+    if (d < bestDist && d < name.length) {
       best = k;
       bestDist = d;
     }
@@ -366,14 +367,19 @@ export function suggest(name: string, known: readonly string[]): string {
   return best === undefined ? '' : ` (did you mean "${best}"?)`;
 }
 
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps. */
 function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number): number => d[i]?.[j] ?? 0;
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = v;
     }
-    prev = cur;
   }
-  return prev[b.length] ?? 0;
+  return at(a.length, b.length);
 }

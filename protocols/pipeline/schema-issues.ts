@@ -64,6 +64,8 @@ export function schemaDiagnostics(issues: readonly Issue[], data: unknown, loc: 
           const what = got === undefined ? `missing "${issue.discriminator}"` : `unknown ${issue.discriminator} ${JSON.stringify(got)}`;
           const at = got === undefined ? path.slice(0, -1) : path;
           out.push(loc.diagnostic('schema', at, `${formatPath(at)}: ${what}; expected one of: ${options}`));
+        } else if (valueAt(data, path) === undefined) {
+          out.push(missing(path, loc));
         } else {
           out.push(loc.diagnostic('schema', path, `${where}: ${issue.message}, got ${typeName(valueAt(data, path))}`));
         }
@@ -71,8 +73,7 @@ export function schemaDiagnostics(issues: readonly Issue[], data: unknown, loc: 
       case 'invalid_type': {
         const got = valueAt(data, path);
         if (got === undefined) {
-          const parent = path.slice(0, -1);
-          out.push(loc.diagnostic('schema', parent, `${formatPath(parent)}: missing required field "${String(path.at(-1))}"`));
+          out.push(missing(path, loc));
         } else {
           out.push(loc.diagnostic('schema', path, `${where}: expected ${issue.expected}, got ${typeName(got)}`));
         }
@@ -83,4 +84,9 @@ export function schemaDiagnostics(issues: readonly Issue[], data: unknown, loc: 
     }
   }
   return out;
+}
+
+function missing(path: Path, loc: SourceLocator): Diagnostic {
+  const parent = path.slice(0, -1);
+  return loc.diagnostic('schema', parent, `${formatPath(parent)}: missing required field "${String(path.at(-1))}"`);
 }

@@ -101,7 +101,9 @@ export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'O
 export const HttpTaskSchema = z
   .strictObject({
     kind: z.literal('http'),
-    url: z.string().min(1),
+    url: z
+      .string()
+      .refine((s) => s.includes('${{') || URL.canParse(s), { error: 'url must be an absolute URL (it may hold references)' }),
     method: z.enum(HTTP_METHODS),
     headers: z.record(z.string(), z.string()).default({}),
     body: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().meta({
