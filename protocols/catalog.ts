@@ -4,17 +4,24 @@
  * so old senders keep working while receivers migrate.
  */
 import type { z } from 'zod';
+import { agentMessages } from './messages/agent.ts';
 import { demoMessages } from './messages/demo.ts';
+import { runMessages } from './messages/run.ts';
 import { systemMessages } from './messages/system.ts';
 
 export const catalog = {
   ...systemMessages,
   ...demoMessages,
+  ...agentMessages,
+  ...runMessages,
 } as const;
 
 export type Catalog = typeof catalog;
 export type MessageType = keyof Catalog;
-export type BodyOf<T extends MessageType> = z.infer<Catalog[T]>;
+/** A body as received (validated, defaults filled in). */
+export type BodyOf<T extends MessageType> = z.output<Catalog[T]>;
+/** A body as sent (fields with defaults may be left out). */
+export type BodyIn<T extends MessageType> = z.input<Catalog[T]>;
 
 export const MESSAGE_TYPES = Object.keys(catalog) as MessageType[];
 

@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { type BodyOf, catalog, isMessageType, MESSAGE_TYPES, type MessageType } from './catalog.ts';
+import { type BodyIn, type BodyOf, catalog, isMessageType, MESSAGE_TYPES, type MessageType } from './catalog.ts';
 import { InvalidMessageError } from './errors.ts';
 
 export const ENVELOPE_SCHEMA_VERSION = 1 as const;
@@ -49,7 +49,7 @@ export type AnyEnvelope = EnvelopeMeta & { type: MessageType; body: unknown };
 
 /** What a sender provides; the bus fills in the rest of the envelope. */
 export type OutMessage<T extends MessageType = MessageType> = {
-  [K in T]: { type: K; body: BodyOf<K>; run?: string; corr?: string; cause?: string; id?: string };
+  [K in T]: { type: K; body: BodyIn<K>; run?: string; corr?: string; cause?: string; id?: string };
 }[T];
 
 /** Builds a full envelope. */

@@ -7,6 +7,7 @@
  * - `gov.sys.hb.<kind>.<id>`       heartbeats
  * - `gov.sys.started.<kind>.<id>`  an actor finished starting
  * - `gov.sys.exit.<kind>.<id>`     exit reports (normal, shutdown, crash) consumed by supervisors
+ * - `gov.agents.register`          agents announce themselves (agent.register.v1)
  * - `gov.dlq.<code>`               dead letters, by error code
  * - `gov.audit.<category>`         auditable events (JetStream stream AUDIT, consumed by the ledger writer)
  * - `gov.obs.<category>.…`         the external observability feed (JSON)
@@ -67,6 +68,9 @@ export function exitSubject(kind: string, id: string): string {
 export const allHeartbeats = (): string => join('sys', 'hb', '>');
 export const allExits = (): string => join('sys', 'exit', '>');
 export const allStarted = (): string => join('sys', 'started', '>');
+
+/** Agents announce themselves here (agent.register.v1); orchestrators and the agent directory listen. */
+export const agentRegisterSubject = (): string => join('agents', 'register');
 
 /** Dead letters are published per error code so operators can subscribe to one kind of failure. */
 export function deadLetterSubject(code: string): string {

@@ -1,0 +1,92 @@
+/**
+ * An actor running in its own OS process (`agov actor <kind> --id <id>`), started by a supervisor.
+ * The supervisor learns of its death the moment the process exits (the OS tells us), without
+ * waiting for heartbeats.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface ProcessExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ProcessChild {
+  readonly pid: number | undefined;
+  readonly exited: Promise<ProcessExit>;
+  readonly hasExited: boolean;
+  /** SIGTERM (graceful: the actor drains and exits), then SIGKILL after shutdownMs. */
+  stop(shutdownMs: number | 'infinity'): Promise<ProcessExit>;
+  /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT…). */
+  signal(sig: NodeJS.Signals): void;
+}
+
+export interface ProcessChildOptions {
+  kind: string;
+  id: string;
+  natsUrl: string;
+  args?: Record<string, unknown>;
+  heartbeatMs?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Where the child's stderr goes; default: inherited. */
+  stderr?: 'inherit' | 'ignore';
+}
+
+const BUNDLE = fileURLToPath(new URL('../dist/agov.mjs', import.meta.url));
+const SOURCE_ENTRY = fileURLToPath(new URL('../cli/agov.mjs', import.meta.url));
+
+/**
+ * The command that runs the CLI: the esbuild bundle when it exists (`npm run build`; starts in about
+ * half the time, which matters for restart latency), else the TypeScript sources through tsx.
+ */
+export function agovEntry(): string {
+  return existsSync(BUNDLE) && process.env.AGOV_NO_BUNDLE !== '1' ? BUNDLE : SOURCE_ENTRY;
+}
+
+export function spawnProcessChild(options: ProcessChildOptions): ProcessChild {
+  const argv = [agovEntry(), 'actor', options.kind, '--id', options.id];
+  if (options.heartbeatMs) argv.push('--heartbeat-ms', String(options.heartbeatMs));
+  const child: ChildProcess = spawn(process.execPath, argv, {
+    stdio: ['ignore', 'ignore', options.stderr ?? 'inherit'],
+    env: {
+      ...process.env,
+      ...options.env,
+      NATS_URL: options.natsUrl,
+      AGOV_ACTOR_ARGS: JSON.stringify(options.args ?? {}),
+    },
+  });
+  let hasExited = false;
+  const exited = new Promise<ProcessExit>((resolve) => {
+    child.once('exit', (code, signal) => {
+      hasExited = true;
+      resolve({ code, signal });
+    });
+    child.once('error', () => {
+      hasExited = true;
+      resolve({ code: -1, signal: null });
+    });
+  });
+  return {
+    get pid() {
+      return child.pid;
+    },
+    exited,
+    get hasExited() {
+      return hasExited;
+    },
+    async stop(shutdownMs) {
+      if (hasExited) return exited;
+      child.kill('SIGCONT'); // a stopped (SIGSTOP) process cannot handle SIGTERM
+      child.kill('SIGTERM');
+      if (shutdownMs !== 'infinity') {
+        const t = setTimeout(() => child.kill('SIGKILL'), shutdownMs);
+        void exited.then(() => clearTimeout(t));
+      }
+      return exited;
+    },
+    signal(sig) {
+      if (!hasExited) child.kill(sig);
+    },
+  };
+}
