@@ -100,14 +100,16 @@ export class Resolver {
     for (const t of this.templates.values()) this.checkDefinitions(t.items, t.scope);
 
     const drafts = this.expand(top, { prefix: '', values: undefined, inherited: [], stack: [] });
-    // Templates no stage uses are still checked, as if used once on their own.
-    for (const t of this.templates.values()) {
-      if (!this.usedTemplates.has(t.name)) this.expand(t.items, { prefix: `${t.name}.`, values: undefined, inherited: [], stack: [t.name] });
-    }
-
-    const stages = drafts.map((d) => ({ ...d.stage, needs: [...new Set(d.needs.flatMap((n) => n.ids))] }) as ResolvedStage);
+    const stages = toStages(drafts);
     this.checkTiers(drafts);
     this.checkCycles(drafts, stages);
+    // Templates no stage uses are still checked, as if used once on their own.
+    for (const t of this.templates.values()) {
+      if (this.usedTemplates.has(t.name)) continue;
+      const alone = this.expand(t.items, { prefix: `${t.name}.`, values: undefined, inherited: [], stack: [t.name] });
+      this.checkTiers(alone);
+      this.checkCycles(alone, toStages(alone));
+    }
     return { stages, parameters: pipelineScope.params, diagnostics: this.dedupe() };
   }
 
@@ -342,6 +344,10 @@ export class Resolver {
       return true;
     });
   }
+}
+
+function toStages(drafts: Draft[]): ResolvedStage[] {
+  return drafts.map((d) => ({ ...d.stage, needs: [...new Set(d.needs.flatMap((n) => n.ids))] }));
 }
 
 /** Stages of a template instance that no other stage of the instance needs. */

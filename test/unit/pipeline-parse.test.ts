@@ -86,7 +86,7 @@ version: 1
 parameters: { ms: { type: number, default: 5 } }
 stages: [{ id: a, task: { kind: sleep, ms: "\${{ params.ms }}" } }]
 `);
-    expect(p.stages[0]?.task).toEqual({ kind: 'sleep', ms: '${{ params.ms }}' });
+    expect(p.stages[0]?.task).toEqual({ kind: 'sleep', ms: `$\{{ params.ms }}` });
     expect(p.parameters.ms).toEqual({ type: 'number', default: 5 });
   });
 
