@@ -16,7 +16,7 @@ const event = (over: Partial<AuditEvent> = {}): AuditEvent => ({
 describe('canonical encoding', () => {
   it('matches the RFC 8785 example: sorted keys, ECMAScript numbers, minimal escaping', () => {
     const input = {
-      numbers: [333333333.33333329, 1e30, 4.5, 2e-3, 0.000000000000000000000000001],
+      numbers: [Number.parseFloat('333333333.33333329'), 1e30, 4.5, 2e-3, 0.000000000000000000000000001],
       string: '\u20ac$\u000F\u000aA\'\u0042\u0022\u005c\\"/',
       literals: [null, true, false],
     };
