@@ -16,7 +16,7 @@ export function instantiatePipeline(pipeline: ResolvedPipeline, params: Readonly
   const where = `pipeline "${pipeline.name}"`;
   const declared = Object.keys(pipeline.parameters);
   for (const name of Object.keys(params)) {
-    if (!(name in pipeline.parameters)) {
+    if (!Object.hasOwn(pipeline.parameters, name)) {
       throw new PipelineInvalidError(`unknown parameter "${name}" for ${where} (declared: ${declared.join(', ') || 'none'})`, {
         details: { pipeline: pipeline.name, parameter: name },
       });
@@ -25,7 +25,7 @@ export function instantiatePipeline(pipeline: ResolvedPipeline, params: Readonly
 
   const values: Record<string, Scalar> = {};
   for (const [name, spec] of Object.entries(pipeline.parameters)) {
-    const given = params[name];
+    const given = Object.hasOwn(params, name) ? params[name] : undefined;
     if (given === undefined && spec.default === undefined) {
       throw new PipelineInvalidError(`missing parameter "${name}" (a ${spec.type}) for ${where}`, {
         details: { pipeline: pipeline.name, parameter: name },
@@ -34,7 +34,7 @@ export function instantiatePipeline(pipeline: ResolvedPipeline, params: Readonly
     values[name] = given === undefined ? (spec.default as Scalar) : coerce(name, spec, given, where);
   }
 
-  const lookup = (name: string) => values[name];
+  const lookup = (name: string) => (Object.hasOwn(values, name) ? values[name] : undefined);
   const stages = pipeline.stages.map((stage) => {
     const { template, ...rest } = substituteDeep(stage, lookup);
     const { id: _id, needs: _needs, ...fields } = rest;

@@ -3,7 +3,7 @@
  * docs/pipeline-dsl.md lists them next to the fields they fill in.
  */
 
-/** Time a stage may run before it is failed, when the stage sets no `timeoutMs`. */
+/** Time one attempt of a stage may take before it counts as failed, when the stage sets no `timeoutMs`. */
 export const DEFAULT_STAGE_TIMEOUT_MS = 10 * 60_000;
 
 /** Retries of a failed stage when the stage sets no `retries`. */

@@ -100,5 +100,5 @@ export function formatPath(path: Path): string {
     if (typeof seg === 'number') out += `[${seg}]`;
     else out += out === '' ? String(seg) : `.${String(seg)}`;
   }
-  return out === '' ? '(file)' : out;
+  return out === '' ? 'top level' : out;
 }
