@@ -1,8 +1,11 @@
+import { createSupervisorKind } from '../supervisors/supervisor.ts';
 import { counterKind } from './counter.ts';
 import { echoKind } from './echo.ts';
 import { ActorRegistry } from './runtime/registry.ts';
 
-/** Every actor kind this codebase ships, for hosts and `agov actor <kind>`. */
+/** Every actor kind this codebase ships, for hosts, supervisors and `agov actor <kind>`. */
 export function defaultRegistry(): ActorRegistry {
-  return new ActorRegistry().register(echoKind, counterKind);
+  const registry = new ActorRegistry();
+  registry.register(echoKind, counterKind, createSupervisorKind(() => registry));
+  return registry;
 }

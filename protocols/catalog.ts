@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { agentMessages } from './messages/agent.ts';
 import { demoMessages } from './messages/demo.ts';
 import { runMessages } from './messages/run.ts';
+import { supervisorMessages } from './messages/supervisor.ts';
 import { systemMessages } from './messages/system.ts';
 
 export const catalog = {
@@ -14,6 +15,7 @@ export const catalog = {
   ...demoMessages,
   ...agentMessages,
   ...runMessages,
+  ...supervisorMessages,
 } as const;
 
 export type Catalog = typeof catalog;

@@ -31,3 +31,12 @@ export const DEFAULT_BACKOFF_MAX_MS = 30_000;
 
 /** Backoff: each further restart of the same child within the period multiplies the delay by this. */
 export const DEFAULT_BACKOFF_FACTOR = 2;
+
+/** Heartbeat interval a supervisor gives its children. Hung detection takes `DEFAULT_MISSED_BEATS` of these. */
+export const DEFAULT_CHILD_HEARTBEAT_MS = 1_000;
+
+/** Heartbeat intervals a child may miss before it is declared hung, killed and restarted. */
+export const DEFAULT_MISSED_BEATS = 3;
+
+/** How long a process child has to announce itself (actor.started.v1) before its start counts as failed. */
+export const DEFAULT_PROCESS_START_TIMEOUT_MS = 15_000;

@@ -1,0 +1,407 @@
+/**
+ * The supervisor actor: carries out the commands of the pure OTP reducer (supervisor-logic.ts, whose
+ * doc comment is the specification of restart semantics) against real children.
+ *
+ * Children (StartDescriptor):
+ * - `actor`: an actor in this supervisor's host process (runActor);
+ * - `process`: an actor in its own OS process (`agov actor <kind> --id <id>`), started here;
+ * - `supervisor`: a nested supervisor (an in-host `supervisor` actor), forming a tree.
+ *
+ * Death is detected three ways, whichever comes first:
+ * 1. the child's exit report (`actor.exit.v1` on `gov.sys.exit.<kind>.<id>`): immediate for crashes;
+ * 2. the child process exiting (the OS tells us): immediate for SIGKILL and the like;
+ * 3. missed heartbeats: no `actor.heartbeat.v1` for `missedBeats × heartbeatMs` (a hung child, e.g. one
+ *    stopped with SIGSTOP, or one cut off from the bus); the child is then killed and counted as crashed.
+ * Reports are tagged with the child's incarnation, so a late report from a replaced child is ignored.
+ *
+ * Escalation: when the reducer gives up (restart intensity exceeded), the supervisor has already
+ * stopped its children; it then crashes itself with the reason, and its own parent applies its strategy.
+ *
+ * Every start, exit (with reason and how it was detected), hang, scheduled restart and escalation is
+ * published on the feed (`gov.obs.supervisor.<id>`, `supervisor.event.v1`) and the audit stream.
+ * `supervisor.status.v1` answers the (deep) tree with each child's status, restarts and last heartbeat.
+ */
+import type { Subscription } from '@nats-io/transport-node';
+import type { BodyIn } from '../protocols/catalog.ts';
+import type { TimerHandle } from '../infra/clock.ts';
+import { type ActorHandle, runActor } from '../actors/runtime/actor.ts';
+import { type ActorBehavior, type ActorContext, defineActorKind } from '../actors/runtime/actor-kind.ts';
+import type { ActorRegistry } from '../actors/runtime/registry.ts';
+import { ConfigError, GovError, type SerializedError, serializeError } from '../protocols/errors.ts';
+import { actorInbox, auditSubject, exitSubject, heartbeatSubject, startedSubject } from '../protocols/subjects.ts';
+import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
+import type { ChildSpec, StartDescriptor, SupervisorSpec } from './child-spec.ts';
+import { HeartbeatWatchdog } from './heartbeat-watchdog.ts';
+import { type ProcessChild, spawnProcessChild } from './process-child.ts';
+import {
+  type ChildExitReason,
+  initSupervisor,
+  onChildExit,
+  onChildStarted,
+  onChildStartFailed,
+  onRestartDue,
+  type SupervisorCommand,
+  type SupervisorState,
+  type SupervisorStep,
+  stopSupervisor,
+  whichChildren,
+} from './supervisor-logic.ts';
+import {
+  DEFAULT_CHILD_HEARTBEAT_MS,
+  DEFAULT_MISSED_BEATS,
+  DEFAULT_PROCESS_START_TIMEOUT_MS,
+} from './supervisor-options.ts';
+
+/** Raised by a supervisor that gave up; its parent sees it as the child's crash reason. */
+export class SupervisorEscalation extends GovError {
+  constructor(supervisorId: string, cause: string, childId: string) {
+    super('GOV_ERR_ACTOR_CRASHED', `supervisor ${supervisorId} escalated: ${cause} (child ${childId})`, {
+      retryable: true,
+      details: { supervisorId, escalation: cause, childId },
+    });
+  }
+}
+
+type Running =
+  | { type: 'actor' | 'supervisor'; incarnation: number; handle: ActorHandle; kind: string; actorId: string }
+  | { type: 'process'; incarnation: number; proc: ProcessChild; kind: string; actorId: string };
+
+interface ChildRuntime {
+  running?: Running;
+  subs: Subscription[];
+  lastHeartbeatMs?: number;
+  heartbeatStatus?: Record<string, unknown>;
+}
+
+export interface SupervisorArgs {
+  spec: SupervisorSpec;
+  /** Heartbeat interval given to children (ms). */
+  childHeartbeatMs?: number;
+  /** Missed heartbeat intervals after which a child is declared hung. */
+  missedBeats?: number;
+  processStartTimeoutMs?: number;
+}
+
+function descriptorKind(d: StartDescriptor): { kind: string; actorId: string } {
+  return d.kind === 'supervisor' ? { kind: 'supervisor', actorId: d.spec.id } : { kind: d.actorKind, actorId: d.actorId };
+}
+
+/** The `supervisor` actor kind. `registry` is read lazily so supervisors can start supervisors. */
+export function createSupervisorKind(registry: () => ActorRegistry) {
+  return defineActorKind({
+    kind: 'supervisor',
+    description: 'OTP-style supervisor: starts, watches and restarts its children (actors, processes, supervisors)',
+    start(ctx) {
+      const args = ctx.args as unknown as SupervisorArgs;
+      if (!args?.spec) throw new ConfigError(`supervisor ${ctx.id} needs a spec argument`);
+      return new SupervisorRuntime(ctx, args, registry).behavior();
+    },
+  });
+}
+
+class SupervisorRuntime {
+  private state!: SupervisorState;
+  private readonly children = new Map<string, ChildRuntime>();
+  private readonly timers = new Map<string, TimerHandle>();
+  private readonly watchdog: HeartbeatWatchdog;
+  private readonly heartbeatMs: number;
+  private incarnations = 0;
+  /** Inputs to the reducer, one at a time (the runtime contract of supervisor-logic.ts). */
+  private queue: Promise<void> = Promise.resolve();
+  private watchTimer: TimerHandle | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly ctx: ActorContext,
+    private readonly args: SupervisorArgs,
+    private readonly registry: () => ActorRegistry,
+  ) {
+    this.heartbeatMs = args.childHeartbeatMs ?? DEFAULT_CHILD_HEARTBEAT_MS;
+    this.watchdog = new HeartbeatWatchdog(args.missedBeats ?? DEFAULT_MISSED_BEATS);
+  }
+
+  async behavior(): Promise<ActorBehavior> {
+    await this.input(() => initSupervisor(this.args.spec, this.ctx.clock.now()));
+    this.watchTimer = this.ctx.clock.setInterval(() => this.checkHeartbeats(), Math.max(10, Math.floor(this.heartbeatMs / 2)));
+    return {
+      accepts: ['supervisor.status.v1'],
+      service: false,
+      status: () => ({ phase: this.state.phase, children: this.state.children.length }),
+      handle: async (env) => {
+        if (env.type !== 'supervisor.status.v1') return undefined;
+        return { type: 'supervisor.tree.v1', body: await this.tree(env.body.deep) };
+      },
+      stop: () => this.shutdown(),
+    };
+  }
+
+  /** Feeds one input to the reducer and carries out its commands before the next input. */
+  private input(step: () => SupervisorStep): Promise<void> {
+    const run = this.queue.then(async () => {
+      if (this.state?.phase === 'terminated' && this.stopping) return;
+      const { state, commands } = step();
+      this.state = state;
+      await this.execute(commands);
+    });
+    this.queue = run.catch((err) => this.ctx.crash(err));
+    return run;
+  }
+
+  private async execute(commands: SupervisorCommand[]): Promise<void> {
+    for (const cmd of commands) {
+      switch (cmd.type) {
+        case 'start':
+          await this.startChild(cmd.childId, cmd.start);
+          break;
+        case 'stop':
+          await this.stopChild(cmd.childId, cmd.shutdownMs);
+          break;
+        case 'schedule-restart': {
+          this.event({ event: 'child-restart-scheduled', childId: cmd.childId, delayMs: cmd.delayMs });
+          const t = this.ctx.clock.setTimeout(() => {
+            this.timers.delete(cmd.childId);
+            void this.input(() => onRestartDue(this.state, cmd.childId, this.ctx.clock.now()));
+          }, cmd.delayMs);
+          this.timers.set(cmd.childId, t);
+          break;
+        }
+        case 'escalate':
+          this.event({ event: 'escalated', childId: cmd.childId, reason: cmd.reason });
+          this.ctx.crash(new SupervisorEscalation(this.ctx.id, cmd.cause, cmd.childId));
+          return;
+      }
+    }
+  }
+
+  private spec(childId: string): ChildSpec | undefined {
+    return this.state.children.find((c) => c.spec.id === childId)?.spec;
+  }
+
+  private async startChild(childId: string, start: StartDescriptor): Promise<void> {
+    const { kind, actorId } = descriptorKind(start);
+    const incarnation = ++this.incarnations;
+    const rt: ChildRuntime = this.children.get(childId) ?? { subs: [] };
+    this.children.set(childId, rt);
+    this.unsubscribe(rt);
+    const now = () => this.ctx.clock.now();
+    const bus = this.ctx.bus;
+    // Listen before starting, so no report can slip between start and subscribe.
+    rt.subs.push(
+      bus.subscribeRaw(exitSubject(kind, actorId), (m) => {
+        const d = bus.decode(m.data);
+        if (!d.ok || d.env.type !== 'actor.exit.v1') return;
+        const body = d.env.body;
+        if (rt.running?.incarnation !== incarnation) return;
+        if (rt.running.type === 'process' ? body.pid !== rt.running.proc.pid : body.incarnation !== rt.running.handle.incarnation) return;
+        const reason: ChildExitReason =
+          body.reason === 'crash' ? { error: (body.error as SerializedError | undefined) ?? 'crash' } : body.reason === 'normal' ? 'normal' : 'shutdown';
+        this.childDied(childId, incarnation, reason, 'exit-report');
+      }),
+      bus.subscribeRaw(heartbeatSubject(kind, actorId), (m) => {
+        const d = bus.decode(m.data);
+        if (!d.ok || d.env.type !== 'actor.heartbeat.v1' || rt.running?.incarnation !== incarnation) return;
+        rt.lastHeartbeatMs = now();
+        rt.heartbeatStatus = d.env.body.status;
+        this.watchdog.beat(childId, now(), d.env.body.intervalMs);
+      }),
+    );
+    try {
+      rt.running = await this.launch(start, kind, actorId, incarnation, childId);
+    } catch (err) {
+      this.unsubscribe(rt);
+      this.event({ event: 'child-start-failed', childId, actorKind: kind, actorId, reason: { error: serializeError(err) } });
+      const step = onChildStartFailed(this.state, childId, serializeError(err), now());
+      this.state = step.state;
+      await this.execute(step.commands);
+      return;
+    }
+    this.watchdog.watch(childId, this.heartbeatMs, now());
+    rt.lastHeartbeatMs = now();
+    const pid = rt.running.type === 'process' ? rt.running.proc.pid : process.pid;
+    this.event({ event: 'child-started', childId, actorKind: kind, actorId, pid, restartCount: this.restartCount(childId) });
+    const step = onChildStarted(this.state, childId, now());
+    this.state = step.state;
+    await this.execute(step.commands);
+  }
+
+  private async launch(start: StartDescriptor, kind: string, actorId: string, incarnation: number, childId: string): Promise<Running> {
+    const busOptions = { ...this.ctx.busOptions } as Record<string, unknown>;
+    delete busOptions.name;
+    if (start.kind === 'process') {
+      const timeoutMs = this.args.processStartTimeoutMs ?? DEFAULT_PROCESS_START_TIMEOUT_MS;
+      let timer: NodeJS.Timeout | undefined;
+      const started = new Promise<void>((resolve, reject) => {
+        const sub = this.ctx.bus.subscribeRaw(startedSubject(kind, actorId), () => {
+          sub.unsubscribe();
+          resolve();
+        });
+        timer = setTimeout(() => {
+          sub.unsubscribe();
+          reject(new Error(`process child ${actorId} did not start within ${timeoutMs} ms`));
+        }, timeoutMs);
+      });
+      void started.finally(() => clearTimeout(timer)).catch(() => {});
+      await this.ctx.bus.flush();
+      const proc = spawnProcessChild({
+        kind,
+        id: actorId,
+        natsUrl: this.ctx.busOptions.servers,
+        args: start.args,
+        heartbeatMs: this.heartbeatMs,
+      });
+      const exitedEarly = proc.exited.then((e) => {
+        throw new Error(`process child ${actorId} exited during start (code ${e.code}, signal ${e.signal})`);
+      });
+      try {
+        await Promise.race([started, exitedEarly]);
+      } catch (err) {
+        proc.signal('SIGKILL');
+        throw err;
+      }
+      void proc.exited.then((e) => {
+        const reason: ChildExitReason =
+          e.code === 0 ? 'shutdown' : { error: e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}` };
+        this.childDied(childId, incarnation, reason, 'process-exit');
+      });
+      return { type: 'process', incarnation, proc, kind, actorId };
+    }
+    const actorKind = this.registry().get(kind);
+    const args = start.kind === 'supervisor' ? { ...this.args, spec: start.spec } : (start.args ?? {});
+    const handle = await runActor(actorKind, {
+      id: actorId,
+      args,
+      bus: busOptions as never,
+      heartbeatMs: this.heartbeatMs,
+      clock: this.ctx.clock,
+      log: this.ctx.log,
+    });
+    return { type: start.kind, incarnation, handle, kind, actorId };
+  }
+
+  /** A child died (detected by `detectedBy`); feeds the exit to the reducer once per incarnation. */
+  private childDied(childId: string, incarnation: number, reason: ChildExitReason, detectedBy: 'exit-report' | 'process-exit' | 'heartbeat') {
+    const rt = this.children.get(childId);
+    if (!rt?.running || rt.running.incarnation !== incarnation || this.stopping) return;
+    const running = rt.running;
+    rt.running = undefined;
+    this.watchdog.unwatch(childId);
+    this.unsubscribe(rt);
+    if (running.type === 'process') running.proc.signal('SIGKILL'); // an exit report may precede the exit
+    const pid = running.type === 'process' ? running.proc.pid : process.pid;
+    this.event({ event: 'child-exited', childId, actorKind: running.kind, actorId: running.actorId, pid, reason, detectedBy });
+    void this.input(() => onChildExit(this.state, { childId, reason }, this.ctx.clock.now()));
+  }
+
+  private checkHeartbeats() {
+    for (const childId of this.watchdog.hung(this.ctx.clock.now())) {
+      const rt = this.children.get(childId);
+      const running = rt?.running;
+      if (!running) continue;
+      this.event({ event: 'child-hung', childId, actorKind: running.kind, actorId: running.actorId });
+      if (running.type === 'process') running.proc.signal('SIGKILL');
+      else void running.handle.kill();
+      this.childDied(childId, running.incarnation, { error: 'hung: missed heartbeats' }, 'heartbeat');
+    }
+  }
+
+  private async stopChild(childId: string, shutdownMs: ChildSpec['shutdownMs']): Promise<void> {
+    const rt = this.children.get(childId);
+    const running = rt?.running;
+    if (!rt || !running) return;
+    rt.running = undefined; // exits from here on are expected, not crashes
+    this.watchdog.unwatch(childId);
+    this.unsubscribe(rt);
+    const t = this.timers.get(childId);
+    if (t) this.ctx.clock.clear(t);
+    if (running.type === 'process') {
+      if (shutdownMs === 'brutal_kill') running.proc.signal('SIGKILL');
+      await running.proc.stop(shutdownMs === 'brutal_kill' ? 0 : shutdownMs);
+    } else if (shutdownMs === 'brutal_kill') {
+      await running.handle.kill();
+    } else {
+      const limit = shutdownMs === 'infinity' ? 24 * 3_600_000 : shutdownMs;
+      const stopped = running.handle.stop('supervisor stop', limit);
+      const timedOut = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), limit + 50).unref());
+      if ((await Promise.race([stopped, timedOut])) === 'timeout') await running.handle.kill();
+    }
+    this.event({ event: 'child-stopped', childId, actorKind: running.kind, actorId: running.actorId });
+  }
+
+  private unsubscribe(rt: ChildRuntime) {
+    for (const s of rt.subs.splice(0)) {
+      try {
+        s.unsubscribe();
+      } catch {
+        // connection closed
+      }
+    }
+  }
+
+  private restartCount(childId: string): number {
+    return this.state.children.find((c) => c.spec.id === childId)?.restartCount ?? 0;
+  }
+
+  private event(body: Omit<BodyIn<'supervisor.event.v1'>, 'supervisorId'>) {
+    const msg = { type: 'supervisor.event.v1' as const, body: { supervisorId: this.ctx.id, ...body } };
+    try {
+      const env = this.ctx.bus.emit(['supervisor', this.ctx.id], msg);
+      void this.ctx.bus.publishDurable(auditSubject('supervisor'), env).catch((err) => {
+        this.ctx.log.warn('audit publish failed', { error: String(err) });
+      });
+    } catch (err) {
+      this.ctx.log.warn('supervisor event not published', { error: String(err) });
+    }
+  }
+
+  private async tree(deep: boolean): Promise<SupervisorTree> {
+    const children: SupervisorTree['children'] = [];
+    for (const info of whichChildren(this.state)) {
+      const spec = this.spec(info.id)!;
+      const { kind, actorId } = descriptorKind(spec.start);
+      const rt = this.children.get(info.id);
+      const running = rt?.running;
+      const child: SupervisorTree['children'][number] = {
+        id: info.id,
+        type: spec.start.kind,
+        actorKind: kind,
+        actorId,
+        status: info.status,
+        restart: info.restart,
+        restartCount: info.restartCount,
+        lastExit: info.lastExit as never,
+        ...(running?.type === 'process' && running.proc.pid ? { pid: running.proc.pid } : {}),
+        ...(rt?.lastHeartbeatMs ? { lastHeartbeatMs: rt.lastHeartbeatMs } : {}),
+        ...(rt?.heartbeatStatus ? { heartbeatStatus: rt.heartbeatStatus } : {}),
+      };
+      if (deep && spec.start.kind === 'supervisor' && running) {
+        try {
+          const r = await this.ctx.bus.ask(actorInbox('supervisor', actorId), { type: 'supervisor.status.v1', body: { deep } }, { timeoutMs: 2_000 });
+          if (r.type === 'supervisor.tree.v1') child.tree = r.body;
+        } catch {
+          // a nested supervisor restarting right now: report it without its subtree
+        }
+      }
+      children.push(child);
+    }
+    const s = this.args.spec;
+    return { supervisorId: this.ctx.id, strategy: s.strategy, intensity: s.intensity, periodMs: s.periodMs, phase: this.state.phase, children };
+  }
+
+  /** Graceful stop (or after a crash): children in reverse start order, then timers. */
+  private async shutdown(): Promise<void> {
+    if (this.watchTimer) this.ctx.clock.clear(this.watchTimer);
+    for (const t of this.timers.values()) this.ctx.clock.clear(t);
+    this.timers.clear();
+    await this.queue.catch(() => {});
+    if (this.state && this.state.phase !== 'terminated') {
+      const step = stopSupervisor(this.state);
+      this.state = step.state;
+      await this.execute(step.commands);
+    }
+    this.stopping = true;
+    // Anything still running (e.g. after an escalation crash) must not outlive its supervisor.
+    for (const [childId, rt] of this.children) {
+      if (rt.running) await this.stopChild(childId, 'brutal_kill');
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import { defaultRegistry } from '../../actors/kinds.ts';
+import { type ActorHandle, runActor } from '../../actors/runtime/actor.ts';
+import type { Bus } from '../../bus/bus.ts';
+import type { Envelope } from '../../protocols/envelope.ts';
+import type { SupervisorTree } from '../../protocols/messages/supervisor.ts';
+import { actorInbox } from '../../protocols/subjects.ts';
+import { type SupervisorSpecInput, supervisorSpec } from '../../supervisors/child-spec.ts';
+
+/** Starts a supervisor actor in this process with a spec. */
+export function startSupervisor(natsUrl: string, input: SupervisorSpecInput, opts: { childHeartbeatMs?: number; missedBeats?: number } = {}): Promise<ActorHandle> {
+  const spec = supervisorSpec(input);
+  return runActor(defaultRegistry().get('supervisor'), {
+    id: spec.id,
+    args: { spec, childHeartbeatMs: opts.childHeartbeatMs ?? 200, missedBeats: opts.missedBeats ?? 3 },
+    bus: { servers: natsUrl },
+    heartbeatMs: opts.childHeartbeatMs ?? 200,
+  });
+}
+
+export async function treeOf(bus: Bus, supervisorId: string): Promise<SupervisorTree> {
+  const r = await bus.ask(actorInbox('supervisor', supervisorId), { type: 'supervisor.status.v1', body: { deep: true } });
+  if (r.type !== 'supervisor.tree.v1') throw new Error(`unexpected ${r.type}`);
+  return r.body;
+}
+
+export type SupervisorEvent = Extract<Envelope, { type: 'supervisor.event.v1' }>['body'];
+
+export function isSupEvent(e: Envelope, match: Partial<SupervisorEvent>): boolean {
+  if (e.type !== 'supervisor.event.v1') return false;
+  return Object.entries(match).every(([k, v]) => (e.body as Record<string, unknown>)[k] === v);
+}
