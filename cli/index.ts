@@ -3,6 +3,7 @@
  */
 import { GovError, toGovError } from '../protocols/errors.ts';
 import { commandActor } from './command-actor.ts';
+import { commandTeams } from './command-teams.ts';
 import { commandUp } from './command-up.ts';
 
 const USAGE = `agov <command> [options]
@@ -10,6 +11,7 @@ const USAGE = `agov <command> [options]
 Commands:
   up [--once]                   start the system on embedded defaults (or NATS_URL/REDIS_URL/VAULT_ADDR)
   actor <kind> --id <id>        run one actor in this process (joins NATS_URL)
+  teams [--json]                the live supervision tree: each actor's state and restarts (NATS_URL)
   help                          this text
 `;
 
@@ -18,6 +20,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   up: commandUp,
   actor: commandActor,
+  teams: commandTeams,
   help: async () => {
     process.stdout.write(USAGE);
     return 0;
