@@ -1,8 +1,10 @@
 /** `npm run bench -- NAME`: runs one bench; its last line is `{"bench", "results", "ratios"}`. */
 import { benchBus } from './bus.ts';
+import { benchRecovery } from './recovery.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   bus: benchBus,
+  recovery: benchRecovery,
 };
 
 const name = process.argv[2];

@@ -48,6 +48,7 @@ import {
 } from './supervisor-logic.ts';
 import {
   DEFAULT_CHILD_HEARTBEAT_MS,
+  HEARTBEAT_CHECKS_PER_INTERVAL,
   DEFAULT_MISSED_BEATS,
   DEFAULT_PROCESS_START_TIMEOUT_MS,
 } from './supervisor-options.ts';
@@ -122,7 +123,7 @@ class SupervisorRuntime {
 
   async behavior(): Promise<ActorBehavior> {
     await this.input(() => initSupervisor(this.args.spec, this.ctx.clock.now()));
-    this.watchTimer = this.ctx.clock.setInterval(() => this.checkHeartbeats(), Math.max(10, Math.floor(this.heartbeatMs / 2)));
+    this.watchTimer = this.ctx.clock.setInterval(() => this.checkHeartbeats(), Math.max(10, Math.floor(this.heartbeatMs / HEARTBEAT_CHECKS_PER_INTERVAL)));
     return {
       accepts: ['supervisor.status.v1'],
       service: false,
