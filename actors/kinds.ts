@@ -1,11 +1,12 @@
 import { createSupervisorKind } from '../supervisors/supervisor.ts';
 import { counterKind } from './counter.ts';
 import { echoKind } from './echo.ts';
+import { orchestratorKind } from './orchestrator/orchestrator.ts';
 import { ActorRegistry } from './runtime/registry.ts';
 
 /** Every actor kind this codebase ships, for hosts, supervisors and `agov actor <kind>`. */
 export function defaultRegistry(): ActorRegistry {
   const registry = new ActorRegistry();
-  registry.register(echoKind, counterKind, createSupervisorKind(() => registry));
+  registry.register(echoKind, counterKind, orchestratorKind, createSupervisorKind(() => registry));
   return registry;
 }

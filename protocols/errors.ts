@@ -41,6 +41,8 @@ export const ERROR_CODES = [
   'GOV_ERR_LEDGER_TAMPERED',
   'GOV_ERR_LEDGER_STORE',
   'GOV_ERR_EVIDENCE_INVALID',
+  'GOV_ERR_RUN_CANCELLED',
+  'GOV_ERR_AGENT_LOST',
 ] as const;
 
 export interface GovErrorOptions {
@@ -114,6 +116,8 @@ export const ForbiddenError = define('GOV_ERR_FORBIDDEN', 'ForbiddenError', fals
 export const LedgerTamperedError = define('GOV_ERR_LEDGER_TAMPERED', 'LedgerTamperedError', false);
 export const LedgerStoreError = define('GOV_ERR_LEDGER_STORE', 'LedgerStoreError', true);
 export const EvidenceInvalidError = define('GOV_ERR_EVIDENCE_INVALID', 'EvidenceInvalidError', false);
+export const RunCancelledError = define('GOV_ERR_RUN_CANCELLED', 'RunCancelledError', false);
+export const AgentLostError = define('GOV_ERR_AGENT_LOST', 'AgentLostError', true);
 
 /** JSON form of an error, as carried in exit reports, dead letters and HTTP bodies. */
 export interface SerializedError {

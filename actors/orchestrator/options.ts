@@ -1,0 +1,30 @@
+/**
+ * Defaults of the orchestrator actor. One constant per default, unit in the name.
+ * Each can be overridden by a start argument of the same name in camelCase (`agov actor orchestrator
+ * --id o1 --arg agentMissedBeats=5`); docs/orchestrator.md lists them.
+ */
+
+/** JetStream KV bucket holding every run's state (key = run id). */
+export const DEFAULT_RUNS_BUCKET = 'AGOV_RUNS';
+/** Heartbeat intervals an agent may miss before its in-flight attempts are failed as retryable. */
+export const DEFAULT_AGENT_MISSED_BEATS = 3;
+/** Heartbeat interval assumed for an agent we have not heard from yet (e.g. right after a restart). */
+export const DEFAULT_AGENT_HEARTBEAT_MS = 1_000;
+/** How often the orchestrator checks agent liveness, due retries and stage deadlines. */
+export const DEFAULT_SWEEP_INTERVAL_MS = 250;
+/** How long an agent may take to answer agent.task.assign.v1 before the dispatch counts as refused. */
+export const DEFAULT_ASSIGN_TIMEOUT_MS = 5_000;
+/** How long a refusing agent is passed over before it may be asked again (unless its heartbeat says idle sooner). */
+export const DEFAULT_REFUSAL_COOLDOWN_MS = 1_000;
+/**
+ * An agent whose heartbeats say it is idle while we believe it runs one of our tasks (its result was
+ * lost, e.g. sent while no orchestrator was up) has that attempt failed as retryable after this long.
+ */
+export const DEFAULT_LOST_TASK_GRACE_MS = 3_000;
+/** Largest number of runs `run.list.v1` returns. */
+export const DEFAULT_LIST_LIMIT = 50;
+/**
+ * Attempts of one stage that may be lost to infrastructure (its agent died or its result was lost)
+ * before such losses count against `retries.max` like ordinary failures.
+ */
+export const DEFAULT_MAX_LOST_ATTEMPTS = 3;

@@ -1,0 +1,645 @@
+/**
+ * The orchestrator actor (kind `orchestrator`): runs pipelines on the agent fleet.
+ *
+ * - Serves run.request.v1 / run.cancel.v1 / run.get.v1 / run.list.v1 on `gov.svc.orchestrator`
+ *   (queue group; msgpack or JSON). A request is validated, persisted and answered with
+ *   run.accepted.v1 at once; the run then proceeds in the background.
+ * - Keeps a live view of agents (heartbeats with an agent `status`, agent.register.v1, exit reports)
+ *   and dispatches each ready stage to an idle matching agent (least recently used) with
+ *   agent.task.assign.v1; progress and results come back on the service subject.
+ * - Stage state changes go through the pure reducer in run-machine.ts; every new state is written to
+ *   the KV bucket before any effect (assign, cancel, child run, event) is carried out, so a restarted
+ *   orchestrator resumes every run where it stood (docs/orchestrator.md).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import type { IncomingContext } from '../../bus/bus.ts';
+import { ensureStreams } from '../../bus/streams.ts';
+import type { TimerHandle } from '../../infra/clock.ts';
+import type { BodyOf } from '../../protocols/catalog.ts';
+import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import {
+  AgentLostError,
+  errorToHeaders,
+  GovError,
+  NoRespondersError,
+  NotFoundError,
+  serializeError,
+} from '../../protocols/errors.ts';
+import { AgentStateSchema } from '../../protocols/messages/agent.ts';
+import type { TaskOf } from '../../protocols/pipeline/index.ts';
+import { actorInbox, agentRegisterSubject, allExits, allHeartbeats, auditSubject, serviceSubject } from '../../protocols/subjects.ts';
+import type { ActorBehavior, ActorContext } from '../runtime/actor-kind.ts';
+import { defineActorKind } from '../runtime/actor-kind.ts';
+import { AgentDirectory } from './dispatcher/agent-selection.ts';
+import {
+  DEFAULT_AGENT_HEARTBEAT_MS,
+  DEFAULT_AGENT_MISSED_BEATS,
+  DEFAULT_ASSIGN_TIMEOUT_MS,
+  DEFAULT_LIST_LIMIT,
+  DEFAULT_LOST_TASK_GRACE_MS,
+  DEFAULT_REFUSAL_COOLDOWN_MS,
+  DEFAULT_RUNS_BUCKET,
+  DEFAULT_SWEEP_INTERVAL_MS,
+} from './options.ts';
+import { childPipeline, requestPipeline } from './pipeline-source.ts';
+import {
+  dispatchable,
+  type Effect,
+  isInFlight,
+  isTerminalRun,
+  newRun,
+  nextDueAt,
+  type RunEventBody,
+  type RunInput,
+  type RunRecord,
+  type SerializedError,
+  type StageRecord,
+  stageDef,
+  stageOfTask,
+  step,
+} from './run-machine.ts';
+import { RunStore } from './run-store.ts';
+
+export const ORCHESTRATOR_KIND = 'orchestrator';
+
+export interface OrchestratorSettings {
+  bucket: string;
+  agentMissedBeats: number;
+  agentHeartbeatMs: number;
+  sweepIntervalMs: number;
+  assignTimeoutMs: number;
+  refusalCooldownMs: number;
+  lostTaskGraceMs: number;
+  /** Folder searched for `pipeline` tasks that name a pipeline (`name: diagnostic` → diagnostic.yaml). */
+  pipelinesDir: string | undefined;
+}
+
+function settingsFrom(args: Readonly<Record<string, unknown>>): OrchestratorSettings {
+  const num = (k: string, d: number) => (typeof args[k] === 'number' ? (args[k] as number) : typeof args[k] === 'string' && args[k] !== '' ? Number(args[k]) : d);
+  return {
+    bucket: typeof args.bucket === 'string' ? args.bucket : DEFAULT_RUNS_BUCKET,
+    agentMissedBeats: num('agentMissedBeats', DEFAULT_AGENT_MISSED_BEATS),
+    agentHeartbeatMs: num('agentHeartbeatMs', DEFAULT_AGENT_HEARTBEAT_MS),
+    sweepIntervalMs: num('sweepIntervalMs', DEFAULT_SWEEP_INTERVAL_MS),
+    assignTimeoutMs: num('assignTimeoutMs', DEFAULT_ASSIGN_TIMEOUT_MS),
+    refusalCooldownMs: num('refusalCooldownMs', DEFAULT_REFUSAL_COOLDOWN_MS),
+    lostTaskGraceMs: num('lostTaskGraceMs', DEFAULT_LOST_TASK_GRACE_MS),
+    pipelinesDir: typeof args.pipelinesDir === 'string' ? args.pipelinesDir : undefined,
+  };
+}
+
+/** A fresh run id: time-ordered, a valid subject token. */
+export function newRunId(now: number): string {
+  return `r-${now.toString(36)}-${randomBytes(5).toString('hex')}`;
+}
+
+/** The public form of a run record (run.state.v1). */
+export function toRunState(run: RunRecord): BodyOf<'run.state.v1'> {
+  const stages = run.pipeline.stages.map((def) => {
+    const st = run.stages[def.id]!;
+    const out: BodyOf<'run.state.v1'>['stages'][number] = { stageId: st.stageId, status: st.status, attempt: st.attempt };
+    if (st.agentId !== undefined) out.agentId = st.agentId;
+    if (st.startedAt !== undefined) out.startedAt = st.startedAt;
+    if (st.finishedAt !== undefined) out.finishedAt = st.finishedAt;
+    if (st.error !== undefined) out.error = st.error;
+    if (st.output !== undefined) out.output = st.output;
+    return out;
+  });
+  const out: BodyOf<'run.state.v1'> = {
+    runId: run.runId,
+    pipeline: run.pipeline.name,
+    status: run.status,
+    params: run.params,
+    createdAt: run.createdAt,
+    stages,
+  };
+  if (run.parentRunId !== undefined) out.parentRunId = run.parentRunId;
+  if (run.finishedAt !== undefined) out.finishedAt = run.finishedAt;
+  if (run.error !== undefined) out.error = run.error;
+  return out;
+}
+
+class Orchestrator {
+  private readonly runs = new Map<string, RunRecord>();
+  /** taskId → runId for attempts in flight. */
+  private readonly tasks = new Map<string, string>();
+  private readonly timers = new Map<string, TimerHandle>();
+  private readonly agents: AgentDirectory;
+  private sweepTimer: TimerHandle | undefined;
+  private pumpScheduled = false;
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: ActorContext,
+    private readonly store: RunStore,
+    private readonly settings: OrchestratorSettings,
+  ) {
+    this.agents = new AgentDirectory(settings.agentMissedBeats, settings.agentHeartbeatMs);
+  }
+
+  private get now(): number {
+    return this.ctx.clock.now();
+  }
+
+  // ---- state changes ------------------------------------------------------------------------
+
+  /** Applies one input to a run: the new state is stored, then its events and effects go out. */
+  private apply(runId: string, input: RunInput): boolean {
+    const run = this.runs.get(runId);
+    if (!run) return false;
+    const s = step(run, input, this.now);
+    if (!s.changed) return false;
+    this.runs.set(runId, s.run);
+    this.index(run, s.run);
+    this.armTimer(s.run);
+    const saved = this.store.save(s.run);
+    saved.then(
+      () => {
+        for (const e of s.events) this.publishEvent(e);
+        for (const eff of s.effects) this.perform(s.run, eff);
+      },
+      (err: unknown) => this.ctx.crash(err),
+    );
+    if (isTerminalRun(s.run.status)) {
+      // The record stays in the store (run.get / run.list); memory keeps only live runs.
+      void saved.then(() => {
+        if (this.runs.get(runId) === s.run) this.runs.delete(runId);
+      });
+    }
+    this.schedulePump();
+    return true;
+  }
+
+  private index(before: RunRecord, after: RunRecord) {
+    for (const [id, st] of Object.entries(after.stages)) {
+      const old = before.stages[id];
+      if (old?.taskId && old.taskId !== st.taskId) this.tasks.delete(old.taskId);
+      if (st.taskId && isInFlight(st.status)) this.tasks.set(st.taskId, after.runId);
+      else if (st.taskId) this.tasks.delete(st.taskId);
+    }
+  }
+
+  private armTimer(run: RunRecord) {
+    const old = this.timers.get(run.runId);
+    if (old) this.ctx.clock.clear(old);
+    this.timers.delete(run.runId);
+    if (isTerminalRun(run.status) || this.stopped) return;
+    const due = nextDueAt(run);
+    if (due === undefined) return;
+    this.timers.set(
+      run.runId,
+      this.ctx.clock.setTimeout(() => this.onDue(run.runId), Math.max(0, due - this.now)),
+    );
+  }
+
+  private onDue(runId: string) {
+    this.timers.delete(runId);
+    const run = this.runs.get(runId);
+    if (!run) return;
+    const now = this.now;
+    for (const st of Object.values(run.stages)) {
+      if (isInFlight(st.status) && st.deadline !== undefined && st.deadline <= now && st.taskId) {
+        this.apply(runId, { type: 'timeout', taskId: st.taskId });
+      }
+    }
+    const latest = this.runs.get(runId);
+    if (latest) this.armTimer(latest);
+    this.schedulePump();
+  }
+
+  private schedulePump() {
+    if (this.pumpScheduled || this.stopped) return;
+    this.pumpScheduled = true;
+    queueMicrotask(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Dispatches every ready stage of every live run that has a matching idle agent. */
+  private pump() {
+    const now = this.now;
+    for (const run of [...this.runs.values()]) {
+      if (run.status === 'pending') continue;
+      for (const def of dispatchable(run, now)) {
+        if (def.task.kind === 'pipeline') {
+          this.apply(run.runId, { type: 'start-child', stageId: def.id, childRunId: newRunId(now) });
+          continue;
+        }
+        const st = this.runs.get(run.runId)?.stages[def.id];
+        const agent = this.agents.select({ selector: def.agent, kind: def.task.kind, avoid: st?.avoid ?? [] }, now);
+        if (!agent) continue;
+        const taskId = randomUUID();
+        this.agents.assigned(agent.agentId, taskId, now);
+        this.apply(run.runId, { type: 'dispatch', stageId: def.id, agentId: agent.agentId, taskId });
+      }
+    }
+  }
+
+  // ---- effects --------------------------------------------------------------------------------
+
+  private publishEvent(b: RunEventBody) {
+    try {
+      const env = this.ctx.bus.emit(['run', b.runId], { type: 'run.event.v1', body: b, run: b.runId });
+      this.ctx.bus.publishDurable(auditSubject('run'), env).catch((err: unknown) => {
+        this.ctx.log.warn('run event not audited', { runId: b.runId, event: b.event, error: String(err) });
+      });
+    } catch (err) {
+      this.ctx.log.warn('run event not published', { runId: b.runId, error: String(err) });
+    }
+  }
+
+  private perform(run: RunRecord, eff: Effect) {
+    switch (eff.kind) {
+      case 'assign':
+        void this.assign(run, eff);
+        return;
+      case 'cancel-task': {
+        const agent = this.agents.get(eff.agentId);
+        try {
+          this.ctx.bus.tell(actorInbox(agent?.kind ?? 'agent', eff.agentId), {
+            type: 'agent.task.cancel.v1',
+            body: { taskId: eff.taskId, runId: run.runId, stageId: eff.stageId, attempt: eff.attempt, reason: eff.reason },
+            run: run.runId,
+          });
+        } catch (err) {
+          this.ctx.log.warn('cancel not sent', { error: String(err) });
+        }
+        return;
+      }
+      case 'start-child':
+        void this.startChild(run, eff.stageId, eff.childRunId);
+        return;
+      case 'cancel-child':
+        if (this.runs.has(eff.childRunId)) this.apply(eff.childRunId, { type: 'cancel', reason: eff.reason });
+        return;
+      case 'finished': {
+        const timer = this.timers.get(run.runId);
+        if (timer) this.ctx.clock.clear(timer);
+        this.timers.delete(run.runId);
+        if (run.parentRunId !== undefined) void this.childFinished(run);
+        return;
+      }
+    }
+  }
+
+  private async assign(run: RunRecord, eff: Extract<Effect, { kind: 'assign' }>) {
+    const def = stageDef(run, eff.stageId);
+    const agent = this.agents.get(eff.agentId);
+    const env: Record<string, string> = { PIPELINE_ID: run.runId, PARENT_PIPELINE_ID: run.parentRunId ?? '' };
+    try {
+      const reply = await this.ctx.bus.ask(
+        actorInbox(agent?.kind ?? 'agent', eff.agentId),
+        {
+          type: 'agent.task.assign.v1',
+          body: {
+            taskId: eff.taskId,
+            runId: run.runId,
+            stageId: eff.stageId,
+            attempt: eff.attempt,
+            task: def.task,
+            requiredTier: def.agent.tier,
+            timeoutMs: def.timeoutMs,
+            replyTo: serviceSubject(ORCHESTRATOR_KIND),
+            env,
+          },
+          run: run.runId,
+        },
+        { timeoutMs: this.settings.assignTimeoutMs },
+      );
+      if (reply.type !== 'agent.task.accepted.v1') throw new GovError('GOV_ERR_INVALID_MESSAGE', `agent answered ${reply.type}`);
+      this.apply(run.runId, { type: 'accepted', taskId: eff.taskId, agentId: eff.agentId });
+    } catch (err) {
+      if (this.stopped) return;
+      const error = serializeError(err);
+      if (err instanceof NoRespondersError) this.agents.markDead(eff.agentId);
+      else if (error.code === 'GOV_ERR_TIMEOUT') {
+        // It may have taken the task after all: tell it not to run it.
+        this.perform(run, { kind: 'cancel-task', stageId: eff.stageId, taskId: eff.taskId, attempt: eff.attempt, agentId: eff.agentId, reason: 'assign timed out' });
+      }
+      this.agents.released(eff.agentId, eff.taskId, { refused: true, now: this.now, coolDownMs: this.settings.refusalCooldownMs });
+      this.ctx.log.info('agent refused task', { agentId: eff.agentId, code: error.code, runId: run.runId, stageId: eff.stageId });
+      this.apply(run.runId, { type: 'refused', taskId: eff.taskId, agentId: eff.agentId, error });
+      // Check again once the refusing agent's cool-down is over.
+      this.ctx.clock.setTimeout(() => this.schedulePump(), this.settings.refusalCooldownMs);
+    }
+  }
+
+  private async startChild(parent: RunRecord, stageId: string, childRunId: string) {
+    if (this.runs.has(childRunId)) return;
+    const existing = await this.store.get(childRunId);
+    if (existing) {
+      // Restarted after the child was stored: it is resumed on its own; report if it already ended.
+      if (isTerminalRun(existing.status)) this.deliverChildResult(existing);
+      return;
+    }
+    const def = stageDef(parent, stageId);
+    let child: RunRecord;
+    try {
+      const pipeline = await childPipeline(parent.pipeline, def.task as TaskOf<'pipeline'>, this.settings.pipelinesDir);
+      child = newRun({ runId: childRunId, pipeline, owner: this.ctx.id, now: this.now, parentRunId: parent.runId, parentStageId: stageId });
+    } catch (err) {
+      this.apply(parent.runId, { type: 'child-finished', childRunId, status: 'failed', error: serializeError(err) });
+      return;
+    }
+    await this.admit(child);
+  }
+
+  private async childFinished(child: RunRecord) {
+    this.deliverChildResult(child);
+  }
+
+  private deliverChildResult(child: RunRecord) {
+    if (!child.parentRunId) return;
+    const input: RunInput = { type: 'child-finished', childRunId: child.runId, status: child.status };
+    if (child.error) input.error = child.error;
+    this.apply(child.parentRunId, input);
+  }
+
+  // ---- runs -----------------------------------------------------------------------------------
+
+  /** Stores a new run, then starts it (the caller answers the request in between). */
+  private async admit(run: RunRecord): Promise<void> {
+    await this.store.save(run);
+    this.runs.set(run.runId, run);
+    const accepted: RunEventBody = { runId: run.runId, event: 'run-accepted' };
+    if (run.parentRunId !== undefined) accepted.parentRunId = run.parentRunId;
+    this.publishEvent(accepted);
+    this.apply(run.runId, { type: 'start' });
+  }
+
+  /** Takes a stored run back into memory and carries on from its last stored state. */
+  private resume(run: RunRecord) {
+    if (this.runs.has(run.runId) || isTerminalRun(run.status)) return;
+    this.runs.set(run.runId, run);
+    const now = this.now;
+    for (const st of Object.values(run.stages)) {
+      if (!isInFlight(st.status) || !st.taskId) continue;
+      this.tasks.set(st.taskId, run.runId);
+      if (st.agentId !== undefined && st.childRunId === undefined) this.agents.expect(st.agentId, st.taskId, now);
+    }
+    this.apply(run.runId, { type: run.status === 'pending' ? 'start' : 'resume' });
+    this.armTimer(this.runs.get(run.runId)!);
+  }
+
+  /** After resuming: children that ended while we were away, or that were never stored. */
+  private async reconcileChildren() {
+    for (const run of [...this.runs.values()]) {
+      for (const st of Object.values(run.stages)) {
+        if (st.childRunId === undefined || !isInFlight(st.status) || st.taskId !== st.childRunId) continue;
+        if (this.runs.has(st.childRunId)) continue;
+        const child = await this.store.get(st.childRunId);
+        if (!child) await this.startChild(run, st.stageId, st.childRunId);
+        else if (isTerminalRun(child.status)) this.deliverChildResult(child);
+      }
+    }
+  }
+
+  /**
+   * The run, from memory or the store. A stored live run owned by an orchestrator that no longer
+   * answers (or by us, before a restart) is adopted; one owned by a live orchestrator is reported
+   * as `elsewhere` so the caller can forward to it.
+   */
+  private async locate(runId: string): Promise<{ run: RunRecord; where: 'here' | 'stored' | 'elsewhere' } | undefined> {
+    const mine = this.runs.get(runId);
+    if (mine) return { run: mine, where: 'here' };
+    const stored = await this.store.get(runId);
+    if (!stored) return undefined;
+    if (isTerminalRun(stored.status)) return { run: stored, where: 'stored' };
+    if (stored.owner !== this.ctx.id && (await this.ownerAlive(stored.owner))) return { run: stored, where: 'elsewhere' };
+    const adopted = stored.owner === this.ctx.id ? stored : await this.store.claim(runId, stored.owner, this.ctx.id);
+    if (!adopted) return this.locate(runId);
+    this.resume(adopted);
+    return { run: this.runs.get(runId) ?? adopted, where: 'here' };
+  }
+
+  private async ownerAlive(owner: string): Promise<boolean> {
+    try {
+      await this.ctx.bus.ask(actorInbox(ORCHESTRATOR_KIND, owner), { type: 'actor.ping.v1', body: {} }, { timeoutMs: 1_000 });
+      return true;
+    } catch (err) {
+      return !(err instanceof NoRespondersError);
+    }
+  }
+
+  /** Resumes our own runs at once and adopts runs whose owner is gone. */
+  async recover(): Promise<void> {
+    const active = await this.store.active();
+    for (const run of active) if (run.owner === this.ctx.id) this.resume(run);
+    for (const run of active) {
+      if (run.owner === this.ctx.id || this.runs.has(run.runId)) continue;
+      if (await this.ownerAlive(run.owner)) continue;
+      const adopted = await this.store.claim(run.runId, run.owner, this.ctx.id);
+      if (adopted) this.resume(adopted);
+    }
+    await this.reconcileChildren();
+    this.schedulePump();
+  }
+
+  // ---- agents ---------------------------------------------------------------------------------
+
+  private agentLost(agentId: string, why: string) {
+    this.agents.markDead(agentId);
+    const error: SerializedError = serializeError(new AgentLostError(`agent ${agentId} ${why}`, { details: { agentId } }));
+    for (const run of [...this.runs.values()]) {
+      for (const st of Object.values(run.stages)) {
+        if (st.agentId === agentId && isInFlight(st.status) && st.taskId && st.childRunId === undefined) {
+          this.apply(run.runId, { type: 'lost', taskId: st.taskId, error });
+        }
+      }
+    }
+  }
+
+  /** Compares what an idle agent says with what we believe it runs. */
+  private checkAgentTask(agentId: string) {
+    const a = this.agents.get(agentId);
+    if (!a?.busyWith || a.state !== 'idle' || a.reportedTaskId === a.busyWith) return;
+    const runId = this.tasks.get(a.busyWith);
+    const st: StageRecord | undefined = runId ? stageOfTask(this.runs.get(runId)!, a.busyWith) : undefined;
+    if (!runId || !st) {
+      // Our task there is over (cancelled, timed out, run ended): it is free again.
+      this.agents.released(agentId, a.busyWith);
+      this.schedulePump();
+      return;
+    }
+    const grace = st.status === 'dispatched' ? this.settings.assignTimeoutMs + this.settings.lostTaskGraceMs : this.settings.lostTaskGraceMs;
+    if (this.now - (st.startedAt ?? 0) < grace) return;
+    const taskId = a.busyWith;
+    this.agents.released(agentId, taskId);
+    const error = serializeError(new AgentLostError(`agent ${agentId} is idle but never reported task ${taskId}'s result`, { details: { agentId, taskId } }));
+    this.apply(runId, { type: 'lost', taskId, error });
+  }
+
+  private sweep() {
+    for (const id of this.agents.silent(this.now)) this.agentLost(id, `missed ${this.settings.agentMissedBeats} heartbeats`);
+  }
+
+  // ---- messages -------------------------------------------------------------------------------
+
+  /**
+   * Handles one message. A request that fails (invalid pipeline, unknown run) is answered with its
+   * typed error without crashing the actor; the runtime's own ack that follows is ignored by the
+   * asker, who takes the first reply.
+   */
+  async handle(env: Envelope, ictx: IncomingContext): Promise<OutMessage | undefined> {
+    try {
+      return await this.handleMessage(env);
+    } catch (err) {
+      this.ctx.log.info('request refused', { type: env.type, error: String(err) });
+      if (ictx.reply) {
+        const h = natsHeaders();
+        for (const [k, v] of Object.entries(errorToHeaders(err))) h.set(k, v);
+        this.ctx.bus.nc.publish(ictx.reply, new Uint8Array(0), { headers: h });
+      }
+      return undefined;
+    }
+  }
+
+  private async handleMessage(env: Envelope): Promise<OutMessage | undefined> {
+    switch (env.type) {
+      case 'run.request.v1': {
+        const pipeline = await requestPipeline(env.body);
+        const now = this.now;
+        const run = newRun({
+          runId: newRunId(now),
+          pipeline,
+          owner: this.ctx.id,
+          now,
+          ...(env.body.parentRunId ? { parentRunId: env.body.parentRunId } : {}),
+          ...(env.body.requestedBy ? { requestedBy: env.body.requestedBy } : {}),
+        });
+        await this.admit(run);
+        return {
+          type: 'run.accepted.v1',
+          body: { runId: run.runId, pipeline: pipeline.name, stages: pipeline.stages.map((s) => s.id) },
+          run: run.runId,
+        };
+      }
+      case 'run.cancel.v1': {
+        const found = await this.locate(env.body.runId);
+        if (!found) throw new NotFoundError(`no run ${env.body.runId}`, { details: { runId: env.body.runId } });
+        if (found.where === 'elsewhere') {
+          const reply = await this.ctx.bus.ask(actorInbox(ORCHESTRATOR_KIND, found.run.owner), { type: 'run.cancel.v1', body: env.body });
+          return reply as OutMessage;
+        }
+        if (found.where === 'here') this.apply(found.run.runId, { type: 'cancel', reason: env.body.reason ?? `cancelled by ${env.from}` });
+        const latest = this.runs.get(found.run.runId) ?? (await this.store.get(found.run.runId)) ?? found.run;
+        return { type: 'run.state.v1', body: toRunState(latest) };
+      }
+      case 'run.get.v1': {
+        const run = this.runs.get(env.body.runId) ?? (await this.store.get(env.body.runId));
+        if (!run) throw new NotFoundError(`no run ${env.body.runId}`, { details: { runId: env.body.runId } });
+        return { type: 'run.state.v1', body: toRunState(run) };
+      }
+      case 'run.list.v1': {
+        const all = await this.store.all();
+        const runs = all
+          .map((r) => this.runs.get(r.runId) ?? r)
+          .filter((r) => env.body.status === undefined || r.status === env.body.status)
+          .sort((a, b) => b.createdAt - a.createdAt)
+          .slice(0, env.body.limit ?? DEFAULT_LIST_LIMIT)
+          .map(toRunState);
+        return { type: 'run.states.v1', body: { runs } };
+      }
+      case 'agent.task.progress.v1':
+      case 'agent.task.result.v1': {
+        const b = env.body;
+        let run = this.runs.get(b.runId);
+        if (!run) {
+          const found = await this.locate(b.runId);
+          if (!found || found.where === 'stored') return;
+          if (found.where === 'elsewhere') {
+            this.ctx.bus.tell(actorInbox(ORCHESTRATOR_KIND, found.run.owner), { type: env.type, body: env.body, run: b.runId } as OutMessage);
+            return;
+          }
+          run = found.run;
+        }
+        if (env.type === 'agent.task.progress.v1') {
+          const input: RunInput = { type: 'progress', taskId: b.taskId };
+          if (env.body.fraction !== undefined) input.fraction = env.body.fraction;
+          this.apply(b.runId, input);
+          this.agents.seen(b.agentId, this.now);
+          return;
+        }
+        const r = env.body;
+        this.agents.released(r.agentId, r.taskId);
+        const input: RunInput = { type: 'result', taskId: r.taskId, status: r.status };
+        if (r.output !== undefined) input.output = r.output;
+        if (r.error !== undefined) input.error = r.error;
+        this.apply(r.runId, input);
+        this.schedulePump();
+        return;
+      }
+      case 'actor.heartbeat.v1': {
+        const b = env.body;
+        if (b.kind !== 'agent') return;
+        const status = b.status === undefined ? undefined : AgentStateSchema.safeParse(b.status);
+        if (status?.success) {
+          if (this.agents.report(b.kind, status.data, this.now, b.intervalMs)) this.schedulePump();
+          this.checkAgentTask(status.data.agentId);
+        } else {
+          this.agents.seen(b.actorId, this.now, b.intervalMs);
+        }
+        return;
+      }
+      case 'agent.register.v1': {
+        if (this.agents.report('agent', env.body, this.now)) this.schedulePump();
+        return;
+      }
+      case 'actor.exit.v1': {
+        const b = env.body;
+        if (b.kind === 'agent') this.agentLost(b.actorId, `exited (${b.reason})`);
+        else if (b.kind === ORCHESTRATOR_KIND && b.actorId !== this.ctx.id) void this.recover();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  behavior(): ActorBehavior {
+    return {
+      accepts: [
+        'run.request.v1',
+        'run.cancel.v1',
+        'run.get.v1',
+        'run.list.v1',
+        'agent.task.progress.v1',
+        'agent.task.result.v1',
+        'actor.heartbeat.v1',
+        'agent.register.v1',
+        'actor.exit.v1',
+      ],
+      subscriptions: [{ subject: allHeartbeats() }, { subject: allExits() }, { subject: agentRegisterSubject() }],
+      status: () => ({ runs: this.runs.size, agents: this.agents.list().filter((a) => !a.dead).length }),
+      handle: (env, ctx) => this.handle(env, ctx),
+      stop: () => {
+        this.stopped = true;
+        for (const t of this.timers.values()) this.ctx.clock.clear(t);
+        this.timers.clear();
+        if (this.sweepTimer) this.ctx.clock.clear(this.sweepTimer);
+      },
+    };
+  }
+
+  startSweeping() {
+    this.sweepTimer = this.ctx.clock.setInterval(() => this.sweep(), this.settings.sweepIntervalMs);
+  }
+}
+
+export const orchestratorKind = defineActorKind({
+  kind: ORCHESTRATOR_KIND,
+  description: 'runs pipelines: run.request.v1 / run.cancel.v1 / run.get.v1 / run.list.v1 on gov.svc.orchestrator',
+  async start(ctx) {
+    const settings = settingsFrom(ctx.args);
+    await ensureStreams(ctx.bus.nc);
+    const store = await RunStore.open(ctx.bus.nc, settings.bucket);
+    const o = new Orchestrator(ctx, store, settings);
+    const behavior = o.behavior();
+    // Recovery needs the bus but not the subscriptions; results arriving meanwhile find their runs in the store.
+    await o.recover();
+    o.startSweeping();
+    return behavior;
+  },
+});

@@ -1,0 +1,398 @@
+/**
+ * The state of one pipeline run and every change it can go through, as a pure reducer:
+ * `step(run, input, now)` returns the next run record, the run events to publish and the effects
+ * to carry out (assign a task, cancel a task, start or cancel a child run). No I/O, no clock: the
+ * caller passes `now` (from its injected Clock), persists the new record, and only then acts.
+ *
+ * Stage statuses: pending → dispatched (asked an agent) → running (accepted) → succeeded | failed,
+ * and skipped / cancelled. A failed attempt goes back to pending with `retryAt` while retries remain.
+ * Every dispatch gets a fresh `taskId`; inputs naming another taskId (a stale or duplicate result,
+ * a late accept) change nothing.
+ */
+import type { BodyIn } from '../../protocols/catalog.ts';
+import type { SerializedErrorSchema } from '../../protocols/messages/system.ts';
+import { type ConcretePipeline, type ConcreteStage, dependentsOf, type Scalar } from '../../protocols/pipeline/index.ts';
+import type { z } from 'zod';
+import { DEFAULT_MAX_LOST_ATTEMPTS } from './options.ts';
+
+/** An error as carried in run state and events (codes from other systems are kept as they are). */
+export type SerializedError = z.output<typeof SerializedErrorSchema>;
+
+export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type StageStatus = 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+
+export interface StageRecord {
+  stageId: string;
+  status: StageStatus;
+  /** Attempts started so far (a refused dispatch is not an attempt). */
+  attempt: number;
+  /** Attempts lost to infrastructure (agent died, result lost); these do not use up `retries.max`. */
+  lost: number;
+  /** Current (or last) attempt's task id; for a child-pipeline stage, the child's run id. */
+  taskId?: string;
+  agentId?: string;
+  childRunId?: string;
+  startedAt?: number;
+  finishedAt?: number;
+  /** When the current attempt times out (ms since epoch). */
+  deadline?: number;
+  /** A pending retry is not dispatched before this time. */
+  retryAt?: number;
+  fraction?: number;
+  error?: SerializedError;
+  output?: unknown;
+  /** Agents an attempt of this stage failed or died on: a retry prefers other agents. */
+  avoid: string[];
+}
+
+export interface RunRecord {
+  v: 1;
+  runId: string;
+  pipeline: ConcretePipeline;
+  params: Record<string, Scalar>;
+  parentRunId?: string;
+  /** The parent's stage this run is the child pipeline of. */
+  parentStageId?: string;
+  requestedBy?: string;
+  /** Id of the orchestrator instance that drives the run. */
+  owner: string;
+  status: RunStatus;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  error?: SerializedError;
+  stages: Record<string, StageRecord>;
+}
+
+export type RunEventBody = BodyIn<'run.event.v1'>;
+
+export type Effect =
+  | { kind: 'assign'; stageId: string; taskId: string; attempt: number; agentId: string }
+  | { kind: 'cancel-task'; stageId: string; taskId: string; attempt: number; agentId: string; reason: string }
+  | { kind: 'start-child'; stageId: string; childRunId: string }
+  | { kind: 'cancel-child'; stageId: string; childRunId: string; reason: string }
+  | { kind: 'finished'; status: RunStatus };
+
+export type RunInput =
+  | { type: 'start' }
+  | { type: 'resume' }
+  | { type: 'dispatch'; stageId: string; agentId: string; taskId: string }
+  | { type: 'start-child'; stageId: string; childRunId: string }
+  | { type: 'refused'; taskId: string; agentId: string; error: SerializedError }
+  | { type: 'accepted'; taskId: string; agentId: string }
+  | { type: 'progress'; taskId: string; fraction?: number }
+  | { type: 'result'; taskId: string; status: 'succeeded' | 'failed' | 'cancelled'; output?: unknown; error?: SerializedError }
+  | { type: 'timeout'; taskId: string }
+  | { type: 'lost'; taskId: string; error: SerializedError }
+  | { type: 'child-finished'; childRunId: string; status: RunStatus; error?: SerializedError }
+  | { type: 'cancel'; reason: string };
+
+export interface Step {
+  run: RunRecord;
+  events: RunEventBody[];
+  effects: Effect[];
+  /** False when the input changed nothing (stale, duplicate, or not applicable). */
+  changed: boolean;
+}
+
+const TERMINAL_STAGE: ReadonlySet<StageStatus> = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
+const IN_FLIGHT: ReadonlySet<StageStatus> = new Set(['dispatched', 'running']);
+export const isTerminalRun = (s: RunStatus): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';
+export const isTerminalStage = (s: StageStatus): boolean => TERMINAL_STAGE.has(s);
+export const isInFlight = (s: StageStatus): boolean => IN_FLIGHT.has(s);
+
+/** A new run record, every stage pending. */
+export function newRun(args: {
+  runId: string;
+  pipeline: ConcretePipeline;
+  owner: string;
+  now: number;
+  parentRunId?: string;
+  parentStageId?: string;
+  requestedBy?: string;
+}): RunRecord {
+  const stages: Record<string, StageRecord> = {};
+  for (const s of args.pipeline.stages) stages[s.id] = { stageId: s.id, status: 'pending', attempt: 0, lost: 0, avoid: [] };
+  const run: RunRecord = {
+    v: 1,
+    runId: args.runId,
+    pipeline: args.pipeline,
+    params: args.pipeline.params,
+    owner: args.owner,
+    status: 'pending',
+    createdAt: args.now,
+    stages,
+  };
+  if (args.parentRunId !== undefined) run.parentRunId = args.parentRunId;
+  if (args.parentStageId !== undefined) run.parentStageId = args.parentStageId;
+  if (args.requestedBy !== undefined) run.requestedBy = args.requestedBy;
+  return run;
+}
+
+export function stageDef(run: RunRecord, stageId: string): ConcreteStage {
+  const def = run.pipeline.stages.find((s) => s.id === stageId);
+  if (!def) throw new Error(`run ${run.runId} has no stage ${stageId}`);
+  return def;
+}
+
+/** A stage counts as done for its dependents when it succeeded, or failed with `onFailure: continue`. */
+function isDone(run: RunRecord, stageId: string): boolean {
+  const st = run.stages[stageId];
+  if (!st) return false;
+  if (st.status === 'succeeded') return true;
+  return st.status === 'failed' && stageDef(run, stageId).onFailure === 'continue';
+}
+
+/** Stages that may be dispatched at `now`: pending, needs done, no retry pause left. Declaration order. */
+export function dispatchable(run: RunRecord, now: number): ConcreteStage[] {
+  if (run.status !== 'running') return [];
+  return run.pipeline.stages.filter((def) => {
+    const st = run.stages[def.id];
+    return st !== undefined && st.status === 'pending' && (st.retryAt ?? 0) <= now && def.needs.every((n) => isDone(run, n));
+  });
+}
+
+/** Earliest future time something is due in the run (a retry pause or a deadline), if any. */
+export function nextDueAt(run: RunRecord): number | undefined {
+  let due: number | undefined;
+  for (const st of Object.values(run.stages)) {
+    const t = st.status === 'pending' ? st.retryAt : isInFlight(st.status) ? st.deadline : undefined;
+    if (t !== undefined && (due === undefined || t < due)) due = t;
+  }
+  return due;
+}
+
+/** Stage whose current attempt is `taskId`, if it is still in flight. */
+export function stageOfTask(run: RunRecord, taskId: string): StageRecord | undefined {
+  return Object.values(run.stages).find((s) => s.taskId === taskId && isInFlight(s.status));
+}
+
+/** Pause before retry number `n` (1-based): min(backoffMs × factor^(n-1), maxBackoffMs). */
+export function backoffMs(stage: ConcreteStage, n: number): number {
+  const r = stage.retries;
+  return Math.min(r.backoffMs * r.factor ** Math.max(0, n - 1), r.maxBackoffMs);
+}
+
+export function step(prev: RunRecord, input: RunInput, now: number): Step {
+  const run: RunRecord = { ...prev, stages: { ...prev.stages } };
+  const events: RunEventBody[] = [];
+  const effects: Effect[] = [];
+  const base = (): Pick<RunEventBody, 'runId' | 'parentRunId'> =>
+    run.parentRunId === undefined ? { runId: run.runId } : { runId: run.runId, parentRunId: run.parentRunId };
+  const emit = (e: Omit<RunEventBody, 'runId' | 'parentRunId'>) => events.push({ ...base(), ...e });
+  const patch = (id: string, p: Partial<StageRecord>): StageRecord => {
+    const next = { ...run.stages[id]!, ...p };
+    run.stages[id] = next;
+    return next;
+  };
+  const unchanged = (): Step => ({ run: prev, events: [], effects: [], changed: false });
+  const live = !isTerminalRun(run.status);
+
+  /** Ends the run: in-flight attempts are cancelled, pending stages skipped (or cancelled). */
+  const finish = (status: RunStatus, error?: SerializedError, reason = `run ${status}`) => {
+    for (const st of Object.values(run.stages)) {
+      if (isInFlight(st.status)) {
+        cancelAttempt(st, reason);
+        patch(st.stageId, { status: 'cancelled', finishedAt: now, deadline: undefined });
+      } else if (st.status === 'pending') {
+        patch(st.stageId, { status: status === 'cancelled' ? 'cancelled' : 'skipped', retryAt: undefined });
+        if (status !== 'cancelled') emit({ event: 'stage-skipped', stageId: st.stageId });
+      }
+    }
+    run.status = status;
+    run.finishedAt = now;
+    if (error) run.error = error;
+    emit({ event: status === 'succeeded' ? 'run-succeeded' : status === 'failed' ? 'run-failed' : 'run-cancelled', ...(error ? { error } : {}) });
+    effects.push({ kind: 'finished', status });
+  };
+
+  const cancelAttempt = (st: StageRecord, reason: string) => {
+    if (st.childRunId !== undefined && st.taskId === st.childRunId) {
+      effects.push({ kind: 'cancel-child', stageId: st.stageId, childRunId: st.childRunId, reason });
+    } else if (st.taskId !== undefined && st.agentId !== undefined) {
+      effects.push({ kind: 'cancel-task', stageId: st.stageId, taskId: st.taskId, attempt: st.attempt, agentId: st.agentId, reason });
+    }
+  };
+
+  const maybeFinish = () => {
+    if (run.status !== 'running') return;
+    if (Object.values(run.stages).every((s) => isTerminalStage(s.status))) finish('succeeded');
+  };
+
+  /** The current attempt of `st` failed; retry it, or fail the stage and apply its onFailure. */
+  const attemptFailed = (st: StageRecord, error: SerializedError, opts: { lost?: boolean } = {}) => {
+    const def = stageDef(run, st.stageId);
+    const avoid = st.agentId && !st.avoid.includes(st.agentId) ? [...st.avoid, st.agentId] : st.avoid;
+    const lost = st.lost + (opts.lost ? 1 : 0);
+    const counted = st.attempt - lost; // attempts that used up the declared retries
+    const retryLost = opts.lost && lost <= DEFAULT_MAX_LOST_ATTEMPTS;
+    if (retryLost || counted <= def.retries.max) {
+      const pause = retryLost ? 0 : backoffMs(def, counted);
+      patch(st.stageId, { status: 'pending', lost, avoid, error, retryAt: now + pause, deadline: undefined, fraction: undefined });
+      emit({ event: 'stage-retrying', stageId: st.stageId, attempt: st.attempt, error, ...(st.agentId ? { agentId: st.agentId } : {}) });
+      return;
+    }
+    patch(st.stageId, { status: 'failed', lost, avoid, error, finishedAt: now, deadline: undefined });
+    emit({ event: 'stage-failed', stageId: st.stageId, attempt: st.attempt, error, ...(st.agentId ? { agentId: st.agentId } : {}) });
+    if (def.onFailure === 'fail') {
+      finish('failed', {
+        code: error.code,
+        message: `stage ${st.stageId} failed after ${st.attempt} attempt(s): ${error.message}`,
+        retryable: false,
+        details: { stageId: st.stageId, attempts: st.attempt },
+      });
+      return;
+    }
+    if (def.onFailure === 'skip-dependents') {
+      for (const id of dependentsOf(run.pipeline, st.stageId)) {
+        const dep = run.stages[id];
+        if (dep && dep.status === 'pending') {
+          patch(id, { status: 'skipped', retryAt: undefined });
+          emit({ event: 'stage-skipped', stageId: id });
+        }
+      }
+    }
+    maybeFinish();
+  };
+
+  /** Progress or a result can overtake the agent's accept reply: they imply it. */
+  const acceptedImplicitly = (st: StageRecord) => {
+    if (st.status !== 'dispatched' || st.agentId === undefined) return;
+    patch(st.stageId, { status: 'running' });
+    emit({ event: 'stage-accepted', stageId: st.stageId, attempt: st.attempt, agentId: st.agentId });
+  };
+
+  switch (input.type) {
+    case 'start':
+    case 'resume': {
+      if (!live) return unchanged();
+      if (input.type === 'start' && run.status !== 'pending') return unchanged();
+      run.status = 'running';
+      run.startedAt ??= now;
+      emit({ event: input.type === 'start' ? 'run-started' : 'run-resumed' });
+      maybeFinish();
+      break;
+    }
+    case 'dispatch': {
+      const st = run.stages[input.stageId];
+      if (!live || !st || st.status !== 'pending') return unchanged();
+      const def = stageDef(run, input.stageId);
+      const attempt = st.attempt + 1;
+      patch(st.stageId, {
+        status: 'dispatched',
+        attempt,
+        taskId: input.taskId,
+        agentId: input.agentId,
+        childRunId: undefined,
+        startedAt: now,
+        deadline: now + def.timeoutMs,
+        retryAt: undefined,
+        fraction: undefined,
+      });
+      emit({ event: 'stage-dispatched', stageId: st.stageId, attempt, agentId: input.agentId });
+      effects.push({ kind: 'assign', stageId: st.stageId, taskId: input.taskId, attempt, agentId: input.agentId });
+      break;
+    }
+    case 'start-child': {
+      const st = run.stages[input.stageId];
+      if (!live || !st || st.status !== 'pending') return unchanged();
+      const def = stageDef(run, input.stageId);
+      const attempt = st.attempt + 1;
+      patch(st.stageId, {
+        status: 'running',
+        attempt,
+        taskId: input.childRunId,
+        childRunId: input.childRunId,
+        agentId: undefined,
+        startedAt: now,
+        deadline: now + def.timeoutMs,
+        retryAt: undefined,
+      });
+      emit({ event: 'stage-dispatched', stageId: st.stageId, attempt });
+      effects.push({ kind: 'start-child', stageId: st.stageId, childRunId: input.childRunId });
+      break;
+    }
+    case 'refused': {
+      const st = stageOfTask(run, input.taskId);
+      if (!live || !st || st.status !== 'dispatched') return unchanged();
+      patch(st.stageId, { status: 'pending', attempt: st.attempt - 1, taskId: undefined, agentId: undefined, deadline: undefined, startedAt: undefined });
+      break;
+    }
+    case 'accepted': {
+      const st = stageOfTask(run, input.taskId);
+      if (!live || !st || st.status !== 'dispatched') return unchanged();
+      patch(st.stageId, { status: 'running' });
+      emit({ event: 'stage-accepted', stageId: st.stageId, attempt: st.attempt, agentId: input.agentId });
+      break;
+    }
+    case 'progress': {
+      const st = stageOfTask(run, input.taskId);
+      if (!live || !st) return unchanged();
+      acceptedImplicitly(st);
+      patch(st.stageId, { status: 'running', ...(input.fraction === undefined ? {} : { fraction: input.fraction }) });
+      emit({
+        event: 'stage-progress',
+        stageId: st.stageId,
+        attempt: st.attempt,
+        ...(st.agentId ? { agentId: st.agentId } : {}),
+        ...(input.fraction === undefined ? {} : { fraction: input.fraction }),
+      });
+      break;
+    }
+    case 'result': {
+      const st = stageOfTask(run, input.taskId);
+      if (!live || !st) return unchanged();
+      acceptedImplicitly(st);
+      if (input.status === 'succeeded') {
+        patch(st.stageId, { status: 'succeeded', finishedAt: now, deadline: undefined, fraction: 1, output: input.output, error: undefined });
+        emit({ event: 'stage-succeeded', stageId: st.stageId, attempt: st.attempt, ...(st.agentId ? { agentId: st.agentId } : {}) });
+        maybeFinish();
+      } else {
+        const error = input.error ?? { code: 'GOV_ERR_INTERNAL', message: `task ${input.status} without an error`, retryable: true };
+        attemptFailed(st, error);
+      }
+      break;
+    }
+    case 'timeout': {
+      const st = stageOfTask(run, input.taskId);
+      if (!live || !st) return unchanged();
+      const def = stageDef(run, st.stageId);
+      emit({ event: 'stage-timed-out', stageId: st.stageId, attempt: st.attempt, ...(st.agentId ? { agentId: st.agentId } : {}) });
+      cancelAttempt(st, `stage timed out after ${def.timeoutMs} ms`);
+      attemptFailed(st, {
+        code: 'GOV_ERR_TIMEOUT',
+        message: `stage ${st.stageId} attempt ${st.attempt} timed out after ${def.timeoutMs} ms`,
+        retryable: true,
+        details: { stageId: st.stageId, attempt: st.attempt, timeoutMs: def.timeoutMs },
+      });
+      break;
+    }
+    case 'lost': {
+      const st = stageOfTask(run, input.taskId);
+      if (!live || !st) return unchanged();
+      attemptFailed(st, input.error, { lost: true });
+      break;
+    }
+    case 'child-finished': {
+      const st = stageOfTask(run, input.childRunId);
+      if (!live || !st || st.childRunId !== input.childRunId) return unchanged();
+      if (input.status === 'succeeded') {
+        patch(st.stageId, { status: 'succeeded', finishedAt: now, deadline: undefined, fraction: 1, error: undefined });
+        emit({ event: 'stage-succeeded', stageId: st.stageId, attempt: st.attempt });
+        maybeFinish();
+      } else {
+        attemptFailed(
+          st,
+          input.error ?? { code: 'GOV_ERR_INTERNAL', message: `child run ${input.childRunId} ${input.status}`, retryable: false },
+        );
+      }
+      break;
+    }
+    case 'cancel': {
+      if (!live) return unchanged();
+      finish('cancelled', { code: 'GOV_ERR_RUN_CANCELLED', message: `run cancelled: ${input.reason}`, retryable: false }, input.reason);
+      break;
+    }
+  }
+  return { run, events, effects, changed: true };
+}

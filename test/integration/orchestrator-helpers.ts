@@ -1,0 +1,92 @@
+/** Shared set-up of the orchestrator suites: a nats-server, an orchestrator host, plain agents and a client. */
+import { orchestratorKind } from '../../actors/orchestrator/orchestrator.ts';
+import { type PlainAgent, type PlainAgentOptions, startPlainAgent } from '../../actors/orchestrator/plain-agent.ts';
+import { type ActorHandle, ActorRegistry, runActor } from '../../actors/runtime/index.ts';
+import type { Bus } from '../../bus/index.ts';
+import type { NatsServer } from '../../infra/nats-server.ts';
+import type { BodyOf } from '../../protocols/catalog.ts';
+import type { Envelope } from '../../protocols/envelope.ts';
+import { allObs, serviceSubject } from '../../protocols/subjects.ts';
+import { collect, TestServers, testBus } from '../harness/index.ts';
+
+export const registry = () => new ActorRegistry().register(orchestratorKind);
+
+export type RunEvent = BodyOf<'run.event.v1'> & { ts: number };
+
+export class OrchestratorRig {
+  readonly servers = new TestServers();
+  nats!: NatsServer;
+  client!: Bus;
+  feed!: ReturnType<typeof collect>;
+  readonly agents: PlainAgent[] = [];
+  orchestrators: ActorHandle[] = [];
+
+  async start(): Promise<this> {
+    this.nats = await this.servers.nats();
+    this.client = await testBus(this.nats.url);
+    this.feed = collect(this.client, allObs());
+    await this.feed.ready();
+    this.servers.onStop(() => this.client.close());
+    return this;
+  }
+
+  async orchestrator(id = 'orch-1', args: Record<string, unknown> = {}): Promise<ActorHandle> {
+    const h = await runActor(orchestratorKind, { id, args, bus: { servers: this.nats.url }, heartbeatMs: 200 });
+    this.orchestrators.push(h);
+    this.servers.onStop(async () => {
+      await h.stop();
+    });
+    return h;
+  }
+
+  async agent(id: string, options: Partial<PlainAgentOptions> = {}): Promise<PlainAgent> {
+    const a = await startPlainAgent({ servers: this.nats.url, id, heartbeatMs: 100, ...options });
+    this.agents.push(a);
+    this.servers.onStop(() => a.kill());
+    return a;
+  }
+
+  async submit(yaml: string, params: Record<string, string | number | boolean> = {}, file?: string): Promise<string> {
+    const reply = await this.client.ask(serviceSubject('orchestrator'), {
+      type: 'run.request.v1',
+      body: { yaml, params, ...(file ? { file } : {}), requestedBy: 'test' },
+    });
+    if (reply.type !== 'run.accepted.v1') throw new Error(`unexpected ${reply.type}`);
+    return reply.body.runId;
+  }
+
+  events(runId: string): RunEvent[] {
+    return this.feed.seen.filter((e) => e.type === 'run.event.v1' && e.body.runId === runId).map((e) => ({ ...(e as Envelope<'run.event.v1'>).body, ts: e.ts }));
+  }
+
+  async event(runId: string, event: BodyOf<'run.event.v1'>['event'], pred: (b: BodyOf<'run.event.v1'>) => boolean = () => true, timeoutMs = 20_000) {
+    const e = await this.feed.next((x) => x.type === 'run.event.v1' && x.body.runId === runId && x.body.event === event && pred(x.body), timeoutMs);
+    return (e as Envelope<'run.event.v1'>).body;
+  }
+
+  /** Resolves with the run's final event (run-succeeded, run-failed or run-cancelled). */
+  async finished(runId: string, timeoutMs = 30_000) {
+    const e = await this.feed.next(
+      (x) => x.type === 'run.event.v1' && x.body.runId === runId && ['run-succeeded', 'run-failed', 'run-cancelled'].includes(x.body.event),
+      timeoutMs,
+    );
+    return (e as Envelope<'run.event.v1'>).body;
+  }
+
+  async state(runId: string): Promise<BodyOf<'run.state.v1'>> {
+    const r = await this.client.ask(serviceSubject('orchestrator'), { type: 'run.get.v1', body: { runId } });
+    if (r.type !== 'run.state.v1') throw new Error(`unexpected ${r.type}`);
+    return r.body;
+  }
+
+  /** How many times each stage of a run was started on any agent. */
+  executions(runId: string): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const a of this.agents) for (const t of a.started) if (t.runId === runId) out[t.stageId] = (out[t.stageId] ?? 0) + 1;
+    return out;
+  }
+
+  stop(): Promise<void> {
+    return this.servers.stopAll();
+  }
+}
