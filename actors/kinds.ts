@@ -1,12 +1,13 @@
 import { createSupervisorKind } from '../supervisors/supervisor.ts';
 import { counterKind } from './counter.ts';
 import { echoKind } from './echo.ts';
+import { ledgerWriterKind } from './ledger/ledger-writer.ts';
 import { orchestratorKind } from './orchestrator/orchestrator.ts';
 import { ActorRegistry } from './runtime/registry.ts';
 
 /** Every actor kind this codebase ships, for hosts, supervisors and `agov actor <kind>`. */
 export function defaultRegistry(): ActorRegistry {
   const registry = new ActorRegistry();
-  registry.register(echoKind, counterKind, orchestratorKind, createSupervisorKind(() => registry));
+  registry.register(echoKind, counterKind, ledgerWriterKind, orchestratorKind, createSupervisorKind(() => registry));
   return registry;
 }

@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { agentMessages } from './messages/agent.ts';
 import { demoMessages } from './messages/demo.ts';
+import { ledgerMessages } from './messages/ledger.ts';
 import { runMessages } from './messages/run.ts';
 import { supervisorMessages } from './messages/supervisor.ts';
 import { systemMessages } from './messages/system.ts';
@@ -16,6 +17,7 @@ export const catalog = {
   ...agentMessages,
   ...runMessages,
   ...supervisorMessages,
+  ...ledgerMessages,
 } as const;
 
 export type Catalog = typeof catalog;

@@ -1,0 +1,408 @@
+/**
+ * The ledger-writer actor: the ONLY consumer of the AUDIT JetStream stream and the only writer of the
+ * SQLite ledger.
+ *
+ * Consumption: one durable pull consumer (explicit ack). Messages delivered together (one socket
+ * read, at most `batchMaxEntries`) are decoded, mapped to audit events and appended in ONE
+ * transaction (`appendBatch`); each message is acked only after that commit. Appends are idempotent
+ * by event id (= envelope id = Nats-Msg-Id), so a message redelivered after a crash between commit
+ * and ack is acked again without a second entry: killed at any point and restarted, the writer
+ * loses nothing and duplicates nothing. An undecodable or invalid message is dead-lettered
+ * (`gov.dlq.<code>`) and terminated (`term`), and the rest of its batch still commits. A storage
+ * failure naks the batch (JetStream redelivers it) and crashes the actor for its supervisor.
+ *
+ * Checkpoints: the store signs one every `checkpointEveryEntries` entries inside the append
+ * transaction, and the actor signs one every `checkpointIntervalMs` (injected Clock) when the tree
+ * has grown, and on graceful stop. Each is published on the feed as `ledger.checkpoint.v1`
+ * (`gov.obs.ledger.checkpoint`); each committed batch as `ledger.appended.v1` (`gov.obs.ledger.appended`).
+ *
+ * Queries (inbox or `gov.svc.ledger-writer`): ledger.query.v1 → ledger.entries.v1, ledger.prove.v1 →
+ * ledger.inclusion.v1, ledger.consistency.v1 → ledger.consistency-proof.v1, ledger.verify.v1 →
+ * ledger.verification.v1, ledger.head.v1 → ledger.checkpoint.v1.
+ *
+ * Key: `key` arg / AGOV_LEDGER_KEY (Ed25519 seed hex/base64 or PKCS#8 PEM), else `<dataDir>/ledger-key.pem`,
+ * generated on first start with mode 0600 and its public key written beside it (`ledger-key.pub.pem`).
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AckPolicy, DeliverPolicy, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { ConsumerMessages } from '@nats-io/jetstream';
+import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
+import type { TimerHandle } from '../../infra/clock.ts';
+import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import {
+  ConfigError,
+  GovError,
+  InvalidMessageError,
+  LedgerStoreError,
+  NotFoundError,
+  errorToHeaders,
+  toGovError,
+} from '../../protocols/errors.ts';
+import { defineActorKind } from '../runtime/actor-kind.ts';
+import { auditEventFromEnvelope } from './audit-event-mapping.ts';
+import type { AuditEvent } from './canonical.ts';
+import {
+  type CheckpointSigner,
+  type SignedCheckpoint,
+  createSigner,
+  formatSignedCheckpoint,
+  generateKeyPair,
+  keyIdFor,
+  publicKeyPem,
+} from './checkpoint.ts';
+import { type LedgerEntry, LedgerStore } from './ledger-store.ts';
+import { type LedgerWriterSettings, resolveLedgerWriterSettings } from './ledger-writer-options.ts';
+import { proveConsistency, proveInclusion } from './prove.ts';
+import { verifyLedger } from './verify.ts';
+
+export const LEDGER_WRITER_KIND = 'ledger-writer';
+
+const ns = (ms: number) => ms * 1_000_000;
+
+/**
+ * The signer from configuration, or from the key file (generated on first start, 0600, public key
+ * beside it). Throws ConfigError for bad key material.
+ */
+export function loadOrCreateSigner(settings: LedgerWriterSettings): CheckpointSigner {
+  if (settings.key) return createSigner(settings.key, settings.origin);
+  if (!existsSync(settings.keyFile)) {
+    mkdirSync(dirname(settings.keyFile), { recursive: true });
+    const pair = generateKeyPair();
+    try {
+      // 'wx': never overwrite a key another starting writer just created.
+      writeFileSync(settings.keyFile, pair.privateKeyPem, { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  chmodSync(settings.keyFile, 0o600);
+  const signer = createSigner(readFileSync(settings.keyFile, 'utf8'), settings.origin);
+  const pem = publicKeyPem(signer.publicKey);
+  if (!existsSync(settings.publicKeyFile) || readFileSync(settings.publicKeyFile, 'utf8') !== pem) {
+    writeFileSync(settings.publicKeyFile, pem, { mode: 0o644 });
+  }
+  return signer;
+}
+
+/** Creates the durable pull consumer, or brings an existing one's ack settings up to date. */
+export async function ensureLedgerConsumer(jsm: JetStreamManager, settings: LedgerWriterSettings): Promise<void> {
+  try {
+    const info = await jsm.consumers.info(AUDIT_STREAM, settings.consumer);
+    if (info.config.ack_wait !== ns(settings.ackWaitMs) || info.config.max_ack_pending !== settings.maxAckPending) {
+      await jsm.consumers.update(AUDIT_STREAM, settings.consumer, {
+        ack_wait: ns(settings.ackWaitMs),
+        max_ack_pending: settings.maxAckPending,
+      });
+    }
+    return;
+  } catch (err) {
+    if (!String((err as Error)?.message ?? err).includes('consumer not found')) throw err;
+  }
+  try {
+    await jsm.consumers.add(AUDIT_STREAM, {
+      durable_name: settings.consumer,
+      description: 'the audit ledger writer (only consumer of AUDIT)',
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ns(settings.ackWaitMs),
+      max_ack_pending: settings.maxAckPending,
+    });
+  } catch (err) {
+    // Another writer instance created it a moment ago.
+    if (!/already (in use|exists)/.test(String((err as Error)?.message ?? err))) throw err;
+  }
+}
+
+/** The feed / reply form of a signed checkpoint. */
+export function checkpointMessage(cp: SignedCheckpoint, ledgerSize: number): OutMessage<'ledger.checkpoint.v1'> {
+  return {
+    type: 'ledger.checkpoint.v1',
+    body: {
+      origin: cp.origin,
+      size: cp.size,
+      root: cp.root.toString('hex'),
+      ts: cp.ts,
+      keyId: cp.keyId,
+      checkpoint: formatSignedCheckpoint(cp),
+      ledgerSize,
+    },
+  };
+}
+
+/** A ledger entry as served on the bus. */
+export function entryMessage(e: LedgerEntry) {
+  return {
+    seq: e.seq,
+    id: e.id,
+    ts: e.ts,
+    type: e.type,
+    actor: e.actor,
+    ...(e.run !== undefined ? { run: e.run } : {}),
+    ...(e.agent !== undefined ? { agent: e.agent } : {}),
+    data: e.data,
+    leafHash: e.leafHash.toString('hex'),
+  };
+}
+
+export const ledgerWriterKind = defineActorKind({
+  kind: LEDGER_WRITER_KIND,
+  description: 'consumes the AUDIT stream into the tamper-evident SQLite ledger; serves ledger queries and proofs',
+  async start(ctx) {
+    const { bus, clock, log } = ctx;
+    const settings = resolveLedgerWriterSettings(ctx.args);
+    mkdirSync(dirname(settings.dbPath), { recursive: true });
+    const signer = loadOrCreateSigner(settings);
+    const store = LedgerStore.open({
+      path: settings.dbPath,
+      origin: settings.origin,
+      signer,
+      checkpointEveryEntries: settings.checkpointEveryEntries,
+      clock,
+      synchronous: settings.synchronous,
+    });
+    const latest = store.latestCheckpoint();
+    if (latest && latest.keyId !== signer.keyId) {
+      store.close();
+      throw new ConfigError(
+        `ledger ${settings.dbPath} was signed with key ${latest.keyId}, not the configured key ${keyIdFor(settings.origin, signer.publicKey)}`,
+      );
+    }
+
+    const counts = { appended: 0, duplicates: 0, deadLettered: 0, batches: 0, checkpoints: 0 };
+    let closed = false;
+    let stopping = false;
+    let pending: JsMsg[] = [];
+    let flushScheduled = false;
+    let messages: ConsumerMessages | undefined;
+    let timer: TimerHandle | undefined;
+
+    const publishCheckpoint = (cp: SignedCheckpoint) => {
+      counts.checkpoints++;
+      try {
+        bus.emit(['ledger', 'checkpoint'], checkpointMessage(cp, store.size));
+      } catch (err) {
+        log.warn('checkpoint not published', { error: String(err) });
+      }
+    };
+
+    const checkpointIfGrown = (): SignedCheckpoint | undefined => {
+      const last = store.latestCheckpoint();
+      if (last && last.size === store.size) return last;
+      const cp = store.checkpoint();
+      publishCheckpoint(cp);
+      return cp;
+    };
+
+    const reject = (m: JsMsg, error: unknown) => {
+      counts.deadLettered++;
+      bus.deadLetter(m, error);
+      m.term(); // no reason: '+TERM <reason>' needs nats-server 2.10+, older servers would redeliver
+    };
+
+    /** Commits everything delivered so far in one transaction, then acks it. */
+    const flush = () => {
+      flushScheduled = false;
+      if (closed || pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      const events: AuditEvent[] = [];
+      const msgs: JsMsg[] = [];
+      const deadBefore = counts.deadLettered;
+      for (const m of batch) {
+        const decoded = bus.decode(m.data);
+        if (!decoded.ok) {
+          reject(m, decoded.error);
+          continue;
+        }
+        try {
+          events.push(auditEventFromEnvelope(decoded.env, { secrets: settings.secrets }));
+          msgs.push(m);
+        } catch (err) {
+          reject(m, err);
+        }
+      }
+      const sizeBefore = store.size;
+      let result: ReturnType<LedgerStore['appendBatch']> | undefined;
+      while (events.length > 0) {
+        try {
+          result = store.appendBatch(events);
+          break;
+        } catch (err) {
+          const index = err instanceof InvalidMessageError ? err.details?.index : undefined;
+          if (typeof index === 'number' && msgs[index]) {
+            // One bad event: dead-letter it, commit the rest.
+            reject(msgs[index]!, err);
+            events.splice(index, 1);
+            msgs.splice(index, 1);
+            continue;
+          }
+          for (const m of msgs) m.nak();
+          throw err instanceof GovError ? err : new LedgerStoreError(`ledger append failed: ${String(err)}`, { cause: err });
+        }
+      }
+      if (result) {
+        counts.batches++;
+        counts.appended += result.appended;
+        counts.duplicates += result.duplicates.length;
+        const byId = new Map<string, JsMsg>();
+        for (let i = 0; i < events.length; i++) if (!byId.has(events[i]!.id)) byId.set(events[i]!.id, msgs[i]!);
+        for (const d of result.duplicates) {
+          if (d.sameContent) continue;
+          const m = byId.get(d.id);
+          const err = new InvalidMessageError(`event id ${d.id} was reused with different content; the ledger keeps the first (seq ${d.seq})`, {
+            details: { id: d.id, seq: d.seq },
+          });
+          log.warn('event id reused with different content', { id: d.id, seq: d.seq });
+          if (m) {
+            counts.deadLettered++;
+            bus.deadLetter(m, err);
+          }
+        }
+      }
+      // Committed (fsynced): now, and only now, the acks.
+      for (const m of msgs) m.ack();
+      if (result) for (const cp of result.checkpoints) publishCheckpoint(cp);
+      try {
+        bus.emit(['ledger', 'appended'], {
+          type: 'ledger.appended.v1',
+          body: {
+            fromSeq: sizeBefore,
+            toSeq: store.size,
+            duplicates: result?.duplicates.length ?? 0,
+            deadLettered: counts.deadLettered - deadBefore,
+          },
+        });
+      } catch {
+        // feed is best effort
+      }
+    };
+
+    const safeFlush = () => {
+      try {
+        flush();
+      } catch (err) {
+        ctx.crash(err);
+      }
+    };
+
+    const onMessage = (m: JsMsg) => {
+      if (closed) return;
+      pending.push(m);
+      if (pending.length >= settings.batchMaxEntries) safeFlush();
+      else if (!flushScheduled) {
+        flushScheduled = true;
+        // Everything that arrived in the same socket read joins this batch.
+        setImmediate(safeFlush);
+      }
+    };
+
+    try {
+      const jsm = await ensureStreams(bus.nc);
+      await ensureLedgerConsumer(jsm, settings);
+      const consumer = await bus.jetstream().consumers.get(AUDIT_STREAM, settings.consumer);
+      messages = await consumer.consume({ max_messages: settings.batchMaxEntries, callback: onMessage });
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    void messages.closed().then((err) => {
+      if (closed || stopping) return;
+      ctx.crash(err ?? new LedgerStoreError('the AUDIT consumer stopped unexpectedly'));
+    });
+    void (async () => {
+      for await (const s of messages.status()) {
+        if (s.type === 'heartbeats_missed' || s.type === 'consumer_not_found' || s.type === 'stream_not_found') {
+          log.warn('audit consumer', { status: s.type });
+        }
+      }
+    })().catch(() => {});
+
+    if (settings.checkpointIntervalMs > 0) {
+      timer = clock.setInterval(() => {
+        if (closed) return;
+        try {
+          checkpointIfGrown();
+        } catch (err) {
+          ctx.crash(err);
+        }
+      }, settings.checkpointIntervalMs);
+    }
+
+    const limitOf = (asked: number | undefined) => Math.min(asked ?? settings.maxQueryEntries, settings.maxQueryEntries);
+
+    const answer = (env: Envelope): OutMessage | undefined => {
+      switch (env.type) {
+        case 'ledger.query.v1': {
+          const { limit, ...filters } = env.body;
+          const n = limitOf(limit);
+          const rows = store.query({ ...filters, limit: n + 1 });
+          return {
+            type: 'ledger.entries.v1',
+            body: { entries: rows.slice(0, n).map(entryMessage), size: store.size, more: rows.length > n },
+          };
+        }
+        case 'ledger.prove.v1': {
+          const { seq } = env.body;
+          if (seq >= store.size) throw new NotFoundError(`ledger has no entry at seq ${seq} (size ${store.size})`);
+          if (!store.checkpointCovering(seq)) checkpointIfGrown();
+          const proof = proveInclusion(store, seq);
+          return { type: 'ledger.inclusion.v1', body: { ...proof, body: store.entry(seq)!.body.toString('utf8') } };
+        }
+        case 'ledger.consistency.v1':
+          return { type: 'ledger.consistency-proof.v1', body: proveConsistency(store, env.body.m, env.body.n) };
+        case 'ledger.verify.v1':
+          return { type: 'ledger.verification.v1', body: verifyLedger(store, signer.publicKey) };
+        case 'ledger.head.v1': {
+          const cp = env.body.fresh ? checkpointIfGrown() : store.latestCheckpoint();
+          if (!cp) throw new NotFoundError('the ledger has no signed checkpoint yet (ask with fresh: true to sign one)');
+          return checkpointMessage(cp, store.size);
+        }
+        default:
+          return undefined;
+      }
+    };
+
+    return {
+      accepts: ['ledger.query.v1', 'ledger.prove.v1', 'ledger.consistency.v1', 'ledger.verify.v1', 'ledger.head.v1'],
+      status: () => ({ size: store.size, signedSize: store.latestCheckpoint()?.size ?? 0, ...counts }),
+      /**
+       * A query that fails (no such entry, no checkpoint of that size) is answered with its typed error
+       * without crashing the writer; the runtime's ack that follows is ignored by the asker.
+       */
+      handle(env, ictx) {
+        try {
+          return answer(env);
+        } catch (err) {
+          const error = err instanceof RangeError ? new InvalidMessageError(err.message, { cause: err }) : toGovError(err);
+          bus.metrics.inc(`ledger.query.refused.${error.code}`);
+          if (ictx.reply) {
+            const h = natsHeaders();
+            for (const [k, v] of Object.entries(errorToHeaders(error))) h.set(k, v);
+            bus.nc.publish(ictx.reply, new Uint8Array(0), { headers: h });
+          }
+          return undefined;
+        }
+      },
+      async stop() {
+        if (closed || stopping) return;
+        stopping = true;
+        if (timer) clock.clear(timer);
+        try {
+          await messages?.close();
+        } catch {
+          // connection already gone
+        }
+        try {
+          flush();
+          if (store.size > 0) checkpointIfGrown();
+        } catch (err) {
+          log.warn('final flush failed; unacked messages will be redelivered', { error: String(err) });
+        }
+        closed = true;
+        store.close();
+      },
+    };
+  },
+});

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+const seq = z.number().int().nonnegative();
+const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** One ledger entry as served over the bus (`data` is the audited envelope's body). */
+export const LedgerEntrySchema = z.object({
+  seq,
+  id: z.string(),
+  ts: z.number().int().nonnegative(),
+  type: z.string(),
+  actor: z.string(),
+  run: z.string().optional(),
+  agent: z.string().optional(),
+  data: z.record(z.string(), z.unknown()),
+  /** SHA-256(0x00 || canonical body), hex. */
+  leafHash: hex32,
+});
+
+const LedgerFaultSchema = z.object({
+  seq: z.number().int(),
+  problem: z.enum(['modified', 'deleted', 'inserted', 'reordered', 'root-mismatch', 'bad-checkpoint', 'node-cache']),
+  detail: z.string(),
+  eventId: z.string().optional(),
+});
+
+/**
+ * The audit ledger: queries and proofs served by the ledger writer (`gov.svc.ledger-writer`, or its
+ * inbox), and the signed tree heads it publishes on the feed (`gov.obs.ledger.checkpoint`).
+ */
+export const ledgerMessages = {
+  /** Entries matching every given filter, by seq. Ranges are half-open: [fromSeq, toSeq), [fromTs, toTs). */
+  'ledger.query.v1': z.object({
+    run: z.string().optional(),
+    agent: z.string().optional(),
+    type: z.string().optional(),
+    fromTs: z.number().int().nonnegative().optional(),
+    toTs: z.number().int().nonnegative().optional(),
+    fromSeq: seq.optional(),
+    toSeq: seq.optional(),
+    /** Capped by the writer's maxQueryEntries (default 1000). */
+    limit: z.number().int().positive().optional(),
+    order: z.enum(['asc', 'desc']).optional(),
+  }),
+  'ledger.entries.v1': z.object({
+    entries: z.array(LedgerEntrySchema),
+    /** Ledger size when the query ran. */
+    size: seq,
+    /** True when the limit cut the answer short (ask again from the last seq + 1). */
+    more: z.boolean(),
+  }),
+  /** Inclusion proof of the entry at `seq` (the writer signs a checkpoint first when none covers it yet). */
+  'ledger.prove.v1': z.object({ seq }),
+  'ledger.inclusion.v1': z.object({
+    seq,
+    leafHash: hex32,
+    treeSize: seq,
+    path: z.array(hex32),
+    /** Signed checkpoint (C2SP signed note) the path leads to. */
+    checkpoint: z.string(),
+    /** The entry's canonical JSON (hash it with a 0x00 prefix to get leafHash). */
+    body: z.string(),
+  }),
+  /** Consistency proof between the stored checkpoints of sizes m and n (m <= n). */
+  'ledger.consistency.v1': z.object({ m: seq, n: seq }),
+  'ledger.consistency-proof.v1': z.object({
+    fromSize: seq,
+    toSize: seq,
+    path: z.array(hex32),
+    from: z.string(),
+    to: z.string(),
+  }),
+  /** Full verification of the ledger file (blocks the writer for about 1.6 s per 50 000 entries). */
+  'ledger.verify.v1': z.object({}),
+  'ledger.verification.v1': z.object({
+    ok: z.boolean(),
+    size: seq,
+    signedSize: seq,
+    unsignedEntries: seq,
+    checkedCheckpoints: seq,
+    root: z.string().optional(),
+    firstBad: LedgerFaultSchema.optional(),
+    warnings: z.array(z.string()),
+  }),
+  /** Latest signed checkpoint; `fresh` signs one of the current size first when the tree has grown. */
+  'ledger.head.v1': z.object({ fresh: z.boolean().optional() }),
+  /** A signed tree head: the reply to ledger.head.v1, and on the feed `gov.obs.ledger.checkpoint` when signed. */
+  'ledger.checkpoint.v1': z.object({
+    origin: z.string(),
+    size: seq,
+    /** Root hash, hex. */
+    root: hex32,
+    ts: z.number().int().nonnegative(),
+    keyId: z.string(),
+    /** The full signed note (checkpoint text, blank line, signature line). */
+    checkpoint: z.string(),
+    /** Ledger size when sent (>= size: entries past the checkpoint are not signed yet). */
+    ledgerSize: seq,
+  }),
+  /** On the feed `gov.obs.ledger.appended` after each committed batch: entries [fromSeq, toSeq) are new. */
+  'ledger.appended.v1': z.object({ fromSeq: seq, toSeq: seq, duplicates: seq, deadLettered: seq }),
+} as const;
