@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { actorInbox } from '../../protocols/subjects.ts';
+import { spawnProcessChild } from '../../supervisors/process-child.ts';
+import { waitFor } from '../harness/index.ts';
+import { OrchestratorRig } from './orchestrator-helpers.ts';
+
+const rig = new OrchestratorRig();
+
+beforeAll(async () => {
+  await rig.start();
+  for (const id of ['rec-1', 'rec-2', 'rec-3']) await rig.agent(id);
+});
+afterAll(() => rig.stop());
+
+const chain = (name: string, sleepMs: number) => `
+name: ${name}
+version: 1
+stages:
+  - { id: a, task: { kind: noop } }
+  - { id: b, needs: [a], task: { kind: sleep, ms: ${sleepMs} } }
+  - { id: c, needs: [b], task: { kind: noop } }
+  - { id: d, needs: [c], task: { kind: noop } }
+`;
+
+describe('orchestrator recovery', () => {
+  it('resumes a run after the orchestrator is killed mid-run, without running a completed stage twice', async () => {
+    const first = await rig.orchestrator('orch-rec');
+    const runId = await rig.submit(chain('resume-in-host', 1500));
+    await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
+    await first.kill();
+    const second = await rig.orchestrator('orch-rec');
+    await rig.event(runId, 'run-resumed');
+    expect((await rig.finished(runId)).event).toBe('run-succeeded');
+    expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+    await second.stop();
+  });
+
+  it('resumes a run after the orchestrator OS process is SIGKILLed and started again', async () => {
+    const spawn = () =>
+      spawnProcessChild({ kind: 'orchestrator', id: 'orch-proc', natsUrl: rig.nats.url, env: { AGOV_NO_BUNDLE: '1' }, stderr: 'ignore' });
+    const alive = () => waitFor('orchestrator process answering', () => rig.client.ask(actorInbox('orchestrator', 'orch-proc'), { type: 'actor.ping.v1', body: {} }, { timeoutMs: 500 }).then(() => true), 60_000, 100);
+    const proc = spawn();
+    rig.servers.onStop(() => proc.stop(2_000).then(() => undefined));
+    await alive();
+    const runId = await rig.submit(chain('resume-process', 6000));
+    await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
+    proc.signal('SIGKILL');
+    expect((await proc.exited).signal).toBe('SIGKILL');
+    const again = spawn();
+    rig.servers.onStop(() => again.stop(2_000).then(() => undefined));
+    await alive();
+    expect((await rig.finished(runId, 45_000)).event).toBe('run-succeeded');
+    expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+    await again.stop(5_000);
+  });
+
+  it('retries the stage of an agent killed mid-task on another agent', async () => {
+    const orch = await rig.orchestrator('orch-agents');
+    const victimA = await rig.agent('victim-a', { role: 'fragile' });
+    const victimB = await rig.agent('victim-b', { role: 'fragile' });
+    const runId = await rig.submit(`
+name: agent-dies
+version: 1
+stages:
+  - { id: work, agent: { role: fragile }, task: { kind: sleep, ms: 1500 } }
+`);
+    const accepted = await rig.event(runId, 'stage-accepted');
+    const victim = accepted.agentId === victimA.id ? victimA : victimB;
+    const survivor = victim === victimA ? victimB : victimA;
+    await victim.kill();
+    const retrying = await rig.event(runId, 'stage-retrying');
+    expect(retrying.error).toMatchObject({ code: 'GOV_ERR_AGENT_LOST', retryable: true });
+    expect((await rig.finished(runId)).event).toBe('run-succeeded');
+    const state = await rig.state(runId);
+    expect(state.stages[0]).toMatchObject({ status: 'succeeded', attempt: 2, agentId: survivor.id });
+    await orch.stop();
+  });
+});
