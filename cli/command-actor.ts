@@ -35,6 +35,11 @@ export async function commandActor(argv: string[]): Promise<number> {
   const stop = () => void handle.stop('signal');
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  if (process.env.AGOV_EXIT_WITH_PARENT === '1') {
+    // Our supervisor holds the other end of stdin: EOF means it died. An orphan must not live on.
+    process.stdin.on('data', () => {});
+    process.stdin.once('end', () => void handle.kill().then(() => process.exit(1)));
+  }
   const report = await handle.exited;
   return report.reason === 'crash' ? 1 : 0;
 }

@@ -47,13 +47,16 @@ export function agovEntry(): string {
 export function spawnProcessChild(options: ProcessChildOptions): ProcessChild {
   const argv = [agovEntry(), 'actor', options.kind, '--id', options.id];
   if (options.heartbeatMs) argv.push('--heartbeat-ms', String(options.heartbeatMs));
+  // stdin is a pipe the child watches: when this process dies (even by SIGKILL) the pipe closes and
+  // the child exits, so no orphan keeps running under an id its restarted supervisor will reuse.
   const child: ChildProcess = spawn(process.execPath, argv, {
-    stdio: ['ignore', 'ignore', options.stderr ?? 'inherit'],
+    stdio: ['pipe', 'ignore', options.stderr ?? 'inherit'],
     env: {
       ...process.env,
       ...options.env,
       NATS_URL: options.natsUrl,
       AGOV_ACTOR_ARGS: JSON.stringify(options.args ?? {}),
+      AGOV_EXIT_WITH_PARENT: '1',
     },
   });
   let hasExited = false;

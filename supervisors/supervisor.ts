@@ -243,11 +243,13 @@ class SupervisorRuntime {
       });
       void started.finally(() => clearTimeout(timer)).catch(() => {});
       await this.ctx.bus.flush();
+      // A supervisor in its own process inherits its parent's supervision settings.
+      const inherited = kind === 'supervisor' ? { childHeartbeatMs: this.args.childHeartbeatMs, missedBeats: this.args.missedBeats } : {};
       const proc = spawnProcessChild({
         kind,
         id: actorId,
         natsUrl: this.ctx.busOptions.servers,
-        args: start.args,
+        args: { ...inherited, ...start.args },
         heartbeatMs: this.heartbeatMs,
       });
       const exitedEarly = proc.exited.then((e) => {

@@ -38,6 +38,8 @@ export type TeamMember = z.output<typeof MemberSchema>;
 
 export interface TeamDef {
   id: string;
+  /** Run the team's supervisor (and so its in-host members) in its own OS process. */
+  process: boolean;
   strategy: 'one_for_one' | 'one_for_all' | 'rest_for_one';
   intensity: number;
   periodMs: number;
@@ -49,6 +51,7 @@ export interface TeamDef {
 const TeamSchema: z.ZodType<TeamDef, unknown> = z.lazy(() =>
   z.strictObject({
     id,
+    process: z.boolean().default(false),
     strategy: z.enum(['one_for_one', 'one_for_all', 'rest_for_one']).default('one_for_one'),
     intensity: z.number().int().nonnegative().default(3),
     periodMs: z.number().int().positive().default(10_000),
@@ -99,15 +102,24 @@ function memberChild(team: string, m: TeamMember, lead: boolean): ChildSpec {
   };
 }
 
+/** A team as a child of its parent: a nested supervisor, in-host or in its own process. */
+function teamChild(team: TeamDef): ChildSpec {
+  const spec = teamSpec(team);
+  return {
+    id: spec.id,
+    start: team.process ? { kind: 'process', actorKind: 'supervisor', actorId: spec.id, args: { spec } } : { kind: 'supervisor', spec },
+    restart: 'permanent',
+    shutdownMs: team.process ? 30_000 : 'infinity',
+  };
+}
+
 /** The supervisor spec of one team (and, nested, its sub-teams). */
 export function teamSpec(team: TeamDef): SupervisorSpec {
   const spec = supervisorSpec({ id: teamSupervisorId(team.id), strategy: team.strategy, intensity: team.intensity, periodMs: team.periodMs });
   spec.children = [
     ...(team.lead ? [memberChild(team.id, team.lead, true)] : []),
     ...team.members.map((m) => memberChild(team.id, m, false)),
-    ...team.teams.map(
-      (sub): ChildSpec => ({ id: teamSupervisorId(sub.id), start: { kind: 'supervisor', spec: teamSpec(sub) }, restart: 'permanent', shutdownMs: 'infinity' }),
-    ),
+    ...team.teams.map(teamChild),
   ];
   validateSupervisorSpec(spec);
   return spec;
@@ -116,7 +128,7 @@ export function teamSpec(team: TeamDef): SupervisorSpec {
 /** All teams under one `teams` supervisor. */
 export function teamsSupervisorSpec(teams: TeamDef[]): SupervisorSpec {
   const spec = supervisorSpec({ id: 'teams', strategy: 'one_for_one', intensity: 5, periodMs: 30_000 });
-  spec.children = teams.map((t) => ({ id: teamSupervisorId(t.id), start: { kind: 'supervisor', spec: teamSpec(t) }, restart: 'permanent', shutdownMs: 'infinity' }));
+  spec.children = teams.map(teamChild);
   validateSupervisorSpec(spec);
   return spec;
 }
