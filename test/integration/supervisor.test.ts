@@ -4,6 +4,8 @@ import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import { actorInbox, allObs } from '../../protocols/subjects.ts';
 import type { ChildSpecInput, Strategy } from '../../supervisors/child-spec.ts';
+import { spawnProcessChild } from '../../supervisors/process-child.ts';
+import { supervisorSpec } from '../../supervisors/child-spec.ts';
 import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
 import { isSupEvent, startSupervisor, treeOf } from '../harness/supervision.ts';
 
@@ -165,5 +167,28 @@ describe('escalation', () => {
       ['w2', 'running', 0],
     ]);
     expect(starts('root-esc', 'sibling-esc')).toBe(1);
+  });
+});
+
+describe('supervisors in their own processes', () => {
+  it('regression: a SIGKILLed supervisor process takes its process children with it (no orphans under reused ids)', async () => {
+    const spec = supervisorSpec({ id: 'sproc-sup', children: [{ id: 'gc1', start: { kind: 'process', actorKind: 'echo', actorId: 'gc1' }, shutdownMs: 2_000 }] });
+    const supProc = spawnProcessChild({ kind: 'supervisor', id: 'sproc-sup', natsUrl: nats.url, args: { spec, childHeartbeatMs: 200 }, heartbeatMs: 200 });
+    servers.onStop(() => supProc.signal('SIGKILL'));
+    const tree = await waitFor('grandchild running', async () => {
+      const t = await treeOf(client, 'sproc-sup').catch(() => undefined);
+      return t?.children[0]?.pid ? t : undefined;
+    });
+    const grandchild = tree.children[0]!.pid!;
+    supProc.signal('SIGKILL');
+    await supProc.exited;
+    await waitFor('grandchild gone', () => {
+      try {
+        process.kill(grandchild, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
   });
 });
