@@ -1,0 +1,401 @@
+/**
+ * The token authority (kind `token-authority`): one Vault token per pipeline run, one child token per
+ * agent working on it, revocation when the run ends, its budget is exhausted or a verified policy
+ * violation is reported. See docs/governance.md.
+ *
+ * - Learns about runs from `gov.audit.run` with its own durable JetStream consumer (a restart misses nothing).
+ * - Serves `token.issue.v1`, `token.revoke.v1`, `token.status.v1`, `violation.report.v1` on
+ *   `gov.svc.token-authority` (and its inbox).
+ * - Keeps run tokens' secrets in memory only (to create children); stores accessors in Redis.
+ *   Child tokens go only to their agent's inbox (`agent.credentials.v1`).
+ * - Every issue / revoke / violation is published on the feed (`gov.obs.token.<accessor>`) and audited
+ *   (`gov.audit.token`).
+ */
+import { Redis } from 'ioredis';
+import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import { ForbiddenError, NotFoundError, serializeError, toGovError } from '../../protocols/errors.ts';
+import type { BodyOf } from '../../protocols/catalog.ts';
+import type { Tier } from '../../protocols/pipeline/tier.ts';
+import { actorInbox } from '../../protocols/subjects.ts';
+import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
+import { answerErrors, consumeRunEvents, feedToken, KeyedLock, publishGovernanceEvent } from './governance-io.ts';
+import { toVaultSeconds } from './renewal-schedule.ts';
+import {
+  DEFAULT_RUN_TOKEN_MAX_TTL_MS,
+  DEFAULT_RUN_TOKEN_RENEW_EVERY_MS,
+  DEFAULT_RUN_TOKEN_TTL_MS,
+  type TokenAuthorityArgs,
+  tokenAuthorityArgs,
+} from './token-options.ts';
+import { childPolicies, childTier, policyDocuments, runPolicies } from './token-policy.ts';
+import { type ChildTokenRecord, type RunTokenRecord, TokenStore } from './token-store.ts';
+import { VaultTokenClient } from './vault-client.ts';
+
+type Governance = NonNullable<BodyOf<'run.event.v1'>['governance']>;
+type RunEvent = BodyOf<'run.event.v1'>;
+
+const RUN_END: Record<string, string> = { 'run-succeeded': 'run-succeeded', 'run-failed': 'run-failed', 'run-cancelled': 'run-cancelled' };
+
+export interface IssueInput {
+  runId: string;
+  pipeline?: string;
+  parentRunId?: string;
+  governance?: Governance;
+}
+
+export interface RevokeResult {
+  runId: string;
+  accessor?: string;
+  revoked: boolean;
+  revokedAt: number;
+  reason: string;
+  suspendedAgents: string[];
+}
+
+/** The authority's logic over its injected I/O (bus, Vault client, Redis store, clock). */
+export class TokenAuthority {
+  /** Run token secrets, by run id: memory only, needed to create child tokens. */
+  private readonly secrets = new Map<string, string>();
+  private readonly lock = new KeyedLock();
+  private issued = 0;
+  private revoked = 0;
+
+  constructor(
+    private readonly ctx: ActorContext,
+    private readonly args: TokenAuthorityArgs,
+    private readonly vault: VaultTokenClient,
+    readonly store: TokenStore,
+  ) {}
+
+  status() {
+    return { issued: this.issued, revoked: this.revoked, secretsHeld: this.secrets.size };
+  }
+
+  /** Writes the agov-run and agov-tier-* policies (Vault `sys/policy`). */
+  async ensurePolicies(): Promise<void> {
+    for (const [name, policy] of Object.entries(policyDocuments())) {
+      const res = await fetch(`${this.args.vaultAddr.replace(/\/$/, '')}/v1/sys/policy/${name}`, {
+        method: 'PUT',
+        headers: { 'X-Vault-Token': this.args.vaultToken, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ policy }),
+      });
+      if (!res.ok) this.ctx.log.warn('could not write Vault policy', { name, status: res.status });
+    }
+  }
+
+  private event(msg: BodyOf<'token.event.v1'>) {
+    return publishGovernanceEvent(this.ctx.bus, ['token', feedToken(msg.accessor)], 'token', {
+      type: 'token.event.v1',
+      body: msg,
+      run: msg.runId,
+    });
+  }
+
+  // --- run events ----------------------------------------------------------------------------
+
+  async onRunEvent(ev: RunEvent, env: Envelope): Promise<void> {
+    const { runId } = ev;
+    if ((ev.event === 'stage-accepted' || ev.event === 'stage-dispatched') && ev.agentId) await this.store.addAgent(runId, ev.agentId);
+    switch (ev.event) {
+      case 'run-accepted':
+      case 'run-started': {
+        const existing = await this.store.getRun(runId);
+        if (existing) return;
+        const maxTtl = ev.governance?.token.maxTtlMs ?? DEFAULT_RUN_TOKEN_MAX_TTL_MS;
+        if (env.ts + maxTtl < this.ctx.clock.now()) return; // its token would be dead already (replayed history)
+        await this.issue({ runId, parentRunId: ev.parentRunId, pipeline: ev.governance?.pipeline, governance: ev.governance });
+        return;
+      }
+      case 'stage-accepted':
+        if (ev.agentId) await this.issueChild(runId, ev.agentId, ev.stageId, ev.attempt);
+        return;
+      default:
+        if (RUN_END[ev.event]) await this.revoke(runId, RUN_END[ev.event]!, this.ctx.address, false);
+    }
+  }
+
+  // --- issue ---------------------------------------------------------------------------------
+
+  issue(input: IssueInput): Promise<BodyOf<'token.issued.v1'>> {
+    return this.lock.run(input.runId, async () => {
+      const existing = await this.store.getRun(input.runId);
+      if (existing) {
+        return {
+          runId: input.runId,
+          accessor: existing.accessor,
+          policies: existing.policies,
+          expiresAt: existing.expiresAt,
+          maxExpiresAt: existing.maxExpiresAt,
+          created: false,
+        };
+      }
+      const g = input.governance;
+      const tiers: Tier[] = g?.tiers ?? [];
+      const ttlMs = g?.token.ttlMs ?? DEFAULT_RUN_TOKEN_TTL_MS;
+      const maxTtlMs = Math.max(ttlMs, g?.token.maxTtlMs ?? DEFAULT_RUN_TOKEN_MAX_TTL_MS);
+      const renewEveryMs = g?.token.renewEveryMs ?? DEFAULT_RUN_TOKEN_RENEW_EVERY_MS;
+      const pipeline = input.pipeline ?? g?.pipeline;
+      const meta: Record<string, string> = { run_id: input.runId, pipeline: pipeline ?? 'unknown' };
+      if (input.parentRunId) meta.parent_run_id = input.parentRunId;
+      const now = this.ctx.clock.now();
+      const token = await this.vault.createToken({
+        policies: runPolicies(tiers, g?.token.policies ?? []),
+        ttl: toVaultSeconds(ttlMs),
+        explicitMaxTtl: toVaultSeconds(maxTtlMs),
+        renewable: true,
+        meta,
+        displayName: `run-${input.runId}`.slice(0, 100),
+      });
+      this.secrets.set(input.runId, token.token);
+      const rec: RunTokenRecord = {
+        runId: input.runId,
+        pipeline,
+        parentRunId: input.parentRunId,
+        accessor: token.accessor,
+        policies: token.policies,
+        tiers,
+        stageTiers: g?.stageTiers,
+        state: 'live',
+        issuedAt: now,
+        expiresAt: now + token.leaseDurationS * 1000,
+        maxExpiresAt: now + toVaultSeconds(maxTtlMs) * 1000,
+        ttlMs,
+        renewEveryMs,
+        maxTtlMs,
+        renewals: 0,
+      };
+      await this.store.createRun(rec);
+      await this.store.scheduleRenewal(input.runId, now + renewEveryMs);
+      this.issued++;
+      await this.event({
+        runId: input.runId,
+        action: 'issued',
+        accessor: token.accessor,
+        policies: token.policies,
+        expiresAt: rec.expiresAt,
+        ttlMs: token.leaseDurationS * 1000,
+      });
+      return { runId: input.runId, accessor: token.accessor, policies: token.policies, expiresAt: rec.expiresAt, maxExpiresAt: rec.maxExpiresAt, created: true };
+    });
+  }
+
+  /** A child token for one agent's stage attempt, delivered to that agent's inbox only. */
+  issueChild(runId: string, agentId: string, stageId: string | undefined, attempt: number | undefined): Promise<void> {
+    return this.lock.run(runId, async () => {
+      const run = await this.store.getRun(runId);
+      if (!run || run.state !== 'live' || !run.accessor) {
+        this.ctx.log.info('no live run token: no child token', { runId, agentId });
+        return;
+      }
+      const key = `${agentId}/${stageId ?? '-'}/${attempt ?? 0}`;
+      if (await this.store.hasChild(runId, key)) return;
+      const now = this.ctx.clock.now();
+      const tier = childTier(run.tiers, run.stageTiers, stageId);
+      const policies = childPolicies(tier, run.tiers);
+      const left = Math.max(1_000, run.maxExpiresAt - now);
+      const secret = this.secrets.get(runId);
+      const options = {
+        policies,
+        ttl: toVaultSeconds(Math.min(run.ttlMs, left)),
+        explicitMaxTtl: toVaultSeconds(left),
+        renewable: true,
+        meta: { run_id: runId, pipeline: run.pipeline ?? 'unknown', agent_id: agentId, stage_id: stageId ?? '' },
+        displayName: `agent-${agentId}`.slice(0, 100),
+      };
+      // After a restart the run token's secret is gone: the child is then made by the authority's own
+      // token and revoked explicitly with the run (descendant: false).
+      const child = secret ? await this.vault.createChildToken(secret, options) : await this.vault.createToken(options);
+      const rec: ChildTokenRecord = {
+        agentId,
+        stageId,
+        attempt,
+        accessor: child.accessor,
+        tier,
+        policies: child.policies,
+        issuedAt: now,
+        expiresAt: now + child.leaseDurationS * 1000,
+        descendant: secret !== undefined,
+      };
+      await this.store.addChild(runId, key, rec);
+      this.ctx.bus.tell(
+        actorInbox(this.args.agentKind, agentId),
+        {
+          type: 'agent.credentials.v1',
+          body: { runId, token: child.token, accessor: child.accessor, expiresAt: rec.expiresAt, policies: child.policies, stageId },
+          run: runId,
+        },
+      );
+      await this.event({
+        runId,
+        action: 'child-issued',
+        accessor: child.accessor,
+        parentAccessor: run.accessor,
+        agentId,
+        policies: child.policies,
+        expiresAt: rec.expiresAt,
+      });
+    });
+  }
+
+  // --- revoke --------------------------------------------------------------------------------
+
+  revoke(runId: string, reason: string, by: string, suspendAgents: boolean): Promise<RevokeResult> {
+    return this.lock.run(runId, async () => {
+      const now = this.ctx.clock.now();
+      const run = await this.store.getRun(runId);
+      if (!run) {
+        // Revoked before any token: leave a tombstone so a late run-accepted issues nothing.
+        await this.store.createRun({
+          runId, accessor: '', policies: [], tiers: [], state: 'revoked', issuedAt: now, expiresAt: now, maxExpiresAt: now,
+          ttlMs: 0, renewEveryMs: 0, maxTtlMs: 0, renewals: 0, revokedAt: now, revokedReason: reason,
+        });
+        const suspended = suspendAgents ? await this.suspend(runId, undefined, reason) : [];
+        return { runId, revoked: false, revokedAt: now, reason, suspendedAgents: suspended };
+      }
+      if (run.state === 'revoked') {
+        const suspended = suspendAgents ? await this.suspend(runId, run.accessor, reason) : [];
+        return { runId, accessor: run.accessor || undefined, revoked: false, revokedAt: run.revokedAt ?? now, reason: run.revokedReason ?? reason, suspendedAgents: suspended };
+      }
+      const children = await this.store.children(runId);
+      let found: boolean;
+      try {
+        found = await this.vault.revokeAccessor(run.accessor);
+        for (const c of children) if (!c.descendant) await this.vault.revokeAccessor(c.accessor);
+      } catch (err) {
+        await this.event({ runId, action: 'revoke-failed', accessor: run.accessor, reason, by, error: serializeError(err) });
+        throw err;
+      }
+      await this.store.updateRun(runId, { state: 'revoked', revokedAt: now, revokedReason: reason });
+      await this.store.unscheduleRenewal(runId);
+      this.secrets.delete(runId);
+      this.revoked++;
+      await this.event({ runId, action: 'revoked', accessor: run.accessor, childAccessors: children.map((c) => c.accessor), reason, by });
+      const suspended = suspendAgents ? await this.suspend(runId, run.accessor, reason) : [];
+      return { runId, accessor: run.accessor, revoked: found, revokedAt: now, reason, suspendedAgents: suspended };
+    });
+  }
+
+  /** Tells every agent of the run to suspend (agent.command.v1 from T2), then reports it. */
+  private async suspend(runId: string, accessor: string | undefined, reason: string): Promise<string[]> {
+    const agents = await this.store.agents(runId);
+    for (const agentId of agents) {
+      this.ctx.bus.tell(
+        actorInbox(this.args.agentKind, agentId),
+        { type: 'agent.command.v1', body: { command: 'suspend', byTier: 'T2', by: 'token-authority', reason }, run: runId },
+      );
+    }
+    await this.ctx.bus.flush();
+    await this.event({ runId, action: 'agents-suspended', accessor: accessor || undefined, agentIds: agents, reason });
+    return agents;
+  }
+
+  // --- violations ----------------------------------------------------------------------------
+
+  private async reporterAuthorised(env: Envelope<'violation.report.v1'>): Promise<boolean> {
+    if (this.args.reporterAllowlist.includes(env.from)) return true;
+    if (env.body.reporterTier !== 'T2') return false;
+    // A T2 claim is checked with the reporter itself: its inbox must answer agent.state.v1 with tier T2.
+    try {
+      const reply = await this.ctx.bus.ask(env.from, { type: 'agent.status.v1', body: {} }, { timeoutMs: this.args.reporterVerifyTimeoutMs });
+      return reply.type === 'agent.state.v1' && reply.body.tier === 'T2';
+    } catch {
+      return false;
+    }
+  }
+
+  async violation(env: Envelope<'violation.report.v1'>): Promise<RevokeResult> {
+    const b = env.body;
+    const run = await this.store.getRun(b.runId);
+    if (!(await this.reporterAuthorised(env))) {
+      await this.event({
+        runId: b.runId, action: 'violation-refused', accessor: run?.accessor || undefined, agentId: b.agentId, by: env.from,
+        reason: `unauthorised reporter for policy ${b.policy}`,
+      });
+      throw new ForbiddenError(`violation reports need a T2 or allowlisted reporter; ${env.from} is neither`, {
+        details: { reporter: env.from, runId: b.runId },
+      });
+    }
+    await this.event({
+      runId: b.runId, action: 'violation-accepted', accessor: run?.accessor || undefined, agentId: b.agentId, by: env.from,
+      reason: `${b.policy}: ${b.description}`.slice(0, 500),
+    });
+    return this.revoke(b.runId, `policy-violation: ${b.policy}`, env.from, true);
+  }
+
+  // --- status --------------------------------------------------------------------------------
+
+  async state(runIdOrUndefined: string | undefined, accessor: string | undefined): Promise<BodyOf<'token.state.v1'>> {
+    const runId = runIdOrUndefined ?? (accessor ? await this.store.runIdOf(accessor) : undefined);
+    const run = runId ? await this.store.getRun(runId) : undefined;
+    if (!run || !runId) throw new NotFoundError(`no token known for ${runIdOrUndefined ? `run ${runIdOrUndefined}` : `accessor ${accessor}`}`);
+    const now = this.ctx.clock.now();
+    const state = run.state === 'live' && run.expiresAt <= now ? 'expired' : run.state;
+    const children = await this.store.children(runId);
+    return {
+      runId,
+      pipeline: run.pipeline,
+      accessor: run.accessor || undefined,
+      state,
+      policies: run.policies,
+      issuedAt: run.issuedAt,
+      expiresAt: run.expiresAt,
+      maxExpiresAt: run.maxExpiresAt,
+      renewals: run.renewals,
+      lastRenewedAt: run.lastRenewedAt,
+      revokedAt: run.revokedAt,
+      revokedReason: run.revokedReason,
+      children: children.map((c) => ({ agentId: c.agentId, stageId: c.stageId, accessor: c.accessor, tier: c.tier, issuedAt: c.issuedAt, descendant: c.descendant })),
+    };
+  }
+
+  async handle(env: Envelope): Promise<OutMessage | undefined> {
+    switch (env.type) {
+      case 'token.issue.v1': {
+        const b = env.body;
+        return { type: 'token.issued.v1', body: await this.issue({ runId: b.runId, pipeline: b.pipeline, parentRunId: b.parentRunId, governance: b.governance }) };
+      }
+      case 'token.revoke.v1': {
+        const b = env.body;
+        return { type: 'token.revoked.v1', body: await this.revoke(b.runId, b.reason, b.by ?? env.from, b.suspendAgents) };
+      }
+      case 'token.status.v1':
+        return { type: 'token.state.v1', body: await this.state(env.body.runId, env.body.accessor) };
+      case 'violation.report.v1':
+        return { type: 'token.revoked.v1', body: await this.violation(env) };
+      default:
+        return undefined;
+    }
+  }
+}
+
+export const tokenAuthorityKind = defineActorKind({
+  kind: 'token-authority',
+  description: 'issues, scopes and revokes Vault tokens of pipeline runs and their agents',
+  async start(ctx) {
+    const args = tokenAuthorityArgs(ctx.args);
+    const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: 3 });
+    const vault = new VaultTokenClient({ addr: args.vaultAddr, token: args.vaultToken, clock: ctx.clock });
+    const authority = new TokenAuthority(ctx, args, vault, new TokenStore(redis, args.keyPrefix));
+    let consumer: { stop(): Promise<void> } | undefined;
+    try {
+      if (args.ensurePolicies) await authority.ensurePolicies();
+      consumer = await consumeRunEvents(
+        ctx.bus,
+        { durable: args.durable, startFrom: args.startFrom, ackWaitMs: args.ackWaitMs, retryMs: args.eventRetryMs, log: ctx.log },
+        (env) => authority.onRunEvent(env.body, env),
+      );
+    } catch (err) {
+      redis.disconnect();
+      throw toGovError(err);
+    }
+    return {
+      accepts: ['token.issue.v1', 'token.revoke.v1', 'token.status.v1', 'violation.report.v1'],
+      status: () => authority.status(),
+      handle: (env, inc) => answerErrors(ctx, inc, () => authority.handle(env)),
+      async stop() {
+        await consumer?.stop();
+        redis.disconnect();
+      },
+    };
+  },
+});

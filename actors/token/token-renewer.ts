@@ -1,0 +1,166 @@
+/**
+ * The token renewer (kind `token-renewer`): renews every live run token (and its agents' child
+ * tokens) every `renewEveryMs` (30 min by default) by accessor, never past the token's explicit max
+ * TTL: the renewal that reaches it is the last one, reported as `max-ttl-reached`. Failures are
+ * reported (feed + audit) and retried. The schedule lives in Redis (`agov:token:renew`), so a
+ * restarted renewer carries on. Time is the injected Clock's. See docs/governance.md.
+ */
+import { Redis } from 'ioredis';
+import type { TimerHandle } from '../../infra/clock.ts';
+import type { BodyOf } from '../../protocols/catalog.ts';
+import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import { serializeError, TokenExpiredError, TokenRevokedError } from '../../protocols/errors.ts';
+import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
+import { answerErrors, feedToken, publishGovernanceEvent } from './governance-io.ts';
+import { decideRenewal, nextRenewalAt, retryAt, toVaultSeconds } from './renewal-schedule.ts';
+import { type TokenRenewerArgs, tokenRenewerArgs } from './token-options.ts';
+import { type RunTokenRecord, TokenStore } from './token-store.ts';
+import { VaultTokenClient } from './vault-client.ts';
+
+type Renewed = BodyOf<'token.renewed.v1'>['runs'][number];
+
+export class TokenRenewer {
+  private running: Promise<Renewed[]> | undefined;
+  private again = false;
+  renewals = 0;
+  failures = 0;
+
+  constructor(
+    private readonly ctx: ActorContext,
+    private readonly args: TokenRenewerArgs,
+    private readonly vault: VaultTokenClient,
+    readonly store: TokenStore,
+  ) {}
+
+  private event(msg: BodyOf<'token.event.v1'>) {
+    return publishGovernanceEvent(this.ctx.bus, ['token', feedToken(msg.accessor)], 'token', { type: 'token.event.v1', body: msg, run: msg.runId });
+  }
+
+  /** Resolves when no pass is running. */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Runs one pass over due tokens; calls while a pass runs coalesce into one more pass. */
+  tick(): Promise<Renewed[]> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      const out: Renewed[] = [];
+      do {
+        this.again = false;
+        for (const runId of await this.store.dueRenewals(this.ctx.clock.now())) {
+          const r = await this.renewRun(runId, false);
+          if (r) out.push(r);
+        }
+      } while (this.again);
+      return out;
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Renews one run's token if due (or at once with `force`). */
+  async renewRun(runId: string, force: boolean): Promise<Renewed | undefined> {
+    const run = await this.store.getRun(runId);
+    if (!run || run.state !== 'live' || !run.accessor) {
+      await this.store.unscheduleRenewal(runId);
+      return undefined;
+    }
+    const now = this.ctx.clock.now();
+    const scheduled = (await this.store.scheduled()).find((s) => s.runId === runId)?.at ?? now;
+    const decision = decideRenewal({ ttlMs: run.ttlMs, renewEveryMs: run.renewEveryMs, maxExpiresAt: run.maxExpiresAt, nextRenewAt: force ? now : scheduled }, now);
+    if (decision.action === 'wait') return undefined;
+    if (decision.action === 'at-max') {
+      await this.reachedMax(run);
+      return undefined;
+    }
+    try {
+      const renewed = await this.vault.renewAccessor(run.accessor, toVaultSeconds(decision.incrementMs));
+      const expiresAt = now + renewed.leaseDurationS * 1000;
+      const last = decision.last || expiresAt >= run.maxExpiresAt - 1_000;
+      const wrote = await this.store.updateRunIfLive(runId, { expiresAt, renewals: run.renewals + 1, lastRenewedAt: now });
+      if (!wrote) {
+        await this.store.unscheduleRenewal(runId);
+        return undefined;
+      }
+      this.renewals++;
+      await this.event({ runId, action: 'renewed', accessor: run.accessor, expiresAt, ttlMs: renewed.leaseDurationS * 1000 });
+      await this.renewChildren(run, decision.incrementMs);
+      if (last) await this.reachedMax({ ...run, expiresAt });
+      else await this.store.scheduleRenewal(runId, nextRenewalAt(run.renewEveryMs, now));
+      return { runId, accessor: run.accessor, expiresAt, renewals: run.renewals + 1, atMaxTtl: last };
+    } catch (err) {
+      this.failures++;
+      const gone = err instanceof TokenRevokedError || err instanceof TokenExpiredError;
+      const fresh = await this.store.getRun(runId);
+      if (fresh?.state !== 'live') {
+        await this.store.unscheduleRenewal(runId); // revoked meanwhile: nothing to report
+        return undefined;
+      }
+      await this.event({ runId, action: 'renewal-failed', accessor: run.accessor, reason: gone ? 'token gone' : 'vault error', error: serializeError(err) });
+      if (gone) {
+        await this.store.updateRunIfLive(runId, { state: err instanceof TokenExpiredError ? 'expired' : 'revoked', revokedAt: now, revokedReason: 'lost' });
+        await this.store.unscheduleRenewal(runId);
+      } else {
+        await this.store.scheduleRenewal(runId, retryAt(now, this.args.retryMs, run.expiresAt));
+      }
+      return undefined;
+    }
+  }
+
+  private async renewChildren(run: RunTokenRecord, incrementMs: number) {
+    for (const child of await this.store.children(run.runId)) {
+      try {
+        await this.vault.renewAccessor(child.accessor, toVaultSeconds(incrementMs));
+      } catch (err) {
+        if (err instanceof TokenRevokedError || err instanceof TokenExpiredError) continue; // its task is over
+        await this.event({ runId: run.runId, action: 'renewal-failed', accessor: child.accessor, agentId: child.agentId, error: serializeError(err) });
+      }
+    }
+  }
+
+  private async reachedMax(run: RunTokenRecord) {
+    await this.store.updateRunIfLive(run.runId, { state: 'at-max-ttl' });
+    await this.store.unscheduleRenewal(run.runId);
+    await this.event({ runId: run.runId, action: 'max-ttl-reached', accessor: run.accessor, expiresAt: run.expiresAt, reason: 'explicit max TTL reached; no more renewals' });
+  }
+
+  async handle(env: Envelope): Promise<OutMessage | undefined> {
+    if (env.type !== 'token.renew.v1') return undefined;
+    if (env.body.runId) {
+      const r = await this.renewRun(env.body.runId, true);
+      return { type: 'token.renewed.v1', body: { runs: r ? [r] : [] } };
+    }
+    return { type: 'token.renewed.v1', body: { runs: await this.tick() } };
+  }
+}
+
+export const tokenRenewerKind = defineActorKind({
+  kind: 'token-renewer',
+  description: 'renews live run tokens on schedule, up to their max TTL',
+  start(ctx) {
+    const args = tokenRenewerArgs(ctx.args);
+    const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: 3 });
+    const vault = new VaultTokenClient({ addr: args.vaultAddr, token: args.vaultToken, clock: ctx.clock });
+    const renewer = new TokenRenewer(ctx, args, vault, new TokenStore(redis, args.keyPrefix));
+    const poll = () => {
+      renewer.tick().catch((err) => ctx.log.warn('renewal pass failed', { error: String(err) }));
+    };
+    const timer: TimerHandle = ctx.clock.setInterval(poll, args.pollMs);
+    poll();
+    return {
+      accepts: ['token.renew.v1'],
+      status: () => ({ renewals: renewer.renewals, failures: renewer.failures }),
+      handle: (env, inc) => answerErrors(ctx, inc, () => renewer.handle(env)),
+      async stop() {
+        ctx.clock.clear(timer);
+        await renewer.idle();
+        redis.disconnect();
+      },
+    };
+  },
+});
