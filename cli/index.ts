@@ -3,6 +3,7 @@
  */
 import { GovError, toGovError } from '../protocols/errors.ts';
 import { commandActor } from './command-actor.ts';
+import { commandAgents } from './command-agents.ts';
 import { commandTeams } from './command-teams.ts';
 import { commandUp } from './command-up.ts';
 
@@ -11,6 +12,7 @@ const USAGE = `agov <command> [options]
 Commands:
   up [--once]                   start the system on embedded defaults (or NATS_URL/REDIS_URL/VAULT_ADDR)
   actor <kind> --id <id>        run one actor in this process (joins NATS_URL)
+  agents [--json] [--team T]    list the agents the agent directory knows (NATS_URL)
   teams [--json]                the live supervision tree: each actor's state and restarts (NATS_URL)
   help                          this text
 `;
@@ -20,6 +22,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   up: commandUp,
   actor: commandActor,
+  agents: commandAgents,
   teams: commandTeams,
   help: async () => {
     process.stdout.write(USAGE);

@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { agentMessages } from './messages/agent.ts';
+import { agentEventMessages } from './messages/agent-events.ts';
 import { demoMessages } from './messages/demo.ts';
 import { ledgerMessages } from './messages/ledger.ts';
 import { runMessages } from './messages/run.ts';
@@ -15,6 +16,7 @@ export const catalog = {
   ...systemMessages,
   ...demoMessages,
   ...agentMessages,
+  ...agentEventMessages,
   ...runMessages,
   ...supervisorMessages,
   ...ledgerMessages,

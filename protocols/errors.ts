@@ -41,6 +41,11 @@ export const ERROR_CODES = [
   'GOV_ERR_LEDGER_TAMPERED',
   'GOV_ERR_LEDGER_STORE',
   'GOV_ERR_EVIDENCE_INVALID',
+  'GOV_ERR_AGENT_BUSY',
+  'GOV_ERR_AGENT_UNAVAILABLE',
+  'GOV_ERR_TASK_FAILED',
+  'GOV_ERR_TASK_CANCELLED',
+  'GOV_ERR_TASK_NOT_HANDLED',
   'GOV_ERR_RUN_CANCELLED',
   'GOV_ERR_AGENT_LOST',
 ] as const;
@@ -116,6 +121,11 @@ export const ForbiddenError = define('GOV_ERR_FORBIDDEN', 'ForbiddenError', fals
 export const LedgerTamperedError = define('GOV_ERR_LEDGER_TAMPERED', 'LedgerTamperedError', false);
 export const LedgerStoreError = define('GOV_ERR_LEDGER_STORE', 'LedgerStoreError', true);
 export const EvidenceInvalidError = define('GOV_ERR_EVIDENCE_INVALID', 'EvidenceInvalidError', false);
+export const AgentBusyError = define('GOV_ERR_AGENT_BUSY', 'AgentBusyError', true);
+export const AgentUnavailableError = define('GOV_ERR_AGENT_UNAVAILABLE', 'AgentUnavailableError', true);
+export const TaskFailedError = define('GOV_ERR_TASK_FAILED', 'TaskFailedError', false);
+export const TaskCancelledError = define('GOV_ERR_TASK_CANCELLED', 'TaskCancelledError', false);
+export const TaskNotHandledError = define('GOV_ERR_TASK_NOT_HANDLED', 'TaskNotHandledError', false);
 export const RunCancelledError = define('GOV_ERR_RUN_CANCELLED', 'RunCancelledError', false);
 export const AgentLostError = define('GOV_ERR_AGENT_LOST', 'AgentLostError', true);
 

@@ -93,6 +93,11 @@ export function obsSubject(category: string, ...rest: string[]): string {
 }
 export const allObs = (): string => join('obs', '>');
 
+/** Every agent's lifecycle feed (`gov.obs.agent.<agentId>`: agent.transition.v1, agent.command.outcome.v1). */
+export const allAgentFeeds = (): string => join('obs', 'agent', '>');
+/** Every policy violation on the feed (`gov.obs.violation.<agentId>`: agent.violation.v1). */
+export const allViolationFeeds = (): string => join('obs', 'violation', '>');
+
 /** Parses the kind and id out of a per-actor subject (`gov.sys.hb.<kind>.<id>` etc.). */
 export function parseActorSubject(subject: string): { kind: string; id: string } | undefined {
   const parts = subject.split('.');

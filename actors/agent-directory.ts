@@ -1,0 +1,189 @@
+/**
+ * The agent directory (kind `agent-directory`): who the agents are and what state they are in, for
+ * orchestrators, `agov agents` and the HTTP API.
+ *
+ * It watches, without asking anyone: heartbeats (`gov.sys.hb.>`, those whose `status` is an agent
+ * state), registrations (`gov.agents.register`), the agent feed (`gov.obs.agent.>`: transitions) and
+ * exit reports. It answers agent.status.v1 (`agentId` for one agent, `team` to filter, neither for
+ * all) with agent.states.v1, each with `lastHeartbeatMs` (epoch ms, directory clock; the reply
+ * envelope's `ts` is the same clock, so `ts - lastHeartbeatMs` is the heartbeat's age).
+ *
+ * An agent whose heartbeats stopped for {@link DEFAULT_UNREACHABLE_AFTER_INTERVALS} of its intervals
+ * is reported `unreachable`; one that exited is reported `exited` (shutdown) or `crashed`. Both are
+ * forgotten after {@link DEFAULT_DIRECTORY_FORGET_MS}. Several directories may run: each sees everything
+ * and answers on the shared service subject `gov.svc.agent-directory`.
+ */
+import type { z } from 'zod';
+import type { BodyOf } from '../protocols/catalog.ts';
+import { AgentStateSchema } from '../protocols/messages/agent.ts';
+import { agentRegisterSubject, allAgentFeeds, allExits, allHeartbeats } from '../protocols/subjects.ts';
+import {
+  AGENT_DIRECTORY_KIND,
+  AGENT_KIND,
+  DEFAULT_ASSUMED_HEARTBEAT_MS,
+  DEFAULT_DIRECTORY_FORGET_MS,
+  DEFAULT_UNREACHABLE_AFTER_INTERVALS,
+} from './agent/agent-options.ts';
+import { defineActorKind } from './runtime/actor-kind.ts';
+
+export type AgentState = z.output<typeof AgentStateSchema>;
+
+interface Entry {
+  state: AgentState;
+  /** Actor kind its heartbeats come from (`agent` for ours; an external agent may use its own). */
+  kind: string | undefined;
+  /** Directory-clock time of the last heartbeat (or registration, before any heartbeat). */
+  lastSeenAt: number;
+  lastHeartbeatAt: number | undefined;
+  intervalMs: number;
+  exited: 'exited' | 'crashed' | undefined;
+  exitedAt: number | undefined;
+}
+
+export interface DirectoryOptions {
+  unreachableAfterIntervals?: number;
+  forgetAfterMs?: number;
+}
+
+/** The directory's table, pure: feed it what was seen (with the time), ask it who is there. */
+export class AgentDirectoryTable {
+  private readonly agents = new Map<string, Entry>();
+  private readonly unreachableAfter: number;
+  private readonly forgetAfterMs: number;
+
+  constructor(options: DirectoryOptions = {}) {
+    this.unreachableAfter = options.unreachableAfterIntervals ?? DEFAULT_UNREACHABLE_AFTER_INTERVALS;
+    this.forgetAfterMs = options.forgetAfterMs ?? DEFAULT_DIRECTORY_FORGET_MS;
+  }
+
+  private upsert(state: AgentState, now: number): Entry {
+    const e = this.agents.get(state.agentId);
+    if (e) {
+      e.state = { ...e.state, ...state };
+      e.exited = undefined;
+      e.exitedAt = undefined;
+      return e;
+    }
+    const fresh: Entry = { state, kind: undefined, lastSeenAt: now, lastHeartbeatAt: undefined, intervalMs: DEFAULT_ASSUMED_HEARTBEAT_MS, exited: undefined, exitedAt: undefined };
+    this.agents.set(state.agentId, fresh);
+    return fresh;
+  }
+
+  /** A heartbeat; ignored unless its `status` is an agent state. */
+  heartbeat(hb: BodyOf<'actor.heartbeat.v1'>, now: number): boolean {
+    const parsed = AgentStateSchema.safeParse(hb.status);
+    if (!parsed.success) return false;
+    const state = parsed.data;
+    const e = this.upsert(state, now);
+    // Fields absent from this heartbeat (currentTask finished) must not linger.
+    e.state = state;
+    e.lastSeenAt = now;
+    e.lastHeartbeatAt = now;
+    e.intervalMs = hb.intervalMs;
+    e.kind = hb.kind;
+    return true;
+  }
+
+  register(state: BodyOf<'agent.register.v1'>, now: number): void {
+    const e = this.upsert(state, now);
+    e.state = state;
+    e.lastSeenAt = now;
+  }
+
+  transition(t: BodyOf<'agent.transition.v1'>, now: number): void {
+    const e = this.agents.get(t.agentId);
+    if (!e) {
+      this.upsert({ agentId: t.agentId, state: t.to, tier: t.tier, team: t.team, role: t.role, restarts: t.restarts ?? 0 }, now);
+      return;
+    }
+    e.state = {
+      ...e.state,
+      state: t.to,
+      tier: t.tier,
+      ...(t.team ? { team: t.team } : {}),
+      ...(t.role ? { role: t.role } : {}),
+      ...(t.restarts === undefined ? {} : { restarts: t.restarts }),
+    };
+    if (t.to !== 'working') delete e.state.currentTask;
+    e.exited = undefined;
+    e.lastSeenAt = Math.max(e.lastSeenAt, now);
+  }
+
+  exit(ex: BodyOf<'actor.exit.v1'>, now: number): void {
+    const e = this.agents.get(ex.actorId);
+    if (!e || ex.kind !== (e.kind ?? AGENT_KIND)) return;
+    e.exited = ex.reason === 'shutdown' || ex.reason === 'normal' ? 'exited' : 'crashed';
+    e.exitedAt = now;
+  }
+
+  /** The agents as reported now: `unreachable` / `exited` / `crashed` override the last known state. */
+  query(filter: { agentId?: string; team?: string }, now: number): AgentState[] {
+    const out: AgentState[] = [];
+    for (const [id, e] of this.agents) {
+      const unreachable = now - e.lastSeenAt > this.unreachableAfter * e.intervalMs;
+      const goneSince = e.exitedAt ?? (unreachable ? e.lastSeenAt : undefined);
+      if (goneSince !== undefined && now - goneSince > this.forgetAfterMs) {
+        this.agents.delete(id);
+        continue;
+      }
+      if (filter.agentId !== undefined && id !== filter.agentId) continue;
+      if (filter.team !== undefined && e.state.team !== filter.team) continue;
+      const state = e.exited ?? (unreachable ? 'unreachable' : e.state.state);
+      out.push({
+        ...e.state,
+        state,
+        ...(e.lastHeartbeatAt === undefined ? {} : { lastHeartbeatMs: e.lastHeartbeatAt }),
+      });
+    }
+    return out.sort((a, b) => a.agentId.localeCompare(b.agentId));
+  }
+
+  size(): number {
+    return this.agents.size;
+  }
+}
+
+export const agentDirectoryKind = defineActorKind({
+  kind: AGENT_DIRECTORY_KIND,
+  description: 'knows every agent from heartbeats, registrations and lifecycle transitions; answers agent.status.v1',
+  start(ctx) {
+    const table = new AgentDirectoryTable({
+      unreachableAfterIntervals: ctx.args.unreachableAfterIntervals === undefined ? undefined : Number(ctx.args.unreachableAfterIntervals),
+      forgetAfterMs: ctx.args.forgetAfterMs === undefined ? undefined : Number(ctx.args.forgetAfterMs),
+    });
+    return {
+      accepts: [
+        'agent.status.v1',
+        'actor.heartbeat.v1',
+        'agent.register.v1',
+        'agent.transition.v1',
+        'agent.command.outcome.v1',
+        'actor.exit.v1',
+      ],
+      subscriptions: [{ subject: allHeartbeats() }, { subject: agentRegisterSubject() }, { subject: allAgentFeeds() }, { subject: allExits() }],
+      status: () => ({ agents: table.size() }),
+      handle(env) {
+        const now = ctx.clock.now();
+        switch (env.type) {
+          case 'actor.heartbeat.v1':
+            table.heartbeat(env.body, now);
+            return undefined;
+          case 'agent.register.v1':
+            table.register(env.body, now);
+            return { type: 'ack.v1', body: { ok: true } };
+          case 'agent.transition.v1':
+            table.transition(env.body, now);
+            return undefined;
+          case 'actor.exit.v1':
+            table.exit(env.body, now);
+            return undefined;
+          case 'agent.status.v1':
+            return { type: 'agent.states.v1', body: { agents: table.query(env.body, now) } };
+          default:
+            // agent.command.outcome.v1 shares the agent feed; the transition that follows carries the state.
+            return undefined;
+        }
+      },
+    };
+  },
+});

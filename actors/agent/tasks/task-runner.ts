@@ -1,0 +1,65 @@
+/**
+ * The contract between the agent and its task runners: one runner per task kind, each in its own file.
+ * A runner does the work and resolves with an outcome; it never throws for a task that merely failed.
+ * It must stop soon after `signal` aborts (cancel, the task's timeout, suspend, demotion, agent stop);
+ * the agent then decides the final status from the abort reason and keeps the runner's partial output.
+ */
+import type { z } from 'zod';
+import type { Clock } from '../../../infra/clock.ts';
+import { GovError, InvalidMessageError, serializeError } from '../../../protocols/errors.ts';
+import type { SerializedErrorSchema } from '../../../protocols/messages/system.ts';
+import type { Task, TaskOf } from '../../../protocols/pipeline/schema.ts';
+
+/** An error as a result carries it; `code` may be any string (a `fail` task names its own). */
+export type WireError = z.output<typeof SerializedErrorSchema>;
+
+export type TaskStatus = 'succeeded' | 'failed' | 'cancelled';
+
+export interface TaskOutcome {
+  status: TaskStatus;
+  output?: unknown;
+  error?: WireError;
+}
+
+export interface TaskRunContext {
+  agentId: string;
+  taskId: string;
+  /** Aborted when the task must stop; `signal.reason` is a GovError saying why. */
+  signal: AbortSignal;
+  /** Environment from the assignment (PIPELINE_ID etc.); exec passes it to its process. */
+  env: Readonly<Record<string, string>>;
+  /** The agent's own environment: exec copies only the names a task lists in `env.pass`. */
+  agentEnv: Readonly<Record<string, string | undefined>>;
+  /** The agent's work dir; exec makes a fresh folder per task under `<workDir>/tasks/`. */
+  workDir: string;
+  keepTaskDirs: boolean;
+  killGraceMs: number;
+  httpMaxBodyBytes: number;
+  clock: Clock;
+  /** Sends agent.task.progress.v1 to the task's replyTo. */
+  progress(fraction?: number, note?: string): void;
+}
+
+export type TaskRunner<K extends Task['kind'] = Task['kind']> = (task: TaskOf<K>, ctx: TaskRunContext) => Promise<TaskOutcome>;
+
+export const succeeded = (output?: unknown): TaskOutcome => (output === undefined ? { status: 'succeeded' } : { status: 'succeeded', output });
+
+export const failed = (error: GovError | WireError, output?: unknown): TaskOutcome => ({
+  status: 'failed',
+  error: error instanceof GovError ? serializeError(error) : error,
+  ...(output === undefined ? {} : { output }),
+});
+
+/**
+ * A numeric task field. The orchestrator resolves `${{ params.X }}` references before dispatch; one
+ * still unresolved (or not a number) is an invalid task.
+ */
+export function numberField(value: number | string, field: string): number {
+  const n = typeof value === 'number' ? value : Number.NaN;
+  if (!Number.isFinite(n)) {
+    throw new InvalidMessageError(`task field ${field} is ${JSON.stringify(value)}: references must be resolved before a task reaches an agent`, {
+      details: { field },
+    });
+  }
+  return n;
+}

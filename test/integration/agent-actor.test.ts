@@ -1,0 +1,478 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JetStreamManager } from '@nats-io/jetstream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentKind } from '../../actors/agent/agent.ts';
+import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
+import type { Bus } from '../../bus/index.ts';
+import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
+import type { NatsServer } from '../../infra/nats-server.ts';
+import type { RedisServer } from '../../infra/redis-server.ts';
+import type { BodyIn } from '../../protocols/catalog.ts';
+import {
+  AgentBusyError,
+  AgentUnavailableError,
+  actorInbox,
+  allDeadLetters,
+  auditSubject,
+  decodeRaw,
+  heartbeatSubject,
+  type Envelope,
+  InvalidMessageError,
+  InvalidTransitionError,
+  obsSubject,
+  PolicyViolationError,
+  serviceSubject,
+  TierForbiddenError,
+} from '../../protocols/index.ts';
+import { collect, TestServers, testBus } from '../harness/index.ts';
+
+const servers = new TestServers();
+let nats: NatsServer;
+let redis: RedisServer;
+let client: Bus;
+let jsm: JetStreamManager;
+let workRoot: string;
+const handles: ActorHandle[] = [];
+
+beforeAll(async () => {
+  [nats, redis] = await Promise.all([servers.nats(), servers.redis()]);
+  client = await testBus(nats.url);
+  jsm = await ensureStreams(client.nc);
+  workRoot = servers.tempDir('agov-agent-work-');
+  servers.onStop(() => client.close());
+  servers.onStop(async () => {
+    for (const h of handles) await h.stop('test over').catch(() => undefined);
+  });
+});
+afterAll(() => servers.stopAll());
+
+type Task = BodyIn<'agent.task.assign.v1'>['task'];
+
+async function startAgent(id: string, args: Record<string, unknown> = {}): Promise<ActorHandle> {
+  const h = await runActor(agentKind, {
+    id,
+    args: { tier: 'T1', redisUrl: redis.url, workDir: join(workRoot, id), ...args },
+    bus: { servers: nats.url },
+    heartbeatMs: 200,
+  });
+  handles.push(h);
+  return h;
+}
+
+let seq = 0;
+/** An orchestrator-like reply subject with a collector on it. */
+async function orchestrator() {
+  const replyTo = serviceSubject(`test-orch-${++seq}`);
+  const seen = collect(client, replyTo);
+  await seen.ready();
+  return { replyTo, seen };
+}
+
+function assign(agentId: string, task: Task, replyTo: string, extra: Partial<BodyIn<'agent.task.assign.v1'>> = {}) {
+  const taskId = extra.taskId ?? `task-${++seq}`;
+  return {
+    taskId,
+    reply: client.ask(actorInbox('agent', agentId), {
+      type: 'agent.task.assign.v1',
+      body: { taskId, runId: 'run-1', stageId: 'stage-a', attempt: 1, task, requiredTier: 'T0', timeoutMs: 10_000, replyTo, env: {}, ...extra },
+    }),
+  };
+}
+
+function resultOf(seen: ReturnType<typeof collect>, taskId: string) {
+  return seen.next((e) => e.type === 'agent.task.result.v1' && e.body.taskId === taskId) as Promise<Envelope<'agent.task.result.v1'>>;
+}
+
+async function status(agentId: string) {
+  const r = await client.ask(actorInbox('agent', agentId), { type: 'agent.status.v1', body: {} });
+  if (r.type !== 'agent.state.v1') throw new Error(`unexpected ${r.type}`);
+  return r.body;
+}
+
+function command(agentId: string, body: BodyIn<'agent.command.v1'>) {
+  return client.ask(actorInbox('agent', agentId), { type: 'agent.command.v1', body });
+}
+
+/** Every envelope in the AUDIT stream on gov.audit.agent, in order. */
+async function auditTrail(): Promise<Envelope[]> {
+  const info = await jsm.streams.info(AUDIT_STREAM);
+  const out: Envelope[] = [];
+  for (let s = info.state.first_seq; s <= info.state.last_seq && info.state.messages > 0; s++) {
+    const m = await jsm.streams.getMessage(AUDIT_STREAM, { seq: s });
+    if (m && m.subject === auditSubject('agent')) out.push(decodeRaw(m.data) as Envelope);
+  }
+  return out;
+}
+
+const node = process.execPath;
+
+describe('agent actor over real nats-server and redis-server', () => {
+  it('boots through preflight to idle, announces itself and reports its state in heartbeats', async () => {
+    const feed = collect(client, obsSubject('agent', 'boot-1'));
+    const hb = collect(client, heartbeatSubject('agent', 'boot-1'));
+    await feed.ready();
+    await startAgent('boot-1', { team: 'red', role: 'builder', tier: 'T0' });
+    await feed.next((e) => e.type === 'agent.transition.v1' && e.body.from === 'bootstrapping' && e.body.to === 'idle');
+    expect(await status('boot-1')).toMatchObject({ agentId: 'boot-1', state: 'idle', tier: 'T0', team: 'red', role: 'builder', restarts: 0 });
+    const beat = await hb.next((e) => e.type === 'actor.heartbeat.v1' && (e.body.status as { state?: string })?.state === 'idle');
+    expect(beat.type === 'actor.heartbeat.v1' && beat.body.status).toMatchObject({ agentId: 'boot-1', tier: 'T0', team: 'red' });
+    feed.close();
+    hb.close();
+  });
+
+  it('a T0 agent given an exec task refuses it with TierForbiddenError, and the violation appears on the feed and in the audit stream', async () => {
+    await startAgent('t0-1', { tier: 'T0' });
+    const violations = collect(client, obsSubject('violation', 't0-1'));
+    await violations.ready();
+    const { replyTo, seen } = await orchestrator();
+    const { taskId, reply } = assign('t0-1', { kind: 'exec', command: [node, '-e', '1'], env: {}, timeoutMs: 1000, maxOutputBytes: 100 }, replyTo);
+    const err = await reply.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TierForbiddenError);
+    expect((err as TierForbiddenError).details).toMatchObject({ tier: 'T0', taskKind: 'exec', requiredTier: 'T1' });
+    const v = await violations.next();
+    expect(v.type === 'agent.violation.v1' && v.body).toMatchObject({
+      agentId: 't0-1',
+      kind: 'task-tier',
+      tier: 'T0',
+      taskId,
+      taskKind: 'exec',
+      requiredTier: 'T1',
+      runId: 'run-1',
+      stageId: 'stage-a',
+    });
+    // The refusal is final for that task: no result, and the agent stays idle.
+    expect((await status('t0-1')).state).toBe('idle');
+    expect(seen.seen).toEqual([]);
+    const audit = await auditTrail();
+    expect(audit.some((e) => e.id === v.id && e.type === 'agent.violation.v1')).toBe(true);
+    violations.close();
+  });
+
+  it('refuses a task whose requiredTier is above the agent even when the kind is allowed', async () => {
+    await startAgent('t1-req', { tier: 'T1' });
+    const { replyTo } = await orchestrator();
+    await expect(assign('t1-req', { kind: 'noop' }, replyTo, { requiredTier: 'T2' }).reply).rejects.toBeInstanceOf(TierForbiddenError);
+  });
+
+  it('accepts a task at once, then sends progress and exactly one result to replyTo', async () => {
+    await startAgent('noop-1');
+    const { replyTo, seen } = await orchestrator();
+    const first = assign('noop-1', { kind: 'noop' }, replyTo);
+    const accepted = await first.reply;
+    expect(accepted.type === 'agent.task.accepted.v1' && accepted.body).toEqual({
+      taskId: first.taskId,
+      runId: 'run-1',
+      stageId: 'stage-a',
+      attempt: 1,
+      agentId: 'noop-1',
+    });
+    const result = await resultOf(seen, first.taskId);
+    expect(result.body).toMatchObject({ status: 'succeeded', agentId: 'noop-1' });
+    expect(result.corr).toBe(accepted.corr);
+    const progress = seen.seen.filter((e) => e.type === 'agent.task.progress.v1' && e.body.taskId === first.taskId);
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(seen.seen.indexOf(progress[0]!)).toBeLessThan(seen.seen.indexOf(result));
+    // A second task's result arriving proves nothing more came for the first.
+    const second = assign('noop-1', { kind: 'noop' }, replyTo);
+    await second.reply;
+    await resultOf(seen, second.taskId);
+    expect(seen.seen.filter((e) => e.type === 'agent.task.result.v1' && e.body.taskId === first.taskId)).toHaveLength(1);
+    expect((await status('noop-1')).state).toBe('idle');
+  });
+
+  it('a fail task reports a failed result with its message and code', async () => {
+    await startAgent('fail-1');
+    const { replyTo, seen } = await orchestrator();
+    const a = assign('fail-1', { kind: 'fail', message: 'drill', code: 'DRILL_42' }, replyTo);
+    await a.reply;
+    const r = await resultOf(seen, a.taskId);
+    expect(r.body).toMatchObject({ status: 'failed', error: { code: 'DRILL_42', message: 'drill', retryable: false } });
+    expect((await status('fail-1')).state).toBe('idle');
+  });
+
+  it('cancels a running sleep task: the result is cancelled and the agent is idle again', async () => {
+    await startAgent('sleep-1');
+    const { replyTo, seen } = await orchestrator();
+    const a = assign('sleep-1', { kind: 'sleep', ms: 60_000 }, replyTo);
+    await a.reply;
+    expect(await status('sleep-1')).toMatchObject({ state: 'working', currentTask: { taskId: a.taskId, runId: 'run-1' } });
+    const ack = await client.ask(actorInbox('agent', 'sleep-1'), {
+      type: 'agent.task.cancel.v1',
+      body: { taskId: a.taskId, runId: 'run-1', stageId: 'stage-a', attempt: 1, reason: 'run cancelled' },
+    });
+    expect(ack.type === 'ack.v1' && ack.body.info).toMatchObject({ cancelled: true });
+    const r = await resultOf(seen, a.taskId);
+    expect(r.body).toMatchObject({ status: 'cancelled', error: { code: 'GOV_ERR_TASK_CANCELLED' } });
+    expect(r.body.durationMs).toBeLessThan(10_000);
+    expect((await status('sleep-1')).state).toBe('idle');
+  });
+
+  it("enforces the assignment's timeout: an overlong task fails with GOV_ERR_TIMEOUT", async () => {
+    await startAgent('timeout-1');
+    const { replyTo, seen } = await orchestrator();
+    const a = assign('timeout-1', { kind: 'sleep', ms: 60_000 }, replyTo, { timeoutMs: 200 });
+    await a.reply;
+    const r = await resultOf(seen, a.taskId);
+    expect(r.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_TIMEOUT' } });
+  });
+
+  it('a busy agent refuses another task with a retryable error and keeps answering status', async () => {
+    await startAgent('busy-1');
+    const { replyTo, seen } = await orchestrator();
+    const a = assign('busy-1', { kind: 'sleep', ms: 60_000 }, replyTo);
+    await a.reply;
+    const err = await assign('busy-1', { kind: 'noop' }, replyTo).reply.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AgentBusyError);
+    expect((err as AgentBusyError).retryable).toBe(true);
+    expect((await status('busy-1')).state).toBe('working');
+    await client.ask(actorInbox('agent', 'busy-1'), {
+      type: 'agent.task.cancel.v1',
+      body: { taskId: a.taskId, runId: 'run-1', stageId: 'stage-a', attempt: 1, reason: 'done' },
+    });
+    await resultOf(seen, a.taskId);
+  });
+
+  describe('exec sandbox (T1)', () => {
+    const probe = `process.stdout.write(JSON.stringify({ cwd: process.cwd(), env: process.env }))`;
+
+    it('passes only allowlisted variables and the assignment env, in a fresh working directory per task', async () => {
+      process.env.AGOV_TEST_PASSED = 'visible';
+      process.env.AGOV_TEST_SECRET = 'must-not-leak';
+      await startAgent('exec-1');
+      const { replyTo, seen } = await orchestrator();
+      const task: Task = {
+        kind: 'exec',
+        command: [node, '-e', probe],
+        env: { pass: ['AGOV_TEST_PASSED', 'AGOV_TEST_UNSET'], set: { MODE: 'ci' } },
+        timeoutMs: 10_000,
+        maxOutputBytes: 100_000,
+      };
+      const runs = [];
+      for (const pid of ['run-7', 'run-8']) {
+        const a = assign('exec-1', task, replyTo, { env: { PIPELINE_ID: pid } });
+        await a.reply;
+        const r = await resultOf(seen, a.taskId);
+        expect(r.body.status).toBe('succeeded');
+        const out = r.body.output as { exitCode: number; stdout: string; truncated: boolean };
+        expect(out).toMatchObject({ exitCode: 0, truncated: false });
+        runs.push(JSON.parse(out.stdout) as { cwd: string; env: Record<string, string> });
+      }
+      expect(runs[0]!.env).toEqual({ AGOV_TEST_PASSED: 'visible', MODE: 'ci', PIPELINE_ID: 'run-7' });
+      expect(runs[0]!.env.AGOV_TEST_SECRET).toBeUndefined();
+      expect(runs[1]!.env.PIPELINE_ID).toBe('run-8');
+      const tasksDir = join(workRoot, 'exec-1', 'tasks');
+      for (const r of runs) expect(r.cwd.startsWith(tasksDir)).toBe(true);
+      expect(runs[0]!.cwd).not.toBe(runs[1]!.cwd);
+      // Working directories are removed once the task is over.
+      expect(existsSync(runs[0]!.cwd)).toBe(false);
+    });
+
+    it('caps stdout+stderr at maxOutputBytes and flags the output truncated', async () => {
+      await startAgent('exec-cap');
+      const { replyTo, seen } = await orchestrator();
+      const a = assign(
+        'exec-cap',
+        { kind: 'exec', command: [node, '-e', "process.stdout.write('x'.repeat(200000))"], env: {}, timeoutMs: 10_000, maxOutputBytes: 1000 },
+        replyTo,
+      );
+      await a.reply;
+      const r = await resultOf(seen, a.taskId);
+      expect(r.body.status).toBe('succeeded');
+      const out = r.body.output as { stdout: string; stderr: string; truncated: boolean };
+      expect(out.stdout.length + out.stderr.length).toBe(1000);
+      expect(out.truncated).toBe(true);
+    });
+
+    it('kills a command that outlives its timeout (SIGTERM, then SIGKILL if ignored) and fails the task', async () => {
+      await startAgent('exec-timeout');
+      const { replyTo, seen } = await orchestrator();
+      const polite = assign(
+        'exec-timeout',
+        { kind: 'exec', command: [node, '-e', 'setInterval(() => {}, 1000)'], env: {}, timeoutMs: 300, maxOutputBytes: 1000 },
+        replyTo,
+      );
+      await polite.reply;
+      const r1 = await resultOf(seen, polite.taskId);
+      expect(r1.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_TIMEOUT' } });
+      expect(r1.body.output).toMatchObject({ exitCode: null, signal: 'SIGTERM', timedOut: true });
+
+      const stubborn = assign(
+        'exec-timeout',
+        {
+          kind: 'exec',
+          command: [node, '-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"],
+          env: {},
+          // Long enough for node to install its SIGTERM handler first.
+          timeoutMs: 1_500,
+          maxOutputBytes: 1000,
+        },
+        replyTo,
+      );
+      await stubborn.reply;
+      const r2 = await resultOf(seen, stubborn.taskId);
+      expect(r2.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_TIMEOUT' } });
+      expect(r2.body.output).toMatchObject({ signal: 'SIGKILL', timedOut: true });
+    });
+
+    it('reports a non-zero exit as a failed task with the exit code and output', async () => {
+      await startAgent('exec-exit');
+      const { replyTo, seen } = await orchestrator();
+      const a = assign(
+        'exec-exit',
+        { kind: 'exec', command: [node, '-e', "console.error('bad input'); process.exit(3)"], env: {}, timeoutMs: 10_000, maxOutputBytes: 1000 },
+        replyTo,
+      );
+      await a.reply;
+      const r = await resultOf(seen, a.taskId);
+      expect(r.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_TASK_FAILED' } });
+      expect(r.body.output).toMatchObject({ exitCode: 3, stderr: 'bad input\n' });
+    });
+
+    it('fails a command that cannot be started, without a shell to interpret it', async () => {
+      await startAgent('exec-enoent');
+      const { replyTo, seen } = await orchestrator();
+      const a = assign(
+        'exec-enoent',
+        { kind: 'exec', command: ['echo hi; rm -rf /'], env: {}, timeoutMs: 10_000, maxOutputBytes: 1000 },
+        replyTo,
+      );
+      await a.reply;
+      const r = await resultOf(seen, a.taskId);
+      expect(r.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_TASK_FAILED' } });
+    });
+  });
+
+  describe('commands', () => {
+    it('refuses promote from a T1 with TierForbiddenError, applies it from a T2, and audits both', async () => {
+      await startAgent('promo-1', { tier: 'T0' });
+      const err = await command('promo-1', { command: 'promote', byTier: 'T1', by: 'ops-bot' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TierForbiddenError);
+      expect((await status('promo-1')).tier).toBe('T0');
+
+      const ok = await command('promo-1', { command: 'promote', byTier: 'T2', by: 'alice', reason: 'trusted' });
+      expect(ok.type === 'agent.state.v1' && ok.body).toMatchObject({ tier: 'T1', state: 'idle' });
+
+      const audit = (await auditTrail()).filter((e) => e.type === 'agent.command.outcome.v1' && e.body.agentId === 'promo-1');
+      expect(audit.map((e) => e.type === 'agent.command.outcome.v1' && [e.body.by, e.body.outcome, e.body.fromTier, e.body.toTier])).toEqual([
+        ['ops-bot', 'refused', 'T0', 'T0'],
+        ['alice', 'applied', 'T0', 'T1'],
+      ]);
+      const refused = audit[0]!;
+      expect(refused.type === 'agent.command.outcome.v1' && refused.body.error?.code).toBe('GOV_ERR_TIER_FORBIDDEN');
+      const transitions = (await auditTrail()).filter((e) => e.type === 'agent.transition.v1' && e.body.agentId === 'promo-1' && e.body.event === 'PROMOTE');
+      expect(transitions).toHaveLength(1);
+    });
+
+    it('suspends (tasks refused, retryable), resumes, quarantines (violation) and releases only from T2', async () => {
+      await startAgent('cmd-1');
+      const { replyTo } = await orchestrator();
+      await command('cmd-1', { command: 'suspend', byTier: 'T1', by: 'budget', reason: 'budget-exhausted' });
+      const err = await assign('cmd-1', { kind: 'noop' }, replyTo).reply.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AgentUnavailableError);
+      expect((err as AgentUnavailableError).retryable).toBe(true);
+      await command('cmd-1', { command: 'resume', byTier: 'T1', by: 'ops' });
+      expect((await status('cmd-1')).state).toBe('idle');
+
+      const violations = collect(client, obsSubject('violation', 'cmd-1'));
+      await violations.ready();
+      await command('cmd-1', { command: 'quarantine', byTier: 'T1', by: 'policy', reason: 'exfiltration attempt' });
+      const v = await violations.next();
+      expect(v.type === 'agent.violation.v1' && v.body).toMatchObject({ kind: 'policy', reason: 'exfiltration attempt' });
+      await expect(command('cmd-1', { command: 'release', byTier: 'T1', by: 'ops' })).rejects.toBeInstanceOf(TierForbiddenError);
+      await expect(command('cmd-1', { command: 'resume', byTier: 'T2', by: 'ops' })).rejects.toBeInstanceOf(InvalidTransitionError);
+      const released = await command('cmd-1', { command: 'release', byTier: 'T2', by: 'alice' });
+      // Released agents go through preflight again before they take work.
+      expect(released.type === 'agent.state.v1' && released.body.state).toBe('idle');
+      violations.close();
+    });
+
+    it('suspending a working agent aborts its task with a cancelled result', async () => {
+      await startAgent('cmd-2');
+      const { replyTo, seen } = await orchestrator();
+      const a = assign('cmd-2', { kind: 'sleep', ms: 60_000 }, replyTo);
+      await a.reply;
+      await command('cmd-2', { command: 'suspend', byTier: 'T2', by: 'vault', reason: 'credentials-revoked' });
+      const r = await resultOf(seen, a.taskId);
+      expect(r.body.status).toBe('cancelled');
+      expect((await status('cmd-2')).state).toBe('suspended');
+    });
+
+    it('a terminated agent refuses tasks for good', async () => {
+      await startAgent('cmd-3');
+      const { replyTo } = await orchestrator();
+      await command('cmd-3', { command: 'terminate', byTier: 'T2', by: 'alice' });
+      const err = await assign('cmd-3', { kind: 'noop' }, replyTo).reply.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AgentUnavailableError);
+      expect((err as AgentUnavailableError).retryable).toBe(false);
+    });
+  });
+
+  describe('persistence', () => {
+    it('a killed agent started again with the same id resumes its persisted state and tier, with restarts incremented', async () => {
+      const first = await startAgent('persist-1', { tier: 'T0', team: 'blue' });
+      await command('persist-1', { command: 'promote', byTier: 'T2', by: 'alice' });
+      await command('persist-1', { command: 'suspend', byTier: 'T1', by: 'budget', reason: 'budget-exhausted' });
+      await first.kill();
+
+      const feed = collect(client, obsSubject('agent', 'persist-1'));
+      await feed.ready();
+      // Start args say T0: the persisted tier wins.
+      await startAgent('persist-1', { tier: 'T0', team: 'blue' });
+      expect(await status('persist-1')).toMatchObject({ state: 'suspended', tier: 'T1', team: 'blue', restarts: 1 });
+      const restored = await feed.next((e) => e.type === 'agent.transition.v1' && e.body.event === 'RESTORE');
+      expect(restored.type === 'agent.transition.v1' && restored.body).toMatchObject({ from: 'suspended', to: 'suspended', restarts: 1 });
+
+      await command('persist-1', { command: 'resume', byTier: 'T1', by: 'ops' });
+      const second = handles[handles.length - 1]!;
+      await second.kill();
+      await startAgent('persist-1', { tier: 'T0' });
+      expect(await status('persist-1')).toMatchObject({ state: 'idle', tier: 'T1', restarts: 2 });
+      feed.close();
+    });
+
+    it('a restarted agent reports the task it lost as failed (retryable) and returns to idle', async () => {
+      const first = await startAgent('persist-2');
+      const { replyTo, seen } = await orchestrator();
+      const a = assign('persist-2', { kind: 'sleep', ms: 60_000 }, replyTo);
+      await a.reply;
+      // A graceful stop reports the task as failed at once.
+      await first.stop('maintenance');
+      const r = await resultOf(seen, a.taskId);
+      expect(r.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_ACTOR_STOPPED', retryable: true } });
+      await startAgent('persist-2');
+      expect(await status('persist-2')).toMatchObject({ state: 'idle', restarts: 1 });
+      expect(seen.seen.filter((e) => e.type === 'agent.task.result.v1' && e.body.taskId === a.taskId)).toHaveLength(1);
+    });
+
+    it('an invalid tier fails preflight and leaves the agent failed, refusing tasks', async () => {
+      await startAgent('bad-tier', { tier: 'T9', maxRestarts: 0 });
+      expect(await status('bad-tier')).toMatchObject({ state: 'failed', tier: 'T0' });
+      const { replyTo } = await orchestrator();
+      await expect(assign('bad-tier', { kind: 'noop' }, replyTo).reply).rejects.toBeInstanceOf(AgentUnavailableError);
+    });
+  });
+
+  it('dead-letters invalid messages and forged internal messages, and keeps serving', async () => {
+    await startAgent('dlq-1');
+    const inbox = actorInbox('agent', 'dlq-1');
+    const dlq = collect(client, allDeadLetters());
+    await dlq.ready();
+    const invalid = new TextEncoder().encode(
+      JSON.stringify({ sv: 1, type: 'agent.task.assign.v1', id: 'x1', ts: 1, from: 'me', body: { taskId: 't', task: { kind: 'rm-rf' } } }),
+    );
+    const r = await client.nc.request(inbox, invalid, { timeout: 5000 });
+    expect(() => client.readReply(r)).toThrow(InvalidMessageError);
+    await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_INVALID_MESSAGE');
+
+    await expect(client.ask(inbox, { type: 'agent.internal.v1', body: { event: 'retry-bootstrap', nonce: 'guess' } })).rejects.toBeInstanceOf(
+      PolicyViolationError,
+    );
+    await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_POLICY_VIOLATION');
+
+    client.nc.publish(inbox, new Uint8Array([0xc1, 0x00]));
+    await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_DECODE');
+    expect((await status('dlq-1')).state).toBe('idle');
+    dlq.close();
+  });
+});
