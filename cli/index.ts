@@ -4,8 +4,10 @@
 import { GovError, toGovError } from '../protocols/errors.ts';
 import { commandActor } from './command-actor.ts';
 import { commandAgents } from './command-agents.ts';
+import { commandRun, commandRunStatus, commandRuns } from './command-run.ts';
 import { commandTeams } from './command-teams.ts';
 import { commandUp } from './command-up.ts';
+import { commandValidate } from './command-validate.ts';
 
 const USAGE = `agov <command> [options]
 
@@ -14,6 +16,11 @@ Commands:
   actor <kind> --id <id>        run one actor in this process (joins NATS_URL)
   agents [--json] [--team T]    list the agents the agent directory knows (NATS_URL)
   teams [--json]                the live supervision tree: each actor's state and restarts (NATS_URL)
+  validate FILE...              check pipeline files; prints file:line:column: error[code]: message
+  run FILE [--param k=v]... [--detach]
+                                run a pipeline and follow it (embedded system when NATS_URL is unset)
+  runs [--status S] [--json]    recent pipeline runs
+  run-status RUN_ID [--json]    one run and its stages
   help                          this text
 `;
 
@@ -24,6 +31,10 @@ const commands: Record<string, Command> = {
   actor: commandActor,
   agents: commandAgents,
   teams: commandTeams,
+  validate: commandValidate,
+  run: commandRun,
+  runs: commandRuns,
+  'run-status': commandRunStatus,
   help: async () => {
     process.stdout.write(USAGE);
     return 0;

@@ -92,6 +92,8 @@ export function obsSubject(category: string, ...rest: string[]): string {
   return join('obs', subjectToken(category, 'feed category'), ...rest.map((t) => subjectToken(t, 'feed token')));
 }
 export const allObs = (): string => join('obs', '>');
+/** Every run's events on the feed (`gov.obs.run.<runId>`: run.event.v1). */
+export const allRunFeeds = (): string => join('obs', 'run', '>');
 
 /** Every agent's lifecycle feed (`gov.obs.agent.<agentId>`: agent.transition.v1, agent.command.outcome.v1). */
 export const allAgentFeeds = (): string => join('obs', 'agent', '>');

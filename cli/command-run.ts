@@ -1,0 +1,245 @@
+/**
+ * `agov run FILE [--param k=v]... [--detach]`, `agov runs`, `agov run-status ID`.
+ *
+ * With NATS_URL set, `run` submits to the system already running there. Without it, it starts the
+ * whole system itself on embedded defaults (nats-server with JetStream, and redis-server when the
+ * agent kind needs it): an orchestrator and a few agents of each tier in this process, runs the
+ * pipeline, and stops everything again. It follows the run on the feed (progress bars on a TTY,
+ * plain lines otherwise) and exits 0 only when the run succeeded.
+ */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultRegistry } from '../actors/kinds.ts';
+import { type PlainAgent, startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
+import { RunStore } from '../actors/orchestrator/run-store.ts';
+import { toRunState } from '../actors/orchestrator/orchestrator.ts';
+import { ActorHost } from '../actors/runtime/actor-host.ts';
+import { Bus } from '../bus/bus.ts';
+import { ensureStreams } from '../bus/streams.ts';
+import { type ResolvedServices, resolveServices } from '../infra/services.ts';
+import type { BodyOf } from '../protocols/catalog.ts';
+import { ConfigError } from '../protocols/errors.ts';
+import { formatDiagnostic, parsePipeline, type Tier } from '../protocols/pipeline/index.ts';
+import { allRunFeeds, serviceSubject } from '../protocols/subjects.ts';
+import { parseKeyValues } from './args.ts';
+import { ProgressView } from './progress-view.ts';
+
+/** Agents of each tier `agov run` starts on embedded defaults. */
+export const DEFAULT_LOCAL_AGENTS_PER_TIER = 2;
+/** How often `agov run` also polls the run's state, in case a feed event was missed. */
+export const DEFAULT_RUN_POLL_MS = 2_000;
+
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const out = (s: string) => process.stdout.write(`${s}\n`);
+
+interface LocalSystem {
+  natsUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Starts nats (and redis when needed), the streams, an orchestrator and agents of every tier. */
+async function startLocalSystem(agentsPerTier: number): Promise<LocalSystem> {
+  const registry = defaultRegistry();
+  const realAgents = registry.list().some((k) => k.kind === 'agent');
+  const services: ResolvedServices = await resolveServices({ need: { nats: true, redis: realAgents } });
+  const bus = { servers: services.natsUrl };
+  const plain: PlainAgent[] = [];
+  const host = new ActorHost({ registry, bus });
+  try {
+    const admin = await Bus.connect({ ...bus, name: 'agov-run-setup' });
+    await ensureStreams(admin.nc);
+    await admin.close();
+    await host.spawn('orchestrator', 'orchestrator-1');
+    for (const tier of ['T0', 'T1', 'T2'] as Tier[]) {
+      for (let i = 1; i <= agentsPerTier; i++) {
+        const id = `agent-${tier.toLowerCase()}-${i}`;
+        if (realAgents) await host.spawn('agent', id, { tier, redisUrl: services.redisUrl, fresh: true });
+        else plain.push(await startPlainAgent({ servers: services.natsUrl, id, tier }));
+      }
+    }
+  } catch (err) {
+    await host.stopAll();
+    await services.stop();
+    throw err;
+  }
+  return {
+    natsUrl: services.natsUrl,
+    async stop() {
+      for (const a of plain) await a.stop();
+      await host.stopAll();
+      await services.stop();
+    },
+  };
+}
+
+export async function commandRun(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      param: { type: 'string', multiple: true, short: 'p' },
+      detach: { type: 'boolean' },
+      agents: { type: 'string' },
+      plain: { type: 'boolean' },
+    },
+  });
+  const fileArg = positionals[0];
+  if (!fileArg) throw new ConfigError('usage: agov run FILE [--param k=v]... [--detach]');
+  const file = resolve(fileArg);
+  const yaml = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new ConfigError(`cannot read ${fileArg} (${err.code ?? err.message})`);
+  });
+  // Report a broken file here, located, before anything starts.
+  const parsed = parsePipeline(yaml, fileArg);
+  if (!parsed.ok) {
+    for (const d of parsed.diagnostics) out(formatDiagnostic(d));
+    return 1;
+  }
+  const params = parseKeyValues(values.param ?? []);
+  const embedded = !process.env.NATS_URL;
+  if (embedded && values.detach) throw new ConfigError('--detach needs a running system (set NATS_URL); without it the run stops with agov');
+  const system = embedded ? await startLocalSystem(values.agents ? Number(values.agents) : DEFAULT_LOCAL_AGENTS_PER_TIER) : undefined;
+  const natsUrl = system?.natsUrl ?? process.env.NATS_URL!;
+  const client = await Bus.connect({ servers: natsUrl, name: 'agov-cli' });
+  try {
+    const events: BodyOf<'run.event.v1'>[] = [];
+    let onEvent: ((e: BodyOf<'run.event.v1'>) => void) | undefined;
+    client.subscribeRaw(allRunFeeds(), (m) => {
+      const d = client.decode(m.data);
+      if (!d.ok || d.env.type !== 'run.event.v1') return;
+      if (onEvent) onEvent(d.env.body);
+      else events.push(d.env.body);
+    });
+    await client.flush();
+    const reply = await client.ask(serviceSubject('orchestrator'), {
+      type: 'run.request.v1',
+      body: { yaml, file, params, requestedBy: 'agov-cli' },
+    });
+    if (reply.type !== 'run.accepted.v1') throw new ConfigError(`unexpected reply ${reply.type}`);
+    const { runId, pipeline, stages } = reply.body;
+    out(`run ${runId}: pipeline ${pipeline}, ${stages.length} stage(s)${system ? ' (embedded system)' : ''}`);
+    if (values.detach) return 0;
+
+    const tty = Boolean(process.stdout.isTTY) && !values.plain;
+    const view = new ProgressView(runId, stages, process.stdout, tty);
+    const final = await new Promise<BodyOf<'run.state.v1'>>((resolveFinal, reject) => {
+      let settled = false;
+      const settle = async () => {
+        if (settled) return;
+        try {
+          const r = await client.ask(serviceSubject('orchestrator'), { type: 'run.get.v1', body: { runId } });
+          if (r.type === 'run.state.v1' && TERMINAL.has(r.body.status) && !settled) {
+            settled = true;
+            clearInterval(poll);
+            resolveFinal(r.body);
+          }
+        } catch (err) {
+          if (!settled && (err as { code?: string }).code !== 'GOV_ERR_TIMEOUT') {
+            settled = true;
+            clearInterval(poll);
+            reject(err);
+          }
+        }
+      };
+      const poll = setInterval(() => void settle(), DEFAULT_RUN_POLL_MS);
+      onEvent = (e) => {
+        view.onEvent(e);
+        if (e.runId === runId && (e.event === 'run-succeeded' || e.event === 'run-failed' || e.event === 'run-cancelled')) void settle();
+      };
+      for (const e of events.splice(0)) onEvent(e);
+      const interrupt = () => {
+        void client.ask(serviceSubject('orchestrator'), { type: 'run.cancel.v1', body: { runId, reason: 'agov run interrupted' } }).catch(() => {});
+      };
+      process.once('SIGINT', interrupt);
+      process.once('SIGTERM', interrupt);
+    });
+    view.finish(final);
+    return final.status === 'succeeded' ? 0 : 1;
+  } finally {
+    await client.close();
+    await system?.stop();
+  }
+}
+
+/** Reads runs from the orchestrator (NATS_URL), or straight from the embedded store in AGOV_DATA_DIR. */
+async function withRuns<T>(fn: (api: { list(status?: string, limit?: number): Promise<BodyOf<'run.state.v1'>[]>; get(id: string): Promise<BodyOf<'run.state.v1'>> }) => Promise<T>): Promise<T> {
+  if (process.env.NATS_URL) {
+    const client = await Bus.connect({ servers: process.env.NATS_URL, name: 'agov-cli' });
+    try {
+      return await fn({
+        async list(status, limit) {
+          const r = await client.ask(serviceSubject('orchestrator'), {
+            type: 'run.list.v1',
+            body: { ...(status ? { status: status as BodyOf<'run.list.v1'>['status'] } : {}), limit: limit ?? 50 },
+          });
+          return r.type === 'run.states.v1' ? r.body.runs : [];
+        },
+        async get(runId) {
+          const r = await client.ask(serviceSubject('orchestrator'), { type: 'run.get.v1', body: { runId } });
+          if (r.type !== 'run.state.v1') throw new ConfigError(`unexpected reply ${r.type}`);
+          return r.body;
+        },
+      });
+    } finally {
+      await client.close();
+    }
+  }
+  const services = await resolveServices({ need: { nats: true, redis: false } });
+  const client = await Bus.connect({ servers: services.natsUrl, name: 'agov-cli' });
+  try {
+    const store = await RunStore.open(client.nc);
+    return await fn({
+      async list(status, limit) {
+        return (await store.all())
+          .filter((r) => !status || r.status === status)
+          .sort((a, b) => b.createdAt - a.createdAt)
+          .slice(0, limit ?? 50)
+          .map(toRunState);
+      },
+      async get(runId) {
+        const r = await store.get(runId);
+        if (!r) throw new ConfigError(`no run ${runId} in ${services.dataDir}`);
+        return toRunState(r);
+      },
+    });
+  } finally {
+    await client.close();
+    await services.stop();
+  }
+}
+
+/** `agov runs [--status S] [--limit N] [--json]`: recent runs, newest first. */
+export async function commandRuns(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } } });
+  const runs = await withRuns((api) => api.list(values.status, values.limit ? Number(values.limit) : undefined));
+  if (values.json) {
+    out(JSON.stringify(runs));
+    return 0;
+  }
+  if (runs.length === 0) out('no runs');
+  for (const r of runs) {
+    const done = r.stages.filter((s) => s.status === 'succeeded').length;
+    out(`${r.runId}  ${r.status.padEnd(9)}  ${r.pipeline.padEnd(20)}  ${done}/${r.stages.length} stages  ${new Date(r.createdAt).toISOString()}${r.parentRunId ? `  child of ${r.parentRunId}` : ''}`);
+  }
+  return 0;
+}
+
+/** `agov run-status ID [--json]`: one run and its stages. Exits 0 when it succeeded, 1 when it failed or was cancelled, 3 while it runs. */
+export async function commandRunStatus(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const runId = positionals[0];
+  if (!runId) throw new ConfigError('usage: agov run-status RUN_ID [--json]');
+  const r = await withRuns((api) => api.get(runId));
+  if (values.json) out(JSON.stringify(r));
+  else {
+    out(`run ${r.runId}  ${r.status}  pipeline ${r.pipeline}${r.parentRunId ? `  (child of ${r.parentRunId})` : ''}`);
+    if (r.error) out(`  error ${r.error.code}: ${r.error.message}`);
+    const w = Math.max(5, ...r.stages.map((s) => s.stageId.length));
+    for (const s of r.stages) {
+      const took = s.startedAt && s.finishedAt ? `  ${s.finishedAt - s.startedAt} ms` : '';
+      out(`  ${s.stageId.padEnd(w)}  ${s.status.padEnd(10)}  attempt ${s.attempt}${s.agentId ? `  on ${s.agentId}` : ''}${took}${s.error ? `  ${s.error.code}: ${s.error.message}` : ''}`);
+    }
+  }
+  return r.status === 'succeeded' ? 0 : TERMINAL.has(r.status) ? 1 : 3;
+}
