@@ -3,6 +3,8 @@
  */
 import { GovError, toGovError } from '../protocols/errors.ts';
 import { commandActor } from './command-actor.ts';
+import { commandEvidence } from './command-evidence.ts';
+import { commandLedger } from './command-ledger.ts';
 import { commandAgents } from './command-agents.ts';
 import { commandRun, commandRunStatus, commandRuns } from './command-run.ts';
 import { commandTeams } from './command-teams.ts';
@@ -21,6 +23,9 @@ Commands:
                                 run a pipeline and follow it (embedded system when NATS_URL is unset)
   runs [--status S] [--json]    recent pipeline runs
   run-status RUN_ID [--json]    one run and its stages
+  ledger <verify|prove|consistency|tail|query>
+                                read and check the audit ledger file (agov ledger help)
+  evidence <export|verify>      a run's evidence package, checked offline (agov evidence)
   help                          this text
 `;
 
@@ -29,6 +34,8 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   up: commandUp,
   actor: commandActor,
+  ledger: commandLedger,
+  evidence: commandEvidence,
   agents: commandAgents,
   teams: commandTeams,
   validate: commandValidate,

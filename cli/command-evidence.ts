@@ -1,0 +1,99 @@
+/**
+ * `agov evidence export --run ID OUT` writes one run's evidence package (entries, inclusion proofs,
+ * signed checkpoint, public key, manifest) from the ledger file, read-only; `agov evidence verify OUT`
+ * checks a package offline, with no database, and exits 1 naming the bad file.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { LedgerStore, exportEvidence, loadPublicKey, verifyEvidence } from '../actors/ledger/index.ts';
+import { Bus } from '../bus/bus.ts';
+import { ConfigError, EvidenceInvalidError, NotFoundError } from '../protocols/errors.ts';
+import { serviceSubject } from '../protocols/subjects.ts';
+import { cliPublicKey, ledgerCliOptions, ledgerPath } from './command-ledger.ts';
+
+const USAGE = `agov evidence <command>
+
+  export --run ID OUT [--db PATH] [--public-key PATH]
+                      write the run's evidence package into the empty folder OUT
+  verify OUT [--public-key PATH]
+                      check a package offline; exit 1 naming the bad file. Without --public-key the
+                      package proves only that it is self-consistent: pass the key you trust.
+`;
+
+export async function commandEvidence(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'export') return evidenceExport(rest);
+  if (sub === 'verify') return evidenceVerify(rest);
+  process.stderr.write(sub === undefined ? USAGE : `agov evidence: unknown command ${JSON.stringify(sub)}\n\n${USAGE}`);
+  return 2;
+}
+
+async function evidenceExport(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...ledgerCliOptions, run: { type: 'string' }, nats: { type: 'string' } },
+  });
+  const out = positionals[0];
+  if (!values.run || !out) throw new ConfigError('usage: agov evidence export --run ID OUT');
+  const dbPath = ledgerPath(values.db);
+  if (!existsSync(dbPath)) throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
+  const key = cliPublicKey(values['public-key'], dbPath);
+  const natsUrl = values.nats ?? process.env.NATS_URL;
+  if (!coveredBySignedCheckpoint(dbPath, values.run)) {
+    // The CLI never writes the ledger: it asks the writer to sign a fresh head.
+    if (!natsUrl) {
+      throw new NotFoundError(
+        `no signed checkpoint covers run ${values.run}'s last entry yet: wait for the writer's next checkpoint, or set NATS_URL so the CLI can ask it for one`,
+      );
+    }
+    const bus = await Bus.connect({ servers: natsUrl, name: `agov-evidence-${process.pid}` });
+    try {
+      await bus.ask(serviceSubject('ledger-writer'), { type: 'ledger.head.v1', body: { fresh: true } });
+    } finally {
+      await bus.close();
+    }
+  }
+  const store = LedgerStore.open({ path: dbPath, readonly: true });
+  try {
+    const s = exportEvidence(store, values.run, out, { publicKey: key });
+    process.stdout.write(
+      `evidence of run ${s.run}: ${s.entries.length} entries proven against the checkpoint of size ${s.treeSize} (root ${s.root}) → ${out}\n`,
+    );
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+function coveredBySignedCheckpoint(dbPath: string, run: string): boolean {
+  const store = LedgerStore.open({ path: dbPath, readonly: true });
+  try {
+    const last = store.byRun(run, { order: 'desc', limit: 1 })[0];
+    if (!last) throw new NotFoundError(`ledger has no entries for run ${run}`);
+    return (store.latestCheckpoint()?.size ?? 0) > last.seq;
+  } finally {
+    store.close();
+  }
+}
+
+async function evidenceVerify(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'public-key': { type: 'string' }, json: { type: 'boolean' } } });
+  const dir = positionals[0];
+  if (!dir) throw new ConfigError('usage: agov evidence verify OUT [--public-key PATH]');
+  if (!existsSync(dir)) throw new ConfigError(`no evidence package at ${dir}`);
+  const publicKey = values['public-key'] ? loadPublicKey(readFileSync(values['public-key'], 'utf8')) : undefined;
+  try {
+    const s = verifyEvidence(dir, { publicKey });
+    if (values.json) process.stdout.write(`${JSON.stringify({ ok: true, run: s.run, entries: s.entries.length, treeSize: s.treeSize, root: s.root })}\n`);
+    else process.stdout.write(`evidence ok: run ${s.run}, ${s.entries.length} entries, included in the signed tree of size ${s.treeSize} (root ${s.root})\n`);
+    if (!publicKey) process.stderr.write('warning: no --public-key given: the package is self-consistent, but signed by a key you did not name\n');
+    return 0;
+  } catch (err) {
+    if (!(err instanceof EvidenceInvalidError)) throw err;
+    const d = err.details as { file?: string; reason?: string } | undefined;
+    if (values.json) process.stdout.write(`${JSON.stringify({ ok: false, file: d?.file, reason: d?.reason })}\n`);
+    process.stderr.write(`evidence INVALID: bad file ${d?.file ?? '?'}: ${d?.reason ?? err.message}\n`);
+    return 1;
+  }
+}

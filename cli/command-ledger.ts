@@ -1,0 +1,330 @@
+/**
+ * `agov ledger <verify|prove|consistency|tail|query>`: reads the SQLite ledger file directly, read-only
+ * (`--db PATH`, default `<AGOV_DATA_DIR>/ledger.sqlite`), checked with the public key (`--public-key
+ * PATH`, default `ledger-key.pub.pem` beside the ledger, else derived from AGOV_LEDGER_KEY).
+ * `tail --follow` follows the writer over the bus when NATS_URL is set (else it polls the file).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  type LedgerEntry,
+  LedgerStore,
+  checkConsistencyProof,
+  checkInclusionProof,
+  loadPrivateKey,
+  loadPublicKey,
+  proveConsistency,
+  proveInclusion,
+  verifyLedger,
+} from '../actors/ledger/index.ts';
+import { DEFAULT_LEDGER_PUBLIC_KEY_FILE, defaultLedgerPath } from '../actors/ledger/ledger-writer-options.ts';
+import { Bus } from '../bus/bus.ts';
+import { ConfigError } from '../protocols/errors.ts';
+import { obsSubject, serviceSubject } from '../protocols/subjects.ts';
+
+const USAGE = `agov ledger <command> [--db PATH] [--public-key PATH]
+
+  verify                       check the whole file; exit 1 naming the first bad entry (seq, problem, detail)
+  prove SEQ                    inclusion proof of entry SEQ against the latest checkpoint covering it
+  consistency M N              consistency proof between the checkpoints of sizes M and N
+  tail [-n N] [--follow]       the last N entries (default 10); --follow via the bus when NATS_URL is set
+  query [--run ID] [--agent ID] [--type T] [--since WHEN] [--until WHEN] [--limit N] [--json]
+                               WHEN: epoch ms, ISO date, or a duration ago (90s, 15m, 2h, 7d)
+`;
+
+export const ledgerCliOptions = {
+  db: { type: 'string' },
+  'public-key': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** The ledger file the CLI reads. */
+export function ledgerPath(db: string | undefined): string {
+  return db ?? defaultLedgerPath();
+}
+
+/**
+ * The public key the CLI trusts: `--public-key PATH`, else `ledger-key.pub.pem` beside the ledger,
+ * else the public half of AGOV_LEDGER_KEY.
+ */
+export function cliPublicKey(explicit: string | undefined, dbPath: string): KeyObject {
+  if (explicit) return loadPublicKey(readFileSync(explicit, 'utf8'));
+  const beside = join(dirname(dbPath), DEFAULT_LEDGER_PUBLIC_KEY_FILE);
+  if (existsSync(beside)) return loadPublicKey(readFileSync(beside, 'utf8'));
+  if (process.env.AGOV_LEDGER_KEY) return loadPublicKey(loadPrivateKey(process.env.AGOV_LEDGER_KEY));
+  throw new ConfigError(`no public key: pass --public-key PATH (none at ${beside}, AGOV_LEDGER_KEY not set)`);
+}
+
+function openReadonly(dbPath: string): LedgerStore {
+  if (!existsSync(dbPath)) throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
+  return LedgerStore.open({ path: dbPath, readonly: true });
+}
+
+/** Parses --since/--until: epoch ms, an ISO date, or a duration ago (`15m`). */
+export function parseWhen(value: string, now = Date.now()): number {
+  if (/^\d+$/.test(value)) return Number(value);
+  const rel = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value);
+  if (rel) {
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    return Math.round(now - Number(rel[1]) * unit);
+  }
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new ConfigError(`cannot read time ${JSON.stringify(value)}: use epoch ms, an ISO date or 15m/2h/7d`);
+  return t;
+}
+
+interface PrintableEntry {
+  seq: number;
+  id: string;
+  ts: number;
+  type: string;
+  actor: string;
+  run?: string;
+  agent?: string;
+  data: unknown;
+  leafHash: string | Buffer;
+}
+
+function printable(e: LedgerEntry | PrintableEntry): PrintableEntry {
+  return {
+    seq: e.seq,
+    id: e.id,
+    ts: e.ts,
+    type: e.type,
+    actor: e.actor,
+    ...(e.run !== undefined ? { run: e.run } : {}),
+    ...(e.agent !== undefined ? { agent: e.agent } : {}),
+    data: e.data,
+    leafHash: typeof e.leafHash === 'string' ? e.leafHash : e.leafHash.toString('hex'),
+  };
+}
+
+function printEntry(e: LedgerEntry | PrintableEntry, json: boolean): void {
+  const p = printable(e);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(p)}\n`);
+    return;
+  }
+  const who = [p.run ? `run=${p.run}` : '', p.agent ? `agent=${p.agent}` : ''].filter(Boolean).join(' ');
+  process.stdout.write(
+    `${String(p.seq).padStart(6)}  ${new Date(p.ts).toISOString()}  ${p.type}  ${p.actor}${who ? `  ${who}` : ''}  ${JSON.stringify(p.data)}\n`,
+  );
+}
+
+export async function commandLedger(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'verify':
+      return ledgerVerify(rest);
+    case 'prove':
+      return ledgerProve(rest);
+    case 'consistency':
+      return ledgerConsistency(rest);
+    case 'tail':
+      return ledgerTail(rest);
+    case 'query':
+      return ledgerQuery(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(USAGE);
+      return sub === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`agov ledger: unknown command ${JSON.stringify(sub)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function ledgerVerify(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: ledgerCliOptions });
+  const dbPath = ledgerPath(values.db);
+  if (!existsSync(dbPath)) throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
+  const v = verifyLedger(dbPath, cliPublicKey(values['public-key'], dbPath));
+  if (values.json) process.stdout.write(`${JSON.stringify(v)}\n`);
+  for (const w of v.warnings) process.stderr.write(`warning: ${w}\n`);
+  if (!v.ok) {
+    const f = v.firstBad;
+    process.stderr.write(
+      f
+        ? `ledger ${dbPath} is NOT intact: first bad entry seq ${f.seq}${f.eventId ? ` (event ${f.eventId})` : ''}: ${f.problem}: ${f.detail}\n`
+        : `ledger ${dbPath} is NOT intact\n`,
+    );
+    return 1;
+  }
+  if (!values.json) {
+    process.stdout.write(
+      `ledger ${dbPath} ok: ${v.size} entries, ${v.signedSize} signed by ${v.checkedCheckpoints} checkpoint(s), ${v.unsignedEntries} not yet signed; root ${v.root}\n`,
+    );
+  }
+  return 0;
+}
+
+function seqArg(value: string | undefined, name: string): number {
+  if (value === undefined || !/^\d+$/.test(value)) throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+async function ledgerProve(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: ledgerCliOptions, allowPositionals: true });
+  const seq = seqArg(positionals[0], 'SEQ');
+  const dbPath = ledgerPath(values.db);
+  const key = cliPublicKey(values['public-key'], dbPath);
+  const store = openReadonly(dbPath);
+  try {
+    const proof = proveInclusion(store, seq);
+    const body = store.entry(seq)!.body;
+    process.stdout.write(`${JSON.stringify({ ...proof, body: body.toString('utf8') }, null, 2)}\n`);
+    const verdict = checkInclusionProof(proof, key, body);
+    process.stderr.write(verdict.ok ? `inclusion of seq ${seq} in the signed tree of size ${proof.treeSize}: verified\n` : `proof does NOT verify: ${verdict.reason}\n`);
+    return verdict.ok ? 0 : 1;
+  } finally {
+    store.close();
+  }
+}
+
+async function ledgerConsistency(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options: ledgerCliOptions, allowPositionals: true });
+  const m = seqArg(positionals[0], 'M');
+  const n = seqArg(positionals[1], 'N');
+  const dbPath = ledgerPath(values.db);
+  const key = cliPublicKey(values['public-key'], dbPath);
+  const store = openReadonly(dbPath);
+  try {
+    const proof = proveConsistency(store, m, n);
+    process.stdout.write(`${JSON.stringify(proof, null, 2)}\n`);
+    const verdict = checkConsistencyProof(proof, key);
+    process.stderr.write(verdict.ok ? `the tree signed at size ${n} extends the one signed at size ${m}: verified\n` : `proof does NOT verify: ${verdict.reason}\n`);
+    return verdict.ok ? 0 : 1;
+  } finally {
+    store.close();
+  }
+}
+
+async function ledgerQuery(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...ledgerCliOptions,
+      run: { type: 'string' },
+      agent: { type: 'string' },
+      type: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      'from-seq': { type: 'string' },
+      'to-seq': { type: 'string' },
+      limit: { type: 'string' },
+    },
+  });
+  const store = openReadonly(ledgerPath(values.db));
+  try {
+    const entries = store.query({
+      run: values.run,
+      agent: values.agent,
+      type: values.type,
+      fromTs: values.since !== undefined ? parseWhen(values.since) : undefined,
+      toTs: values.until !== undefined ? parseWhen(values.until) : undefined,
+      fromSeq: values['from-seq'] !== undefined ? seqArg(values['from-seq'], '--from-seq') : undefined,
+      toSeq: values['to-seq'] !== undefined ? seqArg(values['to-seq'], '--to-seq') : undefined,
+      limit: values.limit !== undefined ? seqArg(values.limit, '--limit') : Number.MAX_SAFE_INTEGER,
+    });
+    for (const e of entries) printEntry(e, values.json ?? false);
+    if (!values.json) process.stderr.write(`${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}\n`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+async function ledgerTail(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...ledgerCliOptions, n: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' }, nats: { type: 'string' } },
+  });
+  const n = values.n !== undefined ? seqArg(values.n, '-n') : 10;
+  const json = values.json ?? false;
+  const natsUrl = values.nats ?? process.env.NATS_URL;
+  if (values.follow && natsUrl) return followOverBus(natsUrl, n, json);
+  const dbPath = ledgerPath(values.db);
+  let store = openReadonly(dbPath);
+  let next = 0;
+  try {
+    for (const e of store.tail(n)) {
+      printEntry(e, json);
+      next = e.seq + 1;
+    }
+    next = Math.max(next, store.size);
+  } finally {
+    store.close();
+  }
+  if (!values.follow) return 0;
+  // No bus: poll the file.
+  const stop = stopSignal();
+  while (!stop.stopped) {
+    await Promise.race([new Promise((r) => setTimeout(r, 1000)), stop.promise]);
+    store = openReadonly(dbPath);
+    try {
+      for (const e of store.query({ fromSeq: next, limit: 1000 })) {
+        printEntry(e, json);
+        next = e.seq + 1;
+      }
+    } finally {
+      store.close();
+    }
+  }
+  return 0;
+}
+
+function stopSignal() {
+  const s = { stopped: false, promise: undefined as unknown as Promise<void> };
+  s.promise = new Promise<void>((resolve) => {
+    const stop = () => {
+      s.stopped = true;
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return s;
+}
+
+/** `tail --follow` over the bus: the last n entries, then each batch the writer announces on the feed. */
+async function followOverBus(natsUrl: string, n: number, json: boolean): Promise<number> {
+  const bus = await Bus.connect({ servers: natsUrl, name: `agov-ledger-tail-${process.pid}` });
+  const svc = serviceSubject('ledger-writer');
+  let next = 0;
+  let busy: Promise<void> = Promise.resolve();
+  const drain = async () => {
+    for (;;) {
+      const r = await bus.ask(svc, { type: 'ledger.query.v1', body: { fromSeq: next } });
+      if (r.type !== 'ledger.entries.v1') return;
+      for (const e of r.body.entries) {
+        printEntry(e, json);
+        next = e.seq + 1;
+      }
+      if (!r.body.more) return;
+    }
+  };
+  try {
+    // Subscribe first so no announcement is missed; the initial tail runs first in the chain.
+    bus.subscribeRaw(obsSubject('ledger', 'appended'), () => {
+      busy = busy.then(drain).catch((err) => {
+        process.stderr.write(`agov ledger tail: ${String(err)}\n`);
+      });
+    });
+    busy = busy.then(async () => {
+      const last = await bus.ask(svc, { type: 'ledger.query.v1', body: { order: 'desc', limit: Math.max(n, 1) } });
+      if (last.type !== 'ledger.entries.v1') return;
+      if (n > 0) for (const e of [...last.body.entries].reverse()) printEntry(e, json);
+      next = Math.max(next, last.body.size);
+    });
+    await busy;
+    const stop = stopSignal();
+    await stop.promise;
+    return 0;
+  } finally {
+    await bus.close();
+  }
+}
+
