@@ -183,7 +183,7 @@ export class TokenAuthority {
   issueChild(runId: string, agentId: string, stageId: string | undefined, attempt: number | undefined): Promise<void> {
     return this.lock.run(runId, async () => {
       const run = await this.store.getRun(runId);
-      if (!run || run.state !== 'live' || !run.accessor) {
+      if (!run?.accessor || run.state !== 'live') {
         this.ctx.log.info('no live run token: no child token', { runId, agentId });
         return;
       }

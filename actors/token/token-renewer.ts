@@ -66,7 +66,7 @@ export class TokenRenewer {
   /** Renews one run's token if due (or at once with `force`). */
   async renewRun(runId: string, force: boolean): Promise<Renewed | undefined> {
     const run = await this.store.getRun(runId);
-    if (!run || run.state !== 'live' || !run.accessor) {
+    if (!run?.accessor || run.state !== 'live') {
       await this.store.unscheduleRenewal(runId);
       return undefined;
     }

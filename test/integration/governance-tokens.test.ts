@@ -36,8 +36,12 @@ beforeAll(async () => {
   await feed.ready();
   authority = await startAuthority();
   renewer = await runActor(tokenRenewerKind, { id: 'tr-1', bus: { servers: env.natsUrl }, clock: env.clock, args: env.args });
-  env.servers.onStop(() => renewer.stop());
-  env.servers.onStop(() => authority.stop());
+  env.servers.onStop(async () => {
+    await renewer.stop();
+  });
+  env.servers.onStop(async () => {
+    await authority.stop();
+  });
 });
 afterAll(() => env.servers.stopAll());
 
