@@ -3,6 +3,7 @@
  */
 import { GovError, toGovError } from '../protocols/errors.ts';
 import { commandActor } from './command-actor.ts';
+import { commandChaos } from './command-chaos.ts';
 import { commandEvidence } from './command-evidence.ts';
 import { commandLedger } from './command-ledger.ts';
 import { commandAgents } from './command-agents.ts';
@@ -18,14 +19,15 @@ Commands:
   actor <kind> --id <id>        run one actor in this process (joins NATS_URL)
   agents [--json] [--team T]    list the agents the agent directory knows (NATS_URL)
   teams [--json]                the live supervision tree: each actor's state and restarts (NATS_URL)
+  ledger <verify|prove|consistency|tail|query>
+                                read and check the audit ledger file (agov ledger help)
+  evidence <export|verify>      a run's evidence package, checked offline (agov evidence)
   validate FILE...              check pipeline files; prints file:line:column: error[code]: message
   run FILE [--param k=v]... [--detach]
                                 run a pipeline and follow it (embedded system when NATS_URL is unset)
   runs [--status S] [--json]    recent pipeline runs
   run-status RUN_ID [--json]    one run and its stages
-  ledger <verify|prove|consistency|tail|query>
-                                read and check the audit ledger file (agov ledger help)
-  evidence <export|verify>      a run's evidence package, checked offline (agov evidence)
+  chaos list | run SCENARIO     fault injection against a whole system; invariant verdicts
   help                          this text
 `;
 
@@ -34,6 +36,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, Command> = {
   up: commandUp,
   actor: commandActor,
+  chaos: commandChaos,
   ledger: commandLedger,
   evidence: commandEvidence,
   agents: commandAgents,

@@ -1,0 +1,124 @@
+/**
+ * What must hold after any scenario:
+ * 1. every run reached a terminal state;
+ * 2. the ledger verifies (chain, signatures), has no gaps and no duplicate event ids, and holds every
+ *    event the actors published to the audit stream;
+ * 3. every run whose budget was exhausted ended with its token revoked;
+ * 4. every permanent child is running again.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { LedgerStore } from '../actors/ledger/ledger-store.ts';
+import { verifyLedger } from '../actors/ledger/verify.ts';
+import { AUDIT_STREAM } from '../bus/streams.ts';
+import { serviceSubject } from '../protocols/subjects.ts';
+import type { SystemUnderTest } from './system-under-test.ts';
+
+export interface InvariantResult {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+
+async function until<T>(deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T | undefined> {
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined || Date.now() > deadlineMs) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export async function runStatuses(sut: SystemUnderTest, runIds: string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const runId of runIds) {
+    try {
+      const r = await sut.client.ask(serviceSubject('orchestrator'), { type: 'run.get.v1', body: { runId } });
+      out.set(runId, r.type === 'run.state.v1' ? r.body.status : 'unknown');
+    } catch {
+      out.set(runId, 'unknown');
+    }
+  }
+  return out;
+}
+
+export async function checkRunsTerminal(sut: SystemUnderTest, runIds: string[], deadlineMs: number): Promise<InvariantResult> {
+  const ok = await until(deadlineMs, async () => {
+    const s = await runStatuses(sut, runIds);
+    return [...s.values()].every((v) => TERMINAL.has(v)) ? s : undefined;
+  });
+  const s = ok ?? (await runStatuses(sut, runIds));
+  const stuck = [...s.entries()].filter(([, v]) => !TERMINAL.has(v));
+  return {
+    name: 'every run reached a terminal state',
+    ok: stuck.length === 0,
+    detail: stuck.length === 0 ? `${runIds.length} runs terminal` : `not terminal: ${stuck.map(([id, v]) => `${id}=${v}`).join(', ')}`,
+  };
+}
+
+export async function checkLedger(sut: SystemUnderTest, deadlineMs: number): Promise<InvariantResult> {
+  const name = 'the ledger verifies, has no gaps or duplicates, and holds every published audit event';
+  const dataDir = process.env.AGOV_DATA_DIR ?? join(sut.dir, 'data');
+  const dbPath = join(dataDir, 'ledger.sqlite');
+  const keyPath = join(dataDir, 'ledger-key.pub.pem');
+  const jsm = await jetstreamManager(sut.client.nc);
+  const info = await jsm.streams.info(AUDIT_STREAM);
+  const ids = new Set<string>();
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(AUDIT_STREAM, { seq }).catch(() => null);
+    if (!m) continue;
+    const d = sut.client.decode(m.data);
+    if (d.ok) ids.add(d.env.id);
+  }
+  const missing = await until(deadlineMs, async () => {
+    if (!existsSync(dbPath)) return undefined;
+    const store = LedgerStore.open({ path: dbPath, readonly: true });
+    try {
+      const absent = [...ids].filter((id) => !store.entryById(id));
+      return absent.length === 0 ? absent : undefined;
+    } finally {
+      store.close();
+    }
+  });
+  if (!missing) return { name, ok: false, detail: `ledger never caught up with the ${ids.size} events in the audit stream` };
+  const v = verifyLedger(dbPath, readFileSync(keyPath, 'utf8'));
+  if (!v.ok) return { name, ok: false, detail: `verify failed at seq ${v.firstBad?.seq}: ${v.firstBad?.problem} ${v.firstBad?.detail}` };
+  if (v.size !== ids.size) return { name, ok: false, detail: `ledger has ${v.size} entries for ${ids.size} distinct published events` };
+  return { name, ok: true, detail: `${v.size} entries, every published event once, ${v.checkedCheckpoints} checkpoints verified` };
+}
+
+export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]): Promise<InvariantResult> {
+  const name = 'every exhausted budget ended with the run token revoked';
+  let breached = 0;
+  const bad: string[] = [];
+  for (const runId of runIds) {
+    const b = await sut.client.ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } }).catch(() => undefined);
+    if (b?.type !== 'budget.state.v1' || !b.body.breached) continue;
+    breached++;
+    const t = await sut.client.ask(serviceSubject('token-authority'), { type: 'token.status.v1', body: { runId } }).catch(() => undefined);
+    const state = t?.type === 'token.state.v1' ? t.body.state : 'unknown';
+    if (state !== 'revoked') bad.push(`${runId}=${state}`);
+  }
+  return { name, ok: bad.length === 0, detail: bad.length === 0 ? `${breached} exhausted budgets, all tokens revoked` : `not revoked: ${bad.join(', ')}` };
+}
+
+export async function checkChildrenRunning(sut: SystemUnderTest, deadlineMs: number): Promise<InvariantResult> {
+  const name = 'every permanent child is running again';
+  const notRunning = async () => {
+    const out: string[] = [];
+    const walk = (t: Awaited<ReturnType<SystemUnderTest['tree']>>) => {
+      for (const c of t.children) {
+        if (c.restart === 'permanent' && c.status !== 'running') out.push(`${t.supervisorId}/${c.id}=${c.status}`);
+        if (c.tree) walk(c.tree);
+        else if (c.type === 'supervisor' && c.status === 'running') out.push(`${t.supervisorId}/${c.id}=subtree-unreachable`);
+      }
+    };
+    walk(await sut.tree());
+    return out;
+  };
+  const ok = await until(deadlineMs, async () => ((await notRunning()).length === 0 ? true : undefined));
+  const rest = ok ? [] : await notRunning().catch((e) => [String(e)]);
+  return { name, ok: rest.length === 0, detail: rest.length === 0 ? 'all permanent children running' : rest.join(', ') };
+}

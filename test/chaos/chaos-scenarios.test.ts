@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { formatReport, runScenario } from '../../chaos/runner.ts';
+import { SCENARIOS } from '../../chaos/scenarios.ts';
+
+/**
+ * The short variant of every chaos scenario: a whole system in real processes, a few faults, a few
+ * runs, then the invariants. `agov chaos run NAME --duration 60000` is the long variant, for people.
+ * The seed is fixed so a failure here replays exactly with `agov chaos run NAME --seed 7`.
+ */
+const SEED = 7;
+
+describe('chaos scenarios (short variants)', () => {
+  for (const sc of SCENARIOS) {
+    it(`${sc.name}: ${sc.description} — every invariant holds`, { timeout: 240_000 }, async () => {
+      const report = await runScenario(sc, { seed: SEED, durationMs: 5_000, faultIntervalMs: 2_000, runs: 4, settleMs: 90_000 });
+      const text = formatReport(report);
+      console.info(text);
+      expect(report.injected.length, text).toBeGreaterThan(0);
+      for (const inv of report.invariants) expect(inv.ok, `${inv.name}: ${inv.detail}\n${text}`).toBe(true);
+    });
+  }
+});
