@@ -1,9 +1,11 @@
 /** `npm run bench -- NAME`: runs one bench; its last line is `{"bench", "results", "ratios"}`. */
 import { benchBus } from './bus.ts';
+import { benchGovernance } from './governance.ts';
 import { benchRecovery } from './recovery.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   bus: benchBus,
+  governance: benchGovernance,
   recovery: benchRecovery,
 };
 

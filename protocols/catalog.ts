@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { agentMessages } from './messages/agent.ts';
 import { agentEventMessages } from './messages/agent-events.ts';
 import { demoMessages } from './messages/demo.ts';
+import { governanceMessages } from './messages/governance.ts';
 import { ledgerMessages } from './messages/ledger.ts';
 import { runMessages } from './messages/run.ts';
 import { supervisorMessages } from './messages/supervisor.ts';
@@ -18,6 +19,7 @@ export const catalog = {
   ...agentMessages,
   ...agentEventMessages,
   ...runMessages,
+  ...governanceMessages,
   ...supervisorMessages,
   ...ledgerMessages,
 } as const;

@@ -8,6 +8,7 @@
  * - `gov.sys.started.<kind>.<id>`  an actor finished starting
  * - `gov.sys.exit.<kind>.<id>`     exit reports (normal, shutdown, crash) consumed by supervisors
  * - `gov.agents.register`          agents announce themselves (agent.register.v1)
+ * - `gov.errors.<runId>`           error-budget reports of one run (budget.report.v1)
  * - `gov.dlq.<code>`               dead letters, by error code
  * - `gov.audit.<category>`         auditable events (JetStream stream AUDIT, consumed by the ledger writer)
  * - `gov.obs.<category>.…`         the external observability feed (JSON)
@@ -71,6 +72,15 @@ export const allStarted = (): string => join('sys', 'started', '>');
 
 /** Agents announce themselves here (agent.register.v1); orchestrators and the agent directory listen. */
 export const agentRegisterSubject = (): string => join('agents', 'register');
+
+/**
+ * Outcomes counted against a run's error budget (`budget.report.v1`), one subject per run so a tool
+ * that knows only its PIPELINE_ID can report. @example errorsSubject('r-42') === 'gov.errors.r-42'
+ */
+export function errorsSubject(runId: string): string {
+  return join('errors', subjectToken(runId, 'run id'));
+}
+export const allErrors = (): string => join('errors', '>');
 
 /** Dead letters are published per error code so operators can subscribe to one kind of failure. */
 export function deadLetterSubject(code: string): string {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ScalarSchema } from '../pipeline/schema.ts';
+import { RunGovernanceSchema } from './governance.ts';
 import { SerializedErrorSchema } from './system.ts';
 
 export const RunStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
@@ -73,5 +74,7 @@ export const runMessages = {
     fraction: z.number().optional(),
     error: SerializedErrorSchema.optional(),
     parentRunId: z.string().optional(),
+    /** Filled on `run-accepted`: what the governance actors need (token, tiers, error budget). */
+    governance: RunGovernanceSchema.optional(),
   }),
 } as const;
