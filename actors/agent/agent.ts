@@ -193,13 +193,23 @@ class GovernedAgent {
   // ---- start ---------------------------------------------------------------------------------
 
   async start(): Promise<void> {
+    try {
+      await this.startUp();
+    } catch (err) {
+      this.stopped = true;
+      if (this.retryTimer) this.ctx.clock.clear(this.retryTimer);
+      this.redis.disconnect();
+      throw err;
+    }
+  }
+
+  private async startUp(): Promise<void> {
     let record: PersistedAgent | undefined;
     try {
       await this.redis.connect();
       if (this.opts.fresh) await this.store.delete(this.id);
       else record = await this.store.load(this.id);
     } catch (err) {
-      this.redis.disconnect();
       const e = toGovError(err);
       if (e.code === 'GOV_ERR_DECODE') throw e;
       throw new AgentUnavailableError(`agent ${this.id}: cannot reach its lifecycle store at ${this.opts.redisUrl}: ${e.message}`, {

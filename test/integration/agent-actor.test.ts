@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +27,7 @@ import {
   serviceSubject,
   TierForbiddenError,
 } from '../../protocols/index.ts';
-import { collect, TestServers, testBus } from '../harness/index.ts';
+import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
@@ -144,8 +146,8 @@ describe('agent actor over real nats-server and redis-server', () => {
     // The refusal is final for that task: no result, and the agent stays idle.
     expect((await status('t0-1')).state).toBe('idle');
     expect(seen.seen).toEqual([]);
-    const audit = await auditTrail();
-    expect(audit.some((e) => e.id === v.id && e.type === 'agent.violation.v1')).toBe(true);
+    // The stream stores it asynchronously to the refusal: wait for it to show up.
+    await waitFor('violation in the audit stream', async () => (await auditTrail()).some((e) => e.id === v.id && e.type === 'agent.violation.v1'));
     violations.close();
   });
 
@@ -340,6 +342,52 @@ describe('agent actor over real nats-server and redis-server', () => {
       await a.reply;
       const r = await resultOf(seen, a.taskId);
       expect(r.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_TASK_FAILED' } });
+    });
+  });
+
+  describe('http tasks (T1)', () => {
+    let server: Server;
+    let base: string;
+    beforeAll(async () => {
+      server = createServer((req, res) => {
+        if (req.url === '/ok') {
+          let body = '';
+          req.on('data', (c: Buffer) => {
+            body += c.toString();
+          });
+          req.on('end', () => {
+            res.writeHead(200, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ method: req.method, body, type: req.headers['content-type'] }));
+          });
+          return;
+        }
+        res.writeHead(503);
+        res.end('down');
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      servers.onStop(() => new Promise<void>((r) => server.close(() => r())));
+    });
+
+    it('sends the request and succeeds on a 2xx, with the status and body in the output', async () => {
+      await startAgent('http-1');
+      const { replyTo, seen } = await orchestrator();
+      const a = assign('http-1', { kind: 'http', url: `${base}/ok`, method: 'POST', headers: {}, body: { hello: 'world' } }, replyTo);
+      await a.reply;
+      const r = await resultOf(seen, a.taskId);
+      expect(r.body.status).toBe('succeeded');
+      const out = r.body.output as { status: number; body: string };
+      expect(out.status).toBe(200);
+      expect(JSON.parse(out.body)).toEqual({ method: 'POST', body: '{"hello":"world"}', type: 'application/json' });
+    });
+
+    it('fails on a status other than expectStatus', async () => {
+      await startAgent('http-2');
+      const { replyTo, seen } = await orchestrator();
+      const a = assign('http-2', { kind: 'http', url: `${base}/down`, method: 'GET', headers: {}, expectStatus: 200 }, replyTo);
+      await a.reply;
+      const r = await resultOf(seen, a.taskId);
+      expect(r.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_TASK_FAILED' }, output: { status: 503, body: 'down' } });
     });
   });
 
