@@ -1,0 +1,25 @@
+/** How routes talk to other actors: an ask on a service subject, expecting one reply type. */
+import type { MessageType } from '../../protocols/catalog.ts';
+import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import { InternalError } from '../../protocols/errors.ts';
+import { serviceSubject } from '../../protocols/subjects.ts';
+import type { GatewayDeps } from './route-def.ts';
+
+/**
+ * Asks the service of actor `kind` and returns the reply, which must be one of `expect`. Bus errors
+ * (NoResponders, Timeout, the remote's typed error) propagate and become HTTP statuses.
+ */
+export async function askService<R extends MessageType>(
+  deps: GatewayDeps,
+  kind: string,
+  msg: OutMessage,
+  expect: readonly R[],
+): Promise<Envelope<R>> {
+  const reply = await deps.bus.ask(serviceSubject(kind), msg, { timeoutMs: deps.settings.askTimeoutMs });
+  if (!(expect as readonly string[]).includes(reply.type)) {
+    throw new InternalError(`${serviceSubject(kind)} answered ${msg.type} with ${reply.type}, expected ${expect.join(' or ')}`, {
+      details: { subject: serviceSubject(kind), type: reply.type },
+    });
+  }
+  return reply as Envelope<R>;
+}

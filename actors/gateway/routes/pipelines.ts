@@ -1,0 +1,116 @@
+/**
+ * `/api/pipelines`: start runs and follow them (the orchestrator's run.* protocol).
+ */
+import { z } from 'zod';
+import { catalog } from '../../../protocols/catalog.ts';
+import { ForbiddenError } from '../../../protocols/errors.ts';
+import { parsePipeline } from '../../../protocols/pipeline/parse.ts';
+import { ScalarSchema } from '../../../protocols/pipeline/schema.ts';
+import { type Tier, tierRank } from '../../../protocols/pipeline/tier.ts';
+import type { Caller } from '../auth.ts';
+import { requireTier } from '../auth.ts';
+import { askService } from '../bus-call.ts';
+import { defineRoute } from '../route-def.ts';
+import { IdSchema } from '../schemas.ts';
+import { RunAcceptedSchema } from './observability.ts';
+
+const RunRequestSchema = z
+  .strictObject({
+    yaml: z.string().min(1).optional().describe('The pipeline file\'s text'),
+    file: z.string().min(1).max(1_024).optional().describe('A pipeline file the orchestrator can read (T2 keys only)'),
+    params: z.record(z.string(), ScalarSchema).default({}).describe('Run parameters'),
+  })
+  .refine((b) => (b.yaml === undefined) !== (b.file === undefined), { message: 'give exactly one of yaml or file', path: ['yaml'] });
+
+/**
+ * A key may start a pipeline only if it may do what the pipeline's stages do: its tier must be at
+ * least every stage's agent tier. A `file` is read on the orchestrator's side, where the gateway
+ * cannot check it, so naming one takes a T2 key. Text that does not parse is left to the orchestrator,
+ * which answers with every diagnostic.
+ */
+export function checkRunTier(caller: Caller, body: { yaml?: string; file?: string }): void {
+  if (body.file !== undefined) {
+    requireTier(caller, 'T2', 'starting a pipeline from a server-side file');
+    return;
+  }
+  const parsed = parsePipeline(body.yaml ?? '');
+  if (!parsed.ok) return;
+  let highest: { tier: Tier; stage: string } | undefined;
+  for (const st of parsed.pipeline.stages) {
+    if (!highest || tierRank(st.agent.tier) > tierRank(highest.tier)) highest = { tier: st.agent.tier, stage: st.id };
+  }
+  if (highest && tierRank(caller.tier) < tierRank(highest.tier)) {
+    throw new ForbiddenError(`stage ${highest.stage} runs at ${highest.tier}; key ${caller.name} is ${caller.tier} and may not start it`, {
+      details: { required: highest.tier, tier: caller.tier, keyName: caller.name, stageId: highest.stage },
+    });
+  }
+}
+
+export const startRunRoute = defineRoute({
+  method: 'POST',
+  url: '/api/pipelines',
+  operationId: 'startRun',
+  summary: 'Start a pipeline run',
+  description:
+    'Sends run.request.v1 to the orchestrator; 202 with the run id once it is accepted, 400 with file:line:column diagnostics when the pipeline is invalid. ' +
+    'The key must be at least the tier of every stage of the pipeline (403 otherwise); `file` needs a T2 key.',
+  tag: 'pipelines',
+  auth: 'T1',
+  audit: true,
+  body: RunRequestSchema,
+  responses: { 202: { description: 'Accepted', schema: RunAcceptedSchema } },
+  errors: [503, 504],
+  async handle({ deps, body, caller }) {
+    checkRunTier(caller!, body);
+    const reply = await askService(
+      deps,
+      deps.settings.services.orchestrator,
+      { type: 'run.request.v1', body: { yaml: body.yaml, file: body.file, params: body.params, requestedBy: `api:${caller!.name}` } },
+      ['run.accepted.v1'],
+    );
+    const a = reply.body;
+    const location = `/api/pipelines/${encodeURIComponent(a.runId)}`;
+    return { status: 202, headers: { location }, body: { runId: a.runId, pipeline: a.pipeline, stages: a.stages, location }, runId: a.runId };
+  },
+});
+
+export const getRunRoute = defineRoute({
+  method: 'GET',
+  url: '/api/pipelines/:id',
+  operationId: 'getRun',
+  summary: "A run's state",
+  description: 'Asks the orchestrator (run.get.v1 → run.state.v1): status, stages, errors.',
+  tag: 'pipelines',
+  auth: 'T0',
+  params: z.object({ id: IdSchema.describe('Run id') }),
+  responses: { 200: { description: 'The run', schema: catalog['run.state.v1'] } },
+  errors: [404, 503, 504],
+  async handle({ deps, params }) {
+    const reply = await askService(deps, deps.settings.services.orchestrator, { type: 'run.get.v1', body: { runId: params.id } }, ['run.state.v1']);
+    return { status: 200, body: reply.body };
+  },
+});
+
+export const listRunsRoute = defineRoute({
+  method: 'GET',
+  url: '/api/pipelines',
+  operationId: 'listRuns',
+  summary: 'Recent runs',
+  description: 'Asks the orchestrator (run.list.v1 → run.states.v1), newest first.',
+  tag: 'pipelines',
+  auth: 'T0',
+  query: z.object({
+    status: z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']).optional(),
+    limit: z.coerce.number().int().positive().max(1000).default(50),
+  }),
+  responses: { 200: { description: 'The runs', schema: catalog['run.states.v1'] } },
+  errors: [503, 504],
+  async handle({ deps, query }) {
+    const reply = await askService(deps, deps.settings.services.orchestrator, { type: 'run.list.v1', body: { status: query.status, limit: query.limit } }, [
+      'run.states.v1',
+    ]);
+    return { status: 200, body: reply.body };
+  },
+});
+
+export const pipelinesRoutes = [startRunRoute, listRunsRoute, getRunRoute];
