@@ -6,6 +6,7 @@
 import type { z } from 'zod';
 import { agentMessages } from './messages/agent.ts';
 import { agentEventMessages } from './messages/agent-events.ts';
+import { apiMessages } from './messages/api.ts';
 import { demoMessages } from './messages/demo.ts';
 import { governanceMessages } from './messages/governance.ts';
 import { ledgerMessages } from './messages/ledger.ts';
@@ -22,6 +23,7 @@ export const catalog = {
   ...governanceMessages,
   ...supervisorMessages,
   ...ledgerMessages,
+  ...apiMessages,
 } as const;
 
 export type Catalog = typeof catalog;

@@ -1,4 +1,5 @@
 /** The JSON Schema files published for external users, each generated from the zod definitions the runtime validates with. */
+import { OPENAPI_FILE, renderOpenApi } from '../actors/gateway/openapi.ts';
 import { envelopeJsonSchema } from './envelope.ts';
 import { PIPELINE_JSON_SCHEMA_FILE, renderPipelineJsonSchema } from './pipeline/json-schema.ts';
 
@@ -11,4 +12,6 @@ export interface SchemaFile {
 export const SCHEMA_FILES: SchemaFile[] = [
   { file: 'docs/schemas/envelope.schema.json', render: () => `${JSON.stringify(envelopeJsonSchema(), null, 2)}\n` },
   { file: PIPELINE_JSON_SCHEMA_FILE, render: renderPipelineJsonSchema },
+  /** The HTTP gateway's API, from the same zod schemas its routes validate with. */
+  { file: OPENAPI_FILE, render: renderOpenApi },
 ];
