@@ -1,10 +1,12 @@
 /** `npm run bench -- NAME`: runs one bench; its last line is `{"bench", "results", "ratios"}`. */
 import { benchBus } from './bus.ts';
+import { benchPipeline } from './pipeline.ts';
 import { benchGovernance } from './governance.ts';
 import { benchRecovery } from './recovery.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   bus: benchBus,
+  pipeline: benchPipeline,
   governance: benchGovernance,
   recovery: benchRecovery,
 };

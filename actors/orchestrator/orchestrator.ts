@@ -144,7 +144,11 @@ class Orchestrator {
 
   // ---- state changes ------------------------------------------------------------------------
 
-  /** Applies one input to a run: the new state is stored, then its events and effects go out. */
+  /**
+   * Applies one input to a run: the new state is stored, then its events and effects go out.
+   * An accept or a progress report changes nothing anyone acts on, so its state is not written on its
+   * own: it goes out with the next write (after a restart such a stage is still in flight either way).
+   */
   private apply(runId: string, input: RunInput): boolean {
     const run = this.runs.get(runId);
     if (!run) return false;
@@ -153,6 +157,10 @@ class Orchestrator {
     this.runs.set(runId, s.run);
     this.index(run, s.run);
     this.armTimer(s.run);
+    if ((input.type === 'accepted' || input.type === 'progress') && s.effects.length === 0) {
+      for (const e of s.events) this.publishEvent(e);
+      return true;
+    }
     const saved = this.store.save(s.run);
     saved.then(
       () => {
@@ -367,6 +375,8 @@ class Orchestrator {
     if (run.parentRunId !== undefined) accepted.parentRunId = run.parentRunId;
     this.publishEvent(accepted);
     this.apply(run.runId, { type: 'start' });
+    // Dispatch the first stages now, so they are stored in the same write as the start.
+    this.pump();
   }
 
   /** Takes a stored run back into memory and carries on from its last stored state. */
@@ -568,7 +578,8 @@ class Orchestrator {
         if (r.output !== undefined) input.output = r.output;
         if (r.error !== undefined) input.error = r.error;
         this.apply(r.runId, input);
-        this.schedulePump();
+        // Dispatch what the result unblocked now, so it is stored in the same write.
+        this.pump();
         return;
       }
       case 'actor.heartbeat.v1': {

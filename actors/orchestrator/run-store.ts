@@ -40,12 +40,16 @@ export class RunStore {
       } else {
         this.pending.set(run.runId, { latest: run, waiters: [{ resolve, reject }] });
       }
-      if (!this.writing.has(run.runId)) void this.flush(run.runId);
+      // Start on the next microtask, so every change made in this turn (a result and the dispatch it
+      // unblocks) goes out in one write.
+      if (!this.writing.has(run.runId)) {
+        this.writing.add(run.runId);
+        queueMicrotask(() => void this.flush(run.runId));
+      }
     });
   }
 
   private async flush(runId: string): Promise<void> {
-    this.writing.add(runId);
     try {
       for (;;) {
         const p = this.pending.get(runId);
