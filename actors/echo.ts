@@ -1,4 +1,5 @@
-import { defineActorKind } from './runtime/actor-kind.ts';
+import { TierForbiddenError } from '../protocols/errors.ts';
+import { defineActorKind, refuse } from './runtime/actor-kind.ts';
 
 /**
  * A demo actor: echoes text back, can be asked to be slow or to crash. Used by the quick start,
@@ -6,7 +7,7 @@ import { defineActorKind } from './runtime/actor-kind.ts';
  */
 export const echoKind = defineActorKind({
   kind: 'echo',
-  description: 'echoes demo.echo.v1; demo.slow.v1 sleeps; demo.crash.v1 crashes the actor',
+  description: 'echoes demo.echo.v1 (the text "refuse me" is refused with a typed error); demo.slow.v1 sleeps; demo.crash.v1 crashes the actor',
   start(ctx) {
     let echoed = 0;
     return {
@@ -15,6 +16,7 @@ export const echoKind = defineActorKind({
       async handle(env) {
         switch (env.type) {
           case 'demo.echo.v1':
+            if (env.body.text === 'refuse me') return refuse(new TierForbiddenError('echo refuses on request'));
             echoed++;
             return { type: 'demo.echoed.v1', body: { text: env.body.text, seq: env.body.seq, by: ctx.address } };
           case 'demo.slow.v1':

@@ -3,6 +3,7 @@ import type { Clock } from '../../infra/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { MessageType } from '../../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import type { GovError } from '../../protocols/errors.ts';
 import type { BusOptions } from '../../bus/bus-options.ts';
 
 /** What an actor's behaviour sees of the world. All I/O goes through here. */
@@ -24,6 +25,20 @@ export interface ActorContext {
   self(msg: OutMessage): void;
 }
 
+/**
+ * A handler's typed refusal: the asker gets `error` (rebuilt on its side), a tell is dead-lettered
+ * with it, and the actor keeps running — unlike a thrown exception, which crashes the actor.
+ * Like a gen_server replying `{error, Reason}` rather than exiting.
+ */
+export class Refusal {
+  constructor(readonly error: GovError) {}
+}
+
+/** @example if (!allowed) return refuse(new TierForbiddenError('T0 may not run exec')); */
+export function refuse(error: GovError): Refusal {
+  return new Refusal(error);
+}
+
 /** A running actor's message handling. Handlers run one at a time, in mailbox order. */
 export interface ActorBehavior {
   /** Message types handled; others are answered with GOV_ERR_UNHANDLED_MESSAGE and dead-lettered. */
@@ -32,7 +47,10 @@ export interface ActorBehavior {
    * Handles one message; the return value answers an `ask`. Throwing crashes the actor
    * (it exits with the error as reason; its supervisor decides what happens next).
    */
-  handle(env: Envelope, ctx: IncomingContext): Promise<OutMessage | undefined | void> | OutMessage | undefined | void;
+  handle(
+    env: Envelope,
+    ctx: IncomingContext,
+  ): Promise<OutMessage | Refusal | undefined | void> | OutMessage | Refusal | undefined | void;
   /** Extra subjects whose messages join the mailbox (e.g. a wildcard an observer watches). */
   readonly subscriptions?: ReadonlyArray<{ subject: string; queue?: string }>;
   /** Listen on the kind's shared service subject (queue group). Default true. */

@@ -36,7 +36,7 @@ import {
   serviceSubject,
   startedSubject,
 } from '../../protocols/subjects.ts';
-import type { ActorBehavior, ActorContext, ActorKind } from './actor-kind.ts';
+import { type ActorBehavior, type ActorContext, type ActorKind, Refusal } from './actor-kind.ts';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_STOP_DRAIN_MS } from './actor-options.ts';
 
 export type ExitReason = 'normal' | 'shutdown' | 'crash';
@@ -201,12 +201,18 @@ export async function runActor(kind: ActorKind, options: RunActorOptions): Promi
       bus.respondError(m, err);
       return;
     }
-    let out: OutMessage | undefined | void;
+    let out: OutMessage | Refusal | undefined | void;
     try {
       out = await b.handle(env as Envelope, { subject: m.subject, reply: m.reply || undefined, headers: m.headers, size: m.data.length });
     } catch (err) {
       if (m.reply) bus.respondError(m, new ActorCrashedError(`actor ${address} crashed: ${toGovError(err).message}`, { cause: err }));
       await crash(err);
+      return;
+    }
+    if (out instanceof Refusal) {
+      bus.metrics.inc(`refused.${out.error.code}`);
+      if (m.reply) bus.respondError(m, out.error);
+      else bus.deadLetter(m, out.error);
       return;
     }
     if (m.reply) bus.respond(m, out ?? { type: 'ack.v1', body: { ok: true } }, env);

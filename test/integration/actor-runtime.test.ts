@@ -12,6 +12,7 @@ import {
   heartbeatSubject,
   InvalidMessageError,
   NoRespondersError,
+  TierForbiddenError,
   TimeoutError,
   UnhandledMessageError,
 } from '../../protocols/index.ts';
@@ -115,6 +116,18 @@ describe('actor runtime over a real nats-server', () => {
     expect(alive.type).toBe('demo.echoed.v1');
     expect(host.list().map((a) => a.id)).toContain('bystander-1');
     expect(host.list().map((a) => a.id)).not.toContain('crash-1');
+  });
+
+  it('answers a typed refusal without crashing: the asker gets the error, a tell is dead-lettered', async () => {
+    const a = await host.spawn('echo', 'refuse-1');
+    const dlq = collect(client, allDeadLetters());
+    await dlq.ready();
+    await expect(client.ask(a.address, { type: 'demo.echo.v1', body: { text: 'refuse me' } })).rejects.toBeInstanceOf(TierForbiddenError);
+    client.tell(a.address, { type: 'demo.echo.v1', body: { text: 'refuse me' } });
+    await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.subject === a.address && e.body.reason.code === 'GOV_ERR_TIER_FORBIDDEN');
+    expect(a.state).toBe('running');
+    expect((await client.ask(a.address, { type: 'demo.echo.v1', body: { text: 'fine' } })).type).toBe('demo.echoed.v1');
+    dlq.close();
   });
 
   it('publishes heartbeats at its interval and a shutdown exit on graceful stop', async () => {
