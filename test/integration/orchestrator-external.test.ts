@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const rig = new OrchestratorRig();
+/** A `${{ params.NAME }}` reference, written so it is not mistaken for a JS placeholder. */
+const ref = (name: string) => `$\{{ params.${name} }}`;
 
 beforeAll(async () => {
   await rig.start();
@@ -38,7 +40,7 @@ describe('orchestrator for clients outside this codebase', () => {
       ts: Date.now(),
       from: 'external-client',
       body: {
-        yaml: 'name: external\nversion: 1\nparameters:\n  ms: { type: number }\nstages:\n  - { id: one, task: { kind: noop } }\n  - { id: two, needs: [one], task: { kind: sleep, ms: "${{ params.ms }}" } }\n',
+        yaml: 'name: external\nversion: 1\nparameters:\n  ms: { type: number }\nstages:\n  - { id: one, task: { kind: noop } }\n  - { id: two, needs: [one], task: { kind: sleep, ms: "' + ref('ms') + '" } }\n',
         params: { ms: 20 },
       },
     };
@@ -62,7 +64,7 @@ describe('orchestrator for clients outside this codebase', () => {
     const dir = rig.servers.tempDir('agov-child-');
     writeFileSync(
       join(dir, 'child.yaml'),
-      'name: child\nversion: 1\nparameters:\n  who: { type: string }\nstages:\n  - { id: inner, task: { kind: noop }, description: "hi ${{ params.who }}" }\n',
+      'name: child\nversion: 1\nparameters:\n  who: { type: string }\nstages:\n  - { id: inner, task: { kind: noop }, description: "hi ' + ref('who') + '" }\n',
     );
     const parentFile = join(dir, 'parent.yaml');
     const parentYaml = `
