@@ -77,6 +77,8 @@ export function createGatewayServer(options: GatewayServerOptions): FastifyInsta
     requestIdHeader: false,
     return503OnClosing: true,
   });
+  // JSON only: Fastify's default text/plain parser would hand strings to the routes; now they get 415.
+  app.removeContentTypeParser('text/plain');
 
   app.addHook('onRequest', async (request) => {
     const state = stateOf(request);
