@@ -22,8 +22,8 @@ import {
   type Subscription,
 } from '@nats-io/transport-node';
 import { type Clock, systemClock } from '../infra/clock.ts';
-import type { MessageType } from '../protocols/catalog.ts';
-import { type Codec, detectFormat, jsonCodec, msgpackCodec } from '../protocols/codec.ts';
+import { type MessageType, SECRET_MESSAGE_TYPES } from '../protocols/catalog.ts';
+import { type Codec, decodeRaw, detectFormat, jsonCodec, msgpackCodec } from '../protocols/codec.ts';
 import { type AnyEnvelope, type Envelope, envelope, type OutMessage } from '../protocols/envelope.ts';
 import {
   BusClosedError,
@@ -243,8 +243,10 @@ export class Bus {
     this.metrics.inc('dead-lettered');
     this.metrics.inc(`dead-lettered.${reason.code}`);
     if (this.nc.isClosed()) return;
-    const truncated = msg.data.length > DEFAULT_DEAD_LETTER_MAX_BYTES;
-    const payload = Buffer.from(msg.data.subarray(0, DEFAULT_DEAD_LETTER_MAX_BYTES)).toString('base64');
+    // A secret-bearing message that could not be delivered is dead-lettered without its bytes.
+    const secret = carriesSecret(msg.data);
+    const truncated = secret || msg.data.length > DEFAULT_DEAD_LETTER_MAX_BYTES;
+    const payload = secret ? '' : Buffer.from(msg.data.subarray(0, DEFAULT_DEAD_LETTER_MAX_BYTES)).toString('base64');
     const env = this.wrap({
       type: 'dead-letter.v1',
       body: { subject: msg.subject, receivedBy: this.name, reason, size: msg.data.length, payload, truncated },
@@ -361,6 +363,15 @@ export class Bus {
   /** A fresh unique id (for envelopes and run ids). */
   static newId(): string {
     return randomUUID();
+  }
+}
+
+function carriesSecret(data: Uint8Array): boolean {
+  try {
+    const v = decodeRaw(data, Number.POSITIVE_INFINITY) as { type?: unknown } | null;
+    return typeof v?.type === 'string' && SECRET_MESSAGE_TYPES.has(v.type);
+  } catch {
+    return false;
   }
 }
 

@@ -38,3 +38,9 @@ export const MESSAGE_TYPES = Object.keys(catalog) as MessageType[];
 export function isMessageType(value: unknown): value is MessageType {
   return typeof value === 'string' && Object.hasOwn(catalog, value);
 }
+
+/**
+ * Message types that carry a secret (a Vault token). They go only to one actor's inbox; they are
+ * never emitted on the feed, audited, logged, or kept in a dead letter's payload.
+ */
+export const SECRET_MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>(['agent.credentials.v1']);

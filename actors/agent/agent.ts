@@ -50,7 +50,7 @@ import {
 } from '../../protocols/errors.ts';
 import { agentRegisterSubject, auditSubject } from '../../protocols/subjects.ts';
 import type { ActorBehavior, ActorContext } from '../runtime/actor-kind.ts';
-import { defineActorKind } from '../runtime/actor-kind.ts';
+import { defineActorKind, type Refusal, refuse } from '../runtime/actor-kind.ts';
 import {
   AGENT_KIND,
   type AgentOptions,
@@ -170,6 +170,8 @@ class GovernedAgent {
   private running: RunningTask | undefined;
   private restarts = 0;
   private readonly nonce = randomUUID();
+  /** Child tokens by run id (agent.credentials.v1); memory only. */
+  private readonly credentials = new Map<string, { token: string; accessor: string; expiresAt: number }>();
   private readonly audits = new Set<Promise<void>>();
   private retryTimer: TimerHandle | undefined;
   private lastPersisted = '';
@@ -273,7 +275,7 @@ class GovernedAgent {
 
   behavior(): ActorBehavior {
     return {
-      accepts: ['agent.task.assign.v1', 'agent.task.cancel.v1', 'agent.command.v1', 'agent.status.v1', 'agent.internal.v1'],
+      accepts: ['agent.task.assign.v1', 'agent.task.cancel.v1', 'agent.command.v1', 'agent.status.v1', 'agent.internal.v1', 'agent.credentials.v1'],
       // Agents are addressed one by one (by id, from the directory), never round-robin.
       service: false,
       handle: (env, ictx) => this.handle(env, ictx),
@@ -505,7 +507,7 @@ class GovernedAgent {
 
   // ---- messages --------------------------------------------------------------------------------
 
-  private async handle(env: Envelope, ictx: IncomingContext): Promise<OutMessage | undefined> {
+  private async handle(env: Envelope, ictx: IncomingContext): Promise<OutMessage | Refusal | undefined> {
     switch (env.type) {
       case 'agent.task.assign.v1':
         return this.onAssign(env, ictx);
@@ -517,22 +519,27 @@ class GovernedAgent {
         return { type: 'agent.state.v1', body: this.state() };
       case 'agent.internal.v1':
         return this.onInternal(env, ictx);
+      case 'agent.credentials.v1':
+        return this.onCredentials(env);
       default:
         return undefined;
     }
   }
 
   /**
-   * Answers an ask with a typed error without crashing the actor. The runtime's own reply (an ack)
-   * follows and is ignored by the asker, who takes the first reply.
+   * Keeps a run's child token, in memory only: it is never persisted, logged, put in a heartbeat
+   * or echoed back (the ack names the accessor). A newer token for the same run replaces the old.
    */
-  private refuse(ictx: IncomingContext, error: GovError): undefined {
+  private onCredentials(env: Envelope<'agent.credentials.v1'>): OutMessage {
+    const { runId, token, accessor, expiresAt } = env.body;
+    this.credentials.set(runId, { token, accessor, expiresAt });
+    return { type: 'ack.v1', body: { ok: true, info: { runId, accessor } } };
+  }
+
+  /** Answers an ask with a typed error (a tell is dead-lettered with it) without crashing the actor. */
+  private refuse(_ictx: IncomingContext, error: GovError): Refusal {
     this.ctx.bus.metrics.inc(`agent.refused.${error.code}`);
-    if (!ictx.reply) return undefined;
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(errorToHeaders(error))) h.set(k, v);
-    this.safely('refusal', () => this.ctx.bus.nc.publish(ictx.reply!, new Uint8Array(0), { headers: h }));
-    return undefined;
+    return refuse(error);
   }
 
   private unavailable(state: LifecycleState): GovError | undefined {
@@ -556,7 +563,7 @@ class GovernedAgent {
     }
   }
 
-  private async onAssign(env: AssignEnvelope, ictx: IncomingContext): Promise<OutMessage | undefined> {
+  private async onAssign(env: AssignEnvelope, ictx: IncomingContext): Promise<OutMessage | Refusal | undefined> {
     const b = env.body;
     const snap = this.snapshot();
     const tier = snap.context.tier;
@@ -597,7 +604,7 @@ class GovernedAgent {
     return { type: 'ack.v1', body: { ok: true, info: { cancelled: match, taskId: env.body.taskId } } };
   }
 
-  private async onCommand(env: Envelope<'agent.command.v1'>, ictx: IncomingContext): Promise<OutMessage | undefined> {
+  private async onCommand(env: Envelope<'agent.command.v1'>, ictx: IncomingContext): Promise<OutMessage | Refusal | undefined> {
     const { command, byTier, by, reason } = env.body;
     const before = this.snapshot();
     const why = `${command} by ${by}${reason ? `: ${reason}` : ''}`;
@@ -644,7 +651,7 @@ class GovernedAgent {
     return { type: 'agent.state.v1', body: this.state() };
   }
 
-  private async onInternal(env: Envelope<'agent.internal.v1'>, ictx: IncomingContext): Promise<OutMessage | undefined> {
+  private async onInternal(env: Envelope<'agent.internal.v1'>, ictx: IncomingContext): Promise<OutMessage | Refusal | undefined> {
     if (env.body.nonce !== this.nonce) {
       const err = new PolicyViolationError(`agent.internal.v1 is accepted only from agent ${this.id} itself`, { details: { from: env.from } });
       this.ctx.bus.deadLetter({ subject: ictx.subject, data: this.ctx.bus.encode(env) }, err);
@@ -692,8 +699,8 @@ class GovernedAgent {
       agentId: this.id,
       taskId: b.taskId,
       signal: r.controller.signal,
-      env: b.env,
-      agentEnv: process.env,
+      env: this.taskEnv(b.runId, b.env),
+      agentEnv: agentEnvWithoutSecrets(),
       workDir: this.opts.workDir,
       keepTaskDirs: this.opts.keepTaskDirs,
       killGraceMs: DEFAULT_EXEC_KILL_GRACE_MS,
@@ -708,6 +715,12 @@ class GovernedAgent {
       outcome = failed(toGovError(err));
     }
     this.settle(r, outcome);
+  }
+
+  /** The assignment's environment plus, when the token authority sent one, the run's child token. */
+  private taskEnv(runId: string, env: Readonly<Record<string, string>>): Record<string, string> {
+    const cred = this.credentials.get(runId);
+    return cred ? { ...env, VAULT_TOKEN: cred.token, VAULT_TOKEN_ACCESSOR: cred.accessor } : { ...env };
   }
 
   private progress(r: RunningTask, fraction?: number, note?: string): void {
@@ -812,4 +825,17 @@ class GovernedAgent {
     await Promise.race([this.flushAudits(), new Promise((res) => setTimeout(res, DEFAULT_AUDIT_TIMEOUT_MS))]);
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
+}
+
+/**
+ * Variables of this process a task may never copy with `env.pass`: the system's own credentials
+ * (the Vault token it was started with, the ledger signing key, API keys). A task gets the run's
+ * child token, scoped to this agent's tier, and nothing stronger.
+ */
+export const AGENT_ENV_DENYLIST = ['VAULT_TOKEN', 'AGOV_LEDGER_KEY', 'AGOV_API_KEYS', 'NATS_PASSWORD', 'NATS_CREDS'] as const;
+
+function agentEnvWithoutSecrets(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const name of AGENT_ENV_DENYLIST) delete env[name];
+  return env;
 }

@@ -61,6 +61,11 @@ describe('actor runtime over a real nats-server', () => {
 
     await expect(client.ask(inbox, { type: 'demo.count.v1', body: { seq: 1 } })).rejects.toBeInstanceOf(UnhandledMessageError);
 
+    // regression: an undeliverable agent.credentials.v1 once put the child token in the dead letter.
+    client.tell(inbox, { type: 'agent.credentials.v1', body: { runId: 'r', token: 'secret-token', accessor: 'acc', expiresAt: 1 } });
+    const dl3 = await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.reason.code === 'GOV_ERR_UNHANDLED_MESSAGE' && e.body.payload === '');
+    expect(JSON.stringify(dl3)).not.toContain('secret-token');
+
     const ok = await client.ask(inbox, { type: 'demo.echo.v1', body: { text: 'still here' } });
     expect(ok.type).toBe('demo.echoed.v1');
     dlq.close();

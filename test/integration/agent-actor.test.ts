@@ -270,6 +270,32 @@ describe('agent actor over real nats-server and redis-server', () => {
       expect(existsSync(runs[0]!.cwd)).toBe(false);
     });
 
+    it("gives a task the run's child token, never the system token the agent process was started with", async () => {
+      process.env.VAULT_TOKEN = 'root-token-must-not-leak';
+      try {
+        await startAgent('exec-cred');
+        const { replyTo, seen } = await orchestrator();
+        const ack = await client.ask(actorInbox('agent', 'exec-cred'), {
+          type: 'agent.credentials.v1',
+          body: { runId: 'run-cred', token: 'child-token-1', accessor: 'acc-1', expiresAt: Date.now() + 60_000 },
+        });
+        expect(ack.type === 'ack.v1' && JSON.stringify(ack.body)).not.toContain('child-token-1');
+        const task: Task = { kind: 'exec', command: [node, '-e', probe], env: { pass: ['VAULT_TOKEN'], set: {} }, timeoutMs: 10_000, maxOutputBytes: 100_000 };
+        const withCred = assign('exec-cred', task, replyTo, { runId: 'run-cred', env: { PIPELINE_ID: 'run-cred' } });
+        await withCred.reply;
+        const r1 = await resultOf(seen, withCred.taskId);
+        const env1 = (JSON.parse((r1.body.output as { stdout: string }).stdout) as { env: Record<string, string> }).env;
+        expect(env1.VAULT_TOKEN).toBe('child-token-1');
+        const other = assign('exec-cred', task, replyTo, { runId: 'run-other', env: { PIPELINE_ID: 'run-other' } });
+        await other.reply;
+        const r2 = await resultOf(seen, other.taskId);
+        const env2 = (JSON.parse((r2.body.output as { stdout: string }).stdout) as { env: Record<string, string> }).env;
+        expect(env2.VAULT_TOKEN).toBeUndefined();
+      } finally {
+        delete process.env.VAULT_TOKEN;
+      }
+    });
+
     it('caps stdout+stderr at maxOutputBytes and flags the output truncated', async () => {
       await startAgent('exec-cap');
       const { replyTo, seen } = await orchestrator();
