@@ -76,7 +76,12 @@ export async function startSystemUnderTest(options: { heartbeatMs?: number; miss
   const client = await Bus.connect({ servers: nats.url, name: 'chaos-runner', askTimeoutMs: 5_000 });
   await ensureStreams(client.nc);
   const registry = defaultRegistry();
-  const spec = systemSpec({ registry, teams: parseTeams(CHAOS_TEAMS, 'chaos-teams'), servicesAsProcesses: true });
+  const spec = systemSpec({
+    registry,
+    teams: parseTeams(CHAOS_TEAMS, 'chaos-teams'),
+    servicesAsProcesses: true,
+    serviceArgs: { gateway: { port: 0 } },
+  });
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_CHAOS_HEARTBEAT_MS;
   const root = await runActor(registry.get('supervisor'), {
     id: 'root',

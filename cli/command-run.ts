@@ -10,23 +10,18 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { defaultRegistry } from '../actors/kinds.ts';
-import { type PlainAgent, startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
 import { RunStore } from '../actors/orchestrator/run-store.ts';
 import { toRunState } from '../actors/orchestrator/orchestrator.ts';
-import { ActorHost } from '../actors/runtime/actor-host.ts';
 import { Bus } from '../bus/bus.ts';
-import { ensureStreams } from '../bus/streams.ts';
-import { type ResolvedServices, resolveServices } from '../infra/services.ts';
+import { resolveServices } from '../infra/services.ts';
 import type { BodyOf } from '../protocols/catalog.ts';
 import { ConfigError } from '../protocols/errors.ts';
-import { formatDiagnostic, parsePipeline, type Tier } from '../protocols/pipeline/index.ts';
+import { formatDiagnostic, parsePipeline, } from '../protocols/pipeline/index.ts';
 import { allRunFeeds, serviceSubject } from '../protocols/subjects.ts';
 import { parseKeyValues } from './args.ts';
+import { startSystem, waitForAllRunning } from './system.ts';
 import { ProgressView } from './progress-view.ts';
 
-/** Agents of each tier `agov run` starts on embedded defaults. */
-export const DEFAULT_LOCAL_AGENTS_PER_TIER = 2;
 /** How often `agov run` also polls the run's state, in case a feed event was missed. */
 export const DEFAULT_RUN_POLL_MS = 2_000;
 
@@ -38,39 +33,20 @@ interface LocalSystem {
   stop(): Promise<void>;
 }
 
-/** Starts nats (and redis when needed), the streams, an orchestrator and agents of every tier. */
-async function startLocalSystem(agentsPerTier: number): Promise<LocalSystem> {
-  const registry = defaultRegistry();
-  const realAgents = registry.list().some((k) => k.kind === 'agent');
-  const services: ResolvedServices = await resolveServices({ need: { nats: true, redis: realAgents } });
-  const bus = { servers: services.natsUrl };
-  const plain: PlainAgent[] = [];
-  const host = new ActorHost({ registry, bus });
+/**
+ * The whole system on embedded defaults (cli/system.ts): services, the root supervisor with every
+ * service actor (orchestrator, token authority and renewer, budget monitor, ledger writer, …) and the
+ * teams of config/teams.yaml — so a run is governed exactly as it would be under `agov up`.
+ */
+async function startLocalSystem(): Promise<LocalSystem> {
+  const sys = await startSystem();
   try {
-    const admin = await Bus.connect({ ...bus, name: 'agov-run-setup' });
-    await ensureStreams(admin.nc);
-    await admin.close();
-    await host.spawn('orchestrator', 'orchestrator-1');
-    for (const tier of ['T0', 'T1', 'T2'] as Tier[]) {
-      for (let i = 1; i <= agentsPerTier; i++) {
-        const id = `agent-${tier.toLowerCase()}-${i}`;
-        if (realAgents) await host.spawn('agent', id, { tier, redisUrl: services.redisUrl, fresh: true });
-        else plain.push(await startPlainAgent({ servers: services.natsUrl, id, tier }));
-      }
-    }
+    await waitForAllRunning(sys);
   } catch (err) {
-    await host.stopAll();
-    await services.stop();
+    await sys.stop();
     throw err;
   }
-  return {
-    natsUrl: services.natsUrl,
-    async stop() {
-      for (const a of plain) await a.stop();
-      await host.stopAll();
-      await services.stop();
-    },
-  };
+  return { natsUrl: sys.services.natsUrl, stop: () => sys.stop() };
 }
 
 export async function commandRun(argv: string[]): Promise<number> {
@@ -80,7 +56,6 @@ export async function commandRun(argv: string[]): Promise<number> {
     options: {
       param: { type: 'string', multiple: true, short: 'p' },
       detach: { type: 'boolean' },
-      agents: { type: 'string' },
       plain: { type: 'boolean' },
     },
   });
@@ -99,7 +74,7 @@ export async function commandRun(argv: string[]): Promise<number> {
   const params = parseKeyValues(values.param ?? []);
   const embedded = !process.env.NATS_URL;
   if (embedded && values.detach) throw new ConfigError('--detach needs a running system (set NATS_URL); without it the run stops with agov');
-  const system = embedded ? await startLocalSystem(values.agents ? Number(values.agents) : DEFAULT_LOCAL_AGENTS_PER_TIER) : undefined;
+  const system = embedded ? await startLocalSystem() : undefined;
   const natsUrl = system?.natsUrl ?? process.env.NATS_URL!;
   const client = await Bus.connect({ servers: natsUrl, name: 'agov-cli' });
   try {

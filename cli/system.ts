@@ -16,6 +16,9 @@ import { systemSpec } from '../supervisors/system-spec.ts';
 import { parseTeams } from '../supervisors/teams.ts';
 import { allChildren } from './tree-view.ts';
 
+/** Port of the HTTP gateway under `agov up` (AGOV_HTTP_PORT overrides; 0 picks a free one). */
+export const DEFAULT_HTTP_PORT = 8080;
+
 export const DEFAULT_TEAMS_FILE = fileURLToPath(new URL('../config/teams.yaml', import.meta.url));
 
 export interface RunningSystem {
@@ -39,7 +42,7 @@ export async function startSystem(options: { teamsFile?: string; heartbeatMs?: n
   const teamsFile = options.teamsFile ?? process.env.AGOV_TEAMS ?? DEFAULT_TEAMS_FILE;
   const teams = existsSync(teamsFile) ? parseTeams(readFileSync(teamsFile, 'utf8'), teamsFile) : [];
   const registry = defaultRegistry();
-  const spec = systemSpec({ registry, teams });
+  const spec = systemSpec({ registry, teams, serviceArgs: { gateway: { port: Number(process.env.AGOV_HTTP_PORT ?? DEFAULT_HTTP_PORT) } } });
   const root = await runActor(registry.get('supervisor'), {
     id: spec.id,
     args: { spec, childHeartbeatMs: options.heartbeatMs },

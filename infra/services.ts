@@ -1,42 +1,45 @@
 /**
  * Service resolution, shared by the CLI and the tests.
  *
- * `NATS_URL`, `REDIS_URL` and `VAULT_ADDR` are used when set. Otherwise the system starts what it
- * needs itself: nats-server (JetStream) and redis-server from PATH on free ports, with data under
- * one local folder (`AGOV_DATA_DIR`, default `./.data`), and stops them when the process exits.
+ * `NATS_URL`, `REDIS_URL` and `VAULT_ADDR` (+ `VAULT_TOKEN`) are used when set. Otherwise the system
+ * starts what it needs itself: nats-server (JetStream) and redis-server from PATH on free ports, with
+ * data under one local folder (`AGOV_DATA_DIR`, default `./.data`), and the Vault-API-compatible dev
+ * server in this process; it stops them when the process exits.
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type NatsServer, startNatsServer } from './nats-server.ts';
 import { type RedisServer, startRedisServer } from './redis-server.ts';
+import { startVaultDevServer, type VaultDevServer } from './vault-dev-server.ts';
 
 export const DEFAULT_DATA_DIR = '.data';
 
 export interface ResolvedServices {
   natsUrl: string;
   redisUrl: string;
-  /** Vault address when configured; undefined means the embedded dev server is to be used. */
+  /** Vault address: VAULT_ADDR, or the embedded Vault-API-compatible dev server's. */
   vaultAddr: string | undefined;
   vaultToken: string | undefined;
   dataDir: string;
   /** Which services we started ourselves (and will stop). */
-  embedded: { nats?: NatsServer; redis?: RedisServer };
+  embedded: { nats?: NatsServer; redis?: RedisServer; vault?: VaultDevServer };
   stop(): Promise<void>;
 }
 
 export interface ResolveOptions {
   env?: NodeJS.ProcessEnv;
   dataDir?: string;
-  need?: { nats?: boolean; redis?: boolean };
+  need?: { nats?: boolean; redis?: boolean; vault?: boolean };
 }
 
 export async function resolveServices(options: ResolveOptions = {}): Promise<ResolvedServices> {
   const env = options.env ?? process.env;
   const dataDir = resolve(options.dataDir ?? env.AGOV_DATA_DIR ?? DEFAULT_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
-  const need = { nats: true, redis: true, ...options.need };
+  const need = { nats: true, redis: true, vault: true, ...options.need };
   const embedded: ResolvedServices['embedded'] = {};
   const stop = async () => {
+    await embedded.vault?.stop();
     await embedded.redis?.stop();
     await embedded.nats?.stop();
   };
@@ -51,11 +54,19 @@ export async function resolveServices(options: ResolveOptions = {}): Promise<Res
       embedded.redis = await startRedisServer({ dataDir: join(dataDir, 'redis') });
       redisUrl = embedded.redis.url;
     }
+    let vaultAddr = env.VAULT_ADDR || undefined;
+    let vaultToken = env.VAULT_TOKEN || undefined;
+    if (!vaultAddr && need.vault) {
+      // Like `vault server -dev`: in memory, in this process; tokens do not survive a restart.
+      embedded.vault = await startVaultDevServer();
+      vaultAddr = embedded.vault.addr;
+      vaultToken = embedded.vault.rootToken;
+    }
     return {
       natsUrl: natsUrl ?? '',
       redisUrl: redisUrl ?? '',
-      vaultAddr: env.VAULT_ADDR || undefined,
-      vaultToken: env.VAULT_TOKEN || undefined,
+      vaultAddr,
+      vaultToken,
       dataDir,
       embedded,
       stop,

@@ -60,6 +60,7 @@ import {
   step,
 } from './run-machine.ts';
 import { RunStore } from './run-store.ts';
+import { runGovernance } from './run-governance.ts';
 
 export const ORCHESTRATOR_KIND = 'orchestrator';
 
@@ -371,7 +372,7 @@ class Orchestrator {
   private async admit(run: RunRecord): Promise<void> {
     await this.store.save(run);
     this.runs.set(run.runId, run);
-    const accepted: RunEventBody = { runId: run.runId, event: 'run-accepted' };
+    const accepted: RunEventBody = { runId: run.runId, event: 'run-accepted', governance: runGovernance(run.pipeline) };
     if (run.parentRunId !== undefined) accepted.parentRunId = run.parentRunId;
     this.publishEvent(accepted);
     this.apply(run.runId, { type: 'start' });
