@@ -367,7 +367,7 @@ describe('gateway: routes end to end through the bus', () => {
     expect(r.json).toMatchObject({ runId: 'run-43', parentRunId: 'run-42', pipeline: 'diagnostic' });
     expect(orch.seen[0]).toMatchObject({
       type: 'run.request.v1',
-      body: { file: 'examples/diagnostic.yaml', parentRunId: 'run-42', params: { pipeline: 'hello' }, requestedBy: 'api:admin' },
+      body: { file: 'examples/diagnostic.yaml', parentRunId: 'run-42', params: { failedRunId: 'run-42', pipeline: 'hello' }, requestedBy: 'api:admin' },
     });
     await orch.close();
   });

@@ -108,7 +108,9 @@ export const diagnosticRoute = defineRoute({
   url: '/api/observability/diagnostic',
   operationId: 'spawnDiagnostic',
   summary: 'Spawn a diagnostic pipeline for a run',
-  description: 'Sends run.request.v1 with `parentRunId` to the orchestrator. 202 with the new run id; follow it at /api/pipelines/{id}.',
+  description:
+    'Sends run.request.v1 with `parentRunId` to the orchestrator. 202 with the new run id; follow it at /api/pipelines/{id}. ' +
+    "With neither `file` nor `yaml`, runs the gateway's diagnosticFile with `failedRunId` = `runId` (as the budget monitor does).",
   tag: 'observability',
   auth: 'T2',
   audit: true,
@@ -117,10 +119,12 @@ export const diagnosticRoute = defineRoute({
   errors: [503, 504],
   async handle({ deps, body, caller }) {
     const source = body.yaml !== undefined ? { yaml: body.yaml } : { file: body.file ?? deps.settings.diagnosticFile };
+    // The default diagnostic pipeline takes the diagnosed run as `failedRunId`, as when the budget monitor spawns it.
+    const params = body.yaml === undefined && body.file === undefined ? { failedRunId: body.runId, ...body.params } : body.params;
     const reply = await askService(
       deps,
       deps.settings.services.orchestrator,
-      { type: 'run.request.v1', run: body.runId, body: { ...source, params: body.params, parentRunId: body.runId, requestedBy: `api:${caller!.name}` } },
+      { type: 'run.request.v1', run: body.runId, body: { ...source, params, parentRunId: body.runId, requestedBy: `api:${caller!.name}` } },
       ['run.accepted.v1'],
     );
     const a = reply.body;
