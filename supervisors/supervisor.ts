@@ -111,6 +111,8 @@ class SupervisorRuntime {
   private queue: Promise<void> = Promise.resolve();
   private watchTimer: TimerHandle | undefined;
   private stopping = false;
+  /** Audit publishes not yet acknowledged by the stream; a stop waits for them. */
+  private readonly audits = new Set<Promise<void>>();
 
   constructor(
     private readonly ctx: ActorContext,
@@ -348,9 +350,12 @@ class SupervisorRuntime {
     const msg = { type: 'supervisor.event.v1' as const, body: { supervisorId: this.ctx.id, ...body } };
     try {
       const env = this.ctx.bus.emit(['supervisor', this.ctx.id], msg);
-      void this.ctx.bus.publishDurable(auditSubject('supervisor'), env).catch((err) => {
-        this.ctx.log.warn('audit publish failed', { error: String(err) });
-      });
+      const p = this.ctx.bus
+        .publishDurable(auditSubject('supervisor'), env)
+        .then(() => undefined)
+        .catch((err) => this.ctx.log.warn('audit publish failed', { error: String(err) }))
+        .finally(() => this.audits.delete(p));
+      this.audits.add(p);
     } catch (err) {
       this.ctx.log.warn('supervisor event not published', { error: String(err) });
     }
@@ -406,5 +411,6 @@ class SupervisorRuntime {
     for (const [childId, rt] of this.children) {
       if (rt.running) await this.stopChild(childId, 'brutal_kill');
     }
+    await Promise.all([...this.audits]);
   }
 }

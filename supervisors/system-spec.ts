@@ -10,6 +10,7 @@
  * Services start before the teams so that agents find them when they announce themselves.
  */
 import type { ActorRegistry } from '../actors/runtime/registry.ts';
+import { actorInbox } from '../protocols/subjects.ts';
 import { type ChildSpec, type SupervisorSpec, supervisorSpec, validateSupervisorSpec } from './child-spec.ts';
 import { type TeamDef, teamsSupervisorSpec } from './teams.ts';
 
@@ -36,6 +37,10 @@ export interface SystemSpecOptions {
 export function systemSpec(options: SystemSpecOptions): SupervisorSpec {
   const known = new Set(options.registry.list().map((k) => k.kind));
   const services = supervisorSpec({ id: 'services', strategy: 'one_for_one', intensity: 10, periodMs: 30_000 });
+  const defaults: Record<string, Record<string, unknown>> = {};
+  // The gateway reports HTTP callers' policy violations under its own address; the key's tier was
+  // checked at the gateway, so the token authority accepts reports from it.
+  if (known.has('gateway')) defaults['token-authority'] = { reporterAllowlist: [actorInbox('gateway', 'gateway-1')] };
   services.children = SYSTEM_SERVICE_KINDS.filter((k) => known.has(k)).map(
     (kind): ChildSpec => ({
       id: kind,
@@ -43,7 +48,7 @@ export function systemSpec(options: SystemSpecOptions): SupervisorSpec {
         kind: options.servicesAsProcesses ? 'process' : 'actor',
         actorKind: kind,
         actorId: `${kind}-1`,
-        args: options.serviceArgs?.[kind] ?? {},
+        args: { ...defaults[kind], ...options.serviceArgs?.[kind] },
       },
       restart: 'permanent',
       shutdownMs: 10_000,

@@ -6,7 +6,8 @@
  * Inputs:
  * - `budget.report.v1` on `gov.errors.<runId>` (agents, tools with PIPELINE_ID, child pipelines);
  * - `run.event.v1` from `gov.audit.run` through its own durable consumer: budgets, parents and agents
- *   from `run-accepted`, an error per `stage-failed`, a success per `stage-succeeded`.
+ *   from `run-accepted`, an error per failed attempt (`stage-retrying`, `stage-failed`), a success per
+ *   `stage-succeeded`.
  * A run's outcomes also count against every ancestor up its parentRunId chain.
  *
  * On the first breach, in this order, each step visible on the feed: `budget.event.v1` breach →
@@ -80,11 +81,14 @@ export class BudgetMonitor {
     const g = ev.governance;
     if (g) await this.runs.set(runId, { pipeline: g.pipeline, budget: g.errorBudget, diagnostic: g.diagnostic ?? g.errorBudget?.diagnostic });
     if ((ev.event === 'stage-accepted' || ev.event === 'stage-dispatched') && ev.agentId) await this.runs.addAgent(runId, ev.agentId);
-    if (ev.event !== 'stage-failed' && ev.event !== 'stage-succeeded') return;
+    // Every failed attempt burns budget, including the ones that will be retried: a stage that
+    // needs four tries to pass has failed three times.
+    const isError = ev.event === 'stage-failed' || ev.event === 'stage-retrying';
+    if (!isError && ev.event !== 'stage-succeeded') return;
     // A redelivered event must not count twice.
     const fresh = await this.runs.redis.set(`${this.args.keyPrefix}:seen:${env.id}`, '1', 'PX', DEFAULT_RUN_FACTS_TTL_MS, 'NX');
     if (fresh !== 'OK') return;
-    await this.count(runId, ev.event === 'stage-failed' ? 'error' : 'success', {
+    await this.count(runId, isError ? 'error' : 'success', {
       at: env.ts,
       source: 'orchestrator',
       code: ev.error?.code,
