@@ -2,12 +2,14 @@
 import { benchBus } from './bus.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchGovernance } from './governance.ts';
+import { benchLedger } from './ledger.ts';
 import { benchRecovery } from './recovery.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   bus: benchBus,
   pipeline: benchPipeline,
   governance: benchGovernance,
+  ledger: benchLedger,
   recovery: benchRecovery,
 };
 

@@ -11,7 +11,7 @@
  * | `origin` | | `agent-governance.local/ledger` |
  * | `checkpointEveryEntries` | | 1000 |
  * | `checkpointIntervalMs` | | 30 000 |
- * | `batchMaxEntries` | | 500 |
+ * | `batchMaxEntries` | | 1000 |
  * | `ackWaitMs` | | 30 000 |
  * | `maxAckPending` | | 20 000 |
  * | `consumer` (durable name) | | `ledger-writer` |
@@ -39,7 +39,7 @@ export const DEFAULT_LEDGER_PUBLIC_KEY_FILE = 'ledger-key.pub.pem';
 /** Durable name of the one pull consumer on the AUDIT stream. */
 export const DEFAULT_LEDGER_CONSUMER = 'ledger-writer';
 /** Most events appended (and fsynced) in one transaction. */
-export const DEFAULT_BATCH_MAX_ENTRIES = 500;
+export const DEFAULT_BATCH_MAX_ENTRIES = 1000;
 /** JetStream redelivers a message not acked within this time (e.g. the writer died mid-batch). */
 export const DEFAULT_ACK_WAIT_MS = 30_000;
 /** Most delivered-but-unacked messages the server lets the writer hold. */

@@ -1,0 +1,158 @@
+/**
+ * `npm run bench -- ledger`: audited events per second from durable publish to committed-and-chained
+ * in the SQLite ledger (publish N envelopes with `publishDurable`, wait until the writer's ledger
+ * size reaches N), against raw JetStream publish throughput (same payloads, same window of
+ * in-flight publishes, a stream of the same configuration) and raw better-sqlite3 inserts (WAL,
+ * synchronous=FULL, batches of the writer's size), measured in the same run against the same
+ * nats-server. The writer runs in its own process, as deployed. Target: ≥ 0.7× raw JetStream publish.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import Database from 'better-sqlite3';
+import { DEFAULT_BATCH_MAX_ENTRIES } from '../actors/ledger/ledger-writer-options.ts';
+import { Bus } from '../bus/bus.ts';
+import { ensureStreams, streamDeclarations } from '../bus/streams.ts';
+import { startNatsServer } from '../infra/nats-server.ts';
+import type { Envelope } from '../protocols/envelope.ts';
+import { auditSubject, obsSubject, startedSubject } from '../protocols/subjects.ts';
+import { spawnProcessChild } from '../supervisors/process-child.ts';
+import { median, report, round } from './stats.ts';
+
+const EVENTS = 20_000;
+const ROUNDS = 3;
+const IN_FLIGHT = 256;
+const SEED = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
+
+/** Runs `send(i)` for i in [0, n) with at most `window` promises in flight. */
+async function pipelined(n: number, window: number, send: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < n) await send(next++);
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+}
+
+export async function benchLedger(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'agov-bench-ledger-'));
+  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+  const dataDir = join(dir, 'data');
+  let writer: ReturnType<typeof spawnProcessChild> | undefined;
+  try {
+    const bus = await Bus.connect({ servers: nats.url, name: 'bench-publisher' });
+    const audit = streamDeclarations()[0]!;
+    await ensureStreams(bus.nc, [audit, { ...audit, name: 'BENCHRAW', subjects: ['bench.raw.>'] }]);
+    const raw = await connect({ servers: nats.url });
+    const rawJs = jetstream(raw);
+
+    // The writer, in its own process.
+    let size = 0;
+    let batches = 0;
+    const waiters: Array<{ at: number; resolve: () => void }> = [];
+    bus.subscribeRaw(obsSubject('ledger', 'appended'), (m) => {
+      const d = bus.decode(m.data);
+      if (!d.ok || d.env.type !== 'ledger.appended.v1') return;
+      size = Math.max(size, d.env.body.toSeq);
+      batches++;
+      for (const w of [...waiters]) {
+        if (size >= w.at) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve();
+        }
+      }
+    });
+    const started = new Promise<void>((resolve) => {
+      const sub = bus.subscribeRaw(startedSubject('ledger-writer', 'bench-writer'), () => {
+        sub.unsubscribe();
+        resolve();
+      });
+    });
+    await bus.flush();
+    writer = spawnProcessChild({
+      kind: 'ledger-writer',
+      id: 'bench-writer',
+      natsUrl: nats.url,
+      args: { dataDir, key: SEED, checkpointIntervalMs: 0 },
+      env: { LOG_LEVEL: 'warn' },
+    });
+    await started;
+    const reached = (at: number) => new Promise<void>((resolve) => (size >= at ? resolve() : waiters.push({ at, resolve })));
+
+    const make = (i: number): Envelope => bus.wrap({ type: 'demo.echo.v1', body: { text: 'x'.repeat(64), seq: i }, run: `bench-${i % 50}` });
+    const payload = bus.encode(make(0));
+
+    // Warm-up of both paths.
+    await pipelined(1000, IN_FLIGHT, (i) => rawJs.publish('bench.raw.warm', payload, { msgID: `warm-${i}` }));
+    await pipelined(1000, IN_FLIGHT, (i) => bus.publishDurable(auditSubject('bench'), make(i)));
+    await reached(1000);
+
+    const rawTput: number[] = [];
+    const ledgerTput: number[] = [];
+    const batchSizes: number[] = [];
+    const sqliteTput: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      let t0 = performance.now();
+      await pipelined(EVENTS, IN_FLIGHT, (i) => rawJs.publish('bench.raw.x', payload, { msgID: `raw-${r}-${i}` }));
+      rawTput.push(EVENTS / ((performance.now() - t0) / 1000));
+
+      const envs = Array.from({ length: EVENTS }, (_, i) => make(i));
+      const target = size + EVENTS;
+      const batchesBefore = batches;
+      t0 = performance.now();
+      await pipelined(EVENTS, IN_FLIGHT, (i) => bus.publishDurable(auditSubject('bench'), envs[i]!));
+      await reached(target);
+      ledgerTput.push(EVENTS / ((performance.now() - t0) / 1000));
+      batchSizes.push(EVENTS / (batches - batchesBefore));
+
+      sqliteTput.push(rawSqlite(join(dir, `raw-${r}.sqlite`), EVENTS));
+    }
+    await writer.stop(10_000);
+    writer = undefined;
+    await raw.close();
+    await bus.close();
+
+    const results = {
+      ledgerEventsPerSec: Math.round(median(ledgerTput)),
+      rawJetStreamPublishPerSec: Math.round(median(rawTput)),
+      rawSqliteInsertsPerSec: Math.round(median(sqliteTput)),
+      events: EVENTS,
+      rounds: ROUNDS,
+      inFlight: IN_FLIGHT,
+      writerBatchMaxEntries: DEFAULT_BATCH_MAX_ENTRIES,
+      meanEntriesPerCommit: Math.round(median(batchSizes)),
+    };
+    const ratios = {
+      ledgerVsRawJetStreamPublish: round(median(ledgerTput) / median(rawTput)),
+      ledgerVsRawSqliteInsert: round(median(ledgerTput) / median(sqliteTput)),
+    };
+    console.log(
+      `ledger ${results.ledgerEventsPerSec} events/s (publish → committed and chained) vs raw JetStream publish ${results.rawJetStreamPublishPerSec}/s → ${ratios.ledgerVsRawJetStreamPublish}× (target ≥ 0.7×)`,
+    );
+    console.log(`ledger vs raw better-sqlite3 inserts ${results.rawSqliteInsertsPerSec}/s → ${ratios.ledgerVsRawSqliteInsert}×`);
+    report('ledger', results, ratios);
+  } finally {
+    await writer?.stop(5_000);
+    await nats.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Plain inserts of rows shaped like ledger entries, in batches of the writer's size (WAL, synchronous=FULL). */
+function rawSqlite(path: string, n: number): number {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE entries (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, ts INTEGER, type TEXT, actor TEXT, run TEXT, body BLOB)');
+  const insert = db.prepare('INSERT INTO entries VALUES (?,?,?,?,?,?,?)');
+  const body = Buffer.from(JSON.stringify({ text: 'x'.repeat(64), seq: 1 }));
+  const batch = db.transaction((from: number, to: number) => {
+    for (let i = from; i < to; i++) insert.run(i, `id-${i}`, Date.now(), 'demo.echo.v1', 'bench-publisher', `bench-${i % 50}`, body);
+  });
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += DEFAULT_BATCH_MAX_ENTRIES) batch.immediate(i, Math.min(n, i + DEFAULT_BATCH_MAX_ENTRIES));
+  const tput = n / ((performance.now() - t0) / 1000);
+  db.close();
+  return tput;
+}
