@@ -1,15 +1,15 @@
 /** `npm run bench -- NAME`: runs one bench; its last line is `{"bench", "results", "ratios"}`. */
 import { benchBus } from './bus.ts';
-import { benchPipeline } from './pipeline.ts';
 import { benchGovernance } from './governance.ts';
 import { benchLedger } from './ledger.ts';
+import { benchPipeline } from './pipeline.ts';
 import { benchRecovery } from './recovery.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   bus: benchBus,
-  pipeline: benchPipeline,
   governance: benchGovernance,
   ledger: benchLedger,
+  pipeline: benchPipeline,
   recovery: benchRecovery,
 };
 

@@ -129,6 +129,45 @@ export const TaskNotHandledError = define('GOV_ERR_TASK_NOT_HANDLED', 'TaskNotHa
 export const RunCancelledError = define('GOV_ERR_RUN_CANCELLED', 'RunCancelledError', false);
 export const AgentLostError = define('GOV_ERR_AGENT_LOST', 'AgentLostError', true);
 
+/** Instance types of the classes above, so `err: TokenRevokedError` works in annotations. */
+export type InternalError = InstanceType<typeof InternalError>;
+export type TimeoutError = InstanceType<typeof TimeoutError>;
+export type NoRespondersError = InstanceType<typeof NoRespondersError>;
+export type DecodeError = InstanceType<typeof DecodeError>;
+export type InvalidMessageError = InstanceType<typeof InvalidMessageError>;
+export type PayloadTooLargeError = InstanceType<typeof PayloadTooLargeError>;
+export type UnknownSubjectError = InstanceType<typeof UnknownSubjectError>;
+export type UnhandledMessageError = InstanceType<typeof UnhandledMessageError>;
+export type InvalidSubjectTokenError = InstanceType<typeof InvalidSubjectTokenError>;
+export type ActorStoppedError = InstanceType<typeof ActorStoppedError>;
+export type ActorCrashedError = InstanceType<typeof ActorCrashedError>;
+export type UnknownActorKindError = InstanceType<typeof UnknownActorKindError>;
+export type BusClosedError = InstanceType<typeof BusClosedError>;
+export type MissingBinaryError = InstanceType<typeof MissingBinaryError>;
+export type ServiceStartError = InstanceType<typeof ServiceStartError>;
+export type ConfigError = InstanceType<typeof ConfigError>;
+export type TierForbiddenError = InstanceType<typeof TierForbiddenError>;
+export type PolicyViolationError = InstanceType<typeof PolicyViolationError>;
+export type InvalidTransitionError = InstanceType<typeof InvalidTransitionError>;
+export type NotFoundError = InstanceType<typeof NotFoundError>;
+export type PipelineInvalidError = InstanceType<typeof PipelineInvalidError>;
+export type TokenRevokedError = InstanceType<typeof TokenRevokedError>;
+export type TokenExpiredError = InstanceType<typeof TokenExpiredError>;
+export type VaultError = InstanceType<typeof VaultError>;
+export type BudgetExhaustedError = InstanceType<typeof BudgetExhaustedError>;
+export type UnauthenticatedError = InstanceType<typeof UnauthenticatedError>;
+export type ForbiddenError = InstanceType<typeof ForbiddenError>;
+export type LedgerTamperedError = InstanceType<typeof LedgerTamperedError>;
+export type LedgerStoreError = InstanceType<typeof LedgerStoreError>;
+export type EvidenceInvalidError = InstanceType<typeof EvidenceInvalidError>;
+export type AgentBusyError = InstanceType<typeof AgentBusyError>;
+export type AgentUnavailableError = InstanceType<typeof AgentUnavailableError>;
+export type TaskFailedError = InstanceType<typeof TaskFailedError>;
+export type TaskCancelledError = InstanceType<typeof TaskCancelledError>;
+export type TaskNotHandledError = InstanceType<typeof TaskNotHandledError>;
+export type RunCancelledError = InstanceType<typeof RunCancelledError>;
+export type AgentLostError = InstanceType<typeof AgentLostError>;
+
 /** JSON form of an error, as carried in exit reports, dead letters and HTTP bodies. */
 export interface SerializedError {
   code: ErrorCode;
