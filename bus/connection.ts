@@ -1,4 +1,5 @@
-import { type ConnectionOptions, connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { type ConnectionOptions, connect, errors as natsErrors, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { UnauthenticatedError } from '../protocols/errors.ts';
 import {
   type BusCredentials,
   DEFAULT_PING_INTERVAL_MS,
@@ -35,5 +36,13 @@ export async function openConnection(args: ConnectArgs): Promise<NatsConnection>
   if (c.kind === 'user-password') Object.assign(opts, { user: c.user, pass: c.pass });
   else if (c.kind === 'token') opts.token = c.token;
   else if (c.kind === 'jwt') opts.authenticator = jwtAuthenticator(c.jwt, new TextEncoder().encode(c.seed));
-  return connect(opts);
+  try {
+    return await connect(opts);
+  } catch (err) {
+    // Wrong credentials are final: say so, typed, rather than retrying.
+    if (err instanceof natsErrors.AuthorizationError || /authorization/i.test(String(err))) {
+      throw new UnauthenticatedError(`NATS refused the credentials of ${args.name}`, { cause: err, details: { name: args.name } });
+    }
+    throw err;
+  }
 }
