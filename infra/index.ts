@@ -6,3 +6,4 @@ export * from './managed-process.ts';
 export * from './nats-server.ts';
 export * from './redis-server.ts';
 export * from './services.ts';
+export * from './vault-dev-server.ts';
