@@ -35,8 +35,9 @@ import {
   TimeoutError,
   toGovError,
   UnhandledMessageError,
+  UnknownSubjectError,
 } from '../protocols/errors.ts';
-import { deadLetterSubject, obsSubject } from '../protocols/subjects.ts';
+import { deadLetterSubject, isKnownSubject, obsSubject } from '../protocols/subjects.ts';
 import { BusMetrics } from './bus-metrics.ts';
 import {
   type BusOptions,
@@ -206,10 +207,10 @@ export class Bus {
   }
 
   private translateRequestError(err: unknown, subject: string, timeoutMs: number): GovError {
-    if (err instanceof natsErrors.RequestError && err.isNoResponders()) {
-      return new NoRespondersError(`no actor is listening on ${subject}`, { cause: err, details: { subject } });
-    }
-    if (err instanceof natsErrors.NoRespondersError) {
+    if ((err instanceof natsErrors.RequestError && err.isNoResponders()) || err instanceof natsErrors.NoRespondersError) {
+      if (!isKnownSubject(subject)) {
+        return new UnknownSubjectError(`${subject} is not a subject of the protocol (see docs/protocol.md)`, { cause: err, details: { subject } });
+      }
       return new NoRespondersError(`no actor is listening on ${subject}`, { cause: err, details: { subject } });
     }
     if (err instanceof natsErrors.TimeoutError || (err instanceof natsErrors.RequestError && err.cause instanceof natsErrors.TimeoutError)) {

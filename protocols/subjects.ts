@@ -118,3 +118,30 @@ export function parseActorSubject(subject: string): { kind: string; id: string }
   const kind = parts[parts.length - 2]!;
   return isSubjectToken(kind) && isSubjectToken(id) ? { kind, id } : undefined;
 }
+
+/** How many tokens follow `gov.<root>` on each subject family (`Infinity`: any number ≥ 1). */
+const SUBJECT_GRAMMAR: Record<string, number> = {
+  actor: 2,
+  svc: 1,
+  sys: 3,
+  agents: 1,
+  errors: 1,
+  dlq: 1,
+  audit: 1,
+  obs: Number.POSITIVE_INFINITY,
+};
+
+/**
+ * Whether a concrete subject belongs to the protocol (one of the families above, with valid tokens).
+ * Used to tell a typo (`GOV_ERR_UNKNOWN_SUBJECT`) from an actor that is down (`GOV_ERR_NO_RESPONDERS`).
+ *
+ * @example isKnownSubject('gov.actor.echo.e1') === true; isKnownSubject('gov.actors.echo') === false
+ */
+export function isKnownSubject(subject: string): boolean {
+  const [root, family, ...rest] = subject.split('.');
+  if (root !== SUBJECT_ROOT || family === undefined || !Object.hasOwn(SUBJECT_GRAMMAR, family)) return false;
+  if (!rest.every(isSubjectToken)) return false;
+  const arity = SUBJECT_GRAMMAR[family]!;
+  if (family === 'sys' && !['hb', 'started', 'exit'].includes(rest[0] ?? '')) return false;
+  return arity === Number.POSITIVE_INFINITY ? rest.length >= 1 : rest.length === arity;
+}

@@ -15,6 +15,7 @@ import {
   TierForbiddenError,
   TimeoutError,
   UnhandledMessageError,
+  UnknownSubjectError,
 } from '../../protocols/index.ts';
 import { collect, TestServers, testBus } from '../harness/index.ts';
 
@@ -92,6 +93,10 @@ describe('actor runtime over a real nats-server', () => {
       NoRespondersError,
     );
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('tells a subject outside the protocol (a typo) from an actor that is down', async () => {
+    await expect(client.ask('gov.actors.echo.typo', { type: 'actor.ping.v1', body: {} })).rejects.toBeInstanceOf(UnknownSubjectError);
   });
 
   it('fails an ask to a slow handler with the typed timeout error', async () => {

@@ -10,6 +10,7 @@ import {
   errorToHeaders,
   InvalidMessageError,
   InvalidSubjectTokenError,
+  isKnownSubject,
   jsonCodec,
   MESSAGE_TYPES,
   type MessageType,
@@ -81,6 +82,15 @@ describe('subject builders', () => {
   it('build subjects from validated tokens', () => {
     expect(actorInbox('echo', 'e-1')).toBe('gov.actor.echo.e-1');
     expect(obsSubject('run', 'r_1')).toBe('gov.obs.run.r_1');
+  });
+
+  it('recognise the subjects of the protocol and nothing else', () => {
+    for (const ok of ['gov.actor.echo.e1', 'gov.svc.orchestrator', 'gov.sys.hb.agent.a1', 'gov.obs.run.r1', 'gov.errors.r1', 'gov.agents.register']) {
+      expect(isKnownSubject(ok), ok).toBe(true);
+    }
+    for (const bad of ['gov.actors.echo.e1', 'gov.actor.echo', 'gov.sys.beat.a.b', 'nats.actor.a.b', 'gov.svc.a.b', 'gov.obs']) {
+      expect(isKnownSubject(bad), bad).toBe(false);
+    }
   });
 
   it('refuse tokens that would inject wildcards or extra levels', () => {
