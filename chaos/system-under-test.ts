@@ -80,7 +80,8 @@ export async function startSystemUnderTest(options: { heartbeatMs?: number; miss
     registry,
     teams: parseTeams(CHAOS_TEAMS, 'chaos-teams'),
     servicesAsProcesses: true,
-    serviceArgs: { gateway: { port: 0 } },
+    // Frequent checkpoints so the ledger invariant checks signatures, not just the chain.
+    serviceArgs: { gateway: { port: 0 }, 'ledger-writer': { checkpointEveryEntries: 50 } },
   });
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_CHAOS_HEARTBEAT_MS;
   const root = await runActor(registry.get('supervisor'), {
