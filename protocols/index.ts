@@ -3,4 +3,5 @@ export * from './codec.ts';
 export * from './envelope.ts';
 export * from './errors.ts';
 export * from './subjects.ts';
+export * from './tiers.ts';
 export { SerializedErrorSchema } from './messages/system.ts';

@@ -4,7 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../../protocols/errors.ts';
-import { isTier, type Tier } from './tiers.ts';
+import { isTier, type Tier } from '../../protocols/tiers.ts';
 
 export const AGENT_KIND = 'agent';
 export const AGENT_DIRECTORY_KIND = 'agent-directory';

@@ -51,17 +51,19 @@ import { assign, createActor, setup } from 'xstate';
 import type { Actor, AnyStateMachine, SnapshotFrom } from 'xstate';
 import { DecodeError } from '../../protocols/errors.ts';
 import {
-  HIGHEST_TIER,
-  LOWEST_TIER,
-  TIERS,
-  canPerform,
   canRunTaskKind,
+  HIGHEST_TIER,
   isTier,
+  LOWEST_TIER,
+  maxTier,
   minTierForTaskKind,
+  type TaskKind,
+  TIERS,
+  type Tier,
   tierAtLeast,
   tierRank,
-} from './tiers.ts';
-import type { TaskKind, Tier } from './tiers.ts';
+} from '../../protocols/tiers.ts';
+import { canPerform } from './tiers.ts';
 
 /** Bootstrap retries allowed from `failed` before BOOTSTRAP is refused. */
 export const DEFAULT_MAX_BOOTSTRAP_RETRIES = 3;
@@ -175,7 +177,7 @@ export function requiredTierForTask(task: LifecycleTask): Tier | undefined {
   if (byKind === undefined) return undefined;
   if (task.requiredTier === undefined) return byKind;
   if (!isTier(task.requiredTier)) return undefined;
-  return tierRank(task.requiredTier) > tierRank(byKind) ? task.requiredTier : byKind;
+  return maxTier(task.requiredTier, byKind);
 }
 
 /** Whether an agent of `tier` may take `task`. Unknown kinds or tiers are refused. */

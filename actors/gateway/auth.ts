@@ -13,7 +13,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError, ForbiddenError, UnauthenticatedError } from '../../protocols/errors.ts';
-import { type Tier, TIERS, tierRank } from '../../protocols/pipeline/tier.ts';
+import { isTier, type Tier, TIERS, tierRank } from '../../protocols/tiers.ts';
 import { DEFAULT_MIN_API_KEY_LENGTH } from './gateway-options.ts';
 
 export interface Caller {
@@ -44,13 +44,13 @@ export function parseApiKeys(specs: readonly string[], where = 'apiKeys', minKey
     const tier = spec.slice(first + 1, second);
     const key = spec.slice(second + 1);
     if (!NAME_RE.test(name)) throw new ConfigError(`${where} entry ${i + 1}: name must be 1-64 letters, digits, '_', '.' or '-'`);
-    if (!(TIERS as readonly string[]).includes(tier)) {
+    if (!isTier(tier)) {
       throw new ConfigError(`${where} entry ${i + 1} (${name}): tier must be one of ${TIERS.join(', ')}, got ${JSON.stringify(tier)}`);
     }
     if (key.length < minKeyLength || !KEY_RE.test(key)) {
       throw new ConfigError(`${where} entry ${i + 1} (${name}): key must be at least ${minKeyLength} printable characters without spaces`);
     }
-    out.push({ name, tier: tier as Tier, key });
+    out.push({ name, tier, key });
   });
   return out;
 }

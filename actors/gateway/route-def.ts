@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { Bus } from '../../bus/bus.ts';
 import type { Clock } from '../../infra/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
-import type { Tier } from '../../protocols/pipeline/tier.ts';
+import type { Tier } from '../../protocols/tiers.ts';
 import type { Caller } from './auth.ts';
 import type { GatewaySettings } from './gateway-options.ts';
 import type { GatewayMetrics } from './metrics.ts';

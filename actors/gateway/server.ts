@@ -18,6 +18,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { z } from 'zod';
 import { InvalidMessageError, UnauthenticatedError } from '../../protocols/errors.ts';
 import { isSubjectToken } from '../../protocols/subjects.ts';
+import { isTier } from '../../protocols/tiers.ts';
 import { auditApiCall } from './audit.ts';
 import { type ApiKeyStore, bearerMatches, type Caller, requireTier } from './auth.ts';
 import { toHttpError } from './http-errors.ts';
@@ -54,8 +55,6 @@ function validate<S extends z.ZodType | undefined>(schema: S, value: unknown, wh
   return r.data;
 }
 
-const isTierAuth = (auth: AnyRoute['auth']): auth is 'T0' | 'T1' | 'T2' => auth === 'T0' || auth === 'T1' || auth === 'T2';
-
 /** Builds (does not start) the HTTP server. */
 export function createGatewayServer(options: GatewayServerOptions): FastifyInstance {
   const { deps, keys } = options;
@@ -85,7 +84,7 @@ export function createGatewayServer(options: GatewayServerOptions): FastifyInsta
     const route = (request.routeOptions.config as { gov?: AnyRoute } | undefined)?.gov;
     if (!route) return;
     state.route = route;
-    if (isTierAuth(route.auth)) {
+    if (isTier(route.auth)) {
       state.caller = keys.authenticate(request.headers.authorization);
       requireTier(state.caller, route.auth, `${route.method} ${route.url}`);
     } else if (route.auth === 'metrics' && deps.settings.metricsKey !== undefined) {

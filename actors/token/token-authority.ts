@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import { ForbiddenError, NotFoundError, serializeError, toGovError } from '../../protocols/errors.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
-import type { Tier } from '../../protocols/pipeline/tier.ts';
+import type { Tier } from '../../protocols/tiers.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
 import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
 import { answerErrors, consumeRunEvents, feedToken, KeyedLock, publishGovernanceEvent } from './governance-io.ts';

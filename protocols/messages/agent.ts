@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { TaskSchema } from '../pipeline/schema.ts';
+import { TIERS } from '../tiers.ts';
 import { SerializedErrorSchema } from './system.ts';
 
-export const TierSchema = z.enum(['T0', 'T1', 'T2']);
+export const TierSchema = z.enum(TIERS);
 
 /** Identity of one dispatch of one stage: a retry is a new attempt with a new taskId. */
 const TaskRef = {

@@ -37,5 +37,15 @@ export {
   type Template,
   type TokenSettings,
 } from './schema.ts';
-export { maxTier, minimumTierFor, TASK_KINDS, type TaskKind, TIERS, type Tier, tierAllows, tierRank } from './tier.ts';
+export {
+  canRunTaskKind,
+  maxTier,
+  minTierForTaskKind,
+  TASK_KIND_MIN_TIER,
+  TASK_KINDS,
+  type TaskKind,
+  TIERS,
+  type Tier,
+  tierRank,
+} from '../tiers.ts';
 export { type ValidateResult, validateFiles } from './validate-files.ts';

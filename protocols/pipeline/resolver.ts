@@ -18,7 +18,7 @@ import {
   type UsesEntry,
 } from './schema.ts';
 import type { Path, SourceLocator } from './source-locator.ts';
-import { minimumTierFor, tierAllows } from './tier.ts';
+import { canRunTaskKind, TASK_KIND_MIN_TIER } from '../tiers.ts';
 
 interface ListItem {
   path: Path;
@@ -255,7 +255,7 @@ export class Resolver {
         table.set(entry.id, [id]);
         const { id: _id, needs, agent, ...rest } = entry;
         drafts.push({
-          stage: { id, ...rest, agent: { ...agent, tier: agent?.tier ?? minimumTierFor(entry.task.kind) } },
+          stage: { id, ...rest, agent: { ...agent, tier: agent?.tier ?? TASK_KIND_MIN_TIER[entry.task.kind] } },
           localId: entry.id,
           path: item.path,
           needs: needs.length > 0 ? refsFor(needs, item.path) : ctx.inherited,
@@ -315,8 +315,8 @@ export class Resolver {
     for (const d of drafts) {
       const { tier } = d.stage.agent;
       const kind = d.stage.task.kind;
-      if (!tierAllows(tier, kind)) {
-        this.report('tier-not-allowed', [...d.path, 'agent', 'tier'], `stage "${d.localId}" runs a "${kind}" task, which needs tier ${minimumTierFor(kind)} or above, but asks for ${tier}`);
+      if (!canRunTaskKind(tier, kind)) {
+        this.report('tier-not-allowed', [...d.path, 'agent', 'tier'], `stage "${d.localId}" runs a "${kind}" task, which needs tier ${TASK_KIND_MIN_TIER[kind]} or above, but asks for ${tier}`);
       }
     }
   }

@@ -22,7 +22,7 @@ import {
   DEFAULT_TOKEN_RENEW_EVERY_MS,
   DEFAULT_TOKEN_TTL_MS,
 } from './options.ts';
-import { TIERS } from './tier.ts';
+import { TIERS } from '../tiers.ts';
 
 /** Stage ids, template names and `as` namespaces: no dots (dots join namespaces). */
 export const IDENT_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;

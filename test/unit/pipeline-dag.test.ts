@@ -3,13 +3,8 @@ import { PipelineInvalidError } from '../../protocols/errors.ts';
 import {
   dependentsOf,
   findCycles,
-  maxTier,
-  minimumTierFor,
   parsePipeline,
   readyStages,
-  TASK_KINDS,
-  tierAllows,
-  tierRank,
   topologicalOrder,
 } from '../../protocols/pipeline/index.ts';
 
@@ -78,26 +73,5 @@ describe('findCycles', () => {
 
   it('ignores needs of unknown stages', () => {
     expect(findCycles([stage('a', 'ghost')])).toEqual([]);
-  });
-});
-
-describe('tiers', () => {
-  it('ranks T0 below T1 below T2', () => {
-    expect([tierRank('T0'), tierRank('T1'), tierRank('T2')]).toEqual([0, 1, 2]);
-    expect(maxTier('T2', 'T1')).toBe('T2');
-  });
-
-  it('allows noop, sleep and fail at T0 and the acting kinds from T1', () => {
-    expect(Object.fromEntries(TASK_KINDS.map((k) => [k, minimumTierFor(k)]))).toEqual({
-      noop: 'T0',
-      sleep: 'T0',
-      fail: 'T0',
-      exec: 'T1',
-      http: 'T1',
-      pipeline: 'T1',
-    });
-    expect(tierAllows('T0', 'exec')).toBe(false);
-    expect(tierAllows('T2', 'exec')).toBe(true);
-    expect(tierAllows('T0', 'sleep')).toBe(true);
   });
 });

@@ -1,29 +1,45 @@
 import { describe, expect, it } from 'vitest';
 import {
   ACTION_MIN_TIER,
-  TASK_KINDS,
-  TIERS,
   TIER_ACTIONS,
   assertCanPerform,
-  assertCanRunTaskKind,
   canPerform,
-  canRunTaskKind,
   demote,
-  isTier,
   promote,
-  tierAtLeast,
-  tierRank,
 } from '../../actors/agent/tiers.ts';
-import type { TaskKind, Tier, TierAction } from '../../actors/agent/tiers.ts';
+import type { TierAction } from '../../actors/agent/tiers.ts';
 import { InvalidTransitionError, TierForbiddenError } from '../../protocols/errors.ts';
 import type { GovError } from '../../protocols/errors.ts';
+import { TierSchema } from '../../protocols/messages/agent.ts';
+import {
+  TASK_KINDS,
+  TIERS,
+  assertCanRunTaskKind,
+  canRunTaskKind,
+  isTier,
+  maxTier,
+  minTierForTaskKind,
+  tierAtLeast,
+  tierRank,
+} from '../../protocols/tiers.ts';
+import type { TaskKind, Tier } from '../../protocols/tiers.ts';
 
 describe('tiers', () => {
   it('ranks T0 below T1 below T2', () => {
     expect(TIERS.map(tierRank)).toEqual([0, 1, 2]);
+    expect([tierRank('T0'), tierRank('T1'), tierRank('T2')]).toEqual([0, 1, 2]);
     expect(tierAtLeast('T2', 'T1')).toBe(true);
     expect(tierAtLeast('T1', 'T1')).toBe(true);
     expect(tierAtLeast('T0', 'T1')).toBe(false);
+  });
+
+  it('picks the higher of two tiers', () => {
+    expect(maxTier('T2', 'T1')).toBe('T2');
+  });
+
+  it('validates messages against the same tiers', () => {
+    expect(TierSchema.options).toEqual([...TIERS]);
+    expect(TierSchema.safeParse('T3').success).toBe(false);
   });
 
   it('recognises only T0, T1 and T2 as tiers', () => {
@@ -46,6 +62,20 @@ describe('tiers', () => {
 
   it('covers every task kind in the table', () => {
     expect(kindTable.map(([k]) => k).sort()).toEqual([...TASK_KINDS].sort());
+  });
+
+  it('allows noop, sleep and fail at T0 and the acting kinds from T1', () => {
+    expect(Object.fromEntries(TASK_KINDS.map((k) => [k, minTierForTaskKind(k)]))).toEqual({
+      noop: 'T0',
+      sleep: 'T0',
+      fail: 'T0',
+      exec: 'T1',
+      http: 'T1',
+      pipeline: 'T1',
+    });
+    expect(canRunTaskKind('T0', 'exec')).toBe(false);
+    expect(canRunTaskKind('T2', 'exec')).toBe(true);
+    expect(canRunTaskKind('T0', 'sleep')).toBe(true);
   });
 
   it('refuses unknown task kinds at every tier', () => {

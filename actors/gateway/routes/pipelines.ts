@@ -6,7 +6,7 @@ import { catalog } from '../../../protocols/catalog.ts';
 import { ForbiddenError } from '../../../protocols/errors.ts';
 import { parsePipeline } from '../../../protocols/pipeline/parse.ts';
 import { ScalarSchema } from '../../../protocols/pipeline/schema.ts';
-import { type Tier, tierRank } from '../../../protocols/pipeline/tier.ts';
+import { type Tier, tierRank } from '../../../protocols/tiers.ts';
 import type { Caller } from '../auth.ts';
 import { requireTier } from '../auth.ts';
 import { askService } from '../bus-call.ts';
