@@ -1,7 +1,7 @@
 /** Defaults and start arguments of the budget monitor. See docs/governance.md. */
 import { ConfigError } from '../../protocols/errors.ts';
 import { DEFAULT_DIAGNOSTIC_PIPELINE } from '../../protocols/pipeline/options.ts';
-import type { StartFrom } from '../token/token-options.ts';
+import { argPositiveNumber, argStartFrom, argString, type StartFrom } from '../runtime/start-args.ts';
 
 /** Name of the monitor's durable JetStream consumer on `gov.audit.run`. */
 export const DEFAULT_BUDGET_MONITOR_DURABLE = 'budget-monitor';
@@ -41,33 +41,24 @@ export interface BudgetMonitorArgs {
   eventRetryMs: number;
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
-const num = (v: unknown, def: number): number => {
-  if (v === undefined || v === '') return def;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`expected a positive number, got ${JSON.stringify(v)}`);
-  return n;
-};
-
 export function budgetMonitorArgs(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): BudgetMonitorArgs {
-  const redisUrl = str(args.redisUrl) ?? str(env.REDIS_URL);
+  const redisUrl = argString(args.redisUrl) ?? argString(env.REDIS_URL);
   if (!redisUrl) throw new ConfigError('the budget monitor needs redisUrl (arg or REDIS_URL)');
-  const startFrom = str(args.startFrom) ?? 'new';
-  if (startFrom !== 'new' && startFrom !== 'all') throw new ConfigError(`startFrom must be "new" or "all", got ${JSON.stringify(startFrom)}`);
+  const startFrom = argStartFrom(args.startFrom);
   return {
     redisUrl,
-    durable: str(args.durable) ?? DEFAULT_BUDGET_MONITOR_DURABLE,
+    durable: argString(args.durable) ?? DEFAULT_BUDGET_MONITOR_DURABLE,
     startFrom,
-    keyPrefix: str(args.keyPrefix) ?? DEFAULT_BUDGET_RUN_KEY_PREFIX,
-    budgetKeyPrefix: str(args.budgetKeyPrefix),
-    handoffKeyPrefix: str(args.handoffKeyPrefix) ?? DEFAULT_HANDOFF_KEY_PREFIX,
-    timelineErrors: num(args.timelineErrors, DEFAULT_TIMELINE_ERRORS),
-    maxAncestryDepth: num(args.maxAncestryDepth, DEFAULT_MAX_ANCESTRY_DEPTH),
-    revokeTimeoutMs: num(args.revokeTimeoutMs, DEFAULT_REVOKE_TIMEOUT_MS),
-    diagnosticTimeoutMs: num(args.diagnosticTimeoutMs, DEFAULT_DIAGNOSTIC_TIMEOUT_MS),
-    diagnosticDir: str(args.diagnosticDir) ?? DEFAULT_DIAGNOSTIC_DIR,
-    ackWaitMs: num(args.ackWaitMs, 30_000),
-    eventRetryMs: num(args.eventRetryMs, 1_000),
+    keyPrefix: argString(args.keyPrefix) ?? DEFAULT_BUDGET_RUN_KEY_PREFIX,
+    budgetKeyPrefix: argString(args.budgetKeyPrefix),
+    handoffKeyPrefix: argString(args.handoffKeyPrefix) ?? DEFAULT_HANDOFF_KEY_PREFIX,
+    timelineErrors: argPositiveNumber(args.timelineErrors, DEFAULT_TIMELINE_ERRORS),
+    maxAncestryDepth: argPositiveNumber(args.maxAncestryDepth, DEFAULT_MAX_ANCESTRY_DEPTH),
+    revokeTimeoutMs: argPositiveNumber(args.revokeTimeoutMs, DEFAULT_REVOKE_TIMEOUT_MS),
+    diagnosticTimeoutMs: argPositiveNumber(args.diagnosticTimeoutMs, DEFAULT_DIAGNOSTIC_TIMEOUT_MS),
+    diagnosticDir: argString(args.diagnosticDir) ?? DEFAULT_DIAGNOSTIC_DIR,
+    ackWaitMs: argPositiveNumber(args.ackWaitMs, 30_000),
+    eventRetryMs: argPositiveNumber(args.eventRetryMs, 1_000),
   };
 }
 

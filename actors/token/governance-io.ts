@@ -13,7 +13,7 @@ import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import { errorToHeaders } from '../../protocols/errors.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
 import { auditSubject, isSubjectToken, obsSubject } from '../../protocols/subjects.ts';
-import type { StartFrom } from './token-options.ts';
+import type { StartFrom } from '../runtime/start-args.ts';
 
 /**
  * Publishes one envelope on the JSON feed (`gov.obs.<tokens>`) and durably on `gov.audit.<category>`

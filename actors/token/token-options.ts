@@ -8,6 +8,7 @@ import {
   DEFAULT_TOKEN_RENEW_EVERY_MS,
   DEFAULT_TOKEN_TTL_MS,
 } from '../../protocols/pipeline/options.ts';
+import { argList, argPositiveNumber, argStartFrom, argString, type StartFrom } from '../runtime/start-args.ts';
 
 /** A run token lives 2 h unless the run declares otherwise (same as the pipeline DSL default). */
 export const DEFAULT_RUN_TOKEN_TTL_MS = DEFAULT_TOKEN_TTL_MS;
@@ -34,8 +35,6 @@ export const DEFAULT_EVENT_ACK_WAIT_MS = 30_000;
 /** Vault policy every run token carries: may create child tokens (for its agents). */
 export const RUN_POLICY = 'agov-run';
 
-export type StartFrom = 'new' | 'all';
-
 export interface TokenActorArgs {
   vaultAddr: string;
   vaultToken: string;
@@ -61,53 +60,39 @@ export interface TokenRenewerArgs extends TokenActorArgs {
   retryMs: number;
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
-const num = (v: unknown, def: number): number => {
-  if (v === undefined || v === '') return def;
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`expected a positive number, got ${JSON.stringify(v)}`);
-  return n;
-};
-const list = (v: unknown): string[] => {
-  if (Array.isArray(v)) return v.map(String).filter(Boolean);
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
-  return [];
-};
-
 function common(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv): TokenActorArgs {
-  const vaultAddr = str(args.vaultAddr) ?? str(env.VAULT_ADDR);
-  const vaultToken = str(args.vaultToken) ?? str(env.VAULT_TOKEN);
-  const redisUrl = str(args.redisUrl) ?? str(env.REDIS_URL);
+  const vaultAddr = argString(args.vaultAddr) ?? argString(env.VAULT_ADDR);
+  const vaultToken = argString(args.vaultToken) ?? argString(env.VAULT_TOKEN);
+  const redisUrl = argString(args.redisUrl) ?? argString(env.REDIS_URL);
   if (!vaultAddr || !vaultToken) throw new ConfigError('token actors need vaultAddr and vaultToken (args or VAULT_ADDR / VAULT_TOKEN)');
   if (!redisUrl) throw new ConfigError('token actors need redisUrl (arg or REDIS_URL)');
   return {
     vaultAddr,
     vaultToken,
     redisUrl,
-    keyPrefix: str(args.keyPrefix) ?? DEFAULT_TOKEN_KEY_PREFIX,
-    agentKind: str(args.agentKind) ?? DEFAULT_AGENT_KIND,
+    keyPrefix: argString(args.keyPrefix) ?? DEFAULT_TOKEN_KEY_PREFIX,
+    agentKind: argString(args.agentKind) ?? DEFAULT_AGENT_KIND,
   };
 }
 
 export function tokenAuthorityArgs(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): TokenAuthorityArgs {
-  const startFrom = str(args.startFrom) ?? 'new';
-  if (startFrom !== 'new' && startFrom !== 'all') throw new ConfigError(`startFrom must be "new" or "all", got ${JSON.stringify(startFrom)}`);
+  const startFrom = argStartFrom(args.startFrom);
   return {
     ...common(args, env),
-    durable: str(args.durable) ?? DEFAULT_TOKEN_AUTHORITY_DURABLE,
+    durable: argString(args.durable) ?? DEFAULT_TOKEN_AUTHORITY_DURABLE,
     startFrom,
-    reporterAllowlist: list(args.reporterAllowlist),
+    reporterAllowlist: argList(args.reporterAllowlist),
     ensurePolicies: args.ensurePolicies !== false && args.ensurePolicies !== 'false',
-    reporterVerifyTimeoutMs: num(args.reporterVerifyTimeoutMs, DEFAULT_REPORTER_VERIFY_TIMEOUT_MS),
-    eventRetryMs: num(args.eventRetryMs, DEFAULT_EVENT_RETRY_MS),
-    ackWaitMs: num(args.ackWaitMs, DEFAULT_EVENT_ACK_WAIT_MS),
+    reporterVerifyTimeoutMs: argPositiveNumber(args.reporterVerifyTimeoutMs, DEFAULT_REPORTER_VERIFY_TIMEOUT_MS),
+    eventRetryMs: argPositiveNumber(args.eventRetryMs, DEFAULT_EVENT_RETRY_MS),
+    ackWaitMs: argPositiveNumber(args.ackWaitMs, DEFAULT_EVENT_ACK_WAIT_MS),
   };
 }
 
 export function tokenRenewerArgs(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): TokenRenewerArgs {
   return {
     ...common(args, env),
-    pollMs: num(args.pollMs, DEFAULT_RENEWER_POLL_MS),
-    retryMs: num(args.retryMs, DEFAULT_RENEW_RETRY_MS),
+    pollMs: argPositiveNumber(args.pollMs, DEFAULT_RENEWER_POLL_MS),
+    retryMs: argPositiveNumber(args.retryMs, DEFAULT_RENEW_RETRY_MS),
   };
 }
