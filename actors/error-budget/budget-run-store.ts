@@ -7,17 +7,11 @@
  * - `<p>:run:<runId>:agents`  set: agents seen on the run
  */
 import type { Redis } from 'ioredis';
+import type { HandoffError } from '../handoff/handoff-report.ts';
 import type { PipelineErrorBudget } from './pipeline-budget.ts';
 
-export interface TimelineError {
-  at: number;
-  source: string;
-  code?: string;
-  message?: string;
-  stageId?: string;
-  agentId?: string;
-  childRunId?: string;
-}
+/** An error kept on a run's timeline: the handoff report's timeline entry. */
+export type TimelineError = HandoffError;
 
 export interface RunFacts {
   runId: string;

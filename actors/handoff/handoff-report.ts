@@ -8,15 +8,8 @@ import type { SerializedError } from '../../protocols/errors.ts';
 
 export type HandoffReport = z.output<typeof HandoffReportSchema>;
 
-export interface HandoffError {
-  at: number;
-  source: string;
-  code?: string;
-  message?: string;
-  stageId?: string;
-  agentId?: string;
-  childRunId?: string;
-}
+/** One counted error, as the budget monitor keeps it per run and the report's timeline lists it. */
+export type HandoffError = HandoffReport['errors']['timeline'][number];
 
 export interface HandoffInput {
   reportId: string;
