@@ -3,7 +3,7 @@ import type { MessageType } from '../../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import { InternalError } from '../../protocols/errors.ts';
 import { serviceSubject } from '../../protocols/subjects.ts';
-import type { GatewayDeps } from './route-def.ts';
+import type { GatewayDeps, RouteResult } from './route-def.ts';
 
 /**
  * Asks the service of actor `kind` and returns the reply, which must be one of `expect`. Bus errors
@@ -22,4 +22,10 @@ export async function askService<R extends MessageType>(
     });
   }
   return reply as Envelope<R>;
+}
+
+/** {@link askService}, relayed as the route's answer: 200 with the reply's body as is. */
+export async function relayService<R extends MessageType>(deps: GatewayDeps, kind: string, msg: OutMessage, expect: readonly R[]): Promise<RouteResult> {
+  const reply = await askService(deps, kind, msg, expect);
+  return { status: 200, body: reply.body };
 }

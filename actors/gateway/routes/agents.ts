@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { catalog } from '../../../protocols/catalog.ts';
 import { NotFoundError } from '../../../protocols/errors.ts';
-import { askService } from '../bus-call.ts';
+import { askService, relayService } from '../bus-call.ts';
 import { defineRoute } from '../route-def.ts';
 import { IdSchema } from '../schemas.ts';
 
@@ -20,8 +20,7 @@ export const listAgentsRoute = defineRoute({
   responses: { 200: { description: 'The agents', schema: catalog['agent.states.v1'] } },
   errors: [503, 504],
   async handle({ deps, query }) {
-    const reply = await askService(deps, deps.settings.services.agentDirectory, { type: 'agent.status.v1', body: { team: query.team } }, ['agent.states.v1']);
-    return { status: 200, body: reply.body };
+    return relayService(deps, deps.settings.services.agentDirectory, { type: 'agent.status.v1', body: { team: query.team } }, ['agent.states.v1']);
   },
 });
 

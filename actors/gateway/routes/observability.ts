@@ -4,8 +4,9 @@
 import { z } from 'zod';
 import { catalog } from '../../../protocols/catalog.ts';
 import { ScalarSchema } from '../../../protocols/pipeline/schema.ts';
-import { askService } from '../bus-call.ts';
+import { askService, relayService } from '../bus-call.ts';
 import { defineRoute } from '../route-def.ts';
+import { RunAcceptedSchema, requestRun } from './run-request.ts';
 import { IdSchema, RunIdSchema } from '../schemas.ts';
 
 const HandoffQuerySchema = z
@@ -35,8 +36,7 @@ export const handoffGetRoute = defineRoute({
       const reply = await askService(deps, deps.settings.services.handoff, { type: 'handoff.get.v1', body: { reportId: query.reportId } }, ['handoff.report.v1']);
       return { status: 200, body: reply.body, runId: reply.body.report.runId };
     }
-    const reply = await askService(deps, deps.settings.services.handoff, { type: 'handoff.list.v1', body: { runId: query.runId! } }, ['handoff.reports.v1']);
-    return { status: 200, body: reply.body };
+    return relayService(deps, deps.settings.services.handoff, { type: 'handoff.list.v1', body: { runId: query.runId! } }, ['handoff.reports.v1']);
   },
 });
 
@@ -65,7 +65,7 @@ export const handoffPostRoute = defineRoute({
   responses: { 200: { description: 'The revocation (`revoked: false` when the token was already gone)', schema: catalog['token.revoked.v1'] } },
   errors: [404, 503, 504],
   async handle({ deps, body, caller }) {
-    const reply = await askService(
+    return relayService(
       deps,
       deps.settings.services.tokenAuthority,
       {
@@ -82,7 +82,6 @@ export const handoffPostRoute = defineRoute({
       },
       ['token.revoked.v1'],
     );
-    return { status: 200, body: reply.body };
   },
 });
 
@@ -94,14 +93,6 @@ const DiagnosticSchema = z
     params: z.record(z.string(), ScalarSchema).default({}),
   })
   .refine((b) => b.file === undefined || b.yaml === undefined, { message: 'give file or yaml, not both', path: ['yaml'] });
-
-const RunAcceptedSchema = z.object({
-  runId: z.string(),
-  pipeline: z.string(),
-  stages: z.array(z.string()),
-  parentRunId: z.string().optional(),
-  location: z.string().describe('Where to follow the run'),
-});
 
 export const diagnosticRoute = defineRoute({
   method: 'POST',
@@ -121,21 +112,8 @@ export const diagnosticRoute = defineRoute({
     const source = body.yaml !== undefined ? { yaml: body.yaml } : { file: body.file ?? deps.settings.diagnosticFile };
     // The default diagnostic pipeline takes the diagnosed run as `failedRunId`, as when the budget monitor spawns it.
     const params = body.yaml === undefined && body.file === undefined ? { failedRunId: body.runId, ...body.params } : body.params;
-    const reply = await askService(
-      deps,
-      deps.settings.services.orchestrator,
-      { type: 'run.request.v1', run: body.runId, body: { ...source, params, parentRunId: body.runId, requestedBy: `api:${caller!.name}` } },
-      ['run.accepted.v1'],
-    );
-    const a = reply.body;
-    return {
-      status: 202,
-      headers: { location: `/api/pipelines/${encodeURIComponent(a.runId)}` },
-      body: { runId: a.runId, pipeline: a.pipeline, stages: a.stages, parentRunId: body.runId, location: `/api/pipelines/${encodeURIComponent(a.runId)}` },
-      runId: body.runId,
-    };
+    return requestRun(deps, { ...source, params, parentRunId: body.runId, requestedBy: `api:${caller!.name}` });
   },
 });
 
 export const observabilityRoutes = [handoffGetRoute, handoffPostRoute, diagnosticRoute];
-export { RunAcceptedSchema };

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { catalog } from '../../../protocols/catalog.ts';
 import { NotFoundError } from '../../../protocols/errors.ts';
 import { errorsSubject } from '../../../protocols/subjects.ts';
-import { askService } from '../bus-call.ts';
+import { askService, relayService } from '../bus-call.ts';
 import { defineRoute } from '../route-def.ts';
 import { RunIdSchema } from '../schemas.ts';
 
@@ -144,8 +144,7 @@ export const budgetStatusRoute = defineRoute({
   responses: { 200: { description: 'The budget', schema: BudgetStateSchema } },
   errors: [404, 503, 504],
   async handle({ deps, query }) {
-    const reply = await askService(deps, deps.settings.services.budgetMonitor, { type: 'budget.status.v1', body: { runId: query.runId } }, ['budget.state.v1']);
-    return { status: 200, body: reply.body };
+    return relayService(deps, deps.settings.services.budgetMonitor, { type: 'budget.status.v1', body: { runId: query.runId } }, ['budget.state.v1']);
   },
 });
 

@@ -9,10 +9,10 @@ import { ScalarSchema } from '../../../protocols/pipeline/schema.ts';
 import { type Tier, tierRank } from '../../../protocols/tiers.ts';
 import type { Caller } from '../auth.ts';
 import { requireTier } from '../auth.ts';
-import { askService } from '../bus-call.ts';
+import { relayService } from '../bus-call.ts';
 import { defineRoute } from '../route-def.ts';
 import { IdSchema } from '../schemas.ts';
-import { RunAcceptedSchema } from './observability.ts';
+import { RunAcceptedSchema, requestRun } from './run-request.ts';
 
 const RunRequestSchema = z
   .strictObject({
@@ -62,15 +62,7 @@ export const startRunRoute = defineRoute({
   errors: [503, 504],
   async handle({ deps, body, caller }) {
     checkRunTier(caller!, body);
-    const reply = await askService(
-      deps,
-      deps.settings.services.orchestrator,
-      { type: 'run.request.v1', body: { yaml: body.yaml, file: body.file, params: body.params, requestedBy: `api:${caller!.name}` } },
-      ['run.accepted.v1'],
-    );
-    const a = reply.body;
-    const location = `/api/pipelines/${encodeURIComponent(a.runId)}`;
-    return { status: 202, headers: { location }, body: { runId: a.runId, pipeline: a.pipeline, stages: a.stages, location }, runId: a.runId };
+    return requestRun(deps, { yaml: body.yaml, file: body.file, params: body.params, requestedBy: `api:${caller!.name}` });
   },
 });
 
@@ -86,8 +78,7 @@ export const getRunRoute = defineRoute({
   responses: { 200: { description: 'The run', schema: catalog['run.state.v1'] } },
   errors: [404, 503, 504],
   async handle({ deps, params }) {
-    const reply = await askService(deps, deps.settings.services.orchestrator, { type: 'run.get.v1', body: { runId: params.id } }, ['run.state.v1']);
-    return { status: 200, body: reply.body };
+    return relayService(deps, deps.settings.services.orchestrator, { type: 'run.get.v1', body: { runId: params.id } }, ['run.state.v1']);
   },
 });
 
@@ -106,10 +97,9 @@ export const listRunsRoute = defineRoute({
   responses: { 200: { description: 'The runs', schema: catalog['run.states.v1'] } },
   errors: [503, 504],
   async handle({ deps, query }) {
-    const reply = await askService(deps, deps.settings.services.orchestrator, { type: 'run.list.v1', body: { status: query.status, limit: query.limit } }, [
+    return relayService(deps, deps.settings.services.orchestrator, { type: 'run.list.v1', body: { status: query.status, limit: query.limit } }, [
       'run.states.v1',
     ]);
-    return { status: 200, body: reply.body };
   },
 });
 
