@@ -10,6 +10,7 @@ import {
   MemoryBudgetStore,
   RedisBudgetStore,
 } from '../../actors/error-budget/index.ts';
+import { prng } from '../../chaos/prng.ts';
 import { ManualClock } from '../../infra/clock.ts';
 import type { RedisServer } from '../../infra/redis-server.ts';
 import { TestServers } from '../harness/index.ts';
@@ -42,18 +43,6 @@ afterAll(async () => {
 
 let runSeq = 0;
 const newRun = (label: string) => `${label}-${++runSeq}`;
-
-/** mulberry32: a small seeded PRNG so failures replay. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('Redis budget store: count budget', () => {
   it('breaches at maxErrors + 1 and reports firstBreach once', async () => {
