@@ -329,6 +329,44 @@ const reportLastViolation = {
     context.violations[context.violations.length - 1] ?? policyViolation(context, 'policy violation', undefined),
 };
 
+type TierChange = 'PROMOTE' | 'DEMOTE';
+type TierChangeArgs = { context: LifecycleContext; event: { byTier: Tier } };
+
+/** Announce the change (`tierChanged`), then make it (`stepTier`). */
+function changeTier(change: TierChange) {
+  return [
+    {
+      type: 'tierChanged' as const,
+      params: ({ context, event }: TierChangeArgs) => ({
+        agentId: context.agentId,
+        from: context.tier,
+        to: nextTier(context.tier, change) ?? (change === 'PROMOTE' ? HIGHEST_TIER : LOWEST_TIER),
+        byTier: event.byTier,
+      }),
+    },
+    { type: 'stepTier' as const, params: { change } },
+  ];
+}
+
+/** PROMOTE / DEMOTE from any state: made when the sender may and the tier is not at its bound, else rejected. */
+function tierChangeTransitions(change: TierChange) {
+  return [
+    {
+      guard: {
+        type: 'tierChangeAllowed' as const,
+        params: ({ context, event }: TierChangeArgs) => ({ byTier: event.byTier, tier: context.tier, change }),
+      },
+      actions: changeTier(change),
+    },
+    {
+      actions: {
+        type: 'rejectCommand' as const,
+        params: ({ context, event }: TierChangeArgs) => rejection(context, change, event.byTier),
+      },
+    },
+  ];
+}
+
 const toTerminated = { target: '#lifecycle.terminated' };
 const toQuarantined = { target: '#lifecycle.quarantined', actions: ['recordQuarantine' as const, reportLastViolation] };
 const toFailedOnCrash = { target: '#lifecycle.failed', actions: 'recordCrash' as const };
@@ -352,58 +390,8 @@ export const lifecycleMachine = lifecycleSetup.createMachine({
     quarantineReason: null,
   }),
   on: {
-    PROMOTE: [
-      {
-        guard: {
-          type: 'tierChangeAllowed',
-          params: ({ context, event }) => ({ byTier: event.byTier, tier: context.tier, change: 'PROMOTE' as const }),
-        },
-        actions: [
-          {
-            type: 'tierChanged',
-            params: ({ context, event }) => ({
-              agentId: context.agentId,
-              from: context.tier,
-              to: nextTier(context.tier, 'PROMOTE') ?? HIGHEST_TIER,
-              byTier: event.byTier,
-            }),
-          },
-          { type: 'stepTier', params: { change: 'PROMOTE' } },
-        ],
-      },
-      {
-        actions: {
-          type: 'rejectCommand',
-          params: ({ context, event }) => rejection(context, 'PROMOTE', event.byTier),
-        },
-      },
-    ],
-    DEMOTE: [
-      {
-        guard: {
-          type: 'tierChangeAllowed',
-          params: ({ context, event }) => ({ byTier: event.byTier, tier: context.tier, change: 'DEMOTE' as const }),
-        },
-        actions: [
-          {
-            type: 'tierChanged',
-            params: ({ context, event }) => ({
-              agentId: context.agentId,
-              from: context.tier,
-              to: nextTier(context.tier, 'DEMOTE') ?? LOWEST_TIER,
-              byTier: event.byTier,
-            }),
-          },
-          { type: 'stepTier', params: { change: 'DEMOTE' } },
-        ],
-      },
-      {
-        actions: {
-          type: 'rejectCommand',
-          params: ({ context, event }) => rejection(context, 'DEMOTE', event.byTier),
-        },
-      },
-    ],
+    PROMOTE: tierChangeTransitions('PROMOTE'),
+    DEMOTE: tierChangeTransitions('DEMOTE'),
     CREDENTIALS_RENEWED: { actions: assign({ credentialsValid: true }) },
   },
   states: {
@@ -488,16 +476,7 @@ export const lifecycleMachine = lifecycleSetup.createMachine({
           target: 'idle',
           actions: [
             abortCurrent('demoted'),
-            {
-              type: 'tierChanged',
-              params: ({ context, event }) => ({
-                agentId: context.agentId,
-                from: context.tier,
-                to: nextTier(context.tier, 'DEMOTE') ?? LOWEST_TIER,
-                byTier: event.byTier,
-              }),
-            },
-            { type: 'stepTier', params: { change: 'DEMOTE' } },
+            ...changeTier('DEMOTE'),
             'clearTask',
           ],
         },
