@@ -1,7 +1,11 @@
 /**
- * Every JetStream stream of the system, declared once, created idempotently by `ensureStreams`.
+ * Every JetStream stream and durable consumer of the system, declared once here, created
+ * idempotently by `ensureStreams` / `ensureConsumer` (safe to call from every process, every start).
  */
 import {
+  AckPolicy,
+  type ConsumerConfig,
+  DeliverPolicy,
   DiscardPolicy,
   type JetStreamManager,
   jetstreamManager,
@@ -10,7 +14,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { allAudit } from '../protocols/subjects.ts';
+import { allAudit, auditSubject } from '../protocols/subjects.ts';
 
 /** How long JetStream remembers a `Nats-Msg-Id` to drop duplicate publishes. */
 export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -62,4 +66,70 @@ export async function ensureStreams(nc: NatsConnection, declarations = streamDec
 function isStreamNotFound(err: unknown): boolean {
   const s = String((err as { message?: string })?.message ?? err);
   return s.includes('stream not found') || (err as { code?: number })?.code === 404;
+}
+
+export interface ConsumerDeclaration {
+  stream: string;
+  config: Partial<ConsumerConfig> & { durable_name: string };
+}
+
+/**
+ * The ledger writer's consumer: every audit event, from the beginning, explicit acks (after commit).
+ */
+export function ledgerWriterConsumer(o: { durable: string; ackWaitMs: number; maxAckPending: number }): ConsumerDeclaration {
+  return {
+    stream: AUDIT_STREAM,
+    config: {
+      durable_name: o.durable,
+      description: 'the audit ledger writer (only writer of the ledger)',
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ms(o.ackWaitMs),
+      max_ack_pending: o.maxAckPending,
+    },
+  };
+}
+
+/**
+ * A governance actor's own consumer of run events (`gov.audit.run`): each actor has its own durable,
+ * so a restarted actor resumes where it stopped.
+ */
+export function runEventsConsumer(o: { durable: string; ackWaitMs: number; startFrom: 'new' | 'all' }): ConsumerDeclaration {
+  return {
+    stream: AUDIT_STREAM,
+    config: {
+      durable_name: o.durable,
+      filter_subject: auditSubject('run'),
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: ms(o.ackWaitMs),
+      deliver_policy: o.startFrom === 'all' ? DeliverPolicy.All : DeliverPolicy.New,
+    },
+  };
+}
+
+/**
+ * Creates a durable consumer unless it exists. An existing consumer keeps its position; only the
+ * settings a running consumer may change (ack wait, max ack pending, description) are updated.
+ */
+export async function ensureConsumer(nc: NatsConnection, decl: ConsumerDeclaration): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const name = decl.config.durable_name;
+  try {
+    await jsm.consumers.info(decl.stream, name);
+    const { ack_wait, max_ack_pending, description } = decl.config;
+    await jsm.consumers.update(decl.stream, name, {
+      ...(ack_wait !== undefined ? { ack_wait } : {}),
+      ...(max_ack_pending !== undefined ? { max_ack_pending } : {}),
+      ...(description !== undefined ? { description } : {}),
+    });
+    return;
+  } catch (err) {
+    if (!/consumer not found/i.test(String((err as Error)?.message ?? err))) throw err;
+  }
+  try {
+    await jsm.consumers.add(decl.stream, decl.config);
+  } catch (err) {
+    // Another instance created it a moment ago.
+    if (!/already (in use|exists)/i.test(String((err as Error)?.message ?? err))) throw err;
+  }
 }

@@ -3,10 +3,10 @@
  * publishing an event on the feed and in the audit stream at once, a per-key lock, and the durable
  * JetStream consumer of run events (`gov.audit.run`).
  */
-import { AckPolicy, DeliverPolicy, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
+import type { ConsumerMessages } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Bus, IncomingContext } from '../../bus/bus.ts';
-import { AUDIT_STREAM, ensureStreams, streamDeclarations } from '../../bus/streams.ts';
+import { AUDIT_STREAM, ensureConsumer, ensureStreams, runEventsConsumer, streamDeclarations } from '../../bus/streams.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { MessageType } from '../../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
@@ -78,23 +78,7 @@ export async function consumeRunEvents(
   handler: (env: Envelope<'run.event.v1'>, info: RunEventInfo) => Promise<void>,
 ): Promise<{ stop(): Promise<void> }> {
   await ensureStreams(bus.nc, streamDeclarations().filter((d) => d.name === AUDIT_STREAM));
-  const jsm = await jetstreamManager(bus.nc);
-  const config = {
-    durable_name: options.durable,
-    filter_subject: auditSubject('run'),
-    ack_policy: AckPolicy.Explicit,
-    ack_wait: options.ackWaitMs * 1_000_000,
-    deliver_policy: options.startFrom === 'all' ? DeliverPolicy.All : DeliverPolicy.New,
-  };
-  try {
-    await jsm.consumers.info(AUDIT_STREAM, options.durable);
-  } catch {
-    try {
-      await jsm.consumers.add(AUDIT_STREAM, config);
-    } catch (err) {
-      if (!String(err).includes('already')) throw err;
-    }
-  }
+  await ensureConsumer(bus.nc, runEventsConsumer({ durable: options.durable, ackWaitMs: options.ackWaitMs, startFrom: options.startFrom }));
   const consumer = await bus.jetstream().consumers.get(AUDIT_STREAM, options.durable);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
   const done = (async () => {
