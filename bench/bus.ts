@@ -43,13 +43,15 @@ export async function benchBus(): Promise<void> {
       ourTput.push(MESSAGES / ((performance.now() - t0) / 1000));
     }
 
-    // Request/reply: a plain responder vs our echo actor.
-    raw.subscribe('bench.echo', {
+    // Request/reply: a plain responder vs our echo actor. The plain responder has a connection of its
+    // own, as every actor does, so both paths cross the same two sockets.
+    const rawResponder = await connect({ servers: nats.url });
+    rawResponder.subscribe('bench.echo', {
       callback: (_e, m) => {
         m.respond(m.data);
       },
     });
-    await raw.flush();
+    await rawResponder.flush();
     const echo = await runActor(echoKind, { id: 'bench-echo', bus: { servers: nats.url } });
     const inbox = actorInbox('echo', 'bench-echo');
     const rawLat: number[] = [];
@@ -69,6 +71,7 @@ export async function benchBus(): Promise<void> {
     await echo.stop();
     await bus.close();
     await raw.close();
+    await rawResponder.close();
 
     const raw50 = summarize(rawLat);
     const our50 = summarize(ourLat);
