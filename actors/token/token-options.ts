@@ -8,6 +8,7 @@ import {
   DEFAULT_TOKEN_RENEW_EVERY_MS,
   DEFAULT_TOKEN_TTL_MS,
 } from '../../protocols/pipeline/options.ts';
+import { AGENT_KIND } from '../agent/agent-options.ts';
 import { argList, argPositiveNumber, argStartFrom, argString, type StartFrom } from '../runtime/start-args.ts';
 
 /** A run token lives 2 h unless the run declares otherwise (same as the pipeline DSL default). */
@@ -21,7 +22,7 @@ export const DEFAULT_TOKEN_KEY_PREFIX = 'agov:token';
 /** Name of the token authority's durable JetStream consumer on `gov.audit.run`. */
 export const DEFAULT_TOKEN_AUTHORITY_DURABLE = 'token-authority';
 /** Actor kind of the agents whose inboxes get credentials and commands. */
-export const DEFAULT_AGENT_KIND = 'agent';
+export const DEFAULT_AGENT_KIND = AGENT_KIND;
 /** How long the authority waits for a reporter's agent.state.v1 when verifying a T2 claim. */
 export const DEFAULT_REPORTER_VERIFY_TIMEOUT_MS = 1_000;
 /** How often the renewer looks for due renewals (Clock time). */
