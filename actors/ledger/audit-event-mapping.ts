@@ -15,7 +15,7 @@
  */
 import type { AnyEnvelope } from '../../protocols/envelope.ts';
 import { InvalidMessageError } from '../../protocols/errors.ts';
-import { type AuditEvent, type JsonObject, type JsonValue, assertNoSecrets, isSecretKey } from './canonical.ts';
+import { type AuditEvent, type JsonObject, type JsonValue, assertNoSecrets, isSecretKey, secretValueKind } from './canonical.ts';
 import type { SecretPolicy } from './ledger-writer-options.ts';
 
 /** Placeholder for a credential-looking string value. */
@@ -55,15 +55,6 @@ function stringField(o: JsonObject, key: string): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
-function secretValue(s: string): boolean {
-  try {
-    assertNoSecrets(s);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /**
  * A JSON copy of `v`: undefined object properties dropped; with `redacted` given, secret keys
  * removed and secret-looking strings replaced (paths pushed to `redacted`).
@@ -72,7 +63,7 @@ function toJson(v: unknown, path: string, depth: number, redacted: string[] | un
   if (depth > MAX_DEPTH) throw new InvalidMessageError(`audit event ${path}: nested deeper than ${MAX_DEPTH} levels`);
   if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
   if (typeof v === 'string') {
-    if (redacted && secretValue(v)) {
+    if (redacted && secretValueKind(v) !== undefined) {
       redacted.push(path);
       return REDACTED;
     }

@@ -29,13 +29,25 @@ export interface AuditEvent {
 
 const EVENT_KEYS = new Set(['id', 'ts', 'type', 'actor', 'run', 'agent', 'data']);
 const MAX_DEPTH = 64;
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/** String.prototype.isWellFormed (ES2024, in Node ≥ 20): false when the string holds a lone surrogate. */
+const wellFormed = (s: string): boolean => (s as string & { isWellFormed(): boolean }).isWellFormed();
+
+/** The path of the value being visited, as a stack of keys and indexes: a string is built only for an error. */
+type PathStack = (string | number)[];
+
+function pathText(root: string, segs: PathStack, upTo = segs.length): string {
+  let p = root;
+  for (let i = 0; i < upTo; i++) {
+    const s = segs[i]!;
+    p += typeof s === 'number' ? `[${s}]` : `.${s}`;
+  }
+  return p;
+}
 
 /** Canonical JSON text of a JSON value (RFC 8785 subset). Throws InvalidMessageError naming the bad path. */
 export function canonicalJson(value: unknown): string {
-  const out: string[] = [];
-  write(value, '$', 0, out);
-  return out.join('');
+  return write(value, [], false);
 }
 
 /** Canonical JSON as UTF-8 bytes. */
@@ -43,62 +55,62 @@ export function canonicalBytes(value: unknown): Buffer {
   return Buffer.from(canonicalJson(value), 'utf8');
 }
 
-function write(v: unknown, path: string, depth: number, out: string[]): void {
-  if (depth > MAX_DEPTH) throw invalid(path, `nested deeper than ${MAX_DEPTH} levels`);
-  if (v === null) {
-    out.push('null');
-    return;
-  }
+/**
+ * One walk that writes the canonical text and, with `guard`, refuses secrets on the way (key names
+ * and credential-looking strings), so an event is scanned once.
+ */
+function write(v: unknown, segs: PathStack, guard: boolean): string {
+  if (segs.length > MAX_DEPTH) throw invalid(pathText('$', segs), `nested deeper than ${MAX_DEPTH} levels`);
+  if (v === null) return 'null';
   switch (typeof v) {
     case 'string':
-      checkString(v, path);
-      out.push(JSON.stringify(v));
-      return;
+      if (!wellFormed(v)) throw invalid(pathText('$', segs), 'string holds a lone surrogate (not valid UTF-8)');
+      if (guard) {
+        const kind = secretValueKind(v);
+        if (kind) throw secret(pathText('$', segs), `value looks like a ${kind}`);
+      }
+      return JSON.stringify(v);
     case 'number':
-      if (!Number.isFinite(v)) throw invalid(path, `${v} is not a JSON number`);
+      if (!Number.isFinite(v)) throw invalid(pathText('$', segs), `${v} is not a JSON number`);
       // ECMAScript Number::toString, as RFC 8785 §3.2.2.3 requires; -0 becomes 0.
-      out.push(JSON.stringify(v));
-      return;
+      return JSON.stringify(v);
     case 'boolean':
-      out.push(v ? 'true' : 'false');
-      return;
+      return v ? 'true' : 'false';
     case 'object': {
       if (Array.isArray(v)) {
-        out.push('[');
+        let out = '[';
         for (let i = 0; i < v.length; i++) {
-          if (i > 0) out.push(',');
+          if (i > 0) out += ',';
           const item: unknown = v[i];
-          if (item === undefined) throw invalid(`${path}[${i}]`, 'undefined is not JSON');
-          write(item, `${path}[${i}]`, depth + 1, out);
+          segs.push(i);
+          if (item === undefined) throw invalid(pathText('$', segs), 'undefined is not JSON');
+          out += write(item, segs, guard);
+          segs.pop();
         }
-        out.push(']');
-        return;
+        return `${out}]`;
       }
       const proto: unknown = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) throw invalid(path, 'not a plain object');
+      if (proto !== Object.prototype && proto !== null) throw invalid(pathText('$', segs), 'not a plain object');
       const obj = v as Record<string, unknown>;
       // Default sort compares UTF-16 code units, which is the order RFC 8785 §3.2.3 prescribes.
       const keys = Object.keys(obj).sort();
-      out.push('{');
-      keys.forEach((key, i) => {
-        const child = `${path}.${key}`;
+      let out = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
         const item = obj[key];
-        if (item === undefined) throw invalid(child, 'undefined is not JSON (omit the key instead)');
-        checkString(key, child);
-        if (i > 0) out.push(',');
-        out.push(JSON.stringify(key), ':');
-        write(item, child, depth + 1, out);
-      });
-      out.push('}');
-      return;
+        segs.push(key);
+        if (item === undefined) throw invalid(pathText('$', segs), 'undefined is not JSON (omit the key instead)');
+        if (!wellFormed(key)) throw invalid(pathText('$', segs), 'string holds a lone surrogate (not valid UTF-8)');
+        if (guard && isSecretKey(key)) throw secretKey(pathText('$', segs), key);
+        if (i > 0) out += ',';
+        out += `${JSON.stringify(key)}:${write(item, segs, guard)}`;
+        segs.pop();
+      }
+      return `${out}}`;
     }
     default:
-      throw invalid(path, `${typeof v} is not JSON`);
+      throw invalid(pathText('$', segs), `${typeof v} is not JSON`);
   }
-}
-
-function checkString(s: string, path: string): void {
-  if (LONE_SURROGATE.test(s)) throw invalid(path, 'string holds a lone surrogate (not valid UTF-8)');
 }
 
 function invalid(path: string, reason: string): InstanceType<typeof InvalidMessageError> {
@@ -125,19 +137,41 @@ export const SECRET_KEY_NAMES: readonly string[] = [
 /** A key ending in one of these is a secret too (accessToken, clientSecret, dbPassword). */
 const SECRET_KEY_SUFFIXES = ['token', 'secret', 'password'];
 
-/** Values that look like credentials whatever their key. */
-const SECRET_VALUE_PATTERNS: readonly { name: string; re: RegExp }[] = [
-  { name: 'Vault token', re: /^hv[sbr]\.[A-Za-z0-9_-]{20,}$/ },
-  { name: 'Vault token', re: /^[sbr]\.[A-Za-z0-9]{24}$/ },
-  { name: 'NATS nkey seed', re: /^S[A-Z][A-Z2-7]{56}$/ },
-  { name: 'private key', re: /-----BEGIN [A-Z ]*PRIVATE KEY-----/ },
-  { name: 'JWT', re: /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/ },
+/**
+ * Values that look like credentials whatever their key. `maybe` is a cheap necessary condition of
+ * the pattern (its first character, length or marker), so most strings never reach a regex.
+ */
+const SECRET_VALUE_PATTERNS: readonly { name: string; re: RegExp; maybe: (s: string) => boolean }[] = [
+  { name: 'Vault token', re: /^hv[sbr]\.[A-Za-z0-9_-]{20,}$/, maybe: (s) => s.charCodeAt(0) === 0x68 /* h */ },
+  { name: 'Vault token', re: /^[sbr]\.[A-Za-z0-9]{24}$/, maybe: (s) => s.length === 26 },
+  { name: 'NATS nkey seed', re: /^S[A-Z][A-Z2-7]{56}$/, maybe: (s) => s.length === 58 },
+  { name: 'private key', re: /-----BEGIN [A-Z ]*PRIVATE KEY-----/, maybe: (s) => s.includes('-----BEGIN ') },
+  { name: 'JWT', re: /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, maybe: (s) => s.startsWith('eyJ') },
 ];
+
+/** What kind of credential a string looks like, or undefined. */
+export function secretValueKind(s: string): string | undefined {
+  if (s.length < 10) return undefined; // shorter than the shortest pattern (a JWT)
+  for (const p of SECRET_VALUE_PATTERNS) {
+    if (p.maybe(s) && p.re.test(s)) return p.name;
+  }
+  return undefined;
+}
+
+/** Verdicts of {@link isSecretKey} by key name: key names repeat, so each is judged once (bounded). */
+const secretKeyVerdicts = new Map<string, boolean>();
+const MAX_REMEMBERED_KEYS = 10_000;
 
 /** True when a key name denotes a credential. Tokens are referenced by accessor (`tokenAccessor` is fine). */
 export function isSecretKey(key: string): boolean {
-  const k = key.toLowerCase().replace(/[^a-z0-9]/g, '');
-  return SECRET_KEY_NAMES.includes(k) || SECRET_KEY_SUFFIXES.some((s) => k.endsWith(s));
+  let verdict = secretKeyVerdicts.get(key);
+  if (verdict === undefined) {
+    const k = key.toLowerCase().replace(/[^a-z0-9]/g, '');
+    verdict = SECRET_KEY_NAMES.includes(k) || SECRET_KEY_SUFFIXES.some((s) => k.endsWith(s));
+    if (secretKeyVerdicts.size >= MAX_REMEMBERED_KEYS) secretKeyVerdicts.clear();
+    secretKeyVerdicts.set(key, verdict);
+  }
+  return verdict;
 }
 
 /**
@@ -145,22 +179,35 @@ export function isSecretKey(key: string): boolean {
  * The error names the path, never the value.
  */
 export function assertNoSecrets(value: unknown, path = '$'): void {
+  scanSecrets(value, path, []);
+}
+
+function scanSecrets(value: unknown, root: string, segs: PathStack): void {
   if (typeof value === 'string') {
-    for (const p of SECRET_VALUE_PATTERNS) {
-      if (p.re.test(value)) throw secret(path, `value looks like a ${p.name}`);
-    }
+    const kind = secretValueKind(value);
+    if (kind) throw secret(pathText(root, segs), `value looks like a ${kind}`);
     return;
   }
   if (value === null || typeof value !== 'object') return;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) assertNoSecrets(value[i], `${path}[${i}]`);
+    for (let i = 0; i < value.length; i++) {
+      segs.push(i);
+      scanSecrets(value[i], root, segs);
+      segs.pop();
+    }
     return;
   }
-  for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-    const child = `${path}.${key}`;
-    if (isSecretKey(key)) throw secret(child, `key "${key}" names a secret (log the token accessor instead)`);
-    assertNoSecrets(item, child);
+  const obj = value as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    segs.push(key);
+    if (isSecretKey(key)) throw secretKey(pathText(root, segs), key);
+    scanSecrets(obj[key], root, segs);
+    segs.pop();
   }
+}
+
+function secretKey(path: string, key: string): InstanceType<typeof InvalidMessageError> {
+  return secret(path, `key "${key}" names a secret (log the token accessor instead)`);
 }
 
 function secret(path: string, reason: string): InstanceType<typeof InvalidMessageError> {
@@ -201,15 +248,22 @@ function plainEvent(e: AuditEvent): Record<string, unknown> {
 }
 
 /**
+ * Canonical text of an event: the ledger entry. Validates the shape and rejects secrets in the same
+ * walk that writes the text.
+ * @throws InvalidMessageError
+ */
+export function encodeEventText(e: AuditEvent): string {
+  const problem = eventShapeProblem(e);
+  if (problem) throw new InvalidMessageError(`audit event: ${problem}`, { details: { reason: problem } });
+  return write(plainEvent(e), [], true);
+}
+
+/**
  * Canonical bytes of an event: the ledger entry. Validates the shape, rejects secrets.
  * @throws InvalidMessageError
  */
 export function encodeEvent(e: AuditEvent): Buffer {
-  const problem = eventShapeProblem(e);
-  if (problem) throw new InvalidMessageError(`audit event: ${problem}`, { details: { reason: problem } });
-  assertNoSecrets(e.data, '$.data');
-  for (const k of ['id', 'type', 'actor', 'run', 'agent'] as const) assertNoSecrets(e[k], `$.${k}`);
-  return canonicalBytes(plainEvent(e));
+  return Buffer.from(encodeEventText(e), 'utf8');
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -21,7 +21,7 @@ import {
   LedgerStoreError,
   LedgerTamperedError,
 } from '../../protocols/errors.ts';
-import { type AuditEvent, type JsonObject, decodeEvent, encodeEvent } from './canonical.ts';
+import { type AuditEvent, type JsonObject, decodeEvent, encodeEventText } from './canonical.ts';
 import type { CheckpointSigner, SignedCheckpoint } from './checkpoint.ts';
 import {
   DEFAULT_BUSY_TIMEOUT_MS,
@@ -31,7 +31,7 @@ import {
   DEFAULT_SYNCHRONOUS,
   type LedgerStoreOptions,
 } from './ledger-options.ts';
-import { CompactRange, type NodeReader, hashLeaf } from './merkle.ts';
+import { CompactRange, type NodeReader, leafOfText } from './merkle.ts';
 
 export const LEDGER_SCHEMA_VERSION = 1;
 
@@ -318,9 +318,11 @@ export class LedgerStore implements NodeReader {
    */
   appendBatch(events: readonly AuditEvent[]): AppendResult {
     this.assertWritable();
+    // Canonical bytes and leaf hash, once per event, before anything is written.
     const encoded = events.map((e, i) => {
       try {
-        return { e, body: encodeEvent(e) };
+        const { entry, leafHash } = leafOfText(encodeEventText(e));
+        return { e, body: entry, leaf: leafHash };
       } catch (err) {
         if (err instanceof InvalidMessageError) {
           throw new InvalidMessageError(`batch item ${i}: ${err.message}`, {
@@ -338,14 +340,13 @@ export class LedgerStore implements NodeReader {
         const duplicates: DuplicateEvent[] = [];
         const checkpoints: SignedCheckpoint[] = [];
         let appended = 0;
-        for (const { e, body } of encoded) {
+        for (const { e, body, leaf } of encoded) {
           const prior = this.stmts.byId.get(e.id);
           if (prior) {
             duplicates.push({ id: e.id, seq: prior.seq, sameContent: prior.body.equals(body) });
             continue;
           }
           const seq = this.frontier.size;
-          const leaf = hashLeaf(body);
           this.stmts.insertEntry.run(seq, e.id, e.ts, e.type, e.actor, e.run ?? null, e.agent ?? null, body, leaf);
           for (const c of this.frontier.append(leaf)) this.stmts.insertNode.run(c.level, c.index, c.hash);
           appended++;

@@ -12,7 +12,7 @@
  * and reports every perfect subtree it completes, so a store can persist them.
  * Verification follows RFC 9162 §2.1.3.2 (inclusion) and §2.1.4.2 (consistency) step by step.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 
 export const HASH_SIZE = 32;
 
@@ -30,12 +30,26 @@ export const EMPTY_ROOT: Buffer = sha256();
 
 /** SHA-256(0x00 || entry). */
 export function hashLeaf(entry: Uint8Array): Buffer {
-  return sha256(LEAF_PREFIX, entry);
+  return hash('sha256', Buffer.concat([LEAF_PREFIX, entry]), 'buffer');
 }
+
+/**
+ * A text entry and its leaf hash from one buffer: `0x00 || UTF-8(text)` is hashed once and the entry
+ * is a view of the same bytes (no copy, no second encoding).
+ */
+export function leafOfText(text: string): { entry: Buffer; leafHash: Buffer } {
+  const framed = Buffer.from(`\u0000${text}`, 'utf8');
+  return { entry: framed.subarray(1), leafHash: hash('sha256', framed, 'buffer') };
+}
+
+const nodeInput = Buffer.alloc(1 + 2 * HASH_SIZE, NODE_PREFIX);
 
 /** SHA-256(0x01 || left || right). */
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
-  return sha256(NODE_PREFIX, left, right);
+  if (left.length !== HASH_SIZE || right.length !== HASH_SIZE) return sha256(NODE_PREFIX, left, right);
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 1 + HASH_SIZE);
+  return hash('sha256', nodeInput, 'buffer');
 }
 
 /** Largest power of two strictly smaller than n (n ≥ 2). */
