@@ -28,3 +28,11 @@ export const DEFAULT_LIST_LIMIT = 50;
  * before such losses count against `retries.max` like ordinary failures.
  */
 export const DEFAULT_MAX_LOST_ATTEMPTS = 3;
+/** How long a JetStream publish (a run-state write, an audited run event) may wait for its ack. */
+export const DEFAULT_JS_ACK_TIMEOUT_MS = 5_000;
+/** Pause before an unacknowledged audit publish of a run event is sent again (same message id). */
+export const DEFAULT_AUDIT_RETRY_MS = 500;
+/** On stop, how long the orchestrator waits for run events still unacknowledged by the audit stream. */
+export const DEFAULT_AUDIT_DRAIN_MS = 5_000;
+/** Compiled pipelines kept for run requests that repeat the same text and parameters. */
+export const DEFAULT_PIPELINE_CACHE_ENTRIES = 64;

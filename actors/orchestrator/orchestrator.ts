@@ -28,14 +28,18 @@ import {
 } from '../../protocols/errors.ts';
 import { AgentStateSchema } from '../../protocols/messages/agent.ts';
 import type { TaskOf } from '../../protocols/pipeline/index.ts';
-import { actorInbox, agentRegisterSubject, allExits, allHeartbeats, auditSubject, serviceSubject } from '../../protocols/subjects.ts';
+import { actorInbox, agentRegisterSubject, allExits, allHeartbeats, serviceSubject } from '../../protocols/subjects.ts';
 import type { ActorBehavior, ActorContext } from '../runtime/actor-kind.ts';
 import { defineActorKind } from '../runtime/actor-kind.ts';
 import { AgentDirectory } from './dispatcher/agent-selection.ts';
+import { JsPublisher } from './js-publisher.ts';
 import {
   DEFAULT_AGENT_HEARTBEAT_MS,
   DEFAULT_AGENT_MISSED_BEATS,
   DEFAULT_ASSIGN_TIMEOUT_MS,
+  DEFAULT_AUDIT_DRAIN_MS,
+  DEFAULT_AUDIT_RETRY_MS,
+  DEFAULT_JS_ACK_TIMEOUT_MS,
   DEFAULT_LIST_LIMIT,
   DEFAULT_LOST_TASK_GRACE_MS,
   DEFAULT_REFUSAL_COOLDOWN_MS,
@@ -59,6 +63,7 @@ import {
   stageOfTask,
   step,
 } from './run-machine.ts';
+import { RunEvents } from './run-events.ts';
 import { RunStore } from './run-store.ts';
 import { runGovernance } from './run-governance.ts';
 
@@ -129,11 +134,18 @@ class Orchestrator {
   private readonly agents: AgentDirectory;
   private sweepTimer: TimerHandle | undefined;
   private pumpScheduled = false;
+  /** Work deferred by `later`, run in order in one microtask. */
+  private readonly deferredFirst: Array<() => void> = [];
+  private readonly deferred: Array<() => void> = [];
+  /** Runs whose first write is in flight (admit). */
+  private readonly admitting = new Set<string>();
   private stopped = false;
 
   constructor(
     private readonly ctx: ActorContext,
     private readonly store: RunStore,
+    private readonly events: RunEvents,
+    private readonly publisher: JsPublisher,
     private readonly settings: OrchestratorSettings,
   ) {
     this.agents = new AgentDirectory(settings.agentMissedBeats, settings.agentHeartbeatMs);
@@ -165,10 +177,22 @@ class Orchestrator {
     const saved = this.store.save(s.run);
     saved.then(
       () => {
-        for (const e of s.events) this.publishEvent(e);
-        for (const eff of s.effects) this.perform(s.run, eff);
+        // Every change stored by the same write is carried out in one pass (one socket flush):
+        // assigns first, as they are on the stage's critical path, then events and other effects in order.
+        this.later(
+          () => {
+            for (const eff of s.effects) if (eff.kind === 'assign') this.perform(s.run, eff);
+          },
+          () => {
+            for (const e of s.events) this.publishEvent(e);
+            for (const eff of s.effects) if (eff.kind !== 'assign') this.perform(s.run, eff);
+          },
+        );
       },
-      (err: unknown) => this.ctx.crash(err),
+      (err: unknown) => {
+        // A failed admission is answered to its requester (admit); any other failed write is fatal.
+        if (!this.admitting.has(runId)) this.ctx.crash(err);
+      },
     );
     if (isTerminalRun(s.run.status)) {
       // The record stays in the store (run.get / run.list); memory keeps only live runs.
@@ -178,6 +202,23 @@ class Orchestrator {
     }
     this.schedulePump();
     return true;
+  }
+
+  /**
+   * Defers work to one pass after the microtasks already queued: every `first` in call order, then
+   * every `then` in call order (see apply).
+   */
+  private later(first: () => void, then: () => void) {
+    this.deferredFirst.push(first);
+    this.deferred.push(then);
+    if (this.deferred.length > 1) return;
+    queueMicrotask(() => {
+      // Work deferred while this pass runs joins it.
+      for (let i = 0; i < this.deferredFirst.length; i++) this.deferredFirst[i]!();
+      for (let i = 0; i < this.deferred.length; i++) this.deferred[i]!();
+      this.deferredFirst.length = 0;
+      this.deferred.length = 0;
+    });
   }
 
   private index(before: RunRecord, after: RunRecord) {
@@ -248,15 +289,9 @@ class Orchestrator {
 
   // ---- effects --------------------------------------------------------------------------------
 
+  /** On the feed at once, to the audit stream tracked and retried (run-events.ts). */
   private publishEvent(b: RunEventBody) {
-    try {
-      const env = this.ctx.bus.emit(['run', b.runId], { type: 'run.event.v1', body: b, run: b.runId });
-      this.ctx.bus.publishDurable(auditSubject('run'), env).catch((err: unknown) => {
-        this.ctx.log.warn('run event not audited', { runId: b.runId, event: b.event, error: String(err) });
-      });
-    } catch (err) {
-      this.ctx.log.warn('run event not published', { runId: b.runId, error: String(err) });
-    }
+    this.events.publish(b);
   }
 
   private perform(run: RunRecord, eff: Effect) {
@@ -368,16 +403,49 @@ class Orchestrator {
 
   // ---- runs -----------------------------------------------------------------------------------
 
-  /** Stores a new run, then starts it (the caller answers the request in between). */
+  /**
+   * Stores a new run, started and with its first stages dispatched, in one write; resolves once it is
+   * stored (the caller then answers the request). Nothing is acted on before that write: its events
+   * (`run-accepted` first) and assigns follow it. If the write fails the run is dropped and the
+   * request fails, as if it had never been made.
+   */
   private async admit(run: RunRecord): Promise<void> {
-    await this.store.save(run);
     this.runs.set(run.runId, run);
+    this.admitting.add(run.runId);
+    const stored = this.store.save(run);
     const accepted: RunEventBody = { runId: run.runId, event: 'run-accepted', governance: runGovernance(run.pipeline) };
     if (run.parentRunId !== undefined) accepted.parentRunId = run.parentRunId;
-    this.publishEvent(accepted);
+    // Registered before the start's own continuation, so it is published first.
+    stored.then(
+      () => this.publishEvent(accepted),
+      () => {},
+    );
     this.apply(run.runId, { type: 'start' });
-    // Dispatch the first stages now, so they are stored in the same write as the start.
+    // Dispatch the first stages now, so they are stored in the same write as the run.
     this.pump();
+    try {
+      await stored;
+    } catch (err) {
+      this.abandon(run.runId);
+      throw err;
+    } finally {
+      this.admitting.delete(run.runId);
+    }
+  }
+
+  /** Forgets a run whose admission could not be stored: its dispatches were never carried out. */
+  private abandon(runId: string) {
+    const run = this.runs.get(runId);
+    this.runs.delete(runId);
+    const timer = this.timers.get(runId);
+    if (timer) this.ctx.clock.clear(timer);
+    this.timers.delete(runId);
+    for (const st of Object.values(run?.stages ?? {})) {
+      if (!st.taskId) continue;
+      this.tasks.delete(st.taskId);
+      if (st.agentId !== undefined) this.agents.released(st.agentId, st.taskId);
+    }
+    this.schedulePump();
   }
 
   /** Takes a stored run back into memory and carries on from its last stored state. */
@@ -626,11 +694,15 @@ class Orchestrator {
       subscriptions: [{ subject: allHeartbeats() }, { subject: allExits() }, { subject: agentRegisterSubject() }],
       status: () => ({ runs: this.runs.size, agents: this.agents.list().filter((a) => !a.dead).length }),
       handle: (env, ctx) => this.handle(env, ctx),
-      stop: () => {
+      stop: async () => {
         this.stopped = true;
         for (const t of this.timers.values()) this.ctx.clock.clear(t);
         this.timers.clear();
         if (this.sweepTimer) this.ctx.clock.clear(this.sweepTimer);
+        // State writes in flight finish (their events follow), then every event reaches the audit stream.
+        await this.store.settled();
+        await this.events.drain(DEFAULT_AUDIT_DRAIN_MS);
+        this.publisher.close();
       },
     };
   }
@@ -646,12 +718,19 @@ export const orchestratorKind = defineActorKind({
   async start(ctx) {
     const settings = settingsFrom(ctx.args);
     await ensureStreams(ctx.bus.nc);
-    const store = await RunStore.open(ctx.bus.nc, settings.bucket);
-    const o = new Orchestrator(ctx, store, settings);
-    const behavior = o.behavior();
-    // Recovery needs the bus but not the subscriptions; results arriving meanwhile find their runs in the store.
-    await o.recover();
-    o.startSweeping();
-    return behavior;
+    const publisher = new JsPublisher(ctx.bus.nc, ctx.clock, DEFAULT_JS_ACK_TIMEOUT_MS);
+    try {
+      const store = await RunStore.open(ctx.bus.nc, settings.bucket, publisher);
+      const events = new RunEvents(ctx.bus, publisher, ctx.clock, ctx.log, DEFAULT_AUDIT_RETRY_MS);
+      const o = new Orchestrator(ctx, store, events, publisher, settings);
+      const behavior = o.behavior();
+      // Recovery needs the bus but not the subscriptions; results arriving meanwhile find their runs in the store.
+      await o.recover();
+      o.startSweeping();
+      return behavior;
+    } catch (err) {
+      publisher.close();
+      throw err;
+    }
   },
 });

@@ -17,9 +17,32 @@ import {
   type Scalar,
   type TaskOf,
 } from '../../protocols/pipeline/index.ts';
+import { DEFAULT_PIPELINE_CACHE_ENTRIES } from './options.ts';
 
-/** Parses and instantiates, or throws PipelineInvalidError with every diagnostic in `details.diagnostics`. */
+/**
+ * Compiled pipelines by (file, text, params): compiling is pure, and a service that submits the same
+ * pipeline again and again (or a bench) should not pay the YAML parse and validation every time.
+ * Entries are shared between runs; nothing mutates a ConcretePipeline (the run reducer copies runs,
+ * never the pipeline). Least recently used entries go first.
+ */
+const compiled = new Map<string, ConcretePipeline>();
+
+/** Parses and instantiates (or takes from the cache), or throws PipelineInvalidError with every diagnostic in `details.diagnostics`. */
 export function compilePipeline(text: string, file: string, params: Record<string, Scalar>): ConcretePipeline {
+  const key = `${file}\u0000${text}\u0000${JSON.stringify(params)}`;
+  const hit = compiled.get(key);
+  if (hit) {
+    compiled.delete(key);
+    compiled.set(key, hit);
+    return hit;
+  }
+  const pipeline = compileUncached(text, file, params);
+  compiled.set(key, pipeline);
+  if (compiled.size > DEFAULT_PIPELINE_CACHE_ENTRIES) compiled.delete(compiled.keys().next().value!);
+  return pipeline;
+}
+
+function compileUncached(text: string, file: string, params: Record<string, Scalar>): ConcretePipeline {
   const parsed = parsePipeline(text, file);
   if (!parsed.ok) {
     const first = parsed.diagnostics[0];

@@ -5,13 +5,30 @@
  *
  * Writes of one run are serialized and coalesced: `save(run)` resolves once a write holding that
  * state (or a later one) is stored, so the caller can persist before acting without queueing one
- * write per change.
+ * write per change. With a JsPublisher (the orchestrator's) a write is a plain JetStream publish to
+ * the key's subject with its ack tracked there (what `kv.put` does, without a request per write);
+ * the pipeline, which never changes during a run, is serialized once per pipeline object.
  */
 import { StorageType } from '@nats-io/jetstream';
-import { type KV, Kvm } from '@nats-io/kv';
+import { Bucket, type KV, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { JsPublisher } from './js-publisher.ts';
 import { DEFAULT_RUNS_BUCKET } from './options.ts';
 import { isTerminalRun, type RunRecord } from './run-machine.ts';
+
+const encoder = new TextEncoder();
+const pipelineJson = new WeakMap<object, string>();
+
+/** The stored form of a run: JSON, the (shared, immutable) pipeline serialized once. */
+export function serializeRun(run: RunRecord): string {
+  let p = pipelineJson.get(run.pipeline);
+  if (p === undefined) {
+    p = JSON.stringify(run.pipeline);
+    pipelineJson.set(run.pipeline, p);
+  }
+  const { pipeline: _, ...rest } = run;
+  return `{"pipeline":${p},${JSON.stringify(rest).slice(1)}`;
+}
 
 interface Pending {
   latest: RunRecord;
@@ -19,15 +36,26 @@ interface Pending {
 }
 
 export class RunStore {
-  private readonly writing = new Set<string>();
+  private readonly writing = new Map<string, Promise<void>>();
   private readonly pending = new Map<string, Pending>();
 
-  private constructor(readonly kv: KV) {}
+  private constructor(
+    readonly kv: KV,
+    private readonly publisher: JsPublisher | undefined,
+  ) {}
 
-  static async open(nc: NatsConnection, bucket = DEFAULT_RUNS_BUCKET): Promise<RunStore> {
+  /** Opens (declaring it when missing) the bucket; writes go through `publisher` when given, else `kv.put`. */
+  static async open(nc: NatsConnection, bucket = DEFAULT_RUNS_BUCKET, publisher?: JsPublisher): Promise<RunStore> {
     // Kvm.create opens the bucket when it exists with the same settings, so it is safe from every process.
     const kv = await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File });
-    return new RunStore(kv);
+    return new RunStore(kv, kv instanceof Bucket ? publisher : undefined);
+  }
+
+  private write(run: RunRecord): Promise<unknown> {
+    const json = serializeRun(run);
+    if (!this.publisher) return this.kv.put(run.runId, json);
+    const kv = this.kv as Bucket;
+    return this.publisher.publish(kv.subjectForKey(kv.encodeKey(run.runId), true), encoder.encode(json));
   }
 
   /** Stores the run; resolves once this state (or a newer one of the same run) is durable. */
@@ -43,10 +71,17 @@ export class RunStore {
       // Start on the next microtask, so every change made in this turn (a result and the dispatch it
       // unblocks) goes out in one write.
       if (!this.writing.has(run.runId)) {
-        this.writing.add(run.runId);
-        queueMicrotask(() => void this.flush(run.runId));
+        this.writing.set(
+          run.runId,
+          Promise.resolve().then(() => this.flush(run.runId)),
+        );
       }
     });
+  }
+
+  /** Resolves once no write is in flight or queued. */
+  async settled(): Promise<void> {
+    while (this.writing.size > 0) await Promise.all([...this.writing.values()]);
   }
 
   private async flush(runId: string): Promise<void> {
@@ -56,7 +91,7 @@ export class RunStore {
         if (!p) break;
         this.pending.delete(runId);
         try {
-          await this.kv.put(runId, JSON.stringify(p.latest));
+          await this.write(p.latest);
           for (const w of p.waiters) w.resolve();
         } catch (err) {
           for (const w of p.waiters) w.reject(err);
