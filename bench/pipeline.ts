@@ -1,33 +1,49 @@
 /**
  * `npm run bench -- pipeline`: the orchestrator's throughput and per-stage dispatch overhead.
  *
- * - throughput: 100 concurrent 5-stage noop pipelines (a chain) on N plain agents → runs/s;
- * - overhead: the same pipeline run one at a time; the latency of one stage (submit → run succeeded,
- *   divided by the stages) against a raw nats.js request/reply round trip measured in the same run
- *   against the same server. Target: ≤ 3 round trips per stage. A stage's critical path is one KV
- *   write (the state, stored before acting), the assign request/reply, and the result message.
+ * Run twice, each time with 20 agents in a process of their own:
+ * - `plain`: plain agents (actors/orchestrator/plain-agent.ts: answer and report at once), which
+ *   isolates the orchestrator's own overhead — this is the headline figure;
+ * - `agent`: the agent actor (kind `agent`: XState lifecycle persisted to Redis on every
+ *   transition, transitions on the feed and in the audit stream), what production runs.
+ *
+ * For each: throughput — 100 concurrent 5-stage noop pipelines (a chain) → runs/s; overhead — the
+ * same pipeline one run at a time, the latency of one stage (submit → `run-succeeded` on the feed,
+ * divided by the stages) against a raw nats.js request/reply round trip on the same server, sampled
+ * just before and just after the sequential runs.
+ * Target: ≤ 3 round trips per stage (p50). A stage's critical path is one KV write (the state,
+ * stored before acting), the assign request/reply and the result message.
+ *
+ * The bench's own client shares the orchestrator's process; it reads the feed with a bare
+ * JSON.parse (as any external follower would) so its cost does not blur the measurement.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { agentKind } from '../actors/agent/agent.ts';
 import { orchestratorKind } from '../actors/orchestrator/orchestrator.ts';
-import { type PlainAgent, startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
+import { startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
 import { runActor } from '../actors/runtime/actor.ts';
 import { Bus } from '../bus/bus.ts';
 import { ensureStreams } from '../bus/streams.ts';
 import { startNatsServer } from '../infra/nats-server.ts';
+import { startRedisServer } from '../infra/redis-server.ts';
 import { allRunFeeds, serviceSubject } from '../protocols/subjects.ts';
 import { report, round, summarize } from './stats.ts';
 
 const CONCURRENT_RUNS = 100;
 const STAGES = 5;
 const AGENTS = 20;
-const SEQUENTIAL_RUNS = 50;
+const WARMUP_RUNS = 20;
+const SEQUENTIAL_RUNS = 200;
 const RAW_ROUND_TRIPS = 2_000;
+const RAW_WARMUP = 200;
 const AGENTS_CHILD_FLAG = '--bench-pipeline-agents';
+
+type AgentMode = 'plain' | 'agent';
 
 const PIPELINE = [
   'name: bench',
@@ -37,29 +53,41 @@ const PIPELINE = [
   '',
 ].join('\n');
 
-export async function benchPipeline(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'agov-bench-pipeline-'));
-  const nats = await startNatsServer({ dataDir: dir });
-  let agentsChild: ReturnType<typeof spawn> | undefined;
+interface ModeResult {
+  runsPerSec: number;
+  stagesPerSec: number;
+  concurrentElapsedMs: number;
+  failedRuns: number;
+  rawRoundTripMs: { p50: number; p99: number };
+  stageLatencyMs: { p50: number; p99: number };
+  stageOverheadRoundTrips: number;
+  stageOverheadRoundTripsP99: number;
+}
+
+const decoder = new TextDecoder();
+
+async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: string): Promise<ModeResult> {
+  const client = await Bus.connect({ servers: natsUrl, name: `bench-client-${mode}`, askTimeoutMs: 30_000 });
+  const raw: NatsConnection = await connect({ servers: natsUrl });
+  const orch = await runActor(orchestratorKind, { id: `bench-orch-${mode}`, bus: { servers: natsUrl } });
+  // The agents run in a process of their own, as they would in production.
+  const agentsChild = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), AGENTS_CHILD_FLAG, mode, natsUrl, String(AGENTS), redisUrl, join(dir, `agents-${mode}`)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   try {
-    const client = await Bus.connect({ servers: nats.url, name: 'bench-client', askTimeoutMs: 30_000 });
-    await ensureStreams(client.nc);
-    const orch = await runActor(orchestratorKind, { id: 'bench-orch', bus: { servers: nats.url } });
-    // The agents run in a process of their own, as they would in production.
-    agentsChild = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), AGENTS_CHILD_FLAG, nats.url, String(AGENTS)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
     await new Promise<void>((resolve, reject) => {
-      agentsChild!.stdout!.once('data', () => resolve());
-      agentsChild!.once('exit', (code) => reject(new Error(`bench agents exited with ${code}`)));
+      agentsChild.stdout!.once('data', () => resolve());
+      agentsChild.once('exit', (code) => reject(new Error(`bench agents exited with ${code}`)));
     });
 
     const finished = new Map<string, (ok: boolean) => void>();
     const early = new Map<string, boolean>();
     client.subscribeRaw(allRunFeeds(), (m) => {
-      const d = client.decode(m.data);
-      if (!d.ok || d.env.type !== 'run.event.v1') return;
-      const { runId, event } = d.env.body;
+      const { type, body } = JSON.parse(decoder.decode(m.data)) as { type: string; body: { runId: string; event: string } };
+      if (type !== 'run.event.v1') return;
+      const { runId, event } = body;
       if (event !== 'run-succeeded' && event !== 'run-failed' && event !== 'run-cancelled') return;
       const ok = event === 'run-succeeded';
       const f = finished.get(runId);
@@ -77,29 +105,34 @@ export async function benchPipeline(): Promise<void> {
     };
 
     // Raw baseline: plain nats.js request/reply on the same server.
-    const raw = await connect({ servers: nats.url });
-    raw.subscribe('bench.rtt', { callback: (_e, m) => {
+    raw.subscribe('bench.rtt', {
+      callback: (_e, m) => {
         m.respond(m.data);
       },
     });
     await raw.flush();
     const payload = new Uint8Array(256);
-    for (let i = 0; i < 200; i++) await raw.request('bench.rtt', payload);
+    for (let i = 0; i < RAW_WARMUP; i++) await raw.request('bench.rtt', payload);
     const rtt: number[] = [];
-    for (let i = 0; i < RAW_ROUND_TRIPS; i++) {
-      const t0 = performance.now();
-      await raw.request('bench.rtt', payload, { timeout: 5000 });
-      rtt.push(performance.now() - t0);
-    }
+    const rawSamples = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await raw.request('bench.rtt', payload, { timeout: 5000 });
+        rtt.push(performance.now() - t0);
+      }
+    };
 
-    // Warm-up, then one run at a time: the latency of a stage with nothing else going on.
-    for (let i = 0; i < 5; i++) await runOnce();
+    // Warm-up, then one run at a time: the latency of a stage with nothing else going on. Half the
+    // raw samples are taken before, half after, so both see the machine in the same state.
+    for (let i = 0; i < WARMUP_RUNS; i++) await runOnce();
+    await rawSamples(RAW_ROUND_TRIPS / 2);
     const perStage: number[] = [];
     for (let i = 0; i < SEQUENTIAL_RUNS; i++) {
       const t0 = performance.now();
       if (!(await runOnce())) throw new Error('a sequential bench run failed');
       perStage.push((performance.now() - t0) / STAGES);
     }
+    await rawSamples(RAW_ROUND_TRIPS / 2);
 
     // Throughput: many runs at once.
     const t0 = performance.now();
@@ -107,30 +140,76 @@ export async function benchPipeline(): Promise<void> {
     const elapsedS = (performance.now() - t0) / 1000;
     const failed = outcomes.filter((ok) => !ok).length;
 
-    await orch.stop();
-    await raw.close();
-    await client.close();
-
     const r = summarize(rtt);
     const s = summarize(perStage);
-    const results = {
-      concurrentRuns: CONCURRENT_RUNS,
-      stagesPerRun: STAGES,
-      agents: AGENTS,
+    return {
       runsPerSec: round(CONCURRENT_RUNS / elapsedS, 1),
       stagesPerSec: round((CONCURRENT_RUNS * STAGES) / elapsedS, 1),
       concurrentElapsedMs: Math.round(elapsedS * 1000),
       failedRuns: failed,
       rawRoundTripMs: { p50: round(r.p50), p99: round(r.p99) },
       stageLatencyMs: { p50: round(s.p50), p99: round(s.p99) },
-      sequentialRuns: SEQUENTIAL_RUNS,
+      stageOverheadRoundTrips: round(s.p50 / r.p50, 2),
+      stageOverheadRoundTripsP99: round(s.p99 / r.p99, 2),
     };
-    const ratios = { stageOverheadRoundTrips: round(s.p50 / r.p50, 2), stageOverheadRoundTripsP99: round(s.p99 / r.p99, 2) };
-    console.log(`${CONCURRENT_RUNS} concurrent ${STAGES}-stage runs on ${AGENTS} agents: ${results.runsPerSec} runs/s (${results.stagesPerSec} stages/s), ${failed} failed`);
-    console.log(`stage latency p50 ${results.stageLatencyMs.p50} ms vs raw round trip ${results.rawRoundTripMs.p50} ms → ${ratios.stageOverheadRoundTrips} round trips per stage (target ≤ 3)`);
+  } finally {
+    await orch.stop();
+    agentsChild.kill('SIGKILL');
+    await raw.close();
+    await client.close();
+  }
+}
+
+export async function benchPipeline(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'agov-bench-pipeline-'));
+  const nats = await startNatsServer({ dataDir: dir });
+  const redis = await startRedisServer({ dataDir: join(dir, 'redis') });
+  try {
+    const setup = await connect({ servers: nats.url });
+    await ensureStreams(setup);
+    await setup.close();
+    const plain = await measure('plain', nats.url, redis.url, dir);
+    const agent = await measure('agent', nats.url, redis.url, dir);
+    const results = {
+      concurrentRuns: CONCURRENT_RUNS,
+      stagesPerRun: STAGES,
+      agents: AGENTS,
+      sequentialRuns: SEQUENTIAL_RUNS,
+      // Plain agents: the orchestrator's own overhead (the headline).
+      runsPerSec: plain.runsPerSec,
+      stagesPerSec: plain.stagesPerSec,
+      concurrentElapsedMs: plain.concurrentElapsedMs,
+      failedRuns: plain.failedRuns,
+      rawRoundTripMs: plain.rawRoundTripMs,
+      stageLatencyMs: plain.stageLatencyMs,
+      // The agent actor (kind `agent`), as production runs it.
+      agentActor: {
+        runsPerSec: agent.runsPerSec,
+        stagesPerSec: agent.stagesPerSec,
+        concurrentElapsedMs: agent.concurrentElapsedMs,
+        failedRuns: agent.failedRuns,
+        rawRoundTripMs: agent.rawRoundTripMs,
+        stageLatencyMs: agent.stageLatencyMs,
+      },
+    };
+    const ratios = {
+      stageOverheadRoundTrips: plain.stageOverheadRoundTrips,
+      stageOverheadRoundTripsP99: plain.stageOverheadRoundTripsP99,
+      agentActorStageRoundTrips: agent.stageOverheadRoundTrips,
+      agentActorStageRoundTripsP99: agent.stageOverheadRoundTripsP99,
+    };
+    for (const [name, m] of [
+      ['plain agents', plain],
+      ['agent actors', agent],
+    ] as const) {
+      console.log(`${name}: ${CONCURRENT_RUNS} concurrent ${STAGES}-stage runs on ${AGENTS} agents: ${m.runsPerSec} runs/s (${m.stagesPerSec} stages/s), ${m.failedRuns} failed`);
+      console.log(
+        `${name}: stage latency p50 ${m.stageLatencyMs.p50} ms vs raw round trip ${m.rawRoundTripMs.p50} ms → ${m.stageOverheadRoundTrips} round trips per stage (target ≤ 3)`,
+      );
+    }
     report('pipeline', results, ratios);
   } finally {
-    agentsChild?.kill('SIGKILL');
+    await redis.kill();
     await nats.kill();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -138,8 +217,11 @@ export async function benchPipeline(): Promise<void> {
 
 /** In the agents' child process: start them, say so on stdout, then live until killed. */
 if (process.argv[2] === AGENTS_CHILD_FLAG) {
-  const [servers, count] = [process.argv[3]!, Number(process.argv[4])];
-  const started: PlainAgent[] = [];
-  for (let i = 0; i < count; i++) started.push(await startPlainAgent({ servers, id: `bench-agent-${i}`, tier: 'T0' }));
+  const [mode, servers, count, redisUrl, workRoot] = process.argv.slice(3) as [AgentMode, string, string, string, string];
+  for (let i = 0; i < Number(count); i++) {
+    const id = `bench-${mode}-${i}`;
+    if (mode === 'plain') await startPlainAgent({ servers, id, tier: 'T0' });
+    else await runActor(agentKind, { id, args: { tier: 'T0', redisUrl, workDir: join(workRoot, id), fresh: true }, bus: { servers } });
+  }
   process.stdout.write('ready\n');
 }

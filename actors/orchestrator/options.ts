@@ -30,6 +30,8 @@ export const DEFAULT_LIST_LIMIT = 50;
 export const DEFAULT_MAX_LOST_ATTEMPTS = 3;
 /** How long a JetStream publish (a run-state write, an audited run event) may wait for its ack. */
 export const DEFAULT_JS_ACK_TIMEOUT_MS = 5_000;
+/** How often replies overdue on the orchestrator's reply inbox (assigns, JetStream acks) are failed as timed out. */
+export const DEFAULT_REPLY_SWEEP_MS = 100;
 /** Pause before an unacknowledged audit publish of a run event is sent again (same message id). */
 export const DEFAULT_AUDIT_RETRY_MS = 500;
 /** On stop, how long the orchestrator waits for run events still unacknowledged by the audit stream. */

@@ -33,6 +33,7 @@ import type { ActorBehavior, ActorContext } from '../runtime/actor-kind.ts';
 import { defineActorKind } from '../runtime/actor-kind.ts';
 import { AgentDirectory } from './dispatcher/agent-selection.ts';
 import { JsPublisher } from './js-publisher.ts';
+import { ReplyMux } from './reply-mux.ts';
 import {
   DEFAULT_AGENT_HEARTBEAT_MS,
   DEFAULT_AGENT_MISSED_BEATS,
@@ -40,6 +41,7 @@ import {
   DEFAULT_AUDIT_DRAIN_MS,
   DEFAULT_AUDIT_RETRY_MS,
   DEFAULT_JS_ACK_TIMEOUT_MS,
+  DEFAULT_REPLY_SWEEP_MS,
   DEFAULT_LIST_LIMIT,
   DEFAULT_LOST_TASK_GRACE_MS,
   DEFAULT_REFUSAL_COOLDOWN_MS,
@@ -145,7 +147,7 @@ class Orchestrator {
     private readonly ctx: ActorContext,
     private readonly store: RunStore,
     private readonly events: RunEvents,
-    private readonly publisher: JsPublisher,
+    private readonly mux: ReplyMux,
     private readonly settings: OrchestratorSettings,
   ) {
     this.agents = new AgentDirectory(settings.agentMissedBeats, settings.agentHeartbeatMs);
@@ -333,25 +335,25 @@ class Orchestrator {
     const agent = this.agents.get(eff.agentId);
     const env: Record<string, string> = { PIPELINE_ID: run.runId, PARENT_PIPELINE_ID: run.parentRunId ?? '' };
     try {
-      const reply = await this.ctx.bus.ask(
-        actorInbox(agent?.kind ?? 'agent', eff.agentId),
-        {
-          type: 'agent.task.assign.v1',
-          body: {
-            taskId: eff.taskId,
-            runId: run.runId,
-            stageId: eff.stageId,
-            attempt: eff.attempt,
-            task: def.task,
-            requiredTier: def.agent.tier,
-            timeoutMs: def.timeoutMs,
-            replyTo: serviceSubject(ORCHESTRATOR_KIND),
-            env,
-          },
-          run: run.runId,
+      // bus.ask, through our reply inbox (reply-mux.ts): same envelope, same typed errors.
+      const bus = this.ctx.bus;
+      const request = bus.wrap({
+        type: 'agent.task.assign.v1',
+        body: {
+          taskId: eff.taskId,
+          runId: run.runId,
+          stageId: eff.stageId,
+          attempt: eff.attempt,
+          task: def.task,
+          requiredTier: def.agent.tier,
+          timeoutMs: def.timeoutMs,
+          replyTo: serviceSubject(ORCHESTRATOR_KIND),
+          env,
         },
-        { timeoutMs: this.settings.assignTimeoutMs },
-      );
+        run: run.runId,
+      });
+      const reply = bus.readReply(await this.mux.request(actorInbox(agent?.kind ?? 'agent', eff.agentId), bus.encode(request), this.settings.assignTimeoutMs));
+      bus.metrics.inc('asked');
       if (reply.type !== 'agent.task.accepted.v1') throw new GovError('GOV_ERR_INVALID_MESSAGE', `agent answered ${reply.type}`);
       this.apply(run.runId, { type: 'accepted', taskId: eff.taskId, agentId: eff.agentId });
     } catch (err) {
@@ -702,7 +704,7 @@ class Orchestrator {
         // State writes in flight finish (their events follow), then every event reaches the audit stream.
         await this.store.settled();
         await this.events.drain(DEFAULT_AUDIT_DRAIN_MS);
-        this.publisher.close();
+        this.mux.close();
       },
     };
   }
@@ -718,18 +720,19 @@ export const orchestratorKind = defineActorKind({
   async start(ctx) {
     const settings = settingsFrom(ctx.args);
     await ensureStreams(ctx.bus.nc);
-    const publisher = new JsPublisher(ctx.bus.nc, ctx.clock, DEFAULT_JS_ACK_TIMEOUT_MS);
+    const mux = new ReplyMux(ctx.bus.nc, ctx.clock, DEFAULT_REPLY_SWEEP_MS);
     try {
+      const publisher = new JsPublisher(mux, DEFAULT_JS_ACK_TIMEOUT_MS);
       const store = await RunStore.open(ctx.bus.nc, settings.bucket, publisher);
       const events = new RunEvents(ctx.bus, publisher, ctx.clock, ctx.log, DEFAULT_AUDIT_RETRY_MS);
-      const o = new Orchestrator(ctx, store, events, publisher, settings);
+      const o = new Orchestrator(ctx, store, events, mux, settings);
       const behavior = o.behavior();
       // Recovery needs the bus but not the subscriptions; results arriving meanwhile find their runs in the store.
       await o.recover();
       o.startSweeping();
       return behavior;
     } catch (err) {
-      publisher.close();
+      mux.close();
       throw err;
     }
   },
