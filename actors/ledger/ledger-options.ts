@@ -14,6 +14,12 @@ export const DEFAULT_LEDGER_ORIGIN = 'agent-governance.local/ledger';
  * FULL costs one fsync per transaction, which batching amortises.
  */
 export const DEFAULT_SYNCHRONOUS = 'FULL' as const;
+/**
+ * SQLite checkpoints the WAL into the database file once it holds this many pages (4 KiB each). The
+ * event-id index takes random keys, so every append dirties index pages all over the file; a larger
+ * WAL lets one checkpoint write a page dirtied by many transactions once (SQLite's default is 1000).
+ */
+export const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 10_000;
 /** How long a connection waits on a lock held by another connection. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /** Row cap of one query when the caller gives none. */
@@ -31,6 +37,16 @@ export interface LedgerStoreOptions {
   /** Time source of checkpoint timestamps. */
   clock?: Clock;
   synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * When a transaction reaches the disk (with `synchronous: 'FULL'`).
+   * `'commit'` (default): before `appendBatch` / `checkpoint` return (SQLite FULL: one fsync per transaction).
+   * `'deferred'`: appends commit without waiting for the disk (SQLite NORMAL) and are on disk once
+   * {@link LedgerStore.sync} resolves (one fsync of the WAL, off the event loop, covers every commit
+   * made before it: group commit). Nothing derived from an append (an ack, a published checkpoint, a
+   * query answer) may leave the process before that. `checkpoint()` still returns only once on disk.
+   */
+  durability?: 'commit' | 'deferred';
+  walAutocheckpointPages?: number;
   busyTimeoutMs?: number;
   /** Open an existing ledger for reading only. */
   readonly?: boolean;

@@ -12,6 +12,9 @@
  * (an attacker with the file can drop them; {@link verifyLedger} catches what they do next).
  */
 import type { KeyObject } from 'node:crypto';
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../../infra/clock.ts';
 import {
@@ -29,6 +32,7 @@ import {
   DEFAULT_LEDGER_ORIGIN,
   DEFAULT_QUERY_LIMIT_ENTRIES,
   DEFAULT_SYNCHRONOUS,
+  DEFAULT_WAL_AUTOCHECKPOINT_PAGES,
   type LedgerStoreOptions,
 } from './ledger-options.ts';
 import { CompactRange, type NodeReader, leafOfText } from './merkle.ts';
@@ -119,13 +123,14 @@ export interface DuplicateEvent {
 }
 
 export interface AppendResult {
+  /** Entries written (committed; with durability 'deferred', on disk once `sync()` resolves). */
   appended: number;
   duplicates: DuplicateEvent[];
   /** Tree size after the batch. */
   size: number;
   /** Tree head after the batch. */
   root: Buffer;
-  /** Checkpoints signed during the batch (auto checkpointing). */
+  /** Checkpoints signed during the batch (auto checkpointing); with durability 'deferred', publish them after `sync()`. */
   checkpoints: SignedCheckpoint[];
 }
 
@@ -194,6 +199,29 @@ function toEntry(r: EntryRow): LedgerEntry {
   return out;
 }
 
+function isDeferred(opts: LedgerStoreOptions): boolean {
+  const file = opts.path !== ':memory:' && opts.path !== '';
+  return file && !opts.readonly && opts.durability === 'deferred' && (opts.synchronous ?? DEFAULT_SYNCHRONOUS) === 'FULL';
+}
+
+function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Makes a newly created file's directory entry durable (what SQLite does for a new WAL under FULL). */
+function syncDirectory(dir: string): void {
+  try {
+    fsyncFile(dir);
+  } catch {
+    // not supported on this platform / file system
+  }
+}
+
 function storeError(what: string, err: unknown): GovError {
   if (err instanceof GovError) return err;
   return new LedgerStoreError(`ledger store: ${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
@@ -201,8 +229,9 @@ function storeError(what: string, err: unknown): GovError {
 
 function prepareStatements(db: Database.Database) {
   return {
+    // A known event id is not an error: the insert writes nothing and the caller looks the first copy up.
     insertEntry: db.prepare(
-      'INSERT INTO entries(seq, event_id, ts, type, actor, run, agent, body, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?)',
+      'INSERT INTO entries(seq, event_id, ts, type, actor, run, agent, body, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(event_id) DO NOTHING',
     ),
     byId: db.prepare<[string], { seq: number; body: Buffer }>('SELECT seq, body FROM entries WHERE event_id = ?'),
     entry: db.prepare<[number], EntryRow>('SELECT * FROM entries WHERE seq = ?'),
@@ -237,6 +266,13 @@ export class LedgerStore implements NodeReader {
   private lastCheckpointSize: number;
   private readonly stmts: ReturnType<typeof prepareStatements>;
   private readonly queryCache = new Map<string, Database.Statement>();
+  /** Durability 'deferred': commits reach the disk through {@link sync}. */
+  private readonly deferred: boolean;
+  /** Write transactions committed, and how many of them are known to be on disk. */
+  private commits = 0;
+  private syncedCommits = 0;
+  private syncing: Promise<void> | undefined;
+  private dirSynced = false;
 
   private constructor(opts: LedgerStoreOptions, db: Database.Database) {
     this.db = db;
@@ -250,6 +286,7 @@ export class LedgerStore implements NodeReader {
     if (!Number.isSafeInteger(this.every) || this.every < 0) throw new ConfigError('checkpointEveryEntries must be >= 0');
     this.clock = opts.clock ?? systemClock;
     this.readonly = opts.readonly ?? false;
+    this.deferred = isDeferred(opts);
     this.stmts = prepareStatements(db);
     const { n, top } = this.stmts.count.get()!;
     if (n > 0 && top !== n - 1) {
@@ -267,7 +304,9 @@ export class LedgerStore implements NodeReader {
       db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
       if (!opts.readonly) {
         db.pragma('journal_mode = WAL');
-        db.pragma(`synchronous = ${opts.synchronous ?? DEFAULT_SYNCHRONOUS}`);
+        // Deferred durability: the commit does not fsync; sync() does, off the event loop.
+        db.pragma(`synchronous = ${isDeferred(opts) ? 'NORMAL' : (opts.synchronous ?? DEFAULT_SYNCHRONOUS)}`);
+        db.pragma(`wal_autocheckpoint = ${opts.walAutocheckpointPages ?? DEFAULT_WAL_AUTOCHECKPOINT_PAGES}`);
         db.exec(LEDGER_SCHEMA_SQL);
         db.pragma(`user_version = ${LEDGER_SCHEMA_VERSION}`);
       }
@@ -336,18 +375,19 @@ export class LedgerStore implements NodeReader {
     const savedFrontier = this.frontier.clone();
     const savedCheckpointSize = this.lastCheckpointSize;
     try {
-      return this.db.transaction(() => {
+      const result = this.db.transaction(() => {
         const duplicates: DuplicateEvent[] = [];
         const checkpoints: SignedCheckpoint[] = [];
         let appended = 0;
         for (const { e, body, leaf } of encoded) {
-          const prior = this.stmts.byId.get(e.id);
-          if (prior) {
+          const seq = this.frontier.size;
+          const written = this.stmts.insertEntry.run(seq, e.id, e.ts, e.type, e.actor, e.run ?? null, e.agent ?? null, body, leaf);
+          if (written.changes === 0) {
+            // The id is already in the ledger (or earlier in this batch): keep the first copy.
+            const prior = this.stmts.byId.get(e.id)!;
             duplicates.push({ id: e.id, seq: prior.seq, sameContent: prior.body.equals(body) });
             continue;
           }
-          const seq = this.frontier.size;
-          this.stmts.insertEntry.run(seq, e.id, e.ts, e.type, e.actor, e.run ?? null, e.agent ?? null, body, leaf);
           for (const c of this.frontier.append(leaf)) this.stmts.insertNode.run(c.level, c.index, c.hash);
           appended++;
           if (this.signer && this.every > 0 && this.frontier.size - this.lastCheckpointSize >= this.every) {
@@ -356,6 +396,8 @@ export class LedgerStore implements NodeReader {
         }
         return { appended, duplicates, size: this.frontier.size, root: this.frontier.root(), checkpoints };
       }).immediate();
+      this.committed();
+      return result;
     } catch (err) {
       this.frontier = savedFrontier;
       this.lastCheckpointSize = savedCheckpointSize;
@@ -365,20 +407,101 @@ export class LedgerStore implements NodeReader {
 
   /**
    * Signs and stores a checkpoint of the current tree head. When the latest checkpoint already
-   * has the current size it is returned unchanged (pass `force` to sign a fresh one anyway).
+   * has the current size it is returned unchanged (pass `force` to sign a fresh one anyway). Either
+   * way it is on disk, with every entry, when this returns (also with durability 'deferred').
    * @throws ConfigError when the store has no signer
    */
   checkpoint(opts: { force?: boolean } = {}): SignedCheckpoint {
     this.assertWritable();
     if (!opts.force) {
       const latest = this.latestCheckpoint();
-      if (latest && latest.size === this.size) return latest;
+      if (latest && latest.size === this.size) {
+        this.syncNow(); // it may have been signed inside an append that is not on disk yet
+        return latest;
+      }
     }
+    let cp: SignedCheckpoint;
     try {
-      return this.db.transaction(() => this.writeCheckpoint()).immediate();
+      cp = this.db.transaction(() => this.writeCheckpoint()).immediate();
+      this.committed();
     } catch (err) {
       throw storeError('checkpoint failed', err);
     }
+    // A signed head is handed out at once: it must survive a power loss (with every entry it covers).
+    this.syncNow();
+    return cp;
+  }
+
+  /** Counts a write transaction that is not on disk yet (durability 'deferred'; FULL commits are). */
+  private committed(): void {
+    if (this.deferred) this.commits++;
+  }
+
+  /** True while some commit is not known to be on disk (durability 'deferred'). */
+  get unsynced(): boolean {
+    return this.syncedCommits < this.commits;
+  }
+
+  /**
+   * Durability 'deferred': resolves once every transaction committed before the call is on disk (an
+   * fsync of the WAL in the thread pool; commits made meanwhile join the next fsync). Resolves at
+   * once otherwise. Rejects with LedgerStoreError when the fsync fails.
+   */
+  sync(): Promise<void> {
+    const target = this.commits;
+    if (this.syncedCommits >= target) return Promise.resolve();
+    return this.syncUpTo(target);
+  }
+
+  private async syncUpTo(target: number): Promise<void> {
+    while (this.syncedCommits < target) {
+      if (this.syncing) {
+        await this.syncing;
+        continue;
+      }
+      const upTo = this.commits;
+      const done = this.fsyncWal().then(
+        () => {
+          this.syncedCommits = Math.max(this.syncedCommits, upTo);
+        },
+        (err: unknown) => {
+          throw storeError('fsync of the WAL failed', err);
+        },
+      );
+      this.syncing = done.finally(() => {
+        this.syncing = undefined;
+      });
+      await this.syncing;
+    }
+  }
+
+  private async fsyncWal(): Promise<void> {
+    const file = await openFile(`${this.path}-wal`, 'r');
+    try {
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    if (!this.dirSynced) {
+      syncDirectory(dirname(this.path));
+      this.dirSynced = true;
+    }
+  }
+
+  /** {@link sync}, blocking: every commit so far is on disk when it returns. */
+  syncNow(): void {
+    if (this.syncedCommits >= this.commits) return;
+    const upTo = this.commits;
+    try {
+      fsyncFile(`${this.path}-wal`);
+      if (!this.dirSynced) {
+        syncDirectory(dirname(this.path));
+        this.dirSynced = true;
+      }
+    } catch (err) {
+      throw storeError('fsync of the WAL failed', err);
+    }
+    this.syncedCommits = Math.max(this.syncedCommits, upTo);
   }
 
   private writeCheckpoint(): SignedCheckpoint {

@@ -161,6 +161,9 @@ export const ledgerWriterKind = defineActorKind({
       checkpointEveryEntries: settings.checkpointEveryEntries,
       clock,
       synchronous: settings.synchronous,
+      // Commits do not block the event loop on the disk: one fsync (off the loop) covers every batch
+      // committed before it, and the acks wait for it.
+      durability: 'deferred',
     });
     const latest = store.latestCheckpoint();
     if (latest && latest.keyId !== signer.keyId) {
@@ -175,6 +178,8 @@ export const ledgerWriterKind = defineActorKind({
     let stopping = false;
     let pending: JsMsg[] = [];
     let flushScheduled = false;
+    /** Batches committed and waiting for their fsync before their acks go out. */
+    const awaitingDisk = new Set<Promise<void>>();
     let messages: ConsumerMessages | undefined;
     let timer: TimerHandle | undefined;
 
@@ -201,10 +206,14 @@ export const ledgerWriterKind = defineActorKind({
       m.term(); // no reason: '+TERM <reason>' needs nats-server 2.10+, older servers would redeliver
     };
 
-    /** Commits everything delivered so far in one transaction, then acks it. */
-    const flush = () => {
+    /**
+     * Commits everything delivered so far in one transaction. What the commit makes public (acks,
+     * signed checkpoints, the appended feed, reused-id dead letters) goes out once it is on disk;
+     * the returned promise settles then (undefined when nothing was pending).
+     */
+    const flush = (): Promise<void> | undefined => {
       flushScheduled = false;
-      if (closed || pending.length === 0) return;
+      if (closed || pending.length === 0) return undefined;
       const batch = pending;
       pending = [];
       const events: AuditEvent[] = [];
@@ -242,41 +251,67 @@ export const ledgerWriterKind = defineActorKind({
           throw err instanceof GovError ? err : new LedgerStoreError(`ledger append failed: ${String(err)}`, { cause: err });
         }
       }
-      if (result) {
-        counts.batches++;
-        counts.appended += result.appended;
-        counts.duplicates += result.duplicates.length;
-        const byId = new Map<string, JsMsg>();
-        for (let i = 0; i < events.length; i++) if (!byId.has(events[i]!.id)) byId.set(events[i]!.id, msgs[i]!);
-        for (const d of result.duplicates) {
-          if (d.sameContent) continue;
-          const m = byId.get(d.id);
-          const err = new InvalidMessageError(`event id ${d.id} was reused with different content; the ledger keeps the first (seq ${d.seq})`, {
-            details: { id: d.id, seq: d.seq },
-          });
-          log.warn('event id reused with different content', { id: d.id, seq: d.seq });
-          if (m) {
-            counts.deadLettered++;
-            bus.deadLetter(m, err);
+      const sizeAfter = store.size;
+      const deadLettered = counts.deadLettered - deadBefore;
+      const release = () => {
+        let reusedIds = 0;
+        if (result) {
+          counts.batches++;
+          counts.appended += result.appended;
+          counts.duplicates += result.duplicates.length;
+          const byId = new Map<string, JsMsg>();
+          for (let i = 0; i < events.length; i++) if (!byId.has(events[i]!.id)) byId.set(events[i]!.id, msgs[i]!);
+          for (const d of result.duplicates) {
+            if (d.sameContent) continue;
+            const m = byId.get(d.id);
+            const err = new InvalidMessageError(`event id ${d.id} was reused with different content; the ledger keeps the first (seq ${d.seq})`, {
+              details: { id: d.id, seq: d.seq },
+            });
+            log.warn('event id reused with different content', { id: d.id, seq: d.seq });
+            if (m) {
+              counts.deadLettered++;
+              reusedIds++;
+              bus.deadLetter(m, err);
+            }
           }
         }
+        // Committed and on disk: now, and only now, the acks (fire and forget; the connection
+        // writes them out together).
+        for (const m of msgs) m.ack();
+        if (result) for (const cp of result.checkpoints) publishCheckpoint(cp);
+        try {
+          bus.emit(['ledger', 'appended'], {
+            type: 'ledger.appended.v1',
+            body: {
+              fromSeq: sizeBefore,
+              toSeq: sizeAfter,
+              duplicates: result?.duplicates.length ?? 0,
+              deadLettered: deadLettered + reusedIds,
+            },
+          });
+        } catch {
+          // feed is best effort
+        }
+      };
+      if (!store.unsynced) {
+        release();
+        return Promise.resolve();
       }
-      // Committed (fsynced): now, and only now, the acks.
-      for (const m of msgs) m.ack();
-      if (result) for (const cp of result.checkpoints) publishCheckpoint(cp);
-      try {
-        bus.emit(['ledger', 'appended'], {
-          type: 'ledger.appended.v1',
-          body: {
-            fromSeq: sizeBefore,
-            toSeq: store.size,
-            duplicates: result?.duplicates.length ?? 0,
-            deadLettered: counts.deadLettered - deadBefore,
-          },
-        });
-      } catch {
-        // feed is best effort
-      }
+      const onDisk = store.sync().then(
+        () => {
+          awaitingDisk.delete(onDisk);
+          release();
+          // Whatever arrived during the fsync forms the next batch (group commit).
+          if (pending.length > 0 && !flushScheduled) safeFlush();
+        },
+        (err: unknown) => {
+          awaitingDisk.delete(onDisk);
+          for (const m of msgs) m.nak();
+          ctx.crash(err);
+        },
+      );
+      awaitingDisk.add(onDisk);
+      return onDisk;
     };
 
     const safeFlush = () => {
@@ -291,9 +326,10 @@ export const ledgerWriterKind = defineActorKind({
       if (closed) return;
       pending.push(m);
       if (pending.length >= settings.batchMaxEntries) safeFlush();
-      else if (!flushScheduled) {
+      else if (!flushScheduled && awaitingDisk.size === 0) {
         flushScheduled = true;
-        // Everything that arrived in the same socket read joins this batch.
+        // Everything that arrived in the same socket read joins this batch. While an fsync is in
+        // flight, messages wait for it to finish and then commit together.
         setImmediate(safeFlush);
       }
     };
@@ -373,6 +409,8 @@ export const ledgerWriterKind = defineActorKind({
        */
       handle(env, ictx) {
         try {
+          // Answers never show what is not on disk yet (an entry or a signed head a power loss could undo).
+          store.syncNow();
           return answer(env);
         } catch (err) {
           const error = err instanceof RangeError ? new InvalidMessageError(err.message, { cause: err }) : toGovError(err);
@@ -395,7 +433,8 @@ export const ledgerWriterKind = defineActorKind({
           // connection already gone
         }
         try {
-          flush();
+          await flush();
+          await Promise.all(awaitingDisk);
           if (store.size > 0) checkpointIfGrown();
         } catch (err) {
           log.warn('final flush failed; unacked messages will be redelivered', { error: String(err) });
