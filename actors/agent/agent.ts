@@ -700,7 +700,10 @@ class GovernedAgent {
       taskId: b.taskId,
       signal: r.controller.signal,
       env: this.taskEnv(b.runId, b.env),
-      agentEnv: agentEnvWithoutSecrets(),
+      // Copying process.env costs more than a noop task: only the runners that read it pay for it.
+      get agentEnv() {
+        return agentEnvWithoutSecrets();
+      },
       workDir: this.opts.workDir,
       keepTaskDirs: this.opts.keepTaskDirs,
       killGraceMs: DEFAULT_EXEC_KILL_GRACE_MS,
@@ -769,6 +772,9 @@ class GovernedAgent {
     this.running = undefined;
     const outcome = r.outcome;
     this.sendResult(r, outcome);
+    // Let the result's flush (queued as a microtask by the publish) go out before the lifecycle
+    // write below, which writes to the store's socket at once: the result is on the stage's critical path.
+    await Promise.resolve();
     const snap = this.snapshot();
     if (snap.value === 'working' && snap.context.currentTask?.id === taskId) {
       const event: LifecycleEvent =
