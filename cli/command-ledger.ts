@@ -9,10 +9,12 @@ import type { KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  type EntryView,
   type LedgerEntry,
   LedgerStore,
   checkConsistencyProof,
   checkInclusionProof,
+  entryView,
   loadPrivateKey,
   loadPublicKey,
   proveConsistency,
@@ -75,34 +77,8 @@ export function parseWhen(value: string, now = Date.now()): number {
   return t;
 }
 
-interface PrintableEntry {
-  seq: number;
-  id: string;
-  ts: number;
-  type: string;
-  actor: string;
-  run?: string;
-  agent?: string;
-  data: unknown;
-  leafHash: string | Buffer;
-}
-
-function printable(e: LedgerEntry | PrintableEntry): PrintableEntry {
-  return {
-    seq: e.seq,
-    id: e.id,
-    ts: e.ts,
-    type: e.type,
-    actor: e.actor,
-    ...(e.run !== undefined ? { run: e.run } : {}),
-    ...(e.agent !== undefined ? { agent: e.agent } : {}),
-    data: e.data,
-    leafHash: typeof e.leafHash === 'string' ? e.leafHash : e.leafHash.toString('hex'),
-  };
-}
-
-function printEntry(e: LedgerEntry | PrintableEntry, json: boolean): void {
-  const p = printable(e);
+function printEntry(e: LedgerEntry | EntryView<unknown>, json: boolean): void {
+  const p = entryView(e);
   if (json) {
     process.stdout.write(`${JSON.stringify(p)}\n`);
     return;

@@ -53,10 +53,12 @@ export {
   type AppendResult,
   type DuplicateEvent,
   type EntryQuery,
+  type EntryView,
   LEDGER_SCHEMA_SQL,
   LEDGER_TRIGGERS,
   type LedgerEntry,
   LedgerStore,
+  entryView,
 } from './ledger-store.ts';
 export { type LedgerFault, type LedgerProblem, type LedgerVerification, assertLedgerIntact, verifyLedger } from './verify.ts';
 export {

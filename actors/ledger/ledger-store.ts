@@ -98,20 +98,36 @@ export const LEDGER_TRIGGERS = [
   'checkpoints_no_delete',
 ] as const;
 
-export interface LedgerEntry {
+/** An entry: the event, where it sits, its canonical bytes and leaf hash. */
+export interface LedgerEntry extends AuditEvent {
   /** 0-based position: the Merkle leaf index. */
   seq: number;
-  id: string;
-  ts: number;
-  type: string;
-  actor: string;
-  run?: string;
-  agent?: string;
-  data: JsonObject;
   /** Canonical event bytes (the Merkle entry). */
   body: Buffer;
   /** SHA-256(0x00 || body). */
   leafHash: Buffer;
+}
+
+/** An entry as shown outside the store (bus answers, the command line): no body, leaf hash in hex. */
+export interface EntryView<D = JsonObject> extends Omit<AuditEvent, 'data'> {
+  seq: number;
+  data: D;
+  leafHash: string;
+}
+
+/** The {@link EntryView} of a stored entry (or of a view received from the bus, unchanged). */
+export function entryView<D = JsonObject>(e: LedgerEntry | EntryView<D>): EntryView<D | JsonObject> {
+  return {
+    seq: e.seq,
+    id: e.id,
+    ts: e.ts,
+    type: e.type,
+    actor: e.actor,
+    ...(e.run !== undefined ? { run: e.run } : {}),
+    ...(e.agent !== undefined ? { agent: e.agent } : {}),
+    data: e.data,
+    leafHash: typeof e.leafHash === 'string' ? e.leafHash : e.leafHash.toString('hex'),
+  };
 }
 
 export interface DuplicateEvent {

@@ -52,7 +52,7 @@ import {
   keyIdFor,
   publicKeyPem,
 } from './checkpoint.ts';
-import { type LedgerEntry, LedgerStore } from './ledger-store.ts';
+import { LedgerStore, entryView } from './ledger-store.ts';
 import { type LedgerWriterSettings, resolveLedgerWriterSettings } from './ledger-writer-options.ts';
 import { proveConsistency, proveInclusion } from './prove.ts';
 import { verifyLedger } from './verify.ts';
@@ -128,21 +128,6 @@ export function checkpointMessage(cp: SignedCheckpoint, ledgerSize: number): Out
       checkpoint: formatSignedCheckpoint(cp),
       ledgerSize,
     },
-  };
-}
-
-/** A ledger entry as served on the bus. */
-export function entryMessage(e: LedgerEntry) {
-  return {
-    seq: e.seq,
-    id: e.id,
-    ts: e.ts,
-    type: e.type,
-    actor: e.actor,
-    ...(e.run !== undefined ? { run: e.run } : {}),
-    ...(e.agent !== undefined ? { agent: e.agent } : {}),
-    data: e.data,
-    leafHash: e.leafHash.toString('hex'),
   };
 }
 
@@ -376,7 +361,7 @@ export const ledgerWriterKind = defineActorKind({
           const rows = store.query({ ...filters, limit: n + 1 });
           return {
             type: 'ledger.entries.v1',
-            body: { entries: rows.slice(0, n).map(entryMessage), size: store.size, more: rows.length > n },
+            body: { entries: rows.slice(0, n).map((e) => entryView(e)), size: store.size, more: rows.length > n },
           };
         }
         case 'ledger.prove.v1': {
