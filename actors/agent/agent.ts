@@ -23,7 +23,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { createActor } from 'xstate';
 import type { IncomingContext } from '../../bus/bus.ts';
@@ -36,7 +35,6 @@ import {
   AgentBusyError,
   AgentUnavailableError,
   ConfigError,
-  errorToHeaders,
   type GovError,
   InternalError,
   InvalidTransitionError,
