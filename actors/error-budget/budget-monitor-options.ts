@@ -2,6 +2,7 @@
 import { ConfigError } from '../../protocols/errors.ts';
 import { DEFAULT_DIAGNOSTIC_PIPELINE } from '../../protocols/pipeline/options.ts';
 import { argPositiveNumber, argStartFrom, argString, type StartFrom } from '../runtime/start-args.ts';
+import { DEFAULT_EVENT_ACK_WAIT_MS, DEFAULT_EVENT_RETRY_MS } from '../token/token-options.ts';
 
 /** Name of the monitor's durable JetStream consumer on `gov.audit.run`. */
 export const DEFAULT_BUDGET_MONITOR_DURABLE = 'budget-monitor';
@@ -57,8 +58,8 @@ export function budgetMonitorArgs(args: Readonly<Record<string, unknown>>, env: 
     revokeTimeoutMs: argPositiveNumber(args.revokeTimeoutMs, DEFAULT_REVOKE_TIMEOUT_MS),
     diagnosticTimeoutMs: argPositiveNumber(args.diagnosticTimeoutMs, DEFAULT_DIAGNOSTIC_TIMEOUT_MS),
     diagnosticDir: argString(args.diagnosticDir) ?? DEFAULT_DIAGNOSTIC_DIR,
-    ackWaitMs: argPositiveNumber(args.ackWaitMs, 30_000),
-    eventRetryMs: argPositiveNumber(args.eventRetryMs, 1_000),
+    ackWaitMs: argPositiveNumber(args.ackWaitMs, DEFAULT_EVENT_ACK_WAIT_MS),
+    eventRetryMs: argPositiveNumber(args.eventRetryMs, DEFAULT_EVENT_RETRY_MS),
   };
 }
 
