@@ -4,7 +4,9 @@
  *
  * Consumption: one durable pull consumer (explicit ack). Messages delivered together (one socket
  * read, at most `batchMaxEntries`) are decoded, mapped to audit events and appended in ONE
- * transaction (`appendBatch`); each message is acked only after that commit. Appends are idempotent
+ * transaction (`appendBatch`); each message is acked only once that commit is on disk (group commit:
+ * the store commits without fsync and one fsync of the WAL, off the event loop, covers every batch
+ * committed before it; messages arriving meanwhile form the next batch). Appends are idempotent
  * by event id (= envelope id = Nats-Msg-Id), so a message redelivered after a crash between commit
  * and ack is acked again without a second entry: killed at any point and restarted, the writer
  * loses nothing and duplicates nothing. An undecodable or invalid message is dead-lettered
