@@ -27,9 +27,9 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AckPolicy, DeliverPolicy, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { JsMsg } from '@nats-io/jetstream';
 import type { ConsumerMessages } from '@nats-io/jetstream';
-import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
+import { AUDIT_STREAM, ensureConsumer, ensureStreams, ledgerWriterConsumer } from '../../bus/streams.ts';
 import type { TimerHandle } from '../../infra/clock.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import { headers as natsHeaders } from '@nats-io/transport-node';
@@ -61,8 +61,6 @@ import { verifyLedger } from './verify.ts';
 
 export const LEDGER_WRITER_KIND = 'ledger-writer';
 
-const ns = (ms: number) => ms * 1_000_000;
-
 /**
  * The signer from configuration, or from the key file (generated on first start, 0600, public key
  * beside it). Throws ConfigError for bad key material.
@@ -86,35 +84,6 @@ export function loadOrCreateSigner(settings: LedgerWriterSettings): CheckpointSi
     writeFileSync(settings.publicKeyFile, pem, { mode: 0o644 });
   }
   return signer;
-}
-
-/** Creates the durable pull consumer, or brings an existing one's ack settings up to date. */
-export async function ensureLedgerConsumer(jsm: JetStreamManager, settings: LedgerWriterSettings): Promise<void> {
-  try {
-    const info = await jsm.consumers.info(AUDIT_STREAM, settings.consumer);
-    if (info.config.ack_wait !== ns(settings.ackWaitMs) || info.config.max_ack_pending !== settings.maxAckPending) {
-      await jsm.consumers.update(AUDIT_STREAM, settings.consumer, {
-        ack_wait: ns(settings.ackWaitMs),
-        max_ack_pending: settings.maxAckPending,
-      });
-    }
-    return;
-  } catch (err) {
-    if (!String((err as Error)?.message ?? err).includes('consumer not found')) throw err;
-  }
-  try {
-    await jsm.consumers.add(AUDIT_STREAM, {
-      durable_name: settings.consumer,
-      description: 'the audit ledger writer (only consumer of AUDIT)',
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: ns(settings.ackWaitMs),
-      max_ack_pending: settings.maxAckPending,
-    });
-  } catch (err) {
-    // Another writer instance created it a moment ago.
-    if (!/already (in use|exists)/.test(String((err as Error)?.message ?? err))) throw err;
-  }
 }
 
 /** The feed / reply form of a signed checkpoint. */
@@ -322,8 +291,11 @@ export const ledgerWriterKind = defineActorKind({
     };
 
     try {
-      const jsm = await ensureStreams(bus.nc);
-      await ensureLedgerConsumer(jsm, settings);
+      await ensureStreams(bus.nc);
+      await ensureConsumer(
+        bus.nc,
+        ledgerWriterConsumer({ durable: settings.consumer, ackWaitMs: settings.ackWaitMs, maxAckPending: settings.maxAckPending }),
+      );
       const consumer = await bus.jetstream().consumers.get(AUDIT_STREAM, settings.consumer);
       messages = await consumer.consume({ max_messages: settings.batchMaxEntries, callback: onMessage });
     } catch (err) {
