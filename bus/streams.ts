@@ -14,12 +14,18 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { allAudit, auditSubject } from '../protocols/subjects.ts';
+import { allAudit, allResults, auditSubject, resultsSubject } from '../protocols/subjects.ts';
 
 /** How long JetStream remembers a `Nats-Msg-Id` to drop duplicate publishes. */
 export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
 /** Audit events are kept for a week in the stream (the SQLite ledger keeps them forever). */
 export const DEFAULT_AUDIT_MAX_AGE_MS = 7 * 24 * 3_600_000;
+
+/**
+ * Task results nobody took are dropped after this long (a result is taken, and removed, as soon as an
+ * orchestrator runs; a week covers any outage worth resuming from).
+ */
+export const DEFAULT_RESULTS_MAX_AGE_MS = 7 * 24 * 3_600_000;
 
 const ms = (n: number) => n * 1_000_000; // JetStream durations are nanoseconds
 
@@ -27,6 +33,12 @@ export type StreamDeclaration = Pick<StreamConfig, 'name' | 'subjects'> & Partia
 
 /** Auditable events, consumed only by the ledger writer. */
 export const AUDIT_STREAM = 'AUDIT';
+
+/**
+ * Task progress and results told to `gov.results.<kind>` (an assign's `replyTo`): captured even when
+ * the agent does a plain (core) publish and no consumer is connected, kept until a consumer acks them.
+ */
+export const RESULTS_STREAM = 'RESULTS';
 
 export function streamDeclarations(): StreamDeclaration[] {
   return [
@@ -37,6 +49,16 @@ export function streamDeclarations(): StreamDeclaration[] {
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       max_age: ms(DEFAULT_AUDIT_MAX_AGE_MS),
+      duplicate_window: ms(DEFAULT_DUPLICATE_WINDOW_MS),
+      num_replicas: 1,
+    },
+    {
+      name: RESULTS_STREAM,
+      subjects: [allResults()],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      max_age: ms(DEFAULT_RESULTS_MAX_AGE_MS),
       duplicate_window: ms(DEFAULT_DUPLICATE_WINDOW_MS),
       num_replicas: 1,
     },
@@ -103,6 +125,26 @@ export function runEventsConsumer(o: { durable: string; ackWaitMs: number; start
       ack_policy: AckPolicy.Explicit,
       ack_wait: ms(o.ackWaitMs),
       deliver_policy: o.startFrom === 'all' ? DeliverPolicy.All : DeliverPolicy.New,
+    },
+  };
+}
+
+/**
+ * The orchestrators' consumer of task progress and results (`gov.results.orchestrator`): one durable
+ * shared by every instance (each message goes to one of them), explicit acks, sent once the state
+ * change a result causes is stored. The stream is a work queue: an acked message is removed.
+ */
+export function orchestratorResultsConsumer(o: { durable: string; ackWaitMs: number; maxAckPending: number }): ConsumerDeclaration {
+  return {
+    stream: RESULTS_STREAM,
+    config: {
+      durable_name: o.durable,
+      description: 'orchestrators: task progress and results (shared by every instance)',
+      filter_subject: resultsSubject('orchestrator'),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ms(o.ackWaitMs),
+      max_ack_pending: o.maxAckPending,
     },
   };
 }

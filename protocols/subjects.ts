@@ -11,6 +11,7 @@
  * - `gov.errors.<runId>`           error-budget reports of one run (budget.report.v1)
  * - `gov.dlq.<code>`               dead letters, by error code
  * - `gov.audit.<category>`         auditable events (JetStream stream AUDIT, consumed by the ledger writer)
+ * - `gov.results.<kind>`           task progress and results told to a kind's `replyTo` (JetStream stream RESULTS)
  * - `gov.obs.<category>.…`         the external observability feed (JSON)
  *
  * Tokens are validated: letters, digits, `_` and `-` only (no `.`, `*`, `>` or whitespace), 1–128 chars,
@@ -95,6 +96,16 @@ export function auditSubject(category: string): string {
 export const allAudit = (): string => join('audit', '>');
 
 /**
+ * Where agents tell task progress and results for actors of `kind` (the assign's `replyTo`). The
+ * RESULTS JetStream stream captures `gov.results.>`, so a result published while no such actor runs
+ * waits there for the next one. @example resultsSubject('orchestrator') === 'gov.results.orchestrator'
+ */
+export function resultsSubject(kind: string): string {
+  return join('results', subjectToken(kind, 'actor kind'));
+}
+export const allResults = (): string => join('results', '>');
+
+/**
  * The external observability feed (JSON). `category` is e.g. `actor`, `agent`, `run`, `token`, `budget`.
  * @example obsSubject('run', 'r-42') === 'gov.obs.run.r-42'
  */
@@ -128,6 +139,7 @@ const SUBJECT_GRAMMAR: Record<string, number> = {
   errors: 1,
   dlq: 1,
   audit: 1,
+  results: 1,
   obs: Number.POSITIVE_INFINITY,
 };
 

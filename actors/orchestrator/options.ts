@@ -18,7 +18,7 @@ export const DEFAULT_ASSIGN_TIMEOUT_MS = 5_000;
 export const DEFAULT_REFUSAL_COOLDOWN_MS = 1_000;
 /**
  * An agent whose heartbeats say it is idle while we believe it runs one of our tasks (its result was
- * lost, e.g. sent while no orchestrator was up) has that attempt failed as retryable after this long.
+ * lost, e.g. a forwarded one whose owner died before storing it) has that attempt failed as retryable after this long.
  */
 export const DEFAULT_LOST_TASK_GRACE_MS = 3_000;
 /** Largest number of runs `run.list.v1` returns. */
@@ -38,3 +38,13 @@ export const DEFAULT_AUDIT_RETRY_MS = 500;
 export const DEFAULT_AUDIT_DRAIN_MS = 5_000;
 /** Compiled pipelines kept for run requests that repeat the same text and parameters. */
 export const DEFAULT_PIPELINE_CACHE_ENTRIES = 64;
+/** The durable consumer of `gov.results.orchestrator` shared by every orchestrator instance. */
+export const DEFAULT_RESULTS_DURABLE = 'orchestrator-results';
+/** A result delivered to an orchestrator and not acked within this long (it died) is delivered again. */
+export const DEFAULT_RESULTS_ACK_WAIT_MS = 5_000;
+/** Results delivered and not yet acked, per consumer (across instances). */
+export const DEFAULT_RESULTS_MAX_ACK_PENDING = 10_000;
+/** Results pulled ahead into one orchestrator's mailbox. */
+export const DEFAULT_RESULTS_BATCH = 256;
+/** Pause before a result that could not be handed over (owner unreachable, store error) is delivered again. */
+export const DEFAULT_RESULTS_RETRY_MS = 1_000;

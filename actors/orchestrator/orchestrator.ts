@@ -6,7 +6,10 @@
  *   run.accepted.v1 at once; the run then proceeds in the background.
  * - Keeps a live view of agents (heartbeats with an agent `status`, agent.register.v1, exit reports)
  *   and dispatches each ready stage to an idle matching agent (least recently used) with
- *   agent.task.assign.v1; progress and results come back on the service subject.
+ *   agent.task.assign.v1 whose `replyTo` is `gov.results.orchestrator`: progress and results are kept
+ *   by the RESULTS stream and taken from its durable consumer in mailbox order, each acked once the
+ *   change it caused is stored (results-consumer.ts), so none is lost while no orchestrator runs.
+ *   Reports on the service subject (assigns sent before an upgrade) are still taken.
  * - Stage state changes go through the pure reducer in run-machine.ts; every new state is written to
  *   the KV bucket before any effect (assign, cancel, child run, event) is carried out, so a restarted
  *   orchestrator resumes every run where it stood (docs/orchestrator.md).
@@ -28,7 +31,7 @@ import {
 } from '../../protocols/errors.ts';
 import { AgentStateSchema } from '../../protocols/messages/agent.ts';
 import type { TaskOf } from '../../protocols/pipeline/index.ts';
-import { actorInbox, agentRegisterSubject, allExits, allHeartbeats, serviceSubject } from '../../protocols/subjects.ts';
+import { actorInbox, agentRegisterSubject, allExits, allHeartbeats, resultsSubject } from '../../protocols/subjects.ts';
 import type { ActorBehavior, ActorContext } from '../runtime/actor-kind.ts';
 import { defineActorKind } from '../runtime/actor-kind.ts';
 import { AgentDirectory } from './dispatcher/agent-selection.ts';
@@ -45,6 +48,11 @@ import {
   DEFAULT_LIST_LIMIT,
   DEFAULT_LOST_TASK_GRACE_MS,
   DEFAULT_REFUSAL_COOLDOWN_MS,
+  DEFAULT_RESULTS_ACK_WAIT_MS,
+  DEFAULT_RESULTS_BATCH,
+  DEFAULT_RESULTS_DURABLE,
+  DEFAULT_RESULTS_MAX_ACK_PENDING,
+  DEFAULT_RESULTS_RETRY_MS,
   DEFAULT_RUNS_BUCKET,
   DEFAULT_SWEEP_INTERVAL_MS,
 } from './options.ts';
@@ -65,6 +73,7 @@ import {
   stageOfTask,
   step,
 } from './run-machine.ts';
+import { ResultsConsumer } from './results-consumer.ts';
 import { RunEvents } from './run-events.ts';
 import { RunStore } from './run-store.ts';
 import { runGovernance } from './run-governance.ts';
@@ -141,6 +150,10 @@ class Orchestrator {
   private readonly deferred: Array<() => void> = [];
   /** Runs whose first write is in flight (admit). */
   private readonly admitting = new Set<string>();
+  /** runId → its latest state write (resolves once that state, or a newer one, is stored). */
+  private readonly writes = new Map<string, Promise<void>>();
+  /** Progress and results from the RESULTS stream (set once recovery is done). */
+  results: ResultsConsumer | undefined;
   private stopped = false;
 
   constructor(
@@ -177,6 +190,11 @@ class Orchestrator {
       return true;
     }
     const saved = this.store.save(s.run);
+    this.writes.set(runId, saved);
+    const forget = () => {
+      if (this.writes.get(runId) === saved) this.writes.delete(runId);
+    };
+    saved.then(forget, forget);
     saved.then(
       () => {
         // Every change stored by the same write is carried out in one pass (one socket flush):
@@ -204,6 +222,11 @@ class Orchestrator {
     }
     this.schedulePump();
     return true;
+  }
+
+  /** Resolves once every change of the run made so far is stored (rejects if that write failed). */
+  private stored(runId: string): Promise<void> {
+    return this.writes.get(runId) ?? Promise.resolve();
   }
 
   /**
@@ -347,7 +370,7 @@ class Orchestrator {
           task: def.task,
           requiredTier: def.agent.tier,
           timeoutMs: def.timeoutMs,
-          replyTo: serviceSubject(ORCHESTRATOR_KIND),
+          replyTo: resultsSubject(ORCHESTRATOR_KIND),
           env,
         },
         run: run.runId,
@@ -625,32 +648,20 @@ class Orchestrator {
       }
       case 'agent.task.progress.v1':
       case 'agent.task.result.v1': {
-        const b = env.body;
-        let run = this.runs.get(b.runId);
-        if (!run) {
-          const found = await this.locate(b.runId);
-          if (!found || found.where === 'stored') return;
-          if (found.where === 'elsewhere') {
-            this.ctx.bus.tell(actorInbox(ORCHESTRATOR_KIND, found.run.owner), { type: env.type, body: env.body, run: b.runId } as OutMessage);
-            return;
-          }
-          run = found.run;
-        }
-        if (env.type === 'agent.task.progress.v1') {
-          const input: RunInput = { type: 'progress', taskId: b.taskId };
-          if (env.body.fraction !== undefined) input.fraction = env.body.fraction;
-          this.apply(b.runId, input);
-          this.agents.seen(b.agentId, this.now);
+        const results = this.results;
+        if (!results?.has(env.id)) {
+          await this.taskReport(env, false);
           return;
         }
-        const r = env.body;
-        this.agents.released(r.agentId, r.taskId);
-        const input: RunInput = { type: 'result', taskId: r.taskId, status: r.status };
-        if (r.output !== undefined) input.output = r.output;
-        if (r.error !== undefined) input.error = r.error;
-        this.apply(r.runId, input);
-        // Dispatch what the result unblocked now, so it is stored in the same write.
-        this.pump();
+        // From the RESULTS stream: acked once what it changed is stored (or it was handed over).
+        let settled: { done: Promise<unknown> };
+        try {
+          settled = await this.taskReport(env, true);
+        } catch (err) {
+          results.settle(env.id, Promise.reject(err));
+          throw err;
+        }
+        results.settle(env.id, settled.done);
         return;
       }
       case 'actor.heartbeat.v1': {
@@ -680,6 +691,47 @@ class Orchestrator {
     }
   }
 
+  /**
+   * Takes an agent's progress report or result. Resolves (at once) with what settles it: once the change it
+   * caused is stored, or (`durable`, a run owned by another live orchestrator) once that orchestrator
+   * took it over.
+   */
+  private async taskReport(env: Envelope<'agent.task.progress.v1' | 'agent.task.result.v1'>, durable: boolean): Promise<{ done: Promise<unknown> }> {
+    const settled = { done: Promise.resolve() as Promise<unknown> };
+    const b = env.body;
+    if (!this.runs.has(b.runId)) {
+      const found = await this.locate(b.runId);
+      if (!found || found.where === 'stored') return settled;
+      if (found.where === 'elsewhere') {
+        const forwarded = { type: env.type, body: env.body, run: b.runId } as OutMessage;
+        const owner = actorInbox(ORCHESTRATOR_KIND, found.run.owner);
+        if (!durable) {
+          this.ctx.bus.tell(owner, forwarded);
+          return settled;
+        }
+        // Acked once the owner has it; if it is gone meanwhile, delivered again (and the run adopted).
+        return { done: this.ctx.bus.ask(owner, forwarded) };
+      }
+    }
+    if (env.type === 'agent.task.progress.v1') {
+      const input: RunInput = { type: 'progress', taskId: b.taskId };
+      if (env.body.fraction !== undefined) input.fraction = env.body.fraction;
+      this.apply(b.runId, input);
+      this.agents.seen(b.agentId, this.now);
+      return settled;
+    }
+    const r = (env as Envelope<'agent.task.result.v1'>).body;
+    this.agents.released(r.agentId, r.taskId);
+    const input: RunInput = { type: 'result', taskId: r.taskId, status: r.status };
+    if (r.output !== undefined) input.output = r.output;
+    if (r.error !== undefined) input.error = r.error;
+    this.apply(r.runId, input);
+    // Dispatch what the result unblocked now, so it is stored in the same write.
+    this.pump();
+    // A duplicate changes nothing: the write that stored the first copy (if still in flight) settles it.
+    return { done: this.stored(r.runId) };
+  }
+
   behavior(): ActorBehavior {
     return {
       accepts: [
@@ -701,6 +753,8 @@ class Orchestrator {
         for (const t of this.timers.values()) this.ctx.clock.clear(t);
         this.timers.clear();
         if (this.sweepTimer) this.ctx.clock.clear(this.sweepTimer);
+        // No more reports are taken; the ones taken are acked as their writes complete.
+        await this.results?.close();
         // State writes in flight finish (their events follow), then every event reaches the audit stream.
         await this.store.settled();
         await this.events.drain(DEFAULT_AUDIT_DRAIN_MS);
@@ -729,6 +783,15 @@ export const orchestratorKind = defineActorKind({
       const behavior = o.behavior();
       // Recovery needs the bus but not the subscriptions; results arriving meanwhile find their runs in the store.
       await o.recover();
+      // Reports kept while no orchestrator ran go into the mailbox before any heartbeat.
+      o.results = await ResultsConsumer.open(ctx, {
+        durable: DEFAULT_RESULTS_DURABLE,
+        ackWaitMs: DEFAULT_RESULTS_ACK_WAIT_MS,
+        maxAckPending: DEFAULT_RESULTS_MAX_ACK_PENDING,
+        batch: DEFAULT_RESULTS_BATCH,
+        retryMs: DEFAULT_RESULTS_RETRY_MS,
+      });
+      await o.results.start();
       o.startSweeping();
       return behavior;
     } catch (err) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { actorInbox } from '../../protocols/subjects.ts';
+import { actorInbox, resultsSubject } from '../../protocols/subjects.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
-import { waitFor } from '../harness/index.ts';
+import { collect, waitFor } from '../harness/index.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const rig = new OrchestratorRig();
@@ -52,6 +52,30 @@ describe('orchestrator recovery', () => {
     expect((await rig.finished(runId, 45_000)).event).toBe('run-succeeded');
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
     await again.stop(5_000);
+  });
+
+  it('takes a result sent while no orchestrator runs once one starts again, so the stage runs exactly once', async () => {
+    const results = collect(rig.client, resultsSubject('orchestrator'));
+    await results.ready();
+    const first = await rig.orchestrator('orch-durable');
+    const runId = await rig.submit(chain('result-while-down', 800));
+    await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
+    await first.kill();
+    // Stage b's agent reports while no orchestrator is up: the RESULTS stream keeps the result.
+    await results.next((e) => e.type === 'agent.task.result.v1' && e.body.runId === runId && e.body.stageId === 'b');
+    results.close();
+    const second = await rig.orchestrator('orch-durable');
+    expect((await rig.finished(runId)).event).toBe('run-succeeded');
+    expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+    expect(rig.events(runId).filter((e) => e.event === 'stage-retrying')).toEqual([]);
+    const state = await rig.state(runId);
+    expect(state.stages.map((s) => [s.stageId, s.status, s.attempt])).toEqual([
+      ['a', 'succeeded', 1],
+      ['b', 'succeeded', 1],
+      ['c', 'succeeded', 1],
+      ['d', 'succeeded', 1],
+    ]);
+    await second.stop();
   });
 
   it('retries the stage of an agent killed mid-task on another agent', async () => {

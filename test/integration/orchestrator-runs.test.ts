@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineInvalidError } from '../../protocols/errors.ts';
-import { serviceSubject } from '../../protocols/subjects.ts';
+import { resultsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { waitFor } from '../harness/index.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
@@ -43,7 +43,7 @@ stages:
     await rig.finished(runId);
     const task = rig.agents.flatMap((a) => a.started).find((t) => t.runId === runId)!;
     expect(task.env).toEqual({ PIPELINE_ID: runId, PARENT_PIPELINE_ID: '' });
-    expect(task.replyTo).toBe(serviceSubject('orchestrator'));
+    expect(task.replyTo).toBe(resultsSubject('orchestrator'));
   });
 
   it('retries a failing stage as declared, pausing backoffMs × factor between attempts, then fails the run', async () => {
