@@ -11,11 +11,24 @@ import { ActorRegistry } from './runtime/registry.ts';
 import { tokenAuthorityKind } from './token/token-authority.ts';
 import { tokenRenewerKind } from './token/token-renewer.ts';
 
-/** Every actor kind this codebase ships, for hosts, supervisors and `agov actor <kind>`. */
+/**
+ * Every actor kind this codebase ships, loaded at once, for hosts that run many kinds (`agov up`,
+ * tests). A process that runs one actor uses `loadActorKind` (kind-loaders.ts) instead.
+ */
 export function defaultRegistry(): ActorRegistry {
   const registry = new ActorRegistry();
-  registry.register(tokenAuthorityKind, tokenRenewerKind, budgetMonitorKind);
-  registry.register(gatewayKind);
-  registry.register(echoKind, counterKind, agentKind, agentDirectoryKind, ledgerWriterKind, orchestratorKind, createSupervisorKind(() => registry));
+  registry.register(
+    echoKind,
+    counterKind,
+    agentKind,
+    agentDirectoryKind,
+    orchestratorKind,
+    tokenAuthorityKind,
+    tokenRenewerKind,
+    budgetMonitorKind,
+    ledgerWriterKind,
+    gatewayKind,
+    createSupervisorKind((kind) => registry.get(kind)),
+  );
   return registry;
 }

@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { buildSync } from 'esbuild';
+import { buildCliBundle } from '../cli/build-bundle.ts';
 import { defaultRegistry } from '../actors/kinds.ts';
 import { runActor } from '../actors/runtime/actor.ts';
 import { Bus } from '../bus/bus.ts';
@@ -38,7 +38,7 @@ function firstBeat(bus: Bus, kind: string, id: string): Promise<{ at: number; pi
 }
 
 export async function benchRecovery(): Promise<void> {
-  buildSync({ entryPoints: ['cli/index.ts'], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: 'dist/agov.mjs', logLevel: 'warning' });
+  buildCliBundle();
   const dir = mkdtempSync(join(tmpdir(), 'agov-bench-recovery-'));
   const nats = await startNatsServer({ dataDir: dir });
   const bus = await Bus.connect({ servers: nats.url, name: 'bench-recovery' });
@@ -134,6 +134,7 @@ export async function benchRecovery(): Promise<void> {
       await nc.close();
     }
 
+    if (process.env.BENCH_VERBOSE) console.log('in-host samples in order (ms):', inhostMs.map((x) => x.toFixed(1)).join(' '));
     const p = summarize(procMs);
     const h = summarize(inhostMs);
     const hung = summarize(hungIntervals);

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { defaultRegistry } from '../actors/kinds.ts';
+import { loadActorKind } from '../actors/kind-loaders.ts';
 import { runActor } from '../actors/runtime/actor.ts';
 import { ConfigError } from '../protocols/errors.ts';
 import { parseKeyValues } from './args.ts';
@@ -24,7 +24,7 @@ export async function commandActor(argv: string[]): Promise<number> {
   if (!kindName || !values.id) throw new ConfigError('usage: agov actor <kind> --id <id> [--arg k=v] [--heartbeat-ms N]');
   const servers = values.nats ?? process.env.NATS_URL;
   if (!servers) throw new ConfigError('agov actor needs NATS_URL (or --nats) to join an existing bus');
-  const kind = defaultRegistry().get(kindName);
+  const kind = await loadActorKind(kindName);
   const args = { ...parseKeyValues(values.arg ?? []), ...envArgs() };
   const handle = await runActor(kind, {
     id: values.id,

@@ -2,16 +2,6 @@
  * `agov`: the command line of agent-governance. Each subcommand lives in its own module.
  */
 import { GovError, toGovError } from '../protocols/errors.ts';
-import { commandActor } from './command-actor.ts';
-import { commandChaos } from './command-chaos.ts';
-import { commandEvidence } from './command-evidence.ts';
-import { commandLedger } from './command-ledger.ts';
-import { commandAgents } from './command-agents.ts';
-import { commandRun, commandRunStatus, commandRuns } from './command-run.ts';
-import { commandTeams } from './command-teams.ts';
-import { commandUp } from './command-up.ts';
-import { commandValidate } from './command-validate.ts';
-
 const USAGE = `agov <command> [options]
 
 Commands:
@@ -33,18 +23,19 @@ Commands:
 
 type Command = (argv: string[]) => Promise<number>;
 
+/** Each command's module is loaded only when it runs: `agov actor` starts fast (restart latency). */
 const commands: Record<string, Command> = {
-  up: commandUp,
-  actor: commandActor,
-  chaos: commandChaos,
-  ledger: commandLedger,
-  evidence: commandEvidence,
-  agents: commandAgents,
-  teams: commandTeams,
-  validate: commandValidate,
-  run: commandRun,
-  runs: commandRuns,
-  'run-status': commandRunStatus,
+  up: async (a) => (await import('./command-up.ts')).commandUp(a),
+  actor: async (a) => (await import('./command-actor.ts')).commandActor(a),
+  chaos: async (a) => (await import('./command-chaos.ts')).commandChaos(a),
+  ledger: async (a) => (await import('./command-ledger.ts')).commandLedger(a),
+  evidence: async (a) => (await import('./command-evidence.ts')).commandEvidence(a),
+  agents: async (a) => (await import('./command-agents.ts')).commandAgents(a),
+  teams: async (a) => (await import('./command-teams.ts')).commandTeams(a),
+  validate: async (a) => (await import('./command-validate.ts')).commandValidate(a),
+  run: async (a) => (await import('./command-run.ts')).commandRun(a),
+  runs: async (a) => (await import('./command-run.ts')).commandRuns(a),
+  'run-status': async (a) => (await import('./command-run.ts')).commandRunStatus(a),
   help: async () => {
     process.stdout.write(USAGE);
     return 0;

@@ -25,8 +25,7 @@ import type { Subscription } from '@nats-io/transport-node';
 import type { BodyIn } from '../protocols/catalog.ts';
 import type { TimerHandle } from '../infra/clock.ts';
 import { type ActorHandle, runActor } from '../actors/runtime/actor.ts';
-import { type ActorBehavior, type ActorContext, defineActorKind } from '../actors/runtime/actor-kind.ts';
-import type { ActorRegistry } from '../actors/runtime/registry.ts';
+import { type ActorBehavior, type ActorContext, type ActorKind, defineActorKind } from '../actors/runtime/actor-kind.ts';
 import { ConfigError, GovError, type SerializedError, serializeError } from '../protocols/errors.ts';
 import { actorInbox, auditSubject, exitSubject, heartbeatSubject, startedSubject } from '../protocols/subjects.ts';
 import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
@@ -87,15 +86,18 @@ function descriptorKind(d: StartDescriptor): { kind: string; actorId: string } {
   return d.kind === 'supervisor' ? { kind: 'supervisor', actorId: d.spec.id } : { kind: d.actorKind, actorId: d.actorId };
 }
 
-/** The `supervisor` actor kind. `registry` is read lazily so supervisors can start supervisors. */
-export function createSupervisorKind(registry: () => ActorRegistry) {
+/** How a supervisor finds the kind of an in-host child (lazily, so a process loads only what it runs). */
+export type ActorKindLoader = (kind: string) => Promise<ActorKind> | ActorKind;
+
+/** The `supervisor` actor kind; `loadKind` resolves its in-host children's kinds, supervisors included. */
+export function createSupervisorKind(loadKind: ActorKindLoader) {
   return defineActorKind({
     kind: 'supervisor',
     description: 'OTP-style supervisor: starts, watches and restarts its children (actors, processes, supervisors)',
     start(ctx) {
       const args = ctx.args as unknown as SupervisorArgs;
       if (!args?.spec) throw new ConfigError(`supervisor ${ctx.id} needs a spec argument`);
-      return new SupervisorRuntime(ctx, args, registry).behavior();
+      return new SupervisorRuntime(ctx, args, loadKind).behavior();
     },
   });
 }
@@ -117,7 +119,7 @@ class SupervisorRuntime {
   constructor(
     private readonly ctx: ActorContext,
     private readonly args: SupervisorArgs,
-    private readonly registry: () => ActorRegistry,
+    private readonly loadKind: ActorKindLoader,
   ) {
     this.heartbeatMs = args.childHeartbeatMs ?? DEFAULT_CHILD_HEARTBEAT_MS;
     this.watchdog = new HeartbeatWatchdog(args.missedBeats ?? DEFAULT_MISSED_BEATS);
@@ -270,7 +272,7 @@ class SupervisorRuntime {
       });
       return { type: 'process', incarnation, proc, kind, actorId };
     }
-    const actorKind = this.registry().get(kind);
+    const actorKind = await this.loadKind(kind);
     const args = start.kind === 'supervisor' ? { ...this.args, spec: start.spec } : (start.args ?? {});
     const handle = await runActor(actorKind, {
       id: actorId,
