@@ -19,6 +19,7 @@ import { Bus } from '../bus/bus.ts';
 import { startNatsServer } from '../infra/nats-server.ts';
 import { actorInbox, allObs, heartbeatSubject } from '../protocols/subjects.ts';
 import { supervisorSpec } from '../supervisors/child-spec.ts';
+import { askSupervisorTree } from '../supervisors/supervisor-tree.ts';
 import { report, round, summarize } from './stats.ts';
 
 const KILLS = 50;
@@ -59,8 +60,8 @@ export async function benchRecovery(): Promise<void> {
     });
     const treePid = async () => {
       for (;;) {
-        const r = await bus.ask(actorInbox('supervisor', 'bench-root'), { type: 'supervisor.status.v1', body: { deep: false } });
-        const pid = r.type === 'supervisor.tree.v1' ? r.body.children.find((c) => c.id === 'proc')?.pid : undefined;
+        const tree = await askSupervisorTree(bus, 'bench-root', false);
+        const pid = tree.children.find((c) => c.id === 'proc')?.pid;
         if (pid) return pid;
         await new Promise((res) => setTimeout(res, 10));
       }

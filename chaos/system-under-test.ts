@@ -14,7 +14,7 @@ import { type NatsServer, startNatsServer } from '../infra/nats-server.ts';
 import { type RedisServer, startRedisServer } from '../infra/redis-server.ts';
 import { startVaultDevServer, type VaultDevServer } from '../infra/vault-dev-server.ts';
 import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
-import { actorInbox } from '../protocols/subjects.ts';
+import { askSupervisorTree } from '../supervisors/supervisor-tree.ts';
 import { systemSpec } from '../supervisors/system-spec.ts';
 import { parseTeams } from '../supervisors/teams.ts';
 import { DEFAULT_CHAOS_HEARTBEAT_MS, DEFAULT_CHAOS_MISSED_BEATS } from './chaos-options.ts';
@@ -90,11 +90,7 @@ export async function startSystemUnderTest(options: { heartbeatMs?: number; miss
     bus: { servers: nats.url },
     heartbeatMs,
   });
-  const tree = async () => {
-    const r = await client.ask(actorInbox('supervisor', 'root'), { type: 'supervisor.status.v1', body: { deep: true } });
-    if (r.type !== 'supervisor.tree.v1') throw new Error(`unexpected ${r.type}`);
-    return r.body;
-  };
+  const tree = () => askSupervisorTree(client, 'root');
   const processes = async () => {
     const out: LiveProcess[] = [];
     const walk = (t: SupervisorTree) => {

@@ -13,10 +13,9 @@ import { Bus } from '../bus/bus.ts';
 import { ensureStreams } from '../bus/streams.ts';
 import { type ResolvedServices, resolveServices } from '../infra/services.ts';
 import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
-import { actorInbox } from '../protocols/subjects.ts';
 import { systemSpec } from '../supervisors/system-spec.ts';
 import { parseTeams } from '../supervisors/teams.ts';
-import { allChildren } from './tree-view.ts';
+import { allChildren, askSupervisorTree } from '../supervisors/supervisor-tree.ts';
 
 /** Port of the HTTP gateway under `agov up` (AGOV_HTTP_PORT overrides; 0 picks a free one). */
 export const DEFAULT_HTTP_PORT = 8080;
@@ -53,11 +52,7 @@ export async function startSystem(options: { teamsFile?: string; heartbeatMs?: n
     args: { spec, childHeartbeatMs: options.heartbeatMs },
     bus: { servers: services.natsUrl },
   });
-  const tree = async () => {
-    const r = await client.ask(actorInbox('supervisor', 'root'), { type: 'supervisor.status.v1', body: { deep: true } });
-    if (r.type !== 'supervisor.tree.v1') throw new Error(`unexpected reply ${r.type}`);
-    return r.body;
-  };
+  const tree = () => askSupervisorTree(client, 'root');
   return {
     services,
     client,

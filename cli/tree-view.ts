@@ -23,8 +23,3 @@ export function renderTree(tree: SupervisorTree, nowMs = Date.now()): string {
   walk(tree, '');
   return lines.join('\n');
 }
-
-/** Every node of a tree (deep), for "is everything running" checks. */
-export function allChildren(tree: SupervisorTree): SupervisorTree['children'] {
-  return tree.children.flatMap((c) => [c, ...(c.tree ? allChildren(c.tree) : [])]);
-}

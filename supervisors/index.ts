@@ -6,3 +6,4 @@ export * from './supervisor-logic.ts';
 export * from './supervisor-options.ts';
 export * from './system-spec.ts';
 export * from './teams.ts';
+export * from './supervisor-tree.ts';

@@ -27,10 +27,11 @@ import type { TimerHandle } from '../infra/clock.ts';
 import { type ActorHandle, runActor } from '../actors/runtime/actor.ts';
 import { type ActorBehavior, type ActorContext, type ActorKind, defineActorKind } from '../actors/runtime/actor-kind.ts';
 import { ConfigError, GovError, type SerializedError, serializeError } from '../protocols/errors.ts';
-import { actorInbox, auditSubject, exitSubject, heartbeatSubject, startedSubject } from '../protocols/subjects.ts';
+import { auditSubject, exitSubject, heartbeatSubject, startedSubject } from '../protocols/subjects.ts';
 import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
 import type { ChildSpec, StartDescriptor, SupervisorSpec } from './child-spec.ts';
 import { HeartbeatWatchdog } from './heartbeat-watchdog.ts';
+import { askSupervisorTree } from './supervisor-tree.ts';
 import { type ProcessChild, spawnProcessChild } from './process-child.ts';
 import {
   type ChildExitReason,
@@ -385,8 +386,7 @@ class SupervisorRuntime {
       };
       if (deep && spec.start.kind === 'supervisor' && running) {
         try {
-          const r = await this.ctx.bus.ask(actorInbox('supervisor', actorId), { type: 'supervisor.status.v1', body: { deep } }, { timeoutMs: 2_000 });
-          if (r.type === 'supervisor.tree.v1') child.tree = r.body;
+          child.tree = await askSupervisorTree(this.ctx.bus, actorId, deep, { timeoutMs: 2_000 });
         } catch {
           // a nested supervisor restarting right now: report it without its subtree
         }

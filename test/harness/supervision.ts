@@ -3,8 +3,8 @@ import { type ActorHandle, runActor } from '../../actors/runtime/actor.ts';
 import type { Bus } from '../../bus/bus.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import type { SupervisorTree } from '../../protocols/messages/supervisor.ts';
-import { actorInbox } from '../../protocols/subjects.ts';
 import { type SupervisorSpecInput, supervisorSpec } from '../../supervisors/child-spec.ts';
+import { askSupervisorTree } from '../../supervisors/supervisor-tree.ts';
 
 /** Starts a supervisor actor in this process with a spec. */
 export function startSupervisor(natsUrl: string, input: SupervisorSpecInput, opts: { childHeartbeatMs?: number; missedBeats?: number } = {}): Promise<ActorHandle> {
@@ -17,11 +17,7 @@ export function startSupervisor(natsUrl: string, input: SupervisorSpecInput, opt
   });
 }
 
-export async function treeOf(bus: Bus, supervisorId: string): Promise<SupervisorTree> {
-  const r = await bus.ask(actorInbox('supervisor', supervisorId), { type: 'supervisor.status.v1', body: { deep: true } });
-  if (r.type !== 'supervisor.tree.v1') throw new Error(`unexpected ${r.type}`);
-  return r.body;
-}
+export const treeOf = (bus: Bus, supervisorId: string): Promise<SupervisorTree> => askSupervisorTree(bus, supervisorId);
 
 export type SupervisorEvent = Extract<Envelope, { type: 'supervisor.event.v1' }>['body'];
 
