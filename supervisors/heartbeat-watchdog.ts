@@ -39,6 +39,20 @@ export class HeartbeatWatchdog {
     return out;
   }
 
+  /**
+   * When the next child becomes hung if no beat arrives before then (undefined: nobody watched).
+   * A supervisor sets one timer for this moment instead of polling, so detection lags a hang's
+   * threshold by timer latency (about a millisecond), not by a polling period.
+   */
+  nextDeadline(): number | undefined {
+    let next: number | undefined;
+    for (const c of this.children.values()) {
+      const at = c.lastSeenMs + this.missedBeats * c.intervalMs;
+      if (next === undefined || at < next) next = at;
+    }
+    return next;
+  }
+
   lastSeen(id: string): number | undefined {
     return this.children.get(id)?.lastSeenMs;
   }

@@ -41,5 +41,3 @@ export const DEFAULT_MISSED_BEATS = 3;
 /** How long a process child has to announce itself (actor.started.v1) before its start counts as failed. */
 export const DEFAULT_PROCESS_START_TIMEOUT_MS = 15_000;
 
-/** How often per heartbeat interval the watchdog looks for hung children: detection lags by at most interval/this. */
-export const HEARTBEAT_CHECKS_PER_INTERVAL = 5;

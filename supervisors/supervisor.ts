@@ -48,7 +48,6 @@ import {
 } from './supervisor-logic.ts';
 import {
   DEFAULT_CHILD_HEARTBEAT_MS,
-  HEARTBEAT_CHECKS_PER_INTERVAL,
   DEFAULT_MISSED_BEATS,
   DEFAULT_PROCESS_START_TIMEOUT_MS,
 } from './supervisor-options.ts';
@@ -112,7 +111,8 @@ class SupervisorRuntime {
   private incarnations = 0;
   /** Inputs to the reducer, one at a time (the runtime contract of supervisor-logic.ts). */
   private queue: Promise<void> = Promise.resolve();
-  private watchTimer: TimerHandle | undefined;
+  /** One timer, set for the watchdog's next deadline (see armWatchdog). */
+  private watchTimer: { handle: TimerHandle; at: number } | undefined;
   private stopping = false;
   /** Audit publishes not yet acknowledged by the stream; a stop waits for them. */
   private readonly audits = new Set<Promise<void>>();
@@ -128,7 +128,6 @@ class SupervisorRuntime {
 
   async behavior(): Promise<ActorBehavior> {
     await this.input(() => initSupervisor(this.args.spec, this.ctx.clock.now()));
-    this.watchTimer = this.ctx.clock.setInterval(() => this.checkHeartbeats(), Math.max(10, Math.floor(this.heartbeatMs / HEARTBEAT_CHECKS_PER_INTERVAL)));
     return {
       accepts: ['supervisor.status.v1'],
       service: false,
@@ -222,6 +221,7 @@ class SupervisorRuntime {
       return;
     }
     this.watchdog.watch(childId, this.heartbeatMs, now());
+    this.armWatchdog();
     rt.lastHeartbeatMs = now();
     const pid = rt.running.type === 'process' ? rt.running.proc.pid : process.pid;
     this.event({ event: 'child-started', childId, actorKind: kind, actorId, pid, restartCount: this.restartCount(childId) });
@@ -298,6 +298,32 @@ class SupervisorRuntime {
     const pid = running.type === 'process' ? running.proc.pid : process.pid;
     this.event({ event: 'child-exited', childId, actorKind: running.kind, actorId: running.actorId, pid, reason, detectedBy });
     void this.input(() => onChildExit(this.state, { childId, reason }, this.ctx.clock.now()));
+  }
+
+  /**
+   * Sets the watchdog timer for the earliest moment a child can become hung. Beats only move
+   * deadlines later, so a beat never re-arms: the timer fires at the old deadline, finds the child
+   * alive and re-arms for the new one (one timer fire per child per `missedBeats` intervals).
+   */
+  private armWatchdog() {
+    if (this.stopping) return;
+    const at = this.watchdog.nextDeadline();
+    if (at === undefined) return;
+    if (this.watchTimer && this.watchTimer.at <= at) return;
+    if (this.watchTimer) this.ctx.clock.clear(this.watchTimer.handle);
+    // +1: hung means silent for *more than* the threshold, and the clock has millisecond resolution.
+    const delayMs = Math.max(1, at - this.ctx.clock.now() + 1);
+    const handle = this.ctx.clock.setTimeout(() => {
+      this.watchTimer = undefined;
+      this.checkHeartbeats();
+      this.armWatchdog();
+    }, delayMs);
+    this.watchTimer = { handle, at };
+  }
+
+  private disarmWatchdog() {
+    if (this.watchTimer) this.ctx.clock.clear(this.watchTimer.handle);
+    this.watchTimer = undefined;
   }
 
   private checkHeartbeats() {
@@ -399,7 +425,7 @@ class SupervisorRuntime {
 
   /** Graceful stop (or after a crash): children in reverse start order, then timers. */
   private async shutdown(): Promise<void> {
-    if (this.watchTimer) this.ctx.clock.clear(this.watchTimer);
+    this.disarmWatchdog();
     for (const t of this.timers.values()) this.ctx.clock.clear(t);
     this.timers.clear();
     await this.queue.catch(() => {});
@@ -409,6 +435,8 @@ class SupervisorRuntime {
       await this.execute(step.commands);
     }
     this.stopping = true;
+    // A start queued before the stop may have armed the watchdog again.
+    this.disarmWatchdog();
     // Anything still running (e.g. after an escalation crash) must not outlive its supervisor.
     for (const [childId, rt] of this.children) {
       if (rt.running) await this.stopChild(childId, 'brutal_kill');

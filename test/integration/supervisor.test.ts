@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ActorHandle } from '../../actors/runtime/actor.ts';
 import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
-import { actorInbox, allObs } from '../../protocols/subjects.ts';
+import { actorInbox, allObs, heartbeatSubject } from '../../protocols/subjects.ts';
 import type { ChildSpecInput, Strategy } from '../../supervisors/child-spec.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
 import { supervisorSpec } from '../../supervisors/child-spec.ts';
@@ -139,6 +139,22 @@ describe('process children', () => {
     const after = (await treeOf(client, 'shung')).children[0]!;
     expect(after.pid).not.toBe(before.pid);
     expect(() => process.kill(before.pid!, 0)).toThrow(); // the hung process was killed, not leaked
+  });
+  it('declares a hung child once it has been silent for more than missedBeats intervals, not before and not much after', async () => {
+    // startSupervisor: 200 ms heartbeats, 3 missed beats → the threshold is 600 ms after the last beat.
+    await sup('sdeadline', 'one_for_one', [proc('hung2')]);
+    const pid = (await treeOf(client, 'sdeadline')).children[0]!.pid!;
+    let lastBeatAt = 0;
+    const beats = client.subscribeRaw(heartbeatSubject('echo', 'hung2'), () => {
+      lastBeatAt = performance.now();
+    });
+    await waitFor('a beat seen', () => lastBeatAt > 0);
+    process.kill(pid, 'SIGSTOP');
+    await feed.next((e) => isSupEvent(e, { supervisorId: 'sdeadline', event: 'child-hung', childId: 'hung2' }));
+    const silentMs = performance.now() - lastBeatAt;
+    beats.unsubscribe();
+    expect(silentMs).toBeGreaterThanOrEqual(600 - 5); // 5 ms: the two receipts of the last beat differ slightly
+    expect(silentMs).toBeLessThan(600 + 400); // a timer set for the deadline, not a polling loop; slack for a loaded machine
   });
 });
 
