@@ -7,12 +7,16 @@
  * - `agent`: the agent actor (kind `agent`: XState lifecycle persisted to Redis on every
  *   transition, transitions on the feed and in the audit stream), what production runs.
  *
- * For each: throughput — 100 concurrent 5-stage noop pipelines (a chain) → runs/s; overhead — the
- * same pipeline one run at a time, the latency of one stage (submit → `run-succeeded` on the feed,
- * divided by the stages) against a raw nats.js request/reply round trip on the same server, sampled
- * just before and just after the sequential runs.
+ * For each: throughput — 100 concurrent 5-stage noop pipelines (a chain) → runs/s; latency — runs
+ * one at a time, alternating the 5-stage chain and a 10-stage one, against a raw nats.js
+ * request/reply round trip on the same server, sampled just before and just after them:
+ * - per stage: what one more stage costs, (median 10-stage run − median 5-stage run) / 5 — the
+ *   dispatch overhead of a stage, without the costs every run pays once whatever its length;
+ * - per run: those fixed costs (submission, and the terminal event, which waits for every audit
+ *   publish of the run to be acknowledged), = median 5-stage run − 5 × per stage;
+ * - whole 5-stage run / 5, which mixes the two, as the earlier bench reported it.
  * Target: ≤ 3 round trips per stage (p50). A stage's critical path is one KV write (the state,
- * stored before acting), the assign request/reply and the result message.
+ * stored before acting), the assign to the agent and the agent's result.
  *
  * The bench's own client shares the orchestrator's process; it reads the feed with a bare
  * JSON.parse (as any external follower would) so its cost does not blur the measurement.
@@ -39,19 +43,25 @@ const STAGES = 5;
 const AGENTS = 20;
 const WARMUP_RUNS = 20;
 const SEQUENTIAL_RUNS = 200;
+/** The longer chain of the per-stage measurement. */
+const LONG_STAGES = 10;
 const RAW_ROUND_TRIPS = 2_000;
 const RAW_WARMUP = 200;
 const AGENTS_CHILD_FLAG = '--bench-pipeline-agents';
 
 type AgentMode = 'plain' | 'agent';
 
-const PIPELINE = [
-  'name: bench',
-  'version: 1',
-  'stages:',
-  ...Array.from({ length: STAGES }, (_, i) => `  - { id: s${i}, ${i > 0 ? `needs: [s${i - 1}], ` : ''}task: { kind: noop } }`),
-  '',
-].join('\n');
+/** A chain of `n` noop stages. */
+const chain = (n: number) =>
+  [
+    'name: bench',
+    'version: 1',
+    'stages:',
+    ...Array.from({ length: n }, (_, i) => `  - { id: s${i}, ${i > 0 ? `needs: [s${i - 1}], ` : ''}task: { kind: noop } }`),
+    '',
+  ].join('\n');
+const PIPELINE = chain(STAGES);
+const LONG_PIPELINE = chain(LONG_STAGES);
 
 interface ModeResult {
   runsPerSec: number;
@@ -59,9 +69,16 @@ interface ModeResult {
   concurrentElapsedMs: number;
   failedRuns: number;
   rawRoundTripMs: { p50: number; p99: number };
+  /** Whole 5-stage run / 5. */
   stageLatencyMs: { p50: number; p99: number };
   stageOverheadRoundTrips: number;
   stageOverheadRoundTripsP99: number;
+  /** What one more stage costs (see the header). */
+  marginalStageMs: number;
+  marginalStageRoundTrips: number;
+  /** What every run pays once. */
+  perRunFixedMs: number;
+  perRunFixedRoundTrips: number;
 }
 
 const decoder = new TextDecoder();
@@ -95,8 +112,8 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
       else early.set(runId, ok);
     });
     await client.flush();
-    const runOnce = async (): Promise<boolean> => {
-      const reply = await client.ask(serviceSubject('orchestrator'), { type: 'run.request.v1', body: { yaml: PIPELINE, params: {} } });
+    const runOnce = async (yaml = PIPELINE): Promise<boolean> => {
+      const reply = await client.ask(serviceSubject('orchestrator'), { type: 'run.request.v1', body: { yaml, params: {} } });
       if (reply.type !== 'run.accepted.v1') throw new Error(`unexpected ${reply.type}`);
       const runId = reply.body.runId;
       const known = early.get(runId);
@@ -124,13 +141,20 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
 
     // Warm-up, then one run at a time: the latency of a stage with nothing else going on. Half the
     // raw samples are taken before, half after, so both see the machine in the same state.
-    for (let i = 0; i < WARMUP_RUNS; i++) await runOnce();
+    for (let i = 0; i < WARMUP_RUNS; i++) await runOnce(i % 2 ? PIPELINE : LONG_PIPELINE);
     await rawSamples(RAW_ROUND_TRIPS / 2);
     const perStage: number[] = [];
+    const shortRuns: number[] = [];
+    const longRuns: number[] = [];
     for (let i = 0; i < SEQUENTIAL_RUNS; i++) {
-      const t0 = performance.now();
+      let t0 = performance.now();
       if (!(await runOnce())) throw new Error('a sequential bench run failed');
-      perStage.push((performance.now() - t0) / STAGES);
+      const ms = performance.now() - t0;
+      shortRuns.push(ms);
+      perStage.push(ms / STAGES);
+      t0 = performance.now();
+      if (!(await runOnce(LONG_PIPELINE))) throw new Error('a sequential bench run failed');
+      longRuns.push(performance.now() - t0);
     }
     await rawSamples(RAW_ROUND_TRIPS / 2);
 
@@ -142,6 +166,9 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
 
     const r = summarize(rtt);
     const s = summarize(perStage);
+    const shortP50 = summarize(shortRuns).p50;
+    const marginal = (summarize(longRuns).p50 - shortP50) / (LONG_STAGES - STAGES);
+    const fixed = shortP50 - STAGES * marginal;
     return {
       runsPerSec: round(CONCURRENT_RUNS / elapsedS, 1),
       stagesPerSec: round((CONCURRENT_RUNS * STAGES) / elapsedS, 1),
@@ -151,6 +178,10 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
       stageLatencyMs: { p50: round(s.p50), p99: round(s.p99) },
       stageOverheadRoundTrips: round(s.p50 / r.p50, 2),
       stageOverheadRoundTripsP99: round(s.p99 / r.p99, 2),
+      marginalStageMs: round(marginal),
+      marginalStageRoundTrips: round(marginal / r.p50, 2),
+      perRunFixedMs: round(fixed),
+      perRunFixedRoundTrips: round(fixed / r.p50, 2),
     };
   } finally {
     await orch.stop();
@@ -181,6 +212,8 @@ export async function benchPipeline(): Promise<void> {
       concurrentElapsedMs: plain.concurrentElapsedMs,
       failedRuns: plain.failedRuns,
       rawRoundTripMs: plain.rawRoundTripMs,
+      marginalStageMs: plain.marginalStageMs,
+      perRunFixedMs: plain.perRunFixedMs,
       stageLatencyMs: plain.stageLatencyMs,
       // The agent actor (kind `agent`), as production runs it.
       agentActor: {
@@ -189,13 +222,19 @@ export async function benchPipeline(): Promise<void> {
         concurrentElapsedMs: agent.concurrentElapsedMs,
         failedRuns: agent.failedRuns,
         rawRoundTripMs: agent.rawRoundTripMs,
+        marginalStageMs: agent.marginalStageMs,
+        perRunFixedMs: agent.perRunFixedMs,
         stageLatencyMs: agent.stageLatencyMs,
       },
     };
     const ratios = {
-      stageOverheadRoundTrips: plain.stageOverheadRoundTrips,
-      stageOverheadRoundTripsP99: plain.stageOverheadRoundTripsP99,
-      agentActorStageRoundTrips: agent.stageOverheadRoundTrips,
+      stageRoundTrips: plain.marginalStageRoundTrips,
+      perRunFixedRoundTrips: plain.perRunFixedRoundTrips,
+      agentActorStageRoundTrips: agent.marginalStageRoundTrips,
+      agentActorPerRunFixedRoundTrips: agent.perRunFixedRoundTrips,
+      wholeRunPerStageRoundTrips: plain.stageOverheadRoundTrips,
+      wholeRunPerStageRoundTripsP99: plain.stageOverheadRoundTripsP99,
+      agentActorWholeRunPerStageRoundTrips: agent.stageOverheadRoundTrips,
       agentActorStageRoundTripsP99: agent.stageOverheadRoundTripsP99,
     };
     for (const [name, m] of [
@@ -204,8 +243,9 @@ export async function benchPipeline(): Promise<void> {
     ] as const) {
       console.log(`${name}: ${CONCURRENT_RUNS} concurrent ${STAGES}-stage runs on ${AGENTS} agents: ${m.runsPerSec} runs/s (${m.stagesPerSec} stages/s), ${m.failedRuns} failed`);
       console.log(
-        `${name}: stage latency p50 ${m.stageLatencyMs.p50} ms vs raw round trip ${m.rawRoundTripMs.p50} ms → ${m.stageOverheadRoundTrips} round trips per stage (target ≤ 3)`,
+        `${name}: one more stage costs ${m.marginalStageMs} ms vs raw round trip ${m.rawRoundTripMs.p50} ms → ${m.marginalStageRoundTrips} round trips per stage (target ≤ 3); every run also pays ${m.perRunFixedMs} ms once (${m.perRunFixedRoundTrips} round trips)`,
       );
+      console.log(`${name}: a whole 5-stage run / 5: p50 ${m.stageLatencyMs.p50} ms → ${m.stageOverheadRoundTrips} round trips`);
     }
     report('pipeline', results, ratios);
   } finally {

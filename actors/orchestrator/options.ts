@@ -38,6 +38,11 @@ export const DEFAULT_AUDIT_RETRY_MS = 500;
 export const DEFAULT_AUDIT_DRAIN_MS = 5_000;
 /** Compiled pipelines kept for run requests that repeat the same text and parameters. */
 export const DEFAULT_PIPELINE_CACHE_ENTRIES = 64;
+/**
+ * Finished runs whose last write this instance remembers, so the durable copy of their last result
+ * (see the results fast path in orchestrator.ts) is acked without a store lookup.
+ */
+export const DEFAULT_FINISHED_RUNS_REMEMBERED = 1_024;
 /** The durable consumer of `gov.results.orchestrator` shared by every orchestrator instance. */
 export const DEFAULT_RESULTS_DURABLE = 'orchestrator-results';
 /** A result delivered to an orchestrator and not acked within this long (it died) is delivered again. */

@@ -53,6 +53,7 @@ import {
   DEFAULT_RESULTS_DURABLE,
   DEFAULT_RESULTS_MAX_ACK_PENDING,
   DEFAULT_RESULTS_RETRY_MS,
+  DEFAULT_FINISHED_RUNS_REMEMBERED,
   DEFAULT_RUNS_BUCKET,
   DEFAULT_SWEEP_INTERVAL_MS,
 } from './options.ts';
@@ -152,9 +153,13 @@ class Orchestrator {
   private readonly admitting = new Set<string>();
   /** runId → its latest state write (resolves once that state, or a newer one, is stored). */
   private readonly writes = new Map<string, Promise<void>>();
+  /** Runs finished here lately → the write that stored their end (oldest first; see taskReport). */
+  private readonly finished = new Map<string, Promise<void>>();
   /** Progress and results from the RESULTS stream (set once recovery is done). */
   results: ResultsConsumer | undefined;
   private stopped = false;
+  /** Where agents report (the `replyTo` of our assigns): a stream subject we also listen to directly. */
+  private readonly resultsSubject = resultsSubject(ORCHESTRATOR_KIND);
 
   constructor(
     private readonly ctx: ActorContext,
@@ -217,7 +222,10 @@ class Orchestrator {
     if (isTerminalRun(s.run.status)) {
       // The record stays in the store (run.get / run.list); memory keeps only live runs.
       void saved.then(() => {
-        if (this.runs.get(runId) === s.run) this.runs.delete(runId);
+        if (this.runs.get(runId) !== s.run) return;
+        this.runs.delete(runId);
+        this.finished.set(runId, saved);
+        if (this.finished.size > DEFAULT_FINISHED_RUNS_REMEMBERED) this.finished.delete(this.finished.keys().next().value!);
       });
     }
     this.schedulePump();
@@ -370,7 +378,7 @@ class Orchestrator {
           task: def.task,
           requiredTier: def.agent.tier,
           timeoutMs: def.timeoutMs,
-          replyTo: resultsSubject(ORCHESTRATOR_KIND),
+          replyTo: this.resultsSubject,
           env,
         },
         run: run.runId,
@@ -588,7 +596,7 @@ class Orchestrator {
    */
   async handle(env: Envelope, ictx: IncomingContext): Promise<OutMessage | undefined> {
     try {
-      return await this.handleMessage(env);
+      return await this.handleMessage(env, ictx.subject);
     } catch (err) {
       this.ctx.log.info('request refused', { type: env.type, error: String(err) });
       if (ictx.reply) {
@@ -600,7 +608,7 @@ class Orchestrator {
     }
   }
 
-  private async handleMessage(env: Envelope): Promise<OutMessage | undefined> {
+  private async handleMessage(env: Envelope, subject: string): Promise<OutMessage | undefined> {
     switch (env.type) {
       case 'run.request.v1': {
         const pipeline = await requestPipeline(env.body);
@@ -649,6 +657,13 @@ class Orchestrator {
       case 'agent.task.progress.v1':
       case 'agent.task.result.v1': {
         const results = this.results;
+        if (subject === this.resultsSubject) {
+          // The fast path: the agent's report as published, before the RESULTS stream stores it and
+          // delivers its durable copy. Only the run's owner acts on it (every instance hears it);
+          // the durable copy, a duplicate by taskId by then, is acked once this change is stored.
+          if (this.runs.has(env.body.runId)) await this.taskReport(env, false);
+          return;
+        }
         if (!results?.has(env.id)) {
           await this.taskReport(env, false);
           return;
@@ -699,6 +714,8 @@ class Orchestrator {
   private async taskReport(env: Envelope<'agent.task.progress.v1' | 'agent.task.result.v1'>, durable: boolean): Promise<{ done: Promise<unknown> }> {
     const settled = { done: Promise.resolve() as Promise<unknown> };
     const b = env.body;
+    const finished = this.finished.get(b.runId);
+    if (finished && !this.runs.has(b.runId)) return { done: finished };
     if (!this.runs.has(b.runId)) {
       const found = await this.locate(b.runId);
       if (!found || found.where === 'stored') return settled;
@@ -745,7 +762,7 @@ class Orchestrator {
         'agent.register.v1',
         'actor.exit.v1',
       ],
-      subscriptions: [{ subject: allHeartbeats() }, { subject: allExits() }, { subject: agentRegisterSubject() }],
+      subscriptions: [{ subject: allHeartbeats() }, { subject: allExits() }, { subject: agentRegisterSubject() }, { subject: this.resultsSubject }],
       status: () => ({ runs: this.runs.size, agents: this.agents.list().filter((a) => !a.dead).length }),
       handle: (env, ctx) => this.handle(env, ctx),
       stop: async () => {

@@ -11,6 +11,11 @@
  *   once every audit publish of that run (its own included) is acknowledged: a run reported finished
  *   is fully on the audit trail.
  * - `drain()` waits for every pending publish (the actor's stop awaits it, bounded).
+ * - Off the critical path: events are encoded and published in one batch on the next turn of the
+ *   event loop (setImmediate), not in the pass that stored the state change. That pass also sends the
+ *   next stage's assign, which then reaches the socket alone and at once; the events go out while the
+ *   agent works. (On this loopback every socket write costs tens of µs, and encoding an event twice,
+ *   JSON and msgpack, about as much.)
  */
 import type { Bus } from '../../bus/bus.ts';
 import type { Clock, TimerHandle } from '../../infra/clock.ts';
@@ -46,6 +51,8 @@ export class RunEvents {
   private pendingTotal = 0;
   private idle: Array<() => void> = [];
   private closed = false;
+  /** Events given to `publish`, wrapped (their timestamp is the state change's) but not sent yet. */
+  private queued: Envelope<'run.event.v1'>[] = [];
 
   constructor(
     private readonly bus: Bus,
@@ -57,11 +64,22 @@ export class RunEvents {
 
   /** Audit publishes not acknowledged yet. */
   get pending(): number {
-    return this.pendingTotal;
+    return this.pendingTotal + this.queued.length;
   }
 
   publish(b: RunEventBody): void {
-    const env = this.bus.wrap({ type: 'run.event.v1', body: b, run: b.runId });
+    this.queued.push(this.bus.wrap({ type: 'run.event.v1', body: b, run: b.runId }));
+    if (this.queued.length === 1) setImmediate(() => this.sendQueued());
+  }
+
+  private sendQueued(): void {
+    const batch = this.queued;
+    this.queued = [];
+    for (const env of batch) this.sendNow(env);
+  }
+
+  private sendNow(env: Envelope<'run.event.v1'>): void {
+    const b = env.body;
     let feed: Uint8Array;
     let bytes: Uint8Array;
     try {
@@ -131,6 +149,7 @@ export class RunEvents {
    * still unacknowledged.
    */
   async drain(timeoutMs: number): Promise<number> {
+    this.sendQueued();
     if (this.pendingTotal > 0) {
       let timer: TimerHandle | undefined;
       await new Promise<void>((resolve) => {

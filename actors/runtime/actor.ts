@@ -79,6 +79,17 @@ export interface ActorHandle {
   processed(): number;
 }
 
+/** A message the actor sent itself (ctx.self): already an envelope. */
+interface LocalMsg {
+  subject: string;
+  data: Uint8Array;
+  reply: string;
+  headers: undefined;
+  local: Envelope;
+}
+
+const EMPTY = new Uint8Array(0);
+
 /**
  * Starts one actor of `kind` and resolves once it is subscribed and has announced itself.
  *
@@ -170,13 +181,15 @@ export async function runActor(kind: ActorKind, options: RunActorOptions): Promi
     busOptions,
     crash: (err) => void crash(err),
     self: (msg: OutMessage) => {
-      const env = bus.wrap(msg);
-      enqueue({ subject: address, data: bus.encode(env), reply: '', headers: undefined } as unknown as Msg);
+      // Made here, not received: it skips the codec (no bytes, no boundary validation to repeat).
+      const local: LocalMsg = { subject: address, data: EMPTY, reply: '', headers: undefined, local: bus.wrap(msg) };
+      enqueue(local as unknown as Msg);
     },
   };
 
   const handleOne = async (m: Msg) => {
-    const decoded = bus.decode(m.data);
+    const local = (m as unknown as Partial<LocalMsg>).local;
+    const decoded = local ? ({ ok: true, env: local } as const) : bus.decode(m.data);
     if (!decoded.ok) {
       bus.deadLetter(m, decoded.error);
       bus.respondError(m, decoded.error);

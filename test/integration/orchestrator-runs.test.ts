@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineInvalidError } from '../../protocols/errors.ts';
 import { resultsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { waitFor } from '../harness/index.ts';
+import { RESULTS_STREAM } from '../../bus/streams.ts';
+import { DEFAULT_RESULTS_DURABLE } from '../../actors/orchestrator/options.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const rig = new OrchestratorRig();
@@ -36,6 +38,17 @@ stages:
     expect(s.d!.startedAt!).toBeGreaterThanOrEqual(Math.max(s.b!.finishedAt!, s.c!.finishedAt!));
     expect(s.b!.agentId).not.toBe(s.c!.agentId);
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+  });
+
+  it('acts on a result as the agent publishes it and acks its durable copy once the state is stored, leaving nothing for redelivery', async () => {
+    const runId = await rig.submit('name: fast\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n  - { id: b, needs: [a], task: { kind: noop } }\n');
+    expect((await rig.finished(runId)).event).toBe('run-succeeded');
+    expect(rig.executions(runId)).toEqual({ a: 1, b: 1 });
+    const consumer = await rig.client.jetstream().consumers.get(RESULTS_STREAM, DEFAULT_RESULTS_DURABLE);
+    await waitFor('every durable result copy acked', async () => {
+      const info = await consumer.info();
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    });
   });
 
   it('gives each task PIPELINE_ID and PARENT_PIPELINE_ID in its environment', async () => {
