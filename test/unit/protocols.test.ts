@@ -15,6 +15,7 @@ import {
   MESSAGE_TYPES,
   type MessageType,
   msgpackCodec,
+  newEnvelopeId,
   obsSubject,
   type OutMessage,
   PayloadTooLargeError,
@@ -70,6 +71,18 @@ describe('message catalogue and codecs', () => {
     expect(() => msgpackCodec(1000).encode(env)).toThrow(PayloadTooLargeError);
     const bytes = msgpackCodec().encode(env);
     expect(() => msgpackCodec(1000).decode(bytes)).toThrow(PayloadTooLargeError);
+  });
+
+  it('gives envelopes UUIDv7 ids that sort by creation time, so id indexes grow at one end', () => {
+    const v7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    const earlier = newEnvelopeId(1_700_000_000_000);
+    const later = newEnvelopeId(1_700_000_000_001);
+    expect(earlier).toMatch(v7);
+    expect(earlier.replace(/-/g, '').slice(0, 12)).toBe((1_700_000_000_000).toString(16).padStart(12, '0'));
+    expect(earlier < later).toBe(true);
+    expect(envelope({ type: 'demo.echo.v1', body: { text: 'x' } }, { from: 'a', ts: 1 }).id).toMatch(v7);
+    const many = new Set(Array.from({ length: 10_000 }, () => newEnvelopeId(1_700_000_000_000)));
+    expect(many.size).toBe(10_000);
   });
 
   it('generates a JSON Schema with one member per message type', () => {
