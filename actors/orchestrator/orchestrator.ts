@@ -147,7 +147,6 @@ class Orchestrator {
   private sweepTimer: TimerHandle | undefined;
   private pumpScheduled = false;
   /** Work deferred by `later`, run in order in one microtask. */
-  private readonly deferredFirst: Array<() => void> = [];
   private readonly deferred: Array<() => void> = [];
   /** Runs whose first write is in flight (admit). */
   private readonly admitting = new Set<string>();
@@ -194,7 +193,18 @@ class Orchestrator {
       for (const e of s.events) this.publishEvent(e);
       return true;
     }
-    const saved = this.store.save(s.run);
+    // The assign leaves right behind the state write that records it, without waiting for its ack
+    // (see RunStore.save: same socket write, handled in order by nats-server): what has to wait for
+    // the ack — events, the RESULTS ack of the result that led here, other effects — still does.
+    const assigns = s.effects.filter((e) => e.kind === 'assign');
+    const saved = this.store.save(
+      s.run,
+      assigns.length === 0
+        ? undefined
+        : () => {
+            for (const eff of assigns) this.perform(s.run, eff);
+          },
+    );
     this.writes.set(runId, saved);
     const forget = () => {
       if (this.writes.get(runId) === saved) this.writes.delete(runId);
@@ -202,17 +212,11 @@ class Orchestrator {
     saved.then(forget, forget);
     saved.then(
       () => {
-        // Every change stored by the same write is carried out in one pass (one socket flush):
-        // assigns first, as they are on the stage's critical path, then events and other effects in order.
-        this.later(
-          () => {
-            for (const eff of s.effects) if (eff.kind === 'assign') this.perform(s.run, eff);
-          },
-          () => {
-            for (const e of s.events) this.publishEvent(e);
-            for (const eff of s.effects) if (eff.kind !== 'assign') this.perform(s.run, eff);
-          },
-        );
+        // Every change stored by the same write is carried out in one pass, in order.
+        this.later(() => {
+          for (const e of s.events) this.publishEvent(e);
+          for (const eff of s.effects) if (eff.kind !== 'assign') this.perform(s.run, eff);
+        });
       },
       (err: unknown) => {
         // A failed admission is answered to its requester (admit); any other failed write is fatal.
@@ -237,19 +241,13 @@ class Orchestrator {
     return this.writes.get(runId) ?? Promise.resolve();
   }
 
-  /**
-   * Defers work to one pass after the microtasks already queued: every `first` in call order, then
-   * every `then` in call order (see apply).
-   */
-  private later(first: () => void, then: () => void) {
-    this.deferredFirst.push(first);
+  /** Defers work to one pass after the microtasks already queued, in call order (see apply). */
+  private later(then: () => void) {
     this.deferred.push(then);
     if (this.deferred.length > 1) return;
     queueMicrotask(() => {
       // Work deferred while this pass runs joins it.
-      for (let i = 0; i < this.deferredFirst.length; i++) this.deferredFirst[i]!();
       for (let i = 0; i < this.deferred.length; i++) this.deferred[i]!();
-      this.deferredFirst.length = 0;
       this.deferred.length = 0;
     });
   }

@@ -30,9 +30,15 @@ export function serializeRun(run: RunRecord): string {
   return `{"pipeline":${p},${JSON.stringify(rest).slice(1)}`;
 }
 
+interface Waiter {
+  resolve: () => void;
+  reject: (e: unknown) => void;
+  onSent?: () => void;
+}
+
 interface Pending {
   latest: RunRecord;
-  waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
+  waiters: Waiter[];
 }
 
 export class RunStore {
@@ -58,15 +64,23 @@ export class RunStore {
     return this.publisher.publish(kv.subjectForKey(kv.encodeKey(run.runId), true), encoder.encode(json));
   }
 
-  /** Stores the run; resolves once this state (or a newer one of the same run) is durable. */
-  save(run: RunRecord): Promise<void> {
+  /**
+   * Stores the run; resolves once this state (or a newer one of the same run) is durable.
+   *
+   * `onSent` is called once the write holding this state has been handed to the connection (it is
+   * in the connection's outgoing buffer, not yet flushed): whatever the caller publishes from it
+   * leaves in the same socket write, behind the state write, and nats-server handles one connection's
+   * messages in order. (Without a JsPublisher, when the write is acknowledged.)
+   */
+  save(run: RunRecord, onSent?: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
+      const w: Waiter = onSent ? { resolve, reject, onSent } : { resolve, reject };
       const p = this.pending.get(run.runId);
       if (p) {
         p.latest = run;
-        p.waiters.push({ resolve, reject });
+        p.waiters.push(w);
       } else {
-        this.pending.set(run.runId, { latest: run, waiters: [{ resolve, reject }] });
+        this.pending.set(run.runId, { latest: run, waiters: [w] });
       }
       // Start on the next microtask, so every change made in this turn (a result and the dispatch it
       // unblocks) goes out in one write.
@@ -91,7 +105,10 @@ export class RunStore {
         if (!p) break;
         this.pending.delete(runId);
         try {
-          await this.write(p.latest);
+          const acked = this.write(p.latest);
+          if (this.publisher) for (const w of p.waiters) w.onSent?.();
+          await acked;
+          if (!this.publisher) for (const w of p.waiters) w.onSent?.();
           for (const w of p.waiters) w.resolve();
         } catch (err) {
           for (const w of p.waiters) w.reject(err);
