@@ -1,0 +1,69 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JsPublisher } from '../../actors/orchestrator/js-publisher.ts';
+import { ReplyMux } from '../../actors/orchestrator/reply-mux.ts';
+import { newRun } from '../../actors/orchestrator/run-machine.ts';
+import { RunStore } from '../../actors/orchestrator/run-store.ts';
+import { systemClock } from '../../infra/clock.ts';
+import { instantiatePipeline, parsePipeline } from '../../protocols/pipeline/index.ts';
+import { TestServers } from '../harness/index.ts';
+
+const servers = new TestServers();
+let nc: NatsConnection;
+let watcher: NatsConnection;
+let mux: ReplyMux;
+let store: RunStore;
+
+beforeAll(async () => {
+  const nats = await servers.nats();
+  nc = await connect({ servers: nats.url });
+  watcher = await connect({ servers: nats.url });
+  mux = new ReplyMux(nc, systemClock, 100);
+  store = await RunStore.open(nc, 'TEST_RUNS', new JsPublisher(mux, 5_000));
+  servers.onStop(async () => {
+    mux.close();
+    await nc.close();
+    await watcher.close();
+  });
+});
+afterAll(() => servers.stopAll());
+
+function aRun(runId: string) {
+  const parsed = parsePipeline('name: p\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n', 'inline.yaml');
+  if (!parsed.ok) throw new Error('fixture pipeline invalid');
+  return newRun({ runId, pipeline: instantiatePipeline(parsed.pipeline, {}), owner: 'o', now: Date.now() });
+}
+
+describe('RunStore', () => {
+  it('calls onSent once the state write is on the connection, so what it publishes follows the write on the wire', async () => {
+    const seen: string[] = [];
+    watcher.subscribe('$KV.TEST_RUNS.>', { callback: (_e, m) => seen.push(`write ${m.subject}`) });
+    watcher.subscribe('test.assign', { callback: () => seen.push('assign') });
+    await watcher.flush();
+    let awaitingAck = 0;
+    await store.save(aRun('r-1'), () => {
+      awaitingAck = mux.size; // the state write's JetStream ack, still outstanding
+      nc.publish('test.assign');
+    });
+    expect(awaitingAck).toBe(1);
+    await nc.flush();
+    await watcher.flush();
+    expect(seen).toEqual(['write $KV.TEST_RUNS.r-1', 'assign']);
+    expect((await store.get('r-1'))?.runId).toBe('r-1');
+  });
+
+  it('coalesces changes of one run made in the same turn into one write, calling every onSent', async () => {
+    let writes = 0;
+    const sub = watcher.subscribe('$KV.TEST_RUNS.r-2', { callback: () => writes++ });
+    await watcher.flush();
+    const sent: number[] = [];
+    const first = aRun('r-2');
+    const second = { ...first, status: 'running' as const };
+    await Promise.all([store.save(first, () => sent.push(1)), store.save(second, () => sent.push(2))]);
+    await watcher.flush();
+    sub.unsubscribe();
+    expect(sent).toEqual([1, 2]);
+    expect(writes).toBe(1);
+    expect((await store.get('r-2'))?.status).toBe('running');
+  });
+});
