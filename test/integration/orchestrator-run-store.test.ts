@@ -37,8 +37,8 @@ function aRun(runId: string) {
 describe('RunStore', () => {
   it('calls onSent once the state write is on the connection, so what it publishes follows the write on the wire', async () => {
     const seen: string[] = [];
-    watcher.subscribe('$KV.TEST_RUNS.>', { callback: (_e, m) => seen.push(`write ${m.subject}`) });
-    watcher.subscribe('test.assign', { callback: () => seen.push('assign') });
+    watcher.subscribe('$KV.TEST_RUNS.>', { callback: (_e, m) => void seen.push(`write ${m.subject}`) });
+    watcher.subscribe('test.assign', { callback: () => void seen.push('assign') });
     await watcher.flush();
     let awaitingAck = 0;
     await store.save(aRun('r-1'), () => {
@@ -54,7 +54,11 @@ describe('RunStore', () => {
 
   it('coalesces changes of one run made in the same turn into one write, calling every onSent', async () => {
     let writes = 0;
-    const sub = watcher.subscribe('$KV.TEST_RUNS.r-2', { callback: () => writes++ });
+    const sub = watcher.subscribe('$KV.TEST_RUNS.r-2', {
+      callback: () => {
+        writes++;
+      },
+    });
     await watcher.flush();
     const sent: number[] = [];
     const first = aRun('r-2');
