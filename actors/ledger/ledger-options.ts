@@ -20,6 +20,14 @@ export const DEFAULT_SYNCHRONOUS = 'FULL' as const;
  * WAL lets one checkpoint write a page dirtied by many transactions once (SQLite's default is 1000).
  */
 export const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 10_000;
+/**
+ * The run, agent and type indexes are ordered by seq block first (`seq >> bits`), then by key: entries
+ * of interleaved runs appended together land in the same few index pages instead of one page per
+ * run (50 concurrent runs dirtied 50 index pages per commit). A keyed query seeks once per block, so
+ * the block trades insert cost against query seeks: 2^10 entries per block is ~10 000 seeks over 10M
+ * entries. Changing it changes the schema (the index expression).
+ */
+export const DEFAULT_INDEX_BLOCK_BITS = 10;
 /** How long a connection waits on a lock held by another connection. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /** Row cap of one query when the caller gives none. */

@@ -3,7 +3,8 @@
  *
  * Tables:
  *   entries(seq, event_id UNIQUE, ts, type, actor, run, agent, body, leaf_hash) — seq is the 0-based
- *     Merkle leaf index; body is the canonical event bytes; leaf_hash = SHA-256(0x00 || body).
+ *     Merkle leaf index; body is the canonical event bytes; leaf_hash = SHA-256(0x00 || body). The
+ *     run/agent/type indexes are ordered by seq block first, so appends touch few index pages.
  *   tree_nodes(level, idx, hash) — every perfect subtree hash (level 0 = leaf hashes), written in the
  *     same transaction as the entry. Proofs read O(log n) nodes from it; the verifier uses it, once a
  *     signed root authenticates it, to name exactly which row was moved, dropped or forged.
@@ -29,6 +30,7 @@ import type { CheckpointSigner, SignedCheckpoint } from './checkpoint.ts';
 import {
   DEFAULT_BUSY_TIMEOUT_MS,
   DEFAULT_CHECKPOINT_EVERY_ENTRIES,
+  DEFAULT_INDEX_BLOCK_BITS,
   DEFAULT_LEDGER_ORIGIN,
   DEFAULT_QUERY_LIMIT_ENTRIES,
   DEFAULT_SYNCHRONOUS,
@@ -37,7 +39,10 @@ import {
 } from './ledger-options.ts';
 import { CompactRange, type NodeReader, leafOfText } from './merkle.ts';
 
-export const LEDGER_SCHEMA_VERSION = 1;
+/** 2: run/agent/type indexes ordered by seq block ({@link DEFAULT_INDEX_BLOCK_BITS}). */
+export const LEDGER_SCHEMA_VERSION = 2;
+
+const BLOCK = `seq >> ${DEFAULT_INDEX_BLOCK_BITS}`;
 
 export const LEDGER_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS entries (
@@ -51,10 +56,13 @@ CREATE TABLE IF NOT EXISTS entries (
   body      BLOB    NOT NULL,
   leaf_hash BLOB    NOT NULL
 );
-CREATE INDEX IF NOT EXISTS entries_by_run   ON entries(run, seq)   WHERE run IS NOT NULL;
-CREATE INDEX IF NOT EXISTS entries_by_agent ON entries(agent, seq) WHERE agent IS NOT NULL;
-CREATE INDEX IF NOT EXISTS entries_by_type  ON entries(type, seq);
-CREATE INDEX IF NOT EXISTS entries_by_ts    ON entries(ts, seq);
+DROP INDEX IF EXISTS entries_by_run;
+DROP INDEX IF EXISTS entries_by_agent;
+DROP INDEX IF EXISTS entries_by_type;
+CREATE INDEX IF NOT EXISTS entries_by_block_run   ON entries(${BLOCK}, run, seq)   WHERE run IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_by_block_agent ON entries(${BLOCK}, agent, seq) WHERE agent IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_by_block_type  ON entries(${BLOCK}, type, seq);
+CREATE INDEX IF NOT EXISTS entries_by_ts          ON entries(ts, seq);
 
 CREATE TABLE IF NOT EXISTS tree_nodes (
   level INTEGER NOT NULL,
@@ -253,6 +261,7 @@ function prepareStatements(db: Database.Database) {
     entry: db.prepare<[number], EntryRow>('SELECT * FROM entries WHERE seq = ?'),
     entryById: db.prepare<[string], EntryRow>('SELECT * FROM entries WHERE event_id = ?'),
     count: db.prepare<[], { n: number; top: number | null }>('SELECT COUNT(*) AS n, MAX(seq) AS top FROM entries'),
+    top: db.prepare<[], { top: number | null }>('SELECT MAX(seq) AS top FROM entries'),
     insertNode: db.prepare('INSERT INTO tree_nodes(level, idx, hash) VALUES (?,?,?)'),
     node: db.prepare<[number, number], { hash: Buffer }>('SELECT hash FROM tree_nodes WHERE level = ? AND idx = ?'),
     insertCheckpoint: db.prepare(
@@ -578,19 +587,49 @@ export class LedgerStore implements NodeReader {
     add('type = ?', q.type);
     add('ts >= ?', q.fromTs);
     add('ts < ?', q.toTs);
-    add('seq >= ?', q.fromSeq);
-    add('seq < ?', q.toSeq);
     const limit = q.limit ?? DEFAULT_QUERY_LIMIT_ENTRIES;
     if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`bad limit ${limit}`);
-    const sql = `SELECT * FROM entries${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${
-      q.order === 'desc' ? 'DESC' : 'ASC'
-    } LIMIT ?`;
+    const order = q.order === 'desc' ? 'DESC' : 'ASC';
+    if (q.run === undefined && q.agent === undefined && q.type === undefined) {
+      add('seq >= ?', q.fromSeq);
+      add('seq < ?', q.toSeq);
+      const sql = `SELECT * FROM entries${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order} LIMIT ?`;
+      return (this.statement(sql).all(...args, limit) as EntryRow[]).map(toEntry);
+    }
+    return this.queryByBlock(where, args, q, limit, order);
+  }
+
+  /**
+   * A query by run, agent or type walks the seq blocks its index is ordered by, one seek per block,
+   * in the asked order, and stops at the limit. The seq bounds in each seek keep it cheap on a file
+   * whose indexes are not block-ordered (a schema 1 file opened read-only).
+   */
+  private queryByBlock(where: string[], args: (string | number)[], q: EntryQuery, limit: number, order: 'ASC' | 'DESC'): LedgerEntry[] {
+    const top = this.stmts.top.get()?.top;
+    const from = Math.max(0, q.fromSeq ?? 0);
+    const to = Math.min(q.toSeq ?? Number.MAX_SAFE_INTEGER, top === null || top === undefined ? 0 : top + 1);
+    const out: LedgerEntry[] = [];
+    if (limit === 0 || from >= to) return out;
+    const sql = `SELECT * FROM entries WHERE (${BLOCK}) = ? AND seq >= ? AND seq < ? AND ${where.join(' AND ')} ORDER BY seq ${order} LIMIT ?`;
+    const stmt = this.statement(sql);
+    const first = Math.floor(from / 2 ** DEFAULT_INDEX_BLOCK_BITS);
+    const last = Math.floor((to - 1) / 2 ** DEFAULT_INDEX_BLOCK_BITS);
+    const step = order === 'ASC' ? 1 : -1;
+    for (let b = order === 'ASC' ? first : last; b >= first && b <= last && out.length < limit; b += step) {
+      const lo = Math.max(from, b * 2 ** DEFAULT_INDEX_BLOCK_BITS);
+      const hi = Math.min(to, (b + 1) * 2 ** DEFAULT_INDEX_BLOCK_BITS);
+      for (const r of stmt.all(b, lo, hi, ...args, limit - out.length) as EntryRow[]) out.push(toEntry(r));
+    }
+    return out;
+  }
+
+  private statement(sql: string): Database.Statement {
     let stmt = this.queryCache.get(sql);
     if (!stmt) {
       stmt = this.db.prepare(sql);
       this.queryCache.set(sql, stmt);
     }
-    return (stmt.all(...args, limit) as EntryRow[]).map(toEntry);
+    return stmt;
   }
 
   byRun(run: string, q: Omit<EntryQuery, 'run'> = {}): LedgerEntry[] {

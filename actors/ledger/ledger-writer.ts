@@ -215,11 +215,10 @@ export const ledgerWriterKind = defineActorKind({
           counts.batches++;
           counts.appended += result.appended;
           counts.duplicates += result.duplicates.length;
-          const byId = new Map<string, JsMsg>();
-          for (let i = 0; i < events.length; i++) if (!byId.has(events[i]!.id)) byId.set(events[i]!.id, msgs[i]!);
           for (const d of result.duplicates) {
             if (d.sameContent) continue;
-            const m = byId.get(d.id);
+            // Rare (a reused id): a linear search beats building an id map for every batch.
+            const m = msgs[events.findIndex((e) => e.id === d.id)];
             const err = new InvalidMessageError(`event id ${d.id} was reused with different content; the ledger keeps the first (seq ${d.seq})`, {
               details: { id: d.id, seq: d.seq },
             });

@@ -2,8 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_INDEX_BLOCK_BITS } from '../../actors/ledger/ledger-options.ts';
 import {
   type AuditEvent,
+  type EntryQuery,
   LedgerStore,
   createSigner,
   generateKeyPair,
@@ -106,6 +108,41 @@ describe('ledger store', () => {
     expect(e).toMatchObject({ seq: 5, id: 'ev-5', ts: 1050, run: 'run-1', agent: 'agent-1', data: { i: 5 } });
     expect(store.entryById('ev-5')!.seq).toBe(5);
     expect(store.entry(99)).toBeUndefined();
+  });
+
+  it('answers keyed queries across many index blocks exactly as a scan of every entry would', () => {
+    const n = 2 ** DEFAULT_INDEX_BLOCK_BITS * 2 + 300;
+    const events = Array.from({ length: n }, (_, i) => ev(i, { run: `run-${i % 7}`, agent: i % 5 === 0 ? undefined : `agent-${i % 3}` }));
+    for (let i = 0; i < n; i += 500) store.appendBatch(events.slice(i, i + 500));
+    const all = events.map((e, seq) => ({ ...e, seq }));
+    const cases: EntryQuery[] = [
+      { run: 'run-3', limit: n },
+      { run: 'run-3', order: 'desc', limit: 5 },
+      { agent: 'agent-2', fromSeq: 1000, toSeq: 2100, limit: n },
+      { type: 'tool.call', fromSeq: 1020, limit: 40 },
+      { run: 'run-1', type: 'agent.step', order: 'desc', toSeq: 2049, limit: 900 },
+      { run: 'run-6', agent: 'agent-0', fromTs: 1000 + 300 * 10, toTs: 1000 + 2400 * 10, limit: n },
+      { run: 'run-2', fromSeq: 5000, limit: 10 },
+      { run: 'run-2', limit: 0 },
+    ];
+    for (const q of cases) {
+      let expected = all.filter(
+        (e) =>
+          (q.run === undefined || e.run === q.run) &&
+          (q.agent === undefined || e.agent === q.agent) &&
+          (q.type === undefined || e.type === q.type) &&
+          (q.fromTs === undefined || e.ts >= q.fromTs) &&
+          (q.toTs === undefined || e.ts < q.toTs) &&
+          (q.fromSeq === undefined || e.seq >= q.fromSeq) &&
+          (q.toSeq === undefined || e.seq < q.toSeq),
+      );
+      if (q.order === 'desc') expected = expected.reverse();
+      expect(store.query(q).map((e) => e.seq), JSON.stringify(q)).toEqual(expected.slice(0, q.limit).map((e) => e.seq));
+    }
+    const plan = store.db
+      .prepare(`EXPLAIN QUERY PLAN SELECT * FROM entries WHERE (seq >> ${DEFAULT_INDEX_BLOCK_BITS}) = 1 AND seq >= 0 AND seq < 9 AND run = 'r' ORDER BY seq LIMIT 5`)
+      .all() as { detail: string }[];
+    expect(plan.map((r) => r.detail).join()).toMatch(/USING INDEX entries_by_block_run/);
   });
 
   it('signs a checkpoint every N entries, mid-batch, with the clock time', () => {
