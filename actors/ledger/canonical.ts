@@ -55,6 +55,27 @@ export function canonicalBytes(value: unknown): Buffer {
   return Buffer.from(canonicalJson(value), 'utf8');
 }
 
+interface KeyInfo {
+  /** `"key":` */
+  member: string;
+  wellFormed: boolean;
+  secret: boolean;
+}
+
+/** Key names repeat across events: each is quoted and judged once (bounded, like the secret verdicts). */
+const keyInfos = new Map<string, KeyInfo>();
+
+function keyInfo(key: string): KeyInfo {
+  let k = keyInfos.get(key);
+  if (k === undefined) {
+    const ok = wellFormed(key);
+    k = { member: ok ? `${JSON.stringify(key)}:` : '', wellFormed: ok, secret: ok && isSecretKey(key) };
+    if (keyInfos.size >= MAX_REMEMBERED_KEYS) keyInfos.clear();
+    keyInfos.set(key, k);
+  }
+  return k;
+}
+
 /**
  * One walk that writes the canonical text and, with `guard`, refuses secrets on the way (key names
  * and credential-looking strings), so an event is scanned once.
@@ -100,10 +121,11 @@ function write(v: unknown, segs: PathStack, guard: boolean): string {
         const item = obj[key];
         segs.push(key);
         if (item === undefined) throw invalid(pathText('$', segs), 'undefined is not JSON (omit the key instead)');
-        if (!wellFormed(key)) throw invalid(pathText('$', segs), 'string holds a lone surrogate (not valid UTF-8)');
-        if (guard && isSecretKey(key)) throw secretKey(pathText('$', segs), key);
+        const k = keyInfo(key);
+        if (!k.wellFormed) throw invalid(pathText('$', segs), 'string holds a lone surrogate (not valid UTF-8)');
+        if (guard && k.secret) throw secretKey(pathText('$', segs), key);
         if (i > 0) out += ',';
-        out += `${JSON.stringify(key)}:${write(item, segs, guard)}`;
+        out += k.member + write(item, segs, guard);
         segs.pop();
       }
       return `${out}}`;

@@ -13,8 +13,7 @@
  * (an attacker with the file can drop them; {@link verifyLedger} catches what they do next).
  */
 import type { KeyObject } from 'node:crypto';
-import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { open as openFile } from 'node:fs/promises';
+import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../../infra/clock.ts';
@@ -298,6 +297,11 @@ export class LedgerStore implements NodeReader {
   private syncedCommits = 0;
   private syncing: Promise<void> | undefined;
   private dirSynced = false;
+  /**
+   * The WAL, open for fsync from the first sync to close: SQLite keeps the same file while the
+   * database is open, and opening it per sync cost as much CPU as the fsync call itself.
+   */
+  private walFd: number | undefined;
 
   private constructor(opts: LedgerStoreOptions, db: Database.Database) {
     this.db = db;
@@ -344,6 +348,17 @@ export class LedgerStore implements NodeReader {
 
   close(): void {
     if (this.db.open) this.db.close();
+    const fd = this.walFd;
+    if (fd === undefined) return;
+    this.walFd = undefined;
+    // An fsync still running in the thread pool must not see its descriptor closed (or reused).
+    if (this.syncing) void this.syncing.then(() => closeSync(fd), () => closeSync(fd));
+    else closeSync(fd);
+  }
+
+  private wal(): number {
+    this.walFd ??= openSync(`${this.path}-wal`, 'r');
+    return this.walFd;
   }
 
   /** Number of entries (the tree size). */
@@ -501,12 +516,8 @@ export class LedgerStore implements NodeReader {
   }
 
   private async fsyncWal(): Promise<void> {
-    const file = await openFile(`${this.path}-wal`, 'r');
-    try {
-      await file.sync();
-    } finally {
-      await file.close();
-    }
+    const fd = this.wal();
+    await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
     if (!this.dirSynced) {
       syncDirectory(dirname(this.path));
       this.dirSynced = true;
@@ -518,7 +529,7 @@ export class LedgerStore implements NodeReader {
     if (this.syncedCommits >= this.commits) return;
     const upTo = this.commits;
     try {
-      fsyncFile(`${this.path}-wal`);
+      fsyncSync(this.wal());
       if (!this.dirSynced) {
         syncDirectory(dirname(this.path));
         this.dirSynced = true;
