@@ -741,8 +741,10 @@ class Orchestrator {
     if (r.output !== undefined) input.output = r.output;
     if (r.error !== undefined) input.error = r.error;
     this.apply(r.runId, input);
-    // Dispatch what the result unblocked now, so it is stored in the same write.
+    // Dispatch what the result unblocked now, so it is stored in the same write, and send that write
+    // (and the assigns behind it) before the other replies that came in with this result.
     this.pump();
+    this.store.sendNow(r.runId);
     // A duplicate changes nothing: the write that stored the first copy (if still in flight) settles it.
     return { done: this.stored(r.runId) };
   }

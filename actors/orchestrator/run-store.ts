@@ -43,6 +43,8 @@ interface Pending {
 
 export class RunStore {
   private readonly writing = new Map<string, Promise<void>>();
+  /** Writes queued and not started yet → what starts them (see save / sendNow). */
+  private readonly starters = new Map<string, () => void>();
   private readonly pending = new Map<string, Pending>();
 
   private constructor(
@@ -82,15 +84,33 @@ export class RunStore {
       } else {
         this.pending.set(run.runId, { latest: run, waiters: [w] });
       }
-      // Start on the next microtask, so every change made in this turn (a result and the dispatch it
-      // unblocks) goes out in one write.
+      // Start on the next microtask (or at `sendNow`), so every change made in this turn (a result
+      // and the dispatch it unblocks) goes out in one write.
       if (!this.writing.has(run.runId)) {
+        let finished!: () => void;
         this.writing.set(
           run.runId,
-          Promise.resolve().then(() => this.flush(run.runId)),
+          new Promise<void>((r) => {
+            finished = r;
+          }),
         );
+        // flush runs synchronously up to its first await: the write and its onSent happen in sendNow.
+        this.starters.set(run.runId, () => void this.flush(run.runId).then(finished));
+        queueMicrotask(() => this.sendNow(run.runId));
       }
     });
+  }
+
+  /**
+   * Starts the write of the run's queued changes now, if it has not started: for a caller that has
+   * made every change of this turn and wants the write (and what `onSent` publishes) to leave before
+   * other queued work, e.g. before replies that came in with the result it just handled.
+   */
+  sendNow(runId: string): void {
+    const start = this.starters.get(runId);
+    if (!start) return;
+    this.starters.delete(runId);
+    start();
   }
 
   /** Resolves once no write is in flight or queued. */
