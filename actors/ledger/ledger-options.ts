@@ -28,6 +28,13 @@ export const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 10_000;
  * entries. Changing it changes the schema (the index expression).
  */
 export const DEFAULT_INDEX_BLOCK_BITS = 10;
+/**
+ * tree_nodes holds the leaf hashes (level 0: the verifier authenticates them against a signed root to
+ * name the exact row that was tampered with) and the perfect subtrees of this level and above. The
+ * levels in between are hashed from at most 2^(level) leaves when a proof asks for them (≤ 14 leaf
+ * hashes per proof at 4): storing them cost one more row per leaf on every append.
+ */
+export const DEFAULT_MIN_STORED_NODE_LEVEL = 4;
 /** How long a connection waits on a lock held by another connection. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /** Row cap of one query when the caller gives none. */

@@ -5,9 +5,11 @@
  *   entries(seq, event_id UNIQUE, ts, type, actor, run, agent, body, leaf_hash) — seq is the 0-based
  *     Merkle leaf index; body is the canonical event bytes; leaf_hash = SHA-256(0x00 || body). The
  *     run/agent/type indexes are ordered by seq block first, so appends touch few index pages.
- *   tree_nodes(level, idx, hash) — every perfect subtree hash (level 0 = leaf hashes), written in the
- *     same transaction as the entry. Proofs read O(log n) nodes from it; the verifier uses it, once a
- *     signed root authenticates it, to name exactly which row was moved, dropped or forged.
+ *   tree_nodes(level, idx, hash) — the leaf hashes (level 0) and every perfect subtree hash from level
+ *     {@link DEFAULT_MIN_STORED_NODE_LEVEL} up, written in the same transaction as the entry (the levels
+ *     between are hashed from the leaves on demand). Proofs read O(log n) nodes from it; the verifier
+ *     uses the leaves, once a signed root authenticates them, to name exactly which row was moved,
+ *     dropped or forged.
  *   checkpoints(id, origin, size, root, ts, signature, key_id) — signed tree heads.
  * TRIGGERs abort every UPDATE and DELETE on all three: the ledger is append-only through SQL too
  * (an attacker with the file can drop them; {@link verifyLedger} catches what they do next).
@@ -31,14 +33,18 @@ import {
   DEFAULT_CHECKPOINT_EVERY_ENTRIES,
   DEFAULT_INDEX_BLOCK_BITS,
   DEFAULT_LEDGER_ORIGIN,
+  DEFAULT_MIN_STORED_NODE_LEVEL,
   DEFAULT_QUERY_LIMIT_ENTRIES,
   DEFAULT_SYNCHRONOUS,
   DEFAULT_WAL_AUTOCHECKPOINT_PAGES,
   type LedgerStoreOptions,
 } from './ledger-options.ts';
-import { CompactRange, type NodeReader, leafOfText } from './merkle.ts';
+import { CompactRange, type NodeReader, leafOfText, treeHead } from './merkle.ts';
 
-/** 2: run/agent/type indexes ordered by seq block ({@link DEFAULT_INDEX_BLOCK_BITS}). */
+/**
+ * 2: run/agent/type indexes ordered by seq block ({@link DEFAULT_INDEX_BLOCK_BITS}); tree_nodes without
+ * the levels between the leaves and {@link DEFAULT_MIN_STORED_NODE_LEVEL}.
+ */
 export const LEDGER_SCHEMA_VERSION = 2;
 
 const BLOCK = `seq >> ${DEFAULT_INDEX_BLOCK_BITS}`;
@@ -263,6 +269,9 @@ function prepareStatements(db: Database.Database) {
     top: db.prepare<[], { top: number | null }>('SELECT MAX(seq) AS top FROM entries'),
     insertNode: db.prepare('INSERT INTO tree_nodes(level, idx, hash) VALUES (?,?,?)'),
     node: db.prepare<[number, number], { hash: Buffer }>('SELECT hash FROM tree_nodes WHERE level = ? AND idx = ?'),
+    leaves: db
+      .prepare<[number, number], Buffer>('SELECT hash FROM tree_nodes WHERE level = 0 AND idx >= ? AND idx < ? ORDER BY idx')
+      .pluck(),
     insertCheckpoint: db.prepare(
       'INSERT INTO checkpoints(origin, size, root, ts, signature, key_id) VALUES (?,?,?,?,?,?)',
     ),
@@ -378,6 +387,12 @@ export class LedgerStore implements NodeReader {
 
   /** Perfect-subtree hash from tree_nodes (NodeReader for proofs). */
   node(level: number, index: number): Buffer {
+    if (level > 0 && level < DEFAULT_MIN_STORED_NODE_LEVEL) {
+      const width = 2 ** level;
+      const leaves = this.stmts.leaves.all(index * width, (index + 1) * width);
+      if (leaves.length !== width) throw new LedgerTamperedError(`ledger leaf hashes under tree node (level ${level}, index ${index}) are missing`);
+      return treeHead(leaves);
+    }
     const row = this.stmts.node.get(level, index);
     if (!row) throw new LedgerTamperedError(`ledger tree node (level ${level}, index ${index}) is missing`);
     return row.hash;
@@ -428,7 +443,9 @@ export class LedgerStore implements NodeReader {
             duplicates.push({ id: e.id, seq: prior.seq, sameContent: prior.body.equals(body) });
             continue;
           }
-          for (const c of this.frontier.append(leaf)) this.stmts.insertNode.run(c.level, c.index, c.hash);
+          for (const c of this.frontier.append(leaf)) {
+            if (c.level === 0 || c.level >= DEFAULT_MIN_STORED_NODE_LEVEL) this.stmts.insertNode.run(c.level, c.index, c.hash);
+          }
           appended++;
           if (this.signer && this.every > 0 && this.frontier.size - this.lastCheckpointSize >= this.every) {
             checkpoints.push(this.writeCheckpoint());

@@ -7,7 +7,8 @@
  * 3. Every row, in seq order: seq contiguity; leaf hash recomputed from the canonical body; the body is
  *    canonical and the indexed columns equal its fields; the leaf equals the signed leaf at that position;
  *    the tree root recomputed from the bodies equals the signed root at every checkpoint.
- * 4. The tree_nodes cache against the recomputed tree (proofs are built from it).
+ * 4. The tree_nodes cache against the recomputed tree (proofs are built from it): the leaves and every
+ *    stored level (from DEFAULT_MIN_STORED_NODE_LEVEL up).
  *
  * The first bad row is named with what happened to it, by comparing positions with the signed leaves:
  *   row's leaf not signed anywhere, signed leaf for this position absent      → modified
@@ -24,6 +25,7 @@ import { LedgerStoreError, LedgerTamperedError } from '../../protocols/errors.ts
 import { decodeEvent } from './canonical.ts';
 import { checkpointSignatureProblem, loadPublicKey } from './checkpoint.ts';
 import { type CheckpointRow, type EntryRow, LEDGER_TRIGGERS, LedgerStore, checkpointFromRow } from './ledger-store.ts';
+import { DEFAULT_MIN_STORED_NODE_LEVEL } from './ledger-options.ts';
 import { CompactRange, hashLeaf } from './merkle.ts';
 
 export type LedgerProblem =
@@ -274,6 +276,8 @@ class Verifier {
         }
         for (const c of range.append(rec.leaf)) {
           if (nodeFault) break;
+          // Not stored: hashed from the (checked) leaves when a proof needs them.
+          if (c.level > 0 && c.level < DEFAULT_MIN_STORED_NODE_LEVEL) continue;
           const stored = getNode.get(c.level, c.index) as { hash: Buffer } | undefined;
           if (stored && Buffer.isBuffer(stored.hash) && stored.hash.equals(c.hash)) continue;
           if (c.level === 0 && !stored && pos >= S) {

@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_INDEX_BLOCK_BITS } from '../../actors/ledger/ledger-options.ts';
+import { DEFAULT_INDEX_BLOCK_BITS, DEFAULT_MIN_STORED_NODE_LEVEL } from '../../actors/ledger/ledger-options.ts';
 import {
   type AuditEvent,
   type EntryQuery,
   LedgerStore,
+  MerkleTree,
   createSigner,
   generateKeyPair,
   hashLeaf,
@@ -143,6 +144,17 @@ describe('ledger store', () => {
       .prepare(`EXPLAIN QUERY PLAN SELECT * FROM entries WHERE (seq >> ${DEFAULT_INDEX_BLOCK_BITS}) = 1 AND seq >= 0 AND seq < 9 AND run = 'r' ORDER BY seq LIMIT 5`)
       .all() as { detail: string }[];
     expect(plan.map((r) => r.detail).join()).toMatch(/USING INDEX entries_by_block_run/);
+  });
+
+  it('stores the leaf hashes and the subtrees from the minimum stored level up, and hashes the levels between from the leaves', () => {
+    const n = 2 ** (DEFAULT_MIN_STORED_NODE_LEVEL + 1) + 3;
+    store.appendBatch(Array.from({ length: n }, (_, i) => ev(i)));
+    const levels = store.db.prepare('SELECT DISTINCT level FROM tree_nodes ORDER BY level').pluck().all();
+    expect(levels).toEqual([0, DEFAULT_MIN_STORED_NODE_LEVEL, DEFAULT_MIN_STORED_NODE_LEVEL + 1]);
+    const reference = new MerkleTree(store.range(0, n).map((e) => e.leafHash));
+    for (let level = 0; 2 ** level <= n; level++) {
+      for (let i = 0; (i + 1) * 2 ** level <= n; i++) expect(store.node(level, i).equals(reference.node(level, i))).toBe(true);
+    }
   });
 
   it('signs a checkpoint every N entries, mid-batch, with the clock time', () => {

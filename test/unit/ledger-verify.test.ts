@@ -215,8 +215,8 @@ describe('verifyLedger', () => {
   });
 
   it('flags a damaged proof cache in tree_nodes even when every entry is intact', () => {
-    tamper(`UPDATE tree_nodes SET hash = x'${'11'.repeat(32)}' WHERE level = 2 AND idx = 1`);
-    expect(verify().firstBad).toMatchObject({ seq: 4, problem: 'node-cache' });
+    tamper(`UPDATE tree_nodes SET hash = x'${'11'.repeat(32)}' WHERE level = 4 AND idx = 0`);
+    expect(verify().firstBad).toMatchObject({ seq: 0, problem: 'node-cache' });
   });
 
   it('throws LedgerTamperedError with the fault in its details from assertLedgerIntact', () => {
