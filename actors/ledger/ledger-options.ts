@@ -15,9 +15,9 @@ export const DEFAULT_LEDGER_ORIGIN = 'agent-governance.local/ledger';
  */
 export const DEFAULT_SYNCHRONOUS = 'FULL' as const;
 /**
- * SQLite checkpoints the WAL into the database file once it holds this many pages (4 KiB each). The
- * event-id index takes random keys, so every append dirties index pages all over the file; a larger
- * WAL lets one checkpoint write a page dirtied by many transactions once (SQLite's default is 1000).
+ * SQLite checkpoints the WAL into the database file once it holds this many pages (4 KiB each). Event
+ * ids from other publishers may be random keys that dirty index pages all over the file; a larger WAL
+ * lets one checkpoint write a page dirtied by many transactions once (SQLite's default is 1000).
  */
 export const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 10_000;
 /**
