@@ -173,54 +173,69 @@ export function backoffMs(stage: ConcreteStage, n: number): number {
   return Math.min(r.backoffMs * r.factor ** Math.max(0, n - 1), r.maxBackoffMs);
 }
 
-export function step(prev: RunRecord, input: RunInput, now: number): Step {
-  const run: RunRecord = { ...prev, stages: { ...prev.stages } };
-  const events: RunEventBody[] = [];
-  const effects: Effect[] = [];
-  const base = (): Pick<RunEventBody, 'runId' | 'parentRunId'> =>
-    run.parentRunId === undefined ? { runId: run.runId } : { runId: run.runId, parentRunId: run.parentRunId };
-  const emit = (e: Omit<RunEventBody, 'runId' | 'parentRunId'>) => events.push({ ...base(), ...e });
-  const patch = (id: string, p: Partial<StageRecord>): StageRecord => {
-    const next = { ...run.stages[id]!, ...p };
-    run.stages[id] = next;
+/**
+ * One step's working state and the helpers the cases of `step` share. A class rather than closures
+ * made per call: `step` runs three times per stage on the orchestrator's critical path.
+ */
+class Stepper {
+  readonly run: RunRecord;
+  readonly events: RunEventBody[] = [];
+  readonly effects: Effect[] = [];
+
+  constructor(
+    readonly prev: RunRecord,
+    readonly now: number,
+  ) {
+    this.run = { ...prev, stages: { ...prev.stages } };
+  }
+
+  emit(e: Omit<RunEventBody, 'runId' | 'parentRunId'>) {
+    const run = this.run;
+    this.events.push(run.parentRunId === undefined ? { runId: run.runId, ...e } : { runId: run.runId, parentRunId: run.parentRunId, ...e });
+  }
+
+  patch(id: string, p: Partial<StageRecord>): StageRecord {
+    const next = { ...this.run.stages[id]!, ...p };
+    this.run.stages[id] = next;
     return next;
-  };
-  const unchanged = (): Step => ({ run: prev, events: [], effects: [], changed: false });
-  const live = !isTerminalRun(run.status);
+  }
 
   /** Ends the run: in-flight attempts are cancelled, pending stages skipped (or cancelled). */
-  const finish = (status: RunStatus, error?: SerializedError, reason = `run ${status}`) => {
+  finish(status: RunStatus, error?: SerializedError, reason = `run ${status}`) {
+    const { run, now } = this;
     for (const st of Object.values(run.stages)) {
       if (isInFlight(st.status)) {
-        cancelAttempt(st, reason);
-        patch(st.stageId, { status: 'cancelled', finishedAt: now, deadline: undefined });
+        this.cancelAttempt(st, reason);
+        this.patch(st.stageId, { status: 'cancelled', finishedAt: now, deadline: undefined });
       } else if (st.status === 'pending') {
-        patch(st.stageId, { status: status === 'cancelled' ? 'cancelled' : 'skipped', retryAt: undefined });
-        if (status !== 'cancelled') emit({ event: 'stage-skipped', stageId: st.stageId });
+        this.patch(st.stageId, { status: status === 'cancelled' ? 'cancelled' : 'skipped', retryAt: undefined });
+        if (status !== 'cancelled') this.emit({ event: 'stage-skipped', stageId: st.stageId });
       }
     }
     run.status = status;
     run.finishedAt = now;
     if (error) run.error = error;
-    emit({ event: status === 'succeeded' ? 'run-succeeded' : status === 'failed' ? 'run-failed' : 'run-cancelled', ...(error ? { error } : {}) });
-    effects.push({ kind: 'finished', status });
-  };
+    this.emit({ event: status === 'succeeded' ? 'run-succeeded' : status === 'failed' ? 'run-failed' : 'run-cancelled', ...(error ? { error } : {}) });
+    this.effects.push({ kind: 'finished', status });
+  }
 
-  const cancelAttempt = (st: StageRecord, reason: string) => {
+  cancelAttempt(st: StageRecord, reason: string) {
     if (st.childRunId !== undefined && st.taskId === st.childRunId) {
-      effects.push({ kind: 'cancel-child', stageId: st.stageId, childRunId: st.childRunId, reason });
+      this.effects.push({ kind: 'cancel-child', stageId: st.stageId, childRunId: st.childRunId, reason });
     } else if (st.taskId !== undefined && st.agentId !== undefined) {
-      effects.push({ kind: 'cancel-task', stageId: st.stageId, taskId: st.taskId, attempt: st.attempt, agentId: st.agentId, reason });
+      this.effects.push({ kind: 'cancel-task', stageId: st.stageId, taskId: st.taskId, attempt: st.attempt, agentId: st.agentId, reason });
     }
-  };
+  }
 
-  const maybeFinish = () => {
-    if (run.status !== 'running') return;
-    if (Object.values(run.stages).every((s) => isTerminalStage(s.status))) finish('succeeded');
-  };
+  maybeFinish() {
+    if (this.run.status !== 'running') return;
+    for (const id in this.run.stages) if (!isTerminalStage(this.run.stages[id]!.status)) return;
+    this.finish('succeeded');
+  }
 
   /** The current attempt of `st` failed; retry it, or fail the stage and apply its onFailure. */
-  const attemptFailed = (st: StageRecord, error: SerializedError, opts: { lost?: boolean } = {}) => {
+  attemptFailed(st: StageRecord, error: SerializedError, opts: { lost?: boolean } = {}) {
+    const { run, now } = this;
     const def = stageDef(run, st.stageId);
     const avoid = st.agentId && !st.avoid.includes(st.agentId) ? [...st.avoid, st.agentId] : st.avoid;
     const lost = st.lost + (opts.lost ? 1 : 0);
@@ -228,14 +243,14 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
     const retryLost = opts.lost && lost <= DEFAULT_MAX_LOST_ATTEMPTS;
     if (retryLost || counted <= def.retries.max) {
       const pause = retryLost ? 0 : backoffMs(def, counted);
-      patch(st.stageId, { status: 'pending', lost, avoid, error, retryAt: now + pause, deadline: undefined, fraction: undefined });
-      emit({ event: 'stage-retrying', stageId: st.stageId, attempt: st.attempt, error, ...(st.agentId ? { agentId: st.agentId } : {}) });
+      this.patch(st.stageId, { status: 'pending', lost, avoid, error, retryAt: now + pause, deadline: undefined, fraction: undefined });
+      this.emit({ event: 'stage-retrying', stageId: st.stageId, attempt: st.attempt, error, ...(st.agentId ? { agentId: st.agentId } : {}) });
       return;
     }
-    patch(st.stageId, { status: 'failed', lost, avoid, error, finishedAt: now, deadline: undefined });
-    emit({ event: 'stage-failed', stageId: st.stageId, attempt: st.attempt, error, ...(st.agentId ? { agentId: st.agentId } : {}) });
+    this.patch(st.stageId, { status: 'failed', lost, avoid, error, finishedAt: now, deadline: undefined });
+    this.emit({ event: 'stage-failed', stageId: st.stageId, attempt: st.attempt, error, ...(st.agentId ? { agentId: st.agentId } : {}) });
     if (def.onFailure === 'fail') {
-      finish('failed', {
+      this.finish('failed', {
         code: error.code,
         message: `stage ${st.stageId} failed after ${st.attempt} attempt(s): ${error.message}`,
         retryable: false,
@@ -247,20 +262,30 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
       for (const id of dependentsOf(run.pipeline, st.stageId)) {
         const dep = run.stages[id];
         if (dep && dep.status === 'pending') {
-          patch(id, { status: 'skipped', retryAt: undefined });
-          emit({ event: 'stage-skipped', stageId: id });
+          this.patch(id, { status: 'skipped', retryAt: undefined });
+          this.emit({ event: 'stage-skipped', stageId: id });
         }
       }
     }
-    maybeFinish();
-  };
+    this.maybeFinish();
+  }
 
   /** Progress or a result can overtake the agent's accept reply: they imply it. */
-  const acceptedImplicitly = (st: StageRecord) => {
+  acceptedImplicitly(st: StageRecord) {
     if (st.status !== 'dispatched' || st.agentId === undefined) return;
-    patch(st.stageId, { status: 'running' });
-    emit({ event: 'stage-accepted', stageId: st.stageId, attempt: st.attempt, agentId: st.agentId });
-  };
+    this.patch(st.stageId, { status: 'running' });
+    this.emit({ event: 'stage-accepted', stageId: st.stageId, attempt: st.attempt, agentId: st.agentId });
+  }
+}
+
+const unchangedStep = (prev: RunRecord): Step => ({ run: prev, events: [], effects: [], changed: false });
+
+/** Applies one input to a run: the new record, the events to publish and the effects to carry out. */
+export function step(prev: RunRecord, input: RunInput, now: number): Step {
+  const s = new Stepper(prev, now);
+  const { run, effects } = s;
+  const unchanged = () => unchangedStep(prev);
+  const live = !isTerminalRun(run.status);
 
   switch (input.type) {
     case 'start':
@@ -269,8 +294,8 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
       if (input.type === 'start' && run.status !== 'pending') return unchanged();
       run.status = 'running';
       run.startedAt ??= now;
-      emit({ event: input.type === 'start' ? 'run-started' : 'run-resumed' });
-      maybeFinish();
+      s.emit({ event: input.type === 'start' ? 'run-started' : 'run-resumed' });
+      s.maybeFinish();
       break;
     }
     case 'dispatch': {
@@ -278,7 +303,7 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
       if (!live || !st || st.status !== 'pending') return unchanged();
       const def = stageDef(run, input.stageId);
       const attempt = st.attempt + 1;
-      patch(st.stageId, {
+      s.patch(st.stageId, {
         status: 'dispatched',
         attempt,
         taskId: input.taskId,
@@ -289,7 +314,7 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
         retryAt: undefined,
         fraction: undefined,
       });
-      emit({ event: 'stage-dispatched', stageId: st.stageId, attempt, agentId: input.agentId });
+      s.emit({ event: 'stage-dispatched', stageId: st.stageId, attempt, agentId: input.agentId });
       effects.push({ kind: 'assign', stageId: st.stageId, taskId: input.taskId, attempt, agentId: input.agentId });
       break;
     }
@@ -298,7 +323,7 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
       if (!live || !st || st.status !== 'pending') return unchanged();
       const def = stageDef(run, input.stageId);
       const attempt = st.attempt + 1;
-      patch(st.stageId, {
+      s.patch(st.stageId, {
         status: 'running',
         attempt,
         taskId: input.childRunId,
@@ -308,29 +333,29 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
         deadline: now + def.timeoutMs,
         retryAt: undefined,
       });
-      emit({ event: 'stage-dispatched', stageId: st.stageId, attempt });
+      s.emit({ event: 'stage-dispatched', stageId: st.stageId, attempt });
       effects.push({ kind: 'start-child', stageId: st.stageId, childRunId: input.childRunId });
       break;
     }
     case 'refused': {
       const st = stageOfTask(run, input.taskId);
       if (!live || !st || st.status !== 'dispatched') return unchanged();
-      patch(st.stageId, { status: 'pending', attempt: st.attempt - 1, taskId: undefined, agentId: undefined, deadline: undefined, startedAt: undefined });
+      s.patch(st.stageId, { status: 'pending', attempt: st.attempt - 1, taskId: undefined, agentId: undefined, deadline: undefined, startedAt: undefined });
       break;
     }
     case 'accepted': {
       const st = stageOfTask(run, input.taskId);
       if (!live || !st || st.status !== 'dispatched') return unchanged();
-      patch(st.stageId, { status: 'running' });
-      emit({ event: 'stage-accepted', stageId: st.stageId, attempt: st.attempt, agentId: input.agentId });
+      s.patch(st.stageId, { status: 'running' });
+      s.emit({ event: 'stage-accepted', stageId: st.stageId, attempt: st.attempt, agentId: input.agentId });
       break;
     }
     case 'progress': {
       const st = stageOfTask(run, input.taskId);
       if (!live || !st) return unchanged();
-      acceptedImplicitly(st);
-      patch(st.stageId, { status: 'running', ...(input.fraction === undefined ? {} : { fraction: input.fraction }) });
-      emit({
+      s.acceptedImplicitly(st);
+      s.patch(st.stageId, { status: 'running', ...(input.fraction === undefined ? {} : { fraction: input.fraction }) });
+      s.emit({
         event: 'stage-progress',
         stageId: st.stageId,
         attempt: st.attempt,
@@ -342,14 +367,14 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
     case 'result': {
       const st = stageOfTask(run, input.taskId);
       if (!live || !st) return unchanged();
-      acceptedImplicitly(st);
+      s.acceptedImplicitly(st);
       if (input.status === 'succeeded') {
-        patch(st.stageId, { status: 'succeeded', finishedAt: now, deadline: undefined, fraction: 1, output: input.output, error: undefined });
-        emit({ event: 'stage-succeeded', stageId: st.stageId, attempt: st.attempt, ...(st.agentId ? { agentId: st.agentId } : {}) });
-        maybeFinish();
+        s.patch(st.stageId, { status: 'succeeded', finishedAt: now, deadline: undefined, fraction: 1, output: input.output, error: undefined });
+        s.emit({ event: 'stage-succeeded', stageId: st.stageId, attempt: st.attempt, ...(st.agentId ? { agentId: st.agentId } : {}) });
+        s.maybeFinish();
       } else {
         const error = input.error ?? { code: 'GOV_ERR_INTERNAL', message: `task ${input.status} without an error`, retryable: true };
-        attemptFailed(st, error);
+        s.attemptFailed(st, error);
       }
       break;
     }
@@ -357,9 +382,9 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
       const st = stageOfTask(run, input.taskId);
       if (!live || !st) return unchanged();
       const def = stageDef(run, st.stageId);
-      emit({ event: 'stage-timed-out', stageId: st.stageId, attempt: st.attempt, ...(st.agentId ? { agentId: st.agentId } : {}) });
-      cancelAttempt(st, `stage timed out after ${def.timeoutMs} ms`);
-      attemptFailed(st, {
+      s.emit({ event: 'stage-timed-out', stageId: st.stageId, attempt: st.attempt, ...(st.agentId ? { agentId: st.agentId } : {}) });
+      s.cancelAttempt(st, `stage timed out after ${def.timeoutMs} ms`);
+      s.attemptFailed(st, {
         code: 'GOV_ERR_TIMEOUT',
         message: `stage ${st.stageId} attempt ${st.attempt} timed out after ${def.timeoutMs} ms`,
         retryable: true,
@@ -370,18 +395,18 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
     case 'lost': {
       const st = stageOfTask(run, input.taskId);
       if (!live || !st) return unchanged();
-      attemptFailed(st, input.error, { lost: true });
+      s.attemptFailed(st, input.error, { lost: true });
       break;
     }
     case 'child-finished': {
       const st = stageOfTask(run, input.childRunId);
       if (!live || !st || st.childRunId !== input.childRunId) return unchanged();
       if (input.status === 'succeeded') {
-        patch(st.stageId, { status: 'succeeded', finishedAt: now, deadline: undefined, fraction: 1, error: undefined });
-        emit({ event: 'stage-succeeded', stageId: st.stageId, attempt: st.attempt });
-        maybeFinish();
+        s.patch(st.stageId, { status: 'succeeded', finishedAt: now, deadline: undefined, fraction: 1, error: undefined });
+        s.emit({ event: 'stage-succeeded', stageId: st.stageId, attempt: st.attempt });
+        s.maybeFinish();
       } else {
-        attemptFailed(
+        s.attemptFailed(
           st,
           input.error ?? { code: 'GOV_ERR_INTERNAL', message: `child run ${input.childRunId} ${input.status}`, retryable: false },
         );
@@ -390,9 +415,9 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
     }
     case 'cancel': {
       if (!live) return unchanged();
-      finish('cancelled', { code: 'GOV_ERR_RUN_CANCELLED', message: `run cancelled: ${input.reason}`, retryable: false }, input.reason);
+      s.finish('cancelled', { code: 'GOV_ERR_RUN_CANCELLED', message: `run cancelled: ${input.reason}`, retryable: false }, input.reason);
       break;
     }
   }
-  return { run, events, effects, changed: true };
+  return { run, events: s.events, effects, changed: true };
 }
