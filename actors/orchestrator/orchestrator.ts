@@ -36,6 +36,7 @@ import type { ActorBehavior, ActorContext } from '../runtime/actor-kind.ts';
 import { defineActorKind } from '../runtime/actor-kind.ts';
 import { AgentDirectory } from './dispatcher/agent-selection.ts';
 import { JsPublisher } from './js-publisher.ts';
+import { Outbox } from './outbox.ts';
 import { ReplyMux } from './reply-mux.ts';
 import {
   DEFAULT_AGENT_HEARTBEAT_MS,
@@ -166,6 +167,7 @@ class Orchestrator {
     private readonly events: RunEvents,
     private readonly mux: ReplyMux,
     private readonly settings: OrchestratorSettings,
+    private readonly outbox: Outbox,
   ) {
     this.agents = new AgentDirectory(settings.agentMissedBeats, settings.agentHeartbeatMs);
   }
@@ -775,6 +777,7 @@ class Orchestrator {
         // State writes in flight finish (their events follow), then every event reaches the audit stream.
         await this.store.settled();
         await this.events.drain(DEFAULT_AUDIT_DRAIN_MS);
+        this.outbox.flush(); // acks of the last writes
         this.mux.close();
       },
     };
@@ -795,8 +798,9 @@ export const orchestratorKind = defineActorKind({
     try {
       const publisher = new JsPublisher(mux, DEFAULT_JS_ACK_TIMEOUT_MS);
       const store = await RunStore.open(ctx.bus.nc, settings.bucket, publisher);
-      const events = new RunEvents(ctx.bus, publisher, ctx.clock, ctx.log, DEFAULT_AUDIT_RETRY_MS);
-      const o = new Orchestrator(ctx, store, events, mux, settings);
+      const outbox = new Outbox();
+      const events = new RunEvents(ctx.bus, publisher, ctx.clock, ctx.log, DEFAULT_AUDIT_RETRY_MS, outbox);
+      const o = new Orchestrator(ctx, store, events, mux, settings, outbox);
       const behavior = o.behavior();
       // Recovery needs the bus but not the subscriptions; results arriving meanwhile find their runs in the store.
       await o.recover();
@@ -807,7 +811,7 @@ export const orchestratorKind = defineActorKind({
         maxAckPending: DEFAULT_RESULTS_MAX_ACK_PENDING,
         batch: DEFAULT_RESULTS_BATCH,
         retryMs: DEFAULT_RESULTS_RETRY_MS,
-      });
+      }, outbox);
       await o.results.start();
       o.startSweeping();
       return behavior;

@@ -14,6 +14,7 @@ import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { ensureConsumer, orchestratorResultsConsumer, RESULTS_STREAM } from '../../bus/streams.ts';
 import type { OutMessage } from '../../protocols/envelope.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
+import type { Outbox } from './outbox.ts';
 
 export interface ResultsConsumerSettings {
   durable: string;
@@ -33,16 +34,17 @@ export class ResultsConsumer {
     private readonly ctx: ActorContext,
     private readonly consumer: Consumer,
     private readonly settings: ResultsConsumerSettings,
+    private readonly outbox: Outbox,
   ) {}
 
   /** Declares the durable consumer (the stream is declared by ensureStreams) and opens it. */
-  static async open(ctx: ActorContext, settings: ResultsConsumerSettings): Promise<ResultsConsumer> {
+  static async open(ctx: ActorContext, settings: ResultsConsumerSettings, outbox: Outbox): Promise<ResultsConsumer> {
     await ensureConsumer(
       ctx.bus.nc,
       orchestratorResultsConsumer({ durable: settings.durable, ackWaitMs: settings.ackWaitMs, maxAckPending: settings.maxAckPending }),
     );
     const consumer = await ctx.bus.jetstream().consumers.get(RESULTS_STREAM, settings.durable);
-    return new ResultsConsumer(ctx, consumer, settings);
+    return new ResultsConsumer(ctx, consumer, settings, outbox);
   }
 
   /**
@@ -96,7 +98,7 @@ export class ResultsConsumer {
     if (!m) return;
     this.unsettled.delete(envelopeId);
     done.then(
-      () => this.safely(() => m.ack()),
+      () => this.outbox.defer(() => this.safely(() => m.ack())),
       () => this.safely(() => m.nak(this.settings.retryMs)),
     );
   }

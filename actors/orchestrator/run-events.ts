@@ -11,11 +11,9 @@
  *   once every audit publish of that run (its own included) is acknowledged: a run reported finished
  *   is fully on the audit trail.
  * - `drain()` waits for every pending publish (the actor's stop awaits it, bounded).
- * - Off the critical path: events are encoded and published in one batch on the next turn of the
- *   event loop (setImmediate), not in the pass that stored the state change. That pass also sends the
- *   next stage's assign, which then reaches the socket alone and at once; the events go out while the
- *   agent works. (On this loopback every socket write costs tens of µs, and encoding an event twice,
- *   JSON and msgpack, about as much.)
+ * - Off the critical path: events are encoded and published through the orchestrator's Outbox
+ *   (outbox.ts), one turn of the event loop after the state change, with the stream acks of that turn,
+ *   while the agent works on the assign that left first.
  */
 import type { Bus } from '../../bus/bus.ts';
 import type { Clock, TimerHandle } from '../../infra/clock.ts';
@@ -23,6 +21,7 @@ import type { Logger } from '../../infra/logger.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { auditSubject, obsSubject } from '../../protocols/subjects.ts';
 import type { JsPublisher } from './js-publisher.ts';
+import type { Outbox } from './outbox.ts';
 import type { RunEventBody } from './run-machine.ts';
 
 const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['run-succeeded', 'run-failed', 'run-cancelled']);
@@ -60,6 +59,7 @@ export class RunEvents {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly retryMs: number,
+    private readonly outbox: Outbox,
   ) {}
 
   /** Audit publishes not acknowledged yet. */
@@ -69,7 +69,7 @@ export class RunEvents {
 
   publish(b: RunEventBody): void {
     this.queued.push(this.bus.wrap({ type: 'run.event.v1', body: b, run: b.runId }));
-    if (this.queued.length === 1) setImmediate(() => this.sendQueued());
+    if (this.queued.length === 1) this.outbox.defer(() => this.sendQueued());
   }
 
   private sendQueued(): void {
