@@ -11,7 +11,9 @@
  * by the ledger. The classic baseline (one pre-encoded payload published with short ids, no encoding
  * per message) is measured and reported too. Rounds alternate raw and ledger; medians of ROUNDS.
  * The writer runs in its own process, as deployed, from the TypeScript sources (AGOV_NO_BUNDLE:
- * a stale dist/ bundle would measure old code).
+ * a stale dist/ bundle would measure old code), spawned the way its supervisor spawns it, at the
+ * priority the system spec gives it (`SYSTEM_SERVICE_NICE`): the bench measures the deployed
+ * configuration. The raw baseline has no writer, so the setting cannot favour it.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,6 +29,7 @@ import { startNatsServer } from '../infra/nats-server.ts';
 import type { Envelope } from '../protocols/envelope.ts';
 import { auditSubject, obsSubject, startedSubject } from '../protocols/subjects.ts';
 import { spawnProcessChild } from '../supervisors/process-child.ts';
+import { SYSTEM_SERVICE_NICE } from '../supervisors/system-spec.ts';
 import { median, report, round } from './stats.ts';
 
 const EVENTS = 20_000;
@@ -80,13 +83,16 @@ export async function benchLedger(): Promise<void> {
     await bus.flush();
     // agovEntry() reads this in this process: run the writer from the sources, never a stale bundle.
     process.env.AGOV_NO_BUNDLE = '1';
+    const writerNice = SYSTEM_SERVICE_NICE['ledger-writer'];
     writer = spawnProcessChild({
       kind: 'ledger-writer',
       id: 'bench-writer',
       natsUrl: nats.url,
       args: { dataDir, key: SEED, checkpointIntervalMs: 0 },
       env: { LOG_LEVEL: 'warn' },
+      nice: writerNice,
     });
+    if (writer.niceError) throw writer.niceError; // a number for another configuration would mislead
     await started;
     const reached = (at: number) => new Promise<void>((resolve) => (size >= at ? resolve() : waiters.push({ at, resolve })));
 
@@ -147,6 +153,7 @@ export async function benchLedger(): Promise<void> {
       rounds: ROUNDS,
       inFlight: IN_FLIGHT,
       writerBatchMaxEntries: DEFAULT_BATCH_MAX_ENTRIES,
+      writerNice: writerNice ?? 0,
       meanEntriesPerCommit: Math.round(median(batchSizes)),
     };
     const ratios = {

@@ -8,6 +8,7 @@
  * - `shutdownMs` is `shutdown` (a number of ms, `'infinity'` or `'brutal_kill'`).
  * - `periodMs` is OTP's `period` in milliseconds, not seconds.
  * - `backoff` is ours: an optional delay before restarts (OTP restarts at once).
+ * - `nice` (process children only) is ours: the OS scheduling priority the child's process runs at.
  * - No `simple_one_for_one`, `significant` or `auto_shutdown`; no `modules`.
  */
 import { ConfigError } from '../protocols/errors.ts';
@@ -21,6 +22,8 @@ import {
   DEFAULT_STRATEGY,
   DEFAULT_SUPERVISOR_SHUTDOWN,
   DEFAULT_WORKER_SHUTDOWN_MS,
+  MAX_CHILD_NICE,
+  MIN_CHILD_NICE,
 } from './supervisor-options.ts';
 
 export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
@@ -37,8 +40,13 @@ export type Shutdown = number | 'infinity' | 'brutal_kill';
 export type StartDescriptor =
   /** An actor hosted in the supervisor's own process. */
   | { kind: 'actor'; actorKind: string; actorId: string; args?: Record<string, unknown> }
-  /** An actor in a separate OS process. */
-  | { kind: 'process'; actorKind: string; actorId: string; args?: Record<string, unknown> }
+  /**
+   * An actor in a separate OS process. `nice`: the process's niceness (0..19; absent = the
+   * supervisor's own), set right after every spawn, restarts included. Higher = lower CPU priority
+   * under contention; it costs nothing when a core is idle. Only lowering is allowed: a negative value
+   * needs CAP_SYS_NICE, and a supervisor that cannot apply its spec should not depend on privileges.
+   */
+  | { kind: 'process'; actorKind: string; actorId: string; args?: Record<string, unknown>; nice?: number }
   /** A nested supervisor. */
   | { kind: 'supervisor'; spec: SupervisorSpec };
 
@@ -141,6 +149,17 @@ export function validateChildSpec(child: ChildSpec): void {
   } else if (start.kind === 'actor' || start.kind === 'process') {
     if (typeof start.actorKind !== 'string' || start.actorKind === '') fail(`child ${child.id}: start needs an actorKind`, ctx);
     if (typeof start.actorId !== 'string' || start.actorId === '') fail(`child ${child.id}: start needs an actorId`, ctx);
+    const nice = (start as { nice?: unknown }).nice;
+    if (nice !== undefined) {
+      // An in-host actor shares its host's threads: there is no process of its own to deprioritise.
+      if (start.kind !== 'process') fail(`child ${child.id}: nice applies only to process children`, { ...ctx, nice });
+      if (!(Number.isInteger(nice) && (nice as number) >= MIN_CHILD_NICE && (nice as number) <= MAX_CHILD_NICE)) {
+        fail(`child ${child.id}: nice must be an integer from ${MIN_CHILD_NICE} to ${MAX_CHILD_NICE} (only lowering priority needs no privileges)`, {
+          ...ctx,
+          nice,
+        });
+      }
+    }
   } else {
     fail(`child ${child.id}: unknown start kind`, { ...ctx, kind: (start as { kind?: unknown }).kind });
   }

@@ -4,7 +4,8 @@
  * waiting for heartbeats.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 export interface ProcessExit {
@@ -20,6 +21,8 @@ export interface ProcessChild {
   stop(shutdownMs: number | 'infinity'): Promise<ProcessExit>;
   /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT…). */
   signal(sig: NodeJS.Signals): void;
+  /** Why the asked-for `nice` could not be applied (the child then runs at the spawner's priority). */
+  readonly niceError: Error | undefined;
 }
 
 export interface ProcessChildOptions {
@@ -31,6 +34,31 @@ export interface ProcessChildOptions {
   env?: NodeJS.ProcessEnv;
   /** Where the child's stderr goes; default: inherited. */
   stderr?: 'inherit' | 'ignore';
+  /** Niceness of the child's process (0..19, see `StartDescriptor`); absent: inherited. */
+  nice?: number;
+}
+
+/**
+ * Sets the niceness of a just-spawned process. Linux keeps a nice value per thread and a new thread
+ * takes its creator's, so the main thread is set first (every thread it starts from now on inherits
+ * it: the libuv pool that fsyncs, V8's GC helpers), then every thread that already exists. Spawned
+ * from the same tick, Node has not started any yet (tested), but a loaded machine may delay us.
+ */
+function applyNice(pid: number, nice: number): void {
+  setPriority(pid, nice);
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return; // no procfs (not Linux): the main thread is what setpriority(2) sets there anyway
+  }
+  for (const tid of tids) {
+    try {
+      if (Number(tid) !== pid) setPriority(Number(tid), nice);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
 }
 
 const BUNDLE = fileURLToPath(new URL('../dist/agov.mjs', import.meta.url));
@@ -59,6 +87,16 @@ export function spawnProcessChild(options: ProcessChildOptions): ProcessChild {
       AGOV_EXIT_WITH_PARENT: '1',
     },
   });
+  let niceError: Error | undefined;
+  if (options.nice !== undefined && child.pid !== undefined) {
+    try {
+      applyNice(child.pid, options.nice);
+    } catch (err) {
+      // ESRCH: it died at once (the exit is reported as usual). EACCES: the spawner itself runs at a
+      // higher niceness than asked, and raising needs privileges; the child keeps the spawner's.
+      niceError = err as Error;
+    }
+  }
   let hasExited = false;
   const exited = new Promise<ProcessExit>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -91,5 +129,6 @@ export function spawnProcessChild(options: ProcessChildOptions): ProcessChild {
     signal(sig) {
       if (!hasExited) child.kill(sig);
     },
+    niceError,
   };
 }

@@ -256,7 +256,10 @@ class SupervisorRuntime {
         natsUrl: this.ctx.busOptions.servers,
         args: { ...inherited, ...start.args },
         heartbeatMs: this.heartbeatMs,
+        // Applied to every incarnation: a restart is a new process, spawned at the spec's priority.
+        ...(start.nice !== undefined ? { nice: start.nice } : {}),
       });
+      if (proc.niceError) this.ctx.log.warn('process child runs without its nice value', { childId, nice: start.nice, error: String(proc.niceError) });
       const exitedEarly = proc.exited.then((e) => {
         throw new Error(`process child ${actorId} exited during start (code ${e.code}, signal ${e.signal})`);
       });

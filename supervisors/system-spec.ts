@@ -9,6 +9,7 @@
  * ```
  * Services start before the teams so that agents find them when they announce themselves.
  */
+import { DEFAULT_LEDGER_WRITER_NICE } from '../actors/ledger/ledger-writer-options.ts';
 import type { ActorRegistry } from '../actors/runtime/registry.ts';
 import { actorInbox } from '../protocols/subjects.ts';
 import { type ChildSpec, type SupervisorSpec, supervisorSpec, validateSupervisorSpec } from './child-spec.ts';
@@ -24,6 +25,14 @@ export const SYSTEM_SERVICE_KINDS = [
   'orchestrator',
   'gateway',
 ] as const;
+
+/**
+ * Niceness of service processes that should yield the CPU under contention (absent: normal
+ * priority). Only process children have a priority of their own; in-host services share the root's.
+ */
+export const SYSTEM_SERVICE_NICE: Readonly<Partial<Record<(typeof SYSTEM_SERVICE_KINDS)[number], number>>> = {
+  'ledger-writer': DEFAULT_LEDGER_WRITER_NICE,
+};
 
 export interface SystemSpecOptions {
   registry: ActorRegistry;
@@ -44,12 +53,15 @@ export function systemSpec(options: SystemSpecOptions): SupervisorSpec {
   services.children = SYSTEM_SERVICE_KINDS.filter((k) => known.has(k)).map(
     (kind): ChildSpec => ({
       id: kind,
-      start: {
-        kind: options.servicesAsProcesses ? 'process' : 'actor',
-        actorKind: kind,
-        actorId: `${kind}-1`,
-        args: { ...defaults[kind], ...options.serviceArgs?.[kind] },
-      },
+      start: options.servicesAsProcesses
+        ? {
+            kind: 'process',
+            actorKind: kind,
+            actorId: `${kind}-1`,
+            args: { ...defaults[kind], ...options.serviceArgs?.[kind] },
+            ...(SYSTEM_SERVICE_NICE[kind] !== undefined ? { nice: SYSTEM_SERVICE_NICE[kind] } : {}),
+          }
+        : { kind: 'actor', actorKind: kind, actorId: `${kind}-1`, args: { ...defaults[kind], ...options.serviceArgs?.[kind] } },
       restart: 'permanent',
       shutdownMs: 10_000,
     }),

@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ActorHandle } from '../../actors/runtime/actor.ts';
 import type { Bus } from '../../bus/index.ts';
@@ -125,6 +127,22 @@ describe('process children', () => {
     expect(exit?.type === 'supervisor.event.v1' && exit.body.detectedBy).toBe('process-exit');
     expect((await client.ask(actorInbox('echo', 'p1'), { type: 'demo.echo.v1', body: { text: 'back' } })).type).toBe('demo.echoed.v1');
     expect(starts('sproc', 'inhost1')).toBe(1);
+  });
+
+  it('a process child with a nice value runs at that priority, every thread of it, and so does its replacement', async () => {
+    const threadNices = (pid: number) =>
+      readdirSync(`/proc/${pid}/task`).map((tid) => getPriority(Number(tid)));
+    await sup('snice', 'one_for_one', [{ id: 'nice1', start: { kind: 'process', actorKind: 'echo', actorId: 'nice1', nice: 7 }, shutdownMs: 2_000 }, proc('plain1')]);
+    const children = (await treeOf(client, 'snice')).children;
+    const first = children.find((c) => c.id === 'nice1')!.pid!;
+    expect(getPriority(first)).toBe(7);
+    expect(new Set(threadNices(first))).toEqual(new Set([7])); // the libuv pool and V8's helpers too
+    expect(getPriority(children.find((c) => c.id === 'plain1')!.pid!)).toBe(getPriority(process.pid)); // inherited
+    process.kill(first, 'SIGKILL');
+    await waitFor('nice1 restarted', () => starts('snice', 'nice1') === 2);
+    const second = (await treeOf(client, 'snice')).children.find((c) => c.id === 'nice1')!.pid!;
+    expect(second).not.toBe(first);
+    expect(getPriority(second)).toBe(7);
   });
 
   it('a process child stopped with SIGSTOP is detected through missed heartbeats and replaced', async () => {

@@ -142,6 +142,19 @@ describe('supervisor logic', () => {
       ).toThrow(ConfigError);
     });
 
+    it('accepts a nice value from 0 to 19 on a process child and rejects anything else', () => {
+      const withNice = (nice: unknown, kind: 'process' | 'actor' = 'process'): SupervisorSpec =>
+        spec('one_for_one', [
+          { id: 'p', start: { kind, actorKind: 'echo', actorId: 'p', nice } as ChildSpec['start'], restart: 'permanent', shutdownMs: 1000 },
+        ]);
+      for (const ok of [0, 10, 19]) expect(() => validateSupervisorSpec(withNice(ok))).not.toThrow();
+      expect(() => validateSupervisorSpec(withNice(undefined))).not.toThrow();
+      // Negative = higher priority, which needs privileges; fractions and strings are mistakes.
+      for (const bad of [-1, -20, 20, 2.5, '10', null]) expect(() => validateSupervisorSpec(withNice(bad)), String(bad)).toThrow(ConfigError);
+      // An in-host actor has no process of its own to deprioritise.
+      expect(() => validateSupervisorSpec(withNice(10, 'actor'))).toThrow(ConfigError);
+    });
+
     it('validates nested supervisor specs too', () => {
       const nested = spec('one_for_all', [worker('x'), worker('x')]);
       const parent = spec('one_for_one', [
