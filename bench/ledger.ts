@@ -163,7 +163,7 @@ export async function benchLedger(): Promise<void> {
       ledgerVsRawSqliteInsert: round(median(ledgerTput) / median(sqliteTput)),
     };
     console.log(
-      `ledger ${results.ledgerEventsPerSec} events/s (publish → committed, chained and on disk) vs raw JetStream publish ${results.rawJetStreamPublishPerSec}/s → ${ratios.ledgerVsRawJetStreamPublish}× (target ≥ 0.7×; median of ${ROUNDS} per-round ratios)`,
+      `ledger ${results.ledgerEventsPerSec} events/s (publish → committed, chained and on disk) vs raw JetStream publish ${results.rawJetStreamPublishPerSec}/s → ${ratios.ledgerVsRawJetStreamPublish}× (target ≥ 0.7×; median of ${ROUNDS} per-round ratios; writer at nice ${results.writerNice})`,
     );
     console.log(
       `ledger vs raw JetStream publish of one pre-encoded payload ${results.rawJetStreamPreEncodedPublishPerSec}/s → ${ratios.ledgerVsRawJetStreamPreEncodedPublish}×`,
