@@ -596,7 +596,7 @@ class Orchestrator {
    */
   async handle(env: Envelope, ictx: IncomingContext): Promise<OutMessage | undefined> {
     try {
-      return await this.handleMessage(env, ictx.subject);
+      return await this.handleMessage(env, ictx.subject, ictx.reply !== undefined);
     } catch (err) {
       this.ctx.log.info('request refused', { type: env.type, error: String(err) });
       if (ictx.reply) {
@@ -608,7 +608,7 @@ class Orchestrator {
     }
   }
 
-  private async handleMessage(env: Envelope, subject: string): Promise<OutMessage | undefined> {
+  private async handleMessage(env: Envelope, subject: string, asked = false): Promise<OutMessage | undefined> {
     switch (env.type) {
       case 'run.request.v1': {
         const pipeline = await requestPipeline(env.body);
@@ -665,7 +665,10 @@ class Orchestrator {
           return;
         }
         if (!results?.has(env.id)) {
-          await this.taskReport(env, false);
+          const settled = await this.taskReport(env, false);
+          // Asked: a report another instance took from the RESULTS stream and forwarded to us, the
+          // run's owner; it acks the stream's copy when we answer, so answer once the change is stored.
+          if (asked) await settled.done;
           return;
         }
         // From the RESULTS stream: acked once what it changed is stored (or it was handed over).
@@ -717,18 +720,12 @@ class Orchestrator {
     const finished = this.finished.get(b.runId);
     if (finished && !this.runs.has(b.runId)) return { done: finished };
     if (!this.runs.has(b.runId)) {
-      const found = await this.locate(b.runId);
-      if (!found || found.where === 'stored') return settled;
-      if (found.where === 'elsewhere') {
-        const forwarded = { type: env.type, body: env.body, run: b.runId } as OutMessage;
-        const owner = actorInbox(ORCHESTRATOR_KIND, found.run.owner);
-        if (!durable) {
-          this.ctx.bus.tell(owner, forwarded);
-          return settled;
-        }
-        // Acked once the owner has it; if it is gone meanwhile, delivered again (and the run adopted).
-        return { done: this.ctx.bus.ask(owner, forwarded) };
-      }
+      // Found out off the mailbox: a store read and a ping of the owner (up to a second) must not
+      // hold up the heartbeats and results queued behind this report.
+      const done = this.foreignReport(env, durable);
+      // A durable report's failure is a nak (settle); anyone else's is only worth a line in the log.
+      if (!durable) done.catch((err: unknown) => this.ctx.log.warn('report for a run elsewhere not handed over', { runId: b.runId, error: String(err) }));
+      return { done };
     }
     if (env.type === 'agent.task.progress.v1') {
       const input: RunInput = { type: 'progress', taskId: b.taskId };
@@ -749,6 +746,26 @@ class Orchestrator {
     this.store.sendNow(r.runId);
     // A duplicate changes nothing: the write that stored the first copy (if still in flight) settles it.
     return { done: this.stored(r.runId) };
+  }
+
+  /**
+   * A report for a run not in memory here: forwarded to its live owner (a durable one as an ask, so
+   * its stream copy is acked once the owner has stored it), taken after adopting an orphaned run, or
+   * dropped for a finished or unknown run.
+   */
+  private async foreignReport(env: Envelope<'agent.task.progress.v1' | 'agent.task.result.v1'>, durable: boolean): Promise<unknown> {
+    const b = env.body;
+    const found = await this.locate(b.runId);
+    if (!found || found.where === 'stored') return;
+    if (found.where === 'here') return (await this.taskReport(env, durable)).done;
+    const forwarded = { type: env.type, body: env.body, run: b.runId } as OutMessage;
+    const owner = actorInbox(ORCHESTRATOR_KIND, found.run.owner);
+    if (!durable) {
+      this.ctx.bus.tell(owner, forwarded);
+      return;
+    }
+    // If the owner is gone meanwhile the ask fails: delivered again, and the run adopted then.
+    return this.ctx.bus.ask(owner, forwarded);
   }
 
   behavior(): ActorBehavior {

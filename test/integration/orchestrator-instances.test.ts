@@ -1,0 +1,36 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RESULTS_DURABLE } from '../../actors/orchestrator/options.ts';
+import { RESULTS_STREAM } from '../../bus/streams.ts';
+import { waitFor } from '../harness/index.ts';
+import { OrchestratorRig } from './orchestrator-helpers.ts';
+
+const rig = new OrchestratorRig();
+
+beforeAll(async () => {
+  await rig.start();
+  await rig.orchestrator('orch-a');
+  await rig.orchestrator('orch-b');
+  for (const id of ['multi-1', 'multi-2', 'multi-3']) await rig.agent(id);
+});
+afterAll(() => rig.stop());
+
+const chain = 'name: shared\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n  - { id: b, needs: [a], task: { kind: noop } }\n  - { id: c, needs: [b], task: { kind: noop } }\n';
+
+describe('several orchestrator instances', () => {
+  // Regression: each instance looked up the other's runs (a store read and a ping of the owner) inside
+  // its mailbox; heartbeats queued behind, agents looked silent and their in-flight stages ran again.
+  it('share the run requests and the RESULTS consumer: every stage runs once, and every durable result copy is acked wherever it was delivered', async () => {
+    const runIds = await Promise.all(Array.from({ length: 12 }, () => rig.submit(chain)));
+    const ends = await Promise.all(runIds.map((id) => rig.finished(id)));
+    expect(ends.map((e) => e.event)).toEqual(runIds.map(() => 'run-succeeded'));
+    for (const id of runIds) expect(rig.executions(id)).toEqual({ a: 1, b: 1, c: 1 });
+    // Both instances owned runs (the service subject is a queue group), so results crossed instances.
+    const owners = new Set(rig.feed.seen.filter((e) => e.type === 'run.event.v1' && runIds.includes(e.body.runId)).map((e) => e.from));
+    expect(owners).toEqual(new Set(['gov.actor.orchestrator.orch-a', 'gov.actor.orchestrator.orch-b']));
+    const consumer = await rig.client.jetstream().consumers.get(RESULTS_STREAM, DEFAULT_RESULTS_DURABLE);
+    await waitFor('every durable result copy acked', async () => {
+      const info = await consumer.info();
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    });
+  });
+});
