@@ -15,7 +15,7 @@
  *   orchestrator resumes every run where it stood (docs/orchestrator.md).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { headers as natsHeaders } from '@nats-io/transport-node';
+import { headers as natsHeaders, type Subscription } from '@nats-io/transport-node';
 import type { IncomingContext } from '../../bus/bus.ts';
 import { ensureStreams } from '../../bus/streams.ts';
 import type { TimerHandle } from '../../infra/clock.ts';
@@ -31,7 +31,7 @@ import {
 } from '../../protocols/errors.ts';
 import { AgentStateSchema } from '../../protocols/messages/agent.ts';
 import type { TaskOf } from '../../protocols/pipeline/index.ts';
-import { actorInbox, agentRegisterSubject, allExits, allHeartbeats, resultsSubject } from '../../protocols/subjects.ts';
+import { actorInbox, agentRegisterSubject, allExits, allHeartbeats, parseActorSubject, resultsSubject } from '../../protocols/subjects.ts';
 import type { ActorBehavior, ActorContext } from '../runtime/actor-kind.ts';
 import { defineActorKind } from '../runtime/actor-kind.ts';
 import { AgentDirectory } from './dispatcher/agent-selection.ts';
@@ -146,6 +146,7 @@ class Orchestrator {
   private readonly timers = new Map<string, TimerHandle>();
   private readonly agents: AgentDirectory;
   private sweepTimer: TimerHandle | undefined;
+  private liveness: Subscription | undefined;
   private pumpScheduled = false;
   /** Work deferred by `later`, run in order in one microtask. */
   private readonly deferred: Array<() => void> = [];
@@ -789,6 +790,11 @@ class Orchestrator {
         for (const t of this.timers.values()) this.ctx.clock.clear(t);
         this.timers.clear();
         if (this.sweepTimer) this.ctx.clock.clear(this.sweepTimer);
+        try {
+          this.liveness?.unsubscribe();
+        } catch {
+          // connection already closed
+        }
         // No more reports are taken; the ones taken are acked as their writes complete.
         await this.results?.close();
         // State writes in flight finish (their events follow), then every event reaches the audit stream.
@@ -801,6 +807,13 @@ class Orchestrator {
   }
 
   startSweeping() {
+    // Liveness straight from the wire, not through the mailbox: the sweep below must not take an
+    // agent for silent because this orchestrator was busy (a slow run.list, a burst of requests). Its
+    // heartbeats still go through the mailbox too, for the status they carry, in order with results.
+    this.liveness = this.ctx.bus.subscribeRaw(allHeartbeats(), (m) => {
+      const who = parseActorSubject(m.subject);
+      if (who?.kind === 'agent') this.agents.alive(who.id, this.now);
+    });
     this.sweepTimer = this.ctx.clock.setInterval(() => this.sweep(), this.settings.sweepIntervalMs);
   }
 }

@@ -62,4 +62,19 @@ describe('agent selection', () => {
     d.report('agent', { agentId: 'a0', state: 'idle', tier: 'T0' }, 20);
     expect(d.get('a0')?.coolDownUntil).toBeUndefined();
   });
+
+  it('keeps an agent whose heartbeats arrive from counting as silent, even while its status waits in the mailbox', () => {
+    const d = directory(); // 3 missed beats of 100 ms
+    d.alive('a0', 250);
+    expect(d.silent(400).sort()).toEqual(['a1', 'a2']);
+  });
+
+  it('does not bring back a dead agent or invent an unknown one from a bare sign of life', () => {
+    const d = directory();
+    d.markDead('a1');
+    d.alive('a1', 50);
+    d.alive('ghost', 50);
+    expect(d.select(need('T1', { role: 'builder', team: 'core' }), 60)).toBeUndefined();
+    expect(d.get('ghost')).toBeUndefined();
+  });
 });

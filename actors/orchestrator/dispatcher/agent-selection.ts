@@ -87,6 +87,15 @@ export class AgentDirectory {
   }
 
   /** Sign of life without a status (a heartbeat with no `status`). */
+  /**
+   * A sign of life that says nothing else (its status is handled in order elsewhere): keeps a known,
+   * live agent from counting as silent. A dead agent comes back only through `seen`/`report`.
+   */
+  alive(agentId: string, now: number): void {
+    const a = this.agents.get(agentId);
+    if (a && !a.dead && now > a.lastSeenMs) a.lastSeenMs = now;
+  }
+
   seen(agentId: string, now: number, intervalMs?: number): void {
     const a = this.agents.get(agentId);
     if (!a) return;
