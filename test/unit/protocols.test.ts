@@ -83,6 +83,9 @@ describe('message catalogue and codecs', () => {
     expect(envelope({ type: 'demo.echo.v1', body: { text: 'x' } }, { from: 'a', ts: 1 }).id).toMatch(v7);
     const many = new Set(Array.from({ length: 10_000 }, () => newEnvelopeId(1_700_000_000_000)));
     expect(many.size).toBe(10_000);
+    // Within one millisecond a counter orders them (until it wraps at 4096 and the random part is drawn again).
+    const burst = Array.from({ length: 100 }, () => newEnvelopeId(1_700_000_000_002));
+    expect([...burst].sort()).toEqual(burst);
   });
 
   it('generates a JSON Schema with one member per message type', () => {
