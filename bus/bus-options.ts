@@ -4,6 +4,8 @@ import type { Clock } from '../infra/clock.ts';
 export { DEFAULT_MAX_PAYLOAD_BYTES };
 /** How long `ask` waits for a reply. */
 export const DEFAULT_ASK_TIMEOUT_MS = 5_000;
+/** How often overdue asks are failed as timed out: an ask times out up to this much after its limit. */
+export const DEFAULT_ASK_SWEEP_MS = 50;
 /** Base wait between reconnect attempts (nats.js adds jitter); attempts never stop. */
 export const DEFAULT_RECONNECT_WAIT_MS = 250;
 export const DEFAULT_RECONNECT_JITTER_MS = 100;

@@ -11,7 +11,7 @@
  */
 import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
 import { InternalError } from '../../protocols/errors.ts';
-import type { ReplyMux } from './reply-mux.ts';
+import type { ReplyMux } from '../../bus/reply-mux.ts';
 
 export interface PubAckLite {
   stream: string;

@@ -37,7 +37,7 @@ import { defineActorKind } from '../runtime/actor-kind.ts';
 import { AgentDirectory } from './dispatcher/agent-selection.ts';
 import { JsPublisher } from './js-publisher.ts';
 import { Outbox } from './outbox.ts';
-import { ReplyMux } from './reply-mux.ts';
+import { ReplyMux } from '../../bus/reply-mux.ts';
 import {
   DEFAULT_AGENT_HEARTBEAT_MS,
   DEFAULT_AGENT_MISSED_BEATS,

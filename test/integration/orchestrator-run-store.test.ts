@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JsPublisher } from '../../actors/orchestrator/js-publisher.ts';
-import { ReplyMux } from '../../actors/orchestrator/reply-mux.ts';
+import { ReplyMux } from '../../bus/reply-mux.ts';
 import { newRun } from '../../actors/orchestrator/run-machine.ts';
 import { RunStore } from '../../actors/orchestrator/run-store.ts';
 import { systemClock } from '../../infra/clock.ts';

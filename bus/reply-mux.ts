@@ -10,8 +10,8 @@
  * when a request fails.
  */
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import type { Clock, TimerHandle } from '../../infra/clock.ts';
-import { BusClosedError, NoRespondersError, TimeoutError } from '../../protocols/errors.ts';
+import type { Clock, TimerHandle } from '../infra/clock.ts';
+import { BusClosedError, NoRespondersError, TimeoutError } from '../protocols/errors.ts';
 
 interface Pending {
   subject: string;
