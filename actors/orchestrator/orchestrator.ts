@@ -154,6 +154,8 @@ class Orchestrator {
   private readonly admitting = new Set<string>();
   /** runId → its latest state write (resolves once that state, or a newer one, is stored). */
   private readonly writes = new Map<string, Promise<void>>();
+  /** Ids of reports taken on the results fast path whose durable copy has not come yet (oldest first). */
+  private readonly takenFast = new Set<string>();
   /** Runs finished here lately → the write that stored their end (oldest first; see taskReport). */
   private readonly finished = new Map<string, Promise<void>>();
   /** Progress and results from the RESULTS stream (set once recovery is done). */
@@ -662,7 +664,18 @@ class Orchestrator {
           // The fast path: the agent's report as published, before the RESULTS stream stores it and
           // delivers its durable copy. Only the run's owner acts on it (every instance hears it);
           // the durable copy, a duplicate by taskId by then, is acked once this change is stored.
-          if (this.runs.has(env.body.runId)) await this.taskReport(env, false);
+          if (this.runs.has(env.body.runId)) {
+            await this.taskReport(env, false);
+            this.takenFast.add(env.id);
+            if (this.takenFast.size > DEFAULT_FINISHED_RUNS_REMEMBERED) this.takenFast.delete(this.takenFast.values().next().value!);
+          }
+          return;
+        }
+        // The durable copy (its `cause` is the published report's id) of a report taken on the fast
+        // path: not applied again — a progress report would be a second event on the feed and the
+        // audit trail — only acked once that change is stored.
+        if (env.cause !== undefined && this.takenFast.delete(env.cause)) {
+          if (results?.has(env.id)) results.settle(env.id, this.stored(env.body.runId));
           return;
         }
         if (!results?.has(env.id)) {

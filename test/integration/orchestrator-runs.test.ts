@@ -40,10 +40,12 @@ stages:
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
   });
 
-  it('acts on a result as the agent publishes it and acks its durable copy once the state is stored, leaving nothing for redelivery', async () => {
-    const runId = await rig.submit('name: fast\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n  - { id: b, needs: [a], task: { kind: noop } }\n');
+  it('acts on a report as the agent publishes it, once, and acks its durable copy once the state is stored, leaving nothing for redelivery', async () => {
+    const runId = await rig.submit('name: fast\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n  - { id: b, needs: [a], task: { kind: sleep, ms: 20 } }\n');
     expect((await rig.finished(runId)).event).toBe('run-succeeded');
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1 });
+    // Regression: the durable copy of a progress report was applied again, a second stage-progress event.
+    expect(rig.events(runId).filter((e) => e.event === 'stage-progress')).toHaveLength(1);
     const consumer = await rig.client.jetstream().consumers.get(RESULTS_STREAM, DEFAULT_RESULTS_DURABLE);
     await waitFor('every durable result copy acked', async () => {
       const info = await consumer.info();
