@@ -194,8 +194,7 @@ export class Bus {
     try {
       // One reply inbox for every ask of this bus (reply-mux.ts), not nc.request: nats.js builds a
       // request context, a timer and stack-traced Errors per request, ~35 µs on our machines.
-      this.mux ??= this.openMux();
-      reply = await this.mux.request(subject, this.encode(env), timeout, toHeaders(options.headers));
+      reply = await this.replies().request(subject, this.encode(env), timeout, toHeaders(options.headers));
     } catch (err) {
       throw this.translateRequestError(err, subject, timeout);
     }
@@ -213,13 +212,15 @@ export class Bus {
   }
 
   private translateRequestError(err: unknown, subject: string, timeoutMs: number): GovError {
-    if (err instanceof NoRespondersError || (err instanceof natsErrors.RequestError && err.isNoResponders()) || err instanceof natsErrors.NoRespondersError) {
+    // The reply inbox rejects with our own NoRespondersError / TimeoutError / BusClosedError; only a
+    // publish on a closed connection throws nats.js's error.
+    if (err instanceof NoRespondersError) {
       if (!isKnownSubject(subject)) {
         return new UnknownSubjectError(`${subject} is not a subject of the protocol (see docs/protocol.md)`, { cause: err, details: { subject } });
       }
       return new NoRespondersError(`no actor is listening on ${subject}`, { cause: err, details: { subject } });
     }
-    if (err instanceof TimeoutError || err instanceof natsErrors.TimeoutError || (err instanceof natsErrors.RequestError && err.cause instanceof natsErrors.TimeoutError)) {
+    if (err instanceof TimeoutError) {
       return new TimeoutError(`no reply from ${subject} within ${timeoutMs} ms`, { cause: err, details: { subject, timeoutMs } });
     }
     if (err instanceof natsErrors.ClosedConnectionError) return new BusClosedError(`bus ${this.name} is closed`, { cause: err });
@@ -367,12 +368,19 @@ export class Bus {
     }
   }
 
-  /** The asks' reply inbox, closed (its sweep timer stopped, pending asks failed) with the connection. */
-  private openMux(): ReplyMux {
-    // Real time, whatever clock the owner injected: a ManualClock must not freeze ask timeouts.
-    const mux = new ReplyMux(this.nc, systemClock, DEFAULT_ASK_SWEEP_MS);
-    void this.nc.closed().then(() => mux.close());
-    return mux;
+  /**
+   * This bus's one reply inbox (opened on first use): `ask` goes through it, and so can other
+   * request-shaped publishes on this connection (JetStream publishes waiting for their ack). Closed,
+   * its sweep timer stopped and pending requests failed, with the connection.
+   */
+  replies(): ReplyMux {
+    if (!this.mux) {
+      // Real time, whatever clock the owner injected: a ManualClock must not freeze ask timeouts.
+      const mux = new ReplyMux(this.nc, systemClock, DEFAULT_ASK_SWEEP_MS);
+      void this.nc.closed().then(() => mux.close());
+      this.mux = mux;
+    }
+    return this.mux;
   }
 
   /** A fresh unique id (for envelopes and run ids). */

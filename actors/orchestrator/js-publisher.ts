@@ -1,5 +1,5 @@
 /**
- * JetStream publishes with their acks tracked on the orchestrator's own reply inbox (reply-mux.ts).
+ * JetStream publishes with their acks tracked on the bus's reply inbox (bus/reply-mux.ts).
  *
  * `js.publish` (and `kv.put`, built on it) is a NATS request with nats.js's per-request cost; the
  * orchestrator makes one run-state write and 3–4 audit publishes per stage. Here a publish is a

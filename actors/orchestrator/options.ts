@@ -30,8 +30,6 @@ export const DEFAULT_LIST_LIMIT = 50;
 export const DEFAULT_MAX_LOST_ATTEMPTS = 3;
 /** How long a JetStream publish (a run-state write, an audited run event) may wait for its ack. */
 export const DEFAULT_JS_ACK_TIMEOUT_MS = 5_000;
-/** How often replies overdue on the orchestrator's reply inbox (assigns, JetStream acks) are failed as timed out. */
-export const DEFAULT_REPLY_SWEEP_MS = 100;
 /** Pause before an unacknowledged audit publish of a run event is sent again (same message id). */
 export const DEFAULT_AUDIT_RETRY_MS = 500;
 /** On stop, how long the orchestrator waits for run events still unacknowledged by the audit stream. */
@@ -43,6 +41,11 @@ export const DEFAULT_PIPELINE_CACHE_ENTRIES = 64;
  * (see the results fast path in orchestrator.ts) is acked without a store lookup.
  */
 export const DEFAULT_FINISHED_RUNS_REMEMBERED = 1_024;
+/**
+ * Reports taken on the results fast path whose durable copy is still to come (it is then only acked,
+ * not applied again). Copies normally follow within milliseconds; the oldest are forgotten first.
+ */
+export const DEFAULT_FAST_REPORTS_REMEMBERED = 1_024;
 /** The durable consumer of `gov.results.orchestrator` shared by every orchestrator instance. */
 export const DEFAULT_RESULTS_DURABLE = 'orchestrator-results';
 /** A result delivered to an orchestrator and not acked within this long (it died) is delivered again. */

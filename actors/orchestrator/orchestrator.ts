@@ -37,7 +37,6 @@ import { defineActorKind } from '../runtime/actor-kind.ts';
 import { AgentDirectory } from './dispatcher/agent-selection.ts';
 import { JsPublisher } from './js-publisher.ts';
 import { Outbox } from './outbox.ts';
-import { ReplyMux } from '../../bus/reply-mux.ts';
 import {
   DEFAULT_AGENT_HEARTBEAT_MS,
   DEFAULT_AGENT_MISSED_BEATS,
@@ -45,7 +44,6 @@ import {
   DEFAULT_AUDIT_DRAIN_MS,
   DEFAULT_AUDIT_RETRY_MS,
   DEFAULT_JS_ACK_TIMEOUT_MS,
-  DEFAULT_REPLY_SWEEP_MS,
   DEFAULT_LIST_LIMIT,
   DEFAULT_LOST_TASK_GRACE_MS,
   DEFAULT_REFUSAL_COOLDOWN_MS,
@@ -54,6 +52,7 @@ import {
   DEFAULT_RESULTS_DURABLE,
   DEFAULT_RESULTS_MAX_ACK_PENDING,
   DEFAULT_RESULTS_RETRY_MS,
+  DEFAULT_FAST_REPORTS_REMEMBERED,
   DEFAULT_FINISHED_RUNS_REMEMBERED,
   DEFAULT_RUNS_BUCKET,
   DEFAULT_SWEEP_INTERVAL_MS,
@@ -139,6 +138,11 @@ export function toRunState(run: RunRecord): BodyOf<'run.state.v1'> {
   return out;
 }
 
+/** Keeps a Map or Set (insertion-ordered) at `max` entries by dropping the oldest. */
+function forgetOldest(c: Map<string, unknown> | Set<string>, max: number): void {
+  if (c.size > max) c.delete(c.keys().next().value!);
+}
+
 class Orchestrator {
   private readonly runs = new Map<string, RunRecord>();
   /** taskId → runId for attempts in flight. */
@@ -168,7 +172,6 @@ class Orchestrator {
     private readonly ctx: ActorContext,
     private readonly store: RunStore,
     private readonly events: RunEvents,
-    private readonly mux: ReplyMux,
     private readonly settings: OrchestratorSettings,
     private readonly outbox: Outbox,
   ) {
@@ -234,7 +237,7 @@ class Orchestrator {
         if (this.runs.get(runId) !== s.run) return;
         this.runs.delete(runId);
         this.finished.set(runId, saved);
-        if (this.finished.size > DEFAULT_FINISHED_RUNS_REMEMBERED) this.finished.delete(this.finished.keys().next().value!);
+        forgetOldest(this.finished, DEFAULT_FINISHED_RUNS_REMEMBERED);
       });
     }
     this.schedulePump();
@@ -369,9 +372,8 @@ class Orchestrator {
     const agent = this.agents.get(eff.agentId);
     const env: Record<string, string> = { PIPELINE_ID: run.runId, PARENT_PIPELINE_ID: run.parentRunId ?? '' };
     try {
-      // bus.ask, through our reply inbox (reply-mux.ts): same envelope, same typed errors.
-      const bus = this.ctx.bus;
-      const request = bus.wrap({
+      // Sent synchronously (ask publishes before its first await), so it follows its state write.
+      const reply = await this.ctx.bus.ask(actorInbox(agent?.kind ?? 'agent', eff.agentId), {
         type: 'agent.task.assign.v1',
         body: {
           taskId: eff.taskId,
@@ -385,9 +387,7 @@ class Orchestrator {
           env,
         },
         run: run.runId,
-      });
-      const reply = bus.readReply(await this.mux.request(actorInbox(agent?.kind ?? 'agent', eff.agentId), bus.encode(request), this.settings.assignTimeoutMs));
-      bus.metrics.inc('asked');
+      }, { timeoutMs: this.settings.assignTimeoutMs });
       if (reply.type !== 'agent.task.accepted.v1') throw new GovError('GOV_ERR_INVALID_MESSAGE', `agent answered ${reply.type}`);
       this.apply(run.runId, { type: 'accepted', taskId: eff.taskId, agentId: eff.agentId });
     } catch (err) {
@@ -667,7 +667,7 @@ class Orchestrator {
           if (this.runs.has(env.body.runId)) {
             await this.taskReport(env, false);
             this.takenFast.add(env.id);
-            if (this.takenFast.size > DEFAULT_FINISHED_RUNS_REMEMBERED) this.takenFast.delete(this.takenFast.values().next().value!);
+            forgetOldest(this.takenFast, DEFAULT_FAST_REPORTS_REMEMBERED);
           }
           return;
         }
@@ -814,7 +814,6 @@ class Orchestrator {
         await this.store.settled();
         await this.events.drain(DEFAULT_AUDIT_DRAIN_MS);
         this.outbox.flush(); // acks of the last writes
-        this.mux.close();
       },
     };
   }
@@ -837,30 +836,24 @@ export const orchestratorKind = defineActorKind({
   async start(ctx) {
     const settings = settingsFrom(ctx.args);
     await ensureStreams(ctx.bus.nc);
-    const mux = new ReplyMux(ctx.bus.nc, ctx.clock, DEFAULT_REPLY_SWEEP_MS);
-    try {
-      const publisher = new JsPublisher(mux, DEFAULT_JS_ACK_TIMEOUT_MS);
-      const store = await RunStore.open(ctx.bus.nc, settings.bucket, publisher);
-      const outbox = new Outbox();
-      const events = new RunEvents(ctx.bus, publisher, ctx.clock, ctx.log, DEFAULT_AUDIT_RETRY_MS, outbox);
-      const o = new Orchestrator(ctx, store, events, mux, settings, outbox);
-      const behavior = o.behavior();
-      // Recovery needs the bus but not the subscriptions; results arriving meanwhile find their runs in the store.
-      await o.recover();
-      // Reports kept while no orchestrator ran go into the mailbox before any heartbeat.
-      o.results = await ResultsConsumer.open(ctx, {
-        durable: DEFAULT_RESULTS_DURABLE,
-        ackWaitMs: DEFAULT_RESULTS_ACK_WAIT_MS,
-        maxAckPending: DEFAULT_RESULTS_MAX_ACK_PENDING,
-        batch: DEFAULT_RESULTS_BATCH,
-        retryMs: DEFAULT_RESULTS_RETRY_MS,
-      }, outbox);
-      await o.results.start();
-      o.startSweeping();
-      return behavior;
-    } catch (err) {
-      mux.close();
-      throw err;
-    }
+    const publisher = new JsPublisher(ctx.bus.replies(), DEFAULT_JS_ACK_TIMEOUT_MS);
+    const store = await RunStore.open(ctx.bus.nc, settings.bucket, publisher);
+    const outbox = new Outbox();
+    const events = new RunEvents(ctx.bus, publisher, ctx.clock, ctx.log, DEFAULT_AUDIT_RETRY_MS, outbox);
+    const o = new Orchestrator(ctx, store, events, settings, outbox);
+    const behavior = o.behavior();
+    // Recovery needs the bus but not the subscriptions; results arriving meanwhile find their runs in the store.
+    await o.recover();
+    // Reports kept while no orchestrator ran go into the mailbox before any heartbeat.
+    o.results = await ResultsConsumer.open(ctx, {
+      durable: DEFAULT_RESULTS_DURABLE,
+      ackWaitMs: DEFAULT_RESULTS_ACK_WAIT_MS,
+      maxAckPending: DEFAULT_RESULTS_MAX_ACK_PENDING,
+      batch: DEFAULT_RESULTS_BATCH,
+      retryMs: DEFAULT_RESULTS_RETRY_MS,
+    }, outbox);
+    await o.results.start();
+    o.startSweeping();
+    return behavior;
   },
 });
