@@ -50,22 +50,16 @@ export function systemSpec(options: SystemSpecOptions): SupervisorSpec {
   // The gateway reports HTTP callers' policy violations under its own address; the key's tier was
   // checked at the gateway, so the token authority accepts reports from it.
   if (known.has('gateway')) defaults['token-authority'] = { reporterAllowlist: [actorInbox('gateway', 'gateway-1')] };
-  services.children = SYSTEM_SERVICE_KINDS.filter((k) => known.has(k)).map(
-    (kind): ChildSpec => ({
+  services.children = SYSTEM_SERVICE_KINDS.filter((k) => known.has(k)).map((kind): ChildSpec => {
+    const actor = { actorKind: kind, actorId: `${kind}-1`, args: { ...defaults[kind], ...options.serviceArgs?.[kind] } };
+    const nice = SYSTEM_SERVICE_NICE[kind];
+    return {
       id: kind,
-      start: options.servicesAsProcesses
-        ? {
-            kind: 'process',
-            actorKind: kind,
-            actorId: `${kind}-1`,
-            args: { ...defaults[kind], ...options.serviceArgs?.[kind] },
-            ...(SYSTEM_SERVICE_NICE[kind] !== undefined ? { nice: SYSTEM_SERVICE_NICE[kind] } : {}),
-          }
-        : { kind: 'actor', actorKind: kind, actorId: `${kind}-1`, args: { ...defaults[kind], ...options.serviceArgs?.[kind] } },
+      start: options.servicesAsProcesses ? { kind: 'process', ...actor, ...(nice !== undefined ? { nice } : {}) } : { kind: 'actor', ...actor },
       restart: 'permanent',
       shutdownMs: 10_000,
-    }),
-  );
+    };
+  });
   const root = supervisorSpec({ id: 'root', strategy: 'one_for_one', intensity: 3, periodMs: 60_000 });
   root.children = [
     { id: 'services', start: { kind: 'supervisor', spec: services }, restart: 'permanent', shutdownMs: 'infinity' },
