@@ -64,7 +64,15 @@ export class AgentDirectoryTable {
       e.exitedAt = undefined;
       return e;
     }
-    const fresh: Entry = { state, kind: undefined, lastSeenAt: now, lastHeartbeatAt: undefined, intervalMs: DEFAULT_ASSUMED_HEARTBEAT_MS, exited: undefined, exitedAt: undefined };
+    const fresh: Entry = {
+      state,
+      kind: undefined,
+      lastSeenAt: now,
+      lastHeartbeatAt: undefined,
+      intervalMs: DEFAULT_ASSUMED_HEARTBEAT_MS,
+      exited: undefined,
+      exitedAt: undefined,
+    };
     this.agents.set(state.agentId, fresh);
     return fresh;
   }
@@ -93,7 +101,17 @@ export class AgentDirectoryTable {
   transition(t: BodyOf<'agent.transition.v1'>, now: number): void {
     const e = this.agents.get(t.agentId);
     if (!e) {
-      this.upsert({ agentId: t.agentId, state: t.to, tier: t.tier, team: t.team, role: t.role, restarts: t.restarts ?? 0 }, now);
+      this.upsert(
+        {
+          agentId: t.agentId,
+          state: t.to,
+          tier: t.tier,
+          team: t.team,
+          role: t.role,
+          restarts: t.restarts ?? 0,
+        },
+        now,
+      );
       return;
     }
     e.state = {
@@ -145,10 +163,14 @@ export class AgentDirectoryTable {
 
 export const agentDirectoryKind = defineActorKind({
   kind: AGENT_DIRECTORY_KIND,
-  description: 'knows every agent from heartbeats, registrations and lifecycle transitions; answers agent.status.v1',
+  description:
+    'knows every agent from heartbeats, registrations and lifecycle transitions; answers agent.status.v1',
   start(ctx) {
     const table = new AgentDirectoryTable({
-      unreachableAfterIntervals: ctx.args.unreachableAfterIntervals === undefined ? undefined : Number(ctx.args.unreachableAfterIntervals),
+      unreachableAfterIntervals:
+        ctx.args.unreachableAfterIntervals === undefined
+          ? undefined
+          : Number(ctx.args.unreachableAfterIntervals),
       forgetAfterMs: ctx.args.forgetAfterMs === undefined ? undefined : Number(ctx.args.forgetAfterMs),
     });
     return {
@@ -160,7 +182,12 @@ export const agentDirectoryKind = defineActorKind({
         'agent.command.outcome.v1',
         'actor.exit.v1',
       ],
-      subscriptions: [{ subject: allHeartbeats() }, { subject: agentRegisterSubject() }, { subject: allAgentFeeds() }, { subject: allExits() }],
+      subscriptions: [
+        { subject: allHeartbeats() },
+        { subject: agentRegisterSubject() },
+        { subject: allAgentFeeds() },
+        { subject: allExits() },
+      ],
       status: () => ({ agents: table.size() }),
       handle(env) {
         const now = ctx.clock.now();

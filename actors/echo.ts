@@ -7,7 +7,8 @@ import { defineActorKind, refuse } from './runtime/actor-kind.ts';
  */
 export const echoKind = defineActorKind({
   kind: 'echo',
-  description: 'echoes demo.echo.v1 (the text "refuse me" is refused with a typed error); demo.slow.v1 sleeps; demo.crash.v1 crashes the actor',
+  description:
+    'echoes demo.echo.v1 (the text "refuse me" is refused with a typed error); demo.slow.v1 sleeps; demo.crash.v1 crashes the actor',
   start(ctx) {
     let echoed = 0;
     return {
@@ -16,9 +17,13 @@ export const echoKind = defineActorKind({
       async handle(env) {
         switch (env.type) {
           case 'demo.echo.v1':
-            if (env.body.text === 'refuse me') return refuse(new TierForbiddenError('echo refuses on request'));
+            if (env.body.text === 'refuse me')
+              return refuse(new TierForbiddenError('echo refuses on request'));
             echoed++;
-            return { type: 'demo.echoed.v1', body: { text: env.body.text, seq: env.body.seq, by: ctx.address } };
+            return {
+              type: 'demo.echoed.v1',
+              body: { text: env.body.text, seq: env.body.seq, by: ctx.address },
+            };
           case 'demo.slow.v1':
             await new Promise((r) => setTimeout(r, env.body.ms));
             return { type: 'ack.v1', body: { ok: true } };

@@ -25,7 +25,10 @@ export const ACTOR_KIND_NAMES = Object.keys(LOADERS).sort();
 export async function loadActorKind(name: string): Promise<ActorKind> {
   const load = Object.hasOwn(LOADERS, name) ? LOADERS[name] : undefined;
   if (!load) {
-    throw new UnknownActorKindError(`unknown actor kind ${JSON.stringify(name)}; known: ${ACTOR_KIND_NAMES.join(', ')}`, { details: { kind: name } });
+    throw new UnknownActorKindError(
+      `unknown actor kind ${JSON.stringify(name)}; known: ${ACTOR_KIND_NAMES.join(', ')}`,
+      { details: { kind: name } },
+    );
   }
   return load();
 }

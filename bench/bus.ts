@@ -89,8 +89,12 @@ export async function benchBus(): Promise<void> {
       askP50VsRawRequest: round(our50.p50 / raw50.p50),
       askP99VsRawRequest: round(our50.p99 / raw50.p99),
     };
-    console.log(`tell ${results.tellPerSec}/s vs raw publish ${results.rawPublishPerSec}/s → ${ratios.tellVsRawPublish}× (target ≥ 0.8×)`);
-    console.log(`ask p50 ${results.askMs.p50} ms vs raw request ${results.rawRequestMs.p50} ms → ${ratios.askP50VsRawRequest}× (target ≤ 1.2×)`);
+    console.log(
+      `tell ${results.tellPerSec}/s vs raw publish ${results.rawPublishPerSec}/s → ${ratios.tellVsRawPublish}× (target ≥ 0.8×)`,
+    );
+    console.log(
+      `ask p50 ${results.askMs.p50} ms vs raw request ${results.rawRequestMs.p50} ms → ${ratios.askP50VsRawRequest}× (target ≤ 1.2×)`,
+    );
     report('bus', results, ratios);
   } finally {
     await nats.kill();

@@ -36,14 +36,29 @@ export async function benchGovernance(): Promise<void> {
     const client = await Bus.connect({ servers: nats.url, name: 'bench-client' });
     await ensureStreams(client.nc);
     const authority = await runActor(tokenAuthorityKind, { id: 'bench-ta', bus, args });
-    const renewer = await runActor(tokenRenewerKind, { id: 'bench-tr', bus, args: { ...args, pollMs: 3_600_000 } });
-    const monitor = await runActor(budgetMonitorKind, { id: 'bench-bm', bus, args: { redisUrl: redis.url } });
-    client.serve(serviceSubject('orchestrator'), () => ({ type: 'run.accepted.v1', body: { runId: Bus.newId(), pipeline: 'diagnostic', stages: [] } }), {
-      queue: serviceQueue('orchestrator'),
+    const renewer = await runActor(tokenRenewerKind, {
+      id: 'bench-tr',
+      bus,
+      args: { ...args, pollMs: 3_600_000 },
     });
+    const monitor = await runActor(budgetMonitorKind, { id: 'bench-bm', bus, args: { redisUrl: redis.url } });
+    client.serve(
+      serviceSubject('orchestrator'),
+      () => ({ type: 'run.accepted.v1', body: { runId: Bus.newId(), pipeline: 'diagnostic', stages: [] } }),
+      {
+        queue: serviceQueue('orchestrator'),
+      },
+    );
     const direct = new VaultTokenClient({ addr: vault.addr, token: vault.rootToken });
 
-    const lat = { directIssue: [] as number[], actorIssue: [] as number[], directRenew: [] as number[], actorRenew: [] as number[], directRevoke: [] as number[], actorRevoke: [] as number[] };
+    const lat = {
+      directIssue: [] as number[],
+      actorIssue: [] as number[],
+      directRenew: [] as number[],
+      actorRenew: [] as number[],
+      directRevoke: [] as number[],
+      actorRevoke: [] as number[],
+    };
     const time = async (out: number[] | undefined, fn: () => Promise<unknown>) => {
       const t0 = performance.now();
       await fn();
@@ -51,20 +66,40 @@ export async function benchGovernance(): Promise<void> {
     };
     const issueBody = (runId: string) => ({
       runId,
-      governance: { pipeline: 'bench', tiers: ['T0', 'T1'] as Array<'T0' | 'T1'>, token: { ttlMs: 7_200_000, renewEveryMs: 1_800_000, maxTtlMs: 86_400_000 } },
+      governance: {
+        pipeline: 'bench',
+        tiers: ['T0', 'T1'] as Array<'T0' | 'T1'>,
+        token: { ttlMs: 7_200_000, renewEveryMs: 1_800_000, maxTtlMs: 86_400_000 },
+      },
     });
     for (let i = 0; i < WARMUP + CALLS; i++) {
       const keep = i >= WARMUP;
       const runId = `bench-${i}`;
       let accessor = '';
       await time(keep ? lat.directIssue : undefined, async () => {
-        accessor = (await direct.createToken({ policies: ['agov-run', 'agov-tier-t0', 'agov-tier-t1'], ttl: 7200, explicitMaxTtl: 86_400, meta: { run_id: runId, pipeline: 'bench' } })).accessor;
+        accessor = (
+          await direct.createToken({
+            policies: ['agov-run', 'agov-tier-t0', 'agov-tier-t1'],
+            ttl: 7200,
+            explicitMaxTtl: 86_400,
+            meta: { run_id: runId, pipeline: 'bench' },
+          })
+        ).accessor;
       });
-      await time(keep ? lat.actorIssue : undefined, () => client.ask(serviceSubject('token-authority'), { type: 'token.issue.v1', body: issueBody(runId) }));
+      await time(keep ? lat.actorIssue : undefined, () =>
+        client.ask(serviceSubject('token-authority'), { type: 'token.issue.v1', body: issueBody(runId) }),
+      );
       await time(keep ? lat.directRenew : undefined, () => direct.renewAccessor(accessor, 7200));
-      await time(keep ? lat.actorRenew : undefined, () => client.ask(serviceSubject('token-renewer'), { type: 'token.renew.v1', body: { runId } }));
+      await time(keep ? lat.actorRenew : undefined, () =>
+        client.ask(serviceSubject('token-renewer'), { type: 'token.renew.v1', body: { runId } }),
+      );
       await time(keep ? lat.directRevoke : undefined, () => direct.revokeAccessor(accessor));
-      await time(keep ? lat.actorRevoke : undefined, () => client.ask(serviceSubject('token-authority'), { type: 'token.revoke.v1', body: { runId, reason: 'bench' } }));
+      await time(keep ? lat.actorRevoke : undefined, () =>
+        client.ask(serviceSubject('token-authority'), {
+          type: 'token.revoke.v1',
+          body: { runId, reason: 'bench' },
+        }),
+      );
     }
 
     // Breach → revoked: default budget (5 errors allowed); the 6th report breaches.
@@ -72,12 +107,16 @@ export async function benchGovernance(): Promise<void> {
     const revokedAt = new Map<string, (t: number) => void>();
     client.subscribeRaw('gov.obs.token.>', (m) => {
       const d = client.decode(m.data);
-      if (d.ok && d.env.type === 'token.event.v1' && d.env.body.action === 'revoked') revokedAt.get(d.env.body.runId)?.(performance.now());
+      if (d.ok && d.env.type === 'token.event.v1' && d.env.body.action === 'revoked')
+        revokedAt.get(d.env.body.runId)?.(performance.now());
     });
     for (let i = 0; i < WARMUP / 4 + BREACHES; i++) {
       const runId = `breach-${i}`;
       await client.ask(serviceSubject('token-authority'), { type: 'token.issue.v1', body: issueBody(runId) });
-      const report = { type: 'budget.report.v1', body: { runId, source: 'bench', outcome: 'error', code: 'GOV_ERR_TIMEOUT' } } as const;
+      const report = {
+        type: 'budget.report.v1',
+        body: { runId, source: 'bench', outcome: 'error', code: 'GOV_ERR_TIMEOUT' },
+      } as const;
       for (let e = 0; e < 5; e++) client.tell(errorsSubject(runId), report);
       await client.ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } }); // the 5 are counted
       const revoked = new Promise<number>((resolve) => revokedAt.set(runId, resolve));

@@ -94,9 +94,11 @@ export async function benchLedger(): Promise<void> {
     });
     if (writer.niceError) throw writer.niceError; // a number for another configuration would mislead
     await started;
-    const reached = (at: number) => new Promise<void>((resolve) => (size >= at ? resolve() : waiters.push({ at, resolve })));
+    const reached = (at: number) =>
+      new Promise<void>((resolve) => (size >= at ? resolve() : waiters.push({ at, resolve })));
 
-    const make = (i: number): Envelope => bus.wrap({ type: 'demo.echo.v1', body: { text: 'x'.repeat(64), seq: i }, run: `bench-${i % 50}` });
+    const make = (i: number): Envelope =>
+      bus.wrap({ type: 'demo.echo.v1', body: { text: 'x'.repeat(64), seq: i }, run: `bench-${i % 50}` });
     const payload = bus.encode(make(0));
 
     const rawSubject = 'bench.raw.x';
@@ -115,7 +117,9 @@ export async function benchLedger(): Promise<void> {
     const roundRatios: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       let t0 = performance.now();
-      await pipelined(EVENTS, IN_FLIGHT, (i) => rawJs.publish(rawSubject, payload, { msgID: `raw-${r}-${i}` }));
+      await pipelined(EVENTS, IN_FLIGHT, (i) =>
+        rawJs.publish(rawSubject, payload, { msgID: `raw-${r}-${i}` }),
+      );
       preEncodedTput.push(EVENTS / ((performance.now() - t0) / 1000));
 
       const rawEnvs = Array.from({ length: EVENTS }, (_, i) => make(i));
@@ -168,7 +172,9 @@ export async function benchLedger(): Promise<void> {
     console.log(
       `ledger vs raw JetStream publish of one pre-encoded payload ${results.rawJetStreamPreEncodedPublishPerSec}/s → ${ratios.ledgerVsRawJetStreamPreEncodedPublish}×`,
     );
-    console.log(`ledger vs raw better-sqlite3 inserts ${results.rawSqliteInsertsPerSec}/s → ${ratios.ledgerVsRawSqliteInsert}×`);
+    console.log(
+      `ledger vs raw better-sqlite3 inserts ${results.rawSqliteInsertsPerSec}/s → ${ratios.ledgerVsRawSqliteInsert}×`,
+    );
     report('ledger', results, ratios);
   } finally {
     await writer?.stop(5_000);
@@ -182,15 +188,19 @@ function rawSqlite(path: string, n: number): number {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.exec('CREATE TABLE entries (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, ts INTEGER, type TEXT, actor TEXT, run TEXT, body BLOB)');
+  db.exec(
+    'CREATE TABLE entries (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE, ts INTEGER, type TEXT, actor TEXT, run TEXT, body BLOB)',
+  );
   const insert = db.prepare('INSERT INTO entries VALUES (?,?,?,?,?,?,?)');
   const body = Buffer.from(JSON.stringify({ text: 'x'.repeat(64), seq: 1 }));
   const ids = Array.from({ length: n }, () => randomUUID());
   const batch = db.transaction((from: number, to: number) => {
-    for (let i = from; i < to; i++) insert.run(i, ids[i], Date.now(), 'demo.echo.v1', 'bench-publisher', `bench-${i % 50}`, body);
+    for (let i = from; i < to; i++)
+      insert.run(i, ids[i], Date.now(), 'demo.echo.v1', 'bench-publisher', `bench-${i % 50}`, body);
   });
   const t0 = performance.now();
-  for (let i = 0; i < n; i += DEFAULT_BATCH_MAX_ENTRIES) batch.immediate(i, Math.min(n, i + DEFAULT_BATCH_MAX_ENTRIES));
+  for (let i = 0; i < n; i += DEFAULT_BATCH_MAX_ENTRIES)
+    batch.immediate(i, Math.min(n, i + DEFAULT_BATCH_MAX_ENTRIES));
   const tput = n / ((performance.now() - t0) / 1000);
   db.close();
   return tput;

@@ -57,7 +57,10 @@ const chain = (n: number) =>
     'name: bench',
     'version: 1',
     'stages:',
-    ...Array.from({ length: n }, (_, i) => `  - { id: s${i}, ${i > 0 ? `needs: [s${i - 1}], ` : ''}task: { kind: noop } }`),
+    ...Array.from(
+      { length: n },
+      (_, i) => `  - { id: s${i}, ${i > 0 ? `needs: [s${i - 1}], ` : ''}task: { kind: noop } }`,
+    ),
     '',
   ].join('\n');
 const PIPELINE = chain(STAGES);
@@ -90,7 +93,17 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
   // The agents run in a process of their own, as they would in production.
   const agentsChild = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), AGENTS_CHILD_FLAG, mode, natsUrl, String(AGENTS), redisUrl, join(dir, `agents-${mode}`)],
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      AGENTS_CHILD_FLAG,
+      mode,
+      natsUrl,
+      String(AGENTS),
+      redisUrl,
+      join(dir, `agents-${mode}`),
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   try {
@@ -102,7 +115,10 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
     const finished = new Map<string, (ok: boolean) => void>();
     const early = new Map<string, boolean>();
     client.subscribeRaw(allRunFeeds(), (m) => {
-      const { type, body } = JSON.parse(decoder.decode(m.data)) as { type: string; body: { runId: string; event: string } };
+      const { type, body } = JSON.parse(decoder.decode(m.data)) as {
+        type: string;
+        body: { runId: string; event: string };
+      };
       if (type !== 'run.event.v1') return;
       const { runId, event } = body;
       if (event !== 'run-succeeded' && event !== 'run-failed' && event !== 'run-cancelled') return;
@@ -113,7 +129,10 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
     });
     await client.flush();
     const runOnce = async (yaml = PIPELINE): Promise<boolean> => {
-      const reply = await client.ask(serviceSubject('orchestrator'), { type: 'run.request.v1', body: { yaml, params: {} } });
+      const reply = await client.ask(serviceSubject('orchestrator'), {
+        type: 'run.request.v1',
+        body: { yaml, params: {} },
+      });
       if (reply.type !== 'run.accepted.v1') throw new Error(`unexpected ${reply.type}`);
       const runId = reply.body.runId;
       const known = early.get(runId);
@@ -241,11 +260,15 @@ export async function benchPipeline(): Promise<void> {
       ['plain agents', plain],
       ['agent actors', agent],
     ] as const) {
-      console.log(`${name}: ${CONCURRENT_RUNS} concurrent ${STAGES}-stage runs on ${AGENTS} agents: ${m.runsPerSec} runs/s (${m.stagesPerSec} stages/s), ${m.failedRuns} failed`);
+      console.log(
+        `${name}: ${CONCURRENT_RUNS} concurrent ${STAGES}-stage runs on ${AGENTS} agents: ${m.runsPerSec} runs/s (${m.stagesPerSec} stages/s), ${m.failedRuns} failed`,
+      );
       console.log(
         `${name}: one more stage costs ${m.marginalStageMs} ms vs raw round trip ${m.rawRoundTripMs.p50} ms → ${m.marginalStageRoundTrips} round trips per stage (target ≤ 3); every run also pays ${m.perRunFixedMs} ms once (${m.perRunFixedRoundTrips} round trips)`,
       );
-      console.log(`${name}: a whole 5-stage run / 5: p50 ${m.stageLatencyMs.p50} ms → ${m.stageOverheadRoundTrips} round trips`);
+      console.log(
+        `${name}: a whole 5-stage run / 5: p50 ${m.stageLatencyMs.p50} ms → ${m.stageOverheadRoundTrips} round trips`,
+      );
     }
     report('pipeline', results, ratios);
   } finally {
@@ -257,11 +280,22 @@ export async function benchPipeline(): Promise<void> {
 
 /** In the agents' child process: start them, say so on stdout, then live until killed. */
 if (process.argv[2] === AGENTS_CHILD_FLAG) {
-  const [mode, servers, count, redisUrl, workRoot] = process.argv.slice(3) as [AgentMode, string, string, string, string];
+  const [mode, servers, count, redisUrl, workRoot] = process.argv.slice(3) as [
+    AgentMode,
+    string,
+    string,
+    string,
+    string,
+  ];
   for (let i = 0; i < Number(count); i++) {
     const id = `bench-${mode}-${i}`;
     if (mode === 'plain') await startPlainAgent({ servers, id, tier: 'T0' });
-    else await runActor(agentKind, { id, args: { tier: 'T0', redisUrl, workDir: join(workRoot, id), fresh: true }, bus: { servers } });
+    else
+      await runActor(agentKind, {
+        id,
+        args: { tier: 'T0', redisUrl, workDir: join(workRoot, id), fresh: true },
+        bus: { servers },
+      });
   }
   process.stdout.write('ready\n');
 }

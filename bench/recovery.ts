@@ -133,7 +133,9 @@ export async function benchRecovery(): Promise<void> {
         if (!d.ok || d.env.type !== 'supervisor.event.v1' || d.env.body.event !== 'child-hung') return;
         const at = performance.now();
         detectedAt.set(d.env.body.childId, at);
-        pastThresholdMs.push(at - (lastBeat.get(d.env.body.childId)! + MISSED_BEATS * DEFAULT_CHILD_HEARTBEAT_MS));
+        pastThresholdMs.push(
+          at - (lastBeat.get(d.env.body.childId)! + MISSED_BEATS * DEFAULT_CHILD_HEARTBEAT_MS),
+        );
         if (detectedAt.size === HUNG_CHILDREN) {
           sub.unsubscribe();
           resolve();
@@ -160,7 +162,8 @@ export async function benchRecovery(): Promise<void> {
     await allDetected;
     beats.unsubscribe();
     const hungIntervals: number[] = [];
-    for (const [id, at] of detectedAt) hungIntervals.push((at - stoppedAt.get(id)!) / DEFAULT_CHILD_HEARTBEAT_MS);
+    for (const [id, at] of detectedAt)
+      hungIntervals.push((at - stoppedAt.get(id)!) / DEFAULT_CHILD_HEARTBEAT_MS);
     await hungRoot.stop('bench over', 10_000);
 
     // Baselines.
@@ -189,7 +192,8 @@ export async function benchRecovery(): Promise<void> {
       await nc.close();
     }
 
-    if (process.env.BENCH_VERBOSE) console.log('in-host samples in order (ms):', inhostMs.map((x) => x.toFixed(1)).join(' '));
+    if (process.env.BENCH_VERBOSE)
+      console.log('in-host samples in order (ms):', inhostMs.map((x) => x.toFixed(1)).join(' '));
     const p = summarize(procMs);
     const h = summarize(inhostMs);
     const hung = summarize(hungIntervals);
@@ -199,7 +203,13 @@ export async function benchRecovery(): Promise<void> {
     const results = {
       processRestartMs: { p50: round(p.p50, 1), p99: round(p.p99, 1), n: p.n },
       inHostRestartMs: { p50: round(h.p50, 2), p99: round(h.p99, 2), n: h.n },
-      hungDetectionIntervals: { p50: round(hung.p50, 3), max: round(hung.max, 3), n: hung.n, heartbeatMs: DEFAULT_CHILD_HEARTBEAT_MS, missedBeats: MISSED_BEATS },
+      hungDetectionIntervals: {
+        p50: round(hung.p50, 3),
+        max: round(hung.max, 3),
+        n: hung.n,
+        heartbeatMs: DEFAULT_CHILD_HEARTBEAT_MS,
+        missedBeats: MISSED_BEATS,
+      },
       hungDetectedPastThresholdMs: { p50: round(past.p50, 1), max: round(past.max, 1) },
       rawNodeProcessUpMs: { p50: round(rp.p50, 1), p99: round(rp.p99, 1) },
       rawNatsConnectMs: { p50: round(rc.p50, 2), p99: round(rc.p99, 2) },
@@ -208,9 +218,15 @@ export async function benchRecovery(): Promise<void> {
       processRestartP50VsRawProcess: round(p.p50 / rp.p50, 2),
       inHostRestartP50VsRawConnect: round(h.p50 / rc.p50, 2),
     };
-    console.log(`process child: kill → first heartbeat p50 ${results.processRestartMs.p50} ms, p99 ${results.processRestartMs.p99} ms (target p99 < 500 ms); bare node+nats process ${results.rawNodeProcessUpMs.p50} ms → ${ratios.processRestartP50VsRawProcess}×`);
-    console.log(`in-host child: crash → first heartbeat p50 ${results.inHostRestartMs.p50} ms, p99 ${results.inHostRestartMs.p99} ms (target p99 < 20 ms); plain connect ${results.rawNatsConnectMs.p50} ms → ${ratios.inHostRestartP50VsRawConnect}×`);
-    console.log(`hung child: detected after ${results.hungDetectionIntervals.p50} intervals (max ${results.hungDetectionIntervals.max}; target ≤ 3) at the default ${DEFAULT_CHILD_HEARTBEAT_MS} ms heartbeat; declared ${results.hungDetectedPastThresholdMs.p50} ms (max ${results.hungDetectedPastThresholdMs.max}) after ${MISSED_BEATS} silent intervals, by a timer set for that deadline`);
+    console.log(
+      `process child: kill → first heartbeat p50 ${results.processRestartMs.p50} ms, p99 ${results.processRestartMs.p99} ms (target p99 < 500 ms); bare node+nats process ${results.rawNodeProcessUpMs.p50} ms → ${ratios.processRestartP50VsRawProcess}×`,
+    );
+    console.log(
+      `in-host child: crash → first heartbeat p50 ${results.inHostRestartMs.p50} ms, p99 ${results.inHostRestartMs.p99} ms (target p99 < 20 ms); plain connect ${results.rawNatsConnectMs.p50} ms → ${ratios.inHostRestartP50VsRawConnect}×`,
+    );
+    console.log(
+      `hung child: detected after ${results.hungDetectionIntervals.p50} intervals (max ${results.hungDetectionIntervals.max}; target ≤ 3) at the default ${DEFAULT_CHILD_HEARTBEAT_MS} ms heartbeat; declared ${results.hungDetectedPastThresholdMs.p50} ms (max ${results.hungDetectedPastThresholdMs.max}) after ${MISSED_BEATS} silent intervals, by a timer set for that deadline`,
+    );
     report('recovery', results, ratios);
   } finally {
     await bus.close();

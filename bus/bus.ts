@@ -58,7 +58,10 @@ export interface IncomingContext {
   size: number;
 }
 
-export type Handler = (env: Envelope, ctx: IncomingContext) => Promise<OutMessage | undefined | void> | OutMessage | undefined | void;
+export type Handler = (
+  env: Envelope,
+  ctx: IncomingContext,
+) => Promise<OutMessage | undefined | void> | OutMessage | undefined | void;
 
 export interface ServeOptions {
   queue?: string;
@@ -186,7 +189,11 @@ export class Bus {
    * @example
    * const pong = await bus.ask(actorInbox('echo', 'e1'), { type: 'actor.ping.v1', body: {} });
    */
-  async ask<T extends MessageType>(subject: string, msg: OutMessage<T>, options: AskOptions = {}): Promise<Envelope> {
+  async ask<T extends MessageType>(
+    subject: string,
+    msg: OutMessage<T>,
+    options: AskOptions = {},
+  ): Promise<Envelope> {
     this.checkOpen();
     const env = this.wrap(msg, options.inResponseTo);
     const timeout = options.timeoutMs ?? this.askTimeoutMs;
@@ -216,14 +223,24 @@ export class Bus {
     // publish on a closed connection throws nats.js's error.
     if (err instanceof NoRespondersError) {
       if (!isKnownSubject(subject)) {
-        return new UnknownSubjectError(`${subject} is not a subject of the protocol (see docs/protocol.md)`, { cause: err, details: { subject } });
+        return new UnknownSubjectError(`${subject} is not a subject of the protocol (see docs/protocol.md)`, {
+          cause: err,
+          details: { subject },
+        });
       }
-      return new NoRespondersError(`no actor is listening on ${subject}`, { cause: err, details: { subject } });
+      return new NoRespondersError(`no actor is listening on ${subject}`, {
+        cause: err,
+        details: { subject },
+      });
     }
     if (err instanceof TimeoutError) {
-      return new TimeoutError(`no reply from ${subject} within ${timeoutMs} ms`, { cause: err, details: { subject, timeoutMs } });
+      return new TimeoutError(`no reply from ${subject} within ${timeoutMs} ms`, {
+        cause: err,
+        details: { subject, timeoutMs },
+      });
     }
-    if (err instanceof natsErrors.ClosedConnectionError) return new BusClosedError(`bus ${this.name} is closed`, { cause: err });
+    if (err instanceof natsErrors.ClosedConnectionError)
+      return new BusClosedError(`bus ${this.name} is closed`, { cause: err });
     return toGovError(err);
   }
 
@@ -254,10 +271,19 @@ export class Bus {
     // A secret-bearing message that could not be delivered is dead-lettered without its bytes.
     const secret = carriesSecret(msg.data);
     const truncated = secret || msg.data.length > DEFAULT_DEAD_LETTER_MAX_BYTES;
-    const payload = secret ? '' : Buffer.from(msg.data.subarray(0, DEFAULT_DEAD_LETTER_MAX_BYTES)).toString('base64');
+    const payload = secret
+      ? ''
+      : Buffer.from(msg.data.subarray(0, DEFAULT_DEAD_LETTER_MAX_BYTES)).toString('base64');
     const env = this.wrap({
       type: 'dead-letter.v1',
-      body: { subject: msg.subject, receivedBy: this.name, reason, size: msg.data.length, payload, truncated },
+      body: {
+        subject: msg.subject,
+        receivedBy: this.name,
+        reason,
+        size: msg.data.length,
+        payload,
+        truncated,
+      },
     });
     this.nc.publish(deadLetterSubject(reason.code), this.msgpack.encode(env));
   }
@@ -266,7 +292,11 @@ export class Bus {
    * Subscribes with a raw callback. Used by the actor runtime (which has its own mailbox);
    * most code wants `serve`.
    */
-  subscribeRaw(subject: string, callback: (msg: Msg) => void, options: { queue?: string } = {}): Subscription {
+  subscribeRaw(
+    subject: string,
+    callback: (msg: Msg) => void,
+    options: { queue?: string } = {},
+  ): Subscription {
     this.checkOpen();
     return this.nc.subscribe(subject, {
       queue: options.queue,
@@ -315,7 +345,12 @@ export class Bus {
       return;
     }
     try {
-      const out = await handler(env, { subject: msg.subject, reply: msg.reply, headers: msg.headers, size: msg.data.length });
+      const out = await handler(env, {
+        subject: msg.subject,
+        reply: msg.reply,
+        headers: msg.headers,
+        size: msg.data.length,
+      });
       if (out) this.respond(msg, out, env);
       else if (msg.reply) this.respond(msg, { type: 'ack.v1', body: { ok: true } }, env);
     } catch (err) {
@@ -345,7 +380,11 @@ export class Bus {
    * Publishes to a JetStream stream and waits for the stream's ack. The envelope id is the
    * `Nats-Msg-Id`, so publishing the same envelope twice is stored once.
    */
-  async publishDurable(subject: string, env: AnyEnvelope, options: { timeoutMs?: number } = {}): Promise<PubAck> {
+  async publishDurable(
+    subject: string,
+    env: AnyEnvelope,
+    options: { timeoutMs?: number } = {},
+  ): Promise<PubAck> {
     this.checkOpen();
     return this.jetstream().publish(subject, this.msgpack.encode(env), {
       msgID: env.id,

@@ -1,4 +1,10 @@
-import { type ConnectionOptions, connect, errors as natsErrors, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import {
+  type ConnectionOptions,
+  connect,
+  errors as natsErrors,
+  jwtAuthenticator,
+  type NatsConnection,
+} from '@nats-io/transport-node';
 import { UnauthenticatedError } from '../protocols/errors.ts';
 import {
   type BusCredentials,
@@ -41,7 +47,10 @@ export async function openConnection(args: ConnectArgs): Promise<NatsConnection>
   } catch (err) {
     // Wrong credentials are final: say so, typed, rather than retrying.
     if (err instanceof natsErrors.AuthorizationError || /authorization/i.test(String(err))) {
-      throw new UnauthenticatedError(`NATS refused the credentials of ${args.name}`, { cause: err, details: { name: args.name } });
+      throw new UnauthenticatedError(`NATS refused the credentials of ${args.name}`, {
+        cause: err,
+        details: { name: args.name },
+      });
     }
     throw err;
   }

@@ -9,7 +9,13 @@
  * audit publishes, the assign), so that was a good share of its CPU. Errors are built here only
  * when a request fails.
  */
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  createInbox,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
 import type { Clock, TimerHandle } from '../infra/clock.ts';
 import { BusClosedError, NoRespondersError, TimeoutError } from '../protocols/errors.ts';
 
@@ -57,7 +63,11 @@ export class ReplyMux {
       const n = this.next++;
       this.pending.set(n, { subject, expiresAt: this.clock.now() + timeoutMs, timeoutMs, resolve, reject });
       try {
-        this.nc.publish(subject, data, headers ? { reply: `${this.inbox}.${n}`, headers } : { reply: `${this.inbox}.${n}` });
+        this.nc.publish(
+          subject,
+          data,
+          headers ? { reply: `${this.inbox}.${n}`, headers } : { reply: `${this.inbox}.${n}` },
+        );
       } catch (err) {
         this.pending.delete(n);
         reject(err);
@@ -71,7 +81,9 @@ export class ReplyMux {
     if (!p) return; // timed out already
     this.pending.delete(n);
     if (m.data.length === 0 && m.headers?.code === 503) {
-      p.reject(new NoRespondersError(`no one is listening on ${p.subject}`, { details: { subject: p.subject } }));
+      p.reject(
+        new NoRespondersError(`no one is listening on ${p.subject}`, { details: { subject: p.subject } }),
+      );
       return;
     }
     p.resolve(m);
@@ -82,7 +94,11 @@ export class ReplyMux {
     for (const [n, p] of this.pending) {
       if (p.expiresAt > now) continue;
       this.pending.delete(n);
-      p.reject(new TimeoutError(`no reply from ${p.subject} within ${p.timeoutMs} ms`, { details: { subject: p.subject, timeoutMs: p.timeoutMs } }));
+      p.reject(
+        new TimeoutError(`no reply from ${p.subject} within ${p.timeoutMs} ms`, {
+          details: { subject: p.subject, timeoutMs: p.timeoutMs },
+        }),
+      );
     }
   }
 
@@ -96,7 +112,8 @@ export class ReplyMux {
     } catch {
       // connection already closed
     }
-    for (const p of this.pending.values()) p.reject(new BusClosedError(`request to ${p.subject} abandoned: closing`));
+    for (const p of this.pending.values())
+      p.reject(new BusClosedError(`request to ${p.subject} abandoned: closing`));
     this.pending.clear();
   }
 }

@@ -66,7 +66,10 @@ export function streamDeclarations(): StreamDeclaration[] {
 }
 
 /** Creates each declared stream, or updates it in place when it exists (safe to call from every process). */
-export async function ensureStreams(nc: NatsConnection, declarations = streamDeclarations()): Promise<JetStreamManager> {
+export async function ensureStreams(
+  nc: NatsConnection,
+  declarations = streamDeclarations(),
+): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
   for (const decl of declarations) {
     try {
@@ -98,7 +101,11 @@ export interface ConsumerDeclaration {
 /**
  * The ledger writer's consumer: every audit event, from the beginning, explicit acks (after commit).
  */
-export function ledgerWriterConsumer(o: { durable: string; ackWaitMs: number; maxAckPending: number }): ConsumerDeclaration {
+export function ledgerWriterConsumer(o: {
+  durable: string;
+  ackWaitMs: number;
+  maxAckPending: number;
+}): ConsumerDeclaration {
   return {
     stream: AUDIT_STREAM,
     config: {
@@ -116,7 +123,11 @@ export function ledgerWriterConsumer(o: { durable: string; ackWaitMs: number; ma
  * A governance actor's own consumer of run events (`gov.audit.run`): each actor has its own durable,
  * so a restarted actor resumes where it stopped.
  */
-export function runEventsConsumer(o: { durable: string; ackWaitMs: number; startFrom: 'new' | 'all' }): ConsumerDeclaration {
+export function runEventsConsumer(o: {
+  durable: string;
+  ackWaitMs: number;
+  startFrom: 'new' | 'all';
+}): ConsumerDeclaration {
   return {
     stream: AUDIT_STREAM,
     config: {
@@ -134,7 +145,11 @@ export function runEventsConsumer(o: { durable: string; ackWaitMs: number; start
  * shared by every instance (each message goes to one of them), explicit acks, sent once the state
  * change a result causes is stored. The stream is a work queue: an acked message is removed.
  */
-export function orchestratorResultsConsumer(o: { durable: string; ackWaitMs: number; maxAckPending: number }): ConsumerDeclaration {
+export function orchestratorResultsConsumer(o: {
+  durable: string;
+  ackWaitMs: number;
+  maxAckPending: number;
+}): ConsumerDeclaration {
   return {
     stream: RESULTS_STREAM,
     config: {

@@ -44,7 +44,11 @@ export async function runStatuses(sut: SystemUnderTest, runIds: string[]): Promi
   return out;
 }
 
-export async function checkRunsTerminal(sut: SystemUnderTest, runIds: string[], deadlineMs: number): Promise<InvariantResult> {
+export async function checkRunsTerminal(
+  sut: SystemUnderTest,
+  runIds: string[],
+  deadlineMs: number,
+): Promise<InvariantResult> {
   const ok = await until(deadlineMs, async () => {
     const s = await runStatuses(sut, runIds);
     return [...s.values()].every((v) => TERMINAL.has(v)) ? s : undefined;
@@ -54,7 +58,10 @@ export async function checkRunsTerminal(sut: SystemUnderTest, runIds: string[], 
   return {
     name: 'every run reached a terminal state',
     ok: stuck.length === 0,
-    detail: stuck.length === 0 ? `${runIds.length} runs terminal` : `not terminal: ${stuck.map(([id, v]) => `${id}=${v}`).join(', ')}`,
+    detail:
+      stuck.length === 0
+        ? `${runIds.length} runs terminal`
+        : `not terminal: ${stuck.map(([id, v]) => `${id}=${v}`).join(', ')}`,
   };
 }
 
@@ -90,9 +97,19 @@ export async function checkLedger(sut: SystemUnderTest, deadlineMs: number): Pro
       store.close();
     }
   });
-  if (!caughtUp) return { name, ok: false, detail: `ledger never caught up with the ${published.size} events in the audit stream` };
+  if (!caughtUp)
+    return {
+      name,
+      ok: false,
+      detail: `ledger never caught up with the ${published.size} events in the audit stream`,
+    };
   const v = verifyLedger(dbPath, readFileSync(keyPath, 'utf8'));
-  if (!v.ok) return { name, ok: false, detail: `verify failed at seq ${v.firstBad?.seq}: ${v.firstBad?.problem} ${v.firstBad?.detail}` };
+  if (!v.ok)
+    return {
+      name,
+      ok: false,
+      detail: `verify failed at seq ${v.firstBad?.seq}: ${v.firstBad?.problem} ${v.firstBad?.detail}`,
+    };
   const publishedNow = await streamIds(sut);
   const store = LedgerStore.open({ path: dbPath, readonly: true });
   let entries: string[];
@@ -104,9 +121,17 @@ export async function checkLedger(sut: SystemUnderTest, deadlineMs: number): Pro
   const invented = entries.filter((id) => !publishedNow.has(id));
   const duplicates = entries.length - new Set(entries).size;
   if (invented.length > 0 || duplicates > 0) {
-    return { name, ok: false, detail: `${invented.length} ledger entries never published (e.g. ${invented[0]}), ${duplicates} duplicate ids` };
+    return {
+      name,
+      ok: false,
+      detail: `${invented.length} ledger entries never published (e.g. ${invented[0]}), ${duplicates} duplicate ids`,
+    };
   }
-  return { name, ok: true, detail: `${v.size} entries, every published event once, ${v.checkedCheckpoints} checkpoints verified` };
+  return {
+    name,
+    ok: true,
+    detail: `${v.size} entries, every published event once, ${v.checkedCheckpoints} checkpoints verified`,
+  };
 }
 
 export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]): Promise<InvariantResult> {
@@ -114,25 +139,41 @@ export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]
   let breached = 0;
   const bad: string[] = [];
   for (const runId of runIds) {
-    const b = await sut.client.ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } }).catch(() => undefined);
+    const b = await sut.client
+      .ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } })
+      .catch(() => undefined);
     if (b?.type !== 'budget.state.v1' || !b.body.breached) continue;
     breached++;
-    const t = await sut.client.ask(serviceSubject('token-authority'), { type: 'token.status.v1', body: { runId } }).catch(() => undefined);
+    const t = await sut.client
+      .ask(serviceSubject('token-authority'), { type: 'token.status.v1', body: { runId } })
+      .catch(() => undefined);
     const state = t?.type === 'token.state.v1' ? t.body.state : 'unknown';
     if (state !== 'revoked') bad.push(`${runId}=${state}`);
   }
-  return { name, ok: bad.length === 0, detail: bad.length === 0 ? `${breached} exhausted budgets, all tokens revoked` : `not revoked: ${bad.join(', ')}` };
+  return {
+    name,
+    ok: bad.length === 0,
+    detail:
+      bad.length === 0
+        ? `${breached} exhausted budgets, all tokens revoked`
+        : `not revoked: ${bad.join(', ')}`,
+  };
 }
 
-export async function checkChildrenRunning(sut: SystemUnderTest, deadlineMs: number): Promise<InvariantResult> {
+export async function checkChildrenRunning(
+  sut: SystemUnderTest,
+  deadlineMs: number,
+): Promise<InvariantResult> {
   const name = 'every permanent child is running again';
   const notRunning = async () => {
     const out: string[] = [];
     const walk = (t: Awaited<ReturnType<SystemUnderTest['tree']>>) => {
       for (const c of t.children) {
-        if (c.restart === 'permanent' && c.status !== 'running') out.push(`${t.supervisorId}/${c.id}=${c.status}`);
+        if (c.restart === 'permanent' && c.status !== 'running')
+          out.push(`${t.supervisorId}/${c.id}=${c.status}`);
         if (c.tree) walk(c.tree);
-        else if (c.type === 'supervisor' && c.status === 'running') out.push(`${t.supervisorId}/${c.id}=subtree-unreachable`);
+        else if (c.type === 'supervisor' && c.status === 'running')
+          out.push(`${t.supervisorId}/${c.id}=subtree-unreachable`);
       }
     };
     walk(await sut.tree());
@@ -140,5 +181,9 @@ export async function checkChildrenRunning(sut: SystemUnderTest, deadlineMs: num
   };
   const ok = await until(deadlineMs, async () => ((await notRunning()).length === 0 ? true : undefined));
   const rest = ok ? [] : await notRunning().catch((e) => [String(e)]);
-  return { name, ok: rest.length === 0, detail: rest.length === 0 ? 'all permanent children running' : rest.join(', ') };
+  return {
+    name,
+    ok: rest.length === 0,
+    detail: rest.length === 0 ? 'all permanent children running' : rest.join(', '),
+  };
 }

@@ -12,7 +12,14 @@ import {
   DEFAULT_CHAOS_RUNS,
   DEFAULT_CHAOS_SETTLE_MS,
 } from './chaos-options.ts';
-import { checkBudgetsRevoked, checkChildrenRunning, checkLedger, checkRunsTerminal, type InvariantResult, runStatuses } from './invariants.ts';
+import {
+  checkBudgetsRevoked,
+  checkChildrenRunning,
+  checkLedger,
+  checkRunsTerminal,
+  type InvariantResult,
+  runStatuses,
+} from './invariants.ts';
 import { pick, prng } from './prng.ts';
 import type { Scenario } from './scenarios.ts';
 import { startSystemUnderTest, type SystemUnderTest } from './system-under-test.ts';
@@ -68,7 +75,10 @@ errorBudget: { maxErrors: 1, windowMs: 600000 }
 async function submit(sut: SystemUnderTest, yaml: string, deadlineMs: number): Promise<string> {
   for (;;) {
     try {
-      const r = await sut.client.ask(serviceSubject('orchestrator'), { type: 'run.request.v1', body: { yaml, params: {}, requestedBy: 'chaos' } });
+      const r = await sut.client.ask(serviceSubject('orchestrator'), {
+        type: 'run.request.v1',
+        body: { yaml, params: {}, requestedBy: 'chaos' },
+      });
       if (r.type === 'run.accepted.v1') return r.body.runId;
       throw new Error(`unexpected ${r.type}`);
     } catch (err) {
@@ -91,7 +101,12 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
   const started: Array<{ at: number; actorId: string }> = [];
   const feed = sut.client.subscribeRaw(allObs(), (m) => {
     const d = sut.client.decode(m.data);
-    if (d.ok && d.env.type === 'supervisor.event.v1' && d.env.body.event === 'child-started' && d.env.body.actorId) {
+    if (
+      d.ok &&
+      d.env.type === 'supervisor.event.v1' &&
+      d.env.body.event === 'child-started' &&
+      d.env.body.actorId
+    ) {
       started.push({ at: performance.now(), actorId: d.env.body.actorId });
     }
   });
@@ -136,12 +151,20 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
   }
 }
 
-async function inject(sut: SystemUnderTest, sc: Scenario, rand: () => number, t0: number, log: (l: string) => void): Promise<Injection> {
+async function inject(
+  sut: SystemUnderTest,
+  sc: Scenario,
+  rand: () => number,
+  t0: number,
+  log: (l: string) => void,
+): Promise<Injection> {
   const atMs = Math.round(performance.now() - t0);
   switch (sc.fault) {
     case 'sigkill':
     case 'sigstop': {
-      const procs = (await sut.processes()).filter((p) => sc.targets.length === 0 || sc.targets.includes(p.actorKind));
+      const procs = (await sut.processes()).filter(
+        (p) => sc.targets.length === 0 || sc.targets.includes(p.actorKind),
+      );
       const victim = pick(rand, procs);
       if (!victim) return { atMs, fault: sc.fault, target: 'none' };
       log(`+${atMs} ms ${sc.fault.toUpperCase()} ${victim.actorKind} ${victim.actorId} (pid ${victim.pid})`);
@@ -191,11 +214,15 @@ async function inject(sut: SystemUnderTest, sc: Scenario, rand: () => number, t0
 export function formatReport(r: ChaosReport): string {
   const lines = [`scenario ${r.scenario} seed ${r.seed}: ${r.ok ? 'PASS' : 'FAIL'}`];
   for (const i of r.injected) {
-    lines.push(`  injected +${i.atMs} ms ${i.fault} ${i.target}${i.pid ? ` (pid ${i.pid})` : ''}${i.recoveredMs !== undefined ? ` → replacement up in ${i.recoveredMs} ms` : ''}`);
+    lines.push(
+      `  injected +${i.atMs} ms ${i.fault} ${i.target}${i.pid ? ` (pid ${i.pid})` : ''}${i.recoveredMs !== undefined ? ` → replacement up in ${i.recoveredMs} ms` : ''}`,
+    );
   }
-  lines.push(`  runs: ${Object.entries(r.runs).map(([k, v]) => `${v} ${k}`).join(', ')}`);
+  lines.push(
+    `  runs: ${Object.entries(r.runs)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ')}`,
+  );
   for (const inv of r.invariants) lines.push(`  ${inv.ok ? 'ok  ' : 'FAIL'} ${inv.name}: ${inv.detail}`);
   return lines.join('\n');
 }
-
-

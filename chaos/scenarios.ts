@@ -13,17 +13,62 @@ export interface Scenario {
 }
 
 export const SCENARIOS: Scenario[] = [
-  { name: 'kill-agents', description: 'SIGKILL random agent processes mid-task', fault: 'sigkill', targets: ['agent'] },
-  { name: 'kill-orchestrator', description: 'SIGKILL the orchestrator process mid-run', fault: 'sigkill', targets: ['orchestrator'] },
-  { name: 'kill-token-renewer', description: 'SIGKILL the token renewer process', fault: 'sigkill', targets: ['token-renewer'] },
-  { name: 'kill-budget-monitor', description: 'SIGKILL the error-budget monitor process', fault: 'sigkill', targets: ['budget-monitor'] },
-  { name: 'kill-ledger-writer', description: 'SIGKILL the ledger writer process mid-batch', fault: 'sigkill', targets: ['ledger-writer'] },
-  { name: 'kill-supervisor', description: 'SIGKILL a team supervisor process (its agents die with it)', fault: 'sigkill', targets: ['supervisor'] },
+  {
+    name: 'kill-agents',
+    description: 'SIGKILL random agent processes mid-task',
+    fault: 'sigkill',
+    targets: ['agent'],
+  },
+  {
+    name: 'kill-orchestrator',
+    description: 'SIGKILL the orchestrator process mid-run',
+    fault: 'sigkill',
+    targets: ['orchestrator'],
+  },
+  {
+    name: 'kill-token-renewer',
+    description: 'SIGKILL the token renewer process',
+    fault: 'sigkill',
+    targets: ['token-renewer'],
+  },
+  {
+    name: 'kill-budget-monitor',
+    description: 'SIGKILL the error-budget monitor process',
+    fault: 'sigkill',
+    targets: ['budget-monitor'],
+  },
+  {
+    name: 'kill-ledger-writer',
+    description: 'SIGKILL the ledger writer process mid-batch',
+    fault: 'sigkill',
+    targets: ['ledger-writer'],
+  },
+  {
+    name: 'kill-supervisor',
+    description: 'SIGKILL a team supervisor process (its agents die with it)',
+    fault: 'sigkill',
+    targets: ['supervisor'],
+  },
   { name: 'kill-random', description: 'SIGKILL any actor process', fault: 'sigkill', targets: [] },
-  { name: 'hang', description: 'SIGSTOP random processes, SIGCONT later (hung actors)', fault: 'sigstop', targets: ['agent', 'orchestrator', 'token-authority', 'budget-monitor'] },
+  {
+    name: 'hang',
+    description: 'SIGSTOP random processes, SIGCONT later (hung actors)',
+    fault: 'sigstop',
+    targets: ['agent', 'orchestrator', 'token-authority', 'budget-monitor'],
+  },
   { name: 'restart-nats', description: 'restart nats-server under load', fault: 'restart-nats', targets: [] },
-  { name: 'restart-redis', description: 'restart the Redis-protocol store under load', fault: 'restart-redis', targets: [] },
-  { name: 'slow-consumer', description: 'flood the audit stream so the ledger writer lags far behind', fault: 'audit-flood', targets: [] },
+  {
+    name: 'restart-redis',
+    description: 'restart the Redis-protocol store under load',
+    fault: 'restart-redis',
+    targets: [],
+  },
+  {
+    name: 'slow-consumer',
+    description: 'flood the audit stream so the ledger writer lags far behind',
+    fault: 'audit-flood',
+    targets: [],
+  },
 ];
 
 export function scenario(name: string): Scenario | undefined {

@@ -60,7 +60,9 @@ export interface SystemUnderTest {
   stop(): Promise<void>;
 }
 
-export async function startSystemUnderTest(options: { heartbeatMs?: number; missedBeats?: number } = {}): Promise<SystemUnderTest> {
+export async function startSystemUnderTest(
+  options: { heartbeatMs?: number; missedBeats?: number } = {},
+): Promise<SystemUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'agov-chaos-'));
   const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
   const redis = await startRedisServer({ dataDir: join(dir, 'redis') });
@@ -86,7 +88,11 @@ export async function startSystemUnderTest(options: { heartbeatMs?: number; miss
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_CHAOS_HEARTBEAT_MS;
   const root = await runActor(registry.get('supervisor'), {
     id: 'root',
-    args: { spec, childHeartbeatMs: heartbeatMs, missedBeats: options.missedBeats ?? DEFAULT_CHAOS_MISSED_BEATS },
+    args: {
+      spec,
+      childHeartbeatMs: heartbeatMs,
+      missedBeats: options.missedBeats ?? DEFAULT_CHAOS_MISSED_BEATS,
+    },
     bus: { servers: nats.url },
     heartbeatMs,
   });
@@ -95,7 +101,14 @@ export async function startSystemUnderTest(options: { heartbeatMs?: number; miss
     const out: LiveProcess[] = [];
     const walk = (t: SupervisorTree) => {
       for (const c of t.children) {
-        if (c.pid && c.status === 'running') out.push({ supervisorId: t.supervisorId, childId: c.id, actorKind: c.actorKind, actorId: c.actorId, pid: c.pid });
+        if (c.pid && c.status === 'running')
+          out.push({
+            supervisorId: t.supervisorId,
+            childId: c.id,
+            actorKind: c.actorKind,
+            actorId: c.actorId,
+            pid: c.pid,
+          });
         if (c.tree) walk(c.tree);
       }
     };

@@ -8,7 +8,8 @@ export function parseKeyValues(pairs: string[]): Record<string, string | number 
     if (i <= 0) throw new ConfigError(`expected key=value, got ${JSON.stringify(p)}`);
     const k = p.slice(0, i);
     const v = p.slice(i + 1);
-    out[k] = v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+    out[k] =
+      v === 'true' ? true : v === 'false' ? false : v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
   }
   return out;
 }

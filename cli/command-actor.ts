@@ -21,7 +21,8 @@ export async function commandActor(argv: string[]): Promise<number> {
     },
   });
   const kindName = positionals[0];
-  if (!kindName || !values.id) throw new ConfigError('usage: agov actor <kind> --id <id> [--arg k=v] [--heartbeat-ms N]');
+  if (!kindName || !values.id)
+    throw new ConfigError('usage: agov actor <kind> --id <id> [--arg k=v] [--heartbeat-ms N]');
   const servers = values.nats ?? process.env.NATS_URL;
   if (!servers) throw new ConfigError('agov actor needs NATS_URL (or --nats) to join an existing bus');
   const kind = await loadActorKind(kindName);

@@ -31,10 +31,13 @@ export function formatAgentsTable(agents: readonly AgentState[], nowMs: number):
     a.role ?? '-',
     String(a.restarts),
     a.lastHeartbeatMs === undefined ? '-' : formatAge(nowMs - a.lastHeartbeatMs),
-    a.currentTask ? `${a.currentTask.runId}/${a.currentTask.stageId}#${a.currentTask.attempt} (${a.currentTask.taskId})` : '-',
+    a.currentTask
+      ? `${a.currentTask.runId}/${a.currentTask.stageId}#${a.currentTask.attempt} (${a.currentTask.taskId})`
+      : '-',
   ]);
   const widths = COLUMNS.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  const line = (cells: readonly string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return [line(COLUMNS), ...rows.map(line)].join('\n');
 }
 
@@ -45,12 +48,21 @@ export function formatAgentsTable(agents: readonly AgentState[], nowMs: number):
 export async function commandAgents(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { json: { type: 'boolean' }, team: { type: 'string' }, nats: { type: 'string' }, 'timeout-ms': { type: 'string' } },
+    options: {
+      json: { type: 'boolean' },
+      team: { type: 'string' },
+      nats: { type: 'string' },
+      'timeout-ms': { type: 'string' },
+    },
   });
   const servers = values.nats ?? process.env.NATS_URL;
-  if (!servers) throw new ConfigError('agov agents needs NATS_URL (or --nats) pointing at a running system (see `agov up`)');
+  if (!servers)
+    throw new ConfigError(
+      'agov agents needs NATS_URL (or --nats) pointing at a running system (see `agov up`)',
+    );
   const timeoutMs = values['timeout-ms'] === undefined ? undefined : Number(values['timeout-ms']);
-  if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new ConfigError('--timeout-ms must be a positive number');
+  if (timeoutMs !== undefined && !(timeoutMs > 0))
+    throw new ConfigError('--timeout-ms must be a positive number');
   const bus = await Bus.connect({ servers, name: 'agov-agents' });
   try {
     let reply: Awaited<ReturnType<Bus['ask']>>;
@@ -62,14 +74,21 @@ export async function commandAgents(argv: string[]): Promise<number> {
       );
     } catch (err) {
       if (err instanceof NoRespondersError) {
-        throw new NoRespondersError('no agent directory is running (start one: agov actor agent-directory --id directory-1)', { cause: err });
+        throw new NoRespondersError(
+          'no agent directory is running (start one: agov actor agent-directory --id directory-1)',
+          { cause: err },
+        );
       }
       throw err;
     }
     if (reply.type !== 'agent.states.v1') throw new Error(`unexpected reply ${reply.type}`);
     const agents = reply.body.agents;
     if (values.json) {
-      const withAge = agents.map((a) => ({ ...a, lastHeartbeatAgeMs: a.lastHeartbeatMs === undefined ? null : Math.max(0, reply.ts - a.lastHeartbeatMs) }));
+      const withAge = agents.map((a) => ({
+        ...a,
+        lastHeartbeatAgeMs:
+          a.lastHeartbeatMs === undefined ? null : Math.max(0, reply.ts - a.lastHeartbeatMs),
+      }));
       process.stdout.write(`${JSON.stringify(withAge, null, 2)}\n`);
     } else {
       process.stdout.write(`${formatAgentsTable(agents, reply.ts)}\n`);

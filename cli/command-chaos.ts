@@ -12,7 +12,12 @@ export async function commandChaos(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { seed: { type: 'string' }, duration: { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      seed: { type: 'string' },
+      duration: { type: 'string' },
+      runs: { type: 'string' },
+      json: { type: 'boolean' },
+    },
   });
   const [sub, name] = positionals;
   if (sub === 'list') {
@@ -20,7 +25,10 @@ export async function commandChaos(argv: string[]): Promise<number> {
     return 0;
   }
   const sc = name ? scenario(name) : undefined;
-  if (sub !== 'run' || !sc) throw new ConfigError(`usage: agov chaos run <${SCENARIOS.map((s) => s.name).join('|')}> [--seed N] [--duration MS] [--runs N]`);
+  if (sub !== 'run' || !sc)
+    throw new ConfigError(
+      `usage: agov chaos run <${SCENARIOS.map((s) => s.name).join('|')}> [--seed N] [--duration MS] [--runs N]`,
+    );
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const report = await runScenario(sc, {
     seed: num(values.seed),

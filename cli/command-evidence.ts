@@ -24,7 +24,9 @@ export async function commandEvidence(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'export') return evidenceExport(rest);
   if (sub === 'verify') return evidenceVerify(rest);
-  process.stderr.write(sub === undefined ? USAGE : `agov evidence: unknown command ${JSON.stringify(sub)}\n\n${USAGE}`);
+  process.stderr.write(
+    sub === undefined ? USAGE : `agov evidence: unknown command ${JSON.stringify(sub)}\n\n${USAGE}`,
+  );
   return 2;
 }
 
@@ -37,7 +39,8 @@ async function evidenceExport(argv: string[]): Promise<number> {
   const out = positionals[0];
   if (!values.run || !out) throw new ConfigError('usage: agov evidence export --run ID OUT');
   const dbPath = ledgerPath(values.db);
-  if (!existsSync(dbPath)) throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
+  if (!existsSync(dbPath))
+    throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
   const key = cliPublicKey(values['public-key'], dbPath);
   const natsUrl = values.nats ?? process.env.NATS_URL;
   if (!coveredBySignedCheckpoint(dbPath, values.run)) {
@@ -78,21 +81,37 @@ function coveredBySignedCheckpoint(dbPath: string, run: string): boolean {
 }
 
 async function evidenceVerify(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { 'public-key': { type: 'string' }, json: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { 'public-key': { type: 'string' }, json: { type: 'boolean' } },
+  });
   const dir = positionals[0];
   if (!dir) throw new ConfigError('usage: agov evidence verify OUT [--public-key PATH]');
   if (!existsSync(dir)) throw new ConfigError(`no evidence package at ${dir}`);
-  const publicKey = values['public-key'] ? loadPublicKey(readFileSync(values['public-key'], 'utf8')) : undefined;
+  const publicKey = values['public-key']
+    ? loadPublicKey(readFileSync(values['public-key'], 'utf8'))
+    : undefined;
   try {
     const s = verifyEvidence(dir, { publicKey });
-    if (values.json) process.stdout.write(`${JSON.stringify({ ok: true, run: s.run, entries: s.entries.length, treeSize: s.treeSize, root: s.root })}\n`);
-    else process.stdout.write(`evidence ok: run ${s.run}, ${s.entries.length} entries, included in the signed tree of size ${s.treeSize} (root ${s.root})\n`);
-    if (!publicKey) process.stderr.write('warning: no --public-key given: the package is self-consistent, but signed by a key you did not name\n');
+    if (values.json)
+      process.stdout.write(
+        `${JSON.stringify({ ok: true, run: s.run, entries: s.entries.length, treeSize: s.treeSize, root: s.root })}\n`,
+      );
+    else
+      process.stdout.write(
+        `evidence ok: run ${s.run}, ${s.entries.length} entries, included in the signed tree of size ${s.treeSize} (root ${s.root})\n`,
+      );
+    if (!publicKey)
+      process.stderr.write(
+        'warning: no --public-key given: the package is self-consistent, but signed by a key you did not name\n',
+      );
     return 0;
   } catch (err) {
     if (!(err instanceof EvidenceInvalidError)) throw err;
     const d = err.details as { file?: string; reason?: string } | undefined;
-    if (values.json) process.stdout.write(`${JSON.stringify({ ok: false, file: d?.file, reason: d?.reason })}\n`);
+    if (values.json)
+      process.stdout.write(`${JSON.stringify({ ok: false, file: d?.file, reason: d?.reason })}\n`);
     process.stderr.write(`evidence INVALID: bad file ${d?.file ?? '?'}: ${d?.reason ?? err.message}\n`);
     return 1;
   }

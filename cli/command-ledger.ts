@@ -60,7 +60,8 @@ export function cliPublicKey(explicit: string | undefined, dbPath: string): KeyO
 }
 
 function openReadonly(dbPath: string): LedgerStore {
-  if (!existsSync(dbPath)) throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
+  if (!existsSync(dbPath))
+    throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
   return LedgerStore.open({ path: dbPath, readonly: true });
 }
 
@@ -69,11 +70,16 @@ export function parseWhen(value: string, now = Date.now()): number {
   if (/^\d+$/.test(value)) return Number(value);
   const rel = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value);
   if (rel) {
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+      rel[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+    ];
     return Math.round(now - Number(rel[1]) * unit);
   }
   const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new ConfigError(`cannot read time ${JSON.stringify(value)}: use epoch ms, an ISO date or 15m/2h/7d`);
+  if (Number.isNaN(t))
+    throw new ConfigError(
+      `cannot read time ${JSON.stringify(value)}: use epoch ms, an ISO date or 15m/2h/7d`,
+    );
   return t;
 }
 
@@ -116,7 +122,8 @@ export async function commandLedger(argv: string[]): Promise<number> {
 async function ledgerVerify(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: ledgerCliOptions });
   const dbPath = ledgerPath(values.db);
-  if (!existsSync(dbPath)) throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
+  if (!existsSync(dbPath))
+    throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
   const v = verifyLedger(dbPath, cliPublicKey(values['public-key'], dbPath));
   if (values.json) process.stdout.write(`${JSON.stringify(v)}\n`);
   for (const w of v.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -138,12 +145,17 @@ async function ledgerVerify(argv: string[]): Promise<number> {
 }
 
 function seqArg(value: string | undefined, name: string): number {
-  if (value === undefined || !/^\d+$/.test(value)) throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
+  if (value === undefined || !/^\d+$/.test(value))
+    throw new ConfigError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
   return Number(value);
 }
 
 async function ledgerProve(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: ledgerCliOptions, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: ledgerCliOptions,
+    allowPositionals: true,
+  });
   const seq = seqArg(positionals[0], 'SEQ');
   const dbPath = ledgerPath(values.db);
   const key = cliPublicKey(values['public-key'], dbPath);
@@ -153,7 +165,11 @@ async function ledgerProve(argv: string[]): Promise<number> {
     const body = store.entry(seq)!.body;
     process.stdout.write(`${JSON.stringify({ ...proof, body: body.toString('utf8') }, null, 2)}\n`);
     const verdict = checkInclusionProof(proof, key, body);
-    process.stderr.write(verdict.ok ? `inclusion of seq ${seq} in the signed tree of size ${proof.treeSize}: verified\n` : `proof does NOT verify: ${verdict.reason}\n`);
+    process.stderr.write(
+      verdict.ok
+        ? `inclusion of seq ${seq} in the signed tree of size ${proof.treeSize}: verified\n`
+        : `proof does NOT verify: ${verdict.reason}\n`,
+    );
     return verdict.ok ? 0 : 1;
   } finally {
     store.close();
@@ -161,7 +177,11 @@ async function ledgerProve(argv: string[]): Promise<number> {
 }
 
 async function ledgerConsistency(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: ledgerCliOptions, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: ledgerCliOptions,
+    allowPositionals: true,
+  });
   const m = seqArg(positionals[0], 'M');
   const n = seqArg(positionals[1], 'N');
   const dbPath = ledgerPath(values.db);
@@ -171,7 +191,11 @@ async function ledgerConsistency(argv: string[]): Promise<number> {
     const proof = proveConsistency(store, m, n);
     process.stdout.write(`${JSON.stringify(proof, null, 2)}\n`);
     const verdict = checkConsistencyProof(proof, key);
-    process.stderr.write(verdict.ok ? `the tree signed at size ${n} extends the one signed at size ${m}: verified\n` : `proof does NOT verify: ${verdict.reason}\n`);
+    process.stderr.write(
+      verdict.ok
+        ? `the tree signed at size ${n} extends the one signed at size ${m}: verified\n`
+        : `proof does NOT verify: ${verdict.reason}\n`,
+    );
     return verdict.ok ? 0 : 1;
   } finally {
     store.close();
@@ -216,7 +240,12 @@ async function ledgerQuery(argv: string[]): Promise<number> {
 async function ledgerTail(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { ...ledgerCliOptions, n: { type: 'string', short: 'n' }, follow: { type: 'boolean', short: 'f' }, nats: { type: 'string' } },
+    options: {
+      ...ledgerCliOptions,
+      n: { type: 'string', short: 'n' },
+      follow: { type: 'boolean', short: 'f' },
+      nats: { type: 'string' },
+    },
   });
   const n = values.n !== undefined ? seqArg(values.n, '-n') : 10;
   const json = values.json ?? false;
@@ -290,7 +319,10 @@ async function followOverBus(natsUrl: string, n: number, json: boolean): Promise
       });
     });
     busy = busy.then(async () => {
-      const last = await bus.ask(svc, { type: 'ledger.query.v1', body: { order: 'desc', limit: Math.max(n, 1) } });
+      const last = await bus.ask(svc, {
+        type: 'ledger.query.v1',
+        body: { order: 'desc', limit: Math.max(n, 1) },
+      });
       if (last.type !== 'ledger.entries.v1') return;
       if (n > 0) for (const e of [...last.body.entries].reverse()) printEntry(e, json);
       next = Math.max(next, last.body.size);
@@ -303,4 +335,3 @@ async function followOverBus(natsUrl: string, n: number, json: boolean): Promise
     await bus.close();
   }
 }
-

@@ -16,7 +16,7 @@ import { Bus } from '../bus/bus.ts';
 import { resolveServices } from '../infra/services.ts';
 import type { BodyOf } from '../protocols/catalog.ts';
 import { ConfigError } from '../protocols/errors.ts';
-import { formatDiagnostic, parsePipeline, } from '../protocols/pipeline/index.ts';
+import { formatDiagnostic, parsePipeline } from '../protocols/pipeline/index.ts';
 import { allRunFeeds, serviceSubject } from '../protocols/subjects.ts';
 import { parseKeyValues } from './args.ts';
 import { startSystem, waitForAllRunning } from './system.ts';
@@ -73,7 +73,10 @@ export async function commandRun(argv: string[]): Promise<number> {
   }
   const params = parseKeyValues(values.param ?? []);
   const embedded = !process.env.NATS_URL;
-  if (embedded && values.detach) throw new ConfigError('--detach needs a running system (set NATS_URL); without it the run stops with agov');
+  if (embedded && values.detach)
+    throw new ConfigError(
+      '--detach needs a running system (set NATS_URL); without it the run stops with agov',
+    );
   const system = embedded ? await startLocalSystem() : undefined;
   const natsUrl = system?.natsUrl ?? process.env.NATS_URL!;
   const client = await Bus.connect({ servers: natsUrl, name: 'agov-cli' });
@@ -120,11 +123,20 @@ export async function commandRun(argv: string[]): Promise<number> {
       const poll = setInterval(() => void settle(), DEFAULT_RUN_POLL_MS);
       onEvent = (e) => {
         view.onEvent(e);
-        if (e.runId === runId && (e.event === 'run-succeeded' || e.event === 'run-failed' || e.event === 'run-cancelled')) void settle();
+        if (
+          e.runId === runId &&
+          (e.event === 'run-succeeded' || e.event === 'run-failed' || e.event === 'run-cancelled')
+        )
+          void settle();
       };
       for (const e of events.splice(0)) onEvent(e);
       const interrupt = () => {
-        void client.ask(serviceSubject('orchestrator'), { type: 'run.cancel.v1', body: { runId, reason: 'agov run interrupted' } }).catch(() => {});
+        void client
+          .ask(serviceSubject('orchestrator'), {
+            type: 'run.cancel.v1',
+            body: { runId, reason: 'agov run interrupted' },
+          })
+          .catch(() => {});
       };
       process.once('SIGINT', interrupt);
       process.once('SIGTERM', interrupt);
@@ -138,7 +150,12 @@ export async function commandRun(argv: string[]): Promise<number> {
 }
 
 /** Reads runs from the orchestrator (NATS_URL), or straight from the embedded store in AGOV_DATA_DIR. */
-async function withRuns<T>(fn: (api: { list(status?: string, limit?: number): Promise<BodyOf<'run.state.v1'>[]>; get(id: string): Promise<BodyOf<'run.state.v1'>> }) => Promise<T>): Promise<T> {
+async function withRuns<T>(
+  fn: (api: {
+    list(status?: string, limit?: number): Promise<BodyOf<'run.state.v1'>[]>;
+    get(id: string): Promise<BodyOf<'run.state.v1'>>;
+  }) => Promise<T>,
+): Promise<T> {
   if (process.env.NATS_URL) {
     const client = await Bus.connect({ servers: process.env.NATS_URL, name: 'agov-cli' });
     try {
@@ -146,7 +163,10 @@ async function withRuns<T>(fn: (api: { list(status?: string, limit?: number): Pr
         async list(status, limit) {
           const r = await client.ask(serviceSubject('orchestrator'), {
             type: 'run.list.v1',
-            body: { ...(status ? { status: status as BodyOf<'run.list.v1'>['status'] } : {}), limit: limit ?? 50 },
+            body: {
+              ...(status ? { status: status as BodyOf<'run.list.v1'>['status'] } : {}),
+              limit: limit ?? 50,
+            },
           });
           return r.type === 'run.states.v1' ? r.body.runs : [];
         },
@@ -186,8 +206,13 @@ async function withRuns<T>(fn: (api: { list(status?: string, limit?: number): Pr
 
 /** `agov runs [--status S] [--limit N] [--json]`: recent runs, newest first. */
 export async function commandRuns(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } } });
-  const runs = await withRuns((api) => api.list(values.status, values.limit ? Number(values.limit) : undefined));
+  const { values } = parseArgs({
+    args: argv,
+    options: { status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+  });
+  const runs = await withRuns((api) =>
+    api.list(values.status, values.limit ? Number(values.limit) : undefined),
+  );
   if (values.json) {
     out(JSON.stringify(runs));
     return 0;
@@ -195,25 +220,35 @@ export async function commandRuns(argv: string[]): Promise<number> {
   if (runs.length === 0) out('no runs');
   for (const r of runs) {
     const done = r.stages.filter((s) => s.status === 'succeeded').length;
-    out(`${r.runId}  ${r.status.padEnd(9)}  ${r.pipeline.padEnd(20)}  ${done}/${r.stages.length} stages  ${new Date(r.createdAt).toISOString()}${r.parentRunId ? `  child of ${r.parentRunId}` : ''}`);
+    out(
+      `${r.runId}  ${r.status.padEnd(9)}  ${r.pipeline.padEnd(20)}  ${done}/${r.stages.length} stages  ${new Date(r.createdAt).toISOString()}${r.parentRunId ? `  child of ${r.parentRunId}` : ''}`,
+    );
   }
   return 0;
 }
 
 /** `agov run-status ID [--json]`: one run and its stages. Exits 0 when it succeeded, 1 when it failed or was cancelled, 3 while it runs. */
 export async function commandRunStatus(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' } },
+  });
   const runId = positionals[0];
   if (!runId) throw new ConfigError('usage: agov run-status RUN_ID [--json]');
   const r = await withRuns((api) => api.get(runId));
   if (values.json) out(JSON.stringify(r));
   else {
-    out(`run ${r.runId}  ${r.status}  pipeline ${r.pipeline}${r.parentRunId ? `  (child of ${r.parentRunId})` : ''}`);
+    out(
+      `run ${r.runId}  ${r.status}  pipeline ${r.pipeline}${r.parentRunId ? `  (child of ${r.parentRunId})` : ''}`,
+    );
     if (r.error) out(`  error ${r.error.code}: ${r.error.message}`);
     const w = Math.max(5, ...r.stages.map((s) => s.stageId.length));
     for (const s of r.stages) {
       const took = s.startedAt && s.finishedAt ? `  ${s.finishedAt - s.startedAt} ms` : '';
-      out(`  ${s.stageId.padEnd(w)}  ${s.status.padEnd(10)}  attempt ${s.attempt}${s.agentId ? `  on ${s.agentId}` : ''}${took}${s.error ? `  ${s.error.code}: ${s.error.message}` : ''}`);
+      out(
+        `  ${s.stageId.padEnd(w)}  ${s.status.padEnd(10)}  attempt ${s.attempt}${s.agentId ? `  on ${s.agentId}` : ''}${took}${s.error ? `  ${s.error.code}: ${s.error.message}` : ''}`,
+      );
     }
   }
   return r.status === 'succeeded' ? 0 : TERMINAL.has(r.status) ? 1 : 3;

@@ -6,9 +6,13 @@ import { renderTree } from './tree-view.ts';
 
 /** `agov teams [--json] [--root ID]`: the live supervision tree with each actor's state and restart count. */
 export async function commandTeams(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, root: { type: 'string', default: 'root' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { json: { type: 'boolean' }, root: { type: 'string', default: 'root' } },
+  });
   const servers = process.env.NATS_URL;
-  if (!servers) throw new ConfigError('agov teams needs NATS_URL pointing at a running system (see `agov up`)');
+  if (!servers)
+    throw new ConfigError('agov teams needs NATS_URL pointing at a running system (see `agov up`)');
   const bus = await Bus.connect({ servers, name: 'agov-teams' });
   try {
     const tree = await askSupervisorTree(bus, values.root!);

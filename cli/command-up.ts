@@ -9,7 +9,10 @@ import { renderTree } from './tree-view.ts';
  * SIGINT/SIGTERM, and exits non-zero if the root supervisor itself gives up.
  */
 export async function commandUp(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { once: { type: 'boolean' }, teams: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { once: { type: 'boolean' }, teams: { type: 'string' } },
+  });
   const sys = await startSystem({ teamsFile: values.teams });
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(`nats:  ${sys.services.natsUrl}${sys.services.embedded.nats ? ' (embedded)' : ''}`);

@@ -45,7 +45,8 @@ export class ProgressView {
     private readonly out: ProgressOutput,
     private readonly tty = Boolean(out.isTTY),
   ) {
-    for (const s of stages) this.lines.set(s, { status: 'pending', fraction: undefined, attempt: 0, agentId: undefined, note: '' });
+    for (const s of stages)
+      this.lines.set(s, { status: 'pending', fraction: undefined, attempt: 0, agentId: undefined, note: '' });
     this.width = Math.max(5, ...stages.map((s) => s.length));
     if (tty) this.redraw();
   }
@@ -121,7 +122,10 @@ export class ProgressView {
     for (const [id, l] of this.lines) {
       const frac = l.status === 'succeeded' ? 1 : (l.fraction ?? 0);
       const filled = Math.round(frac * BAR_WIDTH);
-      const bar = l.status === 'running' && l.fraction === undefined ? '~'.repeat(BAR_WIDTH) : '#'.repeat(filled) + '.'.repeat(BAR_WIDTH - filled);
+      const bar =
+        l.status === 'running' && l.fraction === undefined
+          ? '~'.repeat(BAR_WIDTH)
+          : '#'.repeat(filled) + '.'.repeat(BAR_WIDTH - filled);
       const who = l.agentId ? ` ${l.agentId}` : '';
       const attempt = l.attempt > 1 ? ` (attempt ${l.attempt})` : '';
       s += `\x1b[2K ${ICON[l.status]} ${id.padEnd(this.width)} [${bar}] ${String(Math.round(frac * 100)).padStart(3)}% ${l.status}${who}${attempt}${l.note ? `  ${l.note}` : ''}\n`;

@@ -2,7 +2,9 @@ import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
 
 /** Renders a supervision tree, one line per child: id, kind, status, agent state/tier, restarts, pid. */
 export function renderTree(tree: SupervisorTree, nowMs = Date.now()): string {
-  const lines = [`${tree.supervisorId} (${tree.strategy}, intensity ${tree.intensity}/${tree.periodMs} ms, ${tree.phase})`];
+  const lines = [
+    `${tree.supervisorId} (${tree.strategy}, intensity ${tree.intensity}/${tree.periodMs} ms, ${tree.phase})`,
+  ];
   const walk = (t: SupervisorTree, prefix: string) => {
     t.children.forEach((c, i) => {
       const last = i === t.children.length - 1;

@@ -11,7 +11,13 @@ const INSTALL_HINTS: Record<string, string> = {
 
 /** Absolute path of an executable on PATH (plus /usr/sbin, where Debian puts nats-server). */
 export function findBinary(name: string): string {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin', '/usr/bin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter),
+    '/usr/sbin',
+    '/usr/local/sbin',
+    '/usr/local/bin',
+    '/usr/bin',
+  ];
   for (const dir of dirs) {
     if (!dir) continue;
     const candidate = join(dir, name);

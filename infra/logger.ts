@@ -18,7 +18,9 @@ function levelFromEnv(): LogLevel {
 export function createLogger(bound: Record<string, unknown> = {}, level: LogLevel = levelFromEnv()): Logger {
   const write = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] < ORDER[level]) return;
-    process.stderr.write(`${JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...bound, ...fields })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...bound, ...fields })}\n`,
+    );
   };
   return {
     debug: (m, f) => write('debug', m, f),

@@ -51,10 +51,14 @@ export async function startManagedProcess(spec: ManagedProcessSpec): Promise<Man
       child.once('exit', (code, signal) => {
         live.delete(child);
         reject(
-          new ServiceStartError(`${spec.name} exited during start (code ${code}, signal ${signal}): ${stderr.trim()}`),
+          new ServiceStartError(
+            `${spec.name} exited during start (code ${code}, signal ${signal}): ${stderr.trim()}`,
+          ),
         );
       });
-      child.once('error', (err) => reject(new ServiceStartError(`${spec.name} failed to start: ${err.message}`, { cause: err })));
+      child.once('error', (err) =>
+        reject(new ServiceStartError(`${spec.name} failed to start: ${err.message}`, { cause: err })),
+      );
     });
     exitedEarly.catch(() => {});
     const timeoutMs = spec.readyTimeoutMs ?? 15_000;
@@ -114,7 +118,11 @@ export async function startManagedProcess(spec: ManagedProcessSpec): Promise<Man
 }
 
 /** Polls `probe` until it resolves, for services with no readiness signal of their own. */
-export async function pollUntil(probe: () => Promise<unknown>, timeoutMs = 15_000, intervalMs = 25): Promise<void> {
+export async function pollUntil(
+  probe: () => Promise<unknown>,
+  timeoutMs = 15_000,
+  intervalMs = 25,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -3,7 +3,13 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { type Clock, systemClock } from './clock.ts';
 import { type Capability, PolicyParseError, PolicyStore } from './vault/acl.ts';
-import { type StoreResult, type TokenEntry, TokenStore, VaultApiError, randomId } from './vault/token-store.ts';
+import {
+  type StoreResult,
+  type TokenEntry,
+  TokenStore,
+  VaultApiError,
+  randomId,
+} from './vault/token-store.ts';
 
 /**
  * A Vault-API-compatible development server for the token auth method (`/v1/auth/token/*`),
@@ -89,7 +95,12 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
     }
     store.consumeUse(caller);
     try {
-      const result = route.run({ caller, body, path, sudo: policies.capabilities(caller.policies, path).has('sudo') });
+      const result = route.run({
+        caller,
+        body,
+        path,
+        sudo: policies.capabilities(caller.policies, path).has('sudo'),
+      });
       if (result === null) {
         res.writeHead(204);
         res.end();
@@ -120,17 +131,28 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
       case 'auth/token/create':
       case 'auth/token/create-orphan':
         return update((c) =>
-          store.create(c.body, { caller: c.caller, path: c.path, sudo: c.sudo, orphanEndpoint: path === 'auth/token/create-orphan' }),
+          store.create(c.body, {
+            caller: c.caller,
+            path: c.path,
+            sudo: c.sudo,
+            orphanEndpoint: path === 'auth/token/create-orphan',
+          }),
         );
       case 'auth/token/lookup':
-        return only(['read', 'update'], { capability: op === 'read' ? 'read' : 'update', run: (c) => {
-          const id = stringField(c.body, 'token') || c.caller.id;
-          const te = store.get(id);
-          if (!te) throw new VaultApiError(403, ['bad token']);
-          return { data: store.lookupData(te) };
-        } });
+        return only(['read', 'update'], {
+          capability: op === 'read' ? 'read' : 'update',
+          run: (c) => {
+            const id = stringField(c.body, 'token') || c.caller.id;
+            const te = store.get(id);
+            if (!te) throw new VaultApiError(403, ['bad token']);
+            return { data: store.lookupData(te) };
+          },
+        });
       case 'auth/token/lookup-self':
-        return only(['read', 'update'], { capability: op === 'read' ? 'read' : 'update', run: (c) => ({ data: store.lookupData(c.caller) }) });
+        return only(['read', 'update'], {
+          capability: op === 'read' ? 'read' : 'update',
+          run: (c) => ({ data: store.lookupData(c.caller) }),
+        });
       case 'auth/token/lookup-accessor':
         return update((c) => {
           const te = byAccessor(c.body);
@@ -173,7 +195,8 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
         return update((c) => {
           const id = stringField(c.body, 'token');
           if (!id) throw new VaultApiError(400, ['missing token ID']);
-          if (!c.sudo) throw new VaultApiError(400, ['root or sudo privileges required to revoke and orphan']);
+          if (!c.sudo)
+            throw new VaultApiError(400, ['root or sudo privileges required to revoke and orphan']);
           if (!store.get(id)) throw new VaultApiError(400, ['token to revoke not found']);
           store.revokeOrphan(id);
           return null;
@@ -188,12 +211,20 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
         });
       case 'sys/policy':
       case 'sys/policies/acl':
-        return only(['read', 'list'], { capability: op === 'list' ? 'list' : 'read', run: () => ({ data: { keys: policies.names(), policies: policies.names() } }) });
+        return only(['read', 'list'], {
+          capability: op === 'list' ? 'list' : 'read',
+          run: () => ({ data: { keys: policies.names(), policies: policies.names() } }),
+        });
       default:
         break;
     }
     const policyPath = /^sys\/(?:policy|policies\/acl)\/([^/]+)$/.exec(path);
-    if (policyPath) return policyRoute(decodeURIComponent(policyPath[1] ?? '').toLowerCase(), op, path.startsWith('sys/policy/'));
+    if (policyPath)
+      return policyRoute(
+        decodeURIComponent(policyPath[1] ?? '').toLowerCase(),
+        op,
+        path.startsWith('sys/policy/'),
+      );
     return undefined;
   }
 
@@ -228,7 +259,8 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
         return {
           capability: 'delete',
           run: () => {
-            if (name === 'root' || name === 'default') throw new VaultApiError(400, [`cannot delete "${name}" policy`]);
+            if (name === 'root' || name === 'default')
+              throw new VaultApiError(400, [`cannot delete "${name}" policy`]);
             policies.delete(name);
             return null;
           },
@@ -296,7 +328,9 @@ function operation(method: string, url: URL): 'read' | 'update' | 'delete' | 'li
   switch (method) {
     case 'GET':
     case 'HEAD':
-      return url.searchParams.get('list') === 'true' || url.searchParams.get('list') === '1' ? 'list' : 'read';
+      return url.searchParams.get('list') === 'true' || url.searchParams.get('list') === '1'
+        ? 'list'
+        : 'read';
     case 'LIST':
       return 'list';
     case 'DELETE':
@@ -338,6 +372,10 @@ function stringField(body: Record<string, unknown>, key: string): string {
 
 function send(res: ServerResponse, status: number, payload: unknown): void {
   const text = JSON.stringify(payload);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }

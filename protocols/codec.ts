@@ -43,9 +43,12 @@ export function decodeRaw(bytes: Uint8Array, maxPayloadBytes = DEFAULT_MAX_PAYLO
   try {
     return format === 'json' ? JSON.parse(textDecoder.decode(bytes)) : packr.unpack(bytes);
   } catch (err) {
-    throw new DecodeError(`undecodable ${format} payload: ${err instanceof Error ? err.message : String(err)}`, {
-      cause: err,
-    });
+    throw new DecodeError(
+      `undecodable ${format} payload: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 

@@ -13,7 +13,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { type BodyIn, type BodyOf, catalog, isMessageType, MESSAGE_TYPES, type MessageType } from './catalog.ts';
+import {
+  type BodyIn,
+  type BodyOf,
+  catalog,
+  isMessageType,
+  MESSAGE_TYPES,
+  type MessageType,
+} from './catalog.ts';
 import { InvalidMessageError } from './errors.ts';
 
 export const ENVELOPE_SCHEMA_VERSION = 1 as const;
@@ -126,10 +133,14 @@ export function validateEnvelope(value: unknown): Envelope {
   }
   const body = catalog[type].safeParse((value as { body?: unknown }).body);
   if (!body.success) {
-    throw new InvalidMessageError(`invalid ${type} body: ${describeIssues(body.error, 'body')}`, { details: { type } });
+    throw new InvalidMessageError(`invalid ${type} body: ${describeIssues(body.error, 'body')}`, {
+      details: { type },
+    });
   }
   const { sv, id, ts, from, corr, cause, run } = head.data;
-  return envelope({ type, body: body.data } as OutMessage, { from, ts, id, corr, cause, run }) as Envelope & { sv: typeof sv };
+  return envelope({ type, body: body.data } as OutMessage, { from, ts, id, corr, cause, run }) as Envelope & {
+    sv: typeof sv;
+  };
 }
 
 function describeIssues(error: z.ZodError, prefix?: string): string {
@@ -141,7 +152,9 @@ function describeIssues(error: z.ZodError, prefix?: string): string {
 
 /** The catalogue as one discriminated union, for JSON Schema generation and documentation. */
 export function envelopeUnionSchema() {
-  const members = MESSAGE_TYPES.map((t) => z.object({ ...envelopeBase, type: z.literal(t), body: catalog[t] }));
+  const members = MESSAGE_TYPES.map((t) =>
+    z.object({ ...envelopeBase, type: z.literal(t), body: catalog[t] }),
+  );
   return z.discriminatedUnion('type', members as unknown as [z.ZodObject, ...z.ZodObject[]]);
 }
 

@@ -99,7 +99,11 @@ export const InvalidMessageError = define('GOV_ERR_INVALID_MESSAGE', 'InvalidMes
 export const PayloadTooLargeError = define('GOV_ERR_PAYLOAD_TOO_LARGE', 'PayloadTooLargeError', false);
 export const UnknownSubjectError = define('GOV_ERR_UNKNOWN_SUBJECT', 'UnknownSubjectError', false);
 export const UnhandledMessageError = define('GOV_ERR_UNHANDLED_MESSAGE', 'UnhandledMessageError', false);
-export const InvalidSubjectTokenError = define('GOV_ERR_INVALID_SUBJECT_TOKEN', 'InvalidSubjectTokenError', false);
+export const InvalidSubjectTokenError = define(
+  'GOV_ERR_INVALID_SUBJECT_TOKEN',
+  'InvalidSubjectTokenError',
+  false,
+);
 export const ActorStoppedError = define('GOV_ERR_ACTOR_STOPPED', 'ActorStoppedError', true);
 export const ActorCrashedError = define('GOV_ERR_ACTOR_CRASHED', 'ActorCrashedError', true);
 export const UnknownActorKindError = define('GOV_ERR_UNKNOWN_ACTOR_KIND', 'UnknownActorKindError', false);
@@ -193,7 +197,8 @@ export function serializeError(err: unknown): SerializedError {
   const out: SerializedError = { code: gov.code, message: gov.message, retryable: gov.retryable };
   if (gov.details) out.details = gov.details;
   const cause = gov.cause;
-  if (cause !== undefined) out.cause = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+  if (cause !== undefined)
+    out.cause = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
   return out;
 }
 

@@ -10,7 +10,10 @@ export interface SchemaFile {
 }
 
 export const SCHEMA_FILES: SchemaFile[] = [
-  { file: 'docs/schemas/envelope.schema.json', render: () => `${JSON.stringify(envelopeJsonSchema(), null, 2)}\n` },
+  {
+    file: 'docs/schemas/envelope.schema.json',
+    render: () => `${JSON.stringify(envelopeJsonSchema(), null, 2)}\n`,
+  },
   { file: PIPELINE_JSON_SCHEMA_FILE, render: renderPipelineJsonSchema },
   /** The HTTP gateway's API, from the same zod schemas its routes validate with. */
   { file: OPENAPI_FILE, render: renderOpenApi },

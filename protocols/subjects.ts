@@ -110,7 +110,11 @@ export const allResults = (): string => join('results', '>');
  * @example obsSubject('run', 'r-42') === 'gov.obs.run.r-42'
  */
 export function obsSubject(category: string, ...rest: string[]): string {
-  return join('obs', subjectToken(category, 'feed category'), ...rest.map((t) => subjectToken(t, 'feed token')));
+  return join(
+    'obs',
+    subjectToken(category, 'feed category'),
+    ...rest.map((t) => subjectToken(t, 'feed token')),
+  );
 }
 export const allObs = (): string => join('obs', '>');
 /** Every run's events on the feed (`gov.obs.run.<runId>`: run.event.v1). */

@@ -81,7 +81,8 @@ export interface SupervisorSpec {
 }
 
 /** A child spec with only `id` and `start` required; OTP's defaults fill the rest. */
-export type ChildSpecInput = Pick<ChildSpec, 'id' | 'start'> & Partial<Pick<ChildSpec, 'restart' | 'shutdownMs'>>;
+export type ChildSpecInput = Pick<ChildSpec, 'id' | 'start'> &
+  Partial<Pick<ChildSpec, 'restart' | 'shutdownMs'>>;
 
 export interface SupervisorSpecInput {
   id: string;
@@ -100,7 +101,8 @@ export function childSpec(input: ChildSpecInput): ChildSpec {
     start: input.start,
     restart: input.restart ?? DEFAULT_RESTART_TYPE,
     shutdownMs:
-      input.shutdownMs ?? (input.start.kind === 'supervisor' ? DEFAULT_SUPERVISOR_SHUTDOWN : DEFAULT_WORKER_SHUTDOWN_MS),
+      input.shutdownMs ??
+      (input.start.kind === 'supervisor' ? DEFAULT_SUPERVISOR_SHUTDOWN : DEFAULT_WORKER_SHUTDOWN_MS),
   };
 }
 
@@ -137,27 +139,39 @@ export function validateChildSpec(child: ChildSpec): void {
   if (typeof child !== 'object' || child === null) fail('child spec must be an object', {});
   if (typeof child.id !== 'string' || child.id === '') fail('child spec needs a non-empty string id', {});
   const ctx = { childId: child.id };
-  if (!RESTART_TYPES.includes(child.restart)) fail(`child ${child.id}: invalid restart type`, { ...ctx, restart: child.restart });
+  if (!RESTART_TYPES.includes(child.restart))
+    fail(`child ${child.id}: invalid restart type`, { ...ctx, restart: child.restart });
   const s = child.shutdownMs;
   if (!(isNonNegInt(s) || s === 'infinity' || s === 'brutal_kill')) {
-    fail(`child ${child.id}: shutdownMs must be a non-negative integer, 'infinity' or 'brutal_kill'`, { ...ctx, shutdownMs: s });
+    fail(`child ${child.id}: shutdownMs must be a non-negative integer, 'infinity' or 'brutal_kill'`, {
+      ...ctx,
+      shutdownMs: s,
+    });
   }
   const start = child.start as StartDescriptor | undefined;
   if (typeof start !== 'object' || start === null) fail(`child ${child.id}: missing start descriptor`, ctx);
   if (start.kind === 'supervisor') {
     validateSupervisorSpec(start.spec);
   } else if (start.kind === 'actor' || start.kind === 'process') {
-    if (typeof start.actorKind !== 'string' || start.actorKind === '') fail(`child ${child.id}: start needs an actorKind`, ctx);
-    if (typeof start.actorId !== 'string' || start.actorId === '') fail(`child ${child.id}: start needs an actorId`, ctx);
+    if (typeof start.actorKind !== 'string' || start.actorKind === '')
+      fail(`child ${child.id}: start needs an actorKind`, ctx);
+    if (typeof start.actorId !== 'string' || start.actorId === '')
+      fail(`child ${child.id}: start needs an actorId`, ctx);
     const nice = (start as { nice?: unknown }).nice;
     if (nice !== undefined) {
       // An in-host actor shares its host's threads: there is no process of its own to deprioritise.
-      if (start.kind !== 'process') fail(`child ${child.id}: nice applies only to process children`, { ...ctx, nice });
-      if (!(Number.isInteger(nice) && (nice as number) >= MIN_CHILD_NICE && (nice as number) <= MAX_CHILD_NICE)) {
-        fail(`child ${child.id}: nice must be an integer from ${MIN_CHILD_NICE} to ${MAX_CHILD_NICE} (only lowering priority needs no privileges)`, {
-          ...ctx,
-          nice,
-        });
+      if (start.kind !== 'process')
+        fail(`child ${child.id}: nice applies only to process children`, { ...ctx, nice });
+      if (
+        !(Number.isInteger(nice) && (nice as number) >= MIN_CHILD_NICE && (nice as number) <= MAX_CHILD_NICE)
+      ) {
+        fail(
+          `child ${child.id}: nice must be an integer from ${MIN_CHILD_NICE} to ${MAX_CHILD_NICE} (only lowering priority needs no privileges)`,
+          {
+            ...ctx,
+            nice,
+          },
+        );
       }
     }
   } else {
@@ -170,22 +184,28 @@ export function validateSupervisorSpec(spec: SupervisorSpec): void {
   if (typeof spec !== 'object' || spec === null) fail('supervisor spec must be an object', {});
   if (typeof spec.id !== 'string' || spec.id === '') fail('supervisor spec needs a non-empty string id', {});
   const ctx = { supervisorId: spec.id };
-  if (!STRATEGIES.includes(spec.strategy)) fail(`supervisor ${spec.id}: invalid strategy`, { ...ctx, strategy: spec.strategy });
-  if (!isNonNegInt(spec.intensity)) fail(`supervisor ${spec.id}: intensity must be an integer >= 0`, { ...ctx, intensity: spec.intensity });
+  if (!STRATEGIES.includes(spec.strategy))
+    fail(`supervisor ${spec.id}: invalid strategy`, { ...ctx, strategy: spec.strategy });
+  if (!isNonNegInt(spec.intensity))
+    fail(`supervisor ${spec.id}: intensity must be an integer >= 0`, { ...ctx, intensity: spec.intensity });
   if (!(Number.isInteger(spec.periodMs) && spec.periodMs > 0)) {
     fail(`supervisor ${spec.id}: periodMs must be an integer > 0`, { ...ctx, periodMs: spec.periodMs });
   }
   if (spec.backoff !== undefined) {
     const b = spec.backoff;
-    if (!(Number.isFinite(b.initialMs) && b.initialMs >= 0)) fail(`supervisor ${spec.id}: backoff.initialMs must be >= 0`, ctx);
-    if (!(Number.isFinite(b.maxMs) && b.maxMs >= b.initialMs)) fail(`supervisor ${spec.id}: backoff.maxMs must be >= initialMs`, ctx);
-    if (!(Number.isFinite(b.factor) && b.factor >= 1)) fail(`supervisor ${spec.id}: backoff.factor must be >= 1`, ctx);
+    if (!(Number.isFinite(b.initialMs) && b.initialMs >= 0))
+      fail(`supervisor ${spec.id}: backoff.initialMs must be >= 0`, ctx);
+    if (!(Number.isFinite(b.maxMs) && b.maxMs >= b.initialMs))
+      fail(`supervisor ${spec.id}: backoff.maxMs must be >= initialMs`, ctx);
+    if (!(Number.isFinite(b.factor) && b.factor >= 1))
+      fail(`supervisor ${spec.id}: backoff.factor must be >= 1`, ctx);
   }
   if (!Array.isArray(spec.children)) fail(`supervisor ${spec.id}: children must be an array`, ctx);
   const seen = new Set<string>();
   for (const child of spec.children) {
     validateChildSpec(child);
-    if (seen.has(child.id)) fail(`supervisor ${spec.id}: duplicate child id ${child.id}`, { ...ctx, childId: child.id });
+    if (seen.has(child.id))
+      fail(`supervisor ${spec.id}: duplicate child id ${child.id}`, { ...ctx, childId: child.id });
     seen.add(child.id);
   }
 }

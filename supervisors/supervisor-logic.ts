@@ -95,7 +95,11 @@ import { validateChildSpec, validateSupervisorSpec } from './child-spec.ts';
 import type { ChildSpec, Shutdown, StartDescriptor, SupervisorSpec } from './child-spec.ts';
 
 /** Why a child exited. `'normal'`, `'shutdown'` and `{shutdown}` are normal exits; `{error}` is abnormal. */
-export type ChildExitReason = 'normal' | 'shutdown' | { shutdown: string } | { error: SerializedError | string };
+export type ChildExitReason =
+  | 'normal'
+  | 'shutdown'
+  | { shutdown: string }
+  | { error: SerializedError | string };
 
 export interface ChildExit {
   childId: string;
@@ -220,7 +224,8 @@ function pump(state: SupervisorState, commands: SupervisorCommand[]): void {
     commands.push({ type: 'start', childId: next.spec.id, start: next.spec.start });
     return;
   }
-  if (state.phase === 'starting' && !state.children.some((c) => c.startCause === 'init')) state.phase = 'running';
+  if (state.phase === 'starting' && !state.children.some((c) => c.startCause === 'init'))
+    state.phase = 'running';
 }
 
 /** Stops every running child in reverse start order and ends the supervisor. */
@@ -318,9 +323,12 @@ function requireChild(state: SupervisorState, childId: string): number {
 
 function notStopped(state: SupervisorState, c: ChildState, op: string): never {
   const reason = c.status === 'pending' ? 'restarting' : 'running';
-  throw new InvalidTransitionError(`supervisor ${state.spec.id}: cannot ${op} child ${c.spec.id}: ${reason}`, {
-    details: { supervisorId: state.spec.id, childId: c.spec.id, reason },
-  });
+  throw new InvalidTransitionError(
+    `supervisor ${state.spec.id}: cannot ${op} child ${c.spec.id}: ${reason}`,
+    {
+      details: { supervisorId: state.spec.id, childId: c.spec.id, reason },
+    },
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -440,9 +448,12 @@ export function startChild(prev: SupervisorState, spec: ChildSpec): SupervisorSt
   const existing = prev.children.find((c) => c.spec.id === spec.id);
   if (existing) {
     const reason = existing.status === 'stopped' ? 'already_present' : 'already_started';
-    throw new InvalidTransitionError(`supervisor ${prev.spec.id}: child ${spec.id} ${reason.replace('_', ' ')}`, {
-      details: { supervisorId: prev.spec.id, childId: spec.id, reason },
-    });
+    throw new InvalidTransitionError(
+      `supervisor ${prev.spec.id}: child ${spec.id} ${reason.replace('_', ' ')}`,
+      {
+        details: { supervisorId: prev.spec.id, childId: spec.id, reason },
+      },
+    );
   }
   const state = clone(prev);
   const commands: SupervisorCommand[] = [];
@@ -515,5 +526,8 @@ export function whichChildren(state: SupervisorState): ChildInfo[] {
 
 /** Counts like OTP `count_children/1`: specs, and those running. */
 export function countChildren(state: SupervisorState): { specs: number; active: number } {
-  return { specs: state.children.length, active: state.children.filter((c) => c.status === 'running').length };
+  return {
+    specs: state.children.length,
+    active: state.children.filter((c) => c.status === 'running').length,
+  };
 }

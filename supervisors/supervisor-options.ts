@@ -41,7 +41,6 @@ export const DEFAULT_MISSED_BEATS = 3;
 /** How long a process child has to announce itself (actor.started.v1) before its start counts as failed. */
 export const DEFAULT_PROCESS_START_TIMEOUT_MS = 15_000;
 
-
 /**
  * Range of a process child's `nice`. 0 is the normal priority; 19 the lowest. Negative values (higher
  * priority) need CAP_SYS_NICE (or RLIMIT_NICE), so a spec may not ask for them.

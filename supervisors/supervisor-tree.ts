@@ -9,9 +9,19 @@ import { actorInbox } from '../protocols/subjects.ts';
  *
  * @example const tree = await askSupervisorTree(bus, 'root');
  */
-export async function askSupervisorTree(bus: Bus, supervisorId: string, deep = true, options: AskOptions = {}): Promise<SupervisorTree> {
-  const r = await bus.ask(actorInbox('supervisor', supervisorId), { type: 'supervisor.status.v1', body: { deep } }, options);
-  if (r.type !== 'supervisor.tree.v1') throw new InvalidMessageError(`supervisor ${supervisorId} answered ${r.type}, not supervisor.tree.v1`);
+export async function askSupervisorTree(
+  bus: Bus,
+  supervisorId: string,
+  deep = true,
+  options: AskOptions = {},
+): Promise<SupervisorTree> {
+  const r = await bus.ask(
+    actorInbox('supervisor', supervisorId),
+    { type: 'supervisor.status.v1', body: { deep } },
+    options,
+  );
+  if (r.type !== 'supervisor.tree.v1')
+    throw new InvalidMessageError(`supervisor ${supervisorId} answered ${r.type}, not supervisor.tree.v1`);
   return r.body;
 }
 

@@ -25,7 +25,12 @@ import type { Subscription } from '@nats-io/transport-node';
 import type { BodyIn } from '../protocols/catalog.ts';
 import type { TimerHandle } from '../infra/clock.ts';
 import { type ActorHandle, runActor } from '../actors/runtime/actor.ts';
-import { type ActorBehavior, type ActorContext, type ActorKind, defineActorKind } from '../actors/runtime/actor-kind.ts';
+import {
+  type ActorBehavior,
+  type ActorContext,
+  type ActorKind,
+  defineActorKind,
+} from '../actors/runtime/actor-kind.ts';
 import { ConfigError, GovError, type SerializedError, serializeError } from '../protocols/errors.ts';
 import { auditSubject, exitSubject, heartbeatSubject, startedSubject } from '../protocols/subjects.ts';
 import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
@@ -83,7 +88,9 @@ export interface SupervisorArgs {
 }
 
 function descriptorKind(d: StartDescriptor): { kind: string; actorId: string } {
-  return d.kind === 'supervisor' ? { kind: 'supervisor', actorId: d.spec.id } : { kind: d.actorKind, actorId: d.actorId };
+  return d.kind === 'supervisor'
+    ? { kind: 'supervisor', actorId: d.spec.id }
+    : { kind: d.actorKind, actorId: d.actorId };
 }
 
 /** How a supervisor finds the kind of an in-host child (lazily, so a process loads only what it runs). */
@@ -93,7 +100,8 @@ export type ActorKindLoader = (kind: string) => Promise<ActorKind> | ActorKind;
 export function createSupervisorKind(loadKind: ActorKindLoader) {
   return defineActorKind({
     kind: 'supervisor',
-    description: 'OTP-style supervisor: starts, watches and restarts its children (actors, processes, supervisors)',
+    description:
+      'OTP-style supervisor: starts, watches and restarts its children (actors, processes, supervisors)',
     start(ctx) {
       const args = ctx.args as unknown as SupervisorArgs;
       if (!args?.spec) throw new ConfigError(`supervisor ${ctx.id} needs a spec argument`);
@@ -197,9 +205,18 @@ class SupervisorRuntime {
         if (!d.ok || d.env.type !== 'actor.exit.v1') return;
         const body = d.env.body;
         if (rt.running?.incarnation !== incarnation) return;
-        if (rt.running.type === 'process' ? body.pid !== rt.running.proc.pid : body.incarnation !== rt.running.handle.incarnation) return;
+        if (
+          rt.running.type === 'process'
+            ? body.pid !== rt.running.proc.pid
+            : body.incarnation !== rt.running.handle.incarnation
+        )
+          return;
         const reason: ChildExitReason =
-          body.reason === 'crash' ? { error: (body.error as SerializedError | undefined) ?? 'crash' } : body.reason === 'normal' ? 'normal' : 'shutdown';
+          body.reason === 'crash'
+            ? { error: (body.error as SerializedError | undefined) ?? 'crash' }
+            : body.reason === 'normal'
+              ? 'normal'
+              : 'shutdown';
         this.childDied(childId, incarnation, reason, 'exit-report');
       }),
       bus.subscribeRaw(heartbeatSubject(kind, actorId), (m) => {
@@ -214,7 +231,13 @@ class SupervisorRuntime {
       rt.running = await this.launch(start, kind, actorId, incarnation, childId);
     } catch (err) {
       this.unsubscribe(rt);
-      this.event({ event: 'child-start-failed', childId, actorKind: kind, actorId, reason: { error: serializeError(err) } });
+      this.event({
+        event: 'child-start-failed',
+        childId,
+        actorKind: kind,
+        actorId,
+        reason: { error: serializeError(err) },
+      });
       const step = onChildStartFailed(this.state, childId, serializeError(err), now());
       this.state = step.state;
       await this.execute(step.commands);
@@ -224,13 +247,26 @@ class SupervisorRuntime {
     this.armWatchdog();
     rt.lastHeartbeatMs = now();
     const pid = rt.running.type === 'process' ? rt.running.proc.pid : process.pid;
-    this.event({ event: 'child-started', childId, actorKind: kind, actorId, pid, restartCount: this.restartCount(childId) });
+    this.event({
+      event: 'child-started',
+      childId,
+      actorKind: kind,
+      actorId,
+      pid,
+      restartCount: this.restartCount(childId),
+    });
     const step = onChildStarted(this.state, childId, now());
     this.state = step.state;
     await this.execute(step.commands);
   }
 
-  private async launch(start: StartDescriptor, kind: string, actorId: string, incarnation: number, childId: string): Promise<Running> {
+  private async launch(
+    start: StartDescriptor,
+    kind: string,
+    actorId: string,
+    incarnation: number,
+    childId: string,
+  ): Promise<Running> {
     const busOptions = { ...this.ctx.busOptions } as Record<string, unknown>;
     delete busOptions.name;
     if (start.kind === 'process') {
@@ -249,7 +285,10 @@ class SupervisorRuntime {
       void started.finally(() => clearTimeout(timer)).catch(() => {});
       await this.ctx.bus.flush();
       // A supervisor in its own process inherits its parent's supervision settings.
-      const inherited = kind === 'supervisor' ? { childHeartbeatMs: this.args.childHeartbeatMs, missedBeats: this.args.missedBeats } : {};
+      const inherited =
+        kind === 'supervisor'
+          ? { childHeartbeatMs: this.args.childHeartbeatMs, missedBeats: this.args.missedBeats }
+          : {};
       const proc = spawnProcessChild({
         kind,
         id: actorId,
@@ -259,7 +298,12 @@ class SupervisorRuntime {
         // Applied to every incarnation: a restart is a new process, spawned at the spec's priority.
         ...(start.nice !== undefined ? { nice: start.nice } : {}),
       });
-      if (proc.niceError) this.ctx.log.warn('process child runs without its nice value', { childId, nice: start.nice, error: String(proc.niceError) });
+      if (proc.niceError)
+        this.ctx.log.warn('process child runs without its nice value', {
+          childId,
+          nice: start.nice,
+          error: String(proc.niceError),
+        });
       const exitedEarly = proc.exited.then((e) => {
         throw new Error(`process child ${actorId} exited during start (code ${e.code}, signal ${e.signal})`);
       });
@@ -271,7 +315,9 @@ class SupervisorRuntime {
       }
       void proc.exited.then((e) => {
         const reason: ChildExitReason =
-          e.code === 0 ? 'shutdown' : { error: e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}` };
+          e.code === 0
+            ? 'shutdown'
+            : { error: e.signal ? `killed by ${e.signal}` : `exited with code ${e.code}` };
         this.childDied(childId, incarnation, reason, 'process-exit');
       });
       return { type: 'process', incarnation, proc, kind, actorId };
@@ -290,7 +336,12 @@ class SupervisorRuntime {
   }
 
   /** A child died (detected by `detectedBy`); feeds the exit to the reducer once per incarnation. */
-  private childDied(childId: string, incarnation: number, reason: ChildExitReason, detectedBy: 'exit-report' | 'process-exit' | 'heartbeat') {
+  private childDied(
+    childId: string,
+    incarnation: number,
+    reason: ChildExitReason,
+    detectedBy: 'exit-report' | 'process-exit' | 'heartbeat',
+  ) {
     const rt = this.children.get(childId);
     if (!rt?.running || rt.running.incarnation !== incarnation || this.stopping) return;
     const running = rt.running;
@@ -299,7 +350,15 @@ class SupervisorRuntime {
     this.unsubscribe(rt);
     if (running.type === 'process') running.proc.signal('SIGKILL'); // an exit report may precede the exit
     const pid = running.type === 'process' ? running.proc.pid : process.pid;
-    this.event({ event: 'child-exited', childId, actorKind: running.kind, actorId: running.actorId, pid, reason, detectedBy });
+    this.event({
+      event: 'child-exited',
+      childId,
+      actorKind: running.kind,
+      actorId: running.actorId,
+      pid,
+      reason,
+      detectedBy,
+    });
     void this.input(() => onChildExit(this.state, { childId, reason }, this.ctx.clock.now()));
   }
 
@@ -423,7 +482,14 @@ class SupervisorRuntime {
       children.push(child);
     }
     const s = this.args.spec;
-    return { supervisorId: this.ctx.id, strategy: s.strategy, intensity: s.intensity, periodMs: s.periodMs, phase: this.state.phase, children };
+    return {
+      supervisorId: this.ctx.id,
+      strategy: s.strategy,
+      intensity: s.intensity,
+      periodMs: s.periodMs,
+      phase: this.state.phase,
+      children,
+    };
   }
 
   /** Graceful stop (or after a crash): children in reverse start order, then timers. */

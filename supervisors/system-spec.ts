@@ -45,25 +45,47 @@ export interface SystemSpecOptions {
 
 export function systemSpec(options: SystemSpecOptions): SupervisorSpec {
   const known = new Set(options.registry.list().map((k) => k.kind));
-  const services = supervisorSpec({ id: 'services', strategy: 'one_for_one', intensity: 10, periodMs: 30_000 });
+  const services = supervisorSpec({
+    id: 'services',
+    strategy: 'one_for_one',
+    intensity: 10,
+    periodMs: 30_000,
+  });
   const defaults: Record<string, Record<string, unknown>> = {};
   // The gateway reports HTTP callers' policy violations under its own address; the key's tier was
   // checked at the gateway, so the token authority accepts reports from it.
-  if (known.has('gateway')) defaults['token-authority'] = { reporterAllowlist: [actorInbox('gateway', 'gateway-1')] };
+  if (known.has('gateway'))
+    defaults['token-authority'] = { reporterAllowlist: [actorInbox('gateway', 'gateway-1')] };
   services.children = SYSTEM_SERVICE_KINDS.filter((k) => known.has(k)).map((kind): ChildSpec => {
-    const actor = { actorKind: kind, actorId: `${kind}-1`, args: { ...defaults[kind], ...options.serviceArgs?.[kind] } };
+    const actor = {
+      actorKind: kind,
+      actorId: `${kind}-1`,
+      args: { ...defaults[kind], ...options.serviceArgs?.[kind] },
+    };
     const nice = SYSTEM_SERVICE_NICE[kind];
     return {
       id: kind,
-      start: options.servicesAsProcesses ? { kind: 'process', ...actor, ...(nice !== undefined ? { nice } : {}) } : { kind: 'actor', ...actor },
+      start: options.servicesAsProcesses
+        ? { kind: 'process', ...actor, ...(nice !== undefined ? { nice } : {}) }
+        : { kind: 'actor', ...actor },
       restart: 'permanent',
       shutdownMs: 10_000,
     };
   });
   const root = supervisorSpec({ id: 'root', strategy: 'one_for_one', intensity: 3, periodMs: 60_000 });
   root.children = [
-    { id: 'services', start: { kind: 'supervisor', spec: services }, restart: 'permanent', shutdownMs: 'infinity' },
-    { id: 'teams', start: { kind: 'supervisor', spec: teamsSupervisorSpec(options.teams) }, restart: 'permanent', shutdownMs: 'infinity' },
+    {
+      id: 'services',
+      start: { kind: 'supervisor', spec: services },
+      restart: 'permanent',
+      shutdownMs: 'infinity',
+    },
+    {
+      id: 'teams',
+      start: { kind: 'supervisor', spec: teamsSupervisorSpec(options.teams) },
+      restart: 'permanent',
+      shutdownMs: 'infinity',
+    },
   ];
   validateSupervisorSpec(root);
   return root;

@@ -107,7 +107,9 @@ function teamChild(team: TeamDef): ChildSpec {
   const spec = teamSpec(team);
   return {
     id: spec.id,
-    start: team.process ? { kind: 'process', actorKind: 'supervisor', actorId: spec.id, args: { spec } } : { kind: 'supervisor', spec },
+    start: team.process
+      ? { kind: 'process', actorKind: 'supervisor', actorId: spec.id, args: { spec } }
+      : { kind: 'supervisor', spec },
     restart: 'permanent',
     shutdownMs: team.process ? 30_000 : 'infinity',
   };
@@ -115,7 +117,12 @@ function teamChild(team: TeamDef): ChildSpec {
 
 /** The supervisor spec of one team (and, nested, its sub-teams). */
 export function teamSpec(team: TeamDef): SupervisorSpec {
-  const spec = supervisorSpec({ id: teamSupervisorId(team.id), strategy: team.strategy, intensity: team.intensity, periodMs: team.periodMs });
+  const spec = supervisorSpec({
+    id: teamSupervisorId(team.id),
+    strategy: team.strategy,
+    intensity: team.intensity,
+    periodMs: team.periodMs,
+  });
   spec.children = [
     ...(team.lead ? [memberChild(team.id, team.lead, true)] : []),
     ...team.members.map((m) => memberChild(team.id, m, false)),

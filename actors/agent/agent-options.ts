@@ -70,11 +70,18 @@ function bool(v: unknown): boolean {
  * `keyPrefix?`, `maxRestarts?`.
  * @throws ConfigError when no Redis URL is given at all (nowhere to persist the lifecycle).
  */
-export function parseAgentArgs(agentId: string, args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): AgentOptions {
+export function parseAgentArgs(
+  agentId: string,
+  args: Readonly<Record<string, unknown>>,
+  env: NodeJS.ProcessEnv = process.env,
+): AgentOptions {
   const requestedTier = str(args.tier) ?? 'T0';
   const tierValid = isTier(requestedTier);
   const redisUrl = str(args.redisUrl) ?? str(env.REDIS_URL);
-  if (!redisUrl) throw new ConfigError(`agent ${agentId}: no redisUrl argument and no REDIS_URL: the lifecycle cannot be persisted`);
+  if (!redisUrl)
+    throw new ConfigError(
+      `agent ${agentId}: no redisUrl argument and no REDIS_URL: the lifecycle cannot be persisted`,
+    );
   const dataDir = str(env.AGOV_DATA_DIR) ?? DEFAULT_AGENT_DATA_DIR;
   const maxRestarts = args.maxRestarts === undefined ? undefined : Number(args.maxRestarts);
   if (maxRestarts !== undefined && !(Number.isInteger(maxRestarts) && maxRestarts >= 0)) {

@@ -111,7 +111,8 @@ interface DispatchMeta {
 /** The agent actor kind. Start args: tier, role?, team?, redisUrl (or REDIS_URL), workDir? (see agent-options.ts). */
 export const agentKind = defineActorKind({
   kind: AGENT_KIND,
-  description: 'a governed agent: persisted XState lifecycle, tiers, sandboxed task runners (noop, sleep, fail, exec, http)',
+  description:
+    'a governed agent: persisted XState lifecycle, tiers, sandboxed task runners (noop, sleep, fail, exec, http)',
   async start(ctx) {
     const agent = new GovernedAgent(ctx, parseAgentArgs(ctx.id, ctx.args));
     await agent.start();
@@ -123,7 +124,12 @@ function taskRef(b: { taskId: string; runId: string; stageId: string; attempt: n
   return { taskId: b.taskId, runId: b.runId, stageId: b.stageId, attempt: b.attempt };
 }
 
-function commandEvent(command: CommandName, byTier: BodyIn<'agent.command.v1'>['byTier'], reason: string, at: number): LifecycleEvent {
+function commandEvent(
+  command: CommandName,
+  byTier: BodyIn<'agent.command.v1'>['byTier'],
+  reason: string,
+  at: number,
+): LifecycleEvent {
   switch (command) {
     case 'promote':
       return { type: 'PROMOTE', byTier };
@@ -186,7 +192,9 @@ class GovernedAgent {
       connectTimeout: DEFAULT_STORE_TIMEOUT_MS,
       commandTimeout: DEFAULT_STORE_TIMEOUT_MS,
     });
-    this.redis.on('error', (err: Error) => ctx.log.debug('lifecycle store connection error', { error: err.message }));
+    this.redis.on('error', (err: Error) =>
+      ctx.log.debug('lifecycle store connection error', { error: err.message }),
+    );
     this.store = new LifecycleStore(this.redis, opts.keyPrefix);
   }
 
@@ -212,9 +220,12 @@ class GovernedAgent {
     } catch (err) {
       const e = toGovError(err);
       if (e.code === 'GOV_ERR_DECODE') throw e;
-      throw new AgentUnavailableError(`agent ${this.id}: cannot reach its lifecycle store at ${this.opts.redisUrl}: ${e.message}`, {
-        cause: err,
-      });
+      throw new AgentUnavailableError(
+        `agent ${this.id}: cannot reach its lifecycle store at ${this.opts.redisUrl}: ${e.message}`,
+        {
+          cause: err,
+        },
+      );
     }
     const machine = this.machine();
     if (record) {
@@ -227,34 +238,57 @@ class GovernedAgent {
       await this.resume(record.task);
     } else {
       this.lifecycle = createActor(machine, {
-        input: { agentId: this.id, tier: this.opts.tier, team: this.opts.team, role: this.opts.role, maxRestarts: this.opts.maxRestarts },
+        input: {
+          agentId: this.id,
+          tier: this.opts.tier,
+          team: this.opts.team,
+          role: this.opts.role,
+          maxRestarts: this.opts.maxRestarts,
+        },
       });
       this.lifecycle.start();
       await this.persist();
       await this.dispatch({ type: 'BOOTSTRAP' }, { reason: 'start' });
     }
-    this.safely('register', () => this.ctx.bus.tell(agentRegisterSubject(), { type: 'agent.register.v1', body: this.state() }));
+    this.safely('register', () =>
+      this.ctx.bus.tell(agentRegisterSubject(), { type: 'agent.register.v1', body: this.state() }),
+    );
   }
 
   /** Picks up where a restored lifecycle left off. */
   private async resume(lostTask: PersistedTaskRef | null): Promise<void> {
     if (lostTask) {
-      const error = new ActorCrashedError(`agent ${this.id} restarted while running task ${lostTask.taskId}`, {
-        details: { agentId: this.id, taskId: lostTask.taskId },
-      });
+      const error = new ActorCrashedError(
+        `agent ${this.id} restarted while running task ${lostTask.taskId}`,
+        {
+          details: { agentId: this.id, taskId: lostTask.taskId },
+        },
+      );
       this.safely('lost-task result', () =>
         this.ctx.bus.tell(lostTask.replyTo, {
           type: 'agent.task.result.v1',
-          body: { ...taskRef(lostTask), agentId: this.id, status: 'failed', error: serializeError(error), durationMs: 0 },
+          body: {
+            ...taskRef(lostTask),
+            agentId: this.id,
+            status: 'failed',
+            error: serializeError(error),
+            durationMs: 0,
+          },
           run: lostTask.runId,
         }),
       );
     }
     switch (this.stateName()) {
       case 'working':
-        await this.dispatch({ type: 'TASK_FAILED', error: { code: 'GOV_ERR_ACTOR_CRASHED', message: 'agent restarted during the task' } }, {
-          reason: 'restarted during the task',
-        });
+        await this.dispatch(
+          {
+            type: 'TASK_FAILED',
+            error: { code: 'GOV_ERR_ACTOR_CRASHED', message: 'agent restarted during the task' },
+          },
+          {
+            reason: 'restarted during the task',
+          },
+        );
         break;
       case 'created':
         await this.dispatch({ type: 'BOOTSTRAP' }, { reason: 'start' });
@@ -273,7 +307,14 @@ class GovernedAgent {
 
   behavior(): ActorBehavior {
     return {
-      accepts: ['agent.task.assign.v1', 'agent.task.cancel.v1', 'agent.command.v1', 'agent.status.v1', 'agent.internal.v1', 'agent.credentials.v1'],
+      accepts: [
+        'agent.task.assign.v1',
+        'agent.task.cancel.v1',
+        'agent.command.v1',
+        'agent.status.v1',
+        'agent.internal.v1',
+        'agent.credentials.v1',
+      ],
       // Agents are addressed one by one (by id, from the directory), never round-robin.
       service: false,
       handle: (env, ictx) => this.handle(env, ictx),
@@ -311,7 +352,10 @@ class GovernedAgent {
    * Sends one event to the lifecycle, then: carries out the hooks' effects, publishes and audits the
    * transition, persists, and runs a requested preflight (which dispatches its own outcome).
    */
-  private async dispatch(event: LifecycleEvent, meta: DispatchMeta = {}): Promise<{ rejections: RejectedCommand[] }> {
+  private async dispatch(
+    event: LifecycleEvent,
+    meta: DispatchMeta = {},
+  ): Promise<{ rejections: RejectedCommand[] }> {
     const before = this.snapshot();
     this.effects = [];
     this.lifecycle.send(event);
@@ -328,13 +372,18 @@ class GovernedAgent {
           rejections.push(e.rejection);
           break;
         case 'abort-task':
-          if (this.running) this.abortRunning(this.running, new TaskCancelledError(`task aborted: agent ${e.reason}`, { details: { reason: e.reason } }));
+          if (this.running)
+            this.abortRunning(
+              this.running,
+              new TaskCancelledError(`task aborted: agent ${e.reason}`, { details: { reason: e.reason } }),
+            );
           break;
         case 'start-task':
           if (meta.request) this.startRunning(meta.request);
           break;
         case 'release':
-          if (this.running) this.abortRunning(this.running, new TaskCancelledError('task aborted: agent terminated'));
+          if (this.running)
+            this.abortRunning(this.running, new TaskCancelledError('task aborted: agent terminated'));
           if (this.retryTimer) this.ctx.clock.clear(this.retryTimer);
           break;
         case 'preflight':
@@ -345,7 +394,13 @@ class GovernedAgent {
     const from = String(before.value);
     const to = String(after.value);
     if (from !== to || before.context.tier !== after.context.tier) {
-      this.emitTransition({ from, to, event: event.type, fromTier: before.context.tier, reason: meta.reason });
+      this.emitTransition({
+        from,
+        to,
+        event: event.type,
+        fromTier: before.context.tier,
+        reason: meta.reason,
+      });
     }
     await this.persist();
     if (preflight) await this.runPreflight();
@@ -357,7 +412,10 @@ class GovernedAgent {
     const error = await this.preflightCheck();
     if (error) {
       this.ctx.log.warn('preflight failed', { code: error.code, error: error.message });
-      await this.dispatch({ type: 'PREFLIGHT_FAILED', error: { code: error.code, message: error.message } }, { reason: error.message });
+      await this.dispatch(
+        { type: 'PREFLIGHT_FAILED', error: { code: error.code, message: error.message } },
+        { reason: error.message },
+      );
     } else {
       await this.dispatch({ type: 'PREFLIGHT_OK' }, { reason: 'preflight passed' });
     }
@@ -365,11 +423,14 @@ class GovernedAgent {
 
   /** Tier valid, lifecycle store reachable, work dir writable. */
   private async preflightCheck(): Promise<GovError | undefined> {
-    if (!this.opts.tierValid) return new ConfigError(`tier ${JSON.stringify(this.opts.requestedTier)} is not one of T0, T1, T2`);
+    if (!this.opts.tierValid)
+      return new ConfigError(`tier ${JSON.stringify(this.opts.requestedTier)} is not one of T0, T1, T2`);
     try {
       await this.store.ping();
     } catch (err) {
-      return new AgentUnavailableError(`lifecycle store unreachable: ${toGovError(err).message}`, { cause: err });
+      return new AgentUnavailableError(`lifecycle store unreachable: ${toGovError(err).message}`, {
+        cause: err,
+      });
     }
     try {
       await mkdir(this.opts.workDir, { recursive: true });
@@ -377,7 +438,9 @@ class GovernedAgent {
       await writeFile(probe, 'ok');
       await rm(probe, { force: true });
     } catch (err) {
-      return new ConfigError(`work dir ${this.opts.workDir} is not writable: ${toGovError(err).message}`, { cause: err });
+      return new ConfigError(`work dir ${this.opts.workDir} is not writable: ${toGovError(err).message}`, {
+        cause: err,
+      });
     }
     return undefined;
   }
@@ -388,7 +451,8 @@ class GovernedAgent {
     if (this.retryTimer) this.ctx.clock.clear(this.retryTimer);
     this.retryTimer = this.ctx.clock.setTimeout(() => {
       this.retryTimer = undefined;
-      if (!this.stopped) this.ctx.self({ type: 'agent.internal.v1', body: { event: 'retry-bootstrap', nonce: this.nonce } });
+      if (!this.stopped)
+        this.ctx.self({ type: 'agent.internal.v1', body: { event: 'retry-bootstrap', nonce: this.nonce } });
     }, DEFAULT_BOOTSTRAP_RETRY_MS);
   }
 
@@ -401,7 +465,9 @@ class GovernedAgent {
       agentId: this.id,
       snapshot: this.lifecycle.getPersistedSnapshot(),
       restarts: this.restarts,
-      task: r ? { ...taskRef(r.request.body), replyTo: r.request.body.replyTo, kind: r.request.body.task.kind } : null,
+      task: r
+        ? { ...taskRef(r.request.body), replyTo: r.request.body.replyTo, kind: r.request.body.task.kind }
+        : null,
       savedAt: this.ctx.clock.now(),
     };
   }
@@ -430,13 +496,15 @@ class GovernedAgent {
 
   /** Appends an envelope to the AUDIT stream (gov.audit.agent); failures are logged and counted. */
   private audit(env: AnyEnvelope): void {
-    const p = this.ctx.bus.publishDurable(auditSubject('agent'), env, { timeoutMs: DEFAULT_AUDIT_TIMEOUT_MS }).then(
-      () => undefined,
-      (err: unknown) => {
-        this.ctx.bus.metrics.inc('agent.audit.failed');
-        this.ctx.log.warn('audit publish failed', { type: env.type, error: toGovError(err).message });
-      },
-    );
+    const p = this.ctx.bus
+      .publishDurable(auditSubject('agent'), env, { timeoutMs: DEFAULT_AUDIT_TIMEOUT_MS })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.ctx.bus.metrics.inc('agent.audit.failed');
+          this.ctx.log.warn('audit publish failed', { type: env.type, error: toGovError(err).message });
+        },
+      );
     this.audits.add(p);
     void p.then(() => this.audits.delete(p));
   }
@@ -445,7 +513,13 @@ class GovernedAgent {
     await Promise.all([...this.audits]);
   }
 
-  private emitTransition(t: { from: string; to: string; event: string; fromTier?: BodyIn<'agent.transition.v1'>['tier']; reason?: string }): void {
+  private emitTransition(t: {
+    from: string;
+    to: string;
+    event: string;
+    fromTier?: BodyIn<'agent.transition.v1'>['tier'];
+    reason?: string;
+  }): void {
     const c = this.snapshot().context;
     this.safely('transition', () => {
       const env = this.ctx.bus.emit(['agent', this.id], {
@@ -545,23 +619,36 @@ class GovernedAgent {
     const details = { agentId: this.id, state };
     switch (state) {
       case 'idle':
-        return this.running ? new AgentBusyError(`agent ${this.id} is still winding down a task`, { details }) : undefined;
+        return this.running
+          ? new AgentBusyError(`agent ${this.id} is still winding down a task`, { details })
+          : undefined;
       case 'working':
       case 'created':
       case 'bootstrapping':
         return new AgentBusyError(`agent ${this.id} is ${state}`, { details });
       case 'suspended':
-        return new AgentUnavailableError(`agent ${this.id} is suspended (${c.suspendReason ?? 'no reason'})`, { details });
+        return new AgentUnavailableError(
+          `agent ${this.id} is suspended (${c.suspendReason ?? 'no reason'})`,
+          { details },
+        );
       case 'quarantined':
-        return new AgentUnavailableError(`agent ${this.id} is quarantined (${c.quarantineReason ?? 'policy'})`, { details });
+        return new AgentUnavailableError(
+          `agent ${this.id} is quarantined (${c.quarantineReason ?? 'policy'})`,
+          { details },
+        );
       case 'failed':
-        return new AgentUnavailableError(`agent ${this.id} failed: ${c.lastError?.message ?? 'unknown'}`, { details });
+        return new AgentUnavailableError(`agent ${this.id} failed: ${c.lastError?.message ?? 'unknown'}`, {
+          details,
+        });
       case 'terminated':
         return new AgentUnavailableError(`agent ${this.id} is terminated`, { details, retryable: false });
     }
   }
 
-  private async onAssign(env: AssignEnvelope, ictx: IncomingContext): Promise<OutMessage | Refusal | undefined> {
+  private async onAssign(
+    env: AssignEnvelope,
+    ictx: IncomingContext,
+  ): Promise<OutMessage | Refusal | undefined> {
     const b = env.body;
     const snap = this.snapshot();
     const tier = snap.context.tier;
@@ -575,22 +662,45 @@ class GovernedAgent {
         await this.dispatch({ type: 'ASSIGN_TASK', task, at }, { request: env, reason });
       } else {
         this.reportViolation(
-          { kind: 'task-tier', agentId: this.id, tier, reason, taskId: b.taskId, taskKind: b.task.kind, requiredTier: required ?? null, at },
+          {
+            kind: 'task-tier',
+            agentId: this.id,
+            tier,
+            reason,
+            taskId: b.taskId,
+            taskKind: b.task.kind,
+            requiredTier: required ?? null,
+            at,
+          },
           b,
         );
       }
       return this.refuse(
         ictx,
         new TierForbiddenError(`agent ${this.id}: ${reason}`, {
-          details: { agentId: this.id, tier, taskKind: b.task.kind, requiredTier: required ?? null, taskId: b.taskId },
+          details: {
+            agentId: this.id,
+            tier,
+            taskKind: b.task.kind,
+            requiredTier: required ?? null,
+            taskId: b.taskId,
+          },
         }),
       );
     }
     const refusal = this.unavailable(this.stateName());
     if (refusal) return this.refuse(ictx, refusal);
-    await this.dispatch({ type: 'ASSIGN_TASK', task, at }, { request: env, reason: `task ${b.taskId} (${b.task.kind})` });
+    await this.dispatch(
+      { type: 'ASSIGN_TASK', task, at },
+      { request: env, reason: `task ${b.taskId} (${b.task.kind})` },
+    );
     if (this.running?.request !== env) {
-      return this.refuse(ictx, new InternalError(`agent ${this.id} did not start task ${b.taskId}`, { details: { state: this.stateName() } }));
+      return this.refuse(
+        ictx,
+        new InternalError(`agent ${this.id} did not start task ${b.taskId}`, {
+          details: { state: this.stateName() },
+        }),
+      );
     }
     return { type: 'agent.task.accepted.v1', body: { ...taskRef(b), agentId: this.id } };
   }
@@ -598,29 +708,54 @@ class GovernedAgent {
   private onCancel(env: Envelope<'agent.task.cancel.v1'>): OutMessage {
     const r = this.running;
     const match = r !== undefined && r.request.body.taskId === env.body.taskId && r.outcome === undefined;
-    if (match) this.abortRunning(r, new TaskCancelledError(`task cancelled: ${env.body.reason}`, { details: { reason: env.body.reason } }));
+    if (match)
+      this.abortRunning(
+        r,
+        new TaskCancelledError(`task cancelled: ${env.body.reason}`, {
+          details: { reason: env.body.reason },
+        }),
+      );
     return { type: 'ack.v1', body: { ok: true, info: { cancelled: match, taskId: env.body.taskId } } };
   }
 
-  private async onCommand(env: Envelope<'agent.command.v1'>, ictx: IncomingContext): Promise<OutMessage | Refusal | undefined> {
+  private async onCommand(
+    env: Envelope<'agent.command.v1'>,
+    ictx: IncomingContext,
+  ): Promise<OutMessage | Refusal | undefined> {
     const { command, byTier, by, reason } = env.body;
     const before = this.snapshot();
     const why = `${command} by ${by}${reason ? `: ${reason}` : ''}`;
     let error: GovError | undefined;
-    if ((command === 'promote' || command === 'demote' || command === 'release') && !canPerform(byTier, command)) {
-      error = new TierForbiddenError(`only T2 may ${command} an agent; ${by} is ${byTier}`, { details: { command, byTier, by } });
+    if (
+      (command === 'promote' || command === 'demote' || command === 'release') &&
+      !canPerform(byTier, command)
+    ) {
+      error = new TierForbiddenError(`only T2 may ${command} an agent; ${by} is ${byTier}`, {
+        details: { command, byTier, by },
+      });
     } else {
       const event = commandEvent(command, byTier, reason ?? `${command} by ${by}`, this.ctx.clock.now());
       if (!canAccept(before, event)) {
-        error = new InvalidTransitionError(`agent ${this.id} cannot ${command} in state ${String(before.value)}`, {
-          details: { command, state: String(before.value) },
-        });
+        error = new InvalidTransitionError(
+          `agent ${this.id} cannot ${command} in state ${String(before.value)}`,
+          {
+            details: { command, state: String(before.value) },
+          },
+        );
       } else {
         const { rejections } = await this.dispatch(event, { reason: why });
         const rej = rejections[0];
-        if (rej?.reason === 'tier-forbidden') error = new TierForbiddenError(`only T2 may ${command} an agent`, { details: { command, byTier } });
-        else if (rej?.reason === 'tier-bound') error = new InvalidTransitionError(`agent ${this.id} is already ${rej.tier}: cannot ${command}`, { details: { command, tier: rej.tier } });
-        else if (rej) error = new InvalidTransitionError(`agent ${this.id} cannot ${command}: credentials are not valid yet`, { details: { command } });
+        if (rej?.reason === 'tier-forbidden')
+          error = new TierForbiddenError(`only T2 may ${command} an agent`, { details: { command, byTier } });
+        else if (rej?.reason === 'tier-bound')
+          error = new InvalidTransitionError(`agent ${this.id} is already ${rej.tier}: cannot ${command}`, {
+            details: { command, tier: rej.tier },
+          });
+        else if (rej)
+          error = new InvalidTransitionError(
+            `agent ${this.id} cannot ${command}: credentials are not valid yet`,
+            { details: { command } },
+          );
       }
     }
     const after = this.snapshot();
@@ -649,14 +784,21 @@ class GovernedAgent {
     return { type: 'agent.state.v1', body: this.state() };
   }
 
-  private async onInternal(env: Envelope<'agent.internal.v1'>, ictx: IncomingContext): Promise<OutMessage | Refusal | undefined> {
+  private async onInternal(
+    env: Envelope<'agent.internal.v1'>,
+    ictx: IncomingContext,
+  ): Promise<OutMessage | Refusal | undefined> {
     if (env.body.nonce !== this.nonce) {
-      const err = new PolicyViolationError(`agent.internal.v1 is accepted only from agent ${this.id} itself`, { details: { from: env.from } });
+      const err = new PolicyViolationError(
+        `agent.internal.v1 is accepted only from agent ${this.id} itself`,
+        { details: { from: env.from } },
+      );
       this.ctx.bus.deadLetter({ subject: ictx.subject, data: this.ctx.bus.encode(env) }, err);
       return this.refuse(ictx, err);
     }
     if (env.body.event === 'retry-bootstrap') {
-      if (this.stateName() === 'failed') await this.dispatch({ type: 'BOOTSTRAP' }, { reason: 'bootstrap retry' });
+      if (this.stateName() === 'failed')
+        await this.dispatch({ type: 'BOOTSTRAP' }, { reason: 'bootstrap retry' });
     } else {
       await this.completeTask(env.body.taskId);
     }
@@ -681,7 +823,9 @@ class GovernedAgent {
         () =>
           this.abortRunning(
             r,
-            new TimeoutError(`task ${b.taskId} exceeded its timeout of ${b.timeoutMs} ms`, { details: { taskId: b.taskId, timeoutMs: b.timeoutMs } }),
+            new TimeoutError(`task ${b.taskId} exceeded its timeout of ${b.timeoutMs} ms`, {
+              details: { taskId: b.taskId, timeoutMs: b.timeoutMs },
+            }),
           ),
         b.timeoutMs,
       ),
@@ -732,7 +876,12 @@ class GovernedAgent {
         b.replyTo,
         {
           type: 'agent.task.progress.v1',
-          body: { ...taskRef(b), agentId: this.id, ...(fraction === undefined ? {} : { fraction }), ...(note === undefined ? {} : { note }) },
+          body: {
+            ...taskRef(b),
+            agentId: this.id,
+            ...(fraction === undefined ? {} : { fraction }),
+            ...(note === undefined ? {} : { note }),
+          },
         },
         { inResponseTo: r.request },
       ),
@@ -754,14 +903,20 @@ class GovernedAgent {
     }
     r.outcome = { ...final, durationMs: Math.max(0, this.ctx.clock.now() - r.startedAt) };
     for (const t of r.timers.splice(0)) this.ctx.clock.clear(t);
-    if (!this.stopped) this.ctx.self({ type: 'agent.internal.v1', body: { event: 'task-finished', nonce: this.nonce, taskId: r.request.body.taskId } });
+    if (!this.stopped)
+      this.ctx.self({
+        type: 'agent.internal.v1',
+        body: { event: 'task-finished', nonce: this.nonce, taskId: r.request.body.taskId },
+      });
   }
 
   private abortRunning(r: RunningTask, reason: GovError): void {
     if (r.outcome || r.controller.signal.aborted) return;
     r.controller.abort(reason);
     // A runner that does not wind down in time is reported anyway.
-    r.timers.push(this.ctx.clock.setTimeout(() => this.settle(r, { status: 'cancelled' }), DEFAULT_TASK_ABORT_GRACE_MS));
+    r.timers.push(
+      this.ctx.clock.setTimeout(() => this.settle(r, { status: 'cancelled' }), DEFAULT_TASK_ABORT_GRACE_MS),
+    );
   }
 
   private async completeTask(taskId: string): Promise<void> {
@@ -778,7 +933,13 @@ class GovernedAgent {
       const event: LifecycleEvent =
         outcome.status === 'succeeded'
           ? { type: 'TASK_DONE', taskId }
-          : { type: 'TASK_FAILED', taskId, error: outcome.error ? { code: outcome.error.code, message: outcome.error.message } : outcome.status };
+          : {
+              type: 'TASK_FAILED',
+              taskId,
+              error: outcome.error
+                ? { code: outcome.error.code, message: outcome.error.message }
+                : outcome.status,
+            };
       await this.dispatch(event, { reason: `task ${taskId} ${outcome.status}` });
     } else {
       await this.persist();
@@ -798,12 +959,19 @@ class GovernedAgent {
       ...(outcome.error ? { error: outcome.error } : {}),
     };
     const send = (output: unknown) =>
-      this.ctx.bus.tell(b.replyTo, { type: 'agent.task.result.v1', body: output === undefined ? body : { ...body, output } }, { inResponseTo: r.request });
+      this.ctx.bus.tell(
+        b.replyTo,
+        { type: 'agent.task.result.v1', body: output === undefined ? body : { ...body, output } },
+        { inResponseTo: r.request },
+      );
     try {
       send(outcome.output);
     } catch (err) {
       if (!(err instanceof PayloadTooLargeError)) {
-        this.ctx.log.warn('could not send a task result', { taskId: b.taskId, error: toGovError(err).message });
+        this.ctx.log.warn('could not send a task result', {
+          taskId: b.taskId,
+          error: toGovError(err).message,
+        });
         return;
       }
       this.safely('shrunk result', () => send(shrinkOutput(outcome.output)));
@@ -817,12 +985,18 @@ class GovernedAgent {
     if (this.retryTimer) this.ctx.clock.clear(this.retryTimer);
     const r = this.running;
     if (r) {
-      const err = new ActorStoppedError(`agent ${this.id} stopped while running task ${r.request.body.taskId}`);
+      const err = new ActorStoppedError(
+        `agent ${this.id} stopped while running task ${r.request.body.taskId}`,
+      );
       this.abortRunning(r, err);
       for (const t of r.timers.splice(0)) this.ctx.clock.clear(t);
       this.sendResult(r, { status: 'failed', error: serializeError(err) });
       this.running = undefined;
-      if (this.stateName() === 'working') await this.dispatch({ type: 'TASK_FAILED', error: { code: err.code, message: err.message } }, { reason: 'agent stopped' });
+      if (this.stateName() === 'working')
+        await this.dispatch(
+          { type: 'TASK_FAILED', error: { code: err.code, message: err.message } },
+          { reason: 'agent stopped' },
+        );
       else await this.persist();
     }
     this.stopped = true;
@@ -836,7 +1010,13 @@ class GovernedAgent {
  * (the Vault token it was started with, the ledger signing key, API keys). A task gets the run's
  * child token, scoped to this agent's tier, and nothing stronger.
  */
-export const AGENT_ENV_DENYLIST = ['VAULT_TOKEN', 'AGOV_LEDGER_KEY', 'AGOV_API_KEYS', 'NATS_PASSWORD', 'NATS_CREDS'] as const;
+export const AGENT_ENV_DENYLIST = [
+  'VAULT_TOKEN',
+  'AGOV_LEDGER_KEY',
+  'AGOV_API_KEYS',
+  'NATS_PASSWORD',
+  'NATS_CREDS',
+] as const;
 
 function agentEnvWithoutSecrets(): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env };

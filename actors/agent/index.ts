@@ -31,6 +31,13 @@ export {
   type SuspendReason,
   tierAllowsTask,
 } from './lifecycle-machine.ts';
-export { LIFECYCLE_RECORD_VERSION, lifecycleKey, LifecycleStore, type PersistedAgent, type PersistedTaskRef, parsePersistedAgent } from './lifecycle-store.ts';
+export {
+  LIFECYCLE_RECORD_VERSION,
+  lifecycleKey,
+  LifecycleStore,
+  type PersistedAgent,
+  type PersistedTaskRef,
+  parsePersistedAgent,
+} from './lifecycle-store.ts';
 export { AGENT_TASK_KINDS, runTask, type TaskOutcome, type TaskRunContext } from './tasks/index.ts';
 export * from './tiers.ts';

@@ -192,7 +192,11 @@ function toLifecycleError(input: LifecycleErrorInput | undefined, fallback: stri
   return { code: input.code ?? null, message: input.message };
 }
 
-function taskViolation(context: LifecycleContext, task: LifecycleTask, at: number | undefined): PolicyViolation {
+function taskViolation(
+  context: LifecycleContext,
+  task: LifecycleTask,
+  at: number | undefined,
+): PolicyViolation {
   const required = requiredTierForTask(task);
   return {
     kind: 'task-tier',
@@ -239,7 +243,12 @@ function rejection(
 ): RejectedCommand {
   let reason: RejectedCommand['reason'];
   if (command === 'RESUME') reason = 'credentials-invalid';
-  else if (!canPerform(byTier as Tier, command === 'RELEASE' ? 'release' : command === 'PROMOTE' ? 'promote' : 'demote'))
+  else if (
+    !canPerform(
+      byTier as Tier,
+      command === 'RELEASE' ? 'release' : command === 'PROMOTE' ? 'promote' : 'demote',
+    )
+  )
     reason = 'tier-forbidden';
   else reason = 'tier-bound';
   return { command, reason, agentId: context.agentId, tier: context.tier, byTier: byTier ?? null };
@@ -326,7 +335,8 @@ function abortCurrent(reason: string) {
 const reportLastViolation = {
   type: 'reportPolicyViolation' as const,
   params: ({ context }: { context: LifecycleContext }) =>
-    context.violations[context.violations.length - 1] ?? policyViolation(context, 'policy violation', undefined),
+    context.violations[context.violations.length - 1] ??
+    policyViolation(context, 'policy violation', undefined),
 };
 
 type TierChange = 'PROMOTE' | 'DEMOTE';
@@ -354,7 +364,11 @@ function tierChangeTransitions(change: TierChange) {
     {
       guard: {
         type: 'tierChangeAllowed' as const,
-        params: ({ context, event }: TierChangeArgs) => ({ byTier: event.byTier, tier: context.tier, change }),
+        params: ({ context, event }: TierChangeArgs) => ({
+          byTier: event.byTier,
+          tier: context.tier,
+          change,
+        }),
       },
       actions: changeTier(change),
     },
@@ -368,7 +382,10 @@ function tierChangeTransitions(change: TierChange) {
 }
 
 const toTerminated = { target: '#lifecycle.terminated' };
-const toQuarantined = { target: '#lifecycle.quarantined', actions: ['recordQuarantine' as const, reportLastViolation] };
+const toQuarantined = {
+  target: '#lifecycle.quarantined',
+  actions: ['recordQuarantine' as const, reportLastViolation],
+};
 const toFailedOnCrash = { target: '#lifecycle.failed', actions: 'recordCrash' as const };
 
 export const lifecycleMachine = lifecycleSetup.createMachine({
@@ -405,7 +422,11 @@ export const lifecycleMachine = lifecycleSetup.createMachine({
     bootstrapping: {
       entry: {
         type: 'runPreflight',
-        params: ({ context }) => ({ agentId: context.agentId, tier: context.tier, attempt: context.restarts }),
+        params: ({ context }) => ({
+          agentId: context.agentId,
+          tier: context.tier,
+          attempt: context.restarts,
+        }),
       },
       on: {
         PREFLIGHT_OK: {
@@ -474,11 +495,7 @@ export const lifecycleMachine = lifecycleSetup.createMachine({
           // Falls through to the root DEMOTE when the task stays permitted.
           guard: { type: 'demotionInvalidatesTask', params: ({ event }) => ({ byTier: event.byTier }) },
           target: 'idle',
-          actions: [
-            abortCurrent('demoted'),
-            ...changeTier('DEMOTE'),
-            'clearTask',
-          ],
+          actions: [abortCurrent('demoted'), ...changeTier('DEMOTE'), 'clearTask'],
         },
         TERMINATE: { ...toTerminated, actions: [abortCurrent('terminated'), 'clearTask'] },
       },
@@ -487,7 +504,12 @@ export const lifecycleMachine = lifecycleSetup.createMachine({
       on: {
         RESUME: [
           { guard: 'credentialsValid', target: 'idle', actions: assign({ suspendReason: null }) },
-          { actions: { type: 'rejectCommand', params: ({ context }) => rejection(context, 'RESUME', undefined) } },
+          {
+            actions: {
+              type: 'rejectCommand',
+              params: ({ context }) => rejection(context, 'RESUME', undefined),
+            },
+          },
         ],
         SUSPEND: { actions: 'recordSuspend' },
         QUARANTINE: toQuarantined,
@@ -515,7 +537,10 @@ export const lifecycleMachine = lifecycleSetup.createMachine({
             actions: assign({ quarantineReason: null }),
           },
           {
-            actions: { type: 'rejectCommand', params: ({ context, event }) => rejection(context, 'RELEASE', event.byTier) },
+            actions: {
+              type: 'rejectCommand',
+              params: ({ context, event }) => rejection(context, 'RELEASE', event.byTier),
+            },
           },
         ],
         QUARANTINE: { actions: ['recordQuarantine', reportLastViolation] },
@@ -568,7 +593,10 @@ export function canAccept(snapshot: LifecycleSnapshot, event: LifecycleEvent): b
  * @param machine pass `lifecycleMachine.provide({ actions })` to get the hooks wired.
  * @throws DecodeError when the input is not a persisted lifecycle snapshot.
  */
-export function restoreLifecycle(persisted: unknown, machine: AnyStateMachine = lifecycleMachine): LifecycleActor {
+export function restoreLifecycle(
+  persisted: unknown,
+  machine: AnyStateMachine = lifecycleMachine,
+): LifecycleActor {
   let snap: unknown = persisted;
   if (typeof persisted === 'string') {
     try {
@@ -582,7 +610,9 @@ export function restoreLifecycle(persisted: unknown, machine: AnyStateMachine = 
   }
   const s = snap as { value?: unknown; context?: { agentId?: unknown; tier?: unknown }; status?: unknown };
   if (!isLifecycleState(s.value)) {
-    throw new DecodeError('persisted lifecycle snapshot has an unknown state', { details: { value: String(s.value) } });
+    throw new DecodeError('persisted lifecycle snapshot has an unknown state', {
+      details: { value: String(s.value) },
+    });
   }
   if (typeof s.context?.agentId !== 'string' || !isTier(s.context.tier)) {
     throw new DecodeError('persisted lifecycle snapshot has no valid context', {

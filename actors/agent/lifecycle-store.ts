@@ -57,9 +57,18 @@ export function parsePersistedAgent(raw: string): PersistedAgent {
     r.snapshot === null ||
     typeof r.restarts !== 'number'
   ) {
-    throw new DecodeError('persisted agent record has an unknown shape', { details: { v: (r as { v?: unknown } | null)?.v } });
+    throw new DecodeError('persisted agent record has an unknown shape', {
+      details: { v: (r as { v?: unknown } | null)?.v },
+    });
   }
-  return { v: r.v, agentId: r.agentId, snapshot: r.snapshot, restarts: r.restarts, task: r.task ?? null, savedAt: r.savedAt ?? 0 };
+  return {
+    v: r.v,
+    agentId: r.agentId,
+    snapshot: r.snapshot,
+    restarts: r.restarts,
+    task: r.task ?? null,
+    savedAt: r.savedAt ?? 0,
+  };
 }
 
 export class LifecycleStore {

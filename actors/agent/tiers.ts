@@ -12,7 +12,15 @@
  * Unknown actions are denied (deny by default).
  */
 import { InvalidTransitionError, TierForbiddenError } from '../../protocols/errors.ts';
-import { HIGHEST_TIER, isTier, LOWEST_TIER, TIERS, type Tier, tierAtLeast, tierRank } from '../../protocols/tiers.ts';
+import {
+  HIGHEST_TIER,
+  isTier,
+  LOWEST_TIER,
+  TIERS,
+  type Tier,
+  tierAtLeast,
+  tierRank,
+} from '../../protocols/tiers.ts';
 
 /** Governed actions. `run-task` is the permission to run any task at all (kinds are checked by `canRunTaskKind`, protocols/tiers.ts). */
 export const TIER_ACTIONS = [

@@ -28,7 +28,11 @@ export interface BudgetEvaluation {
 }
 
 /** Verdicts as small integers, as the Lua script returns them. */
-export const VERDICT_CODES: Readonly<Record<BudgetVerdict, number>> = Object.freeze({ ok: 0, warn: 1, breach: 2 });
+export const VERDICT_CODES: Readonly<Record<BudgetVerdict, number>> = Object.freeze({
+  ok: 0,
+  warn: 1,
+  breach: 2,
+});
 const VERDICTS: readonly BudgetVerdict[] = ['ok', 'warn', 'breach'];
 
 export function verdictFromCode(code: number): BudgetVerdict {
@@ -38,13 +42,20 @@ export function verdictFromCode(code: number): BudgetVerdict {
 }
 
 /** True when a pair fires: long window has >= minEvents events and both windows burn strictly faster than the pair's rate. */
-export function pairFires(budget: CompiledSloBudget, pairIndex: number, counts: readonly WindowCounts[]): boolean {
+export function pairFires(
+  budget: CompiledSloBudget,
+  pairIndex: number,
+  counts: readonly WindowCounts[],
+): boolean {
   const pair = budget.pairs[pairIndex];
   if (!pair) return false;
   const long = counts[pair.longIndex] ?? { errors: 0, total: 0 };
   const short = counts[pair.shortIndex] ?? { errors: 0, total: 0 };
   if (long.total <= 0 || short.total <= 0 || long.total < budget.minEvents) return false;
-  return burnRate(long.errors, long.total, budget.slo) > pair.burnRate && burnRate(short.errors, short.total, budget.slo) > pair.burnRate;
+  return (
+    burnRate(long.errors, long.total, budget.slo) > pair.burnRate &&
+    burnRate(short.errors, short.total, budget.slo) > pair.burnRate
+  );
 }
 
 /**
@@ -59,12 +70,14 @@ export function evaluateBudget(budget: CompiledBudget, counts: readonly WindowCo
   }
   if (budget.kind === 'count') {
     const errors = counts[0]!.errors;
-    const verdict: BudgetVerdict = errors >= budget.breachAt ? 'breach' : errors >= budget.warnAt ? 'warn' : 'ok';
+    const verdict: BudgetVerdict =
+      errors >= budget.breachAt ? 'breach' : errors >= budget.warnAt ? 'warn' : 'ok';
     const windows = counts.map((c, i) => ({
       windowMs: budget.windowsMs[i]!,
       errors: c.errors,
       total: c.total,
-      burnRate: budget.maxErrors > 0 ? c.errors / budget.maxErrors : c.errors > 0 ? Number.POSITIVE_INFINITY : 0,
+      burnRate:
+        budget.maxErrors > 0 ? c.errors / budget.maxErrors : c.errors > 0 ? Number.POSITIVE_INFINITY : 0,
     }));
     return { verdict, windows, firedPair: -1 };
   }

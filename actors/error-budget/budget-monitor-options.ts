@@ -42,7 +42,10 @@ export interface BudgetMonitorArgs {
   eventRetryMs: number;
 }
 
-export function budgetMonitorArgs(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): BudgetMonitorArgs {
+export function budgetMonitorArgs(
+  args: Readonly<Record<string, unknown>>,
+  env: NodeJS.ProcessEnv = process.env,
+): BudgetMonitorArgs {
   const redisUrl = argString(args.redisUrl) ?? argString(env.REDIS_URL);
   if (!redisUrl) throw new ConfigError('the budget monitor needs redisUrl (arg or REDIS_URL)');
   const startFrom = argStartFrom(args.startFrom);

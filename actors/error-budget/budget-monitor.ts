@@ -20,13 +20,31 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { InvalidMessageError, NotFoundError, type SerializedError, serializeError } from '../../protocols/errors.ts';
+import {
+  InvalidMessageError,
+  NotFoundError,
+  type SerializedError,
+  serializeError,
+} from '../../protocols/errors.ts';
 import { AUDIT_STREAM } from '../../bus/streams.ts';
-import { actorInbox, allErrors, auditSubject, serviceQueue, serviceSubject } from '../../protocols/subjects.ts';
+import {
+  actorInbox,
+  allErrors,
+  auditSubject,
+  serviceQueue,
+  serviceSubject,
+} from '../../protocols/subjects.ts';
 import { buildHandoffReport } from '../handoff/handoff-report.ts';
 import { HandoffStore } from '../handoff/handoff-store.ts';
 import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
-import { answerErrors, consumeRunEvents, feedToken, KeyedLock, publishGovernanceEvent, type RunEventInfo } from '../token/governance-io.ts';
+import {
+  answerErrors,
+  consumeRunEvents,
+  feedToken,
+  KeyedLock,
+  publishGovernanceEvent,
+  type RunEventInfo,
+} from '../token/governance-io.ts';
 import { DEFAULT_AGENT_KIND } from '../token/token-options.ts';
 import {
   type BudgetMonitorArgs,
@@ -68,7 +86,11 @@ export class BudgetMonitor {
   }
 
   private emitBudget(body: BodyOf<'budget.event.v1'>) {
-    return publishGovernanceEvent(this.ctx.bus, ['budget', feedToken(body.runId)], 'budget', { type: 'budget.event.v1', body, run: body.runId });
+    return publishGovernanceEvent(this.ctx.bus, ['budget', feedToken(body.runId)], 'budget', {
+      type: 'budget.event.v1',
+      body,
+      run: body.runId,
+    });
   }
 
   // --- inputs --------------------------------------------------------------------------------
@@ -79,14 +101,26 @@ export class BudgetMonitor {
     await this.runs.setOnce(runId, { firstSeq: info.seq, firstTs: env.ts, parentRunId: ev.parentRunId });
     await this.runs.set(runId, { lastSeq: info.seq, lastTs: env.ts });
     const g = ev.governance;
-    if (g) await this.runs.set(runId, { pipeline: g.pipeline, budget: g.errorBudget, diagnostic: g.diagnostic ?? g.errorBudget?.diagnostic });
-    if ((ev.event === 'stage-accepted' || ev.event === 'stage-dispatched') && ev.agentId) await this.runs.addAgent(runId, ev.agentId);
+    if (g)
+      await this.runs.set(runId, {
+        pipeline: g.pipeline,
+        budget: g.errorBudget,
+        diagnostic: g.diagnostic ?? g.errorBudget?.diagnostic,
+      });
+    if ((ev.event === 'stage-accepted' || ev.event === 'stage-dispatched') && ev.agentId)
+      await this.runs.addAgent(runId, ev.agentId);
     // Every failed attempt burns budget, including the ones that will be retried: a stage that
     // needs four tries to pass has failed three times.
     const isError = ev.event === 'stage-failed' || ev.event === 'stage-retrying';
     if (!isError && ev.event !== 'stage-succeeded') return;
     // A redelivered event must not count twice.
-    const fresh = await this.runs.redis.set(`${this.args.keyPrefix}:seen:${env.id}`, '1', 'PX', DEFAULT_RUN_FACTS_TTL_MS, 'NX');
+    const fresh = await this.runs.redis.set(
+      `${this.args.keyPrefix}:seen:${env.id}`,
+      '1',
+      'PX',
+      DEFAULT_RUN_FACTS_TTL_MS,
+      'NX',
+    );
     if (fresh !== 'OK') return;
     await this.count(runId, isError ? 'error' : 'success', {
       at: env.ts,
@@ -120,7 +154,9 @@ export class BudgetMonitor {
     for (let depth = 0; current && !visited.has(current) && depth <= this.args.maxAncestryDepth; depth++) {
       visited.add(current);
       const id: string = current;
-      const facts = await this.lock.run(id, () => this.countOne(id, outcome, childRunId ? { ...error, childRunId } : error));
+      const facts = await this.lock.run(id, () =>
+        this.countOne(id, outcome, childRunId ? { ...error, childRunId } : error),
+      );
       childRunId ??= runId;
       current = facts.parentRunId;
     }
@@ -132,10 +168,17 @@ export class BudgetMonitor {
     this.counted++;
     if (outcome === 'error') {
       await this.runs.addError(runId, error);
-      if (error.stageId || error.agentId) await this.runs.set(runId, { failingStage: error.stageId, failingAgent: error.agentId });
+      if (error.stageId || error.agentId)
+        await this.runs.set(runId, { failingStage: error.stageId, failingAgent: error.agentId });
     }
     if (report.firstWarn && report.verdict === 'warn') {
-      await this.emitBudget({ runId, event: 'warn', verdict: 'warn', windows: windowsOf(report), childRunId: error.childRunId });
+      await this.emitBudget({
+        runId,
+        event: 'warn',
+        verdict: 'warn',
+        windows: windowsOf(report),
+        childRunId: error.childRunId,
+      });
     }
     if (report.firstBreach) await this.breach(await this.runs.get(runId), report, error);
     return facts;
@@ -147,17 +190,34 @@ export class BudgetMonitor {
     const runId = facts.runId;
     this.breaches++;
     const windows = windowsOf(report);
-    await this.emitBudget({ runId, event: 'breach', verdict: 'breach', windows, childRunId: trigger.childRunId });
+    await this.emitBudget({
+      runId,
+      event: 'breach',
+      verdict: 'breach',
+      windows,
+      childRunId: trigger.childRunId,
+    });
 
     // (a) revoke, (b) suspend: the token authority does both, in that order, on the feed.
-    const token: { accessor?: string; revoked: boolean; revokedAt?: number; reason?: string; suspendedAgents: string[]; error?: SerializedError } = {
+    const token: {
+      accessor?: string;
+      revoked: boolean;
+      revokedAt?: number;
+      reason?: string;
+      suspendedAgents: string[];
+      error?: SerializedError;
+    } = {
       revoked: false,
       suspendedAgents: [],
     };
     try {
       const reply = await this.ctx.bus.ask(
         serviceSubject('token-authority'),
-        { type: 'token.revoke.v1', body: { runId, reason: 'budget-exhausted', by: this.ctx.address, suspendAgents: true }, run: runId },
+        {
+          type: 'token.revoke.v1',
+          body: { runId, reason: 'budget-exhausted', by: this.ctx.address, suspendAgents: true },
+          run: runId,
+        },
         { timeoutMs: this.args.revokeTimeoutMs },
       );
       if (reply.type === 'token.revoked.v1') {
@@ -193,22 +253,40 @@ export class BudgetMonitor {
         serviceSubject('orchestrator'),
         {
           type: 'run.request.v1',
-          body: { file: diagnosticFile(pipeline, this.args.diagnosticDir), params: { failedRunId: runId }, parentRunId: runId, requestedBy: this.ctx.address },
+          body: {
+            file: diagnosticFile(pipeline, this.args.diagnosticDir),
+            params: { failedRunId: runId },
+            parentRunId: runId,
+            requestedBy: this.ctx.address,
+          },
           run: runId,
         },
         { timeoutMs: this.args.diagnosticTimeoutMs },
       );
-      if (reply.type !== 'run.accepted.v1') throw new InvalidMessageError(`orchestrator answered ${reply.type}, not run.accepted.v1`);
+      if (reply.type !== 'run.accepted.v1')
+        throw new InvalidMessageError(`orchestrator answered ${reply.type}, not run.accepted.v1`);
       diagnostic.runId = reply.body.runId;
-      await this.emitBudget({ runId, event: 'diagnostic-spawned', diagnosticPipeline: pipeline, diagnosticRunId: reply.body.runId });
+      await this.emitBudget({
+        runId,
+        event: 'diagnostic-spawned',
+        diagnosticPipeline: pipeline,
+        diagnosticRunId: reply.body.runId,
+      });
     } catch (err) {
       diagnostic.error = serializeError(err);
-      await this.emitBudget({ runId, event: 'diagnostic-failed', diagnosticPipeline: pipeline, error: diagnostic.error });
+      await this.emitBudget({
+        runId,
+        event: 'diagnostic-failed',
+        diagnosticPipeline: pipeline,
+        error: diagnostic.error,
+      });
     }
 
     // (d) the handoff report, (e) announced.
     const errors = await this.runs.errors(runId);
-    const childRunIds = [...new Set(errors.map((e) => e.childRunId).filter((v): v is string => v !== undefined))];
+    const childRunIds = [
+      ...new Set(errors.map((e) => e.childRunId).filter((v): v is string => v !== undefined)),
+    ];
     const handoff = buildHandoffReport({
       reportId: `handoff-${randomUUID()}`,
       runId,
@@ -216,7 +294,12 @@ export class BudgetMonitor {
       parentRunId: facts.parentRunId,
       createdAt: this.ctx.clock.now(),
       reason: 'budget-exhausted',
-      budget: { kind: this.budgetOf(facts).kind, verdict: report.verdict, breachedAt: report.breachedAt, windows },
+      budget: {
+        kind: this.budgetOf(facts).kind,
+        verdict: report.verdict,
+        breachedAt: report.breachedAt,
+        windows,
+      },
       errors,
       errorCount: Math.max(...report.windows.map((w) => w.errors), 0),
       failingStage: facts.failingStage ?? trigger.stageId,
@@ -254,7 +337,9 @@ export class BudgetMonitor {
       case 'budget.report.v1': {
         const expected = subject.startsWith('gov.errors.') ? subject.slice('gov.errors.'.length) : undefined;
         if (expected !== undefined && expected !== env.body.runId) {
-          throw new InvalidMessageError(`budget report for run ${env.body.runId} sent on ${subject}`, { details: { subject } });
+          throw new InvalidMessageError(`budget report for run ${env.body.runId} sent on ${subject}`, {
+            details: { subject },
+          });
         }
         await this.onReport(env);
         return undefined;
@@ -265,17 +350,35 @@ export class BudgetMonitor {
         const r = await this.budgets.snapshot(env.body.runId, budget);
         return {
           type: 'budget.state.v1',
-          body: { runId: r.runId, kind: budget.kind, verdict: r.verdict, breached: r.breached, breachedAt: r.breachedAt, windows: windowsOf(r), parentRunId: facts.parentRunId },
+          body: {
+            runId: r.runId,
+            kind: budget.kind,
+            verdict: r.verdict,
+            breached: r.breached,
+            breachedAt: r.breachedAt,
+            windows: windowsOf(r),
+            parentRunId: facts.parentRunId,
+          },
         };
       }
       case 'handoff.get.v1': {
         const { reportId, runId } = env.body;
-        const report = reportId ? await this.handoffs.get(reportId) : runId ? await this.handoffs.latest(runId) : undefined;
-        if (!report) throw new NotFoundError(`no handoff report ${reportId ? `with id ${reportId}` : `for run ${runId ?? '(none given)'}`}`);
+        const report = reportId
+          ? await this.handoffs.get(reportId)
+          : runId
+            ? await this.handoffs.latest(runId)
+            : undefined;
+        if (!report)
+          throw new NotFoundError(
+            `no handoff report ${reportId ? `with id ${reportId}` : `for run ${runId ?? '(none given)'}`}`,
+          );
         return { type: 'handoff.report.v1', body: { report } };
       }
       case 'handoff.list.v1':
-        return { type: 'handoff.reports.v1', body: { runId: env.body.runId, reports: await this.handoffs.list(env.body.runId) } };
+        return {
+          type: 'handoff.reports.v1',
+          body: { runId: env.body.runId, reports: await this.handoffs.list(env.body.runId) },
+        };
       default:
         return undefined;
     }
@@ -283,12 +386,18 @@ export class BudgetMonitor {
 }
 
 function windowsOf(r: BudgetReport): Windows {
-  return r.windows.map((w) => ({ windowMs: w.windowMs, errors: w.errors, total: w.total, burnRate: Number.isFinite(w.burnRate) ? w.burnRate : 0 }));
+  return r.windows.map((w) => ({
+    windowMs: w.windowMs,
+    errors: w.errors,
+    total: w.total,
+    burnRate: Number.isFinite(w.burnRate) ? w.burnRate : 0,
+  }));
 }
 
 export const budgetMonitorKind = defineActorKind({
   kind: 'budget-monitor',
-  description: 'counts run errors against their error budgets; on a breach revokes, suspends, diagnoses and writes a handoff report',
+  description:
+    'counts run errors against their error budgets; on a breach revokes, suspends, diagnoses and writes a handoff report',
   async start(ctx) {
     const args = budgetMonitorArgs(ctx.args);
     const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: 3 });
@@ -304,7 +413,13 @@ export const budgetMonitorKind = defineActorKind({
     try {
       consumer = await consumeRunEvents(
         ctx.bus,
-        { durable: args.durable, startFrom: args.startFrom, ackWaitMs: args.ackWaitMs, retryMs: args.eventRetryMs, log: ctx.log },
+        {
+          durable: args.durable,
+          startFrom: args.startFrom,
+          ackWaitMs: args.ackWaitMs,
+          retryMs: args.eventRetryMs,
+          log: ctx.log,
+        },
         (env, info) => monitor.onRunEvent(env, info),
       );
     } catch (err) {

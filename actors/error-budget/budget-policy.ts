@@ -124,7 +124,11 @@ export interface CompiledSloBudget extends CompiledCommon {
 export type CompiledBudget = CompiledCountBudget | CompiledSloBudget;
 
 /** Scales a window written for the reference period to `periodMs` (rounded, at least 1 ms). */
-export function scaleWindowMs(windowMs: number, periodMs: number, referencePeriodMs = DEFAULT_REFERENCE_PERIOD_MS): number {
+export function scaleWindowMs(
+  windowMs: number,
+  periodMs: number,
+  referencePeriodMs = DEFAULT_REFERENCE_PERIOD_MS,
+): number {
   return Math.max(1, Math.round((windowMs * periodMs) / referencePeriodMs));
 }
 
@@ -144,14 +148,18 @@ export function bucketWidthMs(windowsMs: readonly number[]): number {
 
 function positiveInt(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new ConfigError(`error budget: ${name} must be a positive integer, got ${String(v)}`, { details: { [name]: v } });
+    throw new ConfigError(`error budget: ${name} must be a positive integer, got ${String(v)}`, {
+      details: { [name]: v },
+    });
   }
   return v;
 }
 
 function nonNegativeInt(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    throw new ConfigError(`error budget: ${name} must be a non-negative integer, got ${String(v)}`, { details: { [name]: v } });
+    throw new ConfigError(`error budget: ${name} must be a non-negative integer, got ${String(v)}`, {
+      details: { [name]: v },
+    });
   }
   return v;
 }
@@ -159,16 +167,20 @@ function nonNegativeInt(name: string, v: unknown): number {
 function fraction(name: string, v: unknown, { open }: { open: boolean }): number {
   const ok = typeof v === 'number' && Number.isFinite(v) && (open ? v > 0 && v < 1 : v > 0 && v <= 1);
   if (!ok) {
-    throw new ConfigError(`error budget: ${name} must be a number in ${open ? '(0, 1)' : '(0, 1]'}, got ${String(v)}`, {
-      details: { [name]: v },
-    });
+    throw new ConfigError(
+      `error budget: ${name} must be a number in ${open ? '(0, 1)' : '(0, 1]'}, got ${String(v)}`,
+      {
+        details: { [name]: v },
+      },
+    );
   }
   return v as number;
 }
 
 function common(windows: number[], bucketOverride: number | undefined): CompiledCommon {
   const windowsMs = [...new Set(windows)].sort((a, b) => a - b);
-  const bucketMs = bucketOverride === undefined ? bucketWidthMs(windowsMs) : positiveInt('bucketMs', bucketOverride);
+  const bucketMs =
+    bucketOverride === undefined ? bucketWidthMs(windowsMs) : positiveInt('bucketMs', bucketOverride);
   const windowBuckets = windowsMs.map((w) => Math.ceil(w / bucketMs));
   const longest = windowsMs[windowsMs.length - 1]!;
   return { bucketMs, windowsMs, windowBuckets, ttlMs: longest + bucketMs };
@@ -182,25 +194,39 @@ export function compileBudget(policy: BudgetPolicy): CompiledBudget {
   if (policy.kind === 'count') {
     const maxErrors = nonNegativeInt('maxErrors', policy.maxErrors);
     const windowMs = positiveInt('windowMs', policy.windowMs);
-    const warnFraction = fraction('warnFraction', policy.warnFraction ?? DEFAULT_WARN_FRACTION, { open: false });
+    const warnFraction = fraction('warnFraction', policy.warnFraction ?? DEFAULT_WARN_FRACTION, {
+      open: false,
+    });
     // 1e-9 absorbs float noise (0.3 * 10 = 3.0000000000000004 must give 3, not 4).
     const warnAt = Math.max(1, Math.ceil(warnFraction * maxErrors - 1e-9));
-    return { kind: 'count', maxErrors, windowMs, warnAt, breachAt: maxErrors + 1, ...common([windowMs], policy.bucketMs) };
+    return {
+      kind: 'count',
+      maxErrors,
+      windowMs,
+      warnAt,
+      breachAt: maxErrors + 1,
+      ...common([windowMs], policy.bucketMs),
+    };
   }
   if (policy.kind === 'slo') {
     const slo = fraction('slo', policy.slo, { open: true });
     const periodMs = positiveInt('periodMs', policy.periodMs ?? DEFAULT_SLO_PERIOD_MS);
     const minEvents = nonNegativeInt('minEvents', policy.minEvents ?? DEFAULT_MIN_EVENTS);
     const rawPairs = policy.pairs ?? DEFAULT_BURN_RATE_PAIRS;
-    if (rawPairs.length === 0) throw new ConfigError('error budget: an SLO budget needs at least one burn-rate pair');
+    if (rawPairs.length === 0)
+      throw new ConfigError('error budget: an SLO budget needs at least one burn-rate pair');
     const scaled = rawPairs.map((p, i) => {
       positiveInt(`pairs[${i}].longWindowMs`, p.longWindowMs);
       positiveInt(`pairs[${i}].shortWindowMs`, p.shortWindowMs);
       if (!(typeof p.burnRate === 'number' && Number.isFinite(p.burnRate) && p.burnRate > 0)) {
-        throw new ConfigError(`error budget: pairs[${i}].burnRate must be a positive number`, { details: { burnRate: p.burnRate } });
+        throw new ConfigError(`error budget: pairs[${i}].burnRate must be a positive number`, {
+          details: { burnRate: p.burnRate },
+        });
       }
       if (p.severity !== 'warn' && p.severity !== 'breach') {
-        throw new ConfigError(`error budget: pairs[${i}].severity must be 'warn' or 'breach'`, { details: { severity: p.severity } });
+        throw new ConfigError(`error budget: pairs[${i}].severity must be 'warn' or 'breach'`, {
+          details: { severity: p.severity },
+        });
       }
       return {
         longWindowMs: scaleWindowMs(p.longWindowMs, periodMs),

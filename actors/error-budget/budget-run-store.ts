@@ -65,7 +65,11 @@ export class BudgetRunStore {
       flat.push(k, typeof v === 'object' ? JSON.stringify(v) : String(v));
     }
     if (flat.length === 0) return;
-    await this.redis.multi().hset(this.key(runId), ...flat).pexpire(this.key(runId), this.ttlMs).exec();
+    await this.redis
+      .multi()
+      .hset(this.key(runId), ...flat)
+      .pexpire(this.key(runId), this.ttlMs)
+      .exec();
   }
 
   /** Sets fields only if they are not set yet (the first parent, the first sequence). */
@@ -86,11 +90,17 @@ export class BudgetRunStore {
 
   /** The kept errors, oldest first. */
   async errors(runId: string): Promise<TimelineError[]> {
-    return (await this.redis.lrange(this.key(runId, 'errors'), 0, -1)).map((s) => JSON.parse(s) as TimelineError).reverse();
+    return (await this.redis.lrange(this.key(runId, 'errors'), 0, -1))
+      .map((s) => JSON.parse(s) as TimelineError)
+      .reverse();
   }
 
   async addAgent(runId: string, agentId: string): Promise<void> {
-    await this.redis.multi().sadd(this.key(runId, 'agents'), agentId).pexpire(this.key(runId, 'agents'), this.ttlMs).exec();
+    await this.redis
+      .multi()
+      .sadd(this.key(runId, 'agents'), agentId)
+      .pexpire(this.key(runId, 'agents'), this.ttlMs)
+      .exec();
   }
 
   async agents(runId: string): Promise<string[]> {

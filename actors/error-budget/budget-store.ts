@@ -12,7 +12,12 @@ import type { Clock } from '../../infra/clock.ts';
 import { InternalError, InvalidMessageError } from '../../protocols/errors.ts';
 import { type BudgetEvaluation, verdictFromCode, type WindowStatus } from './budget-evaluator.ts';
 import { BUDGET_LUA } from './budget-lua.ts';
-import { type BudgetPolicy, type CompiledBudget, compileBudget, DEFAULT_KEY_PREFIX } from './budget-policy.ts';
+import {
+  type BudgetPolicy,
+  type CompiledBudget,
+  compileBudget,
+  DEFAULT_KEY_PREFIX,
+} from './budget-policy.ts';
 import { burnRate } from './burn-rate.ts';
 
 export type BudgetOutcome = 'success' | 'error';
@@ -68,7 +73,12 @@ export function asCompiled(budget: CompiledBudget | BudgetPolicy): CompiledBudge
 }
 
 /** ARGV of the budget script (see budget-lua.ts for the layout). */
-export function budgetArgs(budget: CompiledBudget, op: 'record' | 'peek', nowMs: number, outcome: BudgetOutcome | undefined): string[] {
+export function budgetArgs(
+  budget: CompiledBudget,
+  op: 'record' | 'peek',
+  nowMs: number,
+  outcome: BudgetOutcome | undefined,
+): string[] {
   const args = [
     op,
     String(Math.floor(nowMs)),
@@ -84,19 +94,38 @@ export function budgetArgs(budget: CompiledBudget, op: 'record' | 'peek', nowMs:
   } else {
     args.push(String(budget.budgetFraction), String(budget.minEvents), String(budget.pairs.length));
     for (const p of budget.pairs) {
-      args.push(String(p.longIndex + 1), String(p.shortIndex + 1), String(p.burnRate), p.severity === 'breach' ? '2' : '1');
+      args.push(
+        String(p.longIndex + 1),
+        String(p.shortIndex + 1),
+        String(p.burnRate),
+        p.severity === 'breach' ? '2' : '1',
+      );
     }
   }
   return args;
 }
 
 /** Builds a report from the script's reply (also used by the in-memory store, which replies in the same shape). */
-export function reportFromReply(runId: string, budget: CompiledBudget, reply: readonly number[]): BudgetReport {
+export function reportFromReply(
+  runId: string,
+  budget: CompiledBudget,
+  reply: readonly number[],
+): BudgetReport {
   const n = budget.windowsMs.length;
   if (reply.length !== 7 + 2 * n) {
-    throw new InternalError(`error budget: unexpected script reply of length ${reply.length}`, { details: { runId } });
+    throw new InternalError(`error budget: unexpected script reply of length ${reply.length}`, {
+      details: { runId },
+    });
   }
-  const [code, firstBreach, firstWarn, warnedAt, breachedAt, firedPair, at] = reply as [number, number, number, number, number, number, number];
+  const [code, firstBreach, firstWarn, warnedAt, breachedAt, firedPair, at] = reply as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const windows: WindowStatus[] = budget.windowsMs.map((windowMs, i) => {
     const errors = reply[7 + i]!;
     const total = reply[7 + n + i]!;
@@ -133,7 +162,10 @@ export interface RedisBudgetStoreOptions {
 }
 
 const COMMAND = 'agovErrorBudget';
-type BudgetCommand = Record<typeof COMMAND, (k1: string, k2: string, k3: string, ...argv: string[]) => Promise<unknown>>;
+type BudgetCommand = Record<
+  typeof COMMAND,
+  (k1: string, k2: string, k3: string, ...argv: string[]) => Promise<unknown>
+>;
 
 /**
  * BudgetStore on Redis/DragonflyDB. The script runs with EVALSHA and falls back to EVAL on NOSCRIPT
@@ -157,9 +189,15 @@ export class RedisBudgetStore implements BudgetStore {
     return budgetKeys(runId, this.prefix);
   }
 
-  record(runId: string, budget: CompiledBudget | BudgetPolicy, outcome: BudgetOutcome): Promise<BudgetReport> {
+  record(
+    runId: string,
+    budget: CompiledBudget | BudgetPolicy,
+    outcome: BudgetOutcome,
+  ): Promise<BudgetReport> {
     if (outcome !== 'success' && outcome !== 'error') {
-      throw new InvalidMessageError(`error budget: outcome must be 'success' or 'error', got ${String(outcome)}`);
+      throw new InvalidMessageError(
+        `error budget: outcome must be 'success' or 'error', got ${String(outcome)}`,
+      );
     }
     return this.run(runId, asCompiled(budget), 'record', outcome);
   }
@@ -172,11 +210,17 @@ export class RedisBudgetStore implements BudgetStore {
     await this.redis.del(...this.keys(runId));
   }
 
-  private async run(runId: string, budget: CompiledBudget, op: 'record' | 'peek', outcome: BudgetOutcome | undefined): Promise<BudgetReport> {
+  private async run(
+    runId: string,
+    budget: CompiledBudget,
+    op: 'record' | 'peek',
+    outcome: BudgetOutcome | undefined,
+  ): Promise<BudgetReport> {
     const [k1, k2, k3] = this.keys(runId);
     const argv = budgetArgs(budget, op, this.clock.now(), outcome);
     const reply = await (this.redis as unknown as BudgetCommand)[COMMAND](k1, k2, k3, ...argv);
-    if (!Array.isArray(reply)) throw new InternalError('error budget: script replied with a non-array', { details: { runId } });
+    if (!Array.isArray(reply))
+      throw new InternalError('error budget: script replied with a non-array', { details: { runId } });
     return reportFromReply(runId, budget, reply.map(Number));
   }
 }

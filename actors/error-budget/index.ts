@@ -27,7 +27,15 @@ export {
   type SloBudgetPolicy,
   scaleWindowMs,
 } from './budget-policy.ts';
-export { allowedErrors, budgetConsumed, budgetFraction, burnRate, burnRateForBudgetFraction, errorRatio, timeToExhaustionMs } from './burn-rate.ts';
+export {
+  allowedErrors,
+  budgetConsumed,
+  budgetFraction,
+  burnRate,
+  burnRateForBudgetFraction,
+  errorRatio,
+  timeToExhaustionMs,
+} from './burn-rate.ts';
 export {
   type BudgetEvaluation,
   evaluateBudget,

@@ -7,7 +7,14 @@ import type { Clock } from '../../infra/clock.ts';
 import { InvalidMessageError } from '../../protocols/errors.ts';
 import { evaluateBudget, VERDICT_CODES, type WindowCounts } from './budget-evaluator.ts';
 import type { BudgetPolicy, CompiledBudget } from './budget-policy.ts';
-import { asCompiled, type BudgetOutcome, type BudgetReport, type BudgetStore, budgetKeys, reportFromReply } from './budget-store.ts';
+import {
+  asCompiled,
+  type BudgetOutcome,
+  type BudgetReport,
+  type BudgetStore,
+  budgetKeys,
+  reportFromReply,
+} from './budget-store.ts';
 
 interface RunState {
   errors: Map<number, number>;
@@ -18,7 +25,11 @@ interface RunState {
 }
 
 /** Sums `buckets` into each window ending at bucket `cur` (window i covers buckets cur - nb[i] + 1 .. cur). */
-export function sumWindows(buckets: ReadonlyMap<number, number>, cur: number, windowBuckets: readonly number[]): number[] {
+export function sumWindows(
+  buckets: ReadonlyMap<number, number>,
+  cur: number,
+  windowBuckets: readonly number[],
+): number[] {
   const acc = windowBuckets.map(() => 0);
   for (const [idx, v] of buckets) {
     if (idx > cur) continue;
@@ -34,9 +45,15 @@ export class MemoryBudgetStore implements BudgetStore {
 
   constructor(private readonly clock: Clock) {}
 
-  async record(runId: string, budget: CompiledBudget | BudgetPolicy, outcome: BudgetOutcome): Promise<BudgetReport> {
+  async record(
+    runId: string,
+    budget: CompiledBudget | BudgetPolicy,
+    outcome: BudgetOutcome,
+  ): Promise<BudgetReport> {
     if (outcome !== 'success' && outcome !== 'error') {
-      throw new InvalidMessageError(`error budget: outcome must be 'success' or 'error', got ${String(outcome)}`);
+      throw new InvalidMessageError(
+        `error budget: outcome must be 'success' or 'error', got ${String(outcome)}`,
+      );
     }
     return this.run(runId, asCompiled(budget), true, outcome);
   }
@@ -50,11 +67,22 @@ export class MemoryBudgetStore implements BudgetStore {
     this.runs.delete(runId);
   }
 
-  private run(runId: string, budget: CompiledBudget, write: boolean, outcome: BudgetOutcome | undefined): BudgetReport {
+  private run(
+    runId: string,
+    budget: CompiledBudget,
+    write: boolean,
+    outcome: BudgetOutcome | undefined,
+  ): BudgetReport {
     budgetKeys(runId); // same validation as the Redis store
     let state = this.runs.get(runId);
     if (!state) {
-      state = { errors: new Map(), totals: new Map(), now: undefined, warnedAt: undefined, breachedAt: undefined };
+      state = {
+        errors: new Map(),
+        totals: new Map(),
+        now: undefined,
+        warnedAt: undefined,
+        breachedAt: undefined,
+      };
       if (write) this.runs.set(runId, state);
     }
     let now = Math.floor(this.clock.now());
@@ -65,7 +93,8 @@ export class MemoryBudgetStore implements BudgetStore {
     if (write) {
       state.totals.set(cur, (state.totals.get(cur) ?? 0) + 1);
       if (outcome === 'error') state.errors.set(cur, (state.errors.get(cur) ?? 0) + 1);
-      for (const m of [state.errors, state.totals]) for (const idx of [...m.keys()]) if (idx < oldest) m.delete(idx);
+      for (const m of [state.errors, state.totals])
+        for (const idx of [...m.keys()]) if (idx < oldest) m.delete(idx);
     }
     const errs = sumWindows(state.errors, cur, budget.windowBuckets);
     const tots = sumWindows(state.totals, cur, budget.windowBuckets);

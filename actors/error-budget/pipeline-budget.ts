@@ -52,8 +52,18 @@ export function budgetPolicyFromPipeline(b: PipelineErrorBudget = DEFAULT_PIPELI
     slo: b.slo,
     periodMs: b.periodMs,
     pairs: [
-      { longWindowMs: ref(long), shortWindowMs: ref(short), burnRate: b.breachBurnRate ?? DEFAULT_SLO_BREACH_BURN_RATE, severity: 'breach' },
-      { longWindowMs: ref(long), shortWindowMs: ref(short), burnRate: b.warnBurnRate ?? DEFAULT_SLO_WARN_BURN_RATE, severity: 'warn' },
+      {
+        longWindowMs: ref(long),
+        shortWindowMs: ref(short),
+        burnRate: b.breachBurnRate ?? DEFAULT_SLO_BREACH_BURN_RATE,
+        severity: 'breach',
+      },
+      {
+        longWindowMs: ref(long),
+        shortWindowMs: ref(short),
+        burnRate: b.warnBurnRate ?? DEFAULT_SLO_WARN_BURN_RATE,
+        severity: 'warn',
+      },
     ],
   };
 }

@@ -31,11 +31,18 @@ export async function auditApiCall(deps: GatewayDeps, call: ApiCall): Promise<bo
   if (body.errorCode === undefined) delete body.errorCode;
   try {
     const env = deps.bus.wrap({ type: 'api.call.v1', body, ...(call.runId ? { run: call.runId } : {}) });
-    await deps.bus.publishDurable(auditSubject(API_AUDIT_CATEGORY), env, { timeoutMs: deps.settings.auditTimeoutMs });
+    await deps.bus.publishDurable(auditSubject(API_AUDIT_CATEGORY), env, {
+      timeoutMs: deps.settings.auditTimeoutMs,
+    });
     return true;
   } catch (err) {
     deps.metrics.recordAuditFailure();
-    deps.log.warn('audit record of an API call was not stored', { route: call.route, status: call.status, requestId: call.requestId, error: String(err) });
+    deps.log.warn('audit record of an API call was not stored', {
+      route: call.route,
+      status: call.status,
+      requestId: call.requestId,
+      error: String(err),
+    });
     return false;
   }
 }

@@ -34,7 +34,11 @@ const digest = (key: string): Buffer => createHash('sha256').update(key, 'utf8')
 /**
  * Parses key specs (`name:tier:key`). `where` names the source in errors; errors never contain a key.
  */
-export function parseApiKeys(specs: readonly string[], where = 'apiKeys', minKeyLength = DEFAULT_MIN_API_KEY_LENGTH): Array<Caller & { key: string }> {
+export function parseApiKeys(
+  specs: readonly string[],
+  where = 'apiKeys',
+  minKeyLength = DEFAULT_MIN_API_KEY_LENGTH,
+): Array<Caller & { key: string }> {
   const out: Array<Caller & { key: string }> = [];
   specs.forEach((spec, i) => {
     const first = spec.indexOf(':');
@@ -43,12 +47,17 @@ export function parseApiKeys(specs: readonly string[], where = 'apiKeys', minKey
     const name = spec.slice(0, first);
     const tier = spec.slice(first + 1, second);
     const key = spec.slice(second + 1);
-    if (!NAME_RE.test(name)) throw new ConfigError(`${where} entry ${i + 1}: name must be 1-64 letters, digits, '_', '.' or '-'`);
+    if (!NAME_RE.test(name))
+      throw new ConfigError(`${where} entry ${i + 1}: name must be 1-64 letters, digits, '_', '.' or '-'`);
     if (!isTier(tier)) {
-      throw new ConfigError(`${where} entry ${i + 1} (${name}): tier must be one of ${TIERS.join(', ')}, got ${JSON.stringify(tier)}`);
+      throw new ConfigError(
+        `${where} entry ${i + 1} (${name}): tier must be one of ${TIERS.join(', ')}, got ${JSON.stringify(tier)}`,
+      );
     }
     if (key.length < minKeyLength || !KEY_RE.test(key)) {
-      throw new ConfigError(`${where} entry ${i + 1} (${name}): key must be at least ${minKeyLength} printable characters without spaces`);
+      throw new ConfigError(
+        `${where} entry ${i + 1} (${name}): key must be at least ${minKeyLength} printable characters without spaces`,
+      );
     }
     out.push({ name, tier, key });
   });
@@ -61,7 +70,9 @@ export function readApiKeysFile(file: string): string[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read API keys file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new ConfigError(
+      `cannot read API keys file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
   return text
     .split(/\r?\n/)
@@ -79,7 +90,8 @@ export class ApiKeyStore {
     this.keys = keys.map((k) => {
       if (names.has(k.name)) throw new ConfigError(`API key name ${k.name} is configured twice`);
       const d = digest(k.key);
-      if (digests.has(d.toString('hex'))) throw new ConfigError(`API key ${k.name} has the same key as another entry`);
+      if (digests.has(d.toString('hex')))
+        throw new ConfigError(`API key ${k.name} has the same key as another entry`);
       names.add(k.name);
       digests.add(d.toString('hex'));
       return { name: k.name, tier: k.tier, digest: d };

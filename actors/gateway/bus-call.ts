@@ -17,15 +17,23 @@ export async function askService<R extends MessageType>(
 ): Promise<Envelope<R>> {
   const reply = await deps.bus.ask(serviceSubject(kind), msg, { timeoutMs: deps.settings.askTimeoutMs });
   if (!(expect as readonly string[]).includes(reply.type)) {
-    throw new InternalError(`${serviceSubject(kind)} answered ${msg.type} with ${reply.type}, expected ${expect.join(' or ')}`, {
-      details: { subject: serviceSubject(kind), type: reply.type },
-    });
+    throw new InternalError(
+      `${serviceSubject(kind)} answered ${msg.type} with ${reply.type}, expected ${expect.join(' or ')}`,
+      {
+        details: { subject: serviceSubject(kind), type: reply.type },
+      },
+    );
   }
   return reply as Envelope<R>;
 }
 
 /** {@link askService}, relayed as the route's answer: 200 with the reply's body as is. */
-export async function relayService<R extends MessageType>(deps: GatewayDeps, kind: string, msg: OutMessage, expect: readonly R[]): Promise<RouteResult> {
+export async function relayService<R extends MessageType>(
+  deps: GatewayDeps,
+  kind: string,
+  msg: OutMessage,
+  expect: readonly R[],
+): Promise<RouteResult> {
   const reply = await askService(deps, kind, msg, expect);
   return { status: 200, body: reply.body };
 }

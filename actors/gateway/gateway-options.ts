@@ -70,16 +70,26 @@ export interface GatewaySettings {
 function str(args: Readonly<Record<string, unknown>>, name: string, envValue?: string): string | undefined {
   const v = args[name] ?? envValue;
   if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string' && typeof v !== 'number') throw new ConfigError(`gateway arg ${name} must be a string`);
+  if (typeof v !== 'string' && typeof v !== 'number')
+    throw new ConfigError(`gateway arg ${name} must be a string`);
   return String(v);
 }
 
-function int(args: Readonly<Record<string, unknown>>, name: string, def: number, min: number, max: number, envValue?: string): number {
+function int(
+  args: Readonly<Record<string, unknown>>,
+  name: string,
+  def: number,
+  min: number,
+  max: number,
+  envValue?: string,
+): number {
   const raw = args[name] ?? envValue;
   if (raw === undefined || raw === null || raw === '') return def;
   const n = typeof raw === 'number' ? raw : Number(raw);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(`gateway arg ${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+    throw new ConfigError(
+      `gateway arg ${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`,
+    );
   }
   return n;
 }
@@ -87,13 +97,18 @@ function int(args: Readonly<Record<string, unknown>>, name: string, def: number,
 /** Splits an inline key list: a comma-separated string, or an array of strings / `{name, tier, key}` objects. */
 function keySpecs(v: unknown): string[] {
   if (v === undefined || v === null || v === '') return [];
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (typeof v === 'string')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (Array.isArray(v)) {
     return v.map((item, i) => {
       if (typeof item === 'string') return item.trim();
       if (item && typeof item === 'object') {
         const { name, tier, key } = item as Record<string, unknown>;
-        if (typeof name === 'string' && typeof tier === 'string' && typeof key === 'string') return `${name}:${tier}:${key}`;
+        if (typeof name === 'string' && typeof tier === 'string' && typeof key === 'string')
+          return `${name}:${tier}:${key}`;
       }
       throw new ConfigError(`gateway arg apiKeys[${i}] must be "name:tier:key" or {name, tier, key}`);
     });
@@ -102,7 +117,10 @@ function keySpecs(v: unknown): string[] {
 }
 
 /** Resolves the gateway's start arguments (and environment) into settings; throws ConfigError naming the bad value. */
-export function gatewaySettings(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): GatewaySettings {
+export function gatewaySettings(
+  args: Readonly<Record<string, unknown>>,
+  env: NodeJS.ProcessEnv = process.env,
+): GatewaySettings {
   const services: ServiceKinds = {
     orchestrator: str(args, 'orchestratorKind') ?? DEFAULT_ORCHESTRATOR_KIND,
     tokenAuthority: str(args, 'tokenAuthorityKind') ?? DEFAULT_TOKEN_AUTHORITY_KIND,

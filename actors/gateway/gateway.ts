@@ -19,7 +19,10 @@ import type { GatewayDeps } from './route-def.ts';
 import { createGatewayServer } from './server.ts';
 
 /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then drops what is left. */
-export async function closeGatewayServer(app: FastifyInstance, graceMs = DEFAULT_CLOSE_GRACE_MS): Promise<void> {
+export async function closeGatewayServer(
+  app: FastifyInstance,
+  graceMs = DEFAULT_CLOSE_GRACE_MS,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const grace = new Promise<'timeout'>((r) => {
     timer = setTimeout(() => r('timeout'), graceMs);
@@ -31,21 +34,38 @@ export async function closeGatewayServer(app: FastifyInstance, graceMs = DEFAULT
 
 export const gatewayKind = defineActorKind({
   kind: GATEWAY_KIND,
-  description: 'HTTP API (Fastify) in front of the bus: pipelines, run tokens, error budgets, handoffs, agents, health, metrics',
+  description:
+    'HTTP API (Fastify) in front of the bus: pipelines, run tokens, error budgets, handoffs, agents, health, metrics',
   async start(ctx) {
     const settings = gatewaySettings(ctx.args);
     const keys = ApiKeyStore.fromConfig(settings.apiKeySpecs, settings.apiKeysFile);
-    if (keys.size === 0) ctx.log.warn('no API keys configured (apiKeys, AGOV_API_KEYS, AGOV_API_KEYS_FILE): every /api route answers 401');
-    await ensureStreams(ctx.bus.nc, streamDeclarations().filter((d) => d.name === AUDIT_STREAM));
+    if (keys.size === 0)
+      ctx.log.warn(
+        'no API keys configured (apiKeys, AGOV_API_KEYS, AGOV_API_KEYS_FILE): every /api route answers 401',
+      );
+    await ensureStreams(
+      ctx.bus.nc,
+      streamDeclarations().filter((d) => d.name === AUDIT_STREAM),
+    );
     const metrics = new GatewayMetrics();
-    const deps: GatewayDeps = { bus: ctx.bus, settings, metrics, clock: ctx.clock, log: ctx.log, startedAt: ctx.clock.now() };
+    const deps: GatewayDeps = {
+      bus: ctx.bus,
+      settings,
+      metrics,
+      clock: ctx.clock,
+      log: ctx.log,
+      startedAt: ctx.clock.now(),
+    };
     const app = createGatewayServer({ deps, keys });
     try {
       await app.listen({ port: settings.port, host: settings.host });
     } catch (err) {
       await app.close().catch(() => undefined);
       const code = (err as NodeJS.ErrnoException).code;
-      throw new ConfigError(`gateway cannot listen on ${settings.host}:${settings.port} (${code ?? toGovError(err).message})`, { cause: err });
+      throw new ConfigError(
+        `gateway cannot listen on ${settings.host}:${settings.port} (${code ?? toGovError(err).message})`,
+        { cause: err },
+      );
     }
     const address = app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -43,23 +43,50 @@ export interface HttpError {
 }
 
 /** Fastify's own errors (body parsing, limits) carry `code: 'FST_…'` and a `statusCode`. */
-function fromFastify(err: { code?: unknown; statusCode?: unknown; message?: unknown }): { gov: GovError; status: number } | undefined {
+function fromFastify(err: {
+  code?: unknown;
+  statusCode?: unknown;
+  message?: unknown;
+}): { gov: GovError; status: number } | undefined {
   if (typeof err.code !== 'string' || !err.code.startsWith('FST_')) return undefined;
   const status = typeof err.statusCode === 'number' ? err.statusCode : 500;
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { gov: new PayloadTooLargeError('request body is larger than the gateway accepts', { details: { reason: 'body-limit' } }), status: 413 };
+      return {
+        gov: new PayloadTooLargeError('request body is larger than the gateway accepts', {
+          details: { reason: 'body-limit' },
+        }),
+        status: 413,
+      };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { gov: new InvalidMessageError('body: not valid JSON', { details: { field: 'body' } }), status: 400 };
+      return {
+        gov: new InvalidMessageError('body: not valid JSON', { details: { field: 'body' } }),
+        status: 400,
+      };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { gov: new InvalidMessageError('body: empty, but Content-Type is application/json', { details: { field: 'body' } }), status: 400 };
+      return {
+        gov: new InvalidMessageError('body: empty, but Content-Type is application/json', {
+          details: { field: 'body' },
+        }),
+        status: 400,
+      };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { gov: new InvalidMessageError('body: unsupported Content-Type; send application/json', { details: { field: 'content-type' } }), status: 415 };
+      return {
+        gov: new InvalidMessageError('body: unsupported Content-Type; send application/json', {
+          details: { field: 'content-type' },
+        }),
+        status: 415,
+      };
     case 'FST_ERR_NOT_FOUND':
       return { gov: new NotFoundError('no such route'), status: 404 };
     default:
       if (status >= 400 && status < 500) {
-        return { gov: new InvalidMessageError(typeof err.message === 'string' ? err.message : err.code, { details: { reason: err.code } }), status };
+        return {
+          gov: new InvalidMessageError(typeof err.message === 'string' ? err.message : err.code, {
+            details: { reason: err.code },
+          }),
+          status,
+        };
       }
       return undefined;
   }
@@ -72,9 +99,13 @@ export function toHttpError(err: unknown, requestId: string): HttpError {
   const status = fst?.status ?? HTTP_STATUS_BY_CODE[gov.code] ?? 500;
   const shown =
     gov.code === 'GOV_ERR_INTERNAL' && !(err instanceof InternalError && err.details)
-      ? new InternalError(`internal error; the gateway log has it under request ${requestId}`, { details: { requestId } })
+      ? new InternalError(`internal error; the gateway log has it under request ${requestId}`, {
+          details: { requestId },
+        })
       : gov;
-  const body: HttpErrorBody = { error: { code: shown.code, message: shown.message, retryable: shown.retryable } };
+  const body: HttpErrorBody = {
+    error: { code: shown.code, message: shown.message, retryable: shown.retryable },
+  };
   if (shown.details && Object.keys(shown.details).length > 0) body.error.details = shown.details;
   return { status, body, error: gov };
 }

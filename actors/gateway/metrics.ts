@@ -103,7 +103,12 @@ export class GatewayMetrics {
       duration.samples.push({ labels: { method, route }, value: d.sum, suffix: '_sum' });
       duration.samples.push({ labels: { method, route }, value: d.count, suffix: '_count' });
     }
-    const events: Family = { name: 'agov_bus_events_total', help: "The gateway bus's message counters, by event.", type: 'counter', samples: [] };
+    const events: Family = {
+      name: 'agov_bus_events_total',
+      help: "The gateway bus's message counters, by event.",
+      type: 'counter',
+      samples: [],
+    };
     const rejected: Family = {
       name: 'agov_bus_rejected_total',
       help: 'Messages the gateway bus refused (undecodable, invalid, unhandled), by error code.',
@@ -117,8 +122,10 @@ export class GatewayMetrics {
       samples: [],
     };
     for (const [name, value] of Object.entries(bus.counters).sort(([a], [b]) => a.localeCompare(b))) {
-      if (name.startsWith('rejected.')) rejected.samples.push({ labels: { code: name.slice('rejected.'.length) }, value });
-      else if (name.startsWith('dead-lettered.')) deadLettered.samples.push({ labels: { code: name.slice('dead-lettered.'.length) }, value });
+      if (name.startsWith('rejected.'))
+        rejected.samples.push({ labels: { code: name.slice('rejected.'.length) }, value });
+      else if (name.startsWith('dead-lettered.'))
+        deadLettered.samples.push({ labels: { code: name.slice('dead-lettered.'.length) }, value });
       else if (name !== 'dead-lettered') events.samples.push({ labels: { event: name }, value });
     }
     return renderFamilies([

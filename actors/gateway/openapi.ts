@@ -83,12 +83,18 @@ function operation(route: AnyRoute): JsonObject {
   const params = [...parameters(route.params, 'path'), ...parameters(route.query, 'query')];
   if (params.length > 0) op.parameters = params;
   if (route.body) {
-    op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } };
+    op.requestBody = {
+      required: true,
+      content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+    };
   }
   const responses: JsonObject = {};
   for (const [status, r] of Object.entries(route.responses)) {
     const contentType = r.contentType ?? 'application/json';
-    responses[status] = { description: r.description, ...(r.schema ? { content: { [contentType]: { schema: jsonSchema(r.schema, 'output') } } } : {}) };
+    responses[status] = {
+      description: r.description,
+      ...(r.schema ? { content: { [contentType]: { schema: jsonSchema(r.schema, 'output') } } } : {}),
+    };
   }
   for (const status of errorStatuses(route)) {
     if (responses[String(status)]) continue;
@@ -131,8 +137,16 @@ export function openApiDocument(routes: readonly AnyRoute[] = gatewayRoutes()): 
     paths,
     components: {
       securitySchemes: {
-        apiKey: { type: 'http', scheme: 'bearer', description: 'An API key configured as name:tier:key (AGOV_API_KEYS)' },
-        metricsKey: { type: 'http', scheme: 'bearer', description: 'The metrics key, when the gateway is given one' },
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API key configured as name:tier:key (AGOV_API_KEYS)',
+        },
+        metricsKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The metrics key, when the gateway is given one',
+        },
       },
       schemas: { Error: jsonSchema(ErrorBodySchema, 'output') },
     },

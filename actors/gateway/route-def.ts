@@ -56,7 +56,11 @@ export interface RouteResponse {
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
 type Schema = z.ZodType | undefined;
 
-export interface RouteSpec<B extends Schema = undefined, Q extends Schema = undefined, P extends Schema = undefined> {
+export interface RouteSpec<
+  B extends Schema = undefined,
+  Q extends Schema = undefined,
+  P extends Schema = undefined,
+> {
   method: 'GET' | 'POST';
   /** Fastify path (`/api/agents/:id`). */
   url: string;
@@ -80,8 +84,10 @@ export interface RouteSpec<B extends Schema = undefined, Q extends Schema = unde
 export type AnyRoute = RouteSpec<Schema, Schema, Schema>;
 
 /** Declares a route with its handler's types inferred from the schemas. */
-export function defineRoute<B extends Schema = undefined, Q extends Schema = undefined, P extends Schema = undefined>(
-  spec: RouteSpec<B, Q, P>,
-): AnyRoute {
+export function defineRoute<
+  B extends Schema = undefined,
+  Q extends Schema = undefined,
+  P extends Schema = undefined,
+>(spec: RouteSpec<B, Q, P>): AnyRoute {
   return spec as unknown as AnyRoute;
 }

@@ -9,7 +9,9 @@ export const RunIdSchema = z
   .describe('Pipeline run id (PIPELINE_ID)');
 
 /** An agent or report id (same rule: they appear in subjects). */
-export const IdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "must be 1-128 letters, digits, '_' or '-'");
+export const IdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,128}$/, "must be 1-128 letters, digits, '_' or '-'");
 
 export const ErrorBodySchema = z
   .object({

@@ -42,13 +42,24 @@ interface RequestState {
 const UNMATCHED_ROUTE = '(unmatched)';
 
 /** `where.path: message` for the first problems, and the first path as `details.field`. */
-export function validationError(where: 'body' | 'query' | 'params', error: z.ZodError): InstanceType<typeof InvalidMessageError> {
-  const issues = error.issues.slice(0, 5).map((i) => ({ field: [where, ...i.path.map(String)].join('.'), message: i.message }));
+export function validationError(
+  where: 'body' | 'query' | 'params',
+  error: z.ZodError,
+): InstanceType<typeof InvalidMessageError> {
+  const issues = error.issues
+    .slice(0, 5)
+    .map((i) => ({ field: [where, ...i.path.map(String)].join('.'), message: i.message }));
   const text = issues.map((i) => `${i.field}: ${i.message}`).join('; ');
-  return new InvalidMessageError(`invalid request ${where === 'params' ? 'path' : where}: ${text}`, { details: { field: issues[0]?.field ?? where, issues } });
+  return new InvalidMessageError(`invalid request ${where === 'params' ? 'path' : where}: ${text}`, {
+    details: { field: issues[0]?.field ?? where, issues },
+  });
 }
 
-function validate<S extends z.ZodType | undefined>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): unknown {
+function validate<S extends z.ZodType | undefined>(
+  schema: S,
+  value: unknown,
+  where: 'body' | 'query' | 'params',
+): unknown {
   if (!schema) return undefined;
   const r = schema.safeParse(value);
   if (!r.success) throw validationError(where, r.error);
@@ -102,11 +113,19 @@ export function createGatewayServer(options: GatewayServerOptions): FastifyInsta
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const state = stateOf(request);
         const raw = request.body as { runId?: unknown } | undefined;
-        if (raw && typeof raw === 'object' && typeof raw.runId === 'string' && isSubjectToken(raw.runId)) state.runId = raw.runId;
+        if (raw && typeof raw === 'object' && typeof raw.runId === 'string' && isSubjectToken(raw.runId))
+          state.runId = raw.runId;
         const body = validate(route.body, request.body, 'body');
         const query = validate(route.query, request.query, 'query');
         const params = validate(route.params, request.params, 'params');
-        const result = await route.handle({ deps, caller: state.caller, body, query, params, requestId: request.id } as Parameters<AnyRoute['handle']>[0]);
+        const result = await route.handle({
+          deps,
+          caller: state.caller,
+          body,
+          query,
+          params,
+          requestId: request.id,
+        } as Parameters<AnyRoute['handle']>[0]);
         if (result.runId !== undefined) state.runId = result.runId;
         reply.code(result.status);
         for (const [k, v] of Object.entries(result.headers ?? {})) reply.header(k, v);
@@ -121,7 +140,12 @@ export function createGatewayServer(options: GatewayServerOptions): FastifyInsta
     const h = toHttpError(err, request.id);
     state.errorCode = h.body.error.code;
     if (h.status >= 500 && h.body.error.code === 'GOV_ERR_INTERNAL') {
-      deps.log.error('request failed', { requestId: request.id, route: state.route?.url, error: String(err), stack: err instanceof Error ? err.stack : undefined });
+      deps.log.error('request failed', {
+        requestId: request.id,
+        route: state.route?.url,
+        error: String(err),
+        stack: err instanceof Error ? err.stack : undefined,
+      });
     }
     if (h.status === 401) reply.header('www-authenticate', 'Bearer realm="agov"');
     reply.code(h.status).type('application/json; charset=utf-8').send(h.body);
@@ -133,7 +157,13 @@ export function createGatewayServer(options: GatewayServerOptions): FastifyInsta
     reply
       .code(404)
       .type('application/json; charset=utf-8')
-      .send({ error: { code: 'GOV_ERR_NOT_FOUND', message: `no route ${request.method} ${path} (see GET /api/openapi.json)`, retryable: false } });
+      .send({
+        error: {
+          code: 'GOV_ERR_NOT_FOUND',
+          message: `no route ${request.method} ${path} (see GET /api/openapi.json)`,
+          retryable: false,
+        },
+      });
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -157,7 +187,12 @@ export function createGatewayServer(options: GatewayServerOptions): FastifyInsta
   app.addHook('onResponse', async (request, reply) => {
     const state = stateOf(request);
     const seconds = Number(process.hrtime.bigint() - state.startNs) / 1e9;
-    deps.metrics.recordRequest(request.method, state.route?.url ?? UNMATCHED_ROUTE, reply.statusCode, seconds);
+    deps.metrics.recordRequest(
+      request.method,
+      state.route?.url ?? UNMATCHED_ROUTE,
+      reply.statusCode,
+      seconds,
+    );
   });
 
   return app;

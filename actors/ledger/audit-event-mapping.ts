@@ -15,7 +15,14 @@
  */
 import type { AnyEnvelope } from '../../protocols/envelope.ts';
 import { InvalidMessageError } from '../../protocols/errors.ts';
-import { type AuditEvent, type JsonObject, type JsonValue, assertNoSecrets, isSecretKey, secretValueKind } from './canonical.ts';
+import {
+  type AuditEvent,
+  type JsonObject,
+  type JsonValue,
+  assertNoSecrets,
+  isSecretKey,
+  secretValueKind,
+} from './canonical.ts';
 import type { SecretPolicy } from './ledger-writer-options.ts';
 
 /** Placeholder for a credential-looking string value. */
@@ -39,7 +46,12 @@ export function auditEventFromEnvelope(env: AnyEnvelope, options: MappingOptions
   const isObject = rawBody !== null && typeof rawBody === 'object' && !Array.isArray(rawBody);
   if (policy === 'refuse') assertNoSecrets(rawBody, '$.data');
   const redacted: string[] = [];
-  const body = toJson(isObject ? rawBody : { value: rawBody }, '$.data', 0, policy === 'strip' ? redacted : undefined) as JsonObject;
+  const body = toJson(
+    isObject ? rawBody : { value: rawBody },
+    '$.data',
+    0,
+    policy === 'strip' ? redacted : undefined,
+  ) as JsonObject;
   if (redacted.length > 0) body[REDACTED_KEY] = redacted;
 
   const event: AuditEvent = { id: env.id, ts: env.ts, type: env.type, actor: env.from, data: body };
@@ -60,7 +72,8 @@ function stringField(o: JsonObject, key: string): string | undefined {
  * removed and secret-looking strings replaced (paths pushed to `redacted`).
  */
 function toJson(v: unknown, path: string, depth: number, redacted: string[] | undefined): JsonValue {
-  if (depth > MAX_DEPTH) throw new InvalidMessageError(`audit event ${path}: nested deeper than ${MAX_DEPTH} levels`);
+  if (depth > MAX_DEPTH)
+    throw new InvalidMessageError(`audit event ${path}: nested deeper than ${MAX_DEPTH} levels`);
   if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
   if (typeof v === 'string') {
     if (redacted && secretValueKind(v) !== undefined) {
@@ -69,7 +82,8 @@ function toJson(v: unknown, path: string, depth: number, redacted: string[] | un
     }
     return v;
   }
-  if (Array.isArray(v)) return v.map((item, i) => toJson(item === undefined ? null : item, `${path}[${i}]`, depth + 1, redacted));
+  if (Array.isArray(v))
+    return v.map((item, i) => toJson(item === undefined ? null : item, `${path}[${i}]`, depth + 1, redacted));
   if (typeof v === 'object') {
     const proto: unknown = Object.getPrototypeOf(v);
     if (proto !== Object.prototype && proto !== null) {

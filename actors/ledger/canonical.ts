@@ -85,7 +85,8 @@ function write(v: unknown, segs: PathStack, guard: boolean): string {
   if (v === null) return 'null';
   switch (typeof v) {
     case 'string':
-      if (!wellFormed(v)) throw invalid(pathText('$', segs), 'string holds a lone surrogate (not valid UTF-8)');
+      if (!wellFormed(v))
+        throw invalid(pathText('$', segs), 'string holds a lone surrogate (not valid UTF-8)');
       if (guard) {
         const kind = secretValueKind(v);
         if (kind) throw secret(pathText('$', segs), `value looks like a ${kind}`);
@@ -111,7 +112,8 @@ function write(v: unknown, segs: PathStack, guard: boolean): string {
         return `${out}]`;
       }
       const proto: unknown = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) throw invalid(pathText('$', segs), 'not a plain object');
+      if (proto !== Object.prototype && proto !== null)
+        throw invalid(pathText('$', segs), 'not a plain object');
       const obj = v as Record<string, unknown>;
       // Default sort compares UTF-16 code units, which is the order RFC 8785 §3.2.3 prescribes.
       const keys = Object.keys(obj).sort();
@@ -120,9 +122,11 @@ function write(v: unknown, segs: PathStack, guard: boolean): string {
         const key = keys[i]!;
         const item = obj[key];
         segs.push(key);
-        if (item === undefined) throw invalid(pathText('$', segs), 'undefined is not JSON (omit the key instead)');
+        if (item === undefined)
+          throw invalid(pathText('$', segs), 'undefined is not JSON (omit the key instead)');
         const k = keyInfo(key);
-        if (!k.wellFormed) throw invalid(pathText('$', segs), 'string holds a lone surrogate (not valid UTF-8)');
+        if (!k.wellFormed)
+          throw invalid(pathText('$', segs), 'string holds a lone surrogate (not valid UTF-8)');
         if (guard && k.secret) throw secretKey(pathText('$', segs), key);
         if (i > 0) out += ',';
         out += k.member + write(item, segs, guard);
@@ -164,11 +168,19 @@ const SECRET_KEY_SUFFIXES = ['token', 'secret', 'password'];
  * the pattern (its first character, length or marker), so most strings never reach a regex.
  */
 const SECRET_VALUE_PATTERNS: readonly { name: string; re: RegExp; maybe: (s: string) => boolean }[] = [
-  { name: 'Vault token', re: /^hv[sbr]\.[A-Za-z0-9_-]{20,}$/, maybe: (s) => s.charCodeAt(0) === 0x68 /* h */ },
+  {
+    name: 'Vault token',
+    re: /^hv[sbr]\.[A-Za-z0-9_-]{20,}$/,
+    maybe: (s) => s.charCodeAt(0) === 0x68 /* h */,
+  },
   { name: 'Vault token', re: /^[sbr]\.[A-Za-z0-9]{24}$/, maybe: (s) => s.length === 26 },
   { name: 'NATS nkey seed', re: /^S[A-Z][A-Z2-7]{56}$/, maybe: (s) => s.length === 58 },
   { name: 'private key', re: /-----BEGIN [A-Z ]*PRIVATE KEY-----/, maybe: (s) => s.includes('-----BEGIN ') },
-  { name: 'JWT', re: /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, maybe: (s) => s.startsWith('eyJ') },
+  {
+    name: 'JWT',
+    re: /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/,
+    maybe: (s) => s.startsWith('eyJ'),
+  },
 ];
 
 /** What kind of credential a string looks like, or undefined. */
@@ -249,7 +261,8 @@ export function eventShapeProblem(e: unknown): string | undefined {
     if (!EVENT_KEYS.has(k)) return `unknown field "${k}" (put it in data)`;
   }
   if (typeof o.id !== 'string' || o.id.length === 0) return 'id must be a non-empty string';
-  if (typeof o.ts !== 'number' || !Number.isSafeInteger(o.ts) || o.ts < 0) return 'ts must be a non-negative integer (ms)';
+  if (typeof o.ts !== 'number' || !Number.isSafeInteger(o.ts) || o.ts < 0)
+    return 'ts must be a non-negative integer (ms)';
   if (typeof o.type !== 'string' || o.type.length === 0) return 'type must be a non-empty string';
   if (typeof o.actor !== 'string' || o.actor.length === 0) return 'actor must be a non-empty string';
   for (const k of ['run', 'agent'] as const) {

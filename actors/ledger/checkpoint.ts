@@ -101,7 +101,8 @@ export function parseSignedCheckpoint(text: string): SignedCheckpoint {
   const sigM = /^\u2014 (\S+) (\S+)\n$/u.exec(sigPart);
   if (!sigM) fail('expected exactly one signature line "— <name> <base64>"');
   const blob = Buffer.from(sigM![2]!, 'base64');
-  if (blob.length !== 4 + 64 || blob.toString('base64') !== sigM![2]) fail('signature is not base64 of key ID + 64 bytes');
+  if (blob.length !== 4 + 64 || blob.toString('base64') !== sigM![2])
+    fail('signature is not base64 of key ID + 64 bytes');
   const cp: SignedCheckpoint = {
     origin,
     size: Number(sizeS),
@@ -155,18 +156,29 @@ export function loadPrivateKey(material: string | Buffer | KeyObject): KeyObject
   try {
     if (typeof material === 'object' && !Buffer.isBuffer(material)) return assertEd25519(material, 'private');
     if (Buffer.isBuffer(material) && material.length === 32) {
-      return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, material]), format: 'der', type: 'pkcs8' });
+      return createPrivateKey({
+        key: Buffer.concat([PKCS8_ED25519_PREFIX, material]),
+        format: 'der',
+        type: 'pkcs8',
+      });
     }
     const text = material.toString();
     if (text.includes('-----BEGIN')) return assertEd25519(createPrivateKey(text), 'private');
     const seed = decodeRaw32(text);
     if (!seed) throw new Error('neither PEM nor a 32-byte hex/base64 seed');
-    return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+    return createPrivateKey({
+      key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
+      format: 'der',
+      type: 'pkcs8',
+    });
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError('ledger signing key: expected an Ed25519 PKCS#8 PEM or a 32-byte seed (hex/base64)', {
-      cause: err,
-    });
+    throw new ConfigError(
+      'ledger signing key: expected an Ed25519 PKCS#8 PEM or a 32-byte seed (hex/base64)',
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -177,7 +189,11 @@ export function loadPublicKey(material: string | Buffer | KeyObject): KeyObject 
       return assertEd25519(material.type === 'private' ? createPublicKey(material) : material, 'public');
     }
     if (Buffer.isBuffer(material) && material.length === 32) {
-      return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, material]), format: 'der', type: 'spki' });
+      return createPublicKey({
+        key: Buffer.concat([SPKI_ED25519_PREFIX, material]),
+        format: 'der',
+        type: 'spki',
+      });
     }
     const text = material.toString();
     if (text.includes('-----BEGIN')) return assertEd25519(createPublicKey(text), 'public');
@@ -193,8 +209,10 @@ export function loadPublicKey(material: string | Buffer | KeyObject): KeyObject 
 }
 
 function assertEd25519(key: KeyObject, type: 'public' | 'private'): KeyObject {
-  if (key.asymmetricKeyType !== 'ed25519') throw new ConfigError(`ledger key is ${key.asymmetricKeyType}, not ed25519`);
-  if (type === 'private' && key.type !== 'private') throw new ConfigError('ledger signing key is not a private key');
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new ConfigError(`ledger key is ${key.asymmetricKeyType}, not ed25519`);
+  if (type === 'private' && key.type !== 'private')
+    throw new ConfigError('ledger signing key is not a private key');
   return key;
 }
 
@@ -229,7 +247,8 @@ export function createSigner(material: string | Buffer | KeyObject, keyName: str
     keyId,
     publicKey,
     sign(cp) {
-      if (cp.origin !== keyName) throw new ConfigError(`checkpoint origin "${cp.origin}" is not the key name "${keyName}"`);
+      if (cp.origin !== keyName)
+        throw new ConfigError(`checkpoint origin "${cp.origin}" is not the key name "${keyName}"`);
       const signature = edSign(null, Buffer.from(checkpointText(cp), 'utf8'), privateKey);
       return { ...cp, root: Buffer.from(cp.root), keyName, keyId, signature };
     },
@@ -240,7 +259,8 @@ export function createSigner(material: string | Buffer | KeyObject, keyName: str
 export function checkpointSignatureProblem(sc: SignedCheckpoint, publicKey: KeyObject): string | undefined {
   if (sc.keyName !== sc.origin) return `key name "${sc.keyName}" is not the origin "${sc.origin}"`;
   const expectedId = keyIdFor(sc.keyName, publicKey);
-  if (sc.keyId !== expectedId) return `key ID ${sc.keyId} is not the ID ${expectedId} of the given public key`;
+  if (sc.keyId !== expectedId)
+    return `key ID ${sc.keyId} is not the ID ${expectedId} of the given public key`;
   let text: string;
   try {
     text = checkpointText(sc);

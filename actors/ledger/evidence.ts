@@ -38,7 +38,12 @@ export const EVIDENCE_FILES = {
   proofs: 'proofs.json',
 } as const;
 /** Files the manifest hashes, in checking order. */
-const HASHED_FILES: readonly string[] = [EVIDENCE_FILES.publicKey, EVIDENCE_FILES.checkpoint, EVIDENCE_FILES.entries, EVIDENCE_FILES.proofs];
+const HASHED_FILES: readonly string[] = [
+  EVIDENCE_FILES.publicKey,
+  EVIDENCE_FILES.checkpoint,
+  EVIDENCE_FILES.entries,
+  EVIDENCE_FILES.proofs,
+];
 
 export interface EvidenceSummary {
   run: string;
@@ -62,17 +67,24 @@ export interface ExportOptions {
  * checkpoint when none covers the run's last entry yet.
  * @throws NotFoundError (no entries) | ConfigError (outDir not empty, no key)
  */
-export function exportEvidence(store: LedgerStore, runId: string, outDir: string, opts: ExportOptions = {}): EvidenceSummary {
+export function exportEvidence(
+  store: LedgerStore,
+  runId: string,
+  outDir: string,
+  opts: ExportOptions = {},
+): EvidenceSummary {
   const entries = store.byRun(runId, { limit: Number.MAX_SAFE_INTEGER });
   if (entries.length === 0) throw new NotFoundError(`ledger has no entries for run ${runId}`);
   const lastSeq = entries[entries.length - 1]!.seq;
   let cp = opts.checkpoint ?? store.latestCheckpoint();
   if (!cp || cp.size <= lastSeq) {
-    if (opts.checkpoint) throw new ConfigError(`checkpoint of size ${opts.checkpoint.size} does not cover seq ${lastSeq}`);
+    if (opts.checkpoint)
+      throw new ConfigError(`checkpoint of size ${opts.checkpoint.size} does not cover seq ${lastSeq}`);
     cp = store.checkpoint();
   }
   const keyMaterial = opts.publicKey ?? store.publicKey;
-  if (!keyMaterial) throw new ConfigError('no public key to ship: the store has no signer and none was given');
+  if (!keyMaterial)
+    throw new ConfigError('no public key to ship: the store has no signer and none was given');
   const key = loadPublicKey(keyMaterial);
   const sigProblem = checkpointSignatureProblem(cp, key);
   if (sigProblem) throw new ConfigError(`checkpoint does not verify under the shipped key: ${sigProblem}`);
@@ -161,7 +173,9 @@ export function verifyEvidence(dir: string, opts: VerifyEvidenceOptions = {}): E
     return verifyOrThrow(dir, opts);
   } catch (err) {
     if (err instanceof Bad) {
-      throw new EvidenceInvalidError(`evidence ${err.file}: ${err.reason}`, { details: { file: err.file, reason: err.reason } });
+      throw new EvidenceInvalidError(`evidence ${err.file}: ${err.reason}`, {
+        details: { file: err.file, reason: err.reason },
+      });
     }
     throw err;
   }
@@ -176,13 +190,16 @@ function verifyOrThrow(dir: string, opts: VerifyEvidenceOptions): EvidenceSummar
   // 1. The manifest: canonical, the exact expected shape.
   const m = canonicalJsonFile(EVIDENCE_FILES.manifest, read(EVIDENCE_FILES.manifest));
   const mf = EVIDENCE_FILES.manifest;
-  if (!isPlainObject(m) || !sameKeys(m, ['format', 'run', 'files'])) throw new Bad(mf, 'expected keys format, run, files');
+  if (!isPlainObject(m) || !sameKeys(m, ['format', 'run', 'files']))
+    throw new Bad(mf, 'expected keys format, run, files');
   if (m.format !== EVIDENCE_FORMAT) throw new Bad(mf, `format is not ${EVIDENCE_FORMAT}`);
   if (typeof m.run !== 'string' || m.run.length === 0) throw new Bad(mf, 'run is not a non-empty string');
   const listed = m.files;
-  if (!isPlainObject(listed) || !sameKeys(listed, HASHED_FILES)) throw new Bad(mf, `files must list ${HASHED_FILES.join(', ')}`);
+  if (!isPlainObject(listed) || !sameKeys(listed, HASHED_FILES))
+    throw new Bad(mf, `files must list ${HASHED_FILES.join(', ')}`);
   for (const f of HASHED_FILES) {
-    if (typeof listed[f] !== 'string' || !HEX32.test(listed[f] as string)) throw new Bad(mf, `hash of ${f} is not lowercase hex SHA-256`);
+    if (typeof listed[f] !== 'string' || !HEX32.test(listed[f] as string))
+      throw new Bad(mf, `hash of ${f} is not lowercase hex SHA-256`);
   }
   for (const f of present) {
     if (f !== mf && !HASHED_FILES.includes(f)) throw new Bad(f, 'file is not part of the package');
@@ -201,12 +218,19 @@ function verifyOrThrow(dir: string, opts: VerifyEvidenceOptions): EvidenceSummar
     throw err;
   }
   if (changed.length > 0) {
-    throw new Bad(mf, `records a SHA-256 for ${changed.join(', ')} that the intact, verifying file does not have`);
+    throw new Bad(
+      mf,
+      `records a SHA-256 for ${changed.join(', ')} that the intact, verifying file does not have`,
+    );
   }
   return summary;
 }
 
-function checkContent(run: string, bytes: Record<string, Buffer>, opts: VerifyEvidenceOptions): EvidenceSummary {
+function checkContent(
+  run: string,
+  bytes: Record<string, Buffer>,
+  opts: VerifyEvidenceOptions,
+): EvidenceSummary {
   // public key: canonical SPKI PEM of an Ed25519 key (and the trusted one, if given)
   const pf = EVIDENCE_FILES.publicKey;
   const pemText = bytes[pf]!.toString('utf8');
@@ -216,7 +240,8 @@ function checkContent(run: string, bytes: Record<string, Buffer>, opts: VerifyEv
   } catch (err) {
     throw new Bad(pf, `not an Ed25519 public key (${(err as Error).message})`);
   }
-  if (publicKeyPem(key) !== pemText || !pemText.startsWith('-----BEGIN PUBLIC KEY-----')) throw new Bad(pf, 'not in canonical SPKI PEM form');
+  if (publicKeyPem(key) !== pemText || !pemText.startsWith('-----BEGIN PUBLIC KEY-----'))
+    throw new Bad(pf, 'not in canonical SPKI PEM form');
   if (opts.publicKey && !rawPublicKey(loadPublicKey(opts.publicKey)).equals(rawPublicKey(key))) {
     throw new Bad(pf, 'is not the trusted public key');
   }
@@ -255,8 +280,10 @@ function checkContent(run: string, bytes: Record<string, Buffer>, opts: VerifyEv
   if (!isPlainObject(p) || !sameKeys(p, ['treeSize', 'proofs']) || !Array.isArray(p.proofs)) {
     throw new Bad(qf, 'expected keys treeSize, proofs');
   }
-  if (p.treeSize !== cp.size) throw new Bad(qf, `treeSize ${String(p.treeSize)} is not the checkpoint size ${cp.size}`);
-  if (p.proofs.length !== bodies.length) throw new Bad(qf, `${p.proofs.length} proofs for ${bodies.length} entries`);
+  if (p.treeSize !== cp.size)
+    throw new Bad(qf, `treeSize ${String(p.treeSize)} is not the checkpoint size ${cp.size}`);
+  if (p.proofs.length !== bodies.length)
+    throw new Bad(qf, `${p.proofs.length} proofs for ${bodies.length} entries`);
   const seqs: number[] = [];
   p.proofs.forEach((item: unknown, i: number) => {
     if (
@@ -283,7 +310,8 @@ function checkContent(run: string, bytes: Record<string, Buffer>, opts: VerifyEv
   });
   events.forEach((e, i) => {
     // entries are pinned by their proofs, so a run mismatch is the manifest's
-    if (e.run !== run) throw new Bad(EVIDENCE_FILES.manifest, `run ${run} differs from line ${i + 1}'s run ${String(e.run)}`);
+    if (e.run !== run)
+      throw new Bad(EVIDENCE_FILES.manifest, `run ${run} differs from line ${i + 1}'s run ${String(e.run)}`);
   });
   return {
     run,

@@ -60,7 +60,13 @@ export {
   LedgerStore,
   entryView,
 } from './ledger-store.ts';
-export { type LedgerFault, type LedgerProblem, type LedgerVerification, assertLedgerIntact, verifyLedger } from './verify.ts';
+export {
+  type LedgerFault,
+  type LedgerProblem,
+  type LedgerVerification,
+  assertLedgerIntact,
+  verifyLedger,
+} from './verify.ts';
 export {
   type ConsistencyProof,
   type InclusionProof,

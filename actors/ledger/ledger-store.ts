@@ -230,7 +230,12 @@ function toEntry(r: EntryRow): LedgerEntry {
 
 function isDeferred(opts: LedgerStoreOptions): boolean {
   const file = opts.path !== ':memory:' && opts.path !== '';
-  return file && !opts.readonly && opts.durability === 'deferred' && (opts.synchronous ?? DEFAULT_SYNCHRONOUS) === 'FULL';
+  return (
+    file &&
+    !opts.readonly &&
+    opts.durability === 'deferred' &&
+    (opts.synchronous ?? DEFAULT_SYNCHRONOUS) === 'FULL'
+  );
 }
 
 function fsyncFile(path: string): void {
@@ -253,7 +258,9 @@ function syncDirectory(dir: string): void {
 
 function storeError(what: string, err: unknown): GovError {
   if (err instanceof GovError) return err;
-  return new LedgerStoreError(`ledger store: ${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  return new LedgerStoreError(`ledger store: ${what}: ${(err as Error)?.message ?? String(err)}`, {
+    cause: err,
+  });
 }
 
 function prepareStatements(db: Database.Database) {
@@ -262,15 +269,23 @@ function prepareStatements(db: Database.Database) {
     insertEntry: db.prepare(
       'INSERT INTO entries(seq, event_id, ts, type, actor, run, agent, body, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(event_id) DO NOTHING',
     ),
-    byId: db.prepare<[string], { seq: number; body: Buffer }>('SELECT seq, body FROM entries WHERE event_id = ?'),
+    byId: db.prepare<[string], { seq: number; body: Buffer }>(
+      'SELECT seq, body FROM entries WHERE event_id = ?',
+    ),
     entry: db.prepare<[number], EntryRow>('SELECT * FROM entries WHERE seq = ?'),
     entryById: db.prepare<[string], EntryRow>('SELECT * FROM entries WHERE event_id = ?'),
-    count: db.prepare<[], { n: number; top: number | null }>('SELECT COUNT(*) AS n, MAX(seq) AS top FROM entries'),
+    count: db.prepare<[], { n: number; top: number | null }>(
+      'SELECT COUNT(*) AS n, MAX(seq) AS top FROM entries',
+    ),
     top: db.prepare<[], { top: number | null }>('SELECT MAX(seq) AS top FROM entries'),
     insertNode: db.prepare('INSERT INTO tree_nodes(level, idx, hash) VALUES (?,?,?)'),
-    node: db.prepare<[number, number], { hash: Buffer }>('SELECT hash FROM tree_nodes WHERE level = ? AND idx = ?'),
+    node: db.prepare<[number, number], { hash: Buffer }>(
+      'SELECT hash FROM tree_nodes WHERE level = ? AND idx = ?',
+    ),
     leaves: db
-      .prepare<[number, number], Buffer>('SELECT hash FROM tree_nodes WHERE level = 0 AND idx >= ? AND idx < ? ORDER BY idx')
+      .prepare<[number, number], Buffer>(
+        'SELECT hash FROM tree_nodes WHERE level = 0 AND idx >= ? AND idx < ? ORDER BY idx',
+      )
       .pluck(),
     insertCheckpoint: db.prepare(
       'INSERT INTO checkpoints(origin, size, root, ts, signature, key_id) VALUES (?,?,?,?,?,?)',
@@ -318,17 +333,22 @@ export class LedgerStore implements NodeReader {
     this.origin = opts.origin ?? opts.signer?.keyName ?? DEFAULT_LEDGER_ORIGIN;
     this.signer = opts.signer;
     if (this.signer && this.signer.keyName !== this.origin) {
-      throw new ConfigError(`ledger origin "${this.origin}" differs from the signing key name "${this.signer.keyName}"`);
+      throw new ConfigError(
+        `ledger origin "${this.origin}" differs from the signing key name "${this.signer.keyName}"`,
+      );
     }
     this.every = opts.checkpointEveryEntries ?? DEFAULT_CHECKPOINT_EVERY_ENTRIES;
-    if (!Number.isSafeInteger(this.every) || this.every < 0) throw new ConfigError('checkpointEveryEntries must be >= 0');
+    if (!Number.isSafeInteger(this.every) || this.every < 0)
+      throw new ConfigError('checkpointEveryEntries must be >= 0');
     this.clock = opts.clock ?? systemClock;
     this.readonly = opts.readonly ?? false;
     this.deferred = isDeferred(opts);
     this.stmts = prepareStatements(db);
     const { n, top } = this.stmts.count.get()!;
     if (n > 0 && top !== n - 1) {
-      throw new LedgerTamperedError(`ledger ${this.path}: ${n} entries but the highest seq is ${top}; run verifyLedger`);
+      throw new LedgerTamperedError(
+        `ledger ${this.path}: ${n} entries but the highest seq is ${top}; run verifyLedger`,
+      );
     }
     this.frontier = CompactRange.fromReader(this, n);
     this.lastCheckpointSize = this.stmts.latestCheckpoint.get()?.size ?? 0;
@@ -361,7 +381,11 @@ export class LedgerStore implements NodeReader {
     if (fd === undefined) return;
     this.walFd = undefined;
     // An fsync still running in the thread pool must not see its descriptor closed (or reused).
-    if (this.syncing) void this.syncing.then(() => closeSync(fd), () => closeSync(fd));
+    if (this.syncing)
+      void this.syncing.then(
+        () => closeSync(fd),
+        () => closeSync(fd),
+      );
     else closeSync(fd);
   }
 
@@ -390,7 +414,10 @@ export class LedgerStore implements NodeReader {
     if (level > 0 && level < DEFAULT_MIN_STORED_NODE_LEVEL) {
       const width = 2 ** level;
       const leaves = this.stmts.leaves.all(index * width, (index + 1) * width);
-      if (leaves.length !== width) throw new LedgerTamperedError(`ledger leaf hashes under tree node (level ${level}, index ${index}) are missing`);
+      if (leaves.length !== width)
+        throw new LedgerTamperedError(
+          `ledger leaf hashes under tree node (level ${level}, index ${index}) are missing`,
+        );
       return treeHead(leaves);
     }
     const row = this.stmts.node.get(level, index);
@@ -430,29 +457,42 @@ export class LedgerStore implements NodeReader {
     const savedFrontier = this.frontier.clone();
     const savedCheckpointSize = this.lastCheckpointSize;
     try {
-      const result = this.db.transaction(() => {
-        const duplicates: DuplicateEvent[] = [];
-        const checkpoints: SignedCheckpoint[] = [];
-        let appended = 0;
-        for (const { e, body, leaf } of encoded) {
-          const seq = this.frontier.size;
-          const written = this.stmts.insertEntry.run(seq, e.id, e.ts, e.type, e.actor, e.run ?? null, e.agent ?? null, body, leaf);
-          if (written.changes === 0) {
-            // The id is already in the ledger (or earlier in this batch): keep the first copy.
-            const prior = this.stmts.byId.get(e.id)!;
-            duplicates.push({ id: e.id, seq: prior.seq, sameContent: prior.body.equals(body) });
-            continue;
+      const result = this.db
+        .transaction(() => {
+          const duplicates: DuplicateEvent[] = [];
+          const checkpoints: SignedCheckpoint[] = [];
+          let appended = 0;
+          for (const { e, body, leaf } of encoded) {
+            const seq = this.frontier.size;
+            const written = this.stmts.insertEntry.run(
+              seq,
+              e.id,
+              e.ts,
+              e.type,
+              e.actor,
+              e.run ?? null,
+              e.agent ?? null,
+              body,
+              leaf,
+            );
+            if (written.changes === 0) {
+              // The id is already in the ledger (or earlier in this batch): keep the first copy.
+              const prior = this.stmts.byId.get(e.id)!;
+              duplicates.push({ id: e.id, seq: prior.seq, sameContent: prior.body.equals(body) });
+              continue;
+            }
+            for (const c of this.frontier.append(leaf)) {
+              if (c.level === 0 || c.level >= DEFAULT_MIN_STORED_NODE_LEVEL)
+                this.stmts.insertNode.run(c.level, c.index, c.hash);
+            }
+            appended++;
+            if (this.signer && this.every > 0 && this.frontier.size - this.lastCheckpointSize >= this.every) {
+              checkpoints.push(this.writeCheckpoint());
+            }
           }
-          for (const c of this.frontier.append(leaf)) {
-            if (c.level === 0 || c.level >= DEFAULT_MIN_STORED_NODE_LEVEL) this.stmts.insertNode.run(c.level, c.index, c.hash);
-          }
-          appended++;
-          if (this.signer && this.every > 0 && this.frontier.size - this.lastCheckpointSize >= this.every) {
-            checkpoints.push(this.writeCheckpoint());
-          }
-        }
-        return { appended, duplicates, size: this.frontier.size, root: this.frontier.root(), checkpoints };
-      }).immediate();
+          return { appended, duplicates, size: this.frontier.size, root: this.frontier.root(), checkpoints };
+        })
+        .immediate();
       this.committed();
       return result;
     } catch (err) {
@@ -559,7 +599,12 @@ export class LedgerStore implements NodeReader {
 
   private writeCheckpoint(): SignedCheckpoint {
     if (!this.signer) throw new ConfigError('ledger store has no signing key: cannot checkpoint');
-    const sc = this.signer.sign({ origin: this.origin, size: this.frontier.size, root: this.frontier.root(), ts: this.clock.now() });
+    const sc = this.signer.sign({
+      origin: this.origin,
+      size: this.frontier.size,
+      root: this.frontier.root(),
+      ts: this.clock.now(),
+    });
     this.stmts.insertCheckpoint.run(sc.origin, sc.size, sc.root, sc.ts, sc.signature, sc.keyId);
     this.lastCheckpointSize = sc.size;
     return sc;
@@ -632,7 +677,13 @@ export class LedgerStore implements NodeReader {
    * in the asked order, and stops at the limit. The seq bounds in each seek keep it cheap on a file
    * whose indexes are not block-ordered (a schema 1 file opened read-only).
    */
-  private queryByBlock(where: string[], args: (string | number)[], q: EntryQuery, limit: number, order: 'ASC' | 'DESC'): LedgerEntry[] {
+  private queryByBlock(
+    where: string[],
+    args: (string | number)[],
+    q: EntryQuery,
+    limit: number,
+    order: 'ASC' | 'DESC',
+  ): LedgerEntry[] {
     const top = this.stmts.top.get()?.top;
     const from = Math.max(0, q.fromSeq ?? 0);
     const to = Math.min(q.toSeq ?? Number.MAX_SAFE_INTEGER, top === null || top === undefined ? 0 : top + 1);

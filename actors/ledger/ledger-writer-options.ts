@@ -97,15 +97,23 @@ function int(args: Readonly<Record<string, unknown>>, name: string, dflt: number
   if (raw === undefined || raw === null || raw === '') return dflt;
   const v = typeof raw === 'string' ? Number(raw) : raw;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw new ConfigError(`ledger-writer arg ${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(
+      `ledger-writer arg ${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`,
+    );
   }
   return v;
 }
 
-function oneOf<T extends string>(args: Readonly<Record<string, unknown>>, name: string, allowed: readonly T[], dflt: T): T {
+function oneOf<T extends string>(
+  args: Readonly<Record<string, unknown>>,
+  name: string,
+  allowed: readonly T[],
+  dflt: T,
+): T {
   const v = str(args, name);
   if (v === undefined) return dflt;
-  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(`ledger-writer arg ${name} must be one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(v))
+    throw new ConfigError(`ledger-writer arg ${name} must be one of ${allowed.join(', ')}`);
   return v as T;
 }
 
@@ -121,7 +129,9 @@ export function resolveLedgerWriterSettings(
 ): LedgerWriterSettings {
   const dataDir = resolve(str(args, 'dataDir') ?? env.AGOV_DATA_DIR ?? DEFAULT_DATA_DIR);
   const keyFile = resolve(dataDir, str(args, 'keyFile') ?? DEFAULT_LEDGER_KEY_FILE);
-  const publicKeyFile = keyFile.endsWith('.pem') ? keyFile.replace(/\.pem$/, '.pub.pem') : `${keyFile}.pub.pem`;
+  const publicKeyFile = keyFile.endsWith('.pem')
+    ? keyFile.replace(/\.pem$/, '.pub.pem')
+    : `${keyFile}.pub.pem`;
   return {
     dataDir,
     dbPath: resolve(dataDir, str(args, 'db') ?? DEFAULT_LEDGER_FILE),

@@ -87,7 +87,10 @@ export function loadOrCreateSigner(settings: LedgerWriterSettings): CheckpointSi
 }
 
 /** The feed / reply form of a signed checkpoint. */
-export function checkpointMessage(cp: SignedCheckpoint, ledgerSize: number): OutMessage<'ledger.checkpoint.v1'> {
+export function checkpointMessage(
+  cp: SignedCheckpoint,
+  ledgerSize: number,
+): OutMessage<'ledger.checkpoint.v1'> {
   return {
     type: 'ledger.checkpoint.v1',
     body: {
@@ -104,7 +107,8 @@ export function checkpointMessage(cp: SignedCheckpoint, ledgerSize: number): Out
 
 export const ledgerWriterKind = defineActorKind({
   kind: LEDGER_WRITER_KIND,
-  description: 'consumes the AUDIT stream into the tamper-evident SQLite ledger; serves ledger queries and proofs',
+  description:
+    'consumes the AUDIT stream into the tamper-evident SQLite ledger; serves ledger queries and proofs',
   async start(ctx) {
     const { bus, clock, log } = ctx;
     const settings = resolveLedgerWriterSettings(ctx.args);
@@ -204,7 +208,9 @@ export const ledgerWriterKind = defineActorKind({
             continue;
           }
           for (const m of msgs) m.nak();
-          throw err instanceof GovError ? err : new LedgerStoreError(`ledger append failed: ${String(err)}`, { cause: err });
+          throw err instanceof GovError
+            ? err
+            : new LedgerStoreError(`ledger append failed: ${String(err)}`, { cause: err });
         }
       }
       const sizeAfter = store.size;
@@ -219,9 +225,12 @@ export const ledgerWriterKind = defineActorKind({
             if (d.sameContent) continue;
             // Rare (a reused id): a linear search beats building an id map for every batch.
             const m = msgs[events.findIndex((e) => e.id === d.id)];
-            const err = new InvalidMessageError(`event id ${d.id} was reused with different content; the ledger keeps the first (seq ${d.seq})`, {
-              details: { id: d.id, seq: d.seq },
-            });
+            const err = new InvalidMessageError(
+              `event id ${d.id} was reused with different content; the ledger keeps the first (seq ${d.seq})`,
+              {
+                details: { id: d.id, seq: d.seq },
+              },
+            );
             log.warn('event id reused with different content', { id: d.id, seq: d.seq });
             if (m) {
               counts.deadLettered++;
@@ -293,7 +302,11 @@ export const ledgerWriterKind = defineActorKind({
       await ensureStreams(bus.nc);
       await ensureConsumer(
         bus.nc,
-        ledgerWriterConsumer({ durable: settings.consumer, ackWaitMs: settings.ackWaitMs, maxAckPending: settings.maxAckPending }),
+        ledgerWriterConsumer({
+          durable: settings.consumer,
+          ackWaitMs: settings.ackWaitMs,
+          maxAckPending: settings.maxAckPending,
+        }),
       );
       const consumer = await bus.jetstream().consumers.get(AUDIT_STREAM, settings.consumer);
       messages = await consumer.consume({ max_messages: settings.batchMaxEntries, callback: onMessage });
@@ -307,7 +320,11 @@ export const ledgerWriterKind = defineActorKind({
     });
     void (async () => {
       for await (const s of messages.status()) {
-        if (s.type === 'heartbeats_missed' || s.type === 'consumer_not_found' || s.type === 'stream_not_found') {
+        if (
+          s.type === 'heartbeats_missed' ||
+          s.type === 'consumer_not_found' ||
+          s.type === 'stream_not_found'
+        ) {
           log.warn('audit consumer', { status: s.type });
         }
       }
@@ -324,7 +341,8 @@ export const ledgerWriterKind = defineActorKind({
       }, settings.checkpointIntervalMs);
     }
 
-    const limitOf = (asked: number | undefined) => Math.min(asked ?? settings.maxQueryEntries, settings.maxQueryEntries);
+    const limitOf = (asked: number | undefined) =>
+      Math.min(asked ?? settings.maxQueryEntries, settings.maxQueryEntries);
 
     const answer = (env: Envelope): OutMessage | undefined => {
       switch (env.type) {
@@ -334,23 +352,37 @@ export const ledgerWriterKind = defineActorKind({
           const rows = store.query({ ...filters, limit: n + 1 });
           return {
             type: 'ledger.entries.v1',
-            body: { entries: rows.slice(0, n).map((e) => entryView(e)), size: store.size, more: rows.length > n },
+            body: {
+              entries: rows.slice(0, n).map((e) => entryView(e)),
+              size: store.size,
+              more: rows.length > n,
+            },
           };
         }
         case 'ledger.prove.v1': {
           const { seq } = env.body;
-          if (seq >= store.size) throw new NotFoundError(`ledger has no entry at seq ${seq} (size ${store.size})`);
+          if (seq >= store.size)
+            throw new NotFoundError(`ledger has no entry at seq ${seq} (size ${store.size})`);
           if (!store.checkpointCovering(seq)) checkpointIfGrown();
           const proof = proveInclusion(store, seq);
-          return { type: 'ledger.inclusion.v1', body: { ...proof, body: store.entry(seq)!.body.toString('utf8') } };
+          return {
+            type: 'ledger.inclusion.v1',
+            body: { ...proof, body: store.entry(seq)!.body.toString('utf8') },
+          };
         }
         case 'ledger.consistency.v1':
-          return { type: 'ledger.consistency-proof.v1', body: proveConsistency(store, env.body.m, env.body.n) };
+          return {
+            type: 'ledger.consistency-proof.v1',
+            body: proveConsistency(store, env.body.m, env.body.n),
+          };
         case 'ledger.verify.v1':
           return { type: 'ledger.verification.v1', body: verifyLedger(store, signer.publicKey) };
         case 'ledger.head.v1': {
           const cp = env.body.fresh ? checkpointIfGrown() : store.latestCheckpoint();
-          if (!cp) throw new NotFoundError('the ledger has no signed checkpoint yet (ask with fresh: true to sign one)');
+          if (!cp)
+            throw new NotFoundError(
+              'the ledger has no signed checkpoint yet (ask with fresh: true to sign one)',
+            );
           return checkpointMessage(cp, store.size);
         }
         default:
@@ -359,7 +391,13 @@ export const ledgerWriterKind = defineActorKind({
     };
 
     return {
-      accepts: ['ledger.query.v1', 'ledger.prove.v1', 'ledger.consistency.v1', 'ledger.verify.v1', 'ledger.head.v1'],
+      accepts: [
+        'ledger.query.v1',
+        'ledger.prove.v1',
+        'ledger.consistency.v1',
+        'ledger.verify.v1',
+        'ledger.head.v1',
+      ],
       status: () => ({ size: store.size, signedSize: store.latestCheckpoint()?.size ?? 0, ...counts }),
       /**
        * A query that fails (no such entry, no checkpoint of that size) is answered with its typed error
@@ -371,7 +409,10 @@ export const ledgerWriterKind = defineActorKind({
           store.syncNow();
           return answer(env);
         } catch (err) {
-          const error = err instanceof RangeError ? new InvalidMessageError(err.message, { cause: err }) : toGovError(err);
+          const error =
+            err instanceof RangeError
+              ? new InvalidMessageError(err.message, { cause: err })
+              : toGovError(err);
           bus.metrics.inc(`ledger.query.refused.${error.code}`);
           if (ictx.reply) {
             const h = natsHeaders();

@@ -303,7 +303,10 @@ export class CompactRange {
   }
 
   clone(): CompactRange {
-    return new CompactRange(this.count, this.nodes.map((x) => ({ ...x })));
+    return new CompactRange(
+      this.count,
+      this.nodes.map((x) => ({ ...x })),
+    );
   }
 }
 

@@ -12,7 +12,13 @@ import {
   parseSignedCheckpoint,
 } from './checkpoint.ts';
 import type { LedgerStore } from './ledger-store.ts';
-import { buildConsistencyProof, buildInclusionProof, hashLeaf, verifyConsistency, verifyInclusion } from './merkle.ts';
+import {
+  buildConsistencyProof,
+  buildInclusionProof,
+  hashLeaf,
+  verifyConsistency,
+  verifyInclusion,
+} from './merkle.ts';
 
 export interface InclusionProof {
   seq: number;
@@ -44,7 +50,11 @@ const HEX32 = /^[0-9a-f]{64}$/;
  * Inclusion proof of entry `seq` against `checkpoint`, or the latest checkpoint that covers it.
  * @throws NotFoundError when the entry does not exist or no checkpoint covers it yet
  */
-export function proveInclusion(store: LedgerStore, seq: number, checkpoint?: SignedCheckpoint): InclusionProof {
+export function proveInclusion(
+  store: LedgerStore,
+  seq: number,
+  checkpoint?: SignedCheckpoint,
+): InclusionProof {
   if (!Number.isSafeInteger(seq) || seq < 0 || seq >= store.size) {
     throw new NotFoundError(`ledger has no entry at seq ${seq} (size ${store.size})`);
   }
@@ -77,15 +87,20 @@ export function checkInclusionProof(
   }
   const sig = checkpointSignatureProblem(cp, loadPublicKey(publicKey));
   if (sig) return { ok: false, reason: `checkpoint: ${sig}` };
-  if (cp.size !== proof.treeSize) return { ok: false, reason: `proof is for size ${proof.treeSize}, checkpoint is size ${cp.size}` };
+  if (cp.size !== proof.treeSize)
+    return { ok: false, reason: `proof is for size ${proof.treeSize}, checkpoint is size ${cp.size}` };
   if (!HEX32.test(proof.leafHash) || !proof.path.every((h) => HEX32.test(h))) {
     return { ok: false, reason: 'hashes must be 64 lowercase hex digits' };
   }
   const leaf = Buffer.from(proof.leafHash, 'hex');
-  if (body && !hashLeaf(body).equals(leaf)) return { ok: false, reason: 'the body does not hash to the proven leaf' };
+  if (body && !hashLeaf(body).equals(leaf))
+    return { ok: false, reason: 'the body does not hash to the proven leaf' };
   const path = proof.path.map((h) => Buffer.from(h, 'hex'));
   if (!verifyInclusion(leaf, proof.seq, cp.size, path, cp.root)) {
-    return { ok: false, reason: `audit path for seq ${proof.seq} does not lead to the signed root of size ${cp.size}` };
+    return {
+      ok: false,
+      reason: `audit path for seq ${proof.seq} does not lead to the signed root of size ${cp.size}`,
+    };
   }
   return { ok: true };
 }
@@ -111,7 +126,10 @@ export function proveConsistency(store: LedgerStore, m: number, n: number): Cons
 }
 
 /** Checks both checkpoint signatures and the RFC 9162 §2.1.4.2 consistency path between their roots. */
-export function checkConsistencyProof(proof: ConsistencyProof, publicKey: string | Buffer | KeyObject): Verdict {
+export function checkConsistencyProof(
+  proof: ConsistencyProof,
+  publicKey: string | Buffer | KeyObject,
+): Verdict {
   const key = loadPublicKey(publicKey);
   let from: SignedCheckpoint;
   let to: SignedCheckpoint;
@@ -132,10 +150,14 @@ export function checkConsistencyProof(proof: ConsistencyProof, publicKey: string
   if (from.size !== proof.fromSize || to.size !== proof.toSize) {
     return { ok: false, reason: 'proof sizes differ from the checkpoint sizes' };
   }
-  if (!proof.path.every((h) => HEX32.test(h))) return { ok: false, reason: 'hashes must be 64 lowercase hex digits' };
+  if (!proof.path.every((h) => HEX32.test(h)))
+    return { ok: false, reason: 'hashes must be 64 lowercase hex digits' };
   const path = proof.path.map((h) => Buffer.from(h, 'hex'));
   if (!verifyConsistency(from.size, to.size, from.root, to.root, path)) {
-    return { ok: false, reason: `tree of size ${to.size} is not an extension of the tree of size ${from.size}` };
+    return {
+      ok: false,
+      reason: `tree of size ${to.size} is not an extension of the tree of size ${from.size}`,
+    };
   }
   return { ok: true };
 }

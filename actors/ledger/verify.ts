@@ -24,7 +24,13 @@ import Database from 'better-sqlite3';
 import { LedgerStoreError, LedgerTamperedError } from '../../protocols/errors.ts';
 import { decodeEvent } from './canonical.ts';
 import { checkpointSignatureProblem, loadPublicKey } from './checkpoint.ts';
-import { type CheckpointRow, type EntryRow, LEDGER_TRIGGERS, LedgerStore, checkpointFromRow } from './ledger-store.ts';
+import {
+  type CheckpointRow,
+  type EntryRow,
+  LEDGER_TRIGGERS,
+  LedgerStore,
+  checkpointFromRow,
+} from './ledger-store.ts';
 import { DEFAULT_MIN_STORED_NODE_LEVEL } from './ledger-options.ts';
 import { CompactRange, hashLeaf } from './merkle.ts';
 
@@ -81,7 +87,10 @@ export function verifyLedger(
     try {
       db = new Database(target, { readonly: true, fileMustExist: true });
     } catch (err) {
-      throw new LedgerStoreError(`cannot open ledger ${target}: ${(err as Error).message}`, { cause: err, retryable: false });
+      throw new LedgerStoreError(`cannot open ledger ${target}: ${(err as Error).message}`, {
+        cause: err,
+        retryable: false,
+      });
     }
     owned = true;
   } else {
@@ -91,7 +100,10 @@ export function verifyLedger(
     return new Verifier(db, key).run();
   } catch (err) {
     if (err instanceof LedgerStoreError) throw err;
-    throw new LedgerStoreError(`cannot read ledger: ${(err as Error).message}`, { cause: err, retryable: false });
+    throw new LedgerStoreError(`cannot read ledger: ${(err as Error).message}`, {
+      cause: err,
+      retryable: false,
+    });
   } finally {
     if (owned) db.close();
   }
@@ -143,7 +155,10 @@ export function recomputeRow(row: EntryRow): Recomputed {
     }
   }
   if (!Buffer.isBuffer(row.leaf_hash) || !leaf.equals(row.leaf_hash)) {
-    return { leaf, problem: 'the stored leaf_hash is not SHA-256(0x00 || body): the body or the leaf hash was rewritten' };
+    return {
+      leaf,
+      problem: 'the stored leaf_hash is not SHA-256(0x00 || body): the body or the leaf hash was rewritten',
+    };
   }
   return { leaf };
 }
@@ -172,7 +187,12 @@ class Verifier {
     let prev: CheckpointRow | undefined;
     for (const r of cps) {
       const p = checkpointSignatureProblem(checkpointFromRow(r), this.key);
-      if (p) return this.fail({ seq: r.size, problem: 'bad-checkpoint', detail: `checkpoint #${r.id} (size ${r.size}): ${p}` });
+      if (p)
+        return this.fail({
+          seq: r.size,
+          problem: 'bad-checkpoint',
+          detail: `checkpoint #${r.id} (size ${r.size}): ${p}`,
+        });
       if (prev && r.size < prev.size) {
         return this.fail({
           seq: r.size,
@@ -186,7 +206,9 @@ class Verifier {
     this.signedSize = latest?.size ?? 0;
     const auth = latest ? this.authenticLeaves(latest) : undefined;
     if (latest && !auth) {
-      this.warnings.push('tree_nodes do not reproduce the latest signed root: faults can be located only between checkpoints');
+      this.warnings.push(
+        'tree_nodes do not reproduce the latest signed root: faults can be located only between checkpoints',
+      );
     }
     return this.walk(cps, auth);
   }
@@ -327,7 +349,9 @@ class Verifier {
     });
     const rowsAt = new Map<string, { seq: number; id: string }>();
     let after = -1;
-    const page = this.db.prepare('SELECT seq, event_id, body FROM entries WHERE seq > ? ORDER BY seq LIMIT ?');
+    const page = this.db.prepare(
+      'SELECT seq, event_id, body FROM entries WHERE seq > ? ORDER BY seq LIMIT ?',
+    );
     for (;;) {
       const rows = page.all(after, PAGE_ROWS) as Pick<EntryRow, 'seq' | 'event_id' | 'body'>[];
       if (rows.length === 0) break;

@@ -39,7 +39,12 @@ export class JsPublisher {
 }
 
 function readAck(subject: string, m: Msg): PubAckLite {
-  let ack: { stream?: string; seq?: number; duplicate?: boolean; error?: { code?: number; err_code?: number; description?: string } };
+  let ack: {
+    stream?: string;
+    seq?: number;
+    duplicate?: boolean;
+    error?: { code?: number; err_code?: number; description?: string };
+  };
   try {
     ack = JSON.parse(decoder.decode(m.data));
   } catch (err) {

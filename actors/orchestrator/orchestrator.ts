@@ -31,7 +31,14 @@ import {
 } from '../../protocols/errors.ts';
 import { AgentStateSchema } from '../../protocols/messages/agent.ts';
 import type { TaskOf } from '../../protocols/pipeline/index.ts';
-import { actorInbox, agentRegisterSubject, allExits, allHeartbeats, parseActorSubject, resultsSubject } from '../../protocols/subjects.ts';
+import {
+  actorInbox,
+  agentRegisterSubject,
+  allExits,
+  allHeartbeats,
+  parseActorSubject,
+  resultsSubject,
+} from '../../protocols/subjects.ts';
 import type { ActorBehavior, ActorContext } from '../runtime/actor-kind.ts';
 import { defineActorKind } from '../runtime/actor-kind.ts';
 import { AgentDirectory } from './dispatcher/agent-selection.ts';
@@ -94,7 +101,12 @@ export interface OrchestratorSettings {
 }
 
 function settingsFrom(args: Readonly<Record<string, unknown>>): OrchestratorSettings {
-  const num = (k: string, d: number) => (typeof args[k] === 'number' ? (args[k] as number) : typeof args[k] === 'string' && args[k] !== '' ? Number(args[k]) : d);
+  const num = (k: string, d: number) =>
+    typeof args[k] === 'number'
+      ? (args[k] as number)
+      : typeof args[k] === 'string' && args[k] !== ''
+        ? Number(args[k])
+        : d;
   return {
     bucket: typeof args.bucket === 'string' ? args.bucket : DEFAULT_RUNS_BUCKET,
     agentMissedBeats: num('agentMissedBeats', DEFAULT_AGENT_MISSED_BEATS),
@@ -116,7 +128,11 @@ export function newRunId(now: number): string {
 export function toRunState(run: RunRecord): BodyOf<'run.state.v1'> {
   const stages = run.pipeline.stages.map((def) => {
     const st = run.stages[def.id]!;
-    const out: BodyOf<'run.state.v1'>['stages'][number] = { stageId: st.stageId, status: st.status, attempt: st.attempt };
+    const out: BodyOf<'run.state.v1'>['stages'][number] = {
+      stageId: st.stageId,
+      status: st.status,
+      attempt: st.attempt,
+    };
     if (st.agentId !== undefined) out.agentId = st.agentId;
     if (st.startedAt !== undefined) out.startedAt = st.startedAt;
     if (st.finishedAt !== undefined) out.finishedAt = st.finishedAt;
@@ -317,7 +333,10 @@ class Orchestrator {
           continue;
         }
         const st = this.runs.get(run.runId)?.stages[def.id];
-        const agent = this.agents.select({ selector: def.agent, kind: def.task.kind, avoid: st?.avoid ?? [] }, now);
+        const agent = this.agents.select(
+          { selector: def.agent, kind: def.task.kind, avoid: st?.avoid ?? [] },
+          now,
+        );
         if (!agent) continue;
         const taskId = randomUUID();
         this.agents.assigned(agent.agentId, taskId, now);
@@ -343,7 +362,13 @@ class Orchestrator {
         try {
           this.ctx.bus.tell(actorInbox(agent?.kind ?? 'agent', eff.agentId), {
             type: 'agent.task.cancel.v1',
-            body: { taskId: eff.taskId, runId: run.runId, stageId: eff.stageId, attempt: eff.attempt, reason: eff.reason },
+            body: {
+              taskId: eff.taskId,
+              runId: run.runId,
+              stageId: eff.stageId,
+              attempt: eff.attempt,
+              reason: eff.reason,
+            },
             run: run.runId,
           });
         } catch (err) {
@@ -373,22 +398,27 @@ class Orchestrator {
     const env: Record<string, string> = { PIPELINE_ID: run.runId, PARENT_PIPELINE_ID: run.parentRunId ?? '' };
     try {
       // Sent synchronously (ask publishes before its first await), so it follows its state write.
-      const reply = await this.ctx.bus.ask(actorInbox(agent?.kind ?? 'agent', eff.agentId), {
-        type: 'agent.task.assign.v1',
-        body: {
-          taskId: eff.taskId,
-          runId: run.runId,
-          stageId: eff.stageId,
-          attempt: eff.attempt,
-          task: def.task,
-          requiredTier: def.agent.tier,
-          timeoutMs: def.timeoutMs,
-          replyTo: this.resultsSubject,
-          env,
+      const reply = await this.ctx.bus.ask(
+        actorInbox(agent?.kind ?? 'agent', eff.agentId),
+        {
+          type: 'agent.task.assign.v1',
+          body: {
+            taskId: eff.taskId,
+            runId: run.runId,
+            stageId: eff.stageId,
+            attempt: eff.attempt,
+            task: def.task,
+            requiredTier: def.agent.tier,
+            timeoutMs: def.timeoutMs,
+            replyTo: this.resultsSubject,
+            env,
+          },
+          run: run.runId,
         },
-        run: run.runId,
-      }, { timeoutMs: this.settings.assignTimeoutMs });
-      if (reply.type !== 'agent.task.accepted.v1') throw new GovError('GOV_ERR_INVALID_MESSAGE', `agent answered ${reply.type}`);
+        { timeoutMs: this.settings.assignTimeoutMs },
+      );
+      if (reply.type !== 'agent.task.accepted.v1')
+        throw new GovError('GOV_ERR_INVALID_MESSAGE', `agent answered ${reply.type}`);
       this.apply(run.runId, { type: 'accepted', taskId: eff.taskId, agentId: eff.agentId });
     } catch (err) {
       if (this.stopped) return;
@@ -396,10 +426,26 @@ class Orchestrator {
       if (err instanceof NoRespondersError) this.agents.markDead(eff.agentId);
       else if (error.code === 'GOV_ERR_TIMEOUT') {
         // It may have taken the task after all: tell it not to run it.
-        this.perform(run, { kind: 'cancel-task', stageId: eff.stageId, taskId: eff.taskId, attempt: eff.attempt, agentId: eff.agentId, reason: 'assign timed out' });
+        this.perform(run, {
+          kind: 'cancel-task',
+          stageId: eff.stageId,
+          taskId: eff.taskId,
+          attempt: eff.attempt,
+          agentId: eff.agentId,
+          reason: 'assign timed out',
+        });
       }
-      this.agents.released(eff.agentId, eff.taskId, { refused: true, now: this.now, coolDownMs: this.settings.refusalCooldownMs });
-      this.ctx.log.info('agent refused task', { agentId: eff.agentId, code: error.code, runId: run.runId, stageId: eff.stageId });
+      this.agents.released(eff.agentId, eff.taskId, {
+        refused: true,
+        now: this.now,
+        coolDownMs: this.settings.refusalCooldownMs,
+      });
+      this.ctx.log.info('agent refused task', {
+        agentId: eff.agentId,
+        code: error.code,
+        runId: run.runId,
+        stageId: eff.stageId,
+      });
       this.apply(run.runId, { type: 'refused', taskId: eff.taskId, agentId: eff.agentId, error });
       // Check again once the refusing agent's cool-down is over.
       this.ctx.clock.setTimeout(() => this.schedulePump(), this.settings.refusalCooldownMs);
@@ -417,10 +463,26 @@ class Orchestrator {
     const def = stageDef(parent, stageId);
     let child: RunRecord;
     try {
-      const pipeline = await childPipeline(parent.pipeline, def.task as TaskOf<'pipeline'>, this.settings.pipelinesDir);
-      child = newRun({ runId: childRunId, pipeline, owner: this.ctx.id, now: this.now, parentRunId: parent.runId, parentStageId: stageId });
+      const pipeline = await childPipeline(
+        parent.pipeline,
+        def.task as TaskOf<'pipeline'>,
+        this.settings.pipelinesDir,
+      );
+      child = newRun({
+        runId: childRunId,
+        pipeline,
+        owner: this.ctx.id,
+        now: this.now,
+        parentRunId: parent.runId,
+        parentStageId: stageId,
+      });
     } catch (err) {
-      this.apply(parent.runId, { type: 'child-finished', childRunId, status: 'failed', error: serializeError(err) });
+      this.apply(parent.runId, {
+        type: 'child-finished',
+        childRunId,
+        status: 'failed',
+        error: serializeError(err),
+      });
       return;
     }
     await this.admit(child);
@@ -449,7 +511,11 @@ class Orchestrator {
     this.runs.set(run.runId, run);
     this.admitting.add(run.runId);
     const stored = this.store.save(run);
-    const accepted: RunEventBody = { runId: run.runId, event: 'run-accepted', governance: runGovernance(run.pipeline) };
+    const accepted: RunEventBody = {
+      runId: run.runId,
+      event: 'run-accepted',
+      governance: runGovernance(run.pipeline),
+    };
     if (run.parentRunId !== undefined) accepted.parentRunId = run.parentRunId;
     // Registered before the start's own continuation, so it is published first.
     stored.then(
@@ -492,7 +558,8 @@ class Orchestrator {
     for (const st of Object.values(run.stages)) {
       if (!isInFlight(st.status) || !st.taskId) continue;
       this.tasks.set(st.taskId, run.runId);
-      if (st.agentId !== undefined && st.childRunId === undefined) this.agents.expect(st.agentId, st.taskId, now);
+      if (st.agentId !== undefined && st.childRunId === undefined)
+        this.agents.expect(st.agentId, st.taskId, now);
     }
     this.apply(run.runId, { type: run.status === 'pending' ? 'start' : 'resume' });
     this.armTimer(this.runs.get(run.runId)!);
@@ -516,14 +583,18 @@ class Orchestrator {
    * answers (or by us, before a restart) is adopted; one owned by a live orchestrator is reported
    * as `elsewhere` so the caller can forward to it.
    */
-  private async locate(runId: string): Promise<{ run: RunRecord; where: 'here' | 'stored' | 'elsewhere' } | undefined> {
+  private async locate(
+    runId: string,
+  ): Promise<{ run: RunRecord; where: 'here' | 'stored' | 'elsewhere' } | undefined> {
     const mine = this.runs.get(runId);
     if (mine) return { run: mine, where: 'here' };
     const stored = await this.store.get(runId);
     if (!stored) return undefined;
     if (isTerminalRun(stored.status)) return { run: stored, where: 'stored' };
-    if (stored.owner !== this.ctx.id && (await this.ownerAlive(stored.owner))) return { run: stored, where: 'elsewhere' };
-    const adopted = stored.owner === this.ctx.id ? stored : await this.store.claim(runId, stored.owner, this.ctx.id);
+    if (stored.owner !== this.ctx.id && (await this.ownerAlive(stored.owner)))
+      return { run: stored, where: 'elsewhere' };
+    const adopted =
+      stored.owner === this.ctx.id ? stored : await this.store.claim(runId, stored.owner, this.ctx.id);
     if (!adopted) return this.locate(runId);
     this.resume(adopted);
     return { run: this.runs.get(runId) ?? adopted, where: 'here' };
@@ -531,7 +602,11 @@ class Orchestrator {
 
   private async ownerAlive(owner: string): Promise<boolean> {
     try {
-      await this.ctx.bus.ask(actorInbox(ORCHESTRATOR_KIND, owner), { type: 'actor.ping.v1', body: {} }, { timeoutMs: 1_000 });
+      await this.ctx.bus.ask(
+        actorInbox(ORCHESTRATOR_KIND, owner),
+        { type: 'actor.ping.v1', body: {} },
+        { timeoutMs: 1_000 },
+      );
       return true;
     } catch (err) {
       return !(err instanceof NoRespondersError);
@@ -556,7 +631,9 @@ class Orchestrator {
 
   private agentLost(agentId: string, why: string) {
     this.agents.markDead(agentId);
-    const error: SerializedError = serializeError(new AgentLostError(`agent ${agentId} ${why}`, { details: { agentId } }));
+    const error: SerializedError = serializeError(
+      new AgentLostError(`agent ${agentId} ${why}`, { details: { agentId } }),
+    );
     for (const run of [...this.runs.values()]) {
       for (const st of Object.values(run.stages)) {
         if (st.agentId === agentId && isInFlight(st.status) && st.taskId && st.childRunId === undefined) {
@@ -578,16 +655,24 @@ class Orchestrator {
       this.schedulePump();
       return;
     }
-    const grace = st.status === 'dispatched' ? this.settings.assignTimeoutMs + this.settings.lostTaskGraceMs : this.settings.lostTaskGraceMs;
+    const grace =
+      st.status === 'dispatched'
+        ? this.settings.assignTimeoutMs + this.settings.lostTaskGraceMs
+        : this.settings.lostTaskGraceMs;
     if (this.now - (st.startedAt ?? 0) < grace) return;
     const taskId = a.busyWith;
     this.agents.released(agentId, taskId);
-    const error = serializeError(new AgentLostError(`agent ${agentId} is idle but never reported task ${taskId}'s result`, { details: { agentId, taskId } }));
+    const error = serializeError(
+      new AgentLostError(`agent ${agentId} is idle but never reported task ${taskId}'s result`, {
+        details: { agentId, taskId },
+      }),
+    );
     this.apply(runId, { type: 'lost', taskId, error });
   }
 
   private sweep() {
-    for (const id of this.agents.silent(this.now)) this.agentLost(id, `missed ${this.settings.agentMissedBeats} heartbeats`);
+    for (const id of this.agents.silent(this.now))
+      this.agentLost(id, `missed ${this.settings.agentMissedBeats} heartbeats`);
   }
 
   // ---- messages -------------------------------------------------------------------------------
@@ -611,7 +696,11 @@ class Orchestrator {
     }
   }
 
-  private async handleMessage(env: Envelope, subject: string, asked = false): Promise<OutMessage | undefined> {
+  private async handleMessage(
+    env: Envelope,
+    subject: string,
+    asked = false,
+  ): Promise<OutMessage | undefined> {
     switch (env.type) {
       case 'run.request.v1': {
         const pipeline = await requestPipeline(env.body);
@@ -633,12 +722,20 @@ class Orchestrator {
       }
       case 'run.cancel.v1': {
         const found = await this.locate(env.body.runId);
-        if (!found) throw new NotFoundError(`no run ${env.body.runId}`, { details: { runId: env.body.runId } });
+        if (!found)
+          throw new NotFoundError(`no run ${env.body.runId}`, { details: { runId: env.body.runId } });
         if (found.where === 'elsewhere') {
-          const reply = await this.ctx.bus.ask(actorInbox(ORCHESTRATOR_KIND, found.run.owner), { type: 'run.cancel.v1', body: env.body });
+          const reply = await this.ctx.bus.ask(actorInbox(ORCHESTRATOR_KIND, found.run.owner), {
+            type: 'run.cancel.v1',
+            body: env.body,
+          });
           return reply as OutMessage;
         }
-        if (found.where === 'here') this.apply(found.run.runId, { type: 'cancel', reason: env.body.reason ?? `cancelled by ${env.from}` });
+        if (found.where === 'here')
+          this.apply(found.run.runId, {
+            type: 'cancel',
+            reason: env.body.reason ?? `cancelled by ${env.from}`,
+          });
         const latest = this.runs.get(found.run.runId) ?? (await this.store.get(found.run.runId)) ?? found.run;
         return { type: 'run.state.v1', body: toRunState(latest) };
       }
@@ -728,7 +825,10 @@ class Orchestrator {
    * caused is stored, or (`durable`, a run owned by another live orchestrator) once that orchestrator
    * took it over.
    */
-  private async taskReport(env: Envelope<'agent.task.progress.v1' | 'agent.task.result.v1'>, durable: boolean): Promise<{ done: Promise<unknown> }> {
+  private async taskReport(
+    env: Envelope<'agent.task.progress.v1' | 'agent.task.result.v1'>,
+    durable: boolean,
+  ): Promise<{ done: Promise<unknown> }> {
     const settled = { done: Promise.resolve() as Promise<unknown> };
     const b = env.body;
     const finished = this.finished.get(b.runId);
@@ -738,7 +838,13 @@ class Orchestrator {
       // hold up the heartbeats and results queued behind this report.
       const done = this.foreignReport(env, durable);
       // A durable report's failure is a nak (settle); anyone else's is only worth a line in the log.
-      if (!durable) done.catch((err: unknown) => this.ctx.log.warn('report for a run elsewhere not handed over', { runId: b.runId, error: String(err) }));
+      if (!durable)
+        done.catch((err: unknown) =>
+          this.ctx.log.warn('report for a run elsewhere not handed over', {
+            runId: b.runId,
+            error: String(err),
+          }),
+        );
       return { done };
     }
     if (env.type === 'agent.task.progress.v1') {
@@ -767,7 +873,10 @@ class Orchestrator {
    * its stream copy is acked once the owner has stored it), taken after adopting an orphaned run, or
    * dropped for a finished or unknown run.
    */
-  private async foreignReport(env: Envelope<'agent.task.progress.v1' | 'agent.task.result.v1'>, durable: boolean): Promise<unknown> {
+  private async foreignReport(
+    env: Envelope<'agent.task.progress.v1' | 'agent.task.result.v1'>,
+    durable: boolean,
+  ): Promise<unknown> {
     const b = env.body;
     const found = await this.locate(b.runId);
     if (!found || found.where === 'stored') return;
@@ -795,7 +904,12 @@ class Orchestrator {
         'agent.register.v1',
         'actor.exit.v1',
       ],
-      subscriptions: [{ subject: allHeartbeats() }, { subject: allExits() }, { subject: agentRegisterSubject() }, { subject: this.resultsSubject }],
+      subscriptions: [
+        { subject: allHeartbeats() },
+        { subject: allExits() },
+        { subject: agentRegisterSubject() },
+        { subject: this.resultsSubject },
+      ],
       status: () => ({ runs: this.runs.size, agents: this.agents.list().filter((a) => !a.dead).length }),
       handle: (env, ctx) => this.handle(env, ctx),
       stop: async () => {
@@ -832,7 +946,8 @@ class Orchestrator {
 
 export const orchestratorKind = defineActorKind({
   kind: ORCHESTRATOR_KIND,
-  description: 'runs pipelines: run.request.v1 / run.cancel.v1 / run.get.v1 / run.list.v1 on gov.svc.orchestrator',
+  description:
+    'runs pipelines: run.request.v1 / run.cancel.v1 / run.get.v1 / run.list.v1 on gov.svc.orchestrator',
   async start(ctx) {
     const settings = settingsFrom(ctx.args);
     await ensureStreams(ctx.bus.nc);
@@ -845,13 +960,17 @@ export const orchestratorKind = defineActorKind({
     // Recovery needs the bus but not the subscriptions; results arriving meanwhile find their runs in the store.
     await o.recover();
     // Reports kept while no orchestrator ran go into the mailbox before any heartbeat.
-    o.results = await ResultsConsumer.open(ctx, {
-      durable: DEFAULT_RESULTS_DURABLE,
-      ackWaitMs: DEFAULT_RESULTS_ACK_WAIT_MS,
-      maxAckPending: DEFAULT_RESULTS_MAX_ACK_PENDING,
-      batch: DEFAULT_RESULTS_BATCH,
-      retryMs: DEFAULT_RESULTS_RETRY_MS,
-    }, outbox);
+    o.results = await ResultsConsumer.open(
+      ctx,
+      {
+        durable: DEFAULT_RESULTS_DURABLE,
+        ackWaitMs: DEFAULT_RESULTS_ACK_WAIT_MS,
+        maxAckPending: DEFAULT_RESULTS_MAX_ACK_PENDING,
+        batch: DEFAULT_RESULTS_BATCH,
+        retryMs: DEFAULT_RESULTS_RETRY_MS,
+      },
+      outbox,
+    );
     await o.results.start();
     o.startSweeping();
     return behavior;

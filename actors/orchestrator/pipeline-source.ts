@@ -28,7 +28,11 @@ import { DEFAULT_PIPELINE_CACHE_ENTRIES } from './options.ts';
 const compiled = new Map<string, ConcretePipeline>();
 
 /** Parses and instantiates (or takes from the cache), or throws PipelineInvalidError with every diagnostic in `details.diagnostics`. */
-export function compilePipeline(text: string, file: string, params: Record<string, Scalar>): ConcretePipeline {
+export function compilePipeline(
+  text: string,
+  file: string,
+  params: Record<string, Scalar>,
+): ConcretePipeline {
   const key = `${file}\u0000${text}\u0000${JSON.stringify(params)}`;
   const hit = compiled.get(key);
   if (hit) {
@@ -55,9 +59,15 @@ function compileUncached(text: string, file: string, params: Record<string, Scal
 }
 
 /** The pipeline of a run request: `yaml` when given (named by `file`), else the file read from disk. */
-export async function requestPipeline(body: { yaml?: string; file?: string; params: Record<string, Scalar> }): Promise<ConcretePipeline> {
+export async function requestPipeline(body: {
+  yaml?: string;
+  file?: string;
+  params: Record<string, Scalar>;
+}): Promise<ConcretePipeline> {
   if (body.yaml === undefined && body.file === undefined) {
-    throw new PipelineInvalidError('a run request needs `yaml` (the pipeline text) or `file` (a path the orchestrator can read)');
+    throw new PipelineInvalidError(
+      'a run request needs `yaml` (the pipeline text) or `file` (a path the orchestrator can read)',
+    );
   }
   const file = body.file ?? INLINE_FILE;
   const text = body.yaml ?? (await readText(file));
@@ -65,7 +75,11 @@ export async function requestPipeline(body: { yaml?: string; file?: string; para
 }
 
 /** The child pipeline a `pipeline` task of `parent` starts. */
-export async function childPipeline(parent: ConcretePipeline, task: TaskOf<'pipeline'>, pipelinesDir?: string): Promise<ConcretePipeline> {
+export async function childPipeline(
+  parent: ConcretePipeline,
+  task: TaskOf<'pipeline'>,
+  pipelinesDir?: string,
+): Promise<ConcretePipeline> {
   const baseDir = parent.file ? dirname(resolve(parent.file)) : process.cwd();
   if (task.file !== undefined) {
     const file = resolve(baseDir, task.file);
@@ -75,7 +89,13 @@ export async function childPipeline(parent: ConcretePipeline, task: TaskOf<'pipe
   const template = parent.templates[name];
   if (template) {
     // A template of the parent's file, run as a pipeline of its own.
-    const doc = { name: `${parent.name}.${name}`, version: parent.version, parameters: template.parameters, templates: parent.templates, stages: template.stages };
+    const doc = {
+      name: `${parent.name}.${name}`,
+      version: parent.version,
+      parameters: template.parameters,
+      templates: parent.templates,
+      stages: template.stages,
+    };
     return compilePipeline(stringify(doc), `${parent.file ?? INLINE_FILE}#${name}`, task.params);
   }
   const dirs = [baseDir, ...(pipelinesDir ? [resolve(pipelinesDir)] : [])];
@@ -85,9 +105,12 @@ export async function childPipeline(parent: ConcretePipeline, task: TaskOf<'pipe
       if (existsSync(file)) return compilePipeline(await readText(file), file, task.params);
     }
   }
-  throw new PipelineInvalidError(`no pipeline named "${name}": not a template of ${parent.name} nor a file in ${dirs.join(', ')}`, {
-    details: { name },
-  });
+  throw new PipelineInvalidError(
+    `no pipeline named "${name}": not a template of ${parent.name} nor a file in ${dirs.join(', ')}`,
+    {
+      details: { name },
+    },
+  );
 }
 
 async function readText(file: string): Promise<string> {
@@ -96,7 +119,10 @@ async function readText(file: string): Promise<string> {
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new PipelineInvalidError(`cannot read pipeline file ${file} (${reason})`, {
-      details: { file, diagnostics: [{ file, line: 1, column: 1, code: 'io', message: `cannot read file (${reason})` }] },
+      details: {
+        file,
+        diagnostics: [{ file, line: 1, column: 1, code: 'io', message: `cannot read file (${reason})` }],
+      },
     });
   }
 }

@@ -78,7 +78,14 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
     capabilities: ['noop', 'sleep', 'fail'],
     restarts: 0,
     ...(current
-      ? { currentTask: { taskId: current.body.taskId, runId: current.body.runId, stageId: current.body.stageId, attempt: current.body.attempt } }
+      ? {
+          currentTask: {
+            taskId: current.body.taskId,
+            runId: current.body.runId,
+            stageId: current.body.stageId,
+            attempt: current.body.attempt,
+          },
+        }
       : {}),
   });
 
@@ -87,13 +94,24 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
     nc.publish(
       `gov.sys.hb.agent.${id}`,
       envelope('actor.heartbeat.v1', {
-        actorId: id, kind: 'agent', seq: seq++, pid: process.pid, host: hostname(), uptimeMs: Date.now() - startedAt,
-        mailboxDepth: 0, processed, intervalMs: heartbeatMs, status: status(),
+        actorId: id,
+        kind: 'agent',
+        seq: seq++,
+        pid: process.pid,
+        host: hostname(),
+        uptimeMs: Date.now() - startedAt,
+        mailboxDepth: 0,
+        processed,
+        intervalMs: heartbeatMs,
+        status: status(),
       }),
     );
   };
 
-  const finish = (outcome: 'succeeded' | 'failed' | 'cancelled', error?: { code: string; message: string; retryable: boolean }) => {
+  const finish = (
+    outcome: 'succeeded' | 'failed' | 'cancelled',
+    error?: { code: string; message: string; retryable: boolean },
+  ) => {
     if (!current) return;
     const { body, timer, began } = current;
     if (timer) clearTimeout(timer);
@@ -104,8 +122,14 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
       envelope(
         'agent.task.result.v1',
         {
-          taskId: body.taskId, runId: body.runId, stageId: body.stageId, attempt: body.attempt, agentId: id,
-          status: outcome, durationMs: Date.now() - began, ...(error ? { error } : {}),
+          taskId: body.taskId,
+          runId: body.runId,
+          stageId: body.stageId,
+          attempt: body.attempt,
+          agentId: id,
+          status: outcome,
+          durationMs: Date.now() - began,
+          ...(error ? { error } : {}),
           ...(outcome === 'succeeded' ? { output: { by: id, pipelineId: body.env.PIPELINE_ID } } : {}),
         },
         { run: body.runId },
@@ -132,12 +156,19 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
       }
       processed++;
       if (msg.type === 'actor.ping.v1') {
-        m.respond(envelope('actor.pong.v1', { actorId: id, kind: 'agent', pid: process.pid, processed }, { cause: msg.id }));
+        m.respond(
+          envelope(
+            'actor.pong.v1',
+            { actorId: id, kind: 'agent', pid: process.pid, processed },
+            { cause: msg.id },
+          ),
+        );
         return;
       }
       if (msg.type === 'agent.task.cancel.v1') {
         const b = msg.body as { taskId: string };
-        if (current?.body.taskId === b.taskId) finish('cancelled', { code: 'GOV_ERR_RUN_CANCELLED', message: 'cancelled', retryable: false });
+        if (current?.body.taskId === b.taskId)
+          finish('cancelled', { code: 'GOV_ERR_RUN_CANCELLED', message: 'cancelled', retryable: false });
         return;
       }
       if (msg.type !== 'agent.task.assign.v1') {
@@ -146,7 +177,12 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
       }
       const body = msg.body as AssignBody;
       if (TIER_RANK[tier] < TIER_RANK[body.requiredTier]) {
-        refuse(m, 'GOV_ERR_TIER_FORBIDDEN', `agent ${id} is ${tier}; the task needs ${body.requiredTier}`, false);
+        refuse(
+          m,
+          'GOV_ERR_TIER_FORBIDDEN',
+          `agent ${id} is ${tier}; the task needs ${body.requiredTier}`,
+          false,
+        );
         return;
       }
       if (current) {
@@ -158,23 +194,45 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
       m.respond(
         envelope(
           'agent.task.accepted.v1',
-          { taskId: body.taskId, runId: body.runId, stageId: body.stageId, attempt: body.attempt, agentId: id },
+          {
+            taskId: body.taskId,
+            runId: body.runId,
+            stageId: body.stageId,
+            attempt: body.attempt,
+            agentId: id,
+          },
           { cause: msg.id, corr: msg.corr ?? msg.id, run: body.runId },
         ),
       );
       options.onStart?.(body);
       const task = body.task;
       if (task.kind === 'noop') finish('succeeded');
-      else if (task.kind === 'fail') finish('failed', { code: task.code ?? 'GOV_ERR_INTERNAL', message: task.message ?? 'fail task', retryable: false });
+      else if (task.kind === 'fail')
+        finish('failed', {
+          code: task.code ?? 'GOV_ERR_INTERNAL',
+          message: task.message ?? 'fail task',
+          retryable: false,
+        });
       else if (task.kind === 'sleep') {
         const ms = task.ms ?? 0;
         current.timer = setTimeout(() => finish('succeeded'), ms);
         nc.publish(
           body.replyTo,
-          envelope('agent.task.progress.v1', { taskId: body.taskId, runId: body.runId, stageId: body.stageId, attempt: body.attempt, agentId: id, fraction: 0 }),
+          envelope('agent.task.progress.v1', {
+            taskId: body.taskId,
+            runId: body.runId,
+            stageId: body.stageId,
+            attempt: body.attempt,
+            agentId: id,
+            fraction: 0,
+          }),
         );
       } else {
-        finish('failed', { code: 'GOV_ERR_UNHANDLED_MESSAGE', message: `this agent cannot run ${task.kind} tasks`, retryable: false });
+        finish('failed', {
+          code: 'GOV_ERR_UNHANDLED_MESSAGE',
+          message: `this agent cannot run ${task.kind} tasks`,
+          retryable: false,
+        });
       }
     },
   });
@@ -195,7 +253,13 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
       if (!nc.isClosed()) {
         nc.publish(
           `gov.sys.exit.agent.${id}`,
-          envelope('actor.exit.v1', { actorId: id, kind: 'agent', pid: process.pid, incarnation: id, reason: 'shutdown' }),
+          envelope('actor.exit.v1', {
+            actorId: id,
+            kind: 'agent',
+            pid: process.pid,
+            incarnation: id,
+            reason: 'shutdown',
+          }),
         );
         await nc.drain();
       }

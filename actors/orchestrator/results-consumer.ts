@@ -38,10 +38,18 @@ export class ResultsConsumer {
   ) {}
 
   /** Declares the durable consumer (the stream is declared by ensureStreams) and opens it. */
-  static async open(ctx: ActorContext, settings: ResultsConsumerSettings, outbox: Outbox): Promise<ResultsConsumer> {
+  static async open(
+    ctx: ActorContext,
+    settings: ResultsConsumerSettings,
+    outbox: Outbox,
+  ): Promise<ResultsConsumer> {
     await ensureConsumer(
       ctx.bus.nc,
-      orchestratorResultsConsumer({ durable: settings.durable, ackWaitMs: settings.ackWaitMs, maxAckPending: settings.maxAckPending }),
+      orchestratorResultsConsumer({
+        durable: settings.durable,
+        ackWaitMs: settings.ackWaitMs,
+        maxAckPending: settings.maxAckPending,
+      }),
     );
     const consumer = await ctx.bus.jetstream().consumers.get(RESULTS_STREAM, settings.durable);
     return new ResultsConsumer(ctx, consumer, settings, outbox);
@@ -55,7 +63,10 @@ export class ResultsConsumer {
   async start(): Promise<void> {
     let waiting = (await this.consumer.info()).num_pending;
     while (waiting > 0 && !this.closed) {
-      const batch = await this.consumer.fetch({ max_messages: Math.min(waiting, this.settings.batch), expires: 2_000 });
+      const batch = await this.consumer.fetch({
+        max_messages: Math.min(waiting, this.settings.batch),
+        expires: 2_000,
+      });
       let got = 0;
       for await (const m of batch) {
         got++;
@@ -65,13 +76,22 @@ export class ResultsConsumer {
       waiting = (await this.consumer.info()).num_pending;
     }
     if (this.closed) return;
-    this.messages = await this.consumer.consume({ max_messages: this.settings.batch, callback: (m) => this.take(m) });
+    this.messages = await this.consumer.consume({
+      max_messages: this.settings.batch,
+      callback: (m) => this.take(m),
+    });
   }
 
   private take(m: JsMsg) {
     const decoded = this.ctx.bus.decode(m.data);
-    if (!decoded.ok || (decoded.env.type !== 'agent.task.result.v1' && decoded.env.type !== 'agent.task.progress.v1')) {
-      this.ctx.log.warn('dropping an undecodable or foreign message from the results stream', { seq: m.seq, subject: m.subject });
+    if (
+      !decoded.ok ||
+      (decoded.env.type !== 'agent.task.result.v1' && decoded.env.type !== 'agent.task.progress.v1')
+    ) {
+      this.ctx.log.warn('dropping an undecodable or foreign message from the results stream', {
+        seq: m.seq,
+        subject: m.subject,
+      });
       m.term();
       return;
     }

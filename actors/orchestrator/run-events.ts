@@ -98,7 +98,14 @@ export class RunEvents {
     this.pendingTotal++;
     if (TERMINAL_EVENTS.has(b.event) || run.held.length > 0) run.held.push(feed);
     else this.feed(b.runId, feed);
-    this.send({ seq: this.seq++, runId: b.runId, event: b.event, bytes, msgId: (env as Envelope).id, tries: 0 });
+    this.send({
+      seq: this.seq++,
+      runId: b.runId,
+      event: b.event,
+      bytes,
+      msgId: (env as Envelope).id,
+      tries: 0,
+    });
   }
 
   private feed(runId: string, bytes: Uint8Array) {
@@ -116,7 +123,12 @@ export class RunEvents {
       () => this.acked(a),
       (err: unknown) => {
         if (a.tries === 1 || a.tries % 10 === 0) {
-          this.log.warn('run event not audited yet, will retry', { runId: a.runId, event: a.event, tries: a.tries, error: String(err) });
+          this.log.warn('run event not audited yet, will retry', {
+            runId: a.runId,
+            event: a.event,
+            tries: a.tries,
+            error: String(err),
+          });
         }
         this.bus.metrics.inc('orchestrator.audit.retried');
         if (this.closed) return;

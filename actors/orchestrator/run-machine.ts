@@ -11,7 +11,12 @@
  */
 import type { BodyIn } from '../../protocols/catalog.ts';
 import type { SerializedErrorSchema } from '../../protocols/messages/system.ts';
-import { type ConcretePipeline, type ConcreteStage, dependentsOf, type Scalar } from '../../protocols/pipeline/index.ts';
+import {
+  type ConcretePipeline,
+  type ConcreteStage,
+  dependentsOf,
+  type Scalar,
+} from '../../protocols/pipeline/index.ts';
 import type { z } from 'zod';
 import { DEFAULT_MAX_LOST_ATTEMPTS } from './options.ts';
 
@@ -19,7 +24,14 @@ import { DEFAULT_MAX_LOST_ATTEMPTS } from './options.ts';
 export type SerializedError = z.output<typeof SerializedErrorSchema>;
 
 export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
-export type StageStatus = 'pending' | 'dispatched' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+export type StageStatus =
+  | 'pending'
+  | 'dispatched'
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'cancelled';
 
 export interface StageRecord {
   stageId: string;
@@ -81,7 +93,13 @@ export type RunInput =
   | { type: 'refused'; taskId: string; agentId: string; error: SerializedError }
   | { type: 'accepted'; taskId: string; agentId: string }
   | { type: 'progress'; taskId: string; fraction?: number }
-  | { type: 'result'; taskId: string; status: 'succeeded' | 'failed' | 'cancelled'; output?: unknown; error?: SerializedError }
+  | {
+      type: 'result';
+      taskId: string;
+      status: 'succeeded' | 'failed' | 'cancelled';
+      output?: unknown;
+      error?: SerializedError;
+    }
   | { type: 'timeout'; taskId: string }
   | { type: 'lost'; taskId: string; error: SerializedError }
   | { type: 'child-finished'; childRunId: string; status: RunStatus; error?: SerializedError }
@@ -97,7 +115,8 @@ export interface Step {
 
 const TERMINAL_STAGE: ReadonlySet<StageStatus> = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
 const IN_FLIGHT: ReadonlySet<StageStatus> = new Set(['dispatched', 'running']);
-export const isTerminalRun = (s: RunStatus): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';
+export const isTerminalRun = (s: RunStatus): boolean =>
+  s === 'succeeded' || s === 'failed' || s === 'cancelled';
 export const isTerminalStage = (s: StageStatus): boolean => TERMINAL_STAGE.has(s);
 export const isInFlight = (s: StageStatus): boolean => IN_FLIGHT.has(s);
 
@@ -112,7 +131,8 @@ export function newRun(args: {
   requestedBy?: string;
 }): RunRecord {
   const stages: Record<string, StageRecord> = {};
-  for (const s of args.pipeline.stages) stages[s.id] = { stageId: s.id, status: 'pending', attempt: 0, lost: 0, avoid: [] };
+  for (const s of args.pipeline.stages)
+    stages[s.id] = { stageId: s.id, status: 'pending', attempt: 0, lost: 0, avoid: [] };
   const run: RunRecord = {
     v: 1,
     runId: args.runId,
@@ -148,7 +168,12 @@ export function dispatchable(run: RunRecord, now: number): ConcreteStage[] {
   if (run.status !== 'running') return [];
   return run.pipeline.stages.filter((def) => {
     const st = run.stages[def.id];
-    return st !== undefined && st.status === 'pending' && (st.retryAt ?? 0) <= now && def.needs.every((n) => isDone(run, n));
+    return (
+      st !== undefined &&
+      st.status === 'pending' &&
+      (st.retryAt ?? 0) <= now &&
+      def.needs.every((n) => isDone(run, n))
+    );
   });
 }
 
@@ -191,7 +216,11 @@ class Stepper {
 
   emit(e: Omit<RunEventBody, 'runId' | 'parentRunId'>) {
     const run = this.run;
-    this.events.push(run.parentRunId === undefined ? { runId: run.runId, ...e } : { runId: run.runId, parentRunId: run.parentRunId, ...e });
+    this.events.push(
+      run.parentRunId === undefined
+        ? { runId: run.runId, ...e }
+        : { runId: run.runId, parentRunId: run.parentRunId, ...e },
+    );
   }
 
   patch(id: string, p: Partial<StageRecord>): StageRecord {
@@ -208,14 +237,20 @@ class Stepper {
         this.cancelAttempt(st, reason);
         this.patch(st.stageId, { status: 'cancelled', finishedAt: now, deadline: undefined });
       } else if (st.status === 'pending') {
-        this.patch(st.stageId, { status: status === 'cancelled' ? 'cancelled' : 'skipped', retryAt: undefined });
+        this.patch(st.stageId, {
+          status: status === 'cancelled' ? 'cancelled' : 'skipped',
+          retryAt: undefined,
+        });
         if (status !== 'cancelled') this.emit({ event: 'stage-skipped', stageId: st.stageId });
       }
     }
     run.status = status;
     run.finishedAt = now;
     if (error) run.error = error;
-    this.emit({ event: status === 'succeeded' ? 'run-succeeded' : status === 'failed' ? 'run-failed' : 'run-cancelled', ...(error ? { error } : {}) });
+    this.emit({
+      event: status === 'succeeded' ? 'run-succeeded' : status === 'failed' ? 'run-failed' : 'run-cancelled',
+      ...(error ? { error } : {}),
+    });
     this.effects.push({ kind: 'finished', status });
   }
 
@@ -223,7 +258,14 @@ class Stepper {
     if (st.childRunId !== undefined && st.taskId === st.childRunId) {
       this.effects.push({ kind: 'cancel-child', stageId: st.stageId, childRunId: st.childRunId, reason });
     } else if (st.taskId !== undefined && st.agentId !== undefined) {
-      this.effects.push({ kind: 'cancel-task', stageId: st.stageId, taskId: st.taskId, attempt: st.attempt, agentId: st.agentId, reason });
+      this.effects.push({
+        kind: 'cancel-task',
+        stageId: st.stageId,
+        taskId: st.taskId,
+        attempt: st.attempt,
+        agentId: st.agentId,
+        reason,
+      });
     }
   }
 
@@ -243,12 +285,32 @@ class Stepper {
     const retryLost = opts.lost && lost <= DEFAULT_MAX_LOST_ATTEMPTS;
     if (retryLost || counted <= def.retries.max) {
       const pause = retryLost ? 0 : backoffMs(def, counted);
-      this.patch(st.stageId, { status: 'pending', lost, avoid, error, retryAt: now + pause, deadline: undefined, fraction: undefined });
-      this.emit({ event: 'stage-retrying', stageId: st.stageId, attempt: st.attempt, error, ...(st.agentId ? { agentId: st.agentId } : {}) });
+      this.patch(st.stageId, {
+        status: 'pending',
+        lost,
+        avoid,
+        error,
+        retryAt: now + pause,
+        deadline: undefined,
+        fraction: undefined,
+      });
+      this.emit({
+        event: 'stage-retrying',
+        stageId: st.stageId,
+        attempt: st.attempt,
+        error,
+        ...(st.agentId ? { agentId: st.agentId } : {}),
+      });
       return;
     }
     this.patch(st.stageId, { status: 'failed', lost, avoid, error, finishedAt: now, deadline: undefined });
-    this.emit({ event: 'stage-failed', stageId: st.stageId, attempt: st.attempt, error, ...(st.agentId ? { agentId: st.agentId } : {}) });
+    this.emit({
+      event: 'stage-failed',
+      stageId: st.stageId,
+      attempt: st.attempt,
+      error,
+      ...(st.agentId ? { agentId: st.agentId } : {}),
+    });
     if (def.onFailure === 'fail') {
       this.finish('failed', {
         code: error.code,
@@ -315,7 +377,13 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
         fraction: undefined,
       });
       s.emit({ event: 'stage-dispatched', stageId: st.stageId, attempt, agentId: input.agentId });
-      effects.push({ kind: 'assign', stageId: st.stageId, taskId: input.taskId, attempt, agentId: input.agentId });
+      effects.push({
+        kind: 'assign',
+        stageId: st.stageId,
+        taskId: input.taskId,
+        attempt,
+        agentId: input.agentId,
+      });
       break;
     }
     case 'start-child': {
@@ -340,7 +408,14 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
     case 'refused': {
       const st = stageOfTask(run, input.taskId);
       if (!live || !st || st.status !== 'dispatched') return unchanged();
-      s.patch(st.stageId, { status: 'pending', attempt: st.attempt - 1, taskId: undefined, agentId: undefined, deadline: undefined, startedAt: undefined });
+      s.patch(st.stageId, {
+        status: 'pending',
+        attempt: st.attempt - 1,
+        taskId: undefined,
+        agentId: undefined,
+        deadline: undefined,
+        startedAt: undefined,
+      });
       break;
     }
     case 'accepted': {
@@ -354,7 +429,10 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
       const st = stageOfTask(run, input.taskId);
       if (!live || !st) return unchanged();
       s.acceptedImplicitly(st);
-      s.patch(st.stageId, { status: 'running', ...(input.fraction === undefined ? {} : { fraction: input.fraction }) });
+      s.patch(st.stageId, {
+        status: 'running',
+        ...(input.fraction === undefined ? {} : { fraction: input.fraction }),
+      });
       s.emit({
         event: 'stage-progress',
         stageId: st.stageId,
@@ -369,11 +447,27 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
       if (!live || !st) return unchanged();
       s.acceptedImplicitly(st);
       if (input.status === 'succeeded') {
-        s.patch(st.stageId, { status: 'succeeded', finishedAt: now, deadline: undefined, fraction: 1, output: input.output, error: undefined });
-        s.emit({ event: 'stage-succeeded', stageId: st.stageId, attempt: st.attempt, ...(st.agentId ? { agentId: st.agentId } : {}) });
+        s.patch(st.stageId, {
+          status: 'succeeded',
+          finishedAt: now,
+          deadline: undefined,
+          fraction: 1,
+          output: input.output,
+          error: undefined,
+        });
+        s.emit({
+          event: 'stage-succeeded',
+          stageId: st.stageId,
+          attempt: st.attempt,
+          ...(st.agentId ? { agentId: st.agentId } : {}),
+        });
         s.maybeFinish();
       } else {
-        const error = input.error ?? { code: 'GOV_ERR_INTERNAL', message: `task ${input.status} without an error`, retryable: true };
+        const error = input.error ?? {
+          code: 'GOV_ERR_INTERNAL',
+          message: `task ${input.status} without an error`,
+          retryable: true,
+        };
         s.attemptFailed(st, error);
       }
       break;
@@ -382,7 +476,12 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
       const st = stageOfTask(run, input.taskId);
       if (!live || !st) return unchanged();
       const def = stageDef(run, st.stageId);
-      s.emit({ event: 'stage-timed-out', stageId: st.stageId, attempt: st.attempt, ...(st.agentId ? { agentId: st.agentId } : {}) });
+      s.emit({
+        event: 'stage-timed-out',
+        stageId: st.stageId,
+        attempt: st.attempt,
+        ...(st.agentId ? { agentId: st.agentId } : {}),
+      });
       s.cancelAttempt(st, `stage timed out after ${def.timeoutMs} ms`);
       s.attemptFailed(st, {
         code: 'GOV_ERR_TIMEOUT',
@@ -402,20 +501,34 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
       const st = stageOfTask(run, input.childRunId);
       if (!live || !st || st.childRunId !== input.childRunId) return unchanged();
       if (input.status === 'succeeded') {
-        s.patch(st.stageId, { status: 'succeeded', finishedAt: now, deadline: undefined, fraction: 1, error: undefined });
+        s.patch(st.stageId, {
+          status: 'succeeded',
+          finishedAt: now,
+          deadline: undefined,
+          fraction: 1,
+          error: undefined,
+        });
         s.emit({ event: 'stage-succeeded', stageId: st.stageId, attempt: st.attempt });
         s.maybeFinish();
       } else {
         s.attemptFailed(
           st,
-          input.error ?? { code: 'GOV_ERR_INTERNAL', message: `child run ${input.childRunId} ${input.status}`, retryable: false },
+          input.error ?? {
+            code: 'GOV_ERR_INTERNAL',
+            message: `child run ${input.childRunId} ${input.status}`,
+            retryable: false,
+          },
         );
       }
       break;
     }
     case 'cancel': {
       if (!live) return unchanged();
-      s.finish('cancelled', { code: 'GOV_ERR_RUN_CANCELLED', message: `run cancelled: ${input.reason}`, retryable: false }, input.reason);
+      s.finish(
+        'cancelled',
+        { code: 'GOV_ERR_RUN_CANCELLED', message: `run cancelled: ${input.reason}`, retryable: false },
+        input.reason,
+      );
       break;
     }
   }

@@ -53,7 +53,11 @@ export class RunStore {
   ) {}
 
   /** Opens (declaring it when missing) the bucket; writes go through `publisher` when given, else `kv.put`. */
-  static async open(nc: NatsConnection, bucket = DEFAULT_RUNS_BUCKET, publisher?: JsPublisher): Promise<RunStore> {
+  static async open(
+    nc: NatsConnection,
+    bucket = DEFAULT_RUNS_BUCKET,
+    publisher?: JsPublisher,
+  ): Promise<RunStore> {
     // Kvm.create opens the bucket when it exists with the same settings, so it is safe from every process.
     const kv = await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File });
     return new RunStore(kv, kv instanceof Bucket ? publisher : undefined);

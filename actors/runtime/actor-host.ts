@@ -25,7 +25,9 @@ let guardInstalled = false;
 function installProcessGuard(log: Logger) {
   if (guardInstalled) return;
   guardInstalled = true;
-  process.on('unhandledRejection', (reason) => log.error('unhandled rejection in actor host', { reason: String(reason) }));
+  process.on('unhandledRejection', (reason) =>
+    log.error('unhandled rejection in actor host', { reason: String(reason) }),
+  );
 }
 
 export class ActorHost {

@@ -135,7 +135,14 @@ export async function runActor(kind: ActorKind, options: RunActorOptions): Promi
     try {
       bus.tell(exitSubject(kind.kind, options.id), {
         type: 'actor.exit.v1',
-        body: { actorId: options.id, kind: kind.kind, pid: process.pid, incarnation, reason, ...(error ? { error } : {}) },
+        body: {
+          actorId: options.id,
+          kind: kind.kind,
+          pid: process.pid,
+          incarnation,
+          reason,
+          ...(error ? { error } : {}),
+        },
       });
       await bus.flush();
     } catch (err) {
@@ -182,7 +189,13 @@ export async function runActor(kind: ActorKind, options: RunActorOptions): Promi
     crash: (err) => void crash(err),
     self: (msg: OutMessage) => {
       // Made here, not received: it skips the codec (no bytes, no boundary validation to repeat).
-      const local: LocalMsg = { subject: address, data: EMPTY, reply: '', headers: undefined, local: bus.wrap(msg) };
+      const local: LocalMsg = {
+        subject: address,
+        data: EMPTY,
+        reply: '',
+        headers: undefined,
+        local: bus.wrap(msg),
+      };
       enqueue(local as unknown as Msg);
     },
   };
@@ -198,7 +211,14 @@ export async function runActor(kind: ActorKind, options: RunActorOptions): Promi
     const env = decoded.env;
     processed++;
     if (env.type === 'actor.ping.v1') {
-      bus.respond(m, { type: 'actor.pong.v1', body: { actorId: options.id, kind: kind.kind, pid: process.pid, processed } }, env);
+      bus.respond(
+        m,
+        {
+          type: 'actor.pong.v1',
+          body: { actorId: options.id, kind: kind.kind, pid: process.pid, processed },
+        },
+        env,
+      );
       return;
     }
     if (env.type === 'actor.stop.v1') {
@@ -208,7 +228,9 @@ export async function runActor(kind: ActorKind, options: RunActorOptions): Promi
     }
     const b = behavior!;
     if (!b.accepts.includes(env.type)) {
-      const err = new UnhandledMessageError(`${address} does not handle ${env.type}`, { details: { type: env.type } });
+      const err = new UnhandledMessageError(`${address} does not handle ${env.type}`, {
+        details: { type: env.type },
+      });
       bus.metrics.inc(`rejected.${err.code}`);
       bus.deadLetter(m, err);
       bus.respondError(m, err);
@@ -216,9 +238,18 @@ export async function runActor(kind: ActorKind, options: RunActorOptions): Promi
     }
     let out: OutMessage | Refusal | undefined | void;
     try {
-      out = await b.handle(env as Envelope, { subject: m.subject, reply: m.reply || undefined, headers: m.headers, size: m.data.length });
+      out = await b.handle(env as Envelope, {
+        subject: m.subject,
+        reply: m.reply || undefined,
+        headers: m.headers,
+        size: m.data.length,
+      });
     } catch (err) {
-      if (m.reply) bus.respondError(m, new ActorCrashedError(`actor ${address} crashed: ${toGovError(err).message}`, { cause: err }));
+      if (m.reply)
+        bus.respondError(
+          m,
+          new ActorCrashedError(`actor ${address} crashed: ${toGovError(err).message}`, { cause: err }),
+        );
       await crash(err);
       return;
     }
@@ -302,7 +333,8 @@ export async function runActor(kind: ActorKind, options: RunActorOptions): Promi
       state = 'stopped';
       for (const m of mailbox.splice(0)) {
         if (m.reply) bus.respondError(m, new ActorStoppedError(`actor ${address} stopped`));
-        else bus.deadLetter(m, new ActorStoppedError(`actor ${address} stopped before handling this message`));
+        else
+          bus.deadLetter(m, new ActorStoppedError(`actor ${address} stopped before handling this message`));
       }
       await stopBehavior();
       const report = await publishExit('shutdown');
@@ -318,15 +350,22 @@ export async function runActor(kind: ActorKind, options: RunActorOptions): Promi
       mailbox.length = 0;
       await stopBehavior();
       await bus.nc.close();
-      resolveExit({ actorId: options.id, kind: kind.kind, reason: 'crash', error: serializeError(new ActorCrashedError('killed')) });
+      resolveExit({
+        actorId: options.id,
+        kind: kind.kind,
+        reason: 'crash',
+        error: serializeError(new ActorCrashedError('killed')),
+      });
     },
   };
 
   try {
     behavior = await kind.start(ctx);
     subs.push(bus.subscribeRaw(address, enqueue));
-    if (behavior.service !== false) subs.push(bus.subscribeRaw(serviceSubject(kind.kind), enqueue, { queue: serviceQueue(kind.kind) }));
-    for (const s of behavior.subscriptions ?? []) subs.push(bus.subscribeRaw(s.subject, enqueue, { queue: s.queue }));
+    if (behavior.service !== false)
+      subs.push(bus.subscribeRaw(serviceSubject(kind.kind), enqueue, { queue: serviceQueue(kind.kind) }));
+    for (const s of behavior.subscriptions ?? [])
+      subs.push(bus.subscribeRaw(s.subject, enqueue, { queue: s.queue }));
     await bus.flush();
   } catch (err) {
     unsubscribeAll();

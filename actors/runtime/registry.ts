@@ -13,9 +13,12 @@ export class ActorRegistry {
   get(kind: string): ActorKind {
     const k = this.kinds.get(kind);
     if (!k) {
-      throw new UnknownActorKindError(`unknown actor kind ${JSON.stringify(kind)}; known: ${[...this.kinds.keys()].sort().join(', ')}`, {
-        details: { kind },
-      });
+      throw new UnknownActorKindError(
+        `unknown actor kind ${JSON.stringify(kind)}; known: ${[...this.kinds.keys()].sort().join(', ')}`,
+        {
+          details: { kind },
+        },
+      );
     }
     return k;
   }

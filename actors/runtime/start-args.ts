@@ -19,14 +19,19 @@ export function argString(v: unknown): string | undefined {
 export function argPositiveNumber(v: unknown, def: number): number {
   if (v === undefined || v === '') return def;
   const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new ConfigError(`expected a positive number, got ${JSON.stringify(v)}`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new ConfigError(`expected a positive number, got ${JSON.stringify(v)}`);
   return n;
 }
 
 /** A list: an array (items as strings) or a comma-separated string; empty items dropped. */
 export function argList(v: unknown): string[] {
   if (Array.isArray(v)) return v.map(String).filter(Boolean);
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (typeof v === 'string')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   return [];
 }
 
@@ -36,6 +41,7 @@ export function argList(v: unknown): string[] {
  */
 export function argStartFrom(v: unknown): StartFrom {
   const startFrom = argString(v) ?? 'new';
-  if (startFrom !== 'new' && startFrom !== 'all') throw new ConfigError(`startFrom must be "new" or "all", got ${JSON.stringify(startFrom)}`);
+  if (startFrom !== 'new' && startFrom !== 'all')
+    throw new ConfigError(`startFrom must be "new" or "all", got ${JSON.stringify(startFrom)}`);
   return startFrom;
 }

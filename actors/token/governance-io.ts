@@ -6,7 +6,13 @@
 import type { ConsumerMessages } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Bus, IncomingContext } from '../../bus/bus.ts';
-import { AUDIT_STREAM, ensureConsumer, ensureStreams, runEventsConsumer, streamDeclarations } from '../../bus/streams.ts';
+import {
+  AUDIT_STREAM,
+  ensureConsumer,
+  ensureStreams,
+  runEventsConsumer,
+  streamDeclarations,
+} from '../../bus/streams.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { MessageType } from '../../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
@@ -77,8 +83,18 @@ export async function consumeRunEvents(
   options: RunEventConsumerOptions,
   handler: (env: Envelope<'run.event.v1'>, info: RunEventInfo) => Promise<void>,
 ): Promise<{ stop(): Promise<void> }> {
-  await ensureStreams(bus.nc, streamDeclarations().filter((d) => d.name === AUDIT_STREAM));
-  await ensureConsumer(bus.nc, runEventsConsumer({ durable: options.durable, ackWaitMs: options.ackWaitMs, startFrom: options.startFrom }));
+  await ensureStreams(
+    bus.nc,
+    streamDeclarations().filter((d) => d.name === AUDIT_STREAM),
+  );
+  await ensureConsumer(
+    bus.nc,
+    runEventsConsumer({
+      durable: options.durable,
+      ackWaitMs: options.ackWaitMs,
+      startFrom: options.startFrom,
+    }),
+  );
   const consumer = await bus.jetstream().consumers.get(AUDIT_STREAM, options.durable);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 64 });
   const done = (async () => {

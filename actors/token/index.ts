@@ -11,12 +11,31 @@ export {
   type RunEventConsumerOptions,
   type RunEventInfo,
 } from './governance-io.ts';
-export { decideRenewal, nextRenewalAt, type RenewalDecision, type RenewalState, retryAt, toVaultSeconds } from './renewal-schedule.ts';
+export {
+  decideRenewal,
+  nextRenewalAt,
+  type RenewalDecision,
+  type RenewalState,
+  retryAt,
+  toVaultSeconds,
+} from './renewal-schedule.ts';
 export { type IssueInput, type RevokeResult, TokenAuthority, tokenAuthorityKind } from './token-authority.ts';
 export * from './token-options.ts';
-export { childPolicies, childTier, lowestTier, policyDocuments, runPolicies, tierPolicy } from './token-policy.ts';
+export {
+  childPolicies,
+  childTier,
+  lowestTier,
+  policyDocuments,
+  runPolicies,
+  tierPolicy,
+} from './token-policy.ts';
 export { TokenRenewer, tokenRenewerKind } from './token-renewer.ts';
-export { type ChildTokenRecord, type RunTokenRecord, TokenStore, type TokenStateName } from './token-store.ts';
+export {
+  type ChildTokenRecord,
+  type RunTokenRecord,
+  TokenStore,
+  type TokenStateName,
+} from './token-store.ts';
 export {
   type CreateTokenOptions,
   type IssuedToken,

@@ -15,7 +15,7 @@ export interface RenewalState {
 export type RenewalDecision =
   | { action: 'wait'; untilMs: number }
   | { action: 'renew'; incrementMs: number; last: boolean }
-  | { action: 'at-max'; };
+  | { action: 'at-max' };
 
 export function decideRenewal(state: RenewalState, now: number): RenewalDecision {
   if (now < state.nextRenewAt) return { action: 'wait', untilMs: state.nextRenewAt };

@@ -18,7 +18,13 @@ import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Tier } from '../../protocols/tiers.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
 import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
-import { answerErrors, consumeRunEvents, feedToken, KeyedLock, publishGovernanceEvent } from './governance-io.ts';
+import {
+  answerErrors,
+  consumeRunEvents,
+  feedToken,
+  KeyedLock,
+  publishGovernanceEvent,
+} from './governance-io.ts';
 import { toVaultSeconds } from './renewal-schedule.ts';
 import {
   DEFAULT_RUN_TOKEN_MAX_TTL_MS,
@@ -34,7 +40,11 @@ import { VaultTokenClient } from './vault-client.ts';
 type Governance = NonNullable<BodyOf<'run.event.v1'>['governance']>;
 type RunEvent = BodyOf<'run.event.v1'>;
 
-const RUN_END: Record<string, string> = { 'run-succeeded': 'run-succeeded', 'run-failed': 'run-failed', 'run-cancelled': 'run-cancelled' };
+const RUN_END: Record<string, string> = {
+  'run-succeeded': 'run-succeeded',
+  'run-failed': 'run-failed',
+  'run-cancelled': 'run-cancelled',
+};
 
 export interface IssueInput {
   runId: string;
@@ -95,7 +105,8 @@ export class TokenAuthority {
 
   async onRunEvent(ev: RunEvent, env: Envelope): Promise<void> {
     const { runId } = ev;
-    if ((ev.event === 'stage-accepted' || ev.event === 'stage-dispatched') && ev.agentId) await this.store.addAgent(runId, ev.agentId);
+    if ((ev.event === 'stage-accepted' || ev.event === 'stage-dispatched') && ev.agentId)
+      await this.store.addAgent(runId, ev.agentId);
     switch (ev.event) {
       case 'run-accepted':
       case 'run-started': {
@@ -103,7 +114,12 @@ export class TokenAuthority {
         if (existing) return;
         const maxTtl = ev.governance?.token.maxTtlMs ?? DEFAULT_RUN_TOKEN_MAX_TTL_MS;
         if (env.ts + maxTtl < this.ctx.clock.now()) return; // its token would be dead already (replayed history)
-        await this.issue({ runId, parentRunId: ev.parentRunId, pipeline: ev.governance?.pipeline, governance: ev.governance });
+        await this.issue({
+          runId,
+          parentRunId: ev.parentRunId,
+          pipeline: ev.governance?.pipeline,
+          governance: ev.governance,
+        });
         return;
       }
       case 'stage-accepted':
@@ -175,12 +191,24 @@ export class TokenAuthority {
         expiresAt: rec.expiresAt,
         ttlMs: token.leaseDurationS * 1000,
       });
-      return { runId: input.runId, accessor: token.accessor, policies: token.policies, expiresAt: rec.expiresAt, maxExpiresAt: rec.maxExpiresAt, created: true };
+      return {
+        runId: input.runId,
+        accessor: token.accessor,
+        policies: token.policies,
+        expiresAt: rec.expiresAt,
+        maxExpiresAt: rec.maxExpiresAt,
+        created: true,
+      };
     });
   }
 
   /** A child token for one agent's stage attempt, delivered to that agent's inbox only. */
-  issueChild(runId: string, agentId: string, stageId: string | undefined, attempt: number | undefined): Promise<void> {
+  issueChild(
+    runId: string,
+    agentId: string,
+    stageId: string | undefined,
+    attempt: number | undefined,
+  ): Promise<void> {
     return this.lock.run(runId, async () => {
       const run = await this.store.getRun(runId);
       if (!run?.accessor || run.state !== 'live') {
@@ -199,12 +227,19 @@ export class TokenAuthority {
         ttl: toVaultSeconds(Math.min(run.ttlMs, left)),
         explicitMaxTtl: toVaultSeconds(left),
         renewable: true,
-        meta: { run_id: runId, pipeline: run.pipeline ?? 'unknown', agent_id: agentId, stage_id: stageId ?? '' },
+        meta: {
+          run_id: runId,
+          pipeline: run.pipeline ?? 'unknown',
+          agent_id: agentId,
+          stage_id: stageId ?? '',
+        },
         displayName: `agent-${agentId}`.slice(0, 100),
       };
       // After a restart the run token's secret is gone: the child is then made by the authority's own
       // token and revoked explicitly with the run (descendant: false).
-      const child = secret ? await this.vault.createChildToken(secret, options) : await this.vault.createToken(options);
+      const child = secret
+        ? await this.vault.createChildToken(secret, options)
+        : await this.vault.createToken(options);
       const rec: ChildTokenRecord = {
         agentId,
         stageId,
@@ -217,14 +252,18 @@ export class TokenAuthority {
         descendant: secret !== undefined,
       };
       await this.store.addChild(runId, key, rec);
-      this.ctx.bus.tell(
-        actorInbox(this.args.agentKind, agentId),
-        {
-          type: 'agent.credentials.v1',
-          body: { runId, token: child.token, accessor: child.accessor, expiresAt: rec.expiresAt, policies: child.policies, stageId },
-          run: runId,
+      this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
+        type: 'agent.credentials.v1',
+        body: {
+          runId,
+          token: child.token,
+          accessor: child.accessor,
+          expiresAt: rec.expiresAt,
+          policies: child.policies,
+          stageId,
         },
-      );
+        run: runId,
+      });
       await this.event({
         runId,
         action: 'child-issued',
@@ -246,15 +285,34 @@ export class TokenAuthority {
       if (!run) {
         // Revoked before any token: leave a tombstone so a late run-accepted issues nothing.
         await this.store.createRun({
-          runId, accessor: '', policies: [], tiers: [], state: 'revoked', issuedAt: now, expiresAt: now, maxExpiresAt: now,
-          ttlMs: 0, renewEveryMs: 0, maxTtlMs: 0, renewals: 0, revokedAt: now, revokedReason: reason,
+          runId,
+          accessor: '',
+          policies: [],
+          tiers: [],
+          state: 'revoked',
+          issuedAt: now,
+          expiresAt: now,
+          maxExpiresAt: now,
+          ttlMs: 0,
+          renewEveryMs: 0,
+          maxTtlMs: 0,
+          renewals: 0,
+          revokedAt: now,
+          revokedReason: reason,
         });
         const suspended = suspendAgents ? await this.suspend(runId, undefined, reason) : [];
         return { runId, revoked: false, revokedAt: now, reason, suspendedAgents: suspended };
       }
       if (run.state === 'revoked') {
         const suspended = suspendAgents ? await this.suspend(runId, run.accessor, reason) : [];
-        return { runId, accessor: run.accessor || undefined, revoked: false, revokedAt: run.revokedAt ?? now, reason: run.revokedReason ?? reason, suspendedAgents: suspended };
+        return {
+          runId,
+          accessor: run.accessor || undefined,
+          revoked: false,
+          revokedAt: run.revokedAt ?? now,
+          reason: run.revokedReason ?? reason,
+          suspendedAgents: suspended,
+        };
       }
       const children = await this.store.children(runId);
       let found: boolean;
@@ -262,16 +320,37 @@ export class TokenAuthority {
         found = await this.vault.revokeAccessor(run.accessor);
         for (const c of children) if (!c.descendant) await this.vault.revokeAccessor(c.accessor);
       } catch (err) {
-        await this.event({ runId, action: 'revoke-failed', accessor: run.accessor, reason, by, error: serializeError(err) });
+        await this.event({
+          runId,
+          action: 'revoke-failed',
+          accessor: run.accessor,
+          reason,
+          by,
+          error: serializeError(err),
+        });
         throw err;
       }
       await this.store.updateRun(runId, { state: 'revoked', revokedAt: now, revokedReason: reason });
       await this.store.unscheduleRenewal(runId);
       this.secrets.delete(runId);
       this.revoked++;
-      await this.event({ runId, action: 'revoked', accessor: run.accessor, childAccessors: children.map((c) => c.accessor), reason, by });
+      await this.event({
+        runId,
+        action: 'revoked',
+        accessor: run.accessor,
+        childAccessors: children.map((c) => c.accessor),
+        reason,
+        by,
+      });
       const suspended = suspendAgents ? await this.suspend(runId, run.accessor, reason) : [];
-      return { runId, accessor: run.accessor, revoked: found, revokedAt: now, reason, suspendedAgents: suspended };
+      return {
+        runId,
+        accessor: run.accessor,
+        revoked: found,
+        revokedAt: now,
+        reason,
+        suspendedAgents: suspended,
+      };
     });
   }
 
@@ -279,13 +358,20 @@ export class TokenAuthority {
   private async suspend(runId: string, accessor: string | undefined, reason: string): Promise<string[]> {
     const agents = await this.store.agents(runId);
     for (const agentId of agents) {
-      this.ctx.bus.tell(
-        actorInbox(this.args.agentKind, agentId),
-        { type: 'agent.command.v1', body: { command: 'suspend', byTier: 'T2', by: 'token-authority', reason }, run: runId },
-      );
+      this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
+        type: 'agent.command.v1',
+        body: { command: 'suspend', byTier: 'T2', by: 'token-authority', reason },
+        run: runId,
+      });
     }
     await this.ctx.bus.flush();
-    await this.event({ runId, action: 'agents-suspended', accessor: accessor || undefined, agentIds: agents, reason });
+    await this.event({
+      runId,
+      action: 'agents-suspended',
+      accessor: accessor || undefined,
+      agentIds: agents,
+      reason,
+    });
     return agents;
   }
 
@@ -296,7 +382,11 @@ export class TokenAuthority {
     if (env.body.reporterTier !== 'T2') return false;
     // A T2 claim is checked with the reporter itself: its inbox must answer agent.state.v1 with tier T2.
     try {
-      const reply = await this.ctx.bus.ask(env.from, { type: 'agent.status.v1', body: {} }, { timeoutMs: this.args.reporterVerifyTimeoutMs });
+      const reply = await this.ctx.bus.ask(
+        env.from,
+        { type: 'agent.status.v1', body: {} },
+        { timeoutMs: this.args.reporterVerifyTimeoutMs },
+      );
       return reply.type === 'agent.state.v1' && reply.body.tier === 'T2';
     } catch {
       return false;
@@ -308,15 +398,26 @@ export class TokenAuthority {
     const run = await this.store.getRun(b.runId);
     if (!(await this.reporterAuthorised(env))) {
       await this.event({
-        runId: b.runId, action: 'violation-refused', accessor: run?.accessor || undefined, agentId: b.agentId, by: env.from,
+        runId: b.runId,
+        action: 'violation-refused',
+        accessor: run?.accessor || undefined,
+        agentId: b.agentId,
+        by: env.from,
         reason: `unauthorised reporter for policy ${b.policy}`,
       });
-      throw new ForbiddenError(`violation reports need a T2 or allowlisted reporter; ${env.from} is neither`, {
-        details: { reporter: env.from, runId: b.runId },
-      });
+      throw new ForbiddenError(
+        `violation reports need a T2 or allowlisted reporter; ${env.from} is neither`,
+        {
+          details: { reporter: env.from, runId: b.runId },
+        },
+      );
     }
     await this.event({
-      runId: b.runId, action: 'violation-accepted', accessor: run?.accessor || undefined, agentId: b.agentId, by: env.from,
+      runId: b.runId,
+      action: 'violation-accepted',
+      accessor: run?.accessor || undefined,
+      agentId: b.agentId,
+      by: env.from,
       reason: `${b.policy}: ${b.description}`.slice(0, 500),
     });
     return this.revoke(b.runId, `policy-violation: ${b.policy}`, env.from, true);
@@ -324,10 +425,16 @@ export class TokenAuthority {
 
   // --- status --------------------------------------------------------------------------------
 
-  async state(runIdOrUndefined: string | undefined, accessor: string | undefined): Promise<BodyOf<'token.state.v1'>> {
+  async state(
+    runIdOrUndefined: string | undefined,
+    accessor: string | undefined,
+  ): Promise<BodyOf<'token.state.v1'>> {
     const runId = runIdOrUndefined ?? (accessor ? await this.store.runIdOf(accessor) : undefined);
     const run = runId ? await this.store.getRun(runId) : undefined;
-    if (!run || !runId) throw new NotFoundError(`no token known for ${runIdOrUndefined ? `run ${runIdOrUndefined}` : `accessor ${accessor}`}`);
+    if (!run || !runId)
+      throw new NotFoundError(
+        `no token known for ${runIdOrUndefined ? `run ${runIdOrUndefined}` : `accessor ${accessor}`}`,
+      );
     const now = this.ctx.clock.now();
     const state = run.state === 'live' && run.expiresAt <= now ? 'expired' : run.state;
     const children = await this.store.children(runId);
@@ -344,7 +451,14 @@ export class TokenAuthority {
       lastRenewedAt: run.lastRenewedAt,
       revokedAt: run.revokedAt,
       revokedReason: run.revokedReason,
-      children: children.map((c) => ({ agentId: c.agentId, stageId: c.stageId, accessor: c.accessor, tier: c.tier, issuedAt: c.issuedAt, descendant: c.descendant })),
+      children: children.map((c) => ({
+        agentId: c.agentId,
+        stageId: c.stageId,
+        accessor: c.accessor,
+        tier: c.tier,
+        issuedAt: c.issuedAt,
+        descendant: c.descendant,
+      })),
     };
   }
 
@@ -352,11 +466,22 @@ export class TokenAuthority {
     switch (env.type) {
       case 'token.issue.v1': {
         const b = env.body;
-        return { type: 'token.issued.v1', body: await this.issue({ runId: b.runId, pipeline: b.pipeline, parentRunId: b.parentRunId, governance: b.governance }) };
+        return {
+          type: 'token.issued.v1',
+          body: await this.issue({
+            runId: b.runId,
+            pipeline: b.pipeline,
+            parentRunId: b.parentRunId,
+            governance: b.governance,
+          }),
+        };
       }
       case 'token.revoke.v1': {
         const b = env.body;
-        return { type: 'token.revoked.v1', body: await this.revoke(b.runId, b.reason, b.by ?? env.from, b.suspendAgents) };
+        return {
+          type: 'token.revoked.v1',
+          body: await this.revoke(b.runId, b.reason, b.by ?? env.from, b.suspendAgents),
+        };
       }
       case 'token.status.v1':
         return { type: 'token.state.v1', body: await this.state(env.body.runId, env.body.accessor) };
@@ -381,7 +506,13 @@ export const tokenAuthorityKind = defineActorKind({
       if (args.ensurePolicies) await authority.ensurePolicies();
       consumer = await consumeRunEvents(
         ctx.bus,
-        { durable: args.durable, startFrom: args.startFrom, ackWaitMs: args.ackWaitMs, retryMs: args.eventRetryMs, log: ctx.log },
+        {
+          durable: args.durable,
+          startFrom: args.startFrom,
+          ackWaitMs: args.ackWaitMs,
+          retryMs: args.eventRetryMs,
+          log: ctx.log,
+        },
         (env) => authority.onRunEvent(env.body, env),
       );
     } catch (err) {

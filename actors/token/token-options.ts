@@ -9,7 +9,13 @@ import {
   DEFAULT_TOKEN_TTL_MS,
 } from '../../protocols/pipeline/options.ts';
 import { AGENT_KIND } from '../agent/agent-options.ts';
-import { argList, argPositiveNumber, argStartFrom, argString, type StartFrom } from '../runtime/start-args.ts';
+import {
+  argList,
+  argPositiveNumber,
+  argStartFrom,
+  argString,
+  type StartFrom,
+} from '../runtime/start-args.ts';
 
 /** A run token lives 2 h unless the run declares otherwise (same as the pipeline DSL default). */
 export const DEFAULT_RUN_TOKEN_TTL_MS = DEFAULT_TOKEN_TTL_MS;
@@ -65,7 +71,8 @@ function common(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv)
   const vaultAddr = argString(args.vaultAddr) ?? argString(env.VAULT_ADDR);
   const vaultToken = argString(args.vaultToken) ?? argString(env.VAULT_TOKEN);
   const redisUrl = argString(args.redisUrl) ?? argString(env.REDIS_URL);
-  if (!vaultAddr || !vaultToken) throw new ConfigError('token actors need vaultAddr and vaultToken (args or VAULT_ADDR / VAULT_TOKEN)');
+  if (!vaultAddr || !vaultToken)
+    throw new ConfigError('token actors need vaultAddr and vaultToken (args or VAULT_ADDR / VAULT_TOKEN)');
   if (!redisUrl) throw new ConfigError('token actors need redisUrl (arg or REDIS_URL)');
   return {
     vaultAddr,
@@ -76,7 +83,10 @@ function common(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv)
   };
 }
 
-export function tokenAuthorityArgs(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): TokenAuthorityArgs {
+export function tokenAuthorityArgs(
+  args: Readonly<Record<string, unknown>>,
+  env: NodeJS.ProcessEnv = process.env,
+): TokenAuthorityArgs {
   const startFrom = argStartFrom(args.startFrom);
   return {
     ...common(args, env),
@@ -84,13 +94,19 @@ export function tokenAuthorityArgs(args: Readonly<Record<string, unknown>>, env:
     startFrom,
     reporterAllowlist: argList(args.reporterAllowlist),
     ensurePolicies: args.ensurePolicies !== false && args.ensurePolicies !== 'false',
-    reporterVerifyTimeoutMs: argPositiveNumber(args.reporterVerifyTimeoutMs, DEFAULT_REPORTER_VERIFY_TIMEOUT_MS),
+    reporterVerifyTimeoutMs: argPositiveNumber(
+      args.reporterVerifyTimeoutMs,
+      DEFAULT_REPORTER_VERIFY_TIMEOUT_MS,
+    ),
     eventRetryMs: argPositiveNumber(args.eventRetryMs, DEFAULT_EVENT_RETRY_MS),
     ackWaitMs: argPositiveNumber(args.ackWaitMs, DEFAULT_EVENT_ACK_WAIT_MS),
   };
 }
 
-export function tokenRenewerArgs(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv = process.env): TokenRenewerArgs {
+export function tokenRenewerArgs(
+  args: Readonly<Record<string, unknown>>,
+  env: NodeJS.ProcessEnv = process.env,
+): TokenRenewerArgs {
   return {
     ...common(args, env),
     pollMs: argPositiveNumber(args.pollMs, DEFAULT_RENEWER_POLL_MS),

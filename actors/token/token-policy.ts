@@ -13,7 +13,8 @@ export function tierPolicy(tier: Tier): string {
   return `agov-tier-${tier.toLowerCase()}`;
 }
 
-const norm = (names: Iterable<string>) => [...new Set([...names].map((p) => p.trim().toLowerCase()).filter(Boolean))].sort();
+const norm = (names: Iterable<string>) =>
+  [...new Set([...names].map((p) => p.trim().toLowerCase()).filter(Boolean))].sort();
 
 /** Policies of a run's token. */
 export function runPolicies(tiers: readonly Tier[], declared: readonly string[] = []): string[] {
@@ -26,7 +27,11 @@ export function lowestTier(tiers: readonly Tier[]): Tier {
 }
 
 /** The tier an agent's child token is scoped to: its stage's tier, else the run's lowest. */
-export function childTier(runTiers: readonly Tier[], stageTiers: Readonly<Record<string, Tier>> | undefined, stageId: string | undefined): Tier {
+export function childTier(
+  runTiers: readonly Tier[],
+  stageTiers: Readonly<Record<string, Tier>> | undefined,
+  stageId: string | undefined,
+): Tier {
   const declared = stageId !== undefined ? stageTiers?.[stageId] : undefined;
   return declared ?? lowestTier(runTiers);
 }
@@ -43,6 +48,7 @@ export function policyDocuments(): Record<string, string> {
   const docs: Record<string, string> = {
     [RUN_POLICY]: 'path "auth/token/create" { capabilities = ["create", "update"] }\n',
   };
-  for (const t of TIERS) docs[tierPolicy(t)] = `path "secret/data/agov/${t.toLowerCase()}/*" { capabilities = ["read"] }\n`;
+  for (const t of TIERS)
+    docs[tierPolicy(t)] = `path "secret/data/agov/${t.toLowerCase()}/*" { capabilities = ["read"] }\n`;
   return docs;
 }

@@ -33,7 +33,11 @@ export class TokenRenewer {
   ) {}
 
   private event(msg: BodyOf<'token.event.v1'>) {
-    return publishGovernanceEvent(this.ctx.bus, ['token', feedToken(msg.accessor)], 'token', { type: 'token.event.v1', body: msg, run: msg.runId });
+    return publishGovernanceEvent(this.ctx.bus, ['token', feedToken(msg.accessor)], 'token', {
+      type: 'token.event.v1',
+      body: msg,
+      run: msg.runId,
+    });
   }
 
   /** Resolves when no pass is running. */
@@ -72,7 +76,15 @@ export class TokenRenewer {
     }
     const now = this.ctx.clock.now();
     const scheduled = (await this.store.scheduled()).find((s) => s.runId === runId)?.at ?? now;
-    const decision = decideRenewal({ ttlMs: run.ttlMs, renewEveryMs: run.renewEveryMs, maxExpiresAt: run.maxExpiresAt, nextRenewAt: force ? now : scheduled }, now);
+    const decision = decideRenewal(
+      {
+        ttlMs: run.ttlMs,
+        renewEveryMs: run.renewEveryMs,
+        maxExpiresAt: run.maxExpiresAt,
+        nextRenewAt: force ? now : scheduled,
+      },
+      now,
+    );
     if (decision.action === 'wait') return undefined;
     if (decision.action === 'at-max') {
       await this.reachedMax(run);
@@ -82,13 +94,23 @@ export class TokenRenewer {
       const renewed = await this.vault.renewAccessor(run.accessor, toVaultSeconds(decision.incrementMs));
       const expiresAt = now + renewed.leaseDurationS * 1000;
       const last = decision.last || expiresAt >= run.maxExpiresAt - 1_000;
-      const wrote = await this.store.updateRunIfLive(runId, { expiresAt, renewals: run.renewals + 1, lastRenewedAt: now });
+      const wrote = await this.store.updateRunIfLive(runId, {
+        expiresAt,
+        renewals: run.renewals + 1,
+        lastRenewedAt: now,
+      });
       if (!wrote) {
         await this.store.unscheduleRenewal(runId);
         return undefined;
       }
       this.renewals++;
-      await this.event({ runId, action: 'renewed', accessor: run.accessor, expiresAt, ttlMs: renewed.leaseDurationS * 1000 });
+      await this.event({
+        runId,
+        action: 'renewed',
+        accessor: run.accessor,
+        expiresAt,
+        ttlMs: renewed.leaseDurationS * 1000,
+      });
       await this.renewChildren(run, decision.incrementMs);
       if (last) await this.reachedMax({ ...run, expiresAt });
       else await this.store.scheduleRenewal(runId, nextRenewalAt(run.renewEveryMs, now));
@@ -101,9 +123,19 @@ export class TokenRenewer {
         await this.store.unscheduleRenewal(runId); // revoked meanwhile: nothing to report
         return undefined;
       }
-      await this.event({ runId, action: 'renewal-failed', accessor: run.accessor, reason: gone ? 'token gone' : 'vault error', error: serializeError(err) });
+      await this.event({
+        runId,
+        action: 'renewal-failed',
+        accessor: run.accessor,
+        reason: gone ? 'token gone' : 'vault error',
+        error: serializeError(err),
+      });
       if (gone) {
-        await this.store.updateRunIfLive(runId, { state: err instanceof TokenExpiredError ? 'expired' : 'revoked', revokedAt: now, revokedReason: 'lost' });
+        await this.store.updateRunIfLive(runId, {
+          state: err instanceof TokenExpiredError ? 'expired' : 'revoked',
+          revokedAt: now,
+          revokedReason: 'lost',
+        });
         await this.store.unscheduleRenewal(runId);
       } else {
         await this.store.scheduleRenewal(runId, retryAt(now, this.args.retryMs, run.expiresAt));
@@ -118,7 +150,13 @@ export class TokenRenewer {
         await this.vault.renewAccessor(child.accessor, toVaultSeconds(incrementMs));
       } catch (err) {
         if (err instanceof TokenRevokedError || err instanceof TokenExpiredError) continue; // its task is over
-        await this.event({ runId: run.runId, action: 'renewal-failed', accessor: child.accessor, agentId: child.agentId, error: serializeError(err) });
+        await this.event({
+          runId: run.runId,
+          action: 'renewal-failed',
+          accessor: child.accessor,
+          agentId: child.agentId,
+          error: serializeError(err),
+        });
       }
     }
   }
@@ -126,7 +164,13 @@ export class TokenRenewer {
   private async reachedMax(run: RunTokenRecord) {
     await this.store.updateRunIfLive(run.runId, { state: 'at-max-ttl' });
     await this.store.unscheduleRenewal(run.runId);
-    await this.event({ runId: run.runId, action: 'max-ttl-reached', accessor: run.accessor, expiresAt: run.expiresAt, reason: 'explicit max TTL reached; no more renewals' });
+    await this.event({
+      runId: run.runId,
+      action: 'max-ttl-reached',
+      accessor: run.accessor,
+      expiresAt: run.expiresAt,
+      reason: 'explicit max TTL reached; no more renewals',
+    });
   }
 
   async handle(env: Envelope): Promise<OutMessage | undefined> {

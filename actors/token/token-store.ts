@@ -48,7 +48,17 @@ export interface ChildTokenRecord {
 }
 
 const JSON_FIELDS = new Set(['policies', 'tiers', 'stageTiers']);
-const NUM_FIELDS = new Set(['issuedAt', 'expiresAt', 'maxExpiresAt', 'ttlMs', 'renewEveryMs', 'maxTtlMs', 'renewals', 'lastRenewedAt', 'revokedAt']);
+const NUM_FIELDS = new Set([
+  'issuedAt',
+  'expiresAt',
+  'maxExpiresAt',
+  'ttlMs',
+  'renewEveryMs',
+  'maxTtlMs',
+  'renewals',
+  'lastRenewedAt',
+  'revokedAt',
+]);
 
 /** Sets fields only while the record's state is `live`; returns 1 when written. */
 const SET_IF_LIVE = `

@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto';
 import nodeVault from 'node-vault';
 import { type Clock, systemClock } from '../../infra/clock.ts';
 import { type GovError, TokenExpiredError, TokenRevokedError, VaultError } from '../../protocols/errors.ts';
-import { DEFAULT_VAULT_REQUEST_TIMEOUT_MS, DEFAULT_VAULT_TOKEN_MEMORY_ENTRIES } from './vault-client-options.ts';
+import {
+  DEFAULT_VAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_VAULT_TOKEN_MEMORY_ENTRIES,
+} from './vault-client-options.ts';
 
 /**
  * A thin typed wrapper over node-vault for Vault's token auth method.
@@ -143,7 +146,8 @@ export class VaultTokenClient {
   /** Creates a token (a child of `parentToken` if given, else of the client's own token). */
   async createToken(options: CreateTokenOptions): Promise<IssuedToken> {
     const caller = options.parentToken ?? this.token;
-    const parentAccessor = options.parentToken === undefined ? undefined : this.accessorOf(options.parentToken);
+    const parentAccessor =
+      options.parentToken === undefined ? undefined : this.accessorOf(options.parentToken);
     const args: Record<string, unknown> = {
       policies: options.policies,
       ttl: durationArg(options.ttl),
@@ -158,11 +162,19 @@ export class VaultTokenClient {
     const sentAt = this.clock.now();
     const body = await this.call(
       () => this.vault.tokenCreate({ ...args, requestOptions: this.requestOptions(caller) }),
-      { operation: 'createToken', accessor: parentAccessor, gone: options.parentToken ? 'parent-forbidden' : 'none', secrets: [caller] },
+      {
+        operation: 'createToken',
+        accessor: parentAccessor,
+        gone: options.parentToken ? 'parent-forbidden' : 'none',
+        secrets: [caller],
+      },
     );
     const auth = body.auth;
     if (!auth?.client_token || !auth.accessor) {
-      throw new VaultError('Vault answered token create without a token', { retryable: false, details: { operation: 'createToken' } });
+      throw new VaultError('Vault answered token create without a token', {
+        retryable: false,
+        details: { operation: 'createToken' },
+      });
     }
     const leaseDurationS = auth.lease_duration ?? 0;
     const orphan = auth.orphan ?? options.noParent ?? false;
@@ -182,19 +194,25 @@ export class VaultTokenClient {
   }
 
   /** Creates a token as a child of `parentToken`: revoking (or expiry of) the parent revokes it too. */
-  createChildToken(parentToken: string, options: Omit<CreateTokenOptions, 'parentToken' | 'noParent'>): Promise<IssuedToken> {
+  createChildToken(
+    parentToken: string,
+    options: Omit<CreateTokenOptions, 'parentToken' | 'noParent'>,
+  ): Promise<IssuedToken> {
     return this.createToken({ ...options, parentToken });
   }
 
   async lookupAccessor(accessor: string): Promise<TokenInfo> {
     requireAccessor(accessor);
     const sentAt = this.clock.now();
-    const body = await this.call(() => this.vault.tokenLookupAccessor({ accessor, requestOptions: this.requestOptions(this.token) }), {
-      operation: 'lookupAccessor',
-      accessor,
-      gone: 'invalid-accessor',
-      secrets: [this.token],
-    });
+    const body = await this.call(
+      () => this.vault.tokenLookupAccessor({ accessor, requestOptions: this.requestOptions(this.token) }),
+      {
+        operation: 'lookupAccessor',
+        accessor,
+        gone: 'invalid-accessor',
+        secrets: [this.token],
+      },
+    );
     return this.toInfo(body, sentAt);
   }
 
@@ -204,12 +222,15 @@ export class VaultTokenClient {
     const data: Record<string, unknown> = { accessor };
     if (increment !== undefined) data.increment = durationArg(increment);
     const sentAt = this.clock.now();
-    const body = await this.call(() => this.vault.write('auth/token/renew-accessor', data, this.requestOptions(this.token)), {
-      operation: 'renewAccessor',
-      accessor,
-      gone: 'invalid-accessor',
-      secrets: [this.token],
-    });
+    const body = await this.call(
+      () => this.vault.write('auth/token/renew-accessor', data, this.requestOptions(this.token)),
+      {
+        operation: 'renewAccessor',
+        accessor,
+        gone: 'invalid-accessor',
+        secrets: [this.token],
+      },
+    );
     return this.toRenewed(body, sentAt, accessor);
   }
 
@@ -219,12 +240,15 @@ export class VaultTokenClient {
    */
   async revokeAccessor(accessor: string): Promise<boolean> {
     requireAccessor(accessor);
-    const body = await this.call(() => this.vault.tokenRevokeAccessor({ accessor, requestOptions: this.requestOptions(this.token) }), {
-      operation: 'revokeAccessor',
-      accessor,
-      gone: 'none',
-      secrets: [this.token],
-    });
+    const body = await this.call(
+      () => this.vault.tokenRevokeAccessor({ accessor, requestOptions: this.requestOptions(this.token) }),
+      {
+        operation: 'revokeAccessor',
+        accessor,
+        gone: 'none',
+        secrets: [this.token],
+      },
+    );
     const found = !(body.warnings ?? []).some((w) => /no token found/i.test(w));
     if (found) this.markRevoked(accessor);
     return found;
@@ -233,12 +257,15 @@ export class VaultTokenClient {
   /** Looks up the calling token itself (needs only the `default` policy). */
   async lookupSelf(token: string): Promise<TokenInfo> {
     const sentAt = this.clock.now();
-    const body = await this.call(() => this.vault.tokenLookupSelf({ requestOptions: this.requestOptions(token) }), {
-      operation: 'lookupSelf',
-      accessor: this.accessorOf(token),
-      gone: 'self-forbidden',
-      secrets: [token],
-    });
+    const body = await this.call(
+      () => this.vault.tokenLookupSelf({ requestOptions: this.requestOptions(token) }),
+      {
+        operation: 'lookupSelf',
+        accessor: this.accessorOf(token),
+        gone: 'self-forbidden',
+        secrets: [token],
+      },
+    );
     return this.toInfo(body, sentAt);
   }
 
@@ -289,7 +316,8 @@ export class VaultTokenClient {
   }
 
   private mapError(err: unknown, subject: CallSubject): GovError {
-    const scrub = (s: string) => subject.secrets.reduce((acc, secret) => (secret ? acc.split(secret).join('[redacted]') : acc), s);
+    const scrub = (s: string) =>
+      subject.secrets.reduce((acc, secret) => (secret ? acc.split(secret).join('[redacted]') : acc), s);
     const base: Record<string, unknown> = { operation: subject.operation };
     if (subject.accessor !== undefined) base.accessor = subject.accessor;
 
@@ -302,10 +330,16 @@ export class VaultTokenClient {
       const details = { ...base, status, errors };
       const cause = new Error(`Vault ${status}: ${text}`);
       if (status >= 500 || status === 429) {
-        return new VaultError(`Vault ${subject.operation} failed with ${status}: ${text}`, { retryable: true, details, cause });
+        return new VaultError(`Vault ${subject.operation} failed with ${status}: ${text}`, {
+          retryable: true,
+          details,
+          cause,
+        });
       }
       const gone =
-        (subject.gone === 'invalid-accessor' && status === 400 && errors.some((e) => /invalid accessor/i.test(e))) ||
+        (subject.gone === 'invalid-accessor' &&
+          status === 400 &&
+          errors.some((e) => /invalid accessor/i.test(e))) ||
         (subject.gone === 'self-forbidden' && status === 403) ||
         (status === 400 && errors.some((e) => /lease expired|token not found/i.test(e)));
       if (gone) return this.classifyGone(subject, details, cause);
@@ -316,13 +350,19 @@ export class VaultTokenClient {
       const notRenewable = status === 400 && errors.some((e) => /not renewable/i.test(e));
       return new VaultError(`Vault ${subject.operation} refused (${status}): ${text}`, {
         retryable: false,
-        details: notRenewable ? { ...details, reason: 'not_renewable' } : status === 403 ? { ...details, reason: 'permission_denied' } : details,
+        details: notRenewable
+          ? { ...details, reason: 'not_renewable' }
+          : status === 403
+            ? { ...details, reason: 'permission_denied' }
+            : details,
         cause,
       });
     }
 
     const code = (err as { code?: unknown } | null)?.code;
-    const message = scrub(err instanceof Error ? err.message : String((err as { message?: unknown } | null)?.message ?? err));
+    const message = scrub(
+      err instanceof Error ? err.message : String((err as { message?: unknown } | null)?.message ?? err),
+    );
     if (typeof code === 'string' || (err as { isAxiosError?: unknown } | null)?.isAxiosError) {
       return new VaultError(`Vault ${subject.operation} could not reach Vault: ${message}`, {
         retryable: true,
@@ -330,7 +370,11 @@ export class VaultTokenClient {
         cause: new Error(message),
       });
     }
-    return new VaultError(`Vault ${subject.operation} failed: ${message}`, { retryable: false, details: base, cause: new Error(message) });
+    return new VaultError(`Vault ${subject.operation} failed: ${message}`, {
+      retryable: false,
+      details: base,
+      cause: new Error(message),
+    });
   }
 
   /**
@@ -340,7 +384,10 @@ export class VaultTokenClient {
    */
   private classifyGone(subject: CallSubject, details: Record<string, unknown>, cause: Error): GovError {
     const verdict = subject.accessor === undefined ? undefined : this.knownGone(subject.accessor);
-    const d = { ...details, knownToClient: subject.accessor !== undefined && this.memory.has(subject.accessor) };
+    const d = {
+      ...details,
+      knownToClient: subject.accessor !== undefined && this.memory.has(subject.accessor),
+    };
     const who = subject.accessor === undefined ? 'token' : `token with accessor ${subject.accessor}`;
     if (verdict === 'expired') return new TokenExpiredError(`${who} has expired`, { details: d, cause });
     return new TokenRevokedError(`${who} is revoked or unknown to Vault`, { details: d, cause });
@@ -350,7 +397,11 @@ export class VaultTokenClient {
     const now = this.clock.now();
     let expired = false;
     const seen = new Set<string>();
-    for (let a: string | undefined = accessor; a !== undefined && !seen.has(a); a = this.memory.get(a)?.parent) {
+    for (
+      let a: string | undefined = accessor;
+      a !== undefined && !seen.has(a);
+      a = this.memory.get(a)?.parent
+    ) {
       seen.add(a);
       const m = this.memory.get(a);
       if (!m) break;
@@ -387,7 +438,11 @@ export class VaultTokenClient {
     };
   }
 
-  private toRenewed(body: VaultResponseBody, sentAt: number, knownAccessor: string | undefined): RenewedToken {
+  private toRenewed(
+    body: VaultResponseBody,
+    sentAt: number,
+    knownAccessor: string | undefined,
+  ): RenewedToken {
     const auth = body.auth ?? {};
     const accessor = auth.accessor ?? knownAccessor ?? '';
     const leaseDurationS = auth.lease_duration ?? 0;
@@ -402,7 +457,11 @@ export class VaultTokenClient {
     };
   }
 
-  private remember(accessor: string, token: string, m: { expiresAtMs: number | undefined; parent: string | undefined }): void {
+  private remember(
+    accessor: string,
+    token: string,
+    m: { expiresAtMs: number | undefined; parent: string | undefined },
+  ): void {
     this.memory.set(accessor, { ...m, revokedByUs: false, children: new Set() });
     this.accessorByTokenHash.set(hashToken(token), accessor);
     if (m.parent !== undefined) this.memory.get(m.parent)?.children.add(accessor);
@@ -435,7 +494,11 @@ function hashToken(token: string): string {
 /** node-vault's schema wants durations as strings; plain numbers are seconds. */
 function durationArg(d: VaultDuration): string {
   if (typeof d === 'number') {
-    if (!Number.isFinite(d) || d < 0) throw new VaultError('duration must be a non-negative number of seconds', { retryable: false, details: { value: d } });
+    if (!Number.isFinite(d) || d < 0)
+      throw new VaultError('duration must be a non-negative number of seconds', {
+        retryable: false,
+        details: { value: d },
+      });
     return `${Math.trunc(d)}s`;
   }
   return d;

@@ -15,7 +15,16 @@
 
 export type Capability = 'create' | 'read' | 'update' | 'delete' | 'list' | 'sudo' | 'deny' | 'patch';
 
-const CAPABILITIES: ReadonlySet<string> = new Set(['create', 'read', 'update', 'delete', 'list', 'sudo', 'deny', 'patch']);
+const CAPABILITIES: ReadonlySet<string> = new Set([
+  'create',
+  'read',
+  'update',
+  'delete',
+  'list',
+  'sudo',
+  'deny',
+  'patch',
+]);
 
 const LEGACY: Record<string, Capability[]> = {
   deny: ['deny'],
@@ -70,7 +79,8 @@ export class PolicyStore {
 
   /** Capabilities the union of `policyNames` grants on `path`. */
   capabilities(policyNames: readonly string[], path: string): Set<Capability> {
-    if (policyNames.includes('root')) return new Set(['create', 'read', 'update', 'delete', 'list', 'sudo', 'patch']);
+    if (policyNames.includes('root'))
+      return new Set(['create', 'read', 'update', 'delete', 'list', 'sudo', 'patch']);
     const out = new Set<Capability>();
     for (const name of policyNames) {
       const policy = this.policies.get(name);
@@ -99,7 +109,8 @@ function bestMatch(rules: readonly PathRule[], path: string): PathRule | undefin
 
 /** -1: no match; higher is more specific (an exact match beats every glob). */
 function matchScore(pattern: string, path: string): number {
-  if (!pattern.includes('*') && !pattern.includes('+')) return pattern === path ? Number.MAX_SAFE_INTEGER : -1;
+  if (!pattern.includes('*') && !pattern.includes('+'))
+    return pattern === path ? Number.MAX_SAFE_INTEGER : -1;
   const glob = pattern.endsWith('*');
   const body = glob ? pattern.slice(0, -1) : pattern;
   const re = new RegExp(
@@ -123,7 +134,8 @@ export function parsePolicy(text: string): PathRule[] {
     consumed = consumed.replace(whole, '');
     rules.push({ pattern, capabilities: parseRuleBody(pattern, inner) });
   }
-  if (consumed.trim() !== '') throw new PolicyParseError(`failed to parse policy: unexpected text "${consumed.trim().slice(0, 40)}"`);
+  if (consumed.trim() !== '')
+    throw new PolicyParseError(`failed to parse policy: unexpected text "${consumed.trim().slice(0, 40)}"`);
   return rules;
 }
 
@@ -136,15 +148,18 @@ function parseRuleBody(pattern: string, inner: string): Set<Capability> {
   const legacy = /policy\s*=\s*"([^"]*)"/.exec(inner);
   if (legacy) {
     const mapped = LEGACY[legacy[1] ?? ''];
-    if (!mapped) throw new PolicyParseError(`failed to parse policy: path "${pattern}": invalid policy "${legacy[1]}"`);
+    if (!mapped)
+      throw new PolicyParseError(`failed to parse policy: path "${pattern}": invalid policy "${legacy[1]}"`);
     for (const c of mapped) caps.add(c);
   }
-  if (!list && !legacy) throw new PolicyParseError(`failed to parse policy: path "${pattern}": no capabilities`);
+  if (!list && !legacy)
+    throw new PolicyParseError(`failed to parse policy: path "${pattern}": no capabilities`);
   return caps;
 }
 
 function addCapability(caps: Set<Capability>, c: string, pattern: string): void {
-  if (!CAPABILITIES.has(c)) throw new PolicyParseError(`failed to parse policy: path "${pattern}": invalid capability "${c}"`);
+  if (!CAPABILITIES.has(c))
+    throw new PolicyParseError(`failed to parse policy: path "${pattern}": invalid capability "${c}"`);
   caps.add(c as Capability);
 }
 
@@ -156,15 +171,20 @@ function parseJsonPolicy(text: string): PathRule[] {
     throw new PolicyParseError(`failed to parse policy: ${(err as Error).message}`);
   }
   const paths = (doc as { path?: unknown }).path;
-  if (typeof paths !== 'object' || paths === null) throw new PolicyParseError('failed to parse policy: no "path" object');
+  if (typeof paths !== 'object' || paths === null)
+    throw new PolicyParseError('failed to parse policy: no "path" object');
   const rules: PathRule[] = [];
   for (const [pattern, raw] of Object.entries(paths as Record<string, unknown>)) {
     const body = (raw ?? {}) as { capabilities?: unknown; policy?: unknown };
     const caps = new Set<Capability>();
-    if (Array.isArray(body.capabilities)) for (const c of body.capabilities) addCapability(caps, String(c), pattern);
+    if (Array.isArray(body.capabilities))
+      for (const c of body.capabilities) addCapability(caps, String(c), pattern);
     if (typeof body.policy === 'string') {
       const mapped = LEGACY[body.policy];
-      if (!mapped) throw new PolicyParseError(`failed to parse policy: path "${pattern}": invalid policy "${body.policy}"`);
+      if (!mapped)
+        throw new PolicyParseError(
+          `failed to parse policy: path "${pattern}": invalid policy "${body.policy}"`,
+        );
       for (const c of mapped) caps.add(c);
     }
     rules.push({ pattern, capabilities: caps });

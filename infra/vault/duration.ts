@@ -35,10 +35,12 @@ export function parseDurationSeconds(value: unknown): number {
   if (/[smh]$/.test(input)) return Math.trunc(parseGoDuration(input));
   if (input.endsWith('d')) {
     const days = input.slice(0, -1);
-    if (!/^[+-]?\d+$/.test(days)) throw new DurationParseError(`strconv.ParseInt: parsing "${days}": invalid syntax`);
+    if (!/^[+-]?\d+$/.test(days))
+      throw new DurationParseError(`strconv.ParseInt: parsing "${days}": invalid syntax`);
     return Number.parseInt(days, 10) * 86_400;
   }
-  if (!/^[+-]?\d+$/.test(input)) throw new DurationParseError(`strconv.ParseInt: parsing "${input}": invalid syntax`);
+  if (!/^[+-]?\d+$/.test(input))
+    throw new DurationParseError(`strconv.ParseInt: parsing "${input}": invalid syntax`);
   return Number.parseInt(input, 10);
 }
 

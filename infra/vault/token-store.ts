@@ -207,20 +207,29 @@ export class TokenStore {
     if (explicitMaxTtlS < 0) throw badRequest('explicit_max_ttl must be positive');
     const periodS = parseField(input.period, 'period');
     if (periodS < 0) throw badRequest('period must be positive');
-    if (periodS > 0 && !ctx.sudo) throw badRequest('root or sudo privileges required to create periodic token');
+    if (periodS > 0 && !ctx.sudo)
+      throw badRequest('root or sudo privileges required to create periodic token');
     let ttlS = parseField(input.ttl, 'ttl');
     if (ttlS < 0) throw badRequest('ttl must be positive');
 
     const now = this.clock.now();
     if (periodS > 0 || ttlS > 0 || !policies.includes('root')) {
-      const calc = calculateTtl({ nowMs: now, startMs: now, incrementS: 0, backendTtlS: ttlS, periodS, explicitMaxTtlS });
+      const calc = calculateTtl({
+        nowMs: now,
+        startMs: now,
+        incrementS: 0,
+        backendTtlS: ttlS,
+        periodS,
+        explicitMaxTtlS,
+      });
       warnings.push(...calc.warnings);
       ttlS = calc.ttlS;
     }
     if (ttlS === 0 && explicitMaxTtlS > 0) ttlS = explicitMaxTtlS;
     let renewable = input.renewable;
     if (ttlS === 0) {
-      if (parent.creationTtlS !== 0) throw badRequest('expiring root tokens cannot create non-expiring root tokens');
+      if (parent.creationTtlS !== 0)
+        throw badRequest('expiring root tokens cannot create non-expiring root tokens');
       renewable = false;
     }
 
@@ -284,7 +293,9 @@ export class TokenStore {
     try {
       incrementS = parseDurationSeconds(rawIncrement);
     } catch (err) {
-      throw badRequest(`error converting input ${JSON.stringify(rawIncrement)} for field "increment": ${(err as Error).message}`);
+      throw badRequest(
+        `error converting input ${JSON.stringify(rawIncrement)} for field "increment": ${(err as Error).message}`,
+      );
     }
     if (incrementS < 0) throw badRequest('increment must be positive');
     const now = this.clock.now();
@@ -374,7 +385,9 @@ export function calculateTtl(i: TtlInput): { ttlS: number; expireAtMs: number; w
   if (i.periodS > 0) {
     ttlS = i.periodS;
     if (ttlS > maxTtlS) {
-      warnings.push(`period of "${formatDuration(ttlS)}" exceeded the effective max_ttl of "${formatDuration(maxTtlS)}"; period value is capped accordingly`);
+      warnings.push(
+        `period of "${formatDuration(ttlS)}" exceeded the effective max_ttl of "${formatDuration(maxTtlS)}"; period value is capped accordingly`,
+      );
       ttlS = maxTtlS;
     }
     if (i.explicitMaxTtlS > 0) maxValidMs = i.startMs + i.explicitMaxTtlS * 1000;
@@ -388,7 +401,9 @@ export function calculateTtl(i: TtlInput): { ttlS: number; expireAtMs: number; w
     if (leftMs <= 0) throw badRequest('past the max TTL, cannot renew');
     if (leftMs < ttlS * 1000) {
       const cappedS = Math.floor(leftMs / 1000);
-      warnings.push(`TTL of "${formatDuration(ttlS)}" exceeded the effective max_ttl of "${formatDuration(cappedS)}"; TTL value is capped accordingly`);
+      warnings.push(
+        `TTL of "${formatDuration(ttlS)}" exceeded the effective max_ttl of "${formatDuration(cappedS)}"; TTL value is capped accordingly`,
+      );
       ttlS = cappedS;
       expireAtMs = maxValidMs;
     }
@@ -458,7 +473,9 @@ function decodeCreateBody(body: Record<string, unknown>): CreateInput {
   let policies: string[] = [];
   const rawPolicies = body.policies;
   if (Array.isArray(rawPolicies)) {
-    policies = rawPolicies.map((p) => (typeof p === 'string' ? p : fail(`'policies' expected a list of strings`)));
+    policies = rawPolicies.map((p) =>
+      typeof p === 'string' ? p : fail(`'policies' expected a list of strings`),
+    );
   } else if (typeof rawPolicies === 'string') {
     policies = rawPolicies.split(',');
   } else if (rawPolicies !== undefined && rawPolicies !== null) {
@@ -468,7 +485,8 @@ function decodeCreateBody(body: Record<string, unknown>): CreateInput {
   let meta: Record<string, string> | null = null;
   const rawMeta = body.meta ?? body.metadata;
   if (rawMeta !== undefined && rawMeta !== null) {
-    if (typeof rawMeta !== 'object' || Array.isArray(rawMeta)) fail(`'meta' expected a map, got '${typeOf(rawMeta)}'`);
+    if (typeof rawMeta !== 'object' || Array.isArray(rawMeta))
+      fail(`'meta' expected a map, got '${typeOf(rawMeta)}'`);
     meta = {};
     for (const [k, v] of Object.entries(rawMeta as Record<string, unknown>)) {
       if (typeof v === 'string') meta[k] = v;

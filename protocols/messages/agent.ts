@@ -47,7 +47,12 @@ export const agentMessages = {
   }),
   'agent.task.accepted.v1': z.object({ ...TaskRef, agentId: z.string().min(1) }),
   /** Agent → replyTo, any number of times while working. `fraction` in [0,1] when known. */
-  'agent.task.progress.v1': z.object({ ...TaskRef, agentId: z.string().min(1), fraction: z.number().min(0).max(1).optional(), note: z.string().optional() }),
+  'agent.task.progress.v1': z.object({
+    ...TaskRef,
+    agentId: z.string().min(1),
+    fraction: z.number().min(0).max(1).optional(),
+    note: z.string().optional(),
+  }),
   /** Agent → replyTo, exactly once per accepted task. */
   'agent.task.result.v1': z.object({
     ...TaskRef,

@@ -10,5 +10,9 @@ export const demoMessages = {
   'demo.crash.v1': z.object({ message: z.string().optional() }),
   'demo.count.v1': z.object({ seq: z.number().int() }),
   'demo.get-count.v1': z.object({}),
-  'demo.counted.v1': z.object({ count: z.number().int(), inOrder: z.boolean(), maxConcurrent: z.number().int() }),
+  'demo.counted.v1': z.object({
+    count: z.number().int(),
+    inOrder: z.boolean(),
+    maxConcurrent: z.number().int(),
+  }),
 } as const;

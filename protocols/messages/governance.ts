@@ -107,7 +107,11 @@ export const HandoffReportSchema = z.object({
   parentRunId: z.string().optional(),
   createdAt: z.number(),
   reason: z.string(),
-  failing: z.object({ stageId: z.string().optional(), agentId: z.string().optional(), childRunId: z.string().optional() }),
+  failing: z.object({
+    stageId: z.string().optional(),
+    agentId: z.string().optional(),
+    childRunId: z.string().optional(),
+  }),
   budget: z.object({
     kind: z.enum(['count', 'slo']),
     verdict: z.enum(['ok', 'warn', 'breach']),
@@ -144,7 +148,12 @@ export const HandoffReportSchema = z.object({
   nextSteps: z.array(z.string()),
 });
 
-const HandoffSummarySchema = z.object({ reportId: z.string(), runId: z.string(), createdAt: z.number(), reason: z.string() });
+const HandoffSummarySchema = z.object({
+  reportId: z.string(),
+  runId: z.string(),
+  createdAt: z.number(),
+  reason: z.string(),
+});
 
 export const governanceMessages = {
   /** Token authority (`gov.svc.token-authority`): issue the run token (idempotent per run). */
@@ -199,7 +208,15 @@ export const governanceMessages = {
   /** Token renewer (`gov.svc.token-renewer`): renew now (all due tokens, or one run's). */
   'token.renew.v1': z.object({ runId: z.string().optional() }),
   'token.renewed.v1': z.object({
-    runs: z.array(z.object({ runId: z.string(), accessor: z.string(), expiresAt: z.number(), renewals: z.number().int(), atMaxTtl: z.boolean() })),
+    runs: z.array(
+      z.object({
+        runId: z.string(),
+        accessor: z.string(),
+        expiresAt: z.number(),
+        renewals: z.number().int(),
+        atMaxTtl: z.boolean(),
+      }),
+    ),
   }),
   /** Feed (`gov.obs.token.<accessor>`) and audit (`gov.audit.token`): what happened to a token. Never the token. */
   'token.event.v1': z.object({
@@ -271,7 +288,10 @@ export const governanceMessages = {
     parentRunId: z.string().optional(),
   }),
   /** Feed (`gov.obs.handoff.<runId>`) and audit (`gov.audit.handoff`): a handoff report was stored. */
-  'handoff.ready.v1': HandoffSummarySchema.extend({ diagnosticRunId: z.string().optional(), tokenAccessor: z.string().optional() }),
+  'handoff.ready.v1': HandoffSummarySchema.extend({
+    diagnosticRunId: z.string().optional(),
+    tokenAccessor: z.string().optional(),
+  }),
   /** `gov.svc.handoff`: one report by id, or the latest of a run. */
   'handoff.get.v1': z.object({ reportId: z.string().optional(), runId: z.string().optional() }),
   'handoff.report.v1': z.object({ report: HandoffReportSchema }),

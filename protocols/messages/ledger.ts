@@ -19,7 +19,15 @@ export const LedgerEntrySchema = z.object({
 
 const LedgerFaultSchema = z.object({
   seq: z.number().int(),
-  problem: z.enum(['modified', 'deleted', 'inserted', 'reordered', 'root-mismatch', 'bad-checkpoint', 'node-cache']),
+  problem: z.enum([
+    'modified',
+    'deleted',
+    'inserted',
+    'reordered',
+    'root-mismatch',
+    'bad-checkpoint',
+    'node-cache',
+  ]),
   detail: z.string(),
   eventId: z.string().optional(),
 });

@@ -4,7 +4,15 @@ import { RunGovernanceSchema } from './governance.ts';
 import { SerializedErrorSchema } from './system.ts';
 
 export const RunStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
-export const StageStatusSchema = z.enum(['pending', 'dispatched', 'running', 'succeeded', 'failed', 'skipped', 'cancelled']);
+export const StageStatusSchema = z.enum([
+  'pending',
+  'dispatched',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped',
+  'cancelled',
+]);
 
 export const StageStateSchema = z.object({
   stageId: z.string(),
@@ -46,7 +54,10 @@ export const runMessages = {
   'run.accepted.v1': z.object({ runId: z.string(), pipeline: z.string(), stages: z.array(z.string()) }),
   'run.cancel.v1': z.object({ runId: z.string(), reason: z.string().optional() }),
   'run.get.v1': z.object({ runId: z.string() }),
-  'run.list.v1': z.object({ status: RunStatusSchema.optional(), limit: z.number().int().positive().max(1000).default(50) }),
+  'run.list.v1': z.object({
+    status: RunStatusSchema.optional(),
+    limit: z.number().int().positive().max(1000).default(50),
+  }),
   'run.state.v1': RunStateSchema,
   'run.states.v1': z.object({ runs: z.array(RunStateSchema) }),
   /** Feed/audit event of a run's progress (`gov.obs.run.<runId>`). */

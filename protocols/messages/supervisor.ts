@@ -52,7 +52,15 @@ export const supervisorMessages = {
   /** On the feed (`gov.obs.supervisor.<id>`) and the audit stream. */
   'supervisor.event.v1': z.object({
     supervisorId: z.string(),
-    event: z.enum(['child-started', 'child-exited', 'child-hung', 'child-restart-scheduled', 'child-stopped', 'child-start-failed', 'escalated']),
+    event: z.enum([
+      'child-started',
+      'child-exited',
+      'child-hung',
+      'child-restart-scheduled',
+      'child-stopped',
+      'child-start-failed',
+      'escalated',
+    ]),
     childId: z.string(),
     actorKind: z.string().optional(),
     actorId: z.string().optional(),

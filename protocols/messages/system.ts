@@ -29,7 +29,12 @@ export const systemMessages = {
     intervalMs: z.number().positive(),
     status: z.record(z.string(), z.unknown()).optional(),
   }),
-  'actor.started.v1': z.object({ ...actorIdentity, pid: z.number().int(), host: z.string(), incarnation: z.string() }),
+  'actor.started.v1': z.object({
+    ...actorIdentity,
+    pid: z.number().int(),
+    host: z.string(),
+    incarnation: z.string(),
+  }),
   'actor.exit.v1': z.object({
     ...actorIdentity,
     pid: z.number().int(),
@@ -40,7 +45,11 @@ export const systemMessages = {
   /** Ask an actor to stop gracefully (drain its mailbox, then exit with reason `shutdown`). */
   'actor.stop.v1': z.object({ reason: z.string().optional() }),
   'actor.ping.v1': z.object({}),
-  'actor.pong.v1': z.object({ ...actorIdentity, pid: z.number().int(), processed: z.number().int().nonnegative() }),
+  'actor.pong.v1': z.object({
+    ...actorIdentity,
+    pid: z.number().int(),
+    processed: z.number().int().nonnegative(),
+  }),
   /** Generic acknowledgement reply. */
   'ack.v1': z.object({ ok: z.literal(true), info: z.record(z.string(), z.unknown()).optional() }),
   /** Published on `gov.dlq.<code>` for anything that could not be decoded, validated or handled. */

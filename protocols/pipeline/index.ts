@@ -4,7 +4,13 @@
  * Reference: docs/pipeline-dsl.md.
  */
 export { dependentsOf, findCycles, readyStages, type StageNode, topologicalOrder } from './dag.ts';
-export { compareDiagnostics, DIAGNOSTIC_CODES, type Diagnostic, type DiagnosticCode, formatDiagnostic } from './diagnostics.ts';
+export {
+  compareDiagnostics,
+  DIAGNOSTIC_CODES,
+  type Diagnostic,
+  type DiagnosticCode,
+  formatDiagnostic,
+} from './diagnostics.ts';
 export { instantiatePipeline } from './instantiate.ts';
 export { PIPELINE_JSON_SCHEMA_FILE, pipelineJsonSchema, renderPipelineJsonSchema } from './json-schema.ts';
 export type {

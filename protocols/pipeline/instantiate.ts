@@ -12,14 +12,20 @@ import { formatPath } from './source-locator.ts';
  * Throws PipelineInvalidError for an unknown, missing or mistyped parameter, and when a
  * filled-in value does not fit its field (e.g. a negative `timeoutMs`).
  */
-export function instantiatePipeline(pipeline: ResolvedPipeline, params: Readonly<Record<string, Scalar>> = {}): ConcretePipeline {
+export function instantiatePipeline(
+  pipeline: ResolvedPipeline,
+  params: Readonly<Record<string, Scalar>> = {},
+): ConcretePipeline {
   const where = `pipeline "${pipeline.name}"`;
   const declared = Object.keys(pipeline.parameters);
   for (const name of Object.keys(params)) {
     if (!Object.hasOwn(pipeline.parameters, name)) {
-      throw new PipelineInvalidError(`unknown parameter "${name}" for ${where} (declared: ${declared.join(', ') || 'none'})`, {
-        details: { pipeline: pipeline.name, parameter: name },
-      });
+      throw new PipelineInvalidError(
+        `unknown parameter "${name}" for ${where} (declared: ${declared.join(', ') || 'none'})`,
+        {
+          details: { pipeline: pipeline.name, parameter: name },
+        },
+      );
     }
   }
 
@@ -39,15 +45,21 @@ export function instantiatePipeline(pipeline: ResolvedPipeline, params: Readonly
     const { template, ...rest } = substituteDeep(stage, lookup);
     const { id: _id, needs: _needs, ...fields } = rest;
     const check = FIELDS_SCHEMA.safeParse(fields);
-    const problems: string[] = check.success ? [] : check.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
+    const problems: string[] = check.success
+      ? []
+      : check.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`);
     JSON.stringify(rest, (_k, v: unknown) => {
-      if (typeof v === 'string' && hasRef(v)) for (const r of findRefs(v)) problems.push(`unresolved reference ${r.text}`);
+      if (typeof v === 'string' && hasRef(v))
+        for (const r of findRefs(v)) problems.push(`unresolved reference ${r.text}`);
       return v;
     });
     if (problems.length > 0) {
-      throw new PipelineInvalidError(`stage "${stage.id}" of ${where} is invalid with these parameters: ${problems.join('; ')}`, {
-        details: { pipeline: pipeline.name, stage: stage.id },
-      });
+      throw new PipelineInvalidError(
+        `stage "${stage.id}" of ${where} is invalid with these parameters: ${problems.join('; ')}`,
+        {
+          details: { pipeline: pipeline.name, stage: stage.id },
+        },
+      );
     }
     const out = { ...rest } as ConcreteStage;
     if (template) out.template = template;
@@ -62,12 +74,17 @@ const FIELDS_SCHEMA = StageSchema.omit({ id: true, needs: true });
 
 function coerce(name: string, spec: ParameterSpec, value: Scalar, where: string): Scalar {
   const fail = (): never => {
-    throw new PipelineInvalidError(`parameter "${name}" of ${where} is a ${spec.type}, got ${typeof value} ${JSON.stringify(value)}`, {
-      details: { parameter: name, expected: spec.type },
-    });
+    throw new PipelineInvalidError(
+      `parameter "${name}" of ${where} is a ${spec.type}, got ${typeof value} ${JSON.stringify(value)}`,
+      {
+        details: { parameter: name, expected: spec.type },
+      },
+    );
   };
   if (typeof value === 'string' && hasRef(value)) {
-    throw new PipelineInvalidError(`parameter "${name}" of ${where} may not contain "\${{"`, { details: { parameter: name } });
+    throw new PipelineInvalidError(`parameter "${name}" of ${where} may not contain "\${{"`, {
+      details: { parameter: name },
+    });
   }
   if (typeof value === spec.type) return value;
   if (typeof value !== 'string') return fail();

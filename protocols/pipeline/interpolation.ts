@@ -59,7 +59,8 @@ export function isNumericField(path: Path): boolean {
 export function isTypedField(path: Path): boolean {
   if (isNumericField(path)) return true;
   return (
-    (path.length === 2 && path[0] === 'with') || (path.length === 3 && path[0] === 'task' && path[1] === 'params')
+    (path.length === 2 && path[0] === 'with') ||
+    (path.length === 3 && path[0] === 'task' && path[1] === 'params')
   );
 }
 

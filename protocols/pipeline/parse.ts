@@ -2,7 +2,13 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { compareDiagnostics, type Diagnostic } from './diagnostics.ts';
 import type { ErrorBudget, ResolvedPipeline } from './model.ts';
-import { DEFAULT_DIAGNOSTIC_PIPELINE, DEFAULT_ERROR_BUDGET_BREACH_RATIO, DEFAULT_ERROR_BUDGET_MAX_ERRORS, DEFAULT_ERROR_BUDGET_WARN_RATIO, DEFAULT_ERROR_BUDGET_WINDOW_MS } from './options.ts';
+import {
+  DEFAULT_DIAGNOSTIC_PIPELINE,
+  DEFAULT_ERROR_BUDGET_BREACH_RATIO,
+  DEFAULT_ERROR_BUDGET_MAX_ERRORS,
+  DEFAULT_ERROR_BUDGET_WARN_RATIO,
+  DEFAULT_ERROR_BUDGET_WINDOW_MS,
+} from './options.ts';
 import { Resolver } from './resolver.ts';
 import { type PipelineFile, PipelineFileSchema } from './schema.ts';
 import { schemaDiagnostics } from './schema-issues.ts';
@@ -28,7 +34,13 @@ export function parsePipeline(text: string, file: string = INLINE_FILE): ParseRe
   if (doc.errors.length > 0) {
     const diagnostics = doc.errors.map((e): Diagnostic => {
       const { line, column } = loc.atOffset(e.pos[0]);
-      return { file, line, column, code: 'yaml-syntax', message: `${e.message.split('\n')[0] ?? e.message} (${e.code})` };
+      return {
+        file,
+        line,
+        column,
+        code: 'yaml-syntax',
+        message: `${e.message.split('\n')[0] ?? e.message} (${e.code})`,
+      };
     });
     return { ok: false, diagnostics: diagnostics.sort(compareDiagnostics) };
   }

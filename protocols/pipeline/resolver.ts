@@ -61,7 +61,8 @@ interface ListCtx {
   stack: string[];
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
 const isUses = (e: StageDef | UsesEntry): e is UsesEntry => 'uses' in e;
 const namespaceOf = (u: UsesEntry): string => u.as ?? u.idPrefix ?? u.uses;
 const typeOf = (v: Scalar): ParameterSpec['type'] => typeof v as ParameterSpec['type'];
@@ -91,7 +92,12 @@ export class Resolver {
         if (!isRecord(rawT)) continue;
         const path: Path = ['templates', name];
         const scope = this.readParams(rawT.parameters, [...path, 'parameters'], `template "${name}"`);
-        this.templates.set(name, { name, path, scope, items: this.readList(rawT.stages, [...path, 'stages']) });
+        this.templates.set(name, {
+          name,
+          path,
+          scope,
+          items: this.readList(rawT.stages, [...path, 'stages']),
+        });
       }
     }
 
@@ -106,7 +112,12 @@ export class Resolver {
     // Templates no stage uses are still checked, as if used once on their own.
     for (const t of this.templates.values()) {
       if (this.usedTemplates.has(t.name)) continue;
-      const alone = this.expand(t.items, { prefix: `${t.name}.`, values: undefined, inherited: [], stack: [t.name] });
+      const alone = this.expand(t.items, {
+        prefix: `${t.name}.`,
+        values: undefined,
+        inherited: [],
+        stack: [t.name],
+      });
       this.checkTiers(alone);
       this.checkCycles(alone, toStages(alone));
     }
@@ -122,8 +133,16 @@ export class Resolver {
         if (!PARAM_NAME_PATTERN.test(name)) continue;
         const parsed = ParameterSpecSchema.safeParse(rawSpec);
         params.set(name, parsed.success ? parsed.data : null);
-        if (parsed.success && parsed.data.default !== undefined && typeof parsed.data.default !== parsed.data.type) {
-          this.report('parameter-type', [...path, name, 'default'], `parameter "${name}" is a ${parsed.data.type}, but its default is a ${typeof parsed.data.default}`);
+        if (
+          parsed.success &&
+          parsed.data.default !== undefined &&
+          typeof parsed.data.default !== parsed.data.type
+        ) {
+          this.report(
+            'parameter-type',
+            [...path, name, 'default'],
+            `parameter "${name}" is a ${parsed.data.type}, but its default is a ${typeof parsed.data.default}`,
+          );
         }
       }
     }
@@ -152,7 +171,11 @@ export class Resolver {
       const first = seen.get(name);
       if (first) {
         const line = this.loc.at(first).line;
-        this.report('duplicate-stage', namePath, `duplicate stage id "${name}" (first declared on line ${line})`);
+        this.report(
+          'duplicate-stage',
+          namePath,
+          `duplicate stage id "${name}" (first declared on line ${line})`,
+        );
       } else {
         seen.set(name, namePath);
       }
@@ -174,20 +197,39 @@ export class Resolver {
       const refs = findRefs(s);
       for (const ref of refs) {
         if (ref.name === undefined) {
-          this.report('bad-interpolation', path, `"${ref.text}" is not a parameter reference; write \${{ params.NAME }}`, ref.text);
+          this.report(
+            'bad-interpolation',
+            path,
+            `"${ref.text}" is not a parameter reference; write \${{ params.NAME }}`,
+            ref.text,
+          );
         } else if (!scope.params.has(ref.name)) {
           const declared = [...scope.params.keys()];
           const hint = declared.length ? `declared: ${declared.join(', ')}` : 'it declares no parameters';
-          this.report('unknown-parameter', path, `unknown parameter "${ref.name}" in ${scope.label} (${hint})`, ref.text);
+          this.report(
+            'unknown-parameter',
+            path,
+            `unknown parameter "${ref.name}" in ${scope.label} (${hint})`,
+            ref.text,
+          );
         }
       }
       if (refs.length > 0 && isNumericField(relPath)) {
         const name = wholeRef(s);
         const spec = name === undefined ? undefined : scope.params.get(name);
         if (name === undefined) {
-          this.report('bad-interpolation', path, `a number field takes a single \${{ params.NAME }} reference, not "${s}"`);
+          this.report(
+            'bad-interpolation',
+            path,
+            `a number field takes a single \${{ params.NAME }} reference, not "${s}"`,
+          );
         } else if (spec && spec.type !== 'number') {
-          this.report('parameter-type', path, `parameter "${name}" is a ${spec.type}, but this field takes a number`, s);
+          this.report(
+            'parameter-type',
+            path,
+            `parameter "${name}" is a ${spec.type}, but this field takes a number`,
+            s,
+          );
         }
       }
     });
@@ -200,7 +242,13 @@ export class Resolver {
       if (!t.scope.params.has(key)) {
         const declared = [...t.scope.params.keys()];
         const hint = declared.length ? `declared: ${declared.join(', ')}` : 'it declares no parameters';
-        this.report('unknown-parameter', [...path, 'with', key], `template "${t.name}" has no parameter "${key}" (${hint})`, undefined, true);
+        this.report(
+          'unknown-parameter',
+          [...path, 'with', key],
+          `template "${t.name}" has no parameter "${key}" (${hint})`,
+          undefined,
+          true,
+        );
         continue;
       }
       const spec = t.scope.params.get(key);
@@ -210,17 +258,33 @@ export class Resolver {
         const ref = wholeRef(value);
         const outer = ref === undefined ? undefined : scope.params.get(ref);
         if (ref === undefined && spec.type !== 'string') {
-          this.report('parameter-type', valuePath, `parameter "${key}" of template "${t.name}" is a ${spec.type}; pass a value or a single reference`);
+          this.report(
+            'parameter-type',
+            valuePath,
+            `parameter "${key}" of template "${t.name}" is a ${spec.type}; pass a value or a single reference`,
+          );
         } else if (outer && outer.type !== spec.type) {
-          this.report('parameter-type', valuePath, `parameter "${key}" of template "${t.name}" is a ${spec.type}, but "${ref}" is a ${outer.type}`);
+          this.report(
+            'parameter-type',
+            valuePath,
+            `parameter "${key}" of template "${t.name}" is a ${spec.type}, but "${ref}" is a ${outer.type}`,
+          );
         }
       } else if (typeOf(value) !== spec.type) {
-        this.report('parameter-type', valuePath, `parameter "${key}" of template "${t.name}" is a ${spec.type}, got ${typeOf(value)} ${JSON.stringify(value)}`);
+        this.report(
+          'parameter-type',
+          valuePath,
+          `parameter "${key}" of template "${t.name}" is a ${spec.type}, got ${typeOf(value)} ${JSON.stringify(value)}`,
+        );
       }
     }
     for (const [key, spec] of t.scope.params) {
       if (spec && spec.default === undefined && !(key in entry.with)) {
-        this.report('missing-parameter', [...path, 'uses'], `template "${t.name}" needs parameter "${key}" (a ${spec.type}); add it under \`with:\``);
+        this.report(
+          'missing-parameter',
+          [...path, 'uses'],
+          `template "${t.name}" needs parameter "${key}" (a ${spec.type}); add it under \`with:\``,
+        );
       }
     }
   }
@@ -255,7 +319,11 @@ export class Resolver {
         table.set(entry.id, [id]);
         const { id: _id, needs, agent, ...rest } = entry;
         drafts.push({
-          stage: { id, ...rest, agent: { ...agent, tier: agent?.tier ?? TASK_KIND_MIN_TIER[entry.task.kind] } },
+          stage: {
+            id,
+            ...rest,
+            agent: { ...agent, tier: agent?.tier ?? TASK_KIND_MIN_TIER[entry.task.kind] },
+          },
           localId: entry.id,
           path: item.path,
           needs: needs.length > 0 ? refsFor(needs, item.path) : ctx.inherited,
@@ -269,7 +337,11 @@ export class Resolver {
         opaque.add(ns);
         if (!isRecord(this.raw) || !isRecord(this.raw.templates) || !(entry.uses in this.raw.templates)) {
           const known = [...this.templates.keys()];
-          this.report('unknown-template', [...item.path, 'uses'], `unknown template "${entry.uses}"${suggest(entry.uses, known)}${known.length ? ` (templates: ${known.join(', ')})` : ' (this file declares no templates)'}`);
+          this.report(
+            'unknown-template',
+            [...item.path, 'uses'],
+            `unknown template "${entry.uses}"${suggest(entry.uses, known)}${known.length ? ` (templates: ${known.join(', ')})` : ' (this file declares no templates)'}`,
+          );
         }
         continue;
       }
@@ -303,7 +375,11 @@ export class Resolver {
         ref.ids = [ctx.prefix + ref.name];
       } else if (!unnamed && !opaque.has(ref.name.split('.')[0] ?? ref.name)) {
         const known = [...table.keys()];
-        this.report('unknown-stage', ref.path, `"${ref.name}" is not a stage or template instance here${suggest(ref.name, known)}`);
+        this.report(
+          'unknown-stage',
+          ref.path,
+          `"${ref.name}" is not a stage or template instance here${suggest(ref.name, known)}`,
+        );
       }
     }
     return drafts;
@@ -316,7 +392,11 @@ export class Resolver {
       const { tier } = d.stage.agent;
       const kind = d.stage.task.kind;
       if (!canRunTaskKind(tier, kind)) {
-        this.report('tier-not-allowed', [...d.path, 'agent', 'tier'], `stage "${d.localId}" runs a "${kind}" task, which needs tier ${TASK_KIND_MIN_TIER[kind]} or above, but asks for ${tier}`);
+        this.report(
+          'tier-not-allowed',
+          [...d.path, 'agent', 'tier'],
+          `stage "${d.localId}" runs a "${kind}" task, which needs tier ${TASK_KIND_MIN_TIER[kind]} or above, but asks for ${tier}`,
+        );
       }
     }
   }
@@ -383,7 +463,8 @@ function editDistance(a: string, b: string): number {
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        v = Math.min(v, at(i - 2, j - 2) + 1);
       (d[i] as number[])[j] = v;
     }
   }

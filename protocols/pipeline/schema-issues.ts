@@ -41,33 +41,57 @@ function flatten(issues: readonly Issue[], base: Path): Array<{ issue: Issue; pa
   return out;
 }
 
-const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v === 'object' ? 'map' : typeof v);
+const typeName = (v: unknown): string =>
+  v === null ? 'null' : Array.isArray(v) ? 'list' : typeof v === 'object' ? 'map' : typeof v;
 
 /** One located diagnostic per problem zod found in `data` (the YAML's plain value) under `base`. */
-export function schemaDiagnostics(issues: readonly Issue[], data: unknown, loc: SourceLocator, base: Path = []): Diagnostic[] {
+export function schemaDiagnostics(
+  issues: readonly Issue[],
+  data: unknown,
+  loc: SourceLocator,
+  base: Path = [],
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const { issue, path } of flatten(issues, base)) {
     const where = formatPath(path);
     switch (issue.code) {
       case 'unrecognized_keys':
         for (const key of issue.keys) {
-          out.push(loc.diagnostic('schema', [...path, key], `${where}: unknown field "${key}"`, { key: true }));
+          out.push(
+            loc.diagnostic('schema', [...path, key], `${where}: unknown field "${key}"`, { key: true }),
+          );
         }
         break;
       case 'invalid_key':
-        out.push(loc.diagnostic('schema', path, `${where}: invalid key: ${issue.issues[0]?.message ?? issue.message}`, { key: true }));
+        out.push(
+          loc.diagnostic(
+            'schema',
+            path,
+            `${where}: invalid key: ${issue.issues[0]?.message ?? issue.message}`,
+            { key: true },
+          ),
+        );
         break;
       case 'invalid_union':
         if (issue.discriminator !== undefined) {
           const got = valueAt(data, path);
           const options = ('options' in issue ? (issue.options ?? []) : []).map(String).join(', ');
-          const what = got === undefined ? `missing "${issue.discriminator}"` : `unknown ${issue.discriminator} ${JSON.stringify(got)}`;
+          const what =
+            got === undefined
+              ? `missing "${issue.discriminator}"`
+              : `unknown ${issue.discriminator} ${JSON.stringify(got)}`;
           const at = got === undefined ? path.slice(0, -1) : path;
           out.push(loc.diagnostic('schema', at, `${formatPath(at)}: ${what}; expected one of: ${options}`));
         } else if (valueAt(data, path) === undefined) {
           out.push(missing(path, loc));
         } else {
-          out.push(loc.diagnostic('schema', path, `${where}: ${issue.message}, got ${typeName(valueAt(data, path))}`));
+          out.push(
+            loc.diagnostic(
+              'schema',
+              path,
+              `${where}: ${issue.message}, got ${typeName(valueAt(data, path))}`,
+            ),
+          );
         }
         break;
       case 'invalid_type': {
@@ -75,12 +99,16 @@ export function schemaDiagnostics(issues: readonly Issue[], data: unknown, loc: 
         if (got === undefined) {
           out.push(missing(path, loc));
         } else {
-          out.push(loc.diagnostic('schema', path, `${where}: expected ${issue.expected}, got ${typeName(got)}`));
+          out.push(
+            loc.diagnostic('schema', path, `${where}: expected ${issue.expected}, got ${typeName(got)}`),
+          );
         }
         break;
       }
       default:
-        out.push(loc.diagnostic('schema', path, `${where}: ${issue.message.replace(/^Invalid input: /, '')}`));
+        out.push(
+          loc.diagnostic('schema', path, `${where}: ${issue.message.replace(/^Invalid input: /, '')}`),
+        );
     }
   }
   return out;
@@ -88,5 +116,9 @@ export function schemaDiagnostics(issues: readonly Issue[], data: unknown, loc: 
 
 function missing(path: Path, loc: SourceLocator): Diagnostic {
   const parent = path.slice(0, -1);
-  return loc.diagnostic('schema', parent, `${formatPath(parent)}: missing required field "${String(path.at(-1))}"`);
+  return loc.diagnostic(
+    'schema',
+    parent,
+    `${formatPath(parent)}: missing required field "${String(path.at(-1))}"`,
+  );
 }

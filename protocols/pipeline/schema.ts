@@ -32,9 +32,15 @@ export const PARAM_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const ident = (what: string) =>
-  z.string().regex(IDENT_PATTERN, { error: `${what} must match ${IDENT_PATTERN.source} (letters, digits, _ and -; no dots)` });
-const paramName = z.string().regex(PARAM_NAME_PATTERN, { error: `parameter names must match ${PARAM_NAME_PATTERN.source}` });
-const envName = z.string().regex(ENV_NAME_PATTERN, { error: `environment variable names must match ${ENV_NAME_PATTERN.source}` });
+  z.string().regex(IDENT_PATTERN, {
+    error: `${what} must match ${IDENT_PATTERN.source} (letters, digits, _ and -; no dots)`,
+  });
+const paramName = z
+  .string()
+  .regex(PARAM_NAME_PATTERN, { error: `parameter names must match ${PARAM_NAME_PATTERN.source}` });
+const envName = z
+  .string()
+  .regex(ENV_NAME_PATTERN, { error: `environment variable names must match ${ENV_NAME_PATTERN.source}` });
 
 /** A whole-value parameter reference, e.g. `${{ params.timeout }}`, allowed where a number is expected. */
 export const ParamRefSchema = z.templateLiteral(['${{', z.string(), '}}']);
@@ -59,14 +65,18 @@ export const ParameterSpecSchema = z
     default: ScalarSchema.optional(),
     description: z.string().optional(),
   })
-  .meta({ description: 'A parameter: its type, an optional default (without one it is required) and a description.' });
+  .meta({
+    description: 'A parameter: its type, an optional default (without one it is required) and a description.',
+  });
 export type ParameterSpec = z.output<typeof ParameterSpecSchema>;
 
 const ParametersSchema = z.record(paramName, ParameterSpecSchema);
 
 // ---- tasks -------------------------------------------------------------------------------
 
-export const NoopTaskSchema = z.strictObject({ kind: z.literal('noop') }).meta({ description: 'Does nothing and succeeds. T0+.' });
+export const NoopTaskSchema = z
+  .strictObject({ kind: z.literal('noop') })
+  .meta({ description: 'Does nothing and succeeds. T0+.' });
 
 export const SleepTaskSchema = z
   .strictObject({ kind: z.literal('sleep'), ms: nonNegativeInt() })
@@ -78,7 +88,10 @@ export const FailTaskSchema = z
 
 export const ExecEnvSchema = z
   .strictObject({
-    pass: z.array(envName).default([]).meta({ description: 'Names of variables passed through from the agent environment.' }),
+    pass: z
+      .array(envName)
+      .default([])
+      .meta({ description: 'Names of variables passed through from the agent environment.' }),
     set: z.record(envName, z.string()).default({}).meta({ description: 'Variables set to explicit values.' }),
   })
   .meta({ description: 'Environment of the command: nothing is inherited unless listed in `pass`.' });
@@ -92,7 +105,9 @@ export const ExecTaskSchema = z
     cwd: z.string().optional(),
     env: ExecEnvSchema.prefault({}),
     timeoutMs: positiveMs().default(DEFAULT_EXEC_TIMEOUT_MS),
-    maxOutputBytes: intOrRef(z.number().int().positive(), 'a positive integer (bytes)').default(DEFAULT_EXEC_MAX_OUTPUT_BYTES),
+    maxOutputBytes: intOrRef(z.number().int().positive(), 'a positive integer (bytes)').default(
+      DEFAULT_EXEC_MAX_OUTPUT_BYTES,
+    ),
   })
   .meta({ description: 'Runs a command (argv, no shell). T1+.' });
 
@@ -101,14 +116,17 @@ export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'O
 export const HttpTaskSchema = z
   .strictObject({
     kind: z.literal('http'),
-    url: z
-      .string()
-      .refine((s) => s.includes('${{') || URL.canParse(s), { error: 'url must be an absolute URL (it may hold references)' }),
+    url: z.string().refine((s) => s.includes('${{') || URL.canParse(s), {
+      error: 'url must be an absolute URL (it may hold references)',
+    }),
     method: z.enum(HTTP_METHODS),
     headers: z.record(z.string(), z.string()).default({}),
-    body: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().meta({
-      description: 'A string is sent as is; an object is sent as JSON.',
-    }),
+    body: z
+      .union([z.string(), z.record(z.string(), z.unknown())])
+      .optional()
+      .meta({
+        description: 'A string is sent as is; an object is sent as JSON.',
+      }),
     expectStatus: intOrRef(z.number().int().min(100).max(599), 'an HTTP status (100-599)')
       .optional()
       .meta({ description: 'Status that counts as success; without it any 2xx does.' }),
@@ -118,8 +136,16 @@ export const HttpTaskSchema = z
 export const PipelineTaskSchema = z
   .strictObject({
     kind: z.literal('pipeline'),
-    file: z.string().min(1).optional().meta({ description: 'Path of the child pipeline file, relative to this file.' }),
-    name: z.string().min(1).optional().meta({ description: 'Name of a registered pipeline, or of a template in this file.' }),
+    file: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'Path of the child pipeline file, relative to this file.' }),
+    name: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'Name of a registered pipeline, or of a template in this file.' }),
     params: z.record(paramName, ScalarSchema).default({}),
   })
   .refine((t) => (t.file === undefined) !== (t.name === undefined), {
@@ -142,7 +168,10 @@ export type TaskOf<K extends Task['kind']> = Extract<Task, { kind: K }>;
 
 export const AgentSelectorSchema = z
   .strictObject({
-    tier: z.enum(TIERS).optional().meta({ description: 'Minimum tier; defaults to the lowest tier the task kind allows.' }),
+    tier: z
+      .enum(TIERS)
+      .optional()
+      .meta({ description: 'Minimum tier; defaults to the lowest tier the task kind allows.' }),
     role: z.string().min(1).optional(),
     team: z.string().min(1).optional(),
   })
@@ -167,13 +196,17 @@ export const StageSchema = z
   .strictObject({
     id: ident('stage ids'),
     description: z.string().optional(),
-    needs: z.array(z.string()).default([]).meta({ description: 'Stages (or template instances) that must succeed first.' }),
+    needs: z
+      .array(z.string())
+      .default([])
+      .meta({ description: 'Stages (or template instances) that must succeed first.' }),
     agent: AgentSelectorSchema.optional(),
     task: TaskSchema,
     timeoutMs: positiveMs().default(DEFAULT_STAGE_TIMEOUT_MS),
     retries: RetriesSchema.prefault({ max: DEFAULT_RETRIES_MAX, backoffMs: DEFAULT_RETRY_BACKOFF_MS }),
     onFailure: z.enum(ON_FAILURE).default('fail').meta({
-      description: 'fail: fail the run; continue: treat as done; skip-dependents: skip every stage that needs it.',
+      description:
+        'fail: fail the run; continue: treat as done; skip-dependents: skip every stage that needs it.',
     }),
   })
   .meta({ description: 'A stage: one task run by one agent once its `needs` are done.' });
@@ -182,10 +215,15 @@ export type StageDef = z.output<typeof StageSchema>;
 export const UsesEntrySchema = z
   .strictObject({
     uses: ident('template names').meta({ description: 'Name of a template under `templates`.' }),
-    as: ident('namespaces').optional().meta({ description: 'Namespace of the template stage ids (`as: build` gives `build.compile`).' }),
+    as: ident('namespaces')
+      .optional()
+      .meta({ description: 'Namespace of the template stage ids (`as: build` gives `build.compile`).' }),
     idPrefix: ident('namespaces').optional().meta({ description: 'Same as `as`.' }),
     with: z.record(paramName, ScalarSchema).default({}),
-    needs: z.array(z.string()).default([]).meta({ description: 'Inherited by the template stages that need nothing inside it.' }),
+    needs: z
+      .array(z.string())
+      .default([])
+      .meta({ description: 'Inherited by the template stages that need nothing inside it.' }),
   })
   .refine((u) => u.as === undefined || u.idPrefix === undefined, {
     error: 'use either `as` or `idPrefix`, not both',
@@ -210,8 +248,12 @@ export type Template = z.output<typeof TemplateSchema>;
 
 const ratio = (def: number) => z.number().gt(0).max(1).default(def);
 const budgetCommon = {
-  warn: ratio(DEFAULT_ERROR_BUDGET_WARN_RATIO).meta({ description: 'Share of the budget spent that raises a warning.' }),
-  breach: ratio(DEFAULT_ERROR_BUDGET_BREACH_RATIO).meta({ description: 'Share of the budget spent that is a breach.' }),
+  warn: ratio(DEFAULT_ERROR_BUDGET_WARN_RATIO).meta({
+    description: 'Share of the budget spent that raises a warning.',
+  }),
+  breach: ratio(DEFAULT_ERROR_BUDGET_BREACH_RATIO).meta({
+    description: 'Share of the budget spent that is a breach.',
+  }),
   diagnostic: z.string().min(1).default(DEFAULT_DIAGNOSTIC_PIPELINE).meta({
     description: 'Diagnostic pipeline (or template of this file) spawned on a breach.',
   }),
@@ -252,7 +294,10 @@ export const TokenSettingsSchema = z
     maxTtlMs: z.number().int().positive().default(DEFAULT_TOKEN_MAX_TTL_MS),
     policies: z.array(z.string().min(1)).default([]),
   })
-  .refine((t) => t.renewEveryMs < t.ttlMs, { error: '`renewEveryMs` must be below `ttlMs`', path: ['renewEveryMs'] })
+  .refine((t) => t.renewEveryMs < t.ttlMs, {
+    error: '`renewEveryMs` must be below `ttlMs`',
+    path: ['renewEveryMs'],
+  })
   .refine((t) => t.ttlMs <= t.maxTtlMs, { error: '`ttlMs` must not be above `maxTtlMs`', path: ['ttlMs'] })
   .meta({ description: 'The run token: lifetime, renewal and Vault policies.' });
 export type TokenSettings = z.output<typeof TokenSettingsSchema>;
@@ -262,7 +307,9 @@ export type TokenSettings = z.output<typeof TokenSettingsSchema>;
 export const PipelineFileSchema = z
   .strictObject({
     $schema: z.string().optional().meta({ description: 'Editors may point this at pipeline.schema.json.' }),
-    name: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, { error: 'pipeline names use letters, digits, _ . and -' }),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, { error: 'pipeline names use letters, digits, _ . and -' }),
     version: z.union([z.string().min(1), z.number()]),
     description: z.string().optional(),
     parameters: ParametersSchema.default({}),

@@ -2,7 +2,17 @@
  * Maps paths into the parsed data (as zod and the checks report them) back to
  * line and column in the YAML source, through the yaml Document's AST.
  */
-import { type Document, isAlias, isMap, isPair, isScalar, isSeq, type LineCounter, type Node, type Pair } from 'yaml';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  type LineCounter,
+  type Node,
+  type Pair,
+} from 'yaml';
 import type { Diagnostic, DiagnosticCode } from './diagnostics.ts';
 
 export type Path = readonly PropertyKey[];
@@ -41,13 +51,20 @@ export class SourceLocator {
    */
   at(path: Path, opts: { key?: boolean } = {}): Position {
     const found = this.find(path);
-    if (found.matched === path.length && opts.key && found.pair && isScalar(found.pair.key) && found.pair.key.range) {
+    if (
+      found.matched === path.length &&
+      opts.key &&
+      found.pair &&
+      isScalar(found.pair.key) &&
+      found.pair.key.range
+    ) {
       return this.atOffset(found.pair.key.range[0]);
     }
     const node = found.node;
     if (node?.range) return this.atOffset(node.range[0]);
     // A key with no value (`needs:`) points at the key.
-    if (found.pair && isScalar(found.pair.key) && found.pair.key.range) return this.atOffset(found.pair.key.range[0]);
+    if (found.pair && isScalar(found.pair.key) && found.pair.key.range)
+      return this.atOffset(found.pair.key.range[0]);
     return { line: 1, column: 1 };
   }
 
@@ -60,7 +77,12 @@ export class SourceLocator {
     return this.atOffset(range[0] + Math.max(0, idx));
   }
 
-  diagnostic(code: DiagnosticCode, path: Path, message: string, opts: { key?: boolean; text?: string } = {}): Diagnostic {
+  diagnostic(
+    code: DiagnosticCode,
+    path: Path,
+    message: string,
+    opts: { key?: boolean; text?: string } = {},
+  ): Diagnostic {
     const pos = opts.text === undefined ? this.at(path, opts) : this.atText(path, opts.text);
     return { file: this.file, line: pos.line, column: pos.column, code, message };
   }
@@ -71,7 +93,9 @@ export class SourceLocator {
     let matched = 0;
     for (const seg of path) {
       if (isMap(node)) {
-        const next = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+        const next = node.items.find(
+          (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
+        );
         if (!next) break;
         pair = next;
         node = this.resolve(next.value as Node | null);

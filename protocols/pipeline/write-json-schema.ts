@@ -12,7 +12,9 @@ const text = renderPipelineJsonSchema();
 if (process.argv.includes('--check')) {
   const current = await readFile(target, 'utf8').catch(() => '');
   if (current !== text) {
-    console.error(`${PIPELINE_JSON_SCHEMA_FILE} is stale; run: node --import tsx protocols/pipeline/write-json-schema.ts`);
+    console.error(
+      `${PIPELINE_JSON_SCHEMA_FILE} is stale; run: node --import tsx protocols/pipeline/write-json-schema.ts`,
+    );
     process.exit(1);
   }
 } else {

@@ -12,7 +12,13 @@ const SEED = 7;
 describe('chaos scenarios (short variants)', () => {
   for (const sc of SCENARIOS) {
     it(`${sc.name}: ${sc.description} — every invariant holds`, { timeout: 240_000 }, async () => {
-      const report = await runScenario(sc, { seed: SEED, durationMs: 5_000, faultIntervalMs: 2_000, runs: 4, settleMs: 90_000 });
+      const report = await runScenario(sc, {
+        seed: SEED,
+        durationMs: 5_000,
+        faultIntervalMs: 2_000,
+        runs: 4,
+        settleMs: 90_000,
+      });
       const text = formatReport(report);
       console.info(text);
       expect(report.injected.length, text).toBeGreaterThan(0);

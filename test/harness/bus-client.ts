@@ -27,8 +27,17 @@ export function collect(bus: Bus, subject: string) {
       const found = seen.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no matching message on ${subject} within ${timeoutMs} ms`)), timeoutMs);
-        waiters.push({ pred, resolve: (e) => { clearTimeout(t); resolve(e); } });
+        const t = setTimeout(
+          () => reject(new Error(`no matching message on ${subject} within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+        waiters.push({
+          pred,
+          resolve: (e) => {
+            clearTimeout(t);
+            resolve(e);
+          },
+        });
       });
     },
     ready: () => bus.flush(),

@@ -7,7 +7,11 @@ import { type SupervisorSpecInput, supervisorSpec } from '../../supervisors/chil
 import { askSupervisorTree } from '../../supervisors/supervisor-tree.ts';
 
 /** Starts a supervisor actor in this process with a spec. */
-export function startSupervisor(natsUrl: string, input: SupervisorSpecInput, opts: { childHeartbeatMs?: number; missedBeats?: number } = {}): Promise<ActorHandle> {
+export function startSupervisor(
+  natsUrl: string,
+  input: SupervisorSpecInput,
+  opts: { childHeartbeatMs?: number; missedBeats?: number } = {},
+): Promise<ActorHandle> {
   const spec = supervisorSpec(input);
   return runActor(defaultRegistry().get('supervisor'), {
     id: spec.id,
@@ -17,7 +21,8 @@ export function startSupervisor(natsUrl: string, input: SupervisorSpecInput, opt
   });
 }
 
-export const treeOf = (bus: Bus, supervisorId: string): Promise<SupervisorTree> => askSupervisorTree(bus, supervisorId);
+export const treeOf = (bus: Bus, supervisorId: string): Promise<SupervisorTree> =>
+  askSupervisorTree(bus, supervisorId);
 
 export type SupervisorEvent = Extract<Envelope, { type: 'supervisor.event.v1' }>['body'];
 

@@ -27,7 +27,11 @@ let host: ActorHost;
 beforeAll(async () => {
   nats = await servers.nats();
   client = await testBus(nats.url);
-  host = new ActorHost({ registry: new ActorRegistry().register(echoKind, counterKind), bus: { servers: nats.url }, heartbeatMs: 200 });
+  host = new ActorHost({
+    registry: new ActorRegistry().register(echoKind, counterKind),
+    bus: { servers: nats.url },
+    heartbeatMs: 200,
+  });
   servers.onStop(() => client.close());
   servers.onStop(() => host.stopAll());
 });
@@ -39,7 +43,11 @@ describe('actor runtime over a real nats-server', () => {
     const req = { type: 'demo.echo.v1', body: { text: 'hello', seq: 7 } } as const;
     const reply = await client.ask(actorInbox('echo', 'ask-1'), req);
     expect(reply.type).toBe('demo.echoed.v1');
-    expect(reply.type === 'demo.echoed.v1' && reply.body).toEqual({ text: 'hello', seq: 7, by: 'gov.actor.echo.ask-1' });
+    expect(reply.type === 'demo.echoed.v1' && reply.body).toEqual({
+      text: 'hello',
+      seq: 7,
+      by: 'gov.actor.echo.ask-1',
+    });
     expect(reply.from).toBe('gov.actor.echo.ask-1');
     expect(reply.cause).toBeDefined();
   });
@@ -52,19 +60,36 @@ describe('actor runtime over a real nats-server', () => {
 
     const garbage = new Uint8Array([0xc1, 0xff, 0x00]);
     client.nc.publish(inbox, garbage);
-    const dl1 = await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_DECODE');
-    expect(dl1.type === 'dead-letter.v1' && Buffer.from(dl1.body.payload, 'base64')).toEqual(Buffer.from(garbage));
+    const dl1 = await dlq.next(
+      (e) =>
+        e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_DECODE',
+    );
+    expect(dl1.type === 'dead-letter.v1' && Buffer.from(dl1.body.payload, 'base64')).toEqual(
+      Buffer.from(garbage),
+    );
 
-    const invalid = new TextEncoder().encode(JSON.stringify({ sv: 1, type: 'demo.echo.v1', id: 'x', ts: 1, from: 'me', body: { text: 3 } }));
+    const invalid = new TextEncoder().encode(
+      JSON.stringify({ sv: 1, type: 'demo.echo.v1', id: 'x', ts: 1, from: 'me', body: { text: 3 } }),
+    );
     const r = await client.nc.request(inbox, invalid, { timeout: 5000 });
     expect(() => client.readReply(r)).toThrow(InvalidMessageError);
     await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.reason.code === 'GOV_ERR_INVALID_MESSAGE');
 
-    await expect(client.ask(inbox, { type: 'demo.count.v1', body: { seq: 1 } })).rejects.toBeInstanceOf(UnhandledMessageError);
+    await expect(client.ask(inbox, { type: 'demo.count.v1', body: { seq: 1 } })).rejects.toBeInstanceOf(
+      UnhandledMessageError,
+    );
 
     // regression: an undeliverable agent.credentials.v1 once put the child token in the dead letter.
-    client.tell(inbox, { type: 'agent.credentials.v1', body: { runId: 'r', token: 'secret-token', accessor: 'acc', expiresAt: 1 } });
-    const dl3 = await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.reason.code === 'GOV_ERR_UNHANDLED_MESSAGE' && e.body.payload === '');
+    client.tell(inbox, {
+      type: 'agent.credentials.v1',
+      body: { runId: 'r', token: 'secret-token', accessor: 'acc', expiresAt: 1 },
+    });
+    const dl3 = await dlq.next(
+      (e) =>
+        e.type === 'dead-letter.v1' &&
+        e.body.reason.code === 'GOV_ERR_UNHANDLED_MESSAGE' &&
+        e.body.payload === '',
+    );
     expect(JSON.stringify(dl3)).not.toContain('secret-token');
 
     const ok = await client.ask(inbox, { type: 'demo.echo.v1', body: { text: 'still here' } });
@@ -89,21 +114,31 @@ describe('actor runtime over a real nats-server', () => {
 
   it('fails an ask to an address with no actor fast, with the typed no-responders error', async () => {
     const started = Date.now();
-    await expect(client.ask(actorInbox('echo', 'nobody-home'), { type: 'actor.ping.v1', body: {} }, { timeoutMs: 10_000 })).rejects.toBeInstanceOf(
-      NoRespondersError,
-    );
+    await expect(
+      client.ask(
+        actorInbox('echo', 'nobody-home'),
+        { type: 'actor.ping.v1', body: {} },
+        { timeoutMs: 10_000 },
+      ),
+    ).rejects.toBeInstanceOf(NoRespondersError);
     expect(Date.now() - started).toBeLessThan(2_000);
   });
 
   it('tells a subject outside the protocol (a typo) from an actor that is down', async () => {
-    await expect(client.ask('gov.actors.echo.typo', { type: 'actor.ping.v1', body: {} })).rejects.toBeInstanceOf(UnknownSubjectError);
+    await expect(
+      client.ask('gov.actors.echo.typo', { type: 'actor.ping.v1', body: {} }),
+    ).rejects.toBeInstanceOf(UnknownSubjectError);
   });
 
   it('fails an ask to a slow handler with the typed timeout error', async () => {
     await host.spawn('echo', 'slow-1');
-    await expect(client.ask(actorInbox('echo', 'slow-1'), { type: 'demo.slow.v1', body: { ms: 1_500 } }, { timeoutMs: 200 })).rejects.toBeInstanceOf(
-      TimeoutError,
-    );
+    await expect(
+      client.ask(
+        actorInbox('echo', 'slow-1'),
+        { type: 'demo.slow.v1', body: { ms: 1_500 } },
+        { timeoutMs: 200 },
+      ),
+    ).rejects.toBeInstanceOf(TimeoutError);
   });
 
   it('crashes only the actor whose handler threw; the exit report carries the reason and the host keeps running', async () => {
@@ -112,7 +147,9 @@ describe('actor runtime over a real nats-server', () => {
     const exits = collect(client, exitSubject('echo', 'crash-1'));
     await exits.ready();
 
-    await expect(client.ask(victim.address, { type: 'demo.crash.v1', body: { message: 'kaboom' } })).rejects.toBeInstanceOf(ActorCrashedError);
+    await expect(
+      client.ask(victim.address, { type: 'demo.crash.v1', body: { message: 'kaboom' } }),
+    ).rejects.toBeInstanceOf(ActorCrashedError);
     const exit = await exits.next();
     expect(exit.type === 'actor.exit.v1' && exit.body).toMatchObject({
       actorId: 'crash-1',
@@ -120,9 +157,14 @@ describe('actor runtime over a real nats-server', () => {
       error: { code: 'GOV_ERR_INTERNAL', message: 'kaboom' },
     });
     expect((await victim.exited).reason).toBe('crash');
-    await expect(client.ask(victim.address, { type: 'actor.ping.v1', body: {} })).rejects.toBeInstanceOf(NoRespondersError);
+    await expect(client.ask(victim.address, { type: 'actor.ping.v1', body: {} })).rejects.toBeInstanceOf(
+      NoRespondersError,
+    );
 
-    const alive = await client.ask(actorInbox('echo', 'bystander-1'), { type: 'demo.echo.v1', body: { text: 'ok' } });
+    const alive = await client.ask(actorInbox('echo', 'bystander-1'), {
+      type: 'demo.echo.v1',
+      body: { text: 'ok' },
+    });
     expect(alive.type).toBe('demo.echoed.v1');
     expect(host.list().map((a) => a.id)).toContain('bystander-1');
     expect(host.list().map((a) => a.id)).not.toContain('crash-1');
@@ -132,11 +174,20 @@ describe('actor runtime over a real nats-server', () => {
     const a = await host.spawn('echo', 'refuse-1');
     const dlq = collect(client, allDeadLetters());
     await dlq.ready();
-    await expect(client.ask(a.address, { type: 'demo.echo.v1', body: { text: 'refuse me' } })).rejects.toBeInstanceOf(TierForbiddenError);
+    await expect(
+      client.ask(a.address, { type: 'demo.echo.v1', body: { text: 'refuse me' } }),
+    ).rejects.toBeInstanceOf(TierForbiddenError);
     client.tell(a.address, { type: 'demo.echo.v1', body: { text: 'refuse me' } });
-    await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.subject === a.address && e.body.reason.code === 'GOV_ERR_TIER_FORBIDDEN');
+    await dlq.next(
+      (e) =>
+        e.type === 'dead-letter.v1' &&
+        e.body.subject === a.address &&
+        e.body.reason.code === 'GOV_ERR_TIER_FORBIDDEN',
+    );
     expect(a.state).toBe('running');
-    expect((await client.ask(a.address, { type: 'demo.echo.v1', body: { text: 'fine' } })).type).toBe('demo.echoed.v1');
+    expect((await client.ask(a.address, { type: 'demo.echo.v1', body: { text: 'fine' } })).type).toBe(
+      'demo.echoed.v1',
+    );
     dlq.close();
   });
 

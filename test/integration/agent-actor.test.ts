@@ -71,19 +71,37 @@ async function orchestrator() {
   return { replyTo, seen };
 }
 
-function assign(agentId: string, task: Task, replyTo: string, extra: Partial<BodyIn<'agent.task.assign.v1'>> = {}) {
+function assign(
+  agentId: string,
+  task: Task,
+  replyTo: string,
+  extra: Partial<BodyIn<'agent.task.assign.v1'>> = {},
+) {
   const taskId = extra.taskId ?? `task-${++seq}`;
   return {
     taskId,
     reply: client.ask(actorInbox('agent', agentId), {
       type: 'agent.task.assign.v1',
-      body: { taskId, runId: 'run-1', stageId: 'stage-a', attempt: 1, task, requiredTier: 'T0', timeoutMs: 10_000, replyTo, env: {}, ...extra },
+      body: {
+        taskId,
+        runId: 'run-1',
+        stageId: 'stage-a',
+        attempt: 1,
+        task,
+        requiredTier: 'T0',
+        timeoutMs: 10_000,
+        replyTo,
+        env: {},
+        ...extra,
+      },
     }),
   };
 }
 
 function resultOf(seen: ReturnType<typeof collect>, taskId: string) {
-  return seen.next((e) => e.type === 'agent.task.result.v1' && e.body.taskId === taskId) as Promise<Envelope<'agent.task.result.v1'>>;
+  return seen.next((e) => e.type === 'agent.task.result.v1' && e.body.taskId === taskId) as Promise<
+    Envelope<'agent.task.result.v1'>
+  >;
 }
 
 async function status(agentId: string) {
@@ -115,10 +133,25 @@ describe('agent actor over real nats-server and redis-server', () => {
     const hb = collect(client, heartbeatSubject('agent', 'boot-1'));
     await feed.ready();
     await startAgent('boot-1', { team: 'red', role: 'builder', tier: 'T0' });
-    await feed.next((e) => e.type === 'agent.transition.v1' && e.body.from === 'bootstrapping' && e.body.to === 'idle');
-    expect(await status('boot-1')).toMatchObject({ agentId: 'boot-1', state: 'idle', tier: 'T0', team: 'red', role: 'builder', restarts: 0 });
-    const beat = await hb.next((e) => e.type === 'actor.heartbeat.v1' && (e.body.status as { state?: string })?.state === 'idle');
-    expect(beat.type === 'actor.heartbeat.v1' && beat.body.status).toMatchObject({ agentId: 'boot-1', tier: 'T0', team: 'red' });
+    await feed.next(
+      (e) => e.type === 'agent.transition.v1' && e.body.from === 'bootstrapping' && e.body.to === 'idle',
+    );
+    expect(await status('boot-1')).toMatchObject({
+      agentId: 'boot-1',
+      state: 'idle',
+      tier: 'T0',
+      team: 'red',
+      role: 'builder',
+      restarts: 0,
+    });
+    const beat = await hb.next(
+      (e) => e.type === 'actor.heartbeat.v1' && (e.body.status as { state?: string })?.state === 'idle',
+    );
+    expect(beat.type === 'actor.heartbeat.v1' && beat.body.status).toMatchObject({
+      agentId: 'boot-1',
+      tier: 'T0',
+      team: 'red',
+    });
     feed.close();
     hb.close();
   });
@@ -128,10 +161,18 @@ describe('agent actor over real nats-server and redis-server', () => {
     const violations = collect(client, obsSubject('violation', 't0-1'));
     await violations.ready();
     const { replyTo, seen } = await orchestrator();
-    const { taskId, reply } = assign('t0-1', { kind: 'exec', command: [node, '-e', '1'], env: {}, timeoutMs: 1000, maxOutputBytes: 100 }, replyTo);
+    const { taskId, reply } = assign(
+      't0-1',
+      { kind: 'exec', command: [node, '-e', '1'], env: {}, timeoutMs: 1000, maxOutputBytes: 100 },
+      replyTo,
+    );
     const err = await reply.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TierForbiddenError);
-    expect((err as TierForbiddenError).details).toMatchObject({ tier: 'T0', taskKind: 'exec', requiredTier: 'T1' });
+    expect((err as TierForbiddenError).details).toMatchObject({
+      tier: 'T0',
+      taskKind: 'exec',
+      requiredTier: 'T1',
+    });
     const v = await violations.next();
     expect(v.type === 'agent.violation.v1' && v.body).toMatchObject({
       agentId: 't0-1',
@@ -147,14 +188,18 @@ describe('agent actor over real nats-server and redis-server', () => {
     expect((await status('t0-1')).state).toBe('idle');
     expect(seen.seen).toEqual([]);
     // The stream stores it asynchronously to the refusal: wait for it to show up.
-    await waitFor('violation in the audit stream', async () => (await auditTrail()).some((e) => e.id === v.id && e.type === 'agent.violation.v1'));
+    await waitFor('violation in the audit stream', async () =>
+      (await auditTrail()).some((e) => e.id === v.id && e.type === 'agent.violation.v1'),
+    );
     violations.close();
   });
 
   it('refuses a task whose requiredTier is above the agent even when the kind is allowed', async () => {
     await startAgent('t1-req', { tier: 'T1' });
     const { replyTo } = await orchestrator();
-    await expect(assign('t1-req', { kind: 'noop' }, replyTo, { requiredTier: 'T2' }).reply).rejects.toBeInstanceOf(TierForbiddenError);
+    await expect(
+      assign('t1-req', { kind: 'noop' }, replyTo, { requiredTier: 'T2' }).reply,
+    ).rejects.toBeInstanceOf(TierForbiddenError);
   });
 
   it('accepts a task at once, then sends progress and exactly one result to replyTo', async () => {
@@ -172,14 +217,18 @@ describe('agent actor over real nats-server and redis-server', () => {
     const result = await resultOf(seen, first.taskId);
     expect(result.body).toMatchObject({ status: 'succeeded', agentId: 'noop-1' });
     expect(result.corr).toBe(accepted.corr);
-    const progress = seen.seen.filter((e) => e.type === 'agent.task.progress.v1' && e.body.taskId === first.taskId);
+    const progress = seen.seen.filter(
+      (e) => e.type === 'agent.task.progress.v1' && e.body.taskId === first.taskId,
+    );
     expect(progress.length).toBeGreaterThanOrEqual(1);
     expect(seen.seen.indexOf(progress[0]!)).toBeLessThan(seen.seen.indexOf(result));
     // A second task's result arriving proves nothing more came for the first.
     const second = assign('noop-1', { kind: 'noop' }, replyTo);
     await second.reply;
     await resultOf(seen, second.taskId);
-    expect(seen.seen.filter((e) => e.type === 'agent.task.result.v1' && e.body.taskId === first.taskId)).toHaveLength(1);
+    expect(
+      seen.seen.filter((e) => e.type === 'agent.task.result.v1' && e.body.taskId === first.taskId),
+    ).toHaveLength(1);
     expect((await status('noop-1')).state).toBe('idle');
   });
 
@@ -189,7 +238,10 @@ describe('agent actor over real nats-server and redis-server', () => {
     const a = assign('fail-1', { kind: 'fail', message: 'drill', code: 'DRILL_42' }, replyTo);
     await a.reply;
     const r = await resultOf(seen, a.taskId);
-    expect(r.body).toMatchObject({ status: 'failed', error: { code: 'DRILL_42', message: 'drill', retryable: false } });
+    expect(r.body).toMatchObject({
+      status: 'failed',
+      error: { code: 'DRILL_42', message: 'drill', retryable: false },
+    });
     expect((await status('fail-1')).state).toBe('idle');
   });
 
@@ -198,7 +250,10 @@ describe('agent actor over real nats-server and redis-server', () => {
     const { replyTo, seen } = await orchestrator();
     const a = assign('sleep-1', { kind: 'sleep', ms: 60_000 }, replyTo);
     await a.reply;
-    expect(await status('sleep-1')).toMatchObject({ state: 'working', currentTask: { taskId: a.taskId, runId: 'run-1' } });
+    expect(await status('sleep-1')).toMatchObject({
+      state: 'working',
+      currentTask: { taskId: a.taskId, runId: 'run-1' },
+    });
     const ack = await client.ask(actorInbox('agent', 'sleep-1'), {
       type: 'agent.task.cancel.v1',
       body: { taskId: a.taskId, runId: 'run-1', stageId: 'stage-a', attempt: 1, reason: 'run cancelled' },
@@ -277,19 +332,40 @@ describe('agent actor over real nats-server and redis-server', () => {
         const { replyTo, seen } = await orchestrator();
         const ack = await client.ask(actorInbox('agent', 'exec-cred'), {
           type: 'agent.credentials.v1',
-          body: { runId: 'run-cred', token: 'child-token-1', accessor: 'acc-1', expiresAt: Date.now() + 60_000 },
+          body: {
+            runId: 'run-cred',
+            token: 'child-token-1',
+            accessor: 'acc-1',
+            expiresAt: Date.now() + 60_000,
+          },
         });
         expect(ack.type === 'ack.v1' && JSON.stringify(ack.body)).not.toContain('child-token-1');
-        const task: Task = { kind: 'exec', command: [node, '-e', probe], env: { pass: ['VAULT_TOKEN'], set: {} }, timeoutMs: 10_000, maxOutputBytes: 100_000 };
-        const withCred = assign('exec-cred', task, replyTo, { runId: 'run-cred', env: { PIPELINE_ID: 'run-cred' } });
+        const task: Task = {
+          kind: 'exec',
+          command: [node, '-e', probe],
+          env: { pass: ['VAULT_TOKEN'], set: {} },
+          timeoutMs: 10_000,
+          maxOutputBytes: 100_000,
+        };
+        const withCred = assign('exec-cred', task, replyTo, {
+          runId: 'run-cred',
+          env: { PIPELINE_ID: 'run-cred' },
+        });
         await withCred.reply;
         const r1 = await resultOf(seen, withCred.taskId);
-        const env1 = (JSON.parse((r1.body.output as { stdout: string }).stdout) as { env: Record<string, string> }).env;
+        const env1 = (
+          JSON.parse((r1.body.output as { stdout: string }).stdout) as { env: Record<string, string> }
+        ).env;
         expect(env1.VAULT_TOKEN).toBe('child-token-1');
-        const other = assign('exec-cred', task, replyTo, { runId: 'run-other', env: { PIPELINE_ID: 'run-other' } });
+        const other = assign('exec-cred', task, replyTo, {
+          runId: 'run-other',
+          env: { PIPELINE_ID: 'run-other' },
+        });
         await other.reply;
         const r2 = await resultOf(seen, other.taskId);
-        const env2 = (JSON.parse((r2.body.output as { stdout: string }).stdout) as { env: Record<string, string> }).env;
+        const env2 = (
+          JSON.parse((r2.body.output as { stdout: string }).stdout) as { env: Record<string, string> }
+        ).env;
         expect(env2.VAULT_TOKEN).toBeUndefined();
       } finally {
         delete process.env.VAULT_TOKEN;
@@ -301,7 +377,13 @@ describe('agent actor over real nats-server and redis-server', () => {
       const { replyTo, seen } = await orchestrator();
       const a = assign(
         'exec-cap',
-        { kind: 'exec', command: [node, '-e', "process.stdout.write('x'.repeat(200000))"], env: {}, timeoutMs: 10_000, maxOutputBytes: 1000 },
+        {
+          kind: 'exec',
+          command: [node, '-e', "process.stdout.write('x'.repeat(200000))"],
+          env: {},
+          timeoutMs: 10_000,
+          maxOutputBytes: 1000,
+        },
         replyTo,
       );
       await a.reply;
@@ -317,7 +399,13 @@ describe('agent actor over real nats-server and redis-server', () => {
       const { replyTo, seen } = await orchestrator();
       const polite = assign(
         'exec-timeout',
-        { kind: 'exec', command: [node, '-e', 'setInterval(() => {}, 1000)'], env: {}, timeoutMs: 300, maxOutputBytes: 1000 },
+        {
+          kind: 'exec',
+          command: [node, '-e', 'setInterval(() => {}, 1000)'],
+          env: {},
+          timeoutMs: 300,
+          maxOutputBytes: 1000,
+        },
         replyTo,
       );
       await polite.reply;
@@ -348,7 +436,13 @@ describe('agent actor over real nats-server and redis-server', () => {
       const { replyTo, seen } = await orchestrator();
       const a = assign(
         'exec-exit',
-        { kind: 'exec', command: [node, '-e', "console.error('bad input'); process.exit(3)"], env: {}, timeoutMs: 10_000, maxOutputBytes: 1000 },
+        {
+          kind: 'exec',
+          command: [node, '-e', "console.error('bad input'); process.exit(3)"],
+          env: {},
+          timeoutMs: 10_000,
+          maxOutputBytes: 1000,
+        },
         replyTo,
       );
       await a.reply;
@@ -398,43 +492,82 @@ describe('agent actor over real nats-server and redis-server', () => {
     it('sends the request and succeeds on a 2xx, with the status and body in the output', async () => {
       await startAgent('http-1');
       const { replyTo, seen } = await orchestrator();
-      const a = assign('http-1', { kind: 'http', url: `${base}/ok`, method: 'POST', headers: {}, body: { hello: 'world' } }, replyTo);
+      const a = assign(
+        'http-1',
+        { kind: 'http', url: `${base}/ok`, method: 'POST', headers: {}, body: { hello: 'world' } },
+        replyTo,
+      );
       await a.reply;
       const r = await resultOf(seen, a.taskId);
       expect(r.body.status).toBe('succeeded');
       const out = r.body.output as { status: number; body: string };
       expect(out.status).toBe(200);
-      expect(JSON.parse(out.body)).toEqual({ method: 'POST', body: '{"hello":"world"}', type: 'application/json' });
+      expect(JSON.parse(out.body)).toEqual({
+        method: 'POST',
+        body: '{"hello":"world"}',
+        type: 'application/json',
+      });
     });
 
     it('fails on a status other than expectStatus', async () => {
       await startAgent('http-2');
       const { replyTo, seen } = await orchestrator();
-      const a = assign('http-2', { kind: 'http', url: `${base}/down`, method: 'GET', headers: {}, expectStatus: 200 }, replyTo);
+      const a = assign(
+        'http-2',
+        { kind: 'http', url: `${base}/down`, method: 'GET', headers: {}, expectStatus: 200 },
+        replyTo,
+      );
       await a.reply;
       const r = await resultOf(seen, a.taskId);
-      expect(r.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_TASK_FAILED' }, output: { status: 503, body: 'down' } });
+      expect(r.body).toMatchObject({
+        status: 'failed',
+        error: { code: 'GOV_ERR_TASK_FAILED' },
+        output: { status: 503, body: 'down' },
+      });
     });
   });
 
   describe('commands', () => {
     it('refuses promote from a T1 with TierForbiddenError, applies it from a T2, and audits both', async () => {
       await startAgent('promo-1', { tier: 'T0' });
-      const err = await command('promo-1', { command: 'promote', byTier: 'T1', by: 'ops-bot' }).catch((e: unknown) => e);
+      const err = await command('promo-1', { command: 'promote', byTier: 'T1', by: 'ops-bot' }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(TierForbiddenError);
       expect((await status('promo-1')).tier).toBe('T0');
 
-      const ok = await command('promo-1', { command: 'promote', byTier: 'T2', by: 'alice', reason: 'trusted' });
+      const ok = await command('promo-1', {
+        command: 'promote',
+        byTier: 'T2',
+        by: 'alice',
+        reason: 'trusted',
+      });
       expect(ok.type === 'agent.state.v1' && ok.body).toMatchObject({ tier: 'T1', state: 'idle' });
 
-      const audit = (await auditTrail()).filter((e) => e.type === 'agent.command.outcome.v1' && e.body.agentId === 'promo-1');
-      expect(audit.map((e) => e.type === 'agent.command.outcome.v1' && [e.body.by, e.body.outcome, e.body.fromTier, e.body.toTier])).toEqual([
+      const audit = (await auditTrail()).filter(
+        (e) => e.type === 'agent.command.outcome.v1' && e.body.agentId === 'promo-1',
+      );
+      expect(
+        audit.map(
+          (e) =>
+            e.type === 'agent.command.outcome.v1' && [
+              e.body.by,
+              e.body.outcome,
+              e.body.fromTier,
+              e.body.toTier,
+            ],
+        ),
+      ).toEqual([
         ['ops-bot', 'refused', 'T0', 'T0'],
         ['alice', 'applied', 'T0', 'T1'],
       ]);
       const refused = audit[0]!;
-      expect(refused.type === 'agent.command.outcome.v1' && refused.body.error?.code).toBe('GOV_ERR_TIER_FORBIDDEN');
-      const transitions = (await auditTrail()).filter((e) => e.type === 'agent.transition.v1' && e.body.agentId === 'promo-1' && e.body.event === 'PROMOTE');
+      expect(refused.type === 'agent.command.outcome.v1' && refused.body.error?.code).toBe(
+        'GOV_ERR_TIER_FORBIDDEN',
+      );
+      const transitions = (await auditTrail()).filter(
+        (e) => e.type === 'agent.transition.v1' && e.body.agentId === 'promo-1' && e.body.event === 'PROMOTE',
+      );
       expect(transitions).toHaveLength(1);
     });
 
@@ -450,11 +583,23 @@ describe('agent actor over real nats-server and redis-server', () => {
 
       const violations = collect(client, obsSubject('violation', 'cmd-1'));
       await violations.ready();
-      await command('cmd-1', { command: 'quarantine', byTier: 'T1', by: 'policy', reason: 'exfiltration attempt' });
+      await command('cmd-1', {
+        command: 'quarantine',
+        byTier: 'T1',
+        by: 'policy',
+        reason: 'exfiltration attempt',
+      });
       const v = await violations.next();
-      expect(v.type === 'agent.violation.v1' && v.body).toMatchObject({ kind: 'policy', reason: 'exfiltration attempt' });
-      await expect(command('cmd-1', { command: 'release', byTier: 'T1', by: 'ops' })).rejects.toBeInstanceOf(TierForbiddenError);
-      await expect(command('cmd-1', { command: 'resume', byTier: 'T2', by: 'ops' })).rejects.toBeInstanceOf(InvalidTransitionError);
+      expect(v.type === 'agent.violation.v1' && v.body).toMatchObject({
+        kind: 'policy',
+        reason: 'exfiltration attempt',
+      });
+      await expect(command('cmd-1', { command: 'release', byTier: 'T1', by: 'ops' })).rejects.toBeInstanceOf(
+        TierForbiddenError,
+      );
+      await expect(command('cmd-1', { command: 'resume', byTier: 'T2', by: 'ops' })).rejects.toBeInstanceOf(
+        InvalidTransitionError,
+      );
       const released = await command('cmd-1', { command: 'release', byTier: 'T2', by: 'alice' });
       // Released agents go through preflight again before they take work.
       expect(released.type === 'agent.state.v1' && released.body.state).toBe('idle');
@@ -466,7 +611,12 @@ describe('agent actor over real nats-server and redis-server', () => {
       const { replyTo, seen } = await orchestrator();
       const a = assign('cmd-2', { kind: 'sleep', ms: 60_000 }, replyTo);
       await a.reply;
-      await command('cmd-2', { command: 'suspend', byTier: 'T2', by: 'vault', reason: 'credentials-revoked' });
+      await command('cmd-2', {
+        command: 'suspend',
+        byTier: 'T2',
+        by: 'vault',
+        reason: 'credentials-revoked',
+      });
       const r = await resultOf(seen, a.taskId);
       expect(r.body.status).toBe('cancelled');
       expect((await status('cmd-2')).state).toBe('suspended');
@@ -486,16 +636,30 @@ describe('agent actor over real nats-server and redis-server', () => {
     it('a killed agent started again with the same id resumes its persisted state and tier, with restarts incremented', async () => {
       const first = await startAgent('persist-1', { tier: 'T0', team: 'blue' });
       await command('persist-1', { command: 'promote', byTier: 'T2', by: 'alice' });
-      await command('persist-1', { command: 'suspend', byTier: 'T1', by: 'budget', reason: 'budget-exhausted' });
+      await command('persist-1', {
+        command: 'suspend',
+        byTier: 'T1',
+        by: 'budget',
+        reason: 'budget-exhausted',
+      });
       await first.kill();
 
       const feed = collect(client, obsSubject('agent', 'persist-1'));
       await feed.ready();
       // Start args say T0: the persisted tier wins.
       await startAgent('persist-1', { tier: 'T0', team: 'blue' });
-      expect(await status('persist-1')).toMatchObject({ state: 'suspended', tier: 'T1', team: 'blue', restarts: 1 });
+      expect(await status('persist-1')).toMatchObject({
+        state: 'suspended',
+        tier: 'T1',
+        team: 'blue',
+        restarts: 1,
+      });
       const restored = await feed.next((e) => e.type === 'agent.transition.v1' && e.body.event === 'RESTORE');
-      expect(restored.type === 'agent.transition.v1' && restored.body).toMatchObject({ from: 'suspended', to: 'suspended', restarts: 1 });
+      expect(restored.type === 'agent.transition.v1' && restored.body).toMatchObject({
+        from: 'suspended',
+        to: 'suspended',
+        restarts: 1,
+      });
 
       await command('persist-1', { command: 'resume', byTier: 'T1', by: 'ops' });
       const second = handles[handles.length - 1]!;
@@ -513,17 +677,24 @@ describe('agent actor over real nats-server and redis-server', () => {
       // A graceful stop reports the task as failed at once.
       await first.stop('maintenance');
       const r = await resultOf(seen, a.taskId);
-      expect(r.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_ACTOR_STOPPED', retryable: true } });
+      expect(r.body).toMatchObject({
+        status: 'failed',
+        error: { code: 'GOV_ERR_ACTOR_STOPPED', retryable: true },
+      });
       await startAgent('persist-2');
       expect(await status('persist-2')).toMatchObject({ state: 'idle', restarts: 1 });
-      expect(seen.seen.filter((e) => e.type === 'agent.task.result.v1' && e.body.taskId === a.taskId)).toHaveLength(1);
+      expect(
+        seen.seen.filter((e) => e.type === 'agent.task.result.v1' && e.body.taskId === a.taskId),
+      ).toHaveLength(1);
     });
 
     it('an invalid tier fails preflight and leaves the agent failed, refusing tasks', async () => {
       await startAgent('bad-tier', { tier: 'T9', maxRestarts: 0 });
       expect(await status('bad-tier')).toMatchObject({ state: 'failed', tier: 'T0' });
       const { replyTo } = await orchestrator();
-      await expect(assign('bad-tier', { kind: 'noop' }, replyTo).reply).rejects.toBeInstanceOf(AgentUnavailableError);
+      await expect(assign('bad-tier', { kind: 'noop' }, replyTo).reply).rejects.toBeInstanceOf(
+        AgentUnavailableError,
+      );
     });
   });
 
@@ -533,19 +704,39 @@ describe('agent actor over real nats-server and redis-server', () => {
     const dlq = collect(client, allDeadLetters());
     await dlq.ready();
     const invalid = new TextEncoder().encode(
-      JSON.stringify({ sv: 1, type: 'agent.task.assign.v1', id: 'x1', ts: 1, from: 'me', body: { taskId: 't', task: { kind: 'rm-rf' } } }),
+      JSON.stringify({
+        sv: 1,
+        type: 'agent.task.assign.v1',
+        id: 'x1',
+        ts: 1,
+        from: 'me',
+        body: { taskId: 't', task: { kind: 'rm-rf' } },
+      }),
     );
     const r = await client.nc.request(inbox, invalid, { timeout: 5000 });
     expect(() => client.readReply(r)).toThrow(InvalidMessageError);
-    await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_INVALID_MESSAGE');
-
-    await expect(client.ask(inbox, { type: 'agent.internal.v1', body: { event: 'retry-bootstrap', nonce: 'guess' } })).rejects.toBeInstanceOf(
-      PolicyViolationError,
+    await dlq.next(
+      (e) =>
+        e.type === 'dead-letter.v1' &&
+        e.body.subject === inbox &&
+        e.body.reason.code === 'GOV_ERR_INVALID_MESSAGE',
     );
-    await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_POLICY_VIOLATION');
+
+    await expect(
+      client.ask(inbox, { type: 'agent.internal.v1', body: { event: 'retry-bootstrap', nonce: 'guess' } }),
+    ).rejects.toBeInstanceOf(PolicyViolationError);
+    await dlq.next(
+      (e) =>
+        e.type === 'dead-letter.v1' &&
+        e.body.subject === inbox &&
+        e.body.reason.code === 'GOV_ERR_POLICY_VIOLATION',
+    );
 
     client.nc.publish(inbox, new Uint8Array([0xc1, 0x00]));
-    await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_DECODE');
+    await dlq.next(
+      (e) =>
+        e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_DECODE',
+    );
     expect((await status('dlq-1')).state).toBe('idle');
     dlq.close();
   });

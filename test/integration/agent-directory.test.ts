@@ -25,7 +25,9 @@ beforeAll(async () => {
   servers.onStop(async () => {
     for (const h of handles) await h.stop('test over').catch(() => undefined);
   });
-  handles.push(await runActor(agentDirectoryKind, { id: 'directory-1', bus: { servers: nats.url }, heartbeatMs: 100 }));
+  handles.push(
+    await runActor(agentDirectoryKind, { id: 'directory-1', bus: { servers: nats.url }, heartbeatMs: 100 }),
+  );
 });
 afterAll(() => servers.stopAll());
 
@@ -48,10 +50,16 @@ async function list(body: BodyIn<'agent.status.v1'> = {}) {
 
 describe('agent directory over real servers', () => {
   it('lists every agent with its state, tier and last heartbeat, and filters by team', async () => {
-    await Promise.all([startAgent('dir-a1', 'red'), startAgent('dir-a2', 'red', 'T0'), startAgent('dir-b1', 'blue', 'T2')]);
+    await Promise.all([
+      startAgent('dir-a1', 'red'),
+      startAgent('dir-a2', 'red', 'T0'),
+      startAgent('dir-b1', 'blue', 'T2'),
+    ]);
     const all = await waitFor('three agents listed with heartbeats', async () => {
       const agents = await list();
-      return agents.length === 3 && agents.every((a) => a.lastHeartbeatMs !== undefined && a.state === 'idle') ? agents : undefined;
+      return agents.length === 3 && agents.every((a) => a.lastHeartbeatMs !== undefined && a.state === 'idle')
+        ? agents
+        : undefined;
     });
     expect(all.map((a) => [a.agentId, a.tier, a.team, a.role])).toEqual([
       ['dir-a1', 'T1', 'red', 'worker'],
@@ -66,7 +74,10 @@ describe('agent directory over real servers', () => {
   it('follows lifecycle transitions from the feed', async () => {
     await startAgent('dir-c1', 'green');
     await waitFor('dir-c1 listed', async () => (await list({ agentId: 'dir-c1' })).length === 1);
-    await client.ask(actorInbox('agent', 'dir-c1'), { type: 'agent.command.v1', body: { command: 'promote', byTier: 'T2', by: 'alice' } });
+    await client.ask(actorInbox('agent', 'dir-c1'), {
+      type: 'agent.command.v1',
+      body: { command: 'promote', byTier: 'T2', by: 'alice' },
+    });
     await waitFor('promotion seen', async () => (await list({ agentId: 'dir-c1' }))[0]?.tier === 'T2');
   });
 
@@ -74,7 +85,11 @@ describe('agent directory over real servers', () => {
     const h = await startAgent('dir-gone', 'grey');
     await waitFor('dir-gone listed', async () => (await list({ agentId: 'dir-gone' }))[0]?.state === 'idle');
     await h.kill();
-    await waitFor('dir-gone unreachable', async () => (await list({ agentId: 'dir-gone' }))[0]?.state === 'unreachable', 5_000);
+    await waitFor(
+      'dir-gone unreachable',
+      async () => (await list({ agentId: 'dir-gone' }))[0]?.state === 'unreachable',
+      5_000,
+    );
   });
 
   it('agov agents prints the directory as JSON, filtered by team', async () => {

@@ -30,10 +30,20 @@ describe('per-actor credentials', () => {
   it('an actor connects with its own user and password and serves asks from another authenticated client', async () => {
     const echo = await runActor(echoKind, {
       id: 'cred-echo',
-      bus: { servers: nats.url, credentials: { kind: 'user-password', user: 'svc-echo', pass: 'echo-secret' } },
+      bus: {
+        servers: nats.url,
+        credentials: { kind: 'user-password', user: 'svc-echo', pass: 'echo-secret' },
+      },
     });
-    const client = await Bus.connect({ servers: nats.url, name: 'client', credentials: { kind: 'user-password', user: 'client', pass: 'client-secret' } });
-    const r = await client.ask(actorInbox('echo', 'cred-echo'), { type: 'demo.echo.v1', body: { text: 'authenticated' } });
+    const client = await Bus.connect({
+      servers: nats.url,
+      name: 'client',
+      credentials: { kind: 'user-password', user: 'client', pass: 'client-secret' },
+    });
+    const r = await client.ask(actorInbox('echo', 'cred-echo'), {
+      type: 'demo.echo.v1',
+      body: { text: 'authenticated' },
+    });
     expect(r.type).toBe('demo.echoed.v1');
     await client.close();
     await echo.stop();
@@ -41,19 +51,29 @@ describe('per-actor credentials', () => {
 
   it('refuses a connection with a wrong password instead of retrying forever', async () => {
     await expect(
-      Bus.connect({ servers: nats.url, name: 'intruder', credentials: { kind: 'user-password', user: 'client', pass: 'wrong' } }),
+      Bus.connect({
+        servers: nats.url,
+        name: 'intruder',
+        credentials: { kind: 'user-password', user: 'client', pass: 'wrong' },
+      }),
     ).rejects.toBeInstanceOf(UnauthenticatedError);
   });
 
   it('lets the broker enforce what a tier may publish: an observer cannot tell an actor anything', async () => {
-    const observer = await Bus.connect({ servers: nats.url, name: 'observer', credentials: { kind: 'user-password', user: 'observer', pass: 'observer-secret' } });
+    const observer = await Bus.connect({
+      servers: nats.url,
+      name: 'observer',
+      credentials: { kind: 'user-password', user: 'observer', pass: 'observer-secret' },
+    });
     const errors: string[] = [];
     void (async () => {
       for await (const s of observer.nc.status()) if (s.type === 'error') errors.push(String(s.error));
     })();
     observer.tell(actorInbox('echo', 'anyone'), { type: 'demo.echo.v1', body: { text: 'not allowed' } });
     await observer.flush().catch(() => {});
-    await expect.poll(() => errors.join(' '), { timeout: 10_000 }).toMatch(/Permissions Violation for Publish/i);
+    await expect
+      .poll(() => errors.join(' '), { timeout: 10_000 })
+      .toMatch(/Permissions Violation for Publish/i);
     await observer.close();
   });
 });

@@ -12,13 +12,17 @@ beforeAll(async () => {
   nats = await servers.nats();
   publisher = await testBus(nats.url, 'publisher');
   servers.onStop(() => publisher.close());
-  await ensureStreams(publisher.nc, [{ name: 'TESTSTREAM', subjects: ['gov.test.>'], duplicate_window: 60_000_000_000 }]);
+  await ensureStreams(publisher.nc, [
+    { name: 'TESTSTREAM', subjects: ['gov.test.>'], duplicate_window: 60_000_000_000 },
+  ]);
 });
 afterAll(() => servers.stopAll());
 
 describe('bus across a nats-server restart', () => {
   it('creates declared streams idempotently', async () => {
-    await ensureStreams(publisher.nc, [{ name: 'TESTSTREAM', subjects: ['gov.test.>'], duplicate_window: 60_000_000_000 }]);
+    await ensureStreams(publisher.nc, [
+      { name: 'TESTSTREAM', subjects: ['gov.test.>'], duplicate_window: 60_000_000_000 },
+    ]);
     const jsm = await jetstreamManager(publisher.nc);
     expect((await jsm.streams.info('TESTSTREAM')).config.subjects).toEqual(['gov.test.>']);
   });

@@ -8,14 +8,22 @@ import { OrchestratorRig } from './orchestrator-helpers.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const AGOV = join(ROOT, 'cli/agov.mjs');
 
-function agov(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+function agov(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const base = { ...process.env };
   delete base.NATS_URL;
   delete base.REDIS_URL;
   return new Promise((resolve) => {
-    execFile(process.execPath, [AGOV, ...args], { cwd: ROOT, env: { ...base, ...env }, timeout: 90_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [AGOV, ...args],
+      { cwd: ROOT, env: { ...base, ...env }, timeout: 90_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -42,7 +50,9 @@ describe('agov run (as a process)', () => {
     // The embedded store keeps the run: `agov runs` and `agov run-status` read it back.
     const runId = /run (r-\S+):/.exec(r.stdout)![1]!;
     const runs = await agov(['runs', '--json'], { AGOV_DATA_DIR: dataDir });
-    expect(JSON.parse(runs.stdout)).toEqual([expect.objectContaining({ runId, status: 'succeeded', pipeline: 'hello' })]);
+    expect(JSON.parse(runs.stdout)).toEqual([
+      expect.objectContaining({ runId, status: 'succeeded', pipeline: 'hello' }),
+    ]);
     const status = await agov(['run-status', runId], { AGOV_DATA_DIR: dataDir });
     expect(status.code).toBe(0);
     expect(status.stdout).toContain(`run ${runId}  succeeded  pipeline hello`);
@@ -51,7 +61,10 @@ describe('agov run (as a process)', () => {
   it('exits 1 with the error when the run fails, and with located diagnostics when the file is broken', async () => {
     const dir = rig.servers.tempDir('agov-cli-files-');
     const failing = join(dir, 'failing.yaml');
-    writeFileSync(failing, 'name: failing\nversion: 1\nstages:\n  - { id: nope, task: { kind: fail, message: on purpose } }\n');
+    writeFileSync(
+      failing,
+      'name: failing\nversion: 1\nstages:\n  - { id: nope, task: { kind: fail, message: on purpose } }\n',
+    );
     const r = await agov(['run', failing], { NATS_URL: rig.nats.url });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/run r-\S+ failed in .*on purpose/);

@@ -7,11 +7,19 @@ import { describe, expect, it } from 'vitest';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const AGOV = join(ROOT, 'cli/agov.mjs');
 
-function agov(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function agov(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [AGOV, ...args], { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [AGOV, ...args],
+      { cwd: ROOT, env: { ...process.env, ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -32,13 +40,18 @@ describe('agov validate (as a process)', () => {
     const lines = r.stdout.split('\n');
     for (const b of broken) {
       const prefix = `${b.file}:${b.line}:${b.column}: error[${b.code}]: `;
-      expect(lines.some((l) => l.startsWith(prefix)), `${prefix} in:\n${r.stdout}`).toBe(true);
+      expect(
+        lines.some((l) => l.startsWith(prefix)),
+        `${prefix} in:\n${r.stdout}`,
+      ).toBe(true);
     }
     expect(r.stderr).toContain(`error(s) in ${broken.length} file(s)`);
   });
 
   it('accepts the shipped examples and exits 0', async () => {
-    const files = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.yaml')).map((f) => `examples/${f}`);
+    const files = readdirSync(join(ROOT, 'examples'))
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => `examples/${f}`);
     const r = await agov(['validate', ...files]);
     expect(r.stdout.trim().split('\n').sort()).toEqual(files.map((f) => `${f}: ok`).sort());
     expect(r.code).toBe(0);

@@ -155,7 +155,11 @@ describe('Redis budget store: SLO budget', () => {
     const policy: BudgetPolicy = { kind: 'slo', slo: 0.99 };
     expect(await store.record(run, policy, 'error')).toMatchObject({ verdict: 'ok', firstBreach: false });
     for (let i = 0; i < 8; i++) expect((await store.record(run, policy, 'error')).verdict).toBe('ok');
-    expect(await store.record(run, policy, 'error')).toMatchObject({ verdict: 'breach', firstBreach: true, firedPair: 0 });
+    expect(await store.record(run, policy, 'error')).toMatchObject({
+      verdict: 'breach',
+      firstBreach: true,
+      firedPair: 0,
+    });
   });
 
   it('runs a budget with a scaled period: a 1-day SLO pages within its scaled 2-minute / 10-second pair', async () => {
@@ -202,7 +206,9 @@ describe('Redis budget store under concurrency', () => {
     const stores = Array.from({ length: 50 }, () => new RedisBudgetStore({ redis: client(), clock }));
     for (let round = 0; round < 5; round++) {
       const run = newRun('race-slo');
-      const reports = await Promise.all(stores.map((s, i) => s.record(run, policy, i % 2 === 0 ? 'error' : 'success')));
+      const reports = await Promise.all(
+        stores.map((s, i) => s.record(run, policy, i % 2 === 0 ? 'error' : 'success')),
+      );
       expect(reports.filter((r) => r.firstBreach)).toHaveLength(1);
       const snap = await stores[0]!.snapshot(run, policy);
       expect(snap.windows.at(-1)).toMatchObject({ errors: 25, total: 50 });
@@ -247,7 +253,14 @@ describe('Lua script and pure evaluator agree', () => {
         for (let step = 0; step < 250; step++) {
           const r = rand();
           if (r < 0.05) errorRate = rand(); // change phase
-          const dt = r < 0.6 ? Math.floor(rand() * budget.bucketMs * 2) : r < 0.9 ? 0 : r < 0.97 ? Math.floor(rand() * longest) : -Math.floor(rand() * budget.bucketMs * 3);
+          const dt =
+            r < 0.6
+              ? Math.floor(rand() * budget.bucketMs * 2)
+              : r < 0.9
+                ? 0
+                : r < 0.97
+                  ? Math.floor(rand() * longest)
+                  : -Math.floor(rand() * budget.bucketMs * 3);
           clock.advance(dt);
           let a: BudgetReport;
           let b: BudgetReport;

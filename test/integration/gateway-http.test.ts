@@ -41,7 +41,13 @@ function capturingLogger(bound: Record<string, unknown> = {}): Logger {
   const write = (level: string) => (msg: string, fields?: Record<string, unknown>) => {
     logLines.push(JSON.stringify({ level, msg, ...bound, ...fields }));
   };
-  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error'), child: (f) => capturingLogger({ ...bound, ...f }) };
+  return {
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    child: (f) => capturingLogger({ ...bound, ...f }),
+  };
 }
 
 /** A small real subscriber standing in for an actor kind's service subject. */
@@ -98,7 +104,8 @@ async function call(method: string, path: string, options: CallOptions = {}) {
   return { status: res.status, headers: res.headers, text, json };
 }
 
-const yaml = (tier: string) => `name: hello\nversion: 1\nstages:\n  - id: greet\n    agent: { tier: ${tier} }\n    task: { kind: noop }\n`;
+const yaml = (tier: string) =>
+  `name: hello\nversion: 1\nstages:\n  - id: greet\n    agent: { tier: ${tier} }\n    task: { kind: noop }\n`;
 
 beforeAll(async () => {
   nats = await servers.nats();
@@ -116,7 +123,9 @@ beforeAll(async () => {
   servers.onStop(async () => {
     await gateway.stop();
   });
-  const beat = await hb.next((e) => e.type === 'actor.heartbeat.v1' && typeof e.body.status?.url === 'string');
+  const beat = await hb.next(
+    (e) => e.type === 'actor.heartbeat.v1' && typeof e.body.status?.url === 'string',
+  );
   base = (beat as Envelope<'actor.heartbeat.v1'>).body.status!.url as string;
   hb.close();
 });
@@ -130,7 +139,11 @@ describe('gateway: authentication and input', () => {
   });
 
   it('answers 401 GOV_ERR_UNAUTHENTICATED without a key, with a bad key and with a malformed header', async () => {
-    for (const opts of [{}, { authorization: 'Bearer not-a-configured-key-000000' }, { authorization: `Basic ${KEYS.admin}` }]) {
+    for (const opts of [
+      {},
+      { authorization: 'Bearer not-a-configured-key-000000' },
+      { authorization: `Basic ${KEYS.admin}` },
+    ]) {
       const r = await call('GET', '/api/agents', opts);
       expect(r.status).toBe(401);
       expect(r.json.error).toMatchObject({ code: 'GOV_ERR_UNAUTHENTICATED', retryable: false });
@@ -143,13 +156,19 @@ describe('gateway: authentication and input', () => {
     const authority = await stub('token-authority', () => ({ type: 'ack.v1', body: { ok: true } }));
     const r = await call('POST', '/api/pipeline/token', { key: 'viewer', body: { runId: 'r-1' } });
     expect(r.status).toBe(403);
-    expect(r.json.error).toMatchObject({ code: 'GOV_ERR_FORBIDDEN', details: { required: 'T2', tier: 'T0', keyName: 'viewer' } });
+    expect(r.json.error).toMatchObject({
+      code: 'GOV_ERR_FORBIDDEN',
+      details: { required: 'T2', tier: 'T0', keyName: 'viewer' },
+    });
     expect(authority.seen).toHaveLength(0);
     await authority.close();
   });
 
   it('answers 400 naming the field for a bad body, bad JSON, unknown fields and bad query parameters', async () => {
-    const bad = await call('POST', '/api/pipeline/errors', { key: 'ops', body: { runId: 'has space', outcome: 'maybe' } });
+    const bad = await call('POST', '/api/pipeline/errors', {
+      key: 'ops',
+      body: { runId: 'has space', outcome: 'maybe' },
+    });
     expect(bad.status).toBe(400);
     expect(bad.json.error.code).toBe('GOV_ERR_INVALID_MESSAGE');
     expect(bad.json.error.message).toContain('body.runId');
@@ -160,7 +179,10 @@ describe('gateway: authentication and input', () => {
     expect(notJson.status).toBe(400);
     expect(notJson.json.error).toMatchObject({ code: 'GOV_ERR_INVALID_MESSAGE', details: { field: 'body' } });
 
-    const unknown = await call('POST', '/api/pipeline/errors', { key: 'ops', body: { runId: 'r-1', outcome: 'error', severity: 'high' } });
+    const unknown = await call('POST', '/api/pipeline/errors', {
+      key: 'ops',
+      body: { runId: 'r-1', outcome: 'error', severity: 'high' },
+    });
     expect(unknown.status).toBe(400);
     expect(unknown.json.error.message).toMatch(/severity/);
 
@@ -172,13 +194,20 @@ describe('gateway: authentication and input', () => {
     expect(query.status).toBe(400);
     expect(query.json.error.details.field).toBe('query.runId');
 
-    const media = await call('POST', '/api/pipeline/errors', { key: 'ops', rawBody: 'runId=r-1', contentType: 'text/plain' });
+    const media = await call('POST', '/api/pipeline/errors', {
+      key: 'ops',
+      rawBody: 'runId=r-1',
+      contentType: 'text/plain',
+    });
     expect(media.status).toBe(415);
     expect(media.json.error.code).toBe('GOV_ERR_INVALID_MESSAGE');
   });
 
   it('answers 413 GOV_ERR_PAYLOAD_TOO_LARGE to a body over the limit', async () => {
-    const r = await call('POST', '/api/pipelines', { key: 'ops', body: { yaml: `# ${'x'.repeat(BODY_LIMIT * 2)}\n${yaml('T0')}` } });
+    const r = await call('POST', '/api/pipelines', {
+      key: 'ops',
+      body: { yaml: `# ${'x'.repeat(BODY_LIMIT * 2)}\n${yaml('T0')}` },
+    });
     expect(r.status).toBe(413);
     expect(r.json.error).toMatchObject({ code: 'GOV_ERR_PAYLOAD_TOO_LARGE', retryable: false });
   });
@@ -201,13 +230,26 @@ describe('gateway: authentication and input', () => {
 describe('gateway: routes end to end through the bus', () => {
   it('POST /api/pipelines starts a run at the orchestrator and answers 202 with its id', async () => {
     const orch = await stub('orchestrator', (env) =>
-      env.type === 'run.request.v1' ? { type: 'run.accepted.v1', body: { runId: 'run-42', pipeline: 'hello', stages: ['greet'] } } : undefined,
+      env.type === 'run.request.v1'
+        ? { type: 'run.accepted.v1', body: { runId: 'run-42', pipeline: 'hello', stages: ['greet'] } }
+        : undefined,
     );
-    const r = await call('POST', '/api/pipelines', { key: 'ops', body: { yaml: yaml('T1'), params: { n: 1 } } });
+    const r = await call('POST', '/api/pipelines', {
+      key: 'ops',
+      body: { yaml: yaml('T1'), params: { n: 1 } },
+    });
     expect(r.status).toBe(202);
-    expect(r.json).toEqual({ runId: 'run-42', pipeline: 'hello', stages: ['greet'], location: '/api/pipelines/run-42' });
+    expect(r.json).toEqual({
+      runId: 'run-42',
+      pipeline: 'hello',
+      stages: ['greet'],
+      location: '/api/pipelines/run-42',
+    });
     expect(r.headers.get('location')).toBe('/api/pipelines/run-42');
-    expect(orch.seen[0]).toMatchObject({ type: 'run.request.v1', body: { yaml: yaml('T1'), params: { n: 1 }, requestedBy: 'api:ops' } });
+    expect(orch.seen[0]).toMatchObject({
+      type: 'run.request.v1',
+      body: { yaml: yaml('T1'), params: { n: 1 }, requestedBy: 'api:ops' },
+    });
 
     const above = await call('POST', '/api/pipelines', { key: 'ops', body: { yaml: yaml('T2') } });
     expect(above.status).toBe(403);
@@ -218,9 +260,13 @@ describe('gateway: routes end to end through the bus', () => {
   });
 
   it('POST /api/pipelines answers 400 with the diagnostics when the orchestrator finds the pipeline invalid', async () => {
-    const diagnostics = [{ file: '<inline>', line: 2, column: 3, code: 'schema', message: 'stages: required' }];
+    const diagnostics = [
+      { file: '<inline>', line: 2, column: 3, code: 'schema', message: 'stages: required' },
+    ];
     const orch = await stub('orchestrator', () => {
-      throw new PipelineInvalidError('pipeline <inline> is invalid (1 problem(s))', { details: { file: '<inline>', diagnostics } });
+      throw new PipelineInvalidError('pipeline <inline> is invalid (1 problem(s))', {
+        details: { file: '<inline>', diagnostics },
+      });
     });
     const r = await call('POST', '/api/pipelines', { key: 'ops', body: { yaml: 'name: x\n' } });
     expect(r.status).toBe(400);
@@ -229,13 +275,21 @@ describe('gateway: routes end to end through the bus', () => {
   });
 
   it('GET /api/pipelines/:id and GET /api/pipelines ask the orchestrator; an unknown run is 404', async () => {
-    const state = { runId: 'run-42', pipeline: 'hello', status: 'running' as const, params: {}, createdAt: 1, stages: [{ stageId: 'greet', status: 'running' as const, attempt: 1 }] };
+    const state = {
+      runId: 'run-42',
+      pipeline: 'hello',
+      status: 'running' as const,
+      params: {},
+      createdAt: 1,
+      stages: [{ stageId: 'greet', status: 'running' as const, attempt: 1 }],
+    };
     const orch = await stub('orchestrator', (env) => {
       if (env.type === 'run.get.v1') {
         if (env.body.runId !== 'run-42') throw new NotFoundError(`no run ${env.body.runId}`);
         return { type: 'run.state.v1', body: state };
       }
-      if (env.type === 'run.list.v1') return { type: 'run.states.v1', body: { runs: [state].slice(0, env.body.limit) } };
+      if (env.type === 'run.list.v1')
+        return { type: 'run.states.v1', body: { runs: [state].slice(0, env.body.limit) } };
       return undefined;
     });
     const one = await call('GET', '/api/pipelines/run-42', { key: 'viewer' });
@@ -255,26 +309,76 @@ describe('gateway: routes end to end through the bus', () => {
     const now = Date.now();
     const authority = await stub('token-authority', (env) =>
       env.type === 'token.issue.v1'
-        ? { type: 'token.issued.v1', body: { runId: env.body.runId, accessor: 'acc-1', policies: ['agov-run'], expiresAt: now + 60_000, maxExpiresAt: now + 600_000, created: true } }
+        ? {
+            type: 'token.issued.v1',
+            body: {
+              runId: env.body.runId,
+              accessor: 'acc-1',
+              policies: ['agov-run'],
+              expiresAt: now + 60_000,
+              maxExpiresAt: now + 600_000,
+              created: true,
+            },
+          }
         : undefined,
     );
     const renewer = await stub('token-renewer', (env) =>
       env.type === 'token.renew.v1'
-        ? { type: 'token.renewed.v1', body: { runs: env.body.runId === 'run-42' ? [{ runId: 'run-42', accessor: 'acc-1', expiresAt: now + 120_000, renewals: 1, atMaxTtl: false }] : [] } }
+        ? {
+            type: 'token.renewed.v1',
+            body: {
+              runs:
+                env.body.runId === 'run-42'
+                  ? [
+                      {
+                        runId: 'run-42',
+                        accessor: 'acc-1',
+                        expiresAt: now + 120_000,
+                        renewals: 1,
+                        atMaxTtl: false,
+                      },
+                    ]
+                  : [],
+            },
+          }
         : undefined,
     );
-    const issued = await call('POST', '/api/pipeline/token', { key: 'admin', body: { runId: 'run-42', pipeline: 'hello' } });
+    const issued = await call('POST', '/api/pipeline/token', {
+      key: 'admin',
+      body: { runId: 'run-42', pipeline: 'hello' },
+    });
     expect(issued.status).toBe(200);
-    expect(issued.json).toMatchObject({ runId: 'run-42', action: 'issue', accessor: 'acc-1', created: true, policies: ['agov-run'] });
+    expect(issued.json).toMatchObject({
+      runId: 'run-42',
+      action: 'issue',
+      accessor: 'acc-1',
+      created: true,
+      policies: ['agov-run'],
+    });
     expect(issued.json.ttlMs).toBeGreaterThan(0);
     expect(issued.json.ttlMs).toBeLessThanOrEqual(60_000);
     expect(Object.keys(issued.json)).not.toContain('token');
-    expect(authority.seen[0]).toMatchObject({ type: 'token.issue.v1', body: { runId: 'run-42', pipeline: 'hello' } });
+    expect(authority.seen[0]).toMatchObject({
+      type: 'token.issue.v1',
+      body: { runId: 'run-42', pipeline: 'hello' },
+    });
 
-    const renewed = await call('POST', '/api/pipeline/token', { key: 'admin', body: { runId: 'run-42', action: 'renew' } });
+    const renewed = await call('POST', '/api/pipeline/token', {
+      key: 'admin',
+      body: { runId: 'run-42', action: 'renew' },
+    });
     expect(renewed.status).toBe(200);
-    expect(renewed.json).toMatchObject({ runId: 'run-42', action: 'renew', accessor: 'acc-1', renewals: 1, atMaxTtl: false });
-    const none = await call('POST', '/api/pipeline/token', { key: 'admin', body: { runId: 'run-0', action: 'renew' } });
+    expect(renewed.json).toMatchObject({
+      runId: 'run-42',
+      action: 'renew',
+      accessor: 'acc-1',
+      renewals: 1,
+      atMaxTtl: false,
+    });
+    const none = await call('POST', '/api/pipeline/token', {
+      key: 'admin',
+      body: { runId: 'run-0', action: 'renew' },
+    });
     expect(none.status).toBe(404);
     await authority.close();
     await renewer.close();
@@ -285,28 +389,64 @@ describe('gateway: routes end to end through the bus', () => {
     await reports.ready();
     const r = await call('POST', '/api/pipeline/errors', {
       key: 'ops',
-      body: { runId: 'run-42', outcome: 'error', source: 'ci', code: 'GOV_ERR_TIMEOUT', message: 'slow', stageId: 'greet' },
+      body: {
+        runId: 'run-42',
+        outcome: 'error',
+        source: 'ci',
+        code: 'GOV_ERR_TIMEOUT',
+        message: 'slow',
+        stageId: 'greet',
+      },
     });
     expect(r.status).toBe(202);
-    expect(r.json).toEqual({ accepted: true, runId: 'run-42', subject: 'gov.errors.run-42', source: 'api:ops:ci' });
+    expect(r.json).toEqual({
+      accepted: true,
+      runId: 'run-42',
+      subject: 'gov.errors.run-42',
+      source: 'api:ops:ci',
+    });
     const report = await reports.next((e) => e.type === 'budget.report.v1');
-    expect(report.body).toMatchObject({ runId: 'run-42', outcome: 'error', source: 'api:ops:ci', code: 'GOV_ERR_TIMEOUT', stageId: 'greet' });
+    expect(report.body).toMatchObject({
+      runId: 'run-42',
+      outcome: 'error',
+      source: 'api:ops:ci',
+      code: 'GOV_ERR_TIMEOUT',
+      stageId: 'greet',
+    });
     reports.close();
 
     const monitor = await stub('budget-monitor', (env) =>
       env.type === 'budget.status.v1'
-        ? { type: 'budget.state.v1', body: { runId: env.body.runId, kind: 'count', verdict: 'warn', breached: false, windows: [{ windowMs: 600_000, errors: 4, total: 4, burnRate: 0.8 }] } }
+        ? {
+            type: 'budget.state.v1',
+            body: {
+              runId: env.body.runId,
+              kind: 'count',
+              verdict: 'warn',
+              breached: false,
+              windows: [{ windowMs: 600_000, errors: 4, total: 4, burnRate: 0.8 }],
+            },
+          }
         : undefined,
     );
     const state = await call('GET', '/api/pipeline/errors?runId=run-42', { key: 'viewer' });
     expect(state.status).toBe(200);
-    expect(state.json).toMatchObject({ runId: 'run-42', kind: 'count', verdict: 'warn', windows: [{ errors: 4 }] });
+    expect(state.json).toMatchObject({
+      runId: 'run-42',
+      kind: 'count',
+      verdict: 'warn',
+      windows: [{ errors: 4 }],
+    });
     await monitor.close();
   });
 
   it('GET /api/observability/handoff reads one report by id or the list of a run', async () => {
     const report = {
-      reportId: 'h-1', runId: 'run-42', createdAt: 5, reason: 'budget-exhausted', failing: { stageId: 'greet' },
+      reportId: 'h-1',
+      runId: 'run-42',
+      createdAt: 5,
+      reason: 'budget-exhausted',
+      failing: { stageId: 'greet' },
       budget: { kind: 'count' as const, verdict: 'breach' as const, windows: [] },
       errors: { total: 6, byCode: { GOV_ERR_TIMEOUT: 6 }, timeline: [] },
       token: { revoked: true, suspendedAgents: [] },
@@ -319,15 +459,28 @@ describe('gateway: routes end to end through the bus', () => {
         if (env.body.reportId !== 'h-1') throw new NotFoundError('no report');
         return { type: 'handoff.report.v1', body: { report } };
       }
-      if (env.type === 'handoff.list.v1') return { type: 'handoff.reports.v1', body: { runId: env.body.runId, reports: [{ reportId: 'h-1', runId: 'run-42', createdAt: 5, reason: 'budget-exhausted' }] } };
+      if (env.type === 'handoff.list.v1')
+        return {
+          type: 'handoff.reports.v1',
+          body: {
+            runId: env.body.runId,
+            reports: [{ reportId: 'h-1', runId: 'run-42', createdAt: 5, reason: 'budget-exhausted' }],
+          },
+        };
       return undefined;
     });
     const one = await call('GET', '/api/observability/handoff?reportId=h-1', { key: 'viewer' });
     expect(one.status).toBe(200);
-    expect(one.json.report).toMatchObject({ reportId: 'h-1', runId: 'run-42', diagnostic: { runId: 'run-43' } });
+    expect(one.json.report).toMatchObject({
+      reportId: 'h-1',
+      runId: 'run-42',
+      diagnostic: { runId: 'run-43' },
+    });
     const list = await call('GET', '/api/observability/handoff?runId=run-42', { key: 'viewer' });
     expect(list.json).toMatchObject({ runId: 'run-42', reports: [{ reportId: 'h-1' }] });
-    expect((await call('GET', '/api/observability/handoff?reportId=h-9', { key: 'viewer' })).status).toBe(404);
+    expect((await call('GET', '/api/observability/handoff?reportId=h-9', { key: 'viewer' })).status).toBe(
+      404,
+    );
     const both = await call('GET', '/api/observability/handoff?reportId=h-1&runId=run-42', { key: 'viewer' });
     expect(both.status).toBe(400);
     expect(both.json.error.message).toContain('exactly one of runId or reportId');
@@ -339,16 +492,37 @@ describe('gateway: routes end to end through the bus', () => {
     const authority = await stub('token-authority', (env) => {
       if (env.type !== 'violation.report.v1') return undefined;
       if (refuse) throw new ForbiddenError('violation reports need a T2 or allowlisted reporter');
-      return { type: 'token.revoked.v1', body: { runId: env.body.runId, accessor: 'acc-1', revoked: true, revokedAt: 7, reason: `policy-violation: ${env.body.policy}`, suspendedAgents: ['ag-1'] } };
+      return {
+        type: 'token.revoked.v1',
+        body: {
+          runId: env.body.runId,
+          accessor: 'acc-1',
+          revoked: true,
+          revokedAt: 7,
+          reason: `policy-violation: ${env.body.policy}`,
+          suspendedAgents: ['ag-1'],
+        },
+      };
     });
-    const body = { runId: 'run-42', agentId: 'ag-1', policy: 'no-network', description: 'opened a socket', evidence: { host: 'example.org' } };
+    const body = {
+      runId: 'run-42',
+      agentId: 'ag-1',
+      policy: 'no-network',
+      description: 'opened a socket',
+      evidence: { host: 'example.org' },
+    };
     const r = await call('POST', '/api/observability/handoff', { key: 'admin', body });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ runId: 'run-42', revoked: true, suspendedAgents: ['ag-1'] });
     expect(authority.seen[0]).toMatchObject({
       type: 'violation.report.v1',
       from: actorInbox('gateway', 'gw-1'),
-      body: { runId: 'run-42', reporterTier: 'T2', policy: 'no-network', evidence: { host: 'example.org', reportedBy: 'api:admin' } },
+      body: {
+        runId: 'run-42',
+        reporterTier: 'T2',
+        policy: 'no-network',
+        evidence: { host: 'example.org', reportedBy: 'api:admin' },
+      },
     });
     expect((await call('POST', '/api/observability/handoff', { key: 'ops', body })).status).toBe(403);
     refuse = true;
@@ -360,14 +534,24 @@ describe('gateway: routes end to end through the bus', () => {
 
   it('POST /api/observability/diagnostic starts a child run of the diagnosed one', async () => {
     const orch = await stub('orchestrator', (env) =>
-      env.type === 'run.request.v1' ? { type: 'run.accepted.v1', body: { runId: 'run-43', pipeline: 'diagnostic', stages: ['open'] } } : undefined,
+      env.type === 'run.request.v1'
+        ? { type: 'run.accepted.v1', body: { runId: 'run-43', pipeline: 'diagnostic', stages: ['open'] } }
+        : undefined,
     );
-    const r = await call('POST', '/api/observability/diagnostic', { key: 'admin', body: { runId: 'run-42', params: { pipeline: 'hello' } } });
+    const r = await call('POST', '/api/observability/diagnostic', {
+      key: 'admin',
+      body: { runId: 'run-42', params: { pipeline: 'hello' } },
+    });
     expect(r.status).toBe(202);
     expect(r.json).toMatchObject({ runId: 'run-43', parentRunId: 'run-42', pipeline: 'diagnostic' });
     expect(orch.seen[0]).toMatchObject({
       type: 'run.request.v1',
-      body: { file: 'examples/diagnostic.yaml', parentRunId: 'run-42', params: { failedRunId: 'run-42', pipeline: 'hello' }, requestedBy: 'api:admin' },
+      body: {
+        file: 'examples/diagnostic.yaml',
+        parentRunId: 'run-42',
+        params: { failedRunId: 'run-42', pipeline: 'hello' },
+        requestedBy: 'api:admin',
+      },
     });
     await orch.close();
   });
@@ -375,10 +559,15 @@ describe('gateway: routes end to end through the bus', () => {
   it('GET /api/agents and /api/agents/:id read the real agent directory', async () => {
     const directory = await runActor(agentDirectoryKind, { id: 'dir-1', bus: { servers: nats.url } });
     try {
-      await client.ask(agentRegisterSubject(), { type: 'agent.register.v1', body: { agentId: 'ag-7', state: 'idle', tier: 'T1', team: 'core', restarts: 0 } });
+      await client.ask(agentRegisterSubject(), {
+        type: 'agent.register.v1',
+        body: { agentId: 'ag-7', state: 'idle', tier: 'T1', team: 'core', restarts: 0 },
+      });
       const all = await call('GET', '/api/agents', { key: 'viewer' });
       expect(all.status).toBe(200);
-      expect(all.json.agents).toEqual(expect.arrayContaining([expect.objectContaining({ agentId: 'ag-7', tier: 'T1' })]));
+      expect(all.json.agents).toEqual(
+        expect.arrayContaining([expect.objectContaining({ agentId: 'ag-7', tier: 'T1' })]),
+      );
       const one = await call('GET', '/api/agents/ag-7', { key: 'viewer' });
       expect(one.status).toBe(200);
       expect(one.json).toMatchObject({ agentId: 'ag-7', tier: 'T1', team: 'core' });
@@ -450,27 +639,61 @@ describe('gateway: observability of itself', () => {
     await audit.ready();
     const authority = await stub('token-authority', (env) =>
       env.type === 'token.issue.v1'
-        ? { type: 'token.issued.v1', body: { runId: env.body.runId, accessor: 'acc-9', policies: [], expiresAt: Date.now() + 1_000, maxExpiresAt: Date.now() + 2_000, created: true } }
+        ? {
+            type: 'token.issued.v1',
+            body: {
+              runId: env.body.runId,
+              accessor: 'acc-9',
+              policies: [],
+              expiresAt: Date.now() + 1_000,
+              maxExpiresAt: Date.now() + 2_000,
+              created: true,
+            },
+          }
         : undefined,
     );
-    expect((await call('POST', '/api/pipeline/token', { key: 'admin', body: { runId: 'run-audit' } })).status).toBe(200);
-    expect((await call('POST', '/api/pipeline/token', { key: 'ops', body: { runId: 'run-audit' } })).status).toBe(403);
+    expect(
+      (await call('POST', '/api/pipeline/token', { key: 'admin', body: { runId: 'run-audit' } })).status,
+    ).toBe(200);
+    expect(
+      (await call('POST', '/api/pipeline/token', { key: 'ops', body: { runId: 'run-audit' } })).status,
+    ).toBe(403);
     expect((await call('POST', '/api/pipeline/token', { body: { runId: 'run-audit' } })).status).toBe(401);
     expect((await call('GET', '/api/pipeline/errors?runId=run-audit', { key: 'admin' })).status).toBe(503);
 
-    const ok = await audit.next((e) => e.type === 'api.call.v1' && e.body.runId === 'run-audit' && e.body.status === 200);
-    expect(ok.body).toMatchObject({ method: 'POST', route: '/api/pipeline/token', keyName: 'admin', tier: 'T2', status: 200 });
+    const ok = await audit.next(
+      (e) => e.type === 'api.call.v1' && e.body.runId === 'run-audit' && e.body.status === 200,
+    );
+    expect(ok.body).toMatchObject({
+      method: 'POST',
+      route: '/api/pipeline/token',
+      keyName: 'admin',
+      tier: 'T2',
+      status: 200,
+    });
     expect(ok.from).toBe(actorInbox('gateway', 'gw-1'));
     // Refused before the body is read, so the record names the key and the route but no run.
-    const forbidden = await audit.next((e) => e.type === 'api.call.v1' && e.body.keyName === 'ops' && e.body.status === 403 && e.body.route === '/api/pipeline/token');
+    const forbidden = await audit.next(
+      (e) =>
+        e.type === 'api.call.v1' &&
+        e.body.keyName === 'ops' &&
+        e.body.status === 403 &&
+        e.body.route === '/api/pipeline/token',
+    );
     expect(forbidden.body).toMatchObject({ method: 'POST', tier: 'T1', errorCode: 'GOV_ERR_FORBIDDEN' });
     // The 401 has no key to name and the GET changes nothing: neither is audited.
-    expect(audit.seen.filter((e) => e.type === 'api.call.v1' && (e.body.status === 401 || e.body.method === 'GET'))).toHaveLength(0);
+    expect(
+      audit.seen.filter(
+        (e) => e.type === 'api.call.v1' && (e.body.status === 401 || e.body.method === 'GET'),
+      ),
+    ).toHaveLength(0);
 
     const jsm = await jetstreamManager(client.nc);
     const stored = await jsm.streams.getMessage(AUDIT_STREAM, { last_by_subj: auditSubject('api') });
     expect(stored?.subject).toBe(auditSubject('api'));
-    const bytes = Buffer.concat([...raw.map((d) => Buffer.from(d)), Buffer.from(stored!.data)]).toString('latin1');
+    const bytes = Buffer.concat([...raw.map((d) => Buffer.from(d)), Buffer.from(stored!.data)]).toString(
+      'latin1',
+    );
     for (const key of Object.values(KEYS)) expect(bytes).not.toContain(key);
     sub.unsubscribe();
     audit.close();

@@ -10,7 +10,13 @@ import type { Envelope } from '../../protocols/envelope.ts';
 import { NotFoundError, TokenRevokedError } from '../../protocols/errors.ts';
 import { actorInbox, allObs, errorsSubject, serviceQueue, serviceSubject } from '../../protocols/subjects.ts';
 import { collect } from '../harness/index.ts';
-import { consumerDrained, type GovernanceEnv, governance, governanceEnv, publishRunEvent } from './governance-setup.ts';
+import {
+  consumerDrained,
+  type GovernanceEnv,
+  governance,
+  governanceEnv,
+  publishRunEvent,
+} from './governance-setup.ts';
 
 let env: GovernanceEnv;
 let authority: ActorHandle;
@@ -20,26 +26,50 @@ let orchestratorSub: Subscription;
 let feed: ReturnType<typeof collect>;
 const diagnosticRequests: Array<BodyOf<'run.request.v1'>> = [];
 
-const budget = (maxErrors: number) => governance({ errorBudget: { kind: 'count', maxErrors, windowMs: 60_000 } });
+const budget = (maxErrors: number) =>
+  governance({ errorBudget: { kind: 'count', maxErrors, windowMs: 60_000 } });
 
 function reportError(runId: string, extra: Partial<BodyOf<'budget.report.v1'>> = {}) {
   env.client.tell(errorsSubject(runId), {
     type: 'budget.report.v1',
-    body: { runId, source: 'agent:ag-b', outcome: 'error', code: 'GOV_ERR_TIMEOUT', message: 'too slow', stageId: 'build', agentId: 'ag-b', ...extra },
+    body: {
+      runId,
+      source: 'agent:ag-b',
+      outcome: 'error',
+      code: 'GOV_ERR_TIMEOUT',
+      message: 'too slow',
+      stageId: 'build',
+      agentId: 'ag-b',
+      ...extra,
+    },
   });
 }
 
-const is = (type: string, runId: string, pred: (e: Envelope) => boolean = () => true) => (e: Envelope) =>
-  e.type === type && (e.body as { runId?: string }).runId === runId && pred(e);
-const budgetEvent = (runId: string, event: string) => is('budget.event.v1', runId, (e) => e.type === 'budget.event.v1' && e.body.event === event);
-const tokenEvent = (runId: string, action: string) => is('token.event.v1', runId, (e) => e.type === 'token.event.v1' && e.body.action === action);
+const is =
+  (type: string, runId: string, pred: (e: Envelope) => boolean = () => true) =>
+  (e: Envelope) =>
+    e.type === type && (e.body as { runId?: string }).runId === runId && pred(e);
+const budgetEvent = (runId: string, event: string) =>
+  is('budget.event.v1', runId, (e) => e.type === 'budget.event.v1' && e.body.event === event);
+const tokenEvent = (runId: string, action: string) =>
+  is('token.event.v1', runId, (e) => e.type === 'token.event.v1' && e.body.action === action);
 
 beforeAll(async () => {
   env = await governanceEnv();
   feed = collect(env.client, allObs());
   await feed.ready();
-  authority = await runActor(tokenAuthorityKind, { id: 'ta-b', bus: { servers: env.natsUrl }, clock: env.clock, args: env.args });
-  monitor = await runActor(budgetMonitorKind, { id: 'bm-1', bus: { servers: env.natsUrl }, clock: env.clock, args: { redisUrl: env.redisUrl } });
+  authority = await runActor(tokenAuthorityKind, {
+    id: 'ta-b',
+    bus: { servers: env.natsUrl },
+    clock: env.clock,
+    args: env.args,
+  });
+  monitor = await runActor(budgetMonitorKind, {
+    id: 'bm-1',
+    bus: { servers: env.natsUrl },
+    clock: env.clock,
+    args: { redisUrl: env.redisUrl },
+  });
   env.servers.onStop(async () => {
     await monitor.stop();
   });
@@ -54,7 +84,10 @@ beforeAll(async () => {
     (req) => {
       if (req.type !== 'run.request.v1') return undefined;
       diagnosticRequests.push(req.body);
-      return { type: 'run.accepted.v1', body: { runId: `diag-${diagnosticRequests.length}`, pipeline: 'diagnostic', stages: ['open'] } };
+      return {
+        type: 'run.accepted.v1',
+        body: { runId: `diag-${diagnosticRequests.length}`, pipeline: 'diagnostic', stages: ['open'] },
+      };
     },
     { queue: serviceQueue('orchestrator') },
   );
@@ -67,7 +100,13 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     const agentInbox = collect(env.client, actorInbox('agent', 'ag-b'));
     await agentInbox.ready();
     await publishRunEvent(env.client, { runId: 'rb-1', event: 'run-accepted', governance: budget(3) });
-    await publishRunEvent(env.client, { runId: 'rb-1', event: 'stage-accepted', stageId: 'build', attempt: 1, agentId: 'ag-b' });
+    await publishRunEvent(env.client, {
+      runId: 'rb-1',
+      event: 'stage-accepted',
+      stageId: 'build',
+      attempt: 1,
+      agentId: 'ag-b',
+    });
     const issued = await feed.next(tokenEvent('rb-1', 'issued'));
     const accessor = issued.type === 'token.event.v1' ? issued.body.accessor! : '';
     await consumerDrained(env.client, 'budget-monitor');
@@ -88,12 +127,28 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     expect(feed.seen.findIndex(budgetEvent('rb-1', 'warn'))).toBeLessThan(order[0]!);
 
     const cmd = await agentInbox.next((e) => e.type === 'agent.command.v1');
-    expect(cmd.type === 'agent.command.v1' && cmd.body).toMatchObject({ command: 'suspend', byTier: 'T2', by: 'token-authority', reason: 'budget-exhausted' });
-    const vault = new VaultTokenClient({ addr: env.vault.addr, token: env.vault.rootToken, clock: env.clock });
+    expect(cmd.type === 'agent.command.v1' && cmd.body).toMatchObject({
+      command: 'suspend',
+      byTier: 'T2',
+      by: 'token-authority',
+      reason: 'budget-exhausted',
+    });
+    const vault = new VaultTokenClient({
+      addr: env.vault.addr,
+      token: env.vault.rootToken,
+      clock: env.clock,
+    });
     await expect(vault.lookupAccessor(accessor)).rejects.toBeInstanceOf(TokenRevokedError);
-    expect(diagnosticRequests[0]).toMatchObject({ file: 'examples/diagnostic.yaml', params: { failedRunId: 'rb-1' }, parentRunId: 'rb-1' });
+    expect(diagnosticRequests[0]).toMatchObject({
+      file: 'examples/diagnostic.yaml',
+      params: { failedRunId: 'rb-1' },
+      parentRunId: 'rb-1',
+    });
 
-    const got = await env.client.ask(serviceSubject('handoff'), { type: 'handoff.get.v1', body: { runId: 'rb-1' } });
+    const got = await env.client.ask(serviceSubject('handoff'), {
+      type: 'handoff.get.v1',
+      body: { runId: 'rb-1' },
+    });
     if (got.type !== 'handoff.report.v1') throw new Error(got.type);
     const report = got.body.report;
     expect(ready.type === 'handoff.ready.v1' && ready.body.reportId).toBe(report.reportId);
@@ -115,10 +170,19 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
 
     // Errors after the breach change nothing: the breach happens once.
     reportError('rb-1');
-    const state = await env.client.ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId: 'rb-1' } });
-    expect(state.type === 'budget.state.v1' && state.body).toMatchObject({ verdict: 'breach', breached: true });
+    const state = await env.client.ask(serviceSubject('budget-monitor'), {
+      type: 'budget.status.v1',
+      body: { runId: 'rb-1' },
+    });
+    expect(state.type === 'budget.state.v1' && state.body).toMatchObject({
+      verdict: 'breach',
+      breached: true,
+    });
     expect(feed.seen.filter(budgetEvent('rb-1', 'breach'))).toHaveLength(1);
-    const list = await env.client.ask(serviceSubject('handoff'), { type: 'handoff.list.v1', body: { runId: 'rb-1' } });
+    const list = await env.client.ask(serviceSubject('handoff'), {
+      type: 'handoff.list.v1',
+      body: { runId: 'rb-1' },
+    });
     expect(list.type === 'handoff.reports.v1' && list.body.reports).toHaveLength(1);
     agentInbox.close();
   });
@@ -127,27 +191,55 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     await publishRunEvent(env.client, { runId: 'rb-stage', event: 'run-accepted', governance: budget(1) });
     for (let attempt = 1; attempt <= 2; attempt++) {
       await publishRunEvent(env.client, {
-        runId: 'rb-stage', event: 'stage-failed', stageId: 'deploy', attempt, agentId: 'ag-d',
+        runId: 'rb-stage',
+        event: 'stage-failed',
+        stageId: 'deploy',
+        attempt,
+        agentId: 'ag-d',
         error: { code: 'GOV_ERR_INTERNAL', message: 'exit 1', retryable: true },
       });
     }
     await feed.next(budgetEvent('rb-stage', 'breach'));
     const ready = await feed.next(is('handoff.ready.v1', 'rb-stage'));
-    const got = await env.client.ask(serviceSubject('handoff'), { type: 'handoff.get.v1', body: { reportId: ready.type === 'handoff.ready.v1' ? ready.body.reportId : '' } });
-    expect(got.type === 'handoff.report.v1' && got.body.report).toMatchObject({ failing: { stageId: 'deploy', agentId: 'ag-d' }, errors: { byCode: { GOV_ERR_INTERNAL: 2 } } });
+    const got = await env.client.ask(serviceSubject('handoff'), {
+      type: 'handoff.get.v1',
+      body: { reportId: ready.type === 'handoff.ready.v1' ? ready.body.reportId : '' },
+    });
+    expect(got.type === 'handoff.report.v1' && got.body.report).toMatchObject({
+      failing: { stageId: 'deploy', agentId: 'ag-d' },
+      errors: { byCode: { GOV_ERR_INTERNAL: 2 } },
+    });
   });
 
   it("counts a child pipeline's errors against its parent's budget through parentRunId", async () => {
     await publishRunEvent(env.client, { runId: 'rp-1', event: 'run-accepted', governance: budget(2) });
-    await publishRunEvent(env.client, { runId: 'rc-1', event: 'run-accepted', parentRunId: 'rp-1', governance: budget(100) });
+    await publishRunEvent(env.client, {
+      runId: 'rc-1',
+      event: 'run-accepted',
+      parentRunId: 'rp-1',
+      governance: budget(100),
+    });
     await consumerDrained(env.client, 'budget-monitor');
     for (let i = 0; i < 3; i++) reportError('rc-1');
     const breach = await feed.next(budgetEvent('rp-1', 'breach'));
     expect(breach.type === 'budget.event.v1' && breach.body.childRunId).toBe('rc-1');
-    const child = await env.client.ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId: 'rc-1' } });
-    expect(child.type === 'budget.state.v1' && child.body).toMatchObject({ verdict: 'ok', breached: false, parentRunId: 'rp-1' });
-    const got = await env.client.ask(serviceSubject('handoff'), { type: 'handoff.get.v1', body: { runId: 'rp-1' } });
-    expect(got.type === 'handoff.report.v1' && got.body.report).toMatchObject({ failing: { childRunId: 'rc-1' }, ledger: { runIds: ['rp-1', 'rc-1'] } });
+    const child = await env.client.ask(serviceSubject('budget-monitor'), {
+      type: 'budget.status.v1',
+      body: { runId: 'rc-1' },
+    });
+    expect(child.type === 'budget.state.v1' && child.body).toMatchObject({
+      verdict: 'ok',
+      breached: false,
+      parentRunId: 'rp-1',
+    });
+    const got = await env.client.ask(serviceSubject('handoff'), {
+      type: 'handoff.get.v1',
+      body: { runId: 'rp-1' },
+    });
+    expect(got.type === 'handoff.report.v1' && got.body.report).toMatchObject({
+      failing: { childRunId: 'rc-1' },
+      ledger: { runIds: ['rp-1', 'rc-1'] },
+    });
   });
 
   it('links an external tool reporting with its PIPELINE_ID and the parent run id to the parent budget', async () => {
@@ -168,14 +260,22 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     reportError('rb-noorch');
     await feed.next(budgetEvent('rb-noorch', 'diagnostic-failed'));
     await feed.next(is('handoff.ready.v1', 'rb-noorch'));
-    const got = await env.client.ask(serviceSubject('handoff'), { type: 'handoff.get.v1', body: { runId: 'rb-noorch' } });
+    const got = await env.client.ask(serviceSubject('handoff'), {
+      type: 'handoff.get.v1',
+      body: { runId: 'rb-noorch' },
+    });
     if (got.type !== 'handoff.report.v1') throw new Error(got.type);
-    expect(got.body.report.diagnostic).toMatchObject({ pipeline: 'diagnostic', error: { code: 'GOV_ERR_NO_RESPONDERS' } });
+    expect(got.body.report.diagnostic).toMatchObject({
+      pipeline: 'diagnostic',
+      error: { code: 'GOV_ERR_NO_RESPONDERS' },
+    });
     expect(got.body.report.diagnostic.runId).toBeUndefined();
     expect(got.body.report.nextSteps.join('\n')).toMatch(/No diagnostic run was started/);
   });
 
   it('answers a request for an unknown handoff report with NotFoundError', async () => {
-    await expect(env.client.ask(serviceSubject('handoff'), { type: 'handoff.get.v1', body: { runId: 'never-ran' } })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(
+      env.client.ask(serviceSubject('handoff'), { type: 'handoff.get.v1', body: { runId: 'never-ran' } }),
+    ).rejects.toBeInstanceOf(NotFoundError);
   });
 });

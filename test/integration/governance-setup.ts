@@ -45,7 +45,10 @@ export async function governanceEnv(): Promise<GovernanceEnv> {
 
 /** Publishes a run event durably on gov.audit.run, as the orchestrator does. */
 export async function publishRunEvent(client: Bus, body: BodyIn<'run.event.v1'>): Promise<void> {
-  await client.publishDurable(auditSubject('run'), client.wrap({ type: 'run.event.v1', body, run: body.runId }));
+  await client.publishDurable(
+    auditSubject('run'),
+    client.wrap({ type: 'run.event.v1', body, run: body.runId }),
+  );
 }
 
 /** Resolves once a durable consumer has handled (acked) everything in the AUDIT stream. */
@@ -57,7 +60,9 @@ export async function consumerDrained(client: Bus, durable: string): Promise<voi
   });
 }
 
-export function governance(over: Partial<NonNullable<BodyIn<'run.event.v1'>['governance']>> = {}): NonNullable<BodyIn<'run.event.v1'>['governance']> {
+export function governance(
+  over: Partial<NonNullable<BodyIn<'run.event.v1'>['governance']>> = {},
+): NonNullable<BodyIn<'run.event.v1'>['governance']> {
   return {
     pipeline: 'build',
     tiers: ['T0', 'T1'],

@@ -8,7 +8,15 @@ import type { Envelope } from '../../protocols/envelope.ts';
 import { ForbiddenError, TokenRevokedError } from '../../protocols/errors.ts';
 import { actorInbox, allAudit, allObs, serviceSubject } from '../../protocols/subjects.ts';
 import { collect } from '../harness/index.ts';
-import { consumerDrained, type GovernanceEnv, governance, governanceEnv, HOUR_MS, MINUTE_MS, publishRunEvent } from './governance-setup.ts';
+import {
+  consumerDrained,
+  type GovernanceEnv,
+  governance,
+  governanceEnv,
+  HOUR_MS,
+  MINUTE_MS,
+  publishRunEvent,
+} from './governance-setup.ts';
 
 let env: GovernanceEnv;
 let authority: ActorHandle;
@@ -26,16 +34,23 @@ const startAuthority = () =>
     args: { ...env.args, reporterAllowlist: ['auditor-1'] },
   });
 
-const tokenEvent = (runId: string, action: string) => (e: Envelope) => e.type === 'token.event.v1' && e.body.runId === runId && e.body.action === action;
+const tokenEvent = (runId: string, action: string) => (e: Envelope) =>
+  e.type === 'token.event.v1' && e.body.runId === runId && e.body.action === action;
 
 beforeAll(async () => {
   env = await governanceEnv();
   vault = new VaultTokenClient({ addr: env.vault.addr, token: env.vault.rootToken, clock: env.clock });
   feed = collect(env.client, allObs());
-  for (const subject of [allObs(), allAudit()]) env.client.subscribeRaw(subject, (m) => published.push(Buffer.from(m.data).toString('latin1')));
+  for (const subject of [allObs(), allAudit()])
+    env.client.subscribeRaw(subject, (m) => published.push(Buffer.from(m.data).toString('latin1')));
   await feed.ready();
   authority = await startAuthority();
-  renewer = await runActor(tokenRenewerKind, { id: 'tr-1', bus: { servers: env.natsUrl }, clock: env.clock, args: env.args });
+  renewer = await runActor(tokenRenewerKind, {
+    id: 'tr-1',
+    bus: { servers: env.natsUrl },
+    clock: env.clock,
+    args: env.args,
+  });
   env.servers.onStop(async () => {
     await renewer.stop();
   });
@@ -47,7 +62,18 @@ afterAll(() => env.servers.stopAll());
 
 describe('token authority and renewer over nats, redis and the Vault dev server', () => {
   it('issues a run token with the declared TTL, max TTL, tier policies and run metadata when the run is accepted', async () => {
-    await publishRunEvent(env.client, { runId: 'r-issue', event: 'run-accepted', governance: governance({ token: { ttlMs: 2 * HOUR_MS, renewEveryMs: 30 * MINUTE_MS, maxTtlMs: 8 * HOUR_MS, policies: ['team-build'] } }) });
+    await publishRunEvent(env.client, {
+      runId: 'r-issue',
+      event: 'run-accepted',
+      governance: governance({
+        token: {
+          ttlMs: 2 * HOUR_MS,
+          renewEveryMs: 30 * MINUTE_MS,
+          maxTtlMs: 8 * HOUR_MS,
+          policies: ['team-build'],
+        },
+      }),
+    });
     const issued = await feed.next(tokenEvent('r-issue', 'issued'));
     const accessor = issued.type === 'token.event.v1' ? issued.body.accessor! : '';
     const info = await vault.lookupAccessor(accessor);
@@ -59,7 +85,10 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
 
     // run-started and a replayed run-accepted issue nothing new: one token per run.
     await publishRunEvent(env.client, { runId: 'r-issue', event: 'run-started' });
-    const again = await env.client.ask(serviceSubject('token-authority'), { type: 'token.issue.v1', body: { runId: 'r-issue' } });
+    const again = await env.client.ask(serviceSubject('token-authority'), {
+      type: 'token.issue.v1',
+      body: { runId: 'r-issue' },
+    });
     expect(again.type === 'token.issued.v1' && again.body).toMatchObject({ accessor, created: false });
     expect(feed.seen.filter(tokenEvent('r-issue', 'issued'))).toHaveLength(1);
   });
@@ -74,13 +103,26 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
     const renewed = await feed.next(tokenEvent('r-renew', 'renewed'));
     expect(renewed.type === 'token.event.v1' && renewed.body.ttlMs).toBe(2 * HOUR_MS);
     expect((await vault.lookupAccessor(accessor)).ttlS).toBe(2 * 3600);
-    const state = await env.client.ask(serviceSubject('token-authority'), { type: 'token.status.v1', body: { accessor } });
-    expect(state.type === 'token.state.v1' && state.body).toMatchObject({ runId: 'r-renew', state: 'live', renewals: 1 });
+    const state = await env.client.ask(serviceSubject('token-authority'), {
+      type: 'token.status.v1',
+      body: { accessor },
+    });
+    expect(state.type === 'token.state.v1' && state.body).toMatchObject({
+      runId: 'r-renew',
+      state: 'live',
+      renewals: 1,
+    });
   });
 
   it('stops renewing at the explicit max TTL and reports it', async () => {
     const start = env.clock.now();
-    await publishRunEvent(env.client, { runId: 'r-max', event: 'run-accepted', governance: governance({ token: { ttlMs: 2 * HOUR_MS, renewEveryMs: 30 * MINUTE_MS, maxTtlMs: 3 * HOUR_MS } }) });
+    await publishRunEvent(env.client, {
+      runId: 'r-max',
+      event: 'run-accepted',
+      governance: governance({
+        token: { ttlMs: 2 * HOUR_MS, renewEveryMs: 30 * MINUTE_MS, maxTtlMs: 3 * HOUR_MS },
+      }),
+    });
     const issued = await feed.next(tokenEvent('r-max', 'issued'));
     const accessor = issued.type === 'token.event.v1' ? issued.body.accessor! : '';
     env.clock.advance(30 * MINUTE_MS);
@@ -92,7 +134,10 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
     env.clock.advance(30 * MINUTE_MS);
     const pass = await env.client.ask(serviceSubject('token-renewer'), { type: 'token.renew.v1', body: {} });
     expect(pass.type === 'token.renewed.v1' && pass.body.runs.map((r) => r.runId)).not.toContain('r-max');
-    const state = await env.client.ask(serviceSubject('token-authority'), { type: 'token.status.v1', body: { runId: 'r-max' } });
+    const state = await env.client.ask(serviceSubject('token-authority'), {
+      type: 'token.status.v1',
+      body: { runId: 'r-max' },
+    });
     expect(state.type === 'token.state.v1' && state.body).toMatchObject({ state: 'at-max-ttl', renewals: 2 });
   });
 
@@ -110,8 +155,18 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
     const inbox = collect(env.client, actorInbox('agent', 'ag-child'));
     const other = collect(env.client, actorInbox('agent', 'ag-other'));
     await inbox.ready();
-    await publishRunEvent(env.client, { runId: 'r-child', event: 'run-accepted', governance: governance({ tiers: ['T0', 'T1', 'T2'], stageTiers: { build: 'T1' } }) });
-    await publishRunEvent(env.client, { runId: 'r-child', event: 'stage-accepted', stageId: 'build', attempt: 1, agentId: 'ag-child' });
+    await publishRunEvent(env.client, {
+      runId: 'r-child',
+      event: 'run-accepted',
+      governance: governance({ tiers: ['T0', 'T1', 'T2'], stageTiers: { build: 'T1' } }),
+    });
+    await publishRunEvent(env.client, {
+      runId: 'r-child',
+      event: 'stage-accepted',
+      stageId: 'build',
+      attempt: 1,
+      agentId: 'ag-child',
+    });
     const cred = await inbox.next((e) => e.type === 'agent.credentials.v1');
     if (cred.type !== 'agent.credentials.v1') throw new Error('no credentials');
     const info = await vault.lookupSelf(cred.body.token);
@@ -132,12 +187,32 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
 
   it('refuses a violation report from an unverified reporter with ForbiddenError and audits the refusal', async () => {
     await publishRunEvent(env.client, { runId: 'r-viol', event: 'run-accepted', governance: governance() });
-    await publishRunEvent(env.client, { runId: 'r-viol', event: 'stage-accepted', stageId: 's', attempt: 1, agentId: 'ag-viol' });
+    await publishRunEvent(env.client, {
+      runId: 'r-viol',
+      event: 'stage-accepted',
+      stageId: 's',
+      attempt: 1,
+      agentId: 'ag-viol',
+    });
     await feed.next(tokenEvent('r-viol', 'child-issued'));
-    const report = { type: 'violation.report.v1', body: { runId: 'r-viol', agentId: 'ag-viol', reporterTier: 'T2', policy: 'no-network', description: 'socket' } } as const;
-    await expect(env.client.ask(serviceSubject('token-authority'), report)).rejects.toBeInstanceOf(ForbiddenError);
+    const report = {
+      type: 'violation.report.v1',
+      body: {
+        runId: 'r-viol',
+        agentId: 'ag-viol',
+        reporterTier: 'T2',
+        policy: 'no-network',
+        description: 'socket',
+      },
+    } as const;
+    await expect(env.client.ask(serviceSubject('token-authority'), report)).rejects.toBeInstanceOf(
+      ForbiddenError,
+    );
     await feed.next(tokenEvent('r-viol', 'violation-refused'));
-    const state = await env.client.ask(serviceSubject('token-authority'), { type: 'token.status.v1', body: { runId: 'r-viol' } });
+    const state = await env.client.ask(serviceSubject('token-authority'), {
+      type: 'token.status.v1',
+      body: { runId: 'r-viol' },
+    });
     expect(state.type === 'token.state.v1' && state.body.state).toBe('live');
   });
 
@@ -146,15 +221,32 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
     await agentInbox.ready();
     // The reporter is an agent whose own inbox vouches for its tier.
     const warden = await Bus.connect({ servers: env.natsUrl, name: actorInbox('agent', 'warden') });
-    warden.serve(actorInbox('agent', 'warden'), () => ({ type: 'agent.state.v1', body: { agentId: 'warden', state: 'idle', tier: 'T2' } }));
+    warden.serve(actorInbox('agent', 'warden'), () => ({
+      type: 'agent.state.v1',
+      body: { agentId: 'warden', state: 'idle', tier: 'T2' },
+    }));
     await warden.flush();
     const reply = await warden.ask(serviceSubject('token-authority'), {
       type: 'violation.report.v1',
-      body: { runId: 'r-viol', agentId: 'ag-viol', reporterTier: 'T2', policy: 'no-network', description: 'socket' },
+      body: {
+        runId: 'r-viol',
+        agentId: 'ag-viol',
+        reporterTier: 'T2',
+        policy: 'no-network',
+        description: 'socket',
+      },
     });
-    expect(reply.type === 'token.revoked.v1' && reply.body).toMatchObject({ runId: 'r-viol', revoked: true, suspendedAgents: ['ag-viol'] });
+    expect(reply.type === 'token.revoked.v1' && reply.body).toMatchObject({
+      runId: 'r-viol',
+      revoked: true,
+      suspendedAgents: ['ag-viol'],
+    });
     const cmd = await agentInbox.next((e) => e.type === 'agent.command.v1');
-    expect(cmd.type === 'agent.command.v1' && cmd.body).toMatchObject({ command: 'suspend', byTier: 'T2', by: 'token-authority' });
+    expect(cmd.type === 'agent.command.v1' && cmd.body).toMatchObject({
+      command: 'suspend',
+      byTier: 'T2',
+      by: 'token-authority',
+    });
     await feed.next(tokenEvent('r-viol', 'violation-accepted'));
     await feed.next(tokenEvent('r-viol', 'agents-suspended'));
     await warden.close();
@@ -182,7 +274,13 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
     const inbox = collect(env.client, actorInbox('agent', 'ag-restart'));
     await inbox.ready();
     await publishRunEvent(env.client, { runId: 'r-during', event: 'run-accepted', governance: governance() });
-    await publishRunEvent(env.client, { runId: 'r-before', event: 'stage-accepted', stageId: 's', attempt: 1, agentId: 'ag-restart' });
+    await publishRunEvent(env.client, {
+      runId: 'r-before',
+      event: 'stage-accepted',
+      stageId: 's',
+      attempt: 1,
+      agentId: 'ag-restart',
+    });
 
     authority = await startAuthority();
     await feed.next(tokenEvent('r-during', 'issued'));
@@ -199,5 +297,11 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
 });
 
 async function waitForRenewals(runId: string, n: number) {
-  await feed.next((e) => e.type === 'token.event.v1' && e.body.runId === runId && e.body.action === 'renewed' && feed.seen.filter(tokenEvent(runId, 'renewed')).length >= n);
+  await feed.next(
+    (e) =>
+      e.type === 'token.event.v1' &&
+      e.body.runId === runId &&
+      e.body.action === 'renewed' &&
+      feed.seen.filter(tokenEvent(runId, 'renewed')).length >= n,
+  );
 }

@@ -30,7 +30,10 @@ interface CliResult {
 async function agov(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const { NATS_URL: _drop, AGOV_LEDGER_KEY: _key, ...rest } = process.env;
   try {
-    const { stdout, stderr } = await run(process.execPath, [agovEntry(), ...args], { env: { ...rest, ...env }, timeout: 30_000 });
+    const { stdout, stderr } = await run(process.execPath, [agovEntry(), ...args], {
+      env: { ...rest, ...env },
+      timeout: 30_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -49,7 +52,10 @@ beforeAll(async () => {
   dataDir = servers.tempDir('agov-ledger-cli-');
   // No key configured: the writer generates ledger-key.pem (0600) and ledger-key.pub.pem in the data dir.
   const w = await startWriter(nats.url, 'lw-cli', dataDir, { key: '', checkpointEveryEntries: 10 });
-  await publishAll(client, Array.from({ length: TOTAL }, (_, i) => auditEnvelope(client, i < 20 ? 'run-a' : 'run-b', i)));
+  await publishAll(
+    client,
+    Array.from({ length: TOTAL }, (_, i) => auditEnvelope(client, i < 20 ? 'run-a' : 'run-b', i)),
+  );
   await appended.next((e) => e.type === 'ledger.appended.v1' && e.body.toSeq >= TOTAL);
   await w.stop(); // graceful: flushes and signs a final checkpoint
   good = join(dataDir, 'ledger.sqlite');
@@ -75,7 +81,7 @@ const shift = (db: Database.Database, from: number, delta: number) => {
 const pub = () => join(dataDir, 'ledger-key.pub.pem');
 
 describe('agov ledger and agov evidence, run as processes on the SQLite file', () => {
-  it('generated a 0600 signing key with its public key beside it on the writer\'s first start', () => {
+  it("generated a 0600 signing key with its public key beside it on the writer's first start", () => {
     expect(statSync(join(dataDir, 'ledger-key.pem')).mode & 0o777).toBe(0o600);
     expect(readFileSync(pub(), 'utf8')).toMatch(/^-----BEGIN PUBLIC KEY-----/);
   });
@@ -108,11 +114,18 @@ describe('agov ledger and agov evidence, run as processes on the SQLite file', (
   it('verify exits non-zero naming the entry when a row is inserted', async () => {
     const path = tampered('inserted', (db) => {
       shift(db, 8, 1);
-      const e: AuditEvent = { id: 'forged', ts: 1, type: 'demo.count.v1', actor: 'mallory', run: 'run-a', data: { seq: 999 } };
+      const e: AuditEvent = {
+        id: 'forged',
+        ts: 1,
+        type: 'demo.count.v1',
+        actor: 'mallory',
+        run: 'run-a',
+        data: { seq: 999 },
+      };
       const body = encodeEvent(e);
-      db.prepare('INSERT INTO entries(seq, event_id, ts, type, actor, run, agent, body, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?)').run(
-        8, e.id, e.ts, e.type, e.actor, e.run, null, body, hashLeaf(body),
-      );
+      db.prepare(
+        'INSERT INTO entries(seq, event_id, ts, type, actor, run, agent, body, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?)',
+      ).run(8, e.id, e.ts, e.type, e.actor, e.run, null, body, hashLeaf(body));
     });
     const r = await agov(['ledger', 'verify', '--db', path, '--public-key', pub()]);
     expect(r.code).toBe(1);
@@ -142,11 +155,19 @@ describe('agov ledger and agov evidence, run as processes on the SQLite file', (
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/GOV_ERR_NOT_FOUND.*no checkpoint of size 11/);
     const q = await agov(['ledger', 'query', '--run', 'run-b', '--json', '--db', good]);
-    const rows = q.stdout.trim().split('\n').map((l) => JSON.parse(l) as { run: string; seq: number });
+    const rows = q.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { run: string; seq: number });
     expect(rows).toHaveLength(TOTAL - 20);
     expect(rows.every((e) => e.run === 'run-b')).toBe(true);
     const t = await agov(['ledger', 'tail', '-n', '3', '--json', '--db', good]);
-    expect(t.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([TOTAL - 3, TOTAL - 2, TOTAL - 1]);
+    expect(
+      t.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { seq: number }).seq),
+    ).toEqual([TOTAL - 3, TOTAL - 2, TOTAL - 1]);
   });
 
   it('tail --follow over the bus prints entries the writer commits after it started', async () => {
@@ -186,7 +207,13 @@ describe('agov ledger and agov evidence, run as processes on the SQLite file', (
     expect(ok.code).toBe(0);
     expect(ok.stdout).toMatch(/evidence ok: run run-a, 20 entries/);
 
-    for (const file of ['entries.jsonl', 'proofs.json', 'checkpoint.txt', 'public-key.pem', 'manifest.json']) {
+    for (const file of [
+      'entries.jsonl',
+      'proofs.json',
+      'checkpoint.txt',
+      'public-key.pem',
+      'manifest.json',
+    ]) {
       const dir = join(dataDir, `evidence-flip-${file}`);
       expect((await agov(['evidence', 'export', '--run', 'run-a', dir, '--db', good])).code).toBe(0);
       const path = join(dir, file);

@@ -16,8 +16,20 @@ export function writerArgs(dir: string, extra: Record<string, unknown> = {}): Re
   return { dataDir: dir, key: KEY_SEED, ackWaitMs: 1_000, checkpointIntervalMs: 0, ...extra };
 }
 
-export function startWriter(natsUrl: string, id: string, dir: string, extra: Record<string, unknown> = {}, clock?: Clock): Promise<ActorHandle> {
-  return runActor(ledgerWriterKind, { id, args: writerArgs(dir, extra), bus: { servers: natsUrl }, heartbeatMs: 500, clock });
+export function startWriter(
+  natsUrl: string,
+  id: string,
+  dir: string,
+  extra: Record<string, unknown> = {},
+  clock?: Clock,
+): Promise<ActorHandle> {
+  return runActor(ledgerWriterKind, {
+    id,
+    args: writerArgs(dir, extra),
+    bus: { servers: natsUrl },
+    heartbeatMs: 500,
+    clock,
+  });
 }
 
 export const writerInbox = (id: string) => actorInbox('ledger-writer', id);
@@ -28,7 +40,12 @@ export function auditEnvelope(bus: Bus, run: string, seq: number): Envelope {
 }
 
 /** Publishes envelopes durably, `inFlight` at a time, retrying each (same Nats-Msg-Id) until the stream acks it. */
-export async function publishAll(bus: Bus, envs: Envelope[], category = 'test', inFlight = 128): Promise<void> {
+export async function publishAll(
+  bus: Bus,
+  envs: Envelope[],
+  category = 'test',
+  inFlight = 128,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < envs.length) {
@@ -51,7 +68,9 @@ export async function publishAll(bus: Bus, envs: Envelope[], category = 'test', 
 export function ledgerIds(dir: string): string[] {
   const db = new Database(join(dir, 'ledger.sqlite'), { readonly: true, fileMustExist: true });
   try {
-    return (db.prepare('SELECT event_id FROM entries ORDER BY seq').all() as { event_id: string }[]).map((r) => r.event_id);
+    return (db.prepare('SELECT event_id FROM entries ORDER BY seq').all() as { event_id: string }[]).map(
+      (r) => r.event_id,
+    );
   } finally {
     db.close();
   }

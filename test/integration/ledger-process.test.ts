@@ -33,7 +33,8 @@ describe('a ledger writer in its own OS process', () => {
       await started.next(() => started.seen.length >= n, 30_000);
       return child;
     };
-    const size = () => appended.seen.reduce((m, e) => (e.type === 'ledger.appended.v1' ? Math.max(m, e.body.toSeq) : m), 0);
+    const size = () =>
+      appended.seen.reduce((m, e) => (e.type === 'ledger.appended.v1' ? Math.max(m, e.body.toSeq) : m), 0);
 
     const total = 4000;
     const envs = Array.from({ length: total }, (_, i) => auditEnvelope(client, 'run-proc', i));

@@ -7,7 +7,14 @@ import { ManualClock } from '../../infra/clock.ts';
 import { NotFoundError } from '../../protocols/errors.ts';
 import { allDeadLetters, auditSubject, obsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
-import { PUBLIC_KEY, auditEnvelope, ledgerIds, publishAll, startWriter, writerInbox } from './ledger-helpers.ts';
+import {
+  PUBLIC_KEY,
+  auditEnvelope,
+  ledgerIds,
+  publishAll,
+  startWriter,
+  writerInbox,
+} from './ledger-helpers.ts';
 
 const servers = new TestServers();
 const handles: ActorHandle[] = [];
@@ -41,24 +48,35 @@ describe('the ledger writer over a real nats-server', () => {
     const publishers = await Promise.all([1, 2, 3].map((i) => testBus(nats.url, `publisher-${i}`)));
     buses.push(...publishers);
     const perPublisher = 200;
-    const sent = publishers.map((p, i) => Array.from({ length: perPublisher }, (_, k) => auditEnvelope(p, `run-${i}`, k)));
+    const sent = publishers.map((p, i) =>
+      Array.from({ length: perPublisher }, (_, k) => auditEnvelope(p, `run-${i}`, k)),
+    );
     await Promise.all(publishers.map((p, i) => publishAll(p, sent[i]!)));
     await appended.next(reachedSize(3 * perPublisher));
 
     const ids = ledgerIds(dir);
     expect(ids).toHaveLength(3 * perPublisher);
     expect(new Set(ids)).toEqual(new Set(sent.flat().map((e) => e.id)));
-    const r = await client.ask(serviceSubject('ledger-writer'), { type: 'ledger.query.v1', body: { run: 'run-1', limit: 1000 } });
+    const r = await client.ask(serviceSubject('ledger-writer'), {
+      type: 'ledger.query.v1',
+      body: { run: 'run-1', limit: 1000 },
+    });
     expect(r.type).toBe('ledger.entries.v1');
     if (r.type !== 'ledger.entries.v1') return;
     expect(r.body.entries.map((e) => e.id).sort()).toEqual(sent[1]!.map((e) => e.id).sort());
-    expect(r.body.entries.every((e) => e.run === 'run-1' && e.type === 'demo.count.v1' && e.actor === 'publisher-2')).toBe(true);
+    expect(
+      r.body.entries.every(
+        (e) => e.run === 'run-1' && e.type === 'demo.count.v1' && e.actor === 'publisher-2',
+      ),
+    ).toBe(true);
     expect(r.body.more).toBe(false);
-    const page = await client.ask(writerInbox('lw-many'), { type: 'ledger.query.v1', body: { limit: 10, fromSeq: 5 } });
-    expect(page.type === 'ledger.entries.v1' && [page.body.entries.map((e) => e.seq), page.body.more]).toEqual([
-      [5, 6, 7, 8, 9, 10, 11, 12, 13, 14],
-      true,
-    ]);
+    const page = await client.ask(writerInbox('lw-many'), {
+      type: 'ledger.query.v1',
+      body: { limit: 10, fromSeq: 5 },
+    });
+    expect(
+      page.type === 'ledger.entries.v1' && [page.body.entries.map((e) => e.seq), page.body.more],
+    ).toEqual([[5, 6, 7, 8, 9, 10, 11, 12, 13, 14], true]);
   });
 
   it('stores an envelope a publisher retried (same Nats-Msg-Id) once, and an id re-sent after the window once too', async () => {
@@ -84,18 +102,50 @@ describe('the ledger writer over a real nats-server', () => {
     await client.publishDurable(auditSubject('test'), good[0]!);
     await js.publish(auditSubject('junk'), new Uint8Array([0xc1, 0xff, 0x00]));
     await client.publishDurable(auditSubject('test'), good[1]!);
-    await js.publish(auditSubject('junk'), new TextEncoder().encode(JSON.stringify({ sv: 1, type: 'demo.count.v1', id: 'bad-body', ts: 1, from: 'x', body: { seq: 'one' } })));
+    await js.publish(
+      auditSubject('junk'),
+      new TextEncoder().encode(
+        JSON.stringify({
+          sv: 1,
+          type: 'demo.count.v1',
+          id: 'bad-body',
+          ts: 1,
+          from: 'x',
+          body: { seq: 'one' },
+        }),
+      ),
+    );
     await client.publishDurable(auditSubject('test'), good[2]!);
-    await js.publish(auditSubject('junk'), new TextEncoder().encode(JSON.stringify({ sv: 1, type: 'nobody.knows.v9', id: 'unknown', ts: 1, from: 'x', body: {} })));
+    await js.publish(
+      auditSubject('junk'),
+      new TextEncoder().encode(
+        JSON.stringify({ sv: 1, type: 'nobody.knows.v9', id: 'unknown', ts: 1, from: 'x', body: {} }),
+      ),
+    );
     await client.publishDurable(auditSubject('test'), good[3]!);
     await client.publishDurable(auditSubject('test'), good[4]!);
     const w = await startWriter(nats.url, 'lw-dlq', dir);
     handles.push(w);
     await appended.next(reachedSize(5));
-    await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.reason.code === 'GOV_ERR_DECODE' && e.body.subject === 'gov.audit.junk');
-    const invalid = await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.reason.code === 'GOV_ERR_INVALID_MESSAGE' && e.body.reason.message.includes('unknown message type'));
+    await dlq.next(
+      (e) =>
+        e.type === 'dead-letter.v1' &&
+        e.body.reason.code === 'GOV_ERR_DECODE' &&
+        e.body.subject === 'gov.audit.junk',
+    );
+    const invalid = await dlq.next(
+      (e) =>
+        e.type === 'dead-letter.v1' &&
+        e.body.reason.code === 'GOV_ERR_INVALID_MESSAGE' &&
+        e.body.reason.message.includes('unknown message type'),
+    );
     expect(invalid.type === 'dead-letter.v1' && invalid.body.receivedBy).toBe(writerInbox('lw-dlq'));
-    await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.reason.code === 'GOV_ERR_INVALID_MESSAGE' && e.body.reason.message.includes('body'));
+    await dlq.next(
+      (e) =>
+        e.type === 'dead-letter.v1' &&
+        e.body.reason.code === 'GOV_ERR_INVALID_MESSAGE' &&
+        e.body.reason.message.includes('body'),
+    );
     expect(ledgerIds(dir)).toEqual(good.map((e) => e.id));
     // Terminated, not redelivered: the consumer has nothing pending or unacked.
     const consumer = await js.consumers.get(AUDIT_STREAM, 'ledger-writer');
@@ -111,13 +161,27 @@ describe('the ledger writer over a real nats-server', () => {
     handles.push(w);
     const env = client.wrap({
       type: 'agent.credentials.v1',
-      body: { runId: 'r-s', token: 'hvs.CAESIJ0123456789abcdefghijkl', accessor: 'acc-2', expiresAt: 9, policies: ['p'], stageId: 'a' },
+      body: {
+        runId: 'r-s',
+        token: 'hvs.CAESIJ0123456789abcdefghijkl',
+        accessor: 'acc-2',
+        expiresAt: 9,
+        policies: ['p'],
+        stageId: 'a',
+      },
     });
     await client.publishDurable(auditSubject('token'), env);
     await appended.next(reachedSize(1));
     const r = await client.ask(writerInbox('lw-secret'), { type: 'ledger.query.v1', body: { run: 'r-s' } });
     const data = r.type === 'ledger.entries.v1' ? r.body.entries[0]!.data : {};
-    expect(data).toEqual({ runId: 'r-s', accessor: 'acc-2', expiresAt: 9, policies: ['p'], stageId: 'a', _redacted: ['$.data.token'] });
+    expect(data).toEqual({
+      runId: 'r-s',
+      accessor: 'acc-2',
+      expiresAt: 9,
+      policies: ['p'],
+      stageId: 'a',
+      _redacted: ['$.data.token'],
+    });
     expect(JSON.stringify(ledgerIds(dir))).not.toContain('hvs.');
     await w.stop();
 
@@ -134,7 +198,10 @@ describe('the ledger writer over a real nats-server', () => {
     const { nats, client, appended, checkpoints, dir } = await setup();
     const w = await startWriter(nats.url, 'lw-proof', dir, { checkpointEveryEntries: 10 });
     handles.push(w);
-    await publishAll(client, Array.from({ length: 25 }, (_, i) => auditEnvelope(client, 'run-p', i)));
+    await publishAll(
+      client,
+      Array.from({ length: 25 }, (_, i) => auditEnvelope(client, 'run-p', i)),
+    );
     await appended.next(reachedSize(25));
     await checkpoints.next((e) => e.type === 'ledger.checkpoint.v1' && e.body.size === 20);
     const key = PUBLIC_KEY;
@@ -150,11 +217,17 @@ describe('the ledger writer over a real nats-server', () => {
     expect(checkConsistencyProof(c.body, key)).toEqual({ ok: true });
 
     const v = await client.ask(inbox, { type: 'ledger.verify.v1', body: {} });
-    expect(v.type === 'ledger.verification.v1' && [v.body.ok, v.body.size, v.body.signedSize]).toEqual([true, 25, 25]);
+    expect(v.type === 'ledger.verification.v1' && [v.body.ok, v.body.size, v.body.signedSize]).toEqual([
+      true,
+      25,
+      25,
+    ]);
 
     const h = await client.ask(inbox, { type: 'ledger.head.v1', body: {} });
     expect(h.type === 'ledger.checkpoint.v1' && [h.body.size, h.body.ledgerSize]).toEqual([25, 25]);
-    await expect(client.ask(inbox, { type: 'ledger.prove.v1', body: { seq: 99 } })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(client.ask(inbox, { type: 'ledger.prove.v1', body: { seq: 99 } })).rejects.toBeInstanceOf(
+      NotFoundError,
+    );
   });
 
   it('signs a checkpoint every checkpointIntervalMs of the injected clock when the tree has grown, and publishes it', async () => {
@@ -162,18 +235,25 @@ describe('the ledger writer over a real nats-server', () => {
     const clock = new ManualClock(Date.now());
     const w = await startWriter(nats.url, 'lw-timer', dir, { checkpointIntervalMs: 30_000 }, clock);
     handles.push(w);
-    await publishAll(client, Array.from({ length: 3 }, (_, i) => auditEnvelope(client, 'run-t', i)));
+    await publishAll(
+      client,
+      Array.from({ length: 3 }, (_, i) => auditEnvelope(client, 'run-t', i)),
+    );
     await appended.next(reachedSize(3));
     expect(checkpoints.seen).toHaveLength(0);
     clock.advance(30_000);
     const cp = await checkpoints.next((e) => e.type === 'ledger.checkpoint.v1');
-    expect(cp.type === 'ledger.checkpoint.v1' && [cp.body.size, cp.body.ts, cp.body.checkpoint.split('\n')[1]]).toEqual([3, clock.now(), '3']);
+    expect(
+      cp.type === 'ledger.checkpoint.v1' && [cp.body.size, cp.body.ts, cp.body.checkpoint.split('\n')[1]],
+    ).toEqual([3, clock.now(), '3']);
     clock.advance(30_000); // nothing new: no second checkpoint
     await client.publishDurable(auditSubject('test'), auditEnvelope(client, 'run-t', 9));
     await appended.next(reachedSize(4));
     clock.advance(30_000);
     await checkpoints.next((e) => e.type === 'ledger.checkpoint.v1' && e.body.size === 4);
-    expect(checkpoints.seen.map((e) => (e.type === 'ledger.checkpoint.v1' ? e.body.size : -1))).toEqual([3, 4]);
+    expect(checkpoints.seen.map((e) => (e.type === 'ledger.checkpoint.v1' ? e.body.size : -1))).toEqual([
+      3, 4,
+    ]);
   });
 
   it('loses nothing and duplicates nothing when killed mid-burst and restarted', async () => {

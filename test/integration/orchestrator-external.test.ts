@@ -30,7 +30,8 @@ describe('orchestrator for clients outside this codebase', () => {
         const env = JSON.parse(new TextDecoder().decode(m.data));
         if (env.body.runId !== runId) return;
         events.push({ event: env.body.event, stageId: env.body.stageId });
-        if (['run-succeeded', 'run-failed', 'run-cancelled'].includes(env.body.event)) resolveDone(env.body.event);
+        if (['run-succeeded', 'run-failed', 'run-cancelled'].includes(env.body.event))
+          resolveDone(env.body.event);
       },
     });
     const request = {
@@ -40,23 +41,37 @@ describe('orchestrator for clients outside this codebase', () => {
       ts: Date.now(),
       from: 'external-client',
       body: {
-        yaml: 'name: external\nversion: 1\nparameters:\n  ms: { type: number }\nstages:\n  - { id: one, task: { kind: noop } }\n  - { id: two, needs: [one], task: { kind: sleep, ms: "' + ref('ms') + '" } }\n',
+        yaml:
+          'name: external\nversion: 1\nparameters:\n  ms: { type: number }\nstages:\n  - { id: one, task: { kind: noop } }\n  - { id: two, needs: [one], task: { kind: sleep, ms: "' +
+          ref('ms') +
+          '" } }\n',
         params: { ms: 20 },
       },
     };
     const reply = await nc.request('gov.svc.orchestrator', JSON.stringify(request), { timeout: 5000 });
     expect(reply.headers?.get('Gov-Error-Code') ?? '').toBe('');
     const accepted = JSON.parse(new TextDecoder().decode(reply.data));
-    expect(accepted).toMatchObject({ type: 'run.accepted.v1', cause: 'ext-req-1', body: { pipeline: 'external', stages: ['one', 'two'] } });
+    expect(accepted).toMatchObject({
+      type: 'run.accepted.v1',
+      cause: 'ext-req-1',
+      body: { pipeline: 'external', stages: ['one', 'two'] },
+    });
     runId = accepted.body.runId;
     expect(await done).toBe('run-succeeded');
     expect(events.filter((e) => e.event === 'stage-succeeded').map((e) => e.stageId)).toEqual(['one', 'two']);
 
-    const bad = await nc.request('gov.svc.orchestrator', JSON.stringify({ ...request, id: 'ext-req-2', body: { yaml: 'name: x\nversion: 1\nstages: []\n' } }), {
-      timeout: 5000,
-    });
+    const bad = await nc.request(
+      'gov.svc.orchestrator',
+      JSON.stringify({ ...request, id: 'ext-req-2', body: { yaml: 'name: x\nversion: 1\nstages: []\n' } }),
+      {
+        timeout: 5000,
+      },
+    );
     expect(bad.headers?.get('Gov-Error-Code')).toBe('GOV_ERR_PIPELINE_INVALID');
-    expect(JSON.parse(bad.headers?.get('Gov-Error-Details') ?? '{}').diagnostics[0]).toMatchObject({ code: 'schema', line: 3 });
+    expect(JSON.parse(bad.headers?.get('Gov-Error-Details') ?? '{}').diagnostics[0]).toMatchObject({
+      code: 'schema',
+      line: 3,
+    });
     await nc.close();
   });
 
@@ -64,7 +79,9 @@ describe('orchestrator for clients outside this codebase', () => {
     const dir = rig.servers.tempDir('agov-child-');
     writeFileSync(
       join(dir, 'child.yaml'),
-      'name: child\nversion: 1\nparameters:\n  who: { type: string }\nstages:\n  - { id: inner, task: { kind: noop }, description: "hi ' + ref('who') + '" }\n',
+      'name: child\nversion: 1\nparameters:\n  who: { type: string }\nstages:\n  - { id: inner, task: { kind: noop }, description: "hi ' +
+        ref('who') +
+        '" }\n',
     );
     const parentFile = join(dir, 'parent.yaml');
     const parentYaml = `
@@ -78,7 +95,9 @@ stages:
     writeFileSync(parentFile, parentYaml);
     const runId = await rig.submit(parentYaml, {}, parentFile);
     expect((await rig.finished(runId)).event).toBe('run-succeeded');
-    const childAccepted = rig.feed.seen.find((e) => e.type === 'run.event.v1' && e.body.event === 'run-accepted' && e.body.parentRunId === runId);
+    const childAccepted = rig.feed.seen.find(
+      (e) => e.type === 'run.event.v1' && e.body.event === 'run-accepted' && e.body.parentRunId === runId,
+    );
     expect(childAccepted).toBeDefined();
     const childRunId = (childAccepted!.body as { runId: string }).runId;
     expect(rig.events(childRunId).every((e) => e.parentRunId === runId)).toBe(true);

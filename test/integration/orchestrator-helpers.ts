@@ -1,6 +1,10 @@
 /** Shared set-up of the orchestrator suites: a nats-server, an orchestrator host, plain agents and a client. */
 import { orchestratorKind } from '../../actors/orchestrator/orchestrator.ts';
-import { type PlainAgent, type PlainAgentOptions, startPlainAgent } from '../../actors/orchestrator/plain-agent.ts';
+import {
+  type PlainAgent,
+  type PlainAgentOptions,
+  startPlainAgent,
+} from '../../actors/orchestrator/plain-agent.ts';
 import { type ActorHandle, ActorRegistry, runActor } from '../../actors/runtime/index.ts';
 import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
@@ -31,7 +35,12 @@ export class OrchestratorRig {
   }
 
   async orchestrator(id = 'orch-1', args: Record<string, unknown> = {}): Promise<ActorHandle> {
-    const h = await runActor(orchestratorKind, { id, args, bus: { servers: this.nats.url }, heartbeatMs: 200 });
+    const h = await runActor(orchestratorKind, {
+      id,
+      args,
+      bus: { servers: this.nats.url },
+      heartbeatMs: 200,
+    });
     this.orchestrators.push(h);
     this.servers.onStop(async () => {
       await h.stop();
@@ -46,7 +55,11 @@ export class OrchestratorRig {
     return a;
   }
 
-  async submit(yaml: string, params: Record<string, string | number | boolean> = {}, file?: string): Promise<string> {
+  async submit(
+    yaml: string,
+    params: Record<string, string | number | boolean> = {},
+    file?: string,
+  ): Promise<string> {
     const reply = await this.client.ask(serviceSubject('orchestrator'), {
       type: 'run.request.v1',
       body: { yaml, params, ...(file ? { file } : {}), requestedBy: 'test' },
@@ -56,18 +69,31 @@ export class OrchestratorRig {
   }
 
   events(runId: string): RunEvent[] {
-    return this.feed.seen.filter((e) => e.type === 'run.event.v1' && e.body.runId === runId).map((e) => ({ ...(e as Envelope<'run.event.v1'>).body, ts: e.ts }));
+    return this.feed.seen
+      .filter((e) => e.type === 'run.event.v1' && e.body.runId === runId)
+      .map((e) => ({ ...(e as Envelope<'run.event.v1'>).body, ts: e.ts }));
   }
 
-  async event(runId: string, event: BodyOf<'run.event.v1'>['event'], pred: (b: BodyOf<'run.event.v1'>) => boolean = () => true, timeoutMs = 20_000) {
-    const e = await this.feed.next((x) => x.type === 'run.event.v1' && x.body.runId === runId && x.body.event === event && pred(x.body), timeoutMs);
+  async event(
+    runId: string,
+    event: BodyOf<'run.event.v1'>['event'],
+    pred: (b: BodyOf<'run.event.v1'>) => boolean = () => true,
+    timeoutMs = 20_000,
+  ) {
+    const e = await this.feed.next(
+      (x) => x.type === 'run.event.v1' && x.body.runId === runId && x.body.event === event && pred(x.body),
+      timeoutMs,
+    );
     return (e as Envelope<'run.event.v1'>).body;
   }
 
   /** Resolves with the run's final event (run-succeeded, run-failed or run-cancelled). */
   async finished(runId: string, timeoutMs = 30_000) {
     const e = await this.feed.next(
-      (x) => x.type === 'run.event.v1' && x.body.runId === runId && ['run-succeeded', 'run-failed', 'run-cancelled'].includes(x.body.event),
+      (x) =>
+        x.type === 'run.event.v1' &&
+        x.body.runId === runId &&
+        ['run-succeeded', 'run-failed', 'run-cancelled'].includes(x.body.event),
       timeoutMs,
     );
     return (e as Envelope<'run.event.v1'>).body;
@@ -82,7 +108,8 @@ export class OrchestratorRig {
   /** How many times each stage of a run was started on any agent. */
   executions(runId: string): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const a of this.agents) for (const t of a.started) if (t.runId === runId) out[t.stageId] = (out[t.stageId] ?? 0) + 1;
+    for (const a of this.agents)
+      for (const t of a.started) if (t.runId === runId) out[t.stageId] = (out[t.stageId] ?? 0) + 1;
     return out;
   }
 

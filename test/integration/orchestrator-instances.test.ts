@@ -14,7 +14,8 @@ beforeAll(async () => {
 });
 afterAll(() => rig.stop());
 
-const chain = 'name: shared\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n  - { id: b, needs: [a], task: { kind: noop } }\n  - { id: c, needs: [b], task: { kind: noop } }\n';
+const chain =
+  'name: shared\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n  - { id: b, needs: [a], task: { kind: noop } }\n  - { id: c, needs: [b], task: { kind: noop } }\n';
 
 describe('several orchestrator instances', () => {
   // Regression: each instance looked up the other's runs (a store read and a ping of the owner) inside
@@ -25,7 +26,11 @@ describe('several orchestrator instances', () => {
     expect(ends.map((e) => e.event)).toEqual(runIds.map(() => 'run-succeeded'));
     for (const id of runIds) expect(rig.executions(id)).toEqual({ a: 1, b: 1, c: 1 });
     // Both instances owned runs (the service subject is a queue group), so results crossed instances.
-    const owners = new Set(rig.feed.seen.filter((e) => e.type === 'run.event.v1' && runIds.includes(e.body.runId)).map((e) => e.from));
+    const owners = new Set(
+      rig.feed.seen
+        .filter((e) => e.type === 'run.event.v1' && runIds.includes(e.body.runId))
+        .map((e) => e.from),
+    );
     expect(owners).toEqual(new Set(['gov.actor.orchestrator.orch-a', 'gov.actor.orchestrator.orch-b']));
     const consumer = await rig.client.jetstream().consumers.get(RESULTS_STREAM, DEFAULT_RESULTS_DURABLE);
     await waitFor('every durable result copy acked', async () => {

@@ -37,8 +37,27 @@ describe('orchestrator recovery', () => {
 
   it('resumes a run after the orchestrator OS process is SIGKILLed and started again', async () => {
     const spawn = () =>
-      spawnProcessChild({ kind: 'orchestrator', id: 'orch-proc', natsUrl: rig.nats.url, env: { AGOV_NO_BUNDLE: '1' }, stderr: 'ignore' });
-    const alive = () => waitFor('orchestrator process answering', () => rig.client.ask(actorInbox('orchestrator', 'orch-proc'), { type: 'actor.ping.v1', body: {} }, { timeoutMs: 500 }).then(() => true), 60_000, 100);
+      spawnProcessChild({
+        kind: 'orchestrator',
+        id: 'orch-proc',
+        natsUrl: rig.nats.url,
+        env: { AGOV_NO_BUNDLE: '1' },
+        stderr: 'ignore',
+      });
+    const alive = () =>
+      waitFor(
+        'orchestrator process answering',
+        () =>
+          rig.client
+            .ask(
+              actorInbox('orchestrator', 'orch-proc'),
+              { type: 'actor.ping.v1', body: {} },
+              { timeoutMs: 500 },
+            )
+            .then(() => true),
+        60_000,
+        100,
+      );
     const proc = spawn();
     rig.servers.onStop(() => proc.stop(2_000).then(() => undefined));
     await alive();
@@ -62,7 +81,9 @@ describe('orchestrator recovery', () => {
     await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
     await first.kill();
     // Stage b's agent reports while no orchestrator is up: the RESULTS stream keeps the result.
-    await results.next((e) => e.type === 'agent.task.result.v1' && e.body.runId === runId && e.body.stageId === 'b');
+    await results.next(
+      (e) => e.type === 'agent.task.result.v1' && e.body.runId === runId && e.body.stageId === 'b',
+    );
     results.close();
     const second = await rig.orchestrator('orch-durable');
     expect((await rig.finished(runId)).event).toBe('run-succeeded');

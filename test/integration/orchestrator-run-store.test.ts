@@ -30,7 +30,10 @@ beforeAll(async () => {
 afterAll(() => servers.stopAll());
 
 function aRun(runId: string) {
-  const parsed = parsePipeline('name: p\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n', 'inline.yaml');
+  const parsed = parsePipeline(
+    'name: p\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n',
+    'inline.yaml',
+  );
   if (!parsed.ok) throw new Error('fixture pipeline invalid');
   return newRun({ runId, pipeline: instantiatePipeline(parsed.pipeline, {}), owner: 'o', now: Date.now() });
 }
@@ -55,7 +58,8 @@ describe('RunStore', () => {
 
   it('coalesces changes of one run made in the same turn into one write, calling every onSent', async () => {
     // Counted on the bucket's stream itself (each write is one stream message), not by a subscriber.
-    const lastSeq = async () => (await jetstreamManager(nc)).streams.info('KV_TEST_RUNS').then((i) => i.state.last_seq);
+    const lastSeq = async () =>
+      (await jetstreamManager(nc)).streams.info('KV_TEST_RUNS').then((i) => i.state.last_seq);
     const before = await lastSeq();
     const sent: number[] = [];
     const first = aRun('r-2');

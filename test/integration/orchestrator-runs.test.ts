@@ -15,7 +15,8 @@ beforeAll(async () => {
 });
 afterAll(() => rig.stop());
 
-const stageState = async (runId: string) => Object.fromEntries((await rig.state(runId)).stages.map((s) => [s.stageId, s]));
+const stageState = async (runId: string) =>
+  Object.fromEntries((await rig.state(runId)).stages.map((s) => [s.stageId, s]));
 
 describe('orchestrator runs pipelines on agents', () => {
   it('runs a DAG with a parallel branch in dependency order, the branches at the same time', async () => {
@@ -30,7 +31,12 @@ stages:
 `);
     expect((await rig.finished(runId)).event).toBe('run-succeeded');
     const s = await stageState(runId);
-    expect(Object.values(s).map((x) => x.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    expect(Object.values(s).map((x) => x.status)).toEqual([
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'succeeded',
+    ]);
     expect(s.b!.startedAt!).toBeGreaterThanOrEqual(s.a!.finishedAt!);
     expect(s.c!.startedAt!).toBeGreaterThanOrEqual(s.a!.finishedAt!);
     expect(s.b!.startedAt!).toBeLessThan(s.c!.finishedAt!);
@@ -41,7 +47,9 @@ stages:
   });
 
   it('acts on a report as the agent publishes it, once, and acks its durable copy once the state is stored, leaving nothing for redelivery', async () => {
-    const runId = await rig.submit('name: fast\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n  - { id: b, needs: [a], task: { kind: sleep, ms: 20 } }\n');
+    const runId = await rig.submit(
+      'name: fast\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n  - { id: b, needs: [a], task: { kind: sleep, ms: 20 } }\n',
+    );
     expect((await rig.finished(runId)).event).toBe('run-succeeded');
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1 });
     // Regression: the durable copy of a progress report was applied again, a second stage-progress event.
@@ -54,7 +62,9 @@ stages:
   });
 
   it('gives each task PIPELINE_ID and PARENT_PIPELINE_ID in its environment', async () => {
-    const runId = await rig.submit('name: env\nversion: 1\nstages:\n  - { id: only, task: { kind: noop } }\n');
+    const runId = await rig.submit(
+      'name: env\nversion: 1\nstages:\n  - { id: only, task: { kind: noop } }\n',
+    );
     await rig.finished(runId);
     const task = rig.agents.flatMap((a) => a.started).find((t) => t.runId === runId)!;
     expect(task.env).toEqual({ PIPELINE_ID: runId, PARENT_PIPELINE_ID: '' });
@@ -94,7 +104,12 @@ stages:
     const end = await rig.finished(runId);
     expect(end.event).toBe('run-failed');
     expect(end.error?.code).toBe('GOV_ERR_TIMEOUT');
-    expect(rig.events(runId).filter((e) => e.event === 'stage-timed-out').map((e) => e.attempt)).toEqual([1, 2]);
+    expect(
+      rig
+        .events(runId)
+        .filter((e) => e.event === 'stage-timed-out')
+        .map((e) => e.attempt),
+    ).toEqual([1, 2]);
     expect(rig.executions(runId)).toEqual({ forever: 2 });
     // The agents were told to stop: none is still working on it.
     await waitFor('agents idle after the cancel', () => rig.agents.every((a) => a.state === 'idle'));
@@ -109,7 +124,10 @@ stages:
   - { id: second, needs: [first], task: { kind: noop } }
 `);
     await rig.event(runId, 'stage-accepted');
-    const reply = await rig.client.ask(serviceSubject('orchestrator'), { type: 'run.cancel.v1', body: { runId, reason: 'test says stop' } });
+    const reply = await rig.client.ask(serviceSubject('orchestrator'), {
+      type: 'run.cancel.v1',
+      body: { runId, reason: 'test says stop' },
+    });
     expect(reply.type === 'run.state.v1' && reply.body.status).toBe('cancelled');
     expect((await rig.finished(runId)).event).toBe('run-cancelled');
     const s = await stageState(runId);
@@ -143,7 +161,12 @@ stages:
 `);
     expect((await rig.finished(runId)).event).toBe('run-succeeded');
     const s = await stageState(runId);
-    expect([s.drill!.status, s.child!.status, s.grandchild!.status, s.other!.status]).toEqual(['failed', 'skipped', 'skipped', 'succeeded']);
+    expect([s.drill!.status, s.child!.status, s.grandchild!.status, s.other!.status]).toEqual([
+      'failed',
+      'skipped',
+      'skipped',
+      'succeeded',
+    ]);
     expect(rig.executions(runId)).toEqual({ drill: 1, other: 1 });
   });
 
@@ -190,7 +213,10 @@ stages:
 
   it('answers run.get for an unknown run with GOV_ERR_NOT_FOUND and lists runs newest first', async () => {
     await expect(rig.state('r-nope')).rejects.toMatchObject({ code: 'GOV_ERR_NOT_FOUND' });
-    const reply = await rig.client.ask(serviceSubject('orchestrator'), { type: 'run.list.v1', body: { limit: 3 } });
+    const reply = await rig.client.ask(serviceSubject('orchestrator'), {
+      type: 'run.list.v1',
+      body: { limit: 3 },
+    });
     expect(reply.type === 'run.states.v1' && reply.body.runs.length).toBe(3);
     const runs = reply.type === 'run.states.v1' ? reply.body.runs : [];
     expect(runs[0]!.createdAt).toBeGreaterThanOrEqual(runs[1]!.createdAt);

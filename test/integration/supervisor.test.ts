@@ -47,14 +47,20 @@ const starts = (supervisorId: string, childId: string) =>
   feed.seen.filter((e) => isSupEvent(e, { supervisorId, event: 'child-started', childId })).length;
 
 async function crash(id: string) {
-  await client.ask(actorInbox('echo', id), { type: 'demo.crash.v1', body: { message: `crash ${id}` } }).catch(() => {});
+  await client
+    .ask(actorInbox('echo', id), { type: 'demo.crash.v1', body: { message: `crash ${id}` } })
+    .catch(() => {});
 }
 
 describe('supervisor strategies with in-host children', () => {
   it('one_for_one restarts only the crashed child', async () => {
     await sup('s11', 'one_for_one', [echo('a11'), echo('b11'), echo('c11')]);
     await crash('b11');
-    await feed.next((e) => isSupEvent(e, { supervisorId: 's11', event: 'child-started', childId: 'b11' }) && starts('s11', 'b11') === 2);
+    await feed.next(
+      (e) =>
+        isSupEvent(e, { supervisorId: 's11', event: 'child-started', childId: 'b11' }) &&
+        starts('s11', 'b11') === 2,
+    );
     const tree = await treeOf(client, 's11');
     expect(tree.children.map((c) => [c.id, c.status, c.restartCount])).toEqual([
       ['a11', 'running', 0],
@@ -62,7 +68,9 @@ describe('supervisor strategies with in-host children', () => {
       ['c11', 'running', 0],
     ]);
     expect([starts('s11', 'a11'), starts('s11', 'c11')]).toEqual([1, 1]);
-    const exit = feed.seen.find((e) => isSupEvent(e, { supervisorId: 's11', event: 'child-exited', childId: 'b11' }));
+    const exit = feed.seen.find((e) =>
+      isSupEvent(e, { supervisorId: 's11', event: 'child-exited', childId: 'b11' }),
+    );
     expect(exit?.type === 'supervisor.event.v1' && exit.body.detectedBy).toBe('exit-report');
     expect(exit?.type === 'supervisor.event.v1' && JSON.stringify(exit.body.reason)).toContain('crash b11');
   });
@@ -73,8 +81,13 @@ describe('supervisor strategies with in-host children', () => {
     await waitFor('all three restarted', () => ['a1a', 'b1a', 'c1a'].every((c) => starts('s1a', c) === 2));
     const stopped = feed.seen.filter((e) => isSupEvent(e, { supervisorId: 's1a', event: 'child-stopped' }));
     // OTP order: siblings are stopped in reverse start order.
-    expect(stopped.map((e) => (e.type === 'supervisor.event.v1' ? e.body.childId : ''))).toEqual(['c1a', 'b1a']);
-    expect((await client.ask(actorInbox('echo', 'c1a'), { type: 'actor.ping.v1', body: {} })).type).toBe('actor.pong.v1');
+    expect(stopped.map((e) => (e.type === 'supervisor.event.v1' ? e.body.childId : ''))).toEqual([
+      'c1a',
+      'b1a',
+    ]);
+    expect((await client.ask(actorInbox('echo', 'c1a'), { type: 'actor.ping.v1', body: {} })).type).toBe(
+      'actor.pong.v1',
+    );
   });
 
   it('rest_for_one restarts the crashed child and those started after it, not those before', async () => {
@@ -87,7 +100,10 @@ describe('supervisor strategies with in-host children', () => {
 
 describe('restart types', () => {
   it('a transient child that stops normally is not restarted, one that crashes is', async () => {
-    await sup('stt', 'one_for_one', [echo('tn', { restart: 'transient' }), echo('tc', { restart: 'transient' })]);
+    await sup('stt', 'one_for_one', [
+      echo('tn', { restart: 'transient' }),
+      echo('tc', { restart: 'transient' }),
+    ]);
     await client.ask(actorInbox('echo', 'tn'), { type: 'actor.stop.v1', body: { reason: 'done' } });
     await feed.next((e) => isSupEvent(e, { supervisorId: 'stt', event: 'child-exited', childId: 'tn' }));
     await crash('tc');
@@ -101,7 +117,9 @@ describe('restart types', () => {
     await sup('stmp', 'one_for_one', [echo('tmp1', { restart: 'temporary' }), echo('perm1')]);
     await crash('tmp1');
     await feed.next((e) => isSupEvent(e, { supervisorId: 'stmp', event: 'child-exited', childId: 'tmp1' }));
-    await waitFor('tmp1 removed', async () => (await treeOf(client, 'stmp')).children.every((c) => c.id !== 'tmp1'));
+    await waitFor('tmp1 removed', async () =>
+      (await treeOf(client, 'stmp')).children.every((c) => c.id !== 'tmp1'),
+    );
     expect(starts('stmp', 'tmp1')).toBe(1);
   });
 
@@ -113,7 +131,11 @@ describe('restart types', () => {
 });
 
 describe('process children', () => {
-  const proc = (id: string): ChildSpecInput => ({ id, start: { kind: 'process', actorKind: 'echo', actorId: id }, shutdownMs: 2_000 });
+  const proc = (id: string): ChildSpecInput => ({
+    id,
+    start: { kind: 'process', actorKind: 'echo', actorId: id },
+    shutdownMs: 2_000,
+  });
 
   it('a SIGKILLed process child is detected by its exit and replaced by a new process', async () => {
     await sup('sproc', 'one_for_one', [proc('p1'), echo('inhost1')]);
@@ -123,16 +145,27 @@ describe('process children', () => {
     await waitFor('p1 restarted', () => starts('sproc', 'p1') === 2);
     const after = (await treeOf(client, 'sproc')).children.find((c) => c.id === 'p1')!;
     expect(after.pid).not.toBe(before.pid);
-    const exit = feed.seen.find((e) => isSupEvent(e, { supervisorId: 'sproc', event: 'child-exited', childId: 'p1' }));
+    const exit = feed.seen.find((e) =>
+      isSupEvent(e, { supervisorId: 'sproc', event: 'child-exited', childId: 'p1' }),
+    );
     expect(exit?.type === 'supervisor.event.v1' && exit.body.detectedBy).toBe('process-exit');
-    expect((await client.ask(actorInbox('echo', 'p1'), { type: 'demo.echo.v1', body: { text: 'back' } })).type).toBe('demo.echoed.v1');
+    expect(
+      (await client.ask(actorInbox('echo', 'p1'), { type: 'demo.echo.v1', body: { text: 'back' } })).type,
+    ).toBe('demo.echoed.v1');
     expect(starts('sproc', 'inhost1')).toBe(1);
   });
 
   it('a process child with a nice value runs at that priority, every thread of it, and so does its replacement', async () => {
     const threadNices = (pid: number) =>
       readdirSync(`/proc/${pid}/task`).map((tid) => getPriority(Number(tid)));
-    await sup('snice', 'one_for_one', [{ id: 'nice1', start: { kind: 'process', actorKind: 'echo', actorId: 'nice1', nice: 7 }, shutdownMs: 2_000 }, proc('plain1')]);
+    await sup('snice', 'one_for_one', [
+      {
+        id: 'nice1',
+        start: { kind: 'process', actorKind: 'echo', actorId: 'nice1', nice: 7 },
+        shutdownMs: 2_000,
+      },
+      proc('plain1'),
+    ]);
     const children = (await treeOf(client, 'snice')).children;
     const first = children.find((c) => c.id === 'nice1')!.pid!;
     expect(getPriority(first)).toBe(7);
@@ -149,10 +182,14 @@ describe('process children', () => {
     await sup('shung', 'one_for_one', [proc('hung1')]);
     const before = (await treeOf(client, 'shung')).children[0]!;
     process.kill(before.pid!, 'SIGSTOP');
-    const hung = await feed.next((e) => isSupEvent(e, { supervisorId: 'shung', event: 'child-hung', childId: 'hung1' }));
+    const hung = await feed.next((e) =>
+      isSupEvent(e, { supervisorId: 'shung', event: 'child-hung', childId: 'hung1' }),
+    );
     expect(hung).toBeDefined();
     await waitFor('hung1 replaced', () => starts('shung', 'hung1') === 2);
-    const exit = feed.seen.find((e) => isSupEvent(e, { supervisorId: 'shung', event: 'child-exited', childId: 'hung1' }));
+    const exit = feed.seen.find((e) =>
+      isSupEvent(e, { supervisorId: 'shung', event: 'child-exited', childId: 'hung1' }),
+    );
     expect(exit?.type === 'supervisor.event.v1' && exit.body.detectedBy).toBe('heartbeat');
     const after = (await treeOf(client, 'shung')).children[0]!;
     expect(after.pid).not.toBe(before.pid);
@@ -168,7 +205,9 @@ describe('process children', () => {
     });
     await waitFor('a beat seen', () => lastBeatAt > 0);
     process.kill(pid, 'SIGSTOP');
-    await feed.next((e) => isSupEvent(e, { supervisorId: 'sdeadline', event: 'child-hung', childId: 'hung2' }));
+    await feed.next((e) =>
+      isSupEvent(e, { supervisorId: 'sdeadline', event: 'child-hung', childId: 'hung2' }),
+    );
     const silentMs = performance.now() - lastBeatAt;
     beats.unsubscribe();
     expect(silentMs).toBeGreaterThanOrEqual(600 - 5); // 5 ms: the two receipts of the last beat differ slightly
@@ -178,10 +217,26 @@ describe('process children', () => {
 
 describe('escalation', () => {
   it('exceeding restart intensity escalates to the parent, which restarts the whole subtree', async () => {
-    const team = { id: 'team-esc', strategy: 'one_for_one' as const, intensity: 1, periodMs: 60_000, children: [
-      { id: 'w1', start: { kind: 'actor' as const, actorKind: 'echo', actorId: 'w1' }, restart: 'permanent' as const, shutdownMs: 2_000 },
-      { id: 'w2', start: { kind: 'actor' as const, actorKind: 'echo', actorId: 'w2' }, restart: 'permanent' as const, shutdownMs: 2_000 },
-    ] };
+    const team = {
+      id: 'team-esc',
+      strategy: 'one_for_one' as const,
+      intensity: 1,
+      periodMs: 60_000,
+      children: [
+        {
+          id: 'w1',
+          start: { kind: 'actor' as const, actorKind: 'echo', actorId: 'w1' },
+          restart: 'permanent' as const,
+          shutdownMs: 2_000,
+        },
+        {
+          id: 'w2',
+          start: { kind: 'actor' as const, actorKind: 'echo', actorId: 'w2' },
+          restart: 'permanent' as const,
+          shutdownMs: 2_000,
+        },
+      ],
+    };
     await sup('root-esc', 'one_for_one', [
       { id: 'team-esc', start: { kind: 'supervisor', spec: team }, shutdownMs: 'infinity' },
       echo('sibling-esc'),
@@ -190,9 +245,14 @@ describe('escalation', () => {
     await waitFor('w1 restarted once', () => starts('team-esc', 'w1') === 2);
     await crash('w1'); // second restart within the period: intensity 1 exceeded
     await feed.next((e) => isSupEvent(e, { supervisorId: 'team-esc', event: 'escalated' }));
-    await feed.next((e) => isSupEvent(e, { supervisorId: 'root-esc', event: 'child-exited', childId: 'team-esc' }));
+    await feed.next((e) =>
+      isSupEvent(e, { supervisorId: 'root-esc', event: 'child-exited', childId: 'team-esc' }),
+    );
     await waitFor('team restarted by root', () => starts('root-esc', 'team-esc') === 2);
-    await waitFor('w1 and w2 started afresh', () => starts('team-esc', 'w1') === 3 && starts('team-esc', 'w2') === 2);
+    await waitFor(
+      'w1 and w2 started afresh',
+      () => starts('team-esc', 'w1') === 3 && starts('team-esc', 'w2') === 2,
+    );
     const tree = await treeOf(client, 'root-esc');
     const t = tree.children.find((c) => c.id === 'team-esc')!;
     expect(t.restartCount).toBe(1);
@@ -206,8 +266,19 @@ describe('escalation', () => {
 
 describe('supervisors in their own processes', () => {
   it('regression: a SIGKILLed supervisor process takes its process children with it (no orphans under reused ids)', async () => {
-    const spec = supervisorSpec({ id: 'sproc-sup', children: [{ id: 'gc1', start: { kind: 'process', actorKind: 'echo', actorId: 'gc1' }, shutdownMs: 2_000 }] });
-    const supProc = spawnProcessChild({ kind: 'supervisor', id: 'sproc-sup', natsUrl: nats.url, args: { spec, childHeartbeatMs: 200 }, heartbeatMs: 200 });
+    const spec = supervisorSpec({
+      id: 'sproc-sup',
+      children: [
+        { id: 'gc1', start: { kind: 'process', actorKind: 'echo', actorId: 'gc1' }, shutdownMs: 2_000 },
+      ],
+    });
+    const supProc = spawnProcessChild({
+      kind: 'supervisor',
+      id: 'sproc-sup',
+      natsUrl: nats.url,
+      args: { spec, childHeartbeatMs: 200 },
+      heartbeatMs: 200,
+    });
     servers.onStop(() => supProc.signal('SIGKILL'));
     const tree = await waitFor('grandchild running', async () => {
       const t = await treeOf(client, 'sproc-sup').catch(() => undefined);

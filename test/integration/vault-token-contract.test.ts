@@ -4,7 +4,13 @@ import { VaultTokenClient } from '../../actors/token/vault-client.ts';
 import { ManualClock } from '../../infra/clock.ts';
 import { freePort } from '../../infra/free-port.ts';
 import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
-import { type GovError, TokenExpiredError, TokenRevokedError, VaultError, serializeError } from '../../protocols/errors.ts';
+import {
+  type GovError,
+  TokenExpiredError,
+  TokenRevokedError,
+  VaultError,
+  serializeError,
+} from '../../protocols/errors.ts';
 
 /**
  * One contract for Vault's token auth method, run against every backend at hand:
@@ -41,7 +47,10 @@ const factories: BackendFactory[] = [
 if (process.env.VAULT_ADDR && process.env.VAULT_TOKEN) {
   const addr = process.env.VAULT_ADDR;
   const rootToken = process.env.VAULT_TOKEN;
-  factories.push({ name: `Vault at VAULT_ADDR=${addr}`, start: async () => ({ addr, rootToken, clock: undefined, stop: async () => {} }) });
+  factories.push({
+    name: `Vault at VAULT_ADDR=${addr}`,
+    start: async () => ({ addr, rootToken, clock: undefined, stop: async () => {} }),
+  });
 } else if (process.env.VAULT_ADDR) {
   console.info('vault contract: VAULT_ADDR is set but VAULT_TOKEN is not; skipping the real Vault backend');
 }
@@ -58,7 +67,12 @@ interface ApiAnswer {
 }
 
 /** A raw HTTP call, to check Vault's wire shapes and statuses without the client in between. */
-async function api(addr: string, method: string, path: string, opts: { token?: string; body?: unknown; rawBody?: string } = {}): Promise<ApiAnswer> {
+async function api(
+  addr: string,
+  method: string,
+  path: string,
+  opts: { token?: string; body?: unknown; rawBody?: string } = {},
+): Promise<ApiAnswer> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (opts.token !== undefined) headers['X-Vault-Token'] = opts.token;
   const res = await fetch(`${addr}/v1/${path}`, {
@@ -127,7 +141,18 @@ describe.each(factories)('Vault token auth contract against the $name', (factory
     });
     expect(res.status).toBe(200);
     const auth = res.body?.auth ?? {};
-    for (const key of ['client_token', 'accessor', 'policies', 'token_policies', 'metadata', 'lease_duration', 'renewable', 'entity_id', 'token_type', 'orphan']) {
+    for (const key of [
+      'client_token',
+      'accessor',
+      'policies',
+      'token_policies',
+      'metadata',
+      'lease_duration',
+      'renewable',
+      'entity_id',
+      'token_type',
+      'orphan',
+    ]) {
       expect(auth).toHaveProperty(key);
     }
     expect(auth.lease_duration).toBe(7200);
@@ -144,7 +169,12 @@ describe.each(factories)('Vault token auth contract against the $name', (factory
   });
 
   it('looks a token up by accessor with its ttl, policies, meta and renewable flag but without its id', async () => {
-    const issued = await vault.createToken({ policies: ['agent-read'], ttl: '2h', explicitMaxTtl: '4h', meta: { run: 'r-3' } });
+    const issued = await vault.createToken({
+      policies: ['agent-read'],
+      ttl: '2h',
+      explicitMaxTtl: '4h',
+      meta: { run: 'r-3' },
+    });
     const info = await vault.lookupAccessor(issued.accessor);
     expect(info.accessor).toBe(issued.accessor);
     expect(info.ttlS).toBeGreaterThan(7190);
@@ -159,10 +189,30 @@ describe.each(factories)('Vault token auth contract against the $name', (factory
     expect(info.path).toBe('auth/token/create');
     expect(info.expireTime).not.toBeNull();
 
-    const raw = await api(backend.addr, 'POST', 'auth/token/lookup-accessor', { token: backend.rootToken, body: { accessor: issued.accessor } });
+    const raw = await api(backend.addr, 'POST', 'auth/token/lookup-accessor', {
+      token: backend.rootToken,
+      body: { accessor: issued.accessor },
+    });
     expect(raw.status).toBe(200);
     const data = raw.body?.data ?? {};
-    for (const key of ['accessor', 'creation_time', 'creation_ttl', 'display_name', 'expire_time', 'explicit_max_ttl', 'id', 'issue_time', 'meta', 'num_uses', 'orphan', 'path', 'policies', 'renewable', 'ttl', 'type']) {
+    for (const key of [
+      'accessor',
+      'creation_time',
+      'creation_ttl',
+      'display_name',
+      'expire_time',
+      'explicit_max_ttl',
+      'id',
+      'issue_time',
+      'meta',
+      'num_uses',
+      'orphan',
+      'path',
+      'policies',
+      'renewable',
+      'ttl',
+      'type',
+    ]) {
       expect(data).toHaveProperty(key);
     }
     expect(data.id).toBe('');
@@ -177,7 +227,10 @@ describe.each(factories)('Vault token auth contract against the $name', (factory
     const raw = await api(backend.addr, 'GET', 'auth/token/lookup-self', { token: issued.token });
     expect(raw.status).toBe(200);
     expect(raw.body?.data?.id).toBe(issued.token);
-    const byToken = await api(backend.addr, 'POST', 'auth/token/lookup', { token: backend.rootToken, body: { token: issued.token } });
+    const byToken = await api(backend.addr, 'POST', 'auth/token/lookup', {
+      token: backend.rootToken,
+      body: { token: issued.token },
+    });
     expect(byToken.body?.data?.id).toBe(issued.token);
     expect(byToken.body?.data?.accessor).toBe(issued.accessor);
   });
@@ -217,7 +270,11 @@ describe.each(factories)('Vault token auth contract against the $name', (factory
     const byAccessor = await failure(vault.renewAccessor(issued.accessor));
     expect(byAccessor).toBeInstanceOf(VaultError);
     expect((byAccessor as GovError).retryable).toBe(false);
-    expect((byAccessor as GovError).details).toMatchObject({ status: 400, reason: 'not_renewable', accessor: issued.accessor });
+    expect((byAccessor as GovError).details).toMatchObject({
+      status: 400,
+      reason: 'not_renewable',
+      accessor: issued.accessor,
+    });
     const bySelf = await failure(vault.renewSelf(issued.token));
     expect((bySelf as GovError).details).toMatchObject({ reason: 'not_renewable' });
     expect((await vault.lookupAccessor(issued.accessor)).renewable).toBe(false);
@@ -240,19 +297,28 @@ describe.each(factories)('Vault token auth contract against the $name', (factory
     expect(await vault.revokeAccessor(issued.accessor)).toBe(true);
     const byAccessor = await failure(vault.lookupAccessor(issued.accessor));
     expect(byAccessor).toBeInstanceOf(TokenRevokedError);
-    expect((byAccessor as GovError).details).toMatchObject({ accessor: issued.accessor, knownToClient: true });
+    expect((byAccessor as GovError).details).toMatchObject({
+      accessor: issued.accessor,
+      knownToClient: true,
+    });
     expect(await failure(vault.lookupSelf(issued.token))).toBeInstanceOf(TokenRevokedError);
     expect(await failure(vault.renewAccessor(issued.accessor))).toBeInstanceOf(TokenRevokedError);
     expect(await vault.revokeAccessor(issued.accessor)).toBe(false);
 
-    const raw = await api(backend.addr, 'POST', 'auth/token/lookup-accessor', { token: backend.rootToken, body: { accessor: issued.accessor } });
+    const raw = await api(backend.addr, 'POST', 'auth/token/lookup-accessor', {
+      token: backend.rootToken,
+      body: { accessor: issued.accessor },
+    });
     expect(raw.status).toBe(400);
     expect(raw.body?.errors).toContain('invalid accessor');
   });
 
   it('revokes a token by token with 204 and by itself', async () => {
     const a = await vault.createToken({ policies: ['agent-read'], ttl: '2h' });
-    const revoked = await api(backend.addr, 'POST', 'auth/token/revoke', { token: backend.rootToken, body: { token: a.token } });
+    const revoked = await api(backend.addr, 'POST', 'auth/token/revoke', {
+      token: backend.rootToken,
+      body: { token: a.token },
+    });
     expect(revoked.status).toBe(204);
     expect(revoked.body).toBeNull();
     expect((await api(backend.addr, 'GET', 'auth/token/lookup-self', { token: a.token })).status).toBe(403);
@@ -263,8 +329,14 @@ describe.each(factories)('Vault token auth contract against the $name', (factory
   });
 
   it('revoking a parent revokes its children and grandchildren but not orphans', async () => {
-    const parent = await vault.createToken({ policies: [creatorPolicy, 'agent-read', 'agent-write'], ttl: '2h' });
-    const child = await vault.createChildToken(parent.token, { policies: [creatorPolicy, 'agent-read'], ttl: '1h' });
+    const parent = await vault.createToken({
+      policies: [creatorPolicy, 'agent-read', 'agent-write'],
+      ttl: '2h',
+    });
+    const child = await vault.createChildToken(parent.token, {
+      policies: [creatorPolicy, 'agent-read'],
+      ttl: '1h',
+    });
     const grandchild = await vault.createChildToken(child.token, { policies: ['agent-read'], ttl: '30m' });
     const orphan = await vault.createToken({ policies: ['agent-read'], ttl: '2h', noParent: true });
     expect(child.orphan).toBe(false);
@@ -278,14 +350,22 @@ describe.each(factories)('Vault token auth contract against the $name', (factory
   });
 
   it('creates orphans through create-orphan, and refuses no_parent to a caller without sudo', async () => {
-    const orphan = await api(backend.addr, 'POST', 'auth/token/create-orphan', { token: backend.rootToken, body: { policies: ['agent-read'], ttl: '1h' } });
+    const orphan = await api(backend.addr, 'POST', 'auth/token/create-orphan', {
+      token: backend.rootToken,
+      body: { policies: ['agent-read'], ttl: '1h' },
+    });
     expect(orphan.status).toBe(200);
     expect(orphan.body?.auth?.orphan).toBe(true);
 
     const parent = await vault.createToken({ policies: [creatorPolicy, 'agent-read'], ttl: '1h' });
-    const refused = await api(backend.addr, 'POST', 'auth/token/create', { token: parent.token, body: { policies: ['agent-read'], no_parent: true } });
+    const refused = await api(backend.addr, 'POST', 'auth/token/create', {
+      token: parent.token,
+      body: { policies: ['agent-read'], no_parent: true },
+    });
     expect(refused.status).toBe(400);
-    expect(refused.body?.errors?.join(' ')).toMatch(/root or sudo privileges required to create orphan token/);
+    expect(refused.body?.errors?.join(' ')).toMatch(
+      /root or sudo privileges required to create orphan token/,
+    );
   });
 
   it("requires a child's policies to be a subset of its parent's unless the parent is root", async () => {
@@ -293,10 +373,15 @@ describe.each(factories)('Vault token auth contract against the $name', (factory
     const ok = await vault.createChildToken(parent.token, { policies: ['agent-read'], ttl: '30m' });
     expect(ok.policies).toEqual(['agent-read', 'default']);
 
-    const err = await failure(vault.createChildToken(parent.token, { policies: ['agent-admin'], ttl: '30m' }));
+    const err = await failure(
+      vault.createChildToken(parent.token, { policies: ['agent-admin'], ttl: '30m' }),
+    );
     expect(err).toBeInstanceOf(VaultError);
     expect((err as GovError).retryable).toBe(false);
-    expect((err as GovError).details).toMatchObject({ status: 400, errors: ['child policies must be subset of parent'] });
+    expect((err as GovError).details).toMatchObject({
+      status: 400,
+      errors: ['child policies must be subset of parent'],
+    });
 
     const fromRoot = await vault.createToken({ policies: ['agent-admin'], ttl: '30m' });
     expect(fromRoot.policies).toEqual(['agent-admin', 'default']);
@@ -335,13 +420,19 @@ describe.each(factories)('Vault token auth contract against the $name', (factory
     const missing = await api(backend.addr, 'GET', 'auth/token/lookup-self');
     expect(missing.status).toBe(403);
     expect(missing.body?.errors?.join(' ')).toMatch(/permission denied/);
-    const unknown = await api(backend.addr, 'POST', 'auth/token/create', { token: 'hvs.not-a-token', body: {} });
+    const unknown = await api(backend.addr, 'POST', 'auth/token/create', {
+      token: 'hvs.not-a-token',
+      body: {},
+    });
     expect(unknown.status).toBe(403);
     expect(unknown.body?.errors?.join(' ')).toMatch(/permission denied/);
 
     const issued = await vault.createToken({ policies: ['agent-read'], ttl: '1h' });
     await vault.revokeAccessor(issued.accessor);
-    const revoked = await api(backend.addr, 'POST', 'auth/token/renew-self', { token: issued.token, body: {} });
+    const revoked = await api(backend.addr, 'POST', 'auth/token/renew-self', {
+      token: issued.token,
+      body: {},
+    });
     expect(revoked.status).toBe(403);
   });
 
@@ -363,7 +454,11 @@ describe.each(factories)('Vault token auth contract against the $name', (factory
 
   it('turns an unreachable Vault into a retryable VaultError', async () => {
     const port = await freePort();
-    const offline = new VaultTokenClient({ addr: `http://127.0.0.1:${port}`, token: backend.rootToken, requestTimeoutMs: 2000 });
+    const offline = new VaultTokenClient({
+      addr: `http://127.0.0.1:${port}`,
+      token: backend.rootToken,
+      requestTimeoutMs: 2000,
+    });
     const err = await failure(offline.lookupAccessor('some-accessor'));
     expect(err).toBeInstanceOf(VaultError);
     expect((err as GovError).retryable).toBe(true);

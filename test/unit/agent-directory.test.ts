@@ -2,11 +2,34 @@ import { describe, expect, it } from 'vitest';
 import { AgentDirectoryTable } from '../../actors/agent-directory.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
 
-function hb(agentId: string, status: Record<string, unknown> | undefined, intervalMs = 100, kind = 'agent'): BodyOf<'actor.heartbeat.v1'> {
-  return { actorId: agentId, kind, seq: 0, pid: 1, host: 'h', uptimeMs: 0, mailboxDepth: 0, processed: 0, intervalMs, status };
+function hb(
+  agentId: string,
+  status: Record<string, unknown> | undefined,
+  intervalMs = 100,
+  kind = 'agent',
+): BodyOf<'actor.heartbeat.v1'> {
+  return {
+    actorId: agentId,
+    kind,
+    seq: 0,
+    pid: 1,
+    host: 'h',
+    uptimeMs: 0,
+    mailboxDepth: 0,
+    processed: 0,
+    intervalMs,
+    status,
+  };
 }
 
-const state = (agentId: string, team: string, s = 'idle') => ({ agentId, state: s, tier: 'T1' as const, team, role: 'r', restarts: 0 });
+const state = (agentId: string, team: string, s = 'idle') => ({
+  agentId,
+  state: s,
+  tier: 'T1' as const,
+  team,
+  role: 'r',
+  restarts: 0,
+});
 
 describe('agent directory table', () => {
   it('lists agents from heartbeats with their last heartbeat time, and filters by id and team', () => {
@@ -37,8 +60,25 @@ describe('agent directory table', () => {
 
   it('applies transitions from the feed between heartbeats', () => {
     const t = new AgentDirectoryTable();
-    t.heartbeat(hb('a1', { ...state('a1', 'red', 'working'), currentTask: { taskId: 't', runId: 'r', stageId: 's', attempt: 1 } }), 0);
-    t.transition({ agentId: 'a1', from: 'working', to: 'suspended', event: 'SUSPEND', tier: 'T1', team: 'red', restarts: 0 }, 10);
+    t.heartbeat(
+      hb('a1', {
+        ...state('a1', 'red', 'working'),
+        currentTask: { taskId: 't', runId: 'r', stageId: 's', attempt: 1 },
+      }),
+      0,
+    );
+    t.transition(
+      {
+        agentId: 'a1',
+        from: 'working',
+        to: 'suspended',
+        event: 'SUSPEND',
+        tier: 'T1',
+        team: 'red',
+        restarts: 0,
+      },
+      10,
+    );
     const [a] = t.query({}, 20);
     expect(a).toMatchObject({ state: 'suspended', tier: 'T1' });
     expect(a!.currentTask).toBeUndefined();

@@ -80,7 +80,9 @@ function spawn(input: Partial<LifecycleInput> = {}, h: Hooks = hooks()) {
       releaseResources: (_, p) => h.releaseResources(p),
     },
   });
-  const actor = createActor(machine, { input: { agentId: 'agent-1', tier: 'T1', team: 'red', role: 'coder', ...input } });
+  const actor = createActor(machine, {
+    input: { agentId: 'agent-1', tier: 'T1', team: 'red', role: 'coder', ...input },
+  });
   actor.start();
   return { actor, hooks: h, machine };
 }
@@ -89,8 +91,16 @@ const PATH: Record<LifecycleState, LifecycleEvent[]> = {
   created: [],
   bootstrapping: [{ type: 'BOOTSTRAP' }],
   idle: [{ type: 'BOOTSTRAP' }, { type: 'PREFLIGHT_OK' }],
-  working: [{ type: 'BOOTSTRAP' }, { type: 'PREFLIGHT_OK' }, { type: 'ASSIGN_TASK', task: { id: 'task-1', kind: 'exec' } }],
-  suspended: [{ type: 'BOOTSTRAP' }, { type: 'PREFLIGHT_OK' }, { type: 'SUSPEND', reason: 'budget-exhausted' }],
+  working: [
+    { type: 'BOOTSTRAP' },
+    { type: 'PREFLIGHT_OK' },
+    { type: 'ASSIGN_TASK', task: { id: 'task-1', kind: 'exec' } },
+  ],
+  suspended: [
+    { type: 'BOOTSTRAP' },
+    { type: 'PREFLIGHT_OK' },
+    { type: 'SUSPEND', reason: 'budget-exhausted' },
+  ],
   failed: [{ type: 'BOOTSTRAP' }, { type: 'PREFLIGHT_FAILED', error: 'no credentials' }],
   quarantined: [{ type: 'BOOTSTRAP' }, { type: 'PREFLIGHT_OK' }, { type: 'QUARANTINE', reason: 'policy' }],
   terminated: [{ type: 'TERMINATE' }],
@@ -294,7 +304,11 @@ describe('agent lifecycle machine', () => {
 
   it('records a failed task error and returns to idle', () => {
     const { actor } = inState('working');
-    actor.send({ type: 'TASK_FAILED', taskId: 'task-1', error: { code: 'GOV_ERR_TIMEOUT', message: 'slow' } });
+    actor.send({
+      type: 'TASK_FAILED',
+      taskId: 'task-1',
+      error: { code: 'GOV_ERR_TIMEOUT', message: 'slow' },
+    });
     expect(actor.getSnapshot().value).toBe('idle');
     expect(actor.getSnapshot().context.lastError).toEqual({ code: 'GOV_ERR_TIMEOUT', message: 'slow' });
     expect(actor.getSnapshot().context.currentTask).toBeNull();
@@ -342,7 +356,9 @@ describe('agent lifecycle machine', () => {
       const { actor, hooks: h } = inState('idle', { tier: 'T1' });
       actor.send({ type: 'ASSIGN_TASK', task: { id: 'p', kind: 'noop', requiredTier: 'T2' } });
       expect(actor.getSnapshot().value).toBe('idle');
-      expect(h.reportPolicyViolation).toHaveBeenCalledWith(expect.objectContaining({ requiredTier: 'T2', taskId: 'p' }));
+      expect(h.reportPolicyViolation).toHaveBeenCalledWith(
+        expect.objectContaining({ requiredTier: 'T2', taskId: 'p' }),
+      );
     });
 
     it('never lets a lenient requiredTier lower the kind minimum', () => {
@@ -368,7 +384,10 @@ describe('agent lifecycle machine', () => {
     it('aborts the running task when suspended', () => {
       const { actor, hooks: h } = inState('working');
       actor.send({ type: 'SUSPEND', reason: 'budget-exhausted' });
-      expect(actor.getSnapshot().context).toMatchObject({ currentTask: null, suspendReason: 'budget-exhausted' });
+      expect(actor.getSnapshot().context).toMatchObject({
+        currentTask: null,
+        suspendReason: 'budget-exhausted',
+      });
       expect(h.abortTask).toHaveBeenCalledWith({
         agentId: 'agent-1',
         task: { id: 'task-1', kind: 'exec' },
@@ -442,7 +461,8 @@ describe('agent lifecycle machine', () => {
           byTier,
         });
       }
-      for (const e of [SAMPLE.RESUME, SAMPLE.BOOTSTRAP, SAMPLE.PREFLIGHT_OK, SAMPLE.ASSIGN_TASK]) actor.send(e);
+      for (const e of [SAMPLE.RESUME, SAMPLE.BOOTSTRAP, SAMPLE.PREFLIGHT_OK, SAMPLE.ASSIGN_TASK])
+        actor.send(e);
       expect(actor.getSnapshot().value).toBe('quarantined');
       h.runPreflight.mockClear();
       actor.send({ type: 'RELEASE', byTier: 'T2' });
@@ -464,12 +484,22 @@ describe('agent lifecycle machine', () => {
       const { actor, hooks: h } = inState('idle', { tier: 'T0' });
       actor.send({ type: 'PROMOTE', byTier: 'T2' });
       expect(actor.getSnapshot().context.tier).toBe('T1');
-      expect(h.tierChanged).toHaveBeenLastCalledWith({ agentId: 'agent-1', from: 'T0', to: 'T1', byTier: 'T2' });
+      expect(h.tierChanged).toHaveBeenLastCalledWith({
+        agentId: 'agent-1',
+        from: 'T0',
+        to: 'T1',
+        byTier: 'T2',
+      });
       actor.send({ type: 'PROMOTE', byTier: 'T2' });
       expect(actor.getSnapshot().context.tier).toBe('T2');
       actor.send({ type: 'DEMOTE', byTier: 'T2' });
       expect(actor.getSnapshot().context.tier).toBe('T1');
-      expect(h.tierChanged).toHaveBeenLastCalledWith({ agentId: 'agent-1', from: 'T2', to: 'T1', byTier: 'T2' });
+      expect(h.tierChanged).toHaveBeenLastCalledWith({
+        agentId: 'agent-1',
+        from: 'T2',
+        to: 'T1',
+        byTier: 'T2',
+      });
     });
 
     it('refuses promotion or demotion asked by T0 or T1', () => {
@@ -498,7 +528,9 @@ describe('agent lifecycle machine', () => {
       const bottom = inState('idle', { tier: 'T0' });
       bottom.actor.send({ type: 'DEMOTE', byTier: 'T2' });
       expect(bottom.actor.getSnapshot().context.tier).toBe('T0');
-      expect(bottom.hooks.rejectCommand).toHaveBeenCalledWith(expect.objectContaining({ reason: 'tier-bound' }));
+      expect(bottom.hooks.rejectCommand).toHaveBeenCalledWith(
+        expect.objectContaining({ reason: 'tier-bound' }),
+      );
     });
 
     it('aborts the current task when a demotion makes it forbidden', () => {
@@ -508,7 +540,11 @@ describe('agent lifecycle machine', () => {
       expect(snap.value).toBe('idle');
       expect(snap.context.tier).toBe('T0');
       expect(snap.context.currentTask).toBeNull();
-      expect(h.abortTask).toHaveBeenCalledWith({ agentId: 'agent-1', task: { id: 'task-1', kind: 'exec' }, reason: 'demoted' });
+      expect(h.abortTask).toHaveBeenCalledWith({
+        agentId: 'agent-1',
+        task: { id: 'task-1', kind: 'exec' },
+        reason: 'demoted',
+      });
       expect(h.tierChanged).toHaveBeenCalledWith({ agentId: 'agent-1', from: 'T1', to: 'T0', byTier: 'T2' });
     });
 
@@ -606,8 +642,12 @@ describe('agent lifecycle machine', () => {
     it('rejects input that is not a persisted lifecycle snapshot', () => {
       expect(() => restoreLifecycle('{not json')).toThrow(DecodeError);
       expect(() => restoreLifecycle(null)).toThrow(DecodeError);
-      expect(() => restoreLifecycle({ value: 'flying', context: { agentId: 'a', tier: 'T1' } })).toThrow(DecodeError);
-      expect(() => restoreLifecycle({ value: 'idle', context: { agentId: 'a', tier: 'T7' } })).toThrow(DecodeError);
+      expect(() => restoreLifecycle({ value: 'flying', context: { agentId: 'a', tier: 'T1' } })).toThrow(
+        DecodeError,
+      );
+      expect(() => restoreLifecycle({ value: 'idle', context: { agentId: 'a', tier: 'T7' } })).toThrow(
+        DecodeError,
+      );
     });
   });
 });

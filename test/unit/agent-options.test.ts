@@ -7,8 +7,19 @@ import { ConfigError, DecodeError } from '../../protocols/errors.ts';
 
 describe('agent start arguments', () => {
   it('takes the tier, team, role and Redis URL, with the work dir under the data folder by default', () => {
-    const o = parseAgentArgs('a1', { tier: 'T2', team: 'red', role: 'builder' }, { REDIS_URL: 'redis://x:1', AGOV_DATA_DIR: '/data' });
-    expect(o).toMatchObject({ tier: 'T2', tierValid: true, team: 'red', role: 'builder', redisUrl: 'redis://x:1', fresh: false });
+    const o = parseAgentArgs(
+      'a1',
+      { tier: 'T2', team: 'red', role: 'builder' },
+      { REDIS_URL: 'redis://x:1', AGOV_DATA_DIR: '/data' },
+    );
+    expect(o).toMatchObject({
+      tier: 'T2',
+      tierValid: true,
+      team: 'red',
+      role: 'builder',
+      redisUrl: 'redis://x:1',
+      fresh: false,
+    });
     expect(o.workDir).toBe(resolve(join('/data', 'agents', 'a1')));
     expect(o.keyPrefix).toBe(DEFAULT_AGENT_KEY_PREFIX);
   });
@@ -31,8 +42,12 @@ describe('lifecycle store records', () => {
 
   it('refuses a record that is not one', () => {
     expect(() => parsePersistedAgent('nope')).toThrow(DecodeError);
-    expect(() => parsePersistedAgent(JSON.stringify({ v: 9, agentId: 'a', snapshot: {}, restarts: 0 }))).toThrow(DecodeError);
-    expect(parsePersistedAgent(JSON.stringify({ v: 1, agentId: 'a', snapshot: { value: 'idle' }, restarts: 2 }))).toMatchObject({ restarts: 2, task: null });
+    expect(() =>
+      parsePersistedAgent(JSON.stringify({ v: 9, agentId: 'a', snapshot: {}, restarts: 0 })),
+    ).toThrow(DecodeError);
+    expect(
+      parsePersistedAgent(JSON.stringify({ v: 1, agentId: 'a', snapshot: { value: 'idle' }, restarts: 2 })),
+    ).toMatchObject({ restarts: 2, task: null });
   });
 });
 
@@ -40,7 +55,16 @@ describe('agov agents table', () => {
   it('prints one aligned line per agent with the heartbeat age on the directory clock', () => {
     const text = formatAgentsTable(
       [
-        { agentId: 'a1', state: 'working', tier: 'T1', team: 'red', role: 'builder', restarts: 2, lastHeartbeatMs: 9_500, currentTask: { taskId: 't9', runId: 'r1', stageId: 'build', attempt: 1 } },
+        {
+          agentId: 'a1',
+          state: 'working',
+          tier: 'T1',
+          team: 'red',
+          role: 'builder',
+          restarts: 2,
+          lastHeartbeatMs: 9_500,
+          currentTask: { taskId: 't9', runId: 'r1', stageId: 'build', attempt: 1 },
+        },
         { agentId: 'agent-long', state: 'idle', tier: 'T0', restarts: 0 },
       ],
       10_000,
@@ -53,6 +77,12 @@ describe('agov agents table', () => {
   });
 
   it('formats ages compactly', () => {
-    expect([formatAge(undefined), formatAge(12), formatAge(12_345), formatAge(180_000), formatAge(7_200_000)]).toEqual(['-', '12ms', '12s', '3m', '2h']);
+    expect([
+      formatAge(undefined),
+      formatAge(12),
+      formatAge(12_345),
+      formatAge(180_000),
+      formatAge(7_200_000),
+    ]).toEqual(['-', '12ms', '12s', '3m', '2h']);
   });
 });

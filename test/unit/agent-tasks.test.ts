@@ -91,7 +91,10 @@ describe('simple task runners', () => {
   it('pipeline is reported as not handled by the agent', async () => {
     const out = await runPipeline({ kind: 'pipeline', name: 'child', params: {} }, ctx());
     expect(out.status).toBe('failed');
-    expect(out.error).toMatchObject({ code: 'GOV_ERR_TASK_NOT_HANDLED', details: { kind: 'pipeline', name: 'child' } });
+    expect(out.error).toMatchObject({
+      code: 'GOV_ERR_TASK_NOT_HANDLED',
+      details: { kind: 'pipeline', name: 'child' },
+    });
   });
 
   it('sleep waits on the clock and succeeds', async () => {

@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_DATA_DIR } from '../../infra/services.ts';
 
-type Service = { image?: string; build?: string; command?: string[]; ports?: string[]; environment?: Record<string, string> };
+type Service = {
+  image?: string;
+  build?: string;
+  command?: string[];
+  ports?: string[];
+  environment?: Record<string, string>;
+};
 const compose = parse(readFileSync(new URL('../../compose.yaml', import.meta.url), 'utf8')) as {
   services: Record<string, Service>;
 };

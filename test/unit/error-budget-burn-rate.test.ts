@@ -35,7 +35,10 @@ describe('burn-rate maths', () => {
   it('reproduces the workbook budget fractions of the default pairs: 2 % in 1 h, 5 % in 6 h, 10 % in 3 d', () => {
     const [fast, medium, slow] = DEFAULT_BURN_RATE_PAIRS;
     expect(budgetConsumed(fast!.burnRate, fast!.longWindowMs, DEFAULT_SLO_PERIOD_MS)).toBeCloseTo(0.02, 12);
-    expect(budgetConsumed(medium!.burnRate, medium!.longWindowMs, DEFAULT_SLO_PERIOD_MS)).toBeCloseTo(0.05, 12);
+    expect(budgetConsumed(medium!.burnRate, medium!.longWindowMs, DEFAULT_SLO_PERIOD_MS)).toBeCloseTo(
+      0.05,
+      12,
+    );
     expect(budgetConsumed(slow!.burnRate, slow!.longWindowMs, DEFAULT_SLO_PERIOD_MS)).toBeCloseTo(0.1, 12);
   });
 
@@ -115,7 +118,11 @@ describe('policy validation', () => {
     expect(() => compileBudget({ kind: 'count', maxErrors: -1, windowMs: 1000 })).toThrow(ConfigError);
     expect(() => compileBudget({ kind: 'slo', slo: 0.99, pairs: [] })).toThrow(ConfigError);
     expect(() =>
-      compileBudget({ kind: 'slo', slo: 0.99, pairs: [{ longWindowMs: HOUR, shortWindowMs: MIN, burnRate: 0, severity: 'breach' }] }),
+      compileBudget({
+        kind: 'slo',
+        slo: 0.99,
+        pairs: [{ longWindowMs: HOUR, shortWindowMs: MIN, burnRate: 0, severity: 'breach' }],
+      }),
     ).toThrow(ConfigError);
   });
 });

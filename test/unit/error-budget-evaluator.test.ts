@@ -14,7 +14,8 @@ const DAY = 24 * HOUR;
 
 /** Counts for every window of `budget`, zero unless given as { windowMs: [errors, total] }. */
 function counts(budget: CompiledBudget, given: Record<number, [number, number]>): WindowCounts[] {
-  for (const w of Object.keys(given)) if (!budget.windowsMs.includes(Number(w))) throw new Error(`no window ${w}`);
+  for (const w of Object.keys(given))
+    if (!budget.windowsMs.includes(Number(w))) throw new Error(`no window ${w}`);
   return budget.windowsMs.map((w) => {
     const [errors, total] = given[w] ?? [0, 0];
     return { errors, total };
@@ -35,12 +36,20 @@ describe('count budget evaluation', () => {
   });
 
   it('reports budget use as errors / maxErrors', () => {
-    expect(evaluateBudget(budget, [{ errors: 5, total: 9 }]).windows).toEqual([{ windowMs: 10 * MIN, errors: 5, total: 9, burnRate: 0.5 }]);
+    expect(evaluateBudget(budget, [{ errors: 5, total: 9 }]).windows).toEqual([
+      { windowMs: 10 * MIN, errors: 5, total: 9, burnRate: 0.5 },
+    ]);
   });
 
   it('rounds the warn threshold up without float noise', () => {
-    expect(compileBudget({ kind: 'count', maxErrors: 10, windowMs: 1000, warnFraction: 0.3 })).toMatchObject({ warnAt: 3, breachAt: 11 });
-    expect(compileBudget({ kind: 'count', maxErrors: 7, windowMs: 1000 })).toMatchObject({ warnAt: 6, breachAt: 8 });
+    expect(compileBudget({ kind: 'count', maxErrors: 10, windowMs: 1000, warnFraction: 0.3 })).toMatchObject({
+      warnAt: 3,
+      breachAt: 11,
+    });
+    expect(compileBudget({ kind: 'count', maxErrors: 7, windowMs: 1000 })).toMatchObject({
+      warnAt: 6,
+      breachAt: 8,
+    });
   });
 
   it('breaches on the first error when maxErrors is zero', () => {
@@ -64,11 +73,15 @@ describe('SLO budget evaluation (default pairs, 30-day period, SLO 99 %)', () =>
   });
 
   it('does not fire pair 1 when only the long window burns fast (the incident is over)', () => {
-    expect(evaluateBudget(budget, counts(budget, { [HOUR]: [20, 100], [5 * MIN]: [0, 10] })).verdict).toBe('ok');
+    expect(evaluateBudget(budget, counts(budget, { [HOUR]: [20, 100], [5 * MIN]: [0, 10] })).verdict).toBe(
+      'ok',
+    );
   });
 
   it('does not fire pair 1 when only the short window burns fast (a blip)', () => {
-    expect(evaluateBudget(budget, counts(budget, { [HOUR]: [5, 100], [5 * MIN]: [5, 10] })).verdict).toBe('ok');
+    expect(evaluateBudget(budget, counts(budget, { [HOUR]: [5, 100], [5 * MIN]: [5, 10] })).verdict).toBe(
+      'ok',
+    );
   });
 
   it('needs the burn rate strictly above the threshold: 14.4 exactly does not fire, just above does', () => {
@@ -91,13 +104,24 @@ describe('SLO budget evaluation (default pairs, 30-day period, SLO 99 %)', () =>
   it('lets a breach pair win over a warn pair that also fires', () => {
     const e = evaluateBudget(
       budget,
-      counts(budget, { [3 * DAY]: [50, 100], [6 * HOUR]: [50, 100], [HOUR]: [50, 100], [5 * MIN]: [50, 100] }),
+      counts(budget, {
+        [3 * DAY]: [50, 100],
+        [6 * HOUR]: [50, 100],
+        [HOUR]: [50, 100],
+        [5 * MIN]: [50, 100],
+      }),
     );
     expect(e).toMatchObject({ verdict: 'breach', firedPair: 0 });
   });
 
   it('does not page on 1 error out of 1 event (minimum-event guard on the long window)', () => {
-    const one = counts(budget, { [HOUR]: [1, 1], [5 * MIN]: [1, 1], [6 * HOUR]: [1, 1], [30 * MIN]: [1, 1], [3 * DAY]: [1, 1] });
+    const one = counts(budget, {
+      [HOUR]: [1, 1],
+      [5 * MIN]: [1, 1],
+      [6 * HOUR]: [1, 1],
+      [30 * MIN]: [1, 1],
+      [3 * DAY]: [1, 1],
+    });
     expect(evaluateBudget(budget, one).verdict).toBe('ok');
     const nine = counts(budget, { [HOUR]: [9, 9], [5 * MIN]: [1, 1] });
     expect(evaluateBudget(budget, nine).verdict).toBe('ok');
@@ -132,7 +156,9 @@ describe('SLO budget with configured pairs and a scaled period', () => {
       firedPair: 0,
     });
     // ratio 0.2 → burn 2, not strictly above
-    expect(evaluateBudget(budget, counts(budget, { [HOUR]: [2, 10], [6 * MIN]: [3, 10] })).verdict).toBe('ok');
+    expect(evaluateBudget(budget, counts(budget, { [HOUR]: [2, 10], [6 * MIN]: [3, 10] })).verdict).toBe(
+      'ok',
+    );
   });
 
   it('shares one window between pairs that use the same length', () => {

@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { BUDGET_LUA, budgetArgs, budgetFraction, burnRate, compileBudget } from '../../actors/error-budget/index.ts';
+import {
+  BUDGET_LUA,
+  budgetArgs,
+  budgetFraction,
+  burnRate,
+  compileBudget,
+} from '../../actors/error-budget/index.ts';
 
 /** Every redis.call(...) in the script: command and first argument. */
 function calls(): Array<{ command: string; key: string }> {
-  return [...BUDGET_LUA.matchAll(/redis\.call\('([A-Z]+)',\s*([^,)]+)/g)].map((m) => ({ command: m[1]!, key: m[2]!.trim() }));
+  return [...BUDGET_LUA.matchAll(/redis\.call\('([A-Z]+)',\s*([^,)]+)/g)].map((m) => ({
+    command: m[1]!,
+    key: m[2]!.trim(),
+  }));
 }
 
 describe('budget Lua script (Dragonfly constraints)', () => {
@@ -43,11 +52,35 @@ describe('script arguments', () => {
   it('passes window bucket counts, thresholds and the rounded budget fraction as strings', () => {
     const slo = compileBudget({ kind: 'slo', slo: 0.999 });
     const args = budgetArgs(slo, 'record', 1_700_000_000_123.7, 'error');
-    expect(args.slice(0, 12)).toEqual(['record', '1700000000123', 'error', '30000', String(3 * 86_400_000 + 30_000), '5', '10', '60', '120', '720', '8640', 'slo']);
+    expect(args.slice(0, 12)).toEqual([
+      'record',
+      '1700000000123',
+      'error',
+      '30000',
+      String(3 * 86_400_000 + 30_000),
+      '5',
+      '10',
+      '60',
+      '120',
+      '720',
+      '8640',
+      'slo',
+    ]);
     expect(args.slice(12, 15)).toEqual(['0.001', '10', '3']);
     expect(args.slice(15)).toEqual(['3', '1', '14.4', '2', '4', '2', '6', '2', '5', '4', '1', '1']);
     const count = compileBudget({ kind: 'count', maxErrors: 10, windowMs: 60_000 });
-    expect(budgetArgs(count, 'peek', 5, undefined)).toEqual(['peek', '5', '-', '6000', '66000', '1', '10', 'count', '8', '11']);
+    expect(budgetArgs(count, 'peek', 5, undefined)).toEqual([
+      'peek',
+      '5',
+      '-',
+      '6000',
+      '66000',
+      '1',
+      '10',
+      'count',
+      '8',
+      '11',
+    ]);
   });
 
   it('rounds 1 - slo so that a burn rate at the threshold is exactly the threshold', () => {

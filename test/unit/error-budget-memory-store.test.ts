@@ -26,7 +26,12 @@ describe('in-memory budget store (reference model of the Lua script)', () => {
     for (let i = 0; i < 5; i++) results.push(await store.record('r', budget, 'error'));
     expect(results.map((r) => r.firstBreach)).toEqual([false, true, false, false, false]);
     expect(results.map((r) => r.firstWarn)).toEqual([true, false, false, false, false]);
-    expect(results.at(-1)).toMatchObject({ breached: true, breachedAt: 1_000, warnedAt: 1_000, verdict: 'breach' });
+    expect(results.at(-1)).toMatchObject({
+      breached: true,
+      breachedAt: 1_000,
+      warnedAt: 1_000,
+      verdict: 'breach',
+    });
   });
 
   it('does not count or latch anything on snapshot', async () => {
@@ -61,13 +66,19 @@ describe('in-memory budget store (reference model of the Lua script)', () => {
 
   it('rejects an empty run id', async () => {
     const store = new MemoryBudgetStore(new ManualClock(0));
-    await expect(store.record('', { kind: 'count', maxErrors: 1, windowMs: 1000 }, 'error')).rejects.toThrow(InvalidMessageError);
+    await expect(store.record('', { kind: 'count', maxErrors: 1, windowMs: 1000 }, 'error')).rejects.toThrow(
+      InvalidMessageError,
+    );
   });
 });
 
 describe('budget keys', () => {
   it('puts the three keys of a run under one hash tag', () => {
-    expect(budgetKeys('abc')).toEqual(['agov:budget:{run:abc}:errors', 'agov:budget:{run:abc}:totals', 'agov:budget:{run:abc}:state']);
+    expect(budgetKeys('abc')).toEqual([
+      'agov:budget:{run:abc}:errors',
+      'agov:budget:{run:abc}:totals',
+      'agov:budget:{run:abc}:state',
+    ]);
   });
 
   it('encodes braces in the run id so they cannot break the hash tag', () => {

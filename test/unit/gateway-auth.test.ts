@@ -29,7 +29,9 @@ describe('gateway API keys', () => {
   });
 
   it('refuses a name or a key configured twice', () => {
-    expect(() => ApiKeyStore.fromConfig([`a:T0:${VIEWER}`, `a:T1:${ADMIN}`], undefined)).toThrow(/configured twice/);
+    expect(() => ApiKeyStore.fromConfig([`a:T0:${VIEWER}`, `a:T1:${ADMIN}`], undefined)).toThrow(
+      /configured twice/,
+    );
     expect(() => ApiKeyStore.fromConfig([`a:T0:${VIEWER}`, `b:T1:${VIEWER}`], undefined)).toThrow(/same key/);
   });
 

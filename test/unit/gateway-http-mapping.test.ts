@@ -23,9 +23,19 @@ describe('gateway error mapping', () => {
     expect(toHttpError(new ForbiddenError('no'), 'r').status).toBe(403);
     expect(toHttpError(new TierForbiddenError('no'), 'r').status).toBe(403);
     expect(toHttpError(new VaultError('down'), 'r').status).toBe(500);
-    const invalid = toHttpError(new PipelineInvalidError('bad', { details: { diagnostics: [{ line: 3 }] } }), 'r');
+    const invalid = toHttpError(
+      new PipelineInvalidError('bad', { details: { diagnostics: [{ line: 3 }] } }),
+      'r',
+    );
     expect(invalid.status).toBe(400);
-    expect(invalid.body).toEqual({ error: { code: 'GOV_ERR_PIPELINE_INVALID', message: 'bad', retryable: false, details: { diagnostics: [{ line: 3 }] } } });
+    expect(invalid.body).toEqual({
+      error: {
+        code: 'GOV_ERR_PIPELINE_INVALID',
+        message: 'bad',
+        retryable: false,
+        details: { diagnostics: [{ line: 3 }] },
+      },
+    });
   });
 
   it('keeps the message of an unexpected exception out of the body', () => {
@@ -37,9 +47,16 @@ describe('gateway error mapping', () => {
   });
 
   it("maps Fastify's body errors: too large 413, bad JSON 400, wrong media type 415", () => {
-    expect(toHttpError({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413, message: 'x' }, 'r').status).toBe(413);
-    expect(toHttpError({ code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400, message: 'x' }, 'r').body.error.code).toBe('GOV_ERR_INVALID_MESSAGE');
-    expect(toHttpError({ code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415, message: 'x' }, 'r').status).toBe(415);
+    expect(
+      toHttpError({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413, message: 'x' }, 'r').status,
+    ).toBe(413);
+    expect(
+      toHttpError({ code: 'FST_ERR_CTP_INVALID_JSON_BODY', statusCode: 400, message: 'x' }, 'r').body.error
+        .code,
+    ).toBe('GOV_ERR_INVALID_MESSAGE');
+    expect(
+      toHttpError({ code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415, message: 'x' }, 'r').status,
+    ).toBe(415);
   });
 });
 
@@ -49,11 +66,23 @@ describe('gateway metrics exposition', () => {
     m.recordRequest('GET', '/health', 200, 0.002);
     m.recordRequest('GET', '/health', 200, 0.003);
     m.recordRequest('POST', '/api/pipelines', 403, 0.001);
-    const text = m.render({ counters: { sent: 3, 'rejected.GOV_ERR_DECODE': 2, 'dead-lettered': 2, 'dead-lettered.GOV_ERR_DECODE': 2 }, connected: true });
+    const text = m.render({
+      counters: {
+        sent: 3,
+        'rejected.GOV_ERR_DECODE': 2,
+        'dead-lettered': 2,
+        'dead-lettered.GOV_ERR_DECODE': 2,
+      },
+      connected: true,
+    });
     expect(text).toContain('# TYPE agov_gateway_http_requests_total counter');
     expect(text).toContain('agov_gateway_http_requests_total{method="GET",route="/health",status="200"} 2');
-    expect(text).toContain('agov_gateway_http_requests_total{method="POST",route="/api/pipelines",status="403"} 1');
-    expect(text).toContain('agov_gateway_http_request_duration_seconds_count{method="GET",route="/health"} 2');
+    expect(text).toContain(
+      'agov_gateway_http_requests_total{method="POST",route="/api/pipelines",status="403"} 1',
+    );
+    expect(text).toContain(
+      'agov_gateway_http_request_duration_seconds_count{method="GET",route="/health"} 2',
+    );
     expect(text).toContain('agov_bus_rejected_total{code="GOV_ERR_DECODE"} 2');
     expect(text).toContain('agov_bus_dead_lettered_total{code="GOV_ERR_DECODE"} 2');
     expect(text).toContain('agov_bus_events_total{event="sent"} 3');
@@ -65,7 +94,9 @@ describe('gateway metrics exposition', () => {
 
 describe('gateway OpenAPI document', () => {
   it('documents every route with its tier, and is the committed docs/openapi.json', () => {
-    const doc = openApiDocument() as { paths: Record<string, Record<string, { 'x-agov-tier'?: string; responses: Record<string, unknown> }>> };
+    const doc = openApiDocument() as {
+      paths: Record<string, Record<string, { 'x-agov-tier'?: string; responses: Record<string, unknown> }>>;
+    };
     for (const r of gatewayRoutes()) {
       const op = doc.paths[r.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}')]?.[r.method.toLowerCase()];
       expect(op, `${r.method} ${r.url}`).toBeDefined();
@@ -79,10 +110,13 @@ describe('gateway OpenAPI document', () => {
 });
 
 describe('starting a pipeline over HTTP', () => {
-  const yaml = (tier: string) => `name: t\nversion: 1\nstages:\n  - id: a\n    agent: { tier: ${tier} }\n    task: { kind: noop }\n`;
+  const yaml = (tier: string) =>
+    `name: t\nversion: 1\nstages:\n  - id: a\n    agent: { tier: ${tier} }\n    task: { kind: noop }\n`;
   it('needs a key at least as high as every stage tier, and T2 for a server-side file', () => {
     expect(() => checkRunTier({ name: 'ops', tier: 'T1' }, { yaml: yaml('T1') })).not.toThrow();
-    expect(() => checkRunTier({ name: 'ops', tier: 'T1' }, { yaml: yaml('T2') })).toThrow(/stage a runs at T2/);
+    expect(() => checkRunTier({ name: 'ops', tier: 'T1' }, { yaml: yaml('T2') })).toThrow(
+      /stage a runs at T2/,
+    );
     expect(() => checkRunTier({ name: 'ops', tier: 'T1' }, { file: 'x.yaml' })).toThrow(ForbiddenError);
     expect(() => checkRunTier({ name: 'root', tier: 'T2' }, { file: 'x.yaml' })).not.toThrow();
     expect(() => checkRunTier({ name: 'ops', tier: 'T1' }, { yaml: 'not: [valid' })).not.toThrow();

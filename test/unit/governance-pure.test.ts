@@ -12,7 +12,12 @@ const HOUR = 60 * MIN;
 
 describe('token policies derived from tiers', () => {
   it('gives a run token agov-run, one policy per tier its stages use and the declared ones, sorted and unique', () => {
-    expect(runPolicies(['T1', 'T0', 'T1'], ['Team-Build'])).toEqual(['agov-run', 'agov-tier-t0', 'agov-tier-t1', 'team-build']);
+    expect(runPolicies(['T1', 'T0', 'T1'], ['Team-Build'])).toEqual([
+      'agov-run',
+      'agov-tier-t0',
+      'agov-tier-t1',
+      'team-build',
+    ]);
   });
 
   it("scopes a child token to the run's tier policies up to its stage tier, never agov-run", () => {
@@ -40,7 +45,11 @@ describe('renewal schedule', () => {
   });
 
   it('caps the renewal that reaches the max TTL and marks it the last', () => {
-    expect(decideRenewal({ ...state, nextRenewAt: HOUR }, 90 * MIN)).toEqual({ action: 'renew', incrementMs: 90 * MIN, last: true });
+    expect(decideRenewal({ ...state, nextRenewAt: HOUR }, 90 * MIN)).toEqual({
+      action: 'renew',
+      incrementMs: 90 * MIN,
+      last: true,
+    });
   });
 
   it('stops once the max TTL has passed', () => {
@@ -57,21 +66,38 @@ describe('renewal schedule', () => {
 
 describe('pipeline error budgets as store policies', () => {
   it('breaches a count budget on error maxErrors + 1 and warns at the warn ratio', () => {
-    const c = compileBudget(budgetPolicyFromPipeline({ kind: 'count', maxErrors: 5, windowMs: 600_000, warn: 0.75, breach: 1 }));
+    const c = compileBudget(
+      budgetPolicyFromPipeline({ kind: 'count', maxErrors: 5, windowMs: 600_000, warn: 0.75, breach: 1 }),
+    );
     expect(c).toMatchObject({ kind: 'count', maxErrors: 5, warnAt: 4, breachAt: 6 });
   });
 
   it('scales the breach point by the breach ratio', () => {
-    const c = compileBudget(budgetPolicyFromPipeline({ kind: 'count', maxErrors: 10, windowMs: 60_000, warn: 0.3, breach: 0.5 }));
+    const c = compileBudget(
+      budgetPolicyFromPipeline({ kind: 'count', maxErrors: 10, windowMs: 60_000, warn: 0.3, breach: 0.5 }),
+    );
     expect(c).toMatchObject({ maxErrors: 5, warnAt: 3, breachAt: 6 });
   });
 
   it('uses the pipeline default budget when none is declared', () => {
-    expect(compileBudget(budgetPolicyFromPipeline())).toMatchObject({ kind: 'count', maxErrors: 5, windowMs: 600_000 });
+    expect(compileBudget(budgetPolicyFromPipeline())).toMatchObject({
+      kind: 'count',
+      maxErrors: 5,
+      windowMs: 600_000,
+    });
   });
 
   it('turns an SLO budget into breach and warn pairs over the declared burn window', () => {
-    const c = compileBudget(budgetPolicyFromPipeline({ kind: 'slo', slo: 0.99, periodMs: 24 * HOUR, burnWindowMs: HOUR, warnBurnRate: 2, breachBurnRate: 10 }));
+    const c = compileBudget(
+      budgetPolicyFromPipeline({
+        kind: 'slo',
+        slo: 0.99,
+        periodMs: 24 * HOUR,
+        burnWindowMs: HOUR,
+        warnBurnRate: 2,
+        breachBurnRate: 10,
+      }),
+    );
     if (c.kind !== 'slo') throw new Error('not slo');
     expect(c.pairs.map((p) => [p.longWindowMs, p.shortWindowMs, p.burnRate, p.severity])).toEqual([
       [HOUR, 5 * MIN, 10, 'breach'],
@@ -92,16 +118,34 @@ describe('handoff report', () => {
     pipeline: 'build',
     createdAt: 1_000,
     reason: 'budget-exhausted',
-    budget: { kind: 'count', verdict: 'breach', breachedAt: 900, windows: [{ windowMs: 60_000, errors: 7, total: 7, burnRate: 1.4 }] },
+    budget: {
+      kind: 'count',
+      verdict: 'breach',
+      breachedAt: 900,
+      windows: [{ windowMs: 60_000, errors: 7, total: 7, burnRate: 1.4 }],
+    },
     errors: [
       { at: 100, source: 'orchestrator', code: 'GOV_ERR_TIMEOUT', stageId: 'a', agentId: 'ag-1' },
       { at: 200, source: 'agent:ag-2', code: 'GOV_ERR_TIMEOUT', stageId: 'b', agentId: 'ag-2' },
       { at: 300, source: 'tool', code: 'LINT_FAILED', childRunId: 'c-1' },
     ],
     errorCount: 7,
-    token: { accessor: 'acc', revoked: true, revokedAt: 950, reason: 'budget-exhausted', suspendedAgents: ['ag-1', 'ag-2'] },
+    token: {
+      accessor: 'acc',
+      revoked: true,
+      revokedAt: 950,
+      reason: 'budget-exhausted',
+      suspendedAgents: ['ag-1', 'ag-2'],
+    },
     diagnostic: { pipeline: 'diagnostic', runId: 'd-1' },
-    ledger: { stream: 'AUDIT', subjects: ['gov.audit.run'], fromSeq: 3, toSeq: 40, fromTs: 50, runIds: ['r-1', 'c-1'] },
+    ledger: {
+      stream: 'AUDIT',
+      subjects: ['gov.audit.run'],
+      fromSeq: 3,
+      toSeq: 40,
+      fromTs: 50,
+      runIds: ['r-1', 'c-1'],
+    },
   };
 
   it('names the latest failing stage and agent, counts errors by code and is valid against the schema', () => {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type AuditEvent, canonicalJson, decodeEvent, encodeEvent, isSecretKey } from '../../actors/ledger/index.ts';
+import {
+  type AuditEvent,
+  canonicalJson,
+  decodeEvent,
+  encodeEvent,
+  isSecretKey,
+} from '../../actors/ledger/index.ts';
 import { DecodeError, InvalidMessageError } from '../../protocols/errors.ts';
 
 const event = (over: Partial<AuditEvent> = {}): AuditEvent => ({
@@ -86,7 +92,16 @@ describe('canonical encoding', () => {
   });
 
   it('refuses events carrying secrets by key name, anywhere in data, and names the path not the value', () => {
-    for (const key of ['token', 'secret', 'password', 'seed', 'clientToken', 'client_token', 'accessToken', 'dbPassword']) {
+    for (const key of [
+      'token',
+      'secret',
+      'password',
+      'seed',
+      'clientToken',
+      'client_token',
+      'accessToken',
+      'dbPassword',
+    ]) {
       let err: unknown;
       try {
         encodeEvent(event({ data: { nested: [{ [key]: 'hunter2' }] } }));
@@ -106,7 +121,8 @@ describe('canonical encoding', () => {
       '-----BEGIN PRIVATE KEY-----\nMC4CAQ...',
       'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln',
     ];
-    for (const v of values) expect(() => encodeEvent(event({ data: { note: v } }))).toThrow(InvalidMessageError);
+    for (const v of values)
+      expect(() => encodeEvent(event({ data: { note: v } }))).toThrow(InvalidMessageError);
   });
 
   it('lets tokens be referenced by accessor and token counts through', () => {

@@ -46,7 +46,11 @@ describe('signed checkpoints', () => {
     const sc = signer.sign(cp);
     const back = parseSignedCheckpoint(formatSignedCheckpoint(sc));
     expect(back).toEqual(sc);
-    for (const form of [keys.publicKeyPem, keys.publicKeyHex, Buffer.from(keys.publicKeyHex, 'hex').toString('base64')]) {
+    for (const form of [
+      keys.publicKeyPem,
+      keys.publicKeyHex,
+      Buffer.from(keys.publicKeyHex, 'hex').toString('base64'),
+    ]) {
       expect(verifyCheckpoint(back, loadPublicKey(form))).toBe(true);
     }
   });
@@ -63,7 +67,9 @@ describe('signed checkpoints', () => {
     const pub = loadPublicKey(keys.publicKeyPem);
     expect(checkpointSignatureProblem({ ...sc, size: 43 }, pub)).toMatch(/does not verify/);
     expect(checkpointSignatureProblem({ ...sc, ts: sc.ts + 1 }, pub)).toMatch(/does not verify/);
-    expect(checkpointSignatureProblem({ ...sc, root: hashLeaf(Buffer.from('y')) }, pub)).toMatch(/does not verify/);
+    expect(checkpointSignatureProblem({ ...sc, root: hashLeaf(Buffer.from('y')) }, pub)).toMatch(
+      /does not verify/,
+    );
     expect(checkpointSignatureProblem(sc, loadPublicKey(generateKeyPair().publicKeyPem))).toMatch(/key ID/);
   });
 

@@ -34,7 +34,12 @@ let store: LedgerStore;
 beforeEach(() => {
   tmp = mkdtempSync(join(tmpdir(), 'ledger-evidence-'));
   out = join(tmp, 'evidence');
-  store = LedgerStore.open({ path: join(tmp, 'ledger.db'), signer, checkpointEveryEntries: 8, clock: new ManualClock(77) });
+  store = LedgerStore.open({
+    path: join(tmp, 'ledger.db'),
+    signer,
+    checkpointEveryEntries: 8,
+    clock: new ManualClock(77),
+  });
   store.appendBatch(Array.from({ length: 20 }, (_, i) => ev(i)));
 });
 afterEach(() => {
@@ -57,7 +62,13 @@ describe('evidence packages', () => {
   it("exports a run's entries with proofs, checkpoint, key and manifest, signing a checkpoint that covers them", () => {
     expect(store.latestCheckpoint()!.size).toBe(16);
     const s = exportEvidence(store, 'run-1', out);
-    expect(readdirSync(out).sort()).toEqual(['checkpoint.txt', 'entries.jsonl', 'manifest.json', 'proofs.json', 'public-key.pem']);
+    expect(readdirSync(out).sort()).toEqual([
+      'checkpoint.txt',
+      'entries.jsonl',
+      'manifest.json',
+      'proofs.json',
+      'public-key.pem',
+    ]);
     expect(s.treeSize).toBe(20);
     expect(s.seqs).toEqual([1, 4, 7, 10, 13, 16, 19]);
     expect(s.entries.map((e) => e.id)).toEqual(s.seqs.map((i) => `ev-${i}`));
@@ -80,7 +91,14 @@ describe('evidence packages', () => {
     for (const file of files) {
       const p = join(out, file);
       const original = readFileSync(p);
-      const positions = new Set([0, 1, Math.floor(original.length / 3), Math.floor(original.length / 2), original.length - 2, original.length - 1]);
+      const positions = new Set([
+        0,
+        1,
+        Math.floor(original.length / 3),
+        Math.floor(original.length / 2),
+        original.length - 2,
+        original.length - 1,
+      ]);
       for (const at of positions) {
         const bytes = Buffer.from(original);
         bytes[at]! ^= 0x01;
@@ -115,7 +133,13 @@ describe('evidence packages', () => {
     const mp = join(out, 'manifest.json');
     const m = JSON.parse(readFileSync(mp, 'utf8'));
     const old: string = m.files['proofs.json'];
-    writeFileSync(mp, readFileSync(mp, 'utf8').replace(old, old.replace(/^./, (c) => (c === 'a' ? 'b' : 'a'))));
+    writeFileSync(
+      mp,
+      readFileSync(mp, 'utf8').replace(
+        old,
+        old.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')),
+      ),
+    );
     expect(failure().details).toMatchObject({ file: 'manifest.json' });
   });
 
@@ -130,12 +154,18 @@ describe('evidence packages', () => {
 
   it('names the public key when it is not the key the verifier trusts', () => {
     exportEvidence(store, 'run-1', out);
-    expect(failure({ publicKey: generateKeyPair().publicKeyPem }).details).toMatchObject({ file: 'public-key.pem' });
+    expect(failure({ publicKey: generateKeyPair().publicKeyPem }).details).toMatchObject({
+      file: 'public-key.pem',
+    });
   });
 
   it('names the public key and checkpoint when a whole package is re-signed under another key', () => {
     const other = createSigner(generateKeyPair().seedHex, ORIGIN);
-    const forgedStore = LedgerStore.open({ path: join(tmp, 'forged.db'), signer: other, checkpointEveryEntries: 0 });
+    const forgedStore = LedgerStore.open({
+      path: join(tmp, 'forged.db'),
+      signer: other,
+      checkpointEveryEntries: 0,
+    });
     forgedStore.appendBatch(Array.from({ length: 20 }, (_, i) => ev(i)));
     exportEvidence(forgedStore, 'run-1', out);
     forgedStore.close();

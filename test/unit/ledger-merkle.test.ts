@@ -22,7 +22,9 @@ function mth(d: Buffer[]): Buffer {
 function refPath(m: number, d: Buffer[]): Buffer[] {
   if (d.length <= 1) return [];
   const s = k(d.length);
-  return m < s ? [...refPath(m, d.slice(0, s)), mth(d.slice(s))] : [...refPath(m - s, d.slice(s)), mth(d.slice(0, s))];
+  return m < s
+    ? [...refPath(m, d.slice(0, s)), mth(d.slice(s))]
+    : [...refPath(m - s, d.slice(s)), mth(d.slice(0, s))];
 }
 function refSubproof(m: number, d: Buffer[], b: boolean): Buffer[] {
   if (m === d.length) return b ? [] : [mth(d)];
@@ -44,14 +46,25 @@ const flip = (b: Buffer) => {
 
 describe('Merkle tree (RFC 6962 / RFC 9162)', () => {
   it('hashes leaves as SHA-256(0x00 || entry) and the empty tree as SHA-256 of nothing', () => {
-    expect(EMPTY_ROOT.toString('hex')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    expect(EMPTY_ROOT.toString('hex')).toBe(
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    );
     expect(hashLeaf(Buffer.alloc(0)).toString('hex')).toBe(
       '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
     );
   });
 
   it('reproduces the certificate-transparency reference roots of the eight test leaves', () => {
-    const inputs = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'];
+    const inputs = [
+      '',
+      '00',
+      '10',
+      '2021',
+      '3031',
+      '40414243',
+      '5051525354555657',
+      '606162636465666768696a6b6c6d6e6f',
+    ];
     const roots = [
       '6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d',
       'fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125',
@@ -86,7 +99,23 @@ describe('Merkle tree (RFC 6962 / RFC 9162)', () => {
     const range = CompactRange.empty();
     const seen: string[] = [];
     for (let i = 0; i < 8; i++) for (const c of range.append(leaves[i]!)) seen.push(`${c.level}:${c.index}`);
-    expect(seen).toEqual(['0:0', '0:1', '1:0', '0:2', '0:3', '1:1', '2:0', '0:4', '0:5', '1:2', '0:6', '0:7', '1:3', '2:1', '3:0']);
+    expect(seen).toEqual([
+      '0:0',
+      '0:1',
+      '1:0',
+      '0:2',
+      '0:3',
+      '1:1',
+      '2:0',
+      '0:4',
+      '0:5',
+      '1:2',
+      '0:6',
+      '0:7',
+      '1:3',
+      '2:1',
+      '3:0',
+    ]);
   });
 
   it('builds inclusion proofs equal to the brute-force PATH for every index of every size up to 40, and they verify', () => {

@@ -15,11 +15,23 @@ import { NotFoundError } from '../../protocols/errors.ts';
 const ORIGIN = 'example.test/ledger';
 const keys = generateKeyPair();
 const signer = createSigner(keys.seedHex, ORIGIN);
-const ev = (i: number): AuditEvent => ({ id: `ev-${i}`, ts: i, type: 't', actor: 'a', run: 'r', data: { i } });
+const ev = (i: number): AuditEvent => ({
+  id: `ev-${i}`,
+  ts: i,
+  type: 't',
+  actor: 'a',
+  run: 'r',
+  data: { i },
+});
 let store: LedgerStore;
 
 beforeAll(() => {
-  store = LedgerStore.open({ path: ':memory:', signer, checkpointEveryEntries: 7, clock: new ManualClock(9) });
+  store = LedgerStore.open({
+    path: ':memory:',
+    signer,
+    checkpointEveryEntries: 7,
+    clock: new ManualClock(9),
+  });
   store.appendBatch(Array.from({ length: 37 }, (_, i) => ev(i)));
 });
 afterAll(() => store.close());
@@ -77,7 +89,12 @@ describe('inclusion and consistency proofs', () => {
 
   it('fails a consistency proof with a wrong path, swapped checkpoints or another key', () => {
     const p = proveConsistency(store, 14, 35);
-    expect(checkConsistencyProof({ ...p, path: p.path.map((h, i) => (i === 1 ? flipHex(h) : h)) }, keys.publicKeyHex).ok).toBe(false);
+    expect(
+      checkConsistencyProof(
+        { ...p, path: p.path.map((h, i) => (i === 1 ? flipHex(h) : h)) },
+        keys.publicKeyHex,
+      ).ok,
+    ).toBe(false);
     expect(checkConsistencyProof({ ...p, path: p.path.slice(1) }, keys.publicKeyHex).ok).toBe(false);
     expect(checkConsistencyProof({ ...p, from: p.to, to: p.from }, keys.publicKeyHex).ok).toBe(false);
     expect(checkConsistencyProof(p, generateKeyPair().publicKeyPem).ok).toBe(false);

@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type AuditEvent, LedgerStore, createSigner, generateKeyPair, verifyLedger } from '../../actors/ledger/index.ts';
+import {
+  type AuditEvent,
+  LedgerStore,
+  createSigner,
+  generateKeyPair,
+  verifyLedger,
+} from '../../actors/ledger/index.ts';
 import { ManualClock } from '../../infra/clock.ts';
 
 const ORIGIN = 'example.test/ledger';
@@ -58,7 +64,13 @@ describe('LedgerStore durability', () => {
   });
 
   it('with deferred durability a checkpoint is on disk, with the entries it covers, when checkpoint() returns', () => {
-    const store = LedgerStore.open({ path, signer, clock: new ManualClock(5_000), durability: 'deferred', checkpointEveryEntries: 0 });
+    const store = LedgerStore.open({
+      path,
+      signer,
+      clock: new ManualClock(5_000),
+      durability: 'deferred',
+      checkpointEveryEntries: 0,
+    });
     store.appendBatch([ev(0), ev(1), ev(2)]);
     const cp = store.checkpoint();
     expect(cp.size).toBe(3);
@@ -77,7 +89,12 @@ describe('LedgerStore durability', () => {
   it('stays idempotent by event id: a known id is reported, not appended, also within one batch', () => {
     const store = LedgerStore.open({ path, signer, durability: 'deferred' });
     store.appendBatch([ev(0), ev(1)]);
-    const r = store.appendBatch([ev(1), ev(2), ev(2, { data: { other: true } }), ev(0, { actor: 'someone-else' })]);
+    const r = store.appendBatch([
+      ev(1),
+      ev(2),
+      ev(2, { data: { other: true } }),
+      ev(0, { actor: 'someone-else' }),
+    ]);
     expect(r.appended).toBe(1);
     expect(r.duplicates).toEqual([
       { id: 'ev-1', seq: 1, sameContent: true },

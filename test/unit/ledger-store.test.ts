@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_INDEX_BLOCK_BITS, DEFAULT_MIN_STORED_NODE_LEVEL } from '../../actors/ledger/ledger-options.ts';
+import {
+  DEFAULT_INDEX_BLOCK_BITS,
+  DEFAULT_MIN_STORED_NODE_LEVEL,
+} from '../../actors/ledger/ledger-options.ts';
 import {
   type AuditEvent,
   type EntryQuery,
@@ -113,7 +116,9 @@ describe('ledger store', () => {
 
   it('answers keyed queries across many index blocks exactly as a scan of every entry would', () => {
     const n = 2 ** DEFAULT_INDEX_BLOCK_BITS * 2 + 300;
-    const events = Array.from({ length: n }, (_, i) => ev(i, { run: `run-${i % 7}`, agent: i % 5 === 0 ? undefined : `agent-${i % 3}` }));
+    const events = Array.from({ length: n }, (_, i) =>
+      ev(i, { run: `run-${i % 7}`, agent: i % 5 === 0 ? undefined : `agent-${i % 3}` }),
+    );
     for (let i = 0; i < n; i += 500) store.appendBatch(events.slice(i, i + 500));
     const all = events.map((e, seq) => ({ ...e, seq }));
     const cases: EntryQuery[] = [
@@ -138,10 +143,15 @@ describe('ledger store', () => {
           (q.toSeq === undefined || e.seq < q.toSeq),
       );
       if (q.order === 'desc') expected = expected.reverse();
-      expect(store.query(q).map((e) => e.seq), JSON.stringify(q)).toEqual(expected.slice(0, q.limit).map((e) => e.seq));
+      expect(
+        store.query(q).map((e) => e.seq),
+        JSON.stringify(q),
+      ).toEqual(expected.slice(0, q.limit).map((e) => e.seq));
     }
     const plan = store.db
-      .prepare(`EXPLAIN QUERY PLAN SELECT * FROM entries WHERE (seq >> ${DEFAULT_INDEX_BLOCK_BITS}) = 1 AND seq >= 0 AND seq < 9 AND run = 'r' ORDER BY seq LIMIT 5`)
+      .prepare(
+        `EXPLAIN QUERY PLAN SELECT * FROM entries WHERE (seq >> ${DEFAULT_INDEX_BLOCK_BITS}) = 1 AND seq >= 0 AND seq < 9 AND run = 'r' ORDER BY seq LIMIT 5`,
+      )
       .all() as { detail: string }[];
     expect(plan.map((r) => r.detail).join()).toMatch(/USING INDEX entries_by_block_run/);
   });
@@ -153,7 +163,8 @@ describe('ledger store', () => {
     expect(levels).toEqual([0, DEFAULT_MIN_STORED_NODE_LEVEL, DEFAULT_MIN_STORED_NODE_LEVEL + 1]);
     const reference = new MerkleTree(store.range(0, n).map((e) => e.leafHash));
     for (let level = 0; 2 ** level <= n; level++) {
-      for (let i = 0; (i + 1) * 2 ** level <= n; i++) expect(store.node(level, i).equals(reference.node(level, i))).toBe(true);
+      for (let i = 0; (i + 1) * 2 ** level <= n; i++)
+        expect(store.node(level, i).equals(reference.node(level, i))).toBe(true);
     }
   });
 

@@ -60,17 +60,9 @@ const shift = (from: number, delta: number) => [
 
 const forgedRow = (db: Database.Database, seq: number, e: AuditEvent) => {
   const body = encodeEvent(e);
-  db.prepare('INSERT INTO entries(seq, event_id, ts, type, actor, run, agent, body, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?)').run(
-    seq,
-    e.id,
-    e.ts,
-    e.type,
-    e.actor,
-    e.run ?? null,
-    e.agent ?? null,
-    body,
-    hashLeaf(body),
-  );
+  db.prepare(
+    'INSERT INTO entries(seq, event_id, ts, type, actor, run, agent, body, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?)',
+  ).run(seq, e.id, e.ts, e.type, e.actor, e.run ?? null, e.agent ?? null, body, hashLeaf(body));
 };
 
 const verify = () => verifyLedger(path, keys.publicKeyPem);
@@ -87,7 +79,14 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 describe('verifyLedger', () => {
   it('passes an untouched ledger, checking every checkpoint root and signature', () => {
     const v = verify();
-    expect(v).toMatchObject({ ok: true, size: N, signedSize: 30, unsignedEntries: 0, checkedCheckpoints: 3, warnings: [] });
+    expect(v).toMatchObject({
+      ok: true,
+      size: N,
+      signedSize: 30,
+      unsignedEntries: 0,
+      checkedCheckpoints: 3,
+      warnings: [],
+    });
     expect(v.firstBad).toBeUndefined();
     expect(() => assertLedgerIntact(path, keys.publicKeyHex)).not.toThrow();
   });
@@ -95,7 +94,12 @@ describe('verifyLedger', () => {
   it('counts entries past the latest checkpoint as unsigned but intact', () => {
     const store = LedgerStore.open({ path, signer, checkpointEveryEntries: 10 });
     store.appendBatch([ev(30), ev(31)]);
-    expect(verifyLedger(store, keys.publicKeyHex)).toMatchObject({ ok: true, size: 32, signedSize: 30, unsignedEntries: 2 });
+    expect(verifyLedger(store, keys.publicKeyHex)).toMatchObject({
+      ok: true,
+      size: 32,
+      signedSize: 30,
+      unsignedEntries: 2,
+    });
     store.close();
   });
 
@@ -118,7 +122,9 @@ describe('verifyLedger', () => {
 
     it('in body and leaf hash together, recomputed by the attacker', () => {
       const body = encodeEvent(ev(13, { data: { i: 13, approved: true } }));
-      tamper(`UPDATE entries SET body = x'${body.toString('hex')}', leaf_hash = x'${hashLeaf(body).toString('hex')}' WHERE seq = 13`);
+      tamper(
+        `UPDATE entries SET body = x'${body.toString('hex')}', leaf_hash = x'${hashLeaf(body).toString('hex')}' WHERE seq = 13`,
+      );
       expect(verify().firstBad).toMatchObject({ seq: 13, problem: 'modified', eventId: 'ev-13' });
     });
 
@@ -143,7 +149,9 @@ describe('verifyLedger', () => {
       tamper('DELETE FROM entries WHERE seq = 5', ...shift(6, -1));
       const v = verify();
       expect(v.firstBad).toMatchObject({ seq: 5, problem: 'deleted', eventId: 'ev-6' });
-      expect(v.firstBad!.detail).toMatch(/entry signed at seq 5 .* is gone; seq 5 now holds event ev-6, which was signed at seq 6/);
+      expect(v.firstBad!.detail).toMatch(
+        /entry signed at seq 5 .* is gone; seq 5 now holds event ev-6, which was signed at seq 6/,
+      );
     });
 
     it('from the end, below the signed size', () => {
@@ -173,14 +181,24 @@ describe('verifyLedger', () => {
 
   describe('names the first bad entry of rows REORDERED', () => {
     it('when two neighbours swap places', () => {
-      tamper('UPDATE entries SET seq = -1 WHERE seq = 3', 'UPDATE entries SET seq = 3 WHERE seq = 4', 'UPDATE entries SET seq = 4 WHERE seq = -1');
+      tamper(
+        'UPDATE entries SET seq = -1 WHERE seq = 3',
+        'UPDATE entries SET seq = 3 WHERE seq = 4',
+        'UPDATE entries SET seq = 4 WHERE seq = -1',
+      );
       const v = verify();
       expect(v.firstBad).toMatchObject({ seq: 3, problem: 'reordered', eventId: 'ev-4' });
-      expect(v.firstBad!.detail).toMatch(/seq 3 holds event ev-4, which was signed at seq 4; the entry signed at seq 3 \(event ev-3\) sits at seq 4/);
+      expect(v.firstBad!.detail).toMatch(
+        /seq 3 holds event ev-4, which was signed at seq 4; the entry signed at seq 3 \(event ev-3\) sits at seq 4/,
+      );
     });
 
     it('when distant rows swap places across checkpoints', () => {
-      tamper('UPDATE entries SET seq = -1 WHERE seq = 12', 'UPDATE entries SET seq = 12 WHERE seq = 27', 'UPDATE entries SET seq = 27 WHERE seq = -1');
+      tamper(
+        'UPDATE entries SET seq = -1 WHERE seq = 12',
+        'UPDATE entries SET seq = 12 WHERE seq = 27',
+        'UPDATE entries SET seq = 27 WHERE seq = -1',
+      );
       expect(verify().firstBad).toMatchObject({ seq: 12, problem: 'reordered', eventId: 'ev-27' });
     });
   });
@@ -189,7 +207,9 @@ describe('verifyLedger', () => {
     tamperWith((db) => {
       const body = encodeEvent(ev(13, { data: { i: 13, approved: true } }));
       db.prepare('UPDATE entries SET body = ?, leaf_hash = ? WHERE seq = 13').run(body, hashLeaf(body));
-      const leaves = (db.prepare('SELECT leaf_hash FROM entries ORDER BY seq').pluck().all() as Buffer[]).map((b) => Buffer.from(b));
+      const leaves = (db.prepare('SELECT leaf_hash FROM entries ORDER BY seq').pluck().all() as Buffer[]).map(
+        (b) => Buffer.from(b),
+      );
       const tree = new MerkleTree(leaves);
       db.exec('DELETE FROM tree_nodes');
       const ins = db.prepare('INSERT INTO tree_nodes(level, idx, hash) VALUES (?,?,?)');
@@ -228,6 +248,9 @@ describe('verifyLedger', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(LedgerTamperedError);
-    expect((err as InstanceType<typeof LedgerTamperedError>).details).toMatchObject({ seq: 2, problem: 'deleted' });
+    expect((err as InstanceType<typeof LedgerTamperedError>).details).toMatchObject({
+      seq: 2,
+      problem: 'deleted',
+    });
   });
 });

@@ -29,7 +29,10 @@ describe('envelope to audit event mapping', () => {
   });
 
   it('takes the run from the body when the envelope has none, and the agent when the body names one', () => {
-    expect(auditEventFromEnvelope(env({ runId: 'r-2', agentId: 'ag-7' }))).toMatchObject({ run: 'r-2', agent: 'ag-7' });
+    expect(auditEventFromEnvelope(env({ runId: 'r-2', agentId: 'ag-7' }))).toMatchObject({
+      run: 'r-2',
+      agent: 'ag-7',
+    });
     expect(auditEventFromEnvelope(env({ agent: 'ag-8' }))).toMatchObject({ agent: 'ag-8' });
     const none = auditEventFromEnvelope(env({ agentId: '', runId: 5 }));
     expect('run' in none || 'agent' in none).toBe(false);

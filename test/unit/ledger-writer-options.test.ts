@@ -46,7 +46,13 @@ describe('ledger writer settings', () => {
       { dataDir: '/a', db: '/b/l.db', key: 'k-arg', checkpointIntervalMs: '5000', batchMaxEntries: 7 },
       { AGOV_DATA_DIR: '/env', AGOV_LEDGER_KEY: 'k-env' },
     );
-    expect([s.dataDir, s.dbPath, s.key, s.checkpointIntervalMs, s.batchMaxEntries]).toEqual(['/a', '/b/l.db', 'k-arg', 5000, 7]);
+    expect([s.dataDir, s.dbPath, s.key, s.checkpointIntervalMs, s.batchMaxEntries]).toEqual([
+      '/a',
+      '/b/l.db',
+      'k-arg',
+      5000,
+      7,
+    ]);
     expect(resolveLedgerWriterSettings({}, { AGOV_LEDGER_KEY: 'k-env' }).key).toBe('k-env');
   });
 
@@ -72,10 +78,14 @@ describe('the writer signing key', () => {
     const dir = temp();
     const pair = generateKeyPair();
     const fromSeed = loadOrCreateSigner(resolveLedgerWriterSettings({ dataDir: dir, key: pair.seedHex }, {}));
-    const fromPem = loadOrCreateSigner(resolveLedgerWriterSettings({ dataDir: dir }, { AGOV_LEDGER_KEY: pair.privateKeyPem }));
+    const fromPem = loadOrCreateSigner(
+      resolveLedgerWriterSettings({ dataDir: dir }, { AGOV_LEDGER_KEY: pair.privateKeyPem }),
+    );
     expect(fromSeed.keyId).toBe(fromPem.keyId);
     expect(publicKeyPem(fromSeed.publicKey)).toBe(pair.publicKeyPem);
     expect(() => statSync(join(dir, 'ledger-key.pem'))).toThrow();
-    expect(() => loadOrCreateSigner(resolveLedgerWriterSettings({ dataDir: dir, key: 'not a key' }, {}))).toThrow(ConfigError);
+    expect(() =>
+      loadOrCreateSigner(resolveLedgerWriterSettings({ dataDir: dir, key: 'not a key' }, {})),
+    ).toThrow(ConfigError);
   });
 });

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { AgentDirectory } from '../../actors/orchestrator/dispatcher/agent-selection.ts';
 
 const need = (tier: 'T0' | 'T1' | 'T2', extra: { role?: string; team?: string; avoid?: string[] } = {}) => ({
-  selector: { tier, ...(extra.role ? { role: extra.role } : {}), ...(extra.team ? { team: extra.team } : {}) },
+  selector: {
+    tier,
+    ...(extra.role ? { role: extra.role } : {}),
+    ...(extra.team ? { team: extra.team } : {}),
+  },
   kind: 'noop' as const,
   avoid: extra.avoid ?? [],
 });

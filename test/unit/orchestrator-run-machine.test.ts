@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, dispatchable, newRun, nextDueAt, type RunRecord, step } from '../../actors/orchestrator/run-machine.ts';
+import {
+  backoffMs,
+  dispatchable,
+  newRun,
+  nextDueAt,
+  type RunRecord,
+  step,
+} from '../../actors/orchestrator/run-machine.ts';
 import { instantiatePipeline, parsePipeline } from '../../protocols/pipeline/index.ts';
 
 function pipeline(yaml: string) {
@@ -19,7 +26,8 @@ stages:
 `;
 
 function started(yaml = DIAMOND): RunRecord {
-  return step(newRun({ runId: 'r1', pipeline: pipeline(yaml), owner: 'o1', now: 0 }), { type: 'start' }, 0).run;
+  return step(newRun({ runId: 'r1', pipeline: pipeline(yaml), owner: 'o1', now: 0 }), { type: 'start' }, 0)
+    .run;
 }
 
 /** Dispatches `stageId` and has it succeed. */
@@ -39,7 +47,11 @@ describe('run machine', () => {
     expect(dispatchable(run, 4).map((s) => s.id)).toEqual(['c']);
     run = complete(run, 'c', 5);
     expect(dispatchable(run, 6).map((s) => s.id)).toEqual(['d']);
-    const end = step(step(run, { type: 'dispatch', stageId: 'd', agentId: 'x', taskId: 'td' }, 7).run, { type: 'result', taskId: 'td', status: 'succeeded' }, 8);
+    const end = step(
+      step(run, { type: 'dispatch', stageId: 'd', agentId: 'x', taskId: 'td' }, 7).run,
+      { type: 'result', taskId: 'td', status: 'succeeded' },
+      8,
+    );
     expect(end.run.status).toBe('succeeded');
     expect(end.events.map((e) => e.event)).toEqual(['stage-accepted', 'stage-succeeded', 'run-succeeded']);
     expect(end.effects).toEqual([{ kind: 'finished', status: 'succeeded' }]);
@@ -48,7 +60,13 @@ describe('run machine', () => {
   it('asks for the assign as an effect and records the attempt, agent and deadline', () => {
     const s = step(started(), { type: 'dispatch', stageId: 'a', agentId: 'ag-1', taskId: 't1' }, 10);
     expect(s.effects).toEqual([{ kind: 'assign', stageId: 'a', taskId: 't1', attempt: 1, agentId: 'ag-1' }]);
-    expect(s.run.stages.a).toMatchObject({ status: 'dispatched', attempt: 1, agentId: 'ag-1', taskId: 't1', startedAt: 10 });
+    expect(s.run.stages.a).toMatchObject({
+      status: 'dispatched',
+      attempt: 1,
+      agentId: 'ag-1',
+      taskId: 't1',
+      startedAt: 10,
+    });
     expect(s.run.stages.a!.deadline).toBe(10 + s.run.pipeline.stages[0]!.timeoutMs);
   });
 
@@ -65,7 +83,16 @@ describe('run machine', () => {
     let run = complete(started(), 'a', 0);
     const fail = (r: RunRecord, now: number) => {
       const d = step(r, { type: 'dispatch', stageId: 'b', agentId: 'ag', taskId: `t${now}` }, now).run;
-      return step(d, { type: 'result', taskId: `t${now}`, status: 'failed', error: { code: 'X', message: 'no', retryable: false } }, now);
+      return step(
+        d,
+        {
+          type: 'result',
+          taskId: `t${now}`,
+          status: 'failed',
+          error: { code: 'X', message: 'no', retryable: false },
+        },
+        now,
+      );
     };
     let s = fail(run, 10);
     expect(s.run.stages.b).toMatchObject({ status: 'pending', retryAt: 110 });
@@ -85,7 +112,9 @@ describe('run machine', () => {
   });
 
   it('caps the backoff at maxBackoffMs', () => {
-    const def = pipeline('name: x\nversion: 1\nstages:\n  - { id: a, task: { kind: noop }, retries: { max: 9, backoffMs: 1000, factor: 10, maxBackoffMs: 5000 } }\n').stages[0]!;
+    const def = pipeline(
+      'name: x\nversion: 1\nstages:\n  - { id: a, task: { kind: noop }, retries: { max: 9, backoffMs: 1000, factor: 10, maxBackoffMs: 5000 } }\n',
+    ).stages[0]!;
     expect([1, 2, 3].map((n) => backoffMs(def, n))).toEqual([1000, 5000, 5000]);
   });
 
@@ -94,28 +123,56 @@ describe('run machine', () => {
     run = step(run, { type: 'dispatch', stageId: 'c', agentId: 'slow', taskId: 'tc' }, 10).run;
     expect(nextDueAt(run)).toBe(510);
     const s = step(run, { type: 'timeout', taskId: 'tc' }, 510);
-    expect(s.events.map((e) => e.event)).toEqual(['stage-timed-out', 'stage-failed', 'stage-skipped', 'stage-skipped', 'run-failed']);
-    expect(s.effects).toContainEqual({ kind: 'cancel-task', stageId: 'c', taskId: 'tc', attempt: 1, agentId: 'slow', reason: 'stage timed out after 500 ms' });
+    expect(s.events.map((e) => e.event)).toEqual([
+      'stage-timed-out',
+      'stage-failed',
+      'stage-skipped',
+      'stage-skipped',
+      'run-failed',
+    ]);
+    expect(s.effects).toContainEqual({
+      kind: 'cancel-task',
+      stageId: 'c',
+      taskId: 'tc',
+      attempt: 1,
+      agentId: 'slow',
+      reason: 'stage timed out after 500 ms',
+    });
     expect(s.run.error?.code).toBe('GOV_ERR_TIMEOUT');
   });
 
   it('retries an attempt lost with its agent at once, on another agent, without using up retries', () => {
     let run = started('name: x\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n');
     run = step(run, { type: 'dispatch', stageId: 'a', agentId: 'dead', taskId: 't1' }, 5).run;
-    const s = step(run, { type: 'lost', taskId: 't1', error: { code: 'GOV_ERR_AGENT_LOST', message: 'gone', retryable: true } }, 9);
+    const s = step(
+      run,
+      { type: 'lost', taskId: 't1', error: { code: 'GOV_ERR_AGENT_LOST', message: 'gone', retryable: true } },
+      9,
+    );
     expect(s.run.stages.a).toMatchObject({ status: 'pending', retryAt: 9, lost: 1, avoid: ['dead'] });
     expect(s.run.status).toBe('running');
   });
 
   it('a refused dispatch is not an attempt', () => {
     let run = step(started(), { type: 'dispatch', stageId: 'a', agentId: 'busy', taskId: 't1' }, 1).run;
-    run = step(run, { type: 'refused', taskId: 't1', agentId: 'busy', error: { code: 'GOV_ERR_AGENT_BUSY', message: 'busy', retryable: true } }, 2).run;
+    run = step(
+      run,
+      {
+        type: 'refused',
+        taskId: 't1',
+        agentId: 'busy',
+        error: { code: 'GOV_ERR_AGENT_BUSY', message: 'busy', retryable: true },
+      },
+      2,
+    ).run;
     expect(run.stages.a).toMatchObject({ status: 'pending', attempt: 0 });
     expect(dispatchable(run, 2).map((s) => s.id)).toEqual(['a']);
   });
 
   it('cancel stops in-flight tasks and child runs and cancels everything pending', () => {
-    let run = started('name: x\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n  - { id: kid, agent: { tier: T1 }, task: { kind: pipeline, name: t } }\n  - { id: z, needs: [a], task: { kind: noop } }\ntemplates:\n  t:\n    stages:\n      - { id: q, task: { kind: noop } }\n');
+    let run = started(
+      'name: x\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n  - { id: kid, agent: { tier: T1 }, task: { kind: pipeline, name: t } }\n  - { id: z, needs: [a], task: { kind: noop } }\ntemplates:\n  t:\n    stages:\n      - { id: q, task: { kind: noop } }\n',
+    );
     run = step(run, { type: 'dispatch', stageId: 'a', agentId: 'ag', taskId: 'ta' }, 1).run;
     run = step(run, { type: 'start-child', stageId: 'kid', childRunId: 'r-child' }, 1).run;
     const s = step(run, { type: 'cancel', reason: 'operator' }, 2);
@@ -130,15 +187,25 @@ describe('run machine', () => {
   });
 
   it('a child run that finishes decides its stage', () => {
-    let run = started('name: x\nversion: 1\nstages:\n  - { id: kid, agent: { tier: T1 }, task: { kind: pipeline, file: c.yaml } }\n');
+    let run = started(
+      'name: x\nversion: 1\nstages:\n  - { id: kid, agent: { tier: T1 }, task: { kind: pipeline, file: c.yaml } }\n',
+    );
     run = step(run, { type: 'start-child', stageId: 'kid', childRunId: 'r-c' }, 1).run;
-    expect(step(run, { type: 'child-finished', childRunId: 'r-other', status: 'succeeded' }, 2).changed).toBe(false);
+    expect(step(run, { type: 'child-finished', childRunId: 'r-other', status: 'succeeded' }, 2).changed).toBe(
+      false,
+    );
     const s = step(run, { type: 'child-finished', childRunId: 'r-c', status: 'succeeded' }, 2);
     expect(s.run.status).toBe('succeeded');
   });
 
   it('events of a child run carry the parent run id', () => {
-    const child = newRun({ runId: 'r-c', pipeline: pipeline('name: c\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n'), owner: 'o', now: 0, parentRunId: 'r-p' });
+    const child = newRun({
+      runId: 'r-c',
+      pipeline: pipeline('name: c\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n'),
+      owner: 'o',
+      now: 0,
+      parentRunId: 'r-p',
+    });
     const s = step(child, { type: 'start' }, 0);
     expect(s.events).toEqual([{ runId: 'r-c', parentRunId: 'r-p', event: 'run-started' }]);
   });

@@ -10,7 +10,13 @@ import {
 
 const stage = (id: string, ...needs: string[]) => ({ id, needs });
 const diamond = {
-  stages: [stage('deploy', 'test', 'lint'), stage('test', 'build'), stage('build'), stage('lint', 'build'), stage('docs')],
+  stages: [
+    stage('deploy', 'test', 'lint'),
+    stage('test', 'build'),
+    stage('build'),
+    stage('lint', 'build'),
+    stage('docs'),
+  ],
 };
 const ids = (xs: { id: string }[]) => xs.map((s) => s.id);
 
@@ -20,7 +26,9 @@ describe('topologicalOrder', () => {
   });
 
   it('throws PipelineInvalidError naming the cycle', () => {
-    expect(() => topologicalOrder({ stages: [stage('a', 'b'), stage('b', 'a')] })).toThrow(PipelineInvalidError);
+    expect(() => topologicalOrder({ stages: [stage('a', 'b'), stage('b', 'a')] })).toThrow(
+      PipelineInvalidError,
+    );
     expect(() => topologicalOrder({ stages: [stage('a', 'b'), stage('b', 'a')] })).toThrow(/a -> b -> a/);
   });
 
@@ -64,7 +72,13 @@ describe('dependentsOf', () => {
 
 describe('findCycles', () => {
   it('finds each distinct cycle once, in needs direction', () => {
-    const cycles = findCycles([stage('a', 'b'), stage('b', 'c'), stage('c', 'a'), stage('d', 'd'), stage('e', 'a')]);
+    const cycles = findCycles([
+      stage('a', 'b'),
+      stage('b', 'c'),
+      stage('c', 'a'),
+      stage('d', 'd'),
+      stage('e', 'a'),
+    ]);
     expect(cycles).toEqual([
       ['a', 'b', 'c', 'a'],
       ['d', 'd'],

@@ -43,8 +43,25 @@ describe('broken examples', () => {
     // Not reported about a file's text: `io` (the file cannot be read) and `invalid-value`.
     const notFromText: DiagnosticCode[] = ['io', 'invalid-value'];
     const fromText = DIAGNOSTIC_CODES.filter((c) => !notFromText.includes(c));
-    expect(fromText).toEqual(expect.arrayContaining(['yaml-syntax', 'schema', 'duplicate-stage', 'unknown-stage', 'unknown-template', 'cycle']));
-    expect(fromText).toEqual(expect.arrayContaining(['tier-not-allowed', 'unknown-parameter', 'missing-parameter', 'parameter-type', 'bad-interpolation']));
+    expect(fromText).toEqual(
+      expect.arrayContaining([
+        'yaml-syntax',
+        'schema',
+        'duplicate-stage',
+        'unknown-stage',
+        'unknown-template',
+        'cycle',
+      ]),
+    );
+    expect(fromText).toEqual(
+      expect.arrayContaining([
+        'tier-not-allowed',
+        'unknown-parameter',
+        'missing-parameter',
+        'parameter-type',
+        'bad-interpolation',
+      ]),
+    );
     for (const code of fromText) expect(codes).toContain(code);
   });
 });
@@ -99,7 +116,10 @@ stages:
   - { id: b, needs: [a], task: { kind: noop } }
   - { id: c, needs: [c], task: { kind: noop } }
 `);
-    expect(ds.map((d) => d.message)).toEqual(['needs form a cycle: a -> b -> a', 'needs form a cycle: c -> c']);
+    expect(ds.map((d) => d.message)).toEqual([
+      'needs form a cycle: a -> b -> a',
+      'needs form a cycle: c -> c',
+    ]);
     expect(ds.map((d) => `${d.line}:${d.column}`)).toEqual(['4:22', '6:22']);
   });
 
@@ -157,9 +177,15 @@ stages: [{ id: a, task: { kind: noop } }]
 
 describe('formatDiagnostic', () => {
   it('renders file:line:column: error[code]: message', () => {
-    expect(formatDiagnostic({ file: 'a.yaml', line: 3, column: 7, code: 'cycle', message: 'needs form a cycle: a -> a' })).toBe(
-      'a.yaml:3:7: error[cycle]: needs form a cycle: a -> a',
-    );
+    expect(
+      formatDiagnostic({
+        file: 'a.yaml',
+        line: 3,
+        column: 7,
+        code: 'cycle',
+        message: 'needs form a cycle: a -> a',
+      }),
+    ).toBe('a.yaml:3:7: error[cycle]: needs form a cycle: a -> a');
   });
 });
 

@@ -4,7 +4,8 @@ import { instantiatePipeline, parsePipeline, type ResolvedPipeline } from '../..
 
 function parseOk(text: string): ResolvedPipeline {
   const r = parsePipeline(text, 'i.yaml');
-  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
+  if (!r.ok)
+    throw new Error(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
   return r.pipeline;
 }
 
@@ -38,7 +39,10 @@ describe('instantiatePipeline', () => {
     const c = instantiatePipeline(PIPELINE, { region: 'eu', waitMs: 250 });
     const [call, child, nap] = c.stages;
     expect(call?.agent.role).toBe('deployer-eu');
-    expect(call?.task).toMatchObject({ url: 'https://eu.example.test/staging', headers: { 'x-verbose': 'false' } });
+    expect(call?.task).toMatchObject({
+      url: 'https://eu.example.test/staging',
+      headers: { 'x-verbose': 'false' },
+    });
     expect(call?.timeoutMs).toBe(250);
     expect(child?.task).toMatchObject({ params: { pauseMs: 250, note: 'w=250' } });
     expect(nap?.task).toEqual({ kind: 'sleep', ms: 250 });
@@ -58,7 +62,9 @@ describe('instantiatePipeline', () => {
 
   it('throws PipelineInvalidError for an unknown parameter', () => {
     expect(() => instantiatePipeline(PIPELINE, { region: 'eu', regoin: 'x' })).toThrow(PipelineInvalidError);
-    expect(() => instantiatePipeline(PIPELINE, { region: 'eu', regoin: 'x' })).toThrow(/unknown parameter "regoin"/);
+    expect(() => instantiatePipeline(PIPELINE, { region: 'eu', regoin: 'x' })).toThrow(
+      /unknown parameter "regoin"/,
+    );
   });
 
   it('throws PipelineInvalidError for a missing parameter without default', () => {
@@ -83,6 +89,8 @@ describe('instantiatePipeline', () => {
   });
 
   it('refuses parameter values that hold a reference themselves', () => {
-    expect(() => instantiatePipeline(PIPELINE, { region: `$\{{ params.env }}` })).toThrow(PipelineInvalidError);
+    expect(() => instantiatePipeline(PIPELINE, { region: `$\{{ params.env }}` })).toThrow(
+      PipelineInvalidError,
+    );
   });
 });

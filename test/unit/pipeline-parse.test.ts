@@ -17,16 +17,20 @@ const examplesDir = fileURLToPath(new URL('../../examples/', import.meta.url));
 
 function parseOk(text: string): ResolvedPipeline {
   const r = parsePipeline(text, 'test.yaml');
-  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
+  if (!r.ok)
+    throw new Error(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
   return r.pipeline;
 }
 
 describe('parsePipeline', () => {
-  it.each(readdirSync(examplesDir).filter((f) => f.endsWith('.yaml')))('accepts the shipped example %s', (name) => {
-    const r = parsePipeline(readFileSync(`${examplesDir}${name}`, 'utf8'), `examples/${name}`);
-    expect(r.diagnostics).toEqual([]);
-    expect(r.ok).toBe(true);
-  });
+  it.each(readdirSync(examplesDir).filter((f) => f.endsWith('.yaml')))(
+    'accepts the shipped example %s',
+    (name) => {
+      const r = parsePipeline(readFileSync(`${examplesDir}${name}`, 'utf8'), `examples/${name}`);
+      expect(r.diagnostics).toEqual([]);
+      expect(r.ok).toBe(true);
+    },
+  );
 
   it('fills in the defaults of stages, the error budget and the token', () => {
     const p = parseOk(`
@@ -47,7 +51,11 @@ stages:
       retries: { max: DEFAULT_RETRIES_MAX },
       onFailure: 'fail',
     });
-    expect(p.errorBudget).toMatchObject({ kind: 'count', maxErrors: DEFAULT_ERROR_BUDGET_MAX_ERRORS, diagnostic: DEFAULT_DIAGNOSTIC_PIPELINE });
+    expect(p.errorBudget).toMatchObject({
+      kind: 'count',
+      maxErrors: DEFAULT_ERROR_BUDGET_MAX_ERRORS,
+      diagnostic: DEFAULT_DIAGNOSTIC_PIPELINE,
+    });
     expect(p.token).toEqual({
       ttlMs: DEFAULT_TOKEN_TTL_MS,
       renewEveryMs: DEFAULT_TOKEN_RENEW_EVERY_MS,
@@ -66,7 +74,11 @@ stages:
     task: { kind: exec, command: [make] }
 `);
     expect(p.stages[0]?.agent).toEqual({ tier: 'T1', role: 'builder' });
-    expect(p.stages[0]?.task).toMatchObject({ kind: 'exec', timeoutMs: DEFAULT_EXEC_TIMEOUT_MS, env: { pass: [], set: {} } });
+    expect(p.stages[0]?.task).toMatchObject({
+      kind: 'exec',
+      timeoutMs: DEFAULT_EXEC_TIMEOUT_MS,
+      env: { pass: [], set: {} },
+    });
   });
 
   it('reads the SLO form of the error budget', () => {
@@ -76,7 +88,13 @@ version: 1
 stages: [{ id: a, task: { kind: noop } }]
 errorBudget: { slo: 0.995, periodMs: 86400000, breach: 0.9, diagnostic: triage }
 `);
-    expect(p.errorBudget).toMatchObject({ kind: 'slo', slo: 0.995, periodMs: 86400000, breach: 0.9, diagnostic: 'triage' });
+    expect(p.errorBudget).toMatchObject({
+      kind: 'slo',
+      slo: 0.995,
+      periodMs: 86400000,
+      breach: 0.9,
+      diagnostic: 'triage',
+    });
   });
 
   it('keeps run-time parameter references until the pipeline is instantiated', () => {
@@ -97,7 +115,9 @@ stages: [{ id: a, task: { kind: noop } }]
 token: { ttlMs: 1000, renewEveryMs: 1000 }
 `);
     expect(r.ok).toBe(false);
-    expect(r.diagnostics).toMatchObject([{ code: 'schema', line: 4, column: 37, message: expect.stringContaining('renewEveryMs') }]);
+    expect(r.diagnostics).toMatchObject([
+      { code: 'schema', line: 4, column: 37, message: expect.stringContaining('renewEveryMs') },
+    ]);
   });
 
   it('requires a pipeline task to name exactly one of file or name', () => {
@@ -108,7 +128,9 @@ stages:
     agent: { tier: T1 }
     task: { kind: pipeline, file: a.yaml, name: a }
 `);
-    expect(r.diagnostics).toMatchObject([{ code: 'schema', line: 6, message: expect.stringContaining('exactly one') }]);
+    expect(r.diagnostics).toMatchObject([
+      { code: 'schema', line: 6, message: expect.stringContaining('exactly one') },
+    ]);
   });
 
   it('rejects an http task whose url is not a URL', () => {

@@ -3,7 +3,8 @@ import { type Diagnostic, parsePipeline, type ResolvedPipeline } from '../../pro
 
 function parseOk(text: string): ResolvedPipeline {
   const r = parsePipeline(text, 't.yaml');
-  if (!r.ok) throw new Error(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
+  if (!r.ok)
+    throw new Error(r.diagnostics.map((d) => `${d.line}:${d.column} ${d.code} ${d.message}`).join('\n'));
   return r.pipeline;
 }
 
@@ -201,7 +202,9 @@ templates:
 stages:
   - { uses: closed }
 `);
-    expect(ds).toMatchObject([{ code: 'unknown-parameter', message: expect.stringContaining('template "closed"') }]);
+    expect(ds).toMatchObject([
+      { code: 'unknown-parameter', message: expect.stringContaining('template "closed"') },
+    ]);
   });
 
   it('rejects a namespace that clashes with a stage id', () => {
@@ -222,6 +225,8 @@ ${SERVICE}
 stages:
   - { uses: service, as: a, idPrefix: b, with: { dir: x } }
 `);
-    expect(ds).toMatchObject([{ code: 'schema', message: expect.stringContaining('either `as` or `idPrefix`') }]);
+    expect(ds).toMatchObject([
+      { code: 'schema', message: expect.stringContaining('either `as` or `idPrefix`') },
+    ]);
   });
 });

@@ -101,10 +101,24 @@ describe('subject builders', () => {
   });
 
   it('recognise the subjects of the protocol and nothing else', () => {
-    for (const ok of ['gov.actor.echo.e1', 'gov.svc.orchestrator', 'gov.sys.hb.agent.a1', 'gov.obs.run.r1', 'gov.errors.r1', 'gov.agents.register']) {
+    for (const ok of [
+      'gov.actor.echo.e1',
+      'gov.svc.orchestrator',
+      'gov.sys.hb.agent.a1',
+      'gov.obs.run.r1',
+      'gov.errors.r1',
+      'gov.agents.register',
+    ]) {
       expect(isKnownSubject(ok), ok).toBe(true);
     }
-    for (const bad of ['gov.actors.echo.e1', 'gov.actor.echo', 'gov.sys.beat.a.b', 'nats.actor.a.b', 'gov.svc.a.b', 'gov.obs']) {
+    for (const bad of [
+      'gov.actors.echo.e1',
+      'gov.actor.echo',
+      'gov.sys.beat.a.b',
+      'nats.actor.a.b',
+      'gov.svc.a.b',
+      'gov.obs',
+    ]) {
       expect(isKnownSubject(bad), bad).toBe(false);
     }
   });

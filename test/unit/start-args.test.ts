@@ -15,7 +15,8 @@ describe('start args', () => {
     expect(argPositiveNumber('250', 1)).toBe(250);
     expect(argPositiveNumber(undefined, 7)).toBe(7);
     expect(argPositiveNumber('', 7)).toBe(7);
-    for (const bad of [0, -1, 'abc', Number.POSITIVE_INFINITY]) expect(() => argPositiveNumber(bad, 1)).toThrow(ConfigError);
+    for (const bad of [0, -1, 'abc', Number.POSITIVE_INFINITY])
+      expect(() => argPositiveNumber(bad, 1)).toThrow(ConfigError);
   });
 
   it('reads lists from arrays and comma-separated strings', () => {
@@ -32,14 +33,21 @@ describe('start args', () => {
 
   it('parses the token and budget actors with the same readers', () => {
     const env = { VAULT_ADDR: 'http://v', VAULT_TOKEN: 't', REDIS_URL: 'redis://r' };
-    expect(tokenAuthorityArgs({ reporterAllowlist: 'a,b', startFrom: 'all', ackWaitMs: '10' }, env)).toMatchObject({
+    expect(
+      tokenAuthorityArgs({ reporterAllowlist: 'a,b', startFrom: 'all', ackWaitMs: '10' }, env),
+    ).toMatchObject({
       reporterAllowlist: ['a', 'b'],
       startFrom: 'all',
       ackWaitMs: 10,
     });
     expect(tokenRenewerArgs({ pollMs: 5 }, env)).toMatchObject({ pollMs: 5, redisUrl: 'redis://r' });
-    expect(budgetMonitorArgs({ timelineErrors: '3' }, env)).toMatchObject({ timelineErrors: 3, startFrom: 'new' });
+    expect(budgetMonitorArgs({ timelineErrors: '3' }, env)).toMatchObject({
+      timelineErrors: 3,
+      startFrom: 'new',
+    });
     expect(() => budgetMonitorArgs({ startFrom: 'x' }, env)).toThrow(/startFrom must be "new" or "all"/);
-    expect(() => tokenAuthorityArgs({ revokeTimeoutMs: 1, reporterVerifyTimeoutMs: -1 }, env)).toThrow(ConfigError);
+    expect(() => tokenAuthorityArgs({ revokeTimeoutMs: 1, reporterVerifyTimeoutMs: -1 }, env)).toThrow(
+      ConfigError,
+    );
   });
 });

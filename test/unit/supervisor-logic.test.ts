@@ -33,11 +33,19 @@ import {
 import { ConfigError, InvalidTransitionError, NotFoundError } from '../../protocols/errors.ts';
 import type { GovError } from '../../protocols/errors.ts';
 
-function worker(id: string, restart: RestartType = 'permanent', shutdownMs: ChildSpec['shutdownMs'] = 1000): ChildSpec {
+function worker(
+  id: string,
+  restart: RestartType = 'permanent',
+  shutdownMs: ChildSpec['shutdownMs'] = 1000,
+): ChildSpec {
   return { id, start: { kind: 'actor', actorKind: 'echo', actorId: id }, restart, shutdownMs };
 }
 
-function spec(strategy: Strategy, children: ChildSpec[], extra: Partial<SupervisorSpec> = {}): SupervisorSpec {
+function spec(
+  strategy: Strategy,
+  children: ChildSpec[],
+  extra: Partial<SupervisorSpec> = {},
+): SupervisorSpec {
   return { id: 'sup', strategy, intensity: 10, periodMs: 60_000, children, ...extra };
 }
 
@@ -55,7 +63,11 @@ function brief(commands: SupervisorCommand[]): string[] {
  * Plays the runtime: carries out the commands in order, reporting each start as started
  * (or failed, for ids in `failing`), until nothing is left. Returns every command issued.
  */
-function settle(step: SupervisorStep, now: number, failing: Set<string> = new Set()): { state: SupervisorState; log: string[] } {
+function settle(
+  step: SupervisorStep,
+  now: number,
+  failing: Set<string> = new Set(),
+): { state: SupervisorState; log: string[] } {
   let state = step.state;
   const queue = [...step.commands];
   const log: string[] = [];
@@ -79,7 +91,13 @@ function boot(s: SupervisorSpec, now = 0): SupervisorState {
   return state;
 }
 
-function exit(state: SupervisorState, childId: string, reason: ChildExitReason, now: number, failing?: Set<string>) {
+function exit(
+  state: SupervisorState,
+  childId: string,
+  reason: ChildExitReason,
+  now: number,
+  failing?: Set<string>,
+) {
   return settle(onChildExit(state, { childId, reason }, now), now, failing);
 }
 
@@ -119,7 +137,14 @@ describe('supervisor logic', () => {
     it('stops the started children in reverse order and escalates when a child fails to start', () => {
       const s = spec('one_for_one', [worker('a'), worker('b'), worker('c'), worker('d')]);
       const { state, log } = settle(initSupervisor(s, 0), 0, new Set(['c']));
-      expect(log).toEqual(['start a', 'start b', 'start c', 'stop b', 'stop a', 'escalate failed_to_start_child']);
+      expect(log).toEqual([
+        'start a',
+        'start b',
+        'start c',
+        'stop b',
+        'stop a',
+        'escalate failed_to_start_child',
+      ]);
       expect(state.phase).toBe('terminated');
       expect(state.escalation).toEqual({
         type: 'escalate',
@@ -135,8 +160,12 @@ describe('supervisor logic', () => {
       expect(() => initSupervisor(spec('one_for_one', [], { intensity: -1 }), 0)).toThrow(ConfigError);
       expect(() => initSupervisor(spec('one_for_one', [], { periodMs: 0 }), 0)).toThrow(ConfigError);
       expect(() => initSupervisor(spec('simple_one_for_one' as Strategy, []), 0)).toThrow(ConfigError);
-      expect(() => initSupervisor(spec('one_for_one', [worker('a', 'permanent', -5)]), 0)).toThrow(ConfigError);
-      expect(() => initSupervisor(spec('one_for_one', [worker('a', 'sometimes' as RestartType)]), 0)).toThrow(ConfigError);
+      expect(() => initSupervisor(spec('one_for_one', [worker('a', 'permanent', -5)]), 0)).toThrow(
+        ConfigError,
+      );
+      expect(() => initSupervisor(spec('one_for_one', [worker('a', 'sometimes' as RestartType)]), 0)).toThrow(
+        ConfigError,
+      );
       expect(() =>
         initSupervisor(spec('one_for_one', [], { backoff: { initialMs: 100, maxMs: 50, factor: 2 } }), 0),
       ).toThrow(ConfigError);
@@ -145,12 +174,18 @@ describe('supervisor logic', () => {
     it('accepts a nice value from 0 to 19 on a process child and rejects anything else', () => {
       const withNice = (nice: unknown, kind: 'process' | 'actor' = 'process'): SupervisorSpec =>
         spec('one_for_one', [
-          { id: 'p', start: { kind, actorKind: 'echo', actorId: 'p', nice } as ChildSpec['start'], restart: 'permanent', shutdownMs: 1000 },
+          {
+            id: 'p',
+            start: { kind, actorKind: 'echo', actorId: 'p', nice } as ChildSpec['start'],
+            restart: 'permanent',
+            shutdownMs: 1000,
+          },
         ]);
       for (const ok of [0, 10, 19]) expect(() => validateSupervisorSpec(withNice(ok))).not.toThrow();
       expect(() => validateSupervisorSpec(withNice(undefined))).not.toThrow();
       // Negative = higher priority, which needs privileges; fractions and strings are mistakes.
-      for (const bad of [-1, -20, 20, 2.5, '10', null]) expect(() => validateSupervisorSpec(withNice(bad)), String(bad)).toThrow(ConfigError);
+      for (const bad of [-1, -20, 20, 2.5, '10', null])
+        expect(() => validateSupervisorSpec(withNice(bad)), String(bad)).toThrow(ConfigError);
       // An in-host actor has no process of its own to deprioritise.
       expect(() => validateSupervisorSpec(withNice(10, 'actor'))).toThrow(ConfigError);
     });
@@ -158,7 +193,12 @@ describe('supervisor logic', () => {
     it('validates nested supervisor specs too', () => {
       const nested = spec('one_for_all', [worker('x'), worker('x')]);
       const parent = spec('one_for_one', [
-        { id: 'sub', start: { kind: 'supervisor', spec: nested }, restart: 'permanent', shutdownMs: 'infinity' },
+        {
+          id: 'sub',
+          start: { kind: 'supervisor', spec: nested },
+          restart: 'permanent',
+          shutdownMs: 'infinity',
+        },
       ]);
       expect(() => validateSupervisorSpec(parent)).toThrow(ConfigError);
     });
@@ -194,7 +234,9 @@ describe('supervisor logic', () => {
               expect(log).toEqual([]);
               expect(after.restarts).toEqual([]);
               const expected: Record<string, string> =
-                type === 'temporary' ? { a: 'running', c: 'running' } : { a: 'running', b: 'stopped', c: 'running' };
+                type === 'temporary'
+                  ? { a: 'running', c: 'running' }
+                  : { a: 'running', b: 'stopped', c: 'running' };
               expect(statuses(after)).toEqual(expected);
             }
           });
@@ -204,7 +246,13 @@ describe('supervisor logic', () => {
 
     it('rest_for_one leaves the children before the failed one alone', () => {
       const state = boot(spec('rest_for_one', [worker('a'), worker('b'), worker('c'), worker('d')]));
-      expect(exit(state, 'b', { error: 'x' }, 1).log).toEqual(['stop d', 'stop c', 'start b', 'start c', 'start d']);
+      expect(exit(state, 'b', { error: 'x' }, 1).log).toEqual([
+        'stop d',
+        'stop c',
+        'start b',
+        'start c',
+        'start d',
+      ]);
       expect(exit(state, 'd', { error: 'x' }, 1).log).toEqual(['start d']);
       expect(exit(state, 'a', { error: 'x' }, 1).log).toEqual([
         'stop d',
@@ -219,7 +267,11 @@ describe('supervisor logic', () => {
 
     it('stops siblings with their own shutdown setting', () => {
       const state = boot(
-        spec('one_for_all', [worker('a', 'permanent', 'brutal_kill'), worker('b'), worker('c', 'permanent', 'infinity')]),
+        spec('one_for_all', [
+          worker('a', 'permanent', 'brutal_kill'),
+          worker('b'),
+          worker('c', 'permanent', 'infinity'),
+        ]),
       );
       const step = onChildExit(state, { childId: 'b', reason: { error: 'x' } }, 1);
       expect(step.commands.slice(0, 2)).toEqual([
@@ -229,7 +281,9 @@ describe('supervisor logic', () => {
     });
 
     it('removes temporary siblings stopped by a group restart instead of restarting them', () => {
-      const state = boot(spec('one_for_all', [worker('a', 'temporary'), worker('b'), worker('c', 'temporary')]));
+      const state = boot(
+        spec('one_for_all', [worker('a', 'temporary'), worker('b'), worker('c', 'temporary')]),
+      );
       const { state: after, log } = exit(state, 'b', { error: 'x' }, 1);
       expect(log).toEqual(['stop c', 'stop a', 'start b']);
       expect(whichChildren(after).map((c) => c.id)).toEqual(['b']);
@@ -248,13 +302,19 @@ describe('supervisor logic', () => {
       let state = boot(spec('one_for_one', [worker('a')]));
       state = exit(state, 'a', { error: 'one' }, 1).state;
       state = exit(state, 'a', 'normal', 2).state;
-      expect(whichChildren(state)[0]).toMatchObject({ restartCount: 2, lastExit: 'normal', status: 'running' });
+      expect(whichChildren(state)[0]).toMatchObject({
+        restartCount: 2,
+        lastExit: 'normal',
+        status: 'running',
+      });
     });
   });
 
   describe('restart intensity', () => {
     it('stops every running child in reverse order and escalates when exceeded', () => {
-      let state = boot(spec('one_for_one', [worker('a'), worker('b'), worker('c')], { intensity: 1, periodMs: 5000 }));
+      let state = boot(
+        spec('one_for_one', [worker('a'), worker('b'), worker('c')], { intensity: 1, periodMs: 5000 }),
+      );
       state = exit(state, 'b', { error: 'x' }, 1000).state;
       const { state: after, log } = exit(state, 'b', { error: 'x' }, 2000);
       expect(log).toEqual(['stop c', 'stop a', 'escalate reached_max_restart_intensity']);
@@ -274,7 +334,10 @@ describe('supervisor logic', () => {
     it('counts restarts of every child together', () => {
       let state = boot(spec('one_for_one', [worker('a'), worker('b')], { intensity: 1, periodMs: 5000 }));
       state = exit(state, 'a', { error: 'x' }, 0).state;
-      expect(exit(state, 'b', { error: 'x' }, 10).log).toEqual(['stop a', 'escalate reached_max_restart_intensity']);
+      expect(exit(state, 'b', { error: 'x' }, 10).log).toEqual([
+        'stop a',
+        'escalate reached_max_restart_intensity',
+      ]);
     });
 
     it('forgets restarts older than the period (sliding window)', () => {
@@ -303,7 +366,9 @@ describe('supervisor logic', () => {
     });
 
     it('does not count exits that are not restarted', () => {
-      let state = boot(spec('one_for_one', [worker('a', 'transient'), worker('b', 'temporary')], { intensity: 0 }));
+      let state = boot(
+        spec('one_for_one', [worker('a', 'transient'), worker('b', 'temporary')], { intensity: 0 }),
+      );
       state = exit(state, 'a', 'shutdown', 1).state;
       state = exit(state, 'b', { error: 'x' }, 2).state;
       expect(state.phase).toBe('running');
@@ -321,7 +386,11 @@ describe('supervisor logic', () => {
 
     it('recovers when a retried start succeeds', () => {
       const state = boot(spec('one_for_one', [worker('a')], { intensity: 5 }));
-      const failed = settle(onChildExit(state, { childId: 'a', reason: { error: 'x' } }, 1), 1, new Set(['a']));
+      const failed = settle(
+        onChildExit(state, { childId: 'a', reason: { error: 'x' } }, 1),
+        1,
+        new Set(['a']),
+      );
       expect(failed.state.phase).toBe('terminated'); // keeps failing: gives up
       const step = onChildExit(state, { childId: 'a', reason: { error: 'x' } }, 1);
       const once = onChildStartFailed(step.state, 'a', 'flaky', 1);
@@ -363,7 +432,9 @@ describe('supervisor logic', () => {
     const backoff = { initialMs: 100, maxMs: 1000, factor: 2 };
 
     it('computes min(maxMs, initialMs * factor^(k-1))', () => {
-      expect([1, 2, 3, 4, 5, 6].map((k) => backoffDelayMs(backoff, k))).toEqual([100, 200, 400, 800, 1000, 1000]);
+      expect([1, 2, 3, 4, 5, 6].map((k) => backoffDelayMs(backoff, k))).toEqual([
+        100, 200, 400, 800, 1000, 1000,
+      ]);
       expect(backoffDelayMs(undefined, 3)).toBe(0);
     });
 
@@ -423,21 +494,32 @@ describe('supervisor logic', () => {
     });
 
     it('restarts at once when the computed delay is 0', () => {
-      const state = boot(spec('one_for_one', [worker('a')], { backoff: { initialMs: 0, maxMs: 0, factor: 1 } }));
-      expect(brief(onChildExit(state, { childId: 'a', reason: { error: 'x' } }, 0).commands)).toEqual(['start a']);
+      const state = boot(
+        spec('one_for_one', [worker('a')], { backoff: { initialMs: 0, maxMs: 0, factor: 1 } }),
+      );
+      expect(brief(onChildExit(state, { childId: 'a', reason: { error: 'x' } }, 0).commands)).toEqual([
+        'start a',
+      ]);
     });
 
     it('still escalates past the intensity, without scheduling', () => {
       let state = boot(spec('one_for_one', [worker('a'), worker('b')], { intensity: 1, backoff }));
-      state = settle(onRestartDue(onChildExit(state, { childId: 'a', reason: { error: 'x' } }, 0).state, 'a', 100), 100)
-        .state;
-      expect(exit(state, 'a', { error: 'x' }, 200).log).toEqual(['stop b', 'escalate reached_max_restart_intensity']);
+      state = settle(
+        onRestartDue(onChildExit(state, { childId: 'a', reason: { error: 'x' } }, 0).state, 'a', 100),
+        100,
+      ).state;
+      expect(exit(state, 'a', { error: 'x' }, 200).log).toEqual([
+        'stop b',
+        'escalate reached_max_restart_intensity',
+      ]);
     });
   });
 
   describe('stopping the supervisor', () => {
     it('stops running children in reverse start order with their shutdown settings', () => {
-      let state = boot(spec('one_for_one', [worker('a', 'permanent', 'brutal_kill'), worker('b', 'transient'), worker('c')]));
+      let state = boot(
+        spec('one_for_one', [worker('a', 'permanent', 'brutal_kill'), worker('b', 'transient'), worker('c')]),
+      );
       state = exit(state, 'b', 'normal', 1).state;
       const step = stopSupervisor(state);
       expect(step.commands).toEqual([
@@ -448,8 +530,9 @@ describe('supervisor logic', () => {
     });
 
     it('ignores later exits, timers and stops, and refuses dynamic changes', () => {
-      const state = stopSupervisor(boot(spec('one_for_one', [worker('a')], { backoff: { initialMs: 5, maxMs: 5, factor: 1 } })))
-        .state;
+      const state = stopSupervisor(
+        boot(spec('one_for_one', [worker('a')], { backoff: { initialMs: 5, maxMs: 5, factor: 1 } })),
+      ).state;
       expect(onChildExit(state, { childId: 'a', reason: { error: 'x' } }, 1).commands).toEqual([]);
       expect(onRestartDue(state, 'a', 1).commands).toEqual([]);
       expect(stopSupervisor(state).commands).toEqual([]);
@@ -471,7 +554,13 @@ describe('supervisor logic', () => {
       const { state: withC, log } = settle(startChild(state, worker('c')), 1);
       expect(log).toEqual(['start c']);
       expect(whichChildren(withC).map((c) => c.id)).toEqual(['a', 'b', 'c']);
-      expect(exit(withC, 'a', { error: 'x' }, 2).log).toEqual(['stop c', 'stop b', 'start a', 'start b', 'start c']);
+      expect(exit(withC, 'a', { error: 'x' }, 2).log).toEqual([
+        'stop c',
+        'stop b',
+        'start a',
+        'start b',
+        'start c',
+      ]);
     });
 
     it('refuses an id already in use', () => {
@@ -518,7 +607,9 @@ describe('supervisor logic', () => {
     });
 
     it('cancels a pending restart when the child is terminated', () => {
-      const state = boot(spec('one_for_one', [worker('a')], { backoff: { initialMs: 50, maxMs: 50, factor: 1 } }));
+      const state = boot(
+        spec('one_for_one', [worker('a')], { backoff: { initialMs: 50, maxMs: 50, factor: 1 } }),
+      );
       const crashed = onChildExit(state, { childId: 'a', reason: { error: 'x' } }, 0);
       const terminated = terminateChild(crashed.state, 'a');
       expect(terminated.commands).toEqual([]);
@@ -541,7 +632,9 @@ describe('supervisor logic', () => {
     });
 
     it('deletes only a kept child that is not running', () => {
-      const state = boot(spec('one_for_one', [worker('a'), worker('b')], { backoff: { initialMs: 9, maxMs: 9, factor: 1 } }));
+      const state = boot(
+        spec('one_for_one', [worker('a'), worker('b')], { backoff: { initialMs: 9, maxMs: 9, factor: 1 } }),
+      );
       expect(() => deleteChild(state, 'a')).toThrow(
         expect.objectContaining({ details: expect.objectContaining({ reason: 'running' }) }),
       );
@@ -572,7 +665,9 @@ describe('supervisor logic', () => {
     });
 
     it('never mutates the state it is given', () => {
-      const state = boot(spec('one_for_all', [worker('a'), worker('b')], { backoff: { initialMs: 1, maxMs: 1, factor: 1 } }));
+      const state = boot(
+        spec('one_for_all', [worker('a'), worker('b')], { backoff: { initialMs: 1, maxMs: 1, factor: 1 } }),
+      );
       const frozen = JSON.stringify(state);
       onChildExit(state, { childId: 'a', reason: { error: 'x' } }, 1);
       terminateChild(state, 'b');
@@ -582,7 +677,9 @@ describe('supervisor logic', () => {
     });
 
     it('keeps working from a JSON round trip of its state', () => {
-      const state = JSON.parse(JSON.stringify(boot(spec('rest_for_one', [worker('a'), worker('b')])))) as SupervisorState;
+      const state = JSON.parse(
+        JSON.stringify(boot(spec('rest_for_one', [worker('a'), worker('b')]))),
+      ) as SupervisorState;
       expect(exit(state, 'a', { error: 'x' }, 1).log).toEqual(['stop b', 'start a', 'start b']);
     });
   });
@@ -610,7 +707,9 @@ describe('supervisor logic', () => {
       expect(isNormalExit('shutdown')).toBe(true);
       expect(isNormalExit({ shutdown: 'why' })).toBe(true);
       expect(isNormalExit({ error: 'boom' })).toBe(false);
-      expect(isNormalExit({ error: { code: 'GOV_ERR_ACTOR_CRASHED', message: 'x', retryable: true } })).toBe(false);
+      expect(isNormalExit({ error: { code: 'GOV_ERR_ACTOR_CRASHED', message: 'x', retryable: true } })).toBe(
+        false,
+      );
     });
   });
 
@@ -642,8 +741,16 @@ describe('supervisor logic', () => {
     });
 
     it('fills backoff defaults when asked for backoff', () => {
-      expect(supervisorSpec({ id: 's', backoff: true }).backoff).toEqual({ initialMs: 100, maxMs: 30_000, factor: 2 });
-      expect(supervisorSpec({ id: 's', backoff: { initialMs: 5 } }).backoff).toEqual({ initialMs: 5, maxMs: 30_000, factor: 2 });
+      expect(supervisorSpec({ id: 's', backoff: true }).backoff).toEqual({
+        initialMs: 100,
+        maxMs: 30_000,
+        factor: 2,
+      });
+      expect(supervisorSpec({ id: 's', backoff: { initialMs: 5 } }).backoff).toEqual({
+        initialMs: 5,
+        maxMs: 30_000,
+        factor: 2,
+      });
     });
   });
 });

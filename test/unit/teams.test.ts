@@ -23,10 +23,18 @@ teams:
     expect(spec.id).toBe('team-a');
     expect(spec.strategy).toBe('rest_for_one');
     expect(spec.children.map((c) => c.id)).toEqual(['a-lead', 'm1', 'team-b']);
-    expect(spec.children[0]!.start).toEqual({ kind: 'actor', actorKind: 'agent', actorId: 'a-lead', args: { tier: 'T2', team: 'a', role: 'lead', lead: true } });
+    expect(spec.children[0]!.start).toEqual({
+      kind: 'actor',
+      actorKind: 'agent',
+      actorId: 'a-lead',
+      args: { tier: 'T2', team: 'a', role: 'lead', lead: true },
+    });
     expect(spec.children[1]!.start.kind).toBe('process');
     const nested = spec.children[2]!.start;
-    expect(nested.kind === 'supervisor' && nested.spec.children[0]!.start).toMatchObject({ actorId: 'm2', args: { tier: 'T0', team: 'b' } });
+    expect(nested.kind === 'supervisor' && nested.spec.children[0]!.start).toMatchObject({
+      actorId: 'm2',
+      args: { tier: 'T0', team: 'b' },
+    });
   });
 
   it('gives members least privilege (T0) when no tier is declared', () => {
@@ -35,9 +43,13 @@ teams:
   });
 
   it('refuses unknown tiers, unknown fields and duplicate ids with the path named', () => {
-    expect(() => parseTeams('teams: [{ id: x, members: [{ id: y, tier: T9 }] }]')).toThrow(/teams\.0\.members\.0\.tier/);
+    expect(() => parseTeams('teams: [{ id: x, members: [{ id: y, tier: T9 }] }]')).toThrow(
+      /teams\.0\.members\.0\.tier/,
+    );
     expect(() => parseTeams('teams: [{ id: x, color: red }]')).toThrow(ConfigError);
-    expect(() => parseTeams('teams: [{ id: x, members: [{ id: y }, { id: y }] }]')).toThrow(/duplicate id "y"/);
+    expect(() => parseTeams('teams: [{ id: x, members: [{ id: y }, { id: y }] }]')).toThrow(
+      /duplicate id "y"/,
+    );
     expect(() => parseTeams('teams: [ { id: x')).toThrow(/invalid YAML/);
   });
 

@@ -57,7 +57,11 @@ describe('tiers', () => {
     ['pipeline', false, true, true],
   ];
   it.each(kindTable)('lets T0/T1/T2 run %s tasks: %s/%s/%s', (kind, t0, t1, t2) => {
-    expect([canRunTaskKind('T0', kind), canRunTaskKind('T1', kind), canRunTaskKind('T2', kind)]).toEqual([t0, t1, t2]);
+    expect([canRunTaskKind('T0', kind), canRunTaskKind('T1', kind), canRunTaskKind('T2', kind)]).toEqual([
+      t0,
+      t1,
+      t2,
+    ]);
   });
 
   it('covers every task kind in the table', () => {
@@ -93,7 +97,11 @@ describe('tiers', () => {
     ['release', false, false, true],
   ];
   it.each(actionTable)('allows %s to T0/T1/T2 as %s/%s/%s', (action, t0, t1, t2) => {
-    expect([canPerform('T0', action), canPerform('T1', action), canPerform('T2', action)]).toEqual([t0, t1, t2]);
+    expect([canPerform('T0', action), canPerform('T1', action), canPerform('T2', action)]).toEqual([
+      t0,
+      t1,
+      t2,
+    ]);
   });
 
   it('covers every action in the table and nothing unknown is allowed', () => {

@@ -81,7 +81,10 @@ export function resolveTaskCwd(taskDir: string, cwd: string | undefined): string
   const target = resolve(taskDir, cwd);
   const rel = relative(taskDir, target);
   if (isAbsolute(cwd) || rel.startsWith('..') || isAbsolute(rel)) {
-    throw new PolicyViolationError(`exec cwd ${JSON.stringify(cwd)} leaves the task's own working directory`, { details: { cwd } });
+    throw new PolicyViolationError(
+      `exec cwd ${JSON.stringify(cwd)} leaves the task's own working directory`,
+      { details: { cwd } },
+    );
   }
   return target;
 }
@@ -118,11 +121,20 @@ export const runExec: TaskRunner<'exec'> = async (task, ctx) => {
     mkdirSync(cwd, { recursive: true });
   } catch (err) {
     return failed(
-      err instanceof GovError ? err : new TaskFailedError(`exec: cannot prepare the task: ${err instanceof Error ? err.message : String(err)}`, { cause: err }),
+      err instanceof GovError
+        ? err
+        : new TaskFailedError(
+            `exec: cannot prepare the task: ${err instanceof Error ? err.message : String(err)}`,
+            { cause: err },
+          ),
     );
   }
   try {
-    return await spawnAndWait(task, { cwd, timeoutMs, maxOutputBytes, env: buildExecEnv(task.env, ctx.agentEnv, ctx.env) }, ctx);
+    return await spawnAndWait(
+      task,
+      { cwd, timeoutMs, maxOutputBytes, env: buildExecEnv(task.env, ctx.agentEnv, ctx.env) },
+      ctx,
+    );
   } finally {
     if (!ctx.keepTaskDirs) await rm(taskDir, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -153,7 +165,9 @@ function spawnAndWait(
         windowsHide: true,
       });
     } catch (err) {
-      resolveOutcome(failed(new TaskFailedError(`exec: cannot start ${program}: ${String(err)}`, { cause: err })));
+      resolveOutcome(
+        failed(new TaskFailedError(`exec: cannot start ${program}: ${String(err)}`, { cause: err })),
+      );
       return;
     }
 
@@ -185,7 +199,13 @@ function spawnAndWait(
     child.stderr?.on('data', (c: Buffer) => out.add('stderr', c));
     child.on('error', (err) => {
       // Spawn failures (ENOENT, EACCES) arrive here with no exit.
-      if (exit === undefined) finish(failed(new TaskFailedError(`exec: cannot start ${program}: ${err.message}`, { cause: err }), output()));
+      if (exit === undefined)
+        finish(
+          failed(
+            new TaskFailedError(`exec: cannot start ${program}: ${err.message}`, { cause: err }),
+            output(),
+          ),
+        );
     });
     child.on('exit', (code, signal) => {
       exit = { code, signal };
@@ -194,13 +214,23 @@ function spawnAndWait(
     });
     child.on('close', () => {
       const o = output();
-      if (timedOut) finish(failed(new TimeoutError(`exec: ${program} timed out after ${run.timeoutMs} ms`, { details: { timeoutMs: run.timeoutMs } }), o));
+      if (timedOut)
+        finish(
+          failed(
+            new TimeoutError(`exec: ${program} timed out after ${run.timeoutMs} ms`, {
+              details: { timeoutMs: run.timeoutMs },
+            }),
+            o,
+          ),
+        );
       else if (o.exitCode === 0) finish(succeeded(o));
       else
         finish(
           failed(
             new TaskFailedError(
-              o.exitCode === null ? `exec: ${program} was killed by ${o.signal}` : `exec: ${program} exited with code ${o.exitCode}`,
+              o.exitCode === null
+                ? `exec: ${program} was killed by ${o.signal}`
+                : `exec: ${program} exited with code ${o.exitCode}`,
               { details: { exitCode: o.exitCode, signal: o.signal } },
             ),
             o,

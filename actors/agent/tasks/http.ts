@@ -37,7 +37,11 @@ async function readCapped(res: Response, maxBytes: number): Promise<{ body: stri
 
 export const runHttp: TaskRunner<'http'> = async (task, ctx) => {
   if (task.url.includes('${{')) {
-    return failed(new InvalidMessageError('http url still holds a reference: references must be resolved before a task reaches an agent'));
+    return failed(
+      new InvalidMessageError(
+        'http url still holds a reference: references must be resolved before a task reaches an agent',
+      ),
+    );
   }
   const expect = task.expectStatus === undefined ? undefined : numberField(task.expectStatus, 'expectStatus');
   const headers: Record<string, string> = { ...task.headers };
@@ -45,29 +49,49 @@ export const runHttp: TaskRunner<'http'> = async (task, ctx) => {
   if (typeof task.body === 'string') body = task.body;
   else if (task.body !== undefined) {
     body = JSON.stringify(task.body);
-    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+      headers['content-type'] = 'application/json';
   }
   let res: Response;
   try {
-    res = await fetch(task.url, { method: task.method, headers, body, signal: ctx.signal, redirect: 'manual' });
+    res = await fetch(task.url, {
+      method: task.method,
+      headers,
+      body,
+      signal: ctx.signal,
+      redirect: 'manual',
+    });
   } catch (err) {
     if (ctx.signal.aborted) return { status: 'cancelled' };
-    return failed(new TaskFailedError(`http ${task.method} ${task.url} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+    return failed(
+      new TaskFailedError(
+        `http ${task.method} ${task.url} failed: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      ),
+    );
   }
   let read: { body: string; truncated: boolean };
   try {
-    read = task.method === 'HEAD' ? { body: '', truncated: false } : await readCapped(res, ctx.httpMaxBodyBytes);
+    read =
+      task.method === 'HEAD' ? { body: '', truncated: false } : await readCapped(res, ctx.httpMaxBodyBytes);
   } catch (err) {
     if (ctx.signal.aborted) return { status: 'cancelled' };
-    return failed(new TaskFailedError(`http ${task.method} ${task.url}: reading the body failed: ${String(err)}`, { cause: err }));
+    return failed(
+      new TaskFailedError(`http ${task.method} ${task.url}: reading the body failed: ${String(err)}`, {
+        cause: err,
+      }),
+    );
   }
   const output: HttpOutput = { status: res.status, contentType: res.headers.get('content-type'), ...read };
   const ok = expect === undefined ? res.status >= 200 && res.status < 300 : res.status === expect;
   if (ok) return succeeded(output);
   return failed(
-    new TaskFailedError(`http ${task.method} ${task.url} answered ${res.status}, expected ${expect ?? '2xx'}`, {
-      details: { status: res.status, expected: expect ?? '2xx' },
-    }),
+    new TaskFailedError(
+      `http ${task.method} ${task.url} answered ${res.status}, expected ${expect ?? '2xx'}`,
+      {
+        details: { status: res.status, expected: expect ?? '2xx' },
+      },
+    ),
     output,
   );
 };

@@ -9,7 +9,14 @@ import { failed, type TaskRunner } from './task-runner.ts';
  */
 export const runPipeline: TaskRunner<'pipeline'> = async (task) =>
   failed(
-    new TaskNotHandledError('pipeline tasks are not handled by the agent: the orchestrator runs child pipelines itself', {
-      details: { kind: 'pipeline', ...(task.name ? { name: task.name } : {}), ...(task.file ? { file: task.file } : {}) },
-    }),
+    new TaskNotHandledError(
+      'pipeline tasks are not handled by the agent: the orchestrator runs child pipelines itself',
+      {
+        details: {
+          kind: 'pipeline',
+          ...(task.name ? { name: task.name } : {}),
+          ...(task.file ? { file: task.file } : {}),
+        },
+      },
+    ),
   );

@@ -40,9 +40,13 @@ export interface TaskRunContext {
   progress(fraction?: number, note?: string): void;
 }
 
-export type TaskRunner<K extends Task['kind'] = Task['kind']> = (task: TaskOf<K>, ctx: TaskRunContext) => Promise<TaskOutcome>;
+export type TaskRunner<K extends Task['kind'] = Task['kind']> = (
+  task: TaskOf<K>,
+  ctx: TaskRunContext,
+) => Promise<TaskOutcome>;
 
-export const succeeded = (output?: unknown): TaskOutcome => (output === undefined ? { status: 'succeeded' } : { status: 'succeeded', output });
+export const succeeded = (output?: unknown): TaskOutcome =>
+  output === undefined ? { status: 'succeeded' } : { status: 'succeeded', output };
 
 export const failed = (error: GovError | WireError, output?: unknown): TaskOutcome => ({
   status: 'failed',
@@ -57,9 +61,12 @@ export const failed = (error: GovError | WireError, output?: unknown): TaskOutco
 export function numberField(value: number | string, field: string): number {
   const n = typeof value === 'number' ? value : Number.NaN;
   if (!Number.isFinite(n)) {
-    throw new InvalidMessageError(`task field ${field} is ${JSON.stringify(value)}: references must be resolved before a task reaches an agent`, {
-      details: { field },
-    });
+    throw new InvalidMessageError(
+      `task field ${field} is ${JSON.stringify(value)}: references must be resolved before a task reaches an agent`,
+      {
+        details: { field },
+      },
+    );
   }
   return n;
 }

@@ -20,7 +20,12 @@ export const listAgentsRoute = defineRoute({
   responses: { 200: { description: 'The agents', schema: catalog['agent.states.v1'] } },
   errors: [503, 504],
   async handle({ deps, query }) {
-    return relayService(deps, deps.settings.services.agentDirectory, { type: 'agent.status.v1', body: { team: query.team } }, ['agent.states.v1']);
+    return relayService(
+      deps,
+      deps.settings.services.agentDirectory,
+      { type: 'agent.status.v1', body: { team: query.team } },
+      ['agent.states.v1'],
+    );
   },
 });
 
@@ -36,11 +41,14 @@ export const getAgentRoute = defineRoute({
   responses: { 200: { description: 'The agent', schema: catalog['agent.state.v1'] } },
   errors: [404, 503, 504],
   async handle({ deps, params }) {
-    const reply = await askService(deps, deps.settings.services.agentDirectory, { type: 'agent.status.v1', body: { agentId: params.id } }, [
-      'agent.state.v1',
-      'agent.states.v1',
-    ]);
-    const agent = reply.type === 'agent.state.v1' ? reply.body : reply.body.agents.find((a) => a.agentId === params.id);
+    const reply = await askService(
+      deps,
+      deps.settings.services.agentDirectory,
+      { type: 'agent.status.v1', body: { agentId: params.id } },
+      ['agent.state.v1', 'agent.states.v1'],
+    );
+    const agent =
+      reply.type === 'agent.state.v1' ? reply.body : reply.body.agents.find((a) => a.agentId === params.id);
     if (!agent) throw new NotFoundError(`no agent ${params.id}`, { details: { agentId: params.id } });
     return { status: 200, body: agent };
   },

@@ -12,8 +12,16 @@ import { RunIdSchema } from '../schemas.ts';
 
 const TokenRequestSchema = z.strictObject({
   runId: RunIdSchema,
-  action: z.enum(['issue', 'renew']).default('issue').describe('`issue` the run token (idempotent per run) or `renew` it now'),
-  pipeline: z.string().min(1).max(256).optional().describe('Pipeline name, recorded with a newly issued token'),
+  action: z
+    .enum(['issue', 'renew'])
+    .default('issue')
+    .describe('`issue` the run token (idempotent per run) or `renew` it now'),
+  pipeline: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe('Pipeline name, recorded with a newly issued token'),
   parentRunId: RunIdSchema.optional().describe('The run that started this one'),
 });
 
@@ -21,7 +29,9 @@ const TokenResponseSchema = z
   .object({
     runId: z.string(),
     action: z.enum(['issue', 'renew']),
-    accessor: z.string().describe('Vault accessor of the run token (the token itself only ever goes to agents)'),
+    accessor: z
+      .string()
+      .describe('Vault accessor of the run token (the token itself only ever goes to agents)'),
     ttlMs: z.number().describe('Milliseconds until the token expires unless renewed'),
     expiresAt: z.number(),
     policies: z.array(z.string()).optional(),
@@ -52,7 +62,10 @@ export const tokenRoute = defineRoute({
       const reply = await askService(
         deps,
         deps.settings.services.tokenAuthority,
-        { type: 'token.issue.v1', body: { runId: body.runId, pipeline: body.pipeline, parentRunId: body.parentRunId } },
+        {
+          type: 'token.issue.v1',
+          body: { runId: body.runId, pipeline: body.pipeline, parentRunId: body.parentRunId },
+        },
         ['token.issued.v1'],
       );
       const t = reply.body;
@@ -70,20 +83,43 @@ export const tokenRoute = defineRoute({
         },
       };
     }
-    const reply = await askService(deps, deps.settings.services.tokenRenewer, { type: 'token.renew.v1', body: { runId: body.runId } }, ['token.renewed.v1']);
+    const reply = await askService(
+      deps,
+      deps.settings.services.tokenRenewer,
+      { type: 'token.renew.v1', body: { runId: body.runId } },
+      ['token.renewed.v1'],
+    );
     const r = reply.body.runs.find((x) => x.runId === body.runId);
-    if (!r) throw new NotFoundError(`run ${body.runId} has no live token to renew`, { details: { runId: body.runId } });
+    if (!r)
+      throw new NotFoundError(`run ${body.runId} has no live token to renew`, {
+        details: { runId: body.runId },
+      });
     return {
       status: 200,
-      body: { runId: r.runId, action: 'renew', accessor: r.accessor, ttlMs: Math.max(0, r.expiresAt - now), expiresAt: r.expiresAt, renewals: r.renewals, atMaxTtl: r.atMaxTtl },
+      body: {
+        runId: r.runId,
+        action: 'renew',
+        accessor: r.accessor,
+        ttlMs: Math.max(0, r.expiresAt - now),
+        expiresAt: r.expiresAt,
+        renewals: r.renewals,
+        atMaxTtl: r.atMaxTtl,
+      },
     };
   },
 });
 
 const ErrorReportSchema = z.strictObject({
   runId: RunIdSchema,
-  outcome: z.enum(['error', 'success']).describe('An error counts against the budget; a success counts toward the total (SLO budgets)'),
-  source: z.string().min(1).max(128).optional().describe('What reports it; recorded as `api:<key name>:<source>`'),
+  outcome: z
+    .enum(['error', 'success'])
+    .describe('An error counts against the budget; a success counts toward the total (SLO budgets)'),
+  source: z
+    .string()
+    .min(1)
+    .max(128)
+    .optional()
+    .describe('What reports it; recorded as `api:<key name>:<source>`'),
   code: z.string().min(1).max(128).optional(),
   message: z.string().max(2_000).optional(),
   stageId: z.string().min(1).max(256).optional(),
@@ -91,7 +127,12 @@ const ErrorReportSchema = z.strictObject({
   parentRunId: RunIdSchema.optional(),
 });
 
-const ErrorReportAcceptedSchema = z.object({ accepted: z.literal(true), runId: z.string(), subject: z.string(), source: z.string() });
+const ErrorReportAcceptedSchema = z.object({
+  accepted: z.literal(true),
+  runId: z.string(),
+  subject: z.string(),
+  source: z.string(),
+});
 
 export const reportErrorRoute = defineRoute({
   method: 'POST',
@@ -144,7 +185,12 @@ export const budgetStatusRoute = defineRoute({
   responses: { 200: { description: 'The budget', schema: BudgetStateSchema } },
   errors: [404, 503, 504],
   async handle({ deps, query }) {
-    return relayService(deps, deps.settings.services.budgetMonitor, { type: 'budget.status.v1', body: { runId: query.runId } }, ['budget.state.v1']);
+    return relayService(
+      deps,
+      deps.settings.services.budgetMonitor,
+      { type: 'budget.status.v1', body: { runId: query.runId } },
+      ['budget.state.v1'],
+    );
   },
 });
 

@@ -16,11 +16,19 @@ import { RunAcceptedSchema, requestRun } from './run-request.ts';
 
 const RunRequestSchema = z
   .strictObject({
-    yaml: z.string().min(1).optional().describe('The pipeline file\'s text'),
-    file: z.string().min(1).max(1_024).optional().describe('A pipeline file the orchestrator can read (T2 keys only)'),
+    yaml: z.string().min(1).optional().describe("The pipeline file's text"),
+    file: z
+      .string()
+      .min(1)
+      .max(1_024)
+      .optional()
+      .describe('A pipeline file the orchestrator can read (T2 keys only)'),
     params: z.record(z.string(), ScalarSchema).default({}).describe('Run parameters'),
   })
-  .refine((b) => (b.yaml === undefined) !== (b.file === undefined), { message: 'give exactly one of yaml or file', path: ['yaml'] });
+  .refine((b) => (b.yaml === undefined) !== (b.file === undefined), {
+    message: 'give exactly one of yaml or file',
+    path: ['yaml'],
+  });
 
 /**
  * A key may start a pipeline only if it may do what the pipeline's stages do: its tier must be at
@@ -37,12 +45,16 @@ export function checkRunTier(caller: Caller, body: { yaml?: string; file?: strin
   if (!parsed.ok) return;
   let highest: { tier: Tier; stage: string } | undefined;
   for (const st of parsed.pipeline.stages) {
-    if (!highest || tierRank(st.agent.tier) > tierRank(highest.tier)) highest = { tier: st.agent.tier, stage: st.id };
+    if (!highest || tierRank(st.agent.tier) > tierRank(highest.tier))
+      highest = { tier: st.agent.tier, stage: st.id };
   }
   if (highest && tierRank(caller.tier) < tierRank(highest.tier)) {
-    throw new ForbiddenError(`stage ${highest.stage} runs at ${highest.tier}; key ${caller.name} is ${caller.tier} and may not start it`, {
-      details: { required: highest.tier, tier: caller.tier, keyName: caller.name, stageId: highest.stage },
-    });
+    throw new ForbiddenError(
+      `stage ${highest.stage} runs at ${highest.tier}; key ${caller.name} is ${caller.tier} and may not start it`,
+      {
+        details: { required: highest.tier, tier: caller.tier, keyName: caller.name, stageId: highest.stage },
+      },
+    );
   }
 }
 
@@ -62,7 +74,12 @@ export const startRunRoute = defineRoute({
   errors: [503, 504],
   async handle({ deps, body, caller }) {
     checkRunTier(caller!, body);
-    return requestRun(deps, { yaml: body.yaml, file: body.file, params: body.params, requestedBy: `api:${caller!.name}` });
+    return requestRun(deps, {
+      yaml: body.yaml,
+      file: body.file,
+      params: body.params,
+      requestedBy: `api:${caller!.name}`,
+    });
   },
 });
 
@@ -78,7 +95,12 @@ export const getRunRoute = defineRoute({
   responses: { 200: { description: 'The run', schema: catalog['run.state.v1'] } },
   errors: [404, 503, 504],
   async handle({ deps, params }) {
-    return relayService(deps, deps.settings.services.orchestrator, { type: 'run.get.v1', body: { runId: params.id } }, ['run.state.v1']);
+    return relayService(
+      deps,
+      deps.settings.services.orchestrator,
+      { type: 'run.get.v1', body: { runId: params.id } },
+      ['run.state.v1'],
+    );
   },
 });
 
@@ -97,9 +119,12 @@ export const listRunsRoute = defineRoute({
   responses: { 200: { description: 'The runs', schema: catalog['run.states.v1'] } },
   errors: [503, 504],
   async handle({ deps, query }) {
-    return relayService(deps, deps.settings.services.orchestrator, { type: 'run.list.v1', body: { status: query.status, limit: query.limit } }, [
-      'run.states.v1',
-    ]);
+    return relayService(
+      deps,
+      deps.settings.services.orchestrator,
+      { type: 'run.list.v1', body: { status: query.status, limit: query.limit } },
+      ['run.states.v1'],
+    );
   },
 });
 

@@ -22,7 +22,9 @@ export async function requestRun(deps: GatewayDeps, body: BodyIn<'run.request.v1
   const reply = await askService(
     deps,
     deps.settings.services.orchestrator,
-    parentRunId === undefined ? { type: 'run.request.v1', body } : { type: 'run.request.v1', run: parentRunId, body },
+    parentRunId === undefined
+      ? { type: 'run.request.v1', body }
+      : { type: 'run.request.v1', run: parentRunId, body },
     ['run.accepted.v1'],
   );
   const { runId, pipeline, stages } = reply.body;
@@ -30,7 +32,10 @@ export async function requestRun(deps: GatewayDeps, body: BodyIn<'run.request.v1
   return {
     status: 202,
     headers: { location },
-    body: parentRunId === undefined ? { runId, pipeline, stages, location } : { runId, pipeline, stages, parentRunId, location },
+    body:
+      parentRunId === undefined
+        ? { runId, pipeline, stages, location }
+        : { runId, pipeline, stages, parentRunId, location },
     runId: parentRunId ?? runId,
   };
 }

@@ -83,7 +83,11 @@ export class AgentDirectory {
     // A fresh report of `idle` ends a refusal cool-down.
     if (prev?.coolDownUntil !== undefined && r.state !== 'idle') view.coolDownUntil = prev.coolDownUntil;
     this.agents.set(r.agentId, view);
-    return view.state === 'idle' && view.busyWith === undefined && (prev === undefined || prev.dead || prev.state !== 'idle' || prev.coolDownUntil !== undefined);
+    return (
+      view.state === 'idle' &&
+      view.busyWith === undefined &&
+      (prev === undefined || prev.dead || prev.state !== 'idle' || prev.coolDownUntil !== undefined)
+    );
   }
 
   /** Sign of life without a status (a heartbeat with no `status`). */
@@ -152,7 +156,11 @@ export class AgentDirectory {
   }
 
   /** Our task on it ended (result, refusal, cancel): it is available again at once. */
-  released(agentId: string, taskId: string, opts: { refused?: boolean; now?: number; coolDownMs?: number } = {}): void {
+  released(
+    agentId: string,
+    taskId: string,
+    opts: { refused?: boolean; now?: number; coolDownMs?: number } = {},
+  ): void {
     const a = this.agents.get(agentId);
     if (!a || a.busyWith !== taskId) return;
     a.busyWith = undefined;
@@ -180,7 +188,12 @@ export function matches(a: AgentView, need: Need): boolean {
 }
 
 export function isAvailable(a: AgentView, now: number): boolean {
-  return !a.dead && a.state === 'idle' && a.busyWith === undefined && (a.coolDownUntil === undefined || a.coolDownUntil <= now);
+  return (
+    !a.dead &&
+    a.state === 'idle' &&
+    a.busyWith === undefined &&
+    (a.coolDownUntil === undefined || a.coolDownUntil <= now)
+  );
 }
 
 /**
@@ -194,6 +207,9 @@ export function selectAgent(agents: readonly AgentView[], need: Need, now: numbe
   const preferred = candidates.filter((a) => !avoid.has(a.agentId));
   const pool = preferred.length > 0 ? preferred : candidates;
   return pool.reduce((best, a) =>
-    a.lastAssignedMs < best.lastAssignedMs || (a.lastAssignedMs === best.lastAssignedMs && a.agentId < best.agentId) ? a : best,
+    a.lastAssignedMs < best.lastAssignedMs ||
+    (a.lastAssignedMs === best.lastAssignedMs && a.agentId < best.agentId)
+      ? a
+      : best,
   );
 }
