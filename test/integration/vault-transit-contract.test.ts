@@ -91,7 +91,7 @@ describe.each(factories)('Vault transit contract against the $name', (factory) =
 
     const read = await api(backend.addr, 'GET', `transit/keys/${key}`, { token: backend.rootToken });
     const raw = Buffer.from(
-      (read.body?.data?.keys as Record<string, { public_key: string }>)['1']!.public_key,
+      (read.body!.data!.keys as Record<string, { public_key: string }>)['1']!.public_key,
       'base64',
     );
     const publicKey = createPublicKey({
