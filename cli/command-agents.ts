@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { readEnvironment } from '../infra/environment.ts';
 import { AGENT_DIRECTORY_KIND } from '../actors/agent/agent-options.ts';
 import type { AgentState } from '../actors/agent-directory.ts';
 import { Bus } from '../bus/bus.ts';
@@ -55,7 +56,7 @@ export async function commandAgents(argv: string[]): Promise<number> {
       'timeout-ms': { type: 'string' },
     },
   });
-  const servers = values.nats ?? process.env.NATS_URL;
+  const servers = values.nats ?? readEnvironment().natsUrl;
   if (!servers)
     throw new ConfigError(
       'agov agents needs NATS_URL (or --nats) pointing at a running system (see `agov up`)',

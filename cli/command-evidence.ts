@@ -4,6 +4,7 @@
  * checks a package offline, with no database, and exits 1 naming the bad file.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { readEnvironment } from '../infra/environment.ts';
 import { parseArgs } from 'node:util';
 import { LedgerStore, exportEvidence, loadPublicKey, verifyEvidence } from '../actors/ledger/index.ts';
 import { Bus } from '../bus/bus.ts';
@@ -42,7 +43,7 @@ async function evidenceExport(argv: string[]): Promise<number> {
   if (!existsSync(dbPath))
     throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
   const key = cliPublicKey(values['public-key'], dbPath);
-  const natsUrl = values.nats ?? process.env.NATS_URL;
+  const natsUrl = values.nats ?? readEnvironment().natsUrl;
   if (!coveredBySignedCheckpoint(dbPath, values.run)) {
     // The CLI never writes the ledger: it asks the writer to sign a fresh head.
     if (!natsUrl) {

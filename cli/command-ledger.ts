@@ -5,6 +5,7 @@
  * `tail --follow` follows the writer over the bus when NATS_URL is set (else it polls the file).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { readEnvironment } from '../infra/environment.ts';
 import type { KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -55,7 +56,8 @@ export function cliPublicKey(explicit: string | undefined, dbPath: string): KeyO
   if (explicit) return loadPublicKey(readFileSync(explicit, 'utf8'));
   const beside = join(dirname(dbPath), DEFAULT_LEDGER_PUBLIC_KEY_FILE);
   if (existsSync(beside)) return loadPublicKey(readFileSync(beside, 'utf8'));
-  if (process.env.AGOV_LEDGER_KEY) return loadPublicKey(loadPrivateKey(process.env.AGOV_LEDGER_KEY));
+  const ledgerKey = readEnvironment().ledgerKey;
+  if (ledgerKey) return loadPublicKey(loadPrivateKey(ledgerKey));
   throw new ConfigError(`no public key: pass --public-key PATH (none at ${beside}, AGOV_LEDGER_KEY not set)`);
 }
 
@@ -249,7 +251,7 @@ async function ledgerTail(argv: string[]): Promise<number> {
   });
   const n = values.n !== undefined ? seqArg(values.n, '-n') : 10;
   const json = values.json ?? false;
-  const natsUrl = values.nats ?? process.env.NATS_URL;
+  const natsUrl = values.nats ?? readEnvironment().natsUrl;
   if (values.follow && natsUrl) return followOverBus(natsUrl, n, json);
   const dbPath = ledgerPath(values.db);
   let store = openReadonly(dbPath);

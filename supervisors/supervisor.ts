@@ -297,6 +297,7 @@ class SupervisorRuntime {
         heartbeatMs: this.heartbeatMs,
         // Applied to every incarnation: a restart is a new process, spawned at the spec's priority.
         ...(start.nice !== undefined ? { nice: start.nice } : {}),
+        ...(start.env ? { env: start.env } : {}),
       });
       if (proc.niceError)
         this.ctx.log.warn('process child runs without its nice value', {

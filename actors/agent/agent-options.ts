@@ -82,7 +82,7 @@ export function parseAgentArgs(
     throw new ConfigError(
       `agent ${agentId}: no redisUrl argument and no REDIS_URL: the lifecycle cannot be persisted`,
     );
-  const dataDir = str(env.AGOV_DATA_DIR) ?? DEFAULT_AGENT_DATA_DIR;
+  const dataDir = str(args.dataDir) ?? str(env.AGOV_DATA_DIR) ?? DEFAULT_AGENT_DATA_DIR;
   const maxRestarts = args.maxRestarts === undefined ? undefined : Number(args.maxRestarts);
   if (maxRestarts !== undefined && !(Number.isInteger(maxRestarts) && maxRestarts >= 0)) {
     throw new ConfigError(`agent ${agentId}: maxRestarts must be a non-negative integer`);

@@ -48,19 +48,6 @@ export const DEFAULT_MAX_ACK_PENDING_ENTRIES = 20_000;
 export const DEFAULT_MAX_QUERY_ENTRIES = DEFAULT_QUERY_LIMIT_ENTRIES;
 /** What the envelope → event mapping does with a secret in a body. */
 export const DEFAULT_SECRET_POLICY = 'strip' as const;
-/**
- * Niceness the system runs the writer's process at, when services run as processes (the
- * `nice` of its child spec; not an actor arg: a process cannot be given a priority by what it runs).
- * The writer is a batch consumer of a durable stream: nothing waits for it synchronously, the stream
- * holds what it has not yet committed, and its lag shows in the stream's pending count and the
- * `ledger.appended` feed. So under CPU contention the pipeline path (publishers, nats-server, the
- * orchestrator) gets the CPU first; the writer takes the slack and commits larger batches, which
- * costs it less per event. Linux CFS weights: nice 10 gets ~1/9 of the share of a nice-0 task
- * competing for the same core (never zero), and the whole core when nothing competes. Measured on
- * 2 cores (docs/ledger.md "Throughput"). The cost is lag, and only under sustained overload is it
- * unbounded; see docs/ledger.md for when acks could pass `ackWaitMs` or heartbeats be missed.
- */
-export const DEFAULT_LEDGER_WRITER_NICE = 10;
 
 export { DEFAULT_CHECKPOINT_EVERY_ENTRIES, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_LEDGER_ORIGIN };
 
