@@ -411,6 +411,14 @@ export class LedgerStore implements NodeReader {
     return this.signer?.publicKey ?? this.checkpointKey;
   }
 
+  /** MTH of the first `size` entries (O(log n) node reads). */
+  rootAt(size: number): Buffer {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.size) {
+      throw new RangeError(`no tree of size ${size} in a ledger of ${this.size} entries`);
+    }
+    return size === this.size ? this.frontier.root() : CompactRange.fromReader(this, size).root();
+  }
+
   /** The tree head to sign now: nothing is written. Sign it elsewhere, then {@link addCheckpoint}. */
   treeHead(): Checkpoint {
     return {
@@ -438,8 +446,7 @@ export class LedgerStore implements NodeReader {
           ? `size ${sc.size} is beyond the ledger's ${this.size} entries`
           : checkpointSignatureProblem(sc, key);
     if (problem) throw new LedgerTamperedError(`signed checkpoint refused: ${problem}`);
-    const root = sc.size === this.size ? this.frontier.root() : CompactRange.fromReader(this, sc.size).root();
-    if (!root.equals(sc.root)) {
+    if (!this.rootAt(sc.size).equals(sc.root)) {
       throw new LedgerTamperedError(
         `signed checkpoint refused: its root is not the ledger's root at size ${sc.size}`,
       );
