@@ -35,8 +35,8 @@ import {
   serviceQueue,
   serviceSubject,
 } from '../../protocols/subjects.ts';
-import { buildHandoffReport } from '../handoff/handoff-report.ts';
-import { HandoffStore } from '../handoff/handoff-store.ts';
+import { buildHandoffReport } from './handoff-report.ts';
+import { HandoffStore } from './handoff-store.ts';
 import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
 import {
   answerErrors,
