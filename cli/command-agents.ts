@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { readEnvironment } from '../infra/environment.ts';
-import { AGENT_DIRECTORY_KIND } from '../actors/agent/agent-options.ts';
+import { ACTOR_KIND } from '../protocols/index.ts';
 import type { AgentState } from '../actors/agent-directory.ts';
 import { Bus } from '../bus/bus.ts';
 import { ConfigError, NoRespondersError } from '../protocols/errors.ts';
@@ -69,7 +69,7 @@ export async function commandAgents(argv: string[]): Promise<number> {
     let reply: Awaited<ReturnType<Bus['ask']>>;
     try {
       reply = await bus.ask(
-        serviceSubject(AGENT_DIRECTORY_KIND),
+        serviceSubject(ACTOR_KIND.agentDirectory),
         { type: 'agent.status.v1', body: values.team ? { team: values.team } : {} },
         { timeoutMs },
       );

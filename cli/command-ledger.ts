@@ -60,7 +60,7 @@ export const ledgerCliOptions = {
 
 /** The ledger file the CLI reads. */
 export function ledgerPath(db: string | undefined): string {
-  return db ?? defaultLedgerPath();
+  return db ?? defaultLedgerPath(readEnvironment().dataDir);
 }
 
 /**
