@@ -67,7 +67,13 @@ describe('envelope to audit event mapping', () => {
     const leaky = env({ message: 'token was hvs.CAESIJ0123456789abcdefghijkl, sorry' });
     expect(() => auditEventFromEnvelope(leaky, { secrets: 'refuse' })).toThrow(InvalidMessageError);
     expect(() =>
-      encodeEvent({ id: 'x', ts: 1, type: 't', actor: 'a', data: { message: 'seed SU' + 'A'.repeat(56) + ' used' } }),
+      encodeEvent({
+        id: 'x',
+        ts: 1,
+        type: 't',
+        actor: 'a',
+        data: { message: 'seed SU' + 'A'.repeat(56) + ' used' },
+      }),
     ).toThrow(/NATS nkey seed/);
   });
 
