@@ -16,6 +16,9 @@ export const ACTOR_KIND = {
   ledgerWriter: 'ledger-writer',
   gateway: 'gateway',
   supervisor: 'supervisor',
+  memory: 'memory',
+  workStatus: 'work-status',
+  checkpoint: 'checkpoint',
 } as const;
 
 export type ActorKindName = (typeof ACTOR_KIND)[keyof typeof ACTOR_KIND];
