@@ -4,10 +4,10 @@
  * ask p50 ≤ 1.2× raw request.
  */
 import { connect } from '@nats-io/transport-node';
-import { echoKind } from '../actors/echo.ts';
-import { runActor } from '../actors/runtime/actor.ts';
-import { Bus } from '../bus/bus.ts';
-import { actorInbox } from '../protocols/subjects.ts';
+import { echoKind } from '../actors/index.ts';
+import { runActor } from '../actors/runtime/index.ts';
+import { Bus } from '../bus/index.ts';
+import { actorInbox } from '../protocols/index.ts';
 import { startBenchServices } from './bench-system.ts';
 import { median, report, round, summarize } from './stats.ts';
 

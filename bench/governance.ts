@@ -5,13 +5,13 @@
  * - token issue / renew / revoke latency through our actors (ask → token authority / renewer → Vault)
  *   relative to the same VaultTokenClient call made directly.
  */
-import { budgetMonitorKind } from '../actors/error-budget/budget-monitor.ts';
-import { runActor } from '../actors/runtime/actor.ts';
-import { tokenAuthorityKind } from '../actors/token/token-authority.ts';
-import { tokenRenewerKind } from '../actors/token/token-renewer.ts';
-import { VaultTokenClient } from '../actors/token/vault-client.ts';
-import { Bus } from '../bus/bus.ts';
-import { errorsSubject, serviceQueue, serviceSubject } from '../protocols/subjects.ts';
+import { budgetMonitorKind } from '../actors/error-budget/index.ts';
+import { runActor } from '../actors/runtime/index.ts';
+import { tokenAuthorityKind } from '../actors/token/index.ts';
+import { tokenRenewerKind } from '../actors/token/index.ts';
+import { VaultTokenClient } from '../actors/token/index.ts';
+import { Bus } from '../bus/index.ts';
+import { errorsSubject, serviceQueue, serviceSubject } from '../protocols/index.ts';
 import { startBenchServices } from './bench-system.ts';
 import { report, round, summarize } from './stats.ts';
 

@@ -25,12 +25,12 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { agentKind } from '../actors/agent/agent.ts';
+import { agentKind } from '../actors/agent/index.ts';
 import { orchestratorKind } from '../actors/orchestrator/orchestrator.ts';
 import { startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
-import { runActor } from '../actors/runtime/actor.ts';
-import { Bus } from '../bus/bus.ts';
-import { allRunFeeds, serviceSubject } from '../protocols/subjects.ts';
+import { runActor } from '../actors/runtime/index.ts';
+import { Bus } from '../bus/index.ts';
+import { allRunFeeds, serviceSubject } from '../protocols/index.ts';
 import { startBenchServices } from './bench-system.ts';
 import { report, round, summarize } from './stats.ts';
 

@@ -13,12 +13,12 @@ import { spawn } from 'node:child_process';
 import { connect } from '@nats-io/transport-node';
 import { buildCliBundle } from '../cli/build-bundle.ts';
 import { loadActorKind } from '../system/index.ts';
-import { runActor } from '../actors/runtime/actor.ts';
-import type { Bus } from '../bus/bus.ts';
-import { actorInbox, allHeartbeats, allObs, heartbeatSubject } from '../protocols/subjects.ts';
-import { supervisorSpec } from '../supervisors/child-spec.ts';
-import { askSupervisorTree } from '../supervisors/supervisor-tree.ts';
-import { DEFAULT_CHILD_HEARTBEAT_MS } from '../supervisors/supervisor-options.ts';
+import { runActor } from '../actors/runtime/index.ts';
+import type { Bus } from '../bus/index.ts';
+import { actorInbox, allHeartbeats, allObs, heartbeatSubject } from '../protocols/index.ts';
+import { supervisorSpec } from '../supervisors/index.ts';
+import { askSupervisorTree } from '../supervisors/index.ts';
+import { DEFAULT_CHILD_HEARTBEAT_MS } from '../supervisors/index.ts';
 import { startBenchServices } from './bench-system.ts';
 import { report, round, summarize } from './stats.ts';
 

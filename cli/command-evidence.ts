@@ -4,12 +4,12 @@
  * checks a package offline, with no database, and exits 1 naming the bad file.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { readEnvironment } from '../infra/environment.ts';
+import { readEnvironment } from '../infra/index.ts';
 import { parseArgs } from 'node:util';
 import { LedgerStore, exportEvidence, loadPublicKey, verifyEvidence } from '../actors/ledger/index.ts';
-import { Bus } from '../bus/bus.ts';
-import { ConfigError, EvidenceInvalidError, NotFoundError } from '../protocols/errors.ts';
-import { serviceSubject } from '../protocols/subjects.ts';
+import { Bus } from '../bus/index.ts';
+import { ConfigError, EvidenceInvalidError, NotFoundError } from '../protocols/index.ts';
+import { serviceSubject } from '../protocols/index.ts';
 import { cliPublicKey, ledgerCliOptions, ledgerPath } from './command-ledger.ts';
 
 const USAGE = `agov evidence <command>

@@ -5,7 +5,7 @@
  * `tail --follow` follows the writer over the bus when NATS_URL is set (else it polls the file).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { readEnvironment } from '../infra/environment.ts';
+import { readEnvironment } from '../infra/index.ts';
 import type { KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,10 +22,10 @@ import {
   proveInclusion,
   verifyLedger,
 } from '../actors/ledger/index.ts';
-import { DEFAULT_LEDGER_PUBLIC_KEY_FILE, defaultLedgerPath } from '../actors/ledger/ledger-writer-options.ts';
-import { Bus } from '../bus/bus.ts';
-import { ConfigError } from '../protocols/errors.ts';
-import { obsSubject, serviceSubject } from '../protocols/subjects.ts';
+import { DEFAULT_LEDGER_PUBLIC_KEY_FILE, defaultLedgerPath } from '../actors/ledger/index.ts';
+import { Bus } from '../bus/index.ts';
+import { ConfigError } from '../protocols/index.ts';
+import { obsSubject, serviceSubject } from '../protocols/index.ts';
 
 const USAGE = `agov ledger <command> [--db PATH] [--public-key PATH]
 

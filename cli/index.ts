@@ -1,7 +1,7 @@
 /**
  * `agov`: the command line of agent-governance. Each subcommand lives in its own module.
  */
-import { GovError, toGovError } from '../protocols/errors.ts';
+import { GovError, toGovError } from '../protocols/index.ts';
 const USAGE = `agov <command> [options]
 
 Commands:

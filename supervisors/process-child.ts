@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { childEnvironment, readEnvironment } from '../infra/environment.ts';
+import { childEnvironment, readEnvironment } from '../infra/index.ts';
 
 export interface ProcessExit {
   code: number | null;
