@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import { connect } from '@nats-io/transport-node';
 import { buildCliBundle } from '../cli/build-bundle.ts';
 import { loadActorKind } from '../system/index.ts';
+import { readEnvironment } from '../infra/index.ts';
 import { runActor } from '../actors/runtime/index.ts';
 import type { Bus } from '../bus/index.ts';
 import { actorInbox, allHeartbeats, allObs, heartbeatSubject } from '../protocols/index.ts';
@@ -187,7 +188,7 @@ export async function benchRecovery(): Promise<void> {
       await nc.close();
     }
 
-    if (process.env.BENCH_VERBOSE)
+    if (readEnvironment().benchVerbose)
       console.log('in-host samples in order (ms):', inhostMs.map((x) => x.toFixed(1)).join(' '));
     const p = summarize(procMs);
     const h = summarize(inhostMs);

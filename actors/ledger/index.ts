@@ -52,6 +52,13 @@ export {
 } from './checkpoint.ts';
 export * from './ledger-options.ts';
 export {
+  keyFingerprint,
+  normalizeFingerprint,
+  resolveTrustedKey,
+  type TrustedKey,
+  type TrustInputs,
+} from './trust.ts';
+export {
   createTransitSigner,
   DEFAULT_LEDGER_TRANSIT_KEY,
   DEFAULT_TRANSIT_MOUNT,

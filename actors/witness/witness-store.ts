@@ -50,7 +50,10 @@ export class WitnessStore {
   ) {}
 
   /** Opens (creating unless readonly) the store of the witness `witness` for ledger `origin`. */
-  static open(path: string, opts: { witness: string; origin?: string; readonly?: boolean }): WitnessStore {
+  static open(
+    path: string,
+    opts: { witness: string; origin?: string; publicKeyPem?: string; readonly?: boolean },
+  ): WitnessStore {
     const db = new Database(path, opts.readonly ? { readonly: true, fileMustExist: true } : {});
     if (!opts.readonly) {
       db.pragma('journal_mode = WAL');
@@ -59,6 +62,7 @@ export class WitnessStore {
       const insert = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
       insert.run('witness', opts.witness);
       if (opts.origin) insert.run('origin', opts.origin);
+      if (opts.publicKeyPem) insert.run('publicKey', opts.publicKeyPem);
     }
     const stored = (
       db.prepare("SELECT value FROM meta WHERE key = 'witness'").get() as { value: string } | undefined
@@ -92,6 +96,23 @@ export class WitnessStore {
     return (
       this.db.prepare("SELECT value FROM meta WHERE key = 'origin'").get() as { value: string } | undefined
     )?.value;
+  }
+
+  /** The witness's public key (SPKI PEM), as recorded when the store was made. */
+  get publicKeyPem(): string | undefined {
+    return this.meta('publicKey');
+  }
+
+  /** A meta value (`witness`, `origin`, `publicKey`, `ledgerKey`). */
+  meta(key: string): string | undefined {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)
+      ?.value;
+  }
+
+  /** Records a meta value once; an existing value is kept and returned. */
+  pinMeta(key: string, value: string): string {
+    this.db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run(key, value);
+    return this.meta(key)!;
   }
 
   state(origin: string): WitnessState {
