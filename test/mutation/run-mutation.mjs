@@ -9,6 +9,7 @@ import { MODULES } from './modules.mjs';
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const force = process.argv.includes('--force');
+const checkers = process.argv.includes('--typecheck') ? { checkers: ['typescript'] } : {};
 // Stryker 10's CLI refuses Node < 22 (the engines field) though the engine runs on this project's Node 20;
 // the driver calls the engine directly (the package's exports map only has the CLI face).
 const { Stryker } = await import(
@@ -34,6 +35,7 @@ for (const mod of selected) {
       incrementalFile: `reports/mutation/${mod.name}.incremental.json`,
       jsonReporter: { fileName: json },
       ...(force ? { force: true } : {}),
+      ...checkers,
     }).runMutationTest();
   } catch (err) {
     console.error(`${mod.name}: ${err?.stack ?? err}`);
