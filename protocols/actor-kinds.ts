@@ -14,6 +14,7 @@ export const ACTOR_KIND = {
   tokenRenewer: 'token-renewer',
   budgetMonitor: 'budget-monitor',
   ledgerWriter: 'ledger-writer',
+  witness: 'witness',
   gateway: 'gateway',
   supervisor: 'supervisor',
 } as const;

@@ -23,6 +23,7 @@ const LOADERS: Readonly<Record<ActorKindName, () => Promise<ActorKind>>> = {
   [ACTOR_KIND.budgetMonitor]: async () =>
     (await import('../actors/error-budget/budget-monitor.ts')).budgetMonitorKind,
   [ACTOR_KIND.ledgerWriter]: async () => (await import('../actors/ledger/ledger-writer.ts')).ledgerWriterKind,
+  [ACTOR_KIND.witness]: async () => (await import('../actors/witness/witness.ts')).witnessKind,
   [ACTOR_KIND.gateway]: async () => (await import('../actors/gateway/gateway.ts')).gatewayKind,
   [ACTOR_KIND.supervisor]: async () =>
     (await import('../supervisors/supervisor.ts')).createSupervisorKind(loadActorKind),
