@@ -24,6 +24,10 @@ export const MODULES = [
   {
     name: 'ledger-merkle-verify',
     mutate: ['actors/ledger/merkle.ts', 'actors/ledger/verify.ts'],
-    tests: ['test/unit/ledger-merkle.test.ts', 'test/unit/ledger-verify.test.ts', 'test/unit/ledger-prove.test.ts'],
+    tests: [
+      'test/unit/ledger-merkle.test.ts',
+      'test/unit/ledger-verify.test.ts',
+      'test/unit/ledger-prove.test.ts',
+    ],
   },
 ];
