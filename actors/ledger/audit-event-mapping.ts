@@ -14,8 +14,8 @@
  * referenced by accessor (`accessor`, `tokenAccessor` pass). With policy `refuse` the envelope is
  * rejected with InvalidMessageError naming the path (never the value), and the writer dead-letters it.
  */
-import type { AnyEnvelope } from '../../protocols/envelope.ts';
-import { InvalidMessageError } from '../../protocols/errors.ts';
+import type { AnyEnvelope } from '../../protocols/index.ts';
+import { InvalidMessageError } from '../../protocols/index.ts';
 import {
   type AuditEvent,
   type JsonObject,
