@@ -48,6 +48,8 @@ export const ERROR_CODES = [
   'GOV_ERR_TASK_NOT_HANDLED',
   'GOV_ERR_RUN_CANCELLED',
   'GOV_ERR_AGENT_LOST',
+  'GOV_ERR_SANDBOX_UNAVAILABLE',
+  'GOV_ERR_CREDENTIALS_MISSING',
 ] as const;
 
 export interface GovErrorOptions {
@@ -132,6 +134,12 @@ export const TaskCancelledError = define('GOV_ERR_TASK_CANCELLED', 'TaskCancelle
 export const TaskNotHandledError = define('GOV_ERR_TASK_NOT_HANDLED', 'TaskNotHandledError', false);
 export const RunCancelledError = define('GOV_ERR_RUN_CANCELLED', 'RunCancelledError', false);
 export const AgentLostError = define('GOV_ERR_AGENT_LOST', 'AgentLostError', true);
+export const SandboxUnavailableError = define(
+  'GOV_ERR_SANDBOX_UNAVAILABLE',
+  'SandboxUnavailableError',
+  false,
+);
+export const CredentialsMissingError = define('GOV_ERR_CREDENTIALS_MISSING', 'CredentialsMissingError', true);
 
 /** Instance types of the classes above, so `err: TokenRevokedError` works in annotations. */
 export type InternalError = InstanceType<typeof InternalError>;
@@ -171,6 +179,8 @@ export type TaskCancelledError = InstanceType<typeof TaskCancelledError>;
 export type TaskNotHandledError = InstanceType<typeof TaskNotHandledError>;
 export type RunCancelledError = InstanceType<typeof RunCancelledError>;
 export type AgentLostError = InstanceType<typeof AgentLostError>;
+export type SandboxUnavailableError = InstanceType<typeof SandboxUnavailableError>;
+export type CredentialsMissingError = InstanceType<typeof CredentialsMissingError>;
 
 /** JSON form of an error, as carried in exit reports, dead letters and HTTP bodies. */
 export interface SerializedError {
