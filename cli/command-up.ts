@@ -1,5 +1,12 @@
 import { parseArgs } from 'node:util';
-import { startSystem, waitForAllRunning } from './system.ts';
+import { readEnvironment } from '../infra/index.ts';
+import {
+  DEFAULT_TEAMS_FILE,
+  loadTeams,
+  startSystem,
+  systemOptionsFromEnvironment,
+  waitForAllRunning,
+} from '../system/index.ts';
 import { renderTree } from './tree-view.ts';
 
 /**
@@ -13,7 +20,11 @@ export async function commandUp(argv: string[]): Promise<number> {
     args: argv,
     options: { once: { type: 'boolean' }, teams: { type: 'string' } },
   });
-  const sys = await startSystem({ teamsFile: values.teams });
+  const env = readEnvironment();
+  const sys = await startSystem({
+    ...systemOptionsFromEnvironment(env),
+    teams: loadTeams(values.teams ?? env.teamsFile ?? DEFAULT_TEAMS_FILE),
+  });
   const out = (s: string) => process.stdout.write(`${s}\n`);
   out(`nats:  ${sys.services.natsUrl}${sys.services.embedded.nats ? ' (embedded)' : ''}`);
   out(`redis: ${sys.services.redisUrl}${sys.services.embedded.redis ? ' (embedded)' : ''}`);
@@ -25,7 +36,7 @@ export async function commandUp(argv: string[]): Promise<number> {
     code = await new Promise<number>((resolve) => {
       process.once('SIGINT', () => resolve(0));
       process.once('SIGTERM', () => resolve(0));
-      void sys.root.exited.then((r) => resolve(r.reason === 'crash' ? 1 : 0));
+      void sys.root?.exited.then((r) => resolve(r.reason === 'crash' ? 1 : 0));
     });
   }
   await sys.stop();

@@ -356,7 +356,7 @@ export class TaskHost {
     const cred = this.credentialsFor(b);
     if (!cred) return;
     this.credentials.delete(credKey(cred.runId, cred.stageId, cred.attempt));
-    const addr = this.env.VAULT_ADDR;
+    const addr = this.d.opts.vaultAddr ?? this.env.VAULT_ADDR;
     if (!addr) return;
     const vault = new VaultTokenClient({ addr, token: cred.token, clock: this.d.clock });
     vault.revokeSelf(cred.token).then(

@@ -27,7 +27,12 @@ import {
   LedgerTamperedError,
 } from '../../protocols/errors.ts';
 import { type AuditEvent, type JsonObject, decodeEvent, encodeEventText } from './canonical.ts';
-import type { CheckpointSigner, SignedCheckpoint } from './checkpoint.ts';
+import {
+  type Checkpoint,
+  type CheckpointSigner,
+  checkpointSignatureProblem,
+  type SignedCheckpoint,
+} from './checkpoint.ts';
 import {
   DEFAULT_BUSY_TIMEOUT_MS,
   DEFAULT_CHECKPOINT_EVERY_ENTRIES,
@@ -307,6 +312,7 @@ export class LedgerStore implements NodeReader {
   readonly origin: string;
   readonly path: string;
   private readonly signer: CheckpointSigner | undefined;
+  private readonly checkpointKey: KeyObject | undefined;
   private readonly every: number;
   private readonly clock: Clock;
   private readonly readonly: boolean;
@@ -332,6 +338,7 @@ export class LedgerStore implements NodeReader {
     this.path = opts.path;
     this.origin = opts.origin ?? opts.signer?.keyName ?? DEFAULT_LEDGER_ORIGIN;
     this.signer = opts.signer;
+    this.checkpointKey = opts.checkpointKey;
     if (this.signer && this.signer.keyName !== this.origin) {
       throw new ConfigError(
         `ledger origin "${this.origin}" differs from the signing key name "${this.signer.keyName}"`,
@@ -399,9 +406,64 @@ export class LedgerStore implements NodeReader {
     return this.frontier.size;
   }
 
-  /** Public half of the signing key, when the store signs. */
+  /** Public half of the signing key (the local signer's, or the remote signer's `checkpointKey`). */
   get publicKey(): KeyObject | undefined {
-    return this.signer?.publicKey;
+    return this.signer?.publicKey ?? this.checkpointKey;
+  }
+
+  /** MTH of the first `size` entries (O(log n) node reads). */
+  rootAt(size: number): Buffer {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.size) {
+      throw new RangeError(`no tree of size ${size} in a ledger of ${this.size} entries`);
+    }
+    return size === this.size ? this.frontier.root() : CompactRange.fromReader(this, size).root();
+  }
+
+  /** The tree head to sign now: nothing is written. Sign it elsewhere, then {@link addCheckpoint}. */
+  treeHead(): Checkpoint {
+    return {
+      origin: this.origin,
+      size: this.frontier.size,
+      root: this.frontier.root(),
+      ts: this.clock.now(),
+    };
+  }
+
+  /**
+   * Stores a checkpoint signed elsewhere (Vault transit), once it is shown to be this ledger's: the
+   * signature verifies under `checkpointKey`, the origin is this ledger's, and the root is the tree's
+   * root at that size. On disk, with every entry it covers, when this returns.
+   * @throws LedgerTamperedError when the checkpoint does not describe this tree; ConfigError without a key
+   */
+  addCheckpoint(sc: SignedCheckpoint): SignedCheckpoint {
+    this.assertWritable();
+    const key = this.publicKey;
+    if (!key) throw new ConfigError('ledger store has no checkpoint key: cannot accept a signed checkpoint');
+    const problem =
+      sc.origin !== this.origin
+        ? `origin "${sc.origin}" is not this ledger's "${this.origin}"`
+        : sc.size > this.size
+          ? `size ${sc.size} is beyond the ledger's ${this.size} entries`
+          : checkpointSignatureProblem(sc, key);
+    if (problem) throw new LedgerTamperedError(`signed checkpoint refused: ${problem}`);
+    if (!this.rootAt(sc.size).equals(sc.root)) {
+      throw new LedgerTamperedError(
+        `signed checkpoint refused: its root is not the ledger's root at size ${sc.size}`,
+      );
+    }
+    try {
+      this.db
+        .transaction(() => {
+          this.stmts.insertCheckpoint.run(sc.origin, sc.size, sc.root, sc.ts, sc.signature, sc.keyId);
+        })
+        .immediate();
+      this.committed();
+    } catch (err) {
+      throw storeError('checkpoint failed', err);
+    }
+    this.lastCheckpointSize = Math.max(this.lastCheckpointSize, sc.size);
+    this.syncNow();
+    return sc;
   }
 
   /** Current tree head MTH(entries). */

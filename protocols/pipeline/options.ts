@@ -32,12 +32,6 @@ export const SYSTEM_ENV_PREFIXES = [
   'DRAGONFLY_',
   'VAULT_',
   'LEDGER_',
-  'OTEL_',
-  'NODE_',
-  'npm_',
-  'AWS_',
-  'GOOGLE_',
-  'AZURE_',
 ] as const;
 /** Whether `name` is one of the system's variables (see {@link SYSTEM_ENV_PREFIXES}). */
 export function isSystemEnvName(name: string): boolean {
