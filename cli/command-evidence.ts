@@ -22,7 +22,7 @@ import { ConfigError, EvidenceInvalidError, GovError, NotFoundError } from '../p
 import { serviceSubject } from '../protocols/subjects.ts';
 import { cliPublicKey, ledgerCliOptions, ledgerPath } from './command-ledger.ts';
 
-const USAGE = `agov evidence <command>
+export const EVIDENCE_USAGE = `agov evidence <command>
 
   export --run ID OUT [--db PATH] [--key PATH | --fingerprint sha256:HEX]
                       write the run's evidence package into the empty folder OUT
@@ -37,7 +37,9 @@ export async function commandEvidence(argv: string[]): Promise<number> {
   if (sub === 'export') return evidenceExport(rest);
   if (sub === 'verify') return evidenceVerify(rest);
   process.stderr.write(
-    sub === undefined ? USAGE : `agov evidence: unknown command ${JSON.stringify(sub)}\n\n${USAGE}`,
+    sub === undefined
+      ? EVIDENCE_USAGE
+      : `agov evidence: unknown command ${JSON.stringify(sub)}\n\n${EVIDENCE_USAGE}`,
   );
   return 2;
 }

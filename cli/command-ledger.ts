@@ -36,7 +36,7 @@ import { Bus } from '../bus/bus.ts';
 import { ConfigError } from '../protocols/errors.ts';
 import { obsSubject, serviceSubject } from '../protocols/subjects.ts';
 
-const USAGE = `agov ledger <command> [--db PATH] [--key PATH] [--fingerprint sha256:HEX]
+export const LEDGER_USAGE = `agov ledger <command> [--db PATH] [--key PATH] [--fingerprint sha256:HEX]
 
   verify [--witness STORE]...  check the whole file; exit 1 naming the first bad entry (seq, problem, detail);
                                with --witness, also against what each witness store cosigned (truncation,
@@ -169,10 +169,10 @@ export async function commandLedger(argv: string[]): Promise<number> {
     case undefined:
     case 'help':
     case '--help':
-      process.stdout.write(USAGE);
+      process.stdout.write(LEDGER_USAGE);
       return sub === undefined ? 2 : 0;
     default:
-      process.stderr.write(`agov ledger: unknown command ${JSON.stringify(sub)}\n\n${USAGE}`);
+      process.stderr.write(`agov ledger: unknown command ${JSON.stringify(sub)}\n\n${LEDGER_USAGE}`);
       return 2;
   }
 }

@@ -1,12 +1,17 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readEnvironment } from '../infra/index.ts';
+import { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT } from '../actors/gateway/index.ts';
+import { type Environment, readEnvironment } from '../infra/index.ts';
 import {
   DEFAULT_TEAMS_FILE,
   loadTeams,
+  type RunningSystem,
   startSystem,
   systemOptionsFromEnvironment,
   waitForAllRunning,
 } from '../system/index.ts';
+import { type ConnectionFile, removeConnectionFile, writeConnectionFile } from './connection-file.ts';
 import { renderTree } from './tree-view.ts';
 
 /**
@@ -30,6 +35,8 @@ export async function commandUp(argv: string[]): Promise<number> {
   out(`redis: ${sys.services.redisUrl}${sys.services.embedded.redis ? ' (embedded)' : ''}`);
   out(`data:  ${sys.services.dataDir}`);
   out(renderTree(await waitForAllRunning(sys)));
+  const connectionFile = writeConnectionFile(connectionOf(sys, env));
+  out(`connection file: ${connectionFile}  (eval "$(agov env)" in another shell)`);
   let code = 0;
   if (!values.once) {
     out('running; Ctrl-C to stop');
@@ -39,6 +46,32 @@ export async function commandUp(argv: string[]): Promise<number> {
       void sys.root?.exited.then((r) => resolve(r.reason === 'crash' ? 1 : 0));
     });
   }
+  removeConnectionFile(sys.dataDir);
   await sys.stop();
   return code;
+}
+
+/** Where the running system is, for the connection file (see cli/connection-file.ts). */
+function connectionOf(sys: RunningSystem, env: Environment): ConnectionFile {
+  const dataDir = resolve(sys.dataDir);
+  const port = Number(env.httpPort ?? DEFAULT_GATEWAY_PORT);
+  const host = env.httpHost ?? DEFAULT_GATEWAY_HOST;
+  // A wildcard listen address is reached on loopback from this machine.
+  const reachable = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const file = (p: string | undefined) => (p && existsSync(p) ? resolve(p) : undefined);
+  return {
+    version: 1,
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    dataDir,
+    natsUrl: sys.natsUrl,
+    httpUrl:
+      port > 0 ? `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}` : undefined,
+    redisUrl: sys.redisUrl,
+    vaultAddr: sys.services.vaultAddr,
+    credentials: {
+      natsCreds: file(join(dataDir, 'nats-auth', 'cli.creds')),
+      apiKeysFile: file(env.apiKeys ? undefined : (env.apiKeysFile ?? join(dataDir, 'api-keys'))),
+    },
+  };
 }

@@ -14,8 +14,12 @@ export const ACTOR_KIND = {
   tokenRenewer: 'token-renewer',
   budgetMonitor: 'budget-monitor',
   ledgerWriter: 'ledger-writer',
+  witness: 'witness',
   gateway: 'gateway',
   supervisor: 'supervisor',
+  memory: 'memory',
+  workStatus: 'work-status',
+  checkpoint: 'checkpoint',
 } as const;
 
 export type ActorKindName = (typeof ACTOR_KIND)[keyof typeof ACTOR_KIND];

@@ -50,6 +50,10 @@ export const ERROR_CODES = [
   'GOV_ERR_AGENT_LOST',
   'GOV_ERR_SANDBOX_UNAVAILABLE',
   'GOV_ERR_CREDENTIALS_MISSING',
+  'GOV_ERR_MEMORY_NOT_FOUND',
+  'GOV_ERR_MEMORY_TOO_LARGE',
+  'GOV_ERR_CHECKPOINT_NOT_FOUND',
+  'GOV_ERR_INVALID_TARGET',
 ] as const;
 
 export interface GovErrorOptions {
@@ -140,6 +144,14 @@ export const SandboxUnavailableError = define(
   false,
 );
 export const CredentialsMissingError = define('GOV_ERR_CREDENTIALS_MISSING', 'CredentialsMissingError', true);
+export const MemoryNotFoundError = define('GOV_ERR_MEMORY_NOT_FOUND', 'MemoryNotFoundError', false);
+export const MemoryTooLargeError = define('GOV_ERR_MEMORY_TOO_LARGE', 'MemoryTooLargeError', false);
+export const CheckpointNotFoundError = define(
+  'GOV_ERR_CHECKPOINT_NOT_FOUND',
+  'CheckpointNotFoundError',
+  false,
+);
+export const InvalidTargetError = define('GOV_ERR_INVALID_TARGET', 'InvalidTargetError', false);
 
 /** Instance types of the classes above, so `err: TokenRevokedError` works in annotations. */
 export type InternalError = InstanceType<typeof InternalError>;
@@ -181,6 +193,10 @@ export type RunCancelledError = InstanceType<typeof RunCancelledError>;
 export type AgentLostError = InstanceType<typeof AgentLostError>;
 export type SandboxUnavailableError = InstanceType<typeof SandboxUnavailableError>;
 export type CredentialsMissingError = InstanceType<typeof CredentialsMissingError>;
+export type MemoryNotFoundError = InstanceType<typeof MemoryNotFoundError>;
+export type MemoryTooLargeError = InstanceType<typeof MemoryTooLargeError>;
+export type CheckpointNotFoundError = InstanceType<typeof CheckpointNotFoundError>;
+export type InvalidTargetError = InstanceType<typeof InvalidTargetError>;
 
 /** JSON form of an error, as carried in exit reports, dead letters and HTTP bodies. */
 export interface SerializedError {

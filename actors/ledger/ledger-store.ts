@@ -92,6 +92,16 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 CREATE INDEX IF NOT EXISTS checkpoints_by_size ON checkpoints(size);
 
+-- Witness cosignature lines (C2SP tlog-cosignature) of checkpoints, as the witnesses sent them.
+-- Outside the Merkle tree; a verifier checks them with the witnesses' own (pinned) keys.
+CREATE TABLE IF NOT EXISTS cosignatures (
+  size        INTEGER NOT NULL,
+  witness     TEXT    NOT NULL,
+  line        TEXT    NOT NULL,
+  received_ts INTEGER NOT NULL,
+  PRIMARY KEY (size, witness)
+) WITHOUT ROWID;
+
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
   BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: UPDATE refused'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
@@ -674,6 +684,28 @@ export class LedgerStore implements NodeReader {
 
   private assertWritable(): void {
     if (this.readonly) throw new LedgerStoreError('ledger store was opened readonly', { retryable: false });
+  }
+
+  /** Keeps a witness's cosignature line of the checkpoint of `size` (the first one per witness and size). */
+  addCosignature(size: number, witness: string, line: string): void {
+    this.assertWritable();
+    this.db
+      .prepare('INSERT OR IGNORE INTO cosignatures(size, witness, line, received_ts) VALUES (?,?,?,?)')
+      .run(size, witness, line, this.clock.now());
+    this.committed();
+  }
+
+  /** The cosignature lines kept for the checkpoint of `size` (none in a file from before witnesses). */
+  cosignaturesAt(size: number): { witness: string; line: string }[] {
+    const exists = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cosignatures'")
+      .get();
+    if (!exists) return [];
+    return this.db
+      .prepare<[number], { witness: string; line: string }>(
+        'SELECT witness, line FROM cosignatures WHERE size = ? ORDER BY witness',
+      )
+      .all(size);
   }
 
   /** Every stored checkpoint, oldest first. */

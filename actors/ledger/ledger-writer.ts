@@ -376,6 +376,9 @@ export const ledgerWriterKind = defineActorKind({
             body: { ...proof, body: store.entry(seq)!.body.toString('utf8') },
           };
         }
+        case 'ledger.cosignature.v1':
+          store.addCosignature(env.body.size, env.body.witness, env.body.line);
+          return undefined;
         case 'ledger.consistency.v1':
           return {
             type: 'ledger.consistency-proof.v1',
@@ -403,6 +406,7 @@ export const ledgerWriterKind = defineActorKind({
         'ledger.consistency.v1',
         'ledger.verify.v1',
         'ledger.head.v1',
+        'ledger.cosignature.v1',
       ],
       status: () => ({ size: store.size, signedSize: store.latestCheckpoint()?.size ?? 0, ...counts }),
       /**

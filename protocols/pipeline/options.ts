@@ -25,14 +25,7 @@ export const MAX_EXEC_OUTPUT_BYTES = 8 * 1024 * 1024;
  * Environment variables an `exec` task may never copy with `env.pass` (nor set with `env.set`): the
  * system's own configuration and credentials. A name is refused when it starts with one of these.
  */
-export const SYSTEM_ENV_PREFIXES = [
-  'AGOV_',
-  'NATS_',
-  'REDIS_',
-  'DRAGONFLY_',
-  'VAULT_',
-  'LEDGER_',
-] as const;
+export const SYSTEM_ENV_PREFIXES = ['AGOV_', 'NATS_', 'REDIS_', 'DRAGONFLY_', 'VAULT_', 'LEDGER_'] as const;
 /** Whether `name` is one of the system's variables (see {@link SYSTEM_ENV_PREFIXES}). */
 export function isSystemEnvName(name: string): boolean {
   return SYSTEM_ENV_PREFIXES.some((p) => name.startsWith(p));
