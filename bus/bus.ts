@@ -13,6 +13,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type JetStreamClient, jetstream, type PubAck } from '@nats-io/jetstream';
+import { type KV, type KvOptions, Kvm } from '@nats-io/kv';
+import { type ObjectStore, type ObjectStoreOptions, Objm } from '@nats-io/obj';
 import {
   errors as natsErrors,
   headers as natsHeaders,
@@ -374,6 +376,21 @@ export class Bus {
   jetstream(): JetStreamClient {
     this.js ??= jetstream(this.nc);
     return this.js;
+  }
+
+  /**
+   * Opens a JetStream KV bucket on this connection, declaring it when missing (safe from every process:
+   * an existing bucket is opened as it is).
+   */
+  keyValue(bucket: string, options: Partial<KvOptions> = {}): Promise<KV> {
+    this.checkOpen();
+    return new Kvm(this.nc).create(bucket, options);
+  }
+
+  /** Opens a JetStream object store on this connection, declaring it when missing. */
+  objectStore(bucket: string, options: Partial<ObjectStoreOptions> = {}): Promise<ObjectStore> {
+    this.checkOpen();
+    return new Objm(this.nc).create(bucket, options);
   }
 
   /**
