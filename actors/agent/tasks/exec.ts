@@ -21,18 +21,18 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  EXEC_NETWORK_MIN_TIER,
   GovError,
   PolicyViolationError,
   TaskFailedError,
   TierForbiddenError,
   TimeoutError,
-} from '../../../protocols/errors.ts';
-import { isSystemEnvName, MAX_EXEC_OUTPUT_BYTES } from '../../../protocols/pipeline/options.ts';
-import type { TaskOf } from '../../../protocols/pipeline/schema.ts';
-import { EXEC_NETWORK_MIN_TIER, tierAtLeast } from '../../../protocols/tiers.ts';
+  tierAtLeast,
+} from '../../../protocols/index.ts';
+import { isSystemEnvName, MAX_EXEC_OUTPUT_BYTES, type TaskOf } from '../../../protocols/pipeline/index.ts';
 import {
   makeTaskDir,
   probeSandbox,
