@@ -25,14 +25,14 @@
  * Key: `key` arg / AGOV_LEDGER_KEY (Ed25519 seed hex/base64 or PKCS#8 PEM), else `<dataDir>/ledger-key.pem`,
  * generated on first start with mode 0600 and its public key written beside it (`ledger-key.pub.pem`).
  */
-import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import { ACTOR_KIND } from '../../protocols/index.ts';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { ConsumerMessages } from '@nats-io/jetstream';
-import { AUDIT_STREAM, ensureConsumer, ensureStreams, ledgerWriterConsumer } from '../../bus/streams.ts';
-import type { TimerHandle } from '../../infra/clock.ts';
-import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import { AUDIT_STREAM, ensureConsumer, ensureStreams, ledgerWriterConsumer } from '../../bus/index.ts';
+import type { TimerHandle } from '../../infra/index.ts';
+import type { Envelope, OutMessage } from '../../protocols/index.ts';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import {
   ConfigError,
@@ -42,8 +42,8 @@ import {
   NotFoundError,
   errorToHeaders,
   toGovError,
-} from '../../protocols/errors.ts';
-import { defineActorKind } from '../runtime/actor-kind.ts';
+} from '../../protocols/index.ts';
+import { defineActorKind } from '../runtime/index.ts';
 import { auditEventFromEnvelope } from './audit-event-mapping.ts';
 import type { AuditEvent } from './canonical.ts';
 import {
