@@ -17,6 +17,7 @@
  * | `AGOV_EXIT_WITH_PARENT` | `1`: `agov actor` exits when its parent's stdin pipe closes |
  * | `AGOV_NO_BUNDLE` | `1`: process children run from the TypeScript sources, not `dist/` |
  * | `LOG_LEVEL` | debug, info, warn (default), error, silent |
+ * | `PIPELINE_ID` | the run a task belongs to (set for tasks): `agov memory log` and `agov status update` record it |
  * | `BENCH_VERBOSE` | benches print their samples |
  */
 
@@ -41,6 +42,7 @@ export interface Environment {
   exitWithParent: boolean;
   noBundle: boolean;
   logLevel?: string;
+  pipelineId?: string;
   benchVerbose: boolean;
   /** The executable search path (to find nats-server, redis-server, bwrap). */
   path?: string;
@@ -71,6 +73,7 @@ export function readEnvironment(
     exitWithParent: env.AGOV_EXIT_WITH_PARENT === '1',
     noBundle: env.AGOV_NO_BUNDLE === '1',
     logLevel: value(env.LOG_LEVEL),
+    pipelineId: value(env.PIPELINE_ID),
     benchVerbose: value(env.BENCH_VERBOSE) !== undefined,
     path: value(env.PATH),
   };
