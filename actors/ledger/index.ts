@@ -60,7 +60,6 @@ export {
 } from './trust.ts';
 export {
   createTransitSigner,
-  DEFAULT_LEDGER_TRANSIT_KEY,
   DEFAULT_TRANSIT_MOUNT,
   readTransitPublicKey,
   type TransitSignerOptions,

@@ -72,3 +72,6 @@ export interface LedgerStoreOptions {
   /** Open an existing ledger for reading only. */
   readonly?: boolean;
 }
+
+/** Name of the Vault transit key that signs the ledger's checkpoints. */
+export const DEFAULT_LEDGER_TRANSIT_KEY = 'agov-ledger';

@@ -19,12 +19,17 @@
  * | `maxQueryEntries` | | 1000 |
  * | `synchronous` (`FULL`/`NORMAL`) | | `FULL` |
  * | `secrets` (`strip`/`refuse`) | | `strip` |
+ * | `signer` (`local`/`vault-transit`) | | `local` (the system passes `vault-transit`) |
+ * | `vaultAddr`, `vaultToken` | | none (needed for `vault-transit`) |
+ * | `transitKey` | | `agov-ledger` |
+ * | `transitCreate` | | false |
  */
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_DATA_DIR } from '../../infra/index.ts';
 import { arg } from '../runtime/index.ts';
 import {
+  DEFAULT_LEDGER_TRANSIT_KEY,
   DEFAULT_CHECKPOINT_EVERY_ENTRIES,
   DEFAULT_CHECKPOINT_INTERVAL_MS,
   DEFAULT_LEDGER_ORIGIN,
@@ -48,6 +53,9 @@ export const DEFAULT_ACK_WAIT_MS = 30_000;
 export const DEFAULT_MAX_ACK_PENDING_ENTRIES = 20_000;
 /** Most entries one ledger.query.v1 answer carries. */
 export const DEFAULT_MAX_QUERY_ENTRIES = DEFAULT_QUERY_LIMIT_ENTRIES;
+/** Where the checkpoint key lives when nothing says: a local key, as `agov actor ledger-writer` alone has no Vault. */
+export const DEFAULT_LEDGER_SIGNER = 'local' as const;
+export { DEFAULT_LEDGER_TRANSIT_KEY };
 /** What the envelope → event mapping does with a secret in a body. */
 export const DEFAULT_SECRET_POLICY = 'strip' as const;
 
@@ -72,6 +80,11 @@ export interface LedgerWriterSettings {
   maxQueryEntries: number;
   synchronous: 'FULL' | 'NORMAL';
   secrets: SecretPolicy;
+  signer: 'local' | 'vault-transit';
+  vaultAddr?: string;
+  vaultToken?: string;
+  transitKey: string;
+  transitCreate: boolean;
 }
 
 /** Start arguments of the ledger writer (kind `ledger-writer`). */
@@ -92,6 +105,14 @@ export const LedgerWriterArgsSchema = z.strictObject({
   maxQueryEntries: arg.int(1).default(DEFAULT_MAX_QUERY_ENTRIES),
   synchronous: z.enum(['FULL', 'NORMAL']).default(DEFAULT_SYNCHRONOUS),
   secrets: z.enum(['strip', 'refuse']).default(DEFAULT_SECRET_POLICY),
+  /** Where the checkpoint key lives: `vault-transit` (the system's default) or a `local` key file / `key`. */
+  signer: z.enum(['local', 'vault-transit']).default(DEFAULT_LEDGER_SIGNER),
+  vaultAddr: arg.text().optional(),
+  /** A token allowed only to sign with the transit key and read it (transitSignerPolicy). */
+  vaultToken: arg.text().optional(),
+  transitKey: arg.text().default(DEFAULT_LEDGER_TRANSIT_KEY),
+  /** Create the transit key on first start (the token then also needs update on transit/keys/<key>). */
+  transitCreate: arg.bool().default(false),
 });
 export type LedgerWriterArgs = z.output<typeof LedgerWriterArgsSchema>;
 

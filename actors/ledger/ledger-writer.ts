@@ -54,6 +54,8 @@ import {
   generateKeyPair,
   keyIdFor,
   publicKeyPem,
+  asAsyncSigner,
+  type RemoteCheckpointSigner,
 } from './checkpoint.ts';
 import { LedgerStore, entryView } from './ledger-store.ts';
 import {
@@ -64,6 +66,8 @@ import {
 import { proveConsistency, proveInclusion } from './prove.ts';
 import { verifyLedger } from './verify.ts';
 import { keyFingerprint } from './trust.ts';
+import { Checkpointer } from './checkpointer.ts';
+import { createTransitSigner } from './transit-signer.ts';
 
 export const LEDGER_WRITER_KIND = ACTOR_KIND.ledgerWriter;
 
@@ -85,6 +89,33 @@ export function loadOrCreateSigner(settings: LedgerWriterSettings): CheckpointSi
   }
   chmodSync(settings.keyFile, 0o600);
   const signer = createSigner(readFileSync(settings.keyFile, 'utf8'), settings.origin);
+  const pem = publicKeyPem(signer.publicKey);
+  if (!existsSync(settings.publicKeyFile) || readFileSync(settings.publicKeyFile, 'utf8') !== pem) {
+    writeFileSync(settings.publicKeyFile, pem, { mode: 0o644 });
+  }
+  return signer;
+}
+
+/**
+ * The writer's checkpoint signer: Vault transit (the key never leaves Vault; the writer's token may only
+ * sign with it and read its public half), or a local key (tests, offline tools). For a local key the
+ * public half is written beside the ledger; for transit too, as a convenience copy that verifiers check
+ * against their pin (docs/ledger.md "Trust").
+ */
+export async function writerSigner(settings: LedgerWriterSettings): Promise<RemoteCheckpointSigner> {
+  if (settings.signer === 'local') return asAsyncSigner(loadOrCreateSigner(settings));
+  if (!settings.vaultAddr || !settings.vaultToken) {
+    throw new ConfigError('signer vault-transit needs vaultAddr and vaultToken', {
+      details: { option: 'vaultAddr' },
+    });
+  }
+  const signer = await createTransitSigner({
+    addr: settings.vaultAddr,
+    token: settings.vaultToken,
+    transitKey: settings.transitKey,
+    keyName: settings.origin,
+    create: settings.transitCreate,
+  });
   const pem = publicKeyPem(signer.publicKey);
   if (!existsSync(settings.publicKeyFile) || readFileSync(settings.publicKeyFile, 'utf8') !== pem) {
     writeFileSync(settings.publicKeyFile, pem, { mode: 0o644 });
@@ -122,12 +153,14 @@ export const ledgerWriterKind = defineActorKind({
     const { bus, clock, log } = ctx;
     const settings = ledgerWriterSettings(ctx.args);
     mkdirSync(dirname(settings.dbPath), { recursive: true });
-    const signer = loadOrCreateSigner(settings);
+    const signer = await writerSigner(settings);
     const store = LedgerStore.open({
       path: settings.dbPath,
       origin: settings.origin,
-      signer,
-      checkpointEveryEntries: settings.checkpointEveryEntries,
+      // Signing is a request to wherever the key lives (Vault transit): the Checkpointer does it
+      // outside the store's transactions, and the store checks what comes back against this key.
+      checkpointKey: signer.publicKey,
+      checkpointEveryEntries: 0,
       clock,
       synchronous: settings.synchronous,
       // Commits do not block the event loop on the disk: one fsync (off the loop) covers every batch
@@ -165,12 +198,13 @@ export const ledgerWriterKind = defineActorKind({
       }
     };
 
-    const checkpointIfGrown = (): SignedCheckpoint | undefined => {
-      const last = store.latestCheckpoint();
-      if (last && last.size === store.size) return last;
-      const cp = store.checkpoint();
-      publishCheckpoint(cp);
-      return cp;
+    const checkpointer = new Checkpointer(store, signer, settings.checkpointEveryEntries, publishCheckpoint);
+    const checkpointIfGrown = () => checkpointer.ifGrown();
+    /** A checkpoint that nobody waits for (timer, every N entries): a failure is logged, not fatal. */
+    const checkpointSoon = () => {
+      void checkpointIfGrown().catch((err: unknown) => {
+        if (!closed) log.warn('checkpoint not signed', { error: String(err) });
+      });
     };
 
     const reject = (m: JsMsg, error: unknown) => {
@@ -255,7 +289,7 @@ export const ledgerWriterKind = defineActorKind({
         // Committed and on disk: now, and only now, the acks (fire and forget; the connection
         // writes them out together).
         for (const m of msgs) m.ack();
-        if (result) for (const cp of result.checkpoints) publishCheckpoint(cp);
+        if (checkpointer.due()) checkpointSoon();
         try {
           bus.emit(['ledger', 'appended'], {
             type: 'ledger.appended.v1',
@@ -345,19 +379,14 @@ export const ledgerWriterKind = defineActorKind({
 
     if (settings.checkpointIntervalMs > 0) {
       timer = clock.setInterval(() => {
-        if (closed) return;
-        try {
-          checkpointIfGrown();
-        } catch (err) {
-          ctx.crash(err);
-        }
+        if (!closed) checkpointSoon();
       }, settings.checkpointIntervalMs);
     }
 
     const limitOf = (asked: number | undefined) =>
       Math.min(asked ?? settings.maxQueryEntries, settings.maxQueryEntries);
 
-    const answer = (env: Envelope): OutMessage | undefined => {
+    const answer = async (env: Envelope): Promise<OutMessage | undefined> => {
       switch (env.type) {
         case 'ledger.query.v1': {
           const { limit, ...filters } = env.body;
@@ -376,7 +405,7 @@ export const ledgerWriterKind = defineActorKind({
           const { seq } = env.body;
           if (seq >= store.size)
             throw new NotFoundError(`ledger has no entry at seq ${seq} (size ${store.size})`);
-          if (!store.checkpointCovering(seq)) checkpointIfGrown();
+          if (!store.checkpointCovering(seq)) await checkpointIfGrown();
           const proof = proveInclusion(store, seq);
           return {
             type: 'ledger.inclusion.v1',
@@ -394,7 +423,7 @@ export const ledgerWriterKind = defineActorKind({
         case 'ledger.verify.v1':
           return { type: 'ledger.verification.v1', body: verifyLedger(store, signer.publicKey) };
         case 'ledger.head.v1': {
-          const cp = env.body.fresh ? checkpointIfGrown() : store.latestCheckpoint();
+          const cp = env.body.fresh ? await checkpointIfGrown() : store.latestCheckpoint();
           if (!cp)
             throw new NotFoundError(
               'the ledger has no signed checkpoint yet (ask with fresh: true to sign one)',
@@ -412,7 +441,7 @@ export const ledgerWriterKind = defineActorKind({
               publicKey: publicKeyPem(signer.publicKey),
               fingerprint,
               keyId: signer.keyId,
-              signer: 'local',
+              signer: settings.signer,
             },
           };
         }
@@ -436,11 +465,11 @@ export const ledgerWriterKind = defineActorKind({
        * A query that fails (no such entry, no checkpoint of that size) is answered with its typed error
        * without crashing the writer; the runtime's ack that follows is ignored by the asker.
        */
-      handle(env, ictx) {
+      async handle(env, ictx) {
         try {
           // Answers never show what is not on disk yet (an entry or a signed head a power loss could undo).
           store.syncNow();
-          return answer(env);
+          return await answer(env);
         } catch (err) {
           const error =
             err instanceof RangeError
@@ -467,7 +496,7 @@ export const ledgerWriterKind = defineActorKind({
         try {
           await flush();
           await Promise.all(awaitingDisk);
-          if (store.size > 0) checkpointIfGrown();
+          if (store.size > 0) await checkpointIfGrown();
         } catch (err) {
           log.warn('final flush failed; unacked messages will be redelivered', { error: String(err) });
         }

@@ -10,6 +10,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import nodeVault from 'node-vault';
 import { ConfigError, VaultError } from '../../protocols/index.ts';
+import { DEFAULT_LEDGER_TRANSIT_KEY } from './ledger-options.ts';
 import { type Checkpoint, checkpointText, keyIdFor, type RemoteCheckpointSigner } from './checkpoint.ts';
 
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -31,7 +32,6 @@ export interface TransitSignerOptions {
 }
 
 export const DEFAULT_TRANSIT_MOUNT = 'transit';
-export const DEFAULT_LEDGER_TRANSIT_KEY = 'agov-ledger';
 export const DEFAULT_TRANSIT_REQUEST_TIMEOUT_MS = 5_000;
 
 /** The ACL policy a ledger writer's Vault token needs: sign with one key and read its public half. */
@@ -123,3 +123,5 @@ export async function createTransitSigner(opts: TransitSignerOptions): Promise<R
     },
   };
 }
+
+export { DEFAULT_LEDGER_TRANSIT_KEY };

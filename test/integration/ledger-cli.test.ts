@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AuditEvent, LEDGER_TRIGGERS, encodeEvent, hashLeaf } from '../../actors/ledger/index.ts';
+import {
+  type AuditEvent,
+  LedgerStore,
+  LEDGER_TRIGGERS,
+  encodeEvent,
+  hashLeaf,
+} from '../../actors/ledger/index.ts';
 import type { Bus } from '../../bus/bus.ts';
 import { ensureStreams } from '../../bus/streams.ts';
 import { obsSubject } from '../../protocols/subjects.ts';
@@ -52,10 +58,12 @@ beforeAll(async () => {
   dataDir = servers.tempDir('agov-ledger-cli-');
   // No key configured: the writer generates ledger-key.pem (0600) and ledger-key.pub.pem in the data dir.
   const w = await startWriter(nats.url, 'lw-cli', dataDir, { key: '', checkpointEveryEntries: 10 });
-  await publishAll(
-    client,
-    Array.from({ length: TOTAL }, (_, i) => auditEnvelope(client, i < 20 ? 'run-a' : 'run-b', i)),
-  );
+  const checkpoints = collect(client, obsSubject('ledger', 'checkpoint'));
+  const envs = Array.from({ length: TOTAL }, (_, i) => auditEnvelope(client, i < 20 ? 'run-a' : 'run-b', i));
+  // In two parts, so that the ledger holds a checkpoint before the last one (for consistency proofs).
+  await publishAll(client, envs.slice(0, 12));
+  await checkpoints.next((e) => e.type === 'ledger.checkpoint.v1' && e.body.size >= 10);
+  await publishAll(client, envs.slice(12));
   await appended.next((e) => e.type === 'ledger.appended.v1' && e.body.toSeq >= TOTAL);
   await w.stop(); // graceful: flushes and signs a final checkpoint
   good = join(dataDir, 'ledger.sqlite');
@@ -150,12 +158,18 @@ describe('agov ledger and agov evidence, run as processes on the SQLite file', (
     expect(p.code).toBe(0);
     expect(JSON.parse(p.stdout)).toMatchObject({ seq: 12, treeSize: TOTAL });
     expect(p.stderr).toMatch(/verified/);
-    const c = await agov(['ledger', 'consistency', '10', String(TOTAL), '--db', good]);
+    const store = LedgerStore.open({ path: good, readonly: true });
+    const sizes = store.checkpoints().map((cp) => cp.size);
+    store.close();
+    const from = sizes[0]!;
+    expect(from).toBeLessThan(TOTAL); // premise: more than one checkpoint to prove consistency between
+    const c = await agov(['ledger', 'consistency', String(from), String(TOTAL), '--db', good]);
     expect(c.code).toBe(0);
-    expect(JSON.parse(c.stdout)).toMatchObject({ fromSize: 10, toSize: TOTAL });
-    const missing = await agov(['ledger', 'consistency', '11', String(TOTAL), '--db', good]);
+    expect(JSON.parse(c.stdout)).toMatchObject({ fromSize: from, toSize: TOTAL });
+    const unsigned = [...Array(TOTAL).keys()].find((n) => n > 0 && !sizes.includes(n))!;
+    const missing = await agov(['ledger', 'consistency', String(unsigned), String(TOTAL), '--db', good]);
     expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toMatch(/GOV_ERR_NOT_FOUND.*no checkpoint of size 11/);
+    expect(missing.stderr).toMatch(new RegExp(`GOV_ERR_NOT_FOUND.*no checkpoint of size ${unsigned}`));
     const q = await agov(['ledger', 'query', '--run', 'run-b', '--json', '--db', good]);
     const rows = q.stdout
       .trim()

@@ -198,12 +198,15 @@ describe('the ledger writer over a real nats-server', () => {
     const { nats, client, appended, checkpoints, dir } = await setup();
     const w = await startWriter(nats.url, 'lw-proof', dir, { checkpointEveryEntries: 10 });
     handles.push(w);
-    await publishAll(
-      client,
-      Array.from({ length: 25 }, (_, i) => auditEnvelope(client, 'run-p', i)),
-    );
+    const envs = Array.from({ length: 25 }, (_, i) => auditEnvelope(client, 'run-p', i));
+    await publishAll(client, envs.slice(0, 12));
+    await appended.next(reachedSize(12));
+    // 10 entries since the last checkpoint: one is due, signed after the batch that crossed the mark.
+    const first = await checkpoints.next((e) => e.type === 'ledger.checkpoint.v1' && e.body.size >= 10);
+    const m = first.type === 'ledger.checkpoint.v1' ? first.body.size : -1;
+    expect(m).toBeLessThanOrEqual(12);
+    await publishAll(client, envs.slice(12));
     await appended.next(reachedSize(25));
-    await checkpoints.next((e) => e.type === 'ledger.checkpoint.v1' && e.body.size === 20);
     const key = PUBLIC_KEY;
 
     const inbox = writerInbox('lw-proof');
@@ -212,7 +215,7 @@ describe('the ledger writer over a real nats-server', () => {
     expect(p.body.treeSize).toBe(25); // no checkpoint covered seq 23: the writer signed one
     expect(checkInclusionProof(p.body, key, Buffer.from(p.body.body))).toEqual({ ok: true });
 
-    const c = await client.ask(inbox, { type: 'ledger.consistency.v1', body: { m: 10, n: 25 } });
+    const c = await client.ask(inbox, { type: 'ledger.consistency.v1', body: { m, n: 25 } });
     if (c.type !== 'ledger.consistency-proof.v1') throw new Error(c.type);
     expect(checkConsistencyProof(c.body, key)).toEqual({ ok: true });
 
