@@ -49,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`agov: unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
     return 2;
   }
+  const { registerCliCredentials } = await import('./cli-credentials.ts');
+  registerCliCredentials();
   return cmd(rest);
 }
 

@@ -13,6 +13,7 @@ import { Bus } from '../bus/bus.ts';
 import { ensureStreams } from '../bus/streams.ts';
 import { type ResolvedServices, resolveServices } from '../infra/services.ts';
 import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
+import { childCredentials, childPrincipal } from '../supervisors/child-credentials.ts';
 import { systemSpec } from '../supervisors/system-spec.ts';
 import { parseTeams } from '../supervisors/teams.ts';
 import { allChildren, askSupervisorTree } from '../supervisors/supervisor-tree.ts';
@@ -56,7 +57,14 @@ export async function startSystem(
   const root = await runActor(registry.get('supervisor'), {
     id: spec.id,
     args: { spec, childHeartbeatMs: options.heartbeatMs },
-    bus: { servers: services.natsUrl },
+    bus: {
+      servers: services.natsUrl,
+      credentials: await childCredentials(
+        services.natsUrl,
+        undefined,
+        childPrincipal('supervisor', spec.id, {}),
+      ),
+    },
   });
   const tree = () => askSupervisorTree(client, 'root');
   return {

@@ -6,13 +6,17 @@
  * data under one local folder (`AGOV_DATA_DIR`, default `./.data`), and the Vault-API-compatible dev
  * server in this process; it stops them when the process exits.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { loadOrCreateNatsAuthority, mintUser } from './nats-auth/index.ts';
 import { type NatsServer, startNatsServer } from './nats-server.ts';
 import { type RedisServer, startRedisServer } from './redis-server.ts';
 import { startVaultDevServer, type VaultDevServer } from './vault-dev-server.ts';
 
 export const DEFAULT_DATA_DIR = '.data';
+/** Under the data folder: the NATS operator/account keys and the CLI's credential. */
+export const NATS_AUTH_DIR = 'nats-auth';
+export const CLI_CREDS_FILE = 'cli.creds';
 
 export interface ResolvedServices {
   natsUrl: string;
@@ -46,8 +50,14 @@ export async function resolveServices(options: ResolveOptions = {}): Promise<Res
   try {
     let natsUrl = env.NATS_URL;
     if (!natsUrl && need.nats) {
-      embedded.nats = await startNatsServer({ dataDir: join(dataDir, 'nats') });
+      // Operator mode from the first start: the keys live under the data folder, mode 0600.
+      const authDir = join(dataDir, NATS_AUTH_DIR);
+      const auth = await loadOrCreateNatsAuthority(authDir);
+      embedded.nats = await startNatsServer({ dataDir: join(dataDir, 'nats'), auth });
       natsUrl = embedded.nats.url;
+      // The local operator's CLI credential, for `agov run`/`agov agents` from another shell.
+      const cli = await mintUser(auth, { role: 'client', name: 'cli' });
+      writeFileSync(join(authDir, CLI_CREDS_FILE), cli.creds, { mode: 0o600 });
     }
     let redisUrl = env.REDIS_URL;
     if (!redisUrl && need.redis) {

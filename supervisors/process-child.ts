@@ -7,6 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { BusCredentials } from '../bus/bus-options.ts';
+import { formatCredsText } from '../infra/nats-auth/index.ts';
 
 export interface ProcessExit {
   code: number | null;
@@ -29,6 +31,13 @@ export interface ProcessChildOptions {
   kind: string;
   id: string;
   natsUrl: string;
+  /** The child's own NATS credential, passed as `.creds` text in AGOV_NATS_CREDS (never on argv). */
+  credentials?: BusCredentials;
+  /**
+   * For a supervisor in its own process: the key it mints its children's credentials with
+   * (AGOV_NATS_ISSUER_SEED, removed from its environment as soon as it is read).
+   */
+  issuerSeed?: string;
   args?: Record<string, unknown>;
   heartbeatMs?: number;
   env?: NodeJS.ProcessEnv;
@@ -83,6 +92,8 @@ export function spawnProcessChild(options: ProcessChildOptions): ProcessChild {
       ...process.env,
       ...options.env,
       NATS_URL: options.natsUrl,
+      AGOV_NATS_CREDS: options.credentials?.kind === 'jwt' ? formatCredsText(options.credentials) : '',
+      AGOV_NATS_ISSUER_SEED: options.issuerSeed ?? '',
       AGOV_ACTOR_ARGS: JSON.stringify(options.args ?? {}),
       AGOV_EXIT_WITH_PARENT: '1',
     },
