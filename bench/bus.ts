@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import { echoKind } from '../actors/echo.ts';
 import { runActor } from '../actors/runtime/actor.ts';
 import { Bus } from '../bus/bus.ts';
+import { rawConnect } from './raw-connect.ts';
 import { startNatsServer } from '../infra/nats-server.ts';
 import { actorInbox } from '../protocols/subjects.ts';
 import { median, report, round, summarize } from './stats.ts';
@@ -22,7 +22,7 @@ export async function benchBus(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'agov-bench-'));
   const nats = await startNatsServer({ dataDir: dir });
   try {
-    const raw = await connect({ servers: nats.url });
+    const raw = await rawConnect(nats.url);
     const bus = await Bus.connect({ servers: nats.url, name: 'bench-client' });
     const body = { text: 'x'.repeat(64), seq: 1 };
     const sample = bus.encode(bus.wrap({ type: 'demo.echo.v1', body }));
@@ -45,7 +45,7 @@ export async function benchBus(): Promise<void> {
 
     // Request/reply: a plain responder vs our echo actor. The plain responder has a connection of its
     // own, as every actor does, so both paths cross the same two sockets.
-    const rawResponder = await connect({ servers: nats.url });
+    const rawResponder = await rawConnect(nats.url);
     rawResponder.subscribe('bench.echo', {
       callback: (_e, m) => {
         m.respond(m.data);

@@ -20,11 +20,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { DEFAULT_BATCH_MAX_ENTRIES } from '../actors/ledger/ledger-writer-options.ts';
 import { Bus } from '../bus/bus.ts';
 import { ensureStreams, streamDeclarations } from '../bus/streams.ts';
+import { rawConnect } from './raw-connect.ts';
 import { startNatsServer } from '../infra/nats-server.ts';
 import type { Envelope } from '../protocols/envelope.ts';
 import { auditSubject, obsSubject, startedSubject } from '../protocols/subjects.ts';
@@ -55,7 +55,7 @@ export async function benchLedger(): Promise<void> {
     const bus = await Bus.connect({ servers: nats.url, name: 'bench-publisher' });
     const audit = streamDeclarations()[0]!;
     await ensureStreams(bus.nc, [audit, { ...audit, name: 'BENCHRAW', subjects: ['bench.raw.>'] }]);
-    const raw = await connect({ servers: nats.url });
+    const raw = await rawConnect(nats.url);
     const rawJs = jetstream(raw);
 
     // The writer, in its own process.

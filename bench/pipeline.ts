@@ -26,13 +26,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { agentKind } from '../actors/agent/agent.ts';
 import { orchestratorKind } from '../actors/orchestrator/orchestrator.ts';
 import { startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
 import { runActor } from '../actors/runtime/actor.ts';
 import { Bus } from '../bus/bus.ts';
 import { ensureStreams } from '../bus/streams.ts';
+import {
+  defaultCredentialsFor,
+  issuerSeedFor,
+  mintLocal,
+  registerIssuerSeed,
+} from '../infra/nats-auth/index.ts';
+import { rawConnect } from './raw-connect.ts';
 import { startNatsServer } from '../infra/nats-server.ts';
 import { startRedisServer } from '../infra/redis-server.ts';
 import { allRunFeeds, serviceSubject } from '../protocols/subjects.ts';
@@ -88,7 +95,11 @@ const decoder = new TextDecoder();
 
 async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: string): Promise<ModeResult> {
   const client = await Bus.connect({ servers: natsUrl, name: `bench-client-${mode}`, askTimeoutMs: 30_000 });
-  const raw: NatsConnection = await connect({ servers: natsUrl });
+  const admin = (await defaultCredentialsFor(natsUrl))!;
+  const raw: NatsConnection = await connect({
+    servers: natsUrl,
+    authenticator: jwtAuthenticator(admin.jwt, new TextEncoder().encode(admin.seed)),
+  });
   const orch = await runActor(orchestratorKind, { id: `bench-orch-${mode}`, bus: { servers: natsUrl } });
   // The agents run in a process of their own, as they would in production.
   const agentsChild = spawn(
@@ -104,7 +115,11 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
       redisUrl,
       join(dir, `agents-${mode}`),
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    // The agents' process mints each agent's own credential (its tier's permissions) with this key.
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, AGOV_NATS_ISSUER_SEED: issuerSeedFor(natsUrl) },
+    },
   );
   try {
     await new Promise<void>((resolve, reject) => {
@@ -215,7 +230,7 @@ export async function benchPipeline(): Promise<void> {
   const nats = await startNatsServer({ dataDir: dir });
   const redis = await startRedisServer({ dataDir: join(dir, 'redis') });
   try {
-    const setup = await connect({ servers: nats.url });
+    const setup = await rawConnect(nats.url);
     await ensureStreams(setup);
     await setup.close();
     const plain = await measure('plain', nats.url, redis.url, dir);
@@ -287,14 +302,16 @@ if (process.argv[2] === AGENTS_CHILD_FLAG) {
     string,
     string,
   ];
+  registerIssuerSeed(servers, process.env.AGOV_NATS_ISSUER_SEED ?? '');
   for (let i = 0; i < Number(count); i++) {
     const id = `bench-${mode}-${i}`;
-    if (mode === 'plain') await startPlainAgent({ servers, id, tier: 'T0' });
+    const minted = (await mintLocal(servers, { role: 'agent', id, tier: 'T0' }))!;
+    if (mode === 'plain') await startPlainAgent({ servers, id, tier: 'T0', creds: minted.creds });
     else
       await runActor(agentKind, {
         id,
         args: { tier: 'T0', redisUrl, workDir: join(workRoot, id), fresh: true },
-        bus: { servers },
+        bus: { servers, credentials: { kind: 'jwt', jwt: minted.jwt, seed: minted.seed } },
       });
   }
   process.stdout.write('ready\n');

@@ -13,12 +13,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import { buildCliBundle } from '../cli/build-bundle.ts';
 import { defaultRegistry } from '../actors/kinds.ts';
 import { runActor } from '../actors/runtime/actor.ts';
 import { Bus } from '../bus/bus.ts';
 import { ensureStreams } from '../bus/streams.ts';
+import { rawConnect, rawConnectScript } from './raw-connect.ts';
 import { startNatsServer } from '../infra/nats-server.ts';
 import { actorInbox, allHeartbeats, allObs, heartbeatSubject } from '../protocols/subjects.ts';
 import { supervisorSpec } from '../supervisors/child-spec.ts';
@@ -168,7 +168,10 @@ export async function benchRecovery(): Promise<void> {
 
     // Baselines.
     const rawProcMs: number[] = [];
-    const script = `import('@nats-io/transport-node').then(async ({connect}) => { const nc = await connect({servers: '${nats.url}'}); nc.publish('bench.raw.up'); await nc.flush(); await nc.close(); })`;
+    const script = await rawConnectScript(
+      nats.url,
+      "nc.publish('bench.raw.up'); await nc.flush(); await nc.close();",
+    );
     for (let i = 0; i < 20; i++) {
       const up = new Promise<number>((resolve) => {
         const sub = bus.subscribeRaw('bench.raw.up', () => {
@@ -185,7 +188,7 @@ export async function benchRecovery(): Promise<void> {
     const rawConnMs: number[] = [];
     for (let i = 0; i < 50; i++) {
       const t0 = performance.now();
-      const nc = await connect({ servers: nats.url });
+      const nc = await rawConnect(nats.url);
       nc.publish('bench.raw.up');
       await nc.flush();
       rawConnMs.push(performance.now() - t0);

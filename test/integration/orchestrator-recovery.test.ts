@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actorInbox, resultsSubject } from '../../protocols/subjects.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
-import { collect, waitFor } from '../harness/index.ts';
+import { collect, credsFor, waitFor } from '../harness/index.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const rig = new OrchestratorRig();
@@ -36,11 +36,13 @@ describe('orchestrator recovery', () => {
   });
 
   it('resumes a run after the orchestrator OS process is SIGKILLed and started again', async () => {
+    const credentials = await credsFor(rig.nats, { role: 'actor', kind: 'orchestrator', id: 'orch-proc' });
     const spawn = () =>
       spawnProcessChild({
         kind: 'orchestrator',
         id: 'orch-proc',
         natsUrl: rig.nats.url,
+        credentials,
         env: { AGOV_NO_BUNDLE: '1' },
         stderr: 'ignore',
       });
