@@ -24,12 +24,13 @@ import Database from 'better-sqlite3';
 import { DEFAULT_BATCH_MAX_ENTRIES } from '../actors/ledger/ledger-writer-options.ts';
 import { Bus } from '../bus/bus.ts';
 import { ensureStreams, streamDeclarations } from '../bus/streams.ts';
+import { childCredentials, childPrincipal } from '../supervisors/child-credentials.ts';
 import { rawConnect } from './raw-connect.ts';
 import { startNatsServer } from '../infra/nats-server.ts';
 import type { Envelope } from '../protocols/envelope.ts';
 import { auditSubject, obsSubject, startedSubject } from '../protocols/subjects.ts';
 import { spawnProcessChild } from '../supervisors/process-child.ts';
-import { SYSTEM_SERVICE_NICE } from '../supervisors/system-spec.ts';
+import { SYSTEM_SERVICE_NICE } from '../system/index.ts';
 import { median, report, round } from './stats.ts';
 
 const EVENTS = 20_000;
@@ -88,6 +89,11 @@ export async function benchLedger(): Promise<void> {
       kind: 'ledger-writer',
       id: 'bench-writer',
       natsUrl: nats.url,
+      credentials: await childCredentials(
+        nats.url,
+        undefined,
+        childPrincipal('ledger-writer', 'bench-writer', {}),
+      ),
       args: { dataDir, key: SEED, checkpointIntervalMs: 0 },
       env: { LOG_LEVEL: 'warn' },
       nice: writerNice,

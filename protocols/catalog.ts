@@ -13,6 +13,7 @@ import { ledgerMessages } from './messages/ledger.ts';
 import { runMessages } from './messages/run.ts';
 import { supervisorMessages } from './messages/supervisor.ts';
 import { systemMessages } from './messages/system.ts';
+import { witnessMessages } from './messages/witness.ts';
 
 export const catalog = {
   ...systemMessages,
@@ -23,6 +24,7 @@ export const catalog = {
   ...governanceMessages,
   ...supervisorMessages,
   ...ledgerMessages,
+  ...witnessMessages,
   ...apiMessages,
 } as const;
 

@@ -73,13 +73,19 @@ describe('agov run (as a process)', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/run r-\S+ failed in .*on purpose/);
 
-    const b = await agov(['run', 'examples/broken/cycle.yaml'], { NATS_URL: rig.nats.url, NATS_CREDS: creds });
+    const b = await agov(['run', 'examples/broken/cycle.yaml'], {
+      NATS_URL: rig.nats.url,
+      NATS_CREDS: creds,
+    });
     expect(b.code).toBe(1);
     expect(b.stdout).toContain('examples/broken/cycle.yaml:6:13: error[cycle]');
   });
 
   it('submits with --detach and reports the run with run-status and runs against NATS_URL', async () => {
-    const r = await agov(['run', 'examples/hello.yaml', '--detach'], { NATS_URL: rig.nats.url, NATS_CREDS: creds });
+    const r = await agov(['run', 'examples/hello.yaml', '--detach'], {
+      NATS_URL: rig.nats.url,
+      NATS_CREDS: creds,
+    });
     expect(r.code).toBe(0);
     const runId = /run (r-\S+):/.exec(r.stdout)![1]!;
     await rig.finished(runId);
