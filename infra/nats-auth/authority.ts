@@ -42,6 +42,8 @@ export interface NatsAuthority {
   accountJwt: string;
   /** Revoked user public keys → revocation time (unix seconds): users issued before it are refused. */
   readonly revocations: Record<string, number>;
+  /** Where the keys are kept (absent: in memory only). Revocations are saved there. */
+  readonly dir?: string;
 }
 
 /** What minting users needs: the application account's key (an account signing key in production). */
@@ -116,12 +118,21 @@ export async function loadOrCreateNatsAuthority(dir: string): Promise<NatsAuthor
     writeFileSync(path, `${new TextDecoder().decode(kp.getSeed())}\n`, { mode: 0o600 });
     return kp;
   };
-  return assemble(
+  const revocationsFile = join(dir, REVOCATIONS_FILE);
+  const revocations = existsSync(revocationsFile)
+    ? (JSON.parse(readFileSync(revocationsFile, 'utf8')) as Record<string, number>)
+    : {};
+  const authority = await assemble(
     load(SEED_FILES.operator, createOperator),
     load(SEED_FILES.system, createAccount),
     load(SEED_FILES.account, createAccount),
+    revocations,
   );
+  return Object.assign(authority, { dir });
 }
+
+/** Revoked user keys survive a restart: the account JWT is signed with them at every start. */
+export const REVOCATIONS_FILE = 'revocations.json';
 
 /** Mints a user credential for `principal` with the permissions of protocols/permissions.ts. */
 export async function mintUser(
@@ -187,6 +198,10 @@ export async function revokeUsers(
   const at = Math.floor(nowMs / 1000) + 1;
   for (const k of publicKeys) authority.revocations[k] = at;
   authority.accountJwt = await signAccount(authority.operator, authority.account, authority.revocations);
+  if (authority.dir)
+    writeFileSync(join(authority.dir, REVOCATIONS_FILE), JSON.stringify(authority.revocations, null, 1), {
+      mode: 0o600,
+    });
   return authority.accountJwt;
 }
 

@@ -24,3 +24,4 @@ export {
   registerAuthority,
   registerDefaultCredentials,
 } from './local-credentials.ts';
+export { ClaimsPusher, DEFAULT_CLAIMS_UPDATE_TIMEOUT_MS } from './revocation.ts';
