@@ -10,6 +10,9 @@ import {
   registerAuthority,
 } from './nats-auth/index.ts';
 
+/** Seconds a client has to authenticate after connecting. */
+export const DEFAULT_AUTH_TIMEOUT_S = 10;
+
 export interface NatsServerOptions {
   /** Folder for JetStream data and the generated config. */
   dataDir: string;
@@ -60,6 +63,9 @@ export async function startNatsServer(options: NatsServerOptions): Promise<NatsS
         `max_payload: 8MB`,
         `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
         operatorModeConfig(auth, options.dataDir),
+        // A client signs the server's nonce before this runs out; 2 s (the default) is too short for a
+        // loaded machine starting many processes at once.
+        `authorization { timeout: ${DEFAULT_AUTH_TIMEOUT_S} }`,
         options.extraConfig ?? '',
       ].join('\n'),
       { mode: 0o600 },
