@@ -9,18 +9,15 @@
  * the revoke (re-sign the account JWT, push it over $SYS) until the server drops the agent's connection,
  * after which its next publish cannot reach anyone.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { echoKind } from '../actors/echo.ts';
-import { runActor } from '../actors/runtime/actor.ts';
-import { Bus } from '../bus/bus.ts';
 import { connect, jwtAuthenticator } from '@nats-io/transport-node';
 import { createUser } from '@nats-io/nkeys';
+import { echoKind } from '../actors/index.ts';
+import { runActor } from '../actors/runtime/index.ts';
+import { Bus } from '../bus/index.ts';
 import { ClaimsPusher, mintUser } from '../infra/nats-auth/index.ts';
+import { actorInbox } from '../protocols/index.ts';
+import { startBenchServices } from './bench-system.ts';
 import { rawConnect } from './raw-connect.ts';
-import { startNatsServer } from '../infra/nats-server.ts';
-import { actorInbox } from '../protocols/subjects.ts';
 import { median, report, round, summarize } from './stats.ts';
 
 const MESSAGES = 50_000;
@@ -30,8 +27,9 @@ const SIGNATURES = 5_000;
 const REVOCATIONS = 40;
 
 export async function benchBus(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'agov-bench-'));
-  const nats = await startNatsServer({ dataDir: dir });
+  // The bare bus: no JetStream streams, nothing but the two clients and the echo actor.
+  const services = await startBenchServices('bus', { streams: false });
+  const nats = { url: services.natsUrl, auth: services.system.services.embedded.nats!.auth };
   try {
     const raw = await rawConnect(nats.url);
     const bus = await Bus.connect({ servers: nats.url, name: 'bench-client' });
@@ -153,7 +151,6 @@ export async function benchBus(): Promise<void> {
     );
     report('bus', results, ratios);
   } finally {
-    await nats.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await services.stop();
   }
 }

@@ -10,20 +10,18 @@
  * Targets: process p99 < 500 ms; in-host p99 < 20 ms; hung detected within 3 intervals.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
 import { buildCliBundle } from '../cli/build-bundle.ts';
 import { loadActorKind } from '../system/index.ts';
-import { runActor } from '../actors/runtime/actor.ts';
-import { Bus } from '../bus/bus.ts';
-import { ensureStreams } from '../bus/streams.ts';
-import { rawConnect, rawConnectScript } from './raw-connect.ts';
-import { startNatsServer } from '../infra/nats-server.ts';
-import { actorInbox, allHeartbeats, allObs, heartbeatSubject } from '../protocols/subjects.ts';
-import { supervisorSpec } from '../supervisors/child-spec.ts';
-import { askSupervisorTree } from '../supervisors/supervisor-tree.ts';
-import { DEFAULT_CHILD_HEARTBEAT_MS } from '../supervisors/supervisor-options.ts';
+import { readEnvironment } from '../infra/index.ts';
+import { runActor } from '../actors/runtime/index.ts';
+import type { Bus } from '../bus/index.ts';
+import { actorInbox, allHeartbeats, allObs, heartbeatSubject } from '../protocols/index.ts';
+import { supervisorSpec } from '../supervisors/index.ts';
+import { askSupervisorTree } from '../supervisors/index.ts';
+import { DEFAULT_CHILD_HEARTBEAT_MS } from '../supervisors/index.ts';
+import { startBenchServices } from './bench-system.ts';
+import { rawConnect } from './raw-connect.ts';
 import { report, round, summarize } from './stats.ts';
 
 const KILLS = 50;
@@ -54,12 +52,11 @@ function nthBeat(bus: Bus, kind: string, id: string, seq: number): Promise<{ at:
 
 export async function benchRecovery(): Promise<void> {
   buildCliBundle();
-  const dir = mkdtempSync(join(tmpdir(), 'agov-bench-recovery-'));
-  const nats = await startNatsServer({ dataDir: dir });
-  const bus = await Bus.connect({ servers: nats.url, name: 'bench-recovery' });
+  // As in the running system: supervisors' events go to the AUDIT stream.
+  const services = await startBenchServices('recovery');
+  const nats = { url: services.natsUrl };
+  const bus = services.system.client;
   try {
-    // As in the running system: supervisors' events go to the AUDIT stream.
-    await ensureStreams(bus.nc);
     const spec = supervisorSpec({
       id: 'bench-root',
       intensity: 100_000,
@@ -168,10 +165,7 @@ export async function benchRecovery(): Promise<void> {
 
     // Baselines.
     const rawProcMs: number[] = [];
-    const script = await rawConnectScript(
-      nats.url,
-      "nc.publish('bench.raw.up'); await nc.flush(); await nc.close();",
-    );
+    const script = `import('@nats-io/transport-node').then(async ({connect}) => { const nc = await connect({servers: '${nats.url}'}); nc.publish('bench.raw.up'); await nc.flush(); await nc.close(); })`;
     for (let i = 0; i < 20; i++) {
       const up = new Promise<number>((resolve) => {
         const sub = bus.subscribeRaw('bench.raw.up', () => {
@@ -195,7 +189,7 @@ export async function benchRecovery(): Promise<void> {
       await nc.close();
     }
 
-    if (process.env.BENCH_VERBOSE)
+    if (readEnvironment().benchVerbose)
       console.log('in-host samples in order (ms):', inhostMs.map((x) => x.toFixed(1)).join(' '));
     const p = summarize(procMs);
     const h = summarize(inhostMs);
@@ -233,7 +227,6 @@ export async function benchRecovery(): Promise<void> {
     report('recovery', results, ratios);
   } finally {
     await bus.close();
-    await nats.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await services.stop();
   }
 }

@@ -17,6 +17,9 @@ export const ACTOR_KIND = {
   witness: 'witness',
   gateway: 'gateway',
   supervisor: 'supervisor',
+  memory: 'memory',
+  workStatus: 'work-status',
+  checkpoint: 'checkpoint',
 } as const;
 
 export type ActorKindName = (typeof ACTOR_KIND)[keyof typeof ACTOR_KIND];

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { agentMessages } from './messages/agent.ts';
 import { agentEventMessages } from './messages/agent-events.ts';
 import { apiMessages } from './messages/api.ts';
+import { contextMessages } from './messages/context.ts';
 import { demoMessages } from './messages/demo.ts';
 import { governanceMessages } from './messages/governance.ts';
 import { ledgerMessages } from './messages/ledger.ts';
@@ -26,6 +27,7 @@ export const catalog = {
   ...ledgerMessages,
   ...witnessMessages,
   ...apiMessages,
+  ...contextMessages,
 } as const;
 
 export type Catalog = typeof catalog;

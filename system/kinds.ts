@@ -25,6 +25,9 @@ const LOADERS: Readonly<Record<ActorKindName, () => Promise<ActorKind>>> = {
   [ACTOR_KIND.ledgerWriter]: async () => (await import('../actors/ledger/ledger-writer.ts')).ledgerWriterKind,
   [ACTOR_KIND.witness]: async () => (await import('../actors/witness/witness.ts')).witnessKind,
   [ACTOR_KIND.gateway]: async () => (await import('../actors/gateway/gateway.ts')).gatewayKind,
+  [ACTOR_KIND.memory]: async () => (await import('../actors/context/memory-actor.ts')).memoryKind,
+  [ACTOR_KIND.workStatus]: async () => (await import('../actors/context/status-actor.ts')).workStatusKind,
+  [ACTOR_KIND.checkpoint]: async () => (await import('../actors/context/checkpoint-actor.ts')).checkpointKind,
   [ACTOR_KIND.supervisor]: async () =>
     (await import('../supervisors/supervisor.ts')).createSupervisorKind(loadActorKind),
 };

@@ -4,7 +4,7 @@
  * ```
  * root (one_for_one)
  * ├── services (one_for_one): ledger-writer, agent-directory, token-authority, token-renewer,
- * │                           budget-monitor, orchestrator, gateway
+ * │                           budget-monitor, orchestrator, gateway, memory, work-status, checkpoint
  * └── teams (one_for_one): one supervisor per team (config/teams.yaml), nested
  * ```
  * Services start before the teams so that agents find them when they announce themselves.
@@ -65,6 +65,10 @@ export const SYSTEM_SERVICES: readonly SystemService[] = [
   { kind: ACTOR_KIND.budgetMonitor, needs: ['redisUrl'] },
   { kind: ACTOR_KIND.orchestrator, needs: [] },
   { kind: ACTOR_KIND.gateway, needs: [] },
+  // Context management (docs/context.md); the checkpoint actor asks all the others, so it comes last.
+  { kind: ACTOR_KIND.memory, needs: [] },
+  { kind: ACTOR_KIND.workStatus, needs: [] },
+  { kind: ACTOR_KIND.checkpoint, needs: [] },
 ];
 
 /** Service kinds in start order. */

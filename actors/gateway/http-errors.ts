@@ -2,7 +2,7 @@
  * Errors over HTTP: every error answer is `{ error: { code, message, retryable, details? } }`, with the
  * status below. Bus errors keep their code, so an HTTP client sees the same codes as docs/errors.md.
  */
-import type { ErrorCode } from '../../protocols/errors.ts';
+import type { ErrorCode } from '../../protocols/index.ts';
 import {
   GovError,
   InternalError,
@@ -10,7 +10,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   toGovError,
-} from '../../protocols/errors.ts';
+} from '../../protocols/index.ts';
 
 /** HTTP status of each code that is not a plain 500. */
 export const HTTP_STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
@@ -23,6 +23,10 @@ export const HTTP_STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   GOV_ERR_TIER_FORBIDDEN: 403,
   GOV_ERR_POLICY_VIOLATION: 403,
   GOV_ERR_NOT_FOUND: 404,
+  GOV_ERR_MEMORY_NOT_FOUND: 404,
+  GOV_ERR_CHECKPOINT_NOT_FOUND: 404,
+  GOV_ERR_INVALID_TARGET: 400,
+  GOV_ERR_MEMORY_TOO_LARGE: 413,
   GOV_ERR_INVALID_TRANSITION: 409,
   GOV_ERR_PAYLOAD_TOO_LARGE: 413,
   GOV_ERR_NO_RESPONDERS: 503,

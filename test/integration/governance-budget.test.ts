@@ -1,3 +1,4 @@
+import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { budgetMonitorKind } from '../../actors/error-budget/budget-monitor.ts';
 import { tokenAuthorityKind } from '../../actors/token/token-authority.ts';
@@ -6,9 +7,17 @@ import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { Bus } from '../../bus/bus.ts';
 import type { Subscription } from '@nats-io/transport-node';
 import type { BodyOf } from '../../protocols/catalog.ts';
+import { msgpackCodec } from '../../protocols/codec.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { NotFoundError, TokenRevokedError } from '../../protocols/errors.ts';
-import { actorInbox, allObs, errorsSubject, serviceQueue, serviceSubject } from '../../protocols/subjects.ts';
+import {
+  actorInbox,
+  allObs,
+  auditSubject,
+  errorsSubject,
+  serviceQueue,
+  serviceSubject,
+} from '../../protocols/subjects.ts';
 import { collect } from '../harness/index.ts';
 import {
   consumerDrained,
@@ -124,7 +133,10 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     ].map((p) => feed.seen.findIndex(p));
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
-    expect(feed.seen.findIndex(budgetEvent('rb-1', 'warn'))).toBeLessThan(order[0]!);
+    // The warn event must exist (findIndex is -1 otherwise, which is "less than" anything) and precede the breach.
+    const warnAt = feed.seen.findIndex(budgetEvent('rb-1', 'warn'));
+    expect(warnAt).toBeGreaterThanOrEqual(0);
+    expect(warnAt).toBeLessThan(order[0]!);
 
     const cmd = await agentInbox.next((e) => e.type === 'agent.command.v1');
     expect(cmd.type === 'agent.command.v1' && cmd.body).toMatchObject({
@@ -211,6 +223,57 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     });
   });
 
+  it('when the failure that breaches also ends the run, revokes the token once (run-failed or the breach, whichever reaches the authority first) and suspends the agents after both (docs/observability-feed.md)', async () => {
+    const runId = 'rb-ends';
+    await publishRunEvent(env.client, { runId, event: 'run-accepted', governance: budget(1) });
+    await publishRunEvent(env.client, {
+      runId,
+      event: 'stage-accepted',
+      stageId: 'deploy',
+      attempt: 1,
+      agentId: 'ag-e',
+    });
+    await feed.next(tokenEvent(runId, 'issued'));
+    const failed = (attempt: number) => ({
+      runId,
+      event: 'stage-failed' as const,
+      stageId: 'deploy',
+      attempt,
+      agentId: 'ag-e',
+      error: { code: 'GOV_ERR_INTERNAL', message: 'exit 1', retryable: false },
+    });
+    await publishRunEvent(env.client, failed(1));
+    await publishRunEvent(env.client, failed(2));
+    await publishRunEvent(env.client, { runId, event: 'run-failed', error: failed(2).error });
+    await feed.next(is('handoff.ready.v1', runId));
+    const seq = feed.seen
+      .filter(
+        (e) =>
+          (e.type === 'token.event.v1' || e.type === 'budget.event.v1' || e.type === 'handoff.ready.v1') &&
+          (e.body as { runId?: string }).runId === runId,
+      )
+      .map((e) =>
+        e.type === 'token.event.v1'
+          ? `token ${e.body.action}${e.body.reason ? ` ${e.body.reason}` : ''}`
+          : e.type === 'budget.event.v1'
+            ? `budget ${e.body.event}`
+            : 'handoff.ready',
+      );
+    // Two actors race here: the token authority revokes on `run-failed`, the budget monitor asks it to
+    // revoke on the breach. Whichever reaches the authority first revokes; the other finds it revoked.
+    const revokes = seq.filter((x) => x.startsWith('token revoked'));
+    expect(revokes).toHaveLength(1);
+    expect(['token revoked run-failed', 'token revoked budget-exhausted']).toContain(revokes[0]);
+    const at = (x: string) => seq.findIndex((y) => y.startsWith(x));
+    const suspended = at('token agents-suspended');
+    expect(at('budget breach')).toBeGreaterThanOrEqual(0);
+    expect(at('budget breach')).toBeLessThan(suspended);
+    expect(at('token revoked')).toBeLessThan(suspended);
+    expect(suspended).toBeLessThan(at('budget diagnostic-spawned'));
+    expect(at('budget diagnostic-spawned')).toBeLessThan(at('handoff.ready'));
+    expect(seq).not.toContain('budget agents-suspended');
+  });
+
   it("counts a child pipeline's errors against its parent's budget through parentRunId", async () => {
     await publishRunEvent(env.client, { runId: 'rp-1', event: 'run-accepted', governance: budget(2) });
     await publishRunEvent(env.client, {
@@ -240,6 +303,77 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
       failing: { childRunId: 'rc-1' },
       ledger: { runIds: ['rp-1', 'rc-1'] },
     });
+  });
+
+  it("charges a grandchild run's errors to its grandparent: ancestry is followed past the parent", async () => {
+    await publishRunEvent(env.client, { runId: 'rg-1', event: 'run-accepted', governance: budget(2) });
+    await publishRunEvent(env.client, {
+      runId: 'rp-g',
+      event: 'run-accepted',
+      parentRunId: 'rg-1',
+      governance: budget(100),
+    });
+    await publishRunEvent(env.client, {
+      runId: 'rc-g',
+      event: 'run-accepted',
+      parentRunId: 'rp-g',
+      governance: budget(100),
+    });
+    await consumerDrained(env.client, 'budget-monitor');
+    for (let i = 0; i < 3; i++) reportError('rc-g');
+    const breach = await feed.next(budgetEvent('rg-1', 'breach'));
+    expect(breach.type === 'budget.event.v1' && breach.body.childRunId).toBe('rc-g');
+    const parent = await env.client.ask(serviceSubject('budget-monitor'), {
+      type: 'budget.status.v1',
+      body: { runId: 'rp-g' },
+    });
+    expect(parent.type === 'budget.state.v1' && parent.body).toMatchObject({
+      verdict: 'ok',
+      breached: false,
+    });
+  });
+
+  it('counts a redelivered orchestrator event once (same envelope id delivered twice)', async () => {
+    await publishRunEvent(env.client, {
+      runId: 'rb-redeliver',
+      event: 'run-accepted',
+      governance: budget(1),
+    });
+    const failed = env.client.wrap({
+      type: 'run.event.v1',
+      body: {
+        runId: 'rb-redeliver',
+        event: 'stage-failed',
+        stageId: 'deploy',
+        attempt: 1,
+        agentId: 'ag-r',
+        error: { code: 'GOV_ERR_INTERNAL', message: 'exit 1', retryable: true },
+      },
+      run: 'rb-redeliver',
+    });
+    // Two stream messages carrying one envelope: what a redelivery after a lost ack looks like to the
+    // monitor (distinct Nats-Msg-Ids so JetStream's own deduplication does not hide the second copy).
+    const js = jetstream(env.client.nc);
+    for (const copy of ['a', 'b'])
+      await js.publish(auditSubject('run'), msgpackCodec().encode(failed), { msgID: `${failed.id}-${copy}` });
+    await consumerDrained(env.client, 'budget-monitor');
+    const state = await env.client.ask(serviceSubject('budget-monitor'), {
+      type: 'budget.status.v1',
+      body: { runId: 'rb-redeliver' },
+    });
+    if (state.type !== 'budget.state.v1') throw new Error(state.type);
+    expect(state.body.windows.map((w) => w.errors)).toEqual(state.body.windows.map(() => 1));
+    expect(state.body.breached).toBe(false);
+    // A second, distinct failure does count: the first copy was counted, the duplicate was not.
+    await publishRunEvent(env.client, {
+      runId: 'rb-redeliver',
+      event: 'stage-failed',
+      stageId: 'deploy',
+      attempt: 2,
+      agentId: 'ag-r',
+      error: { code: 'GOV_ERR_INTERNAL', message: 'exit 1', retryable: true },
+    });
+    await feed.next(budgetEvent('rb-redeliver', 'breach'));
   });
 
   it('links an external tool reporting with its PIPELINE_ID and the parent run id to the parent budget', async () => {
