@@ -185,12 +185,13 @@ describe('process children', () => {
     const hung = await feed.next((e) =>
       isSupEvent(e, { supervisorId: 'shung', event: 'child-hung', childId: 'hung1' }),
     );
-    expect(hung).toBeDefined();
     await waitFor('hung1 replaced', () => starts('shung', 'hung1') === 2);
     const exit = feed.seen.find((e) =>
       isSupEvent(e, { supervisorId: 'shung', event: 'child-exited', childId: 'hung1' }),
     );
     expect(exit?.type === 'supervisor.event.v1' && exit.body.detectedBy).toBe('heartbeat');
+    // Declared hung first, then its exit: the replacement follows the heartbeat verdict.
+    expect(feed.seen.indexOf(hung)).toBeLessThan(feed.seen.indexOf(exit!));
     const after = (await treeOf(client, 'shung')).children[0]!;
     expect(after.pid).not.toBe(before.pid);
     expect(() => process.kill(before.pid!, 0)).toThrow(); // the hung process was killed, not leaked
