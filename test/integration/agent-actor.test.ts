@@ -418,9 +418,11 @@ describe('agent actor over real nats-server and redis-server', () => {
         'exec-timeout',
         {
           kind: 'exec',
-          command: [node, '-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"],
+          // SIGTERM ignored from the shell's first statement, and `exec sleep` keeps it ignored: no
+          // race with node's start-up (node resets inherited dispositions and needed up to seconds
+          // under load to install a handler), so the grace period really ends in SIGKILL.
+          command: ['/bin/sh', '-c', "trap '' TERM; echo armed; exec sleep 60"],
           env: {},
-          // Long enough for node to install its SIGTERM handler first.
           timeoutMs: 1_500,
           maxOutputBytes: 1000,
         },
@@ -430,6 +432,7 @@ describe('agent actor over real nats-server and redis-server', () => {
       const r2 = await resultOf(seen, stubborn.taskId);
       expect(r2.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_TIMEOUT' } });
       expect(r2.body.output).toMatchObject({ signal: 'SIGKILL', timedOut: true });
+      expect(JSON.stringify(r2.body.output)).toContain('armed'); // premise: the ignoring child was running
     });
 
     it('reports a non-zero exit as a failed task with the exit code and output', async () => {
