@@ -80,6 +80,9 @@ stages:
     const starts: number[] = [];
     await rig.agent('timed-retry', {
       role: 'timed-retry',
+      // Beats at 100 ms (the rig's default) let a loaded machine's event-loop stall pass for a lost
+      // agent, adding an uncounted attempt; this test is about the retry pauses, not loss detection.
+      heartbeatMs: 1_000,
       onStart: (t) => {
         if (t.stageId === 'boom') starts.push(Date.now());
       },
