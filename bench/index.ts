@@ -4,6 +4,7 @@ import { benchGovernance } from './governance.ts';
 import { benchLedger } from './ledger.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchRecovery } from './recovery.ts';
+import { benchSandbox } from './sandbox.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   bus: benchBus,
@@ -11,6 +12,7 @@ const benches: Record<string, () => Promise<void>> = {
   ledger: benchLedger,
   pipeline: benchPipeline,
   recovery: benchRecovery,
+  sandbox: benchSandbox,
 };
 
 const name = process.argv[2];

@@ -139,6 +139,24 @@ agov chaos run SCENARIO [--seed N] [--duration MS] [--runs N] [--json]
 `,
     run: async (a) => (await import('./command-chaos.ts')).commandChaos(a),
   },
+  {
+    name: 'checkpoint',
+    summary: 'snapshots to resume from: now, load [--restore], report, timeline (NATS_URL)',
+    usage: async () => (await import('./command-checkpoint.ts')).CHECKPOINT_USAGE,
+    run: async (a) => (await import('./command-checkpoint.ts')).commandCheckpoint(a),
+  },
+  {
+    name: 'status',
+    summary: 'work status per target (directory, repository, service): update, sweep, dashboard (NATS_URL)',
+    usage: async () => (await import('./command-status.ts')).STATUS_USAGE,
+    run: async (a) => (await import('./command-status.ts')).commandStatus(a),
+  },
+  {
+    name: 'memory',
+    summary: 'external memory, content-addressed blobs with summaries: log, fetch, list, stats (NATS_URL)',
+    usage: async () => (await import('./command-memory.ts')).MEMORY_USAGE,
+    run: async (a) => (await import('./command-memory.ts')).commandMemory(a),
+  },
 ];
 
 /** `agov --help`: every command with its one line. */

@@ -16,28 +16,22 @@
  * (`budget.event.v1` diagnostic-spawned / diagnostic-failed) → a handoff report is stored
  * (`handoff.ready.v1`).
  */
-import { ACTOR_KIND, SERVICE_NAME } from '../../protocols/actor-kinds.ts';
+import { ACTOR_KIND, SERVICE_NAME } from '../../protocols/index.ts';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { BodyOf } from '../../protocols/catalog.ts';
-import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import type { BodyOf } from '../../protocols/index.ts';
+import type { Envelope, OutMessage } from '../../protocols/index.ts';
 import {
   InvalidMessageError,
   NotFoundError,
   type SerializedError,
   serializeError,
-} from '../../protocols/errors.ts';
-import { AUDIT_STREAM } from '../../bus/streams.ts';
-import {
-  actorInbox,
-  allErrors,
-  auditSubject,
-  serviceQueue,
-  serviceSubject,
-} from '../../protocols/subjects.ts';
+} from '../../protocols/index.ts';
+import { AUDIT_STREAM } from '../../bus/index.ts';
+import { actorInbox, allErrors, auditSubject, serviceQueue, serviceSubject } from '../../protocols/index.ts';
 import { buildHandoffReport } from './handoff-report.ts';
 import { HandoffStore } from './handoff-store.ts';
-import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
+import { type ActorContext, defineActorKind } from '../runtime/index.ts';
 import {
   answerErrors,
   consumeRunEvents,
@@ -45,7 +39,7 @@ import {
   KeyedLock,
   publishGovernanceEvent,
   type RunEventInfo,
-} from '../token/governance-io.ts';
+} from '../token/index.ts';
 import {
   type BudgetMonitorArgs,
   BudgetMonitorArgsSchema,

@@ -25,14 +25,14 @@
  * Key: `key` arg / AGOV_LEDGER_KEY (Ed25519 seed hex/base64 or PKCS#8 PEM), else `<dataDir>/ledger-key.pem`,
  * generated on first start with mode 0600 and its public key written beside it (`ledger-key.pub.pem`).
  */
-import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import { ACTOR_KIND } from '../../protocols/index.ts';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import type { ConsumerMessages } from '@nats-io/jetstream';
-import { AUDIT_STREAM, ensureConsumer, ensureStreams, ledgerWriterConsumer } from '../../bus/streams.ts';
-import type { TimerHandle } from '../../infra/clock.ts';
-import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import { AUDIT_STREAM, ensureConsumer, ensureStreams, ledgerWriterConsumer } from '../../bus/index.ts';
+import type { TimerHandle } from '../../infra/index.ts';
+import type { Envelope, OutMessage } from '../../protocols/index.ts';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import {
   ConfigError,
@@ -42,8 +42,8 @@ import {
   NotFoundError,
   errorToHeaders,
   toGovError,
-} from '../../protocols/errors.ts';
-import { defineActorKind } from '../runtime/actor-kind.ts';
+} from '../../protocols/index.ts';
+import { defineActorKind } from '../runtime/index.ts';
 import { auditEventFromEnvelope } from './audit-event-mapping.ts';
 import type { AuditEvent } from './canonical.ts';
 import {
@@ -63,6 +63,7 @@ import {
 } from './ledger-writer-options.ts';
 import { proveConsistency, proveInclusion } from './prove.ts';
 import { verifyLedger } from './verify.ts';
+import { keyFingerprint } from './trust.ts';
 
 export const LEDGER_WRITER_KIND = ACTOR_KIND.ledgerWriter;
 
@@ -95,6 +96,7 @@ export function loadOrCreateSigner(settings: LedgerWriterSettings): CheckpointSi
 export function checkpointMessage(
   cp: SignedCheckpoint,
   ledgerSize: number,
+  extra: { keyFingerprint?: string; cosignatures?: string[] } = {},
 ): OutMessage<'ledger.checkpoint.v1'> {
   return {
     type: 'ledger.checkpoint.v1',
@@ -106,6 +108,7 @@ export function checkpointMessage(
       keyId: cp.keyId,
       checkpoint: formatSignedCheckpoint(cp),
       ledgerSize,
+      ...extra,
     },
   };
 }
@@ -139,6 +142,7 @@ export const ledgerWriterKind = defineActorKind({
       );
     }
 
+    const fingerprint = keyFingerprint(signer.publicKey);
     const counts = { appended: 0, duplicates: 0, deadLettered: 0, batches: 0, checkpoints: 0 };
     let closed = false;
     let stopping = false;
@@ -152,7 +156,10 @@ export const ledgerWriterKind = defineActorKind({
     const publishCheckpoint = (cp: SignedCheckpoint) => {
       counts.checkpoints++;
       try {
-        bus.emit(['ledger', 'checkpoint'], checkpointMessage(cp, store.size));
+        bus.emit(
+          ['ledger', 'checkpoint'],
+          checkpointMessage(cp, store.size, { keyFingerprint: fingerprint }),
+        );
       } catch (err) {
         log.warn('checkpoint not published', { error: String(err) });
       }
@@ -392,7 +399,22 @@ export const ledgerWriterKind = defineActorKind({
             throw new NotFoundError(
               'the ledger has no signed checkpoint yet (ask with fresh: true to sign one)',
             );
-          return checkpointMessage(cp, store.size);
+          return checkpointMessage(cp, store.size, {
+            keyFingerprint: fingerprint,
+            cosignatures: store.cosignaturesAt(cp.size).map((c) => c.line),
+          });
+        }
+        case 'ledger.key.v1': {
+          return {
+            type: 'ledger.public-key.v1',
+            body: {
+              origin: settings.origin,
+              publicKey: publicKeyPem(signer.publicKey),
+              fingerprint,
+              keyId: signer.keyId,
+              signer: 'local',
+            },
+          };
         }
         default:
           return undefined;
@@ -407,6 +429,7 @@ export const ledgerWriterKind = defineActorKind({
         'ledger.verify.v1',
         'ledger.head.v1',
         'ledger.cosignature.v1',
+        'ledger.key.v1',
       ],
       status: () => ({ size: store.size, signedSize: store.latestCheckpoint()?.size ?? 0, ...counts }),
       /**

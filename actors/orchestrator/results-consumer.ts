@@ -14,6 +14,7 @@ import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { ensureConsumer, orchestratorResultsConsumer, RESULTS_STREAM } from '../../bus/streams.ts';
 import type { OutMessage } from '../../protocols/envelope.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
+import { DEFAULT_RESULTS_FETCH_EXPIRES_MS } from './options.ts';
 import type { Outbox } from './outbox.ts';
 
 export interface ResultsConsumerSettings {
@@ -65,7 +66,7 @@ export class ResultsConsumer {
     while (waiting > 0 && !this.closed) {
       const batch = await this.consumer.fetch({
         max_messages: Math.min(waiting, this.settings.batch),
-        expires: 2_000,
+        expires: DEFAULT_RESULTS_FETCH_EXPIRES_MS,
       });
       let got = 0;
       for await (const m of batch) {

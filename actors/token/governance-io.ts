@@ -5,21 +5,21 @@
  */
 import type { ConsumerMessages } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
-import type { Bus, IncomingContext } from '../../bus/bus.ts';
+import type { Bus, IncomingContext } from '../../bus/index.ts';
 import {
   AUDIT_STREAM,
   ensureConsumer,
   ensureStreams,
   runEventsConsumer,
   streamDeclarations,
-} from '../../bus/streams.ts';
-import type { Logger } from '../../infra/logger.ts';
-import type { MessageType } from '../../protocols/catalog.ts';
-import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { errorToHeaders } from '../../protocols/errors.ts';
-import type { ActorContext } from '../runtime/actor-kind.ts';
-import { auditSubject, isSubjectToken, obsSubject } from '../../protocols/subjects.ts';
-import type { StartFrom } from '../runtime/start-args.ts';
+} from '../../bus/index.ts';
+import type { Logger } from '../../infra/index.ts';
+import type { MessageType } from '../../protocols/index.ts';
+import type { Envelope, OutMessage } from '../../protocols/index.ts';
+import { errorToHeaders } from '../../protocols/index.ts';
+import type { ActorContext } from '../runtime/index.ts';
+import { auditSubject, isSubjectToken, obsSubject } from '../../protocols/index.ts';
+import type { StartFrom } from '../runtime/index.ts';
 
 /**
  * Publishes one envelope on the JSON feed (`gov.obs.<tokens>`) and durably on `gov.audit.<category>`

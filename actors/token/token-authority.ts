@@ -11,14 +11,14 @@
  * - Every issue / revoke / violation is published on the feed (`gov.obs.token.<accessor>`) and audited
  *   (`gov.audit.token`).
  */
-import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import { ACTOR_KIND } from '../../protocols/index.ts';
 import { Redis } from 'ioredis';
-import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { ForbiddenError, NotFoundError, serializeError, toGovError } from '../../protocols/errors.ts';
-import type { BodyOf } from '../../protocols/catalog.ts';
-import type { Tier } from '../../protocols/tiers.ts';
-import { actorInbox } from '../../protocols/subjects.ts';
-import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
+import type { Envelope, OutMessage } from '../../protocols/index.ts';
+import { ForbiddenError, NotFoundError, serializeError, toGovError } from '../../protocols/index.ts';
+import type { BodyOf } from '../../protocols/index.ts';
+import type { Tier } from '../../protocols/index.ts';
+import { actorInbox } from '../../protocols/index.ts';
+import { type ActorContext, defineActorKind } from '../runtime/index.ts';
 import {
   answerErrors,
   consumeRunEvents,
@@ -262,6 +262,7 @@ export class TokenAuthority {
           expiresAt: rec.expiresAt,
           policies: child.policies,
           stageId,
+          ...(attempt === undefined ? {} : { attempt }),
         },
         run: runId,
       });

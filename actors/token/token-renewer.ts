@@ -6,14 +6,14 @@
  * restarted renewer carries on. Time is the injected Clock's. See docs/governance.md.
  */
 import { Redis } from 'ioredis';
-import type { TimerHandle } from '../../infra/clock.ts';
-import type { BodyOf } from '../../protocols/catalog.ts';
-import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { serializeError, TokenExpiredError, TokenRevokedError } from '../../protocols/errors.ts';
-import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
+import type { TimerHandle } from '../../infra/index.ts';
+import type { BodyOf } from '../../protocols/index.ts';
+import type { Envelope, OutMessage } from '../../protocols/index.ts';
+import { serializeError, TokenExpiredError, TokenRevokedError } from '../../protocols/index.ts';
+import { type ActorContext, defineActorKind } from '../runtime/index.ts';
 import { answerErrors, feedToken, publishGovernanceEvent } from './governance-io.ts';
 import { decideRenewal, nextRenewalAt, retryAt, toVaultSeconds } from './renewal-schedule.ts';
-import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import { ACTOR_KIND } from '../../protocols/index.ts';
 import { type TokenRenewerArgs, TokenRenewerArgsSchema } from './token-options.ts';
 import { type RunTokenRecord, TokenStore } from './token-store.ts';
 import { VaultTokenClient } from './vault-client.ts';
