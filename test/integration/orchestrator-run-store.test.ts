@@ -1,5 +1,5 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JsPublisher } from '../../actors/orchestrator/js-publisher.ts';
 import { ReplyMux } from '../../bus/reply-mux.ts';
@@ -7,7 +7,7 @@ import { newRun } from '../../actors/orchestrator/run-machine.ts';
 import { RunStore } from '../../actors/orchestrator/run-store.ts';
 import { systemClock } from '../../infra/clock.ts';
 import { instantiatePipeline, parsePipeline } from '../../protocols/pipeline/index.ts';
-import { TestServers } from '../harness/index.ts';
+import { rawConnect, TestServers } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nc: NatsConnection;
@@ -17,8 +17,8 @@ let store: RunStore;
 
 beforeAll(async () => {
   const nats = await servers.nats();
-  nc = await connect({ servers: nats.url });
-  watcher = await connect({ servers: nats.url });
+  nc = await rawConnect(nats);
+  watcher = await rawConnect(nats);
   mux = new ReplyMux(nc, systemClock, 100);
   store = await RunStore.open(nc, 'TEST_RUNS', new JsPublisher(mux, 5_000));
   servers.onStop(async () => {
