@@ -19,6 +19,7 @@ type Service = {
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
+  volumes?: string[];
 };
 const file = (p: string) => readFileSync(new URL(`../../${p}`, import.meta.url), 'utf8');
 const compose = parse(file('compose.yaml')) as { services: Record<string, Service> };
@@ -48,7 +49,10 @@ describe('compose.yaml', () => {
     expect(port('dragonfly', '6379')).toBe(true);
     expect(env.VAULT_ADDR).toBe('http://vault:8200');
     expect(port('vault', '8200')).toBe(true);
-    expect(env.AGOV_DATA_DIR).toBeDefined();
+    // The data folder (ledger, keys, embedded servers' state) must be on the agov volume, or a
+    // container restart loses the ledger.
+    expect(env.AGOV_DATA_DIR).toMatch(/^\//);
+    expect(agov.volumes).toContain(`agov-data:${env.AGOV_DATA_DIR}`);
   });
 
   it('makes the gateway listen on every interface on the port it publishes (regression: it bound 127.0.0.1 in its container)', () => {
