@@ -19,6 +19,7 @@ import { startNatsServer } from '../infra/nats-server.ts';
 import { startRedisServer } from '../infra/redis-server.ts';
 import { startVaultDevServer } from '../infra/vault-dev-server.ts';
 import { errorsSubject, serviceQueue, serviceSubject } from '../protocols/subjects.ts';
+import { serve } from '../test/harness/serve.ts';
 import { report, round, summarize } from './stats.ts';
 
 const CALLS = 300;
@@ -34,7 +35,7 @@ export async function benchGovernance(): Promise<void> {
   const args = { vaultAddr: vault.addr, vaultToken: vault.rootToken, redisUrl: redis.url };
   try {
     const client = await Bus.connect({ servers: nats.url, name: 'bench-client' });
-    await ensureStreams(client.nc);
+    await ensureStreams(client);
     const authority = await runActor(tokenAuthorityKind, { id: 'bench-ta', bus, args });
     const renewer = await runActor(tokenRenewerKind, {
       id: 'bench-tr',
@@ -42,7 +43,8 @@ export async function benchGovernance(): Promise<void> {
       args: { ...args, pollMs: 3_600_000 },
     });
     const monitor = await runActor(budgetMonitorKind, { id: 'bench-bm', bus, args: { redisUrl: redis.url } });
-    client.serve(
+    serve(
+      client,
       serviceSubject('orchestrator'),
       () => ({ type: 'run.accepted.v1', body: { runId: Bus.newId(), pipeline: 'diagnostic', stages: [] } }),
       {

@@ -54,7 +54,7 @@ export async function benchLedger(): Promise<void> {
   try {
     const bus = await Bus.connect({ servers: nats.url, name: 'bench-publisher' });
     const audit = streamDeclarations()[0]!;
-    await ensureStreams(bus.nc, [audit, { ...audit, name: 'BENCHRAW', subjects: ['bench.raw.>'] }]);
+    await ensureStreams(bus, [audit, { ...audit, name: 'BENCHRAW', subjects: ['bench.raw.>'] }]);
     const raw = await connect({ servers: nats.url });
     const rawJs = jetstream(raw);
 

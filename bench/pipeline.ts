@@ -215,7 +215,7 @@ export async function benchPipeline(): Promise<void> {
   const nats = await startNatsServer({ dataDir: dir });
   const redis = await startRedisServer({ dataDir: join(dir, 'redis') });
   try {
-    const setup = await connect({ servers: nats.url });
+    const setup = await Bus.connect({ servers: nats.url, name: 'bench-setup' });
     await ensureStreams(setup);
     await setup.close();
     const plain = await measure('plain', nats.url, redis.url, dir);

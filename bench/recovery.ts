@@ -59,7 +59,7 @@ export async function benchRecovery(): Promise<void> {
   const bus = await Bus.connect({ servers: nats.url, name: 'bench-recovery' });
   try {
     // As in the running system: supervisors' events go to the AUDIT stream.
-    await ensureStreams(bus.nc);
+    await ensureStreams(bus);
     const spec = supervisorSpec({
       id: 'bench-root',
       intensity: 100_000,

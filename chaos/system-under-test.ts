@@ -76,7 +76,7 @@ export async function startSystemUnderTest(
     AGOV_DATA_DIR: join(dir, 'data'),
   });
   const client = await Bus.connect({ servers: nats.url, name: 'chaos-runner', askTimeoutMs: 5_000 });
-  await ensureStreams(client.nc);
+  await ensureStreams(client);
   const registry = defaultRegistry();
   const spec = systemSpec({
     registry,

@@ -44,7 +44,7 @@ export async function startSystem(
     process.env.AGOV_API_KEYS_FILE = ensureLocalApiKeys(services.dataDir);
   }
   const client = await Bus.connect({ servers: services.natsUrl, name: 'agov-cli' });
-  await ensureStreams(client.nc);
+  await ensureStreams(client);
   const teamsFile = options.teamsFile ?? process.env.AGOV_TEAMS ?? DEFAULT_TEAMS_FILE;
   const teams = existsSync(teamsFile) ? parseTeams(readFileSync(teamsFile, 'utf8'), teamsFile) : [];
   const registry = defaultRegistry();

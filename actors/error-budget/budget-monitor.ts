@@ -31,20 +31,15 @@ import {
   actorInbox,
   allErrors,
   auditSubject,
+  feedToken,
   serviceQueue,
   serviceSubject,
 } from '../../protocols/subjects.ts';
 import { buildHandoffReport } from '../handoff/handoff-report.ts';
 import { HandoffStore } from '../handoff/handoff-store.ts';
-import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
-import {
-  answerErrors,
-  consumeRunEvents,
-  feedToken,
-  KeyedLock,
-  publishGovernanceEvent,
-  type RunEventInfo,
-} from '../token/governance-io.ts';
+import { consumeRunEvents, publishFeedAndAudit, type RunEventInfo } from '../../bus/index.ts';
+import { KeyedLock } from '../../infra/index.ts';
+import { type ActorContext, defineActorKind, refusing } from '../runtime/actor-kind.ts';
 import { DEFAULT_AGENT_KIND } from '../token/token-options.ts';
 import {
   type BudgetMonitorArgs,
@@ -86,7 +81,7 @@ export class BudgetMonitor {
   }
 
   private emitBudget(body: BodyOf<'budget.event.v1'>) {
-    return publishGovernanceEvent(this.ctx.bus, ['budget', feedToken(body.runId)], 'budget', {
+    return publishFeedAndAudit(this.ctx.bus, ['budget', feedToken(body.runId)], 'budget', {
       type: 'budget.event.v1',
       body,
       run: body.runId,
@@ -316,7 +311,7 @@ export class BudgetMonitor {
       },
     });
     await this.handoffs.put(handoff);
-    await publishGovernanceEvent(this.ctx.bus, ['handoff', feedToken(runId)], 'handoff', {
+    await publishFeedAndAudit(this.ctx.bus, ['handoff', feedToken(runId)], 'handoff', {
       type: 'handoff.ready.v1',
       body: {
         reportId: handoff.reportId,
@@ -433,7 +428,7 @@ export const budgetMonitorKind = defineActorKind({
         { subject: serviceSubject('handoff'), queue: serviceQueue('handoff') },
       ],
       status: () => ({ counted: monitor.counted, breaches: monitor.breaches }),
-      handle: (env, inc) => answerErrors(ctx, inc, () => monitor.handle(env, inc.subject)),
+      handle: (env, inc) => refusing(() => monitor.handle(env, inc.subject)),
       async stop() {
         await consumer?.stop();
         redis.disconnect();

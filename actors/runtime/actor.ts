@@ -349,7 +349,7 @@ export async function runActor(kind: ActorKind, options: RunActorOptions): Promi
       unsubscribeAll();
       mailbox.length = 0;
       await stopBehavior();
-      await bus.nc.close();
+      await bus.abort();
       resolveExit({
         actorId: options.id,
         kind: kind.kind,

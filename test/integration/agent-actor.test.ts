@@ -1,3 +1,4 @@
+import type { NatsConnection } from '@nats-io/transport-node';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,10 +28,12 @@ import {
   serviceSubject,
   TierForbiddenError,
 } from '../../protocols/index.ts';
-import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { collect, rawConnection, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
+/** A bare connection, for sending what no Bus would (garbage bytes, a request without an envelope). */
+let raw: NatsConnection;
 let redis: RedisServer;
 let client: Bus;
 let jsm: JetStreamManager;
@@ -39,8 +42,10 @@ const handles: ActorHandle[] = [];
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([servers.nats(), servers.redis()]);
+  raw = await rawConnection(nats.url);
+  servers.onStop(() => raw.close());
   client = await testBus(nats.url);
-  jsm = await ensureStreams(client.nc);
+  jsm = await ensureStreams(client);
   workRoot = servers.tempDir('agov-agent-work-');
   servers.onStop(() => client.close());
   servers.onStop(async () => {
@@ -713,7 +718,7 @@ describe('agent actor over real nats-server and redis-server', () => {
         body: { taskId: 't', task: { kind: 'rm-rf' } },
       }),
     );
-    const r = await client.nc.request(inbox, invalid, { timeout: 5000 });
+    const r = await raw.request(inbox, invalid, { timeout: 5000 });
     expect(() => client.readReply(r)).toThrow(InvalidMessageError);
     await dlq.next(
       (e) =>
@@ -732,7 +737,7 @@ describe('agent actor over real nats-server and redis-server', () => {
         e.body.reason.code === 'GOV_ERR_POLICY_VIOLATION',
     );
 
-    client.nc.publish(inbox, new Uint8Array([0xc1, 0x00]));
+    raw.publish(inbox, new Uint8Array([0xc1, 0x00]));
     await dlq.next(
       (e) =>
         e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_DECODE',

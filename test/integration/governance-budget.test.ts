@@ -9,7 +9,7 @@ import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { NotFoundError, TokenRevokedError } from '../../protocols/errors.ts';
 import { actorInbox, allObs, errorsSubject, serviceQueue, serviceSubject } from '../../protocols/subjects.ts';
-import { collect } from '../harness/index.ts';
+import { collect, serve } from '../harness/index.ts';
 import {
   consumerDrained,
   type GovernanceEnv,
@@ -79,7 +79,8 @@ beforeAll(async () => {
   // A stub orchestrator that accepts the diagnostic run.
   orchestrator = await Bus.connect({ servers: env.natsUrl, name: 'stub-orchestrator' });
   env.servers.onStop(() => orchestrator.close());
-  orchestratorSub = orchestrator.serve(
+  orchestratorSub = serve(
+    orchestrator,
     serviceSubject('orchestrator'),
     (req) => {
       if (req.type !== 'run.request.v1') return undefined;

@@ -46,7 +46,7 @@ beforeAll(async () => {
   natsUrl = nats.url;
   client = await testBus(nats.url, 'ledger-cli-test');
   servers.onStop(() => client.close());
-  await ensureStreams(client.nc);
+  await ensureStreams(client);
   const appended = collect(client, obsSubject('ledger', 'appended'));
   await client.flush();
   dataDir = servers.tempDir('agov-ledger-cli-');
