@@ -13,18 +13,26 @@
  * forgotten after {@link DEFAULT_DIRECTORY_FORGET_MS}. Several directories may run: each sees everything
  * and answers on the shared service subject `gov.svc.agent-directory`.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
+import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
 import type { BodyOf } from '../protocols/catalog.ts';
 import { AgentStateSchema } from '../protocols/messages/agent.ts';
 import { agentRegisterSubject, allAgentFeeds, allExits, allHeartbeats } from '../protocols/subjects.ts';
 import {
-  AGENT_DIRECTORY_KIND,
-  AGENT_KIND,
   DEFAULT_ASSUMED_HEARTBEAT_MS,
   DEFAULT_DIRECTORY_FORGET_MS,
   DEFAULT_UNREACHABLE_AFTER_INTERVALS,
 } from './agent/agent-options.ts';
 import { defineActorKind } from './runtime/actor-kind.ts';
+import { arg } from './runtime/start-args.ts';
+
+/** Start arguments of the agent directory. */
+export const AgentDirectoryArgsSchema = z.strictObject({
+  /** Heartbeat intervals without one after which an agent is reported unreachable. */
+  unreachableAfterIntervals: arg.positive().default(DEFAULT_UNREACHABLE_AFTER_INTERVALS),
+  /** How long an unreachable or exited agent is still reported. */
+  forgetAfterMs: arg.positive().default(DEFAULT_DIRECTORY_FORGET_MS),
+});
 
 export type AgentState = z.output<typeof AgentStateSchema>;
 
@@ -129,7 +137,7 @@ export class AgentDirectoryTable {
 
   exit(ex: BodyOf<'actor.exit.v1'>, now: number): void {
     const e = this.agents.get(ex.actorId);
-    if (!e || ex.kind !== (e.kind ?? AGENT_KIND)) return;
+    if (!e || ex.kind !== (e.kind ?? ACTOR_KIND.agent)) return;
     e.exited = ex.reason === 'shutdown' || ex.reason === 'normal' ? 'exited' : 'crashed';
     e.exitedAt = now;
   }
@@ -162,17 +170,12 @@ export class AgentDirectoryTable {
 }
 
 export const agentDirectoryKind = defineActorKind({
-  kind: AGENT_DIRECTORY_KIND,
+  kind: ACTOR_KIND.agentDirectory,
+  args: AgentDirectoryArgsSchema,
   description:
     'knows every agent from heartbeats, registrations and lifecycle transitions; answers agent.status.v1',
   start(ctx) {
-    const table = new AgentDirectoryTable({
-      unreachableAfterIntervals:
-        ctx.args.unreachableAfterIntervals === undefined
-          ? undefined
-          : Number(ctx.args.unreachableAfterIntervals),
-      forgetAfterMs: ctx.args.forgetAfterMs === undefined ? undefined : Number(ctx.args.forgetAfterMs),
-    });
+    const table = new AgentDirectoryTable(ctx.args);
     return {
       accepts: [
         'agent.status.v1',

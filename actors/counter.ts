@@ -1,11 +1,14 @@
+import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
 import { defineActorKind } from './runtime/actor-kind.ts';
+import { NO_START_ARGS } from './runtime/start-args.ts';
 
 /**
  * A demo actor that checks its own mailbox discipline: counts demo.count.v1 messages, records
  * whether their sequence numbers arrived in order, and the most handlers ever running at once.
  */
 export const counterKind = defineActorKind({
-  kind: 'counter',
+  kind: ACTOR_KIND.counter,
+  args: NO_START_ARGS,
   description: 'counts demo.count.v1 in order; demo.get-count.v1 reports',
   start() {
     let count = 0;

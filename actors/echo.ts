@@ -1,12 +1,15 @@
 import { TierForbiddenError } from '../protocols/errors.ts';
+import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
 import { defineActorKind, refuse } from './runtime/actor-kind.ts';
+import { NO_START_ARGS } from './runtime/start-args.ts';
 
 /**
  * A demo actor: echoes text back, can be asked to be slow or to crash. Used by the quick start,
  * the tests and the benches as the simplest real actor.
  */
 export const echoKind = defineActorKind({
-  kind: 'echo',
+  kind: ACTOR_KIND.echo,
+  args: NO_START_ARGS,
   description:
     'echoes demo.echo.v1 (the text "refuse me" is refused with a typed error); demo.slow.v1 sleeps; demo.crash.v1 crashes the actor',
   start(ctx) {

@@ -29,7 +29,7 @@ import { startNatsServer } from '../infra/nats-server.ts';
 import type { Envelope } from '../protocols/envelope.ts';
 import { auditSubject, obsSubject, startedSubject } from '../protocols/subjects.ts';
 import { spawnProcessChild } from '../supervisors/process-child.ts';
-import { SYSTEM_SERVICE_NICE } from '../supervisors/system-spec.ts';
+import { SYSTEM_SERVICE_NICE } from '../system/index.ts';
 import { median, report, round } from './stats.ts';
 
 const EVENTS = 20_000;

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { buildCliBundle } from '../cli/build-bundle.ts';
-import { defaultRegistry } from '../actors/kinds.ts';
+import { loadActorKind } from '../system/index.ts';
 import { runActor } from '../actors/runtime/actor.ts';
 import { Bus } from '../bus/bus.ts';
 import { ensureStreams } from '../bus/streams.ts';
@@ -69,7 +69,7 @@ export async function benchRecovery(): Promise<void> {
         { id: 'inhost', start: { kind: 'actor', actorKind: 'echo', actorId: 'inhost' }, shutdownMs: 2_000 },
       ],
     });
-    const root = await runActor(defaultRegistry().get('supervisor'), {
+    const root = await runActor(await loadActorKind('supervisor'), {
       id: 'bench-root',
       args: { spec, childHeartbeatMs: HB_MS, missedBeats: MISSED_BEATS },
       bus: { servers: nats.url },
@@ -144,7 +144,7 @@ export async function benchRecovery(): Promise<void> {
     });
     const steady = Promise.all(hungSpec.children.map((c) => nthBeat(bus, 'echo', c.id, 2)));
     await bus.flush();
-    const hungRoot = await runActor(defaultRegistry().get('supervisor'), {
+    const hungRoot = await runActor(await loadActorKind('supervisor'), {
       id: 'bench-hung',
       args: { spec: hungSpec, childHeartbeatMs: DEFAULT_CHILD_HEARTBEAT_MS, missedBeats: MISSED_BEATS },
       bus: { servers: nats.url },

@@ -10,8 +10,8 @@
  * - `publishDurable(subject, env)` publishes to JetStream on the fast path (js-publisher.ts: the ack
  *   comes back on the bus's one reply inbox) with the envelope id as `Nats-Msg-Id`, so a retried
  *   publish is deduplicated by the stream; `durablePublisher()` is the same path for raw bytes;
- * - `consumer(decl)` opens a durable JetStream consumer (durable-consumer.ts), `kv(bucket)` a KV
- *   bucket, `jetstreamManager()` declares streams (streams.ts `ensureStreams(bus)`).
+ * - `consumer(decl)` opens a durable JetStream consumer (durable-consumer.ts), `keyValue(bucket)` / `objectStore(bucket)`
+ *   JetStream buckets, `jetstreamManager()` declares streams (streams.ts `ensureStreams(bus)`).
  *
  * The connection itself is private: this class is the one door to NATS (docs/conventions.md). Tests
  * that must speak raw NATS (an attacker sending garbage bytes) open their own connection through the
@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, type KvOptions, Kvm } from '@nats-io/kv';
+import { type ObjectStore, type ObjectStoreOptions, Objm } from '@nats-io/obj';
 import {
   errors as natsErrors,
   headers as natsHeaders,
@@ -409,10 +410,19 @@ export class Bus {
     return this.jsm;
   }
 
-  /** Opens (creating it if missing, with these settings) a KV bucket. */
-  async kv(bucket: string, options: Partial<KvOptions> = {}): Promise<KV> {
-    // Kvm.create opens the bucket when it exists with the same settings, so it is safe from every process.
+  /**
+   * Opens a JetStream KV bucket on this connection, declaring it when missing (safe from every process:
+   * an existing bucket is opened as it is).
+   */
+  keyValue(bucket: string, options: Partial<KvOptions> = {}): Promise<KV> {
+    this.checkOpen();
     return new Kvm(this.nc).create(bucket, options);
+  }
+
+  /** Opens a JetStream object store on this connection, declaring it when missing. */
+  objectStore(bucket: string, options: Partial<ObjectStoreOptions> = {}): Promise<ObjectStore> {
+    this.checkOpen();
+    return new Objm(this.nc).create(bucket, options);
   }
 
   /**

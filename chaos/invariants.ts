@@ -80,7 +80,7 @@ async function streamIds(sut: SystemUnderTest): Promise<Set<string>> {
 
 export async function checkLedger(sut: SystemUnderTest, deadlineMs: number): Promise<InvariantResult> {
   const name = 'the ledger verifies, has no gaps or duplicates, and holds every published audit event';
-  const dataDir = process.env.AGOV_DATA_DIR ?? join(sut.dir, 'data');
+  const dataDir = sut.dataDir;
   const dbPath = join(dataDir, 'ledger.sqlite');
   const keyPath = join(dataDir, 'ledger-key.pub.pem');
   // Actors keep auditing while we check, so: everything published up to now must reach the ledger,

@@ -6,18 +6,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultRegistry } from '../actors/kinds.ts';
-import { type ActorHandle, runActor } from '../actors/runtime/actor.ts';
-import { Bus } from '../bus/bus.ts';
-import { ensureStreams } from '../bus/streams.ts';
-import { type NatsServer, startNatsServer } from '../infra/nats-server.ts';
-import { type RedisServer, startRedisServer } from '../infra/redis-server.ts';
-import { startVaultDevServer, type VaultDevServer } from '../infra/vault-dev-server.ts';
-import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
-import { askSupervisorTree } from '../supervisors/supervisor-tree.ts';
-import { systemSpec } from '../supervisors/system-spec.ts';
-import { parseTeams } from '../supervisors/teams.ts';
+import type { ActorHandle } from '../actors/runtime/index.ts';
+import type { Bus } from '../bus/index.ts';
+import type { NatsServer, RedisServer } from '../infra/index.ts';
+import type { SupervisorTree } from '../protocols/index.ts';
+import { type LiveProcess, parseTeams, startSystem } from '../system/index.ts';
 import { DEFAULT_CHAOS_HEARTBEAT_MS, DEFAULT_CHAOS_MISSED_BEATS } from './chaos-options.ts';
+
+export type { LiveProcess };
 
 /** Agents in their own processes, and one team whose supervisor is a process too. */
 export const CHAOS_TEAMS = `
@@ -39,19 +35,12 @@ teams:
       - { id: chaos-t1-d, tier: T1, role: executor }
 `;
 
-export interface LiveProcess {
-  supervisorId: string;
-  childId: string;
-  actorKind: string;
-  actorId: string;
-  pid: number;
-}
-
 export interface SystemUnderTest {
   dir: string;
+  /** The actors' data folder (the ledger's file is there). */
+  dataDir: string;
   nats: NatsServer;
   redis: RedisServer;
-  vault: VaultDevServer;
   client: Bus;
   root: ActorHandle;
   tree(): Promise<SupervisorTree>;
@@ -60,76 +49,36 @@ export interface SystemUnderTest {
   stop(): Promise<void>;
 }
 
+/** Always on embedded services of its own, whatever the environment says: faults are injected into them. */
 export async function startSystemUnderTest(
   options: { heartbeatMs?: number; missedBeats?: number } = {},
 ): Promise<SystemUnderTest> {
   const dir = mkdtempSync(join(tmpdir(), 'agov-chaos-'));
-  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-  const redis = await startRedisServer({ dataDir: join(dir, 'redis') });
-  const vault = await startVaultDevServer();
-  // Process children read their service addresses from the environment they inherit.
-  Object.assign(process.env, {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    VAULT_ADDR: vault.addr,
-    VAULT_TOKEN: vault.rootToken,
-    AGOV_DATA_DIR: join(dir, 'data'),
-  });
-  const client = await Bus.connect({ servers: nats.url, name: 'chaos-runner', askTimeoutMs: 5_000 });
-  await ensureStreams(client);
-  const registry = defaultRegistry();
-  const spec = systemSpec({
-    registry,
+  const sys = await startSystem({
+    dataDir: dir,
     teams: parseTeams(CHAOS_TEAMS, 'chaos-teams'),
     servicesAsProcesses: true,
     // Frequent checkpoints so the ledger invariant checks signatures, not just the chain.
     serviceArgs: { gateway: { port: 0 }, 'ledger-writer': { checkpointEveryEntries: 50 } },
+    heartbeatMs: options.heartbeatMs ?? DEFAULT_CHAOS_HEARTBEAT_MS,
+    missedBeats: options.missedBeats ?? DEFAULT_CHAOS_MISSED_BEATS,
+    clientName: 'chaos-runner',
+    askTimeoutMs: 5_000,
+  }).catch((err: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   });
-  const heartbeatMs = options.heartbeatMs ?? DEFAULT_CHAOS_HEARTBEAT_MS;
-  const root = await runActor(registry.get('supervisor'), {
-    id: 'root',
-    args: {
-      spec,
-      childHeartbeatMs: heartbeatMs,
-      missedBeats: options.missedBeats ?? DEFAULT_CHAOS_MISSED_BEATS,
-    },
-    bus: { servers: nats.url },
-    heartbeatMs,
-  });
-  const tree = () => askSupervisorTree(client, 'root');
-  const processes = async () => {
-    const out: LiveProcess[] = [];
-    const walk = (t: SupervisorTree) => {
-      for (const c of t.children) {
-        if (c.pid && c.status === 'running')
-          out.push({
-            supervisorId: t.supervisorId,
-            childId: c.id,
-            actorKind: c.actorKind,
-            actorId: c.actorId,
-            pid: c.pid,
-          });
-        if (c.tree) walk(c.tree);
-      }
-    };
-    walk(await tree());
-    return out;
-  };
   return {
     dir,
-    nats,
-    redis,
-    vault,
-    client,
-    root,
-    tree,
-    processes,
+    dataDir: sys.dataDir,
+    nats: sys.services.embedded.nats!,
+    redis: sys.services.embedded.redis!,
+    client: sys.client,
+    root: sys.root!,
+    tree: sys.tree,
+    processes: sys.processes,
     async stop() {
-      await root.stop('chaos over', 30_000).catch(() => {});
-      await client.close().catch(() => {});
-      await vault.stop().catch(() => {});
-      await redis.kill();
-      await nats.kill();
+      await sys.kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,11 +1,16 @@
 import { parseArgs } from 'node:util';
-import { loadActorKind } from '../actors/kind-loaders.ts';
 import { runActor } from '../actors/runtime/actor.ts';
+import { type Environment, readEnvironment } from '../infra/environment.ts';
 import { ConfigError } from '../protocols/errors.ts';
+import { environmentArgs } from '../system/environment-args.ts';
+import { loadActorKind } from '../system/kinds.ts';
 import { parseKeyValues } from './args.ts';
 
 /**
  * `agov actor <kind> --id <id> [--arg k=v ...] [--heartbeat-ms N]`: runs one actor in this process.
+ * Its start arguments are, by precedence: `--arg`, the JSON a process supervisor passes in
+ * AGOV_ACTOR_ARGS, and the environment variables the kind has options for (system/environment-args.ts).
+ * They are checked against the kind's schema before it starts: a bad one fails here, naming it.
  * Exits 0 after a graceful stop (SIGTERM/SIGINT or actor.stop.v1) and 1 after a crash, so a process
  * supervisor sees crashes as abnormal exits.
  */
@@ -23,20 +28,25 @@ export async function commandActor(argv: string[]): Promise<number> {
   const kindName = positionals[0];
   if (!kindName || !values.id)
     throw new ConfigError('usage: agov actor <kind> --id <id> [--arg k=v] [--heartbeat-ms N]');
-  const servers = values.nats ?? process.env.NATS_URL;
+  const env = readEnvironment();
+  const servers = values.nats ?? env.natsUrl;
   if (!servers) throw new ConfigError('agov actor needs NATS_URL (or --nats) to join an existing bus');
   const kind = await loadActorKind(kindName);
-  const args = { ...parseKeyValues(values.arg ?? []), ...envArgs() };
+  const args = {
+    ...environmentArgs(kindName, env),
+    ...supervisorArgs(env),
+    ...parseKeyValues(values.arg ?? []),
+  };
   const handle = await runActor(kind, {
     id: values.id,
     args,
     bus: { servers },
-    heartbeatMs: values['heartbeat-ms'] ? Number(values['heartbeat-ms']) : undefined,
+    heartbeatMs: heartbeatOption(values['heartbeat-ms']),
   });
   const stop = () => void handle.stop('signal');
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  if (process.env.AGOV_EXIT_WITH_PARENT === '1') {
+  if (env.exitWithParent) {
     // Our supervisor holds the other end of stdin: EOF means it died. An orphan must not live on.
     process.stdin.on('data', () => {});
     process.stdin.once('end', () => void handle.kill().then(() => process.exit(1)));
@@ -46,12 +56,22 @@ export async function commandActor(argv: string[]): Promise<number> {
 }
 
 /** Structured start arguments passed by a process supervisor (JSON in AGOV_ACTOR_ARGS). */
-function envArgs(): Record<string, unknown> {
-  const raw = process.env.AGOV_ACTOR_ARGS;
+function supervisorArgs(env: Environment): Record<string, unknown> {
+  const raw = env.actorArgsJson;
   if (!raw) return {};
   try {
     return JSON.parse(raw) as Record<string, unknown>;
   } catch (err) {
     throw new ConfigError(`AGOV_ACTOR_ARGS is not valid JSON: ${String(err)}`);
   }
+}
+
+function heartbeatOption(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new ConfigError(`option --heartbeat-ms must be a positive integer, got ${JSON.stringify(raw)}`, {
+      details: { option: 'heartbeat-ms' },
+    });
+  return n;
 }

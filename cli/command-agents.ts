@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { AGENT_DIRECTORY_KIND } from '../actors/agent/agent-options.ts';
+import { readEnvironment } from '../infra/environment.ts';
+import { ACTOR_KIND } from '../protocols/index.ts';
 import type { AgentState } from '../actors/agent-directory.ts';
 import { Bus } from '../bus/bus.ts';
 import { ConfigError, NoRespondersError } from '../protocols/errors.ts';
@@ -55,7 +56,7 @@ export async function commandAgents(argv: string[]): Promise<number> {
       'timeout-ms': { type: 'string' },
     },
   });
-  const servers = values.nats ?? process.env.NATS_URL;
+  const servers = values.nats ?? readEnvironment().natsUrl;
   if (!servers)
     throw new ConfigError(
       'agov agents needs NATS_URL (or --nats) pointing at a running system (see `agov up`)',
@@ -68,7 +69,7 @@ export async function commandAgents(argv: string[]): Promise<number> {
     let reply: Awaited<ReturnType<Bus['ask']>>;
     try {
       reply = await bus.ask(
-        serviceSubject(AGENT_DIRECTORY_KIND),
+        serviceSubject(ACTOR_KIND.agentDirectory),
         { type: 'agent.status.v1', body: values.team ? { team: values.team } : {} },
         { timeoutMs },
       );

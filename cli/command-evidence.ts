@@ -3,21 +3,33 @@
  * signed checkpoint, public key, manifest) from the ledger file, read-only; `agov evidence verify OUT`
  * checks a package offline, with no database, and exits 1 naming the bad file.
  */
+import type { KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { readEnvironment } from '../infra/environment.ts';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LedgerStore, exportEvidence, loadPublicKey, verifyEvidence } from '../actors/ledger/index.ts';
+import {
+  EVIDENCE_FILES,
+  LedgerStore,
+  exportEvidence,
+  loadPublicKey,
+  resolveTrustedKey,
+  type TrustedKey,
+  verifyEvidence,
+} from '../actors/ledger/index.ts';
 import { Bus } from '../bus/bus.ts';
-import { ConfigError, EvidenceInvalidError, NotFoundError } from '../protocols/errors.ts';
+import { ConfigError, EvidenceInvalidError, GovError, NotFoundError } from '../protocols/errors.ts';
 import { serviceSubject } from '../protocols/subjects.ts';
 import { cliPublicKey, ledgerCliOptions, ledgerPath } from './command-ledger.ts';
 
-const USAGE = `agov evidence <command>
+export const EVIDENCE_USAGE = `agov evidence <command>
 
-  export --run ID OUT [--db PATH] [--public-key PATH]
+  export --run ID OUT [--db PATH] [--key PATH | --fingerprint sha256:HEX]
                       write the run's evidence package into the empty folder OUT
-  verify OUT [--public-key PATH]
-                      check a package offline; exit 1 naming the bad file. Without --public-key the
-                      package proves only that it is self-consistent: pass the key you trust.
+  verify OUT [--key PATH | --fingerprint sha256:HEX]
+                      check a package offline against the key you pin; exit 1 naming the bad file, or
+                      when the package's key is not the pinned one. Unpinned, the package proves only
+                      that it is self-consistent.
 `;
 
 export async function commandEvidence(argv: string[]): Promise<number> {
@@ -25,7 +37,9 @@ export async function commandEvidence(argv: string[]): Promise<number> {
   if (sub === 'export') return evidenceExport(rest);
   if (sub === 'verify') return evidenceVerify(rest);
   process.stderr.write(
-    sub === undefined ? USAGE : `agov evidence: unknown command ${JSON.stringify(sub)}\n\n${USAGE}`,
+    sub === undefined
+      ? EVIDENCE_USAGE
+      : `agov evidence: unknown command ${JSON.stringify(sub)}\n\n${EVIDENCE_USAGE}`,
   );
   return 2;
 }
@@ -41,8 +55,8 @@ async function evidenceExport(argv: string[]): Promise<number> {
   const dbPath = ledgerPath(values.db);
   if (!existsSync(dbPath))
     throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
-  const key = cliPublicKey(values['public-key'], dbPath);
-  const natsUrl = values.nats ?? process.env.NATS_URL;
+  const key = cliPublicKey(values, dbPath);
+  const natsUrl = values.nats ?? readEnvironment().natsUrl;
   if (!coveredBySignedCheckpoint(dbPath, values.run)) {
     // The CLI never writes the ledger: it asks the writer to sign a fresh head.
     if (!natsUrl) {
@@ -84,14 +98,38 @@ async function evidenceVerify(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { 'public-key': { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      key: { type: 'string' },
+      'public-key': { type: 'string' },
+      fingerprint: { type: 'string' },
+      json: { type: 'boolean' },
+    },
   });
   const dir = positionals[0];
-  if (!dir) throw new ConfigError('usage: agov evidence verify OUT [--public-key PATH]');
+  if (!dir) throw new ConfigError('usage: agov evidence verify OUT [--key PATH | --fingerprint sha256:HEX]');
   if (!existsSync(dir)) throw new ConfigError(`no evidence package at ${dir}`);
-  const publicKey = values['public-key']
-    ? loadPublicKey(readFileSync(values['public-key'], 'utf8'))
-    : undefined;
+  const packaged = join(dir, EVIDENCE_FILES.publicKey);
+  const explicit = values.key ?? values['public-key'];
+  const pinnedFingerprint = values.fingerprint ?? (process.env.AGOV_LEDGER_KEY_FINGERPRINT || undefined);
+  let publicKey: KeyObject | undefined;
+  if (explicit || pinnedFingerprint) {
+    let packagedKey: KeyObject | undefined;
+    let trusted: TrustedKey;
+    try {
+      packagedKey = existsSync(packaged) ? loadPublicKey(readFileSync(packaged, 'utf8')) : undefined;
+      trusted = resolveTrustedKey({
+        pinnedKey: explicit ? loadPublicKey(readFileSync(explicit, 'utf8')) : undefined,
+        pinnedFingerprint,
+        besideKey: packagedKey,
+        besideSource: 'in the package',
+      });
+    } catch (err) {
+      if (!(err instanceof GovError) || err.code === 'GOV_ERR_CONFIG') throw err;
+      return invalid(values.json === true, EVIDENCE_FILES.publicKey, err.message);
+    }
+    publicKey = trusted.key;
+    process.stderr.write(`ledger key ${trusted.fingerprint} (pinned)\n`);
+  }
   try {
     const s = verifyEvidence(dir, { publicKey });
     if (values.json)
@@ -104,15 +142,18 @@ async function evidenceVerify(argv: string[]): Promise<number> {
       );
     if (!publicKey)
       process.stderr.write(
-        'warning: no --public-key given: the package is self-consistent, but signed by a key you did not name\n',
+        'warning: no --key or --fingerprint given: the package is self-consistent, but signed by a key you did not pin\n',
       );
     return 0;
   } catch (err) {
     if (!(err instanceof EvidenceInvalidError)) throw err;
     const d = err.details as { file?: string; reason?: string } | undefined;
-    if (values.json)
-      process.stdout.write(`${JSON.stringify({ ok: false, file: d?.file, reason: d?.reason })}\n`);
-    process.stderr.write(`evidence INVALID: bad file ${d?.file ?? '?'}: ${d?.reason ?? err.message}\n`);
-    return 1;
+    return invalid(values.json === true, d?.file ?? '?', d?.reason ?? err.message);
   }
+}
+
+function invalid(json: boolean, file: string, reason: string): number {
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, file, reason })}\n`);
+  process.stderr.write(`evidence INVALID: bad file ${file}: ${reason}\n`);
+  return 1;
 }

@@ -1,10 +1,11 @@
 /**
  * `agov ledger <verify|prove|consistency|tail|query>`: reads the SQLite ledger file directly, read-only
- * (`--db PATH`, default `<AGOV_DATA_DIR>/ledger.sqlite`), checked with the public key (`--public-key
- * PATH`, default `ledger-key.pub.pem` beside the ledger, else derived from AGOV_LEDGER_KEY).
+ * (`--db PATH`, default `<AGOV_DATA_DIR>/ledger.sqlite`), checked with the pinned public key (`--key PATH`,
+ * or `--fingerprint` matched against `ledger-key.pub.pem` beside the ledger; see actors/ledger/trust.ts).
  * `tail --follow` follows the writer over the bus when NATS_URL is set (else it polls the file).
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { readEnvironment } from '../infra/environment.ts';
 import type { KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,16 +20,27 @@ import {
   loadPublicKey,
   proveConsistency,
   proveInclusion,
+  keyFingerprint,
+  resolveTrustedKey,
+  type TrustedKey,
   verifyLedger,
 } from '../actors/ledger/index.ts';
+import {
+  checkAgainstWitnesses,
+  type WitnessCheck,
+  type WitnessEvidence,
+  WitnessStore,
+} from '../actors/witness/index.ts';
 import { DEFAULT_LEDGER_PUBLIC_KEY_FILE, defaultLedgerPath } from '../actors/ledger/ledger-writer-options.ts';
 import { Bus } from '../bus/bus.ts';
 import { ConfigError } from '../protocols/errors.ts';
 import { obsSubject, serviceSubject } from '../protocols/subjects.ts';
 
-const USAGE = `agov ledger <command> [--db PATH] [--public-key PATH]
+export const LEDGER_USAGE = `agov ledger <command> [--db PATH] [--key PATH] [--fingerprint sha256:HEX]
 
-  verify                       check the whole file; exit 1 naming the first bad entry (seq, problem, detail)
+  verify [--witness STORE]...  check the whole file; exit 1 naming the first bad entry (seq, problem, detail);
+                               with --witness, also against what each witness store cosigned (truncation,
+                               dropped checkpoints, re-signed rewrites, forks)
   prove SEQ                    inclusion proof of entry SEQ against the latest checkpoint covering it
   consistency M N              consistency proof between the checkpoints of sizes M and N
   tail [-n N] [--follow]       the last N entries (default 10); --follow via the bus when NATS_URL is set
@@ -38,25 +50,71 @@ const USAGE = `agov ledger <command> [--db PATH] [--public-key PATH]
 
 export const ledgerCliOptions = {
   db: { type: 'string' },
+  /** The pinned public key (SPKI PEM file); `--public-key` is its older name. */
+  key: { type: 'string' },
   'public-key': { type: 'string' },
+  fingerprint: { type: 'string' },
+  witness: { type: 'string', multiple: true },
   json: { type: 'boolean' },
 } as const;
 
 /** The ledger file the CLI reads. */
 export function ledgerPath(db: string | undefined): string {
-  return db ?? defaultLedgerPath();
+  return db ?? defaultLedgerPath(readEnvironment().dataDir);
 }
 
 /**
- * The public key the CLI trusts: `--public-key PATH`, else `ledger-key.pub.pem` beside the ledger,
- * else the public half of AGOV_LEDGER_KEY.
+ * The key the CLI verifies with, and whether it is pinned: `--key PATH` (or `--public-key`), else
+ * `--fingerprint` / AGOV_LEDGER_KEY_FINGERPRINT checked against `ledger-key.pub.pem` beside the ledger;
+ * a key beside the file that is not the pinned one is refused (LedgerTamperedError). Unpinned, the key
+ * beside the file (or AGOV_LEDGER_KEY's public half) is used with a warning.
  */
-export function cliPublicKey(explicit: string | undefined, dbPath: string): KeyObject {
-  if (explicit) return loadPublicKey(readFileSync(explicit, 'utf8'));
+export function cliTrustedKey(
+  values: { key?: string; 'public-key'?: string; fingerprint?: string },
+  dbPath: string,
+): TrustedKey {
+  const explicit = values.key ?? values['public-key'];
   const beside = join(dirname(dbPath), DEFAULT_LEDGER_PUBLIC_KEY_FILE);
-  if (existsSync(beside)) return loadPublicKey(readFileSync(beside, 'utf8'));
-  if (process.env.AGOV_LEDGER_KEY) return loadPublicKey(loadPrivateKey(process.env.AGOV_LEDGER_KEY));
-  throw new ConfigError(`no public key: pass --public-key PATH (none at ${beside}, AGOV_LEDGER_KEY not set)`);
+  const besideKey = existsSync(beside)
+    ? loadPublicKey(readFileSync(beside, 'utf8'))
+    : process.env.AGOV_LEDGER_KEY
+      ? loadPublicKey(loadPrivateKey(process.env.AGOV_LEDGER_KEY))
+      : undefined;
+  return resolveTrustedKey({
+    pinnedKey: explicit ? loadPublicKey(readFileSync(explicit, 'utf8')) : undefined,
+    pinnedFingerprint: values.fingerprint ?? (process.env.AGOV_LEDGER_KEY_FINGERPRINT || undefined),
+    besideKey,
+    besideSource: existsSync(beside) ? `at ${beside}` : 'in AGOV_LEDGER_KEY',
+  });
+}
+
+/** {@link cliTrustedKey}, printing what it trusted to stderr. */
+export function cliPublicKey(
+  values: { key?: string; 'public-key'?: string; fingerprint?: string },
+  dbPath: string,
+): KeyObject {
+  const trusted = cliTrustedKey(values, dbPath);
+  for (const w of trusted.warnings) process.stderr.write(`warning: ${w}\n`);
+  process.stderr.write(
+    `ledger key ${trusted.fingerprint}${trusted.pinned ? ' (pinned)' : ' (NOT pinned)'}\n`,
+  );
+  return trusted.key;
+}
+
+/** Reads witness stores for `verify --witness`. */
+function witnessEvidence(paths: readonly string[]): WitnessEvidence[] {
+  return paths.map((path) => {
+    const store = WitnessStore.openForReading(path);
+    try {
+      const pem = store.publicKeyPem;
+      if (!pem) throw new ConfigError(`witness store ${path} records no public key`);
+      const publicKey = loadPublicKey(pem);
+      process.stderr.write(`witness ${store.witness} key ${keyFingerprint(publicKey)} (from ${path})\n`);
+      return { witness: store.witness, publicKey, checkpoints: store.all() };
+    } finally {
+      store.close();
+    }
+  });
 }
 
 function openReadonly(dbPath: string): LedgerStore {
@@ -111,10 +169,10 @@ export async function commandLedger(argv: string[]): Promise<number> {
     case undefined:
     case 'help':
     case '--help':
-      process.stdout.write(USAGE);
+      process.stdout.write(LEDGER_USAGE);
       return sub === undefined ? 2 : 0;
     default:
-      process.stderr.write(`agov ledger: unknown command ${JSON.stringify(sub)}\n\n${USAGE}`);
+      process.stderr.write(`agov ledger: unknown command ${JSON.stringify(sub)}\n\n${LEDGER_USAGE}`);
       return 2;
   }
 }
@@ -124,8 +182,10 @@ async function ledgerVerify(argv: string[]): Promise<number> {
   const dbPath = ledgerPath(values.db);
   if (!existsSync(dbPath))
     throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
-  const v = verifyLedger(dbPath, cliPublicKey(values['public-key'], dbPath));
-  if (values.json) process.stdout.write(`${JSON.stringify(v)}\n`);
+  const key = cliPublicKey(values, dbPath);
+  const v = verifyLedger(dbPath, key);
+  const witnessed = values.witness?.length ? witnessCheck(dbPath, key, values.witness) : undefined;
+  if (values.json) process.stdout.write(`${JSON.stringify(witnessed ? { ...v, witnessed } : v)}\n`);
   for (const w of v.warnings) process.stderr.write(`warning: ${w}\n`);
   if (!v.ok) {
     const f = v.firstBad;
@@ -136,12 +196,27 @@ async function ledgerVerify(argv: string[]): Promise<number> {
     );
     return 1;
   }
+  if (witnessed && !witnessed.ok) {
+    for (const f of witnessed.findings)
+      process.stderr.write(`ledger ${dbPath} is NOT what its witnesses saw: ${f.message}\n`);
+    return 1;
+  }
   if (!values.json) {
     process.stdout.write(
-      `ledger ${dbPath} ok: ${v.size} entries, ${v.signedSize} signed by ${v.checkedCheckpoints} checkpoint(s), ${v.unsignedEntries} not yet signed; root ${v.root}\n`,
+      `ledger ${dbPath} ok: ${v.size} entries, ${v.signedSize} signed by ${v.checkedCheckpoints} checkpoint(s), ${v.unsignedEntries} not yet signed; root ${v.root}${witnessed ? `; witnessed up to ${witnessed.witnessedSize}` : ''}\n`,
     );
   }
   return 0;
+}
+
+function witnessCheck(dbPath: string, key: KeyObject, stores: readonly string[]): WitnessCheck {
+  const evidence = witnessEvidence(stores);
+  const store = openReadonly(dbPath);
+  try {
+    return checkAgainstWitnesses(store, key, evidence);
+  } finally {
+    store.close();
+  }
 }
 
 function seqArg(value: string | undefined, name: string): number {
@@ -158,7 +233,7 @@ async function ledgerProve(argv: string[]): Promise<number> {
   });
   const seq = seqArg(positionals[0], 'SEQ');
   const dbPath = ledgerPath(values.db);
-  const key = cliPublicKey(values['public-key'], dbPath);
+  const key = cliPublicKey(values, dbPath);
   const store = openReadonly(dbPath);
   try {
     const proof = proveInclusion(store, seq);
@@ -185,7 +260,7 @@ async function ledgerConsistency(argv: string[]): Promise<number> {
   const m = seqArg(positionals[0], 'M');
   const n = seqArg(positionals[1], 'N');
   const dbPath = ledgerPath(values.db);
-  const key = cliPublicKey(values['public-key'], dbPath);
+  const key = cliPublicKey(values, dbPath);
   const store = openReadonly(dbPath);
   try {
     const proof = proveConsistency(store, m, n);
@@ -249,7 +324,7 @@ async function ledgerTail(argv: string[]): Promise<number> {
   });
   const n = values.n !== undefined ? seqArg(values.n, '-n') : 10;
   const json = values.json ?? false;
-  const natsUrl = values.nats ?? process.env.NATS_URL;
+  const natsUrl = values.nats ?? readEnvironment().natsUrl;
   if (values.follow && natsUrl) return followOverBus(natsUrl, n, json);
   const dbPath = ledgerPath(values.db);
   let store = openReadonly(dbPath);

@@ -2,8 +2,8 @@
  * `agov run FILE [--param k=v]... [--detach]`, `agov runs`, `agov run-status ID`.
  *
  * With NATS_URL set, `run` submits to the system already running there. Without it, it starts the
- * whole system itself on embedded defaults (nats-server with JetStream, and redis-server when the
- * agent kind needs it): an orchestrator and a few agents of each tier in this process, runs the
+ * whole system itself, as `agov up` does (`startSystem`: embedded nats-server, redis-server and Vault
+ * dev server, every service actor and the teams of config/teams.yaml, in this process), runs the
  * pipeline, and stops everything again. It follows the run on the feed (progress bars on a TTY,
  * plain lines otherwise) and exits 0 only when the run succeeded.
  */
@@ -13,13 +13,19 @@ import { parseArgs } from 'node:util';
 import { RunStore } from '../actors/orchestrator/run-store.ts';
 import { toRunState } from '../actors/orchestrator/orchestrator.ts';
 import { Bus } from '../bus/bus.ts';
-import { resolveServices } from '../infra/services.ts';
+import { readEnvironment, resolveServices } from '../infra/index.ts';
 import type { BodyOf } from '../protocols/catalog.ts';
 import { ConfigError } from '../protocols/errors.ts';
 import { formatDiagnostic, parsePipeline } from '../protocols/pipeline/index.ts';
 import { allRunFeeds, serviceSubject } from '../protocols/subjects.ts';
 import { parseKeyValues } from './args.ts';
-import { startSystem, waitForAllRunning } from './system.ts';
+import {
+  DEFAULT_TEAMS_FILE,
+  loadTeams,
+  startSystem,
+  systemOptionsFromEnvironment,
+  waitForAllRunning,
+} from '../system/index.ts';
 import { ProgressView } from './progress-view.ts';
 
 /** How often `agov run` also polls the run's state, in case a feed event was missed. */
@@ -34,12 +40,16 @@ interface LocalSystem {
 }
 
 /**
- * The whole system on embedded defaults (cli/system.ts): services, the root supervisor with every
+ * The whole system on embedded defaults (system/start-system.ts): services, the root supervisor with every
  * service actor (orchestrator, token authority and renewer, budget monitor, ledger writer, …) and the
  * teams of config/teams.yaml — so a run is governed exactly as it would be under `agov up`.
  */
 async function startLocalSystem(): Promise<LocalSystem> {
-  const sys = await startSystem();
+  const env = readEnvironment();
+  const sys = await startSystem({
+    ...systemOptionsFromEnvironment(env),
+    teams: loadTeams(env.teamsFile ?? DEFAULT_TEAMS_FILE),
+  });
   try {
     await waitForAllRunning(sys);
   } catch (err) {
@@ -72,13 +82,14 @@ export async function commandRun(argv: string[]): Promise<number> {
     return 1;
   }
   const params = parseKeyValues(values.param ?? []);
-  const embedded = !process.env.NATS_URL;
+  const envNatsUrl = readEnvironment().natsUrl;
+  const embedded = !envNatsUrl;
   if (embedded && values.detach)
     throw new ConfigError(
       '--detach needs a running system (set NATS_URL); without it the run stops with agov',
     );
   const system = embedded ? await startLocalSystem() : undefined;
-  const natsUrl = system?.natsUrl ?? process.env.NATS_URL!;
+  const natsUrl = system?.natsUrl ?? envNatsUrl!;
   const client = await Bus.connect({ servers: natsUrl, name: 'agov-cli' });
   try {
     const events: BodyOf<'run.event.v1'>[] = [];
@@ -156,8 +167,9 @@ async function withRuns<T>(
     get(id: string): Promise<BodyOf<'run.state.v1'>>;
   }) => Promise<T>,
 ): Promise<T> {
-  if (process.env.NATS_URL) {
-    const client = await Bus.connect({ servers: process.env.NATS_URL, name: 'agov-cli' });
+  const env = readEnvironment();
+  if (env.natsUrl) {
+    const client = await Bus.connect({ servers: env.natsUrl, name: 'agov-cli' });
     try {
       return await fn({
         async list(status, limit) {
@@ -180,7 +192,7 @@ async function withRuns<T>(
       await client.close();
     }
   }
-  const services = await resolveServices({ need: { nats: true, redis: false } });
+  const services = await resolveServices({ dataDir: env.dataDir, need: { nats: true, redis: false } });
   const client = await Bus.connect({ servers: services.natsUrl, name: 'agov-cli' });
   try {
     const store = await RunStore.open(client);

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { readEnvironment } from '../infra/environment.ts';
 import { Bus } from '../bus/bus.ts';
 import { ConfigError } from '../protocols/errors.ts';
 import { askSupervisorTree } from '../supervisors/supervisor-tree.ts';
@@ -10,7 +11,7 @@ export async function commandTeams(argv: string[]): Promise<number> {
     args: argv,
     options: { json: { type: 'boolean' }, root: { type: 'string', default: 'root' } },
   });
-  const servers = process.env.NATS_URL;
+  const servers = readEnvironment().natsUrl;
   if (!servers)
     throw new ConfigError('agov teams needs NATS_URL pointing at a running system (see `agov up`)');
   const bus = await Bus.connect({ servers, name: 'agov-teams' });

@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { MissingBinaryError } from '../protocols/errors.ts';
+import { readEnvironment } from './environment.ts';
 
 const INSTALL_HINTS: Record<string, string> = {
   'nats-server':
@@ -12,7 +13,7 @@ const INSTALL_HINTS: Record<string, string> = {
 /** Absolute path of an executable on PATH (plus /usr/sbin, where Debian puts nats-server). */
 export function findBinary(name: string): string {
   const dirs = [
-    ...(process.env.PATH ?? '').split(delimiter),
+    ...(readEnvironment().path ?? '').split(delimiter),
     '/usr/sbin',
     '/usr/local/sbin',
     '/usr/local/bin',

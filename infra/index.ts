@@ -1,4 +1,5 @@
 export * from './clock.ts';
+export * from './environment.ts';
 export * from './find-binary.ts';
 export * from './free-port.ts';
 export * from './logger.ts';

@@ -1,4 +1,6 @@
 /** Structured JSON-lines logger on stderr. Level from LOG_LEVEL (debug|info|warn|error|silent; default warn). */
+import { readEnvironment } from './environment.ts';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
@@ -11,7 +13,7 @@ export interface Logger {
 }
 
 function levelFromEnv(): LogLevel {
-  const v = (process.env.LOG_LEVEL ?? 'warn').toLowerCase();
+  const v = (readEnvironment().logLevel ?? 'warn').toLowerCase();
   return v in ORDER ? (v as LogLevel) : 'warn';
 }
 

@@ -1,40 +1,52 @@
 /**
- * Service resolution, shared by the CLI and the tests.
- *
- * `NATS_URL`, `REDIS_URL` and `VAULT_ADDR` (+ `VAULT_TOKEN`) are used when set. Otherwise the system
- * starts what it needs itself: nats-server (JetStream) and redis-server from PATH on free ports, with
- * data under one local folder (`AGOV_DATA_DIR`, default `./.data`), and the Vault-API-compatible dev
- * server in this process; it stops them when the process exits.
+ * The services a system runs on: the ones it is given (`natsUrl`, `redisUrl`, `vaultAddr` +
+ * `vaultToken`, which callers take from the environment), and for each one not given, one started
+ * here: nats-server (JetStream) and redis-server from PATH on free ports with their data under
+ * `dataDir`, and the Vault-API-compatible dev server in this process. `stop()` stops what was
+ * started here, nothing else. `startSystem` (system/) is the caller; so is `agov run` for a bare bus.
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type NatsServer, startNatsServer } from './nats-server.ts';
+import { DEFAULT_DATA_DIR } from './environment.ts';
+import { type NatsServer, type NatsServerOptions, startNatsServer } from './nats-server.ts';
 import { type RedisServer, startRedisServer } from './redis-server.ts';
 import { startVaultDevServer, type VaultDevServer } from './vault-dev-server.ts';
 
-export const DEFAULT_DATA_DIR = '.data';
+export { DEFAULT_DATA_DIR };
 
 export interface ResolvedServices {
   natsUrl: string;
   redisUrl: string;
-  /** Vault address: VAULT_ADDR, or the embedded Vault-API-compatible dev server's. */
+  /** Vault address: the one given, or the embedded Vault-API-compatible dev server's. */
   vaultAddr: string | undefined;
   vaultToken: string | undefined;
   dataDir: string;
   /** Which services we started ourselves (and will stop). */
   embedded: { nats?: NatsServer; redis?: RedisServer; vault?: VaultDevServer };
+  /** Stops what was started here. */
   stop(): Promise<void>;
+  /** Ends what was started here at once (SIGKILL): for throwaway systems whose data is deleted next. */
+  kill(): Promise<void>;
 }
 
+/** How the embedded nats-server is started; the one function to change for a secured bus. */
+export type StartEmbeddedNats = (options: NatsServerOptions) => Promise<NatsServer>;
+
 export interface ResolveOptions {
-  env?: NodeJS.ProcessEnv;
+  /** Services to use instead of starting them. */
+  natsUrl?: string;
+  redisUrl?: string;
+  vaultAddr?: string;
+  vaultToken?: string;
+  /** Folder for embedded services' data (default `.data`). */
   dataDir?: string;
+  /** Which services are needed at all (default: all three). */
   need?: { nats?: boolean; redis?: boolean; vault?: boolean };
+  startNats?: StartEmbeddedNats;
 }
 
 export async function resolveServices(options: ResolveOptions = {}): Promise<ResolvedServices> {
-  const env = options.env ?? process.env;
-  const dataDir = resolve(options.dataDir ?? env.AGOV_DATA_DIR ?? DEFAULT_DATA_DIR);
+  const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
   const need = { nats: true, redis: true, vault: true, ...options.need };
   const embedded: ResolvedServices['embedded'] = {};
@@ -43,19 +55,24 @@ export async function resolveServices(options: ResolveOptions = {}): Promise<Res
     await embedded.redis?.stop();
     await embedded.nats?.stop();
   };
+  const kill = async () => {
+    await embedded.vault?.stop();
+    await embedded.redis?.kill();
+    await embedded.nats?.kill();
+  };
   try {
-    let natsUrl = env.NATS_URL;
+    let natsUrl = options.natsUrl;
     if (!natsUrl && need.nats) {
-      embedded.nats = await startNatsServer({ dataDir: join(dataDir, 'nats') });
+      embedded.nats = await (options.startNats ?? startNatsServer)({ dataDir: join(dataDir, 'nats') });
       natsUrl = embedded.nats.url;
     }
-    let redisUrl = env.REDIS_URL;
+    let redisUrl = options.redisUrl;
     if (!redisUrl && need.redis) {
       embedded.redis = await startRedisServer({ dataDir: join(dataDir, 'redis') });
       redisUrl = embedded.redis.url;
     }
-    let vaultAddr = env.VAULT_ADDR || undefined;
-    let vaultToken = env.VAULT_TOKEN || undefined;
+    let vaultAddr = options.vaultAddr;
+    let vaultToken = options.vaultToken;
     if (!vaultAddr && need.vault) {
       // Like `vault server -dev`: in memory, in this process; tokens do not survive a restart.
       embedded.vault = await startVaultDevServer();
@@ -70,6 +87,7 @@ export async function resolveServices(options: ResolveOptions = {}): Promise<Res
       dataDir,
       embedded,
       stop,
+      kill,
     };
   } catch (err) {
     await stop();

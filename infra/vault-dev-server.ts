@@ -10,10 +10,12 @@ import {
   VaultApiError,
   randomId,
 } from './vault/token-store.ts';
+import { TransitEngine } from './vault/transit.ts';
 
 /**
  * A Vault-API-compatible development server for the token auth method (`/v1/auth/token/*`),
- * a minimal ACL policy store (`/v1/sys/policy/*`, `/v1/sys/policies/acl/*`) and `/v1/sys/health`.
+ * a minimal ACL policy store (`/v1/sys/policy/*`, `/v1/sys/policies/acl/*`), the transit engine for Ed25519
+ * signing keys (`/v1/transit/*`, see vault/transit.ts) and `/v1/sys/health`.
  *
  * Like `vault server -dev`, everything lives in memory: stopping the server loses every token.
  * Time comes from the injected Clock, so a ManualClock can expire a 2 h token instantly.
@@ -26,6 +28,11 @@ export interface VaultDevServerOptions {
   /** The root token's ID; random (`hvs.…`) when omitted. */
   rootToken?: string;
   clock?: Clock;
+  /**
+   * Where the transit engine keeps its keyring (0600). Without it transit keys live in memory and a
+   * restart makes new ones. Keep it outside the system's data directory: it holds signing keys.
+   */
+  transitKeyringFile?: string;
 }
 
 export interface VaultDevServer {
@@ -47,6 +54,7 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
   const store = new TokenStore(clock, policies);
   store.addRootToken(rootToken);
   const clusterId = randomUUID();
+  const transit = new TransitEngine({ clock, keyringFile: options.transitKeyringFile });
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -218,6 +226,9 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
       default:
         break;
     }
+    const transitRoute = transit.route(path, op);
+    if (transitRoute === 'unsupported-operation') return transitRoute;
+    if (transitRoute) return { capability: transitRoute.capability, run: (c) => transitRoute.run(c.body) };
     const policyPath = /^sys\/(?:policy|policies\/acl)\/([^/]+)$/.exec(path);
     if (policyPath)
       return policyRoute(

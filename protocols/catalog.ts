@@ -7,12 +7,14 @@ import type { z } from 'zod';
 import { agentMessages } from './messages/agent.ts';
 import { agentEventMessages } from './messages/agent-events.ts';
 import { apiMessages } from './messages/api.ts';
+import { contextMessages } from './messages/context.ts';
 import { demoMessages } from './messages/demo.ts';
 import { governanceMessages } from './messages/governance.ts';
 import { ledgerMessages } from './messages/ledger.ts';
 import { runMessages } from './messages/run.ts';
 import { supervisorMessages } from './messages/supervisor.ts';
 import { systemMessages } from './messages/system.ts';
+import { witnessMessages } from './messages/witness.ts';
 
 export const catalog = {
   ...systemMessages,
@@ -23,7 +25,9 @@ export const catalog = {
   ...governanceMessages,
   ...supervisorMessages,
   ...ledgerMessages,
+  ...witnessMessages,
   ...apiMessages,
+  ...contextMessages,
 } as const;
 
 export type Catalog = typeof catalog;

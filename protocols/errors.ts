@@ -48,6 +48,10 @@ export const ERROR_CODES = [
   'GOV_ERR_TASK_NOT_HANDLED',
   'GOV_ERR_RUN_CANCELLED',
   'GOV_ERR_AGENT_LOST',
+  'GOV_ERR_MEMORY_NOT_FOUND',
+  'GOV_ERR_MEMORY_TOO_LARGE',
+  'GOV_ERR_CHECKPOINT_NOT_FOUND',
+  'GOV_ERR_INVALID_TARGET',
 ] as const;
 
 export interface GovErrorOptions {
@@ -132,6 +136,14 @@ export const TaskCancelledError = define('GOV_ERR_TASK_CANCELLED', 'TaskCancelle
 export const TaskNotHandledError = define('GOV_ERR_TASK_NOT_HANDLED', 'TaskNotHandledError', false);
 export const RunCancelledError = define('GOV_ERR_RUN_CANCELLED', 'RunCancelledError', false);
 export const AgentLostError = define('GOV_ERR_AGENT_LOST', 'AgentLostError', true);
+export const MemoryNotFoundError = define('GOV_ERR_MEMORY_NOT_FOUND', 'MemoryNotFoundError', false);
+export const MemoryTooLargeError = define('GOV_ERR_MEMORY_TOO_LARGE', 'MemoryTooLargeError', false);
+export const CheckpointNotFoundError = define(
+  'GOV_ERR_CHECKPOINT_NOT_FOUND',
+  'CheckpointNotFoundError',
+  false,
+);
+export const InvalidTargetError = define('GOV_ERR_INVALID_TARGET', 'InvalidTargetError', false);
 
 /** Instance types of the classes above, so `err: TokenRevokedError` works in annotations. */
 export type InternalError = InstanceType<typeof InternalError>;
@@ -171,6 +183,10 @@ export type TaskCancelledError = InstanceType<typeof TaskCancelledError>;
 export type TaskNotHandledError = InstanceType<typeof TaskNotHandledError>;
 export type RunCancelledError = InstanceType<typeof RunCancelledError>;
 export type AgentLostError = InstanceType<typeof AgentLostError>;
+export type MemoryNotFoundError = InstanceType<typeof MemoryNotFoundError>;
+export type MemoryTooLargeError = InstanceType<typeof MemoryTooLargeError>;
+export type CheckpointNotFoundError = InstanceType<typeof CheckpointNotFoundError>;
+export type InvalidTargetError = InstanceType<typeof InvalidTargetError>;
 
 /** JSON form of an error, as carried in exit reports, dead letters and HTTP bodies. */
 export interface SerializedError {

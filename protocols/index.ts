@@ -5,3 +5,5 @@ export * from './errors.ts';
 export * from './subjects.ts';
 export * from './tiers.ts';
 export { SerializedErrorSchema } from './messages/system.ts';
+export * from './actor-kinds.ts';
+export type { SupervisorTree } from './messages/supervisor.ts';

@@ -45,8 +45,17 @@ export type StartDescriptor =
    * supervisor's own), set right after every spawn, restarts included. Higher = lower CPU priority
    * under contention; it costs nothing when a core is idle. Only lowering is allowed: a negative value
    * needs CAP_SYS_NICE, and a supervisor that cannot apply its spec should not depend on privileges.
+   * `env`: environment variables the child process gets over its supervisor's (its own credentials,
+   * for one), so nothing has to edit the supervisor's environment for a child's sake.
    */
-  | { kind: 'process'; actorKind: string; actorId: string; args?: Record<string, unknown>; nice?: number }
+  | {
+      kind: 'process';
+      actorKind: string;
+      actorId: string;
+      args?: Record<string, unknown>;
+      nice?: number;
+      env?: Record<string, string>;
+    }
   /** A nested supervisor. */
   | { kind: 'supervisor'; spec: SupervisorSpec };
 
@@ -157,6 +166,13 @@ export function validateChildSpec(child: ChildSpec): void {
       fail(`child ${child.id}: start needs an actorKind`, ctx);
     if (typeof start.actorId !== 'string' || start.actorId === '')
       fail(`child ${child.id}: start needs an actorId`, ctx);
+    const env = (start as { env?: unknown }).env;
+    if (env !== undefined) {
+      if (start.kind !== 'process') fail(`child ${child.id}: env applies only to process children`, ctx);
+      const entries = typeof env === 'object' && env !== null ? Object.values(env) : [undefined];
+      if (!entries.every((v) => typeof v === 'string'))
+        fail(`child ${child.id}: env must map variable names to strings`, ctx);
+    }
     const nice = (start as { nice?: unknown }).nice;
     if (nice !== undefined) {
       // An in-host actor shares its host's threads: there is no process of its own to deprioritise.

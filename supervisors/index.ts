@@ -4,6 +4,4 @@ export * from './process-child.ts';
 export * from './supervisor.ts';
 export * from './supervisor-logic.ts';
 export * from './supervisor-options.ts';
-export * from './system-spec.ts';
-export * from './teams.ts';
 export * from './supervisor-tree.ts';

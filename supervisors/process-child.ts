@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { childEnvironment, readEnvironment } from '../infra/environment.ts';
 
 export interface ProcessExit {
   code: number | null;
@@ -31,7 +32,8 @@ export interface ProcessChildOptions {
   natsUrl: string;
   args?: Record<string, unknown>;
   heartbeatMs?: number;
-  env?: NodeJS.ProcessEnv;
+  /** Environment given to the child over this process's own (credentials, settings of its spec). */
+  env?: Readonly<Record<string, string>>;
   /** Where the child's stderr goes; default: inherited. */
   stderr?: 'inherit' | 'ignore';
   /** Niceness of the child's process (0..19, see `StartDescriptor`); absent: inherited. */
@@ -69,7 +71,7 @@ const SOURCE_ENTRY = fileURLToPath(new URL('../cli/agov.mjs', import.meta.url));
  * half the time, which matters for restart latency), else the TypeScript sources through tsx.
  */
 export function agovEntry(): string {
-  return existsSync(BUNDLE) && process.env.AGOV_NO_BUNDLE !== '1' ? BUNDLE : SOURCE_ENTRY;
+  return existsSync(BUNDLE) && !readEnvironment().noBundle ? BUNDLE : SOURCE_ENTRY;
 }
 
 export function spawnProcessChild(options: ProcessChildOptions): ProcessChild {
@@ -79,13 +81,12 @@ export function spawnProcessChild(options: ProcessChildOptions): ProcessChild {
   // the child exits, so no orphan keeps running under an id its restarted supervisor will reuse.
   const child: ChildProcess = spawn(process.execPath, argv, {
     stdio: ['pipe', 'ignore', options.stderr ?? 'inherit'],
-    env: {
-      ...process.env,
+    env: childEnvironment({
       ...options.env,
       NATS_URL: options.natsUrl,
       AGOV_ACTOR_ARGS: JSON.stringify(options.args ?? {}),
       AGOV_EXIT_WITH_PARENT: '1',
-    },
+    }),
   });
   let niceError: Error | undefined;
   if (options.nice !== undefined && child.pid !== undefined) {

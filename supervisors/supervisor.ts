@@ -31,10 +31,18 @@ import {
   type ActorKind,
   defineActorKind,
 } from '../actors/runtime/actor-kind.ts';
-import { ConfigError, GovError, type SerializedError, serializeError } from '../protocols/errors.ts';
+import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
+import { GovError, type SerializedError, serializeError, toGovError } from '../protocols/errors.ts';
 import { auditSubject, exitSubject, heartbeatSubject, startedSubject } from '../protocols/subjects.ts';
 import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
-import type { ChildSpec, StartDescriptor, SupervisorSpec } from './child-spec.ts';
+import { z } from 'zod';
+import { arg } from '../actors/runtime/start-args.ts';
+import {
+  type ChildSpec,
+  type StartDescriptor,
+  type SupervisorSpec,
+  validateSupervisorSpec,
+} from './child-spec.ts';
 import { HeartbeatWatchdog } from './heartbeat-watchdog.ts';
 import { askSupervisorTree } from './supervisor-tree.ts';
 import { type ProcessChild, spawnProcessChild } from './process-child.ts';
@@ -78,14 +86,23 @@ interface ChildRuntime {
   heartbeatStatus?: Record<string, unknown>;
 }
 
-export interface SupervisorArgs {
-  spec: SupervisorSpec;
-  /** Heartbeat interval given to children (ms). */
-  childHeartbeatMs?: number;
+/** Start arguments of a supervisor. */
+export const SupervisorArgsSchema = z.strictObject({
+  /** What it supervises; checked in full (validateSupervisorSpec) before anything starts. */
+  spec: z.custom<SupervisorSpec>().superRefine((spec, issues) => {
+    try {
+      validateSupervisorSpec(spec);
+    } catch (err) {
+      issues.addIssue({ code: 'custom', message: toGovError(err).message });
+    }
+  }),
+  /** Heartbeat interval given to children. */
+  childHeartbeatMs: arg.positive().default(DEFAULT_CHILD_HEARTBEAT_MS),
   /** Missed heartbeat intervals after which a child is declared hung. */
-  missedBeats?: number;
-  processStartTimeoutMs?: number;
-}
+  missedBeats: arg.positive().default(DEFAULT_MISSED_BEATS),
+  processStartTimeoutMs: arg.positive().default(DEFAULT_PROCESS_START_TIMEOUT_MS),
+});
+export type SupervisorArgs = z.output<typeof SupervisorArgsSchema>;
 
 function descriptorKind(d: StartDescriptor): { kind: string; actorId: string } {
   return d.kind === 'supervisor'
@@ -99,13 +116,12 @@ export type ActorKindLoader = (kind: string) => Promise<ActorKind> | ActorKind;
 /** The `supervisor` actor kind; `loadKind` resolves its in-host children's kinds, supervisors included. */
 export function createSupervisorKind(loadKind: ActorKindLoader) {
   return defineActorKind({
-    kind: 'supervisor',
+    kind: ACTOR_KIND.supervisor,
     description:
       'OTP-style supervisor: starts, watches and restarts its children (actors, processes, supervisors)',
+    args: SupervisorArgsSchema,
     start(ctx) {
-      const args = ctx.args as unknown as SupervisorArgs;
-      if (!args?.spec) throw new ConfigError(`supervisor ${ctx.id} needs a spec argument`);
-      return new SupervisorRuntime(ctx, args, loadKind).behavior();
+      return new SupervisorRuntime(ctx, loadKind).behavior();
     },
   });
 }
@@ -116,6 +132,7 @@ class SupervisorRuntime {
   private readonly timers = new Map<string, TimerHandle>();
   private readonly watchdog: HeartbeatWatchdog;
   private readonly heartbeatMs: number;
+  private readonly args: SupervisorArgs;
   private incarnations = 0;
   /** Inputs to the reducer, one at a time (the runtime contract of supervisor-logic.ts). */
   private queue: Promise<void> = Promise.resolve();
@@ -126,12 +143,12 @@ class SupervisorRuntime {
   private readonly audits = new Set<Promise<void>>();
 
   constructor(
-    private readonly ctx: ActorContext,
-    private readonly args: SupervisorArgs,
+    private readonly ctx: ActorContext<SupervisorArgs>,
     private readonly loadKind: ActorKindLoader,
   ) {
-    this.heartbeatMs = args.childHeartbeatMs ?? DEFAULT_CHILD_HEARTBEAT_MS;
-    this.watchdog = new HeartbeatWatchdog(args.missedBeats ?? DEFAULT_MISSED_BEATS);
+    this.args = ctx.args;
+    this.heartbeatMs = this.args.childHeartbeatMs;
+    this.watchdog = new HeartbeatWatchdog(this.args.missedBeats);
   }
 
   async behavior(): Promise<ActorBehavior> {
@@ -270,7 +287,7 @@ class SupervisorRuntime {
     const busOptions = { ...this.ctx.busOptions } as Record<string, unknown>;
     delete busOptions.name;
     if (start.kind === 'process') {
-      const timeoutMs = this.args.processStartTimeoutMs ?? DEFAULT_PROCESS_START_TIMEOUT_MS;
+      const timeoutMs = this.args.processStartTimeoutMs;
       let timer: NodeJS.Timeout | undefined;
       const started = new Promise<void>((resolve, reject) => {
         const sub = this.ctx.bus.subscribeRaw(startedSubject(kind, actorId), () => {
@@ -297,6 +314,7 @@ class SupervisorRuntime {
         heartbeatMs: this.heartbeatMs,
         // Applied to every incarnation: a restart is a new process, spawned at the spec's priority.
         ...(start.nice !== undefined ? { nice: start.nice } : {}),
+        ...(start.env ? { env: start.env } : {}),
       });
       if (proc.niceError)
         this.ctx.log.warn('process child runs without its nice value', {

@@ -1,17 +1,15 @@
 /**
  * Options of the agent actor (kind `agent`) and the agent directory (kind `agent-directory`):
- * one `DEFAULT_*` constant per default, unit in the name, and the parser of the agent's start args.
+ * one `DEFAULT_*` constant per default, unit in the name, and the schema of the agent's start args.
  */
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../../protocols/errors.ts';
+import { z } from 'zod';
 import { isTier, type Tier } from '../../protocols/tiers.ts';
-
-export const AGENT_KIND = 'agent';
-export const AGENT_DIRECTORY_KIND = 'agent-directory';
+import { arg } from '../runtime/start-args.ts';
 
 /** Prefix of the Redis/Dragonfly key holding an agent's persisted lifecycle: `<prefix>:{<agentId>}:lifecycle`. */
 export const DEFAULT_AGENT_KEY_PREFIX = 'agov:agent';
-/** Data folder when AGOV_DATA_DIR is not set; an agent's work dir defaults to `<data>/agents/<agentId>`. */
+/** Data folder when none is given; an agent's work dir defaults to `<data>/agents/<agentId>`. */
 export const DEFAULT_AGENT_DATA_DIR = '.data';
 /** Longest a Redis read or write (load, persist, preflight ping) may take before it counts as failed. */
 export const DEFAULT_STORE_TIMEOUT_MS = 2_000;
@@ -37,7 +35,29 @@ export const DEFAULT_ASSUMED_HEARTBEAT_MS = 1_000;
 /** The directory forgets an agent unreachable (or exited) for this long. */
 export const DEFAULT_DIRECTORY_FORGET_MS = 10 * 60_000;
 
-/** Start arguments of an agent, as parsed. */
+/** Start arguments of an agent (kind `agent`), every default in it. */
+export const AgentArgsSchema = z.strictObject({
+  /** T0, T1 or T2; any other value starts the agent as T0 with a failing preflight (it reports why). */
+  tier: arg.text().default('T0'),
+  role: arg.text().optional(),
+  team: arg.text().optional(),
+  /** Whether it leads its team (set by the team spec). */
+  lead: arg.bool().default(false),
+  /** Where its lifecycle is persisted. */
+  redisUrl: arg.text(),
+  /** The data folder; the work dir defaults to `<dataDir>/agents/<agentId>`. */
+  dataDir: arg.text().default(DEFAULT_AGENT_DATA_DIR),
+  workDir: arg.text().optional(),
+  /** Discard a persisted lifecycle and start afresh (a terminated agent id may be reused this way). */
+  fresh: arg.bool().default(false),
+  /** Keep each exec task's working directory after the task (default: removed). */
+  keepTaskDirs: arg.bool().default(false),
+  keyPrefix: arg.text().default(DEFAULT_AGENT_KEY_PREFIX),
+  maxRestarts: arg.int(0).optional(),
+});
+export type AgentArgs = z.output<typeof AgentArgsSchema>;
+
+/** An agent's settings, compiled from its start arguments. */
 export interface AgentOptions {
   /** The tier asked for; when not a valid tier the agent starts as T0 and its preflight fails. */
   tier: Tier;
@@ -47,57 +67,26 @@ export interface AgentOptions {
   team: string | undefined;
   redisUrl: string;
   workDir: string;
-  /** Discard a persisted lifecycle and start afresh (a terminated agent id may be reused this way). */
   fresh: boolean;
-  /** Keep each exec task's working directory after the task (default: removed). */
   keepTaskDirs: boolean;
   keyPrefix: string;
   maxRestarts: number | undefined;
 }
 
-function str(v: unknown): string | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  return String(v);
-}
-
-function bool(v: unknown): boolean {
-  return v === true || v === 'true' || v === 1 || v === '1';
-}
-
-/**
- * Parses the agent's start arguments: `tier` (T0|T1|T2), `role?`, `team?`, `redisUrl` (or env
- * REDIS_URL), `workDir?` (default `$AGOV_DATA_DIR/agents/<id>`), `fresh?`, `keepTaskDirs?`,
- * `keyPrefix?`, `maxRestarts?`.
- * @throws ConfigError when no Redis URL is given at all (nowhere to persist the lifecycle).
- */
-export function parseAgentArgs(
-  agentId: string,
-  args: Readonly<Record<string, unknown>>,
-  env: NodeJS.ProcessEnv = process.env,
-): AgentOptions {
-  const requestedTier = str(args.tier) ?? 'T0';
-  const tierValid = isTier(requestedTier);
-  const redisUrl = str(args.redisUrl) ?? str(env.REDIS_URL);
-  if (!redisUrl)
-    throw new ConfigError(
-      `agent ${agentId}: no redisUrl argument and no REDIS_URL: the lifecycle cannot be persisted`,
-    );
-  const dataDir = str(env.AGOV_DATA_DIR) ?? DEFAULT_AGENT_DATA_DIR;
-  const maxRestarts = args.maxRestarts === undefined ? undefined : Number(args.maxRestarts);
-  if (maxRestarts !== undefined && !(Number.isInteger(maxRestarts) && maxRestarts >= 0)) {
-    throw new ConfigError(`agent ${agentId}: maxRestarts must be a non-negative integer`);
-  }
+/** Compiles an agent's parsed start arguments into its settings. */
+export function agentOptions(agentId: string, args: AgentArgs): AgentOptions {
+  const tierValid = isTier(args.tier);
   return {
-    tier: tierValid ? requestedTier : 'T0',
+    tier: isTier(args.tier) ? args.tier : 'T0',
     tierValid,
-    requestedTier,
-    role: str(args.role),
-    team: str(args.team),
-    redisUrl,
-    workDir: resolve(str(args.workDir) ?? join(dataDir, 'agents', agentId)),
-    fresh: bool(args.fresh),
-    keepTaskDirs: bool(args.keepTaskDirs),
-    keyPrefix: str(args.keyPrefix) ?? DEFAULT_AGENT_KEY_PREFIX,
-    maxRestarts,
+    requestedTier: args.tier,
+    role: args.role,
+    team: args.team,
+    redisUrl: args.redisUrl,
+    workDir: resolve(args.workDir ?? join(args.dataDir, 'agents', agentId)),
+    fresh: args.fresh,
+    keepTaskDirs: args.keepTaskDirs,
+    keyPrefix: args.keyPrefix,
+    maxRestarts: args.maxRestarts,
   };
 }

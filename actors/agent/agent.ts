@@ -46,12 +46,15 @@ import {
   TimeoutError,
   toGovError,
 } from '../../protocols/errors.ts';
+import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import { agentRegisterSubject, auditSubject } from '../../protocols/subjects.ts';
 import type { ActorBehavior, ActorContext } from '../runtime/actor-kind.ts';
 import { defineActorKind, type Refusal, refuse } from '../runtime/actor-kind.ts';
 import {
-  AGENT_KIND,
+  AgentArgsSchema,
+  type AgentArgs,
   type AgentOptions,
+  agentOptions,
   DEFAULT_AUDIT_TIMEOUT_MS,
   DEFAULT_BOOTSTRAP_RETRY_MS,
   DEFAULT_EXEC_KILL_GRACE_MS,
@@ -59,7 +62,6 @@ import {
   DEFAULT_RESULT_FALLBACK_OUTPUT_BYTES,
   DEFAULT_STORE_TIMEOUT_MS,
   DEFAULT_TASK_ABORT_GRACE_MS,
-  parseAgentArgs,
 } from './agent-options.ts';
 import {
   canAccept,
@@ -108,13 +110,14 @@ interface DispatchMeta {
   reason?: string;
 }
 
-/** The agent actor kind. Start args: tier, role?, team?, redisUrl (or REDIS_URL), workDir? (see agent-options.ts). */
+/** The agent actor kind. Start args: `AgentArgsSchema` (agent-options.ts). */
 export const agentKind = defineActorKind({
-  kind: AGENT_KIND,
+  kind: ACTOR_KIND.agent,
+  args: AgentArgsSchema,
   description:
     'a governed agent: persisted XState lifecycle, tiers, sandboxed task runners (noop, sleep, fail, exec, http)',
   async start(ctx) {
-    const agent = new GovernedAgent(ctx, parseAgentArgs(ctx.id, ctx.args));
+    const agent = new GovernedAgent(ctx, agentOptions(ctx.id, ctx.args));
     await agent.start();
     return agent.behavior();
   },
@@ -182,7 +185,7 @@ class GovernedAgent {
   private stopped = false;
 
   constructor(
-    private readonly ctx: ActorContext,
+    private readonly ctx: ActorContext<AgentArgs>,
     private readonly opts: AgentOptions,
   ) {
     this.id = ctx.id;

@@ -1,8 +1,8 @@
 /** Defaults and start arguments of the budget monitor. See docs/governance.md. */
-import { ConfigError } from '../../protocols/errors.ts';
+import { z } from 'zod';
+import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import { DEFAULT_DIAGNOSTIC_PIPELINE } from '../../protocols/pipeline/options.ts';
-import { argPositiveNumber, argStartFrom, argString, type StartFrom } from '../runtime/start-args.ts';
-import { DEFAULT_EVENT_ACK_WAIT_MS, DEFAULT_EVENT_RETRY_MS } from '../token/token-options.ts';
+import { arg } from '../runtime/start-args.ts';
 
 /** Name of the monitor's durable JetStream consumer on `gov.audit.run`. */
 export const DEFAULT_BUDGET_MONITOR_DURABLE = 'budget-monitor';
@@ -26,45 +26,32 @@ export const DEFAULT_HANDOFF_TTL_MS = 30 * 24 * 3_600_000;
 /** Run facts are kept this long after the last event (7 days, as the AUDIT stream). */
 export const DEFAULT_RUN_FACTS_TTL_MS = 7 * 24 * 3_600_000;
 
-export interface BudgetMonitorArgs {
-  redisUrl: string;
-  durable: string;
-  startFrom: StartFrom;
-  keyPrefix: string;
-  budgetKeyPrefix?: string;
-  handoffKeyPrefix: string;
-  timelineErrors: number;
-  maxAncestryDepth: number;
-  revokeTimeoutMs: number;
-  diagnosticTimeoutMs: number;
-  diagnosticDir: string;
-  ackWaitMs: number;
-  eventRetryMs: number;
-}
+/** Redelivery delay of a run event whose handling failed (Redis down). */
+export const DEFAULT_BUDGET_EVENT_RETRY_MS = 1_000;
+/** How long JetStream waits for the ack of a run event before redelivering it. */
+export const DEFAULT_BUDGET_EVENT_ACK_WAIT_MS = 30_000;
+/** Actor kind of the agents the monitor suspends on a breach. */
+export const DEFAULT_BUDGET_AGENT_KIND = ACTOR_KIND.agent;
 
-export function budgetMonitorArgs(
-  args: Readonly<Record<string, unknown>>,
-  env: NodeJS.ProcessEnv = process.env,
-): BudgetMonitorArgs {
-  const redisUrl = argString(args.redisUrl) ?? argString(env.REDIS_URL);
-  if (!redisUrl) throw new ConfigError('the budget monitor needs redisUrl (arg or REDIS_URL)');
-  const startFrom = argStartFrom(args.startFrom);
-  return {
-    redisUrl,
-    durable: argString(args.durable) ?? DEFAULT_BUDGET_MONITOR_DURABLE,
-    startFrom,
-    keyPrefix: argString(args.keyPrefix) ?? DEFAULT_BUDGET_RUN_KEY_PREFIX,
-    budgetKeyPrefix: argString(args.budgetKeyPrefix),
-    handoffKeyPrefix: argString(args.handoffKeyPrefix) ?? DEFAULT_HANDOFF_KEY_PREFIX,
-    timelineErrors: argPositiveNumber(args.timelineErrors, DEFAULT_TIMELINE_ERRORS),
-    maxAncestryDepth: argPositiveNumber(args.maxAncestryDepth, DEFAULT_MAX_ANCESTRY_DEPTH),
-    revokeTimeoutMs: argPositiveNumber(args.revokeTimeoutMs, DEFAULT_REVOKE_TIMEOUT_MS),
-    diagnosticTimeoutMs: argPositiveNumber(args.diagnosticTimeoutMs, DEFAULT_DIAGNOSTIC_TIMEOUT_MS),
-    diagnosticDir: argString(args.diagnosticDir) ?? DEFAULT_DIAGNOSTIC_DIR,
-    ackWaitMs: argPositiveNumber(args.ackWaitMs, DEFAULT_EVENT_ACK_WAIT_MS),
-    eventRetryMs: argPositiveNumber(args.eventRetryMs, DEFAULT_EVENT_RETRY_MS),
-  };
-}
+/** Start arguments of the budget monitor (kind `budget-monitor`). */
+export const BudgetMonitorArgsSchema = z.strictObject({
+  redisUrl: arg.text(),
+  durable: arg.text().default(DEFAULT_BUDGET_MONITOR_DURABLE),
+  startFrom: arg.startFrom(),
+  keyPrefix: arg.text().default(DEFAULT_BUDGET_RUN_KEY_PREFIX),
+  /** Prefix of the budget counters' keys (absent: the store's own default). */
+  budgetKeyPrefix: arg.text().optional(),
+  handoffKeyPrefix: arg.text().default(DEFAULT_HANDOFF_KEY_PREFIX),
+  timelineErrors: arg.positive().default(DEFAULT_TIMELINE_ERRORS),
+  maxAncestryDepth: arg.positive().default(DEFAULT_MAX_ANCESTRY_DEPTH),
+  revokeTimeoutMs: arg.positive().default(DEFAULT_REVOKE_TIMEOUT_MS),
+  diagnosticTimeoutMs: arg.positive().default(DEFAULT_DIAGNOSTIC_TIMEOUT_MS),
+  diagnosticDir: arg.text().default(DEFAULT_DIAGNOSTIC_DIR),
+  ackWaitMs: arg.positive().default(DEFAULT_BUDGET_EVENT_ACK_WAIT_MS),
+  eventRetryMs: arg.positive().default(DEFAULT_BUDGET_EVENT_RETRY_MS),
+  agentKind: arg.text().default(DEFAULT_BUDGET_AGENT_KIND),
+});
+export type BudgetMonitorArgs = z.output<typeof BudgetMonitorArgsSchema>;
 
 /** The file a diagnostic name points at: a path (with `/` or `.yaml`/`.yml`) as is, else `<dir>/<name>.yaml`. */
 export function diagnosticFile(name: string, dir = DEFAULT_DIAGNOSTIC_DIR): string {

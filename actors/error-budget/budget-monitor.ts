@@ -16,6 +16,7 @@
  * (`budget.event.v1` diagnostic-spawned / diagnostic-failed) → a handoff report is stored
  * (`handoff.ready.v1`).
  */
+import { ACTOR_KIND, SERVICE_NAME } from '../../protocols/actor-kinds.ts';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { BodyOf } from '../../protocols/catalog.ts';
@@ -35,15 +36,14 @@ import {
   serviceQueue,
   serviceSubject,
 } from '../../protocols/subjects.ts';
-import { buildHandoffReport } from '../handoff/handoff-report.ts';
-import { HandoffStore } from '../handoff/handoff-store.ts';
+import { buildHandoffReport } from './handoff-report.ts';
+import { HandoffStore } from './handoff-store.ts';
 import { consumeRunEvents, publishFeedAndAudit, type RunEventInfo } from '../../bus/index.ts';
 import { KeyedLock } from '../../infra/index.ts';
 import { type ActorContext, defineActorKind, refusing } from '../runtime/actor-kind.ts';
-import { DEFAULT_AGENT_KIND } from '../token/token-options.ts';
 import {
   type BudgetMonitorArgs,
-  budgetMonitorArgs,
+  BudgetMonitorArgsSchema,
   DEFAULT_DIAGNOSTIC_PIPELINE,
   DEFAULT_RUN_FACTS_TTL_MS,
   diagnosticFile,
@@ -67,7 +67,6 @@ export class BudgetMonitor {
     readonly budgets: RedisBudgetStore,
     readonly runs: BudgetRunStore,
     readonly handoffs: HandoffStore,
-    private readonly agentKind = DEFAULT_AGENT_KIND,
   ) {}
 
   private budgetOf(facts: RunFacts): CompiledBudget {
@@ -230,7 +229,7 @@ export class BudgetMonitor {
       token.reason = 'budget-exhausted';
       const agents = await this.runs.agents(runId);
       for (const agentId of agents) {
-        this.ctx.bus.tell(actorInbox(this.agentKind, agentId), {
+        this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
           type: 'agent.command.v1',
           body: { command: 'suspend', byTier: 'T2', by: 'budget-monitor', reason: 'budget-exhausted' },
           run: runId,
@@ -390,11 +389,12 @@ function windowsOf(r: BudgetReport): Windows {
 }
 
 export const budgetMonitorKind = defineActorKind({
-  kind: 'budget-monitor',
+  kind: ACTOR_KIND.budgetMonitor,
+  args: BudgetMonitorArgsSchema,
   description:
     'counts run errors against their error budgets; on a breach revokes, suspends, diagnoses and writes a handoff report',
   async start(ctx) {
-    const args = budgetMonitorArgs(ctx.args);
+    const args = ctx.args;
     const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: 3 });
     const monitor = new BudgetMonitor(
       ctx,
@@ -402,7 +402,6 @@ export const budgetMonitorKind = defineActorKind({
       new RedisBudgetStore({ redis, clock: ctx.clock, keyPrefix: args.budgetKeyPrefix }),
       new BudgetRunStore(redis, args.keyPrefix, args.timelineErrors, DEFAULT_RUN_FACTS_TTL_MS),
       new HandoffStore(redis, args.handoffKeyPrefix),
-      typeof ctx.args.agentKind === 'string' ? ctx.args.agentKind : DEFAULT_AGENT_KIND,
     );
     let consumer: { stop(): Promise<void> } | undefined;
     try {
@@ -424,8 +423,8 @@ export const budgetMonitorKind = defineActorKind({
     return {
       accepts: ['budget.report.v1', 'budget.status.v1', 'handoff.get.v1', 'handoff.list.v1'],
       subscriptions: [
-        { subject: allErrors(), queue: serviceQueue('budget-monitor') },
-        { subject: serviceSubject('handoff'), queue: serviceQueue('handoff') },
+        { subject: allErrors(), queue: serviceQueue(ACTOR_KIND.budgetMonitor) },
+        { subject: serviceSubject(SERVICE_NAME.handoff), queue: serviceQueue(SERVICE_NAME.handoff) },
       ],
       status: () => ({ counted: monitor.counted, breaches: monitor.breaches }),
       handle: (env, inc) => refusing(() => monitor.handle(env, inc.subject)),

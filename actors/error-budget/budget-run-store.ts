@@ -7,7 +7,7 @@
  * - `<p>:run:<runId>:agents`  set: agents seen on the run
  */
 import type { Redis } from 'ioredis';
-import type { HandoffError } from '../handoff/handoff-report.ts';
+import type { HandoffError } from './handoff-report.ts';
 import type { PipelineErrorBudget } from './pipeline-budget.ts';
 
 /** An error kept on a run's timeline: the handoff report's timeline entry. */

@@ -1,6 +1,8 @@
 /**
  * Options of the HTTP gateway actor (kind `gateway`): one `DEFAULT_*` constant per default, unit in
- * the name, and the pure resolution of its start arguments and environment into settings.
+ * the name, the schema of its start arguments and their compilation into settings. The env column:
+ * what `agov actor gateway` and `agov up` take from the environment when the argument is not given
+ * (system/environment-args.ts).
  *
  * | arg | env | default |
  * | --- | --- | --- |
@@ -15,9 +17,11 @@
  * | `diagnosticFile` | | `examples/diagnostic.yaml` |
  * | `orchestratorKind`, `tokenAuthorityKind`, `tokenRenewerKind`, `budgetMonitorKind`, `handoffKind`, `agentDirectoryKind` | | see below |
  */
-import { ConfigError } from '../../protocols/errors.ts';
+import { z } from 'zod';
+import { ACTOR_KIND, SERVICE_NAME } from '../../protocols/actor-kinds.ts';
+import { arg } from '../runtime/start-args.ts';
 
-export const GATEWAY_KIND = 'gateway';
+export const GATEWAY_KIND = ACTOR_KIND.gateway;
 
 /** HTTP port when none is configured. */
 export const DEFAULT_GATEWAY_PORT = 8080;
@@ -37,12 +41,12 @@ export const DEFAULT_DIAGNOSTIC_FILE = 'examples/diagnostic.yaml';
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
 
 /** Actor kinds whose service subjects (`gov.svc.<kind>`) the routes ask. */
-export const DEFAULT_ORCHESTRATOR_KIND = 'orchestrator';
-export const DEFAULT_TOKEN_AUTHORITY_KIND = 'token-authority';
-export const DEFAULT_TOKEN_RENEWER_KIND = 'token-renewer';
-export const DEFAULT_BUDGET_MONITOR_KIND = 'budget-monitor';
-export const DEFAULT_HANDOFF_KIND = 'handoff';
-export const DEFAULT_AGENT_DIRECTORY_KIND = 'agent-directory';
+export const DEFAULT_ORCHESTRATOR_KIND = ACTOR_KIND.orchestrator;
+export const DEFAULT_TOKEN_AUTHORITY_KIND = ACTOR_KIND.tokenAuthority;
+export const DEFAULT_TOKEN_RENEWER_KIND = ACTOR_KIND.tokenRenewer;
+export const DEFAULT_BUDGET_MONITOR_KIND = ACTOR_KIND.budgetMonitor;
+export const DEFAULT_HANDOFF_KIND = SERVICE_NAME.handoff;
+export const DEFAULT_AGENT_DIRECTORY_KIND = ACTOR_KIND.agentDirectory;
 
 export interface ServiceKinds {
   orchestrator: string;
@@ -67,78 +71,63 @@ export interface GatewaySettings {
   services: ServiceKinds;
 }
 
-function str(args: Readonly<Record<string, unknown>>, name: string, envValue?: string): string | undefined {
-  const v = args[name] ?? envValue;
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string' && typeof v !== 'number')
-    throw new ConfigError(`gateway arg ${name} must be a string`);
-  return String(v);
-}
-
-function int(
-  args: Readonly<Record<string, unknown>>,
-  name: string,
-  def: number,
-  min: number,
-  max: number,
-  envValue?: string,
-): number {
-  const raw = args[name] ?? envValue;
-  if (raw === undefined || raw === null || raw === '') return def;
-  const n = typeof raw === 'number' ? raw : Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ConfigError(
-      `gateway arg ${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`,
-    );
-  }
-  return n;
-}
-
-/** Splits an inline key list: a comma-separated string, or an array of strings / `{name, tier, key}` objects. */
-function keySpecs(v: unknown): string[] {
-  if (v === undefined || v === null || v === '') return [];
-  if (typeof v === 'string')
-    return v
+/** Inline API keys: `name:tier:key,…`, or a list of such strings or `{name, tier, key}` objects. */
+const apiKeysArg = z.union([
+  z.string().transform((v) =>
+    v
       .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-  if (Array.isArray(v)) {
-    return v.map((item, i) => {
-      if (typeof item === 'string') return item.trim();
-      if (item && typeof item === 'object') {
-        const { name, tier, key } = item as Record<string, unknown>;
-        if (typeof name === 'string' && typeof tier === 'string' && typeof key === 'string')
-          return `${name}:${tier}:${key}`;
-      }
-      throw new ConfigError(`gateway arg apiKeys[${i}] must be "name:tier:key" or {name, tier, key}`);
-    });
-  }
-  throw new ConfigError('gateway arg apiKeys must be "name:tier:key,…" or a list');
-}
+      .map((k) => k.trim())
+      .filter(Boolean),
+  ),
+  z.array(
+    z.union([
+      z.string().transform((k) => k.trim()),
+      z
+        .strictObject({ name: z.string(), tier: z.string(), key: z.string() })
+        .transform((k) => `${k.name}:${k.tier}:${k.key}`),
+    ]),
+  ),
+]);
 
-/** Resolves the gateway's start arguments (and environment) into settings; throws ConfigError naming the bad value. */
-export function gatewaySettings(
-  args: Readonly<Record<string, unknown>>,
-  env: NodeJS.ProcessEnv = process.env,
-): GatewaySettings {
-  const services: ServiceKinds = {
-    orchestrator: str(args, 'orchestratorKind') ?? DEFAULT_ORCHESTRATOR_KIND,
-    tokenAuthority: str(args, 'tokenAuthorityKind') ?? DEFAULT_TOKEN_AUTHORITY_KIND,
-    tokenRenewer: str(args, 'tokenRenewerKind') ?? DEFAULT_TOKEN_RENEWER_KIND,
-    budgetMonitor: str(args, 'budgetMonitorKind') ?? DEFAULT_BUDGET_MONITOR_KIND,
-    handoff: str(args, 'handoffKind') ?? DEFAULT_HANDOFF_KIND,
-    agentDirectory: str(args, 'agentDirectoryKind') ?? DEFAULT_AGENT_DIRECTORY_KIND,
-  };
+/** Start arguments of the gateway. */
+export const GatewayArgsSchema = z.strictObject({
+  port: arg.int(0, 65_535).default(DEFAULT_GATEWAY_PORT),
+  host: arg.text().default(DEFAULT_GATEWAY_HOST),
+  apiKeys: apiKeysArg.default([]),
+  apiKeysFile: arg.text().optional(),
+  metricsKey: arg.text().optional(),
+  bodyLimitBytes: arg.int(1, 64 * 1024 * 1024).default(DEFAULT_BODY_LIMIT_BYTES),
+  askTimeoutMs: arg.int(1, 600_000).default(DEFAULT_GATEWAY_ASK_TIMEOUT_MS),
+  auditTimeoutMs: arg.int(1, 600_000).default(DEFAULT_AUDIT_TIMEOUT_MS),
+  diagnosticFile: arg.text().default(DEFAULT_DIAGNOSTIC_FILE),
+  orchestratorKind: arg.text().default(DEFAULT_ORCHESTRATOR_KIND),
+  tokenAuthorityKind: arg.text().default(DEFAULT_TOKEN_AUTHORITY_KIND),
+  tokenRenewerKind: arg.text().default(DEFAULT_TOKEN_RENEWER_KIND),
+  budgetMonitorKind: arg.text().default(DEFAULT_BUDGET_MONITOR_KIND),
+  handoffKind: arg.text().default(DEFAULT_HANDOFF_KIND),
+  agentDirectoryKind: arg.text().default(DEFAULT_AGENT_DIRECTORY_KIND),
+});
+export type GatewayArgs = z.output<typeof GatewayArgsSchema>;
+
+/** Compiles the gateway's parsed start arguments into its settings. */
+export function gatewaySettings(args: GatewayArgs): GatewaySettings {
   return {
-    port: int(args, 'port', DEFAULT_GATEWAY_PORT, 0, 65_535, env.AGOV_HTTP_PORT),
-    host: str(args, 'host', env.AGOV_HTTP_HOST) ?? DEFAULT_GATEWAY_HOST,
-    apiKeySpecs: keySpecs(args.apiKeys ?? env.AGOV_API_KEYS),
-    apiKeysFile: str(args, 'apiKeysFile', env.AGOV_API_KEYS_FILE),
-    metricsKey: str(args, 'metricsKey', env.AGOV_METRICS_KEY),
-    bodyLimitBytes: int(args, 'bodyLimitBytes', DEFAULT_BODY_LIMIT_BYTES, 1, 64 * 1024 * 1024),
-    askTimeoutMs: int(args, 'askTimeoutMs', DEFAULT_GATEWAY_ASK_TIMEOUT_MS, 1, 600_000),
-    auditTimeoutMs: int(args, 'auditTimeoutMs', DEFAULT_AUDIT_TIMEOUT_MS, 1, 600_000),
-    diagnosticFile: str(args, 'diagnosticFile') ?? DEFAULT_DIAGNOSTIC_FILE,
-    services,
+    port: args.port,
+    host: args.host,
+    apiKeySpecs: args.apiKeys,
+    apiKeysFile: args.apiKeysFile,
+    metricsKey: args.metricsKey,
+    bodyLimitBytes: args.bodyLimitBytes,
+    askTimeoutMs: args.askTimeoutMs,
+    auditTimeoutMs: args.auditTimeoutMs,
+    diagnosticFile: args.diagnosticFile,
+    services: {
+      orchestrator: args.orchestratorKind,
+      tokenAuthority: args.tokenAuthorityKind,
+      tokenRenewer: args.tokenRenewerKind,
+      budgetMonitor: args.budgetMonitorKind,
+      handoff: args.handoffKind,
+      agentDirectory: args.agentDirectoryKind,
+    },
   };
 }

@@ -13,7 +13,12 @@ import { AUDIT_STREAM, ensureStreams, streamDeclarations } from '../../bus/strea
 import { ConfigError, toGovError } from '../../protocols/errors.ts';
 import { defineActorKind } from '../runtime/actor-kind.ts';
 import { ApiKeyStore } from './auth.ts';
-import { DEFAULT_CLOSE_GRACE_MS, GATEWAY_KIND, gatewaySettings } from './gateway-options.ts';
+import {
+  DEFAULT_CLOSE_GRACE_MS,
+  GATEWAY_KIND,
+  GatewayArgsSchema,
+  gatewaySettings,
+} from './gateway-options.ts';
 import { GatewayMetrics } from './metrics.ts';
 import type { GatewayDeps } from './route-def.ts';
 import { createGatewayServer } from './server.ts';
@@ -36,6 +41,7 @@ export const gatewayKind = defineActorKind({
   kind: GATEWAY_KIND,
   description:
     'HTTP API (Fastify) in front of the bus: pipelines, run tokens, error budgets, handoffs, agents, health, metrics',
+  args: GatewayArgsSchema,
   async start(ctx) {
     const settings = gatewaySettings(ctx.args);
     const keys = ApiKeyStore.fromConfig(settings.apiKeySpecs, settings.apiKeysFile);

@@ -2,7 +2,7 @@
  * The gateway's OpenAPI 3.1 document, generated from the route declarations (route-def.ts): the
  * same zod schemas that validate requests give the request and response schemas, so the document
  * cannot drift from the code. Served at `GET /api/openapi.json` and kept as docs/openapi.json
- * (protocols/schema-files.ts; `npm run schemas` rewrites it, a test keeps it fresh).
+ * (system/schema-files.ts; `npm run schemas` rewrites it, a test keeps it fresh).
  */
 import { z } from 'zod';
 import { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT } from './gateway-options.ts';

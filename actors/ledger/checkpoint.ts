@@ -45,6 +45,26 @@ export interface CheckpointSigner {
   sign(cp: Checkpoint): SignedCheckpoint;
 }
 
+/**
+ * A signer whose private key lives elsewhere (Vault transit): signing is a request, so it is async and
+ * happens outside the store's transactions. A local {@link CheckpointSigner} fits through {@link asAsyncSigner}.
+ */
+export interface RemoteCheckpointSigner {
+  readonly keyName: string;
+  readonly keyId: string;
+  readonly publicKey: KeyObject;
+  sign(cp: Checkpoint): Promise<SignedCheckpoint>;
+}
+
+export function asAsyncSigner(signer: CheckpointSigner): RemoteCheckpointSigner {
+  return {
+    keyName: signer.keyName,
+    keyId: signer.keyId,
+    publicKey: signer.publicKey,
+    sign: async (cp) => signer.sign(cp),
+  };
+}
+
 const ED25519_TYPE = 0x01;
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');

@@ -34,7 +34,9 @@ export {
   type Checkpoint,
   type CheckpointSigner,
   type GeneratedKeyPair,
+  type RemoteCheckpointSigner,
   type SignedCheckpoint,
+  asAsyncSigner,
   checkpointSignatureProblem,
   checkpointText,
   createSigner,
@@ -49,6 +51,21 @@ export {
   verifyCheckpoint,
 } from './checkpoint.ts';
 export * from './ledger-options.ts';
+export {
+  keyFingerprint,
+  normalizeFingerprint,
+  resolveTrustedKey,
+  type TrustedKey,
+  type TrustInputs,
+} from './trust.ts';
+export {
+  createTransitSigner,
+  DEFAULT_LEDGER_TRANSIT_KEY,
+  DEFAULT_TRANSIT_MOUNT,
+  readTransitPublicKey,
+  type TransitSignerOptions,
+  transitSignerPolicy,
+} from './transit-signer.ts';
 export {
   type AppendResult,
   type DuplicateEvent,

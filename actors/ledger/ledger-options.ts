@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 /** Defaults of the audit ledger (one constant per default, unit in the name). */
 import type { Clock } from '../../infra/clock.ts';
 import type { CheckpointSigner } from './checkpoint.ts';
@@ -45,8 +46,13 @@ export interface LedgerStoreOptions {
   path: string;
   /** Checkpoint origin (and signed-note key name). */
   origin?: string;
-  /** Signs checkpoints; without one the store cannot checkpoint. */
+  /** Signs checkpoints in-process; without one the store cannot {@link LedgerStore.checkpoint}. */
   signer?: CheckpointSigner;
+  /**
+   * The public key of a signer that lives elsewhere (Vault transit): checkpoints signed there are
+   * stored through {@link LedgerStore.addCheckpoint}, which checks them against this key.
+   */
+  checkpointKey?: KeyObject;
   /** Auto-checkpoint every N entries; 0 disables auto checkpoints. */
   checkpointEveryEntries?: number;
   /** Time source of checkpoint timestamps. */

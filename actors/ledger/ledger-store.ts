@@ -27,7 +27,12 @@ import {
   LedgerTamperedError,
 } from '../../protocols/errors.ts';
 import { type AuditEvent, type JsonObject, decodeEvent, encodeEventText } from './canonical.ts';
-import type { CheckpointSigner, SignedCheckpoint } from './checkpoint.ts';
+import {
+  type Checkpoint,
+  type CheckpointSigner,
+  checkpointSignatureProblem,
+  type SignedCheckpoint,
+} from './checkpoint.ts';
 import {
   DEFAULT_BUSY_TIMEOUT_MS,
   DEFAULT_CHECKPOINT_EVERY_ENTRIES,
@@ -86,6 +91,16 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   key_id    TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checkpoints_by_size ON checkpoints(size);
+
+-- Witness cosignature lines (C2SP tlog-cosignature) of checkpoints, as the witnesses sent them.
+-- Outside the Merkle tree; a verifier checks them with the witnesses' own (pinned) keys.
+CREATE TABLE IF NOT EXISTS cosignatures (
+  size        INTEGER NOT NULL,
+  witness     TEXT    NOT NULL,
+  line        TEXT    NOT NULL,
+  received_ts INTEGER NOT NULL,
+  PRIMARY KEY (size, witness)
+) WITHOUT ROWID;
 
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
   BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: UPDATE refused'); END;
@@ -307,6 +322,7 @@ export class LedgerStore implements NodeReader {
   readonly origin: string;
   readonly path: string;
   private readonly signer: CheckpointSigner | undefined;
+  private readonly checkpointKey: KeyObject | undefined;
   private readonly every: number;
   private readonly clock: Clock;
   private readonly readonly: boolean;
@@ -332,6 +348,7 @@ export class LedgerStore implements NodeReader {
     this.path = opts.path;
     this.origin = opts.origin ?? opts.signer?.keyName ?? DEFAULT_LEDGER_ORIGIN;
     this.signer = opts.signer;
+    this.checkpointKey = opts.checkpointKey;
     if (this.signer && this.signer.keyName !== this.origin) {
       throw new ConfigError(
         `ledger origin "${this.origin}" differs from the signing key name "${this.signer.keyName}"`,
@@ -399,9 +416,64 @@ export class LedgerStore implements NodeReader {
     return this.frontier.size;
   }
 
-  /** Public half of the signing key, when the store signs. */
+  /** Public half of the signing key (the local signer's, or the remote signer's `checkpointKey`). */
   get publicKey(): KeyObject | undefined {
-    return this.signer?.publicKey;
+    return this.signer?.publicKey ?? this.checkpointKey;
+  }
+
+  /** MTH of the first `size` entries (O(log n) node reads). */
+  rootAt(size: number): Buffer {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.size) {
+      throw new RangeError(`no tree of size ${size} in a ledger of ${this.size} entries`);
+    }
+    return size === this.size ? this.frontier.root() : CompactRange.fromReader(this, size).root();
+  }
+
+  /** The tree head to sign now: nothing is written. Sign it elsewhere, then {@link addCheckpoint}. */
+  treeHead(): Checkpoint {
+    return {
+      origin: this.origin,
+      size: this.frontier.size,
+      root: this.frontier.root(),
+      ts: this.clock.now(),
+    };
+  }
+
+  /**
+   * Stores a checkpoint signed elsewhere (Vault transit), once it is shown to be this ledger's: the
+   * signature verifies under `checkpointKey`, the origin is this ledger's, and the root is the tree's
+   * root at that size. On disk, with every entry it covers, when this returns.
+   * @throws LedgerTamperedError when the checkpoint does not describe this tree; ConfigError without a key
+   */
+  addCheckpoint(sc: SignedCheckpoint): SignedCheckpoint {
+    this.assertWritable();
+    const key = this.publicKey;
+    if (!key) throw new ConfigError('ledger store has no checkpoint key: cannot accept a signed checkpoint');
+    const problem =
+      sc.origin !== this.origin
+        ? `origin "${sc.origin}" is not this ledger's "${this.origin}"`
+        : sc.size > this.size
+          ? `size ${sc.size} is beyond the ledger's ${this.size} entries`
+          : checkpointSignatureProblem(sc, key);
+    if (problem) throw new LedgerTamperedError(`signed checkpoint refused: ${problem}`);
+    if (!this.rootAt(sc.size).equals(sc.root)) {
+      throw new LedgerTamperedError(
+        `signed checkpoint refused: its root is not the ledger's root at size ${sc.size}`,
+      );
+    }
+    try {
+      this.db
+        .transaction(() => {
+          this.stmts.insertCheckpoint.run(sc.origin, sc.size, sc.root, sc.ts, sc.signature, sc.keyId);
+        })
+        .immediate();
+      this.committed();
+    } catch (err) {
+      throw storeError('checkpoint failed', err);
+    }
+    this.lastCheckpointSize = Math.max(this.lastCheckpointSize, sc.size);
+    this.syncNow();
+    return sc;
   }
 
   /** Current tree head MTH(entries). */
@@ -612,6 +684,28 @@ export class LedgerStore implements NodeReader {
 
   private assertWritable(): void {
     if (this.readonly) throw new LedgerStoreError('ledger store was opened readonly', { retryable: false });
+  }
+
+  /** Keeps a witness's cosignature line of the checkpoint of `size` (the first one per witness and size). */
+  addCosignature(size: number, witness: string, line: string): void {
+    this.assertWritable();
+    this.db
+      .prepare('INSERT OR IGNORE INTO cosignatures(size, witness, line, received_ts) VALUES (?,?,?,?)')
+      .run(size, witness, line, this.clock.now());
+    this.committed();
+  }
+
+  /** The cosignature lines kept for the checkpoint of `size` (none in a file from before witnesses). */
+  cosignaturesAt(size: number): { witness: string; line: string }[] {
+    const exists = this.db
+      .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cosignatures'")
+      .get();
+    if (!exists) return [];
+    return this.db
+      .prepare<[number], { witness: string; line: string }>(
+        'SELECT witness, line FROM cosignatures WHERE size = ? ORDER BY witness',
+      )
+      .all(size);
   }
 
   /** Every stored checkpoint, oldest first. */

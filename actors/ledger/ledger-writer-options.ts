@@ -1,6 +1,7 @@
 /**
- * Options of the ledger-writer actor: defaults (one constant each, unit in the name) and the pure
- * resolution of its start arguments and environment into settings.
+ * Options of the ledger-writer actor: defaults (one constant each, unit in the name), the schema of
+ * its start arguments and their compilation into settings. (`agov actor ledger-writer` takes `dataDir`
+ * from AGOV_DATA_DIR and `key` from AGOV_LEDGER_KEY when not given: system/environment-args.ts.)
  *
  * | arg | env | default |
  * | --- | --- | --- |
@@ -20,8 +21,9 @@
  * | `secrets` (`strip`/`refuse`) | | `strip` |
  */
 import { join, resolve } from 'node:path';
-import { DEFAULT_DATA_DIR } from '../../infra/services.ts';
-import { ConfigError } from '../../protocols/errors.ts';
+import { z } from 'zod';
+import { DEFAULT_DATA_DIR } from '../../infra/environment.ts';
+import { arg } from '../runtime/start-args.ts';
 import {
   DEFAULT_CHECKPOINT_EVERY_ENTRIES,
   DEFAULT_CHECKPOINT_INTERVAL_MS,
@@ -48,19 +50,6 @@ export const DEFAULT_MAX_ACK_PENDING_ENTRIES = 20_000;
 export const DEFAULT_MAX_QUERY_ENTRIES = DEFAULT_QUERY_LIMIT_ENTRIES;
 /** What the envelope → event mapping does with a secret in a body. */
 export const DEFAULT_SECRET_POLICY = 'strip' as const;
-/**
- * Niceness the system runs the writer's process at, when services run as processes (the
- * `nice` of its child spec; not an actor arg: a process cannot be given a priority by what it runs).
- * The writer is a batch consumer of a durable stream: nothing waits for it synchronously, the stream
- * holds what it has not yet committed, and its lag shows in the stream's pending count and the
- * `ledger.appended` feed. So under CPU contention the pipeline path (publishers, nats-server, the
- * orchestrator) gets the CPU first; the writer takes the slack and commits larger batches, which
- * costs it less per event. Linux CFS weights: nice 10 gets ~1/9 of the share of a nice-0 task
- * competing for the same core (never zero), and the whole core when nothing competes. Measured on
- * 2 cores (docs/ledger.md "Throughput"). The cost is lag, and only under sustained overload is it
- * unbounded; see docs/ledger.md for when acks could pass `ackWaitMs` or heartbeats be missed.
- */
-export const DEFAULT_LEDGER_WRITER_NICE = 10;
 
 export { DEFAULT_CHECKPOINT_EVERY_ENTRIES, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_LEDGER_ORIGIN };
 
@@ -85,68 +74,45 @@ export interface LedgerWriterSettings {
   secrets: SecretPolicy;
 }
 
-function str(args: Readonly<Record<string, unknown>>, name: string): string | undefined {
-  const v = args[name];
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new ConfigError(`ledger-writer arg ${name} must be a string`);
-  return v;
-}
-
-function int(args: Readonly<Record<string, unknown>>, name: string, dflt: number, min: number): number {
-  const raw = args[name];
-  if (raw === undefined || raw === null || raw === '') return dflt;
-  const v = typeof raw === 'string' ? Number(raw) : raw;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw new ConfigError(
-      `ledger-writer arg ${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`,
-    );
-  }
-  return v;
-}
-
-function oneOf<T extends string>(
-  args: Readonly<Record<string, unknown>>,
-  name: string,
-  allowed: readonly T[],
-  dflt: T,
-): T {
-  const v = str(args, name);
-  if (v === undefined) return dflt;
-  if (!(allowed as readonly string[]).includes(v))
-    throw new ConfigError(`ledger-writer arg ${name} must be one of ${allowed.join(', ')}`);
-  return v as T;
-}
+/** Start arguments of the ledger writer (kind `ledger-writer`). */
+export const LedgerWriterArgsSchema = z.strictObject({
+  dataDir: arg.text().default(DEFAULT_DATA_DIR),
+  /** The ledger file (relative to dataDir), default `ledger.sqlite`. */
+  db: arg.text().default(DEFAULT_LEDGER_FILE),
+  /** Key material (Ed25519 seed hex/base64 or PKCS#8 PEM); absent: the key file. */
+  key: arg.text().optional(),
+  keyFile: arg.text().default(DEFAULT_LEDGER_KEY_FILE),
+  origin: arg.text().default(DEFAULT_LEDGER_ORIGIN),
+  checkpointEveryEntries: arg.int(0).default(DEFAULT_CHECKPOINT_EVERY_ENTRIES),
+  checkpointIntervalMs: arg.int(0).default(DEFAULT_CHECKPOINT_INTERVAL_MS),
+  batchMaxEntries: arg.int(1).default(DEFAULT_BATCH_MAX_ENTRIES),
+  ackWaitMs: arg.int(100).default(DEFAULT_ACK_WAIT_MS),
+  maxAckPending: arg.int(1).default(DEFAULT_MAX_ACK_PENDING_ENTRIES),
+  consumer: arg.text().default(DEFAULT_LEDGER_CONSUMER),
+  maxQueryEntries: arg.int(1).default(DEFAULT_MAX_QUERY_ENTRIES),
+  synchronous: z.enum(['FULL', 'NORMAL']).default(DEFAULT_SYNCHRONOUS),
+  secrets: z.enum(['strip', 'refuse']).default(DEFAULT_SECRET_POLICY),
+});
+export type LedgerWriterArgs = z.output<typeof LedgerWriterArgsSchema>;
 
 /** Default ledger path for a data dir (the CLI uses it too). */
-export function defaultLedgerPath(env: NodeJS.ProcessEnv = process.env): string {
-  return join(resolve(env.AGOV_DATA_DIR ?? DEFAULT_DATA_DIR), DEFAULT_LEDGER_FILE);
+export function defaultLedgerPath(dataDir = DEFAULT_DATA_DIR): string {
+  return join(resolve(dataDir), DEFAULT_LEDGER_FILE);
 }
 
-/** Resolves start arguments and environment into writer settings. Pure; throws ConfigError. */
-export function resolveLedgerWriterSettings(
-  args: Readonly<Record<string, unknown>>,
-  env: NodeJS.ProcessEnv = process.env,
-): LedgerWriterSettings {
-  const dataDir = resolve(str(args, 'dataDir') ?? env.AGOV_DATA_DIR ?? DEFAULT_DATA_DIR);
-  const keyFile = resolve(dataDir, str(args, 'keyFile') ?? DEFAULT_LEDGER_KEY_FILE);
+/** Compiles the writer's parsed start arguments into settings (paths resolved). */
+export function ledgerWriterSettings(args: LedgerWriterArgs): LedgerWriterSettings {
+  const dataDir = resolve(args.dataDir);
+  const keyFile = resolve(dataDir, args.keyFile);
   const publicKeyFile = keyFile.endsWith('.pem')
     ? keyFile.replace(/\.pem$/, '.pub.pem')
     : `${keyFile}.pub.pem`;
   return {
+    ...args,
     dataDir,
-    dbPath: resolve(dataDir, str(args, 'db') ?? DEFAULT_LEDGER_FILE),
-    key: str(args, 'key') ?? (env.AGOV_LEDGER_KEY || undefined),
+    dbPath: resolve(dataDir, args.db),
+    key: args.key,
     keyFile,
     publicKeyFile,
-    origin: str(args, 'origin') ?? DEFAULT_LEDGER_ORIGIN,
-    checkpointEveryEntries: int(args, 'checkpointEveryEntries', DEFAULT_CHECKPOINT_EVERY_ENTRIES, 0),
-    checkpointIntervalMs: int(args, 'checkpointIntervalMs', DEFAULT_CHECKPOINT_INTERVAL_MS, 0),
-    batchMaxEntries: int(args, 'batchMaxEntries', DEFAULT_BATCH_MAX_ENTRIES, 1),
-    ackWaitMs: int(args, 'ackWaitMs', DEFAULT_ACK_WAIT_MS, 100),
-    maxAckPending: int(args, 'maxAckPending', DEFAULT_MAX_ACK_PENDING_ENTRIES, 1),
-    consumer: str(args, 'consumer') ?? DEFAULT_LEDGER_CONSUMER,
-    maxQueryEntries: int(args, 'maxQueryEntries', DEFAULT_MAX_QUERY_ENTRIES, 1),
-    synchronous: oneOf(args, 'synchronous', ['FULL', 'NORMAL'] as const, DEFAULT_SYNCHRONOUS),
-    secrets: oneOf(args, 'secrets', ['strip', 'refuse'] as const, DEFAULT_SECRET_POLICY),
   };
 }

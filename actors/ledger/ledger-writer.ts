@@ -25,6 +25,7 @@
  * Key: `key` arg / AGOV_LEDGER_KEY (Ed25519 seed hex/base64 or PKCS#8 PEM), else `<dataDir>/ledger-key.pem`,
  * generated on first start with mode 0600 and its public key written beside it (`ledger-key.pub.pem`).
  */
+import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Consuming, ensureStreams, type JsMsg, ledgerWriterConsumer } from '../../bus/index.ts';
@@ -51,11 +52,15 @@ import {
   publicKeyPem,
 } from './checkpoint.ts';
 import { LedgerStore, entryView } from './ledger-store.ts';
-import { type LedgerWriterSettings, resolveLedgerWriterSettings } from './ledger-writer-options.ts';
+import {
+  LedgerWriterArgsSchema,
+  type LedgerWriterSettings,
+  ledgerWriterSettings,
+} from './ledger-writer-options.ts';
 import { proveConsistency, proveInclusion } from './prove.ts';
 import { verifyLedger } from './verify.ts';
 
-export const LEDGER_WRITER_KIND = 'ledger-writer';
+export const LEDGER_WRITER_KIND = ACTOR_KIND.ledgerWriter;
 
 /**
  * The signer from configuration, or from the key file (generated on first start, 0600, public key
@@ -105,9 +110,10 @@ export const ledgerWriterKind = defineActorKind({
   kind: LEDGER_WRITER_KIND,
   description:
     'consumes the AUDIT stream into the tamper-evident SQLite ledger; serves ledger queries and proofs',
+  args: LedgerWriterArgsSchema,
   async start(ctx) {
     const { bus, clock, log } = ctx;
-    const settings = resolveLedgerWriterSettings(ctx.args);
+    const settings = ledgerWriterSettings(ctx.args);
     mkdirSync(dirname(settings.dbPath), { recursive: true });
     const signer = loadOrCreateSigner(settings);
     const store = LedgerStore.open({
@@ -357,6 +363,9 @@ export const ledgerWriterKind = defineActorKind({
             body: { ...proof, body: store.entry(seq)!.body.toString('utf8') },
           };
         }
+        case 'ledger.cosignature.v1':
+          store.addCosignature(env.body.size, env.body.witness, env.body.line);
+          return undefined;
         case 'ledger.consistency.v1':
           return {
             type: 'ledger.consistency-proof.v1',
@@ -384,6 +393,7 @@ export const ledgerWriterKind = defineActorKind({
         'ledger.consistency.v1',
         'ledger.verify.v1',
         'ledger.head.v1',
+        'ledger.cosignature.v1',
       ],
       status: () => ({ size: store.size, signedSize: store.latestCheckpoint()?.size ?? 0, ...counts }),
       /**

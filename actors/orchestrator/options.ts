@@ -1,8 +1,10 @@
 /**
  * Defaults of the orchestrator actor. One constant per default, unit in the name.
- * Each can be overridden by a start argument of the same name in camelCase (`agov actor orchestrator
- * --id o1 --arg agentMissedBeats=5`); docs/orchestrator.md lists them.
+ * The ones in `OrchestratorArgsSchema` below are start arguments of the same name in camelCase
+ * (`agov actor orchestrator --id o1 --arg agentMissedBeats=5`); the others are fixed here.
  */
+import { z } from 'zod';
+import { arg } from '../runtime/start-args.ts';
 
 /** JetStream KV bucket holding every run's state (key = run id). */
 export const DEFAULT_RUNS_BUCKET = 'AGOV_RUNS';
@@ -56,3 +58,17 @@ export const DEFAULT_RESULTS_MAX_ACK_PENDING = 10_000;
 export const DEFAULT_RESULTS_BATCH = 256;
 /** Pause before a result that could not be handed over (owner unreachable, store error) is delivered again. */
 export const DEFAULT_RESULTS_RETRY_MS = 1_000;
+
+/** Start arguments of the orchestrator (kind `orchestrator`); the other defaults above are fixed. */
+export const OrchestratorArgsSchema = z.strictObject({
+  bucket: arg.text().default(DEFAULT_RUNS_BUCKET),
+  agentMissedBeats: arg.positive().default(DEFAULT_AGENT_MISSED_BEATS),
+  agentHeartbeatMs: arg.positive().default(DEFAULT_AGENT_HEARTBEAT_MS),
+  sweepIntervalMs: arg.positive().default(DEFAULT_SWEEP_INTERVAL_MS),
+  assignTimeoutMs: arg.positive().default(DEFAULT_ASSIGN_TIMEOUT_MS),
+  refusalCooldownMs: arg.positive().default(DEFAULT_REFUSAL_COOLDOWN_MS),
+  lostTaskGraceMs: arg.positive().default(DEFAULT_LOST_TASK_GRACE_MS),
+  /** Folder searched for `pipeline` tasks that name a pipeline (`name: diagnostic` → diagnostic.yaml). */
+  pipelinesDir: arg.text().optional(),
+});
+export type OrchestratorArgs = z.output<typeof OrchestratorArgsSchema>;

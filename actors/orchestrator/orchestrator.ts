@@ -14,6 +14,7 @@
  *   the KV bucket before any effect (assign, cancel, child run, event) is carried out, so a restarted
  *   orchestrator resumes every run where it stood (docs/orchestrator.md).
  */
+import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Subscription } from '@nats-io/transport-node';
 import type { IncomingContext } from '../../bus/bus.ts';
@@ -45,15 +46,10 @@ import { AgentDirectory } from './dispatcher/agent-selection.ts';
 import { JsPublisher } from '../../bus/index.ts';
 import { Outbox } from './outbox.ts';
 import {
-  DEFAULT_AGENT_HEARTBEAT_MS,
-  DEFAULT_AGENT_MISSED_BEATS,
-  DEFAULT_ASSIGN_TIMEOUT_MS,
   DEFAULT_AUDIT_DRAIN_MS,
   DEFAULT_AUDIT_RETRY_MS,
   DEFAULT_JS_ACK_TIMEOUT_MS,
   DEFAULT_LIST_LIMIT,
-  DEFAULT_LOST_TASK_GRACE_MS,
-  DEFAULT_REFUSAL_COOLDOWN_MS,
   DEFAULT_RESULTS_ACK_WAIT_MS,
   DEFAULT_RESULTS_BATCH,
   DEFAULT_RESULTS_DURABLE,
@@ -61,8 +57,8 @@ import {
   DEFAULT_RESULTS_RETRY_MS,
   DEFAULT_FAST_REPORTS_REMEMBERED,
   DEFAULT_FINISHED_RUNS_REMEMBERED,
-  DEFAULT_RUNS_BUCKET,
-  DEFAULT_SWEEP_INTERVAL_MS,
+  type OrchestratorArgs,
+  OrchestratorArgsSchema,
 } from './options.ts';
 import { childPipeline, requestPipeline } from './pipeline-source.ts';
 import {
@@ -86,38 +82,9 @@ import { RunEvents } from './run-events.ts';
 import { RunStore } from './run-store.ts';
 import { runGovernance } from './run-governance.ts';
 
-export const ORCHESTRATOR_KIND = 'orchestrator';
+export const ORCHESTRATOR_KIND = ACTOR_KIND.orchestrator;
 
-export interface OrchestratorSettings {
-  bucket: string;
-  agentMissedBeats: number;
-  agentHeartbeatMs: number;
-  sweepIntervalMs: number;
-  assignTimeoutMs: number;
-  refusalCooldownMs: number;
-  lostTaskGraceMs: number;
-  /** Folder searched for `pipeline` tasks that name a pipeline (`name: diagnostic` → diagnostic.yaml). */
-  pipelinesDir: string | undefined;
-}
-
-function settingsFrom(args: Readonly<Record<string, unknown>>): OrchestratorSettings {
-  const num = (k: string, d: number) =>
-    typeof args[k] === 'number'
-      ? (args[k] as number)
-      : typeof args[k] === 'string' && args[k] !== ''
-        ? Number(args[k])
-        : d;
-  return {
-    bucket: typeof args.bucket === 'string' ? args.bucket : DEFAULT_RUNS_BUCKET,
-    agentMissedBeats: num('agentMissedBeats', DEFAULT_AGENT_MISSED_BEATS),
-    agentHeartbeatMs: num('agentHeartbeatMs', DEFAULT_AGENT_HEARTBEAT_MS),
-    sweepIntervalMs: num('sweepIntervalMs', DEFAULT_SWEEP_INTERVAL_MS),
-    assignTimeoutMs: num('assignTimeoutMs', DEFAULT_ASSIGN_TIMEOUT_MS),
-    refusalCooldownMs: num('refusalCooldownMs', DEFAULT_REFUSAL_COOLDOWN_MS),
-    lostTaskGraceMs: num('lostTaskGraceMs', DEFAULT_LOST_TASK_GRACE_MS),
-    pipelinesDir: typeof args.pipelinesDir === 'string' ? args.pipelinesDir : undefined,
-  };
-}
+export type OrchestratorSettings = OrchestratorArgs;
 
 /** A fresh run id: time-ordered, a valid subject token. */
 export function newRunId(now: number): string {
@@ -942,8 +909,9 @@ export const orchestratorKind = defineActorKind({
   kind: ORCHESTRATOR_KIND,
   description:
     'runs pipelines: run.request.v1 / run.cancel.v1 / run.get.v1 / run.list.v1 on gov.svc.orchestrator',
+  args: OrchestratorArgsSchema,
   async start(ctx) {
-    const settings = settingsFrom(ctx.args);
+    const settings = ctx.args;
     await ensureStreams(ctx.bus);
     const publisher = new JsPublisher(ctx.bus.replies(), DEFAULT_JS_ACK_TIMEOUT_MS);
     const store = await RunStore.open(ctx.bus, settings.bucket, publisher);

@@ -53,7 +53,7 @@ export class RunStore {
 
   /** Opens (declaring it when missing) the bucket; writes go through `publisher` when given, else `kv.put`. */
   static async open(bus: Bus, bucket = DEFAULT_RUNS_BUCKET, publisher?: JsPublisher): Promise<RunStore> {
-    const kv = await bus.kv(bucket, { history: 1, storage: StorageType.File });
+    const kv = await bus.keyValue(bucket, { history: 1, storage: StorageType.File });
     return new RunStore(kv, kv instanceof Bucket ? publisher : undefined);
   }
 

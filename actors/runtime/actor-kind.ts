@@ -5,9 +5,13 @@ import type { MessageType } from '../../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import { type GovError, toGovError } from '../../protocols/errors.ts';
 import type { BusOptions } from '../../bus/bus-options.ts';
+import type { z } from 'zod';
+
+/** Start arguments before a kind's schema has typed them. */
+export type RawStartArgs = Readonly<Record<string, unknown>>;
 
 /** What an actor's behaviour sees of the world. All I/O goes through here. */
-export interface ActorContext {
+export interface ActorContext<A = RawStartArgs> {
   readonly id: string;
   readonly kind: string;
   /** The actor's inbox subject. */
@@ -15,8 +19,11 @@ export interface ActorContext {
   readonly bus: Bus;
   readonly clock: Clock;
   readonly log: Logger;
-  /** Start arguments (from the supervisor's child spec or `agov actor --arg k=v`). */
-  readonly args: Readonly<Record<string, unknown>>;
+  /**
+   * Start arguments (from the supervisor's child spec or `agov actor --arg k=v`), parsed with the
+   * kind's schema: typed and complete, defaults filled in.
+   */
+  readonly args: Readonly<A>;
   /** Connection settings, for behaviours that must open connections of their own (JetStream consumers). */
   readonly busOptions: Readonly<BusOptions>;
   /** Crashes the actor from outside a handler (a timer or consumer callback failed). */
@@ -75,13 +82,18 @@ export interface ActorBehavior {
 }
 
 /** A kind of actor: how to start one. */
-export interface ActorKind {
+export interface ActorKind<A = unknown> {
   readonly kind: string;
   readonly description: string;
-  start(ctx: ActorContext): Promise<ActorBehavior> | ActorBehavior;
+  /**
+   * The schema of its start arguments, every default in it (see start-args.ts). `runActor` parses
+   * the arguments with it before `start`; a bad one fails the start with a ConfigError naming it.
+   */
+  readonly args: z.ZodType<A>;
+  start(ctx: ActorContext<A>): Promise<ActorBehavior> | ActorBehavior;
 }
 
-/** Defines an actor kind (identity helper for type inference). */
-export function defineActorKind(def: ActorKind): ActorKind {
+/** Defines an actor kind (identity helper for type inference of its arguments). */
+export function defineActorKind<A>(def: ActorKind<A>): ActorKind<A> {
   return def;
 }

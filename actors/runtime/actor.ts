@@ -38,6 +38,7 @@ import {
 } from '../../protocols/subjects.ts';
 import { type ActorBehavior, type ActorContext, type ActorKind, Refusal } from './actor-kind.ts';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_STOP_DRAIN_MS } from './actor-options.ts';
+import { parseStartArgs } from './start-args.ts';
 
 export type ExitReason = 'normal' | 'shutdown' | 'crash';
 
@@ -97,7 +98,9 @@ const EMPTY = new Uint8Array(0);
  * const echo = await runActor(echoKind, { id: 'e1', bus: { servers: nats.url } });
  * await echo.stop();
  */
-export async function runActor(kind: ActorKind, options: RunActorOptions): Promise<ActorHandle> {
+export async function runActor<A>(kind: ActorKind<A>, options: RunActorOptions): Promise<ActorHandle> {
+  // Before anything is opened: a bad argument is the caller's mistake, not a crash of the actor.
+  const args = parseStartArgs(kind.kind, kind.args, options.args);
   const clock = options.clock ?? systemClock;
   const address = actorInbox(kind.kind, options.id);
   const incarnation = randomUUID();
@@ -177,14 +180,14 @@ export async function runActor(kind: ActorKind, options: RunActorOptions): Promi
     resolveExit(report);
   };
 
-  const ctx: ActorContext = {
+  const ctx: ActorContext<A> = {
     id: options.id,
     kind: kind.kind,
     address,
     bus,
     clock,
     log,
-    args: options.args ?? {},
+    args,
     busOptions,
     crash: (err) => void crash(err),
     self: (msg: OutMessage) => {

@@ -11,6 +11,7 @@
  * - Every issue / revoke / violation is published on the feed (`gov.obs.token.<accessor>`) and audited
  *   (`gov.audit.token`).
  */
+import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import { Redis } from 'ioredis';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import { ForbiddenError, NotFoundError, serializeError, toGovError } from '../../protocols/errors.ts';
@@ -26,7 +27,7 @@ import {
   DEFAULT_RUN_TOKEN_RENEW_EVERY_MS,
   DEFAULT_RUN_TOKEN_TTL_MS,
   type TokenAuthorityArgs,
-  tokenAuthorityArgs,
+  TokenAuthorityArgsSchema,
 } from './token-options.ts';
 import { childPolicies, childTier, policyDocuments, runPolicies } from './token-policy.ts';
 import { type ChildTokenRecord, type RunTokenRecord, TokenStore } from './token-store.ts';
@@ -489,10 +490,11 @@ export class TokenAuthority {
 }
 
 export const tokenAuthorityKind = defineActorKind({
-  kind: 'token-authority',
+  kind: ACTOR_KIND.tokenAuthority,
   description: 'issues, scopes and revokes Vault tokens of pipeline runs and their agents',
+  args: TokenAuthorityArgsSchema,
   async start(ctx) {
-    const args = tokenAuthorityArgs(ctx.args);
+    const args = ctx.args;
     const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: 3 });
     const vault = new VaultTokenClient({ addr: args.vaultAddr, token: args.vaultToken, clock: ctx.clock });
     const authority = new TokenAuthority(ctx, args, vault, new TokenStore(redis, args.keyPrefix));

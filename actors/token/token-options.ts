@@ -2,20 +2,14 @@
  * Defaults and start arguments of the token actors (token-authority, token-renewer).
  * One `DEFAULT_*` per default, unit in the name. See docs/governance.md.
  */
-import { ConfigError } from '../../protocols/errors.ts';
+import { z } from 'zod';
+import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import {
   DEFAULT_TOKEN_MAX_TTL_MS,
   DEFAULT_TOKEN_RENEW_EVERY_MS,
   DEFAULT_TOKEN_TTL_MS,
 } from '../../protocols/pipeline/options.ts';
-import { AGENT_KIND } from '../agent/agent-options.ts';
-import {
-  argList,
-  argPositiveNumber,
-  argStartFrom,
-  argString,
-  type StartFrom,
-} from '../runtime/start-args.ts';
+import { arg } from '../runtime/start-args.ts';
 
 /** A run token lives 2 h unless the run declares otherwise (same as the pipeline DSL default). */
 export const DEFAULT_RUN_TOKEN_TTL_MS = DEFAULT_TOKEN_TTL_MS;
@@ -28,7 +22,7 @@ export const DEFAULT_TOKEN_KEY_PREFIX = 'agov:token';
 /** Name of the token authority's durable JetStream consumer on `gov.audit.run`. */
 export const DEFAULT_TOKEN_AUTHORITY_DURABLE = 'token-authority';
 /** Actor kind of the agents whose inboxes get credentials and commands. */
-export const DEFAULT_AGENT_KIND = AGENT_KIND;
+export const DEFAULT_AGENT_KIND = ACTOR_KIND.agent;
 /** How long the authority waits for a reporter's agent.state.v1 when verifying a T2 claim. */
 export const DEFAULT_REPORTER_VERIFY_TIMEOUT_MS = 1_000;
 /** How often the renewer looks for due renewals (Clock time). */
@@ -42,74 +36,34 @@ export const DEFAULT_EVENT_ACK_WAIT_MS = 30_000;
 /** Vault policy every run token carries: may create child tokens (for its agents). */
 export const RUN_POLICY = 'agov-run';
 
-export interface TokenActorArgs {
-  vaultAddr: string;
-  vaultToken: string;
-  redisUrl: string;
-  keyPrefix: string;
-  agentKind: string;
-}
+/** Start arguments both token actors take. */
+const tokenActorArgs = {
+  vaultAddr: arg.text(),
+  vaultToken: arg.text(),
+  redisUrl: arg.text(),
+  keyPrefix: arg.text().default(DEFAULT_TOKEN_KEY_PREFIX),
+  agentKind: arg.text().default(DEFAULT_AGENT_KIND),
+};
 
-export interface TokenAuthorityArgs extends TokenActorArgs {
-  durable: string;
-  startFrom: StartFrom;
+/** Start arguments of the token authority (kind `token-authority`). */
+export const TokenAuthorityArgsSchema = z.strictObject({
+  ...tokenActorArgs,
+  durable: arg.text().default(DEFAULT_TOKEN_AUTHORITY_DURABLE),
+  startFrom: arg.startFrom(),
   /** `from` addresses allowed to report violations whatever their tier. */
-  reporterAllowlist: string[];
+  reporterAllowlist: arg.list().default([]),
   /** Write the agov-run / agov-tier-* policies into Vault at start (needs sys/policy rights). */
-  ensurePolicies: boolean;
-  reporterVerifyTimeoutMs: number;
-  eventRetryMs: number;
-  ackWaitMs: number;
-}
+  ensurePolicies: arg.bool().default(true),
+  reporterVerifyTimeoutMs: arg.positive().default(DEFAULT_REPORTER_VERIFY_TIMEOUT_MS),
+  eventRetryMs: arg.positive().default(DEFAULT_EVENT_RETRY_MS),
+  ackWaitMs: arg.positive().default(DEFAULT_EVENT_ACK_WAIT_MS),
+});
+export type TokenAuthorityArgs = z.output<typeof TokenAuthorityArgsSchema>;
 
-export interface TokenRenewerArgs extends TokenActorArgs {
-  pollMs: number;
-  retryMs: number;
-}
-
-function common(args: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv): TokenActorArgs {
-  const vaultAddr = argString(args.vaultAddr) ?? argString(env.VAULT_ADDR);
-  const vaultToken = argString(args.vaultToken) ?? argString(env.VAULT_TOKEN);
-  const redisUrl = argString(args.redisUrl) ?? argString(env.REDIS_URL);
-  if (!vaultAddr || !vaultToken)
-    throw new ConfigError('token actors need vaultAddr and vaultToken (args or VAULT_ADDR / VAULT_TOKEN)');
-  if (!redisUrl) throw new ConfigError('token actors need redisUrl (arg or REDIS_URL)');
-  return {
-    vaultAddr,
-    vaultToken,
-    redisUrl,
-    keyPrefix: argString(args.keyPrefix) ?? DEFAULT_TOKEN_KEY_PREFIX,
-    agentKind: argString(args.agentKind) ?? DEFAULT_AGENT_KIND,
-  };
-}
-
-export function tokenAuthorityArgs(
-  args: Readonly<Record<string, unknown>>,
-  env: NodeJS.ProcessEnv = process.env,
-): TokenAuthorityArgs {
-  const startFrom = argStartFrom(args.startFrom);
-  return {
-    ...common(args, env),
-    durable: argString(args.durable) ?? DEFAULT_TOKEN_AUTHORITY_DURABLE,
-    startFrom,
-    reporterAllowlist: argList(args.reporterAllowlist),
-    ensurePolicies: args.ensurePolicies !== false && args.ensurePolicies !== 'false',
-    reporterVerifyTimeoutMs: argPositiveNumber(
-      args.reporterVerifyTimeoutMs,
-      DEFAULT_REPORTER_VERIFY_TIMEOUT_MS,
-    ),
-    eventRetryMs: argPositiveNumber(args.eventRetryMs, DEFAULT_EVENT_RETRY_MS),
-    ackWaitMs: argPositiveNumber(args.ackWaitMs, DEFAULT_EVENT_ACK_WAIT_MS),
-  };
-}
-
-export function tokenRenewerArgs(
-  args: Readonly<Record<string, unknown>>,
-  env: NodeJS.ProcessEnv = process.env,
-): TokenRenewerArgs {
-  return {
-    ...common(args, env),
-    pollMs: argPositiveNumber(args.pollMs, DEFAULT_RENEWER_POLL_MS),
-    retryMs: argPositiveNumber(args.retryMs, DEFAULT_RENEW_RETRY_MS),
-  };
-}
+/** Start arguments of the token renewer (kind `token-renewer`). */
+export const TokenRenewerArgsSchema = z.strictObject({
+  ...tokenActorArgs,
+  pollMs: arg.positive().default(DEFAULT_RENEWER_POLL_MS),
+  retryMs: arg.positive().default(DEFAULT_RENEW_RETRY_MS),
+});
+export type TokenRenewerArgs = z.output<typeof TokenRenewerArgsSchema>;

@@ -14,7 +14,8 @@ import { serializeError, TokenExpiredError, TokenRevokedError } from '../../prot
 import { type ActorContext, defineActorKind, refusing } from '../runtime/actor-kind.ts';
 import { publishFeedAndAudit } from '../../bus/index.ts';
 import { decideRenewal, nextRenewalAt, retryAt, toVaultSeconds } from './renewal-schedule.ts';
-import { type TokenRenewerArgs, tokenRenewerArgs } from './token-options.ts';
+import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import { type TokenRenewerArgs, TokenRenewerArgsSchema } from './token-options.ts';
 import { type RunTokenRecord, TokenStore } from './token-store.ts';
 import { VaultTokenClient } from './vault-client.ts';
 
@@ -185,10 +186,11 @@ export class TokenRenewer {
 }
 
 export const tokenRenewerKind = defineActorKind({
-  kind: 'token-renewer',
+  kind: ACTOR_KIND.tokenRenewer,
   description: 'renews live run tokens on schedule, up to their max TTL',
+  args: TokenRenewerArgsSchema,
   start(ctx) {
-    const args = tokenRenewerArgs(ctx.args);
+    const args = ctx.args;
     const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: 3 });
     const vault = new VaultTokenClient({ addr: args.vaultAddr, token: args.vaultToken, clock: ctx.clock });
     const renewer = new TokenRenewer(ctx, args, vault, new TokenStore(redis, args.keyPrefix));

@@ -1,19 +1,19 @@
-import { defaultRegistry } from '../../actors/kinds.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/actor.ts';
 import type { Bus } from '../../bus/bus.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import type { SupervisorTree } from '../../protocols/messages/supervisor.ts';
 import { type SupervisorSpecInput, supervisorSpec } from '../../supervisors/child-spec.ts';
 import { askSupervisorTree } from '../../supervisors/supervisor-tree.ts';
+import { loadActorKind } from '../../system/index.ts';
 
 /** Starts a supervisor actor in this process with a spec. */
-export function startSupervisor(
+export async function startSupervisor(
   natsUrl: string,
   input: SupervisorSpecInput,
   opts: { childHeartbeatMs?: number; missedBeats?: number } = {},
 ): Promise<ActorHandle> {
   const spec = supervisorSpec(input);
-  return runActor(defaultRegistry().get('supervisor'), {
+  return runActor(await loadActorKind('supervisor'), {
     id: spec.id,
     args: { spec, childHeartbeatMs: opts.childHeartbeatMs ?? 200, missedBeats: opts.missedBeats ?? 3 },
     bus: { servers: natsUrl },

@@ -88,7 +88,9 @@ describe('agov ledger and agov evidence, run as processes on the SQLite file', (
 
   it('verify exits 0 on an untouched ledger', async () => {
     const r = await agov(['ledger', 'verify', '--db', good]);
-    expect(r.stderr).toBe('');
+    expect(r.stderr).toMatch(
+      /^warning: not pinned: trusting the public key at .*ledger-key\.pub\.pem \(sha256:[0-9a-f]{64}\)/,
+    );
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`ok: ${TOTAL} entries, ${TOTAL} signed`));
   });
@@ -200,7 +202,7 @@ describe('agov ledger and agov evidence, run as processes on the SQLite file', (
   it('evidence export then verify passes offline, and fails naming the file after one flipped byte', async () => {
     const out = join(dataDir, 'evidence-run-a');
     const e = await agov(['evidence', 'export', '--run', 'run-a', out, '--db', good]);
-    expect(e.stderr).toBe('');
+    expect(e.stderr).toMatch(/ledger key sha256:[0-9a-f]{64} \(NOT pinned\)\n$/);
     expect(e.code).toBe(0);
     expect(e.stdout).toMatch(/evidence of run run-a: 20 entries/);
     const ok = await agov(['evidence', 'verify', out, '--public-key', pub()]);

@@ -4,6 +4,7 @@ import { VaultTokenClient } from '../../actors/token/vault-client.ts';
 import { ManualClock } from '../../infra/clock.ts';
 import { freePort } from '../../infra/free-port.ts';
 import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
+import { vaultApi } from '../harness/vault-api.ts';
 import {
   type GovError,
   TokenExpiredError,
@@ -56,33 +57,7 @@ if (process.env.VAULT_ADDR && process.env.VAULT_TOKEN) {
 }
 console.info(`vault contract: running against ${factories.map((f) => f.name).join(' and ')}`);
 
-interface ApiAnswer {
-  status: number;
-  body: {
-    errors?: string[];
-    warnings?: string[] | null;
-    data?: Record<string, unknown> | null;
-    auth?: Record<string, unknown> | null;
-  } | null;
-}
-
-/** A raw HTTP call, to check Vault's wire shapes and statuses without the client in between. */
-async function api(
-  addr: string,
-  method: string,
-  path: string,
-  opts: { token?: string; body?: unknown; rawBody?: string } = {},
-): Promise<ApiAnswer> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (opts.token !== undefined) headers['X-Vault-Token'] = opts.token;
-  const res = await fetch(`${addr}/v1/${path}`, {
-    method,
-    headers,
-    body: opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text === '' ? null : (JSON.parse(text) as ApiAnswer['body']) };
-}
+const api = vaultApi;
 
 async function failure(p: Promise<unknown>): Promise<unknown> {
   try {

@@ -1,17 +1,23 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_AGENT_KEY_PREFIX, parseAgentArgs } from '../../actors/agent/agent-options.ts';
+import { AgentArgsSchema, agentOptions, DEFAULT_AGENT_KEY_PREFIX } from '../../actors/agent/agent-options.ts';
+import { parseStartArgs } from '../../actors/runtime/start-args.ts';
 import { lifecycleKey, parsePersistedAgent } from '../../actors/agent/lifecycle-store.ts';
 import { formatAge, formatAgentsTable } from '../../cli/command-agents.ts';
 import { ConfigError, DecodeError } from '../../protocols/errors.ts';
 
 describe('agent start arguments', () => {
+  const compile = (raw: Record<string, unknown>) =>
+    agentOptions('a1', parseStartArgs('agent', AgentArgsSchema, raw));
+
   it('takes the tier, team, role and Redis URL, with the work dir under the data folder by default', () => {
-    const o = parseAgentArgs(
-      'a1',
-      { tier: 'T2', team: 'red', role: 'builder' },
-      { REDIS_URL: 'redis://x:1', AGOV_DATA_DIR: '/data' },
-    );
+    const o = compile({
+      tier: 'T2',
+      team: 'red',
+      role: 'builder',
+      redisUrl: 'redis://x:1',
+      dataDir: '/data',
+    });
     expect(o).toMatchObject({
       tier: 'T2',
       tierValid: true,
@@ -25,12 +31,19 @@ describe('agent start arguments', () => {
   });
 
   it('starts an agent with an invalid tier as T0, to fail its preflight', () => {
-    const o = parseAgentArgs('a1', { tier: 'root', redisUrl: 'redis://x' }, {});
+    const o = compile({ tier: 'root', redisUrl: 'redis://x' });
     expect(o).toMatchObject({ tier: 'T0', tierValid: false, requestedTier: 'root' });
   });
 
-  it('refuses to start without anywhere to persist the lifecycle', () => {
-    expect(() => parseAgentArgs('a1', { tier: 'T1' }, {})).toThrow(ConfigError);
+  it('refuses to start without anywhere to persist the lifecycle, naming the missing option', () => {
+    expect(() => compile({ tier: 'T1' })).toThrow(ConfigError);
+    expect(() => compile({ tier: 'T1' })).toThrow(/option redisUrl/);
+  });
+
+  it('reads booleans and counts given as text on the command line', () => {
+    const o = compile({ redisUrl: 'redis://x', fresh: 'true', keepTaskDirs: '0', maxRestarts: '4' });
+    expect(o).toMatchObject({ fresh: true, keepTaskDirs: false, maxRestarts: 4 });
+    expect(() => compile({ redisUrl: 'redis://x', maxRestarts: 'many' })).toThrow(/option maxRestarts/);
   });
 });
 

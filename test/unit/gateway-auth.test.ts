@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { ApiKeyStore, parseApiKeys, requireTier } from '../../actors/gateway/auth.ts';
-import { gatewaySettings } from '../../actors/gateway/gateway-options.ts';
+import { GatewayArgsSchema, gatewaySettings as compile } from '../../actors/gateway/gateway-options.ts';
+import { parseStartArgs } from '../../actors/runtime/start-args.ts';
+import { readEnvironment } from '../../infra/index.ts';
+import { environmentArgs } from '../../system/index.ts';
+
+/** As `agov actor gateway` does: the environment's values under the given arguments. */
+const gatewaySettings = (args: Record<string, unknown>, env: Record<string, string>) =>
+  compile(
+    parseStartArgs('gateway', GatewayArgsSchema, {
+      ...environmentArgs('gateway', readEnvironment(env)),
+      ...args,
+    }),
+  );
 import { ConfigError, ForbiddenError, UnauthenticatedError } from '../../protocols/errors.ts';
 
 const VIEWER = 'viewer-key-0123456789abcdef';
@@ -73,6 +85,6 @@ describe('gateway settings', () => {
     const s = gatewaySettings({ port: '0', apiKeys: [{ name: 'a', tier: 'T2', key: ADMIN }] }, {});
     expect(s.port).toBe(0);
     expect(s.apiKeySpecs).toEqual([`a:T2:${ADMIN}`]);
-    expect(() => gatewaySettings({ port: 70_000 }, {})).toThrow(/port must be an integer/);
+    expect(() => gatewaySettings({ port: 70_000 }, {})).toThrow(/option port/);
   });
 });

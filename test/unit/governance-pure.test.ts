@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compileBudget } from '../../actors/error-budget/budget-policy.ts';
 import { diagnosticFile } from '../../actors/error-budget/budget-monitor-options.ts';
 import { budgetPolicyFromPipeline } from '../../actors/error-budget/pipeline-budget.ts';
-import { buildHandoffReport, type HandoffInput } from '../../actors/handoff/handoff-report.ts';
+import { buildHandoffReport, type HandoffInput } from '../../actors/error-budget/index.ts';
 import { decideRenewal, retryAt, toVaultSeconds } from '../../actors/token/renewal-schedule.ts';
 import { childPolicies, childTier, runPolicies } from '../../actors/token/token-policy.ts';
 import { HandoffReportSchema } from '../../protocols/messages/governance.ts';

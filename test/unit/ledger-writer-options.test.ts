@@ -8,8 +8,21 @@ import {
   DEFAULT_BATCH_MAX_ENTRIES,
   DEFAULT_CHECKPOINT_EVERY_ENTRIES,
   DEFAULT_LEDGER_ORIGIN,
-  resolveLedgerWriterSettings,
+  LedgerWriterArgsSchema,
+  ledgerWriterSettings,
 } from '../../actors/ledger/ledger-writer-options.ts';
+import { parseStartArgs } from '../../actors/runtime/start-args.ts';
+import { environmentArgs } from '../../system/index.ts';
+import { readEnvironment } from '../../infra/index.ts';
+
+/** As `agov actor ledger-writer` does: the environment's values under the given arguments. */
+const resolveLedgerWriterSettings = (args: Record<string, unknown>, env: Record<string, string>) =>
+  ledgerWriterSettings(
+    parseStartArgs('ledger-writer', LedgerWriterArgsSchema, {
+      ...environmentArgs('ledger-writer', readEnvironment(env)),
+      ...args,
+    }),
+  );
 import { ConfigError } from '../../protocols/errors.ts';
 
 const dirs: string[] = [];
@@ -59,7 +72,7 @@ describe('ledger writer settings', () => {
   it('refuses malformed numbers and unknown enum values with a ConfigError', () => {
     expect(() => resolveLedgerWriterSettings({ batchMaxEntries: 0 }, {})).toThrow(ConfigError);
     expect(() => resolveLedgerWriterSettings({ ackWaitMs: 'soon' }, {})).toThrow(/ackWaitMs/);
-    expect(() => resolveLedgerWriterSettings({ secrets: 'ignore' }, {})).toThrow(/strip, refuse/);
+    expect(() => resolveLedgerWriterSettings({ secrets: 'ignore' }, {})).toThrow(/option secrets/);
   });
 });
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SCHEMA_FILES } from '../../protocols/schema-files.ts';
+import { SCHEMA_FILES } from '../../system/schema-files.ts';
 
 describe('published JSON Schemas', () => {
   for (const { file, render } of SCHEMA_FILES) {

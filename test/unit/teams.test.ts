@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../protocols/errors.ts';
-import { parseTeams, teamSpec, teamsSupervisorSpec } from '../../supervisors/teams.ts';
+import { parseTeams, teamSpec, teamsSupervisorSpec } from '../../system/index.ts';
 
 describe('teams as plain data', () => {
   it('parses the shipped default fleet', () => {

@@ -18,10 +18,24 @@
  *         members: [{ id: db-1, tier: T1, role: dba }]
  * ```
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../protocols/errors.ts';
-import { type ChildSpec, type SupervisorSpec, supervisorSpec, validateSupervisorSpec } from './child-spec.ts';
+import { ACTOR_KIND, ConfigError } from '../protocols/index.ts';
+import {
+  type ChildSpec,
+  DEFAULT_WORKER_SHUTDOWN_MS,
+  type SupervisorSpec,
+  supervisorSpec,
+  validateSupervisorSpec,
+} from '../supervisors/index.ts';
+import {
+  DEFAULT_PROCESS_TEAM_SHUTDOWN_MS,
+  DEFAULT_TEAM_INTENSITY,
+  DEFAULT_TEAM_PERIOD_MS,
+  DEFAULT_TEAMS_INTENSITY,
+  DEFAULT_TEAMS_PERIOD_MS,
+} from './system-options.ts';
 
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'use letters, digits, _ or -');
 
@@ -32,7 +46,7 @@ const MemberSchema = z.strictObject({
   /** Run the agent in its own OS process instead of the team supervisor's process. */
   process: z.boolean().default(false),
   restart: z.enum(['permanent', 'transient', 'temporary']).default('permanent'),
-  shutdownMs: z.number().int().nonnegative().default(5_000),
+  shutdownMs: z.number().int().nonnegative().default(DEFAULT_WORKER_SHUTDOWN_MS),
 });
 export type TeamMember = z.output<typeof MemberSchema>;
 
@@ -53,8 +67,8 @@ const TeamSchema: z.ZodType<TeamDef, unknown> = z.lazy(() =>
     id,
     process: z.boolean().default(false),
     strategy: z.enum(['one_for_one', 'one_for_all', 'rest_for_one']).default('one_for_one'),
-    intensity: z.number().int().nonnegative().default(3),
-    periodMs: z.number().int().positive().default(10_000),
+    intensity: z.number().int().nonnegative().default(DEFAULT_TEAM_INTENSITY),
+    periodMs: z.number().int().positive().default(DEFAULT_TEAM_PERIOD_MS),
     lead: MemberSchema.optional(),
     members: z.array(MemberSchema).default([]),
     teams: z.array(TeamSchema).default([]),
@@ -92,31 +106,40 @@ export function parseTeams(text: string, file = 'teams.yaml'): TeamDef[] {
   return r.data.teams;
 }
 
-function memberChild(team: string, m: TeamMember, lead: boolean): ChildSpec {
-  const args = { tier: m.tier, team, ...(m.role ? { role: m.role } : lead ? { role: 'lead' } : {}), lead };
+/** Start arguments every agent of every team gets (where its services are: `redisUrl`, `dataDir`). */
+export type AgentArgs = Readonly<Record<string, unknown>>;
+
+function memberChild(team: string, m: TeamMember, lead: boolean, agentArgs: AgentArgs): ChildSpec {
+  const args = {
+    ...agentArgs,
+    tier: m.tier,
+    team,
+    ...(m.role ? { role: m.role } : lead ? { role: 'lead' } : {}),
+    lead,
+  };
   return {
     id: m.id,
-    start: { kind: m.process ? 'process' : 'actor', actorKind: 'agent', actorId: m.id, args },
+    start: { kind: m.process ? 'process' : 'actor', actorKind: ACTOR_KIND.agent, actorId: m.id, args },
     restart: m.restart,
     shutdownMs: m.shutdownMs,
   };
 }
 
 /** A team as a child of its parent: a nested supervisor, in-host or in its own process. */
-function teamChild(team: TeamDef): ChildSpec {
-  const spec = teamSpec(team);
+function teamChild(team: TeamDef, agentArgs: AgentArgs): ChildSpec {
+  const spec = teamSpec(team, agentArgs);
   return {
     id: spec.id,
     start: team.process
-      ? { kind: 'process', actorKind: 'supervisor', actorId: spec.id, args: { spec } }
+      ? { kind: 'process', actorKind: ACTOR_KIND.supervisor, actorId: spec.id, args: { spec } }
       : { kind: 'supervisor', spec },
     restart: 'permanent',
-    shutdownMs: team.process ? 30_000 : 'infinity',
+    shutdownMs: team.process ? DEFAULT_PROCESS_TEAM_SHUTDOWN_MS : 'infinity',
   };
 }
 
 /** The supervisor spec of one team (and, nested, its sub-teams). */
-export function teamSpec(team: TeamDef): SupervisorSpec {
+export function teamSpec(team: TeamDef, agentArgs: AgentArgs = {}): SupervisorSpec {
   const spec = supervisorSpec({
     id: teamSupervisorId(team.id),
     strategy: team.strategy,
@@ -124,18 +147,28 @@ export function teamSpec(team: TeamDef): SupervisorSpec {
     periodMs: team.periodMs,
   });
   spec.children = [
-    ...(team.lead ? [memberChild(team.id, team.lead, true)] : []),
-    ...team.members.map((m) => memberChild(team.id, m, false)),
-    ...team.teams.map(teamChild),
+    ...(team.lead ? [memberChild(team.id, team.lead, true, agentArgs)] : []),
+    ...team.members.map((m) => memberChild(team.id, m, false, agentArgs)),
+    ...team.teams.map((t) => teamChild(t, agentArgs)),
   ];
   validateSupervisorSpec(spec);
   return spec;
 }
 
 /** All teams under one `teams` supervisor. */
-export function teamsSupervisorSpec(teams: TeamDef[]): SupervisorSpec {
-  const spec = supervisorSpec({ id: 'teams', strategy: 'one_for_one', intensity: 5, periodMs: 30_000 });
-  spec.children = teams.map(teamChild);
+export function teamsSupervisorSpec(teams: TeamDef[], agentArgs: AgentArgs = {}): SupervisorSpec {
+  const spec = supervisorSpec({
+    id: 'teams',
+    strategy: 'one_for_one',
+    intensity: DEFAULT_TEAMS_INTENSITY,
+    periodMs: DEFAULT_TEAMS_PERIOD_MS,
+  });
+  spec.children = teams.map((t) => teamChild(t, agentArgs));
   validateSupervisorSpec(spec);
   return spec;
+}
+
+/** The teams of a teams file; none when the file does not exist. */
+export function loadTeams(file: string): TeamDef[] {
+  return existsSync(file) ? parseTeams(readFileSync(file, 'utf8'), file) : [];
 }

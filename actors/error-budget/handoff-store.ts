@@ -4,7 +4,7 @@
  * - `<p>:run:<runId>`        sorted set: the run's report ids by creation time
  */
 import type { Redis } from 'ioredis';
-import { DEFAULT_HANDOFF_TTL_MS } from '../error-budget/budget-monitor-options.ts';
+import { DEFAULT_HANDOFF_TTL_MS } from './budget-monitor-options.ts';
 import type { HandoffReport } from './handoff-report.ts';
 
 export interface HandoffSummary {

@@ -1,7 +1,10 @@
-/** The JSON Schema files published for external users, each generated from the zod definitions the runtime validates with. */
-import { OPENAPI_FILE, renderOpenApi } from '../actors/gateway/openapi.ts';
-import { envelopeJsonSchema } from './envelope.ts';
-import { PIPELINE_JSON_SCHEMA_FILE, renderPipelineJsonSchema } from './pipeline/json-schema.ts';
+/**
+ * The JSON Schema files published for external users, each generated from the zod definitions the
+ * runtime validates with. It lives above `actors/` because one of them is the gateway's API.
+ */
+import { OPENAPI_FILE, renderOpenApi } from '../actors/gateway/index.ts';
+import { envelopeJsonSchema } from '../protocols/index.ts';
+import { PIPELINE_JSON_SCHEMA_FILE, renderPipelineJsonSchema } from '../protocols/pipeline/index.ts';
 
 export interface SchemaFile {
   /** Path relative to the repository root. */

@@ -1,0 +1,169 @@
+/**
+ * The table of `agov` commands: name, one line for `agov --help`, the full usage for
+ * `agov <command> --help` (or `-h`), and the module that runs it — loaded only when it runs, so
+ * `agov actor` starts fast (restart latency) and help never starts anything.
+ *
+ * Adding a command is adding a row here: `cli/index.ts` answers `--help`/`-h` for every row before the
+ * command sees its arguments, and test/unit/cli-help.test.ts checks every row answers.
+ */
+
+export type CommandRun = (argv: string[]) => Promise<number>;
+
+export interface CommandDef {
+  name: string;
+  /** One line, shown by `agov --help`. */
+  summary: string;
+  /** The full text `agov <name> --help` prints; a function when it lives in the command's module. */
+  usage: string | (() => Promise<string>);
+  run: CommandRun;
+}
+
+export const COMMANDS: readonly CommandDef[] = [
+  {
+    name: 'up',
+    summary: 'start the whole system (embedded services unless NATS_URL/REDIS_URL/VAULT_ADDR are set)',
+    usage: `agov up [--once] [--teams FILE]
+
+  Starts the services (embedded under AGOV_DATA_DIR, default .data, unless NATS_URL/REDIS_URL/VAULT_ADDR
+  are set), the root supervisor, every service actor and the teams of FILE (default config/teams.yaml,
+  or AGOV_TEAMS), prints the supervision tree and runs until SIGINT/SIGTERM.
+  While it runs, <data dir>/connection.json says where the system is (see \`agov env\`).
+
+  --once         exit after everything is running
+  --teams FILE   the teams file to start
+`,
+    run: async (a) => (await import('./command-up.ts')).commandUp(a),
+  },
+  {
+    name: 'env',
+    summary: 'print the running system’s addresses as shell exports: eval "$(agov env)"',
+    usage: `agov env [--data-dir DIR] [--json]
+
+  Reads <data dir>/connection.json, written by \`agov up\` while it runs, and prints it as shell
+  exports (NATS_URL, AGOV_HTTP_URL, AGOV_DATA_DIR, AGOV_API_KEYS_FILE, …) so a second shell can drive
+  the system: eval "$(agov env)". Exits 1 when no system is running there.
+
+  --data-dir DIR  the data folder (default AGOV_DATA_DIR, else .data)
+  --json          print the connection file itself
+`,
+    run: async (a) => (await import('./command-env.ts')).commandEnv(a),
+  },
+  {
+    name: 'actor',
+    summary: 'run one actor in this process (joins NATS_URL)',
+    usage: `agov actor <kind> --id <id> [--arg k=v]... [--heartbeat-ms N] [--nats URL]
+
+  Runs one actor of <kind> in this process. Its start arguments are, by precedence: --arg, the JSON in
+  AGOV_ACTOR_ARGS, and the environment variables the kind has options for. Exits 0 after a graceful
+  stop and 1 after a crash.
+`,
+    run: async (a) => (await import('./command-actor.ts')).commandActor(a),
+  },
+  {
+    name: 'agents',
+    summary: 'list the agents the agent directory knows (NATS_URL)',
+    usage: `agov agents [--json] [--team T] [--nats URL] [--timeout-ms N]
+
+  One line per agent: id, state, tier, team, role, restarts, last heartbeat age, current task.
+`,
+    run: async (a) => (await import('./command-agents.ts')).commandAgents(a),
+  },
+  {
+    name: 'teams',
+    summary: 'the live supervision tree: each actor’s state and restarts (NATS_URL)',
+    usage: `agov teams [--json] [--root ID]
+
+  The live supervision tree under supervisor ID (default root), with each actor's state and restarts.
+`,
+    run: async (a) => (await import('./command-teams.ts')).commandTeams(a),
+  },
+  {
+    name: 'ledger',
+    summary: 'read and check the audit ledger file: verify, prove, consistency, tail, query',
+    usage: async () => (await import('./command-ledger.ts')).LEDGER_USAGE,
+    run: async (a) => (await import('./command-ledger.ts')).commandLedger(a),
+  },
+  {
+    name: 'evidence',
+    summary: 'export a run’s evidence package, or verify one offline',
+    usage: async () => (await import('./command-evidence.ts')).EVIDENCE_USAGE,
+    run: async (a) => (await import('./command-evidence.ts')).commandEvidence(a),
+  },
+  {
+    name: 'validate',
+    summary: 'check pipeline files; prints file:line:column: error[code]: message',
+    usage: `agov validate FILE...
+
+  Checks pipeline files. Prints each problem as file:line:column: error[code]: message and FILE: ok
+  for a clean file; exits 1 when any file has an error.
+`,
+    run: async (a) => (await import('./command-validate.ts')).commandValidate(a),
+  },
+  {
+    name: 'run',
+    summary: 'run a pipeline and follow it (embedded system when NATS_URL is unset)',
+    usage: `agov run FILE [--param k=v]... [--detach] [--plain]
+
+  With NATS_URL set, submits FILE to the system running there; without it, starts the whole system
+  as \`agov up\` does, runs the pipeline and stops again. Follows the run on the feed and exits 0 only
+  when it succeeded.
+
+  -p, --param k=v  a pipeline parameter (repeatable)
+  --detach         print the run id and return at once (needs NATS_URL)
+  --plain          plain lines instead of progress bars
+`,
+    run: async (a) => (await import('./command-run.ts')).commandRun(a),
+  },
+  {
+    name: 'runs',
+    summary: 'recent pipeline runs, newest first',
+    usage: `agov runs [--status S] [--limit N] [--json]
+`,
+    run: async (a) => (await import('./command-run.ts')).commandRuns(a),
+  },
+  {
+    name: 'run-status',
+    summary: 'one run and its stages (exit 0 succeeded, 1 failed/cancelled, 3 running)',
+    usage: `agov run-status RUN_ID [--json]
+`,
+    run: async (a) => (await import('./command-run.ts')).commandRunStatus(a),
+  },
+  {
+    name: 'chaos',
+    summary: 'fault injection against a whole system, with invariant verdicts',
+    usage: `agov chaos list
+agov chaos run SCENARIO [--seed N] [--duration MS] [--runs N] [--json]
+
+  Starts a whole system from nothing, injects the scenario's faults while pipelines run, and prints
+  what was injected, what recovered and how fast, and the invariant verdicts. Exit 0 only if all hold.
+`,
+    run: async (a) => (await import('./command-chaos.ts')).commandChaos(a),
+  },
+];
+
+/** `agov --help`: every command with its one line. */
+export function overview(commands: readonly CommandDef[] = COMMANDS): string {
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`);
+  return `agov <command> [options]
+
+Commands:
+${lines.join('\n')}
+  ${'help'.padEnd(width)}this text (also --help, -h)
+
+\`agov <command> --help\` explains one command.
+`;
+}
+
+/** True when argv asks for help: `--help` or `-h` anywhere before a `--`. */
+export function wantsHelp(argv: readonly string[]): boolean {
+  for (const a of argv) {
+    if (a === '--') return false;
+    if (a === '--help' || a === '-h') return true;
+  }
+  return false;
+}
+
+export async function usageOf(def: CommandDef): Promise<string> {
+  return typeof def.usage === 'string' ? def.usage : def.usage();
+}

@@ -1,0 +1,81 @@
+/**
+ * The one place environment variables are read. Entry points (the CLI commands, the chaos runner,
+ * benches) call {@link readEnvironment} once and hand the values on: to `startSystem`, to an actor's
+ * start arguments, to a child's spec. Nothing below an entry point reads `process.env`; a child gets
+ * its settings through its child spec (in-host: its args; a process: its args and the `env` of its spec).
+ *
+ * | variable | meaning |
+ * | --- | --- |
+ * | `NATS_URL`, `REDIS_URL`, `VAULT_ADDR` + `VAULT_TOKEN` | use these services instead of embedded ones |
+ * | `AGOV_DATA_DIR` | the data folder (default `.data`) |
+ * | `AGOV_TEAMS` | the teams file `agov up` / `agov run` start |
+ * | `AGOV_HTTP_PORT`, `AGOV_HTTP_HOST` | the gateway's listen address |
+ * | `AGOV_API_KEYS`, `AGOV_API_KEYS_FILE`, `AGOV_METRICS_KEY` | the gateway's keys |
+ * | `AGOV_LEDGER_KEY` | the ledger's signing key |
+ * | `AGOV_ACTOR_ARGS` | start arguments (JSON) a process supervisor gives `agov actor` |
+ * | `AGOV_EXIT_WITH_PARENT` | `1`: `agov actor` exits when its parent's stdin pipe closes |
+ * | `AGOV_NO_BUNDLE` | `1`: process children run from the TypeScript sources, not `dist/` |
+ * | `LOG_LEVEL` | debug, info, warn (default), error, silent |
+ */
+
+/** Data folder when AGOV_DATA_DIR is not set. */
+export const DEFAULT_DATA_DIR = '.data';
+
+export interface Environment {
+  natsUrl?: string;
+  redisUrl?: string;
+  vaultAddr?: string;
+  vaultToken?: string;
+  dataDir?: string;
+  teamsFile?: string;
+  httpPort?: string;
+  httpHost?: string;
+  apiKeys?: string;
+  apiKeysFile?: string;
+  metricsKey?: string;
+  ledgerKey?: string;
+  actorArgsJson?: string;
+  exitWithParent: boolean;
+  noBundle: boolean;
+  logLevel?: string;
+  /** The executable search path (to find nats-server, redis-server, bwrap). */
+  path?: string;
+}
+
+/** An empty variable counts as unset. */
+const value = (v: string | undefined) => (v === undefined || v === '' ? undefined : v);
+
+/** Reads the variables this system knows (see the table above). */
+export function readEnvironment(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Environment {
+  return {
+    natsUrl: value(env.NATS_URL),
+    redisUrl: value(env.REDIS_URL),
+    vaultAddr: value(env.VAULT_ADDR),
+    vaultToken: value(env.VAULT_TOKEN),
+    dataDir: value(env.AGOV_DATA_DIR),
+    teamsFile: value(env.AGOV_TEAMS),
+    httpPort: value(env.AGOV_HTTP_PORT),
+    httpHost: value(env.AGOV_HTTP_HOST),
+    apiKeys: value(env.AGOV_API_KEYS),
+    apiKeysFile: value(env.AGOV_API_KEYS_FILE),
+    metricsKey: value(env.AGOV_METRICS_KEY),
+    ledgerKey: value(env.AGOV_LEDGER_KEY),
+    actorArgsJson: value(env.AGOV_ACTOR_ARGS),
+    exitWithParent: env.AGOV_EXIT_WITH_PARENT === '1',
+    noBundle: env.AGOV_NO_BUNDLE === '1',
+    logLevel: value(env.LOG_LEVEL),
+    path: value(env.PATH),
+  };
+}
+
+/**
+ * The environment a child process starts with: this process's own (PATH, HOME, LOG_LEVEL…), then
+ * what its spec gives it. Copying is not reading: nothing here interprets the inherited values.
+ */
+export function childEnvironment(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) out[k] = v;
+  return Object.assign(out, extra);
+}

@@ -1,0 +1,268 @@
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentKind } from '../../actors/agent/agent.ts';
+import { agentDirectoryKind } from '../../actors/agent-directory.ts';
+import { checkpointKind, memoryKind, workStatusKind } from '../../actors/context/index.ts';
+import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
+import { type Bus, ensureStreams } from '../../bus/index.ts';
+import type { NatsServer } from '../../infra/nats-server.ts';
+import type { RedisServer } from '../../infra/redis-server.ts';
+import {
+  ACTOR_KIND,
+  actorInbox,
+  CheckpointNotFoundError,
+  InvalidTargetError,
+  MemoryNotFoundError,
+  MemoryTooLargeError,
+  serviceSubject,
+  TierForbiddenError,
+} from '../../protocols/index.ts';
+import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
+
+const servers = new TestServers();
+let nats: NatsServer;
+let redis: RedisServer;
+let client: Bus;
+let workRoot: string;
+const handles: ActorHandle[] = [];
+const mem = () => serviceSubject(ACTOR_KIND.memory);
+const status = () => serviceSubject(ACTOR_KIND.workStatus);
+const cps = () => serviceSubject(ACTOR_KIND.checkpoint);
+
+beforeAll(async () => {
+  [nats, redis] = await Promise.all([servers.nats(), servers.redis()]);
+  client = await testBus(nats.url);
+  workRoot = servers.tempDir('agov-ctx-');
+  servers.onStop(() => client.close());
+  await ensureStreams(client);
+  servers.onStop(async () => {
+    for (const h of handles) await h.stop('test over').catch(() => undefined);
+  });
+  const bus = { servers: nats.url };
+  handles.push(await runActor(agentDirectoryKind, { id: 'directory-1', bus, heartbeatMs: 100 }));
+  handles.push(await runActor(memoryKind, { id: 'memory-1', bus, args: { maxBlobBytes: 4096 } }));
+  handles.push(await runActor(workStatusKind, { id: 'status-1', bus, args: { baseDir: workRoot } }));
+  handles.push(
+    await runActor(checkpointKind, {
+      id: 'checkpoint-1',
+      bus,
+      args: { everyMs: 0, sourceTimeoutMs: 500, keep: 5 },
+    }),
+  );
+}, 60_000);
+afterAll(() => servers.stopAll());
+
+describe('external memory', () => {
+  it('stores a blob by its sha256 once, summarises it on write and serves content, summary, list and stats', async () => {
+    const feed = collect(client, 'gov.obs.context.memory');
+    await feed.ready();
+    const log =
+      '2026-01-01 10:00:00 INFO start\n2026-01-01 10:00:01 ERROR disk full\n2026-01-01 10:00:02 INFO done\n';
+    const put = await client.ask(mem(), {
+      type: 'memory.put.v1',
+      body: { content: log, contentType: 'text/plain', tags: ['build'], runId: 'r-ctx-1' },
+    });
+    if (put.type !== 'memory.entry.v1') throw new Error(put.type);
+    expect(put.body.id).toMatch(/^[0-9a-f]{64}$/);
+    expect(put.body.author).toBe(client.name);
+    expect(put.body.summary).toMatchObject({ format: 'log', lines: 3, errorCount: 1 });
+    expect(put.body.summary.errorLines[0]).toEqual({ line: 2, text: '2026-01-01 10:00:01 ERROR disk full' });
+    const again = await client.ask(mem(), { type: 'memory.put.v1', body: { content: log, tags: ['again'] } });
+    expect(again.body).toMatchObject({ id: put.body.id, tags: ['build', 'again'] });
+
+    const full = await client.ask(mem(), { type: 'memory.get.v1', body: { id: put.body.id } });
+    expect(full.body).toMatchObject({ content: log, encoding: 'utf8' });
+    const summary = await client.ask(mem(), {
+      type: 'memory.get.v1',
+      body: { id: put.body.id, summaryOnly: true },
+    });
+    expect(summary.body).not.toHaveProperty('content');
+
+    const json = await client.ask(mem(), {
+      type: 'memory.put.v1',
+      body: { content: '{"a":1,"b":[2]}', tags: ['build'] },
+    });
+    expect(json.body).toMatchObject({ summary: { format: 'json', jsonKeys: ['a', 'b'] } });
+    const list = await client.ask(mem(), { type: 'memory.list.v1', body: { limit: 1 } });
+    expect(list.body).toMatchObject({ total: 2, entries: [{ id: (json.body as { id: string }).id }] });
+    const stats = await client.ask(mem(), { type: 'memory.stats.v1', body: {} });
+    expect(stats.body).toMatchObject({
+      count: 2,
+      byRun: { 'r-ctx-1': { count: 1 } },
+      byTag: { build: { count: 2 } },
+    });
+    const stored = await feed.next((e) => e.type === 'memory.stored.v1' && e.body.id === put.body.id);
+    expect(stored.body).toMatchObject({ event: 'stored', author: client.name, runId: 'r-ctx-1' });
+    feed.close();
+  });
+
+  it('refuses an unknown id, an oversized blob and a T0 writer with typed errors, storing nothing', async () => {
+    await expect(
+      client.ask(mem(), { type: 'memory.get.v1', body: { id: 'f'.repeat(64) } }),
+    ).rejects.toBeInstanceOf(MemoryNotFoundError);
+    await expect(
+      client.ask(mem(), { type: 'memory.get.v1', body: { id: '../etc/passwd' } }),
+    ).rejects.toBeInstanceOf(MemoryNotFoundError);
+    const before = await client.ask(mem(), { type: 'memory.stats.v1', body: {} });
+    await expect(
+      client.ask(mem(), { type: 'memory.put.v1', body: { content: 'x'.repeat(5000) } }),
+    ).rejects.toBeInstanceOf(MemoryTooLargeError);
+    await expect(
+      client.ask(mem(), { type: 'memory.put.v1', body: { content: 'from an observer', byTier: 'T0' } }),
+    ).rejects.toBeInstanceOf(TierForbiddenError);
+    const entries = await client.ask(mem(), { type: 'memory.list.v1', body: { limit: 100 } });
+    await expect(
+      client.ask(mem(), {
+        type: 'memory.delete.v1',
+        body: { id: (entries.body as { entries: Array<{ id: string }> }).entries[0]!.id, byTier: 'T1' },
+      }),
+    ).rejects.toBeInstanceOf(TierForbiddenError);
+    const after = await client.ask(mem(), { type: 'memory.stats.v1', body: {} });
+    expect(after.body).toEqual(before.body);
+  });
+
+  it('lets T2 delete a blob, after which it is not found', async () => {
+    const put = await client.ask(mem(), { type: 'memory.put.v1', body: { content: 'to delete' } });
+    const id = (put.body as { id: string }).id;
+    await client.ask(mem(), { type: 'memory.delete.v1', body: { id, byTier: 'T2' } });
+    await expect(client.ask(mem(), { type: 'memory.get.v1', body: { id } })).rejects.toBeInstanceOf(
+      MemoryNotFoundError,
+    );
+  });
+});
+
+describe('work status', () => {
+  it('tracks targets, draws the dashboard, and a sweep flags a missing path, a stale target and a gone owner', async () => {
+    mkdirSync(join(workRoot, 'api'));
+    await client.ask(status(), {
+      type: 'status.update.v1',
+      body: { target: 'api', phase: 'in-progress', task: 'routes', progress: 50 },
+    });
+    await client.ask(status(), { type: 'status.update.v1', body: { target: 'gone-dir', phase: 'complete' } });
+    await client.ask(status(), {
+      type: 'status.update.v1',
+      body: { target: 'service:billing', phase: 'in-progress', owner: 'agent-nobody', staleAfterMs: 1 },
+    });
+    const dash = await client.ask(status(), { type: 'status.query.v1', body: {} });
+    expect(dash.body).toMatchObject({ overall: 50, byPhase: { 'in-progress': 2, complete: 1 } });
+    await new Promise((r) => setTimeout(r, 20));
+    const swept = await client.ask(status(), { type: 'status.sweep.v1', body: {} });
+    if (swept.type !== 'status.dashboard.v1') throw new Error(swept.type);
+    const flags = Object.fromEntries(swept.body.targets.map((t) => [t.target, t.flags]));
+    expect(flags).toEqual({ api: [], 'gone-dir': ['missing'], 'service:billing': ['stale', 'owner-gone'] });
+  });
+
+  it('refuses a malformed target and a T0 update with typed errors', async () => {
+    for (const target of ['', '../outside', 'a\u0007b', 'x'.repeat(600)])
+      await expect(
+        client.ask(status(), { type: 'status.update.v1', body: { target, phase: 'blocked' } }),
+      ).rejects.toBeInstanceOf(InvalidTargetError);
+    await expect(
+      client.ask(status(), {
+        type: 'status.update.v1',
+        body: { target: 'api', phase: 'blocked', byTier: 'T0' },
+      }),
+    ).rejects.toBeInstanceOf(TierForbiddenError);
+    const one = await client.ask(status(), { type: 'status.query.v1', body: { target: 'api' } });
+    expect(one.body).toMatchObject({ targets: [{ target: 'api', phase: 'in-progress' }] });
+  });
+});
+
+describe('checkpoints', () => {
+  it('gathers agents, open work and recent memory over the bus, says which sources were missing, and lists a timeline', async () => {
+    const agent = await runActor(agentKind, {
+      id: 'cp-agent-1',
+      args: { tier: 'T1', redisUrl: redis.url, workDir: join(workRoot, 'cp-agent-1') },
+      bus: { servers: nats.url },
+      heartbeatMs: 100,
+    });
+    handles.push(agent);
+    await waitFor('agent in the directory', async () => {
+      const r = await client.ask(serviceSubject(ACTOR_KIND.agentDirectory), {
+        type: 'agent.status.v1',
+        body: {},
+      });
+      return (r.body as { agents: Array<{ agentId: string; state: string }> }).agents.some(
+        (a) => a.agentId === 'cp-agent-1' && a.state === 'idle',
+      );
+    });
+    const first = await client.ask(
+      cps(),
+      { type: 'checkpoint.take.v1', body: { notes: 'first' } },
+      { timeoutMs: 10_000 },
+    );
+    if (first.type !== 'checkpoint.v1') throw new Error(first.type);
+    expect(first.body).toMatchObject({ id: 'cp-000001', seq: 1, notes: 'first', version: 1 });
+    expect(first.body.agents.map((a) => a.agentId)).toContain('cp-agent-1');
+    expect(first.body.work.map((t) => t.target).sort()).toEqual(['api', 'service:billing']);
+    expect(first.body.memory.length).toBeGreaterThan(0);
+    expect(first.body.sources.agents?.ok).toBe(true);
+    expect(first.body.sources.ledger?.ok).toBe(false);
+    await client.ask(status(), { type: 'status.update.v1', body: { target: 'api', progress: 80 } });
+    await client.ask(cps(), { type: 'checkpoint.take.v1', body: { notes: 'second' } }, { timeoutMs: 10_000 });
+    const latest = await client.ask(cps(), { type: 'checkpoint.get.v1', body: {} });
+    expect(latest.body).toMatchObject({ id: 'cp-000002', notes: 'second' });
+    const timeline = await client.ask(cps(), { type: 'checkpoint.list.v1', body: {} });
+    if (timeline.type !== 'checkpoint.timeline.v1') throw new Error(timeline.type);
+    expect(timeline.body.checkpoints.map((c) => c.id)).toEqual(['cp-000001', 'cp-000002']);
+    expect(timeline.body.checkpoints[1]!.changes).toContain('target api: in-progress 50% → in-progress 80%');
+  });
+
+  it('restores an agent quarantine from a checkpoint (T2), taking a checkpoint first, and refuses T1 and unknown ids', async () => {
+    await client.ask(actorInbox(ACTOR_KIND.agent, 'cp-agent-1'), {
+      type: 'agent.command.v1',
+      body: { command: 'quarantine', byTier: 'T2', by: 'test', reason: 'test' },
+    });
+    await waitFor('agent quarantined in the directory', async () => {
+      const r = await client.ask(serviceSubject(ACTOR_KIND.agentDirectory), {
+        type: 'agent.status.v1',
+        body: { agentId: 'cp-agent-1' },
+      });
+      const body = r.body as { agents?: Array<{ state: string }>; state?: string };
+      return (body.state ?? body.agents?.[0]?.state) === 'quarantined';
+    });
+    const held = await client.ask(
+      cps(),
+      { type: 'checkpoint.take.v1', body: { notes: 'quarantined' } },
+      { timeoutMs: 10_000 },
+    );
+    await client.ask(actorInbox(ACTOR_KIND.agent, 'cp-agent-1'), {
+      type: 'agent.command.v1',
+      body: { command: 'release', byTier: 'T2', by: 'test' },
+    });
+    await waitFor('agent released', async () => {
+      const r = await client.ask(serviceSubject(ACTOR_KIND.agentDirectory), {
+        type: 'agent.status.v1',
+        body: { agentId: 'cp-agent-1' },
+      });
+      const body = r.body as { agents?: Array<{ state: string }>; state?: string };
+      return (body.state ?? body.agents?.[0]?.state) !== 'quarantined';
+    });
+    const id = (held.body as { id: string }).id;
+    await expect(
+      client.ask(cps(), { type: 'checkpoint.restore.v1', body: { id, byTier: 'T1', by: 'ops' } }),
+    ).rejects.toBeInstanceOf(TierForbiddenError);
+    await expect(
+      client.ask(cps(), { type: 'checkpoint.get.v1', body: { id: 'cp-999999' } }),
+    ).rejects.toBeInstanceOf(CheckpointNotFoundError);
+    const restored = await client.ask(
+      cps(),
+      { type: 'checkpoint.restore.v1', body: { id, byTier: 'T2', by: 'ops' } },
+      { timeoutMs: 15_000 },
+    );
+    if (restored.type !== 'checkpoint.restored.v1') throw new Error(restored.type);
+    expect(restored.body.before).toMatch(/^cp-/);
+    expect(restored.body.actions).toContainEqual(
+      expect.objectContaining({ kind: 'agent-quarantine', target: 'cp-agent-1', outcome: 'applied' }),
+    );
+    await waitFor('agent quarantined again', async () => {
+      const r = await client.ask(serviceSubject(ACTOR_KIND.agentDirectory), {
+        type: 'agent.status.v1',
+        body: { agentId: 'cp-agent-1' },
+      });
+      const body = r.body as { agents?: Array<{ state: string }>; state?: string };
+      return (body.state ?? body.agents?.[0]?.state) === 'quarantined';
+    });
+  });
+});

@@ -1,0 +1,200 @@
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type AuditEvent,
+  createSigner,
+  generateKeyPair,
+  keyFingerprint,
+  LedgerStore,
+  loadPublicKey,
+  publicKeyPem,
+} from '../../actors/ledger/index.ts';
+import { cosign, WitnessStore } from '../../actors/witness/index.ts';
+import { agovEntry } from '../../supervisors/process-child.ts';
+import { TestServers } from '../harness/index.ts';
+
+/**
+ * `agov ledger verify` trusts a pinned key, not the key it finds beside the file, and with --witness
+ * finds what a ledger cannot show about itself. Each attack below is made on real files, and the CLI
+ * runs as a process.
+ */
+
+const run = promisify(execFile);
+const servers = new TestServers();
+afterAll(() => servers.stopAll());
+
+const ORIGIN = 'agov.test/ledger';
+const real = generateKeyPair();
+const realSigner = createSigner(real.seedHex, ORIGIN);
+const realFp = keyFingerprint(loadPublicKey(real.publicKeyPem));
+const thief = generateKeyPair();
+const thiefSigner = createSigner(thief.seedHex, ORIGIN);
+const ev = (i: number, tag = 'a'): AuditEvent => ({
+  id: `${tag}-${i}`,
+  ts: 1000 + i,
+  type: 'run.step',
+  actor: 'orchestrator',
+  data: { i, tag },
+});
+
+async function agov(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { NATS_URL: _n, AGOV_LEDGER_KEY: _k, AGOV_LEDGER_KEY_FINGERPRINT: _f, ...env } = process.env;
+  try {
+    const { stdout, stderr } = await run(process.execPath, [agovEntry(), ...args], { env, timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** A ledger of `n` entries signed by `signer`, with the signer's public key beside it. */
+function ledger(n: number, signer = realSigner, pub = real.publicKeyPem, tag = 'a') {
+  const dir = servers.tempDir('agov-trust-');
+  const db = join(dir, 'ledger.sqlite');
+  const store = LedgerStore.open({ path: db, signer, checkpointEveryEntries: 0 });
+  for (let i = 0; i < n; i += 4) {
+    store.appendBatch(Array.from({ length: Math.min(4, n - i) }, (_, k) => ev(i + k, tag)));
+    store.checkpoint();
+  }
+  store.close();
+  writeFileSync(join(dir, 'ledger-key.pub.pem'), pub);
+  return { dir, db };
+}
+
+describe('agov ledger verify with a pinned key', () => {
+  it('verifies a ledger against the pinned key and prints the fingerprint it used', async () => {
+    const { dir, db } = ledger(12);
+    const pin = join(servers.tempDir('agov-pin-'), 'pinned.pub.pem');
+    writeFileSync(pin, real.publicKeyPem);
+    const byKey = await agov(['ledger', 'verify', '--db', db, '--key', pin]);
+    expect(byKey.code).toBe(0);
+    expect(byKey.stderr).toContain(`ledger key ${realFp} (pinned)`);
+    const byFp = await agov(['ledger', 'verify', '--db', db, '--fingerprint', realFp]);
+    expect(byFp.code).toBe(0);
+    expect(byFp.stdout).toMatch(/ok: 12 entries/);
+    expect(dir).toBeTruthy();
+  });
+
+  it('refuses a ledger rewritten and re-signed with a stolen key and the public key beside it swapped', async () => {
+    const { db } = ledger(12, thiefSigner, thief.publicKeyPem, 'forged');
+    const unpinned = await agov(['ledger', 'verify', '--db', db]);
+    expect(unpinned.code).toBe(0); // premise: self-consistent, which is why a pin is needed
+    expect(unpinned.stderr).toContain('NOT pinned');
+    const pinned = await agov(['ledger', 'verify', '--db', db, '--fingerprint', realFp]);
+    expect(pinned.code).toBe(1);
+    expect(pinned.stderr).toMatch(/is not the pinned key .*swapped/);
+  });
+
+  it('refuses a ledger whose checkpoints the pinned key did not sign even when no key is beside it', async () => {
+    const { db, dir } = ledger(8, thiefSigner, thief.publicKeyPem, 'forged');
+    const pin = join(dir, '..', `pin-${Date.now()}.pem`);
+    writeFileSync(pin, real.publicKeyPem);
+    writeFileSync(join(dir, 'ledger-key.pub.pem'), real.publicKeyPem); // the swap covered its tracks
+    const res = await agov(['ledger', 'verify', '--db', db, '--key', pin]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/NOT intact/);
+  });
+
+  it('rejects a malformed fingerprint as a usage error', async () => {
+    const { db } = ledger(4);
+    const res = await agov(['ledger', 'verify', '--db', db, '--fingerprint', 'sha256:xyz']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/sha256:<64 hex digits>/);
+  });
+});
+
+describe('agov ledger verify --witness', () => {
+  function witnessStore(entries: { store: LedgerStore; sizes: number[] }) {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const path = join(servers.tempDir('agov-witness-'), 'witness.sqlite');
+    const ws = WitnessStore.open(path, {
+      witness: 'w1',
+      origin: ORIGIN,
+      publicKeyPem: publicKeyPem(publicKey),
+    });
+    for (const size of entries.sizes) {
+      const cp = entries.store.checkpointAt(size)!;
+      ws.recordCosigned(cp, cosign(cp, 'w1', privateKey, publicKey, 1_700_000_000));
+    }
+    ws.close();
+    return path;
+  }
+
+  it('detects truncation with the checkpoints covering the cut dropped, which verifies ok without witnesses', async () => {
+    const full = ledger(12);
+    const fullStore = LedgerStore.open({ path: full.db, readonly: true });
+    const witness = witnessStore({ store: fullStore, sizes: [4, 8, 12] });
+    fullStore.close();
+    const cut = ledger(8); // the same first 8 entries and their checkpoints, nothing after
+    const alone = await agov(['ledger', 'verify', '--db', cut.db, '--fingerprint', realFp]);
+    expect(alone.code).toBe(0); // premise: the cut is invisible to the file alone
+    const res = await agov([
+      'ledger',
+      'verify',
+      '--db',
+      cut.db,
+      '--fingerprint',
+      realFp,
+      '--witness',
+      witness,
+    ]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/truncated: the ledger has 8 entries but witness w1 cosigned size 12/);
+    expect(res.stderr).toMatch(/witness w1 key sha256:[0-9a-f]{64}/);
+  });
+
+  it('detects a consistent rewrite of the tail signed with the real key', async () => {
+    const original = ledger(8);
+    const store = LedgerStore.open({ path: original.db, readonly: true });
+    const witness = witnessStore({ store, sizes: [8] });
+    store.close();
+    const rewritten = ledger(8, realSigner, real.publicKeyPem, 'rewritten');
+    const res = await agov([
+      'ledger',
+      'verify',
+      '--db',
+      rewritten.db,
+      '--fingerprint',
+      realFp,
+      '--witness',
+      witness,
+    ]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/rewritten: the ledger's root at size 8/);
+  });
+
+  it('passes an intact ledger and says how far the witness vouches for it', async () => {
+    const l = ledger(12);
+    const store = LedgerStore.open({ path: l.db, readonly: true });
+    const witness = witnessStore({ store, sizes: [4, 12] });
+    store.close();
+    const res = await agov(['ledger', 'verify', '--db', l.db, '--fingerprint', realFp, '--witness', witness]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/witnessed up to 12/);
+  });
+});
+
+describe('agov evidence verify with a pinned key', () => {
+  it('refuses a package whose public key is not the pinned one', async () => {
+    const out = join(servers.tempDir('agov-evidence-'), 'pkg');
+    const store = LedgerStore.open({
+      path: join(servers.tempDir('agov-evidence-'), 'l.sqlite'),
+      signer: thiefSigner,
+    });
+    store.appendBatch([{ ...ev(0, 'x'), run: 'r1' }]);
+    store.checkpoint();
+    const path = store.path;
+    store.close();
+    writeFileSync(join(path, '..', 'ledger-key.pub.pem'), thief.publicKeyPem);
+    const ok = await agov(['evidence', 'export', '--run', 'r1', out, '--db', path]);
+    expect(ok.code).toBe(0);
+    const res = await agov(['evidence', 'verify', out, '--fingerprint', realFp]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/is not the pinned key/);
+  });
+});
