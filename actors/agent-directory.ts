@@ -14,17 +14,17 @@
  * and answers on the shared service subject `gov.svc.agent-directory`.
  */
 import { z } from 'zod';
-import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
-import type { BodyOf } from '../protocols/catalog.ts';
-import { AgentStateSchema } from '../protocols/messages/agent.ts';
-import { agentRegisterSubject, allAgentFeeds, allExits, allHeartbeats } from '../protocols/subjects.ts';
+import { ACTOR_KIND } from '../protocols/index.ts';
+import type { BodyOf } from '../protocols/index.ts';
+import { AgentStateSchema } from '../protocols/index.ts';
+import { agentRegisterSubject, allAgentFeeds, allExits, allHeartbeats } from '../protocols/index.ts';
 import {
   DEFAULT_ASSUMED_HEARTBEAT_MS,
   DEFAULT_DIRECTORY_FORGET_MS,
   DEFAULT_UNREACHABLE_AFTER_INTERVALS,
-} from './agent/agent-options.ts';
-import { defineActorKind } from './runtime/actor-kind.ts';
-import { arg } from './runtime/start-args.ts';
+} from './agent/index.ts';
+import { defineActorKind } from './runtime/index.ts';
+import { arg } from './runtime/index.ts';
 
 /** Start arguments of the agent directory. */
 export const AgentDirectoryArgsSchema = z.strictObject({

@@ -1,6 +1,6 @@
-import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
-import { defineActorKind } from './runtime/actor-kind.ts';
-import { NO_START_ARGS } from './runtime/start-args.ts';
+import { ACTOR_KIND } from '../protocols/index.ts';
+import { defineActorKind } from './runtime/index.ts';
+import { NO_START_ARGS } from './runtime/index.ts';
 
 /**
  * A demo actor that checks its own mailbox discipline: counts demo.count.v1 messages, records

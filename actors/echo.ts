@@ -1,7 +1,7 @@
-import { TierForbiddenError } from '../protocols/errors.ts';
-import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
-import { defineActorKind, refuse } from './runtime/actor-kind.ts';
-import { NO_START_ARGS } from './runtime/start-args.ts';
+import { TierForbiddenError } from '../protocols/index.ts';
+import { ACTOR_KIND } from '../protocols/index.ts';
+import { defineActorKind, refuse } from './runtime/index.ts';
+import { NO_START_ARGS } from './runtime/index.ts';
 
 /**
  * A demo actor: echoes text back, can be asked to be slow or to crash. Used by the quick start,

@@ -3,15 +3,12 @@
  * request, in the same run against the same nats-server. Targets: tell ≥ 0.8× raw publish;
  * ask p50 ≤ 1.2× raw request.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { echoKind } from '../actors/echo.ts';
-import { runActor } from '../actors/runtime/actor.ts';
-import { Bus } from '../bus/bus.ts';
-import { startNatsServer } from '../infra/nats-server.ts';
-import { actorInbox } from '../protocols/subjects.ts';
+import { echoKind } from '../actors/index.ts';
+import { runActor } from '../actors/runtime/index.ts';
+import { Bus } from '../bus/index.ts';
+import { actorInbox } from '../protocols/index.ts';
+import { startBenchServices } from './bench-system.ts';
 import { median, report, round, summarize } from './stats.ts';
 
 const MESSAGES = 50_000;
@@ -19,8 +16,9 @@ const ASKS = 2_000;
 const ROUNDS = 5;
 
 export async function benchBus(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'agov-bench-'));
-  const nats = await startNatsServer({ dataDir: dir });
+  // The bare bus: no JetStream streams, nothing but the two clients and the echo actor.
+  const services = await startBenchServices('bus', { streams: false });
+  const nats = { url: services.natsUrl };
   try {
     const raw = await connect({ servers: nats.url });
     const bus = await Bus.connect({ servers: nats.url, name: 'bench-client' });
@@ -97,7 +95,6 @@ export async function benchBus(): Promise<void> {
     );
     report('bus', results, ratios);
   } finally {
-    await nats.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await services.stop();
   }
 }

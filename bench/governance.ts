@@ -5,21 +5,15 @@
  * - token issue / renew / revoke latency through our actors (ask → token authority / renewer → Vault)
  *   relative to the same VaultTokenClient call made directly.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { budgetMonitorKind } from '../actors/error-budget/budget-monitor.ts';
-import { runActor } from '../actors/runtime/actor.ts';
-import { tokenAuthorityKind } from '../actors/token/token-authority.ts';
-import { tokenRenewerKind } from '../actors/token/token-renewer.ts';
-import { VaultTokenClient } from '../actors/token/vault-client.ts';
-import { Bus } from '../bus/bus.ts';
-import { ensureStreams } from '../bus/streams.ts';
-import { startNatsServer } from '../infra/nats-server.ts';
-import { startRedisServer } from '../infra/redis-server.ts';
-import { startVaultDevServer } from '../infra/vault-dev-server.ts';
-import { errorsSubject, serviceQueue, serviceSubject } from '../protocols/subjects.ts';
+import { budgetMonitorKind } from '../actors/error-budget/index.ts';
+import { runActor } from '../actors/runtime/index.ts';
+import { tokenAuthorityKind } from '../actors/token/index.ts';
+import { tokenRenewerKind } from '../actors/token/index.ts';
+import { VaultTokenClient } from '../actors/token/index.ts';
+import { Bus } from '../bus/index.ts';
+import { errorsSubject, serviceQueue, serviceSubject } from '../protocols/index.ts';
 import { serve } from '../test/harness/serve.ts';
+import { startBenchServices } from './bench-system.ts';
 import { report, round, summarize } from './stats.ts';
 
 const CALLS = 300;
@@ -27,15 +21,14 @@ const BREACHES = 50;
 const WARMUP = 20;
 
 export async function benchGovernance(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'agov-bench-gov-'));
-  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
-  const redis = await startRedisServer({ dataDir: join(dir, 'redis') });
-  const vault = await startVaultDevServer();
+  const services = await startBenchServices('gov', { need: { redis: true, vault: true } });
+  const nats = { url: services.natsUrl };
+  const redis = { url: services.redisUrl };
+  const vault = { addr: services.vaultAddr!, rootToken: services.vaultToken! };
   const bus = { servers: nats.url };
   const args = { vaultAddr: vault.addr, vaultToken: vault.rootToken, redisUrl: redis.url };
   try {
     const client = await Bus.connect({ servers: nats.url, name: 'bench-client' });
-    await ensureStreams(client);
     const authority = await runActor(tokenAuthorityKind, { id: 'bench-ta', bus, args });
     const renewer = await runActor(tokenRenewerKind, {
       id: 'bench-tr',
@@ -152,9 +145,6 @@ export async function benchGovernance(): Promise<void> {
       revokeP50: ratio(lat.actorRevoke, lat.directRevoke),
     });
   } finally {
-    await vault.stop();
-    await redis.kill();
-    await nats.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await services.stop();
   }
 }

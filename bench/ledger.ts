@@ -16,20 +16,18 @@
  * configuration. The raw baseline has no writer, so the setting cannot favour it.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
-import { DEFAULT_BATCH_MAX_ENTRIES } from '../actors/ledger/ledger-writer-options.ts';
-import { Bus } from '../bus/bus.ts';
-import { ensureStreams, streamDeclarations } from '../bus/streams.ts';
-import { startNatsServer } from '../infra/nats-server.ts';
-import type { Envelope } from '../protocols/envelope.ts';
-import { auditSubject, obsSubject, startedSubject } from '../protocols/subjects.ts';
-import { spawnProcessChild } from '../supervisors/process-child.ts';
+import { DEFAULT_BATCH_MAX_ENTRIES } from '../actors/ledger/index.ts';
+import { Bus } from '../bus/index.ts';
+import { ensureStreams, streamDeclarations } from '../bus/index.ts';
+import type { Envelope } from '../protocols/index.ts';
+import { auditSubject, obsSubject, startedSubject } from '../protocols/index.ts';
+import { spawnProcessChild } from '../supervisors/index.ts';
 import { SYSTEM_SERVICE_NICE } from '../system/index.ts';
+import { startBenchServices } from './bench-system.ts';
 import { median, report, round } from './stats.ts';
 
 const EVENTS = 20_000;
@@ -47,8 +45,10 @@ async function pipelined(n: number, window: number, send: (i: number) => Promise
 }
 
 export async function benchLedger(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'agov-bench-ledger-'));
-  const nats = await startNatsServer({ dataDir: join(dir, 'nats') });
+  // Streams: only the two the bench declares below.
+  const services = await startBenchServices('ledger', { streams: false });
+  const { dir } = services;
+  const nats = { url: services.natsUrl };
   const dataDir = join(dir, 'data');
   let writer: ReturnType<typeof spawnProcessChild> | undefined;
   try {
@@ -81,8 +81,6 @@ export async function benchLedger(): Promise<void> {
       });
     });
     await bus.flush();
-    // agovEntry() reads this in this process: run the writer from the sources, never a stale bundle.
-    process.env.AGOV_NO_BUNDLE = '1';
     const writerNice = SYSTEM_SERVICE_NICE['ledger-writer'];
     writer = spawnProcessChild({
       kind: 'ledger-writer',
@@ -91,6 +89,8 @@ export async function benchLedger(): Promise<void> {
       args: { dataDir, key: SEED, checkpointIntervalMs: 0 },
       env: { LOG_LEVEL: 'warn' },
       nice: writerNice,
+      // From the sources, never a stale bundle.
+      fromSource: true,
     });
     if (writer.niceError) throw writer.niceError; // a number for another configuration would mislead
     await started;
@@ -178,8 +178,7 @@ export async function benchLedger(): Promise<void> {
     report('ledger', results, ratios);
   } finally {
     await writer?.stop(5_000);
-    await nats.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await services.stop();
   }
 }
 

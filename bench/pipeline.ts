@@ -22,20 +22,16 @@
  * JSON.parse (as any external follower would) so its cost does not blur the measurement.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { agentKind } from '../actors/agent/agent.ts';
+import { agentKind } from '../actors/agent/index.ts';
 import { orchestratorKind } from '../actors/orchestrator/orchestrator.ts';
 import { startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
-import { runActor } from '../actors/runtime/actor.ts';
-import { Bus } from '../bus/bus.ts';
-import { ensureStreams } from '../bus/streams.ts';
-import { startNatsServer } from '../infra/nats-server.ts';
-import { startRedisServer } from '../infra/redis-server.ts';
-import { allRunFeeds, serviceSubject } from '../protocols/subjects.ts';
+import { runActor } from '../actors/runtime/index.ts';
+import { Bus } from '../bus/index.ts';
+import { allRunFeeds, serviceSubject } from '../protocols/index.ts';
+import { startBenchServices } from './bench-system.ts';
 import { report, round, summarize } from './stats.ts';
 
 const CONCURRENT_RUNS = 100;
@@ -211,13 +207,11 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
 }
 
 export async function benchPipeline(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'agov-bench-pipeline-'));
-  const nats = await startNatsServer({ dataDir: dir });
-  const redis = await startRedisServer({ dataDir: join(dir, 'redis') });
+  const services = await startBenchServices('pipeline', { need: { redis: true } });
+  const { dir } = services;
+  const nats = { url: services.natsUrl };
+  const redis = { url: services.redisUrl };
   try {
-    const setup = await Bus.connect({ servers: nats.url, name: 'bench-setup' });
-    await ensureStreams(setup);
-    await setup.close();
     const plain = await measure('plain', nats.url, redis.url, dir);
     const agent = await measure('agent', nats.url, redis.url, dir);
     const results = {
@@ -272,9 +266,7 @@ export async function benchPipeline(): Promise<void> {
     }
     report('pipeline', results, ratios);
   } finally {
-    await redis.kill();
-    await nats.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await services.stop();
   }
 }
 

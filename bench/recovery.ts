@@ -10,20 +10,17 @@
  * Targets: process p99 < 500 ms; in-host p99 < 20 ms; hung detected within 3 intervals.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { buildCliBundle } from '../cli/build-bundle.ts';
 import { loadActorKind } from '../system/index.ts';
-import { runActor } from '../actors/runtime/actor.ts';
-import { Bus } from '../bus/bus.ts';
-import { ensureStreams } from '../bus/streams.ts';
-import { startNatsServer } from '../infra/nats-server.ts';
-import { actorInbox, allHeartbeats, allObs, heartbeatSubject } from '../protocols/subjects.ts';
-import { supervisorSpec } from '../supervisors/child-spec.ts';
-import { askSupervisorTree } from '../supervisors/supervisor-tree.ts';
-import { DEFAULT_CHILD_HEARTBEAT_MS } from '../supervisors/supervisor-options.ts';
+import { readEnvironment } from '../infra/index.ts';
+import { runActor } from '../actors/runtime/index.ts';
+import type { Bus } from '../bus/index.ts';
+import { actorInbox, allHeartbeats, allObs, heartbeatSubject } from '../protocols/index.ts';
+import { supervisorSpec } from '../supervisors/index.ts';
+import { askSupervisorTree } from '../supervisors/index.ts';
+import { DEFAULT_CHILD_HEARTBEAT_MS } from '../supervisors/index.ts';
+import { startBenchServices } from './bench-system.ts';
 import { report, round, summarize } from './stats.ts';
 
 const KILLS = 50;
@@ -54,12 +51,11 @@ function nthBeat(bus: Bus, kind: string, id: string, seq: number): Promise<{ at:
 
 export async function benchRecovery(): Promise<void> {
   buildCliBundle();
-  const dir = mkdtempSync(join(tmpdir(), 'agov-bench-recovery-'));
-  const nats = await startNatsServer({ dataDir: dir });
-  const bus = await Bus.connect({ servers: nats.url, name: 'bench-recovery' });
+  // As in the running system: supervisors' events go to the AUDIT stream.
+  const services = await startBenchServices('recovery');
+  const nats = { url: services.natsUrl };
+  const bus = services.system.client;
   try {
-    // As in the running system: supervisors' events go to the AUDIT stream.
-    await ensureStreams(bus);
     const spec = supervisorSpec({
       id: 'bench-root',
       intensity: 100_000,
@@ -192,7 +188,7 @@ export async function benchRecovery(): Promise<void> {
       await nc.close();
     }
 
-    if (process.env.BENCH_VERBOSE)
+    if (readEnvironment().benchVerbose)
       console.log('in-host samples in order (ms):', inhostMs.map((x) => x.toFixed(1)).join(' '));
     const p = summarize(procMs);
     const h = summarize(inhostMs);
@@ -230,7 +226,6 @@ export async function benchRecovery(): Promise<void> {
     report('recovery', results, ratios);
   } finally {
     await bus.close();
-    await nats.kill();
-    rmSync(dir, { recursive: true, force: true });
+    await services.stop();
   }
 }

@@ -8,10 +8,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LedgerStore } from '../actors/ledger/ledger-store.ts';
-import { verifyLedger } from '../actors/ledger/verify.ts';
-import { AUDIT_STREAM } from '../bus/streams.ts';
-import { serviceSubject } from '../protocols/subjects.ts';
+import { LedgerStore } from '../actors/ledger/index.ts';
+import { verifyLedger } from '../actors/ledger/index.ts';
+import { AUDIT_STREAM } from '../bus/index.ts';
+import { serviceSubject } from '../protocols/index.ts';
 import type { SystemUnderTest } from './system-under-test.ts';
 
 export interface InvariantResult {

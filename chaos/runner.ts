@@ -4,7 +4,7 @@
  * checks the invariants. The report says what was injected, what recovered and how fast, and the verdicts.
  */
 import { randomUUID } from 'node:crypto';
-import { allObs, auditSubject, serviceSubject } from '../protocols/subjects.ts';
+import { allObs, auditSubject, serviceSubject } from '../protocols/index.ts';
 import {
   DEFAULT_CHAOS_DURATION_MS,
   DEFAULT_CHAOS_FAULT_INTERVAL_MS,

@@ -1,4 +1,4 @@
-import { ConfigError } from '../protocols/errors.ts';
+import { ConfigError } from '../protocols/index.ts';
 
 /** Parses `k=v` pairs; values that look like numbers or booleans become numbers or booleans. */
 export function parseKeyValues(pairs: string[]): Record<string, string | number | boolean> {

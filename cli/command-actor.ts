@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
-import { runActor } from '../actors/runtime/actor.ts';
+import { runActor } from '../actors/runtime/index.ts';
 import { type Environment, readEnvironment } from '../infra/environment.ts';
-import { ConfigError } from '../protocols/errors.ts';
+import { ConfigError } from '../protocols/index.ts';
+// The process entry of every process child: it loads the kind table and the environment mapping
+// only, not the system face (startSystem, teams, YAML), since restart latency depends on it.
 import { environmentArgs } from '../system/environment-args.ts';
 import { loadActorKind } from '../system/kinds.ts';
 import { parseKeyValues } from './args.ts';

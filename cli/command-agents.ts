@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
-import { readEnvironment } from '../infra/environment.ts';
+import { readEnvironment } from '../infra/index.ts';
 import { ACTOR_KIND } from '../protocols/index.ts';
-import type { AgentState } from '../actors/agent-directory.ts';
-import { Bus } from '../bus/bus.ts';
-import { ConfigError, NoRespondersError } from '../protocols/errors.ts';
-import { serviceSubject } from '../protocols/subjects.ts';
+import type { AgentState } from '../actors/index.ts';
+import { Bus } from '../bus/index.ts';
+import { ConfigError, NoRespondersError } from '../protocols/index.ts';
+import { serviceSubject } from '../protocols/index.ts';
 
 const COLUMNS = ['ID', 'STATE', 'TIER', 'TEAM', 'ROLE', 'RESTARTS', 'LAST HB', 'CURRENT TASK'] as const;
 

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { formatReport, runScenario } from '../chaos/runner.ts';
-import { SCENARIOS, scenario } from '../chaos/scenarios.ts';
-import { ConfigError } from '../protocols/errors.ts';
+import { formatReport, runScenario } from '../chaos/index.ts';
+import { SCENARIOS, scenario } from '../chaos/index.ts';
+import { ConfigError } from '../protocols/index.ts';
 
 /**
  * `agov chaos list` and `agov chaos run SCENARIO [--seed N] [--duration MS] [--runs N] [--json]`:

@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { readEnvironment } from '../infra/environment.ts';
+import { readEnvironment } from '../infra/index.ts';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -17,9 +17,9 @@ import {
   type TrustedKey,
   verifyEvidence,
 } from '../actors/ledger/index.ts';
-import { Bus } from '../bus/bus.ts';
-import { ConfigError, EvidenceInvalidError, GovError, NotFoundError } from '../protocols/errors.ts';
-import { serviceSubject } from '../protocols/subjects.ts';
+import { Bus } from '../bus/index.ts';
+import { ConfigError, EvidenceInvalidError, GovError, NotFoundError } from '../protocols/index.ts';
+import { serviceSubject } from '../protocols/index.ts';
 import { cliPublicKey, ledgerCliOptions, ledgerPath } from './command-ledger.ts';
 
 export const EVIDENCE_USAGE = `agov evidence <command>
@@ -110,7 +110,7 @@ async function evidenceVerify(argv: string[]): Promise<number> {
   if (!existsSync(dir)) throw new ConfigError(`no evidence package at ${dir}`);
   const packaged = join(dir, EVIDENCE_FILES.publicKey);
   const explicit = values.key ?? values['public-key'];
-  const pinnedFingerprint = values.fingerprint ?? (process.env.AGOV_LEDGER_KEY_FINGERPRINT || undefined);
+  const pinnedFingerprint = values.fingerprint ?? readEnvironment().ledgerKeyFingerprint;
   let publicKey: KeyObject | undefined;
   if (explicit || pinnedFingerprint) {
     let packagedKey: KeyObject | undefined;

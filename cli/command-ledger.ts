@@ -5,7 +5,7 @@
  * `tail --follow` follows the writer over the bus when NATS_URL is set (else it polls the file).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { readEnvironment } from '../infra/environment.ts';
+import { readEnvironment } from '../infra/index.ts';
 import type { KeyObject } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,10 +31,10 @@ import {
   type WitnessEvidence,
   WitnessStore,
 } from '../actors/witness/index.ts';
-import { DEFAULT_LEDGER_PUBLIC_KEY_FILE, defaultLedgerPath } from '../actors/ledger/ledger-writer-options.ts';
-import { Bus } from '../bus/bus.ts';
-import { ConfigError } from '../protocols/errors.ts';
-import { obsSubject, serviceSubject } from '../protocols/subjects.ts';
+import { DEFAULT_LEDGER_PUBLIC_KEY_FILE, defaultLedgerPath } from '../actors/ledger/index.ts';
+import { Bus } from '../bus/index.ts';
+import { ConfigError } from '../protocols/index.ts';
+import { obsSubject, serviceSubject } from '../protocols/index.ts';
 
 export const LEDGER_USAGE = `agov ledger <command> [--db PATH] [--key PATH] [--fingerprint sha256:HEX]
 
@@ -75,14 +75,15 @@ export function cliTrustedKey(
 ): TrustedKey {
   const explicit = values.key ?? values['public-key'];
   const beside = join(dirname(dbPath), DEFAULT_LEDGER_PUBLIC_KEY_FILE);
+  const envKey = readEnvironment().ledgerKey;
   const besideKey = existsSync(beside)
     ? loadPublicKey(readFileSync(beside, 'utf8'))
-    : process.env.AGOV_LEDGER_KEY
-      ? loadPublicKey(loadPrivateKey(process.env.AGOV_LEDGER_KEY))
+    : envKey
+      ? loadPublicKey(loadPrivateKey(envKey))
       : undefined;
   return resolveTrustedKey({
     pinnedKey: explicit ? loadPublicKey(readFileSync(explicit, 'utf8')) : undefined,
-    pinnedFingerprint: values.fingerprint ?? (process.env.AGOV_LEDGER_KEY_FINGERPRINT || undefined),
+    pinnedFingerprint: values.fingerprint ?? readEnvironment().ledgerKeyFingerprint,
     besideKey,
     besideSource: existsSync(beside) ? `at ${beside}` : 'in AGOV_LEDGER_KEY',
   });

@@ -12,12 +12,12 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RunStore } from '../actors/orchestrator/run-store.ts';
 import { toRunState } from '../actors/orchestrator/orchestrator.ts';
-import { Bus } from '../bus/bus.ts';
+import { Bus } from '../bus/index.ts';
 import { readEnvironment, resolveServices } from '../infra/index.ts';
-import type { BodyOf } from '../protocols/catalog.ts';
-import { ConfigError } from '../protocols/errors.ts';
+import type { BodyOf } from '../protocols/index.ts';
+import { ConfigError } from '../protocols/index.ts';
 import { formatDiagnostic, parsePipeline } from '../protocols/pipeline/index.ts';
-import { allRunFeeds, serviceSubject } from '../protocols/subjects.ts';
+import { allRunFeeds, serviceSubject } from '../protocols/index.ts';
 import { parseKeyValues } from './args.ts';
 import {
   DEFAULT_TEAMS_FILE,

@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
-import { readEnvironment } from '../infra/environment.ts';
-import { Bus } from '../bus/bus.ts';
-import { ConfigError } from '../protocols/errors.ts';
-import { askSupervisorTree } from '../supervisors/supervisor-tree.ts';
+import { readEnvironment } from '../infra/index.ts';
+import { Bus } from '../bus/index.ts';
+import { ConfigError } from '../protocols/index.ts';
+import { askSupervisorTree } from '../supervisors/index.ts';
 import { renderTree } from './tree-view.ts';
 
 /** `agov teams [--json] [--root ID]`: the live supervision tree with each actor's state and restart count. */

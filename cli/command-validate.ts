@@ -1,5 +1,5 @@
 import { formatDiagnostic, validateFiles } from '../protocols/pipeline/index.ts';
-import { ConfigError } from '../protocols/errors.ts';
+import { ConfigError } from '../protocols/index.ts';
 
 /**
  * `agov validate FILE...`: checks pipeline files. Prints each problem as

@@ -2,7 +2,7 @@
  * `agov`: the command line of agent-governance. Each subcommand lives in its own module; the table of
  * commands, their one-line summaries and their usage texts is cli/commands.ts.
  */
-import { GovError, toGovError } from '../protocols/errors.ts';
+import { GovError, toGovError } from '../protocols/index.ts';
 import { COMMANDS, overview, usageOf, wantsHelp } from './commands.ts';
 
 async function main(argv: string[]): Promise<number> {

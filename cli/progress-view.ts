@@ -2,7 +2,7 @@
  * Live progress of one run in a terminal: one line per stage with a bar on a TTY (redrawn in place),
  * plain timestamped lines otherwise (CI logs, pipes).
  */
-import type { BodyOf } from '../protocols/catalog.ts';
+import type { BodyOf } from '../protocols/index.ts';
 
 type RunEvent = BodyOf<'run.event.v1'>;
 type StageStatus = BodyOf<'run.state.v1'>['stages'][number]['status'];

@@ -1,4 +1,4 @@
-import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
+import type { SupervisorTree } from '../protocols/index.ts';
 
 /** Renders a supervision tree, one line per child: id, kind, status, agent state/tier, restarts, pid. */
 export function renderTree(tree: SupervisorTree, nowMs = Date.now()): string {

@@ -12,10 +12,12 @@
  * | `AGOV_HTTP_PORT`, `AGOV_HTTP_HOST` | the gateway's listen address |
  * | `AGOV_API_KEYS`, `AGOV_API_KEYS_FILE`, `AGOV_METRICS_KEY` | the gateway's keys |
  * | `AGOV_LEDGER_KEY` | the ledger's signing key |
+ * | `AGOV_LEDGER_KEY_FINGERPRINT` | the ledger key `agov ledger` / `agov evidence` pin when not told |
  * | `AGOV_ACTOR_ARGS` | start arguments (JSON) a process supervisor gives `agov actor` |
  * | `AGOV_EXIT_WITH_PARENT` | `1`: `agov actor` exits when its parent's stdin pipe closes |
  * | `AGOV_NO_BUNDLE` | `1`: process children run from the TypeScript sources, not `dist/` |
  * | `LOG_LEVEL` | debug, info, warn (default), error, silent |
+ * | `BENCH_VERBOSE` | benches print their samples |
  */
 
 /** Data folder when AGOV_DATA_DIR is not set. */
@@ -34,10 +36,12 @@ export interface Environment {
   apiKeysFile?: string;
   metricsKey?: string;
   ledgerKey?: string;
+  ledgerKeyFingerprint?: string;
   actorArgsJson?: string;
   exitWithParent: boolean;
   noBundle: boolean;
   logLevel?: string;
+  benchVerbose: boolean;
   /** The executable search path (to find nats-server, redis-server, bwrap). */
   path?: string;
 }
@@ -62,10 +66,12 @@ export function readEnvironment(
     apiKeysFile: value(env.AGOV_API_KEYS_FILE),
     metricsKey: value(env.AGOV_METRICS_KEY),
     ledgerKey: value(env.AGOV_LEDGER_KEY),
+    ledgerKeyFingerprint: value(env.AGOV_LEDGER_KEY_FINGERPRINT),
     actorArgsJson: value(env.AGOV_ACTOR_ARGS),
     exitWithParent: env.AGOV_EXIT_WITH_PARENT === '1',
     noBundle: env.AGOV_NO_BUNDLE === '1',
     logLevel: value(env.LOG_LEVEL),
+    benchVerbose: value(env.BENCH_VERBOSE) !== undefined,
     path: value(env.PATH),
   };
 }

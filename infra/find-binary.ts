@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { MissingBinaryError } from '../protocols/errors.ts';
+import { MissingBinaryError } from '../protocols/index.ts';
 import { readEnvironment } from './environment.ts';
 
 const INSTALL_HINTS: Record<string, string> = {

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { ServiceStartError } from '../protocols/errors.ts';
+import { ServiceStartError } from '../protocols/index.ts';
 
 /** A server binary we started, with the means to stop, kill and restart it. */
 export interface ManagedProcess {

@@ -160,5 +160,5 @@ export function envelopeUnionSchema() {
 
 /** JSON Schema (draft 2020-12) of every envelope on the bus. */
 export function envelopeJsonSchema(): unknown {
-  return z.toJSONSchema(envelopeUnionSchema(), { unrepresentable: 'any' });
+  return z.toJSONSchema(envelopeUnionSchema(), { unrepresentable: 'any', io: 'input' });
 }

@@ -7,3 +7,5 @@ export * from './tiers.ts';
 export { SerializedErrorSchema } from './messages/system.ts';
 export * from './actor-kinds.ts';
 export type { SupervisorTree } from './messages/supervisor.ts';
+export { AgentStateSchema } from './messages/agent.ts';
+export { HandoffReportSchema, PipelineErrorBudgetSchema } from './messages/governance.ts';

@@ -11,7 +11,7 @@
  * - `nice` (process children only) is ours: the OS scheduling priority the child's process runs at.
  * - No `simple_one_for_one`, `significant` or `auto_shutdown`; no `modules`.
  */
-import { ConfigError } from '../protocols/errors.ts';
+import { ConfigError } from '../protocols/index.ts';
 import {
   DEFAULT_BACKOFF_FACTOR,
   DEFAULT_BACKOFF_INITIAL_MS,

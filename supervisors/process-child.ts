@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { childEnvironment, readEnvironment } from '../infra/environment.ts';
+import { childEnvironment, readEnvironment } from '../infra/index.ts';
 
 export interface ProcessExit {
   code: number | null;
@@ -38,6 +38,8 @@ export interface ProcessChildOptions {
   stderr?: 'inherit' | 'ignore';
   /** Niceness of the child's process (0..19, see `StartDescriptor`); absent: inherited. */
   nice?: number;
+  /** Run the TypeScript sources even when a bundle exists (a bench must never measure a stale one). */
+  fromSource?: boolean;
 }
 
 /**
@@ -70,12 +72,12 @@ const SOURCE_ENTRY = fileURLToPath(new URL('../cli/agov.mjs', import.meta.url));
  * The command that runs the CLI: the esbuild bundle when it exists (`npm run build`; starts in about
  * half the time, which matters for restart latency), else the TypeScript sources through tsx.
  */
-export function agovEntry(): string {
-  return existsSync(BUNDLE) && !readEnvironment().noBundle ? BUNDLE : SOURCE_ENTRY;
+export function agovEntry(fromSource = false): string {
+  return existsSync(BUNDLE) && !fromSource && !readEnvironment().noBundle ? BUNDLE : SOURCE_ENTRY;
 }
 
 export function spawnProcessChild(options: ProcessChildOptions): ProcessChild {
-  const argv = [agovEntry(), 'actor', options.kind, '--id', options.id];
+  const argv = [agovEntry(options.fromSource), 'actor', options.kind, '--id', options.id];
   if (options.heartbeatMs) argv.push('--heartbeat-ms', String(options.heartbeatMs));
   // stdin is a pipe the child watches: when this process dies (even by SIGKILL) the pipe closes and
   // the child exits, so no orphan keeps running under an id its restarted supervisor will reuse.

@@ -89,8 +89,8 @@
  *
  * The state is plain JSON-safe data.
  */
-import { InvalidTransitionError, NotFoundError } from '../protocols/errors.ts';
-import type { SerializedError } from '../protocols/errors.ts';
+import { InvalidTransitionError, NotFoundError } from '../protocols/index.ts';
+import type { SerializedError } from '../protocols/index.ts';
 import { validateChildSpec, validateSupervisorSpec } from './child-spec.ts';
 import type { ChildSpec, Shutdown, StartDescriptor, SupervisorSpec } from './child-spec.ts';
 

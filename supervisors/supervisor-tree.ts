@@ -1,7 +1,7 @@
-import type { AskOptions, Bus } from '../bus/bus.ts';
-import { InvalidMessageError } from '../protocols/errors.ts';
-import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
-import { actorInbox } from '../protocols/subjects.ts';
+import type { AskOptions, Bus } from '../bus/index.ts';
+import { InvalidMessageError } from '../protocols/index.ts';
+import type { SupervisorTree } from '../protocols/index.ts';
+import { actorInbox } from '../protocols/index.ts';
 
 /**
  * Asks a supervisor for its tree (`supervisor.status.v1` → `supervisor.tree.v1`), nested supervisors

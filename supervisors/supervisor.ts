@@ -22,21 +22,21 @@
  * `supervisor.status.v1` answers the (deep) tree with each child's status, restarts and last heartbeat.
  */
 import type { Subscription } from '@nats-io/transport-node';
-import type { BodyIn } from '../protocols/catalog.ts';
-import type { TimerHandle } from '../infra/clock.ts';
-import { type ActorHandle, runActor } from '../actors/runtime/actor.ts';
+import type { BodyIn } from '../protocols/index.ts';
+import type { TimerHandle } from '../infra/index.ts';
+import { type ActorHandle, runActor } from '../actors/runtime/index.ts';
 import {
   type ActorBehavior,
   type ActorContext,
   type ActorKind,
   defineActorKind,
-} from '../actors/runtime/actor-kind.ts';
-import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
-import { GovError, type SerializedError, serializeError, toGovError } from '../protocols/errors.ts';
-import { auditSubject, exitSubject, heartbeatSubject, startedSubject } from '../protocols/subjects.ts';
-import type { SupervisorTree } from '../protocols/messages/supervisor.ts';
+} from '../actors/runtime/index.ts';
+import { ACTOR_KIND } from '../protocols/index.ts';
+import { GovError, type SerializedError, serializeError, toGovError } from '../protocols/index.ts';
+import { auditSubject, exitSubject, heartbeatSubject, startedSubject } from '../protocols/index.ts';
+import type { SupervisorTree } from '../protocols/index.ts';
 import { z } from 'zod';
-import { arg } from '../actors/runtime/start-args.ts';
+import { arg } from '../actors/runtime/index.ts';
 import {
   type ChildSpec,
   type StartDescriptor,

@@ -56,6 +56,8 @@ export interface StartSystemOptions {
   /** Heartbeat interval of the root supervisor and of the children it gives it to. */
   heartbeatMs?: number;
   missedBeats?: number;
+  /** Create the JetStream streams (default true; a bench of the bare bus leaves them out). */
+  streams?: boolean;
   /** Name and ask timeout of the caller's client bus. */
   clientName?: string;
   askTimeoutMs?: number;
@@ -129,7 +131,7 @@ export async function startSystem(options: StartSystemOptions = {}): Promise<Run
       name: options.clientName ?? 'agov-cli',
       ...(options.askTimeoutMs ? { askTimeoutMs: options.askTimeoutMs } : {}),
     });
-    await ensureStreams(client);
+    if (options.streams !== false) await ensureStreams(client);
     const spec = rootSpec(options, services);
     if (spec) {
       root = await runActor(await loadActorKind(ACTOR_KIND.supervisor), {

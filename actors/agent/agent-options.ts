@@ -4,8 +4,8 @@
  */
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { isTier, type Tier } from '../../protocols/tiers.ts';
-import { arg } from '../runtime/start-args.ts';
+import { isTier, type Tier } from '../../protocols/index.ts';
+import { arg } from '../runtime/index.ts';
 
 /** Prefix of the Redis/Dragonfly key holding an agent's persisted lifecycle: `<prefix>:{<agentId>}:lifecycle`. */
 export const DEFAULT_AGENT_KEY_PREFIX = 'agov:agent';

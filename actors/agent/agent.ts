@@ -25,10 +25,10 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createActor } from 'xstate';
-import type { IncomingContext } from '../../bus/bus.ts';
-import type { TimerHandle } from '../../infra/clock.ts';
-import type { BodyIn } from '../../protocols/catalog.ts';
-import type { AnyEnvelope, Envelope, OutMessage } from '../../protocols/envelope.ts';
+import type { IncomingContext } from '../../bus/index.ts';
+import type { TimerHandle } from '../../infra/index.ts';
+import type { BodyIn } from '../../protocols/index.ts';
+import type { AnyEnvelope, Envelope, OutMessage } from '../../protocols/index.ts';
 import {
   ActorCrashedError,
   ActorStoppedError,
@@ -45,11 +45,11 @@ import {
   TierForbiddenError,
   TimeoutError,
   toGovError,
-} from '../../protocols/errors.ts';
-import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
-import { agentRegisterSubject, auditSubject } from '../../protocols/subjects.ts';
-import type { ActorBehavior, ActorContext } from '../runtime/actor-kind.ts';
-import { defineActorKind, type Refusal, refuse } from '../runtime/actor-kind.ts';
+} from '../../protocols/index.ts';
+import { ACTOR_KIND } from '../../protocols/index.ts';
+import { agentRegisterSubject, auditSubject } from '../../protocols/index.ts';
+import type { ActorBehavior, ActorContext } from '../runtime/index.ts';
+import { defineActorKind, type Refusal, refuse } from '../runtime/index.ts';
 import {
   AgentArgsSchema,
   type AgentArgs,

@@ -49,7 +49,7 @@
  */
 import { assign, createActor, setup } from 'xstate';
 import type { Actor, AnyStateMachine, SnapshotFrom } from 'xstate';
-import { DecodeError } from '../../protocols/errors.ts';
+import { DecodeError } from '../../protocols/index.ts';
 import {
   canRunTaskKind,
   HIGHEST_TIER,
@@ -62,7 +62,7 @@ import {
   type Tier,
   tierAtLeast,
   tierRank,
-} from '../../protocols/tiers.ts';
+} from '../../protocols/index.ts';
 import { canPerform } from './tiers.ts';
 
 /** Bootstrap retries allowed from `failed` before BOOTSTRAP is refused. */

@@ -8,7 +8,7 @@
  * Redis-specific that Dragonfly lacks.
  */
 import type { Cluster, Redis } from 'ioredis';
-import { DecodeError } from '../../protocols/errors.ts';
+import { DecodeError } from '../../protocols/index.ts';
 import { DEFAULT_AGENT_KEY_PREFIX } from './agent-options.ts';
 
 export const LIFECYCLE_RECORD_VERSION = 1 as const;

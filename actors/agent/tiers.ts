@@ -11,7 +11,7 @@
  *
  * Unknown actions are denied (deny by default).
  */
-import { InvalidTransitionError, TierForbiddenError } from '../../protocols/errors.ts';
+import { InvalidTransitionError, TierForbiddenError } from '../../protocols/index.ts';
 import {
   HIGHEST_TIER,
   isTier,
@@ -20,7 +20,7 @@ import {
   type Tier,
   tierAtLeast,
   tierRank,
-} from '../../protocols/tiers.ts';
+} from '../../protocols/index.ts';
 
 /** Governed actions. `run-task` is the permission to run any task at all (kinds are checked by `canRunTaskKind`, protocols/tiers.ts). */
 export const TIER_ACTIONS = [

@@ -1,8 +1,8 @@
 /** Defaults and start arguments of the budget monitor. See docs/governance.md. */
 import { z } from 'zod';
-import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
-import { DEFAULT_DIAGNOSTIC_PIPELINE } from '../../protocols/pipeline/options.ts';
-import { arg } from '../runtime/start-args.ts';
+import { ACTOR_KIND } from '../../protocols/index.ts';
+import { DEFAULT_DIAGNOSTIC_PIPELINE } from '../../protocols/pipeline/index.ts';
+import { arg } from '../runtime/index.ts';
 
 /** Name of the monitor's durable JetStream consumer on `gov.audit.run`. */
 export const DEFAULT_BUDGET_MONITOR_DURABLE = 'budget-monitor';

@@ -16,18 +16,18 @@
  * (`budget.event.v1` diagnostic-spawned / diagnostic-failed) → a handoff report is stored
  * (`handoff.ready.v1`).
  */
-import { ACTOR_KIND, SERVICE_NAME } from '../../protocols/actor-kinds.ts';
+import { ACTOR_KIND, SERVICE_NAME } from '../../protocols/index.ts';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { BodyOf } from '../../protocols/catalog.ts';
-import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import type { BodyOf } from '../../protocols/index.ts';
+import type { Envelope, OutMessage } from '../../protocols/index.ts';
 import {
   InvalidMessageError,
   NotFoundError,
   type SerializedError,
   serializeError,
-} from '../../protocols/errors.ts';
-import { AUDIT_STREAM } from '../../bus/streams.ts';
+} from '../../protocols/index.ts';
+import { AUDIT_STREAM, consumeRunEvents, publishFeedAndAudit, type RunEventInfo } from '../../bus/index.ts';
 import {
   actorInbox,
   allErrors,
@@ -35,12 +35,11 @@ import {
   feedToken,
   serviceQueue,
   serviceSubject,
-} from '../../protocols/subjects.ts';
+} from '../../protocols/index.ts';
 import { buildHandoffReport } from './handoff-report.ts';
 import { HandoffStore } from './handoff-store.ts';
-import { consumeRunEvents, publishFeedAndAudit, type RunEventInfo } from '../../bus/index.ts';
 import { KeyedLock } from '../../infra/index.ts';
-import { type ActorContext, defineActorKind, refusing } from '../runtime/actor-kind.ts';
+import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
 import {
   type BudgetMonitorArgs,
   BudgetMonitorArgsSchema,

@@ -3,7 +3,7 @@
  * (bucket width, window list, thresholds) shared by the pure evaluator, the in-memory
  * store and the Redis/Dragonfly Lua script. See docs/error-budgets.md.
  */
-import { ConfigError } from '../../protocols/errors.ts';
+import { ConfigError } from '../../protocols/index.ts';
 import { budgetFraction } from './burn-rate.ts';
 
 /** Result of evaluating a budget: within budget, close to it, or over it. */

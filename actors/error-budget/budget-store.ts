@@ -8,8 +8,8 @@
  * Time is the injected Clock's, passed as ARGV.
  */
 import type { Cluster, Redis } from 'ioredis';
-import type { Clock } from '../../infra/clock.ts';
-import { InternalError, InvalidMessageError } from '../../protocols/errors.ts';
+import type { Clock } from '../../infra/index.ts';
+import { InternalError, InvalidMessageError } from '../../protocols/index.ts';
 import { type BudgetEvaluation, verdictFromCode, type WindowStatus } from './budget-evaluator.ts';
 import { BUDGET_LUA } from './budget-lua.ts';
 import {

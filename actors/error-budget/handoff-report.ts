@@ -3,8 +3,8 @@
  * as one JSON document. See docs/governance.md, "Handoff reports".
  */
 import type { z } from 'zod';
-import type { HandoffReportSchema } from '../../protocols/messages/governance.ts';
-import type { SerializedError } from '../../protocols/errors.ts';
+import type { HandoffReportSchema } from '../../protocols/index.ts';
+import type { SerializedError } from '../../protocols/index.ts';
 
 export type HandoffReport = z.output<typeof HandoffReportSchema>;
 

@@ -68,3 +68,5 @@ export {
   nextSteps,
 } from './handoff-report.ts';
 export { type HandoffSummary, HandoffStore } from './handoff-store.ts';
+export * from './budget-monitor-options.ts';
+export { budgetMonitorKind } from './budget-monitor.ts';

@@ -3,8 +3,8 @@
  * same verdict via evaluateBudget, same latches). For unit tests of actors and single-process runs.
  * It has no TTL: a run's state lives until reset().
  */
-import type { Clock } from '../../infra/clock.ts';
-import { InvalidMessageError } from '../../protocols/errors.ts';
+import type { Clock } from '../../infra/index.ts';
+import { InvalidMessageError } from '../../protocols/index.ts';
 import { evaluateBudget, VERDICT_CODES, type WindowCounts } from './budget-evaluator.ts';
 import type { BudgetPolicy, CompiledBudget } from './budget-policy.ts';
 import {

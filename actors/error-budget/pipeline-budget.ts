@@ -9,7 +9,7 @@
  *   30-day reference period so that compileBudget's scaling gives back `burnWindowMs`.
  */
 import type { z } from 'zod';
-import type { PipelineErrorBudgetSchema } from '../../protocols/messages/governance.ts';
+import type { PipelineErrorBudgetSchema } from '../../protocols/index.ts';
 import {
   DEFAULT_ERROR_BUDGET_BREACH_RATIO,
   DEFAULT_ERROR_BUDGET_MAX_ERRORS,
@@ -18,7 +18,7 @@ import {
   DEFAULT_SLO_BREACH_BURN_RATE,
   DEFAULT_SLO_BURN_WINDOW_MS,
   DEFAULT_SLO_WARN_BURN_RATE,
-} from '../../protocols/pipeline/options.ts';
+} from '../../protocols/pipeline/index.ts';
 import { type BudgetPolicy, DEFAULT_REFERENCE_PERIOD_MS } from './budget-policy.ts';
 
 export type PipelineErrorBudget = z.output<typeof PipelineErrorBudgetSchema>;

@@ -3,8 +3,8 @@
  * read by the ledger writer) per call made with a valid key — the route, the key's name and tier,
  * the status answered, the run concerned. Never the key, never the request body.
  */
-import type { Tier } from '../../protocols/tiers.ts';
-import { auditSubject } from '../../protocols/subjects.ts';
+import type { Tier } from '../../protocols/index.ts';
+import { auditSubject } from '../../protocols/index.ts';
 import type { GatewayDeps } from './route-def.ts';
 
 export const API_AUDIT_CATEGORY = 'api';

@@ -12,8 +12,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ConfigError, ForbiddenError, UnauthenticatedError } from '../../protocols/errors.ts';
-import { isTier, type Tier, TIERS, tierRank } from '../../protocols/tiers.ts';
+import { ConfigError, ForbiddenError, UnauthenticatedError } from '../../protocols/index.ts';
+import { isTier, type Tier, TIERS, tierRank } from '../../protocols/index.ts';
 import { DEFAULT_MIN_API_KEY_LENGTH } from './gateway-options.ts';
 
 export interface Caller {

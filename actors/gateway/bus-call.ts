@@ -1,8 +1,8 @@
 /** How routes talk to other actors: an ask on a service subject, expecting one reply type. */
-import type { MessageType } from '../../protocols/catalog.ts';
-import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { InternalError } from '../../protocols/errors.ts';
-import { serviceSubject } from '../../protocols/subjects.ts';
+import type { MessageType } from '../../protocols/index.ts';
+import type { Envelope, OutMessage } from '../../protocols/index.ts';
+import { InternalError } from '../../protocols/index.ts';
+import { serviceSubject } from '../../protocols/index.ts';
 import type { GatewayDeps, RouteResult } from './route-def.ts';
 
 /**

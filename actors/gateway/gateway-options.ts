@@ -18,8 +18,8 @@
  * | `orchestratorKind`, `tokenAuthorityKind`, `tokenRenewerKind`, `budgetMonitorKind`, `handoffKind`, `agentDirectoryKind` | | see below |
  */
 import { z } from 'zod';
-import { ACTOR_KIND, SERVICE_NAME } from '../../protocols/actor-kinds.ts';
-import { arg } from '../runtime/start-args.ts';
+import { ACTOR_KIND, SERVICE_NAME } from '../../protocols/index.ts';
+import { arg } from '../runtime/index.ts';
 
 export const GATEWAY_KIND = ACTOR_KIND.gateway;
 

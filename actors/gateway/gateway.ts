@@ -9,9 +9,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { AUDIT_STREAM, ensureStreams, streamDeclarations } from '../../bus/streams.ts';
-import { ConfigError, toGovError } from '../../protocols/errors.ts';
-import { defineActorKind } from '../runtime/actor-kind.ts';
+import { AUDIT_STREAM, ensureStreams, streamDeclarations } from '../../bus/index.ts';
+import { ConfigError, toGovError } from '../../protocols/index.ts';
+import { defineActorKind } from '../runtime/index.ts';
 import { ApiKeyStore } from './auth.ts';
 import {
   DEFAULT_CLOSE_GRACE_MS,

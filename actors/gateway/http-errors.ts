@@ -2,7 +2,7 @@
  * Errors over HTTP: every error answer is `{ error: { code, message, retryable, details? } }`, with the
  * status below. Bus errors keep their code, so an HTTP client sees the same codes as docs/errors.md.
  */
-import type { ErrorCode } from '../../protocols/errors.ts';
+import type { ErrorCode } from '../../protocols/index.ts';
 import {
   GovError,
   InternalError,
@@ -10,7 +10,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   toGovError,
-} from '../../protocols/errors.ts';
+} from '../../protocols/index.ts';
 
 /** HTTP status of each code that is not a plain 500. */
 export const HTTP_STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {

@@ -4,10 +4,10 @@
  * validates requests, and generates the OpenAPI document (openapi.ts), so they cannot drift apart.
  */
 import type { z } from 'zod';
-import type { Bus } from '../../bus/bus.ts';
-import type { Clock } from '../../infra/clock.ts';
-import type { Logger } from '../../infra/logger.ts';
-import type { Tier } from '../../protocols/tiers.ts';
+import type { Bus } from '../../bus/index.ts';
+import type { Clock } from '../../infra/index.ts';
+import type { Logger } from '../../infra/index.ts';
+import type { Tier } from '../../protocols/index.ts';
 import type { Caller } from './auth.ts';
 import type { GatewaySettings } from './gateway-options.ts';
 import type { GatewayMetrics } from './metrics.ts';

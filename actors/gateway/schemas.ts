@@ -1,6 +1,6 @@
 /** zod schemas shared by the routes: request fields, the error body, and the response shapes. */
 import { z } from 'zod';
-import { ERROR_CODES } from '../../protocols/errors.ts';
+import { ERROR_CODES } from '../../protocols/index.ts';
 
 /** A run id as the bus accepts it in subjects: 1-128 letters, digits, `_` or `-`. */
 export const RunIdSchema = z

@@ -16,9 +16,9 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { InvalidMessageError, UnauthenticatedError } from '../../protocols/errors.ts';
-import { isSubjectToken } from '../../protocols/subjects.ts';
-import { isTier } from '../../protocols/tiers.ts';
+import { InvalidMessageError, UnauthenticatedError } from '../../protocols/index.ts';
+import { isSubjectToken } from '../../protocols/index.ts';
+import { isTier } from '../../protocols/index.ts';
 import { auditApiCall } from './audit.ts';
 import { type ApiKeyStore, bearerMatches, type Caller, requireTier } from './auth.ts';
 import { toHttpError } from './http-errors.ts';

@@ -7,21 +7,22 @@
  *   agent  = a string `agentId` (else `agent`) in the body, when it names one
  *   data   = the body (JSON: object properties that are undefined are left out, as JSON.stringify does)
  *
- * Secrets never enter the ledger. With policy `strip` (default) a key that names a secret is removed
- * and a string that looks like a credential is replaced by `[redacted]`; the JSON paths of what was
+ * Secrets never enter the ledger. With policy `strip` (default) a key that names a secret and holds
+ * text is removed (a key named `token` holding settings, `{ttlMs}`, is kept: a secret is a value, not
+ * a name), and every credential inside a string is replaced by `[redacted]`; the JSON paths of what was
  * removed are listed in `data._redacted`, so the entry says that something was there. Tokens are
  * referenced by accessor (`accessor`, `tokenAccessor` pass). With policy `refuse` the envelope is
  * rejected with InvalidMessageError naming the path (never the value), and the writer dead-letters it.
  */
-import type { AnyEnvelope } from '../../protocols/envelope.ts';
-import { InvalidMessageError } from '../../protocols/errors.ts';
+import type { AnyEnvelope } from '../../protocols/index.ts';
+import { InvalidMessageError } from '../../protocols/index.ts';
 import {
   type AuditEvent,
   type JsonObject,
   type JsonValue,
   assertNoSecrets,
   isSecretKey,
-  secretValueKind,
+  redactSecrets,
 } from './canonical.ts';
 import type { SecretPolicy } from './ledger-writer-options.ts';
 
@@ -76,11 +77,10 @@ function toJson(v: unknown, path: string, depth: number, redacted: string[] | un
     throw new InvalidMessageError(`audit event ${path}: nested deeper than ${MAX_DEPTH} levels`);
   if (v === null || typeof v === 'number' || typeof v === 'boolean') return v;
   if (typeof v === 'string') {
-    if (redacted && secretValueKind(v) !== undefined) {
-      redacted.push(path);
-      return REDACTED;
-    }
-    return v;
+    if (!redacted) return v;
+    const clean = redactSecrets(v, REDACTED);
+    if (clean !== v) redacted.push(path);
+    return clean;
   }
   if (Array.isArray(v))
     return v.map((item, i) => toJson(item === undefined ? null : item, `${path}[${i}]`, depth + 1, redacted));
@@ -93,7 +93,7 @@ function toJson(v: unknown, path: string, depth: number, redacted: string[] | un
     for (const [key, item] of Object.entries(v as Record<string, unknown>)) {
       if (item === undefined) continue;
       const child = `${path}.${key}`;
-      if (redacted && isSecretKey(key)) {
+      if (redacted && typeof item === 'string' && isSecretKey(key)) {
         redacted.push(child);
         continue;
       }

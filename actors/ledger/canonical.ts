@@ -7,7 +7,7 @@
  * Anything that is not plain JSON (undefined, NaN, Infinity, bigint, Date, Map, class instances,
  * lone surrogates) is rejected rather than silently dropped, so encode → decode is the identity.
  */
-import { DecodeError, InvalidMessageError } from '../../protocols/errors.ts';
+import { DecodeError, InvalidMessageError } from '../../protocols/index.ts';
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;
@@ -127,7 +127,8 @@ function write(v: unknown, segs: PathStack, guard: boolean): string {
         const k = keyInfo(key);
         if (!k.wellFormed)
           throw invalid(pathText('$', segs), 'string holds a lone surrogate (not valid UTF-8)');
-        if (guard && k.secret) throw secretKey(pathText('$', segs), key);
+        // A key naming a secret holds one only as text: `token: {ttlMs}` is a setting, not a token.
+        if (guard && k.secret && typeof item === 'string') throw secretKey(pathText('$', segs), key);
         if (i > 0) out += ',';
         out += k.member + write(item, segs, guard);
         segs.pop();
@@ -164,32 +165,50 @@ export const SECRET_KEY_NAMES: readonly string[] = [
 const SECRET_KEY_SUFFIXES = ['token', 'secret', 'password'];
 
 /**
- * Values that look like credentials whatever their key. `maybe` is a cheap necessary condition of
- * the pattern (its first character, length or marker), so most strings never reach a regex.
+ * Credentials found inside strings, whatever their key and wherever in the string (a token quoted in an
+ * error message is as much a leak as a token field). `maybe` is a cheap necessary condition of the
+ * pattern, so most strings never reach a regex. Every pattern is global: {@link redactSecrets} replaces
+ * each occurrence.
  */
-const SECRET_VALUE_PATTERNS: readonly { name: string; re: RegExp; maybe: (s: string) => boolean }[] = [
+const SECRET_PATTERNS: readonly { name: string; re: RegExp; maybe: (s: string) => boolean }[] = [
+  { name: 'Vault token', re: /hv[sbr]\.[A-Za-z0-9_-]{20,}/g, maybe: (s) => s.includes('hv') },
+  { name: 'Vault token', re: /^[sbr]\.[A-Za-z0-9]{24}$/g, maybe: (s) => s.length === 26 },
   {
-    name: 'Vault token',
-    re: /^hv[sbr]\.[A-Za-z0-9_-]{20,}$/,
-    maybe: (s) => s.charCodeAt(0) === 0x68 /* h */,
+    name: 'NATS nkey seed',
+    re: /(?<![A-Z2-7])S[A-Z][A-Z2-7]{56}(?![A-Z2-7])/g,
+    maybe: (s) => s.length >= 58,
   },
-  { name: 'Vault token', re: /^[sbr]\.[A-Za-z0-9]{24}$/, maybe: (s) => s.length === 26 },
-  { name: 'NATS nkey seed', re: /^S[A-Z][A-Z2-7]{56}$/, maybe: (s) => s.length === 58 },
-  { name: 'private key', re: /-----BEGIN [A-Z ]*PRIVATE KEY-----/, maybe: (s) => s.includes('-----BEGIN ') },
+  {
+    name: 'private key',
+    re: /-----BEGIN [A-Z ]*PRIVATE KEY-----(?:[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----|[\s\S]*)/g,
+    maybe: (s) => s.includes('-----BEGIN '),
+  },
   {
     name: 'JWT',
-    re: /^eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/,
-    maybe: (s) => s.startsWith('eyJ'),
+    re: /eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g,
+    maybe: (s) => s.includes('eyJ'),
   },
 ];
 
-/** What kind of credential a string looks like, or undefined. */
+/** What kind of credential a string holds (anywhere in it), or undefined. */
 export function secretValueKind(s: string): string | undefined {
   if (s.length < 10) return undefined; // shorter than the shortest pattern (a JWT)
-  for (const p of SECRET_VALUE_PATTERNS) {
-    if (p.maybe(s) && p.re.test(s)) return p.name;
+  for (const p of SECRET_PATTERNS) {
+    if (!p.maybe(s)) continue;
+    p.re.lastIndex = 0;
+    if (p.re.test(s)) return p.name;
   }
   return undefined;
+}
+
+/** The string with every credential in it replaced by `replacement`; the same string when it holds none. */
+export function redactSecrets(s: string, replacement = '[redacted]'): string {
+  if (s.length < 10) return s;
+  let out = s;
+  for (const p of SECRET_PATTERNS) {
+    if (p.maybe(out)) out = out.replace(p.re, replacement);
+  }
+  return out;
 }
 
 /** Verdicts of {@link isSecretKey} by key name: key names repeat, so each is judged once (bounded). */
@@ -234,7 +253,7 @@ function scanSecrets(value: unknown, root: string, segs: PathStack): void {
   const obj = value as Record<string, unknown>;
   for (const key of Object.keys(obj)) {
     segs.push(key);
-    if (isSecretKey(key)) throw secretKey(pathText(root, segs), key);
+    if (isSecretKey(key) && typeof obj[key] === 'string') throw secretKey(pathText(root, segs), key);
     scanSecrets(obj[key], root, segs);
     segs.pop();
   }

@@ -15,7 +15,7 @@
 import type { KeyObject } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, EvidenceInvalidError, NotFoundError } from '../../protocols/errors.ts';
+import { ConfigError, EvidenceInvalidError, NotFoundError } from '../../protocols/index.ts';
 import { type AuditEvent, canonicalJson, decodeEvent } from './canonical.ts';
 import {
   type SignedCheckpoint,

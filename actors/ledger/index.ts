@@ -102,3 +102,5 @@ export {
   exportEvidence,
   verifyEvidence,
 } from './evidence.ts';
+export * from './ledger-writer-options.ts';
+export { ledgerWriterKind, loadOrCreateSigner } from './ledger-writer.ts';

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 /** Defaults of the audit ledger (one constant per default, unit in the name). */
-import type { Clock } from '../../infra/clock.ts';
+import type { Clock } from '../../infra/index.ts';
 import type { CheckpointSigner } from './checkpoint.ts';
 
 /** The store signs a checkpoint as soon as this many entries exist past the previous one. */

@@ -18,14 +18,14 @@ import type { KeyObject } from 'node:crypto';
 import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { type Clock, systemClock } from '../../infra/clock.ts';
+import { type Clock, systemClock } from '../../infra/index.ts';
 import {
   ConfigError,
   GovError,
   InvalidMessageError,
   LedgerStoreError,
   LedgerTamperedError,
-} from '../../protocols/errors.ts';
+} from '../../protocols/index.ts';
 import { type AuditEvent, type JsonObject, decodeEvent, encodeEventText } from './canonical.ts';
 import {
   type Checkpoint,

@@ -22,8 +22,8 @@
  */
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_DATA_DIR } from '../../infra/environment.ts';
-import { arg } from '../runtime/start-args.ts';
+import { DEFAULT_DATA_DIR } from '../../infra/index.ts';
+import { arg } from '../runtime/index.ts';
 import {
   DEFAULT_CHECKPOINT_EVERY_ENTRIES,
   DEFAULT_CHECKPOINT_INTERVAL_MS,

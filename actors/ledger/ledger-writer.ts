@@ -25,12 +25,12 @@
  * Key: `key` arg / AGOV_LEDGER_KEY (Ed25519 seed hex/base64 or PKCS#8 PEM), else `<dataDir>/ledger-key.pem`,
  * generated on first start with mode 0600 and its public key written beside it (`ledger-key.pub.pem`).
  */
-import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import { ACTOR_KIND } from '../../protocols/index.ts';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Consuming, ensureStreams, type JsMsg, ledgerWriterConsumer } from '../../bus/index.ts';
-import type { TimerHandle } from '../../infra/clock.ts';
-import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
+import type { TimerHandle } from '../../infra/index.ts';
+import type { Envelope, OutMessage } from '../../protocols/index.ts';
 import {
   ConfigError,
   GovError,
@@ -38,8 +38,8 @@ import {
   LedgerStoreError,
   NotFoundError,
   toGovError,
-} from '../../protocols/errors.ts';
-import { defineActorKind, refuse } from '../runtime/actor-kind.ts';
+} from '../../protocols/index.ts';
+import { defineActorKind, refuse } from '../runtime/index.ts';
 import { auditEventFromEnvelope } from './audit-event-mapping.ts';
 import type { AuditEvent } from './canonical.ts';
 import {

@@ -9,7 +9,7 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import nodeVault from 'node-vault';
-import { ConfigError, VaultError } from '../../protocols/errors.ts';
+import { ConfigError, VaultError } from '../../protocols/index.ts';
 import { type Checkpoint, checkpointText, keyIdFor, type RemoteCheckpointSigner } from './checkpoint.ts';
 
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');

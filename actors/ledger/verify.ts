@@ -21,7 +21,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { LedgerStoreError, LedgerTamperedError } from '../../protocols/errors.ts';
+import { LedgerStoreError, LedgerTamperedError } from '../../protocols/index.ts';
 import { decodeEvent } from './canonical.ts';
 import { checkpointSignatureProblem, loadPublicKey } from './checkpoint.ts';
 import {

@@ -11,14 +11,14 @@
  * - Every issue / revoke / violation is published on the feed (`gov.obs.token.<accessor>`) and audited
  *   (`gov.audit.token`).
  */
-import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import { ACTOR_KIND } from '../../protocols/index.ts';
 import { Redis } from 'ioredis';
-import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { ForbiddenError, NotFoundError, serializeError, toGovError } from '../../protocols/errors.ts';
-import type { BodyOf } from '../../protocols/catalog.ts';
-import type { Tier } from '../../protocols/tiers.ts';
-import { actorInbox, feedToken } from '../../protocols/subjects.ts';
-import { type ActorContext, defineActorKind, refusing } from '../runtime/actor-kind.ts';
+import type { Envelope, OutMessage } from '../../protocols/index.ts';
+import { ForbiddenError, NotFoundError, serializeError, toGovError } from '../../protocols/index.ts';
+import type { BodyOf } from '../../protocols/index.ts';
+import type { Tier } from '../../protocols/index.ts';
+import { actorInbox, feedToken } from '../../protocols/index.ts';
+import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
 import { consumeRunEvents, publishFeedAndAudit } from '../../bus/index.ts';
 import { KeyedLock } from '../../infra/index.ts';
 import { toVaultSeconds } from './renewal-schedule.ts';

@@ -3,13 +3,13 @@
  * One `DEFAULT_*` per default, unit in the name. See docs/governance.md.
  */
 import { z } from 'zod';
-import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import { ACTOR_KIND } from '../../protocols/index.ts';
 import {
   DEFAULT_TOKEN_MAX_TTL_MS,
   DEFAULT_TOKEN_RENEW_EVERY_MS,
   DEFAULT_TOKEN_TTL_MS,
-} from '../../protocols/pipeline/options.ts';
-import { arg } from '../runtime/start-args.ts';
+} from '../../protocols/pipeline/index.ts';
+import { arg } from '../runtime/index.ts';
 
 /** A run token lives 2 h unless the run declares otherwise (same as the pipeline DSL default). */
 export const DEFAULT_RUN_TOKEN_TTL_MS = DEFAULT_TOKEN_TTL_MS;

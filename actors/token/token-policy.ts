@@ -6,7 +6,7 @@
  * - An agent's child token carries the tier policies up to the agent's stage tier that the run has
  *   (a child's policies must be a subset of its parent's), never `agov-run`: agents cannot mint tokens.
  */
-import { TIERS, type Tier, tierRank } from '../../protocols/tiers.ts';
+import { TIERS, type Tier, tierRank } from '../../protocols/index.ts';
 import { RUN_POLICY } from './token-options.ts';
 
 export function tierPolicy(tier: Tier): string {

@@ -7,14 +7,14 @@
  */
 import { feedToken } from '../../protocols/subjects.ts';
 import { Redis } from 'ioredis';
-import type { TimerHandle } from '../../infra/clock.ts';
-import type { BodyOf } from '../../protocols/catalog.ts';
-import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { serializeError, TokenExpiredError, TokenRevokedError } from '../../protocols/errors.ts';
-import { type ActorContext, defineActorKind, refusing } from '../runtime/actor-kind.ts';
+import type { TimerHandle } from '../../infra/index.ts';
+import type { BodyOf } from '../../protocols/index.ts';
+import type { Envelope, OutMessage } from '../../protocols/index.ts';
+import { serializeError, TokenExpiredError, TokenRevokedError } from '../../protocols/index.ts';
+import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
 import { publishFeedAndAudit } from '../../bus/index.ts';
 import { decideRenewal, nextRenewalAt, retryAt, toVaultSeconds } from './renewal-schedule.ts';
-import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import { ACTOR_KIND } from '../../protocols/index.ts';
 import { type TokenRenewerArgs, TokenRenewerArgsSchema } from './token-options.ts';
 import { type RunTokenRecord, TokenStore } from './token-store.ts';
 import { VaultTokenClient } from './vault-client.ts';

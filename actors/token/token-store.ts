@@ -9,7 +9,7 @@
  * - `<p>:renew`             sorted set: run id scored by its next renewal time (the renewer's schedule)
  */
 import type { Redis } from 'ioredis';
-import type { Tier } from '../../protocols/tiers.ts';
+import type { Tier } from '../../protocols/index.ts';
 
 export type TokenStateName = 'live' | 'revoked' | 'at-max-ttl' | 'expired';
 

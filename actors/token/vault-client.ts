@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import nodeVault from 'node-vault';
-import { type Clock, systemClock } from '../../infra/clock.ts';
-import { type GovError, TokenExpiredError, TokenRevokedError, VaultError } from '../../protocols/errors.ts';
+import { type Clock, systemClock } from '../../infra/index.ts';
+import { type GovError, TokenExpiredError, TokenRevokedError, VaultError } from '../../protocols/index.ts';
 import {
   DEFAULT_VAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_VAULT_TOKEN_MEMORY_ENTRIES,

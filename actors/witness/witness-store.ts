@@ -4,7 +4,7 @@
  */
 import Database from 'better-sqlite3';
 import { formatSignedCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../ledger/index.ts';
-import { LedgerStoreError } from '../../protocols/errors.ts';
+import { LedgerStoreError } from '../../protocols/index.ts';
 import type { Cosignature } from './cosignature.ts';
 import type { RefusalReason, WitnessState } from './witness-logic.ts';
 

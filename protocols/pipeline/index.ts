@@ -37,6 +37,7 @@ export {
   PipelineFileSchema,
   type PipelineFile,
   type Retries,
+  ScalarSchema,
   type Scalar,
   type Task,
   type TaskOf,

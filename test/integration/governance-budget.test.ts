@@ -8,7 +8,14 @@ import type { Subscription } from '@nats-io/transport-node';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { NotFoundError, TokenRevokedError } from '../../protocols/errors.ts';
-import { actorInbox, allObs, errorsSubject, serviceQueue, serviceSubject } from '../../protocols/subjects.ts';
+import {
+  actorInbox,
+  allObs,
+  auditSubject,
+  errorsSubject,
+  serviceQueue,
+  serviceSubject,
+} from '../../protocols/subjects.ts';
 import { collect, serve } from '../harness/index.ts';
 import {
   consumerDrained,
@@ -125,7 +132,10 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     ].map((p) => feed.seen.findIndex(p));
     expect(order.every((i) => i >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
-    expect(feed.seen.findIndex(budgetEvent('rb-1', 'warn'))).toBeLessThan(order[0]!);
+    // The warn event must exist (findIndex is -1 otherwise, which is "less than" anything) and precede the breach.
+    const warnAt = feed.seen.findIndex(budgetEvent('rb-1', 'warn'));
+    expect(warnAt).toBeGreaterThanOrEqual(0);
+    expect(warnAt).toBeLessThan(order[0]!);
 
     const cmd = await agentInbox.next((e) => e.type === 'agent.command.v1');
     expect(cmd.type === 'agent.command.v1' && cmd.body).toMatchObject({
@@ -241,6 +251,76 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
       failing: { childRunId: 'rc-1' },
       ledger: { runIds: ['rp-1', 'rc-1'] },
     });
+  });
+
+  it("charges a grandchild run's errors to its grandparent: ancestry is followed past the parent", async () => {
+    await publishRunEvent(env.client, { runId: 'rg-1', event: 'run-accepted', governance: budget(2) });
+    await publishRunEvent(env.client, {
+      runId: 'rp-g',
+      event: 'run-accepted',
+      parentRunId: 'rg-1',
+      governance: budget(100),
+    });
+    await publishRunEvent(env.client, {
+      runId: 'rc-g',
+      event: 'run-accepted',
+      parentRunId: 'rp-g',
+      governance: budget(100),
+    });
+    await consumerDrained(env.client, 'budget-monitor');
+    for (let i = 0; i < 3; i++) reportError('rc-g');
+    const breach = await feed.next(budgetEvent('rg-1', 'breach'));
+    expect(breach.type === 'budget.event.v1' && breach.body.childRunId).toBe('rc-g');
+    const parent = await env.client.ask(serviceSubject('budget-monitor'), {
+      type: 'budget.status.v1',
+      body: { runId: 'rp-g' },
+    });
+    expect(parent.type === 'budget.state.v1' && parent.body).toMatchObject({
+      verdict: 'ok',
+      breached: false,
+    });
+  });
+
+  it('counts a redelivered orchestrator event once (same envelope id delivered twice)', async () => {
+    await publishRunEvent(env.client, {
+      runId: 'rb-redeliver',
+      event: 'run-accepted',
+      governance: budget(1),
+    });
+    const failed = env.client.wrap({
+      type: 'run.event.v1',
+      body: {
+        runId: 'rb-redeliver',
+        event: 'stage-failed',
+        stageId: 'deploy',
+        attempt: 1,
+        agentId: 'ag-r',
+        error: { code: 'GOV_ERR_INTERNAL', message: 'exit 1', retryable: true },
+      },
+      run: 'rb-redeliver',
+    });
+    // Two stream messages carrying one envelope: what a redelivery after a lost ack looks like to the
+    // monitor (distinct Nats-Msg-Ids so JetStream's own deduplication does not hide the second copy).
+    for (const copy of ['a', 'b'])
+      await env.client.publishDurable(auditSubject('run'), failed, { msgId: `${failed.id}-${copy}` });
+    await consumerDrained(env.client, 'budget-monitor');
+    const state = await env.client.ask(serviceSubject('budget-monitor'), {
+      type: 'budget.status.v1',
+      body: { runId: 'rb-redeliver' },
+    });
+    if (state.type !== 'budget.state.v1') throw new Error(state.type);
+    expect(state.body.windows.map((w) => w.errors)).toEqual(state.body.windows.map(() => 1));
+    expect(state.body.breached).toBe(false);
+    // A second, distinct failure does count: the first copy was counted, the duplicate was not.
+    await publishRunEvent(env.client, {
+      runId: 'rb-redeliver',
+      event: 'stage-failed',
+      stageId: 'deploy',
+      attempt: 2,
+      agentId: 'ag-r',
+      error: { code: 'GOV_ERR_INTERNAL', message: 'exit 1', retryable: true },
+    });
+    await feed.next(budgetEvent('rb-redeliver', 'breach'));
   });
 
   it('links an external tool reporting with its PIPELINE_ID and the parent run id to the parent budget', async () => {

@@ -7,7 +7,7 @@ import { Bus } from '../../bus/bus.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { ForbiddenError, TokenRevokedError } from '../../protocols/errors.ts';
 import { actorInbox, allAudit, allObs, serviceSubject } from '../../protocols/subjects.ts';
-import { collect, serve } from '../harness/index.ts';
+import { collect, serve, waitFor } from '../harness/index.ts';
 import {
   consumerDrained,
   type GovernanceEnv,
@@ -185,6 +185,57 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
     other.close();
   });
 
+  it("renews a run's child tokens with the run token: the child's TTL is full again after the run's renewal", async () => {
+    const inbox = collect(env.client, actorInbox('agent', 'ag-renew-child'));
+    await inbox.ready();
+    await publishRunEvent(env.client, {
+      runId: 'r-renew-child',
+      event: 'run-accepted',
+      governance: governance(),
+    });
+    await publishRunEvent(env.client, {
+      runId: 'r-renew-child',
+      event: 'stage-accepted',
+      stageId: 'build',
+      attempt: 1,
+      agentId: 'ag-renew-child',
+    });
+    const cred = await inbox.next((e) => e.type === 'agent.credentials.v1');
+    if (cred.type !== 'agent.credentials.v1') throw new Error('no credentials');
+    const renewalsBefore = feed.seen.filter(tokenEvent('r-renew-child', 'renewed')).length;
+    env.clock.advance(20 * MINUTE_MS);
+    const aged = (await vault.lookupAccessor(cred.body.accessor)).ttlS;
+    env.clock.advance(10 * MINUTE_MS);
+    await waitForRenewals('r-renew-child', renewalsBefore + 1);
+    // The run's `renewed` event is published before its children are renewed: poll the child's lease.
+    const renewed = await waitFor(
+      'the child token renewed',
+      async () => {
+        const ttl = (await vault.lookupAccessor(cred.body.accessor)).ttlS;
+        return ttl > aged ? ttl : undefined;
+      },
+      5_000,
+    );
+    expect(renewed).toBe(2 * 3600);
+    inbox.close();
+  });
+
+  it('never revives a revoked token: a run revoked before its renewal is due stays revoked and is not renewed', async () => {
+    await publishRunEvent(env.client, { runId: 'r-dead', event: 'run-accepted', governance: governance() });
+    await feed.next(tokenEvent('r-dead', 'issued'));
+    await publishRunEvent(env.client, { runId: 'r-dead', event: 'run-cancelled' });
+    await feed.next(tokenEvent('r-dead', 'revoked'));
+    env.clock.advance(30 * MINUTE_MS);
+    const pass = await env.client.ask(serviceSubject('token-renewer'), { type: 'token.renew.v1', body: {} });
+    expect(pass.type === 'token.renewed.v1' && pass.body.runs.map((r) => r.runId)).not.toContain('r-dead');
+    const state = await env.client.ask(serviceSubject('token-authority'), {
+      type: 'token.status.v1',
+      body: { runId: 'r-dead' },
+    });
+    expect(state.type === 'token.state.v1' && state.body).toMatchObject({ state: 'revoked', renewals: 0 });
+    expect(feed.seen.filter(tokenEvent('r-dead', 'renewed'))).toHaveLength(0);
+  });
+
   it('refuses a violation report from an unverified reporter with ForbiddenError and audits the refusal', async () => {
     await publishRunEvent(env.client, { runId: 'r-viol', event: 'run-accepted', governance: governance() });
     await publishRunEvent(env.client, {
@@ -293,6 +344,26 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
     await feed.next(tokenEvent('r-before', 'revoked'));
     await expect(vault.lookupSelf(cred.body.token)).rejects.toBeInstanceOf(TokenRevokedError);
     inbox.close();
+  });
+
+  it('loses no renewal across a renewer restart: the schedule lives in Redis and the next incarnation renews when due', async () => {
+    await publishRunEvent(env.client, {
+      runId: 'r-renewer-restart',
+      event: 'run-accepted',
+      governance: governance(),
+    });
+    const issued = await feed.next(tokenEvent('r-renewer-restart', 'issued'));
+    const accessor = issued.type === 'token.event.v1' ? issued.body.accessor! : '';
+    await renewer.kill();
+    renewer = await runActor(tokenRenewerKind, {
+      id: 'tr-2',
+      bus: { servers: env.natsUrl },
+      clock: env.clock,
+      args: env.args,
+    });
+    env.clock.advance(30 * MINUTE_MS);
+    await waitForRenewals('r-renewer-restart', 1);
+    expect((await vault.lookupAccessor(accessor)).ttlS).toBe(2 * 3600);
   });
 });
 

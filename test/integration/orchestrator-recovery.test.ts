@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { actorInbox, resultsSubject } from '../../protocols/subjects.ts';
+import { NoRespondersError } from '../../protocols/errors.ts';
+import { actorInbox, resultsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
 import { collect, waitFor } from '../harness/index.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
@@ -85,6 +86,11 @@ describe('orchestrator recovery', () => {
       (e) => e.type === 'agent.task.result.v1' && e.body.runId === runId && e.body.stageId === 'b',
     );
     results.close();
+    // Premise: the result really arrived while no orchestrator ran (nobody answers on its inbox or service).
+    for (const subject of [actorInbox('orchestrator', 'orch-durable'), serviceSubject('orchestrator')])
+      await expect(
+        rig.client.ask(subject, { type: 'actor.ping.v1', body: {} }, { timeoutMs: 1_000 }),
+      ).rejects.toBeInstanceOf(NoRespondersError);
     const second = await rig.orchestrator('orch-durable');
     expect((await rig.finished(runId)).event).toBe('run-succeeded');
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
@@ -97,6 +103,53 @@ describe('orchestrator recovery', () => {
       ['d', 'succeeded', 1],
     ]);
     await second.stop();
+  });
+
+  it('adopts at start a run whose owner died with its agent: nothing else about the run arrives, and the heir finishes it', async () => {
+    const owner = await rig.orchestrator('orch-owner');
+    const runId = await rig.submit(chain('adopt-on-start', 4000));
+    const accepted = await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
+    // The owner and stage b's agent die together: no result, progress or heartbeat will name the run, so
+    // only the heir's start-up adoption (recover) can pick it up.
+    await owner.kill();
+    const agent = rig.agents.find((a) => a.id === accepted.agentId);
+    if (!agent) throw new Error(`stage b ran on an unknown agent ${accepted.agentId}`);
+    await agent.kill();
+    const heir = await rig.orchestrator('orch-heir-1');
+    const resumed = await rig.feed.next(
+      (e) => e.type === 'run.event.v1' && e.body.runId === runId && e.body.event === 'run-resumed',
+    );
+    expect(resumed.from).toBe(actorInbox('orchestrator', 'orch-heir-1'));
+    const end = await rig.feed.next(
+      (e) =>
+        e.type === 'run.event.v1' &&
+        e.body.runId === runId &&
+        ['run-succeeded', 'run-failed', 'run-cancelled'].includes(e.body.event),
+    );
+    expect(end.type === 'run.event.v1' && end.body.event).toBe('run-succeeded');
+    expect(end.from).toBe(actorInbox('orchestrator', 'orch-heir-1'));
+    // Stage a ran once; b ran again on a live agent (its first agent died), c and d once.
+    expect(rig.executions(runId)).toEqual({ a: 1, b: 2, c: 1, d: 1 });
+    await heir.stop();
+  });
+
+  it("adopts a run whose owner died when the run's next result reaches a live orchestrator that saw the owner alive", async () => {
+    const owner = await rig.orchestrator('orch-owner-2');
+    const runId = await rig.submit(chain('adopt-on-result', 1500));
+    await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
+    // Started while the owner lives: its recover() leaves the run alone.
+    const heir = await rig.orchestrator('orch-heir-2');
+    await owner.kill();
+    const end = await rig.feed.next(
+      (e) =>
+        e.type === 'run.event.v1' &&
+        e.body.runId === runId &&
+        ['run-succeeded', 'run-failed', 'run-cancelled'].includes(e.body.event),
+    );
+    expect(end.type === 'run.event.v1' && end.body.event).toBe('run-succeeded');
+    expect(end.from).toBe(actorInbox('orchestrator', 'orch-heir-2'));
+    expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+    await heir.stop();
   });
 
   it('retries the stage of an agent killed mid-task on another agent', async () => {

@@ -39,6 +39,44 @@ describe('envelope to audit event mapping', () => {
     expect(auditEventFromEnvelope(env({ runId: 'body-run' }, { run: 'env-run' })).run).toBe('env-run');
   });
 
+  it('regression: keeps settings under a key named "token" (run-accepted governance.token TTLs were dropped)', () => {
+    const e = auditEventFromEnvelope(
+      env({ governance: { token: { ttlMs: 7_200_000, maxTtlMs: 86_400_000, renewable: true } } }),
+    );
+    expect(e.data).toEqual({
+      governance: { token: { ttlMs: 7_200_000, maxTtlMs: 86_400_000, renewable: true } },
+    });
+    expect(() => encodeEvent(e)).not.toThrow();
+  });
+
+  it('redacts a credential inside a longer string, keeping the rest of the text', () => {
+    const e = auditEventFromEnvelope(
+      env({
+        error: 'renew of hvs.CAESIJ0123456789abcdefghijkl failed: permission denied',
+        output: 'jwt=eyJhbGciOi.eyJzdWIiOiJ4In0.c2ln done',
+      }),
+    );
+    expect(e.data).toEqual({
+      error: `renew of ${REDACTED} failed: permission denied`,
+      output: `jwt=${REDACTED} done`,
+      [REDACTED_KEY]: ['$.data.error', '$.data.output'],
+    });
+  });
+
+  it('refuses (policy refuse) and the ledger guard refuses a credential embedded in text', () => {
+    const leaky = env({ message: 'token was hvs.CAESIJ0123456789abcdefghijkl, sorry' });
+    expect(() => auditEventFromEnvelope(leaky, { secrets: 'refuse' })).toThrow(InvalidMessageError);
+    expect(() =>
+      encodeEvent({
+        id: 'x',
+        ts: 1,
+        type: 't',
+        actor: 'a',
+        data: { message: 'seed SU' + 'A'.repeat(56) + ' used' },
+      }),
+    ).toThrow(/NATS nkey seed/);
+  });
+
   it('strips secret keys and credential-looking values, listing their paths, and keeps token accessors', () => {
     const e = auditEventFromEnvelope(
       env({

@@ -19,8 +19,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { GovError, PolicyViolationError, TaskFailedError, TimeoutError } from '../../../protocols/errors.ts';
-import type { TaskOf } from '../../../protocols/pipeline/schema.ts';
+import { GovError, PolicyViolationError, TaskFailedError, TimeoutError } from '../../../protocols/index.ts';
+import type { TaskOf } from '../../../protocols/pipeline/index.ts';
 import { failed, numberField, succeeded, type TaskOutcome, type TaskRunner } from './task-runner.ts';
 
 export interface ExecOutput {

@@ -1,4 +1,4 @@
-import { TaskFailedError } from '../../../protocols/errors.ts';
+import { TaskFailedError } from '../../../protocols/index.ts';
 import { failed, type TaskRunner } from './task-runner.ts';
 
 /** `fail`: fails at once with the task's `message` and `code` (default GOV_ERR_TASK_FAILED); for tests and drills. T0+. */

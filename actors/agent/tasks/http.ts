@@ -3,7 +3,7 @@
  * the request). Succeeds on `expectStatus` when the task sets one, else on any 2xx.
  * Output: `{ status, contentType, body, truncated }` with at most `httpMaxBodyBytes` of the body.
  */
-import { InvalidMessageError, TaskFailedError } from '../../../protocols/errors.ts';
+import { InvalidMessageError, TaskFailedError } from '../../../protocols/index.ts';
 import { failed, numberField, succeeded, type TaskRunner } from './task-runner.ts';
 
 export interface HttpOutput {

@@ -1,4 +1,4 @@
-import type { Task } from '../../../protocols/pipeline/schema.ts';
+import type { Task } from '../../../protocols/pipeline/index.ts';
 import { runExec } from './exec.ts';
 import { runFail } from './fail.ts';
 import { runHttp } from './http.ts';

@@ -1,4 +1,4 @@
-import { TaskNotHandledError } from '../../../protocols/errors.ts';
+import { TaskNotHandledError } from '../../../protocols/index.ts';
 import { failed, type TaskRunner } from './task-runner.ts';
 
 /**

@@ -5,10 +5,10 @@
  * the agent then decides the final status from the abort reason and keeps the runner's partial output.
  */
 import type { z } from 'zod';
-import type { Clock } from '../../../infra/clock.ts';
-import { GovError, InvalidMessageError, serializeError } from '../../../protocols/errors.ts';
-import type { SerializedErrorSchema } from '../../../protocols/messages/system.ts';
-import type { Task, TaskOf } from '../../../protocols/pipeline/schema.ts';
+import type { Clock } from '../../../infra/index.ts';
+import { GovError, InvalidMessageError, serializeError } from '../../../protocols/index.ts';
+import type { SerializedErrorSchema } from '../../../protocols/index.ts';
+import type { Task, TaskOf } from '../../../protocols/pipeline/index.ts';
 
 /** An error as a result carries it; `code` may be any string (a `fail` task names its own). */
 export type WireError = z.output<typeof SerializedErrorSchema>;

@@ -2,8 +2,8 @@
  * `/api/agents`: the agent directory's view of the fleet (agent.status.v1).
  */
 import { z } from 'zod';
-import { catalog } from '../../../protocols/catalog.ts';
-import { NotFoundError } from '../../../protocols/errors.ts';
+import { catalog } from '../../../protocols/index.ts';
+import { NotFoundError } from '../../../protocols/index.ts';
 import { askService, relayService } from '../bus-call.ts';
 import { defineRoute } from '../route-def.ts';
 import { IdSchema } from '../schemas.ts';

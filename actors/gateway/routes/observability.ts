@@ -2,8 +2,8 @@
  * `/api/observability/*`: handoff reports, policy violations, and diagnostic runs.
  */
 import { z } from 'zod';
-import { catalog } from '../../../protocols/catalog.ts';
-import { ScalarSchema } from '../../../protocols/pipeline/schema.ts';
+import { catalog } from '../../../protocols/index.ts';
+import { ScalarSchema } from '../../../protocols/pipeline/index.ts';
 import { askService, relayService } from '../bus-call.ts';
 import { defineRoute } from '../route-def.ts';
 import { RunAcceptedSchema, requestRun } from './run-request.ts';

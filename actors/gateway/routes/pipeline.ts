@@ -3,9 +3,9 @@
  * its token's lifecycle and its error budget.
  */
 import { z } from 'zod';
-import { catalog } from '../../../protocols/catalog.ts';
-import { NotFoundError } from '../../../protocols/errors.ts';
-import { errorsSubject } from '../../../protocols/subjects.ts';
+import { catalog } from '../../../protocols/index.ts';
+import { NotFoundError } from '../../../protocols/index.ts';
+import { errorsSubject } from '../../../protocols/index.ts';
 import { askService, relayService } from '../bus-call.ts';
 import { defineRoute } from '../route-def.ts';
 import { RunIdSchema } from '../schemas.ts';

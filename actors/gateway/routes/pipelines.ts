@@ -2,11 +2,11 @@
  * `/api/pipelines`: start runs and follow them (the orchestrator's run.* protocol).
  */
 import { z } from 'zod';
-import { catalog } from '../../../protocols/catalog.ts';
-import { ForbiddenError } from '../../../protocols/errors.ts';
-import { parsePipeline } from '../../../protocols/pipeline/parse.ts';
-import { ScalarSchema } from '../../../protocols/pipeline/schema.ts';
-import { type Tier, tierRank } from '../../../protocols/tiers.ts';
+import { catalog } from '../../../protocols/index.ts';
+import { ForbiddenError } from '../../../protocols/index.ts';
+import { parsePipeline } from '../../../protocols/pipeline/index.ts';
+import { ScalarSchema } from '../../../protocols/pipeline/index.ts';
+import { type Tier, tierRank } from '../../../protocols/index.ts';
 import type { Caller } from '../auth.ts';
 import { requireTier } from '../auth.ts';
 import { relayService } from '../bus-call.ts';

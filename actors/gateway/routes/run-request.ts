@@ -1,6 +1,6 @@
 /** Starting a run over HTTP, shared by `POST /api/pipelines` and `POST /api/observability/diagnostic`. */
 import { z } from 'zod';
-import type { BodyIn } from '../../../protocols/catalog.ts';
+import type { BodyIn } from '../../../protocols/index.ts';
 import { askService } from '../bus-call.ts';
 import type { GatewayDeps, RouteResult } from '../route-def.ts';
 
