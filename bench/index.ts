@@ -1,16 +1,20 @@
 /** `npm run bench -- NAME`: runs one bench; its last line is `{"bench", "results", "ratios"}`. */
 import { benchBus } from './bus.ts';
+import { benchContext } from './context.ts';
 import { benchGovernance } from './governance.ts';
 import { benchLedger } from './ledger.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchRecovery } from './recovery.ts';
+import { benchSandbox } from './sandbox.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   bus: benchBus,
+  context: benchContext,
   governance: benchGovernance,
   ledger: benchLedger,
   pipeline: benchPipeline,
   recovery: benchRecovery,
+  sandbox: benchSandbox,
 };
 
 const name = process.argv[2];

@@ -34,7 +34,7 @@ import { JsPublisher, type PubAckLite } from './js-publisher.ts';
 import { type ConsumerDeclaration, ensureConsumer } from './streams.ts';
 import { type Clock, systemClock } from '../infra/clock.ts';
 import { ReplyMux } from './reply-mux.ts';
-import { type MessageType, SECRET_MESSAGE_TYPES } from '../protocols/catalog.ts';
+import { type BodyOf, type MessageType, SECRET_MESSAGE_TYPES } from '../protocols/catalog.ts';
 import { type Codec, decodeRaw, detectFormat, jsonCodec, msgpackCodec } from '../protocols/codec.ts';
 import { type AnyEnvelope, type Envelope, envelope, type OutMessage } from '../protocols/envelope.ts';
 import {
@@ -49,7 +49,12 @@ import {
   toGovError,
   UnknownSubjectError,
 } from '../protocols/errors.ts';
-import { deadLetterSubject, isKnownSubject, obsSubject } from '../protocols/subjects.ts';
+import {
+  deadLetterFeedSubject,
+  deadLetterSubject,
+  isKnownSubject,
+  obsSubject,
+} from '../protocols/subjects.ts';
 import { BusMetrics } from './bus-metrics.ts';
 import {
   type BusOptions,
@@ -310,31 +315,27 @@ export class Bus {
 
   /**
    * Publishes a dead letter for a message that could not be processed, with its reason and
-   * (up to 64 KiB of) its original bytes, on `gov.dlq.<code>`.
+   * (up to 64 KiB of) its original bytes, on `gov.dlq.<code>` (msgpack), and a summary of it —
+   * encoding, type, id, sender, run, never the bytes — on the JSON feed, `gov.obs.dlq.<code>`, so an
+   * observer with no msgpack library sees it too.
    */
   deadLetter(msg: Pick<Msg, 'subject' | 'data'>, error: unknown): void {
     const reason = serializeError(error);
     this.metrics.inc('dead-lettered');
     this.metrics.inc(`dead-lettered.${reason.code}`);
     if (this.nc.isClosed()) return;
+    const summary = summarise(msg.data);
     // A secret-bearing message that could not be delivered is dead-lettered without its bytes.
-    const secret = carriesSecret(msg.data);
+    const secret = summary.type !== undefined && SECRET_MESSAGE_TYPES.has(summary.type);
     const truncated = secret || msg.data.length > DEFAULT_DEAD_LETTER_MAX_BYTES;
     const payload = secret
       ? ''
       : Buffer.from(msg.data.subarray(0, DEFAULT_DEAD_LETTER_MAX_BYTES)).toString('base64');
-    const env = this.wrap({
-      type: 'dead-letter.v1',
-      body: {
-        subject: msg.subject,
-        receivedBy: this.name,
-        reason,
-        size: msg.data.length,
-        payload,
-        truncated,
-      },
-    });
+    const body = { subject: msg.subject, receivedBy: this.name, reason, size: msg.data.length, summary };
+    const env = this.wrap({ type: 'dead-letter.v1', body: { ...body, payload, truncated } });
     this.nc.publish(deadLetterSubject(reason.code), this.msgpack.encode(env));
+    const feed = this.wrap({ type: 'dead-letter.v1', body: { ...body, payload: '', truncated: true } });
+    this.nc.publish(deadLetterFeedSubject(reason.code), this.json.encode(feed));
   }
 
   /**
@@ -491,12 +492,20 @@ function replyError(error: GovError, type: string): GovError {
   });
 }
 
-function carriesSecret(data: Uint8Array): boolean {
+/** What a dead letter's bytes were, as far as they decode; never their content. */
+function summarise(data: Uint8Array): NonNullable<BodyOf<'dead-letter.v1'>['summary']> {
+  const format = detectFormat(data);
   try {
-    const v = decodeRaw(data, Number.POSITIVE_INFINITY) as { type?: unknown } | null;
-    return typeof v?.type === 'string' && SECRET_MESSAGE_TYPES.has(v.type);
+    const v = decodeRaw(data, Number.POSITIVE_INFINITY) as Record<string, unknown> | null;
+    const str = (x: unknown) => (typeof x === 'string' ? x.slice(0, 256) : undefined);
+    if (!v || typeof v !== 'object') return { format };
+    return Object.fromEntries(
+      Object.entries({ format, type: str(v.type), id: str(v.id), from: str(v.from), run: str(v.run) }).filter(
+        ([, x]) => x !== undefined,
+      ),
+    ) as { format: typeof format };
   } catch {
-    return false;
+    return { format };
   }
 }
 

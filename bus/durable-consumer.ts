@@ -66,10 +66,18 @@ export class DurableConsumer {
    * Fetches what is waiting in the stream now, in batches, handing each message to `callback`;
    * stops when nothing is left (or another instance of a shared consumer took it) or `stopped()`.
    */
-  async backlog(batch: number, callback: (m: JsMsg) => void, stopped: () => boolean): Promise<void> {
+  async backlog(
+    batch: number,
+    callback: (m: JsMsg) => void,
+    stopped: () => boolean,
+    expiresMs = 2_000,
+  ): Promise<void> {
     let waiting = (await this.consumer.info()).num_pending;
     while (waiting > 0 && !stopped()) {
-      const fetched = await this.consumer.fetch({ max_messages: Math.min(waiting, batch), expires: 2_000 });
+      const fetched = await this.consumer.fetch({
+        max_messages: Math.min(waiting, batch),
+        expires: expiresMs,
+      });
       let got = 0;
       for await (const m of fetched) {
         got++;

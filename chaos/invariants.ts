@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { LedgerStore } from '../actors/ledger/index.ts';
 import { verifyLedger } from '../actors/ledger/index.ts';
 import { AUDIT_STREAM } from '../bus/index.ts';
-import { serviceSubject } from '../protocols/index.ts';
+import { serviceSubject, ACTOR_KIND } from '../protocols/index.ts';
 import type { SystemUnderTest } from './system-under-test.ts';
 
 export interface InvariantResult {
@@ -34,7 +34,10 @@ export async function runStatuses(sut: SystemUnderTest, runIds: string[]): Promi
   const out = new Map<string, string>();
   for (const runId of runIds) {
     try {
-      const r = await sut.client.ask(serviceSubject('orchestrator'), { type: 'run.get.v1', body: { runId } });
+      const r = await sut.client.ask(serviceSubject(ACTOR_KIND.orchestrator), {
+        type: 'run.get.v1',
+        body: { runId },
+      });
       out.set(runId, r.type === 'run.state.v1' ? r.body.status : 'unknown');
     } catch {
       out.set(runId, 'unknown');
@@ -139,12 +142,12 @@ export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]
   const bad: string[] = [];
   for (const runId of runIds) {
     const b = await sut.client
-      .ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } })
+      .ask(serviceSubject(ACTOR_KIND.budgetMonitor), { type: 'budget.status.v1', body: { runId } })
       .catch(() => undefined);
     if (b?.type !== 'budget.state.v1' || !b.body.breached) continue;
     breached++;
     const t = await sut.client
-      .ask(serviceSubject('token-authority'), { type: 'token.status.v1', body: { runId } })
+      .ask(serviceSubject(ACTOR_KIND.tokenAuthority), { type: 'token.status.v1', body: { runId } })
       .catch(() => undefined);
     const state = t?.type === 'token.state.v1' ? t.body.state : 'unknown';
     if (state !== 'revoked') bad.push(`${runId}=${state}`);

@@ -4,7 +4,7 @@
  * checks the invariants. The report says what was injected, what recovered and how fast, and the verdicts.
  */
 import { randomUUID } from 'node:crypto';
-import { allObs, auditSubject, serviceSubject } from '../protocols/index.ts';
+import { allObs, auditSubject, serviceSubject, ACTOR_KIND } from '../protocols/index.ts';
 import {
   DEFAULT_CHAOS_DURATION_MS,
   DEFAULT_CHAOS_FAULT_INTERVAL_MS,
@@ -75,7 +75,7 @@ errorBudget: { maxErrors: 1, windowMs: 600000 }
 async function submit(sut: SystemUnderTest, yaml: string, deadlineMs: number): Promise<string> {
   for (;;) {
     try {
-      const r = await sut.client.ask(serviceSubject('orchestrator'), {
+      const r = await sut.client.ask(serviceSubject(ACTOR_KIND.orchestrator), {
         type: 'run.request.v1',
         body: { yaml, params: {}, requestedBy: 'chaos' },
       });

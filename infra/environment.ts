@@ -7,6 +7,9 @@
  * | variable | meaning |
  * | --- | --- |
  * | `NATS_URL`, `REDIS_URL`, `VAULT_ADDR` + `VAULT_TOKEN` | use these services instead of embedded ones |
+ * | `NATS_CREDS` | a `.creds` file: the NATS credential a CLI process joins NATS_URL with |
+ * | `AGOV_NATS_CREDS` | `.creds` text a process supervisor gives its child (removed once read) |
+ * | `AGOV_NATS_ISSUER_SEED` | the key a supervisor process mints its children's credentials with (removed once read) |
  * | `AGOV_DATA_DIR` | the data folder (default `.data`) |
  * | `AGOV_TEAMS` | the teams file `agov up` / `agov run` start |
  * | `AGOV_HTTP_PORT`, `AGOV_HTTP_HOST` | the gateway's listen address |
@@ -17,6 +20,7 @@
  * | `AGOV_EXIT_WITH_PARENT` | `1`: `agov actor` exits when its parent's stdin pipe closes |
  * | `AGOV_NO_BUNDLE` | `1`: process children run from the TypeScript sources, not `dist/` |
  * | `LOG_LEVEL` | debug, info, warn (default), error, silent |
+ * | `PIPELINE_ID` | the run a task belongs to (set for tasks): `agov memory log` and `agov status update` record it |
  * | `BENCH_VERBOSE` | benches print their samples |
  */
 
@@ -28,6 +32,9 @@ export interface Environment {
   redisUrl?: string;
   vaultAddr?: string;
   vaultToken?: string;
+  natsCredsFile?: string;
+  natsCreds?: string;
+  natsIssuerSeed?: string;
   dataDir?: string;
   teamsFile?: string;
   httpPort?: string;
@@ -41,6 +48,7 @@ export interface Environment {
   exitWithParent: boolean;
   noBundle: boolean;
   logLevel?: string;
+  pipelineId?: string;
   benchVerbose: boolean;
   /** The executable search path (to find nats-server, redis-server, bwrap). */
   path?: string;
@@ -58,6 +66,9 @@ export function readEnvironment(
     redisUrl: value(env.REDIS_URL),
     vaultAddr: value(env.VAULT_ADDR),
     vaultToken: value(env.VAULT_TOKEN),
+    natsCredsFile: value(env.NATS_CREDS),
+    natsCreds: value(env.AGOV_NATS_CREDS),
+    natsIssuerSeed: value(env.AGOV_NATS_ISSUER_SEED),
     dataDir: value(env.AGOV_DATA_DIR),
     teamsFile: value(env.AGOV_TEAMS),
     httpPort: value(env.AGOV_HTTP_PORT),
@@ -71,6 +82,7 @@ export function readEnvironment(
     exitWithParent: env.AGOV_EXIT_WITH_PARENT === '1',
     noBundle: env.AGOV_NO_BUNDLE === '1',
     logLevel: value(env.LOG_LEVEL),
+    pipelineId: value(env.PIPELINE_ID),
     benchVerbose: value(env.BENCH_VERBOSE) !== undefined,
     path: value(env.PATH),
   };

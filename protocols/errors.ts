@@ -48,6 +48,8 @@ export const ERROR_CODES = [
   'GOV_ERR_TASK_NOT_HANDLED',
   'GOV_ERR_RUN_CANCELLED',
   'GOV_ERR_AGENT_LOST',
+  'GOV_ERR_SANDBOX_UNAVAILABLE',
+  'GOV_ERR_CREDENTIALS_MISSING',
   'GOV_ERR_MEMORY_NOT_FOUND',
   'GOV_ERR_MEMORY_TOO_LARGE',
   'GOV_ERR_CHECKPOINT_NOT_FOUND',
@@ -136,6 +138,12 @@ export const TaskCancelledError = define('GOV_ERR_TASK_CANCELLED', 'TaskCancelle
 export const TaskNotHandledError = define('GOV_ERR_TASK_NOT_HANDLED', 'TaskNotHandledError', false);
 export const RunCancelledError = define('GOV_ERR_RUN_CANCELLED', 'RunCancelledError', false);
 export const AgentLostError = define('GOV_ERR_AGENT_LOST', 'AgentLostError', true);
+export const SandboxUnavailableError = define(
+  'GOV_ERR_SANDBOX_UNAVAILABLE',
+  'SandboxUnavailableError',
+  false,
+);
+export const CredentialsMissingError = define('GOV_ERR_CREDENTIALS_MISSING', 'CredentialsMissingError', true);
 export const MemoryNotFoundError = define('GOV_ERR_MEMORY_NOT_FOUND', 'MemoryNotFoundError', false);
 export const MemoryTooLargeError = define('GOV_ERR_MEMORY_TOO_LARGE', 'MemoryTooLargeError', false);
 export const CheckpointNotFoundError = define(
@@ -183,6 +191,8 @@ export type TaskCancelledError = InstanceType<typeof TaskCancelledError>;
 export type TaskNotHandledError = InstanceType<typeof TaskNotHandledError>;
 export type RunCancelledError = InstanceType<typeof RunCancelledError>;
 export type AgentLostError = InstanceType<typeof AgentLostError>;
+export type SandboxUnavailableError = InstanceType<typeof SandboxUnavailableError>;
+export type CredentialsMissingError = InstanceType<typeof CredentialsMissingError>;
 export type MemoryNotFoundError = InstanceType<typeof MemoryNotFoundError>;
 export type MemoryTooLargeError = InstanceType<typeof MemoryTooLargeError>;
 export type CheckpointNotFoundError = InstanceType<typeof CheckpointNotFoundError>;

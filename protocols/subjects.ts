@@ -88,6 +88,10 @@ export function deadLetterSubject(code: string): string {
   return join('dlq', subjectToken(code, 'error code'));
 }
 export const allDeadLetters = (): string => join('dlq', '>');
+/** The JSON feed's copy of a dead letter: summarised, never the bytes (`gov.obs.dlq.<code>`). */
+export function deadLetterFeedSubject(code: string): string {
+  return obsSubject('dlq', code);
+}
 
 /** Auditable events; the AUDIT JetStream stream captures `gov.audit.>`. */
 export function auditSubject(category: string): string {

@@ -37,6 +37,9 @@ export const TASK_KIND_MIN_TIER: Readonly<Record<TaskKind, Tier>> = {
   pipeline: 'T1',
 };
 
+/** Lowest tier whose `exec` tasks may ask for the network (`network: true`); below it the sandbox has none. */
+export const EXEC_NETWORK_MIN_TIER: Tier = 'T2';
+
 export function isTier(value: unknown): value is Tier {
   return typeof value === 'string' && (TIERS as readonly string[]).includes(value);
 }

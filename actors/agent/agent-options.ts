@@ -28,6 +28,21 @@ export const DEFAULT_TASK_ABORT_GRACE_MS = 5_000;
 export const DEFAULT_HTTP_MAX_BODY_BYTES = 64 * 1024;
 /** stdout/stderr kept per stream when a result would not fit in one bus message otherwise. */
 export const DEFAULT_RESULT_FALLBACK_OUTPUT_BYTES = 128 * 1024;
+/** Host uid (and gid) an exec sandbox runs as when the agent is root: nobody/nogroup on Debian. */
+export const DEFAULT_SANDBOX_UID = 65534;
+export const DEFAULT_SANDBOX_GID = 65534;
+/** RLIMIT_NPROC of a sandboxed task (processes and threads of the sandbox user). */
+export const DEFAULT_SANDBOX_MAX_PROCESSES = 256;
+/** RLIMIT_AS of each process of a sandboxed task. */
+export const DEFAULT_SANDBOX_MAX_MEMORY_BYTES = 4 * 1024 * 1024 * 1024;
+/** RLIMIT_FSIZE: the largest file a sandboxed task may write. */
+export const DEFAULT_SANDBOX_MAX_FILE_BYTES = 256 * 1024 * 1024;
+/**
+ * Longest an exec or http task waits for its stage attempt's child token (agent.credentials.v1)
+ * before it fails with GOV_ERR_CREDENTIALS_MISSING (retryable) without starting.
+ */
+export const DEFAULT_CREDENTIALS_WAIT_MS = 10_000;
+
 /** The directory marks an agent `unreachable` after this many heartbeat intervals without one. */
 export const DEFAULT_UNREACHABLE_AFTER_INTERVALS = 3;
 /** Heartbeat interval assumed for an agent the directory has seen register but not yet heartbeat. */
@@ -54,6 +69,24 @@ export const AgentArgsSchema = z.strictObject({
   keepTaskDirs: arg.bool().default(false),
   keyPrefix: arg.text().default(DEFAULT_AGENT_KEY_PREFIX),
   maxRestarts: arg.int(0).optional(),
+  /**
+   * DEVELOPMENT ONLY: run exec tasks without the bubblewrap sandbox, with the agent's own rights.
+   * Logged as a warning at start and at every task. Never set it in production.
+   */
+  unsandboxedExec: arg.bool().default(false),
+  /** Host uid/gid the sandbox runs as when the agent is root (never root itself). */
+  sandboxUid: arg.int(1).default(DEFAULT_SANDBOX_UID),
+  sandboxGid: arg.int(1).default(DEFAULT_SANDBOX_GID),
+  /** Parent of sandboxed task directories (default: a fresh `agov-sandbox-*` folder in the OS temp dir). */
+  sandboxDir: arg.text().optional(),
+  sandboxMaxProcesses: arg.positive().default(DEFAULT_SANDBOX_MAX_PROCESSES),
+  sandboxMaxMemoryBytes: arg.positive().default(DEFAULT_SANDBOX_MAX_MEMORY_BYTES),
+  sandboxMaxFileBytes: arg.positive().default(DEFAULT_SANDBOX_MAX_FILE_BYTES),
+  /** exec and http tasks start only once their stage attempt's child token has arrived. */
+  requireCredentials: arg.bool().default(true),
+  credentialsWaitMs: arg.positive().default(DEFAULT_CREDENTIALS_WAIT_MS),
+  /** Vault's address, for revoking a finished attempt's token (revoke-self); none: left to the run's end. */
+  vaultAddr: arg.text().optional(),
 });
 export type AgentArgs = z.output<typeof AgentArgsSchema>;
 
@@ -71,6 +104,16 @@ export interface AgentOptions {
   keepTaskDirs: boolean;
   keyPrefix: string;
   maxRestarts: number | undefined;
+  unsandboxedExec: boolean;
+  sandboxUid: number;
+  sandboxGid: number;
+  sandboxDir: string | undefined;
+  sandboxMaxProcesses: number;
+  sandboxMaxMemoryBytes: number;
+  sandboxMaxFileBytes: number;
+  requireCredentials: boolean;
+  credentialsWaitMs: number;
+  vaultAddr: string | undefined;
 }
 
 /** Compiles an agent's parsed start arguments into its settings. */
@@ -88,5 +131,15 @@ export function agentOptions(agentId: string, args: AgentArgs): AgentOptions {
     keepTaskDirs: args.keepTaskDirs,
     keyPrefix: args.keyPrefix,
     maxRestarts: args.maxRestarts,
+    unsandboxedExec: args.unsandboxedExec,
+    sandboxUid: args.sandboxUid,
+    sandboxGid: args.sandboxGid,
+    sandboxDir: args.sandboxDir === undefined ? undefined : resolve(args.sandboxDir),
+    sandboxMaxProcesses: args.sandboxMaxProcesses,
+    sandboxMaxMemoryBytes: args.sandboxMaxMemoryBytes,
+    sandboxMaxFileBytes: args.sandboxMaxFileBytes,
+    requireCredentials: args.requireCredentials,
+    credentialsWaitMs: args.credentialsWaitMs,
+    vaultAddr: args.vaultAddr,
   };
 }

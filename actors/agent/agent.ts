@@ -78,10 +78,10 @@ import {
   tierAllowsTask,
 } from './lifecycle-machine.ts';
 import { LifecycleStore, type PersistedAgent, type PersistedTaskRef } from './lifecycle-store.ts';
-import { AGENT_TASK_KINDS, failed, runTask, type TaskOutcome, type TaskRunContext } from './tasks/index.ts';
+import { type AssignEnvelope, type RunningTask, TaskHost, taskRef } from './task-host.ts';
+import { AGENT_TASK_KINDS } from './tasks/index.ts';
 import { canPerform } from './tiers.ts';
 
-type AssignEnvelope = Envelope<'agent.task.assign.v1'>;
 type AgentStateBody = BodyIn<'agent.state.v1'>;
 type CommandName = BodyIn<'agent.command.v1'>['command'];
 
@@ -93,16 +93,6 @@ type Effect =
   | { kind: 'violation'; violation: PolicyViolation }
   | { kind: 'rejected'; rejection: RejectedCommand }
   | { kind: 'release' };
-
-interface RunningTask {
-  request: AssignEnvelope;
-  controller: AbortController;
-  startedAt: number;
-  timers: TimerHandle[];
-  /** Set once, by whichever comes first: the runner's outcome or the abort grace period. */
-  outcome: (TaskOutcome & { durationMs: number }) | undefined;
-  reported: boolean;
-}
 
 interface DispatchMeta {
   /** The assignment that caused an ASSIGN_TASK. */
@@ -122,10 +112,6 @@ export const agentKind = defineActorKind({
     return agent.behavior();
   },
 });
-
-function taskRef(b: { taskId: string; runId: string; stageId: string; attempt: number }) {
-  return { taskId: b.taskId, runId: b.runId, stageId: b.stageId, attempt: b.attempt };
-}
 
 function commandEvent(
   command: CommandName,
@@ -151,34 +137,15 @@ function commandEvent(
   }
 }
 
-/** A result's output cut down to fit one bus message. */
-function shrinkOutput(output: unknown): unknown {
-  if (typeof output === 'object' && output !== null) {
-    const o = { ...(output as Record<string, unknown>) };
-    let cut = false;
-    for (const k of ['stdout', 'stderr', 'body']) {
-      const v = o[k];
-      if (typeof v === 'string' && v.length > DEFAULT_RESULT_FALLBACK_OUTPUT_BYTES) {
-        o[k] = v.slice(0, DEFAULT_RESULT_FALLBACK_OUTPUT_BYTES);
-        cut = true;
-      }
-    }
-    if (cut) return { ...o, truncated: true };
-  }
-  return { truncated: true, note: 'output too large for one bus message' };
-}
-
 class GovernedAgent {
   private readonly id: string;
   private readonly redis: Redis;
   private readonly store: LifecycleStore;
   private lifecycle!: LifecycleActor;
   private effects: Effect[] = [];
-  private running: RunningTask | undefined;
+  private readonly tasks: TaskHost;
   private restarts = 0;
   private readonly nonce = randomUUID();
-  /** Child tokens by run id (agent.credentials.v1); memory only. */
-  private readonly credentials = new Map<string, { token: string; accessor: string; expiresAt: number }>();
   private readonly audits = new Set<Promise<void>>();
   private retryTimer: TimerHandle | undefined;
   private lastPersisted = '';
@@ -199,6 +166,20 @@ class GovernedAgent {
       ctx.log.debug('lifecycle store connection error', { error: err.message }),
     );
     this.store = new LifecycleStore(this.redis, opts.keyPrefix);
+    this.tasks = new TaskHost({
+      agentId: this.id,
+      bus: ctx.bus,
+      clock: ctx.clock,
+      log: ctx.log,
+      opts,
+      tier: () => this.snapshot().context.tier,
+      onSettled: (taskId) =>
+        ctx.self({ type: 'agent.internal.v1', body: { event: 'task-finished', nonce: this.nonce, taskId } }),
+    });
+  }
+
+  private get running(): RunningTask | undefined {
+    return this.tasks.current;
   }
 
   // ---- start ---------------------------------------------------------------------------------
@@ -375,18 +356,16 @@ class GovernedAgent {
           rejections.push(e.rejection);
           break;
         case 'abort-task':
-          if (this.running)
-            this.abortRunning(
-              this.running,
-              new TaskCancelledError(`task aborted: agent ${e.reason}`, { details: { reason: e.reason } }),
-            );
+          this.tasks.abort(
+            this.running,
+            new TaskCancelledError(`task aborted: agent ${e.reason}`, { details: { reason: e.reason } }),
+          );
           break;
         case 'start-task':
-          if (meta.request) this.startRunning(meta.request);
+          if (meta.request) this.tasks.start(meta.request);
           break;
         case 'release':
-          if (this.running)
-            this.abortRunning(this.running, new TaskCancelledError('task aborted: agent terminated'));
+          this.tasks.abort(this.running, new TaskCancelledError('task aborted: agent terminated'));
           if (this.retryTimer) this.ctx.clock.clear(this.retryTimer);
           break;
         case 'preflight':
@@ -602,13 +581,15 @@ class GovernedAgent {
   }
 
   /**
-   * Keeps a run's child token, in memory only: it is never persisted, logged, put in a heartbeat
-   * or echoed back (the ack names the accessor). A newer token for the same run replaces the old.
+   * Keeps a stage attempt's child token for its task, in memory only: it is never persisted, logged,
+   * put in a heartbeat or echoed back (the ack names the accessor). See task-host.ts.
    */
   private onCredentials(env: Envelope<'agent.credentials.v1'>): OutMessage {
-    const { runId, token, accessor, expiresAt } = env.body;
-    this.credentials.set(runId, { token, accessor, expiresAt });
-    return { type: 'ack.v1', body: { ok: true, info: { runId, accessor } } };
+    this.tasks.addCredentials(env.body);
+    return {
+      type: 'ack.v1',
+      body: { ok: true, info: { runId: env.body.runId, accessor: env.body.accessor } },
+    };
   }
 
   /** Answers an ask with a typed error (a tell is dead-lettered with it) without crashing the actor. */
@@ -709,16 +690,11 @@ class GovernedAgent {
   }
 
   private onCancel(env: Envelope<'agent.task.cancel.v1'>): OutMessage {
-    const r = this.running;
-    const match = r !== undefined && r.request.body.taskId === env.body.taskId && r.outcome === undefined;
-    if (match)
-      this.abortRunning(
-        r,
-        new TaskCancelledError(`task cancelled: ${env.body.reason}`, {
-          details: { reason: env.body.reason },
-        }),
-      );
-    return { type: 'ack.v1', body: { ok: true, info: { cancelled: match, taskId: env.body.taskId } } };
+    const cancelled = this.tasks.cancel(
+      env.body.taskId,
+      new TaskCancelledError(`task cancelled: ${env.body.reason}`, { details: { reason: env.body.reason } }),
+    );
+    return { type: 'ack.v1', body: { ok: true, info: { cancelled, taskId: env.body.taskId } } };
   }
 
   private async onCommand(
@@ -810,124 +786,9 @@ class GovernedAgent {
 
   // ---- running tasks -----------------------------------------------------------------------------
 
-  private startRunning(request: AssignEnvelope): void {
-    const b = request.body;
-    const r: RunningTask = {
-      request,
-      controller: new AbortController(),
-      startedAt: this.ctx.clock.now(),
-      timers: [],
-      outcome: undefined,
-      reported: false,
-    };
-    this.running = r;
-    r.timers.push(
-      this.ctx.clock.setTimeout(
-        () =>
-          this.abortRunning(
-            r,
-            new TimeoutError(`task ${b.taskId} exceeded its timeout of ${b.timeoutMs} ms`, {
-              details: { taskId: b.taskId, timeoutMs: b.timeoutMs },
-            }),
-          ),
-        b.timeoutMs,
-      ),
-    );
-    // After the handler has returned, so the accepted reply goes out before anything else of the task.
-    setImmediate(() => void this.launch(r));
-  }
-
-  private async launch(r: RunningTask): Promise<void> {
-    const b = r.request.body;
-    this.progress(r, 0, 'started');
-    const runCtx: TaskRunContext = {
-      agentId: this.id,
-      taskId: b.taskId,
-      signal: r.controller.signal,
-      env: this.taskEnv(b.runId, b.env),
-      // Copying process.env costs more than a noop task: only the runners that read it pay for it.
-      get agentEnv() {
-        return agentEnvWithoutSecrets();
-      },
-      workDir: this.opts.workDir,
-      keepTaskDirs: this.opts.keepTaskDirs,
-      killGraceMs: DEFAULT_EXEC_KILL_GRACE_MS,
-      httpMaxBodyBytes: DEFAULT_HTTP_MAX_BODY_BYTES,
-      clock: this.ctx.clock,
-      progress: (fraction, note) => this.progress(r, fraction, note),
-    };
-    let outcome: TaskOutcome;
-    try {
-      outcome = await runTask(b.task, runCtx);
-    } catch (err) {
-      outcome = failed(toGovError(err));
-    }
-    this.settle(r, outcome);
-  }
-
-  /** The assignment's environment plus, when the token authority sent one, the run's child token. */
-  private taskEnv(runId: string, env: Readonly<Record<string, string>>): Record<string, string> {
-    const cred = this.credentials.get(runId);
-    return cred ? { ...env, VAULT_TOKEN: cred.token, VAULT_TOKEN_ACCESSOR: cred.accessor } : { ...env };
-  }
-
-  private progress(r: RunningTask, fraction?: number, note?: string): void {
-    if (r.outcome || this.stopped) return;
-    const b = r.request.body;
-    this.safely('progress', () =>
-      this.ctx.bus.tell(
-        b.replyTo,
-        {
-          type: 'agent.task.progress.v1',
-          body: {
-            ...taskRef(b),
-            agentId: this.id,
-            ...(fraction === undefined ? {} : { fraction }),
-            ...(note === undefined ? {} : { note }),
-          },
-        },
-        { inResponseTo: r.request },
-      ),
-    );
-  }
-
-  /** Fixes the task's outcome (first call wins) and feeds its completion back into the mailbox. */
-  private settle(r: RunningTask, outcome: TaskOutcome): void {
-    if (r.outcome) return;
-    let final = outcome;
-    const reason: unknown = r.controller.signal.aborted ? r.controller.signal.reason : undefined;
-    if (reason !== undefined) {
-      const e = toGovError(reason);
-      final = {
-        status: e instanceof TimeoutError ? 'failed' : 'cancelled',
-        error: serializeError(e),
-        ...(outcome.output === undefined ? {} : { output: outcome.output }),
-      };
-    }
-    r.outcome = { ...final, durationMs: Math.max(0, this.ctx.clock.now() - r.startedAt) };
-    for (const t of r.timers.splice(0)) this.ctx.clock.clear(t);
-    if (!this.stopped)
-      this.ctx.self({
-        type: 'agent.internal.v1',
-        body: { event: 'task-finished', nonce: this.nonce, taskId: r.request.body.taskId },
-      });
-  }
-
-  private abortRunning(r: RunningTask, reason: GovError): void {
-    if (r.outcome || r.controller.signal.aborted) return;
-    r.controller.abort(reason);
-    // A runner that does not wind down in time is reported anyway.
-    r.timers.push(
-      this.ctx.clock.setTimeout(() => this.settle(r, { status: 'cancelled' }), DEFAULT_TASK_ABORT_GRACE_MS),
-    );
-  }
-
   private async completeTask(taskId: string): Promise<void> {
-    const r = this.running;
-    if (!r || r.request.body.taskId !== taskId || !r.outcome) return;
-    this.running = undefined;
-    const outcome = r.outcome;
-    this.sendResult(r, outcome);
+    const outcome = this.tasks.finish(taskId);
+    if (!outcome) return;
     // Let the result's flush (queued as a microtask by the publish) go out before the lifecycle
     // write below, which writes to the store's socket at once: the result is on the stage's critical path.
     await Promise.resolve();
@@ -949,52 +810,16 @@ class GovernedAgent {
     }
   }
 
-  /** Tells the one result of a task to its replyTo (cutting the output down if it does not fit). */
-  private sendResult(r: RunningTask, outcome: TaskOutcome & { durationMs?: number }): void {
-    if (r.reported) return;
-    r.reported = true;
-    const b = r.request.body;
-    const body = {
-      ...taskRef(b),
-      agentId: this.id,
-      status: outcome.status,
-      durationMs: outcome.durationMs ?? Math.max(0, this.ctx.clock.now() - r.startedAt),
-      ...(outcome.error ? { error: outcome.error } : {}),
-    };
-    const send = (output: unknown) =>
-      this.ctx.bus.tell(
-        b.replyTo,
-        { type: 'agent.task.result.v1', body: output === undefined ? body : { ...body, output } },
-        { inResponseTo: r.request },
-      );
-    try {
-      send(outcome.output);
-    } catch (err) {
-      if (!(err instanceof PayloadTooLargeError)) {
-        this.ctx.log.warn('could not send a task result', {
-          taskId: b.taskId,
-          error: toGovError(err).message,
-        });
-        return;
-      }
-      this.safely('shrunk result', () => send(shrinkOutput(outcome.output)));
-    }
-  }
-
   // ---- stop --------------------------------------------------------------------------------------
 
   private async stop(): Promise<void> {
     if (this.stopped) return;
     if (this.retryTimer) this.ctx.clock.clear(this.retryTimer);
-    const r = this.running;
-    if (r) {
-      const err = new ActorStoppedError(
-        `agent ${this.id} stopped while running task ${r.request.body.taskId}`,
-      );
-      this.abortRunning(r, err);
-      for (const t of r.timers.splice(0)) this.ctx.clock.clear(t);
-      this.sendResult(r, { status: 'failed', error: serializeError(err) });
-      this.running = undefined;
+    const running = this.running;
+    const err = new ActorStoppedError(
+      `agent ${this.id} stopped${running ? ` while running task ${running.request.body.taskId}` : ''}`,
+    );
+    if (this.tasks.stop(err)) {
       if (this.stateName() === 'working')
         await this.dispatch(
           { type: 'TASK_FAILED', error: { code: err.code, message: err.message } },
@@ -1006,23 +831,4 @@ class GovernedAgent {
     await Promise.race([this.flushAudits(), new Promise((res) => setTimeout(res, DEFAULT_AUDIT_TIMEOUT_MS))]);
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
-}
-
-/**
- * Variables of this process a task may never copy with `env.pass`: the system's own credentials
- * (the Vault token it was started with, the ledger signing key, API keys). A task gets the run's
- * child token, scoped to this agent's tier, and nothing stronger.
- */
-export const AGENT_ENV_DENYLIST = [
-  'VAULT_TOKEN',
-  'AGOV_LEDGER_KEY',
-  'AGOV_API_KEYS',
-  'NATS_PASSWORD',
-  'NATS_CREDS',
-] as const;
-
-function agentEnvWithoutSecrets(): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const name of AGENT_ENV_DENYLIST) delete env[name];
-  return env;
 }

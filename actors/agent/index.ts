@@ -2,7 +2,15 @@
  * The agent actor (kind `agent`): its lifecycle machine, persisted lifecycle, options, and what each
  * tier may command. Tiers and the task kinds each may run live in protocols/tiers.ts. See docs/agents.md.
  */
-export { AGENT_ENV_DENYLIST, agentKind } from './agent.ts';
+export { agentKind } from './agent.ts';
+export {
+  environmentSecrets,
+  EnvironmentSecrets,
+  MIN_SECRET_LENGTH,
+  REDACTED,
+  redactSecrets,
+} from './redact.ts';
+export { AGENT_ENV_DENYLIST, type RunningTask, TaskHost, type TaskHostDeps } from './task-host.ts';
 export * from './agent-options.ts';
 export {
   allowedEvents,
@@ -40,4 +48,12 @@ export {
   parsePersistedAgent,
 } from './lifecycle-store.ts';
 export { AGENT_TASK_KINDS, runTask, type TaskOutcome, type TaskRunContext } from './tasks/index.ts';
+export {
+  makeTaskDir,
+  probeSandbox,
+  SANDBOX_WORK_DIR,
+  type SandboxLimits,
+  type SandboxSettings,
+  sandboxSpawn,
+} from './tasks/sandbox.ts';
 export * from './tiers.ts';

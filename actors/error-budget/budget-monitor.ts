@@ -205,7 +205,7 @@ export class BudgetMonitor {
     };
     try {
       const reply = await this.ctx.bus.ask(
-        serviceSubject('token-authority'),
+        serviceSubject(ACTOR_KIND.tokenAuthority),
         {
           type: 'token.revoke.v1',
           body: { runId, reason: 'budget-exhausted', by: this.ctx.address, suspendAgents: true },
@@ -243,7 +243,7 @@ export class BudgetMonitor {
     const diagnostic: { pipeline: string; runId?: string; error?: SerializedError } = { pipeline };
     try {
       const reply = await this.ctx.bus.ask(
-        serviceSubject('orchestrator'),
+        serviceSubject(ACTOR_KIND.orchestrator),
         {
           type: 'run.request.v1',
           body: {

@@ -47,6 +47,7 @@ export const DEFAULT_TOKEN_RENEWER_KIND = ACTOR_KIND.tokenRenewer;
 export const DEFAULT_BUDGET_MONITOR_KIND = ACTOR_KIND.budgetMonitor;
 export const DEFAULT_HANDOFF_KIND = SERVICE_NAME.handoff;
 export const DEFAULT_AGENT_DIRECTORY_KIND = ACTOR_KIND.agentDirectory;
+export const DEFAULT_LEDGER_WRITER_KIND = ACTOR_KIND.ledgerWriter;
 
 export interface ServiceKinds {
   orchestrator: string;
@@ -55,6 +56,7 @@ export interface ServiceKinds {
   budgetMonitor: string;
   handoff: string;
   agentDirectory: string;
+  ledgerWriter: string;
 }
 
 export interface GatewaySettings {
@@ -106,6 +108,7 @@ export const GatewayArgsSchema = z.strictObject({
   budgetMonitorKind: arg.text().default(DEFAULT_BUDGET_MONITOR_KIND),
   handoffKind: arg.text().default(DEFAULT_HANDOFF_KIND),
   agentDirectoryKind: arg.text().default(DEFAULT_AGENT_DIRECTORY_KIND),
+  ledgerWriterKind: arg.text().default(DEFAULT_LEDGER_WRITER_KIND),
 });
 export type GatewayArgs = z.output<typeof GatewayArgsSchema>;
 
@@ -128,6 +131,7 @@ export function gatewaySettings(args: GatewayArgs): GatewaySettings {
       budgetMonitor: args.budgetMonitorKind,
       handoff: args.handoffKind,
       agentDirectory: args.agentDirectoryKind,
+      ledgerWriter: args.ledgerWriterKind,
     },
   };
 }

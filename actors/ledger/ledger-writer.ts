@@ -59,6 +59,7 @@ import {
 } from './ledger-writer-options.ts';
 import { proveConsistency, proveInclusion } from './prove.ts';
 import { verifyLedger } from './verify.ts';
+import { keyFingerprint } from './trust.ts';
 
 export const LEDGER_WRITER_KIND = ACTOR_KIND.ledgerWriter;
 
@@ -91,6 +92,7 @@ export function loadOrCreateSigner(settings: LedgerWriterSettings): CheckpointSi
 export function checkpointMessage(
   cp: SignedCheckpoint,
   ledgerSize: number,
+  extra: { keyFingerprint?: string; cosignatures?: string[] } = {},
 ): OutMessage<'ledger.checkpoint.v1'> {
   return {
     type: 'ledger.checkpoint.v1',
@@ -102,6 +104,7 @@ export function checkpointMessage(
       keyId: cp.keyId,
       checkpoint: formatSignedCheckpoint(cp),
       ledgerSize,
+      ...extra,
     },
   };
 }
@@ -135,6 +138,7 @@ export const ledgerWriterKind = defineActorKind({
       );
     }
 
+    const fingerprint = keyFingerprint(signer.publicKey);
     const counts = { appended: 0, duplicates: 0, deadLettered: 0, batches: 0, checkpoints: 0 };
     let closed = false;
     let stopping = false;
@@ -148,7 +152,10 @@ export const ledgerWriterKind = defineActorKind({
     const publishCheckpoint = (cp: SignedCheckpoint) => {
       counts.checkpoints++;
       try {
-        bus.emit(['ledger', 'checkpoint'], checkpointMessage(cp, store.size));
+        bus.emit(
+          ['ledger', 'checkpoint'],
+          checkpointMessage(cp, store.size, { keyFingerprint: fingerprint }),
+        );
       } catch (err) {
         log.warn('checkpoint not published', { error: String(err) });
       }
@@ -379,7 +386,22 @@ export const ledgerWriterKind = defineActorKind({
             throw new NotFoundError(
               'the ledger has no signed checkpoint yet (ask with fresh: true to sign one)',
             );
-          return checkpointMessage(cp, store.size);
+          return checkpointMessage(cp, store.size, {
+            keyFingerprint: fingerprint,
+            cosignatures: store.cosignaturesAt(cp.size).map((c) => c.line),
+          });
+        }
+        case 'ledger.key.v1': {
+          return {
+            type: 'ledger.public-key.v1',
+            body: {
+              origin: settings.origin,
+              publicKey: publicKeyPem(signer.publicKey),
+              fingerprint,
+              keyId: signer.keyId,
+              signer: 'local',
+            },
+          };
         }
         default:
           return undefined;
@@ -394,6 +416,7 @@ export const ledgerWriterKind = defineActorKind({
         'ledger.verify.v1',
         'ledger.head.v1',
         'ledger.cosignature.v1',
+        'ledger.key.v1',
       ],
       status: () => ({ size: store.size, signedSize: store.latestCheckpoint()?.size ?? 0, ...counts }),
       /**

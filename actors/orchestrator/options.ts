@@ -54,6 +54,8 @@ export const DEFAULT_RESULTS_DURABLE = 'orchestrator-results';
 export const DEFAULT_RESULTS_ACK_WAIT_MS = 5_000;
 /** Results delivered and not yet acked, per consumer (across instances). */
 export const DEFAULT_RESULTS_MAX_ACK_PENDING = 10_000;
+/** How long one fetch of the results that waited while no orchestrator ran may wait for them. */
+export const DEFAULT_RESULTS_FETCH_EXPIRES_MS = 2_000;
 /** Results pulled ahead into one orchestrator's mailbox. */
 export const DEFAULT_RESULTS_BATCH = 256;
 /** Pause before a result that could not be handed over (owner unreachable, store error) is delivered again. */

@@ -31,7 +31,7 @@ import {
   toGovError,
 } from '../../protocols/errors.ts';
 import { AgentStateSchema } from '../../protocols/messages/agent.ts';
-import type { TaskOf } from '../../protocols/pipeline/index.ts';
+import { assertAdmissible, type ResolvedPipeline, type TaskOf } from '../../protocols/pipeline/index.ts';
 import {
   actorInbox,
   agentRegisterSubject,
@@ -60,7 +60,7 @@ import {
   type OrchestratorArgs,
   OrchestratorArgsSchema,
 } from './options.ts';
-import { childPipeline, requestPipeline } from './pipeline-source.ts';
+import { childPipeline, pipelineLoader, requestPipeline } from './pipeline-source.ts';
 import {
   dispatchable,
   type Effect,
@@ -665,6 +665,13 @@ class Orchestrator {
     switch (env.type) {
       case 'run.request.v1': {
         const pipeline = await requestPipeline(env.body);
+        // Admission: nothing the run can reach (children, diagnostics, token policies) above the caller.
+        await assertAdmissible(
+          pipeline as unknown as ResolvedPipeline,
+          env.body.callerTier ?? 'T2',
+          pipelineLoader(this.settings.pipelinesDir),
+          env.body.requestedBy ?? env.from,
+        );
         const now = this.now;
         const run = newRun({
           runId: newRunId(now),

@@ -18,6 +18,7 @@ import {
 } from '../../bus/index.ts';
 import type { OutMessage } from '../../protocols/envelope.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
+import { DEFAULT_RESULTS_FETCH_EXPIRES_MS } from './options.ts';
 import type { Outbox } from './outbox.ts';
 
 export interface ResultsConsumerSettings {
@@ -67,6 +68,7 @@ export class ResultsConsumer {
       this.settings.batch,
       (m) => this.take(m),
       () => this.closed,
+      DEFAULT_RESULTS_FETCH_EXPIRES_MS,
     );
     if (this.closed) return;
     this.messages = await this.consumer.consume(this.settings.batch, (m) => this.take(m));

@@ -257,6 +257,7 @@ export class TokenAuthority {
           expiresAt: rec.expiresAt,
           policies: child.policies,
           stageId,
+          ...(attempt === undefined ? {} : { attempt }),
         },
         run: runId,
       });

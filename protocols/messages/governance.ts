@@ -242,6 +242,8 @@ export const governanceMessages = {
     expiresAt: z.number(),
     policies: z.array(z.string()).optional(),
     stageId: z.string().optional(),
+    /** The stage attempt the token is for: an agent gives it to that attempt's task only. */
+    attempt: z.number().int().nonnegative().optional(),
   }),
   /** A policy violation (to `gov.svc.token-authority`); the reporter must be T2 or allowlisted. Reply: token.revoked.v1. */
   'violation.report.v1': z.object({

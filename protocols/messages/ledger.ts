@@ -104,6 +104,23 @@ export const ledgerMessages = {
     checkpoint: z.string(),
     /** Ledger size when sent (>= size: entries past the checkpoint are not signed yet). */
     ledgerSize: seq,
+    /** `sha256:<hex>` of the signing key, to compare with a pinned fingerprint. */
+    keyFingerprint: z.string().optional(),
+    /** Witness cosignature lines (C2SP tlog-cosignature) the writer holds for this checkpoint. */
+    cosignatures: z.array(z.string()).optional(),
+  }),
+  /** Ask the ledger writer which key signs its checkpoints (also on the feed `gov.obs.ledger.key` at start). */
+  'ledger.key.v1': z.object({}),
+  'ledger.public-key.v1': z.object({
+    origin: z.string(),
+    /** SPKI PEM of the Ed25519 checkpoint key (the private half lives in Vault transit). */
+    publicKey: z.string(),
+    /** `sha256:<hex>` of the raw public key: what verifiers pin (`agov ledger verify --fingerprint`). */
+    fingerprint: z.string(),
+    /** The signed-note key ID (4 bytes, hex) that checkpoints carry. */
+    keyId: z.string(),
+    /** Where the private half lives: `vault-transit` or `local`. */
+    signer: z.enum(['vault-transit', 'local']),
   }),
   /** On the feed `gov.obs.ledger.appended` after each committed batch: entries [fromSeq, toSeq) are new. */
   'ledger.appended.v1': z.object({ fromSeq: seq, toSeq: seq, duplicates: seq, deadLettered: seq }),

@@ -52,14 +52,28 @@ export const systemMessages = {
   }),
   /** Generic acknowledgement reply. */
   'ack.v1': z.object({ ok: z.literal(true), info: z.record(z.string(), z.unknown()).optional() }),
-  /** Published on `gov.dlq.<code>` for anything that could not be decoded, validated or handled. */
+  /** Published on `gov.dlq.<code>` (msgpack, with the bytes) and `gov.obs.dlq.<code>` (JSON, summary only) for anything that could not be decoded, validated or handled. */
   'dead-letter.v1': z.object({
     subject: z.string(),
     receivedBy: z.string(),
     reason: SerializedErrorSchema,
     size: z.number().int().nonnegative(),
-    /** The original bytes, base64, cut at 64 KiB. */
+    /** The original bytes, base64, cut at 64 KiB; empty for a secret-bearing message and on the feed. */
     payload: z.string(),
     truncated: z.boolean(),
+    /**
+     * What the bytes were, as far as they could be read: their encoding and the envelope's `type`,
+     * `id`, `from` and `run` when present. The JSON feed copy (`gov.obs.dlq.<code>`) carries this
+     * instead of the bytes.
+     */
+    summary: z
+      .object({
+        format: z.enum(['msgpack', 'json']),
+        type: z.string().optional(),
+        id: z.string().optional(),
+        from: z.string().optional(),
+        run: z.string().optional(),
+      })
+      .optional(),
   }),
 } as const;

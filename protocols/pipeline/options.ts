@@ -19,6 +19,17 @@ export const DEFAULT_RETRY_MAX_BACKOFF_MS = 60_000;
 export const DEFAULT_EXEC_TIMEOUT_MS = 5 * 60_000;
 /** Output (stdout + stderr) an `exec` task may produce before it is cut off. */
 export const DEFAULT_EXEC_MAX_OUTPUT_BYTES = 1024 * 1024;
+/** Upper bound of an `exec` task's `maxOutputBytes`: output is held in the agent's memory and sent over the bus. */
+export const MAX_EXEC_OUTPUT_BYTES = 8 * 1024 * 1024;
+/**
+ * Environment variables an `exec` task may never copy with `env.pass` (nor set with `env.set`): the
+ * system's own configuration and credentials. A name is refused when it starts with one of these.
+ */
+export const SYSTEM_ENV_PREFIXES = ['AGOV_', 'NATS_', 'REDIS_', 'DRAGONFLY_', 'VAULT_', 'LEDGER_'] as const;
+/** Whether `name` is one of the system's variables (see {@link SYSTEM_ENV_PREFIXES}). */
+export function isSystemEnvName(name: string): boolean {
+  return SYSTEM_ENV_PREFIXES.some((p) => name.startsWith(p));
+}
 
 /** Count form of the error budget used when a pipeline declares none: errors allowed per window. */
 export const DEFAULT_ERROR_BUDGET_MAX_ERRORS = 5;

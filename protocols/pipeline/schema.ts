@@ -21,6 +21,9 @@ import {
   DEFAULT_TOKEN_MAX_TTL_MS,
   DEFAULT_TOKEN_RENEW_EVERY_MS,
   DEFAULT_TOKEN_TTL_MS,
+  isSystemEnvName,
+  MAX_EXEC_OUTPUT_BYTES,
+  SYSTEM_ENV_PREFIXES,
 } from './options.ts';
 import { TIERS } from '../tiers.ts';
 
@@ -41,6 +44,10 @@ const paramName = z
 const envName = z
   .string()
   .regex(ENV_NAME_PATTERN, { error: `environment variable names must match ${ENV_NAME_PATTERN.source}` });
+/** A task's own variable: never one of the system's (SYSTEM_ENV_PREFIXES). */
+const taskEnvName = envName.refine((n) => !isSystemEnvName(n), {
+  error: `system variables (${SYSTEM_ENV_PREFIXES.join(', ')}…) never reach a task`,
+});
 
 /** A whole-value parameter reference, e.g. `${{ params.timeout }}`, allowed where a number is expected. */
 export const ParamRefSchema = z.templateLiteral(['${{', z.string(), '}}']);
@@ -89,10 +96,13 @@ export const FailTaskSchema = z
 export const ExecEnvSchema = z
   .strictObject({
     pass: z
-      .array(envName)
+      .array(taskEnvName)
       .default([])
       .meta({ description: 'Names of variables passed through from the agent environment.' }),
-    set: z.record(envName, z.string()).default({}).meta({ description: 'Variables set to explicit values.' }),
+    set: z
+      .record(taskEnvName, z.string())
+      .default({})
+      .meta({ description: 'Variables set to explicit values.' }),
   })
   .meta({ description: 'Environment of the command: nothing is inherited unless listed in `pass`.' });
 
@@ -105,11 +115,17 @@ export const ExecTaskSchema = z
     cwd: z.string().optional(),
     env: ExecEnvSchema.prefault({}),
     timeoutMs: positiveMs().default(DEFAULT_EXEC_TIMEOUT_MS),
-    maxOutputBytes: intOrRef(z.number().int().positive(), 'a positive integer (bytes)').default(
-      DEFAULT_EXEC_MAX_OUTPUT_BYTES,
-    ),
+    maxOutputBytes: intOrRef(
+      z.number().int().positive().max(MAX_EXEC_OUTPUT_BYTES),
+      `a positive integer (bytes) up to ${MAX_EXEC_OUTPUT_BYTES}`,
+    ).default(DEFAULT_EXEC_MAX_OUTPUT_BYTES),
+    network: z.boolean().default(false).meta({
+      description: 'Give the sandbox the network (needs a T2 stage); without it the task has none.',
+    }),
   })
-  .meta({ description: 'Runs a command (argv, no shell). T1+.' });
+  .meta({
+    description: 'Runs a command (argv, no shell) in the bubblewrap sandbox. T1+ (T2 with `network`).',
+  });
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type NatsServer, startNatsServer } from '../../infra/nats-server.ts';
 import { type RedisServer, startRedisServer } from '../../infra/redis-server.ts';
+import { type RunningSystem, type StartSystemOptions, startSystem } from '../../system/index.ts';
 
 /**
  * Real servers for one test file: each call starts its own nats-server (JetStream) or redis-server
@@ -28,6 +29,16 @@ export class TestServers {
     const server = await startRedisServer({ dataDir: this.tempDir('agov-redis-') });
     this.stops.push(() => server.kill());
     return server;
+  }
+
+  /**
+   * A whole system, started the one way systems start (`startSystem`), on embedded servers of its
+   * own in a temp folder, whatever the environment says; killed and removed by `stopAll()`.
+   */
+  async system(options: Omit<StartSystemOptions, 'dataDir'> = {}): Promise<RunningSystem> {
+    const sys = await startSystem({ ...options, dataDir: this.tempDir('agov-system-') });
+    this.stops.push(() => sys.kill());
+    return sys;
   }
 
   /** Registers extra teardown, run in reverse order of registration. */

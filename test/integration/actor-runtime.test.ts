@@ -18,7 +18,7 @@ import {
   UnhandledMessageError,
   UnknownSubjectError,
 } from '../../protocols/index.ts';
-import { collect, rawConnection, TestServers, testBus } from '../harness/index.ts';
+import { collect, rawConnect, TestServers, testBus } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
@@ -29,7 +29,7 @@ let host: ActorHost;
 
 beforeAll(async () => {
   nats = await servers.nats();
-  raw = await rawConnection(nats.url);
+  raw = await rawConnect(nats);
   servers.onStop(() => raw.close());
   client = await testBus(nats.url);
   host = new ActorHost({

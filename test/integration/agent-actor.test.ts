@@ -28,7 +28,7 @@ import {
   serviceSubject,
   TierForbiddenError,
 } from '../../protocols/index.ts';
-import { collect, rawConnection, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { collect, rawConnect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
@@ -42,7 +42,7 @@ const handles: ActorHandle[] = [];
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([servers.nats(), servers.redis()]);
-  raw = await rawConnection(nats.url);
+  raw = await rawConnect(nats);
   servers.onStop(() => raw.close());
   client = await testBus(nats.url);
   jsm = await ensureStreams(client);
@@ -59,7 +59,14 @@ type Task = BodyIn<'agent.task.assign.v1'>['task'];
 async function startAgent(id: string, args: Record<string, unknown> = {}): Promise<ActorHandle> {
   const h = await runActor(agentKind, {
     id,
-    args: { tier: 'T1', redisUrl: redis.url, workDir: join(workRoot, id), ...args },
+    // No token authority here: tests that are about credentials turn the wait back on.
+    args: {
+      tier: 'T1',
+      redisUrl: redis.url,
+      workDir: join(workRoot, id),
+      requireCredentials: false,
+      ...args,
+    },
     bus: { servers: nats.url },
     heartbeatMs: 200,
   });
@@ -298,17 +305,22 @@ describe('agent actor over real nats-server and redis-server', () => {
   describe('exec sandbox (T1)', () => {
     const probe = `process.stdout.write(JSON.stringify({ cwd: process.cwd(), env: process.env }))`;
 
-    it('passes only allowlisted variables and the assignment env, in a fresh working directory per task', async () => {
-      process.env.AGOV_TEST_PASSED = 'visible';
-      process.env.AGOV_TEST_SECRET = 'must-not-leak';
+    it('passes only allowlisted variables and the assignment env, in a fresh sandboxed working directory per task', async () => {
+      process.env.TEST_PASSED = 'visible';
+      process.env.TEST_SECRET = 'must-not-leak';
       await startAgent('exec-1');
       const { replyTo, seen } = await orchestrator();
       const task: Task = {
         kind: 'exec',
-        command: [node, '-e', probe],
-        env: { pass: ['AGOV_TEST_PASSED', 'AGOV_TEST_UNSET'], set: { MODE: 'ci' } },
+        command: [
+          node,
+          '-e',
+          `const fs = require('fs'); const before = fs.readdirSync('.'); fs.writeFileSync('mine', 'x'); ${probe.replace('cwd: process.cwd()', 'cwd: process.cwd(), before')}`,
+        ],
+        env: { pass: ['TEST_PASSED', 'TEST_UNSET'], set: { MODE: 'ci' } },
         timeoutMs: 10_000,
         maxOutputBytes: 100_000,
+        network: false,
       };
       const runs = [];
       for (const pid of ['run-7', 'run-8']) {
@@ -318,60 +330,160 @@ describe('agent actor over real nats-server and redis-server', () => {
         expect(r.body.status).toBe('succeeded');
         const out = r.body.output as { exitCode: number; stdout: string; truncated: boolean };
         expect(out).toMatchObject({ exitCode: 0, truncated: false });
-        runs.push(JSON.parse(out.stdout) as { cwd: string; env: Record<string, string> });
+        runs.push(JSON.parse(out.stdout) as { cwd: string; before: string[]; env: Record<string, string> });
       }
-      expect(runs[0]!.env).toEqual({ AGOV_TEST_PASSED: 'visible', MODE: 'ci', PIPELINE_ID: 'run-7' });
-      expect(runs[0]!.env.AGOV_TEST_SECRET).toBeUndefined();
+      // bwrap sets PWD; nothing else of the agent's environment gets in.
+      expect(runs[0]!.env).toEqual({
+        TEST_PASSED: 'visible',
+        MODE: 'ci',
+        PIPELINE_ID: 'run-7',
+        PWD: '/work',
+      });
+      expect(runs[0]!.env.TEST_SECRET).toBeUndefined();
       expect(runs[1]!.env.PIPELINE_ID).toBe('run-8');
-      const tasksDir = join(workRoot, 'exec-1', 'tasks');
-      for (const r of runs) expect(r.cwd.startsWith(tasksDir)).toBe(true);
-      expect(runs[0]!.cwd).not.toBe(runs[1]!.cwd);
-      // Working directories are removed once the task is over.
-      expect(existsSync(runs[0]!.cwd)).toBe(false);
+      // Each task starts in an empty /work of its own: the first task's file is not in the second's.
+      for (const r of runs) expect(r).toMatchObject({ cwd: '/work', before: [] });
     });
 
-    it("gives a task the run's child token, never the system token the agent process was started with", async () => {
+    it("gives a task its own stage attempt's child token, never the system token nor another stage's", async () => {
       process.env.VAULT_TOKEN = 'root-token-must-not-leak';
       try {
-        await startAgent('exec-cred');
+        await startAgent('exec-cred', { requireCredentials: true, credentialsWaitMs: 1_500 });
         const { replyTo, seen } = await orchestrator();
-        const ack = await client.ask(actorInbox('agent', 'exec-cred'), {
+        const give = (stageId: string, attempt: number, token: string) =>
+          client.ask(actorInbox('agent', 'exec-cred'), {
+            type: 'agent.credentials.v1',
+            body: {
+              runId: 'run-cred',
+              stageId,
+              attempt,
+              token,
+              accessor: `acc-${stageId}-${attempt}`,
+              expiresAt: Date.now() + 60_000,
+            },
+          });
+        const ack = await give('stage-a', 1, 'child-token-stage-a-1');
+        expect(ack.type === 'ack.v1' && JSON.stringify(ack.body)).not.toContain('child-token-stage-a-1');
+        await give('stage-b', 1, 'child-token-stage-b-1');
+        const task: Task = {
+          kind: 'exec',
+          // Printed reversed: the agent redacts the token itself from every output.
+          command: [
+            node,
+            '-e',
+            "process.stdout.write(JSON.stringify({ env: { VAULT_TOKEN: [...(process.env.VAULT_TOKEN ?? '')].reverse().join('') } }))",
+          ],
+          env: { pass: [], set: {} },
+          timeoutMs: 10_000,
+          maxOutputBytes: 100_000,
+          network: false,
+        };
+        const envOf = (r: Envelope<'agent.task.result.v1'>) =>
+          (JSON.parse((r.body.output as { stdout: string }).stdout) as { env: Record<string, string> }).env;
+        const rev = (t: string) => [...t].reverse().join('');
+        const a = assign('exec-cred', task, replyTo, { runId: 'run-cred', stageId: 'stage-a', attempt: 1 });
+        await a.reply;
+        const r1 = await resultOf(seen, a.taskId);
+        expect(r1.body.status).toBe('succeeded');
+        expect(envOf(r1).VAULT_TOKEN).toBe(rev('child-token-stage-a-1'));
+        const b = assign('exec-cred', task, replyTo, { runId: 'run-cred', stageId: 'stage-b', attempt: 1 });
+        await b.reply;
+        expect(envOf(await resultOf(seen, b.taskId)).VAULT_TOKEN).toBe(rev('child-token-stage-b-1'));
+
+        // The token arrives after the task was accepted: the task waits for it, then starts with it.
+        const late = assign('exec-cred', task, replyTo, {
+          runId: 'run-cred',
+          stageId: 'stage-c',
+          attempt: 2,
+        });
+        await late.reply;
+        await give('stage-c', 1, 'child-token-stage-c-1');
+        await give('stage-c', 2, 'child-token-stage-c-2');
+        expect(envOf(await resultOf(seen, late.taskId)).VAULT_TOKEN).toBe(rev('child-token-stage-c-2'));
+
+        // No token for this attempt (only another run's): not started, a typed, retryable failure.
+        const none = assign('exec-cred', task, replyTo, {
+          runId: 'run-other',
+          stageId: 'stage-a',
+          attempt: 1,
+        });
+        await none.reply;
+        const r3 = await resultOf(seen, none.taskId);
+        expect(r3.body).toMatchObject({
+          status: 'failed',
+          error: { code: 'GOV_ERR_CREDENTIALS_MISSING', retryable: true },
+        });
+        expect(r3.body.output).toBeUndefined();
+      } finally {
+        delete process.env.VAULT_TOKEN;
+      }
+    });
+
+    it('refuses an assignment whose env.pass names a system variable (VAULT_TOKEN, NATS_*, REDIS_*, AGOV_*) at the message boundary', async () => {
+      await startAgent('exec-deny');
+      const { replyTo } = await orchestrator();
+      for (const name of [
+        'VAULT_TOKEN',
+        'VAULT_ADDR',
+        'NATS_URL',
+        'REDIS_URL',
+        'AGOV_DATA_DIR',
+        'AGOV_API_KEYS_FILE',
+      ]) {
+        const a = assign(
+          'exec-deny',
+          {
+            kind: 'exec',
+            command: ['true'],
+            env: { pass: [name], set: {} },
+            timeoutMs: 5_000,
+            maxOutputBytes: 100,
+            network: false,
+          },
+          replyTo,
+        );
+        await expect(a.reply).rejects.toMatchObject({ code: 'GOV_ERR_INVALID_MESSAGE' });
+      }
+    });
+
+    it('redacts every secret the agent knows from the output before the result leaves it', async () => {
+      process.env.VAULT_TOKEN = 'hvs.root-token-must-not-leak';
+      try {
+        await startAgent('exec-redact', { requireCredentials: true });
+        const { replyTo, seen } = await orchestrator();
+        await client.ask(actorInbox('agent', 'exec-redact'), {
           type: 'agent.credentials.v1',
           body: {
-            runId: 'run-cred',
-            token: 'child-token-1',
-            accessor: 'acc-1',
+            runId: 'run-1',
+            stageId: 'stage-a',
+            attempt: 1,
+            token: 'hvs.child-token-xyz',
+            accessor: 'acc-xyz-123',
             expiresAt: Date.now() + 60_000,
           },
         });
-        expect(ack.type === 'ack.v1' && JSON.stringify(ack.body)).not.toContain('child-token-1');
-        const task: Task = {
-          kind: 'exec',
-          command: [node, '-e', probe],
-          env: { pass: ['VAULT_TOKEN'], set: {} },
-          timeoutMs: 10_000,
-          maxOutputBytes: 100_000,
-        };
-        const withCred = assign('exec-cred', task, replyTo, {
-          runId: 'run-cred',
-          env: { PIPELINE_ID: 'run-cred' },
+        const a = assign(
+          'exec-redact',
+          {
+            kind: 'exec',
+            // The task prints its own token and a system secret it learned somehow (here: set by name).
+            command: ['sh', '-c', 'echo "mine=$VAULT_TOKEN stolen=$STOLEN"; echo "$VAULT_TOKEN" >&2; exit 4'],
+            env: { pass: [], set: { STOLEN: 'hvs.root-token-must-not-leak' } },
+            timeoutMs: 5_000,
+            maxOutputBytes: 1000,
+            network: false,
+          },
+          replyTo,
+        );
+        await a.reply;
+        const r = await resultOf(seen, a.taskId);
+        const text = JSON.stringify(r.body);
+        expect(text).not.toContain('hvs.child-token-xyz');
+        expect(text).not.toContain('hvs.root-token-must-not-leak');
+        expect(r.body.output).toMatchObject({
+          stdout: 'mine=[REDACTED] stolen=[REDACTED]\n',
+          stderr: '[REDACTED]\n',
         });
-        await withCred.reply;
-        const r1 = await resultOf(seen, withCred.taskId);
-        const env1 = (
-          JSON.parse((r1.body.output as { stdout: string }).stdout) as { env: Record<string, string> }
-        ).env;
-        expect(env1.VAULT_TOKEN).toBe('child-token-1');
-        const other = assign('exec-cred', task, replyTo, {
-          runId: 'run-other',
-          env: { PIPELINE_ID: 'run-other' },
-        });
-        await other.reply;
-        const r2 = await resultOf(seen, other.taskId);
-        const env2 = (
-          JSON.parse((r2.body.output as { stdout: string }).stdout) as { env: Record<string, string> }
-        ).env;
-        expect(env2.VAULT_TOKEN).toBeUndefined();
       } finally {
         delete process.env.VAULT_TOKEN;
       }
@@ -388,6 +500,7 @@ describe('agent actor over real nats-server and redis-server', () => {
           env: {},
           timeoutMs: 10_000,
           maxOutputBytes: 1000,
+          network: false,
         },
         replyTo,
       );
@@ -399,7 +512,7 @@ describe('agent actor over real nats-server and redis-server', () => {
       expect(out.truncated).toBe(true);
     });
 
-    it('kills a command that outlives its timeout (SIGTERM, then SIGKILL if ignored) and fails the task', async () => {
+    it('kills the whole sandbox of a command that outlives its timeout, even one that ignores SIGTERM, and fails the task', async () => {
       await startAgent('exec-timeout');
       const { replyTo, seen } = await orchestrator();
       const polite = assign(
@@ -410,6 +523,7 @@ describe('agent actor over real nats-server and redis-server', () => {
           env: {},
           timeoutMs: 300,
           maxOutputBytes: 1000,
+          network: false,
         },
         replyTo,
       );
@@ -427,13 +541,16 @@ describe('agent actor over real nats-server and redis-server', () => {
           // Long enough for node to install its SIGTERM handler first.
           timeoutMs: 1_500,
           maxOutputBytes: 1000,
+          network: false,
         },
         replyTo,
       );
       await stubborn.reply;
       const r2 = await resultOf(seen, stubborn.taskId);
       expect(r2.body).toMatchObject({ status: 'failed', error: { code: 'GOV_ERR_TIMEOUT' } });
-      expect(r2.body.output).toMatchObject({ signal: 'SIGKILL', timedOut: true });
+      // bwrap itself takes the SIGTERM; its PID namespace dies with it, handler or not.
+      expect(r2.body.output).toMatchObject({ exitCode: null, timedOut: true });
+      expect((r2.body.output as { durationMs: number }).durationMs).toBeLessThan(1_500 + 2_000);
     });
 
     it('reports a non-zero exit as a failed task with the exit code and output', async () => {
@@ -447,6 +564,7 @@ describe('agent actor over real nats-server and redis-server', () => {
           env: {},
           timeoutMs: 10_000,
           maxOutputBytes: 1000,
+          network: false,
         },
         replyTo,
       );
@@ -461,7 +579,14 @@ describe('agent actor over real nats-server and redis-server', () => {
       const { replyTo, seen } = await orchestrator();
       const a = assign(
         'exec-enoent',
-        { kind: 'exec', command: ['echo hi; rm -rf /'], env: {}, timeoutMs: 10_000, maxOutputBytes: 1000 },
+        {
+          kind: 'exec',
+          command: ['echo hi; rm -rf /'],
+          env: {},
+          timeoutMs: 10_000,
+          maxOutputBytes: 1000,
+          network: false,
+        },
         replyTo,
       );
       await a.reply;

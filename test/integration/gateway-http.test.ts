@@ -21,7 +21,7 @@ import {
 } from '../../protocols/subjects.ts';
 import {
   collect,
-  rawConnection,
+  rawConnect,
   type ServeHandler,
   serve,
   TestServers,
@@ -120,7 +120,7 @@ const yaml = (tier: string) =>
 
 beforeAll(async () => {
   nats = await servers.nats();
-  raw = await rawConnection(nats.url);
+  raw = await rawConnect(nats);
   servers.onStop(() => raw.close());
   client = await testBus(nats.url);
   servers.onStop(() => client.close());

@@ -9,7 +9,7 @@ import type { Bus } from '../../bus/bus.ts';
 import { ensureStreams } from '../../bus/streams.ts';
 import { obsSubject } from '../../protocols/subjects.ts';
 import { agovEntry } from '../../supervisors/process-child.ts';
-import { collect, TestServers, testBus } from '../harness/index.ts';
+import { collect, credsFile, TestServers, testBus } from '../harness/index.ts';
 import { auditEnvelope, publishAll, startWriter } from './ledger-helpers.ts';
 
 const run = promisify(execFile);
@@ -18,6 +18,8 @@ let dataDir: string;
 let good: string;
 let client: Bus;
 let natsUrl: string;
+/** The operator's client credential, for CLI processes that join the bus. */
+let cliCreds: string;
 const TOTAL = 30;
 
 interface CliResult {
@@ -44,6 +46,7 @@ async function agov(args: string[], env: Record<string, string> = {}): Promise<C
 beforeAll(async () => {
   const nats = await servers.nats();
   natsUrl = nats.url;
+  cliCreds = await credsFile(nats, { role: 'client', name: 'cli' }, servers.tempDir('agov-ledger-creds-'));
   client = await testBus(nats.url, 'ledger-cli-test');
   servers.onStop(() => client.close());
   await ensureStreams(client);
@@ -177,7 +180,7 @@ describe('agov ledger and agov evidence, run as processes on the SQLite file', (
     const { spawn } = await import('node:child_process');
     const { NATS_URL: _n, ...rest } = process.env;
     const child = spawn(process.execPath, [agovEntry(), 'ledger', 'tail', '-n', '1', '--follow', '--json'], {
-      env: { ...rest, NATS_URL: natsUrl },
+      env: { ...rest, NATS_URL: natsUrl, NATS_CREDS: cliCreds },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

@@ -4,6 +4,7 @@ import { checkpointMessage } from '../../actors/ledger/ledger-writer.ts';
 import {
   createSigner,
   generateKeyPair,
+  keyFingerprint,
   LedgerStore,
   parseSignedCheckpoint,
   publicKeyPem,
@@ -17,9 +18,10 @@ import {
   WitnessStore,
 } from '../../actors/witness/index.ts';
 import { witnessKind } from '../../actors/witness/witness.ts';
+import { gatewayKind } from '../../actors/gateway/gateway.ts';
 import type { Bus } from '../../bus/bus.ts';
 import { ensureStreams } from '../../bus/streams.ts';
-import { actorInbox, obsSubject, serviceSubject } from '../../protocols/subjects.ts';
+import { actorInbox, heartbeatSubject, obsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { collect, TestServers, testBus } from '../harness/index.ts';
 import { auditEnvelope, PUBLIC_KEY, publishAll, startWriter } from './ledger-helpers.ts';
 
@@ -140,6 +142,41 @@ describe('a witness actor over a real nats-server', () => {
 
     const state = await s.client.ask(actorInbox('witness', 'w1'), { type: 'witness.status.v1', body: {} });
     expect(state.type === 'witness.state.v1' && [state.body.size, state.body.alarms]).toEqual([6, 2]);
+  });
+
+  it('publishes the signing key and the latest checkpoint with its cosignatures over the bus and HTTP', async () => {
+    const s = await system();
+    const head = await s.grow(0, 4);
+    await s.cosigned.next((e) => e.type === 'ledger.cosignature.v1' && e.body.size === 4);
+    const beats = collect(s.client, heartbeatSubject('gateway', 'gw-ledger'));
+    await s.client.flush();
+    const gateway = await runActor(gatewayKind, {
+      id: 'gw-ledger',
+      args: { port: 0, apiKeys: ['ops:T0:t0-key-0123456789'] },
+      bus: { servers: s.nats.url },
+      heartbeatMs: 200,
+    });
+    handles.push(gateway);
+    const beat = await beats.next(
+      (e) => e.type === 'actor.heartbeat.v1' && typeof e.body.status?.url === 'string',
+    );
+    const url = (beat.type === 'actor.heartbeat.v1' ? beat.body.status?.url : '') as string;
+    const key = await fetch(`${url}/api/ledger/key`);
+    expect(key.status).toBe(200);
+    const keyBody = (await key.json()) as { fingerprint: string; publicKey: string };
+    expect(keyBody.fingerprint).toBe(keyFingerprint(PUBLIC_KEY));
+    expect(keyBody.publicKey).toBe(publicKeyPem(PUBLIC_KEY));
+
+    expect((await fetch(`${url}/api/ledger/checkpoint`)).status).toBe(401);
+    await expect
+      .poll(async () => {
+        const r = await fetch(`${url}/api/ledger/checkpoint`, {
+          headers: { authorization: 'Bearer t0-key-0123456789' },
+        });
+        const body = (await r.json()) as { size: number; keyFingerprint: string; cosignatures?: string[] };
+        return [r.status, body.size, body.keyFingerprint, body.cosignatures?.length];
+      })
+      .toEqual([200, head!.size, keyFingerprint(PUBLIC_KEY), 1]);
   });
 
   it('refuses to start with a ledger key other than the one pinned in its store', async () => {

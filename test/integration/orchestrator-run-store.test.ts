@@ -4,7 +4,7 @@ import type { Bus } from '../../bus/index.ts';
 import { newRun } from '../../actors/orchestrator/run-machine.ts';
 import { RunStore } from '../../actors/orchestrator/run-store.ts';
 import { instantiatePipeline, parsePipeline } from '../../protocols/pipeline/index.ts';
-import { rawConnection, TestServers, testBus } from '../harness/index.ts';
+import { rawConnect, TestServers, testBus } from '../harness/index.ts';
 
 const servers = new TestServers();
 let bus: Bus;
@@ -14,7 +14,7 @@ let store: RunStore;
 beforeAll(async () => {
   const nats = await servers.nats();
   bus = await testBus(nats.url);
-  watcher = await rawConnection(nats.url);
+  watcher = await rawConnect(nats);
   store = await RunStore.open(bus, 'TEST_RUNS', bus.durablePublisher());
   servers.onStop(async () => {
     await bus.close();

@@ -8,7 +8,7 @@ import { actorInbox, allObs, heartbeatSubject } from '../../protocols/subjects.t
 import type { ChildSpecInput, Strategy } from '../../supervisors/child-spec.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
 import { supervisorSpec } from '../../supervisors/child-spec.ts';
-import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { collect, credsFor, issuerSeedOf, TestServers, testBus, waitFor } from '../harness/index.ts';
 import { isSupEvent, startSupervisor, treeOf } from '../harness/supervision.ts';
 
 const servers = new TestServers();
@@ -276,6 +276,8 @@ describe('supervisors in their own processes', () => {
       kind: 'supervisor',
       id: 'sproc-sup',
       natsUrl: nats.url,
+      credentials: await credsFor(nats, { role: 'actor', kind: 'supervisor', id: 'sproc-sup' }),
+      issuerSeed: issuerSeedOf(nats),
       args: { spec, childHeartbeatMs: 200 },
       heartbeatMs: 200,
     });

@@ -16,12 +16,20 @@ import { InvalidMessageError, PolicyViolationError } from '../../protocols/error
 function ctx(clock = new ManualClock(0), signal = new AbortController().signal): TaskRunContext {
   return {
     agentId: 'a1',
+    tier: 'T1',
     taskId: 't1',
     signal,
     env: {},
     agentEnv: {},
     workDir: '/nonexistent',
     keepTaskDirs: false,
+    sandbox: {
+      mode: 'bwrap',
+      uid: 65534,
+      gid: 65534,
+      limits: { maxProcesses: 64, maxMemoryBytes: 2 ** 31, maxFileBytes: 2 ** 20 },
+    },
+    warn: () => {},
     killGraceMs: 10,
     httpMaxBodyBytes: 100,
     clock,

@@ -1,26 +1,46 @@
 /**
- * `exec`: runs a program in a sandbox. T1+.
+ * `exec`: runs a program in the bubblewrap sandbox (sandbox.ts). T1+; with `network: true`, T2.
  *
- * - argv only, never a shell (`command[0]` is the program, looked up on the task's own PATH if it
- *   passes one, else the system default path);
- * - a fresh working directory per task, `<workDir>/tasks/<taskId>-XXXXXX` (a relative `cwd` is a
- *   folder inside it; an absolute or escaping `cwd` is refused); removed afterwards unless the agent
- *   keeps task dirs;
- * - environment = only the allowlist: names in `env.pass` copied from the agent's environment, then
- *   `env.set`, then the assignment's env (PIPELINE_ID etc., which wins). Nothing else is inherited;
- * - its own process group; on timeout or abort SIGTERM to the group, SIGKILL after the grace period;
- *   once the program exits, anything it left running in its group is killed;
- * - stdout + stderr together capped at `maxOutputBytes`; beyond that output is dropped and `truncated` set.
+ * - argv only, never a shell (`command[0]` is the program, looked up inside the sandbox on the
+ *   task's PATH, else the default path);
+ * - a fresh working directory per task, bound at `/work` (a relative `cwd` is a folder inside it; an
+ *   absolute or escaping `cwd` is refused); removed afterwards unless the agent keeps task dirs. The
+ *   task cannot leave it: nothing else of the host is writable or even visible;
+ * - environment = only the allowlist: names in `env.pass` copied from the agent's environment (never a
+ *   system variable: SYSTEM_ENV_PREFIXES), then `env.set`, then the assignment's env (PIPELINE_ID,
+ *   the attempt's VAULT_TOKEN…, which wins). Nothing else is inherited;
+ * - the sandbox is its own process group, session and PID namespace: on timeout or abort the group
+ *   gets SIGTERM, SIGKILL after the grace period, and once bwrap is gone the kernel kills everything
+ *   left in the namespace, `setsid` children included;
+ * - stdout + stderr together capped at `maxOutputBytes` (at most MAX_EXEC_OUTPUT_BYTES); beyond that
+ *   output is dropped and `truncated` set.
  *
  * Output: `{ exitCode, signal, stdout, stderr, truncated, timedOut, durationMs }`. Exit 0 succeeds;
- * anything else fails with GOV_ERR_TASK_FAILED (GOV_ERR_TIMEOUT when its own timeout fired).
+ * anything else fails with GOV_ERR_TASK_FAILED (GOV_ERR_TIMEOUT when its own timeout fired). Where the
+ * sandbox cannot start the task fails with GOV_ERR_SANDBOX_UNAVAILABLE before anything runs.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
-import { GovError, PolicyViolationError, TaskFailedError, TimeoutError } from '../../../protocols/index.ts';
-import type { TaskOf } from '../../../protocols/pipeline/index.ts';
+import { readFileSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  EXEC_NETWORK_MIN_TIER,
+  GovError,
+  PolicyViolationError,
+  TaskFailedError,
+  TierForbiddenError,
+  TimeoutError,
+  tierAtLeast,
+} from '../../../protocols/index.ts';
+import { isSystemEnvName, MAX_EXEC_OUTPUT_BYTES, type TaskOf } from '../../../protocols/pipeline/index.ts';
+import {
+  makeTaskDir,
+  probeSandbox,
+  removeTaskDir,
+  type SandboxSpawn,
+  sandboxSpawn,
+  sandboxUnavailable,
+} from './sandbox.ts';
 import { failed, numberField, succeeded, type TaskOutcome, type TaskRunner } from './task-runner.ts';
 
 export interface ExecOutput {
@@ -38,6 +58,7 @@ export interface ExecOutput {
  * @param pass names copied from `agentEnv` when set there
  * @param set explicit values
  * @param assigned the assignment's env (PIPELINE_ID…), applied last so a task cannot spoof it
+ * @throws PolicyViolationError when `pass` or `set` names a system variable (SYSTEM_ENV_PREFIXES)
  */
 export function buildExecEnv(
   spec: { pass?: readonly string[]; set?: Readonly<Record<string, string>> },
@@ -45,6 +66,12 @@ export function buildExecEnv(
   assigned: Readonly<Record<string, string>>,
 ): Record<string, string> {
   const env: Record<string, string> = {};
+  const denied = [...(spec.pass ?? []), ...Object.keys(spec.set ?? {})].filter(isSystemEnvName);
+  if (denied.length > 0) {
+    throw new PolicyViolationError(`exec env may not pass or set system variables: ${denied.join(', ')}`, {
+      details: { names: denied },
+    });
+  }
   for (const name of spec.pass ?? []) {
     const v = agentEnv[name];
     if (v !== undefined) env[name] = v;
@@ -106,19 +133,67 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+/** `/proc/<pid>/stat` fields of interest: the command name and the state letter; undefined when gone. */
+function procStat(pid: number): { comm: string; state: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    return { comm: stat.slice(stat.indexOf('(') + 1, close), state: stat.slice(close + 2, close + 3) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGKILLs the sandbox's PID 1 (taking its PID namespace down) if that pid is still a live bwrap. */
+function killSandbox(pid: number | undefined): void {
+  if (pid === undefined) return;
+  const st = procStat(pid);
+  // The pid is checked before the kill: once reaped it could belong to any other process.
+  if (!st || st.state === 'Z' || st.comm !== 'bwrap') return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+/** Resolves once the sandbox's PID 1 has finished exiting (the kernel has killed its namespace), at most 5 s. */
+async function sandboxGone(pid: number | undefined): Promise<void> {
+  if (pid === undefined) return;
+  for (let waited = 0; waited < 5_000; waited += 5) {
+    const st = procStat(pid);
+    if (!st || st.state === 'Z' || st.comm !== 'bwrap') return;
+    await sleep(5);
+  }
+}
+
 export const runExec: TaskRunner<'exec'> = async (task, ctx) => {
   let timeoutMs: number;
   let maxOutputBytes: number;
   let taskDir: string;
-  let cwd: string;
+  let cwdRel: string;
+  let env: Record<string, string>;
   try {
     timeoutMs = numberField(task.timeoutMs, 'timeoutMs');
-    maxOutputBytes = numberField(task.maxOutputBytes, 'maxOutputBytes');
-    const tasksDir = join(ctx.workDir, 'tasks');
-    await mkdir(tasksDir, { recursive: true });
-    taskDir = await mkdtemp(join(tasksDir, `${safeName(ctx.taskId)}-`));
-    cwd = resolveTaskCwd(taskDir, task.cwd);
-    mkdirSync(cwd, { recursive: true });
+    maxOutputBytes = Math.min(numberField(task.maxOutputBytes, 'maxOutputBytes'), MAX_EXEC_OUTPUT_BYTES);
+    if (task.network && !tierAtLeast(ctx.tier, EXEC_NETWORK_MIN_TIER)) {
+      throw new TierForbiddenError(
+        `exec with network needs ${EXEC_NETWORK_MIN_TIER}; agent ${ctx.agentId} is ${ctx.tier}`,
+        { details: { tier: ctx.tier, requiredTier: EXEC_NETWORK_MIN_TIER } },
+      );
+    }
+    env = buildExecEnv(task.env, ctx.agentEnv, ctx.env);
+    if (ctx.sandbox.mode === 'bwrap') {
+      const reason = await probeSandbox(ctx.sandbox);
+      if (reason !== undefined) throw sandboxUnavailable(reason);
+    } else {
+      ctx.warn("UNSANDBOXED exec task: the development switch is on; the task runs with the agent's rights", {
+        taskId: ctx.taskId,
+      });
+    }
+    // Resolved against a stand-in root first, so an escaping cwd is refused before anything is made.
+    cwdRel = relative('/task', resolveTaskCwd('/task', task.cwd));
+    taskDir = await makeTaskDir(ctx.sandbox, safeName(ctx.taskId), cwdRel);
   } catch (err) {
     return failed(
       err instanceof GovError
@@ -130,22 +205,30 @@ export const runExec: TaskRunner<'exec'> = async (task, ctx) => {
     );
   }
   try {
-    return await spawnAndWait(
-      task,
-      { cwd, timeoutMs, maxOutputBytes, env: buildExecEnv(task.env, ctx.agentEnv, ctx.env) },
-      ctx,
-    );
+    const how: SandboxSpawn =
+      ctx.sandbox.mode === 'bwrap'
+        ? sandboxSpawn(ctx.sandbox, {
+            taskDir,
+            cwdRel,
+            network: task.network,
+            timeoutMs,
+            command: task.command,
+            env,
+          })
+        : { file: task.command[0]!, args: task.command.slice(1), env };
+    return await spawnAndWait(task, how, { cwd: resolve(taskDir, cwdRel), timeoutMs, maxOutputBytes }, ctx);
   } finally {
-    if (!ctx.keepTaskDirs) await rm(taskDir, { recursive: true, force: true }).catch(() => undefined);
+    if (!ctx.keepTaskDirs) await removeTaskDir(taskDir);
   }
 };
 
 function spawnAndWait(
   task: TaskOf<'exec'>,
-  run: { cwd: string; timeoutMs: number; maxOutputBytes: number; env: Record<string, string> },
+  how: SandboxSpawn,
+  run: { cwd: string; timeoutMs: number; maxOutputBytes: number },
   ctx: Parameters<TaskRunner<'exec'>>[1],
 ): Promise<TaskOutcome> {
-  const [program, ...args] = task.command;
+  const program = task.command[0]!;
   const started = ctx.clock.now();
   const out = new OutputCollector(run.maxOutputBytes);
   return new Promise<TaskOutcome>((resolveOutcome) => {
@@ -156,12 +239,13 @@ function spawnAndWait(
 
     let child: ChildProcess;
     try {
-      child = spawn(program!, args, {
+      child = spawn(how.file, how.args, {
         cwd: run.cwd,
-        env: run.env,
+        env: how.env,
+        ...(how.uid === undefined ? {} : { uid: how.uid, gid: how.gid }),
         shell: false,
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: how.infoFd ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
         windowsHide: true,
       });
     } catch (err) {
@@ -189,7 +273,19 @@ function spawnAndWait(
       resolveOutcome(outcome);
     };
 
+    // The sandbox's PID 1, as the host sees it: killing it takes the whole PID namespace down, and
+    // bwrap (our child) exits only once that is done.
+    let sandboxPid: number | undefined;
+    if (how.infoFd) {
+      let info = '';
+      child.stdio[how.infoFd]?.on('data', (c: Buffer) => {
+        info += c.toString('utf8');
+        const m = /"child-pid"\s*:\s*(\d+)/.exec(info);
+        if (m) sandboxPid = Number(m[1]);
+      });
+    }
     const terminate = () => {
+      killSandbox(sandboxPid);
       killGroup(child, 'SIGTERM');
       timers.push(ctx.clock.setTimeout(() => killGroup(child, 'SIGKILL'), ctx.killGraceMs));
     };
@@ -212,7 +308,11 @@ function spawnAndWait(
       // Nothing the program started may outlive it.
       killGroup(child, 'SIGKILL');
     });
-    child.on('close', () => {
+    child.on('close', async () => {
+      // bwrap reports the program's exit before its namespace is torn down: wait for that, so nothing
+      // of the task is left when its result goes out.
+      killSandbox(sandboxPid);
+      await sandboxGone(sandboxPid);
       const o = output();
       if (timedOut)
         finish(

@@ -9,6 +9,8 @@ import type { Clock } from '../../../infra/index.ts';
 import { GovError, InvalidMessageError, serializeError } from '../../../protocols/index.ts';
 import type { SerializedErrorSchema } from '../../../protocols/index.ts';
 import type { Task, TaskOf } from '../../../protocols/pipeline/index.ts';
+import type { Tier } from '../../../protocols/index.ts';
+import type { SandboxSettings } from './sandbox.ts';
 
 /** An error as a result carries it; `code` may be any string (a `fail` task names its own). */
 export type WireError = z.output<typeof SerializedErrorSchema>;
@@ -23,6 +25,8 @@ export interface TaskOutcome {
 
 export interface TaskRunContext {
   agentId: string;
+  /** The agent's tier now (exec's network needs EXEC_NETWORK_MIN_TIER). */
+  tier: Tier;
   taskId: string;
   /** Aborted when the task must stop; `signal.reason` is a GovError saying why. */
   signal: AbortSignal;
@@ -33,6 +37,10 @@ export interface TaskRunContext {
   /** The agent's work dir; exec makes a fresh folder per task under `<workDir>/tasks/`. */
   workDir: string;
   keepTaskDirs: boolean;
+  /** How exec runs its process (sandbox.ts). */
+  sandbox: SandboxSettings;
+  /** A warning for the agent's log (the unsandboxed development switch says so at every task). */
+  warn(message: string, fields?: Record<string, unknown>): void;
   killGraceMs: number;
   httpMaxBodyBytes: number;
   clock: Clock;

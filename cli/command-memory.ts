@@ -1,0 +1,158 @@
+/**
+ * `agov memory log --stdin|--file F [--tag T]... [--run ID] [--type CT]` stores a blob and prints its id;
+ * `memory fetch ID [-s]` prints it (or its summary), `memory list [--limit N] [--tag T] [--run ID]`,
+ * `memory stats`, `memory delete ID` (T2). All ask the memory actor (`gov.svc.memory`); `--json` prints
+ * the reply. A task's `PIPELINE_ID` is its `--run` unless one is given.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { formatSummary } from '../actors/context/memory-summary.ts';
+import { encodeContent } from '../actors/context/memory-actor.ts';
+import { readEnvironment } from '../infra/environment.ts';
+import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
+import type { BodyOf } from '../protocols/catalog.ts';
+import { ConfigError } from '../protocols/errors.ts';
+import { askContext, intOption, print, printJson, withBus } from './context-client.ts';
+
+export const MEMORY_USAGE = `agov memory log --stdin|--file F [--tag T]... [--run ID] [--type CT]
+agov memory fetch ID [-s]
+agov memory list [--limit N] [--tag T] [--run ID]
+agov memory stats
+agov memory delete ID          (T2)
+options: --json, --nats URL
+`;
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function entryLine(e: BodyOf<'memory.entry.v1'>): string {
+  const when = new Date(e.createdAt).toISOString();
+  return `${e.id.slice(0, 16)}  ${String(e.size).padStart(8)}B  ${e.summary.format.padEnd(6)}  ${when}  ${e.tags.join(',') || '-'}  ${e.runId ?? '-'}`;
+}
+
+export async function commandMemory(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      stdin: { type: 'boolean' },
+      file: { type: 'string' },
+      tag: { type: 'string', multiple: true },
+      run: { type: 'string' },
+      type: { type: 'string' },
+      summary: { type: 'boolean', short: 's' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      nats: { type: 'string' },
+    },
+  });
+  const [sub, id] = positionals;
+  const out = (text: string, value: unknown) => (values.json ? printJson(value) : print(text));
+  switch (sub) {
+    case 'log': {
+      if (!values.stdin && !values.file) throw new ConfigError('agov memory log needs --stdin or --file F');
+      const bytes = values.file ? readFileSync(values.file) : await readStdin();
+      const runId = values.run ?? readEnvironment().pipelineId;
+      return withBus('memory', values.nats, async (bus) => {
+        const reply = await askContext(
+          bus,
+          ACTOR_KIND.memory,
+          {
+            type: 'memory.put.v1',
+            body: {
+              ...encodeContent(bytes),
+              ...(values.type ? { contentType: values.type } : {}),
+              tags: values.tag ?? [],
+              ...(runId ? { runId } : {}),
+              byTier: 'T1',
+            },
+          },
+          'memory.entry.v1',
+        );
+        out(reply.body.id, reply.body);
+        return 0;
+      });
+    }
+    case 'fetch': {
+      if (!id) throw new ConfigError('agov memory fetch needs an ID');
+      return withBus('memory', values.nats, async (bus) => {
+        const reply = await askContext(
+          bus,
+          ACTOR_KIND.memory,
+          { type: 'memory.get.v1', body: { id, summaryOnly: Boolean(values.summary) } },
+          'memory.content.v1',
+        );
+        if (values.json) printJson(reply.body);
+        else if (values.summary)
+          print(`${entryLine(reply.body.entry)}\n${formatSummary(reply.body.entry.summary)}`);
+        else
+          process.stdout.write(
+            reply.body.encoding === 'base64'
+              ? Buffer.from(reply.body.content ?? '', 'base64')
+              : (reply.body.content ?? ''),
+          );
+        return 0;
+      });
+    }
+    case 'list':
+      return withBus('memory', values.nats, async (bus) => {
+        const reply = await askContext(
+          bus,
+          ACTOR_KIND.memory,
+          {
+            type: 'memory.list.v1',
+            body: {
+              limit: intOption('limit', values.limit, 1, 1000) ?? 20,
+              ...(values.tag?.[0] ? { tag: values.tag[0] } : {}),
+              ...(values.run ? { runId: values.run } : {}),
+            },
+          },
+          'memory.entries.v1',
+        );
+        const lines = reply.body.entries.map(entryLine);
+        out(
+          [`${reply.body.entries.length} of ${reply.body.total} (newest first)`, ...lines].join('\n'),
+          reply.body,
+        );
+        return 0;
+      });
+    case 'stats':
+      return withBus('memory', values.nats, async (bus) => {
+        const reply = await askContext(
+          bus,
+          ACTOR_KIND.memory,
+          { type: 'memory.stats.v1', body: {} },
+          'memory.stats.result.v1',
+        );
+        const s = reply.body;
+        const table = (title: string, m: Record<string, { count: number; bytes: number }>) =>
+          Object.entries(m).map(([k, v]) => `  ${title} ${k}: ${v.count} blobs, ${v.bytes} bytes`);
+        out(
+          [`${s.count} blobs, ${s.bytes} bytes`, ...table('tag', s.byTag), ...table('run', s.byRun)].join(
+            '\n',
+          ),
+          s,
+        );
+        return 0;
+      });
+    case 'delete': {
+      if (!id) throw new ConfigError('agov memory delete needs an ID');
+      return withBus('memory', values.nats, async (bus) => {
+        await askContext(
+          bus,
+          ACTOR_KIND.memory,
+          { type: 'memory.delete.v1', body: { id, byTier: 'T2' } },
+          'ack.v1',
+        );
+        out(`deleted ${id}`, { deleted: id });
+        return 0;
+      });
+    }
+    default:
+      print(MEMORY_USAGE);
+      return sub === undefined || sub === 'help' ? 0 : 2;
+  }
+}
