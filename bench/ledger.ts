@@ -18,7 +18,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { DEFAULT_BATCH_MAX_ENTRIES } from '../actors/ledger/index.ts';
 import { Bus } from '../bus/index.ts';
