@@ -18,6 +18,8 @@ export interface InvariantResult {
   name: string;
   ok: boolean;
   detail: string;
+  /** How many cases the invariant actually checked (e.g. breached budgets): zero means it proved nothing. */
+  checked?: number;
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
@@ -155,6 +157,7 @@ export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]
   return {
     name,
     ok: bad.length === 0,
+    checked: breached,
     detail:
       bad.length === 0
         ? `${breached} exhausted budgets, all tokens revoked`

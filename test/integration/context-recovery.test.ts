@@ -17,6 +17,8 @@ import { TestServers, waitFor } from '../harness/index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const AGOV = join(ROOT, 'cli/agov.mjs');
+import { loadOrCreateNatsAuthority, registerAuthority } from '../../infra/nats-auth/index.ts';
+
 const servers = new TestServers();
 const dataDir = servers.tempDir('agov-recovery-');
 const teamsFile = join(dataDir, 'teams.yaml');
@@ -53,7 +55,10 @@ async function up(): Promise<{ proc: ChildProcess; natsUrl: string }> {
     150_000,
     200,
   );
-  return { proc, natsUrl: readConnectionFile(dataDir).natsUrl };
+  const natsUrl = readConnectionFile(dataDir).natsUrl;
+  // The operator of this machine can read the system's NATS keys: this test connects as admin.
+  registerAuthority(natsUrl, await loadOrCreateNatsAuthority(join(dataDir, 'nats-auth')));
+  return { proc, natsUrl };
 }
 
 function killGroup(proc: ChildProcess): Promise<void> {
