@@ -19,6 +19,8 @@ export interface InvariantResult {
   name: string;
   ok: boolean;
   detail: string;
+  /** How many cases the invariant actually checked (e.g. breached budgets): zero means it proved nothing. */
+  checked?: number;
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
@@ -156,6 +158,7 @@ export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]
   return {
     name,
     ok: bad.length === 0,
+    checked: breached,
     detail:
       bad.length === 0
         ? `${breached} exhausted budgets, all tokens revoked`

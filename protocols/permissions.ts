@@ -43,12 +43,12 @@ const RUNTIME: SubjectGrant = {
 };
 
 /** JetStream's API, acks and flow control: only for kinds that manage streams, consumers or KV. */
-const JETSTREAM = ['$JS.API.>', '$JS.ACK.>', '$JS.FC.>', '$KV.>'];
+const JETSTREAM = ['$JS.API.>', '$JS.ACK.>', '$JS.FC.>', '$KV.>', '$O.>'];
 
 /** System actors that run on the bus with broad rights: trusted code, started by the system only. */
 export const TRUSTED_ACTOR: SubjectGrant = {
   pub: ['gov.>', ...JETSTREAM],
-  sub: ['gov.>', '$KV.>', '_INBOX.{inbox}.>'],
+  sub: ['gov.>', '$KV.>', '$O.>', '_INBOX.{inbox}.>'],
 };
 
 /**
@@ -144,10 +144,13 @@ export const AGENT_PERMISSIONS: Readonly<Record<Tier, SubjectGrant>> = {
 /** External observability tools: the JSON feed, read only. */
 export const OBSERVER_PERMISSIONS: SubjectGrant = { pub: [], sub: ['gov.obs.>', '_INBOX.{inbox}.>'] };
 
-/** The operator's CLI: asks services and actors (runs, agents, the tree, the ledger), reads the feed. */
+/**
+ * The operator's CLI: asks services and actors (runs, agents, the tree, the ledger), reads the feed,
+ * and reads/writes the context store's JetStream buckets (`agov memory`, `agov status`).
+ */
 export const CLIENT_PERMISSIONS: SubjectGrant = {
-  pub: ['gov.svc.>', 'gov.actor.>'],
-  sub: ['gov.obs.>', '_INBOX.{inbox}.>'],
+  pub: ['gov.svc.>', 'gov.actor.>', ...JETSTREAM, '$O.>'],
+  sub: ['gov.obs.>', '_INBOX.{inbox}.>', '$O.>'],
 };
 
 export const ADMIN_PERMISSIONS: SubjectGrant = { pub: ['>'], sub: ['>'] };

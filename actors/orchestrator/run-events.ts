@@ -50,7 +50,11 @@ export class RunEvents {
   private pendingTotal = 0;
   private idle: Array<() => void> = [];
   private closed = false;
-  /** Events given to `publish`, wrapped (their timestamp is the state change's) but not sent yet. */
+  /**
+   * Events given to `publish`, wrapped but not sent yet. Their timestamp is the wrap's: `apply` publishes
+   * once the state write that recorded the change is acknowledged, so it trails the state change by that
+   * write's latency (it is not the time of the change itself).
+   */
   private queued: Envelope<'run.event.v1'>[] = [];
 
   constructor(

@@ -40,8 +40,13 @@ afterAll(() => servers.stopAll());
 describe('actor runtime over a real nats-server', () => {
   it('answers an ask with a typed reply envelope carrying the correlation', async () => {
     await host.spawn('echo', 'ask-1');
+    // A second listener on the actor's inbox sees the request envelope, so the correlation can be checked.
+    const requests = collect(client, actorInbox('echo', 'ask-1'));
+    await requests.ready();
     const req = { type: 'demo.echo.v1', body: { text: 'hello', seq: 7 } } as const;
     const reply = await client.ask(actorInbox('echo', 'ask-1'), req);
+    const sent = await requests.next((e) => e.type === 'demo.echo.v1');
+    requests.close();
     expect(reply.type).toBe('demo.echoed.v1');
     expect(reply.type === 'demo.echoed.v1' && reply.body).toEqual({
       text: 'hello',
@@ -49,7 +54,7 @@ describe('actor runtime over a real nats-server', () => {
       by: 'gov.actor.echo.ask-1',
     });
     expect(reply.from).toBe('gov.actor.echo.ask-1');
-    expect(reply.cause).toBeDefined();
+    expect(reply.cause).toBe(sent.id);
   });
 
   it('dead-letters undecodable and invalid messages with their reason, answers the asker with a typed error, and keeps serving', async () => {

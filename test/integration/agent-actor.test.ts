@@ -27,6 +27,7 @@ import {
   serviceSubject,
   TierForbiddenError,
 } from '../../protocols/index.ts';
+import { spawnProcessChild } from '../../supervisors/process-child.ts';
 import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
@@ -531,9 +532,10 @@ describe('agent actor over real nats-server and redis-server', () => {
         'exec-timeout',
         {
           kind: 'exec',
-          command: [node, '-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"],
+          // SIGTERM ignored from the shell's first statement (`exec sleep` keeps it ignored): no race
+          // with node's start-up, which under load needed seconds to install a handler.
+          command: ['/bin/sh', '-c', "trap '' TERM; echo armed; exec sleep 60"],
           env: {},
-          // Long enough for node to install its SIGTERM handler first.
           timeoutMs: 1_500,
           maxOutputBytes: 1000,
           network: false,
@@ -546,6 +548,7 @@ describe('agent actor over real nats-server and redis-server', () => {
       // bwrap itself takes the SIGTERM; its PID namespace dies with it, handler or not.
       expect(r2.body.output).toMatchObject({ exitCode: null, timedOut: true });
       expect((r2.body.output as { durationMs: number }).durationMs).toBeLessThan(1_500 + 2_000);
+      expect(JSON.stringify(r2.body.output)).toContain('armed'); // premise: the SIGTERM-ignoring child ran
     });
 
     it('reports a non-zero exit as a failed task with the exit code and output', async () => {
@@ -794,7 +797,50 @@ describe('agent actor over real nats-server and redis-server', () => {
       feed.close();
     });
 
-    it('a restarted agent reports the task it lost as failed (retryable) and returns to idle', async () => {
+    it('an agent SIGKILLed mid-task reports the task it lost as GOV_ERR_ACTOR_CRASHED (retryable) when started again, and returns to idle', async () => {
+      const spawn = () =>
+        spawnProcessChild({
+          kind: 'agent',
+          id: 'crash-1',
+          natsUrl: nats.url,
+          args: { tier: 'T1', redisUrl: redis.url, workDir: join(workRoot, 'crash-1') },
+          env: { AGOV_NO_BUNDLE: '1' },
+          stderr: 'ignore',
+        });
+      const first = spawn();
+      servers.onStop(() => first.stop(2_000).then(() => undefined));
+      await waitFor(
+        'agent process answering',
+        () => status('crash-1').then((s) => s.state === 'idle'),
+        60_000,
+        100,
+      );
+      const { replyTo, seen } = await orchestrator();
+      const a = assign('crash-1', { kind: 'sleep', ms: 60_000 }, replyTo);
+      await a.reply;
+      first.signal('SIGKILL');
+      expect((await first.exited).signal).toBe('SIGKILL');
+      // Killed, it said nothing: no stop routine ran.
+      await client.flush();
+      expect(seen.seen.filter((e) => e.type === 'agent.task.result.v1')).toHaveLength(0);
+      const second = spawn();
+      servers.onStop(() => second.stop(2_000).then(() => undefined));
+      const r = await resultOf(seen, a.taskId);
+      expect(r.body).toMatchObject({
+        status: 'failed',
+        agentId: 'crash-1',
+        error: { code: 'GOV_ERR_ACTOR_CRASHED', retryable: true },
+      });
+      await waitFor('the restarted agent idle', () =>
+        status('crash-1').then((s) => s.state === 'idle' && s.restarts === 1),
+      );
+      expect(
+        seen.seen.filter((e) => e.type === 'agent.task.result.v1' && e.body.taskId === a.taskId),
+      ).toHaveLength(1);
+      await second.stop(5_000);
+    });
+
+    it('an agent stopped gracefully mid-task reports the task failed (GOV_ERR_ACTOR_STOPPED, retryable) at once, and starts again idle', async () => {
       const first = await startAgent('persist-2');
       const { replyTo, seen } = await orchestrator();
       const a = assign('persist-2', { kind: 'sleep', ms: 60_000 }, replyTo);

@@ -227,7 +227,7 @@ describe('gateway: authentication and input', () => {
   });
 });
 
-describe('gateway: routes end to end through the bus', () => {
+describe('gateway: routes each HTTP call over the real bus to its service subject (stub services answer; the services themselves are tested in their own suites)', () => {
   it('POST /api/pipelines starts a run at the orchestrator and answers 202 with its id', async () => {
     const orch = await stub('orchestrator', (env) =>
       env.type === 'run.request.v1'

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DEFAULT_DATA_DIR } from '../../infra/services.ts';
 
 type Service = {
   image?: string;
@@ -9,6 +8,7 @@ type Service = {
   command?: string[];
   ports?: string[];
   environment?: Record<string, string>;
+  volumes?: string[];
 };
 const compose = parse(readFileSync(new URL('../../compose.yaml', import.meta.url), 'utf8')) as {
   services: Record<string, Service>;
@@ -33,8 +33,10 @@ describe('compose.yaml', () => {
     expect(port('dragonfly', '6379')).toBe(true);
     expect(env.VAULT_ADDR).toBe('http://vault:8200');
     expect(port('vault', '8200')).toBe(true);
-    expect(env.AGOV_DATA_DIR).toBeDefined();
-    expect(DEFAULT_DATA_DIR).toBe('.data');
+    // The data folder (ledger, keys, embedded servers' state) must be on the agov volume, or a
+    // container restart loses the ledger.
+    expect(env.AGOV_DATA_DIR).toMatch(/^\//);
+    expect(compose.services.agov!.volumes).toContain(`agov-data:${env.AGOV_DATA_DIR}`);
   });
 
   it('starts the same CLI entry the README uses', () => {
