@@ -11,6 +11,7 @@ import { checkpointKind, memoryKind } from '../actors/context/index.ts';
 import { runActor } from '../actors/runtime/index.ts';
 import { Bus } from '../bus/index.ts';
 import { ACTOR_KIND, serviceQueue, serviceSubject } from '../protocols/index.ts';
+import { serve } from '../test/harness/serve.ts';
 import { startBenchServices } from './bench-system.ts';
 import { median, report, round } from './stats.ts';
 
@@ -83,7 +84,8 @@ export async function benchContext(): Promise<void> {
       stages: ['a', 'b', 'c'].map((s) => ({ stageId: s, status: 'running' as const, attempt: 1 })),
     });
     const agent = (i: number) => ({ agentId: `agent-${i}`, state: 'idle', tier: 'T1' as const, restarts: 0 });
-    client.serve(
+    serve(
+      client,
       serviceSubject(ACTOR_KIND.orchestrator),
       (env) =>
         env.type === 'run.list.v1'
@@ -96,7 +98,8 @@ export async function benchContext(): Promise<void> {
           : undefined,
       { queue: serviceQueue(ACTOR_KIND.orchestrator) },
     );
-    client.serve(
+    serve(
+      client,
       serviceSubject(ACTOR_KIND.agentDirectory),
       () => ({ type: 'agent.states.v1', body: { agents: Array.from({ length: n }, (_, i) => agent(i)) } }),
       { queue: serviceQueue(ACTOR_KIND.agentDirectory) },

@@ -18,7 +18,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { DEFAULT_BATCH_MAX_ENTRIES } from '../actors/ledger/index.ts';
 import { Bus } from '../bus/index.ts';
@@ -56,7 +55,7 @@ export async function benchLedger(): Promise<void> {
   try {
     const bus = await Bus.connect({ servers: nats.url, name: 'bench-publisher' });
     const audit = streamDeclarations()[0]!;
-    await ensureStreams(bus.nc, [audit, { ...audit, name: 'BENCHRAW', subjects: ['bench.raw.>'] }]);
+    await ensureStreams(bus, [audit, { ...audit, name: 'BENCHRAW', subjects: ['bench.raw.>'] }]);
     const raw = await rawConnect(nats.url);
     const rawJs = jetstream(raw);
 

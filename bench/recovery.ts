@@ -10,7 +10,6 @@
  * Targets: process p99 < 500 ms; in-host p99 < 20 ms; hung detected within 3 intervals.
  */
 import { spawn } from 'node:child_process';
-import { connect } from '@nats-io/transport-node';
 import { buildCliBundle } from '../cli/build-bundle.ts';
 import { loadActorKind } from '../system/index.ts';
 import { readEnvironment } from '../infra/index.ts';

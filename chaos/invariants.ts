@@ -8,7 +8,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { LedgerStore } from '../actors/ledger/index.ts';
 import { verifyLedger } from '../actors/ledger/index.ts';
 import { AUDIT_STREAM } from '../bus/index.ts';
@@ -72,7 +71,7 @@ export async function checkRunsTerminal(
 
 /** Envelope ids of every audit event in the stream right now. */
 async function streamIds(sut: SystemUnderTest): Promise<Set<string>> {
-  const jsm = await jetstreamManager(sut.client.nc);
+  const jsm = await sut.client.jetstreamManager();
   const info = await jsm.streams.info(AUDIT_STREAM);
   const ids = new Set<string>();
   for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {

@@ -94,6 +94,19 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
     pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.errors.*', ...JETSTREAM],
     sub: ['gov.obs.>'],
   },
+  // Context management (docs/context.md): KV buckets, and the memory's object store (`$O.agov-memory.>`).
+  memory: {
+    pub: ['gov.obs.>', ...JETSTREAM, '$O.agov-memory.>'],
+    sub: ['$KV.>', '$O.agov-memory.>'],
+  },
+  'work-status': {
+    pub: ['gov.svc.>', 'gov.obs.>', ...JETSTREAM],
+    sub: ['$KV.>'],
+  },
+  checkpoint: {
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    sub: ['$KV.>'],
+  },
   'credential-authority': {
     pub: ['gov.obs.>', 'gov.audit.*', '$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE', ...JETSTREAM],
     sub: [],

@@ -132,7 +132,7 @@ export async function startSystem(options: StartSystemOptions = {}): Promise<Run
       name: options.clientName ?? 'agov-cli',
       ...(options.askTimeoutMs ? { askTimeoutMs: options.askTimeoutMs } : {}),
     });
-    if (options.streams !== false) await ensureStreams(client.nc);
+    if (options.streams !== false) await ensureStreams(client);
     const spec = rootSpec(options, services);
     if (spec) {
       root = await runActor(await loadActorKind(ACTOR_KIND.supervisor), {

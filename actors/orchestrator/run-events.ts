@@ -19,8 +19,8 @@ import type { Bus } from '../../bus/bus.ts';
 import type { Clock, TimerHandle } from '../../infra/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { auditSubject, obsSubject } from '../../protocols/subjects.ts';
-import type { JsPublisher } from './js-publisher.ts';
+import { auditSubject } from '../../protocols/subjects.ts';
+import type { JsPublisher } from '../../bus/index.ts';
 import type { Outbox } from './outbox.ts';
 import type { RunEventBody } from './run-machine.ts';
 
@@ -114,8 +114,7 @@ export class RunEvents {
 
   private feed(runId: string, bytes: Uint8Array) {
     try {
-      this.bus.nc.publish(obsSubject('run', runId), bytes);
-      this.bus.metrics.inc('emitted');
+      this.bus.publishFeed(['run', runId], bytes);
     } catch (err) {
       this.log.warn('run event not on the feed', { runId, error: String(err) });
     }

@@ -1,4 +1,5 @@
 export { collect, testBus } from './bus-client.ts';
+export { type ServeHandler, type ServeOptions, serve } from './serve.ts';
 export { TestServers } from './servers.ts';
 export { waitFor } from './wait-for.ts';
 export {

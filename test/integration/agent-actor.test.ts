@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -28,10 +28,12 @@ import {
   TierForbiddenError,
 } from '../../protocols/index.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
-import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { collect, rawConnect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
+/** A bare connection, for sending what no Bus would (garbage bytes, a request without an envelope). */
+let raw: NatsConnection;
 let redis: RedisServer;
 let client: Bus;
 let jsm: JetStreamManager;
@@ -40,8 +42,10 @@ const handles: ActorHandle[] = [];
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([servers.nats(), servers.redis()]);
+  raw = await rawConnect(nats);
+  servers.onStop(() => raw.close());
   client = await testBus(nats.url);
-  jsm = await ensureStreams(client.nc);
+  jsm = await ensureStreams(client);
   workRoot = servers.tempDir('agov-agent-work-');
   servers.onStop(() => client.close());
   servers.onStop(async () => {
@@ -884,7 +888,7 @@ describe('agent actor over real nats-server and redis-server', () => {
         body: { taskId: 't', task: { kind: 'rm-rf' } },
       }),
     );
-    const r = await client.nc.request(inbox, invalid, { timeout: 5000 });
+    const r = await raw.request(inbox, invalid, { timeout: 5000 });
     expect(() => client.readReply(r)).toThrow(InvalidMessageError);
     await dlq.next(
       (e) =>
@@ -903,7 +907,7 @@ describe('agent actor over real nats-server and redis-server', () => {
         e.body.reason.code === 'GOV_ERR_POLICY_VIOLATION',
     );
 
-    client.nc.publish(inbox, new Uint8Array([0xc1, 0x00]));
+    raw.publish(inbox, new Uint8Array([0xc1, 0x00]));
     await dlq.next(
       (e) =>
         e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_DECODE',

@@ -67,9 +67,7 @@ describe('per-actor credentials (operator mode)', () => {
       credentials: await observerCreds(nats),
     });
     const errors: string[] = [];
-    void (async () => {
-      for await (const s of observer.nc.status()) if (s.type === 'error') errors.push(String(s.error));
-    })();
+    observer.onConnectionError((e) => errors.push(e));
     observer.tell(actorInbox('echo', 'anyone'), { type: 'demo.echo.v1', body: { text: 'not allowed' } });
     await observer.flush().catch(() => {});
     await expect

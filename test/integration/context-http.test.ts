@@ -38,7 +38,7 @@ beforeAll(async () => {
   nats = await servers.nats();
   client = await testBus(nats.url);
   servers.onStop(() => client.close());
-  await ensureStreams(client.nc);
+  await ensureStreams(client);
   const bus = { servers: nats.url };
   handles.push(await runActor(agentDirectoryKind, { id: 'directory-1', bus }));
   handles.push(await runActor(memoryKind, { id: 'memory-1', bus, args: { maxBlobBytes: 2048 } }));

@@ -1,4 +1,3 @@
-import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { budgetMonitorKind } from '../../actors/error-budget/budget-monitor.ts';
 import { tokenAuthorityKind } from '../../actors/token/token-authority.ts';
@@ -7,7 +6,6 @@ import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { Bus } from '../../bus/bus.ts';
 import type { Subscription } from '@nats-io/transport-node';
 import type { BodyOf } from '../../protocols/catalog.ts';
-import { msgpackCodec } from '../../protocols/codec.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { NotFoundError, TokenRevokedError } from '../../protocols/errors.ts';
 import {
@@ -18,7 +16,7 @@ import {
   serviceQueue,
   serviceSubject,
 } from '../../protocols/subjects.ts';
-import { collect } from '../harness/index.ts';
+import { collect, serve } from '../harness/index.ts';
 import {
   consumerDrained,
   type GovernanceEnv,
@@ -88,7 +86,8 @@ beforeAll(async () => {
   // A stub orchestrator that accepts the diagnostic run.
   orchestrator = await Bus.connect({ servers: env.natsUrl, name: 'stub-orchestrator' });
   env.servers.onStop(() => orchestrator.close());
-  orchestratorSub = orchestrator.serve(
+  orchestratorSub = serve(
+    orchestrator,
     serviceSubject('orchestrator'),
     (req) => {
       if (req.type !== 'run.request.v1') return undefined;
@@ -353,9 +352,8 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     });
     // Two stream messages carrying one envelope: what a redelivery after a lost ack looks like to the
     // monitor (distinct Nats-Msg-Ids so JetStream's own deduplication does not hide the second copy).
-    const js = jetstream(env.client.nc);
     for (const copy of ['a', 'b'])
-      await js.publish(auditSubject('run'), msgpackCodec().encode(failed), { msgID: `${failed.id}-${copy}` });
+      await env.client.publishDurable(auditSubject('run'), failed, { msgId: `${failed.id}-${copy}` });
     await consumerDrained(env.client, 'budget-monitor');
     const state = await env.client.ask(serviceSubject('budget-monitor'), {
       type: 'budget.status.v1',

@@ -49,7 +49,7 @@ beforeAll(async () => {
   cliCreds = await credsFile(nats, { role: 'client', name: 'cli' }, servers.tempDir('agov-ledger-creds-'));
   client = await testBus(nats.url, 'ledger-cli-test');
   servers.onStop(() => client.close());
-  await ensureStreams(client.nc);
+  await ensureStreams(client);
   const appended = collect(client, obsSubject('ledger', 'appended'));
   await client.flush();
   dataDir = servers.tempDir('agov-ledger-cli-');

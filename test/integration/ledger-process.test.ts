@@ -15,7 +15,7 @@ describe('a ledger writer in its own OS process', () => {
     const nats = await servers.nats();
     const client = await testBus(nats.url, 'ledger-process-test');
     servers.onStop(() => client.close());
-    await ensureStreams(client.nc);
+    await ensureStreams(client);
     const appended = collect(client, obsSubject('ledger', 'appended'));
     const started = collect(client, startedSubject('ledger-writer', 'lw-proc'));
     await client.flush();

@@ -55,7 +55,10 @@ stages:
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1 });
     // Regression: the durable copy of a progress report was applied again, a second stage-progress event.
     expect(rig.events(runId).filter((e) => e.event === 'stage-progress')).toHaveLength(1);
-    const consumer = await rig.client.jetstream().consumers.get(RESULTS_STREAM, DEFAULT_RESULTS_DURABLE);
+    const consumer = await rig.client.consumer(
+      { stream: RESULTS_STREAM, config: { durable_name: DEFAULT_RESULTS_DURABLE } },
+      { declare: false },
+    );
     await waitFor('every durable result copy acked', async () => {
       const info = await consumer.info();
       return info.num_pending === 0 && info.num_ack_pending === 0;
