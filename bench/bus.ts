@@ -1,26 +1,37 @@
 /**
  * `npm run bench -- bus`: our tell throughput and ask latency against plain nats.js publish and
- * request, in the same run against the same nats-server. Targets: tell ≥ 0.8× raw publish;
+ * request, in the same run against the same nats-server — in operator mode, both sides authenticated
+ * with the same kind of credential (a minted user JWT). Targets: tell ≥ 0.8× raw publish;
  * ask p50 ≤ 1.2× raw request.
+ *
+ * Also measured: what an Ed25519 signature (nkeys) over an encoded envelope and its verification
+ * cost, and how long a revocation takes to cut an agent off (target p99 < 100 ms): from the start of
+ * the revoke (re-sign the account JWT, push it over $SYS) until the server drops the agent's connection,
+ * after which its next publish cannot reach anyone.
  */
-import { connect } from '@nats-io/transport-node';
+import { connect, jwtAuthenticator } from '@nats-io/transport-node';
+import { createUser } from '@nats-io/nkeys';
 import { echoKind } from '../actors/index.ts';
 import { runActor } from '../actors/runtime/index.ts';
 import { Bus } from '../bus/index.ts';
+import { ClaimsPusher, mintUser } from '../infra/nats-auth/index.ts';
 import { actorInbox } from '../protocols/index.ts';
 import { startBenchServices } from './bench-system.ts';
+import { rawConnect } from './raw-connect.ts';
 import { median, report, round, summarize } from './stats.ts';
 
 const MESSAGES = 50_000;
 const ASKS = 2_000;
 const ROUNDS = 5;
+const SIGNATURES = 5_000;
+const REVOCATIONS = 40;
 
 export async function benchBus(): Promise<void> {
   // The bare bus: no JetStream streams, nothing but the two clients and the echo actor.
   const services = await startBenchServices('bus', { streams: false });
-  const nats = { url: services.natsUrl };
+  const nats = { url: services.natsUrl, auth: services.system.services.embedded.nats!.auth };
   try {
-    const raw = await connect({ servers: nats.url });
+    const raw = await rawConnect(nats.url);
     const bus = await Bus.connect({ servers: nats.url, name: 'bench-client' });
     const body = { text: 'x'.repeat(64), seq: 1 };
     const sample = bus.encode(bus.wrap({ type: 'demo.echo.v1', body }));
@@ -43,7 +54,7 @@ export async function benchBus(): Promise<void> {
 
     // Request/reply: a plain responder vs our echo actor. The plain responder has a connection of its
     // own, as every actor does, so both paths cross the same two sockets.
-    const rawResponder = await connect({ servers: nats.url });
+    const rawResponder = await rawConnect(nats.url);
     rawResponder.subscribe('bench.echo', {
       callback: (_e, m) => {
         m.respond(m.data);
@@ -71,6 +82,39 @@ export async function benchBus(): Promise<void> {
     await raw.close();
     await rawResponder.close();
 
+    // Ed25519 over one encoded envelope (the size of the tell above), as an nkey signs and verifies it.
+    const signer = createUser();
+    let sig = signer.sign(sample);
+    let t0 = performance.now();
+    for (let i = 0; i < SIGNATURES; i++) sig = signer.sign(sample);
+    const signUs = ((performance.now() - t0) * 1000) / SIGNATURES;
+    t0 = performance.now();
+    let verified = true;
+    for (let i = 0; i < SIGNATURES; i++) verified = signer.verify(sample, sig) && verified;
+    const verifyUs = ((performance.now() - t0) * 1000) / SIGNATURES;
+    if (!verified) throw new Error('signature did not verify');
+
+    // Revocation: an agent connected with its own credential, revoked; until the server drops it.
+    const pusher = await ClaimsPusher.connect(nats.url, nats.auth);
+    const revokeMs: number[] = [];
+    for (let i = 0; i < REVOCATIONS; i++) {
+      const agent = await mintUser(nats.auth, { role: 'agent', id: `bench-revoked-${i}`, tier: 'T0' });
+      const nc = await connect({
+        servers: nats.url,
+        authenticator: jwtAuthenticator(agent.jwt, new TextEncoder().encode(agent.seed)),
+        inboxPrefix: agent.inboxPrefix,
+        reconnect: false,
+      });
+      nc.publish(`gov.sys.hb.agent.bench-revoked-${i}`, sample);
+      await nc.flush();
+      const start = performance.now();
+      const dropped = nc.closed().then(() => performance.now());
+      await pusher.revoke([agent.publicKey]);
+      revokeMs.push((await dropped) - start);
+    }
+    await pusher.close();
+    const revoke = summarize(revokeMs);
+
     const raw50 = summarize(rawLat);
     const our50 = summarize(ourLat);
     const results = {
@@ -81,17 +125,29 @@ export async function benchBus(): Promise<void> {
       messages: MESSAGES,
       rounds: ROUNDS,
       asks: ASKS,
+      envelopeBytes: sample.length,
+      signUs: round(signUs, 1),
+      verifyUs: round(verifyUs, 1),
+      revokeToDropMs: { p50: round(revoke.p50), p99: round(revoke.p99), max: round(Math.max(...revokeMs)) },
+      revocations: REVOCATIONS,
     };
     const ratios = {
       tellVsRawPublish: round(median(ourTput) / median(rawTput)),
       askP50VsRawRequest: round(our50.p50 / raw50.p50),
       askP99VsRawRequest: round(our50.p99 / raw50.p99),
+      signPlusVerifyVsAskP50: round((signUs + verifyUs) / 1000 / our50.p50),
     };
     console.log(
       `tell ${results.tellPerSec}/s vs raw publish ${results.rawPublishPerSec}/s → ${ratios.tellVsRawPublish}× (target ≥ 0.8×)`,
     );
     console.log(
       `ask p50 ${results.askMs.p50} ms vs raw request ${results.rawRequestMs.p50} ms → ${ratios.askP50VsRawRequest}× (target ≤ 1.2×)`,
+    );
+    console.log(
+      `Ed25519 over a ${sample.length}-byte envelope: sign ${results.signUs} µs, verify ${results.verifyUs} µs (${round(ratios.signPlusVerifyVsAskP50 * 100, 1)}% of an ask p50)`,
+    );
+    console.log(
+      `revocation → connection dropped: p50 ${results.revokeToDropMs.p50} ms, p99 ${results.revokeToDropMs.p99} ms over ${REVOCATIONS} (target p99 < 100 ms)`,
     );
     report('bus', results, ratios);
   } finally {

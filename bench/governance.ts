@@ -12,6 +12,7 @@ import { tokenRenewerKind } from '../actors/token/index.ts';
 import { VaultTokenClient } from '../actors/token/index.ts';
 import { Bus } from '../bus/index.ts';
 import { errorsSubject, serviceQueue, serviceSubject } from '../protocols/index.ts';
+import { serve } from '../test/harness/serve.ts';
 import { startBenchServices } from './bench-system.ts';
 import { report, round, summarize } from './stats.ts';
 
@@ -35,7 +36,8 @@ export async function benchGovernance(): Promise<void> {
       args: { ...args, pollMs: 3_600_000 },
     });
     const monitor = await runActor(budgetMonitorKind, { id: 'bench-bm', bus, args: { redisUrl: redis.url } });
-    client.serve(
+    serve(
+      client,
       serviceSubject('orchestrator'),
       () => ({ type: 'run.accepted.v1', body: { runId: Bus.newId(), pipeline: 'diagnostic', stages: [] } }),
       {

@@ -18,7 +18,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import Database from 'better-sqlite3';
 import { DEFAULT_BATCH_MAX_ENTRIES } from '../actors/ledger/index.ts';
 import { Bus } from '../bus/index.ts';
@@ -27,7 +26,9 @@ import type { Envelope } from '../protocols/index.ts';
 import { auditSubject, obsSubject, startedSubject } from '../protocols/index.ts';
 import { spawnProcessChild } from '../supervisors/index.ts';
 import { SYSTEM_SERVICE_NICE } from '../system/index.ts';
+import { childCredentials, childPrincipal } from '../supervisors/child-credentials.ts';
 import { startBenchServices } from './bench-system.ts';
+import { rawConnect } from './raw-connect.ts';
 import { median, report, round } from './stats.ts';
 
 const EVENTS = 20_000;
@@ -54,8 +55,8 @@ export async function benchLedger(): Promise<void> {
   try {
     const bus = await Bus.connect({ servers: nats.url, name: 'bench-publisher' });
     const audit = streamDeclarations()[0]!;
-    await ensureStreams(bus.nc, [audit, { ...audit, name: 'BENCHRAW', subjects: ['bench.raw.>'] }]);
-    const raw = await connect({ servers: nats.url });
+    await ensureStreams(bus, [audit, { ...audit, name: 'BENCHRAW', subjects: ['bench.raw.>'] }]);
+    const raw = await rawConnect(nats.url);
     const rawJs = jetstream(raw);
 
     // The writer, in its own process.
@@ -86,6 +87,11 @@ export async function benchLedger(): Promise<void> {
       kind: 'ledger-writer',
       id: 'bench-writer',
       natsUrl: nats.url,
+      credentials: await childCredentials(
+        nats.url,
+        undefined,
+        childPrincipal('ledger-writer', 'bench-writer', {}),
+      ),
       args: { dataDir, key: SEED, checkpointIntervalMs: 0 },
       env: { LOG_LEVEL: 'warn' },
       nice: writerNice,

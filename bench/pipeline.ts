@@ -24,14 +24,16 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { agentKind } from '../actors/agent/index.ts';
 import { orchestratorKind } from '../actors/orchestrator/orchestrator.ts';
 import { startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
 import { runActor } from '../actors/runtime/index.ts';
 import { Bus } from '../bus/index.ts';
 import { allRunFeeds, serviceSubject } from '../protocols/index.ts';
+import { issuerSeedFor, mintLocal, registerIssuerSeed } from '../infra/nats-auth/index.ts';
 import { startBenchServices } from './bench-system.ts';
+import { rawConnect } from './raw-connect.ts';
 import { report, round, summarize } from './stats.ts';
 
 const CONCURRENT_RUNS = 100;
@@ -84,7 +86,7 @@ const decoder = new TextDecoder();
 
 async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: string): Promise<ModeResult> {
   const client = await Bus.connect({ servers: natsUrl, name: `bench-client-${mode}`, askTimeoutMs: 30_000 });
-  const raw: NatsConnection = await connect({ servers: natsUrl });
+  const raw: NatsConnection = await rawConnect(natsUrl);
   const orch = await runActor(orchestratorKind, { id: `bench-orch-${mode}`, bus: { servers: natsUrl } });
   // The agents run in a process of their own, as they would in production.
   const agentsChild = spawn(
@@ -100,7 +102,11 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
       redisUrl,
       join(dir, `agents-${mode}`),
     ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    // The agents' process mints each agent's own credential (its tier's permissions) with this key.
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, AGOV_NATS_ISSUER_SEED: issuerSeedFor(natsUrl) },
+    },
   );
   try {
     await new Promise<void>((resolve, reject) => {
@@ -279,14 +285,16 @@ if (process.argv[2] === AGENTS_CHILD_FLAG) {
     string,
     string,
   ];
+  registerIssuerSeed(servers, process.env.AGOV_NATS_ISSUER_SEED ?? '');
   for (let i = 0; i < Number(count); i++) {
     const id = `bench-${mode}-${i}`;
-    if (mode === 'plain') await startPlainAgent({ servers, id, tier: 'T0' });
+    const minted = (await mintLocal(servers, { role: 'agent', id, tier: 'T0' }))!;
+    if (mode === 'plain') await startPlainAgent({ servers, id, tier: 'T0', creds: minted.creds });
     else
       await runActor(agentKind, {
         id,
         args: { tier: 'T0', redisUrl, workDir: join(workRoot, id), fresh: true },
-        bus: { servers },
+        bus: { servers, credentials: { kind: 'jwt', jwt: minted.jwt, seed: minted.seed } },
       });
   }
   process.stdout.write('ready\n');

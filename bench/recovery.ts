@@ -10,7 +10,6 @@
  * Targets: process p99 < 500 ms; in-host p99 < 20 ms; hung detected within 3 intervals.
  */
 import { spawn } from 'node:child_process';
-import { connect } from '@nats-io/transport-node';
 import { buildCliBundle } from '../cli/build-bundle.ts';
 import { loadActorKind } from '../system/index.ts';
 import { readEnvironment } from '../infra/index.ts';
@@ -21,6 +20,7 @@ import { supervisorSpec } from '../supervisors/index.ts';
 import { askSupervisorTree } from '../supervisors/index.ts';
 import { DEFAULT_CHILD_HEARTBEAT_MS } from '../supervisors/index.ts';
 import { startBenchServices } from './bench-system.ts';
+import { rawConnect } from './raw-connect.ts';
 import { report, round, summarize } from './stats.ts';
 
 const KILLS = 50;
@@ -181,7 +181,7 @@ export async function benchRecovery(): Promise<void> {
     const rawConnMs: number[] = [];
     for (let i = 0; i < 50; i++) {
       const t0 = performance.now();
-      const nc = await connect({ servers: nats.url });
+      const nc = await rawConnect(nats.url);
       nc.publish('bench.raw.up');
       await nc.flush();
       rawConnMs.push(performance.now() - t0);

@@ -4,15 +4,21 @@
  * - `tell(subject, msg)` publishes (fire and forget);
  * - `ask(subject, msg)` is request/reply with a timeout, failing with typed errors
  *   (TimeoutError, NoRespondersError, or the remote handler's own error rebuilt from reply headers);
- * - `serve(subject, handler)` decodes, validates and answers; anything undecodable or invalid is
- *   dead-lettered on `gov.dlq.<code>` with its reason, counted, and answered with a typed error —
- *   it never reaches the handler and never kills the receiver;
- * - `emit(category, tokens, msg)` publishes on the JSON observability feed (`gov.obs.>`);
- * - `publishDurable(subject, msg)` publishes to JetStream with the envelope id as `Nats-Msg-Id`,
- *   so a retried publish is deduplicated by the stream.
+ * - `respond` / `respondError` answer a request once; a reply too large for the codec's cap becomes
+ *   a typed GOV_ERR_PAYLOAD_TOO_LARGE reply (and a dead letter), never an exception;
+ * - `emit(tokens, msg)` / `publishFeed(tokens, env)` publish on the JSON observability feed (`gov.obs.>`);
+ * - `publishDurable(subject, env)` publishes to JetStream on the fast path (js-publisher.ts: the ack
+ *   comes back on the bus's one reply inbox) with the envelope id as `Nats-Msg-Id`, so a retried
+ *   publish is deduplicated by the stream; `durablePublisher()` is the same path for raw bytes;
+ * - `consumer(decl)` opens a durable JetStream consumer (durable-consumer.ts), `keyValue(bucket)` / `objectStore(bucket)`
+ *   JetStream buckets, `jetstreamManager()` declares streams (streams.ts `ensureStreams(bus)`).
+ *
+ * The connection itself is private: this class is the one door to NATS (docs/conventions.md). Tests
+ * that must speak raw NATS (an attacker sending garbage bytes) open their own connection through the
+ * test harness (`rawConnection`).
  */
 import { randomUUID } from 'node:crypto';
-import { type JetStreamClient, jetstream, type PubAck } from '@nats-io/jetstream';
+import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, type KvOptions, Kvm } from '@nats-io/kv';
 import { type ObjectStore, type ObjectStoreOptions, Objm } from '@nats-io/obj';
 import {
@@ -23,6 +29,9 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
+import { DurableConsumer } from './durable-consumer.ts';
+import { JsPublisher, type PubAckLite } from './js-publisher.ts';
+import { type ConsumerDeclaration, ensureConsumer } from './streams.ts';
 import { type Clock, systemClock } from '../infra/clock.ts';
 import { ReplyMux } from './reply-mux.ts';
 import { type BodyOf, type MessageType, SECRET_MESSAGE_TYPES } from '../protocols/catalog.ts';
@@ -34,10 +43,10 @@ import {
   errorToHeaders,
   type GovError,
   NoRespondersError,
+  PayloadTooLargeError,
   serializeError,
   TimeoutError,
   toGovError,
-  UnhandledMessageError,
   UnknownSubjectError,
 } from '../protocols/errors.ts';
 import {
@@ -65,17 +74,6 @@ export interface IncomingContext {
   size: number;
 }
 
-export type Handler = (
-  env: Envelope,
-  ctx: IncomingContext,
-) => Promise<OutMessage | undefined | void> | OutMessage | undefined | void;
-
-export interface ServeOptions {
-  queue?: string;
-  /** Message types the handler accepts; anything else gets GOV_ERR_UNHANDLED_MESSAGE. */
-  accepts?: readonly MessageType[];
-}
-
 export interface TellOptions {
   headers?: Record<string, string>;
   /** The message this one answers or was caused by: copies its correlation id and sets `cause`. */
@@ -86,18 +84,27 @@ export interface AskOptions extends TellOptions {
   timeoutMs?: number;
 }
 
+export interface DurableOptions {
+  /** How long to wait for the stream's ack (default: the bus's ask timeout). */
+  timeoutMs?: number;
+  /** Deduplication id (default: the envelope id). */
+  msgId?: string;
+}
+
 export type DecodeResult = { ok: true; env: Envelope } | { ok: false; error: GovError };
 
 export class Bus {
-  readonly nc: NatsConnection;
+  private readonly nc: NatsConnection;
   readonly name: string;
   readonly metrics = new BusMetrics();
   readonly clock: Clock;
   private readonly msgpack: Codec;
   private readonly json: Codec;
   private readonly askTimeoutMs: number;
-  private js: JetStreamClient | undefined;
+  private jsm: Promise<JetStreamManager> | undefined;
+  private publisher: JsPublisher | undefined;
   private mux: ReplyMux | undefined;
+  private readonly errorListeners = new Set<(error: string) => void>();
   private stateValue: ConnectionState = 'connected';
   private readonly statusListeners = new Set<(s: ConnectionState) => void>();
 
@@ -140,10 +147,22 @@ export class Bus {
     for (const l of this.statusListeners) l(s);
   }
 
+  /**
+   * Observes asynchronous errors the server reports on this connection (a permissions violation:
+   * the broker refused a publish or subscribe); returns an unsubscribe function.
+   */
+  onConnectionError(listener: (error: string) => void): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
   private async watchStatus() {
     const closed = this.nc.closed().then(() => this.setState('closed'));
     for await (const s of this.nc.status()) {
-      if (s.type === 'disconnect') this.setState('disconnected');
+      if (s.type === 'error') {
+        this.metrics.inc('connection.error');
+        for (const l of this.errorListeners) l(String(s.error));
+      } else if (s.type === 'disconnect') this.setState('disconnected');
       else if (s.type === 'reconnecting') this.setState('reconnecting');
       else if (s.type === 'reconnect') this.setState('connected');
     }
@@ -174,6 +193,11 @@ export class Bus {
       this.metrics.inc(`rejected.${error.code}`);
       return { ok: false, error };
     }
+  }
+
+  /** Whether the connection is closed for good (stopped, killed, or refused). */
+  isClosed(): boolean {
+    return this.nc.isClosed();
   }
 
   private checkOpen() {
@@ -251,11 +275,25 @@ export class Bus {
     return toGovError(err);
   }
 
-  /** Replies to a request with a message, in the request's own wire format. */
+  /**
+   * Replies to a request with a message, in the request's own wire format. A reply the codec refuses
+   * (past the payload cap) is answered with that typed error instead and dead-lettered (the request's
+   * subject, the reason): the asker learns why, and no reply can throw out of the runtime.
+   */
   respond(to: Msg, msg: OutMessage, inResponseTo?: Envelope): void {
     if (!to.reply) return;
     const env = this.wrap(msg, inResponseTo);
-    to.respond(this.encode(env, detectFormat(to.data)));
+    let bytes: Uint8Array;
+    try {
+      bytes = this.encode(env, detectFormat(to.data));
+    } catch (err) {
+      const error = toGovError(err);
+      this.metrics.inc(`reply.refused.${error.code}`);
+      this.deadLetter({ subject: to.subject, data: EMPTY }, replyError(error, msg.type));
+      this.respondError(to, replyError(error, msg.type));
+      return;
+    }
+    this.send(() => to.respond(bytes));
   }
 
   /** Replies to a request with a typed error in headers (empty body). */
@@ -263,7 +301,16 @@ export class Bus {
     if (!to.reply) return;
     const h = natsHeaders();
     for (const [k, v] of Object.entries(errorToHeaders(error))) h.set(k, v);
-    to.respond(new Uint8Array(0), { headers: h });
+    this.send(() => to.respond(EMPTY, { headers: h }));
+  }
+
+  /** A reply on a connection that closed meanwhile is lost like any reply to a dead asker: counted, not thrown. */
+  private send(fn: () => void) {
+    try {
+      fn();
+    } catch (err) {
+      this.metrics.inc(`reply.lost.${toGovError(err).code}`);
+    }
   }
 
   /**
@@ -314,55 +361,6 @@ export class Bus {
   }
 
   /**
-   * Serves a subject: each message is decoded, validated, handed to `handler` one at a time in arrival
-   * order, and answered with the handler's return value (when the sender asked). A handler error is
-   * returned to the asker as a typed error; bad input is dead-lettered. The subscription survives both.
-   */
-  serve(subject: string, handler: Handler, options: ServeOptions = {}): Subscription {
-    let chain = Promise.resolve();
-    return this.subscribeRaw(
-      subject,
-      (msg) => {
-        chain = chain.then(() => this.dispatch(msg, handler, options.accepts));
-      },
-      { queue: options.queue },
-    );
-  }
-
-  private async dispatch(msg: Msg, handler: Handler, accepts?: readonly MessageType[]) {
-    this.metrics.inc('received');
-    const decoded = this.decode(msg.data);
-    if (!decoded.ok) {
-      this.deadLetter(msg, decoded.error);
-      this.respondError(msg, decoded.error);
-      return;
-    }
-    const env = decoded.env;
-    if (accepts && !accepts.includes(env.type)) {
-      const error = new UnhandledMessageError(`${msg.subject} does not handle ${env.type}`, {
-        details: { type: env.type, accepts },
-      });
-      this.metrics.inc(`rejected.${error.code}`);
-      this.deadLetter(msg, error);
-      this.respondError(msg, error);
-      return;
-    }
-    try {
-      const out = await handler(env, {
-        subject: msg.subject,
-        reply: msg.reply,
-        headers: msg.headers,
-        size: msg.data.length,
-      });
-      if (out) this.respond(msg, out, env);
-      else if (msg.reply) this.respond(msg, { type: 'ack.v1', body: { ok: true } }, env);
-    } catch (err) {
-      this.metrics.inc('handler.error');
-      this.respondError(msg, err);
-    }
-  }
-
-  /**
    * Publishes on the external observability feed, as JSON.
    * @example bus.emit(['run', runId], { type: 'demo.echoed.v1', body })
    */
@@ -374,9 +372,43 @@ export class Bus {
     return env;
   }
 
-  jetstream(): JetStreamClient {
-    this.js ??= jetstream(this.nc);
-    return this.js;
+  /**
+   * Publishes an envelope already made (`wrap`) on the feed, as JSON, or bytes already encoded for
+   * it (`encode(env, 'json')`): for events that also go to the audit stream under the same id.
+   */
+  publishFeed(tokens: [string, ...string[]], env: AnyEnvelope | Uint8Array): void {
+    this.checkOpen();
+    this.nc.publish(obsSubject(...tokens), env instanceof Uint8Array ? env : this.json.encode(env));
+    this.metrics.inc('emitted');
+  }
+
+  /**
+   * The durable publish path: a JetStream publish whose ack comes back on this bus's one reply inbox
+   * (js-publisher.ts), for bytes already encoded (a KV record, a pre-encoded audit event).
+   */
+  durablePublisher(): JsPublisher {
+    this.publisher ??= new JsPublisher(this.replies(), this.askTimeoutMs);
+    return this.publisher;
+  }
+
+  /**
+   * Publishes an envelope to the JetStream stream that holds `subject` and resolves with the stream's
+   * ack. The envelope id is the `Nats-Msg-Id`, so publishing the same envelope twice is stored once.
+   */
+  async publishDurable(subject: string, env: AnyEnvelope, options: DurableOptions = {}): Promise<PubAckLite> {
+    this.checkOpen();
+    const data = this.msgpack.encode(env);
+    const publisher =
+      options.timeoutMs === undefined
+        ? this.durablePublisher()
+        : new JsPublisher(this.replies(), options.timeoutMs);
+    return publisher.publish(subject, data, options.msgId ?? env.id);
+  }
+
+  /** JetStream administration on this connection (declaring streams: `ensureStreams(bus)`). */
+  jetstreamManager(): Promise<JetStreamManager> {
+    this.jsm ??= jetstreamManager(this.nc);
+    return this.jsm;
   }
 
   /**
@@ -395,24 +427,27 @@ export class Bus {
   }
 
   /**
-   * Publishes to a JetStream stream and waits for the stream's ack. The envelope id is the
-   * `Nats-Msg-Id`, so publishing the same envelope twice is stored once.
+   * A durable JetStream consumer: declared (created, or its changeable settings updated) unless
+   * `declare` is false, then opened (durable-consumer.ts).
    */
-  async publishDurable(
-    subject: string,
-    env: AnyEnvelope,
-    options: { timeoutMs?: number } = {},
-  ): Promise<PubAck> {
-    this.checkOpen();
-    return this.jetstream().publish(subject, this.msgpack.encode(env), {
-      msgID: env.id,
-      timeout: options.timeoutMs ?? this.askTimeoutMs,
-    });
+  async consumer(decl: ConsumerDeclaration, options: { declare?: boolean } = {}): Promise<DurableConsumer> {
+    if (options.declare !== false) await ensureConsumer(this, decl);
+    const js = (await this.jetstreamManager()).jetstream();
+    return new DurableConsumer(this, await js.consumers.get(decl.stream, decl.config.durable_name));
   }
 
   /** Flushes pending publishes to the server. */
   flush(): Promise<void> {
     return this.nc.flush();
+  }
+
+  /**
+   * Drops the connection at once, as a process's death would: no drain, no unsubscribe, nothing
+   * pending is flushed (what was already handed to the socket may still leave).
+   */
+  async abort(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    await this.nc.close();
   }
 
   /** Drains subscriptions and closes the connection. */
@@ -444,6 +479,17 @@ export class Bus {
   static newId(): string {
     return randomUUID();
   }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The error a refused reply becomes: the codec's own, with what was refused. */
+function replyError(error: GovError, type: string): GovError {
+  if (!(error instanceof PayloadTooLargeError)) return error;
+  return new PayloadTooLargeError(`the ${type} reply is too large to send: ${error.message}`, {
+    cause: error,
+    details: { type, ...(error.details ?? {}) },
+  });
 }
 
 /** What a dead letter's bytes were, as far as they decode; never their content. */

@@ -5,7 +5,10 @@ import {
   jwtAuthenticator,
   type NatsConnection,
 } from '@nats-io/transport-node';
+import { decode as decodeJwt } from '@nats-io/jwt';
+import { defaultCredentialsFor } from '../infra/nats-auth/local-credentials.ts';
 import { UnauthenticatedError } from '../protocols/errors.ts';
+import { isSubjectToken } from '../protocols/subjects.ts';
 import {
   type BusCredentials,
   DEFAULT_PING_INTERVAL_MS,
@@ -38,10 +41,14 @@ export async function openConnection(args: ConnectArgs): Promise<NatsConnection>
     pingInterval: DEFAULT_PING_INTERVAL_MS,
     ignoreClusterUpdates: true,
   };
-  const c = args.credentials ?? { kind: 'none' };
+  // No credentials given: the ones this process holds for that server (infra/nats-auth), if any.
+  const c = args.credentials ?? (await defaultCredentialsFor(args.servers)) ?? { kind: 'none' };
   if (c.kind === 'user-password') Object.assign(opts, { user: c.user, pass: c.pass });
   else if (c.kind === 'token') opts.token = c.token;
-  else if (c.kind === 'jwt') opts.authenticator = jwtAuthenticator(c.jwt, new TextEncoder().encode(c.seed));
+  else if (c.kind === 'jwt') {
+    opts.authenticator = jwtAuthenticator(c.jwt, new TextEncoder().encode(c.seed));
+    opts.inboxPrefix = inboxPrefixOfJwt(c.jwt);
+  }
   try {
     return await connect(opts);
   } catch (err) {
@@ -53,5 +60,18 @@ export async function openConnection(args: ConnectArgs): Promise<NatsConnection>
       });
     }
     throw err;
+  }
+}
+
+/**
+ * Reply inboxes are private per user (protocols/permissions.ts): `_INBOX.<user name>`, the only
+ * `_INBOX` subtree that user may subscribe to. The name is read from the user JWT itself.
+ */
+function inboxPrefixOfJwt(jwt: string): string | undefined {
+  try {
+    const name = decodeJwt(jwt).name;
+    return isSubjectToken(name) ? `_INBOX.${name}` : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -40,7 +40,8 @@ export class ReplyMux {
     private readonly clock: Clock,
     sweepMs: number,
   ) {
-    this.inbox = createInbox();
+    // The connection's own inbox prefix: the broker lets each user read only its own (`_INBOX.<user>`).
+    this.inbox = createInbox((nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
     this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (err, m) => (err ? undefined : this.onReply(m)) });
     this.sweeper = clock.setInterval(() => this.sweep(), sweepMs);
   }

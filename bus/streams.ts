@@ -8,12 +8,15 @@ import {
   DeliverPolicy,
   DiscardPolicy,
   type JetStreamManager,
-  jetstreamManager,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
 } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+
+/** What declaring streams needs of a bus (`Bus` has it: `ensureStreams(bus)`). */
+export interface StreamAdmin {
+  jetstreamManager(): Promise<JetStreamManager>;
+}
 import { allAudit, allResults, auditSubject, resultsSubject } from '../protocols/subjects.ts';
 
 /** How long JetStream remembers a `Nats-Msg-Id` to drop duplicate publishes. */
@@ -67,10 +70,10 @@ export function streamDeclarations(): StreamDeclaration[] {
 
 /** Creates each declared stream, or updates it in place when it exists (safe to call from every process). */
 export async function ensureStreams(
-  nc: NatsConnection,
+  bus: StreamAdmin,
   declarations = streamDeclarations(),
 ): Promise<JetStreamManager> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await bus.jetstreamManager();
   for (const decl of declarations) {
     try {
       await jsm.streams.info(decl.name);
@@ -168,8 +171,8 @@ export function orchestratorResultsConsumer(o: {
  * Creates a durable consumer unless it exists. An existing consumer keeps its position; only the
  * settings a running consumer may change (ack wait, max ack pending, description) are updated.
  */
-export async function ensureConsumer(nc: NatsConnection, decl: ConsumerDeclaration): Promise<void> {
-  const jsm = await jetstreamManager(nc);
+export async function ensureConsumer(bus: StreamAdmin, decl: ConsumerDeclaration): Promise<void> {
+  const jsm = await bus.jetstreamManager();
   const name = decl.config.durable_name;
   try {
     await jsm.consumers.info(decl.stream, name);

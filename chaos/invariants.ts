@@ -8,17 +8,18 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { LedgerStore } from '../actors/ledger/index.ts';
 import { verifyLedger } from '../actors/ledger/index.ts';
 import { AUDIT_STREAM } from '../bus/index.ts';
-import { serviceSubject } from '../protocols/index.ts';
+import { serviceSubject, ACTOR_KIND } from '../protocols/index.ts';
 import type { SystemUnderTest } from './system-under-test.ts';
 
 export interface InvariantResult {
   name: string;
   ok: boolean;
   detail: string;
+  /** How many cases the invariant actually checked (e.g. breached budgets): zero means it proved nothing. */
+  checked?: number;
 }
 
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
@@ -35,7 +36,10 @@ export async function runStatuses(sut: SystemUnderTest, runIds: string[]): Promi
   const out = new Map<string, string>();
   for (const runId of runIds) {
     try {
-      const r = await sut.client.ask(serviceSubject('orchestrator'), { type: 'run.get.v1', body: { runId } });
+      const r = await sut.client.ask(serviceSubject(ACTOR_KIND.orchestrator), {
+        type: 'run.get.v1',
+        body: { runId },
+      });
       out.set(runId, r.type === 'run.state.v1' ? r.body.status : 'unknown');
     } catch {
       out.set(runId, 'unknown');
@@ -67,7 +71,7 @@ export async function checkRunsTerminal(
 
 /** Envelope ids of every audit event in the stream right now. */
 async function streamIds(sut: SystemUnderTest): Promise<Set<string>> {
-  const jsm = await jetstreamManager(sut.client.nc);
+  const jsm = await sut.client.jetstreamManager();
   const info = await jsm.streams.info(AUDIT_STREAM);
   const ids = new Set<string>();
   for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
@@ -140,12 +144,12 @@ export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]
   const bad: string[] = [];
   for (const runId of runIds) {
     const b = await sut.client
-      .ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } })
+      .ask(serviceSubject(ACTOR_KIND.budgetMonitor), { type: 'budget.status.v1', body: { runId } })
       .catch(() => undefined);
     if (b?.type !== 'budget.state.v1' || !b.body.breached) continue;
     breached++;
     const t = await sut.client
-      .ask(serviceSubject('token-authority'), { type: 'token.status.v1', body: { runId } })
+      .ask(serviceSubject(ACTOR_KIND.tokenAuthority), { type: 'token.status.v1', body: { runId } })
       .catch(() => undefined);
     const state = t?.type === 'token.state.v1' ? t.body.state : 'unknown';
     if (state !== 'revoked') bad.push(`${runId}=${state}`);
@@ -153,6 +157,7 @@ export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]
   return {
     name,
     ok: bad.length === 0,
+    checked: breached,
     detail:
       bad.length === 0
         ? `${breached} exhausted budgets, all tokens revoked`

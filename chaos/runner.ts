@@ -4,7 +4,7 @@
  * checks the invariants. The report says what was injected, what recovered and how fast, and the verdicts.
  */
 import { randomUUID } from 'node:crypto';
-import { allObs, auditSubject, serviceSubject } from '../protocols/index.ts';
+import { allObs, auditSubject, serviceSubject, ACTOR_KIND } from '../protocols/index.ts';
 import {
   DEFAULT_CHAOS_DURATION_MS,
   DEFAULT_CHAOS_FAULT_INTERVAL_MS,
@@ -37,6 +37,8 @@ export interface Injection {
   atMs: number;
   fault: string;
   target: string;
+  /** False when there was nothing to hit (target `none`) or the signal failed (the process was gone). */
+  delivered: boolean;
   pid?: number;
   recoveredMs?: number;
 }
@@ -75,7 +77,7 @@ errorBudget: { maxErrors: 1, windowMs: 600000 }
 async function submit(sut: SystemUnderTest, yaml: string, deadlineMs: number): Promise<string> {
   for (;;) {
     try {
-      const r = await sut.client.ask(serviceSubject('orchestrator'), {
+      const r = await sut.client.ask(serviceSubject(ACTOR_KIND.orchestrator), {
         type: 'run.request.v1',
         body: { yaml, params: {}, requestedBy: 'chaos' },
       });
@@ -166,8 +168,9 @@ async function inject(
         (p) => sc.targets.length === 0 || sc.targets.includes(p.actorKind),
       );
       const victim = pick(rand, procs);
-      if (!victim) return { atMs, fault: sc.fault, target: 'none' };
+      if (!victim) return { atMs, fault: sc.fault, target: 'none', delivered: false };
       log(`+${atMs} ms ${sc.fault.toUpperCase()} ${victim.actorKind} ${victim.actorId} (pid ${victim.pid})`);
+      let delivered = true;
       try {
         if (sc.fault === 'sigkill') process.kill(victim.pid, 'SIGKILL');
         else {
@@ -182,20 +185,20 @@ async function inject(
           }, DEFAULT_CHAOS_HANG_MS);
         }
       } catch {
-        // exited on its own just now
+        delivered = false; // exited on its own just now: this fault did not happen
       }
-      return { atMs, fault: sc.fault, target: victim.actorId, pid: victim.pid };
+      return { atMs, fault: sc.fault, target: victim.actorId, pid: victim.pid, delivered };
     }
     case 'restart-nats':
       log(`+${atMs} ms restart nats-server`);
       await sut.nats.kill();
       await sut.nats.restart();
-      return { atMs, fault: sc.fault, target: 'nats-server' };
+      return { atMs, fault: sc.fault, target: 'nats-server', delivered: true };
     case 'restart-redis':
       log(`+${atMs} ms restart redis-server`);
       await sut.redis.kill();
       await sut.redis.restart();
-      return { atMs, fault: sc.fault, target: 'redis-server' };
+      return { atMs, fault: sc.fault, target: 'redis-server', delivered: true };
     case 'audit-flood': {
       const n = 2_000;
       log(`+${atMs} ms flood the audit stream with ${n} events`);
@@ -205,7 +208,7 @@ async function inject(
         pending.push(sut.client.publishDurable(auditSubject('chaos'), env).catch(() => undefined));
       }
       await Promise.all(pending);
-      return { atMs, fault: sc.fault, target: 'ledger-writer' };
+      return { atMs, fault: sc.fault, target: 'ledger-writer', delivered: true };
     }
   }
 }
@@ -215,7 +218,7 @@ export function formatReport(r: ChaosReport): string {
   const lines = [`scenario ${r.scenario} seed ${r.seed}: ${r.ok ? 'PASS' : 'FAIL'}`];
   for (const i of r.injected) {
     lines.push(
-      `  injected +${i.atMs} ms ${i.fault} ${i.target}${i.pid ? ` (pid ${i.pid})` : ''}${i.recoveredMs !== undefined ? ` → replacement up in ${i.recoveredMs} ms` : ''}`,
+      `  injected +${i.atMs} ms ${i.fault} ${i.target}${i.delivered ? '' : ' (not delivered)'}${i.pid ? ` (pid ${i.pid})` : ''}${i.recoveredMs !== undefined ? ` → replacement up in ${i.recoveredMs} ms` : ''}`,
     );
   }
   lines.push(

@@ -106,7 +106,12 @@ export async function commandCheckpoint(argv: string[]): Promise<number> {
           part(bus, ACTOR_KIND.checkpoint, { type: 'checkpoint.get.v1', body: {} }, 'checkpoint.v1'),
           part(bus, ACTOR_KIND.workStatus, { type: 'status.query.v1', body: {} }, 'status.dashboard.v1'),
           part(bus, ACTOR_KIND.memory, { type: 'memory.stats.v1', body: {} }, 'memory.stats.result.v1'),
-          part(bus, ACTOR_KIND.ledgerWriter, { type: 'ledger.head.v1', body: {} }, 'ledger.checkpoint.v1'),
+          part(
+            bus,
+            ACTOR_KIND.ledgerWriter,
+            { type: 'ledger.head.v1', body: { fresh: true } },
+            'ledger.checkpoint.v1',
+          ),
         ]);
         const body = (p: { ok: boolean; reply?: { body: unknown }; error?: unknown }) =>
           p.ok ? p.reply?.body : { error: p.error };

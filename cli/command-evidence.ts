@@ -18,7 +18,13 @@ import {
   verifyEvidence,
 } from '../actors/ledger/index.ts';
 import { Bus } from '../bus/index.ts';
-import { ConfigError, EvidenceInvalidError, GovError, NotFoundError } from '../protocols/index.ts';
+import {
+  ConfigError,
+  EvidenceInvalidError,
+  GovError,
+  NotFoundError,
+  ACTOR_KIND,
+} from '../protocols/index.ts';
 import { serviceSubject } from '../protocols/index.ts';
 import { cliPublicKey, ledgerCliOptions, ledgerPath } from './command-ledger.ts';
 
@@ -66,7 +72,10 @@ async function evidenceExport(argv: string[]): Promise<number> {
     }
     const bus = await Bus.connect({ servers: natsUrl, name: `agov-evidence-${process.pid}` });
     try {
-      await bus.ask(serviceSubject('ledger-writer'), { type: 'ledger.head.v1', body: { fresh: true } });
+      await bus.ask(serviceSubject(ACTOR_KIND.ledgerWriter), {
+        type: 'ledger.head.v1',
+        body: { fresh: true },
+      });
     } finally {
       await bus.close();
     }

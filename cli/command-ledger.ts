@@ -33,7 +33,7 @@ import {
 } from '../actors/witness/index.ts';
 import { DEFAULT_LEDGER_PUBLIC_KEY_FILE, defaultLedgerPath } from '../actors/ledger/index.ts';
 import { Bus } from '../bus/index.ts';
-import { ConfigError } from '../protocols/index.ts';
+import { ConfigError, ACTOR_KIND } from '../protocols/index.ts';
 import { obsSubject, serviceSubject } from '../protocols/index.ts';
 
 export const LEDGER_USAGE = `agov ledger <command> [--db PATH] [--key PATH] [--fingerprint sha256:HEX]
@@ -373,7 +373,7 @@ function stopSignal() {
 /** `tail --follow` over the bus: the last n entries, then each batch the writer announces on the feed. */
 async function followOverBus(natsUrl: string, n: number, json: boolean): Promise<number> {
   const bus = await Bus.connect({ servers: natsUrl, name: `agov-ledger-tail-${process.pid}` });
-  const svc = serviceSubject('ledger-writer');
+  const svc = serviceSubject(ACTOR_KIND.ledgerWriter);
   let next = 0;
   let busy: Promise<void> = Promise.resolve();
   const drain = async () => {

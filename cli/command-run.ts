@@ -195,7 +195,7 @@ async function withRuns<T>(
   const services = await resolveServices({ dataDir: env.dataDir, need: { nats: true, redis: false } });
   const client = await Bus.connect({ servers: services.natsUrl, name: 'agov-cli' });
   try {
-    const store = await RunStore.open(client.nc);
+    const store = await RunStore.open(client);
     return await fn({
       async list(status, limit) {
         return (await store.all())

@@ -69,6 +69,31 @@ export const COMMANDS: readonly CommandDef[] = [
     run: async (a) => (await import('./command-agents.ts')).commandAgents(a),
   },
   {
+    name: 'agent',
+    summary: 'enroll an external agent (writes its .creds file) or revoke its credentials',
+    usage: `agov agent enroll --id ID --tier T0|T1|T2 [--team T] [--out FILE] [--ttl-hours N]
+agov agent revoke --id ID
+
+  enroll: mints the agent's NATS credential from the keys under <data dir>/nats-auth, with exactly
+  its tier's permissions (docs/security.md), and writes it as a .creds file (mode 0600, default
+  agent-ID.creds). The agent connects with it and inboxPrefix _INBOX.agent-ID.
+  revoke: revokes every credential enrolled for ID; with NATS_URL set, on the running server at once
+  (its connections are dropped and refused from then on).
+`,
+    run: async (a) => (await import('./command-credentials.ts')).commandAgent(a),
+  },
+  {
+    name: 'creds',
+    summary: 'write a read-only observer (or operator client) NATS credential',
+    usage: `agov creds observer|client [--name N] [--out FILE]
+
+  observer: may subscribe to the JSON feed (gov.obs.>) and nothing else:
+    nats sub --creds observer-N.creds 'gov.obs.>'
+  client: the operator CLI's rights (ask services and actors, read the feed).
+`,
+    run: async (a) => (await import('./command-credentials.ts')).commandCreds(a),
+  },
+  {
     name: 'teams',
     summary: 'the live supervision tree: each actor’s state and restarts (NATS_URL)',
     usage: `agov teams [--json] [--root ID]

@@ -2,6 +2,7 @@
  * `agov`: the command line of agent-governance. Each subcommand lives in its own module; the table of
  * commands, their one-line summaries and their usage texts is cli/commands.ts.
  */
+import { readEnvironment } from '../infra/environment.ts';
 import { GovError, toGovError } from '../protocols/index.ts';
 import { COMMANDS, overview, usageOf, wantsHelp } from './commands.ts';
 
@@ -21,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(await usageOf(def));
     return 0;
   }
+  const { registerCliCredentials } = await import('./cli-credentials.ts');
+  registerCliCredentials(readEnvironment(), process.env);
   return def.run(rest);
 }
 

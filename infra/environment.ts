@@ -7,6 +7,9 @@
  * | variable | meaning |
  * | --- | --- |
  * | `NATS_URL`, `REDIS_URL`, `VAULT_ADDR` + `VAULT_TOKEN` | use these services instead of embedded ones |
+ * | `NATS_CREDS` | a `.creds` file: the NATS credential a CLI process joins NATS_URL with |
+ * | `AGOV_NATS_CREDS` | `.creds` text a process supervisor gives its child (removed once read) |
+ * | `AGOV_NATS_ISSUER_SEED` | the key a supervisor process mints its children's credentials with (removed once read) |
  * | `AGOV_DATA_DIR` | the data folder (default `.data`) |
  * | `AGOV_TEAMS` | the teams file `agov up` / `agov run` start |
  * | `AGOV_HTTP_PORT`, `AGOV_HTTP_HOST` | the gateway's listen address |
@@ -29,6 +32,9 @@ export interface Environment {
   redisUrl?: string;
   vaultAddr?: string;
   vaultToken?: string;
+  natsCredsFile?: string;
+  natsCreds?: string;
+  natsIssuerSeed?: string;
   dataDir?: string;
   teamsFile?: string;
   httpPort?: string;
@@ -60,6 +66,9 @@ export function readEnvironment(
     redisUrl: value(env.REDIS_URL),
     vaultAddr: value(env.VAULT_ADDR),
     vaultToken: value(env.VAULT_TOKEN),
+    natsCredsFile: value(env.NATS_CREDS),
+    natsCreds: value(env.AGOV_NATS_CREDS),
+    natsIssuerSeed: value(env.AGOV_NATS_ISSUER_SEED),
     dataDir: value(env.AGOV_DATA_DIR),
     teamsFile: value(env.AGOV_TEAMS),
     httpPort: value(env.AGOV_HTTP_PORT),

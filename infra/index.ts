@@ -8,3 +8,4 @@ export * from './nats-server.ts';
 export * from './redis-server.ts';
 export * from './services.ts';
 export * from './vault-dev-server.ts';
+export * from './keyed-lock.ts';

@@ -165,3 +165,8 @@ export function isKnownSubject(subject: string): boolean {
   if (family === 'sys' && !['hb', 'started', 'exit'].includes(rest[0] ?? '')) return false;
   return arity === Number.POSITIVE_INFINITY ? rest.length >= 1 : rest.length === arity;
 }
+
+/** A feed token for a value that may not be one (an accessor from a foreign Vault, an odd run id). */
+export function feedToken(value: string | undefined): string {
+  return value && isSubjectToken(value) ? value : 'unknown';
+}

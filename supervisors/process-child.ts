@@ -7,7 +7,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { BusCredentials } from '../bus/bus-options.ts';
 import { childEnvironment, readEnvironment } from '../infra/index.ts';
+import { formatCredsText } from '../infra/nats-auth/index.ts';
 
 export interface ProcessExit {
   code: number | null;
@@ -30,6 +32,13 @@ export interface ProcessChildOptions {
   kind: string;
   id: string;
   natsUrl: string;
+  /** The child's own NATS credential, passed as `.creds` text in AGOV_NATS_CREDS (never on argv). */
+  credentials?: BusCredentials;
+  /**
+   * For a supervisor in its own process: the key it mints its children's credentials with
+   * (AGOV_NATS_ISSUER_SEED, removed from its environment as soon as it is read).
+   */
+  issuerSeed?: string;
   args?: Record<string, unknown>;
   heartbeatMs?: number;
   /** Environment given to the child over this process's own (credentials, settings of its spec). */
@@ -86,6 +95,8 @@ export function spawnProcessChild(options: ProcessChildOptions): ProcessChild {
     env: childEnvironment({
       ...options.env,
       NATS_URL: options.natsUrl,
+      AGOV_NATS_CREDS: options.credentials?.kind === 'jwt' ? formatCredsText(options.credentials) : '',
+      AGOV_NATS_ISSUER_SEED: options.issuerSeed ?? '',
       AGOV_ACTOR_ARGS: JSON.stringify(options.args ?? {}),
       AGOV_EXIT_WITH_PARENT: '1',
     }),

@@ -46,6 +46,8 @@ import {
 import { HeartbeatWatchdog } from './heartbeat-watchdog.ts';
 import { askSupervisorTree } from './supervisor-tree.ts';
 import { type ProcessChild, spawnProcessChild } from './process-child.ts';
+import { issuerSeedFor } from '../infra/nats-auth/index.ts';
+import { childCredentials, childPrincipal } from './child-credentials.ts';
 import {
   type ChildExitReason,
   initSupervisor,
@@ -286,6 +288,13 @@ class SupervisorRuntime {
   ): Promise<Running> {
     const busOptions = { ...this.ctx.busOptions } as Record<string, unknown>;
     delete busOptions.name;
+    // Each child connects as itself, with exactly the rights of its kind (or tier) — never ours.
+    const credentials = await childCredentials(
+      this.ctx.busOptions.servers,
+      this.ctx.busOptions.credentials,
+      childPrincipal(kind, actorId, start.kind === 'supervisor' ? undefined : start.args),
+    );
+    busOptions.credentials = credentials;
     if (start.kind === 'process') {
       const timeoutMs = this.args.processStartTimeoutMs;
       let timer: NodeJS.Timeout | undefined;
@@ -310,6 +319,8 @@ class SupervisorRuntime {
         kind,
         id: actorId,
         natsUrl: this.ctx.busOptions.servers,
+        credentials,
+        ...(kind === 'supervisor' ? { issuerSeed: issuerSeedFor(this.ctx.busOptions.servers) } : {}),
         args: { ...inherited, ...start.args },
         heartbeatMs: this.heartbeatMs,
         // Applied to every incarnation: a restart is a new process, spawned at the spec's priority.

@@ -9,6 +9,7 @@
  * Children learn where the services are from their child spec (start arguments; a process child's
  * spec may add environment variables): nothing here edits `process.env`.
  */
+import { childCredentials, childPrincipal } from '../supervisors/child-credentials.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -131,7 +132,7 @@ export async function startSystem(options: StartSystemOptions = {}): Promise<Run
       name: options.clientName ?? 'agov-cli',
       ...(options.askTimeoutMs ? { askTimeoutMs: options.askTimeoutMs } : {}),
     });
-    if (options.streams !== false) await ensureStreams(client.nc);
+    if (options.streams !== false) await ensureStreams(client);
     const spec = rootSpec(options, services);
     if (spec) {
       root = await runActor(await loadActorKind(ACTOR_KIND.supervisor), {
@@ -141,7 +142,15 @@ export async function startSystem(options: StartSystemOptions = {}): Promise<Run
           ...(options.heartbeatMs ? { childHeartbeatMs: options.heartbeatMs } : {}),
           ...(options.missedBeats ? { missedBeats: options.missedBeats } : {}),
         },
-        bus: { servers: services.natsUrl },
+        bus: {
+          servers: services.natsUrl,
+          // The root connects as a supervisor, not as this process's admin; it mints its children's.
+          credentials: await childCredentials(
+            services.natsUrl,
+            undefined,
+            childPrincipal(ACTOR_KIND.supervisor, spec.id, {}),
+          ),
+        },
         ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
       });
     }

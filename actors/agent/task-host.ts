@@ -89,6 +89,8 @@ export const AGENT_ENV_DENYLIST = [
   'AGOV_API_KEYS',
   'NATS_PASSWORD',
   'NATS_CREDS',
+  'AGOV_NATS_CREDS',
+  'AGOV_NATS_ISSUER_SEED',
 ] as const;
 
 function agentEnvWithoutSecrets(env: Readonly<Record<string, string | undefined>>) {

@@ -73,7 +73,7 @@ export async function gatherCheckpoint(bus: Bus, o: GatherOptions, now: () => nu
     ask(
       'ledger',
       serviceSubject(ACTOR_KIND.ledgerWriter),
-      { type: 'ledger.head.v1', body: {} },
+      { type: 'ledger.head.v1', body: { fresh: true } },
       'ledger.checkpoint.v1',
     ),
     ask(

@@ -27,19 +27,19 @@ import {
   type SerializedError,
   serializeError,
 } from '../../protocols/index.ts';
-import { AUDIT_STREAM } from '../../bus/index.ts';
-import { actorInbox, allErrors, auditSubject, serviceQueue, serviceSubject } from '../../protocols/index.ts';
+import { AUDIT_STREAM, consumeRunEvents, publishFeedAndAudit, type RunEventInfo } from '../../bus/index.ts';
+import {
+  actorInbox,
+  allErrors,
+  auditSubject,
+  feedToken,
+  serviceQueue,
+  serviceSubject,
+} from '../../protocols/index.ts';
 import { buildHandoffReport } from './handoff-report.ts';
 import { HandoffStore } from './handoff-store.ts';
-import { type ActorContext, defineActorKind } from '../runtime/index.ts';
-import {
-  answerErrors,
-  consumeRunEvents,
-  feedToken,
-  KeyedLock,
-  publishGovernanceEvent,
-  type RunEventInfo,
-} from '../token/index.ts';
+import { KeyedLock } from '../../infra/index.ts';
+import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
 import {
   type BudgetMonitorArgs,
   BudgetMonitorArgsSchema,
@@ -79,7 +79,7 @@ export class BudgetMonitor {
   }
 
   private emitBudget(body: BodyOf<'budget.event.v1'>) {
-    return publishGovernanceEvent(this.ctx.bus, ['budget', feedToken(body.runId)], 'budget', {
+    return publishFeedAndAudit(this.ctx.bus, ['budget', feedToken(body.runId)], 'budget', {
       type: 'budget.event.v1',
       body,
       run: body.runId,
@@ -205,7 +205,7 @@ export class BudgetMonitor {
     };
     try {
       const reply = await this.ctx.bus.ask(
-        serviceSubject('token-authority'),
+        serviceSubject(ACTOR_KIND.tokenAuthority),
         {
           type: 'token.revoke.v1',
           body: { runId, reason: 'budget-exhausted', by: this.ctx.address, suspendAgents: true },
@@ -243,7 +243,7 @@ export class BudgetMonitor {
     const diagnostic: { pipeline: string; runId?: string; error?: SerializedError } = { pipeline };
     try {
       const reply = await this.ctx.bus.ask(
-        serviceSubject('orchestrator'),
+        serviceSubject(ACTOR_KIND.orchestrator),
         {
           type: 'run.request.v1',
           body: {
@@ -309,7 +309,7 @@ export class BudgetMonitor {
       },
     });
     await this.handoffs.put(handoff);
-    await publishGovernanceEvent(this.ctx.bus, ['handoff', feedToken(runId)], 'handoff', {
+    await publishFeedAndAudit(this.ctx.bus, ['handoff', feedToken(runId)], 'handoff', {
       type: 'handoff.ready.v1',
       body: {
         reportId: handoff.reportId,
@@ -426,7 +426,7 @@ export const budgetMonitorKind = defineActorKind({
         { subject: serviceSubject(SERVICE_NAME.handoff), queue: serviceQueue(SERVICE_NAME.handoff) },
       ],
       status: () => ({ counted: monitor.counted, breaches: monitor.breaches }),
-      handle: (env, inc) => answerErrors(ctx, inc, () => monitor.handle(env, inc.subject)),
+      handle: (env, inc) => refusing(() => monitor.handle(env, inc.subject)),
       async stop() {
         await consumer?.stop();
         redis.disconnect();

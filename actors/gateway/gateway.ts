@@ -50,7 +50,7 @@ export const gatewayKind = defineActorKind({
         'no API keys configured (apiKeys, AGOV_API_KEYS, AGOV_API_KEYS_FILE): every /api route answers 401',
       );
     await ensureStreams(
-      ctx.bus.nc,
+      ctx.bus,
       streamDeclarations().filter((d) => d.name === AUDIT_STREAM),
     );
     const metrics = new GatewayMetrics();

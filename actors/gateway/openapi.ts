@@ -132,6 +132,7 @@ export function openApiDocument(routes: readonly AnyRoute[] = gatewayRoutes()): 
       { name: 'pipeline', description: "A run's token and error budget" },
       { name: 'observability', description: 'Handoff reports, violations, diagnostics' },
       { name: 'agents', description: 'The agent fleet' },
+      { name: 'context', description: 'Checkpoints, work status and external memory (docs/context.md)' },
       { name: 'ledger', description: "The audit ledger's trust anchor: signing key and latest checkpoint" },
       { name: 'system', description: 'Health, metrics, this document' },
     ],

@@ -28,22 +28,18 @@
 import { ACTOR_KIND } from '../../protocols/index.ts';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { JsMsg } from '@nats-io/jetstream';
-import type { ConsumerMessages } from '@nats-io/jetstream';
-import { AUDIT_STREAM, ensureConsumer, ensureStreams, ledgerWriterConsumer } from '../../bus/index.ts';
+import { type Consuming, ensureStreams, type JsMsg, ledgerWriterConsumer } from '../../bus/index.ts';
 import type { TimerHandle } from '../../infra/index.ts';
 import type { Envelope, OutMessage } from '../../protocols/index.ts';
-import { headers as natsHeaders } from '@nats-io/transport-node';
 import {
   ConfigError,
   GovError,
   InvalidMessageError,
   LedgerStoreError,
   NotFoundError,
-  errorToHeaders,
   toGovError,
 } from '../../protocols/index.ts';
-import { defineActorKind } from '../runtime/index.ts';
+import { defineActorKind, refuse } from '../runtime/index.ts';
 import { auditEventFromEnvelope } from './audit-event-mapping.ts';
 import type { AuditEvent } from './canonical.ts';
 import {
@@ -183,7 +179,7 @@ export const ledgerWriterKind = defineActorKind({
     let flushScheduled = false;
     /** Batches committed and waiting for their fsync before their acks go out. */
     const awaitingDisk = new Set<Promise<void>>();
-    let messages: ConsumerMessages | undefined;
+    let messages: Consuming | undefined;
     let timer: TimerHandle | undefined;
 
     const publishCheckpoint = (cp: SignedCheckpoint) => {
@@ -346,17 +342,15 @@ export const ledgerWriterKind = defineActorKind({
     };
 
     try {
-      await ensureStreams(bus.nc);
-      await ensureConsumer(
-        bus.nc,
+      await ensureStreams(bus);
+      const consumer = await bus.consumer(
         ledgerWriterConsumer({
           durable: settings.consumer,
           ackWaitMs: settings.ackWaitMs,
           maxAckPending: settings.maxAckPending,
         }),
       );
-      const consumer = await bus.jetstream().consumers.get(AUDIT_STREAM, settings.consumer);
-      messages = await consumer.consume({ max_messages: settings.batchMaxEntries, callback: onMessage });
+      messages = await consumer.consume(settings.batchMaxEntries, onMessage);
     } catch (err) {
       store.close();
       throw err;
@@ -365,17 +359,10 @@ export const ledgerWriterKind = defineActorKind({
       if (closed || stopping) return;
       ctx.crash(err ?? new LedgerStoreError('the AUDIT consumer stopped unexpectedly'));
     });
-    void (async () => {
-      for await (const s of messages.status()) {
-        if (
-          s.type === 'heartbeats_missed' ||
-          s.type === 'consumer_not_found' ||
-          s.type === 'stream_not_found'
-        ) {
-          log.warn('audit consumer', { status: s.type });
-        }
-      }
-    })().catch(() => {});
+    messages.onStatus((type) => {
+      if (type === 'heartbeats_missed' || type === 'consumer_not_found' || type === 'stream_not_found')
+        log.warn('audit consumer', { status: type });
+    });
 
     if (settings.checkpointIntervalMs > 0) {
       timer = clock.setInterval(() => {
@@ -462,10 +449,10 @@ export const ledgerWriterKind = defineActorKind({
       ],
       status: () => ({ size: store.size, signedSize: store.latestCheckpoint()?.size ?? 0, ...counts }),
       /**
-       * A query that fails (no such entry, no checkpoint of that size) is answered with its typed error
-       * without crashing the writer; the runtime's ack that follows is ignored by the asker.
+       * A query that fails (no such entry, no checkpoint of that size) is refused with its typed error
+       * without crashing the writer.
        */
-      async handle(env, ictx) {
+      async handle(env) {
         try {
           // Answers never show what is not on disk yet (an entry or a signed head a power loss could undo).
           store.syncNow();
@@ -476,12 +463,7 @@ export const ledgerWriterKind = defineActorKind({
               ? new InvalidMessageError(err.message, { cause: err })
               : toGovError(err);
           bus.metrics.inc(`ledger.query.refused.${error.code}`);
-          if (ictx.reply) {
-            const h = natsHeaders();
-            for (const [k, v] of Object.entries(errorToHeaders(error))) h.set(k, v);
-            bus.nc.publish(ictx.reply, new Uint8Array(0), { headers: h });
-          }
-          return undefined;
+          return refuse(error);
         }
       },
       async stop() {
@@ -489,7 +471,7 @@ export const ledgerWriterKind = defineActorKind({
         stopping = true;
         if (timer) clock.clear(timer);
         try {
-          await messages?.close();
+          await messages?.stop();
         } catch {
           // connection already gone
         }

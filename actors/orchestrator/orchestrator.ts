@@ -16,7 +16,7 @@
  */
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { headers as natsHeaders, type Subscription } from '@nats-io/transport-node';
+import type { Subscription } from '@nats-io/transport-node';
 import type { IncomingContext } from '../../bus/bus.ts';
 import { ensureStreams } from '../../bus/streams.ts';
 import type { TimerHandle } from '../../infra/clock.ts';
@@ -24,14 +24,14 @@ import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import {
   AgentLostError,
-  errorToHeaders,
   GovError,
   NoRespondersError,
   NotFoundError,
   serializeError,
+  toGovError,
 } from '../../protocols/errors.ts';
 import { AgentStateSchema } from '../../protocols/messages/agent.ts';
-import type { TaskOf } from '../../protocols/pipeline/index.ts';
+import { assertAdmissible, type ResolvedPipeline, type TaskOf } from '../../protocols/pipeline/index.ts';
 import {
   actorInbox,
   agentRegisterSubject,
@@ -40,10 +40,10 @@ import {
   parseActorSubject,
   resultsSubject,
 } from '../../protocols/subjects.ts';
-import type { ActorBehavior, ActorContext } from '../runtime/actor-kind.ts';
-import { defineActorKind } from '../runtime/actor-kind.ts';
+import type { ActorBehavior, ActorContext, Refusal } from '../runtime/actor-kind.ts';
+import { defineActorKind, refuse } from '../runtime/actor-kind.ts';
 import { AgentDirectory } from './dispatcher/agent-selection.ts';
-import { JsPublisher } from './js-publisher.ts';
+import { JsPublisher } from '../../bus/index.ts';
 import { Outbox } from './outbox.ts';
 import {
   DEFAULT_AUDIT_DRAIN_MS,
@@ -60,7 +60,7 @@ import {
   type OrchestratorArgs,
   OrchestratorArgsSchema,
 } from './options.ts';
-import { childPipeline, requestPipeline } from './pipeline-source.ts';
+import { childPipeline, pipelineLoader, requestPipeline } from './pipeline-source.ts';
 import {
   dispatchable,
   type Effect,
@@ -645,21 +645,15 @@ class Orchestrator {
   // ---- messages -------------------------------------------------------------------------------
 
   /**
-   * Handles one message. A request that fails (invalid pipeline, unknown run) is answered with its
-   * typed error without crashing the actor; the runtime's own ack that follows is ignored by the
-   * asker, who takes the first reply.
+   * Handles one message. A request that fails (invalid pipeline, unknown run) is refused with its
+   * typed error without crashing the actor; the runtime sends that one reply.
    */
-  async handle(env: Envelope, ictx: IncomingContext): Promise<OutMessage | undefined> {
+  async handle(env: Envelope, ictx: IncomingContext): Promise<OutMessage | Refusal | undefined> {
     try {
       return await this.handleMessage(env, ictx.subject, ictx.reply !== undefined);
     } catch (err) {
       this.ctx.log.info('request refused', { type: env.type, error: String(err) });
-      if (ictx.reply) {
-        const h = natsHeaders();
-        for (const [k, v] of Object.entries(errorToHeaders(err))) h.set(k, v);
-        this.ctx.bus.nc.publish(ictx.reply, new Uint8Array(0), { headers: h });
-      }
-      return undefined;
+      return refuse(toGovError(err));
     }
   }
 
@@ -671,6 +665,13 @@ class Orchestrator {
     switch (env.type) {
       case 'run.request.v1': {
         const pipeline = await requestPipeline(env.body);
+        // Admission: nothing the run can reach (children, diagnostics, token policies) above the caller.
+        await assertAdmissible(
+          pipeline as unknown as ResolvedPipeline,
+          env.body.callerTier ?? 'T2',
+          pipelineLoader(this.settings.pipelinesDir),
+          env.body.requestedBy ?? env.from,
+        );
         const now = this.now;
         const run = newRun({
           runId: newRunId(now),
@@ -918,9 +919,9 @@ export const orchestratorKind = defineActorKind({
   args: OrchestratorArgsSchema,
   async start(ctx) {
     const settings = ctx.args;
-    await ensureStreams(ctx.bus.nc);
+    await ensureStreams(ctx.bus);
     const publisher = new JsPublisher(ctx.bus.replies(), DEFAULT_JS_ACK_TIMEOUT_MS);
-    const store = await RunStore.open(ctx.bus.nc, settings.bucket, publisher);
+    const store = await RunStore.open(ctx.bus, settings.bucket, publisher);
     const outbox = new Outbox();
     const events = new RunEvents(ctx.bus, publisher, ctx.clock, ctx.log, DEFAULT_AUDIT_RETRY_MS, outbox);
     const o = new Orchestrator(ctx, store, events, settings, outbox);

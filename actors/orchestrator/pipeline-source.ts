@@ -5,12 +5,16 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { PipelineInvalidError } from '../../protocols/errors.ts';
 import {
+  checkPipelineName,
+  checkPipelineRef,
   type ConcretePipeline,
   formatDiagnostic,
+  type LoadPipeline,
+  type PipelineRef,
   INLINE_FILE,
   instantiatePipeline,
   parsePipeline,
@@ -74,43 +78,85 @@ export async function requestPipeline(body: {
   return compilePipeline(text, file, body.params);
 }
 
+/**
+ * Folders a reference of `parent` may resolve in: the folder of the parent's own file (when it was
+ * read from one) and the configured pipelines folder. Never the working directory: an inline pipeline
+ * (sent as text) reaches only the pipelines folder.
+ */
+export function pipelineDirs(parent: { file?: string }, pipelinesDir?: string): string[] {
+  const dirs: string[] = [];
+  const own = parent.file?.split('#')[0];
+  if (own && own !== INLINE_FILE) dirs.push(dirname(resolve(own)));
+  if (pipelinesDir) dirs.push(resolve(pipelinesDir));
+  return dirs;
+}
+
+/**
+ * The file a reference names, looked up only inside `dirs`: a `file` (relative, no `..`:
+ * checkPipelineRef) or a `name` (`<name>.yaml|.yml`). Undefined when there is none.
+ * @throws PolicyViolationError for an absolute or escaping reference.
+ */
+export function findPipelineFile(ref: PipelineRef, dirs: readonly string[]): string | undefined {
+  const candidates: string[] = [];
+  if (ref.file !== undefined) {
+    checkPipelineRef(ref.file);
+    for (const dir of dirs) candidates.push(resolve(dir, ref.file));
+  } else if (ref.name !== undefined) {
+    checkPipelineName(ref.name);
+    for (const dir of dirs)
+      for (const ext of ['.yaml', '.yml']) candidates.push(join(dir, `${ref.name}${ext}`));
+  }
+  return candidates.find((f) => dirs.some((d) => !relative(d, f).startsWith('..')) && existsSync(f));
+}
+
+/** The loader admission walks child pipelines with (protocols/pipeline/effective-tier.ts). */
+export function pipelineLoader(pipelinesDir?: string): LoadPipeline {
+  return async (ref, from) => {
+    const file = findPipelineFile(ref, pipelineDirs(from, pipelinesDir));
+    if (!file) return undefined;
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    const parsed = parsePipeline(text, file);
+    return parsed.ok ? parsed.pipeline : undefined;
+  };
+}
+
 /** The child pipeline a `pipeline` task of `parent` starts. */
 export async function childPipeline(
   parent: ConcretePipeline,
   task: TaskOf<'pipeline'>,
   pipelinesDir?: string,
 ): Promise<ConcretePipeline> {
-  const baseDir = parent.file ? dirname(resolve(parent.file)) : process.cwd();
-  if (task.file !== undefined) {
-    const file = resolve(baseDir, task.file);
-    return compilePipeline(await readText(file), file, task.params);
-  }
-  const name = task.name!;
-  const template = parent.templates[name];
-  if (template) {
+  if (task.name !== undefined && parent.templates[task.name]) {
     // A template of the parent's file, run as a pipeline of its own.
-    const doc = {
-      name: `${parent.name}.${name}`,
-      version: parent.version,
-      parameters: template.parameters,
-      templates: parent.templates,
-      stages: template.stages,
-    };
-    return compilePipeline(stringify(doc), `${parent.file ?? INLINE_FILE}#${name}`, task.params);
+    return compilePipeline(
+      stringify(templateDoc(parent, task.name)),
+      `${parent.file ?? INLINE_FILE}#${task.name}`,
+      task.params,
+    );
   }
-  const dirs = [baseDir, ...(pipelinesDir ? [resolve(pipelinesDir)] : [])];
-  for (const dir of dirs) {
-    for (const ext of ['.yaml', '.yml']) {
-      const file = join(dir, `${name}${ext}`);
-      if (existsSync(file)) return compilePipeline(await readText(file), file, task.params);
-    }
+  const dirs = pipelineDirs(parent, pipelinesDir);
+  const file = findPipelineFile(task, dirs);
+  if (!file) {
+    const what =
+      task.file !== undefined ? `file ${JSON.stringify(task.file)}` : `pipeline named "${task.name}"`;
+    throw new PipelineInvalidError(
+      `no ${what}: not a template of ${parent.name} nor a file in ${dirs.join(', ') || '(no pipelines folder configured)'}`,
+      { details: { ...(task.file !== undefined ? { file: task.file } : { name: task.name }) } },
+    );
   }
-  throw new PipelineInvalidError(
-    `no pipeline named "${name}": not a template of ${parent.name} nor a file in ${dirs.join(', ')}`,
-    {
-      details: { name },
-    },
-  );
+  return compilePipeline(await readText(file), file, task.params);
+}
+
+function templateDoc(parent: ConcretePipeline, name: string) {
+  const template = parent.templates[name]!;
+  return {
+    name: `${parent.name}.${name}`,
+    version: parent.version,
+    parameters: template.parameters,
+    templates: parent.templates,
+    stages: template.stages,
+  };
 }
 
 async function readText(file: string): Promise<string> {

@@ -4,13 +4,14 @@
  * can join (docs/orchestrator.md, "Writing an agent"), runs the harmless task kinds (noop, sleep,
  * fail), and stands in for the agent actor in tests, benches and `agov run` when that kind is absent.
  *
+ * Credentials: a `.creds` file for an agent of its tier, and `inboxPrefix` `_INBOX.agent-<id>`.
  * Protocol: announce on `gov.agents.register`, heartbeat on `gov.sys.hb.agent.<id>` with a `status`,
  * answer `agent.task.assign.v1` on `gov.actor.agent.<id>` with `agent.task.accepted.v1` (or an error
  * in `Gov-Error-*` headers), then tell progress and one result to the assign's `replyTo`.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { connect, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { unpack } from 'msgpackr';
 
 type Tier = 'T0' | 'T1' | 'T2';
@@ -19,6 +20,11 @@ const TIER_RANK: Record<Tier, number> = { T0: 0, T1: 1, T2: 2 };
 export interface PlainAgentOptions {
   servers: string;
   id: string;
+  /**
+   * The agent's `.creds` file text (`agov agent enroll` writes one): a user JWT whose permissions
+   * are its tier's (docs/security.md). The server accepts no connection without one.
+   */
+  creds: string;
   tier?: Tier;
   role?: string;
   team?: string;
@@ -57,7 +63,13 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
   const tier = options.tier ?? 'T1';
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const from = `gov.actor.agent.${id}`;
-  const nc: NatsConnection = await connect({ servers: options.servers, name: from });
+  const nc: NatsConnection = await connect({
+    servers: options.servers,
+    name: from,
+    authenticator: credsAuthenticator(enc.encode(options.creds)),
+    // The only reply inbox an agent's credential may subscribe to.
+    inboxPrefix: `_INBOX.agent-${id}`,
+  });
   const startedAt = Date.now();
   const started: AssignBody[] = [];
   let current: { body: AssignBody; timer?: NodeJS.Timeout; began: number } | undefined;

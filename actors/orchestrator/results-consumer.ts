@@ -10,8 +10,12 @@
  * orchestrator died) is delivered again; a duplicate result is ignored by taskId.
  */
 import { randomUUID } from 'node:crypto';
-import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import { ensureConsumer, orchestratorResultsConsumer, RESULTS_STREAM } from '../../bus/streams.ts';
+import {
+  type Consuming,
+  type DurableConsumer,
+  type JsMsg,
+  orchestratorResultsConsumer,
+} from '../../bus/index.ts';
 import type { OutMessage } from '../../protocols/envelope.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
 import { DEFAULT_RESULTS_FETCH_EXPIRES_MS } from './options.ts';
@@ -28,12 +32,12 @@ export interface ResultsConsumerSettings {
 export class ResultsConsumer {
   /** Envelope id given in our mailbox → the JetStream message to ack. */
   private readonly unsettled = new Map<string, JsMsg>();
-  private messages: ConsumerMessages | undefined;
+  private messages: Consuming | undefined;
   private closed = false;
 
   private constructor(
     private readonly ctx: ActorContext,
-    private readonly consumer: Consumer,
+    private readonly consumer: DurableConsumer,
     private readonly settings: ResultsConsumerSettings,
     private readonly outbox: Outbox,
   ) {}
@@ -44,15 +48,13 @@ export class ResultsConsumer {
     settings: ResultsConsumerSettings,
     outbox: Outbox,
   ): Promise<ResultsConsumer> {
-    await ensureConsumer(
-      ctx.bus.nc,
+    const consumer = await ctx.bus.consumer(
       orchestratorResultsConsumer({
         durable: settings.durable,
         ackWaitMs: settings.ackWaitMs,
         maxAckPending: settings.maxAckPending,
       }),
     );
-    const consumer = await ctx.bus.jetstream().consumers.get(RESULTS_STREAM, settings.durable);
     return new ResultsConsumer(ctx, consumer, settings, outbox);
   }
 
@@ -62,25 +64,14 @@ export class ResultsConsumer {
    * before any heartbeat that would make their agents look idle without them.
    */
   async start(): Promise<void> {
-    let waiting = (await this.consumer.info()).num_pending;
-    while (waiting > 0 && !this.closed) {
-      const batch = await this.consumer.fetch({
-        max_messages: Math.min(waiting, this.settings.batch),
-        expires: DEFAULT_RESULTS_FETCH_EXPIRES_MS,
-      });
-      let got = 0;
-      for await (const m of batch) {
-        got++;
-        this.take(m);
-      }
-      if (got === 0) break; // taken by another instance meanwhile
-      waiting = (await this.consumer.info()).num_pending;
-    }
+    await this.consumer.backlog(
+      this.settings.batch,
+      (m) => this.take(m),
+      () => this.closed,
+      DEFAULT_RESULTS_FETCH_EXPIRES_MS,
+    );
     if (this.closed) return;
-    this.messages = await this.consumer.consume({
-      max_messages: this.settings.batch,
-      callback: (m) => this.take(m),
-    });
+    this.messages = await this.consumer.consume(this.settings.batch, (m) => this.take(m));
   }
 
   private take(m: JsMsg) {
@@ -125,18 +116,13 @@ export class ResultsConsumer {
   }
 
   private safely(fn: () => void) {
-    if (this.ctx.bus.nc.isClosed()) return; // unacked: delivered again after the ack wait
-    try {
-      fn();
-    } catch (err) {
-      this.ctx.log.warn('results stream ack not sent', { error: String(err) });
-    }
+    this.consumer.settle(this.ctx.log, fn);
   }
 
   /** Stops consuming; results taken but not handled yet are given back at once. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.messages?.close();
+    await this.messages?.stop();
     for (const m of this.unsettled.values()) this.safely(() => m.nak());
     this.unsettled.clear();
   }

@@ -19,8 +19,8 @@ import type { Bus } from '../../bus/bus.ts';
 import type { Clock, TimerHandle } from '../../infra/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { auditSubject, obsSubject } from '../../protocols/subjects.ts';
-import type { JsPublisher } from './js-publisher.ts';
+import { auditSubject } from '../../protocols/subjects.ts';
+import type { JsPublisher } from '../../bus/index.ts';
 import type { Outbox } from './outbox.ts';
 import type { RunEventBody } from './run-machine.ts';
 
@@ -50,7 +50,11 @@ export class RunEvents {
   private pendingTotal = 0;
   private idle: Array<() => void> = [];
   private closed = false;
-  /** Events given to `publish`, wrapped (their timestamp is the state change's) but not sent yet. */
+  /**
+   * Events given to `publish`, wrapped but not sent yet. Their timestamp is the wrap's: `apply` publishes
+   * once the state write that recorded the change is acknowledged, so it trails the state change by that
+   * write's latency (it is not the time of the change itself).
+   */
   private queued: Envelope<'run.event.v1'>[] = [];
 
   constructor(
@@ -110,8 +114,7 @@ export class RunEvents {
 
   private feed(runId: string, bytes: Uint8Array) {
     try {
-      this.bus.nc.publish(obsSubject('run', runId), bytes);
-      this.bus.metrics.inc('emitted');
+      this.bus.publishFeed(['run', runId], bytes);
     } catch (err) {
       this.log.warn('run event not on the feed', { runId, error: String(err) });
     }

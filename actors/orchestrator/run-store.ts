@@ -10,9 +10,8 @@
  * the pipeline, which never changes during a run, is serialized once per pipeline object.
  */
 import { StorageType } from '@nats-io/jetstream';
-import { Bucket, type KV, Kvm } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
-import type { JsPublisher } from './js-publisher.ts';
+import { Bucket, type KV } from '@nats-io/kv';
+import type { Bus, JsPublisher } from '../../bus/index.ts';
 import { DEFAULT_RUNS_BUCKET } from './options.ts';
 import { isTerminalRun, type RunRecord } from './run-machine.ts';
 
@@ -53,13 +52,8 @@ export class RunStore {
   ) {}
 
   /** Opens (declaring it when missing) the bucket; writes go through `publisher` when given, else `kv.put`. */
-  static async open(
-    nc: NatsConnection,
-    bucket = DEFAULT_RUNS_BUCKET,
-    publisher?: JsPublisher,
-  ): Promise<RunStore> {
-    // Kvm.create opens the bucket when it exists with the same settings, so it is safe from every process.
-    const kv = await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File });
+  static async open(bus: Bus, bucket = DEFAULT_RUNS_BUCKET, publisher?: JsPublisher): Promise<RunStore> {
+    const kv = await bus.keyValue(bucket, { history: 1, storage: StorageType.File });
     return new RunStore(kv, kv instanceof Bucket ? publisher : undefined);
   }
 

@@ -3,7 +3,7 @@ import type { Clock } from '../../infra/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { MessageType } from '../../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import type { GovError } from '../../protocols/errors.ts';
+import { type GovError, toGovError } from '../../protocols/errors.ts';
 import type { BusOptions } from '../../bus/bus-options.ts';
 import type { z } from 'zod';
 
@@ -44,6 +44,19 @@ export class Refusal {
 /** @example if (!allowed) return refuse(new TierForbiddenError('T0 may not run exec')); */
 export function refuse(error: GovError): Refusal {
   return new Refusal(error);
+}
+
+/**
+ * Runs a handler whose failures are the asker's business, not a crash: any error it throws becomes a
+ * refusal (the asker gets the typed error, a failed tell is dead-lettered), and the actor keeps running.
+ * @example handle: (env) => refusing(() => authority.handle(env))
+ */
+export async function refusing<T>(fn: () => Promise<T> | T): Promise<T | Refusal> {
+  try {
+    return await fn();
+  } catch (err) {
+    return refuse(toGovError(err));
+  }
 }
 
 /** A running actor's message handling. Handlers run one at a time, in mailbox order. */

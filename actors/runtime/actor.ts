@@ -352,7 +352,7 @@ export async function runActor<A>(kind: ActorKind<A>, options: RunActorOptions):
       unsubscribeAll();
       mailbox.length = 0;
       await stopBehavior();
-      await bus.nc.close();
+      await bus.abort();
       resolveExit({
         actorId: options.id,
         kind: kind.kind,

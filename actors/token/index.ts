@@ -3,15 +3,6 @@
  * their agents) and the token renewer, their Vault client, stores and options. See docs/governance.md.
  */
 export {
-  answerErrors,
-  consumeRunEvents,
-  feedToken,
-  KeyedLock,
-  publishGovernanceEvent,
-  type RunEventConsumerOptions,
-  type RunEventInfo,
-} from './governance-io.ts';
-export {
   decideRenewal,
   nextRenewalAt,
   type RenewalDecision,

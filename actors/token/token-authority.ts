@@ -17,15 +17,10 @@ import type { Envelope, OutMessage } from '../../protocols/index.ts';
 import { ForbiddenError, NotFoundError, serializeError, toGovError } from '../../protocols/index.ts';
 import type { BodyOf } from '../../protocols/index.ts';
 import type { Tier } from '../../protocols/index.ts';
-import { actorInbox } from '../../protocols/index.ts';
-import { type ActorContext, defineActorKind } from '../runtime/index.ts';
-import {
-  answerErrors,
-  consumeRunEvents,
-  feedToken,
-  KeyedLock,
-  publishGovernanceEvent,
-} from './governance-io.ts';
+import { actorInbox, feedToken } from '../../protocols/index.ts';
+import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
+import { consumeRunEvents, publishFeedAndAudit } from '../../bus/index.ts';
+import { KeyedLock } from '../../infra/index.ts';
 import { toVaultSeconds } from './renewal-schedule.ts';
 import {
   DEFAULT_RUN_TOKEN_MAX_TTL_MS,
@@ -95,7 +90,7 @@ export class TokenAuthority {
   }
 
   private event(msg: BodyOf<'token.event.v1'>) {
-    return publishGovernanceEvent(this.ctx.bus, ['token', feedToken(msg.accessor)], 'token', {
+    return publishFeedAndAudit(this.ctx.bus, ['token', feedToken(msg.accessor)], 'token', {
       type: 'token.event.v1',
       body: msg,
       run: msg.runId,
@@ -525,7 +520,7 @@ export const tokenAuthorityKind = defineActorKind({
     return {
       accepts: ['token.issue.v1', 'token.revoke.v1', 'token.status.v1', 'violation.report.v1'],
       status: () => authority.status(),
-      handle: (env, inc) => answerErrors(ctx, inc, () => authority.handle(env)),
+      handle: (env) => refusing(() => authority.handle(env)),
       async stop() {
         await consumer?.stop();
         redis.disconnect();

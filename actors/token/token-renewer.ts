@@ -5,13 +5,14 @@
  * reported (feed + audit) and retried. The schedule lives in Redis (`agov:token:renew`), so a
  * restarted renewer carries on. Time is the injected Clock's. See docs/governance.md.
  */
+import { feedToken } from '../../protocols/subjects.ts';
 import { Redis } from 'ioredis';
 import type { TimerHandle } from '../../infra/index.ts';
 import type { BodyOf } from '../../protocols/index.ts';
 import type { Envelope, OutMessage } from '../../protocols/index.ts';
 import { serializeError, TokenExpiredError, TokenRevokedError } from '../../protocols/index.ts';
-import { type ActorContext, defineActorKind } from '../runtime/index.ts';
-import { answerErrors, feedToken, publishGovernanceEvent } from './governance-io.ts';
+import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
+import { publishFeedAndAudit } from '../../bus/index.ts';
 import { decideRenewal, nextRenewalAt, retryAt, toVaultSeconds } from './renewal-schedule.ts';
 import { ACTOR_KIND } from '../../protocols/index.ts';
 import { type TokenRenewerArgs, TokenRenewerArgsSchema } from './token-options.ts';
@@ -34,7 +35,7 @@ export class TokenRenewer {
   ) {}
 
   private event(msg: BodyOf<'token.event.v1'>) {
-    return publishGovernanceEvent(this.ctx.bus, ['token', feedToken(msg.accessor)], 'token', {
+    return publishFeedAndAudit(this.ctx.bus, ['token', feedToken(msg.accessor)], 'token', {
       type: 'token.event.v1',
       body: msg,
       run: msg.runId,
@@ -201,7 +202,7 @@ export const tokenRenewerKind = defineActorKind({
     return {
       accepts: ['token.renew.v1'],
       status: () => ({ renewals: renewer.renewals, failures: renewer.failures }),
-      handle: (env, inc) => answerErrors(ctx, inc, () => renewer.handle(env)),
+      handle: (env) => refusing(() => renewer.handle(env)),
       async stop() {
         ctx.clock.clear(timer);
         await renewer.idle();

@@ -26,7 +26,7 @@ import {
   type SignedCheckpoint,
 } from '../ledger/index.ts';
 import { defineActorKind } from '../runtime/actor-kind.ts';
-import { publishGovernanceEvent } from '../token/governance-io.ts';
+import { publishFeedAndAudit } from '../../bus/index.ts';
 import { cosign, cosignatureKeyId, formatCosignatureLine } from './cosignature.ts';
 import { judgeCheckpoint, proofNeeded, type WitnessVerdict } from './witness-logic.ts';
 import { WitnessArgsSchema, type WitnessSettings, witnessSettings } from './witness-options.ts';
@@ -156,7 +156,7 @@ export const witnessKind = defineActorKind({
       const ts = ctx.clock.now();
       store.recordAlarm({ ts, reason: v.reason, detail: v.detail, checkpoint: note });
       ctx.log.error('witness: refused a checkpoint', { reason: v.reason, detail: v.detail });
-      await publishGovernanceEvent(ctx.bus, ['witness', 'alarm'], 'witness', {
+      await publishFeedAndAudit(ctx.bus, ['witness', 'alarm'], 'witness', {
         type: 'witness.alarm.v1',
         body: { witness: ctx.id, reason: v.reason, detail: v.detail, checkpoint: note, ts },
       });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ScalarSchema } from '../pipeline/schema.ts';
 import { RunGovernanceSchema } from './governance.ts';
 import { SerializedErrorSchema } from './system.ts';
+import { TierSchema } from './agent.ts';
 
 export const RunStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']);
 export const StageStatusSchema = z.enum([
@@ -50,6 +51,12 @@ export const runMessages = {
     /** Set when a stage starts a child pipeline (its PIPELINE_ID). */
     parentRunId: z.string().optional(),
     requestedBy: z.string().optional(),
+    /**
+     * The tier of whoever asked, as the gateway verified it (its API key's tier). The orchestrator
+     * refuses the run when its effective tier (protocols/pipeline/effective-tier.ts) is above it.
+     * Absent: a system requester (the CLI, the budget monitor, a parent run), admitted as T2.
+     */
+    callerTier: TierSchema.optional(),
   }),
   'run.accepted.v1': z.object({ runId: z.string(), pipeline: z.string(), stages: z.array(z.string()) }),
   'run.cancel.v1': z.object({ runId: z.string(), reason: z.string().optional() }),

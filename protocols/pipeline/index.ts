@@ -11,6 +11,19 @@ export {
   type DiagnosticCode,
   formatDiagnostic,
 } from './diagnostics.ts';
+export {
+  assertAdmissible,
+  checkPipelineName,
+  checkPipelineRef,
+  effectiveTier,
+  type LoadPipeline,
+  MAX_REACHABLE_PIPELINES,
+  type PipelineRef,
+  policyTier,
+  stageTier,
+  templateAsPipeline,
+  type TierRequirement,
+} from './effective-tier.ts';
 export { instantiatePipeline } from './instantiate.ts';
 export { PIPELINE_JSON_SCHEMA_FILE, pipelineJsonSchema, renderPipelineJsonSchema } from './json-schema.ts';
 export type {

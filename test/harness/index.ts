@@ -1,3 +1,14 @@
 export { collect, testBus } from './bus-client.ts';
+export { type ServeHandler, type ServeOptions, serve } from './serve.ts';
 export { TestServers } from './servers.ts';
 export { waitFor } from './wait-for.ts';
+export {
+  adminCreds,
+  agentCreds,
+  credsFile,
+  credsFor,
+  issuerSeedOf,
+  mintFor,
+  observerCreds,
+  rawConnect,
+} from './credentials.ts';

@@ -1,3 +1,4 @@
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { counterKind } from '../../actors/counter.ts';
 import { echoKind } from '../../actors/echo.ts';
@@ -17,15 +18,19 @@ import {
   UnhandledMessageError,
   UnknownSubjectError,
 } from '../../protocols/index.ts';
-import { collect, TestServers, testBus } from '../harness/index.ts';
+import { collect, rawConnect, TestServers, testBus } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
+/** A bare connection, for sending what no Bus would (garbage bytes, a request without an envelope). */
+let raw: NatsConnection;
 let client: Bus;
 let host: ActorHost;
 
 beforeAll(async () => {
   nats = await servers.nats();
+  raw = await rawConnect(nats);
+  servers.onStop(() => raw.close());
   client = await testBus(nats.url);
   host = new ActorHost({
     registry: new ActorRegistry().register(echoKind, counterKind),
@@ -40,8 +45,13 @@ afterAll(() => servers.stopAll());
 describe('actor runtime over a real nats-server', () => {
   it('answers an ask with a typed reply envelope carrying the correlation', async () => {
     await host.spawn('echo', 'ask-1');
+    // A second listener on the actor's inbox sees the request envelope, so the correlation can be checked.
+    const requests = collect(client, actorInbox('echo', 'ask-1'));
+    await requests.ready();
     const req = { type: 'demo.echo.v1', body: { text: 'hello', seq: 7 } } as const;
     const reply = await client.ask(actorInbox('echo', 'ask-1'), req);
+    const sent = await requests.next((e) => e.type === 'demo.echo.v1');
+    requests.close();
     expect(reply.type).toBe('demo.echoed.v1');
     expect(reply.type === 'demo.echoed.v1' && reply.body).toEqual({
       text: 'hello',
@@ -49,7 +59,7 @@ describe('actor runtime over a real nats-server', () => {
       by: 'gov.actor.echo.ask-1',
     });
     expect(reply.from).toBe('gov.actor.echo.ask-1');
-    expect(reply.cause).toBeDefined();
+    expect(reply.cause).toBe(sent.id);
   });
 
   it('dead-letters undecodable and invalid messages with their reason, answers the asker with a typed error, and keeps serving', async () => {
@@ -59,7 +69,7 @@ describe('actor runtime over a real nats-server', () => {
     await dlq.ready();
 
     const garbage = new Uint8Array([0xc1, 0xff, 0x00]);
-    client.nc.publish(inbox, garbage);
+    raw.publish(inbox, garbage);
     const dl1 = await dlq.next(
       (e) =>
         e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_DECODE',
@@ -71,7 +81,7 @@ describe('actor runtime over a real nats-server', () => {
     const invalid = new TextEncoder().encode(
       JSON.stringify({ sv: 1, type: 'demo.echo.v1', id: 'x', ts: 1, from: 'me', body: { text: 3 } }),
     );
-    const r = await client.nc.request(inbox, invalid, { timeout: 5000 });
+    const r = await raw.request(inbox, invalid, { timeout: 5000 });
     expect(() => client.readReply(r)).toThrow(InvalidMessageError);
     await dlq.next((e) => e.type === 'dead-letter.v1' && e.body.reason.code === 'GOV_ERR_INVALID_MESSAGE');
 

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -27,10 +27,13 @@ import {
   serviceSubject,
   TierForbiddenError,
 } from '../../protocols/index.ts';
-import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { spawnProcessChild } from '../../supervisors/process-child.ts';
+import { collect, rawConnect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
+/** A bare connection, for sending what no Bus would (garbage bytes, a request without an envelope). */
+let raw: NatsConnection;
 let redis: RedisServer;
 let client: Bus;
 let jsm: JetStreamManager;
@@ -39,8 +42,10 @@ const handles: ActorHandle[] = [];
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([servers.nats(), servers.redis()]);
+  raw = await rawConnect(nats);
+  servers.onStop(() => raw.close());
   client = await testBus(nats.url);
-  jsm = await ensureStreams(client.nc);
+  jsm = await ensureStreams(client);
   workRoot = servers.tempDir('agov-agent-work-');
   servers.onStop(() => client.close());
   servers.onStop(async () => {
@@ -531,9 +536,10 @@ describe('agent actor over real nats-server and redis-server', () => {
         'exec-timeout',
         {
           kind: 'exec',
-          command: [node, '-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"],
+          // SIGTERM ignored from the shell's first statement (`exec sleep` keeps it ignored): no race
+          // with node's start-up, which under load needed seconds to install a handler.
+          command: ['/bin/sh', '-c', "trap '' TERM; echo armed; exec sleep 60"],
           env: {},
-          // Long enough for node to install its SIGTERM handler first.
           timeoutMs: 1_500,
           maxOutputBytes: 1000,
           network: false,
@@ -546,6 +552,7 @@ describe('agent actor over real nats-server and redis-server', () => {
       // bwrap itself takes the SIGTERM; its PID namespace dies with it, handler or not.
       expect(r2.body.output).toMatchObject({ exitCode: null, timedOut: true });
       expect((r2.body.output as { durationMs: number }).durationMs).toBeLessThan(1_500 + 2_000);
+      expect(JSON.stringify(r2.body.output)).toContain('armed'); // premise: the SIGTERM-ignoring child ran
     });
 
     it('reports a non-zero exit as a failed task with the exit code and output', async () => {
@@ -794,7 +801,50 @@ describe('agent actor over real nats-server and redis-server', () => {
       feed.close();
     });
 
-    it('a restarted agent reports the task it lost as failed (retryable) and returns to idle', async () => {
+    it('an agent SIGKILLed mid-task reports the task it lost as GOV_ERR_ACTOR_CRASHED (retryable) when started again, and returns to idle', async () => {
+      const spawn = () =>
+        spawnProcessChild({
+          kind: 'agent',
+          id: 'crash-1',
+          natsUrl: nats.url,
+          args: { tier: 'T1', redisUrl: redis.url, workDir: join(workRoot, 'crash-1') },
+          env: { AGOV_NO_BUNDLE: '1' },
+          stderr: 'ignore',
+        });
+      const first = spawn();
+      servers.onStop(() => first.stop(2_000).then(() => undefined));
+      await waitFor(
+        'agent process answering',
+        () => status('crash-1').then((s) => s.state === 'idle'),
+        60_000,
+        100,
+      );
+      const { replyTo, seen } = await orchestrator();
+      const a = assign('crash-1', { kind: 'sleep', ms: 60_000 }, replyTo);
+      await a.reply;
+      first.signal('SIGKILL');
+      expect((await first.exited).signal).toBe('SIGKILL');
+      // Killed, it said nothing: no stop routine ran.
+      await client.flush();
+      expect(seen.seen.filter((e) => e.type === 'agent.task.result.v1')).toHaveLength(0);
+      const second = spawn();
+      servers.onStop(() => second.stop(2_000).then(() => undefined));
+      const r = await resultOf(seen, a.taskId);
+      expect(r.body).toMatchObject({
+        status: 'failed',
+        agentId: 'crash-1',
+        error: { code: 'GOV_ERR_ACTOR_CRASHED', retryable: true },
+      });
+      await waitFor('the restarted agent idle', () =>
+        status('crash-1').then((s) => s.state === 'idle' && s.restarts === 1),
+      );
+      expect(
+        seen.seen.filter((e) => e.type === 'agent.task.result.v1' && e.body.taskId === a.taskId),
+      ).toHaveLength(1);
+      await second.stop(5_000);
+    });
+
+    it('an agent stopped gracefully mid-task reports the task failed (GOV_ERR_ACTOR_STOPPED, retryable) at once, and starts again idle', async () => {
       const first = await startAgent('persist-2');
       const { replyTo, seen } = await orchestrator();
       const a = assign('persist-2', { kind: 'sleep', ms: 60_000 }, replyTo);
@@ -838,7 +888,7 @@ describe('agent actor over real nats-server and redis-server', () => {
         body: { taskId: 't', task: { kind: 'rm-rf' } },
       }),
     );
-    const r = await client.nc.request(inbox, invalid, { timeout: 5000 });
+    const r = await raw.request(inbox, invalid, { timeout: 5000 });
     expect(() => client.readReply(r)).toThrow(InvalidMessageError);
     await dlq.next(
       (e) =>
@@ -857,7 +907,7 @@ describe('agent actor over real nats-server and redis-server', () => {
         e.body.reason.code === 'GOV_ERR_POLICY_VIOLATION',
     );
 
-    client.nc.publish(inbox, new Uint8Array([0xc1, 0x00]));
+    raw.publish(inbox, new Uint8Array([0xc1, 0x00]));
     await dlq.next(
       (e) =>
         e.type === 'dead-letter.v1' && e.body.subject === inbox && e.body.reason.code === 'GOV_ERR_DECODE',

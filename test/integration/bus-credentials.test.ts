@@ -1,44 +1,35 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
 import { echoKind } from '../../actors/echo.ts';
 import { runActor } from '../../actors/runtime/actor.ts';
 import { Bus } from '../../bus/bus.ts';
+import { createNatsAuthority, mintUser } from '../../infra/nats-auth/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import { UnauthenticatedError } from '../../protocols/errors.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
-import { TestServers } from '../harness/index.ts';
+import { credsFor, observerCreds, TestServers } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
 
-// A broker that knows each actor by its own user, and limits what an observer-tier user may publish.
-const AUTH = `
-authorization {
-  users = [
-    { user: "svc-echo", password: "echo-secret" }
-    { user: "client", password: "client-secret" }
-    { user: "observer", password: "observer-secret", permissions: { publish: { deny: ["gov.actor.>"] }, subscribe: { allow: ["gov.obs.>", "_INBOX.>"] } } }
-  ]
-}
-`;
-
 beforeAll(async () => {
-  nats = await servers.nats(AUTH);
+  nats = await servers.nats();
 });
 afterAll(() => servers.stopAll());
 
-describe('per-actor credentials', () => {
-  it('an actor connects with its own user and password and serves asks from another authenticated client', async () => {
+describe('per-actor credentials (operator mode)', () => {
+  it('an actor connects with its own minted user and serves asks from a client credential', async () => {
     const echo = await runActor(echoKind, {
       id: 'cred-echo',
       bus: {
         servers: nats.url,
-        credentials: { kind: 'user-password', user: 'svc-echo', pass: 'echo-secret' },
+        credentials: await credsFor(nats, { role: 'actor', kind: 'echo', id: 'cred-echo' }),
       },
     });
     const client = await Bus.connect({
       servers: nats.url,
       name: 'client',
-      credentials: { kind: 'user-password', user: 'client', pass: 'client-secret' },
+      credentials: await credsFor(nats, { role: 'client', name: 'cli' }),
     });
     const r = await client.ask(actorInbox('echo', 'cred-echo'), {
       type: 'demo.echo.v1',
@@ -49,26 +40,34 @@ describe('per-actor credentials', () => {
     await echo.stop();
   });
 
-  it('refuses a connection with a wrong password instead of retrying forever', async () => {
+  it('refuses an anonymous connection: the server has no anonymous user', async () => {
+    await expect(connect({ servers: nats.url, reconnect: false })).rejects.toThrow(
+      /Authorization Violation/i,
+    );
+    await expect(
+      Bus.connect({ servers: nats.url, name: 'anonymous', credentials: { kind: 'none' } }),
+    ).rejects.toBeInstanceOf(UnauthenticatedError);
+  });
+
+  it('refuses a user signed by another operator instead of retrying forever', async () => {
+    const foreign = await mintUser(await createNatsAuthority(), { role: 'admin', name: 'forger' });
     await expect(
       Bus.connect({
         servers: nats.url,
         name: 'intruder',
-        credentials: { kind: 'user-password', user: 'client', pass: 'wrong' },
+        credentials: { kind: 'jwt', jwt: foreign.jwt, seed: foreign.seed },
       }),
     ).rejects.toBeInstanceOf(UnauthenticatedError);
   });
 
-  it('lets the broker enforce what a tier may publish: an observer cannot tell an actor anything', async () => {
+  it('lets the broker enforce what an observer may publish: an observer cannot tell an actor anything', async () => {
     const observer = await Bus.connect({
       servers: nats.url,
       name: 'observer',
-      credentials: { kind: 'user-password', user: 'observer', pass: 'observer-secret' },
+      credentials: await observerCreds(nats),
     });
     const errors: string[] = [];
-    void (async () => {
-      for await (const s of observer.nc.status()) if (s.type === 'error') errors.push(String(s.error));
-    })();
+    observer.onConnectionError((e) => errors.push(e));
     observer.tell(actorInbox('echo', 'anyone'), { type: 'demo.echo.v1', body: { text: 'not allowed' } });
     await observer.flush().catch(() => {});
     await expect

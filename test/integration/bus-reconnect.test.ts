@@ -1,4 +1,3 @@
-import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bus, type ConnectionState, ensureStreams } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
@@ -12,7 +11,7 @@ beforeAll(async () => {
   nats = await servers.nats();
   publisher = await testBus(nats.url, 'publisher');
   servers.onStop(() => publisher.close());
-  await ensureStreams(publisher.nc, [
+  await ensureStreams(publisher, [
     { name: 'TESTSTREAM', subjects: ['gov.test.>'], duplicate_window: 60_000_000_000 },
   ]);
 });
@@ -20,10 +19,10 @@ afterAll(() => servers.stopAll());
 
 describe('bus across a nats-server restart', () => {
   it('creates declared streams idempotently', async () => {
-    await ensureStreams(publisher.nc, [
+    await ensureStreams(publisher, [
       { name: 'TESTSTREAM', subjects: ['gov.test.>'], duplicate_window: 60_000_000_000 },
     ]);
-    const jsm = await jetstreamManager(publisher.nc);
+    const jsm = await publisher.jetstreamManager();
     expect((await jsm.streams.info('TESTSTREAM')).config.subjects).toEqual(['gov.test.>']);
   });
 
@@ -55,7 +54,7 @@ describe('bus across a nats-server restart', () => {
     expect(states).toContain('disconnected');
     expect(publisher.state).toBe('connected');
 
-    const jsm = await jetstreamManager(publisher.nc);
+    const jsm = await publisher.jetstreamManager();
     const info = await jsm.streams.info('TESTSTREAM');
     expect(info.state.messages).toBe(total);
     const seen = new Set<number>();

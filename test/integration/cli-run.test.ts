@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credsFile } from '../harness/index.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -29,12 +30,15 @@ function agov(
 
 const rig = new OrchestratorRig();
 let dataDir: string;
+/** The operator's client credential for the rig's server, as `agov up` writes one for the local user. */
+let creds: string;
 
 beforeAll(async () => {
   await rig.start();
   await rig.orchestrator();
   await rig.agent('cli-agent-1');
   dataDir = rig.servers.tempDir('agov-cli-data-');
+  creds = await credsFile(rig.nats, { role: 'client', name: 'cli' }, rig.servers.tempDir('agov-cli-creds-'));
 });
 afterAll(() => rig.stop());
 
@@ -65,23 +69,29 @@ describe('agov run (as a process)', () => {
       failing,
       'name: failing\nversion: 1\nstages:\n  - { id: nope, task: { kind: fail, message: on purpose } }\n',
     );
-    const r = await agov(['run', failing], { NATS_URL: rig.nats.url });
+    const r = await agov(['run', failing], { NATS_URL: rig.nats.url, NATS_CREDS: creds });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/run r-\S+ failed in .*on purpose/);
 
-    const b = await agov(['run', 'examples/broken/cycle.yaml'], { NATS_URL: rig.nats.url });
+    const b = await agov(['run', 'examples/broken/cycle.yaml'], {
+      NATS_URL: rig.nats.url,
+      NATS_CREDS: creds,
+    });
     expect(b.code).toBe(1);
     expect(b.stdout).toContain('examples/broken/cycle.yaml:6:13: error[cycle]');
   });
 
   it('submits with --detach and reports the run with run-status and runs against NATS_URL', async () => {
-    const r = await agov(['run', 'examples/hello.yaml', '--detach'], { NATS_URL: rig.nats.url });
+    const r = await agov(['run', 'examples/hello.yaml', '--detach'], {
+      NATS_URL: rig.nats.url,
+      NATS_CREDS: creds,
+    });
     expect(r.code).toBe(0);
     const runId = /run (r-\S+):/.exec(r.stdout)![1]!;
     await rig.finished(runId);
-    const status = await agov(['run-status', runId, '--json'], { NATS_URL: rig.nats.url });
+    const status = await agov(['run-status', runId, '--json'], { NATS_URL: rig.nats.url, NATS_CREDS: creds });
     expect(JSON.parse(status.stdout)).toMatchObject({ runId, status: 'succeeded' });
-    const runs = await agov(['runs'], { NATS_URL: rig.nats.url });
+    const runs = await agov(['runs'], { NATS_URL: rig.nats.url, NATS_CREDS: creds });
     expect(runs.stdout).toContain(runId);
   });
 });

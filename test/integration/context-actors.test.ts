@@ -35,7 +35,7 @@ beforeAll(async () => {
   client = await testBus(nats.url);
   workRoot = servers.tempDir('agov-ctx-');
   servers.onStop(() => client.close());
-  await ensureStreams(client.nc);
+  await ensureStreams(client);
   servers.onStop(async () => {
     for (const h of handles) await h.stop('test over').catch(() => undefined);
   });

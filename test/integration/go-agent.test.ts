@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GovError } from '../../protocols/errors.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
-import { waitFor } from '../harness/index.ts';
+import { credsFile, waitFor } from '../harness/index.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -46,6 +46,7 @@ describe.skipIf(why)('the Go reference agent (examples/agents/go)', () => {
   let bin = '';
   let agent: ChildProcess;
   let agentLog = '';
+  let submitCreds = '';
 
   beforeAll(async () => {
     await rig.start();
@@ -54,9 +55,25 @@ describe.skipIf(why)('the Go reference agent (examples/agents/go)', () => {
     expect(built.stderr).toBe('');
     expect(built.code).toBe(0);
     await rig.orchestrator();
+    // What `agov agent enroll` and the operator's client credential give an outsider.
+    const credsDir = rig.servers.tempDir('agov-go-creds-');
+    const agentCreds = await credsFile(rig.nats, { role: 'agent', id: 'go-1', tier: 'T1' }, credsDir);
+    submitCreds = await credsFile(rig.nats, { role: 'client', name: 'go-submit' }, credsDir);
     agent = spawn(
       bin,
-      ['agent', '-id', 'go-1', '-tier', 'T1', '-heartbeat-ms', '200', '-nats', rig.nats.url],
+      [
+        'agent',
+        '-id',
+        'go-1',
+        '-tier',
+        'T1',
+        '-heartbeat-ms',
+        '200',
+        '-nats',
+        rig.nats.url,
+        '-creds',
+        agentCreds,
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -77,6 +94,8 @@ describe.skipIf(why)('the Go reference agent (examples/agents/go)', () => {
   it('runs a pipeline submitted by the Go submitter, every stage on the Go agent with progress and results', async () => {
     const r = await run(bin, [
       'submit',
+      '-creds',
+      submitCreds,
       '-nats',
       rig.nats.url,
       '-file',
@@ -105,7 +124,7 @@ describe.skipIf(why)('the Go reference agent (examples/agents/go)', () => {
         'name: fails\nversion: 1\nstages:\n  - { id: boom, task: { kind: fail, message: on purpose, code: GOV_ERR_TASK_FAILED } }\n',
       ),
     );
-    const r = await run(bin, ['submit', '-nats', rig.nats.url, '-file', file]);
+    const r = await run(bin, ['submit', '-creds', submitCreds, '-nats', rig.nats.url, '-file', file]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^run-failed/m);
     expect(r.stdout).toContain('on purpose');

@@ -1,4 +1,3 @@
-import { jetstream } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { budgetMonitorKind } from '../../actors/error-budget/budget-monitor.ts';
 import { tokenAuthorityKind } from '../../actors/token/token-authority.ts';
@@ -7,7 +6,6 @@ import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { Bus } from '../../bus/bus.ts';
 import type { Subscription } from '@nats-io/transport-node';
 import type { BodyOf } from '../../protocols/catalog.ts';
-import { msgpackCodec } from '../../protocols/codec.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { NotFoundError, TokenRevokedError } from '../../protocols/errors.ts';
 import {
@@ -18,7 +16,7 @@ import {
   serviceQueue,
   serviceSubject,
 } from '../../protocols/subjects.ts';
-import { collect } from '../harness/index.ts';
+import { collect, serve } from '../harness/index.ts';
 import {
   consumerDrained,
   type GovernanceEnv,
@@ -88,7 +86,8 @@ beforeAll(async () => {
   // A stub orchestrator that accepts the diagnostic run.
   orchestrator = await Bus.connect({ servers: env.natsUrl, name: 'stub-orchestrator' });
   env.servers.onStop(() => orchestrator.close());
-  orchestratorSub = orchestrator.serve(
+  orchestratorSub = serve(
+    orchestrator,
     serviceSubject('orchestrator'),
     (req) => {
       if (req.type !== 'run.request.v1') return undefined;
@@ -223,6 +222,57 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     });
   });
 
+  it('when the failure that breaches also ends the run, revokes the token once (run-failed or the breach, whichever reaches the authority first) and suspends the agents after both (docs/observability-feed.md)', async () => {
+    const runId = 'rb-ends';
+    await publishRunEvent(env.client, { runId, event: 'run-accepted', governance: budget(1) });
+    await publishRunEvent(env.client, {
+      runId,
+      event: 'stage-accepted',
+      stageId: 'deploy',
+      attempt: 1,
+      agentId: 'ag-e',
+    });
+    await feed.next(tokenEvent(runId, 'issued'));
+    const failed = (attempt: number) => ({
+      runId,
+      event: 'stage-failed' as const,
+      stageId: 'deploy',
+      attempt,
+      agentId: 'ag-e',
+      error: { code: 'GOV_ERR_INTERNAL', message: 'exit 1', retryable: false },
+    });
+    await publishRunEvent(env.client, failed(1));
+    await publishRunEvent(env.client, failed(2));
+    await publishRunEvent(env.client, { runId, event: 'run-failed', error: failed(2).error });
+    await feed.next(is('handoff.ready.v1', runId));
+    const seq = feed.seen
+      .filter(
+        (e) =>
+          (e.type === 'token.event.v1' || e.type === 'budget.event.v1' || e.type === 'handoff.ready.v1') &&
+          (e.body as { runId?: string }).runId === runId,
+      )
+      .map((e) =>
+        e.type === 'token.event.v1'
+          ? `token ${e.body.action}${e.body.reason ? ` ${e.body.reason}` : ''}`
+          : e.type === 'budget.event.v1'
+            ? `budget ${e.body.event}`
+            : 'handoff.ready',
+      );
+    // Two actors race here: the token authority revokes on `run-failed`, the budget monitor asks it to
+    // revoke on the breach. Whichever reaches the authority first revokes; the other finds it revoked.
+    const revokes = seq.filter((x) => x.startsWith('token revoked'));
+    expect(revokes).toHaveLength(1);
+    expect(['token revoked run-failed', 'token revoked budget-exhausted']).toContain(revokes[0]);
+    const at = (x: string) => seq.findIndex((y) => y.startsWith(x));
+    const suspended = at('token agents-suspended');
+    expect(at('budget breach')).toBeGreaterThanOrEqual(0);
+    expect(at('budget breach')).toBeLessThan(suspended);
+    expect(at('token revoked')).toBeLessThan(suspended);
+    expect(suspended).toBeLessThan(at('budget diagnostic-spawned'));
+    expect(at('budget diagnostic-spawned')).toBeLessThan(at('handoff.ready'));
+    expect(seq).not.toContain('budget agents-suspended');
+  });
+
   it("counts a child pipeline's errors against its parent's budget through parentRunId", async () => {
     await publishRunEvent(env.client, { runId: 'rp-1', event: 'run-accepted', governance: budget(2) });
     await publishRunEvent(env.client, {
@@ -302,9 +352,8 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     });
     // Two stream messages carrying one envelope: what a redelivery after a lost ack looks like to the
     // monitor (distinct Nats-Msg-Ids so JetStream's own deduplication does not hide the second copy).
-    const js = jetstream(env.client.nc);
     for (const copy of ['a', 'b'])
-      await js.publish(auditSubject('run'), msgpackCodec().encode(failed), { msgID: `${failed.id}-${copy}` });
+      await env.client.publishDurable(auditSubject('run'), failed, { msgId: `${failed.id}-${copy}` });
     await consumerDrained(env.client, 'budget-monitor');
     const state = await env.client.ask(serviceSubject('budget-monitor'), {
       type: 'budget.status.v1',

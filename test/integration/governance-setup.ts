@@ -1,5 +1,4 @@
 /** Shared setup of the governance integration tests: real nats-server, redis-server and the Vault dev server. */
-import { jetstreamManager } from '@nats-io/jetstream';
 import type { Bus } from '../../bus/bus.ts';
 import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
 import { ManualClock } from '../../infra/clock.ts';
@@ -31,7 +30,7 @@ export async function governanceEnv(): Promise<GovernanceEnv> {
   servers.onStop(() => vault.stop());
   const client = await testBus(nats.url);
   servers.onStop(() => client.close());
-  await ensureStreams(client.nc);
+  await ensureStreams(client);
   return {
     servers,
     clock,
@@ -53,7 +52,7 @@ export async function publishRunEvent(client: Bus, body: BodyIn<'run.event.v1'>)
 
 /** Resolves once a durable consumer has handled (acked) everything in the AUDIT stream. */
 export async function consumerDrained(client: Bus, durable: string): Promise<void> {
-  const jsm = await jetstreamManager(client.nc);
+  const jsm = await client.jetstreamManager();
   await waitFor(`consumer ${durable} drained`, async () => {
     const info = await jsm.consumers.info(AUDIT_STREAM, durable);
     return info.num_pending === 0 && info.num_ack_pending === 0;

@@ -7,7 +7,7 @@ import { Bus } from '../../bus/bus.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { ForbiddenError, TokenRevokedError } from '../../protocols/errors.ts';
 import { actorInbox, allAudit, allObs, serviceSubject } from '../../protocols/subjects.ts';
-import { collect, waitFor } from '../harness/index.ts';
+import { collect, serve, waitFor } from '../harness/index.ts';
 import {
   consumerDrained,
   type GovernanceEnv,
@@ -272,7 +272,7 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
     await agentInbox.ready();
     // The reporter is an agent whose own inbox vouches for its tier.
     const warden = await Bus.connect({ servers: env.natsUrl, name: actorInbox('agent', 'warden') });
-    warden.serve(actorInbox('agent', 'warden'), () => ({
+    serve(warden, actorInbox('agent', 'warden'), () => ({
       type: 'agent.state.v1',
       body: { agentId: 'warden', state: 'idle', tier: 'T2' },
     }));

@@ -15,7 +15,7 @@ import type { Bus } from '../../bus/bus.ts';
 import { ensureStreams } from '../../bus/streams.ts';
 import { obsSubject } from '../../protocols/subjects.ts';
 import { agovEntry } from '../../supervisors/process-child.ts';
-import { collect, TestServers, testBus } from '../harness/index.ts';
+import { collect, credsFile, TestServers, testBus } from '../harness/index.ts';
 import { auditEnvelope, publishAll, startWriter } from './ledger-helpers.ts';
 
 const run = promisify(execFile);
@@ -24,6 +24,8 @@ let dataDir: string;
 let good: string;
 let client: Bus;
 let natsUrl: string;
+/** The operator's client credential, for CLI processes that join the bus. */
+let cliCreds: string;
 const TOTAL = 30;
 
 interface CliResult {
@@ -50,9 +52,10 @@ async function agov(args: string[], env: Record<string, string> = {}): Promise<C
 beforeAll(async () => {
   const nats = await servers.nats();
   natsUrl = nats.url;
+  cliCreds = await credsFile(nats, { role: 'client', name: 'cli' }, servers.tempDir('agov-ledger-creds-'));
   client = await testBus(nats.url, 'ledger-cli-test');
   servers.onStop(() => client.close());
-  await ensureStreams(client.nc);
+  await ensureStreams(client);
   const appended = collect(client, obsSubject('ledger', 'appended'));
   await client.flush();
   dataDir = servers.tempDir('agov-ledger-cli-');
@@ -191,7 +194,7 @@ describe('agov ledger and agov evidence, run as processes on the SQLite file', (
     const { spawn } = await import('node:child_process');
     const { NATS_URL: _n, ...rest } = process.env;
     const child = spawn(process.execPath, [agovEntry(), 'ledger', 'tail', '-n', '1', '--follow', '--json'], {
-      env: { ...rest, NATS_URL: natsUrl },
+      env: { ...rest, NATS_URL: natsUrl, NATS_CREDS: cliCreds },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

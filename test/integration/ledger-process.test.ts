@@ -4,7 +4,7 @@ import { verifyLedger } from '../../actors/ledger/index.ts';
 import { ensureStreams } from '../../bus/streams.ts';
 import { obsSubject, startedSubject } from '../../protocols/subjects.ts';
 import { type ProcessChild, spawnProcessChild } from '../../supervisors/process-child.ts';
-import { collect, TestServers, testBus } from '../harness/index.ts';
+import { collect, credsFor, TestServers, testBus } from '../harness/index.ts';
 import { PUBLIC_KEY, auditEnvelope, ledgerIds, publishAll, writerArgs } from './ledger-helpers.ts';
 
 const servers = new TestServers();
@@ -15,7 +15,7 @@ describe('a ledger writer in its own OS process', () => {
     const nats = await servers.nats();
     const client = await testBus(nats.url, 'ledger-process-test');
     servers.onStop(() => client.close());
-    await ensureStreams(client.nc);
+    await ensureStreams(client);
     const appended = collect(client, obsSubject('ledger', 'appended'));
     const started = collect(client, startedSubject('ledger-writer', 'lw-proc'));
     await client.flush();
@@ -26,6 +26,7 @@ describe('a ledger writer in its own OS process', () => {
         kind: 'ledger-writer',
         id: 'lw-proc',
         natsUrl: nats.url,
+        credentials: await credsFor(nats, { role: 'actor', kind: 'ledger-writer', id: 'lw-proc' }),
         args: writerArgs(dir, { batchMaxEntries: 100 }),
         heartbeatMs: 500,
       });

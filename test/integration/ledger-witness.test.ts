@@ -38,7 +38,7 @@ async function system() {
   const nats = await servers.nats();
   const client = await testBus(nats.url, 'witness-test');
   buses.push(client);
-  await ensureStreams(client.nc);
+  await ensureStreams(client);
   const cosigned = collect(client, obsSubject('witness', 'cosigned'));
   const alarms = collect(client, obsSubject('witness', 'alarm'));
   const appended = collect(client, obsSubject('ledger', 'appended'));

@@ -29,7 +29,7 @@ async function setup() {
   const nats = await servers.nats();
   const client = await testBus(nats.url, 'ledger-test');
   buses.push(client);
-  await ensureStreams(client.nc);
+  await ensureStreams(client);
   const appended = collect(client, obsSubject('ledger', 'appended'));
   const checkpoints = collect(client, obsSubject('ledger', 'checkpoint'));
   const dlq = collect(client, allDeadLetters());
@@ -86,7 +86,7 @@ describe('the ledger writer over a real nats-server', () => {
     const env = auditEnvelope(client, 'run-retry', 1);
     for (let i = 0; i < 3; i++) await client.publishDurable(auditSubject('test'), env);
     // Past the stream's duplicate window the stream would store it again: simulate with a new msg id.
-    await client.jetstream().publish(auditSubject('test'), client.encode(env), { msgID: `${env.id}-again` });
+    await client.publishDurable(auditSubject('test'), env, { msgId: `${env.id}-again` });
     const last = auditEnvelope(client, 'run-retry', 2);
     await client.publishDurable(auditSubject('test'), last);
     await appended.next(reachedSize(2));
@@ -96,7 +96,7 @@ describe('the ledger writer over a real nats-server', () => {
 
   it('dead-letters undecodable, invalid and unknown messages on gov.audit.* and commits the rest of the batch', async () => {
     const { nats, client, appended, dlq, dir } = await setup();
-    const js = client.jetstream();
+    const js = client.durablePublisher();
     const good = Array.from({ length: 5 }, (_, i) => auditEnvelope(client, 'run-dlq', i));
     // Published before the writer starts, so they arrive in one batch with the bad ones.
     await client.publishDurable(auditSubject('test'), good[0]!);
@@ -148,7 +148,10 @@ describe('the ledger writer over a real nats-server', () => {
     );
     expect(ledgerIds(dir)).toEqual(good.map((e) => e.id));
     // Terminated, not redelivered: the consumer has nothing pending or unacked.
-    const consumer = await js.consumers.get(AUDIT_STREAM, 'ledger-writer');
+    const consumer = await client.consumer(
+      { stream: AUDIT_STREAM, config: { durable_name: 'ledger-writer' } },
+      { declare: false },
+    );
     await waitFor('every message acked or terminated', async () => {
       const info = await consumer.info();
       return info.num_pending === 0 && info.num_ack_pending === 0;

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
+import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintFor } from '../harness/index.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const rig = new OrchestratorRig();
@@ -17,8 +18,13 @@ afterAll(() => rig.stop());
 
 describe('orchestrator for clients outside this codebase', () => {
   it('runs a request published as JSON by a plain nats.js client, which follows the events on the feed', async () => {
-    // Only nats.js below: no project code, as a client in any language would do it.
-    const nc = await connect({ servers: rig.nats.url });
+    // The operator hands the client a .creds file (as `agov creds` does); only nats.js below it.
+    const { creds } = await mintFor(rig.nats, { role: 'client', name: 'ext' });
+    const nc = await connect({
+      servers: rig.nats.url,
+      authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+      inboxPrefix: '_INBOX.client-ext',
+    });
     const events: Array<{ event: string; stageId?: string }> = [];
     let runId = '';
     let resolveDone!: (e: string) => void;

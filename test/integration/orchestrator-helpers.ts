@@ -11,7 +11,7 @@ import type { NatsServer } from '../../infra/nats-server.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { allObs, serviceSubject } from '../../protocols/subjects.ts';
-import { collect, TestServers, testBus } from '../harness/index.ts';
+import { collect, mintFor, TestServers, testBus } from '../harness/index.ts';
 
 export const registry = () => new ActorRegistry().register(orchestratorKind);
 
@@ -49,7 +49,9 @@ export class OrchestratorRig {
   }
 
   async agent(id: string, options: Partial<PlainAgentOptions> = {}): Promise<PlainAgent> {
-    const a = await startPlainAgent({ servers: this.nats.url, id, heartbeatMs: 100, ...options });
+    const tier = options.tier ?? 'T1';
+    const { creds } = await mintFor(this.nats, { role: 'agent', id, tier });
+    const a = await startPlainAgent({ servers: this.nats.url, id, heartbeatMs: 100, creds, ...options });
     this.agents.push(a);
     this.servers.onStop(() => a.kill());
     return a;

@@ -32,7 +32,10 @@ describe('several orchestrator instances', () => {
         .map((e) => e.from),
     );
     expect(owners).toEqual(new Set(['gov.actor.orchestrator.orch-a', 'gov.actor.orchestrator.orch-b']));
-    const consumer = await rig.client.jetstream().consumers.get(RESULTS_STREAM, DEFAULT_RESULTS_DURABLE);
+    const consumer = await rig.client.consumer(
+      { stream: RESULTS_STREAM, config: { durable_name: DEFAULT_RESULTS_DURABLE } },
+      { declare: false },
+    );
     await waitFor('every durable result copy acked', async () => {
       const info = await consumer.info();
       return info.num_pending === 0 && info.num_ack_pending === 0;

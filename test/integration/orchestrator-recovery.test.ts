@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NoRespondersError } from '../../protocols/errors.ts';
 import { actorInbox, resultsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
-import { collect, waitFor } from '../harness/index.ts';
+import { collect, credsFor, waitFor } from '../harness/index.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const rig = new OrchestratorRig();
@@ -37,11 +37,13 @@ describe('orchestrator recovery', () => {
   });
 
   it('resumes a run after the orchestrator OS process is SIGKILLed and started again', async () => {
+    const credentials = await credsFor(rig.nats, { role: 'actor', kind: 'orchestrator', id: 'orch-proc' });
     const spawn = () =>
       spawnProcessChild({
         kind: 'orchestrator',
         id: 'orch-proc',
         natsUrl: rig.nats.url,
+        credentials,
         env: { AGOV_NO_BUNDLE: '1' },
         stderr: 'ignore',
       });

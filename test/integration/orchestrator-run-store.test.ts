@@ -1,29 +1,23 @@
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JsPublisher } from '../../actors/orchestrator/js-publisher.ts';
-import { ReplyMux } from '../../bus/reply-mux.ts';
+import type { Bus } from '../../bus/index.ts';
 import { newRun } from '../../actors/orchestrator/run-machine.ts';
 import { RunStore } from '../../actors/orchestrator/run-store.ts';
-import { systemClock } from '../../infra/clock.ts';
 import { instantiatePipeline, parsePipeline } from '../../protocols/pipeline/index.ts';
-import { TestServers } from '../harness/index.ts';
+import { rawConnect, TestServers, testBus } from '../harness/index.ts';
 
 const servers = new TestServers();
-let nc: NatsConnection;
+let bus: Bus;
 let watcher: NatsConnection;
-let mux: ReplyMux;
 let store: RunStore;
 
 beforeAll(async () => {
   const nats = await servers.nats();
-  nc = await connect({ servers: nats.url });
-  watcher = await connect({ servers: nats.url });
-  mux = new ReplyMux(nc, systemClock, 100);
-  store = await RunStore.open(nc, 'TEST_RUNS', new JsPublisher(mux, 5_000));
+  bus = await testBus(nats.url);
+  watcher = await rawConnect(nats);
+  store = await RunStore.open(bus, 'TEST_RUNS', bus.durablePublisher());
   servers.onStop(async () => {
-    mux.close();
-    await nc.close();
+    await bus.close();
     await watcher.close();
   });
 });
@@ -46,11 +40,11 @@ describe('RunStore', () => {
     await watcher.flush();
     let awaitingAck = 0;
     await store.save(aRun('r-1'), () => {
-      awaitingAck = mux.size; // the state write's JetStream ack, still outstanding
-      nc.publish('test.assign');
+      awaitingAck = bus.replies().size; // the state write's JetStream ack, still outstanding
+      bus.tell('test.assign', { type: 'demo.count.v1', body: { seq: 1 } });
     });
     expect(awaitingAck).toBe(1);
-    await nc.flush();
+    await bus.flush();
     await watcher.flush();
     expect(seen).toEqual(['write $KV.TEST_RUNS.r-1', 'assign']);
     expect((await store.get('r-1'))?.runId).toBe('r-1');
@@ -59,7 +53,7 @@ describe('RunStore', () => {
   it('coalesces changes of one run made in the same turn into one write, calling every onSent', async () => {
     // Counted on the bucket's stream itself (each write is one stream message), not by a subscriber.
     const lastSeq = async () =>
-      (await jetstreamManager(nc)).streams.info('KV_TEST_RUNS').then((i) => i.state.last_seq);
+      (await bus.jetstreamManager()).streams.info('KV_TEST_RUNS').then((i) => i.state.last_seq);
     const before = await lastSeq();
     const sent: number[] = [];
     const first = aRun('r-2');

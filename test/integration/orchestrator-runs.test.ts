@@ -7,6 +7,7 @@ import { DEFAULT_RESULTS_DURABLE } from '../../actors/orchestrator/options.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const rig = new OrchestratorRig();
+const CLOCK_SLACK_MS = 2;
 
 beforeAll(async () => {
   await rig.start();
@@ -54,7 +55,10 @@ stages:
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1 });
     // Regression: the durable copy of a progress report was applied again, a second stage-progress event.
     expect(rig.events(runId).filter((e) => e.event === 'stage-progress')).toHaveLength(1);
-    const consumer = await rig.client.jetstream().consumers.get(RESULTS_STREAM, DEFAULT_RESULTS_DURABLE);
+    const consumer = await rig.client.consumer(
+      { stream: RESULTS_STREAM, config: { durable_name: DEFAULT_RESULTS_DURABLE } },
+      { declare: false },
+    );
     await waitFor('every durable result copy acked', async () => {
       const info = await consumer.info();
       return info.num_pending === 0 && info.num_ack_pending === 0;
@@ -72,11 +76,26 @@ stages:
   });
 
   it('retries a failing stage as declared, pausing backoffMs × factor between attempts, then fails the run', async () => {
+    // The pause runs from the failure to the next dispatch. Run events cannot time it: each is stamped
+    // when its state write is acknowledged, a write latency after the change. The agent's own clock can:
+    // a fail task fails the instant it starts (before the orchestrator hears of it), and the next attempt
+    // reaches the agent only after the orchestrator dispatched it, at failure + pause or later.
+    const starts: number[] = [];
+    await rig.agent('timed-retry', {
+      role: 'timed-retry',
+      // Beats at 100 ms (the rig's default) let a loaded machine's event-loop stall pass for a lost
+      // agent, adding an uncounted attempt; this test is about the retry pauses, not loss detection.
+      heartbeatMs: 1_000,
+      onStart: (t) => {
+        if (t.stageId === 'boom') starts.push(Date.now());
+      },
+    });
     const runId = await rig.submit(`
 name: flaky
 version: 1
 stages:
   - id: boom
+    agent: { role: timed-retry }
     task: { kind: fail, message: nope, code: DRILL }
     retries: { max: 2, backoffMs: 100, factor: 2 }
 `);
@@ -86,8 +105,10 @@ stages:
     expect(rig.executions(runId)).toEqual({ boom: 3 });
     const dispatched = rig.events(runId).filter((e) => e.event === 'stage-dispatched');
     expect(dispatched.map((e) => e.attempt)).toEqual([1, 2, 3]);
-    expect(dispatched[1]!.ts - dispatched[0]!.ts).toBeGreaterThanOrEqual(100);
-    expect(dispatched[2]!.ts - dispatched[1]!.ts).toBeGreaterThanOrEqual(200);
+    expect(starts).toHaveLength(3);
+    // Slack: Date.now() truncates to the millisecond on both reads, and a timer may fire up to 1 ms early.
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(100 - CLOCK_SLACK_MS);
+    expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(200 - CLOCK_SLACK_MS);
     expect(rig.events(runId).filter((e) => e.event === 'stage-retrying')).toHaveLength(2);
   });
 

@@ -8,9 +8,11 @@ import { actorInbox, allObs, heartbeatSubject } from '../../protocols/subjects.t
 import type { ChildSpecInput, Strategy } from '../../supervisors/child-spec.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
 import { supervisorSpec } from '../../supervisors/child-spec.ts';
-import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { collect, credsFor, issuerSeedOf, TestServers, testBus, waitFor } from '../harness/index.ts';
 import { isSupEvent, startSupervisor, treeOf } from '../harness/supervision.ts';
 
+/** Date.now() truncates to the millisecond on each of the two stamps compared. */
+const CLOCK_SLACK_MS = 2;
 const servers = new TestServers();
 let nats: NatsServer;
 let client: Bus;
@@ -185,12 +187,13 @@ describe('process children', () => {
     const hung = await feed.next((e) =>
       isSupEvent(e, { supervisorId: 'shung', event: 'child-hung', childId: 'hung1' }),
     );
-    expect(hung).toBeDefined();
     await waitFor('hung1 replaced', () => starts('shung', 'hung1') === 2);
     const exit = feed.seen.find((e) =>
       isSupEvent(e, { supervisorId: 'shung', event: 'child-exited', childId: 'hung1' }),
     );
     expect(exit?.type === 'supervisor.event.v1' && exit.body.detectedBy).toBe('heartbeat');
+    // Declared hung first, then its exit: the replacement follows the heartbeat verdict.
+    expect(feed.seen.indexOf(hung)).toBeLessThan(feed.seen.indexOf(exit!));
     const after = (await treeOf(client, 'shung')).children[0]!;
     expect(after.pid).not.toBe(before.pid);
     expect(() => process.kill(before.pid!, 0)).toThrow(); // the hung process was killed, not leaked
@@ -199,18 +202,20 @@ describe('process children', () => {
     // startSupervisor: 200 ms heartbeats, 3 missed beats → the threshold is 600 ms after the last beat.
     await sup('sdeadline', 'one_for_one', [proc('hung2')]);
     const pid = (await treeOf(client, 'sdeadline')).children[0]!.pid!;
-    let lastBeatAt = 0;
-    const beats = client.subscribeRaw(heartbeatSubject('echo', 'hung2'), () => {
-      lastBeatAt = performance.now();
-    });
-    await waitFor('a beat seen', () => lastBeatAt > 0);
+    // Timed on the machine's one clock, from envelope stamps: the watchdog counts from its receipt of
+    // the last beat, which is no earlier than that beat's own stamp, to the child-hung event's stamp.
+    // (Our own receipt of the beat can lag or lead the supervisor's by a socket read.)
+    const beats = collect(client, heartbeatSubject('echo', 'hung2'));
+    await beats.ready();
+    await beats.next(() => true);
     process.kill(pid, 'SIGSTOP');
-    await feed.next((e) =>
+    const hung = await feed.next((e) =>
       isSupEvent(e, { supervisorId: 'sdeadline', event: 'child-hung', childId: 'hung2' }),
     );
-    const silentMs = performance.now() - lastBeatAt;
-    beats.unsubscribe();
-    expect(silentMs).toBeGreaterThanOrEqual(600 - 5); // 5 ms: the two receipts of the last beat differ slightly
+    const lastBeatTs = Math.max(...beats.seen.map((e) => e.ts));
+    beats.close();
+    const silentMs = hung.ts - lastBeatTs;
+    expect(silentMs).toBeGreaterThanOrEqual(600 - CLOCK_SLACK_MS);
     expect(silentMs).toBeLessThan(600 + 400); // a timer set for the deadline, not a polling loop; slack for a loaded machine
   });
 });
@@ -276,6 +281,8 @@ describe('supervisors in their own processes', () => {
       kind: 'supervisor',
       id: 'sproc-sup',
       natsUrl: nats.url,
+      credentials: await credsFor(nats, { role: 'actor', kind: 'supervisor', id: 'sproc-sup' }),
+      issuerSeed: issuerSeedOf(nats),
       args: { spec, childHeartbeatMs: 200 },
       heartbeatMs: 200,
     });

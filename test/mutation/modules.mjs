@@ -30,4 +30,45 @@ export const MODULES = [
       'test/unit/ledger-prove.test.ts',
     ],
   },
+  // The I/O modules: their tests run on real servers (minutes per pass on this machine), so each is
+  // worth running alone: `npm run mutation -- budget-monitor`.
+  {
+    name: 'budget-monitor',
+    mutate: ['actors/error-budget/budget-monitor.ts'],
+    tests: ['test/integration/governance-budget.test.ts'],
+  },
+  {
+    name: 'token-authority',
+    mutate: ['actors/token/token-authority.ts'],
+    tests: ['test/integration/governance-tokens.test.ts'],
+  },
+  {
+    name: 'token-renewer',
+    mutate: ['actors/token/token-renewer.ts', 'actors/token/renewal-schedule.ts'],
+    tests: ['test/integration/governance-tokens.test.ts', 'test/unit/governance-pure.test.ts'],
+  },
+  {
+    name: 'token-store',
+    mutate: ['actors/token/token-store.ts'],
+    tests: ['test/integration/token-store.test.ts', 'test/integration/governance-tokens.test.ts'],
+  },
+  {
+    name: 'ledger-store',
+    mutate: ['actors/ledger/ledger-store.ts'],
+    tests: [
+      'test/unit/ledger-store.test.ts',
+      'test/unit/ledger-store-durability.test.ts',
+      'test/unit/ledger-store-fsync.test.ts',
+    ],
+  },
+  {
+    name: 'ledger-writer',
+    mutate: ['actors/ledger/ledger-writer.ts'],
+    tests: ['test/integration/ledger-writer.test.ts'],
+  },
+  {
+    name: 'orchestrator-recovery',
+    mutate: ['actors/orchestrator/orchestrator.ts'],
+    tests: ['test/integration/orchestrator-recovery.test.ts'],
+  },
 ];

@@ -112,13 +112,45 @@ describe('gateway OpenAPI document', () => {
 describe('starting a pipeline over HTTP', () => {
   const yaml = (tier: string) =>
     `name: t\nversion: 1\nstages:\n  - id: a\n    agent: { tier: ${tier} }\n    task: { kind: noop }\n`;
-  it('needs a key at least as high as every stage tier, and T2 for a server-side file', () => {
-    expect(() => checkRunTier({ name: 'ops', tier: 'T1' }, { yaml: yaml('T1') })).not.toThrow();
-    expect(() => checkRunTier({ name: 'ops', tier: 'T1' }, { yaml: yaml('T2') })).toThrow(
-      /stage a runs at T2/,
+  it('needs a key at least as high as every stage tier, and T2 for a server-side file', async () => {
+    await expect(checkRunTier({ name: 'ops', tier: 'T1' }, { yaml: yaml('T1') })).resolves.toBeUndefined();
+    await expect(checkRunTier({ name: 'ops', tier: 'T1' }, { yaml: yaml('T2') })).rejects.toThrow(
+      /stage a \(noop\) runs at T2/,
     );
-    expect(() => checkRunTier({ name: 'ops', tier: 'T1' }, { file: 'x.yaml' })).toThrow(ForbiddenError);
-    expect(() => checkRunTier({ name: 'root', tier: 'T2' }, { file: 'x.yaml' })).not.toThrow();
-    expect(() => checkRunTier({ name: 'ops', tier: 'T1' }, { yaml: 'not: [valid' })).not.toThrow();
+    await expect(checkRunTier({ name: 'ops', tier: 'T1' }, { file: 'x.yaml' })).rejects.toThrow(
+      ForbiddenError,
+    );
+    await expect(checkRunTier({ name: 'root', tier: 'T2' }, { file: 'x.yaml' })).resolves.toBeUndefined();
+    await expect(checkRunTier({ name: 'ops', tier: 'T1' }, { yaml: 'not: [valid' })).resolves.toBeUndefined();
+  });
+
+  // Regression (issue #12): a T1 key got T2 stages through a template, the diagnostic, a root token.
+  const t2Template = `templates:\n  admin:\n    stages:\n      - id: x\n        agent: { tier: T2 }\n        task: { kind: noop }\n`;
+  const attacks: Record<string, string> = {
+    'a pipeline stage naming a template with a T2 stage': `name: t\nversion: 1\n${t2Template}stages:\n  - id: a\n    task: { kind: pipeline, name: admin }\n`,
+    'the error budget diagnostic naming such a template': `name: t\nversion: 1\n${t2Template}errorBudget: { maxErrors: 1, windowMs: 1000, diagnostic: admin }\nstages:\n  - id: a\n    task: { kind: noop }\n`,
+    'a token policy above the key': `name: t\nversion: 1\ntoken: { policies: [agov-tier-t2] }\nstages:\n  - id: a\n    task: { kind: noop }\n`,
+    'an exec stage asking for the network': `name: t\nversion: 1\nstages:\n  - id: a\n    task: { kind: exec, command: ["true"], network: true }\n`,
+  };
+  for (const [what, text] of Object.entries(attacks)) {
+    it(`refuses a T1 key ${what} with 403, naming the stage`, async () => {
+      const err = await checkRunTier({ name: 'ops', tier: 'T1' }, { yaml: text }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ForbiddenError);
+      expect((err as ForbiddenError).details).toMatchObject({ required: 'T2', tier: 'T1' });
+      await expect(checkRunTier({ name: 'adm', tier: 'T2' }, { yaml: text })).resolves.toBeUndefined();
+    });
+  }
+
+  it('never grants the root policy, and refuses absolute or escaping file references, whatever the tier', async () => {
+    const root = `name: t\nversion: 1\ntoken: { policies: [root] }\nstages:\n  - id: a\n    task: { kind: noop }\n`;
+    await expect(checkRunTier({ name: 'adm', tier: 'T2' }, { yaml: root })).rejects.toMatchObject({
+      code: 'GOV_ERR_POLICY_VIOLATION',
+    });
+    for (const file of ['/etc/hostname', '../../.data/api-keys', 'a/../../b.yaml']) {
+      const text = `name: t\nversion: 1\nstages:\n  - id: a\n    task: { kind: pipeline, file: "${file}" }\n`;
+      await expect(checkRunTier({ name: 'adm', tier: 'T2' }, { yaml: text })).rejects.toMatchObject({
+        code: 'GOV_ERR_POLICY_VIOLATION',
+      });
+    }
   });
 });

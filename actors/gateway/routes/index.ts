@@ -1,6 +1,7 @@
 /** Every route of the gateway, in the order the OpenAPI document lists them. */
 import type { AnyRoute } from '../route-def.ts';
 import { agentsRoutes } from './agents.ts';
+import { contextRoutes } from './context.ts';
 import { ledgerRoutes } from './ledger.ts';
 import { observabilityRoutes } from './observability.ts';
 import { pipelineRoutes } from './pipeline.ts';
@@ -13,6 +14,7 @@ export function gatewayRoutes(): AnyRoute[] {
     ...pipelineRoutes,
     ...observabilityRoutes,
     ...agentsRoutes,
+    ...contextRoutes,
     ...ledgerRoutes,
     ...systemRoutes,
   ];

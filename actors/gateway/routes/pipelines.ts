@@ -3,10 +3,9 @@
  */
 import { z } from 'zod';
 import { catalog } from '../../../protocols/index.ts';
-import { ForbiddenError } from '../../../protocols/index.ts';
-import { parsePipeline } from '../../../protocols/pipeline/index.ts';
+import { ForbiddenError, TierForbiddenError } from '../../../protocols/index.ts';
+import { assertAdmissible, parsePipeline } from '../../../protocols/pipeline/index.ts';
 import { ScalarSchema } from '../../../protocols/pipeline/index.ts';
-import { type Tier, tierRank } from '../../../protocols/index.ts';
 import type { Caller } from '../auth.ts';
 import { requireTier } from '../auth.ts';
 import { relayService } from '../bus-call.ts';
@@ -31,30 +30,26 @@ const RunRequestSchema = z
   });
 
 /**
- * A key may start a pipeline only if it may do what the pipeline's stages do: its tier must be at
- * least every stage's agent tier. A `file` is read on the orchestrator's side, where the gateway
- * cannot check it, so naming one takes a T2 key. Text that does not parse is left to the orchestrator,
- * which answers with every diagnostic.
+ * A key may start a pipeline only if it may do everything the run can reach: the effective tier
+ * (protocols/pipeline/effective-tier.ts) of its stages, the templates they name, the diagnostic and the
+ * token policies. Here only what the text itself holds is checked (child files live on the
+ * orchestrator's side); the orchestrator repeats the whole check with the files, given the key's tier
+ * (`callerTier`). A `file` is read on the orchestrator's side, so naming one takes a T2 key. Text that
+ * does not parse is left to the orchestrator, which answers with every diagnostic.
  */
-export function checkRunTier(caller: Caller, body: { yaml?: string; file?: string }): void {
+export async function checkRunTier(caller: Caller, body: { yaml?: string; file?: string }): Promise<void> {
   if (body.file !== undefined) {
     requireTier(caller, 'T2', 'starting a pipeline from a server-side file');
     return;
   }
   const parsed = parsePipeline(body.yaml ?? '');
   if (!parsed.ok) return;
-  let highest: { tier: Tier; stage: string } | undefined;
-  for (const st of parsed.pipeline.stages) {
-    if (!highest || tierRank(st.agent.tier) > tierRank(highest.tier))
-      highest = { tier: st.agent.tier, stage: st.id };
-  }
-  if (highest && tierRank(caller.tier) < tierRank(highest.tier)) {
-    throw new ForbiddenError(
-      `stage ${highest.stage} runs at ${highest.tier}; key ${caller.name} is ${caller.tier} and may not start it`,
-      {
-        details: { required: highest.tier, tier: caller.tier, keyName: caller.name, stageId: highest.stage },
-      },
-    );
+  try {
+    await assertAdmissible(parsed.pipeline, caller.tier, async () => undefined, `key ${caller.name}`);
+  } catch (err) {
+    if (err instanceof TierForbiddenError)
+      throw new ForbiddenError(err.message, { details: { ...err.details, keyName: caller.name } });
+    throw err;
   }
 }
 
@@ -73,12 +68,13 @@ export const startRunRoute = defineRoute({
   responses: { 202: { description: 'Accepted', schema: RunAcceptedSchema } },
   errors: [503, 504],
   async handle({ deps, body, caller }) {
-    checkRunTier(caller!, body);
+    await checkRunTier(caller!, body);
     return requestRun(deps, {
       yaml: body.yaml,
       file: body.file,
       params: body.params,
       requestedBy: `api:${caller!.name}`,
+      callerTier: caller!.tier,
     });
   },
 });

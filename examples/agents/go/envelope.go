@@ -6,9 +6,12 @@ package main
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -144,11 +147,43 @@ func errorOf(m *nats.Msg) *GovError {
 	}
 }
 
-// connect joins NATS, with the agent's own credentials when a .creds file is given.
+// connect joins NATS, with the agent's own credentials when a .creds file is given. Reply inboxes
+// are private per user (docs/security.md): `_INBOX.<user name>`, the name read from the user JWT.
 func connect(url, creds, name string) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
 	if creds != "" {
 		opts = append(opts, nats.UserCredentials(creds))
+		user, err := credsUserName(creds)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, nats.CustomInboxPrefix("_INBOX."+user))
 	}
 	return nats.Connect(url, opts...)
+}
+
+// credsUserName is the `name` claim of the user JWT in a .creds file.
+func credsUserName(file string) (string, error) {
+	text, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(text), "\n") {
+		parts := strings.Split(strings.TrimSpace(line), ".")
+		if len(parts) != 3 || !strings.HasPrefix(parts[0], "ey") {
+			continue
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			return "", err
+		}
+		var claims struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(payload, &claims); err != nil {
+			return "", err
+		}
+		return claims.Name, nil
+	}
+	return "", fmt.Errorf("%s: no user JWT found", file)
 }

@@ -10,8 +10,8 @@
  * in time. A `Nats-Msg-Id` makes a retried publish land once (the stream's duplicate window).
  */
 import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
-import { InternalError } from '../../protocols/errors.ts';
-import type { ReplyMux } from '../../bus/reply-mux.ts';
+import { InternalError } from '../protocols/errors.ts';
+import type { ReplyMux } from './reply-mux.ts';
 
 export interface PubAckLite {
   stream: string;

@@ -1,0 +1,27 @@
+export {
+  createNatsAuthority,
+  DEFAULT_RESPONSE_WINDOW_MS,
+  DEFAULT_USER_CREDS_TTL_MS,
+  loadOrCreateNatsAuthority,
+  type MintedUser,
+  mintSystemUser,
+  mintUser,
+  type NatsAuthority,
+  type UserIssuer,
+  operatorModeConfig,
+  revokeUsers,
+} from './authority.ts';
+export {
+  authorityFor,
+  defaultCredentialsFor,
+  forgetServer,
+  type JwtCredentials,
+  mintLocal,
+  formatCredsText,
+  issuerSeedFor,
+  registerIssuerSeed,
+  parseCredsText,
+  registerAuthority,
+  registerDefaultCredentials,
+} from './local-credentials.ts';
+export { ClaimsPusher, DEFAULT_CLAIMS_UPDATE_TIMEOUT_MS } from './revocation.ts';

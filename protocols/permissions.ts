@@ -1,0 +1,203 @@
+/**
+ * Who may publish and subscribe to what on the bus: the one table every NATS credential is minted
+ * from (infra/nats-auth). The broker enforces it, so a process holding an agent's or an observer's
+ * credential cannot do more than the table says, whatever it puts in a message.
+ *
+ * A principal is what a credential stands for:
+ * - `actor`    a system actor of a kind (`supervisor`, `orchestrator`, `token-authority`, …), one id;
+ * - `agent`    an agent of one tier (T0 < T1 < T2), one id;
+ * - `observer` an external tool that reads the JSON feed (`gov.obs.>`) and nothing else;
+ * - `client`   the operator's CLI (`agov run`, `agov agents`, …): asks services, reads the feed;
+ * - `admin`    everything (the process that starts the system, and tests that act as the system).
+ *
+ * Templates: `{kind}`, `{id}` and `{inbox}` are replaced by the principal's values, each a validated
+ * subject token, so an id can never widen a grant. Every principal's reply inbox is private:
+ * `_INBOX.<inbox>.>` (nats.js `inboxPrefix`), and only its owner may subscribe there; responders answer
+ * through the broker's response permission (`resp`), which lets a connection publish once to the reply
+ * subject of a request it received, so nobody needs to publish to `_INBOX.>` at large.
+ *
+ * Kinds missing from `ACTOR_PERMISSIONS` (demo and test kinds) get `TRUSTED_ACTOR`: the whole `gov.`
+ * tree and JetStream, as a system component. Agents, observers and clients are never such a kind.
+ */
+import type { Tier } from './tiers.ts';
+import { subjectToken } from './subjects.ts';
+
+export interface SubjectGrant {
+  /** Subjects (NATS wildcards allowed) the principal may publish to. */
+  pub: readonly string[];
+  /** Subjects the principal may subscribe to. */
+  sub: readonly string[];
+}
+
+export type Principal =
+  | { role: 'actor'; kind: string; id: string }
+  | { role: 'agent'; id: string; tier: Tier }
+  | { role: 'observer'; name: string }
+  | { role: 'client'; name: string }
+  | { role: 'admin'; name: string };
+
+/** What every actor does through the runtime: its inbox, its kind's service subject, its lifecycle. */
+const RUNTIME: SubjectGrant = {
+  pub: ['gov.sys.hb.{kind}.{id}', 'gov.sys.started.{kind}.{id}', 'gov.sys.exit.{kind}.{id}', 'gov.dlq.*'],
+  sub: ['gov.actor.{kind}.{id}', 'gov.svc.{kind}', '_INBOX.{inbox}.>'],
+};
+
+/** JetStream's API, acks and flow control: only for kinds that manage streams, consumers or KV. */
+const JETSTREAM = ['$JS.API.>', '$JS.ACK.>', '$JS.FC.>', '$KV.>', '$O.>'];
+
+/** System actors that run on the bus with broad rights: trusted code, started by the system only. */
+export const TRUSTED_ACTOR: SubjectGrant = {
+  pub: ['gov.>', ...JETSTREAM],
+  sub: ['gov.>', '$KV.>', '$O.>', '_INBOX.{inbox}.>'],
+};
+
+/**
+ * System actor kinds. Each entry adds to `RUNTIME`. Services tell and ask other services and agents
+ * (`gov.actor.>`, `gov.svc.>`), and write the feed and the audit trail.
+ */
+export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
+  supervisor: {
+    pub: ['gov.actor.>', 'gov.sys.>', 'gov.obs.>', 'gov.audit.supervisor'],
+    sub: ['gov.sys.>'],
+  },
+  orchestrator: {
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.results.>', ...JETSTREAM],
+    sub: ['gov.sys.hb.>', 'gov.sys.exit.>', 'gov.agents.register.>', 'gov.agents.register', '$KV.>'],
+  },
+  'agent-directory': {
+    pub: ['gov.obs.>'],
+    sub: [
+      'gov.sys.hb.>',
+      'gov.sys.exit.>',
+      'gov.agents.register.>',
+      'gov.agents.register',
+      'gov.obs.agent.>',
+    ],
+  },
+  'token-authority': {
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    sub: [],
+  },
+  'token-renewer': {
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    sub: [],
+  },
+  'budget-monitor': {
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    sub: ['gov.errors.>', 'gov.svc.handoff'],
+  },
+  'ledger-writer': {
+    pub: ['gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    sub: [],
+  },
+  gateway: {
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.errors.*', ...JETSTREAM],
+    sub: ['gov.obs.>'],
+  },
+  // Context management (docs/context.md): KV buckets, and the memory's object store (`$O.agov-memory.>`).
+  memory: {
+    pub: ['gov.obs.>', ...JETSTREAM, '$O.agov-memory.>'],
+    sub: ['$KV.>', '$O.agov-memory.>'],
+  },
+  'work-status': {
+    pub: ['gov.svc.>', 'gov.obs.>', ...JETSTREAM],
+    sub: ['$KV.>'],
+  },
+  checkpoint: {
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    sub: ['$KV.>'],
+  },
+  'credential-authority': {
+    pub: ['gov.obs.>', 'gov.audit.*', '$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE', ...JETSTREAM],
+    sub: [],
+  },
+};
+
+/**
+ * Agents, by tier. An agent announces itself, heartbeats, tells progress and results to the
+ * orchestrator's results subject, appends its own audit events, and writes its own feed; it reads
+ * only its own inbox. It can tell no other actor anything, read no other inbox, touch no stream's
+ * API and no KV bucket. Higher tiers add nothing on the bus today: what a tier may run is decided by
+ * whoever assigns work, from the tier in the credential.
+ */
+const AGENT_BASE: SubjectGrant = {
+  pub: [
+    'gov.sys.hb.agent.{id}',
+    'gov.sys.started.agent.{id}',
+    'gov.sys.exit.agent.{id}',
+    'gov.agents.register',
+    'gov.audit.agent',
+    'gov.results.*',
+    'gov.obs.agent.{id}',
+    'gov.obs.violation.{id}',
+    'gov.dlq.*',
+  ],
+  sub: ['gov.actor.agent.{id}', '_INBOX.{inbox}.>'],
+};
+
+export const AGENT_PERMISSIONS: Readonly<Record<Tier, SubjectGrant>> = {
+  T0: AGENT_BASE,
+  T1: AGENT_BASE,
+  T2: AGENT_BASE,
+};
+
+/** External observability tools: the JSON feed, read only. */
+export const OBSERVER_PERMISSIONS: SubjectGrant = { pub: [], sub: ['gov.obs.>', '_INBOX.{inbox}.>'] };
+
+/**
+ * The operator's CLI: asks services and actors (runs, agents, the tree, the ledger), reads the feed,
+ * and reads/writes the context store's JetStream buckets (`agov memory`, `agov status`).
+ */
+export const CLIENT_PERMISSIONS: SubjectGrant = {
+  pub: ['gov.svc.>', 'gov.actor.>', ...JETSTREAM, '$O.>'],
+  sub: ['gov.obs.>', '_INBOX.{inbox}.>', '$O.>'],
+};
+
+export const ADMIN_PERMISSIONS: SubjectGrant = { pub: ['>'], sub: ['>'] };
+
+/** The NATS user name and reply-inbox token of a principal: `<role-or-kind>-<id>`. */
+export function principalName(p: Principal): string {
+  switch (p.role) {
+    case 'actor':
+      return `${subjectToken(p.kind, 'actor kind')}-${subjectToken(p.id, 'actor id')}`;
+    case 'agent':
+      return `agent-${subjectToken(p.id, 'agent id')}`;
+    default:
+      return `${p.role}-${subjectToken(p.name, `${p.role} name`)}`;
+  }
+}
+
+/** The reply-inbox prefix of a principal's connections (nats.js `inboxPrefix`). */
+export function inboxPrefixOf(p: Principal): string {
+  return `_INBOX.${principalName(p)}`;
+}
+
+function expand(grant: SubjectGrant, vars: Record<string, string>): SubjectGrant {
+  const fill = (s: string) => s.replace(/\{(\w+)\}/g, (_, k: string) => vars[k] ?? `{${k}}`);
+  const uniq = (xs: readonly string[]) => [...new Set(xs.map(fill))];
+  return { pub: uniq(grant.pub), sub: uniq(grant.sub) };
+}
+
+function merge(...grants: SubjectGrant[]): SubjectGrant {
+  return { pub: grants.flatMap((g) => g.pub), sub: grants.flatMap((g) => g.sub) };
+}
+
+/** The concrete publish/subscribe allow lists of one principal, from the table above. */
+export function permissionsFor(p: Principal): SubjectGrant {
+  const inbox = principalName(p);
+  switch (p.role) {
+    case 'actor': {
+      const vars = { kind: subjectToken(p.kind, 'actor kind'), id: subjectToken(p.id, 'actor id'), inbox };
+      const own = ACTOR_PERMISSIONS[p.kind];
+      return expand(own ? merge(RUNTIME, own) : merge(RUNTIME, TRUSTED_ACTOR), vars);
+    }
+    case 'agent':
+      return expand(AGENT_PERMISSIONS[p.tier], { id: subjectToken(p.id, 'agent id'), inbox });
+    case 'observer':
+      return expand(OBSERVER_PERMISSIONS, { inbox });
+    case 'client':
+      return expand(CLIENT_PERMISSIONS, { inbox });
+    case 'admin':
+      return ADMIN_PERMISSIONS;
+  }
+}

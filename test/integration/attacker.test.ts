@@ -1,0 +1,220 @@
+/**
+ * The bus as an attacker sees it (issue #11): a whole system runs; attackers with no credential, with
+ * an observer's, with a T0 agent's and with a T1 agent's try what an open bus allowed — read child
+ * tokens, forge audit events, ask for tokens, promote themselves, cancel runs, join queue groups,
+ * rewrite the runs bucket, stop the root supervisor. The broker refuses each (a permission violation
+ * or a refused connection) and the system is unchanged afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mintUser } from '../../infra/nats-auth/index.ts';
+import type { Principal } from '../../protocols/permissions.ts';
+import { allChildren } from '../../supervisors/supervisor-tree.ts';
+import { parseTeams, type RunningSystem, startSystem } from '../../system/index.ts';
+import { waitFor } from '../harness/index.ts';
+
+const TEAMS = `
+teams:
+  - id: victims
+    members:
+      - { id: victim-t2, tier: T2, role: lead }
+`;
+
+let sys: RunningSystem;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'agov-attacker-'));
+  sys = await startSystem({
+    dataDir: dir,
+    teams: parseTeams(TEAMS, 'attacker-teams'),
+    serviceArgs: { gateway: { port: 0 } },
+    localApiKeys: false,
+  });
+  await waitFor(
+    'every actor running',
+    async () => allChildren(await sys.tree()).every((c) => c.status === 'running'),
+    60_000,
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await sys?.kill();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A connection as `principal`, collecting the permission violations the server reports. */
+async function as(principal: Principal): Promise<{ nc: NatsConnection; violations: string[] }> {
+  const nats = sys.services.embedded.nats!;
+  const u = await mintUser(nats.auth, principal);
+  const nc = await connect({
+    servers: sys.natsUrl,
+    authenticator: credsAuthenticator(new TextEncoder().encode(u.creds)),
+    inboxPrefix: u.inboxPrefix,
+  });
+  const violations: string[] = [];
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'error') violations.push(String(s.error));
+  })();
+  return { nc, violations };
+}
+
+const envelope = (type: string, from: string, body: unknown) =>
+  JSON.stringify({ sv: 1, type, id: randomUUID(), ts: Date.now(), from, body });
+
+/** Publishes and expects the broker to answer with a publish violation for exactly that subject. */
+async function refusedPublish(who: Principal, subject: string, payload: string): Promise<void> {
+  const { nc, violations } = await as(who);
+  try {
+    nc.publish(subject, payload);
+    await nc.flush();
+    await expect
+      .poll(() => violations.join('\n'), { timeout: 10_000 })
+      .toContain(`Permissions Violation for Publish to "${subject}"`);
+  } finally {
+    await nc.close();
+  }
+}
+
+async function refusedSubscribe(who: Principal, subject: string, queue?: string): Promise<void> {
+  const { nc, violations } = await as(who);
+  try {
+    nc.subscribe(subject, { ...(queue ? { queue } : {}), callback: () => {} });
+    await nc.flush();
+    await expect
+      .poll(() => violations.join('\n'), { timeout: 10_000 })
+      .toContain(`Permissions Violation for Subscription to "${subject}"`);
+  } finally {
+    await nc.close();
+  }
+}
+
+const ATTACKERS: Array<[string, Principal]> = [
+  ['an observer', { role: 'observer', name: 'eve' }],
+  ['a T0 agent', { role: 'agent', id: 'mallory-0', tier: 'T0' }],
+  ['a T1 agent', { role: 'agent', id: 'mallory-1', tier: 'T1' }],
+];
+
+/** What an open bus allowed (issue #11), as publishes: subject and a genuine-looking message. */
+const FORBIDDEN_PUBLISHES: Array<[string, string, string]> = [
+  [
+    'forge an audit event the ledger would append as genuine',
+    'gov.audit.token',
+    envelope('token.issued.v1', 'gov.actor.token-authority.token-authority-1', { runId: 'r-x' }),
+  ],
+  [
+    'ask the token authority for a run token with policy root',
+    'gov.svc.token-authority',
+    envelope('token.request.v1', 'gov.actor.agent.victim-t2', { runId: 'r-x', policies: ['root'] }),
+  ],
+  [
+    'forge a stage-accepted to get a child token delivered',
+    'gov.actor.token-authority.token-authority-1',
+    envelope('run.stage.accepted.v1', 'gov.actor.orchestrator.orchestrator-1', { runId: 'r-x' }),
+  ],
+  [
+    'cancel runs through the orchestrator',
+    'gov.svc.orchestrator',
+    envelope('run.cancel.v1', 'gov.actor.gateway.gateway-1', { runId: 'r-x' }),
+  ],
+  [
+    'report fake errors until a budget breaches',
+    'gov.errors.r-x',
+    envelope('budget.report.v1', 'gov.actor.agent.victim-t2', { runId: 'r-x', outcome: 'error' }),
+  ],
+  [
+    'promote an agent to T2 with agent.command.v1 byTier T2',
+    'gov.actor.agent.victim-t2',
+    envelope('agent.command.v1', 'gov.actor.gateway.gateway-1', { command: 'PROMOTE', byTier: 'T2' }),
+  ],
+  [
+    'stop the whole system with actor.stop.v1 to the root supervisor',
+    'gov.actor.supervisor.root',
+    envelope('actor.stop.v1', 'gov.actor.supervisor.root', {}),
+  ],
+  [
+    'fake the exit of a service so its supervisor restarts it',
+    'gov.sys.exit.orchestrator.orchestrator-1',
+    envelope('actor.exit.v1', 'gov.actor.orchestrator.orchestrator-1', { reason: 'crash' }),
+  ],
+  ['rewrite a run in the AGOV_RUNS KV bucket', '$KV.AGOV_RUNS.r-x', '{"runId":"r-x"}'],
+  ['delete the AUDIT stream through the JetStream API', '$JS.API.STREAM.DELETE.AUDIT', ''],
+  ['answer inside another connection’s reply inbox', '_INBOX.admin-x.1', 'forged reply'],
+];
+
+/** What an open bus allowed, as subscriptions. */
+const FORBIDDEN_SUBSCRIPTIONS: Array<[string, string, string?]> = [
+  ['read everything', '>'],
+  ['read an agent’s inbox, where its child tokens and commands arrive', 'gov.actor.agent.victim-t2'],
+  ['read every reply', '_INBOX.>'],
+  [
+    'join the agent directory’s queue group and answer its requests',
+    'gov.svc.agent-directory',
+    'q-agent-directory',
+  ],
+  ['join the token authority’s queue group', 'gov.svc.token-authority', 'q-token-authority'],
+  ['read the audit stream as it is written', 'gov.audit.>'],
+];
+
+describe('an attacker on the bus', () => {
+  it('with no credential is refused at connect', async () => {
+    await expect(connect({ servers: sys.natsUrl, reconnect: false })).rejects.toThrow(
+      /Authorization Violation/i,
+    );
+  });
+
+  for (const [who, principal] of ATTACKERS) {
+    for (const [what, subject, payload] of FORBIDDEN_PUBLISHES) {
+      it(`as ${who}, cannot ${what} (${subject})`, () => refusedPublish(principal, subject, payload));
+    }
+    for (const [what, subject, queue] of FORBIDDEN_SUBSCRIPTIONS) {
+      it(`as ${who}, cannot ${what} (${subject})`, () => refusedSubscribe(principal, subject, queue));
+    }
+  }
+
+  it('as an observer, cannot publish even on the feed or announce itself as an agent', async () => {
+    const eve: Principal = { role: 'observer', name: 'eve' };
+    await refusedPublish(eve, 'gov.obs.run.r-x', '{}');
+    await refusedPublish(eve, 'gov.agents.register', envelope('agent.register.v1', 'x', { tier: 'T2' }));
+  });
+
+  it('as a T0 agent, cannot heartbeat or publish its feed as another agent', async () => {
+    const mallory: Principal = { role: 'agent', id: 'mallory-0', tier: 'T0' };
+    await refusedPublish(mallory, 'gov.sys.hb.agent.victim-t2', '{}');
+    await refusedPublish(mallory, 'gov.obs.agent.victim-t2', '{}');
+  });
+
+  it('control: what the same credentials are granted goes through (the checks above can fail)', async () => {
+    const { nc, violations } = await as({ role: 'agent', id: 'mallory-0', tier: 'T0' });
+    nc.subscribe('gov.actor.agent.mallory-0', { callback: () => {} });
+    nc.publish('gov.sys.hb.agent.mallory-0', '{}');
+    await nc.flush();
+    const observer = await as({ role: 'observer', name: 'eve' });
+    const seen = new Promise<string>((resolve) =>
+      observer.nc.subscribe('gov.obs.>', { max: 1, callback: (_e, m) => resolve(m.subject) }),
+    );
+    await observer.nc.flush();
+    sys.client.emit(['run', 'control'], { type: 'demo.echoed.v1', body: { text: 'x' } } as never);
+    expect(await seen).toBe('gov.obs.run.control');
+    expect(violations).toEqual([]);
+    expect(observer.violations).toEqual([]);
+    await nc.close();
+    await observer.nc.close();
+  });
+
+  it('after every attempt, the system is unchanged: every actor running, never restarted, no run', async () => {
+    // The deep tree asks each supervisor in turn; on a loaded machine a subtree may answer late.
+    const children = await waitFor('the whole tree', async () => {
+      const all = allChildren(await sys.tree());
+      return all.length > 5 ? all : undefined;
+    });
+    expect(children.filter((c) => c.status !== 'running').map((c) => c.id)).toEqual([]);
+    expect(children.filter((c) => c.restartCount > 0).map((c) => c.id)).toEqual([]);
+    const runs = await sys.client.ask('gov.svc.orchestrator', { type: 'run.list.v1', body: {} } as never);
+    expect((runs.body as { runs: unknown[] }).runs).toEqual([]);
+  });
+});
