@@ -126,6 +126,14 @@ async function evidenceVerify(argv: string[]): Promise<number> {
     let trusted: TrustedKey;
     try {
       packagedKey = existsSync(packaged) ? loadPublicKey(readFileSync(packaged, 'utf8')) : undefined;
+    } catch (err) {
+      return invalid(
+        values.json === true,
+        EVIDENCE_FILES.publicKey,
+        `not a public key: ${(err as Error).message}`,
+      );
+    }
+    try {
       trusted = resolveTrustedKey({
         pinnedKey: explicit ? loadPublicKey(readFileSync(explicit, 'utf8')) : undefined,
         pinnedFingerprint,
