@@ -85,7 +85,9 @@ export async function resolveServices(options: ResolveOptions = {}): Promise<Res
     let vaultToken = options.vaultToken;
     if (!vaultAddr && need.vault) {
       // Like `vault server -dev`: in memory, in this process; tokens do not survive a restart.
-      embedded.vault = await startVaultDevServer();
+      // The transit keyring (the ledger's signing key) lives beside the data directory, never in it:
+      // whoever can read or rewrite the ledger's folder must not find the key that signs it.
+      embedded.vault = await startVaultDevServer({ transitKeyringFile: vaultKeyringFile(dataDir) });
       vaultAddr = embedded.vault.addr;
       vaultToken = embedded.vault.rootToken;
     }
@@ -103,4 +105,9 @@ export async function resolveServices(options: ResolveOptions = {}): Promise<Res
     await stop();
     throw err;
   }
+}
+
+/** Where the embedded Vault dev server keeps its transit keyring: `<dataDir>-vault/transit-keyring.json`. */
+export function vaultKeyringFile(dataDir: string): string {
+  return `${resolve(dataDir)}-vault/transit-keyring.json`;
 }

@@ -90,6 +90,11 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
     pub: ['gov.obs.>', 'gov.audit.*', ...JETSTREAM],
     sub: [],
   },
+  // Reads the writer's checkpoints, asks it for consistency proofs, tells it cosignatures.
+  witness: {
+    pub: ['gov.svc.ledger-writer', 'gov.obs.witness.*', 'gov.audit.witness', ...JETSTREAM],
+    sub: ['gov.obs.ledger.checkpoint'],
+  },
   gateway: {
     pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.errors.*', ...JETSTREAM],
     sub: ['gov.obs.>'],

@@ -9,6 +9,7 @@
  * Children learn where the services are from their child spec (start arguments; a process child's
  * spec may add environment variables): nothing here edits `process.env`.
  */
+import { setUpLedgerTrust } from './ledger-trust.ts';
 import { childCredentials, childPrincipal } from '../supervisors/child-credentials.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -93,11 +94,21 @@ export interface RunningSystem {
   kill(): Promise<void>;
 }
 
-function rootSpec(options: StartSystemOptions, services: ResolvedServices): SupervisorSpec | undefined {
+async function rootSpec(
+  options: StartSystemOptions,
+  services: ResolvedServices,
+): Promise<SupervisorSpec | undefined> {
   const tree = options.tree ?? 'system';
   if (tree === 'none') return undefined;
   if (tree !== 'system') return tree;
   const gateway = { ...options.serviceArgs?.gateway };
+  // Without Vault (need.vault false) the writer keeps a local key and the witness pins it on first use.
+  const trust =
+    services.vaultAddr && services.vaultToken
+      ? await setUpLedgerTrust(services.vaultAddr, services.vaultToken)
+      : undefined;
+  const ledgerWriter = { ...trust?.writerArgs, ...options.serviceArgs?.['ledger-writer'] };
+  const witness = { ...(trust ? { ledgerKey: trust.publicKeyPem } : {}), ...options.serviceArgs?.witness };
   if (options.localApiKeys && gateway.apiKeys === undefined && gateway.apiKeysFile === undefined)
     gateway.apiKeysFile = ensureLocalApiKeys(services.dataDir);
   return systemSpec({
@@ -109,7 +120,7 @@ function rootSpec(options: StartSystemOptions, services: ResolvedServices): Supe
       dataDir: services.dataDir,
     },
     servicesAsProcesses: options.servicesAsProcesses,
-    serviceArgs: { ...options.serviceArgs, gateway },
+    serviceArgs: { ...options.serviceArgs, gateway, 'ledger-writer': ledgerWriter, witness },
     services: options.services,
   });
 }
@@ -133,7 +144,7 @@ export async function startSystem(options: StartSystemOptions = {}): Promise<Run
       ...(options.askTimeoutMs ? { askTimeoutMs: options.askTimeoutMs } : {}),
     });
     if (options.streams !== false) await ensureStreams(client);
-    const spec = rootSpec(options, services);
+    const spec = await rootSpec(options, services);
     if (spec) {
       root = await runActor(await loadActorKind(ACTOR_KIND.supervisor), {
         id: spec.id,

@@ -53,6 +53,8 @@ export const serviceActorId = (kind: string) => `${kind}-1`;
 /** Service actors in start order. */
 export const SYSTEM_SERVICES: readonly SystemService[] = [
   { kind: ACTOR_KIND.ledgerWriter, needs: ['dataDir'], nice: DEFAULT_LEDGER_WRITER_NICE },
+  // Cosigns the writer's checkpoints from its own store and key (docs/ledger.md "Witnesses").
+  { kind: ACTOR_KIND.witness, needs: ['dataDir'] },
   { kind: ACTOR_KIND.agentDirectory, needs: [] },
   {
     kind: ACTOR_KIND.tokenAuthority,

@@ -5,8 +5,8 @@ import type { CheckpointSigner } from './checkpoint.ts';
 
 /** The store signs a checkpoint as soon as this many entries exist past the previous one. */
 export const DEFAULT_CHECKPOINT_EVERY_ENTRIES = 1000;
-/** The ledger-writer actor also checkpoints on this timer, so a quiet ledger still gets signed heads. */
-export const DEFAULT_CHECKPOINT_INTERVAL_MS = 30_000;
+/** While the tree grows the writer signs a head at least this often: the unsigned window is bounded (docs/ledger.md "Trust"). */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1_000;
 /** Checkpoint origin line and signed-note key name. */
 export const DEFAULT_LEDGER_ORIGIN = 'agent-governance.local/ledger';
 /**

@@ -11,7 +11,7 @@
  * | `keyFile` | | `<dataDir>/ledger-key.pem` (generated 0600 on first start, public key beside it) |
  * | `origin` | | `agent-governance.local/ledger` |
  * | `checkpointEveryEntries` | | 1000 |
- * | `checkpointIntervalMs` | | 30 000 |
+ * | `checkpointIntervalMs` | | 1 000 |
  * | `batchMaxEntries` | | 1000 |
  * | `ackWaitMs` | | 30 000 |
  * | `maxAckPending` | | 20 000 |

@@ -25,7 +25,7 @@ import {
   publicKeyPem,
   type SignedCheckpoint,
 } from '../ledger/index.ts';
-import { defineActorKind } from '../runtime/actor-kind.ts';
+import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
 import { publishFeedAndAudit } from '../../bus/index.ts';
 import { cosign, cosignatureKeyId, formatCosignatureLine } from './cosignature.ts';
 import { judgeCheckpoint, proofNeeded, type WitnessVerdict } from './witness-logic.ts';
@@ -62,12 +62,37 @@ function pinnedLedgerKey(store: WitnessStore, settings: WitnessSettings): KeyObj
   return pinned ? loadPublicKey(pinned) : undefined;
 }
 
+/**
+ * Trust on first use, when no key is configured and none is pinned yet: the writer's key, as it
+ * answers ledger.key.v1, is pinned in the store; from then on any other key is refused.
+ */
+async function askLedgerKey(
+  ctx: ActorContext,
+  settings: WitnessSettings,
+  store: WitnessStore,
+): Promise<KeyObject> {
+  const r = await ctx.bus.ask(
+    serviceSubject(ACTOR_KIND.ledgerWriter),
+    { type: 'ledger.key.v1', body: {} },
+    { timeoutMs: settings.proofTimeoutMs },
+  );
+  if (r.type !== 'ledger.public-key.v1') {
+    throw new ConfigError(`the ledger writer answered ${r.type} to ledger.key.v1`, {
+      details: { option: 'ledgerKey' },
+    });
+  }
+  ctx.log.warn("witness: no ledger key configured; pinned the writer's key on first use", {
+    fingerprint: r.body.fingerprint,
+  });
+  return loadPublicKey(store.pinMeta('ledgerKey', publicKeyPem(loadPublicKey(r.body.publicKey))));
+}
+
 export const witnessKind = defineActorKind({
   kind: ACTOR_KIND.witness,
   args: WitnessArgsSchema,
   description:
     'cosigns ledger checkpoints that extend what it saw (own key, own store); alarms on forks and shrinks',
-  start(ctx) {
+  async start(ctx) {
     const settings = witnessSettings(ctx.args, ctx.id);
     mkdirSync(settings.dir, { recursive: true, mode: 0o700 });
     const { privateKey, publicKey } = loadOrCreateKey(settings.keyFile);
@@ -78,16 +103,10 @@ export const witnessKind = defineActorKind({
     });
     let ledgerKey: KeyObject | undefined;
     try {
-      ledgerKey = pinnedLedgerKey(store, settings);
+      ledgerKey = pinnedLedgerKey(store, settings) ?? (await askLedgerKey(ctx, settings, store));
     } catch (err) {
       store.close();
       throw err;
-    }
-    if (!ledgerKey) {
-      store.close();
-      throw new ConfigError('a witness needs the ledger key to pin on first start (arg ledgerKey)', {
-        details: { option: 'ledgerKey' },
-      });
     }
     const trusted = ledgerKey;
 
