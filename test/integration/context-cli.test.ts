@@ -5,12 +5,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointKind, memoryKind, workStatusKind } from '../../actors/context/index.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
-import { TestServers } from '../harness/index.ts';
+import { credsFile, TestServers } from '../harness/index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const AGOV = join(ROOT, 'cli/agov.mjs');
 const servers = new TestServers();
 let nats: NatsServer;
+/** The operator's CLI credential (role client), as `agov up` writes it to nats-auth/cli.creds. */
+let cliCreds: string;
 const handles: ActorHandle[] = [];
 
 function agov(args: string[], input = '', env: NodeJS.ProcessEnv = {}) {
@@ -19,7 +21,7 @@ function agov(args: string[], input = '', env: NodeJS.ProcessEnv = {}) {
   return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [AGOV, ...args], {
       cwd: ROOT,
-      env: { ...base, NATS_URL: nats.url, ...env },
+      env: { ...base, NATS_URL: nats.url, NATS_CREDS: cliCreds, ...env },
     });
     let stdout = '';
     let stderr = '';
@@ -36,6 +38,11 @@ function agov(args: string[], input = '', env: NodeJS.ProcessEnv = {}) {
 
 beforeAll(async () => {
   nats = await servers.nats();
+  cliCreds = await credsFile(
+    nats,
+    { role: 'client', name: 'context-cli' },
+    servers.tempDir('agov-context-cli-'),
+  );
   const bus = { servers: nats.url };
   handles.push(await runActor(memoryKind, { id: 'memory-1', bus }));
   handles.push(await runActor(workStatusKind, { id: 'status-1', bus, args: { baseDir: ROOT } }));
