@@ -2,18 +2,19 @@
  * Dead letters on the JSON feed: a JSON-only observer (plain nats.js, JSON.parse) reads every dead
  * letter on `gov.obs.dlq.<code>` — summarised, never the bytes, so a secret never reaches the feed.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoKind } from '../../actors/echo.ts';
 import { ActorHost, ActorRegistry } from '../../actors/runtime/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import { actorInbox } from '../../protocols/index.ts';
-import { TestServers } from '../harness/index.ts';
+import { rawConnect, TestServers } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
 let observer: NatsConnection;
+let sender: NatsConnection;
 let host: ActorHost;
 const feed: Array<{ subject: string; raw: string; env: { type: string; body: Record<string, unknown> } }> =
   [];
@@ -22,8 +23,11 @@ beforeAll(async () => {
   nats = await servers.nats();
   host = new ActorHost({ registry: new ActorRegistry().register(echoKind), bus: { servers: nats.url } });
   servers.onStop(() => host.stopAll());
-  observer = await connect({ servers: nats.url });
+  // A JSON-only observer with an observer's own credential; a sender allowed to reach actor inboxes.
+  observer = await rawConnect(nats, { role: 'observer', name: 'dlq-observer' });
   servers.onStop(() => observer.close());
+  sender = await rawConnect(nats);
+  servers.onStop(() => sender.close());
   observer.subscribe('gov.obs.dlq.>', {
     callback: (_e, m) => {
       const raw = new TextDecoder().decode(m.data);
@@ -47,7 +51,7 @@ async function next(pred: (e: (typeof feed)[number]) => boolean) {
 
 describe('dead letters on the JSON feed', () => {
   it('publishes an undecodable message’s dead letter as JSON on gov.obs.dlq.<code>, without its bytes', async () => {
-    observer.publish(actorInbox('echo', 'dlq-feed-1'), new Uint8Array([0xc1, 0xff, 0x00]));
+    sender.publish(actorInbox('echo', 'dlq-feed-1'), new Uint8Array([0xc1, 0xff, 0x00]));
     const dl = await next((e) => e.subject === 'gov.obs.dlq.GOV_ERR_DECODE');
     expect(dl.env).toMatchObject({
       type: 'dead-letter.v1',
@@ -65,7 +69,7 @@ describe('dead letters on the JSON feed', () => {
   it('summarises a refused message by type, id and sender, and never carries a secret (credentials) to the feed', async () => {
     const secret = 'hvs.SECRET-token-never-on-the-feed';
     // A credentials message to an actor that does not handle it: refused and dead-lettered.
-    observer.publish(
+    sender.publish(
       actorInbox('echo', 'dlq-feed-1'),
       pack({
         sv: 1,
