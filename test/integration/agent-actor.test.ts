@@ -24,11 +24,12 @@ import {
   InvalidTransitionError,
   obsSubject,
   PolicyViolationError,
+  resultsSubject,
   serviceSubject,
   TierForbiddenError,
 } from '../../protocols/index.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
-import { collect, rawConnect, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { collect, credsFor, rawConnect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
@@ -802,11 +803,13 @@ describe('agent actor over real nats-server and redis-server', () => {
     });
 
     it('an agent SIGKILLed mid-task reports the task it lost as GOV_ERR_ACTOR_CRASHED (retryable) when started again, and returns to idle', async () => {
+      const credentials = await credsFor(nats, { role: 'agent', id: 'crash-1', tier: 'T1' });
       const spawn = () =>
         spawnProcessChild({
           kind: 'agent',
           id: 'crash-1',
           natsUrl: nats.url,
+          credentials,
           args: { tier: 'T1', redisUrl: redis.url, workDir: join(workRoot, 'crash-1') },
           env: { AGOV_NO_BUNDLE: '1' },
           stderr: 'ignore',
@@ -819,7 +822,10 @@ describe('agent actor over real nats-server and redis-server', () => {
         60_000,
         100,
       );
-      const { replyTo, seen } = await orchestrator();
+      // An agent's own credential may publish results only on gov.results.*, as the orchestrator asks.
+      const replyTo = resultsSubject('test-crash');
+      const seen = collect(client, replyTo);
+      await seen.ready();
       const a = assign('crash-1', { kind: 'sleep', ms: 60_000 }, replyTo);
       await a.reply;
       first.signal('SIGKILL');
