@@ -39,13 +39,14 @@ export class Checkpointer {
     return this.store.size - (this.store.latestCheckpoint()?.size ?? 0) >= this.everyEntries;
   }
 
-  private async signHead(): Promise<SignedCheckpoint> {
+  private async signHead(): Promise<SignedCheckpoint | undefined> {
     const head = this.store.treeHead();
     // Every entry of this head was committed before the call: once sync() resolves, all are on disk.
     await this.store.sync();
     const sc = await this.signer.sign(head);
-    this.store.addCheckpoint(sc);
-    this.published(sc);
-    return sc;
+    const stored = this.store.addCheckpoint(sc);
+    if (!stored) return this.store.latestCheckpoint()!;
+    this.published(stored);
+    return stored;
   }
 }

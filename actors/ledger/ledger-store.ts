@@ -442,10 +442,11 @@ export class LedgerStore implements NodeReader {
   /**
    * Stores a checkpoint signed elsewhere (Vault transit), once it is shown to be this ledger's: the
    * signature verifies under `checkpointKey`, the origin is this ledger's, and the root is the tree's
-   * root at that size. On disk, with every entry it covers, when this returns.
+   * root at that size. On disk, with every entry it covers, when this returns. Undefined when a larger
+   * checkpoint is already stored (the head is stale and is dropped: checkpoints only grow).
    * @throws LedgerTamperedError when the checkpoint does not describe this tree; ConfigError without a key
    */
-  addCheckpoint(sc: SignedCheckpoint): SignedCheckpoint {
+  addCheckpoint(sc: SignedCheckpoint): SignedCheckpoint | undefined {
     this.assertWritable();
     const key = this.publicKey;
     if (!key) throw new ConfigError('ledger store has no checkpoint key: cannot accept a signed checkpoint');
@@ -461,16 +462,23 @@ export class LedgerStore implements NodeReader {
         `signed checkpoint refused: its root is not the ledger's root at size ${sc.size}`,
       );
     }
+    let stored: boolean;
     try {
-      this.db
+      stored = this.db
         .transaction(() => {
+          // Checkpoints only grow. A head signed before a later one was stored (a restarted writer's
+          // predecessor still finishing its signing request) is stale: it is dropped, not appended.
+          const latest = this.stmts.latestCheckpoint.get();
+          if (latest && latest.size > sc.size) return false;
           this.stmts.insertCheckpoint.run(sc.origin, sc.size, sc.root, sc.ts, sc.signature, sc.keyId);
+          return true;
         })
         .immediate();
       this.committed();
     } catch (err) {
       throw storeError('checkpoint failed', err);
     }
+    if (!stored) return undefined;
     this.lastCheckpointSize = Math.max(this.lastCheckpointSize, sc.size);
     this.syncNow();
     return sc;

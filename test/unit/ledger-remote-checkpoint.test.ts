@@ -59,6 +59,15 @@ describe('checkpoints signed outside the store (Vault transit)', () => {
     expect(store.checkpointAt(5)?.root.equals(sc.root)).toBe(true);
   });
 
+  it('regression: drops a stale head signed before a larger checkpoint was stored (restart-nats chaos: checkpoint #22 of size 162 after #21 of size 163 failed verify)', async () => {
+    const stale = await remote.sign(store.treeHead());
+    store.appendBatch([ev(5), ev(6)]);
+    expect(store.addCheckpoint(await remote.sign(store.treeHead()))?.size).toBe(7);
+    expect(store.addCheckpoint(stale)).toBeUndefined();
+    expect(store.checkpoints().map((c) => c.size)).toEqual([7]);
+    expect(verifyLedger(store, loadPublicKey(keys.publicKeyPem)).ok).toBe(true);
+  });
+
   it('refuses a head signed by another key, for another root, beyond the tree or for another origin, and stores none', async () => {
     const other = asAsyncSigner(createSigner(generateKeyPair().seedHex, ORIGIN));
     const good = store.treeHead();
