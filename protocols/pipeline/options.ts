@@ -6,6 +6,13 @@
 /** Time one attempt of a stage may take before it counts as failed, when the stage sets no `timeoutMs`. */
 export const DEFAULT_STAGE_TIMEOUT_MS = 10 * 60_000;
 
+/**
+ * Longest a ready stage waits for an agent to take it (Temporal's schedule-to-start), when the stage
+ * sets no `scheduleToStartMs`. Past it the attempt fails with GOV_ERR_SCHEDULE_TO_START_TIMEOUT and
+ * counts (retries, error budget). Queueing behind other runs counts as waiting.
+ */
+export const DEFAULT_SCHEDULE_TO_START_MS = 5 * 60_000;
+
 /** Retries of a failed stage when the stage sets no `retries`. */
 export const DEFAULT_RETRIES_MAX = 0;
 /** First pause between retries. */
