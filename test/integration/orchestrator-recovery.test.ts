@@ -96,7 +96,7 @@ describe('orchestrator recovery', () => {
         },
       ],
     });
-    rig.servers.onStop(() => sup.stop('test over', 10_000));
+    rig.servers.onStop(() => sup.stop('test over', 10_000).then(() => undefined));
     const orchestratorPid = async () => {
       const child = (await treeOf(rig.client, 'sup-orch')).children[0]!;
       return child.status === 'running' ? child.pid : undefined;
