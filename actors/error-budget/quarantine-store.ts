@@ -36,7 +36,16 @@ export class QuarantineStore {
   /** Records a hold; a later hold of the same agent replaces it (its release time only grows). */
   async hold(h: QuarantineHold): Promise<void> {
     const m = this.redis.multi();
-    const fields: string[] = ['runId', h.runId, 'reason', h.reason, 'release', h.release, 'since', String(h.since)];
+    const fields: string[] = [
+      'runId',
+      h.runId,
+      'reason',
+      h.reason,
+      'release',
+      h.release,
+      'since',
+      String(h.since),
+    ];
     if (h.diagnosticRunId) fields.push('diagnosticRunId', h.diagnosticRunId);
     m.del(this.agentKey(h.agentId));
     m.hset(this.agentKey(h.agentId), ...fields);

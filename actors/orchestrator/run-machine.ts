@@ -385,8 +385,7 @@ class Stepper {
     if (run.status !== 'running') return;
     for (const def of run.pipeline.stages) {
       const st = run.stages[def.id];
-      if (!st || st.status !== 'pending' || st.waitDeadline !== undefined || def.task.kind === 'pipeline')
-        continue;
+      if (st?.status !== 'pending' || st.waitDeadline !== undefined || def.task.kind === 'pipeline') continue;
       if (!def.needs.every((n) => isDone(run, n))) continue;
       const bound = def.scheduleToStartMs ?? DEFAULT_SCHEDULE_TO_START_MS;
       this.patch(def.id, { waitDeadline: Math.max(now, st.retryAt ?? now) + bound });

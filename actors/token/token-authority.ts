@@ -84,7 +84,12 @@ export class TokenAuthority {
       if (!hold || !(await this.quarantine.release(agentId))) continue;
       this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
         type: 'agent.command.v1',
-        body: { command: 'release', byTier: 'T2', by: 'token-authority', reason: 'quarantine cool-down over' },
+        body: {
+          command: 'release',
+          byTier: 'T2',
+          by: 'token-authority',
+          reason: 'quarantine cool-down over',
+        },
         run: hold.runId,
       });
     }

@@ -5,7 +5,14 @@ import { SerializedErrorSchema } from './system.ts';
 import { TierSchema } from './agent.ts';
 
 /** `contained`: stopped by governance (error budget breached, policy violation), see docs/governance.md. */
-export const RunStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled', 'contained']);
+export const RunStatusSchema = z.enum([
+  'pending',
+  'running',
+  'succeeded',
+  'failed',
+  'cancelled',
+  'contained',
+]);
 export const StageStatusSchema = z.enum([
   'pending',
   'dispatched',

@@ -220,12 +220,10 @@ export const StageSchema = z
     agent: AgentSelectorSchema.optional(),
     task: TaskSchema,
     timeoutMs: positiveMs().default(DEFAULT_STAGE_TIMEOUT_MS),
-    scheduleToStartMs: positiveMs()
-      .default(DEFAULT_SCHEDULE_TO_START_MS)
-      .meta({
-        description:
-          'Longest the stage may wait, once ready, for an agent to take it; then the attempt fails (GOV_ERR_SCHEDULE_TO_START_TIMEOUT) and counts.',
-      }),
+    scheduleToStartMs: positiveMs().default(DEFAULT_SCHEDULE_TO_START_MS).meta({
+      description:
+        'Longest the stage may wait, once ready, for an agent to take it; then the attempt fails (GOV_ERR_SCHEDULE_TO_START_TIMEOUT) and counts.',
+    }),
     retries: RetriesSchema.prefault({ max: DEFAULT_RETRIES_MAX, backoffMs: DEFAULT_RETRY_BACKOFF_MS }),
     onFailure: z.enum(ON_FAILURE).default('fail').meta({
       description:

@@ -218,7 +218,10 @@ describe('run machine', () => {
     run = step(run, { type: 'dispatch', stageId: 'c', agentId: 'ag-c', taskId: 'tc' }, 2).run;
     const s = step(run, { type: 'contain', cause: 'budget-exhausted', reason: 'error budget exhausted' }, 3);
     expect(s.run.status).toBe('contained');
-    expect(s.run.error).toMatchObject({ code: 'GOV_ERR_RUN_CONTAINED', details: { cause: 'budget-exhausted' } });
+    expect(s.run.error).toMatchObject({
+      code: 'GOV_ERR_RUN_CONTAINED',
+      details: { cause: 'budget-exhausted' },
+    });
     expect(s.effects.filter((e) => e.kind === 'cancel-task').map((e) => e.agentId)).toEqual(['ag-b', 'ag-c']);
     expect(s.effects.at(-1)).toEqual({ kind: 'finished', status: 'contained' });
     expect(s.events.at(-1)).toMatchObject({ event: 'run-contained', cause: 'budget-exhausted' });
@@ -228,7 +231,9 @@ describe('run machine', () => {
     expect(nextDueAt(s.run)).toBeUndefined();
     // A result that comes after the containment changes nothing (the orchestrator rejects and audits it).
     expect(step(s.run, { type: 'result', taskId: 'tb', status: 'succeeded' }, 4).changed).toBe(false);
-    expect(step(s.run, { type: 'contain', cause: 'policy-violation', reason: 'again' }, 5).changed).toBe(false);
+    expect(step(s.run, { type: 'contain', cause: 'policy-violation', reason: 'again' }, 5).changed).toBe(
+      false,
+    );
   });
 
   it('starts the schedule-to-start clock of a stage when it becomes ready, and fails the attempt when no agent took it in time (it counts)', () => {
@@ -241,7 +246,12 @@ describe('run machine', () => {
     expect(step(run, { type: 'schedule-timeout', stageId: 'a' }, 999).changed).toBe(false);
     let s = step(run, { type: 'schedule-timeout', stageId: 'a' }, 1000);
     expect(s.events).toMatchObject([
-      { event: 'stage-retrying', stageId: 'a', attempt: 1, error: { code: 'GOV_ERR_SCHEDULE_TO_START_TIMEOUT' } },
+      {
+        event: 'stage-retrying',
+        stageId: 'a',
+        attempt: 1,
+        error: { code: 'GOV_ERR_SCHEDULE_TO_START_TIMEOUT' },
+      },
     ]);
     run = s.run;
     // The retry waits from the end of its pause.
