@@ -57,6 +57,7 @@ export const ERROR_CODES = [
   'GOV_ERR_NO_ELIGIBLE_AGENT',
   'GOV_ERR_SCHEDULE_TO_START_TIMEOUT',
   'GOV_ERR_RUN_CONTAINED',
+  'GOV_ERR_RATE_LIMITED',
 ] as const;
 
 export interface GovErrorOptions {
@@ -162,6 +163,7 @@ export const ScheduleToStartTimeoutError = define(
   true,
 );
 export const RunContainedError = define('GOV_ERR_RUN_CONTAINED', 'RunContainedError', false);
+export const RateLimitedError = define('GOV_ERR_RATE_LIMITED', 'RateLimitedError', true);
 
 /** Instance types of the classes above, so `err: TokenRevokedError` works in annotations. */
 export type InternalError = InstanceType<typeof InternalError>;
@@ -210,6 +212,7 @@ export type InvalidTargetError = InstanceType<typeof InvalidTargetError>;
 export type NoEligibleAgentError = InstanceType<typeof NoEligibleAgentError>;
 export type ScheduleToStartTimeoutError = InstanceType<typeof ScheduleToStartTimeoutError>;
 export type RunContainedError = InstanceType<typeof RunContainedError>;
+export type RateLimitedError = InstanceType<typeof RateLimitedError>;
 
 /** JSON form of an error, as carried in exit reports, dead letters and HTTP bodies. */
 export interface SerializedError {
