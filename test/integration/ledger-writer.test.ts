@@ -85,6 +85,32 @@ describe('the ledger writer over a real nats-server', () => {
     ).toEqual([[5, 6, 7, 8, 9, 10, 11, 12, 13, 14], true]);
   });
 
+  it('records the sender named by the audit subject the broker delivered, beside the actor the envelope claims', async () => {
+    const { nats, client, appended, dir } = await setup();
+    const w = await startWriter(nats.url, 'lw-sender', dir);
+    handles.push(w);
+    const claimed = client.wrap({
+      type: 'demo.count.v1',
+      body: { seq: 1 },
+      run: 'run-s',
+    });
+    await client.publishDurable(auditSubject('test', 'agent-ag-7'), claimed);
+    const bare = auditEnvelope(client, 'run-s', 2);
+    await client.publishDurable(auditSubject('test'), bare);
+    await appended.next(reachedSize(2));
+    const r = await client.ask(serviceSubject('ledger-writer'), {
+      type: 'ledger.query.v1',
+      body: { run: 'run-s' },
+    });
+    if (r.type !== 'ledger.entries.v1') throw new Error(r.type);
+    const [first, second] = r.body.entries;
+    expect(first).toMatchObject({ id: claimed.id, sender: 'agent-ag-7' });
+    expect(first!.actor).toBe(claimed.from);
+    expect(second!.id).toBe(bare.id);
+    expect(second!.sender).toBeUndefined();
+    expect(verifyLedger(`${dir}/ledger.sqlite`, PUBLIC_KEY).ok).toBe(true);
+  });
+
   it('stores an envelope a publisher retried (same Nats-Msg-Id) once, and an id re-sent after the window once too', async () => {
     const { nats, client, appended, dir } = await setup();
     const w = await startWriter(nats.url, 'lw-retry', dir);

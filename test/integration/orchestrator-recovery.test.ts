@@ -3,6 +3,7 @@ import { NoRespondersError } from '../../protocols/errors.ts';
 import { actorInbox, resultsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
 import { collect, credsFor, waitFor } from '../harness/index.ts';
+import { isSupEvent, startSupervisor, treeOf } from '../harness/supervision.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const rig = new OrchestratorRig();
@@ -78,6 +79,45 @@ describe('orchestrator recovery', () => {
     expect((await rig.finished(runId, 45_000)).event).toBe('run-succeeded');
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
     await again.stop(5_000);
+  });
+
+  it('resumes a run after its supervisor restarts the SIGKILLed orchestrator process, without running a completed stage twice', async () => {
+    const sup = await startSupervisor(rig.nats.url, {
+      id: 'sup-orch',
+      strategy: 'one_for_one',
+      intensity: 5,
+      periodMs: 60_000,
+      children: [
+        {
+          id: 'orch-sup',
+          start: {
+            kind: 'process',
+            actorKind: 'orchestrator',
+            actorId: 'orch-sup',
+            env: { AGOV_NO_BUNDLE: '1' },
+          },
+          shutdownMs: 5_000,
+        },
+      ],
+    });
+    rig.servers.onStop(() => sup.stop('test over', 10_000).then(() => undefined));
+    const orchestratorPid = async () => {
+      const child = (await treeOf(rig.client, 'sup-orch')).children[0]!;
+      return child.status === 'running' ? child.pid : undefined;
+    };
+    const first = await waitFor('the supervised orchestrator running', orchestratorPid, 60_000, 100);
+    const runId = await rig.submit(chain('resume-supervised', 6000));
+    await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
+    process.kill(first, 'SIGKILL');
+    // Nobody but the supervisor starts an orchestrator here: the run can only finish on its replacement.
+    expect((await rig.finished(runId, 60_000)).event).toBe('run-succeeded');
+    const restarted = rig.feed.seen.filter((e) =>
+      isSupEvent(e, { supervisorId: 'sup-orch', event: 'child-started', childId: 'orch-sup' }),
+    );
+    expect(restarted).toHaveLength(2);
+    expect(await orchestratorPid()).not.toBe(first);
+    expect(rig.events(runId).some((e) => e.event === 'run-resumed')).toBe(true);
+    expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
   });
 
   it('takes a result sent while no orchestrator runs once one starts again, so the stage runs exactly once', async () => {
