@@ -105,8 +105,20 @@ export function deadLetterFeedSubject(code: string): string {
 }
 
 /** Auditable events; the AUDIT JetStream stream captures `gov.audit.>`. */
-export function auditSubject(category: string): string {
-  return join('audit', subjectToken(category, 'audit category'));
+export function auditSubject(category: string, principal?: string): string {
+  const base = join('audit', subjectToken(category, 'audit category'));
+  return principal === undefined ? base : `${base}.${subjectToken(principal, 'audit principal')}`;
+}
+
+/**
+ * The principal an audit subject names (`gov.audit.<category>.<principal>`), undefined for a subject
+ * without one. Authenticated when the broker lets each principal publish only on its own audit
+ * subjects (protocols/permissions.ts): the ledger records it as the entry's `sender`.
+ */
+export function auditSenderOf(subject: string): string | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 4 || `${parts[0]}.${parts[1]}` !== join('audit')) return undefined;
+  return parts[3] || undefined;
 }
 export const allAudit = (): string => join('audit', '>');
 

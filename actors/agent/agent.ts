@@ -150,12 +150,15 @@ class GovernedAgent {
     private readonly opts: AgentOptions,
   ) {
     this.id = ctx.id;
-    this.redis = new Redis(opts.redisUrl, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      connectTimeout: DEFAULT_STORE_TIMEOUT_MS,
-      commandTimeout: DEFAULT_STORE_TIMEOUT_MS,
-    });
+    this.redis = ctx.hold(
+      new Redis(opts.redisUrl, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        connectTimeout: DEFAULT_STORE_TIMEOUT_MS,
+        commandTimeout: DEFAULT_STORE_TIMEOUT_MS,
+      }),
+      (r) => r.disconnect(),
+    );
     this.redis.on('error', (err: Error) =>
       ctx.log.debug('lifecycle store connection error', { error: err.message }),
     );

@@ -494,7 +494,7 @@ export const budgetMonitorKind = defineActorKind({
     'counts run errors against their error budgets; on a breach revokes, suspends, diagnoses and writes a handoff report',
   async start(ctx) {
     const args = ctx.args;
-    const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: 3 });
+    const redis = ctx.hold(new Redis(args.redisUrl, { maxRetriesPerRequest: 3 }), (r) => r.disconnect());
     const monitor = new BudgetMonitor(
       ctx,
       args,

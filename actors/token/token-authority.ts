@@ -568,7 +568,7 @@ export const tokenAuthorityKind = defineActorKind({
   args: TokenAuthorityArgsSchema,
   async start(ctx) {
     const args = ctx.args;
-    const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: 3 });
+    const redis = ctx.hold(new Redis(args.redisUrl, { maxRetriesPerRequest: 3 }), (r) => r.disconnect());
     const vault = new VaultTokenClient({ addr: args.vaultAddr, token: args.vaultToken, clock: ctx.clock });
     const authority = new TokenAuthority(
       ctx,
