@@ -54,6 +54,7 @@ export const ERROR_CODES = [
   'GOV_ERR_MEMORY_TOO_LARGE',
   'GOV_ERR_CHECKPOINT_NOT_FOUND',
   'GOV_ERR_INVALID_TARGET',
+  'GOV_ERR_RATE_LIMITED',
 ] as const;
 
 export interface GovErrorOptions {
@@ -152,6 +153,7 @@ export const CheckpointNotFoundError = define(
   false,
 );
 export const InvalidTargetError = define('GOV_ERR_INVALID_TARGET', 'InvalidTargetError', false);
+export const RateLimitedError = define('GOV_ERR_RATE_LIMITED', 'RateLimitedError', true);
 
 /** Instance types of the classes above, so `err: TokenRevokedError` works in annotations. */
 export type InternalError = InstanceType<typeof InternalError>;
@@ -197,6 +199,7 @@ export type MemoryNotFoundError = InstanceType<typeof MemoryNotFoundError>;
 export type MemoryTooLargeError = InstanceType<typeof MemoryTooLargeError>;
 export type CheckpointNotFoundError = InstanceType<typeof CheckpointNotFoundError>;
 export type InvalidTargetError = InstanceType<typeof InvalidTargetError>;
+export type RateLimitedError = InstanceType<typeof RateLimitedError>;
 
 /** JSON form of an error, as carried in exit reports, dead letters and HTTP bodies. */
 export interface SerializedError {

@@ -31,7 +31,12 @@ import {
   toGovError,
 } from '../../protocols/errors.ts';
 import { AgentStateSchema } from '../../protocols/messages/agent.ts';
-import { assertAdmissible, type ResolvedPipeline, type TaskOf } from '../../protocols/pipeline/index.ts';
+import {
+  assertAdmissible,
+  ownTier,
+  type ResolvedPipeline,
+  type TaskOf,
+} from '../../protocols/pipeline/index.ts';
 import {
   actorInbox,
   agentRegisterSubject,
@@ -111,6 +116,7 @@ export function toRunState(run: RunRecord): BodyOf<'run.state.v1'> {
     runId: run.runId,
     pipeline: run.pipeline.name,
     status: run.status,
+    tier: run.tier ?? ownTier(run.pipeline),
     params: run.params,
     createdAt: run.createdAt,
     stages,
@@ -666,7 +672,7 @@ class Orchestrator {
       case 'run.request.v1': {
         const pipeline = await requestPipeline(env.body);
         // Admission: nothing the run can reach (children, diagnostics, token policies) above the caller.
-        await assertAdmissible(
+        const need = await assertAdmissible(
           pipeline as unknown as ResolvedPipeline,
           env.body.callerTier ?? 'T2',
           pipelineLoader(this.settings.pipelinesDir),
@@ -680,6 +686,7 @@ class Orchestrator {
           now,
           ...(env.body.parentRunId ? { parentRunId: env.body.parentRunId } : {}),
           ...(env.body.requestedBy ? { requestedBy: env.body.requestedBy } : {}),
+          tier: need.tier,
         });
         await this.admit(run);
         return {

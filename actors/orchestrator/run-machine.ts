@@ -10,6 +10,7 @@
  * a late accept) change nothing.
  */
 import type { BodyIn } from '../../protocols/catalog.ts';
+import type { Tier } from '../../protocols/tiers.ts';
 import type { SerializedErrorSchema } from '../../protocols/messages/system.ts';
 import {
   type ConcretePipeline,
@@ -66,6 +67,8 @@ export interface RunRecord {
   /** The parent's stage this run is the child pipeline of. */
   parentStageId?: string;
   requestedBy?: string;
+  /** The effective tier the run was admitted at (protocols/pipeline/effective-tier.ts). */
+  tier?: Tier;
   /** Id of the orchestrator instance that drives the run. */
   owner: string;
   status: RunStatus;
@@ -129,6 +132,7 @@ export function newRun(args: {
   parentRunId?: string;
   parentStageId?: string;
   requestedBy?: string;
+  tier?: Tier;
 }): RunRecord {
   const stages: Record<string, StageRecord> = {};
   for (const s of args.pipeline.stages)
@@ -146,6 +150,7 @@ export function newRun(args: {
   if (args.parentRunId !== undefined) run.parentRunId = args.parentRunId;
   if (args.parentStageId !== undefined) run.parentStageId = args.parentStageId;
   if (args.requestedBy !== undefined) run.requestedBy = args.requestedBy;
+  if (args.tier !== undefined) run.tier = args.tier;
   return run;
 }
 

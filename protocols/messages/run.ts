@@ -31,6 +31,11 @@ export const RunStateSchema = z.object({
   pipeline: z.string(),
   status: RunStatusSchema,
   parentRunId: z.string().optional(),
+  /**
+   * The run's tier: the effective tier it was admitted at (its stages, children, diagnostic and token
+   * policies), or for a child run its own stages'. The gateway redacts stage outputs for keys below it.
+   */
+  tier: TierSchema.optional(),
   params: z.record(z.string(), ScalarSchema),
   createdAt: z.number(),
   finishedAt: z.number().optional(),
