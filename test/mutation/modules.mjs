@@ -19,7 +19,11 @@ export const MODULES = [
   {
     name: 'budget-policy',
     mutate: ['actors/error-budget/budget-policy.ts', 'actors/error-budget/budget-evaluator.ts'],
-    tests: ['test/unit/governance-pure.test.ts', 'test/unit/error-budget-evaluator.test.ts'],
+    tests: [
+      'test/unit/error-budget-policy.test.ts',
+      'test/unit/error-budget-evaluator.test.ts',
+      'test/unit/governance-pure.test.ts',
+    ],
   },
   {
     name: 'ledger-merkle-verify',
