@@ -321,7 +321,8 @@ class Stepper {
     const def = stageDef(run, st.stageId);
     const avoid = st.agentId && !st.avoid.includes(st.agentId) ? [...st.avoid, st.agentId] : st.avoid;
     const lost = st.lost + (opts.lost ? 1 : 0);
-    const counted = st.attempt - lost; // attempts that used up the declared retries
+    // Attempts that used up the declared retries: every attempt but the losses still free of charge.
+    const counted = st.attempt - Math.min(lost, DEFAULT_MAX_LOST_ATTEMPTS);
     const retryLost = opts.lost && lost <= DEFAULT_MAX_LOST_ATTEMPTS;
     if (retryLost || counted <= def.retries.max) {
       const pause = retryLost ? 0 : backoffMs(def, counted);
