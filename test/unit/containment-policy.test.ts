@@ -129,7 +129,12 @@ describe('admission by capacity', () => {
     now = 0;
     const late = await assertServable(
       RUN,
-      { ...src, sleep: async (ms: number) => void (now += ms) },
+      {
+        ...src,
+        sleep: async (ms: number) => {
+          now += ms;
+        },
+      },
       250,
     ).catch((e: unknown) => e);
     expect((late as NoEligibleAgentError).details).toMatchObject({ waitedMs: 250 });
