@@ -9,7 +9,7 @@ export const MODULES = [
   {
     name: 'run-machine',
     mutate: ['actors/orchestrator/run-machine.ts'],
-    tests: ['test/unit/orchestrator-run-machine.test.ts'],
+    tests: ['test/unit/orchestrator-run-machine.test.ts', 'test/unit/orchestrator-run-steps.test.ts'],
   },
   {
     name: 'lifecycle-machine',

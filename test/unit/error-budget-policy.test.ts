@@ -315,3 +315,34 @@ describe('pairs and windows at the edges', () => {
     );
   });
 });
+
+describe('strict thresholds and count budgets', () => {
+  it('a pair whose short window burns exactly at its rate does not fire, however fast the long one burns', () => {
+    const b = compileBudget({
+      kind: 'slo',
+      slo: 0.9,
+      minEvents: 1,
+      pairs: [{ longWindowMs: 20, shortWindowMs: 10, burnRate: 2, severity: 'breach' }],
+    });
+    if (b.kind !== 'slo') throw new Error(b.kind);
+    // short: 2 errors in 10 → ratio 0.2 → burn exactly 2; long: 5 in 10 → burn 5
+    expect(
+      pairFires(b, 0, [
+        { errors: 2, total: 10 },
+        { errors: 5, total: 10 },
+      ]),
+    ).toBe(false);
+    expect(
+      pairFires(b, 0, [
+        { errors: 3, total: 10 },
+        { errors: 5, total: 10 },
+      ]),
+    ).toBe(true);
+  });
+
+  it('a count budget never names a fired pair, and counts of the wrong length are refused with their sizes', () => {
+    const b = compileBudget({ kind: 'count', maxErrors: 1, windowMs: MIN });
+    expect(evaluateBudget(b, [{ errors: 5, total: 5 }])).toMatchObject({ verdict: 'breach', firedPair: -1 });
+    expect(() => evaluateBudget(b, [])).toThrow('expected counts for 1 windows, got 0');
+  });
+});

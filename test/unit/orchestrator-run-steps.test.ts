@@ -15,9 +15,11 @@ import {
   stageDef,
   stageOfTask,
   step,
+  waitExpired,
 } from '../../actors/orchestrator/run-machine.ts';
 import { DEFAULT_MAX_LOST_ATTEMPTS } from '../../actors/orchestrator/options.ts';
 import { instantiatePipeline, parsePipeline } from '../../protocols/pipeline/index.ts';
+import { DEFAULT_SCHEDULE_TO_START_MS } from '../../protocols/pipeline/options.ts';
 
 function pipeline(yaml: string) {
   const r = parsePipeline(yaml);
@@ -169,7 +171,8 @@ describe('dispatch and accept', () => {
       startedAt: undefined,
     });
     expect(s.events).toEqual([]);
-    expect(nextDueAt(s.run)).toBeUndefined();
+    // Ready again: its schedule-to-start clock restarts from the refusal.
+    expect(s.run.stages.a!.waitDeadline).toBe(12 + DEFAULT_SCHEDULE_TO_START_MS);
   });
 });
 
@@ -525,13 +528,104 @@ stages:
   - { id: b, task: { kind: noop }, timeoutMs: 300 }
   - { id: c, task: { kind: noop }, timeoutMs: 100 }
 `;
-    let run = started(yaml);
+    let run = fresh(yaml);
     expect(nextDueAt(run)).toBeUndefined();
+    run = step(run, { type: 'start' }, 0).run;
+    expect(nextDueAt(run)).toBe(DEFAULT_SCHEDULE_TO_START_MS);
     run = dispatched(run, 'a', 'ta', 'ag', 0);
     run = dispatched(run, 'b', 'tb', 'ag', 0);
     expect(nextDueAt(run)).toBe(300);
     run = dispatched(run, 'c', 'tc', 'ag', 0);
     run = step(run, { type: 'result', taskId: 'tc', status: 'succeeded' }, 1).run;
     expect(nextDueAt(run)).toBe(300);
+  });
+});
+
+describe('containment', () => {
+  it('stops a live run where it stands: what runs is cancelled, pending stages cancelled, the run ends contained with the cause', () => {
+    const run = dispatched(started(TWO));
+    const s = step(run, { type: 'contain', cause: 'budget-exhausted', reason: 'too many errors' }, 20);
+    const error = {
+      code: 'GOV_ERR_RUN_CONTAINED',
+      message: 'run contained (budget-exhausted): too many errors',
+      retryable: false,
+      details: { cause: 'budget-exhausted' },
+    };
+    expect(s.run).toMatchObject({ status: 'contained', finishedAt: 20, error });
+    expect(s.run.stages.a!.status).toBe('cancelled');
+    expect(s.run.stages.b).toMatchObject({
+      status: 'cancelled',
+      waitDeadline: undefined,
+      retryAt: undefined,
+    });
+    expect(s.events).toEqual([{ runId: 'r', event: 'run-contained', error, cause: 'budget-exhausted' }]);
+    expect(s.effects).toEqual([
+      {
+        kind: 'cancel-task',
+        stageId: 'a',
+        taskId: 't1',
+        attempt: 1,
+        agentId: 'ag',
+        reason: 'run contained: too many errors',
+      },
+      { kind: 'finished', status: 'contained' },
+    ]);
+    expect(isTerminalRun('contained')).toBe(true);
+    expect(step(s.run, { type: 'contain', cause: 'x', reason: 'again' }, 21).changed).toBe(false);
+    expect(step(s.run, { type: 'resume' }, 21).changed).toBe(false);
+  });
+});
+
+describe('schedule-to-start', () => {
+  const WAIT = `
+name: w
+version: 1
+stages:
+  - { id: a, task: { kind: noop }, scheduleToStartMs: 100, retries: { max: 1, backoffMs: 50 } }
+  - { id: b, needs: [a], task: { kind: noop }, scheduleToStartMs: 100 }
+  - { id: kid, agent: { tier: T1 }, task: { kind: pipeline, file: c.yaml } }
+`;
+
+  it('starts the clock of a stage when it becomes ready, not before, and never for a child pipeline', () => {
+    const run = started(WAIT);
+    expect(run.stages.a!.waitDeadline).toBe(105);
+    expect(run.stages.b!.waitDeadline).toBeUndefined();
+    expect(run.stages.kid!.waitDeadline).toBeUndefined();
+    const fresh0 = fresh(WAIT);
+    expect(fresh0.stages.a!.waitDeadline).toBeUndefined();
+    let r = dispatched(run, 'a', 't1', 'ag', 10);
+    expect(r.stages.a!.waitDeadline).toBeUndefined();
+    r = step(r, { type: 'result', taskId: 't1', status: 'succeeded' }, 30).run;
+    expect(r.stages.b!.waitDeadline).toBe(130);
+  });
+
+  it('lists the stages whose bound has passed, only in a running run', () => {
+    const run = started(WAIT);
+    expect(waitExpired(run, 104)).toEqual([]);
+    expect(waitExpired(run, 105)).toEqual(['a']);
+    expect(waitExpired(fresh(WAIT), 10_000)).toEqual([]);
+  });
+
+  it('fails the attempt nobody took with a retryable timeout that counts against retries, then retries after the pause', () => {
+    const run = started(WAIT);
+    expect(step(run, { type: 'schedule-timeout', stageId: 'a' }, 104).changed).toBe(false);
+    expect(step(run, { type: 'schedule-timeout', stageId: 'b' }, 1_000).changed).toBe(false);
+    expect(step(run, { type: 'schedule-timeout', stageId: 'zz' }, 1_000).changed).toBe(false);
+    const s = step(run, { type: 'schedule-timeout', stageId: 'a' }, 105);
+    const error = {
+      code: 'GOV_ERR_SCHEDULE_TO_START_TIMEOUT',
+      message: 'stage a attempt 1: no agent took it within 100 ms (scheduleToStartMs)',
+      retryable: true,
+      details: { stageId: 'a', attempt: 1, scheduleToStartMs: 100 },
+    };
+    expect(s.run.stages.a).toMatchObject({ status: 'pending', attempt: 1, error, retryAt: 155 });
+    // Ready again once its pause ends: the new bound runs from there.
+    expect(s.run.stages.a!.waitDeadline).toBe(255);
+    expect(s.events).toEqual([{ runId: 'r', event: 'stage-retrying', stageId: 'a', attempt: 1, error }]);
+    // The second timeout uses up retries.max = 1: the stage and the run fail.
+    const again = step(s.run, { type: 'schedule-timeout', stageId: 'a' }, 255);
+    expect(again.run.stages.a).toMatchObject({ status: 'failed', attempt: 2 });
+    expect(again.run.status).toBe('failed');
+    expect(step(again.run, { type: 'schedule-timeout', stageId: 'a' }, 999).changed).toBe(false);
   });
 });
