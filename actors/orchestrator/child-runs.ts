@@ -19,6 +19,9 @@ export interface ChildHooks {
 }
 
 export class ChildRuns {
+  /** Child runs being started (between the store lookup and their admission). */
+  private readonly starting = new Set<string>();
+
   constructor(
     private readonly owner: string,
     private readonly view: RunView,
@@ -27,8 +30,22 @@ export class ChildRuns {
     private readonly hooks: ChildHooks,
   ) {}
 
+  /**
+   * Starts (or, after a restart, finds) the child run of a parent's stage. At most one start per child
+   * is under way: the stage's own effect and the reconciliation after a recovery can both ask for it,
+   * and two admissions of one child would dispatch its first stages twice.
+   */
   async start(parent: RunRecord, stageId: string, childRunId: string): Promise<void> {
-    if (this.view.has(childRunId)) return;
+    if (this.view.has(childRunId) || this.starting.has(childRunId)) return;
+    this.starting.add(childRunId);
+    try {
+      await this.startOnce(parent, stageId, childRunId);
+    } finally {
+      this.starting.delete(childRunId);
+    }
+  }
+
+  private async startOnce(parent: RunRecord, stageId: string, childRunId: string): Promise<void> {
     const existing = await this.store.get(childRunId);
     if (existing) {
       // Restarted after the child was stored: it is resumed on its own; report if it already ended.

@@ -233,10 +233,30 @@ export class Dispatcher {
       const who = parseActorSubject(m.subject);
       if (who?.kind === 'agent') this.agents.alive(who.id, this.now);
     });
-    this.scheduler.every(this.settings.sweepIntervalMs, () => {
-      for (const id of this.agents.silent(this.now))
-        this.agentLost(id, `missed ${this.settings.agentMissedBeats} heartbeats`);
+    const interval = this.settings.sweepIntervalMs;
+    let lastTick = this.now;
+    let skipped = false;
+    this.scheduler.every(interval, () => {
+      const now = this.now;
+      const late = now - lastTick > 2 * interval;
+      lastTick = now;
+      // A late tick means this process was busy: timers run before I/O, so heartbeats that arrived
+      // meanwhile are still unread in the socket and every agent would look silent at once (their
+      // in-flight attempts would run a second time). Such a tick passes judgement to the next one.
+      if (late && !skipped) {
+        skipped = true;
+        return;
+      }
+      skipped = false;
+      // After this turn's I/O (setImmediate runs after the poll phase): heartbeats already received count.
+      setImmediate(() => this.sweep());
     });
+  }
+
+  private sweep() {
+    if (this.scheduler.isStopped) return;
+    for (const id of this.agents.silent(this.now))
+      this.agentLost(id, `missed ${this.settings.agentMissedBeats} heartbeats`);
   }
 
   stopSweeping() {

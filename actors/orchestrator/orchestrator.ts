@@ -114,8 +114,8 @@ class Orchestrator {
     this.requests = new RunRequests(ctx, view, store, settings, { apply, admit, locate });
   }
 
-  recover(): Promise<void> {
-    return this.ownership.recover();
+  recover(opts: { atStart: boolean }): Promise<void> {
+    return this.ownership.recover(opts);
   }
 
   startSweeping(): void {
@@ -169,7 +169,8 @@ class Orchestrator {
       case 'actor.exit.v1': {
         const b = env.body;
         if (b.kind === 'agent') this.dispatcher.agentLost(b.actorId, `exited (${b.reason})`);
-        else if (b.kind === ORCHESTRATOR_KIND && b.actorId !== this.ctx.id) void this.recover();
+        else if (b.kind === ORCHESTRATOR_KIND && b.actorId !== this.ctx.id)
+          void this.recover({ atStart: false });
         return;
       }
       default:
@@ -230,7 +231,7 @@ export const orchestratorKind = defineActorKind({
     const o = new Orchestrator(ctx, store, events, settings, outbox);
     const behavior = o.behavior();
     // Recovery needs the bus but not the subscriptions; results arriving meanwhile find their runs in the store.
-    await o.recover();
+    await o.recover({ atStart: true });
     // Reports kept while no orchestrator ran go into the mailbox before any heartbeat.
     o.results = await ResultsConsumer.open(
       ctx,

@@ -64,10 +64,16 @@ export class Ownership {
     }
   }
 
-  /** Resumes our own runs at once and adopts runs whose owner is gone. */
-  async recover(): Promise<void> {
+  /**
+   * Resumes our own runs at once (at start only) and adopts runs whose owner is gone.
+   *
+   * Once running, every run we own is in memory until its end is stored, so a later recovery (another
+   * instance exited) leaves our own runs alone: the listing it reads may predate a run's end, and
+   * taking that stale record back would dispatch stages that already ran.
+   */
+  async recover(opts: { atStart: boolean }): Promise<void> {
     const active = await this.store.active();
-    for (const run of active) if (run.owner === this.ctx.id) this.hooks.resume(run);
+    if (opts.atStart) for (const run of active) if (run.owner === this.ctx.id) this.hooks.resume(run);
     for (const run of active) {
       if (run.owner === this.ctx.id || this.view.has(run.runId)) continue;
       if (await this.ownerAlive(run.owner)) continue;

@@ -136,6 +136,8 @@ export class RunDriver {
    * request fails, as if it had never been made.
    */
   async admit(run: RunRecord): Promise<void> {
+    // A second admission of a run in memory would replace it and dispatch its stages again.
+    if (this.view.has(run.runId)) return;
     this.view.set(run);
     this.admitting.add(run.runId);
     const stored = this.store.save(run);
