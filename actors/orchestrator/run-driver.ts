@@ -92,19 +92,21 @@ export class RunDriver {
           },
     );
     this.writes.set(runId, saved);
+    // The write stays the run's latest until its events are out, so later events queue behind them.
     const forget = () => {
       if (this.writes.get(runId) === saved) this.writes.delete(runId);
     };
-    saved.then(forget, forget);
     saved.then(
       () => {
         // Every change stored by the same write is carried out in one pass, in order.
         this.scheduler.later(() => {
           for (const e of events) this.events.publish(e);
+          forget();
           for (const eff of effects) if (eff.kind !== 'assign') this.hooks.perform(run, eff);
         });
       },
       (err: unknown) => {
+        forget();
         // A failed admission is answered to its requester (admit); any other failed write is fatal.
         if (!this.admitting.has(runId)) this.ctx.crash(err);
       },
@@ -115,7 +117,20 @@ export class RunDriver {
 
   /** Events of a change that is not written on its own: after the run's writes in flight, in order. */
   private publishAfterWrites(runId: string, events: RunEventBody[]): void {
-    void runId;
+    const pending = this.writes.get(runId);
+    if (pending === undefined) {
+      for (const e of events) this.events.publish(e);
+      return;
+    }
+    // Registered after the callbacks of that write (and of the run's earlier writes), so these events
+    // follow theirs: a fast agent's accept never overtakes `run-accepted` or its `stage-dispatched`.
+    pending.then(
+      () => this.scheduler.later(() => this.publishAll(events)),
+      () => {},
+    );
+  }
+
+  private publishAll(events: RunEventBody[]): void {
     for (const e of events) this.events.publish(e);
   }
 
