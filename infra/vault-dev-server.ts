@@ -11,11 +11,13 @@ import {
   randomId,
 } from './vault/token-store.ts';
 import { TransitEngine } from './vault/transit.ts';
+import { DEFAULT_WRAP_TTL_S, type WrapInfo, WrappingStore } from './vault/wrapping.ts';
 
 /**
  * A Vault-API-compatible development server for the token auth method (`/v1/auth/token/*`),
  * a minimal ACL policy store (`/v1/sys/policy/*`, `/v1/sys/policies/acl/*`), the transit engine for Ed25519
- * signing keys (`/v1/transit/*`, see vault/transit.ts) and `/v1/sys/health`.
+ * signing keys (`/v1/transit/*`, see vault/transit.ts), response wrapping (`/v1/sys/wrapping/*` and the
+ * `X-Vault-Wrap-TTL` header on any request, see vault/wrapping.ts) and `/v1/sys/health`.
  *
  * Like `vault server -dev`, everything lives in memory: stopping the server loses every token.
  * Time comes from the injected Clock, so a ManualClock can expire a 2 h token instantly.
@@ -55,6 +57,7 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
   store.addRootToken(rootToken);
   const clusterId = randomUUID();
   const transit = new TransitEngine({ clock, keyringFile: options.transitKeyringFile });
+  const wrapping = new WrappingStore(clock);
 
   const server: Server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
@@ -89,8 +92,21 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
       });
     }
 
+    if (path === 'sys/wrapping/lookup') {
+      // Unauthenticated in Vault: anyone holding a wrapping token may check where it came from.
+      if (method !== 'POST' && method !== 'PUT') return send(res, 405, { errors: ['unsupported operation'] });
+      return sendResult(res, wrapping.lookup(stringField(body, 'token') || (clientToken(req) ?? '')));
+    }
     store.sweep();
     const token = clientToken(req);
+    if (path === 'sys/wrapping/unwrap' && token !== undefined && !store.get(token)) {
+      // The wrapping token is its own authority to unwrap, once; a used or expired one is a 400 (as
+      // Vault answers a second `vault unwrap`), not a 403.
+      if (method !== 'POST' && method !== 'PUT') return send(res, 405, { errors: ['unsupported operation'] });
+      return sendResult(res, wrapping.unwrap(token));
+    }
+    const wrapHeader = req.headers['x-vault-wrap-ttl'];
+    const wrapTtlHeader = Array.isArray(wrapHeader) ? wrapHeader[0] : wrapHeader;
     const caller = token === undefined ? undefined : store.get(token);
     if (!caller) throw new VaultApiError(403, ['permission denied']);
 
@@ -101,6 +117,11 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
     if (!policies.capabilities(caller.policies, path).has(route.capability)) {
       throw new VaultApiError(403, ['permission denied']);
     }
+    const wrapTtlS = wrapTtlHeader
+      ? WrappingStore.ttlSeconds(wrapTtlHeader)
+      : path === 'sys/wrapping/wrap'
+        ? DEFAULT_WRAP_TTL_S
+        : undefined;
     store.consumeUse(caller);
     try {
       const result = route.run({
@@ -114,6 +135,7 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
         res.end();
         return;
       }
+      if (wrapTtlS !== undefined) return sendWrapped(res, wrapping.wrap(result, path, wrapTtlS));
       sendResult(res, result);
     } finally {
       store.finishUse(caller);
@@ -217,6 +239,10 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
             return { data: { keys: store.accessors() } };
           },
         });
+      case 'sys/wrapping/wrap':
+        return update((c) => ({ data: { ...c.body } }));
+      case 'sys/wrapping/unwrap':
+        return update((c) => wrapping.unwrap(stringField(c.body, 'token')));
       case 'sys/policy':
       case 'sys/policies/acl':
         return only(['read', 'list'], {
@@ -300,6 +326,19 @@ export async function startVaultDevServer(options: VaultDevServerOptions = {}): 
       warnings: result.warnings && result.warnings.length > 0 ? result.warnings : null,
       auth: result.auth ?? null,
       mount_type: 'token',
+    });
+  }
+
+  function sendWrapped(res: ServerResponse, wrapInfo: WrapInfo): void {
+    send(res, 200, {
+      request_id: randomUUID(),
+      lease_id: '',
+      renewable: false,
+      lease_duration: 0,
+      data: null,
+      wrap_info: wrapInfo,
+      warnings: null,
+      auth: null,
     });
   }
 

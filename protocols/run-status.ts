@@ -4,7 +4,8 @@
  * the gateway and the chaos invariants all read it from here.
  */
 
-export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+/** `contained`: stopped by governance (error budget breached, policy violation), see docs/governance.md. */
+export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'cancelled', 'contained'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const STAGE_STATUSES = [
@@ -19,7 +20,12 @@ export const STAGE_STATUSES = [
 export type StageStatus = (typeof STAGE_STATUSES)[number];
 
 /** A run in one of these has ended for good. */
-export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'contained',
+]);
 /** A stage in one of these takes no more attempts. */
 export const TERMINAL_STAGE_STATUSES: ReadonlySet<StageStatus> = new Set([
   'succeeded',
@@ -35,6 +41,7 @@ export const TERMINAL_RUN_EVENT = {
   succeeded: 'run-succeeded',
   failed: 'run-failed',
   cancelled: 'run-cancelled',
+  contained: 'run-contained',
 } as const satisfies Record<string, `run-${string}`>;
 export const TERMINAL_RUN_EVENTS: ReadonlySet<string> = new Set(Object.values(TERMINAL_RUN_EVENT));
 

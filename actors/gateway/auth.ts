@@ -137,6 +137,15 @@ export class ApiKeyStore {
     if (!caller) throw new UnauthenticatedError('invalid API key');
     return caller;
   }
+
+  /** The caller of an `Authorization` header value, or undefined when it names no configured key. */
+  identify(authorization: string | string[] | undefined): Caller | undefined {
+    try {
+      return this.authenticate(authorization);
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 /** Throws ForbiddenError (403) unless `caller` is at least `required`. */

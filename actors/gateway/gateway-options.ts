@@ -12,6 +12,9 @@
  * | `apiKeysFile` (one `name:tier:key` a line, `#` comments) | `AGOV_API_KEYS_FILE` | none |
  * | `metricsKey` (bearer key required by `GET /metrics`) | `AGOV_METRICS_KEY` | none: `/metrics` is open |
  * | `bodyLimitBytes` | | 256 KiB |
+ * | `maxParamLength` (longest path parameter; longer → 414) | | 256 |
+ * | `unauthenticatedRateMax` (requests without a valid key per address per window; then 429) | | 100 |
+ * | `rateLimitWindowMs` | | 10 000 |
  * | `askTimeoutMs` | | 5 000 |
  * | `auditTimeoutMs` | | 2 000 |
  * | `diagnosticFile` | | `examples/diagnostic.yaml` |
@@ -29,6 +32,19 @@ export const DEFAULT_GATEWAY_PORT = 8080;
 export const DEFAULT_GATEWAY_HOST = '127.0.0.1';
 /** Largest request body accepted; a larger one is answered 413 without being read further. */
 export const DEFAULT_BODY_LIMIT_BYTES = 256 * 1024;
+/**
+ * Longest path parameter the router accepts (ids are at most 128 characters, so a 101-128 character
+ * id reaches the route and its schema); a longer one is answered 414 in the documented error shape.
+ */
+export const DEFAULT_MAX_PARAM_LENGTH = 256;
+/**
+ * Requests one client address may make without a valid API key (none, a wrong or malformed one, or
+ * a public route other than `/health`) per {@link DEFAULT_RATE_LIMIT_WINDOW_MS}; beyond it the
+ * gateway answers 429 `GOV_ERR_RATE_LIMITED` with `Retry-After`. Calls with a valid key are not counted.
+ */
+export const DEFAULT_UNAUTHENTICATED_RATE_MAX = 100;
+/** The window of {@link DEFAULT_UNAUTHENTICATED_RATE_MAX}. */
+export const DEFAULT_RATE_LIMIT_WINDOW_MS = 10_000;
 /** How long a route waits for the actor it asks over the bus (then 504). */
 export const DEFAULT_GATEWAY_ASK_TIMEOUT_MS = 5_000;
 /** How long the audit record of a state-changing call may take to be stored by JetStream. */
@@ -67,6 +83,9 @@ export interface GatewaySettings {
   apiKeysFile: string | undefined;
   metricsKey: string | undefined;
   bodyLimitBytes: number;
+  maxParamLength: number;
+  unauthenticatedRateMax: number;
+  rateLimitWindowMs: number;
   askTimeoutMs: number;
   auditTimeoutMs: number;
   diagnosticFile: string;
@@ -99,6 +118,9 @@ export const GatewayArgsSchema = z.strictObject({
   apiKeysFile: arg.text().optional(),
   metricsKey: arg.text().optional(),
   bodyLimitBytes: arg.int(1, 64 * 1024 * 1024).default(DEFAULT_BODY_LIMIT_BYTES),
+  maxParamLength: arg.int(128, 8_192).default(DEFAULT_MAX_PARAM_LENGTH),
+  unauthenticatedRateMax: arg.int(1, 1_000_000).default(DEFAULT_UNAUTHENTICATED_RATE_MAX),
+  rateLimitWindowMs: arg.int(100, 3_600_000).default(DEFAULT_RATE_LIMIT_WINDOW_MS),
   askTimeoutMs: arg.int(1, 600_000).default(DEFAULT_GATEWAY_ASK_TIMEOUT_MS),
   auditTimeoutMs: arg.int(1, 600_000).default(DEFAULT_AUDIT_TIMEOUT_MS),
   diagnosticFile: arg.text().default(DEFAULT_DIAGNOSTIC_FILE),
@@ -121,6 +143,9 @@ export function gatewaySettings(args: GatewayArgs): GatewaySettings {
     apiKeysFile: args.apiKeysFile,
     metricsKey: args.metricsKey,
     bodyLimitBytes: args.bodyLimitBytes,
+    maxParamLength: args.maxParamLength,
+    unauthenticatedRateMax: args.unauthenticatedRateMax,
+    rateLimitWindowMs: args.rateLimitWindowMs,
     askTimeoutMs: args.askTimeoutMs,
     auditTimeoutMs: args.auditTimeoutMs,
     diagnosticFile: args.diagnosticFile,

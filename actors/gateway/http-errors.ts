@@ -28,7 +28,9 @@ export const HTTP_STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   GOV_ERR_INVALID_TARGET: 400,
   GOV_ERR_MEMORY_TOO_LARGE: 413,
   GOV_ERR_INVALID_TRANSITION: 409,
+  GOV_ERR_NO_ELIGIBLE_AGENT: 409,
   GOV_ERR_PAYLOAD_TOO_LARGE: 413,
+  GOV_ERR_RATE_LIMITED: 429,
   GOV_ERR_NO_RESPONDERS: 503,
   GOV_ERR_ACTOR_STOPPED: 503,
   GOV_ERR_ACTOR_CRASHED: 503,
@@ -80,6 +82,20 @@ function fromFastify(err: {
           details: { field: 'content-type' },
         }),
         status: 415,
+      };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return {
+        gov: new InvalidMessageError('a path parameter is longer than the gateway accepts', {
+          details: { reason: 'max-param-length' },
+        }),
+        status: 414,
+      };
+    case 'FST_ERR_BAD_URL':
+      return {
+        gov: new InvalidMessageError('the URL is not valid (a path component does not decode)', {
+          details: { reason: 'bad-url' },
+        }),
+        status: 400,
       };
     case 'FST_ERR_NOT_FOUND':
       return { gov: new NotFoundError('no such route'), status: 404 };

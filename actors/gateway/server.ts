@@ -3,11 +3,14 @@
  * authentication, zod validation, error mapping (http-errors.ts), metrics and audit.
  *
  * Request lifecycle:
- * 1. `onRequest`: the route's tier is checked against the bearer key (401 / 403) before the body is read;
+ * 1. `onRequest`: the bearer key is checked (403 for a key below the route's tier); a missing or wrong
+ *    key is counted by the rate limit of unauthenticated traffic (http-guards.ts, 429 past the limit)
+ *    and then answered 401 in `preParsing` — either way before the body is read;
  * 2. the body is parsed by Fastify (limit → 413, bad JSON → 400, not JSON → 415);
  * 3. the handler validates body, query and path parameters with the route's zod schemas (400 naming the field)
  *    and asks the bus;
- * 4. any error becomes `{ error: { code, message, retryable, details? } }` with its status;
+ * 4. any error becomes `{ error: { code, message, retryable, details? } }` with its status, Fastify's own
+ *    router and HTTP parser errors included (414, 400, 431, 408: http-guards.ts);
  * 5. `onSend`: state-changing routes are audited (`api.call.v1`) before the answer leaves;
  * 6. `onResponse`: counted in the metrics by route pattern and status.
  *
@@ -22,8 +25,16 @@ import { isTier } from '../../protocols/index.ts';
 import { auditApiCall } from './audit.ts';
 import { type ApiKeyStore, bearerMatches, type Caller, requireTier } from './auth.ts';
 import { toHttpError } from './http-errors.ts';
+import { clientErrorHandler, frameworkErrors, registerRateLimit } from './http-guards.ts';
 import type { AnyRoute, GatewayDeps } from './route-def.ts';
 import { gatewayRoutes } from './routes/index.ts';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The gateway's declaration of the route (route-def.ts). */
+    gov?: AnyRoute;
+  }
+}
 
 export interface GatewayServerOptions {
   deps: GatewayDeps;
@@ -35,6 +46,8 @@ interface RequestState {
   startNs: bigint;
   route?: AnyRoute;
   caller?: Caller;
+  /** A missing or wrong key, answered 401 once the rate limit has counted the request. */
+  authError?: unknown;
   runId?: string;
   errorCode?: string;
 }
@@ -86,17 +99,25 @@ export function createGatewayServer(options: GatewayServerOptions): FastifyInsta
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     return503OnClosing: true,
+    routerOptions: { maxParamLength: deps.settings.maxParamLength },
+    frameworkErrors,
+    clientErrorHandler,
   });
   // JSON only: Fastify's default text/plain parser would hand strings to the routes; now they get 415.
   app.removeContentTypeParser('text/plain');
 
   app.addHook('onRequest', async (request) => {
     const state = stateOf(request);
-    const route = (request.routeOptions.config as { gov?: AnyRoute } | undefined)?.gov;
+    const route = request.routeOptions.config?.gov;
     if (!route) return;
     state.route = route;
     if (isTier(route.auth)) {
-      state.caller = keys.authenticate(request.headers.authorization);
+      try {
+        state.caller = keys.authenticate(request.headers.authorization);
+      } catch (err) {
+        state.authError = err;
+        return;
+      }
       requireTier(state.caller, route.auth, `${route.method} ${route.url}`);
     } else if (route.auth === 'metrics' && deps.settings.metricsKey !== undefined) {
       if (!bearerMatches(request.headers.authorization, deps.settings.metricsKey)) {
@@ -105,6 +126,32 @@ export function createGatewayServer(options: GatewayServerOptions): FastifyInsta
     }
   });
 
+  declareHandlers(app, deps, stateOf);
+
+  app.addHook('preParsing', async (request) => {
+    const { authError } = stateOf(request);
+    if (authError !== undefined) throw authError;
+  });
+
+  // Not counted: a request whose key was checked and is valid, or that shows a valid key elsewhere (public routes, 404s).
+  registerRateLimit(app, deps.settings, (request) => {
+    const state = stateOf(request);
+    if (state.caller !== undefined) return true;
+    if (state.route !== undefined && isTier(state.route.auth)) return false;
+    return keys.identify(request.headers.authorization) !== undefined;
+  });
+
+  // Routes and the 404 handler are declared once the limiter is loaded, so its onRoute hook sees them.
+  app.after(() => declareRoutes(app, routes, deps, stateOf));
+  return app;
+}
+
+function declareRoutes(
+  app: FastifyInstance,
+  routes: readonly AnyRoute[],
+  deps: GatewayDeps,
+  stateOf: (request: FastifyRequest) => RequestState,
+): void {
   for (const route of routes) {
     app.route({
       method: route.method,
@@ -134,7 +181,27 @@ export function createGatewayServer(options: GatewayServerOptions): FastifyInsta
       },
     });
   }
+  app.setNotFoundHandler({ preHandler: app.rateLimit() }, (request, reply) => {
+    const path = request.url.split('?')[0]!.slice(0, 200);
+    stateOf(request).errorCode = 'GOV_ERR_NOT_FOUND';
+    reply
+      .code(404)
+      .type('application/json; charset=utf-8')
+      .send({
+        error: {
+          code: 'GOV_ERR_NOT_FOUND',
+          message: `no route ${request.method} ${path} (see GET /api/openapi.json)`,
+          retryable: false,
+        },
+      });
+  });
+}
 
+function declareHandlers(
+  app: FastifyInstance,
+  deps: GatewayDeps,
+  stateOf: (request: FastifyRequest) => RequestState,
+): void {
   app.setErrorHandler((err, request, reply) => {
     const state = stateOf(request);
     const h = toHttpError(err, request.id);
@@ -149,21 +216,6 @@ export function createGatewayServer(options: GatewayServerOptions): FastifyInsta
     }
     if (h.status === 401) reply.header('www-authenticate', 'Bearer realm="agov"');
     reply.code(h.status).type('application/json; charset=utf-8').send(h.body);
-  });
-
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0]!.slice(0, 200);
-    stateOf(request).errorCode = 'GOV_ERR_NOT_FOUND';
-    reply
-      .code(404)
-      .type('application/json; charset=utf-8')
-      .send({
-        error: {
-          code: 'GOV_ERR_NOT_FOUND',
-          message: `no route ${request.method} ${path} (see GET /api/openapi.json)`,
-          retryable: false,
-        },
-      });
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
@@ -194,6 +246,4 @@ export function createGatewayServer(options: GatewayServerOptions): FastifyInsta
       seconds,
     );
   });
-
-  return app;
 }

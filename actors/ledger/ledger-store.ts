@@ -15,18 +15,15 @@
  * (an attacker with the file can drop them; {@link verifyLedger} catches what they do next).
  */
 import type { KeyObject } from 'node:crypto';
-import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { type Clock, systemClock } from '../../infra/index.ts';
 import {
   ConfigError,
-  GovError,
   InvalidMessageError,
   LedgerStoreError,
   LedgerTamperedError,
 } from '../../protocols/index.ts';
-import { type AuditEvent, type JsonObject, decodeEvent, encodeEventText } from './canonical.ts';
+import { type AuditEvent, encodeEventText } from './canonical.ts';
 import {
   type Checkpoint,
   type CheckpointSigner,
@@ -34,287 +31,48 @@ import {
   type SignedCheckpoint,
 } from './checkpoint.ts';
 import {
+  type AppendResult,
+  checkpointFromRow,
+  type DuplicateEvent,
+  type EntryQuery,
+  type LedgerEntry,
+  toEntry,
+} from './ledger-entry.ts';
+import {
   DEFAULT_BUSY_TIMEOUT_MS,
   DEFAULT_CHECKPOINT_EVERY_ENTRIES,
-  DEFAULT_INDEX_BLOCK_BITS,
   DEFAULT_LEDGER_ORIGIN,
   DEFAULT_MIN_STORED_NODE_LEVEL,
-  DEFAULT_QUERY_LIMIT_ENTRIES,
   DEFAULT_SYNCHRONOUS,
   DEFAULT_WAL_AUTOCHECKPOINT_PAGES,
   type LedgerStoreOptions,
 } from './ledger-options.ts';
+import { EntryQueries } from './ledger-query.ts';
+import {
+  LEDGER_SCHEMA_SQL,
+  LEDGER_SCHEMA_VERSION,
+  type LedgerStatements,
+  prepareStatements,
+} from './ledger-schema.ts';
 import { CompactRange, type NodeReader, leafOfText, treeHead } from './merkle.ts';
+import { isDeferred, storeError, WalSync } from './wal-sync.ts';
 
-/**
- * 2: run/agent/type indexes ordered by seq block ({@link DEFAULT_INDEX_BLOCK_BITS}); tree_nodes without
- * the levels between the leaves and {@link DEFAULT_MIN_STORED_NODE_LEVEL}.
- */
-export const LEDGER_SCHEMA_VERSION = 2;
-
-const BLOCK = `seq >> ${DEFAULT_INDEX_BLOCK_BITS}`;
-
-export const LEDGER_SCHEMA_SQL = `
-CREATE TABLE IF NOT EXISTS entries (
-  seq       INTEGER PRIMARY KEY,
-  event_id  TEXT    NOT NULL UNIQUE,
-  ts        INTEGER NOT NULL,
-  type      TEXT    NOT NULL,
-  actor     TEXT    NOT NULL,
-  run       TEXT,
-  agent     TEXT,
-  body      BLOB    NOT NULL,
-  leaf_hash BLOB    NOT NULL
-);
-DROP INDEX IF EXISTS entries_by_run;
-DROP INDEX IF EXISTS entries_by_agent;
-DROP INDEX IF EXISTS entries_by_type;
-CREATE INDEX IF NOT EXISTS entries_by_block_run   ON entries(${BLOCK}, run, seq)   WHERE run IS NOT NULL;
-CREATE INDEX IF NOT EXISTS entries_by_block_agent ON entries(${BLOCK}, agent, seq) WHERE agent IS NOT NULL;
-CREATE INDEX IF NOT EXISTS entries_by_block_type  ON entries(${BLOCK}, type, seq);
-CREATE INDEX IF NOT EXISTS entries_by_ts          ON entries(ts, seq);
-
-CREATE TABLE IF NOT EXISTS tree_nodes (
-  level INTEGER NOT NULL,
-  idx   INTEGER NOT NULL,
-  hash  BLOB    NOT NULL,
-  PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
-
-CREATE TABLE IF NOT EXISTS checkpoints (
-  id        INTEGER PRIMARY KEY,
-  origin    TEXT    NOT NULL,
-  size      INTEGER NOT NULL,
-  root      BLOB    NOT NULL,
-  ts        INTEGER NOT NULL,
-  signature BLOB    NOT NULL,
-  key_id    TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS checkpoints_by_size ON checkpoints(size);
-
--- Witness cosignature lines (C2SP tlog-cosignature) of checkpoints, as the witnesses sent them.
--- Outside the Merkle tree; a verifier checks them with the witnesses' own (pinned) keys.
-CREATE TABLE IF NOT EXISTS cosignatures (
-  size        INTEGER NOT NULL,
-  witness     TEXT    NOT NULL,
-  line        TEXT    NOT NULL,
-  received_ts INTEGER NOT NULL,
-  PRIMARY KEY (size, witness)
-) WITHOUT ROWID;
-
-CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
-  BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
-  BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: DELETE refused'); END;
-CREATE TRIGGER IF NOT EXISTS tree_nodes_no_update BEFORE UPDATE ON tree_nodes
-  BEGIN SELECT RAISE(ABORT, 'ledger tree nodes are append-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS tree_nodes_no_delete BEFORE DELETE ON tree_nodes
-  BEGIN SELECT RAISE(ABORT, 'ledger tree nodes are append-only: DELETE refused'); END;
-CREATE TRIGGER IF NOT EXISTS checkpoints_no_update BEFORE UPDATE ON checkpoints
-  BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only: UPDATE refused'); END;
-CREATE TRIGGER IF NOT EXISTS checkpoints_no_delete BEFORE DELETE ON checkpoints
-  BEGIN SELECT RAISE(ABORT, 'ledger checkpoints are append-only: DELETE refused'); END;
-`;
-
-/** The names of the append-only triggers (the verifier warns when one is missing). */
-export const LEDGER_TRIGGERS = [
-  'entries_no_update',
-  'entries_no_delete',
-  'tree_nodes_no_update',
-  'tree_nodes_no_delete',
-  'checkpoints_no_update',
-  'checkpoints_no_delete',
-] as const;
-
-/** An entry: the event, where it sits, its canonical bytes and leaf hash. */
-export interface LedgerEntry extends AuditEvent {
-  /** 0-based position: the Merkle leaf index. */
-  seq: number;
-  /** Canonical event bytes (the Merkle entry). */
-  body: Buffer;
-  /** SHA-256(0x00 || body). */
-  leafHash: Buffer;
-}
-
-/** An entry as shown outside the store (bus answers, the command line): no body, leaf hash in hex. */
-export interface EntryView<D = JsonObject> extends Omit<AuditEvent, 'data'> {
-  seq: number;
-  data: D;
-  leafHash: string;
-}
-
-/** The {@link EntryView} of a stored entry (or of a view received from the bus, unchanged). */
-export function entryView<D = JsonObject>(e: LedgerEntry | EntryView<D>): EntryView<D | JsonObject> {
-  return {
-    seq: e.seq,
-    id: e.id,
-    ts: e.ts,
-    type: e.type,
-    actor: e.actor,
-    ...(e.run !== undefined ? { run: e.run } : {}),
-    ...(e.agent !== undefined ? { agent: e.agent } : {}),
-    data: e.data,
-    leafHash: typeof e.leafHash === 'string' ? e.leafHash : e.leafHash.toString('hex'),
-  };
-}
-
-export interface DuplicateEvent {
-  id: string;
-  /** Where the first copy sits. */
-  seq: number;
-  /** False when the duplicate id came with different content (kept: the first; dropped: this one). */
-  sameContent: boolean;
-}
-
-export interface AppendResult {
-  /** Entries written (committed; with durability 'deferred', on disk once `sync()` resolves). */
-  appended: number;
-  duplicates: DuplicateEvent[];
-  /** Tree size after the batch. */
-  size: number;
-  /** Tree head after the batch. */
-  root: Buffer;
-  /** Checkpoints signed during the batch (auto checkpointing); with durability 'deferred', publish them after `sync()`. */
-  checkpoints: SignedCheckpoint[];
-}
-
-/** Filters AND together. Ranges are half-open: [fromSeq, toSeq), [fromTs, toTs). */
-export interface EntryQuery {
-  run?: string;
-  agent?: string;
-  type?: string;
-  fromTs?: number;
-  toTs?: number;
-  fromSeq?: number;
-  toSeq?: number;
-  /** Default {@link DEFAULT_QUERY_LIMIT_ENTRIES}. */
-  limit?: number;
-  order?: 'asc' | 'desc';
-}
-
-export interface EntryRow {
-  seq: number;
-  event_id: string;
-  ts: number;
-  type: string;
-  actor: string;
-  run: string | null;
-  agent: string | null;
-  body: Buffer;
-  leaf_hash: Buffer;
-}
-
-export interface CheckpointRow {
-  id: number;
-  origin: string;
-  size: number;
-  root: Buffer;
-  ts: number;
-  signature: Buffer;
-  key_id: string;
-}
-
-export function checkpointFromRow(r: CheckpointRow): SignedCheckpoint {
-  return {
-    origin: r.origin,
-    size: r.size,
-    root: r.root,
-    ts: r.ts,
-    keyName: r.origin,
-    keyId: r.key_id,
-    signature: r.signature,
-  };
-}
-
-function toEntry(r: EntryRow): LedgerEntry {
-  const e = decodeEvent(r.body);
-  const out: LedgerEntry = {
-    seq: r.seq,
-    id: e.id,
-    ts: e.ts,
-    type: e.type,
-    actor: e.actor,
-    data: e.data,
-    body: r.body,
-    leafHash: r.leaf_hash,
-  };
-  if (e.run !== undefined) out.run = e.run;
-  if (e.agent !== undefined) out.agent = e.agent;
-  return out;
-}
-
-function isDeferred(opts: LedgerStoreOptions): boolean {
-  const file = opts.path !== ':memory:' && opts.path !== '';
-  return (
-    file &&
-    !opts.readonly &&
-    opts.durability === 'deferred' &&
-    (opts.synchronous ?? DEFAULT_SYNCHRONOUS) === 'FULL'
-  );
-}
-
-function fsyncFile(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Makes a newly created file's directory entry durable (what SQLite does for a new WAL under FULL). */
-function syncDirectory(dir: string): void {
-  try {
-    fsyncFile(dir);
-  } catch {
-    // not supported on this platform / file system
-  }
-}
-
-function storeError(what: string, err: unknown): GovError {
-  if (err instanceof GovError) return err;
-  return new LedgerStoreError(`ledger store: ${what}: ${(err as Error)?.message ?? String(err)}`, {
-    cause: err,
-  });
-}
-
-function prepareStatements(db: Database.Database) {
-  return {
-    // A known event id is not an error: the insert writes nothing and the caller looks the first copy up.
-    insertEntry: db.prepare(
-      'INSERT INTO entries(seq, event_id, ts, type, actor, run, agent, body, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(event_id) DO NOTHING',
-    ),
-    byId: db.prepare<[string], { seq: number; body: Buffer }>(
-      'SELECT seq, body FROM entries WHERE event_id = ?',
-    ),
-    entry: db.prepare<[number], EntryRow>('SELECT * FROM entries WHERE seq = ?'),
-    entryById: db.prepare<[string], EntryRow>('SELECT * FROM entries WHERE event_id = ?'),
-    count: db.prepare<[], { n: number; top: number | null }>(
-      'SELECT COUNT(*) AS n, MAX(seq) AS top FROM entries',
-    ),
-    top: db.prepare<[], { top: number | null }>('SELECT MAX(seq) AS top FROM entries'),
-    insertNode: db.prepare('INSERT INTO tree_nodes(level, idx, hash) VALUES (?,?,?)'),
-    node: db.prepare<[number, number], { hash: Buffer }>(
-      'SELECT hash FROM tree_nodes WHERE level = ? AND idx = ?',
-    ),
-    leaves: db
-      .prepare<[number, number], Buffer>(
-        'SELECT hash FROM tree_nodes WHERE level = 0 AND idx >= ? AND idx < ? ORDER BY idx',
-      )
-      .pluck(),
-    insertCheckpoint: db.prepare(
-      'INSERT INTO checkpoints(origin, size, root, ts, signature, key_id) VALUES (?,?,?,?,?,?)',
-    ),
-    checkpoints: db.prepare<[], CheckpointRow>('SELECT * FROM checkpoints ORDER BY id'),
-    latestCheckpoint: db.prepare<[], CheckpointRow>('SELECT * FROM checkpoints ORDER BY id DESC LIMIT 1'),
-    checkpointAtSize: db.prepare<[number], CheckpointRow>(
-      'SELECT * FROM checkpoints WHERE size = ? ORDER BY id DESC LIMIT 1',
-    ),
-    checkpointCovering: db.prepare<[number], CheckpointRow>(
-      'SELECT * FROM checkpoints WHERE size >= ? ORDER BY id DESC LIMIT 1',
-    ),
-  };
-}
+export {
+  type AppendResult,
+  checkpointFromRow,
+  type DuplicateEvent,
+  type EntryQuery,
+  type EntryView,
+  entryView,
+  type LedgerEntry,
+} from './ledger-entry.ts';
+export {
+  type CheckpointRow,
+  type EntryRow,
+  LEDGER_SCHEMA_SQL,
+  LEDGER_SCHEMA_VERSION,
+  LEDGER_TRIGGERS,
+} from './ledger-schema.ts';
 
 /** An append-only, Merkle-committed audit ledger in one SQLite file. Single writer per file. */
 export class LedgerStore implements NodeReader {
@@ -328,20 +86,10 @@ export class LedgerStore implements NodeReader {
   private readonly readonly: boolean;
   private frontier: CompactRange;
   private lastCheckpointSize: number;
-  private readonly stmts: ReturnType<typeof prepareStatements>;
-  private readonly queryCache = new Map<string, Database.Statement>();
+  private readonly stmts: LedgerStatements;
+  private readonly queries: EntryQueries;
   /** Durability 'deferred': commits reach the disk through {@link sync}. */
-  private readonly deferred: boolean;
-  /** Write transactions committed, and how many of them are known to be on disk. */
-  private commits = 0;
-  private syncedCommits = 0;
-  private syncing: Promise<void> | undefined;
-  private dirSynced = false;
-  /**
-   * The WAL, open for fsync from the first sync to close: SQLite keeps the same file while the
-   * database is open, and opening it per sync cost as much CPU as the fsync call itself.
-   */
-  private walFd: number | undefined;
+  private readonly wal: WalSync;
 
   private constructor(opts: LedgerStoreOptions, db: Database.Database) {
     this.db = db;
@@ -359,8 +107,9 @@ export class LedgerStore implements NodeReader {
       throw new ConfigError('checkpointEveryEntries must be >= 0');
     this.clock = opts.clock ?? systemClock;
     this.readonly = opts.readonly ?? false;
-    this.deferred = isDeferred(opts);
+    this.wal = new WalSync(opts.path, isDeferred(opts));
     this.stmts = prepareStatements(db);
+    this.queries = new EntryQueries(db, () => this.stmts.top.get()?.top);
     const { n, top } = this.stmts.count.get()!;
     if (n > 0 && top !== n - 1) {
       throw new LedgerTamperedError(
@@ -394,21 +143,7 @@ export class LedgerStore implements NodeReader {
 
   close(): void {
     if (this.db.open) this.db.close();
-    const fd = this.walFd;
-    if (fd === undefined) return;
-    this.walFd = undefined;
-    // An fsync still running in the thread pool must not see its descriptor closed (or reused).
-    if (this.syncing)
-      void this.syncing.then(
-        () => closeSync(fd),
-        () => closeSync(fd),
-      );
-    else closeSync(fd);
-  }
-
-  private wal(): number {
-    this.walFd ??= openSync(`${this.path}-wal`, 'r');
-    return this.walFd;
+    this.wal.close();
   }
 
   /** Number of entries (the tree size). */
@@ -609,14 +344,13 @@ export class LedgerStore implements NodeReader {
     return cp;
   }
 
-  /** Counts a write transaction that is not on disk yet (durability 'deferred'; FULL commits are). */
   private committed(): void {
-    if (this.deferred) this.commits++;
+    this.wal.committed();
   }
 
   /** True while some commit is not known to be on disk (durability 'deferred'). */
   get unsynced(): boolean {
-    return this.syncedCommits < this.commits;
+    return this.wal.unsynced;
   }
 
   /**
@@ -625,56 +359,12 @@ export class LedgerStore implements NodeReader {
    * once otherwise. Rejects with LedgerStoreError when the fsync fails.
    */
   sync(): Promise<void> {
-    const target = this.commits;
-    if (this.syncedCommits >= target) return Promise.resolve();
-    return this.syncUpTo(target);
-  }
-
-  private async syncUpTo(target: number): Promise<void> {
-    while (this.syncedCommits < target) {
-      if (this.syncing) {
-        await this.syncing;
-        continue;
-      }
-      const upTo = this.commits;
-      const done = this.fsyncWal().then(
-        () => {
-          this.syncedCommits = Math.max(this.syncedCommits, upTo);
-        },
-        (err: unknown) => {
-          throw storeError('fsync of the WAL failed', err);
-        },
-      );
-      this.syncing = done.finally(() => {
-        this.syncing = undefined;
-      });
-      await this.syncing;
-    }
-  }
-
-  private async fsyncWal(): Promise<void> {
-    const fd = this.wal();
-    await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
-    if (!this.dirSynced) {
-      syncDirectory(dirname(this.path));
-      this.dirSynced = true;
-    }
+    return this.wal.sync();
   }
 
   /** {@link sync}, blocking: every commit so far is on disk when it returns. */
   syncNow(): void {
-    if (this.syncedCommits >= this.commits) return;
-    const upTo = this.commits;
-    try {
-      fsyncSync(this.wal());
-      if (!this.dirSynced) {
-        syncDirectory(dirname(this.path));
-        this.dirSynced = true;
-      }
-    } catch (err) {
-      throw storeError('fsync of the WAL failed', err);
-    }
-    this.syncedCommits = Math.max(this.syncedCommits, upTo);
+    this.wal.syncNow();
   }
 
   private writeCheckpoint(): SignedCheckpoint {
@@ -750,67 +440,7 @@ export class LedgerStore implements NodeReader {
 
   /** Entries matching every given filter, by seq. */
   query(q: EntryQuery = {}): LedgerEntry[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    const add = (cond: string, v: string | number | undefined) => {
-      if (v === undefined) return;
-      where.push(cond);
-      args.push(v);
-    };
-    add('run = ?', q.run);
-    add('agent = ?', q.agent);
-    add('type = ?', q.type);
-    add('ts >= ?', q.fromTs);
-    add('ts < ?', q.toTs);
-    const limit = q.limit ?? DEFAULT_QUERY_LIMIT_ENTRIES;
-    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`bad limit ${limit}`);
-    const order = q.order === 'desc' ? 'DESC' : 'ASC';
-    if (q.run === undefined && q.agent === undefined && q.type === undefined) {
-      add('seq >= ?', q.fromSeq);
-      add('seq < ?', q.toSeq);
-      const sql = `SELECT * FROM entries${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${order} LIMIT ?`;
-      return (this.statement(sql).all(...args, limit) as EntryRow[]).map(toEntry);
-    }
-    return this.queryByBlock(where, args, q, limit, order);
-  }
-
-  /**
-   * A query by run, agent or type walks the seq blocks its index is ordered by, one seek per block,
-   * in the asked order, and stops at the limit. The seq bounds in each seek keep it cheap on a file
-   * whose indexes are not block-ordered (a schema 1 file opened read-only).
-   */
-  private queryByBlock(
-    where: string[],
-    args: (string | number)[],
-    q: EntryQuery,
-    limit: number,
-    order: 'ASC' | 'DESC',
-  ): LedgerEntry[] {
-    const top = this.stmts.top.get()?.top;
-    const from = Math.max(0, q.fromSeq ?? 0);
-    const to = Math.min(q.toSeq ?? Number.MAX_SAFE_INTEGER, top === null || top === undefined ? 0 : top + 1);
-    const out: LedgerEntry[] = [];
-    if (limit === 0 || from >= to) return out;
-    const sql = `SELECT * FROM entries WHERE (${BLOCK}) = ? AND seq >= ? AND seq < ? AND ${where.join(' AND ')} ORDER BY seq ${order} LIMIT ?`;
-    const stmt = this.statement(sql);
-    const first = Math.floor(from / 2 ** DEFAULT_INDEX_BLOCK_BITS);
-    const last = Math.floor((to - 1) / 2 ** DEFAULT_INDEX_BLOCK_BITS);
-    const step = order === 'ASC' ? 1 : -1;
-    for (let b = order === 'ASC' ? first : last; b >= first && b <= last && out.length < limit; b += step) {
-      const lo = Math.max(from, b * 2 ** DEFAULT_INDEX_BLOCK_BITS);
-      const hi = Math.min(to, (b + 1) * 2 ** DEFAULT_INDEX_BLOCK_BITS);
-      for (const r of stmt.all(b, lo, hi, ...args, limit - out.length) as EntryRow[]) out.push(toEntry(r));
-    }
-    return out;
-  }
-
-  private statement(sql: string): Database.Statement {
-    let stmt = this.queryCache.get(sql);
-    if (!stmt) {
-      stmt = this.db.prepare(sql);
-      this.queryCache.set(sql, stmt);
-    }
-    return stmt;
+    return this.queries.query(q);
   }
 
   byRun(run: string, q: Omit<EntryQuery, 'run'> = {}): LedgerEntry[] {

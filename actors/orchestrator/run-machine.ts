@@ -10,17 +10,19 @@
  * a late accept) change nothing.
  */
 import { dependentsOf } from '../../protocols/pipeline/index.ts';
-import { TERMINAL_RUN_EVENT } from '../../protocols/run-status.ts';
+import { DEFAULT_SCHEDULE_TO_START_MS } from '../../protocols/pipeline/options.ts';
 import { DEFAULT_MAX_LOST_ATTEMPTS } from './options.ts';
 import {
   backoffMs,
   type Effect,
+  isDone,
   isInFlight,
   isTerminalRun,
   isTerminalStage,
   type RunEventBody,
   type RunInput,
   type RunRecord,
+  type RunStatus,
   type SerializedError,
   type StageRecord,
   stageDef,
@@ -29,8 +31,6 @@ import {
 
 export * from './run-record.ts';
 
-type TerminalRunStatus = keyof typeof TERMINAL_RUN_EVENT;
-
 export interface Step {
   run: RunRecord;
   events: RunEventBody[];
@@ -38,6 +38,15 @@ export interface Step {
   /** False when the input changed nothing (stale, duplicate, or not applicable). */
   changed: boolean;
 }
+
+const RUN_END_EVENT: Record<RunStatus, RunEventBody['event']> = {
+  pending: 'run-failed',
+  running: 'run-failed',
+  succeeded: 'run-succeeded',
+  failed: 'run-failed',
+  cancelled: 'run-cancelled',
+  contained: 'run-contained',
+};
 
 /**
  * One step's working state and the helpers the cases of `step` share. A class rather than closures
@@ -71,27 +80,31 @@ class Stepper {
   }
 
   /** Ends the run: in-flight attempts are cancelled, pending stages skipped (or cancelled). */
-  finish(status: TerminalRunStatus, error?: SerializedError, reason = `run ${status}`) {
+  finish(
+    status: RunStatus,
+    error?: SerializedError,
+    reason = `run ${status}`,
+    extra: Partial<RunEventBody> = {},
+  ) {
     const { run, now } = this;
     for (const st of Object.values(run.stages)) {
       if (isInFlight(st.status)) {
         this.cancelAttempt(st, reason);
         this.patch(st.stageId, { status: 'cancelled', finishedAt: now, deadline: undefined });
       } else if (st.status === 'pending') {
+        const stopped = status === 'cancelled' || status === 'contained';
         this.patch(st.stageId, {
-          status: status === 'cancelled' ? 'cancelled' : 'skipped',
+          status: stopped ? 'cancelled' : 'skipped',
           retryAt: undefined,
+          waitDeadline: undefined,
         });
-        if (status !== 'cancelled') this.emit({ event: 'stage-skipped', stageId: st.stageId });
+        if (!stopped) this.emit({ event: 'stage-skipped', stageId: st.stageId });
       }
     }
     run.status = status;
     run.finishedAt = now;
     if (error) run.error = error;
-    this.emit({
-      event: TERMINAL_RUN_EVENT[status],
-      ...(error ? { error } : {}),
-    });
+    this.emit({ event: RUN_END_EVENT[status], ...(error ? { error } : {}), ...extra });
     this.effects.push({ kind: 'finished', status });
   }
 
@@ -122,7 +135,8 @@ class Stepper {
     const def = stageDef(run, st.stageId);
     const avoid = st.agentId && !st.avoid.includes(st.agentId) ? [...st.avoid, st.agentId] : st.avoid;
     const lost = st.lost + (opts.lost ? 1 : 0);
-    const counted = st.attempt - lost; // attempts that used up the declared retries
+    // Attempts that used up the declared retries: every attempt but the losses still free of charge.
+    const counted = st.attempt - Math.min(lost, DEFAULT_MAX_LOST_ATTEMPTS);
     const retryLost = opts.lost && lost <= DEFAULT_MAX_LOST_ATTEMPTS;
     if (retryLost || counted <= def.retries.max) {
       const pause = retryLost ? 0 : backoffMs(def, counted);
@@ -133,6 +147,7 @@ class Stepper {
         error,
         retryAt: now + pause,
         deadline: undefined,
+        waitDeadline: undefined,
         fraction: undefined,
       });
       this.emit({
@@ -144,7 +159,15 @@ class Stepper {
       });
       return;
     }
-    this.patch(st.stageId, { status: 'failed', lost, avoid, error, finishedAt: now, deadline: undefined });
+    this.patch(st.stageId, {
+      status: 'failed',
+      lost,
+      avoid,
+      error,
+      finishedAt: now,
+      deadline: undefined,
+      waitDeadline: undefined,
+    });
     this.emit({
       event: 'stage-failed',
       stageId: st.stageId,
@@ -165,12 +188,28 @@ class Stepper {
       for (const id of dependentsOf(run.pipeline, st.stageId)) {
         const dep = run.stages[id];
         if (dep && dep.status === 'pending') {
-          this.patch(id, { status: 'skipped', retryAt: undefined });
+          this.patch(id, { status: 'skipped', retryAt: undefined, waitDeadline: undefined });
           this.emit({ event: 'stage-skipped', stageId: id });
         }
       }
     }
     this.maybeFinish();
+  }
+
+  /**
+   * Starts the schedule-to-start clock of every stage that is now ready (pending, needs done) and has
+   * none: from now, or from the end of its retry pause. Child-pipeline stages wait for no agent.
+   */
+  markReady() {
+    const { run, now } = this;
+    if (run.status !== 'running') return;
+    for (const def of run.pipeline.stages) {
+      const st = run.stages[def.id];
+      if (st?.status !== 'pending' || st.waitDeadline !== undefined || def.task.kind === 'pipeline') continue;
+      if (!def.needs.every((n) => isDone(run, n))) continue;
+      const bound = def.scheduleToStartMs ?? DEFAULT_SCHEDULE_TO_START_MS;
+      this.patch(def.id, { waitDeadline: Math.max(now, st.retryAt ?? now) + bound });
+    }
   }
 
   /** Progress or a result can overtake the agent's accept reply: they imply it. */
@@ -211,6 +250,7 @@ const dispatch: Handler<'dispatch'> = (s, input) => {
     startedAt: now,
     deadline: now + def.timeoutMs,
     retryAt: undefined,
+    waitDeadline: undefined,
     fraction: undefined,
   });
   s.emit({ event: 'stage-dispatched', stageId: st.stageId, attempt, agentId: input.agentId });
@@ -239,6 +279,7 @@ const startChild: Handler<'start-child'> = (s, input) => {
     startedAt: now,
     deadline: now + def.timeoutMs,
     retryAt: undefined,
+    waitDeadline: undefined,
   });
   s.emit({ event: 'stage-dispatched', stageId: st.stageId, attempt });
   s.effects.push({ kind: 'start-child', stageId: st.stageId, childRunId: input.childRunId });
@@ -378,6 +419,48 @@ const cancel: Handler<'cancel'> = (s, input) => {
   return true;
 };
 
+/** Governance stops the run where it stands: nothing more is dispatched or retried, what runs is
+ * cancelled, and the run ends `contained` (not `failed`: no stage decided it). */
+const contain: Handler<'contain'> = (s, input) => {
+  s.finish(
+    'contained',
+    {
+      code: 'GOV_ERR_RUN_CONTAINED',
+      message: `run contained (${input.cause}): ${input.reason}`,
+      retryable: false,
+      details: { cause: input.cause },
+    },
+    `run contained: ${input.reason}`,
+    { cause: input.cause },
+  );
+  return true;
+};
+
+const scheduleTimeout: Handler<'schedule-timeout'> = (s, input) => {
+  const { run, now } = s;
+  const st = run.stages[input.stageId];
+  if (run.status !== 'running' || st?.status !== 'pending') return false;
+  if (st.waitDeadline === undefined || st.waitDeadline > now) return false;
+  const def = stageDef(run, st.stageId);
+  const bound = def.scheduleToStartMs ?? DEFAULT_SCHEDULE_TO_START_MS;
+  // The attempt that never started still counts: against retries.max and the error budget.
+  const attempt = st.attempt + 1;
+  const cur = s.patch(st.stageId, {
+    attempt,
+    agentId: undefined,
+    taskId: undefined,
+    waitDeadline: undefined,
+    startedAt: undefined,
+  });
+  s.attemptFailed(cur, {
+    code: 'GOV_ERR_SCHEDULE_TO_START_TIMEOUT',
+    message: `stage ${st.stageId} attempt ${attempt}: no agent took it within ${bound} ms (scheduleToStartMs)`,
+    retryable: true,
+    details: { stageId: st.stageId, attempt, scheduleToStartMs: bound },
+  });
+  return true;
+};
+
 const HANDLERS: { [T in RunInput['type']]: Handler<T> } = {
   start: startOrResume,
   resume: startOrResume,
@@ -391,6 +474,8 @@ const HANDLERS: { [T in RunInput['type']]: Handler<T> } = {
   lost,
   'child-finished': childFinished,
   cancel,
+  contain,
+  'schedule-timeout': scheduleTimeout,
 };
 
 /**
@@ -402,5 +487,6 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
   const s = new Stepper(prev, now);
   const handler = HANDLERS[input.type] as Handler<RunInput['type']>;
   if (!handler(s, input)) return unchangedStep(prev);
+  s.markReady();
   return { run: s.run, events: s.events, effects: s.effects, changed: true };
 }

@@ -16,6 +16,7 @@ import {
   type StageStatus,
   TERMINAL_STAGE_STATUSES,
 } from '../../protocols/run-status.ts';
+import type { Tier } from '../../protocols/tiers.ts';
 import type { z } from 'zod';
 
 export type { RunStatus, StageStatus } from '../../protocols/run-status.ts';
@@ -40,6 +41,11 @@ export interface StageRecord {
   deadline?: number;
   /** A pending retry is not dispatched before this time. */
   retryAt?: number;
+  /**
+   * Schedule-to-start: a ready (pending, needs done) stage that no agent has taken by then fails its
+   * attempt (`schedule-timeout`). Set when the stage becomes ready, from its retry pause's end.
+   */
+  waitDeadline?: number;
   fraction?: number;
   error?: SerializedError;
   output?: unknown;
@@ -56,6 +62,8 @@ export interface RunRecord {
   /** The parent's stage this run is the child pipeline of. */
   parentStageId?: string;
   requestedBy?: string;
+  /** The effective tier the run was admitted at (protocols/pipeline/effective-tier.ts). */
+  tier?: Tier;
   /** Id of the orchestrator instance that drives the run. */
   owner: string;
   status: RunStatus;
@@ -93,7 +101,9 @@ export type RunInput =
   | { type: 'timeout'; taskId: string }
   | { type: 'lost'; taskId: string; error: SerializedError }
   | { type: 'child-finished'; childRunId: string; status: RunStatus; error?: SerializedError }
-  | { type: 'cancel'; reason: string };
+  | { type: 'cancel'; reason: string }
+  | { type: 'contain'; cause: string; reason: string }
+  | { type: 'schedule-timeout'; stageId: string };
 
 export const isTerminalRun = (s: RunStatus): boolean => isTerminalRunStatus(s);
 export const isTerminalStage = (s: StageStatus): boolean => TERMINAL_STAGE_STATUSES.has(s);
@@ -108,6 +118,7 @@ export function newRun(args: {
   parentRunId?: string;
   parentStageId?: string;
   requestedBy?: string;
+  tier?: Tier;
 }): RunRecord {
   const stages: Record<string, StageRecord> = {};
   for (const s of args.pipeline.stages)
@@ -125,6 +136,7 @@ export function newRun(args: {
   if (args.parentRunId !== undefined) run.parentRunId = args.parentRunId;
   if (args.parentStageId !== undefined) run.parentStageId = args.parentStageId;
   if (args.requestedBy !== undefined) run.requestedBy = args.requestedBy;
+  if (args.tier !== undefined) run.tier = args.tier;
   return run;
 }
 
@@ -135,7 +147,7 @@ export function stageDef(run: RunRecord, stageId: string): ConcreteStage {
 }
 
 /** A stage counts as done for its dependents when it succeeded, or failed with `onFailure: continue`. */
-function isDone(run: RunRecord, stageId: string): boolean {
+export function isDone(run: RunRecord, stageId: string): boolean {
   const st = run.stages[stageId];
   if (!st) return false;
   if (st.status === 'succeeded') return true;
@@ -156,14 +168,27 @@ export function dispatchable(run: RunRecord, now: number): ConcreteStage[] {
   });
 }
 
-/** Earliest future time something is due in the run (a retry pause or a deadline), if any. */
+/** Earliest future time something is due in the run (a retry pause, a deadline, a schedule-to-start bound), if any. */
 export function nextDueAt(run: RunRecord): number | undefined {
   let due: number | undefined;
-  for (const st of Object.values(run.stages)) {
-    const t = st.status === 'pending' ? st.retryAt : isInFlight(st.status) ? st.deadline : undefined;
+  const consider = (t: number | undefined) => {
     if (t !== undefined && (due === undefined || t < due)) due = t;
+  };
+  for (const st of Object.values(run.stages)) {
+    if (st.status === 'pending') {
+      consider(st.retryAt);
+      consider(st.waitDeadline);
+    } else if (isInFlight(st.status)) consider(st.deadline);
   }
   return due;
+}
+
+/** Pending stages whose schedule-to-start bound has passed at `now` (no agent took them in time). */
+export function waitExpired(run: RunRecord, now: number): string[] {
+  if (run.status !== 'running') return [];
+  return Object.values(run.stages)
+    .filter((st) => st.status === 'pending' && st.waitDeadline !== undefined && st.waitDeadline <= now)
+    .map((st) => st.stageId);
 }
 
 /** Stage whose current attempt is `taskId`, if it is still in flight. */

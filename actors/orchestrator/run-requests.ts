@@ -35,7 +35,7 @@ export class RunRequests {
   async request(env: Envelope<'run.request.v1'>): Promise<OutMessage> {
     const pipeline = await requestPipeline(env.body);
     // Admission: nothing the run can reach (children, diagnostics, token policies) above the caller.
-    await assertAdmissible(
+    const need = await assertAdmissible(
       pipeline as unknown as ResolvedPipeline,
       env.body.callerTier ?? 'T2',
       pipelineLoader(this.settings.pipelinesDir),
@@ -49,6 +49,7 @@ export class RunRequests {
       now,
       ...(env.body.parentRunId ? { parentRunId: env.body.parentRunId } : {}),
       ...(env.body.requestedBy ? { requestedBy: env.body.requestedBy } : {}),
+      tier: need.tier,
     });
     await this.hooks.admit(run);
     return {

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { BodyOf } from '../../protocols/catalog.ts';
+import { ownTier } from '../../protocols/pipeline/index.ts';
 import { DEFAULT_FINISHED_RUNS_REMEMBERED } from './options.ts';
 import { isInFlight, type RunRecord } from './run-machine.ts';
 
@@ -33,6 +34,7 @@ export function toRunState(run: RunRecord): BodyOf<'run.state.v1'> {
     runId: run.runId,
     pipeline: run.pipeline.name,
     status: run.status,
+    tier: run.tier ?? ownTier(run.pipeline),
     params: run.params,
     createdAt: run.createdAt,
     stages,

@@ -21,6 +21,7 @@ import {
   fromSeed,
   type KeyPair,
 } from '@nats-io/jwt';
+import { fastKeyPair } from './fast-signing.ts';
 import { type Principal, inboxPrefixOf, permissionsFor, principalName } from '../../protocols/permissions.ts';
 
 /** JetStream enabled with no limits in the application account (the operator sets quotas in production). */
@@ -81,11 +82,16 @@ async function signAccount(
 }
 
 async function assemble(
-  operator: KeyPair,
-  system: KeyPair,
-  account: KeyPair,
+  operatorKey: KeyPair,
+  systemKey: KeyPair,
+  accountKey: KeyPair,
   revocations: Record<string, number> = {},
 ): Promise<NatsAuthority> {
+  const [operator, system, account] = [operatorKey, systemKey, accountKey].map(fastKeyPair) as [
+    KeyPair,
+    KeyPair,
+    KeyPair,
+  ];
   const operatorJwt = await encodeOperator('agov', operator, { system_account: system.getPublicKey() });
   const systemJwt = await encodeAccount(
     'SYS',

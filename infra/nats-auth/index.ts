@@ -25,3 +25,4 @@ export {
   registerDefaultCredentials,
 } from './local-credentials.ts';
 export { ClaimsPusher, DEFAULT_CLAIMS_UPDATE_TIMEOUT_MS } from './revocation.ts';
+export { fastKeyPair, nkeyVerifier, rawPublicKey } from './fast-signing.ts';

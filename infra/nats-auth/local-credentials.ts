@@ -12,6 +12,7 @@
  */
 import type { Principal } from '../../protocols/permissions.ts';
 import { fromSeed } from '@nats-io/jwt';
+import { fastKeyPair } from './fast-signing.ts';
 import { type MintedUser, mintUser, type UserIssuer } from './authority.ts';
 
 export interface JwtCredentials {
@@ -112,5 +113,5 @@ export function issuerSeedFor(servers: string): string | undefined {
 }
 
 export function registerIssuerSeed(servers: string, seed: string): void {
-  registerAuthority(servers, { account: fromSeed(new TextEncoder().encode(seed)) });
+  registerAuthority(servers, { account: fastKeyPair(fromSeed(new TextEncoder().encode(seed))) });
 }

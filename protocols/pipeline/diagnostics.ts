@@ -3,6 +3,7 @@
 export const DIAGNOSTIC_CODES = [
   'io',
   'yaml-syntax',
+  'yaml-limit',
   'schema',
   'duplicate-stage',
   'unknown-stage',

@@ -102,6 +102,25 @@ export function policyTier(policy: string): Tier {
   return TIER_POLICY.get(p) ?? HIGHEST_TIER;
 }
 
+/**
+ * The tier of one pipeline's own stages and token policies (not its children): what the outputs of
+ * its stages are at. A `root` policy (refused at admission) counts as the highest tier.
+ */
+export function ownTier(
+  p: Pick<ResolvedPipeline, 'token'> & { stages: ReadonlyArray<Pick<ResolvedStage, 'agent' | 'task'>> },
+): Tier {
+  let t: Tier = 'T0';
+  for (const st of p.stages) t = maxTier(t, stageTier(st));
+  for (const policy of p.token.policies) {
+    try {
+      t = maxTier(t, policyTier(policy));
+    } catch {
+      t = HIGHEST_TIER;
+    }
+  }
+  return t;
+}
+
 /** A template of `from`, compiled as a pipeline of its own (as the orchestrator runs it). */
 export function templateAsPipeline(from: ResolvedPipeline, name: string): ResolvedPipeline | undefined {
   const template = from.templates[name];

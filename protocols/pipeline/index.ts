@@ -19,6 +19,7 @@ export {
   type LoadPipeline,
   MAX_REACHABLE_PIPELINES,
   type PipelineRef,
+  ownTier,
   policyTier,
   stageTier,
   templateAsPipeline,

@@ -6,6 +6,23 @@
 /** Time one attempt of a stage may take before it counts as failed, when the stage sets no `timeoutMs`. */
 export const DEFAULT_STAGE_TIMEOUT_MS = 10 * 60_000;
 
+/**
+ * Longest a ready stage waits for an agent to take it (Temporal's schedule-to-start), when the stage
+ * sets no `scheduleToStartMs`. Past it the attempt fails with GOV_ERR_SCHEDULE_TO_START_TIMEOUT and
+ * counts (retries, error budget). Queueing behind other runs counts as waiting.
+ */
+export const DEFAULT_SCHEDULE_TO_START_MS = 5 * 60_000;
+/**
+ * Largest pipeline file (UTF-8 bytes) the parser reads; a larger one is a `yaml-limit` diagnostic
+ * (400 over HTTP), before any YAML is parsed.
+ */
+export const DEFAULT_MAX_PIPELINE_BYTES = 128 * 1024;
+/**
+ * Most alias expansions (`*name`) the parser resolves in one file: a YAML "billion laughs" document
+ * is a `yaml-limit` diagnostic instead of exhausting memory (the yaml library's own default).
+ */
+export const DEFAULT_MAX_YAML_ALIAS_COUNT = 100;
+
 /** Retries of a failed stage when the stage sets no `retries`. */
 export const DEFAULT_RETRIES_MAX = 0;
 /** First pause between retries. */

@@ -8,6 +8,8 @@ import {
   DEFAULT_ERROR_BUDGET_MAX_ERRORS,
   DEFAULT_ERROR_BUDGET_WARN_RATIO,
   DEFAULT_ERROR_BUDGET_WINDOW_MS,
+  DEFAULT_MAX_PIPELINE_BYTES,
+  DEFAULT_MAX_YAML_ALIAS_COUNT,
 } from './options.ts';
 import { Resolver } from './resolver.ts';
 import { type PipelineFile, PipelineFileSchema } from './schema.ts';
@@ -27,6 +29,10 @@ export const INLINE_FILE = '<inline>';
  * filled in; `${{ params.x }}` references stay until `instantiatePipeline`.
  */
 export function parsePipeline(text: string, file: string = INLINE_FILE): ParseResult {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > DEFAULT_MAX_PIPELINE_BYTES) {
+    return limitExceeded(file, `the file is ${bytes} bytes; at most ${DEFAULT_MAX_PIPELINE_BYTES} are read`);
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const loc = new SourceLocator(file, text, doc, lineCounter);
@@ -45,7 +51,16 @@ export function parsePipeline(text: string, file: string = INLINE_FILE): ParseRe
     return { ok: false, diagnostics: diagnostics.sort(compareDiagnostics) };
   }
 
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: DEFAULT_MAX_YAML_ALIAS_COUNT });
+  } catch (err) {
+    // The yaml library refuses an alias expansion past the count (a "billion laughs" document).
+    return limitExceeded(
+      file,
+      `too many alias expansions (at most ${DEFAULT_MAX_YAML_ALIAS_COUNT}): ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
   const parsed = PipelineFileSchema.safeParse(data);
   const diagnostics = parsed.success ? [] : schemaDiagnostics(parsed.error.issues, data, loc);
   const resolved = new Resolver(data, loc).run();
@@ -55,6 +70,10 @@ export function parsePipeline(text: string, file: string = INLINE_FILE): ParseRe
     return { ok: false, diagnostics: diagnostics.sort(compareDiagnostics) };
   }
   return { ok: true, pipeline: toResolved(parsed.data, resolved.stages, file), diagnostics: [] };
+}
+
+function limitExceeded(file: string, message: string): ParseResult {
+  return { ok: false, diagnostics: [{ file, line: 1, column: 1, code: 'yaml-limit', message }] };
 }
 
 function toResolved(f: PipelineFile, stages: ResolvedPipeline['stages'], file: string): ResolvedPipeline {

@@ -7,6 +7,7 @@ export interface VaultApiAnswer {
     warnings?: string[] | null;
     data?: Record<string, unknown> | null;
     auth?: Record<string, unknown> | null;
+    wrap_info?: Record<string, unknown> | null;
   } | null;
 }
 
@@ -14,9 +15,10 @@ export async function vaultApi(
   addr: string,
   method: string,
   path: string,
-  opts: { token?: string; body?: unknown; rawBody?: string } = {},
+  opts: { token?: string; body?: unknown; rawBody?: string; wrapTtl?: string } = {},
 ): Promise<VaultApiAnswer> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (opts.wrapTtl !== undefined) headers['X-Vault-Wrap-TTL'] = opts.wrapTtl;
   if (opts.token !== undefined) headers['X-Vault-Token'] = opts.token;
   const res = await fetch(`${addr}/v1/${path}`, {
     method,

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,7 +95,22 @@ describe('agov up writes a connection file; agov env lets a second shell drive t
       expect(exported.NATS_URL).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
       expect(exported.AGOV_HTTP_URL).toBe(`http://127.0.0.1:${port}`);
       expect(exported.AGOV_DATA_DIR).toBe(dataDir);
-      expect(readFileSync(exported.AGOV_API_KEYS_FILE!, 'utf8')).toMatch(/^admin:T2:/m);
+      // No API keys were configured, so agov up generated the local ones beside its data: one key per
+      // tier, readable by the owner only, and the gateway it started authenticates with them.
+      const keysFile = exported.AGOV_API_KEYS_FILE!;
+      expect(keysFile).toBe(join(dataDir, 'api-keys'));
+      expect(statSync(keysFile).mode & 0o777).toBe(0o600);
+      const keys = new Map(
+        [...readFileSync(keysFile, 'utf8').matchAll(/^(\w+):(T[012]):(\S+)$/gm)].map((m) => [m[2]!, m[3]!]),
+      );
+      expect([...keys.keys()].sort()).toEqual(['T0', 'T1', 'T2']);
+      const agents = (key?: string) =>
+        fetch(`${exported.AGOV_HTTP_URL}/api/agents`, {
+          headers: key ? { authorization: `Bearer ${key}` } : {},
+        });
+      expect((await agents(keys.get('T2'))).status).toBe(200);
+      expect((await agents()).status).toBe(401);
+      expect((await agents(`${keys.get('T2')}x`)).status).toBe(401);
 
       // A second shell: only what `agov env` printed.
       const teams = await agov(['teams', '--json'], {

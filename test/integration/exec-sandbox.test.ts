@@ -11,6 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxSettings } from '../../actors/agent/tasks/sandbox.ts';
 import { runExec, type TaskOutcome, type TaskRunContext } from '../../actors/agent/tasks/index.ts';
 import { systemClock } from '../../infra/clock.ts';
+import { vaultKeyringFile } from '../../infra/services.ts';
+import { startVaultDevServer, type VaultDevServer } from '../../infra/vault-dev-server.ts';
+import { createTransitSigner } from '../../actors/ledger/transit-signer.ts';
 import type { Tier } from '../../protocols/tiers.ts';
 import { TestServers } from '../harness/index.ts';
 
@@ -19,6 +22,8 @@ let dataDir: string;
 let sandboxDir: string;
 let tcp: Server;
 let port: number;
+let vault: VaultDevServer;
+let keyring: string;
 
 const settings = (over: Partial<SandboxSettings> = {}): SandboxSettings => ({
   mode: 'bwrap',
@@ -90,12 +95,24 @@ beforeAll(async () => {
   chmodSync(sandboxDir, 0o711);
   writeFileSync(join(dataDir, 'api-keys'), 'admin:T2:super-secret-admin-key-0123456789\n');
   writeFileSync(join(dataDir, 'ledger-key.pem'), '-----BEGIN PRIVATE KEY-----\nxyz\n');
+  // The ledger's signing key where agov up keeps it: the embedded Vault's transit keyring beside the
+  // data directory, written by the real dev server when the key is created.
+  keyring = vaultKeyringFile(dataDir);
+  vault = await startVaultDevServer({ transitKeyringFile: keyring });
+  await createTransitSigner({
+    addr: vault.addr,
+    token: vault.rootToken,
+    transitKey: 'agov-ledger',
+    keyName: 'agov.test/ledger',
+    create: true,
+  });
   tcp = createServer((s) => s.end('hello from the host\n'));
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
   port = (tcp.address() as { port: number }).port;
 });
 afterAll(async () => {
   tcp.close();
+  await vault?.stop();
   await servers.stopAll();
 });
 
@@ -112,10 +129,12 @@ describe('exec sandbox (bubblewrap, as an unprivileged user)', () => {
     expect(Number(rest.at(-1))).toBeLessThan(10);
   });
 
-  it("cannot read the data directory, the keys, /root or a system process's memory and environment", async () => {
+  it("cannot read the data directory, the keys (the ledger's transit keyring too), /root or a system process's memory and environment", async () => {
+    expect(readFileSync(keyring, 'utf8')).toContain('agov-ledger'); // premise: the key is in that file
     const targets = [
       join(dataDir, 'api-keys'),
       join(dataDir, 'ledger-key.pem'),
+      keyring,
       '/root/.bashrc',
       `/proc/${process.pid}/mem`,
       `/proc/${process.pid}/environ`,
@@ -131,6 +150,7 @@ describe('exec sandbox (bubblewrap, as an unprivileged user)', () => {
     for (const t of targets) expect(r.output!.stdout).toContain(`denied ${t}`);
     expect(r.output!.stdout).not.toContain('READ');
     expect(r.output!.stdout).not.toContain('super-secret');
+    expect(r.output!.stdout).not.toContain('agov-ledger');
   });
 
   it('cannot write outside its directory; /tmp is private and gone afterwards', async () => {

@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { readFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentDirectoryKind } from '../../actors/agent-directory.ts';
 import { gatewayKind } from '../../actors/gateway/gateway.ts';
@@ -13,6 +14,7 @@ import { ForbiddenError, NotFoundError, PipelineInvalidError } from '../../proto
 import {
   actorInbox,
   agentRegisterSubject,
+  allErrors,
   auditSubject,
   errorsSubject,
   heartbeatSubject,
@@ -114,6 +116,16 @@ async function call(method: string, path: string, options: CallOptions = {}) {
   }
   return { status: res.status, headers: res.headers, text, json };
 }
+
+/** A run.state.v1 body, as the orchestrator answers it. */
+const runState = (runId: string) => ({
+  runId,
+  pipeline: 'hello',
+  status: 'running' as const,
+  params: {},
+  createdAt: 1,
+  stages: [{ stageId: 'greet', status: 'running' as const, attempt: 1 }],
+});
 
 const yaml = (tier: string) =>
   `name: hello\nversion: 1\nstages:\n  - id: greet\n    agent: { tier: ${tier} }\n    task: { kind: noop }\n`;
@@ -237,6 +249,237 @@ describe('gateway: authentication and input', () => {
     }
     expect((await call('GET', '/health')).status).toBe(200);
     expect(gateway.state).toBe('running');
+  });
+});
+
+describe('gateway: every error in the documented shape, and a rate limit without a valid key', () => {
+  /** One raw HTTP exchange: what Node's parser refuses never reaches Fastify's request handling. */
+  async function rawExchange(request: string): Promise<{ status: number; body: unknown }> {
+    const { hostname: host, port } = new URL(base);
+    const text = await new Promise<string>((resolve, reject) => {
+      const socket = createConnection({ host, port: Number(port) }, () => socket.write(request));
+      let got = '';
+      socket.on('data', (d) => {
+        got += d.toString('utf8');
+      });
+      socket.on('end', () => resolve(got));
+      socket.on('close', () => resolve(got));
+      socket.on('error', reject);
+    });
+    const [head = '', body = ''] = text.split('\r\n\r\n');
+    return { status: Number(head.split(' ')[1]), body: JSON.parse(body) as unknown };
+  }
+
+  const documented = (body: unknown) =>
+    expect(body).toEqual({
+      error: expect.objectContaining({
+        code: expect.stringMatching(/^GOV_ERR_/),
+        message: expect.any(String),
+        retryable: expect.any(Boolean),
+      }),
+    });
+
+  it("regression: a 101-128 character id reaches the route (it answered Fastify's own 414 shape); longer ids get the documented 400 / 414", async () => {
+    const orch = await stub('orchestrator', (env) => {
+      if (env.type === 'run.get.v1') throw new NotFoundError(`no run ${env.body.runId}`);
+      return undefined;
+    });
+    try {
+      for (const n of [101, 128]) {
+        const r = await call('GET', `/api/pipelines/${'a'.repeat(n)}`, { key: 'viewer' });
+        expect(r.status).toBe(404);
+        expect(r.json.error.code).toBe('GOV_ERR_NOT_FOUND');
+      }
+      const over = await call('GET', `/api/pipelines/${'a'.repeat(129)}`, { key: 'viewer' });
+      expect(over.status).toBe(400);
+      expect(over.json.error).toMatchObject({
+        code: 'GOV_ERR_INVALID_MESSAGE',
+        details: { field: 'params.id' },
+      });
+      const huge = await call('GET', `/api/pipelines/${'a'.repeat(300)}`, { key: 'viewer' });
+      expect(huge.status).toBe(414);
+      documented(huge.json);
+      expect(huge.json.error.details).toEqual({ reason: 'max-param-length' });
+    } finally {
+      await orch.close();
+    }
+  });
+
+  it('answers a URL that does not decode, a malformed request and oversized headers in the documented shape', async () => {
+    const bad = await call('GET', '/api/pipelines/%E0%A4%A', { key: 'viewer' });
+    expect(bad.status).toBe(400);
+    documented(bad.json);
+    const garbage = await rawExchange('BLAH\r\n\r\n');
+    expect(garbage.status).toBe(400);
+    documented(garbage.body);
+    const headers = await rawExchange(
+      `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    expect(headers.status).toBe(431);
+    documented(headers.body);
+    expect((await call('GET', '/health')).status).toBe(200);
+  });
+
+  it('limits requests without a valid key (none or a wrong one) with 429 and Retry-After; valid keys and /health are not limited', async () => {
+    const hb = collect(client, heartbeatSubject('gateway', 'gw-limited'));
+    await hb.ready();
+    const limited = await runActor(gatewayKind, {
+      id: 'gw-limited',
+      args: {
+        port: 0,
+        apiKeys: API_KEYS,
+        askTimeoutMs: 500,
+        unauthenticatedRateMax: 5,
+        rateLimitWindowMs: 60_000,
+      },
+      bus: { servers: nats.url },
+      heartbeatMs: 200,
+    });
+    try {
+      const beat = await hb.next(
+        (e) => e.type === 'actor.heartbeat.v1' && typeof e.body.status?.url === 'string',
+      );
+      const url = (beat as Envelope<'actor.heartbeat.v1'>).body.status!.url as string;
+      const get = (path: string, key?: string) =>
+        fetch(`${url}${path}`, key ? { headers: { authorization: `Bearer ${key}` } } : {});
+      // 400 concurrent unauthenticated requests were all served before; now only the first five are.
+      const flood = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          get('/api/agents', i % 2 === 0 ? undefined : 'wrong-key-0123456789abcdef'),
+        ),
+      );
+      const statuses = flood.map((r) => r.status);
+      expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(25);
+      const refused = flood.find((r) => r.status === 429)!;
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      const body = (await refused.json()) as { error: unknown };
+      expect(body.error).toMatchObject({ code: 'GOV_ERR_RATE_LIMITED', retryable: true });
+      // Public routes other than /health count too; a valid key is never limited, nor is /health.
+      expect((await get('/api/nope')).status).toBe(429);
+      expect((await get('/api/openapi.json')).status).toBe(429);
+      const valid = await get('/api/agents', KEYS.viewer);
+      expect(valid.status).not.toBe(429);
+      expect(valid.status).not.toBe(401);
+      expect((await get('/health')).status).toBe(200);
+      expect((await get('/api/agents', 'wrong-key-0123456789abcdef')).status).toBe(429);
+    } finally {
+      hb.close();
+      await limited.stop();
+    }
+  });
+});
+
+describe("gateway: a key acts on and reads a run by the run's tier", () => {
+  const secret = 'stolen-admin-secret-9f8e7d';
+  const runs = {
+    'run-admin': { ...runState('run-admin'), tier: 'T2' as const },
+    'run-ops': { ...runState('run-ops'), tier: 'T1' as const },
+    'run-old': runState('run-old'),
+  };
+  const withOutput = (r: ReturnType<typeof runState>) => ({
+    ...r,
+    stages: [
+      {
+        stageId: 'greet',
+        status: 'failed' as const,
+        attempt: 1,
+        output: { stdout: `token=${secret}` },
+        error: {
+          code: 'GOV_ERR_TASK_FAILED',
+          message: 'exit 1',
+          retryable: false,
+          details: { stderr: secret },
+        },
+      },
+    ],
+  });
+  const orchestrator = () =>
+    stub('orchestrator', (env) => {
+      if (env.type === 'run.get.v1') {
+        const r = runs[env.body.runId as keyof typeof runs];
+        if (!r) throw new NotFoundError(`no run ${env.body.runId}`);
+        return { type: 'run.state.v1', body: withOutput(r) };
+      }
+      if (env.type === 'run.list.v1')
+        return { type: 'run.states.v1', body: { runs: Object.values(runs).map(withOutput) } };
+      return undefined;
+    });
+
+  it("refuses a T1 key's error report against an admin's run (403) or an unknown run (404), publishing nothing; T2 reports on any run", async () => {
+    const orch = await orchestrator();
+    try {
+      const reports = collect(client, allErrors());
+      await reports.ready();
+      const audit = collect(client, auditSubject('api'));
+      await audit.ready();
+      const report = (key: keyof typeof KEYS, runId: string) =>
+        call('POST', '/api/pipeline/errors', { key, body: { runId, outcome: 'error', code: 'X' } });
+
+      const forbidden = await report('ops', 'run-admin');
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.json.error).toMatchObject({
+        code: 'GOV_ERR_FORBIDDEN',
+        details: { required: 'T2', runId: 'run-admin' },
+      });
+      expect((await report('ops', 'run-old')).status).toBe(403);
+      const unknown = await report('ops', 'run-nobody');
+      expect(unknown.status).toBe(404);
+      // Controls: the same key on its own tier's run, and the admin key on any run, are published.
+      expect((await report('ops', 'run-ops')).status).toBe(202);
+      expect((await report('admin', 'run-admin')).status).toBe(202);
+      expect((await report('admin', 'run-nobody')).status).toBe(202);
+      await reports.next((e) => e.type === 'budget.report.v1' && e.body.runId === 'run-nobody');
+      await client.flush();
+      const published = reports.seen as Envelope<'budget.report.v1'>[];
+      expect(published.map((e) => `${e.body.runId}:${e.body.source}`).sort()).toEqual([
+        'run-admin:api:admin',
+        'run-nobody:api:admin',
+        'run-ops:api:ops',
+      ]);
+      // The refusal leaves its audit record and nothing else.
+      const refused = await audit.next(
+        (e) => e.type === 'api.call.v1' && e.body.status === 403 && e.body.runId === 'run-admin',
+      );
+      expect(refused.body).toMatchObject({
+        keyName: 'ops',
+        route: '/api/pipeline/errors',
+        errorCode: 'GOV_ERR_FORBIDDEN',
+      });
+      reports.close();
+      audit.close();
+    } finally {
+      await orch.close();
+    }
+  });
+
+  it("redacts stage outputs and error details for keys below the run's tier, in one run and in the list", async () => {
+    const orch = await orchestrator();
+    try {
+      const viewer = await call('GET', '/api/pipelines/run-admin', { key: 'viewer' });
+      expect(viewer.status).toBe(200);
+      expect(viewer.text).not.toContain(secret);
+      expect(viewer.json.stages[0]).toMatchObject({
+        output: '[REDACTED: below the run tier]',
+        error: { code: 'GOV_ERR_TASK_FAILED', details: { redacted: true } },
+      });
+      expect((await call('GET', '/api/pipelines/run-admin', { key: 'ops' })).text).not.toContain(secret);
+      // A run state without a tier counts as T2.
+      expect((await call('GET', '/api/pipelines/run-old', { key: 'ops' })).text).not.toContain(secret);
+      const list = await call('GET', '/api/pipelines', { key: 'viewer' });
+      expect(list.status).toBe(200);
+      expect(list.json.runs).toHaveLength(3);
+      expect(list.text).not.toContain(secret);
+      // Controls: a key at the run's tier reads the output.
+      expect((await call('GET', '/api/pipelines/run-admin', { key: 'admin' })).json.stages[0].output).toEqual(
+        {
+          stdout: `token=${secret}`,
+        },
+      );
+      expect((await call('GET', '/api/pipelines/run-ops', { key: 'ops' })).text).toContain(secret);
+    } finally {
+      await orch.close();
+    }
   });
 });
 
@@ -398,6 +641,11 @@ describe('gateway: routes each HTTP call over the real bus to its service subjec
   });
 
   it("POST /api/pipeline/errors publishes budget.report.v1 on the run's errors subject; GET reads the budget monitor", async () => {
+    const orch = await stub('orchestrator', (env) => {
+      if (env.type !== 'run.get.v1') return undefined;
+      if (env.body.runId !== 'run-42') throw new NotFoundError(`no run ${env.body.runId}`);
+      return { type: 'run.state.v1', body: { ...runState('run-42'), tier: 'T1' as const } };
+    });
     const reports = collect(client, errorsSubject('run-42'));
     await reports.ready();
     const r = await call('POST', '/api/pipeline/errors', {
@@ -427,6 +675,7 @@ describe('gateway: routes each HTTP call over the real bus to its service subjec
       stageId: 'greet',
     });
     reports.close();
+    await orch.close();
 
     const monitor = await stub('budget-monitor', (env) =>
       env.type === 'budget.status.v1'

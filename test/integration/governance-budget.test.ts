@@ -117,6 +117,9 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     });
     const issued = await feed.next(tokenEvent('rb-1', 'issued'));
     const accessor = issued.type === 'token.event.v1' ? issued.body.accessor! : '';
+    // The stage's agent holds a child token of the run token: the breach must revoke it too.
+    const cred = await agentInbox.next((e) => e.type === 'agent.credentials.v1');
+    if (cred.type !== 'agent.credentials.v1') throw new Error('no child credentials');
     await consumerDrained(env.client, 'budget-monitor');
     await consumerDrained(env.client, 'token-authority');
 
@@ -150,6 +153,9 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
       clock: env.clock,
     });
     await expect(vault.lookupAccessor(accessor)).rejects.toBeInstanceOf(TokenRevokedError);
+    // Revocation cascades on a breach (not only at run end): the agent's child token is dead as well.
+    await expect(vault.lookupSelf(cred.body.token)).rejects.toBeInstanceOf(TokenRevokedError);
+    await expect(vault.lookupAccessor(cred.body.accessor)).rejects.toBeInstanceOf(TokenRevokedError);
     expect(diagnosticRequests[0]).toMatchObject({
       file: 'examples/diagnostic.yaml',
       params: { failedRunId: 'rb-1' },

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,9 @@ import {
   generateKeyPair,
   keyFingerprint,
   LedgerStore,
+  LedgerWriterArgsSchema,
+  ledgerWriterSettings,
+  loadOrCreateSigner,
   loadPublicKey,
   publicKeyPem,
 } from '../../actors/ledger/index.ts';
@@ -90,6 +93,33 @@ describe('agov ledger verify with a pinned key', () => {
     expect(pinned.stderr).toMatch(/is not the pinned key .*swapped/);
   });
 
+  it('refuses a ledger re-signed with a stolen copy of the old on-disk key once the key moved to Vault transit', async () => {
+    // Before issue 13 the writer kept ledger-key.pem in the data directory: an exec task could copy it.
+    const oldDataDir = servers.tempDir('agov-old-data-');
+    const oldSigner = loadOrCreateSigner(
+      ledgerWriterSettings(
+        LedgerWriterArgsSchema.parse({ dataDir: oldDataDir, signer: 'local', origin: ORIGIN }),
+      ),
+    );
+    const stolen = createSigner(readFileSync(join(oldDataDir, 'ledger-key.pem'), 'utf8'), ORIGIN);
+    expect(keyFingerprint(stolen.publicKey)).toBe(keyFingerprint(oldSigner.publicKey));
+    // The attacker rewrites history, re-signs it with the stolen key and leaves its public key beside it.
+    const { db } = ledger(8, stolen, publicKeyPem(stolen.publicKey), 'rewritten');
+    // Verifiers pin the key that lives in Vault transit now (the real key here).
+    const res = await agov(['ledger', 'verify', '--db', db, '--fingerprint', realFp]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/is not the pinned key .*swapped/);
+    expect(res.stderr).toContain(keyFingerprint(stolen.publicKey));
+  });
+
+  it('refuses a ledger whose public key beside it was swapped for another, entries untouched', async () => {
+    const { db, dir } = ledger(8);
+    writeFileSync(join(dir, 'ledger-key.pub.pem'), thief.publicKeyPem);
+    const res = await agov(['ledger', 'verify', '--db', db, '--fingerprint', realFp]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/is not the pinned key .*swapped/);
+  });
+
   it('refuses a ledger whose checkpoints the pinned key did not sign even when no key is beside it', async () => {
     const { db, dir } = ledger(8, thiefSigner, thief.publicKeyPem, 'forged');
     const pin = join(dir, '..', `pin-${Date.now()}.pem`);
@@ -109,17 +139,17 @@ describe('agov ledger verify with a pinned key', () => {
 });
 
 describe('agov ledger verify --witness', () => {
-  function witnessStore(entries: { store: LedgerStore; sizes: number[] }) {
+  function witnessStore(entries: { store: LedgerStore; sizes: number[] }, name = 'w1') {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const path = join(servers.tempDir('agov-witness-'), 'witness.sqlite');
     const ws = WitnessStore.open(path, {
-      witness: 'w1',
+      witness: name,
       origin: ORIGIN,
       publicKeyPem: publicKeyPem(publicKey),
     });
     for (const size of entries.sizes) {
       const cp = entries.store.checkpointAt(size)!;
-      ws.recordCosigned(cp, cosign(cp, 'w1', privateKey, publicKey, 1_700_000_000));
+      ws.recordCosigned(cp, cosign(cp, name, privateKey, publicKey, 1_700_000_000));
     }
     ws.close();
     return path;
@@ -166,6 +196,38 @@ describe('agov ledger verify --witness', () => {
     ]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/rewritten: the ledger's root at size 8/);
+  });
+
+  it('detects a fork shown to two witnesses, whichever copy of the ledger is checked', async () => {
+    const shown1 = ledger(8); // a-0..a-7
+    const shown2 = ledger(8, realSigner, real.publicKeyPem, 'fork'); // same key, other history
+    const s1 = LedgerStore.open({ path: shown1.db, readonly: true });
+    const s2 = LedgerStore.open({ path: shown2.db, readonly: true });
+    const w1 = witnessStore({ store: s1, sizes: [8] }, 'w1');
+    const w2 = witnessStore({ store: s2, sizes: [8] }, 'w2');
+    s1.close();
+    s2.close();
+    for (const copy of [shown1, shown2]) {
+      const alone = await agov(['ledger', 'verify', '--db', copy.db, '--fingerprint', realFp]);
+      expect(alone.code).toBe(0); // premise: each copy is a valid ledger signed with the real key
+      const res = await agov([
+        'ledger',
+        'verify',
+        '--db',
+        copy.db,
+        '--fingerprint',
+        realFp,
+        '--witness',
+        w1,
+        '--witness',
+        w2,
+      ]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/fork: witnesses w1 and w2 cosigned different roots for size 8/);
+      expect(res.stderr).toMatch(
+        /rewritten: the ledger's root at size 8 is not the root witness w[12] cosigned/,
+      );
+    }
   });
 
   it('passes an intact ledger and says how far the witness vouches for it', async () => {

@@ -3,6 +3,7 @@ import { NoRespondersError } from '../../protocols/errors.ts';
 import { actorInbox, resultsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
 import { collect, credsFor, waitFor } from '../harness/index.ts';
+import { isSupEvent, startSupervisor, treeOf } from '../harness/supervision.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const rig = new OrchestratorRig();
@@ -28,7 +29,11 @@ describe('orchestrator recovery', () => {
     const first = await rig.orchestrator('orch-rec');
     const runId = await rig.submit(chain('resume-in-host', 1500));
     await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
-    await first.kill();
+    await rig.kill(first);
+    // Premise: the kill came mid-run, with stage b still running.
+    const ended = ['stage-succeeded', 'stage-failed', 'stage-retrying'];
+    expect(rig.events(runId).filter((e) => e.stageId === 'b' && ended.includes(e.event))).toEqual([]);
+    expect(rig.executions(runId)).toEqual({ a: 1, b: 1 });
     const second = await rig.orchestrator('orch-rec');
     await rig.event(runId, 'run-resumed');
     expect((await rig.finished(runId)).event).toBe('run-succeeded');
@@ -76,13 +81,52 @@ describe('orchestrator recovery', () => {
     await again.stop(5_000);
   });
 
+  it('resumes a run after its supervisor restarts the SIGKILLed orchestrator process, without running a completed stage twice', async () => {
+    const sup = await startSupervisor(rig.nats.url, {
+      id: 'sup-orch',
+      strategy: 'one_for_one',
+      intensity: 5,
+      periodMs: 60_000,
+      children: [
+        {
+          id: 'orch-sup',
+          start: {
+            kind: 'process',
+            actorKind: 'orchestrator',
+            actorId: 'orch-sup',
+            env: { AGOV_NO_BUNDLE: '1' },
+          },
+          shutdownMs: 5_000,
+        },
+      ],
+    });
+    rig.servers.onStop(() => sup.stop('test over', 10_000).then(() => undefined));
+    const orchestratorPid = async () => {
+      const child = (await treeOf(rig.client, 'sup-orch')).children[0]!;
+      return child.status === 'running' ? child.pid : undefined;
+    };
+    const first = await waitFor('the supervised orchestrator running', orchestratorPid, 60_000, 100);
+    const runId = await rig.submit(chain('resume-supervised', 6000));
+    await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
+    process.kill(first, 'SIGKILL');
+    // Nobody but the supervisor starts an orchestrator here: the run can only finish on its replacement.
+    expect((await rig.finished(runId, 60_000)).event).toBe('run-succeeded');
+    const restarted = rig.feed.seen.filter((e) =>
+      isSupEvent(e, { supervisorId: 'sup-orch', event: 'child-started', childId: 'orch-sup' }),
+    );
+    expect(restarted).toHaveLength(2);
+    expect(await orchestratorPid()).not.toBe(first);
+    expect(rig.events(runId).some((e) => e.event === 'run-resumed')).toBe(true);
+    expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+  });
+
   it('takes a result sent while no orchestrator runs once one starts again, so the stage runs exactly once', async () => {
     const results = collect(rig.client, resultsSubject('orchestrator'));
     await results.ready();
     const first = await rig.orchestrator('orch-durable');
     const runId = await rig.submit(chain('result-while-down', 800));
     await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
-    await first.kill();
+    await rig.kill(first);
     // Stage b's agent reports while no orchestrator is up: the RESULTS stream keeps the result.
     await results.next(
       (e) => e.type === 'agent.task.result.v1' && e.body.runId === runId && e.body.stageId === 'b',
@@ -113,7 +157,7 @@ describe('orchestrator recovery', () => {
     const accepted = await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
     // The owner and stage b's agent die together: no result, progress or heartbeat will name the run, so
     // only the heir's start-up adoption (recover) can pick it up.
-    await owner.kill();
+    await rig.kill(owner);
     const agent = rig.agents.find((a) => a.id === accepted.agentId);
     if (!agent) throw new Error(`stage b ran on an unknown agent ${accepted.agentId}`);
     await agent.kill();
@@ -141,7 +185,7 @@ describe('orchestrator recovery', () => {
     await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
     // Started while the owner lives: its recover() leaves the run alone.
     const heir = await rig.orchestrator('orch-heir-2');
-    await owner.kill();
+    await rig.kill(owner);
     const end = await rig.feed.next(
       (e) =>
         e.type === 'run.event.v1' &&

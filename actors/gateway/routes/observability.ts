@@ -3,7 +3,7 @@
  */
 import { z } from 'zod';
 import { catalog } from '../../../protocols/index.ts';
-import { ScalarSchema } from '../../../protocols/pipeline/index.ts';
+import { DEFAULT_MAX_PIPELINE_BYTES, ScalarSchema } from '../../../protocols/pipeline/index.ts';
 import { askService, relayService } from '../bus-call.ts';
 import { defineRoute } from '../route-def.ts';
 import { RunAcceptedSchema, requestRun } from './run-request.ts';
@@ -115,7 +115,12 @@ const DiagnosticSchema = z
       .max(1_024)
       .optional()
       .describe("A pipeline file the orchestrator can read (default: the gateway's diagnosticFile)"),
-    yaml: z.string().min(1).optional().describe('The diagnostic pipeline text instead of a file'),
+    yaml: z
+      .string()
+      .min(1)
+      .max(DEFAULT_MAX_PIPELINE_BYTES)
+      .optional()
+      .describe('The diagnostic pipeline text instead of a file'),
     params: z.record(z.string(), ScalarSchema).default({}),
   })
   .refine((b) => b.file === undefined || b.yaml === undefined, {

@@ -8,6 +8,7 @@ import { NotFoundError } from '../../../protocols/index.ts';
 import { errorsSubject } from '../../../protocols/index.ts';
 import { askService, relayService } from '../bus-call.ts';
 import { defineRoute } from '../route-def.ts';
+import { requireRunAccess } from '../run-access.ts';
 import { RunIdSchema } from '../schemas.ts';
 
 const TokenRequestSchema = z.strictObject({
@@ -141,14 +142,16 @@ export const reportErrorRoute = defineRoute({
   summary: "Report an error or a success against a run's error budget",
   description:
     "Publishes budget.report.v1 on the run's errors subject (`gov.errors.<runId>`), where the budget monitor counts it. " +
-    'Fire and forget: 202 once published. The source is prefixed with the key name so reports cannot impersonate an agent.',
+    'Fire and forget: 202 once published. The source is prefixed with the key name so reports cannot impersonate an agent. ' +
+    "A key below T2 may report only about a run the orchestrator knows (404 otherwise) whose tier is at most the key's (403 otherwise).",
   tag: 'pipeline',
   auth: 'T1',
   audit: true,
   body: ErrorReportSchema,
   responses: { 202: { description: 'Published', schema: ErrorReportAcceptedSchema } },
-  errors: [503],
+  errors: [404, 503, 504],
   async handle({ deps, body, caller }) {
+    await requireRunAccess(deps, caller!, body.runId, 'reporting an outcome');
     const source = `api:${caller!.name}${body.source ? `:${body.source}` : ''}`;
     const subject = errorsSubject(body.runId);
     deps.bus.tell(subject, {

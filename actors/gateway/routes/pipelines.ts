@@ -5,17 +5,23 @@ import { z } from 'zod';
 import { catalog } from '../../../protocols/index.ts';
 import { ForbiddenError, TierForbiddenError } from '../../../protocols/index.ts';
 import { assertAdmissible, parsePipeline } from '../../../protocols/pipeline/index.ts';
-import { ScalarSchema } from '../../../protocols/pipeline/index.ts';
+import { DEFAULT_MAX_PIPELINE_BYTES, ScalarSchema } from '../../../protocols/pipeline/index.ts';
 import type { Caller } from '../auth.ts';
 import { requireTier } from '../auth.ts';
-import { relayService } from '../bus-call.ts';
+import { askService } from '../bus-call.ts';
+import { redactRunFor } from '../run-access.ts';
 import { defineRoute } from '../route-def.ts';
 import { IdSchema } from '../schemas.ts';
 import { RunAcceptedSchema, requestRun } from './run-request.ts';
 
 const RunRequestSchema = z
   .strictObject({
-    yaml: z.string().min(1).optional().describe("The pipeline file's text"),
+    yaml: z
+      .string()
+      .min(1)
+      .max(DEFAULT_MAX_PIPELINE_BYTES)
+      .optional()
+      .describe("The pipeline file's text (at most DEFAULT_MAX_PIPELINE_BYTES characters)"),
     file: z
       .string()
       .min(1)
@@ -84,19 +90,22 @@ export const getRunRoute = defineRoute({
   url: '/api/pipelines/:id',
   operationId: 'getRun',
   summary: "A run's state",
-  description: 'Asks the orchestrator (run.get.v1 → run.state.v1): status, stages, errors.',
+  description:
+    'Asks the orchestrator (run.get.v1 → run.state.v1): status, tier, stages, errors. ' +
+    "A key below the run's tier gets every stage output (and error details) redacted.",
   tag: 'pipelines',
   auth: 'T0',
   params: z.object({ id: IdSchema.describe('Run id') }),
   responses: { 200: { description: 'The run', schema: catalog['run.state.v1'] } },
   errors: [404, 503, 504],
-  async handle({ deps, params }) {
-    return relayService(
+  async handle({ deps, params, caller }) {
+    const reply = await askService(
       deps,
       deps.settings.services.orchestrator,
       { type: 'run.get.v1', body: { runId: params.id } },
       ['run.state.v1'],
     );
+    return { status: 200, body: redactRunFor(caller!, reply.body) };
   },
 });
 
@@ -105,22 +114,24 @@ export const listRunsRoute = defineRoute({
   url: '/api/pipelines',
   operationId: 'listRuns',
   summary: 'Recent runs',
-  description: 'Asks the orchestrator (run.list.v1 → run.states.v1), newest first.',
+  description:
+    "Asks the orchestrator (run.list.v1 → run.states.v1), newest first; outputs redacted below each run's tier.",
   tag: 'pipelines',
   auth: 'T0',
   query: z.object({
-    status: z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']).optional(),
+    status: z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled', 'contained']).optional(),
     limit: z.coerce.number().int().positive().max(1000).default(50),
   }),
   responses: { 200: { description: 'The runs', schema: catalog['run.states.v1'] } },
   errors: [503, 504],
-  async handle({ deps, query }) {
-    return relayService(
+  async handle({ deps, query, caller }) {
+    const reply = await askService(
       deps,
       deps.settings.services.orchestrator,
       { type: 'run.list.v1', body: { status: query.status, limit: query.limit } },
       ['run.states.v1'],
     );
+    return { status: 200, body: { runs: reply.body.runs.map((r) => redactRunFor(caller!, r)) } };
   },
 });
 
