@@ -18,7 +18,7 @@ export default {
   reporters: ['clear-text', 'progress', 'json'],
   thresholds: { high: 90, low: 80 },
   timeoutMS: 15_000,
-  ignorePatterns: ['.data', 'dist', 'reports', 'coverage', '.prof'],
+  ignorePatterns: ['.data', 'dist', 'dist.build-*', 'reports', 'coverage', '.prof'],
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
 };

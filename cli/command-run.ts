@@ -31,7 +31,7 @@ import { ProgressView } from './progress-view.ts';
 /** How often `agov run` also polls the run's state, in case a feed event was missed. */
 export const DEFAULT_RUN_POLL_MS = 2_000;
 
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'contained']);
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
 interface LocalSystem {
@@ -136,7 +136,10 @@ export async function commandRun(argv: string[]): Promise<number> {
         view.onEvent(e);
         if (
           e.runId === runId &&
-          (e.event === 'run-succeeded' || e.event === 'run-failed' || e.event === 'run-cancelled')
+          (e.event === 'run-succeeded' ||
+            e.event === 'run-failed' ||
+            e.event === 'run-cancelled' ||
+            e.event === 'run-contained')
         )
           void settle();
       };

@@ -38,12 +38,10 @@ import {
   type GovError,
   InternalError,
   InvalidTransitionError,
-  PayloadTooLargeError,
   PolicyViolationError,
   serializeError,
   TaskCancelledError,
   TierForbiddenError,
-  TimeoutError,
   toGovError,
 } from '../../protocols/index.ts';
 import { ACTOR_KIND } from '../../protocols/index.ts';
@@ -57,11 +55,7 @@ import {
   agentOptions,
   DEFAULT_AUDIT_TIMEOUT_MS,
   DEFAULT_BOOTSTRAP_RETRY_MS,
-  DEFAULT_EXEC_KILL_GRACE_MS,
-  DEFAULT_HTTP_MAX_BODY_BYTES,
-  DEFAULT_RESULT_FALLBACK_OUTPUT_BYTES,
   DEFAULT_STORE_TIMEOUT_MS,
-  DEFAULT_TASK_ABORT_GRACE_MS,
 } from './agent-options.ts';
 import {
   canAccept,
@@ -156,12 +150,15 @@ class GovernedAgent {
     private readonly opts: AgentOptions,
   ) {
     this.id = ctx.id;
-    this.redis = new Redis(opts.redisUrl, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 1,
-      connectTimeout: DEFAULT_STORE_TIMEOUT_MS,
-      commandTimeout: DEFAULT_STORE_TIMEOUT_MS,
-    });
+    this.redis = ctx.hold(
+      new Redis(opts.redisUrl, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        connectTimeout: DEFAULT_STORE_TIMEOUT_MS,
+        commandTimeout: DEFAULT_STORE_TIMEOUT_MS,
+      }),
+      (r) => r.disconnect(),
+    );
     this.redis.on('error', (err: Error) =>
       ctx.log.debug('lifecycle store connection error', { error: err.message }),
     );

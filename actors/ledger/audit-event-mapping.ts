@@ -6,6 +6,8 @@
  *   run    = envelope run, else a string `runId` in the body
  *   agent  = a string `agentId` (else `agent`) in the body, when it names one
  *   data   = the body (JSON: object properties that are undefined are left out, as JSON.stringify does)
+ *   sender = the principal named by the message's subject (gov.audit.<category>.<principal>), given by
+ *            the writer: authenticated by the broker, unlike `actor` (the envelope's claim)
  *
  * Secrets never enter the ledger. With policy `strip` (default) a key that names a secret and holds
  * text is removed (a key named `token` holding settings, `{ttlMs}`, is kept: a secret is a value, not
@@ -33,6 +35,8 @@ export const REDACTED_KEY = '_redacted';
 
 export interface MappingOptions {
   secrets?: SecretPolicy;
+  /** The authenticated sender (from the subject the message arrived on; see auditSenderOf). */
+  sender?: string;
 }
 
 const MAX_DEPTH = 64;
@@ -60,6 +64,7 @@ export function auditEventFromEnvelope(env: AnyEnvelope, options: MappingOptions
   if (run !== undefined) event.run = run;
   const agent = stringField(body, 'agentId') ?? stringField(body, 'agent');
   if (agent !== undefined) event.agent = agent;
+  if (options.sender !== undefined) event.sender = options.sender;
   return event;
 }
 

@@ -24,10 +24,16 @@ export interface AuditEvent {
   actor: string;
   run?: string;
   agent?: string;
+  /**
+   * The authenticated sender: the principal the broker let publish on the event's audit subject
+   * (gov.audit.<category>.<principal>), set by the ledger writer from the subject, never from the body.
+   * Absent when the subject named no principal (a publisher from before provenance, or no auth).
+   */
+  sender?: string;
   data: JsonObject;
 }
 
-const EVENT_KEYS = new Set(['id', 'ts', 'type', 'actor', 'run', 'agent', 'data']);
+const EVENT_KEYS = new Set(['id', 'ts', 'type', 'actor', 'run', 'agent', 'sender', 'data']);
 const MAX_DEPTH = 64;
 
 /** String.prototype.isWellFormed (ES2024, in Node ≥ 20): false when the string holds a lone surrogate. */
@@ -284,7 +290,7 @@ export function eventShapeProblem(e: unknown): string | undefined {
     return 'ts must be a non-negative integer (ms)';
   if (typeof o.type !== 'string' || o.type.length === 0) return 'type must be a non-empty string';
   if (typeof o.actor !== 'string' || o.actor.length === 0) return 'actor must be a non-empty string';
-  for (const k of ['run', 'agent'] as const) {
+  for (const k of ['run', 'agent', 'sender'] as const) {
     if (k in o && o[k] !== undefined && (typeof o[k] !== 'string' || (o[k] as string).length === 0)) {
       return `${k} must be a non-empty string when present`;
     }
@@ -298,6 +304,7 @@ function plainEvent(e: AuditEvent): Record<string, unknown> {
   const o: Record<string, unknown> = { id: e.id, ts: e.ts, type: e.type, actor: e.actor, data: e.data };
   if (e.run !== undefined) o.run = e.run;
   if (e.agent !== undefined) o.agent = e.agent;
+  if (e.sender !== undefined) o.sender = e.sender;
   return o;
 }
 

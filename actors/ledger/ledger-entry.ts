@@ -33,6 +33,7 @@ export function entryView<D = JsonObject>(e: LedgerEntry | EntryView<D>): EntryV
     actor: e.actor,
     ...(e.run !== undefined ? { run: e.run } : {}),
     ...(e.agent !== undefined ? { agent: e.agent } : {}),
+    ...(e.sender !== undefined ? { sender: e.sender } : {}),
     data: e.data,
     leafHash: typeof e.leafHash === 'string' ? e.leafHash : e.leafHash.toString('hex'),
   };
@@ -98,5 +99,6 @@ export function toEntry(r: EntryRow): LedgerEntry {
   };
   if (e.run !== undefined) out.run = e.run;
   if (e.agent !== undefined) out.agent = e.agent;
+  if (e.sender !== undefined) out.sender = e.sender;
   return out;
 }

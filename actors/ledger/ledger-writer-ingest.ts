@@ -8,7 +8,7 @@
  */
 import type { Bus, JsMsg } from '../../bus/index.ts';
 import type { Logger } from '../../infra/index.ts';
-import { GovError, InvalidMessageError, LedgerStoreError } from '../../protocols/index.ts';
+import { auditSenderOf, GovError, InvalidMessageError, LedgerStoreError } from '../../protocols/index.ts';
 import { auditEventFromEnvelope } from './audit-event-mapping.ts';
 import type { AuditEvent } from './canonical.ts';
 import type { Checkpointer } from './checkpointer.ts';
@@ -84,7 +84,12 @@ export class AuditIngest {
         continue;
       }
       try {
-        events.push(auditEventFromEnvelope(decoded.env, { secrets: this.d.settings.secrets }));
+        events.push(
+          auditEventFromEnvelope(decoded.env, {
+            secrets: this.d.settings.secrets,
+            sender: auditSenderOf(m.subject),
+          }),
+        );
         msgs.push(m);
       } catch (err) {
         this.reject(m, err);

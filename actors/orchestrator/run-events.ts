@@ -24,7 +24,12 @@ import type { JsPublisher } from '../../bus/index.ts';
 import type { Outbox } from './outbox.ts';
 import type { RunEventBody } from './run-machine.ts';
 
-const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['run-succeeded', 'run-failed', 'run-cancelled']);
+const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
+  'run-succeeded',
+  'run-failed',
+  'run-cancelled',
+  'run-contained',
+]);
 
 interface Audit {
   seq: number;

@@ -19,12 +19,14 @@ import {
   type Scalar,
 } from '../../protocols/pipeline/index.ts';
 import type { z } from 'zod';
+import { DEFAULT_SCHEDULE_TO_START_MS } from '../../protocols/pipeline/options.ts';
 import { DEFAULT_MAX_LOST_ATTEMPTS } from './options.ts';
 
 /** An error as carried in run state and events (codes from other systems are kept as they are). */
 export type SerializedError = z.output<typeof SerializedErrorSchema>;
 
-export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+/** `contained`: stopped by governance (budget breach, policy violation): see the `contain` input. */
+export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'contained';
 export type StageStatus =
   | 'pending'
   | 'dispatched'
@@ -51,6 +53,11 @@ export interface StageRecord {
   deadline?: number;
   /** A pending retry is not dispatched before this time. */
   retryAt?: number;
+  /**
+   * Schedule-to-start: a ready (pending, needs done) stage that no agent has taken by then fails its
+   * attempt (`schedule-timeout`). Set when the stage becomes ready, from its retry pause's end.
+   */
+  waitDeadline?: number;
   fraction?: number;
   error?: SerializedError;
   output?: unknown;
@@ -106,7 +113,9 @@ export type RunInput =
   | { type: 'timeout'; taskId: string }
   | { type: 'lost'; taskId: string; error: SerializedError }
   | { type: 'child-finished'; childRunId: string; status: RunStatus; error?: SerializedError }
-  | { type: 'cancel'; reason: string };
+  | { type: 'cancel'; reason: string }
+  | { type: 'contain'; cause: string; reason: string }
+  | { type: 'schedule-timeout'; stageId: string };
 
 export interface Step {
   run: RunRecord;
@@ -116,10 +125,19 @@ export interface Step {
   changed: boolean;
 }
 
+const RUN_END_EVENT: Record<RunStatus, RunEventBody['event']> = {
+  pending: 'run-failed',
+  running: 'run-failed',
+  succeeded: 'run-succeeded',
+  failed: 'run-failed',
+  cancelled: 'run-cancelled',
+  contained: 'run-contained',
+};
+
 const TERMINAL_STAGE: ReadonlySet<StageStatus> = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
 const IN_FLIGHT: ReadonlySet<StageStatus> = new Set(['dispatched', 'running']);
 export const isTerminalRun = (s: RunStatus): boolean =>
-  s === 'succeeded' || s === 'failed' || s === 'cancelled';
+  s === 'succeeded' || s === 'failed' || s === 'cancelled' || s === 'contained';
 export const isTerminalStage = (s: StageStatus): boolean => TERMINAL_STAGE.has(s);
 export const isInFlight = (s: StageStatus): boolean => IN_FLIGHT.has(s);
 
@@ -182,14 +200,27 @@ export function dispatchable(run: RunRecord, now: number): ConcreteStage[] {
   });
 }
 
-/** Earliest future time something is due in the run (a retry pause or a deadline), if any. */
+/** Earliest future time something is due in the run (a retry pause, a deadline, a schedule-to-start bound), if any. */
 export function nextDueAt(run: RunRecord): number | undefined {
   let due: number | undefined;
-  for (const st of Object.values(run.stages)) {
-    const t = st.status === 'pending' ? st.retryAt : isInFlight(st.status) ? st.deadline : undefined;
+  const consider = (t: number | undefined) => {
     if (t !== undefined && (due === undefined || t < due)) due = t;
+  };
+  for (const st of Object.values(run.stages)) {
+    if (st.status === 'pending') {
+      consider(st.retryAt);
+      consider(st.waitDeadline);
+    } else if (isInFlight(st.status)) consider(st.deadline);
   }
   return due;
+}
+
+/** Pending stages whose schedule-to-start bound has passed at `now` (no agent took them in time). */
+export function waitExpired(run: RunRecord, now: number): string[] {
+  if (run.status !== 'running') return [];
+  return Object.values(run.stages)
+    .filter((st) => st.status === 'pending' && st.waitDeadline !== undefined && st.waitDeadline <= now)
+    .map((st) => st.stageId);
 }
 
 /** Stage whose current attempt is `taskId`, if it is still in flight. */
@@ -235,27 +266,31 @@ class Stepper {
   }
 
   /** Ends the run: in-flight attempts are cancelled, pending stages skipped (or cancelled). */
-  finish(status: RunStatus, error?: SerializedError, reason = `run ${status}`) {
+  finish(
+    status: RunStatus,
+    error?: SerializedError,
+    reason = `run ${status}`,
+    extra: Partial<RunEventBody> = {},
+  ) {
     const { run, now } = this;
     for (const st of Object.values(run.stages)) {
       if (isInFlight(st.status)) {
         this.cancelAttempt(st, reason);
         this.patch(st.stageId, { status: 'cancelled', finishedAt: now, deadline: undefined });
       } else if (st.status === 'pending') {
+        const stopped = status === 'cancelled' || status === 'contained';
         this.patch(st.stageId, {
-          status: status === 'cancelled' ? 'cancelled' : 'skipped',
+          status: stopped ? 'cancelled' : 'skipped',
           retryAt: undefined,
+          waitDeadline: undefined,
         });
-        if (status !== 'cancelled') this.emit({ event: 'stage-skipped', stageId: st.stageId });
+        if (!stopped) this.emit({ event: 'stage-skipped', stageId: st.stageId });
       }
     }
     run.status = status;
     run.finishedAt = now;
     if (error) run.error = error;
-    this.emit({
-      event: status === 'succeeded' ? 'run-succeeded' : status === 'failed' ? 'run-failed' : 'run-cancelled',
-      ...(error ? { error } : {}),
-    });
+    this.emit({ event: RUN_END_EVENT[status], ...(error ? { error } : {}), ...extra });
     this.effects.push({ kind: 'finished', status });
   }
 
@@ -286,7 +321,8 @@ class Stepper {
     const def = stageDef(run, st.stageId);
     const avoid = st.agentId && !st.avoid.includes(st.agentId) ? [...st.avoid, st.agentId] : st.avoid;
     const lost = st.lost + (opts.lost ? 1 : 0);
-    const counted = st.attempt - lost; // attempts that used up the declared retries
+    // Attempts that used up the declared retries: every attempt but the losses still free of charge.
+    const counted = st.attempt - Math.min(lost, DEFAULT_MAX_LOST_ATTEMPTS);
     const retryLost = opts.lost && lost <= DEFAULT_MAX_LOST_ATTEMPTS;
     if (retryLost || counted <= def.retries.max) {
       const pause = retryLost ? 0 : backoffMs(def, counted);
@@ -297,6 +333,7 @@ class Stepper {
         error,
         retryAt: now + pause,
         deadline: undefined,
+        waitDeadline: undefined,
         fraction: undefined,
       });
       this.emit({
@@ -308,7 +345,15 @@ class Stepper {
       });
       return;
     }
-    this.patch(st.stageId, { status: 'failed', lost, avoid, error, finishedAt: now, deadline: undefined });
+    this.patch(st.stageId, {
+      status: 'failed',
+      lost,
+      avoid,
+      error,
+      finishedAt: now,
+      deadline: undefined,
+      waitDeadline: undefined,
+    });
     this.emit({
       event: 'stage-failed',
       stageId: st.stageId,
@@ -329,12 +374,28 @@ class Stepper {
       for (const id of dependentsOf(run.pipeline, st.stageId)) {
         const dep = run.stages[id];
         if (dep && dep.status === 'pending') {
-          this.patch(id, { status: 'skipped', retryAt: undefined });
+          this.patch(id, { status: 'skipped', retryAt: undefined, waitDeadline: undefined });
           this.emit({ event: 'stage-skipped', stageId: id });
         }
       }
     }
     this.maybeFinish();
+  }
+
+  /**
+   * Starts the schedule-to-start clock of every stage that is now ready (pending, needs done) and has
+   * none: from now, or from the end of its retry pause. Child-pipeline stages wait for no agent.
+   */
+  markReady() {
+    const { run, now } = this;
+    if (run.status !== 'running') return;
+    for (const def of run.pipeline.stages) {
+      const st = run.stages[def.id];
+      if (st?.status !== 'pending' || st.waitDeadline !== undefined || def.task.kind === 'pipeline') continue;
+      if (!def.needs.every((n) => isDone(run, n))) continue;
+      const bound = def.scheduleToStartMs ?? DEFAULT_SCHEDULE_TO_START_MS;
+      this.patch(def.id, { waitDeadline: Math.max(now, st.retryAt ?? now) + bound });
+    }
   }
 
   /** Progress or a result can overtake the agent's accept reply: they imply it. */
@@ -379,6 +440,7 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
         startedAt: now,
         deadline: now + def.timeoutMs,
         retryAt: undefined,
+        waitDeadline: undefined,
         fraction: undefined,
       });
       s.emit({ event: 'stage-dispatched', stageId: st.stageId, attempt, agentId: input.agentId });
@@ -405,6 +467,7 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
         startedAt: now,
         deadline: now + def.timeoutMs,
         retryAt: undefined,
+        waitDeadline: undefined,
       });
       s.emit({ event: 'stage-dispatched', stageId: st.stageId, attempt });
       effects.push({ kind: 'start-child', stageId: st.stageId, childRunId: input.childRunId });
@@ -536,6 +599,47 @@ export function step(prev: RunRecord, input: RunInput, now: number): Step {
       );
       break;
     }
+    case 'contain': {
+      // Governance stops the run where it stands: nothing more is dispatched or retried, what runs is
+      // cancelled, and the run ends `contained` (not `failed`: no stage decided it).
+      if (!live) return unchanged();
+      s.finish(
+        'contained',
+        {
+          code: 'GOV_ERR_RUN_CONTAINED',
+          message: `run contained (${input.cause}): ${input.reason}`,
+          retryable: false,
+          details: { cause: input.cause },
+        },
+        `run contained: ${input.reason}`,
+        { cause: input.cause },
+      );
+      break;
+    }
+    case 'schedule-timeout': {
+      const st = run.stages[input.stageId];
+      if (!live || run.status !== 'running' || !st || st.status !== 'pending') return unchanged();
+      if (st.waitDeadline === undefined || st.waitDeadline > now) return unchanged();
+      const def = stageDef(run, st.stageId);
+      const bound = def.scheduleToStartMs ?? DEFAULT_SCHEDULE_TO_START_MS;
+      // The attempt that never started still counts: against retries.max and the error budget.
+      const attempt = st.attempt + 1;
+      const cur = s.patch(st.stageId, {
+        attempt,
+        agentId: undefined,
+        taskId: undefined,
+        waitDeadline: undefined,
+        startedAt: undefined,
+      });
+      s.attemptFailed(cur, {
+        code: 'GOV_ERR_SCHEDULE_TO_START_TIMEOUT',
+        message: `stage ${st.stageId} attempt ${attempt}: no agent took it within ${bound} ms (scheduleToStartMs)`,
+        retryable: true,
+        details: { stageId: st.stageId, attempt, scheduleToStartMs: bound },
+      });
+      break;
+    }
   }
+  s.markReady();
   return { run, events: s.events, effects, changed: true };
 }

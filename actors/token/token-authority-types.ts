@@ -8,6 +8,7 @@ export const RUN_END: Record<string, string> = {
   'run-succeeded': 'run-succeeded',
   'run-failed': 'run-failed',
   'run-cancelled': 'run-cancelled',
+  'run-contained': 'run-contained',
 };
 
 export interface IssueInput {

@@ -172,12 +172,16 @@ export const governanceMessages = {
     /** False when the run already had a token (nothing was issued). */
     created: z.boolean(),
   }),
-  /** Revoke a run's token and every child (one call); `suspendAgents` tells the run's agents to suspend. */
+  /**
+   * Revoke a run's token and every child (one call). `quarantineAgents` suspends exactly those agents
+   * (the ones the evidence points at); `suspendAgents` (without it) suspends every agent of the run.
+   */
   'token.revoke.v1': z.object({
     runId: z.string().min(1),
     reason: z.string().min(1),
     by: z.string().optional(),
     suspendAgents: z.boolean().default(false),
+    quarantineAgents: z.array(z.string().min(1)).optional(),
   }),
   'token.revoked.v1': z.object({
     runId: z.string(),
@@ -288,7 +292,14 @@ export const governanceMessages = {
   /** Feed (`gov.obs.budget.<runId>`) and audit (`gov.audit.budget`). */
   'budget.event.v1': z.object({
     runId: z.string(),
-    event: z.enum(['warn', 'breach', 'agents-suspended', 'diagnostic-spawned', 'diagnostic-failed']),
+    event: z.enum([
+      'warn',
+      'breach',
+      'agents-suspended',
+      'diagnostic-spawned',
+      'diagnostic-failed',
+      'agents-released',
+    ]),
     verdict: z.enum(['ok', 'warn', 'breach']).optional(),
     windows: z.array(BudgetWindowSchema).optional(),
     childRunId: z.string().optional(),

@@ -12,6 +12,8 @@ export const LedgerEntrySchema = z.object({
   actor: z.string(),
   run: z.string().optional(),
   agent: z.string().optional(),
+  /** The authenticated sender (the principal the broker let publish on the audit subject). */
+  sender: z.string().optional(),
   data: z.record(z.string(), z.unknown()),
   /** SHA-256(0x00 || canonical body), hex. */
   leafHash: hex32,

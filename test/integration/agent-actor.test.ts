@@ -919,6 +919,29 @@ describe('agent actor over real nats-server and redis-server', () => {
       await second.stop(5_000);
     });
 
+    it('an in-host agent killed mid-task says nothing (no stop routine runs), and started again reports the task it lost as GOV_ERR_ACTOR_CRASHED and returns to idle', async () => {
+      const first = await startAgent('crash-in-host');
+      const { replyTo, seen } = await orchestrator();
+      const a = assign('crash-in-host', { kind: 'sleep', ms: 60_000 }, replyTo);
+      await a.reply;
+      await first.kill();
+      // Killed, it said nothing: a graceful stop would have reported the task failed with
+      // GOV_ERR_ACTOR_STOPPED at once.
+      await client.flush();
+      expect(seen.seen.filter((e) => e.type === 'agent.task.result.v1')).toHaveLength(0);
+      await startAgent('crash-in-host');
+      const r = await resultOf(seen, a.taskId);
+      expect(r.body).toMatchObject({
+        status: 'failed',
+        agentId: 'crash-in-host',
+        error: { code: 'GOV_ERR_ACTOR_CRASHED', retryable: true },
+      });
+      expect(await status('crash-in-host')).toMatchObject({ state: 'idle', restarts: 1 });
+      expect(
+        seen.seen.filter((e) => e.type === 'agent.task.result.v1' && e.body.taskId === a.taskId),
+      ).toHaveLength(1);
+    });
+
     it('an agent stopped gracefully mid-task reports the task failed (GOV_ERR_ACTOR_STOPPED, retryable) at once, and starts again idle', async () => {
       const first = await startAgent('persist-2');
       const { replyTo, seen } = await orchestrator();

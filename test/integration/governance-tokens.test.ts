@@ -7,7 +7,7 @@ import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { Bus } from '../../bus/bus.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { ForbiddenError, TokenRevokedError } from '../../protocols/errors.ts';
-import { actorInbox, allAudit, allObs, serviceSubject } from '../../protocols/subjects.ts';
+import { actorInbox, allAudit, allObs, containSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { collect, serve, waitFor } from '../harness/index.ts';
 import {
   consumerDrained,
@@ -281,9 +281,20 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
     expect(state.type === 'token.state.v1' && state.body.state).toBe('live');
   });
 
-  it('accepts a violation report from a verified T2 reporter: revokes the token and suspends the run agents', async () => {
+  it('accepts a violation report from a verified T2 reporter: contains the run, revokes the token and quarantines only the agent that committed it', async () => {
     const agentInbox = collect(env.client, actorInbox('agent', 'ag-viol'));
-    await agentInbox.ready();
+    const bystanderInbox = collect(env.client, actorInbox('agent', 'ag-bystander'));
+    const contain = collect(env.client, containSubject('r-viol'));
+    await Promise.all([agentInbox.ready(), bystanderInbox.ready(), contain.ready()]);
+    // Another agent worked on the run too: the violation is not its doing.
+    await publishRunEvent(env.client, {
+      runId: 'r-viol',
+      event: 'stage-accepted',
+      stageId: 't',
+      attempt: 1,
+      agentId: 'ag-bystander',
+    });
+    await consumerDrained(env.client, 'token-authority');
     // The reporter is an agent whose own inbox vouches for its tier.
     const warden = await Bus.connect({ servers: env.natsUrl, name: actorInbox('agent', 'warden') });
     serve(warden, actorInbox('agent', 'warden'), () => ({
@@ -306,16 +317,28 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
       revoked: true,
       suspendedAgents: ['ag-viol'],
     });
+    const order = await contain.next((e) => e.type === 'run.contain.v1');
+    expect(order.type === 'run.contain.v1' && order.body).toMatchObject({
+      runId: 'r-viol',
+      cause: 'policy-violation',
+      agentIds: ['ag-viol'],
+    });
     const cmd = await agentInbox.next((e) => e.type === 'agent.command.v1');
     expect(cmd.type === 'agent.command.v1' && cmd.body).toMatchObject({
-      command: 'suspend',
+      command: 'quarantine',
       byTier: 'T2',
       by: 'token-authority',
     });
     await feed.next(tokenEvent('r-viol', 'violation-accepted'));
-    await feed.next(tokenEvent('r-viol', 'agents-suspended'));
+    const suspended = await feed.next(tokenEvent('r-viol', 'agents-suspended'));
+    expect(suspended.type === 'token.event.v1' && suspended.body.agentIds).toEqual(['ag-viol']);
+    // The bystander got no command: one round trip through its inbox's subject shows nothing queued.
+    await env.client.flush();
+    expect(bystanderInbox.seen.filter((e) => e.type === 'agent.command.v1')).toEqual([]);
     await warden.close();
     agentInbox.close();
+    bystanderInbox.close();
+    contain.close();
   });
 
   it('accepts a violation report from an allowlisted reporter whatever its tier', async () => {

@@ -5,7 +5,13 @@ import type { Bus } from '../../bus/bus.ts';
 import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
 import { ManualClock } from '../../infra/clock.ts';
 import { NotFoundError } from '../../protocols/errors.ts';
-import { allDeadLetters, auditSubject, obsSubject, serviceSubject } from '../../protocols/subjects.ts';
+import {
+  allDeadLetters,
+  auditSubject,
+  exitSubject,
+  obsSubject,
+  serviceSubject,
+} from '../../protocols/subjects.ts';
 import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
 import {
   PUBLIC_KEY,
@@ -77,6 +83,32 @@ describe('the ledger writer over a real nats-server', () => {
     expect(
       page.type === 'ledger.entries.v1' && [page.body.entries.map((e) => e.seq), page.body.more],
     ).toEqual([[5, 6, 7, 8, 9, 10, 11, 12, 13, 14], true]);
+  });
+
+  it('records the sender named by the audit subject the broker delivered, beside the actor the envelope claims', async () => {
+    const { nats, client, appended, dir } = await setup();
+    const w = await startWriter(nats.url, 'lw-sender', dir);
+    handles.push(w);
+    const claimed = client.wrap({
+      type: 'demo.count.v1',
+      body: { seq: 1 },
+      run: 'run-s',
+    });
+    await client.publishDurable(auditSubject('test', 'agent-ag-7'), claimed);
+    const bare = auditEnvelope(client, 'run-s', 2);
+    await client.publishDurable(auditSubject('test'), bare);
+    await appended.next(reachedSize(2));
+    const r = await client.ask(serviceSubject('ledger-writer'), {
+      type: 'ledger.query.v1',
+      body: { run: 'run-s' },
+    });
+    if (r.type !== 'ledger.entries.v1') throw new Error(r.type);
+    const [first, second] = r.body.entries;
+    expect(first).toMatchObject({ id: claimed.id, sender: 'agent-ag-7' });
+    expect(first!.actor).toBe(claimed.from);
+    expect(second!.id).toBe(bare.id);
+    expect(second!.sender).toBeUndefined();
+    expect(verifyLedger(`${dir}/ledger.sqlite`, PUBLIC_KEY).ok).toBe(true);
   });
 
   it('stores an envelope a publisher retried (same Nats-Msg-Id) once, and an id re-sent after the window once too', async () => {
@@ -263,13 +295,28 @@ describe('the ledger writer over a real nats-server', () => {
   });
 
   it('loses nothing and duplicates nothing when killed mid-burst and restarted', async () => {
-    const { nats, client, appended, dir } = await setup();
-    const w1 = await startWriter(nats.url, 'lw-kill', dir, { batchMaxEntries: 50 });
+    const { nats, client, appended, checkpoints, dir } = await setup();
+    // No checkpoint falls due during the burst: only a graceful stop would sign one.
+    const w1 = await startWriter(nats.url, 'lw-kill', dir, {
+      batchMaxEntries: 50,
+      checkpointEveryEntries: 1_000_000,
+    });
     const total = 3000;
     const envs = Array.from({ length: total }, (_, i) => auditEnvelope(client, 'run-k', i));
     const publishing = publishAll(client, envs);
+    const exits = collect(client, exitSubject('ledger-writer', 'lw-kill'));
+    await exits.ready();
     await appended.next((e) => e.type === 'ledger.appended.v1' && e.body.toSeq >= 300);
     await w1.kill();
+    // Premises: the kill came mid-burst, and it was a kill: no exit report, and no final checkpoint
+    // (a graceful stop flushes and signs one over everything it stored).
+    const atKill = ledgerIds(dir).length;
+    expect(atKill).toBeGreaterThanOrEqual(300);
+    expect(atKill).toBeLessThan(total);
+    await client.flush();
+    expect(exits.seen).toHaveLength(0);
+    expect(checkpoints.seen).toHaveLength(0);
+    exits.close();
     const w2 = await startWriter(nats.url, 'lw-kill', dir, { batchMaxEntries: 50 });
     handles.push(w2);
     await publishing;

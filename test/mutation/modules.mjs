@@ -9,7 +9,7 @@ export const MODULES = [
   {
     name: 'run-machine',
     mutate: ['actors/orchestrator/run-machine.ts'],
-    tests: ['test/unit/orchestrator-run-machine.test.ts'],
+    tests: ['test/unit/orchestrator-run-machine.test.ts', 'test/unit/orchestrator-run-steps.test.ts'],
   },
   {
     name: 'lifecycle-machine',
@@ -19,7 +19,11 @@ export const MODULES = [
   {
     name: 'budget-policy',
     mutate: ['actors/error-budget/budget-policy.ts', 'actors/error-budget/budget-evaluator.ts'],
-    tests: ['test/unit/governance-pure.test.ts', 'test/unit/error-budget-evaluator.test.ts'],
+    tests: [
+      'test/unit/error-budget-policy.test.ts',
+      'test/unit/error-budget-evaluator.test.ts',
+      'test/unit/governance-pure.test.ts',
+    ],
   },
   {
     name: 'ledger-merkle-verify',

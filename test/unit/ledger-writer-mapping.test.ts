@@ -3,6 +3,7 @@ import { REDACTED, REDACTED_KEY, auditEventFromEnvelope } from '../../actors/led
 import { encodeEvent } from '../../actors/ledger/index.ts';
 import type { AnyEnvelope } from '../../protocols/envelope.ts';
 import { InvalidMessageError } from '../../protocols/errors.ts';
+import { auditSenderOf, auditSubject } from '../../protocols/subjects.ts';
 
 const env = (body: unknown, over: Partial<AnyEnvelope> = {}): AnyEnvelope => ({
   sv: 1,
@@ -26,6 +27,18 @@ describe('envelope to audit event mapping', () => {
       data: { taskId: 't-1', status: 'ok' },
     });
     expect(() => encodeEvent(e)).not.toThrow();
+  });
+
+  it('records the authenticated sender it is given (from the subject), never a sender claimed in the body', () => {
+    const e = auditEventFromEnvelope(env({ sender: 'admin-root' }), { sender: 'agent-ag-1' });
+    expect(e.sender).toBe('agent-ag-1');
+    expect(e.data).toEqual({ sender: 'admin-root' });
+    expect(encodeEvent(e).toString()).toContain('"sender":"agent-ag-1"');
+    const unattributed = auditEventFromEnvelope(env({ sender: 'admin-root' }));
+    expect('sender' in unattributed).toBe(false);
+    expect(auditSenderOf(auditSubject('agent', 'agent-ag-1'))).toBe('agent-ag-1');
+    expect(auditSenderOf(auditSubject('agent'))).toBeUndefined();
+    expect(auditSenderOf('gov.obs.agent.x')).toBeUndefined();
   });
 
   it('takes the run from the body when the envelope has none, and the agent when the body names one', () => {
