@@ -51,10 +51,11 @@ async function agent(id: string, opts: { team?: string; tier?: 'T0' | 'T1' | 'T2
 }
 
 async function submit(yaml: string, extra: Partial<BodyOf<'run.request.v1'>> = {}): Promise<string> {
-  const r = await client.ask(serviceSubject('orchestrator'), {
-    type: 'run.request.v1',
-    body: { yaml, params: {}, ...extra },
-  });
+  const r = await client.ask(
+    serviceSubject('orchestrator'),
+    { type: 'run.request.v1', body: { yaml, params: {}, ...extra } },
+    { timeoutMs: 30_000 },
+  );
   if (r.type !== 'run.accepted.v1') throw new Error(r.type);
   return r.body.runId;
 }
@@ -94,7 +95,7 @@ beforeAll(async () => {
       vaultAddr: vault.addr,
       vaultToken: vault.rootToken,
       redisUrl: redis.url,
-      reporterAllowlist: [client.address],
+      reporterAllowlist: ['test-client'],
     },
   });
   const monitor = await runActor(budgetMonitorKind, { id: 'bm-c', bus, args: { redisUrl: redis.url } });
@@ -111,7 +112,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => servers.stopAll());
 
-describe('containment', () => {
+describe('containment', { timeout: 60_000 }, () => {
   it('a breach stops the run at once: in-flight tasks cancelled on their agents, no retry or dispatch after it, status contained, token revoked', async () => {
     const runId = await submit(BREACHING);
     const contained = await feed.next(runEvent(runId, 'run-contained'), 30_000);
@@ -253,7 +254,7 @@ describe('containment', () => {
   });
 });
 
-describe('nothing waits for ever', () => {
+describe('nothing waits for ever', { timeout: 60_000 }, () => {
   it('refuses a run no registered agent can serve with GOV_ERR_NO_ELIGIBLE_AGENT, and stores nothing (regression: team nobody waited for ever)', async () => {
     const yaml =
       'name: nobody\nversion: 1\nstages:\n  - { id: a, task: { kind: noop }, agent: { team: nobody }, timeoutMs: 1000 }\n';
@@ -274,7 +275,7 @@ describe('nothing waits for ever', () => {
   it('waits for an eligible agent when asked, up to the bound, then admits the run', async () => {
     const yaml =
       'name: late\nversion: 1\nstages:\n  - { id: a, task: { kind: noop }, agent: { team: late } }\n';
-    const pending = submit(yaml, { waitForAgentMs: 20_000 });
+    const pending = submit(yaml, { waitForAgentMs: 10_000 });
     await agent('ag-late', { team: 'late' });
     const runId = await pending;
     await feed.next(runEvent(runId, 'run-succeeded'), 20_000);
