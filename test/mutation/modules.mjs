@@ -58,7 +58,7 @@ export const MODULES = [
   },
   {
     name: 'ledger-store',
-    mutate: ['actors/ledger/ledger-store.ts'],
+    mutate: ['actors/ledger/ledger-store.ts', 'actors/ledger/wal-sync.ts'],
     tests: [
       'test/unit/ledger-store.test.ts',
       'test/unit/ledger-store-durability.test.ts',
@@ -67,7 +67,12 @@ export const MODULES = [
   },
   {
     name: 'ledger-writer',
-    mutate: ['actors/ledger/ledger-writer.ts'],
+    mutate: [
+      'actors/ledger/ledger-writer.ts',
+      'actors/ledger/ledger-writer-ingest.ts',
+      'actors/ledger/ledger-writer-answers.ts',
+      'actors/ledger/ledger-writer-signer.ts',
+    ],
     tests: ['test/integration/ledger-writer.test.ts'],
   },
   {
