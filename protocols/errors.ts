@@ -50,6 +50,7 @@ export const ERROR_CODES = [
   'GOV_ERR_AGENT_LOST',
   'GOV_ERR_SANDBOX_UNAVAILABLE',
   'GOV_ERR_CREDENTIALS_MISSING',
+  'GOV_ERR_CREDENTIALS_INTERCEPTED',
   'GOV_ERR_MEMORY_NOT_FOUND',
   'GOV_ERR_MEMORY_TOO_LARGE',
   'GOV_ERR_CHECKPOINT_NOT_FOUND',
@@ -148,6 +149,11 @@ export const SandboxUnavailableError = define(
   false,
 );
 export const CredentialsMissingError = define('GOV_ERR_CREDENTIALS_MISSING', 'CredentialsMissingError', true);
+export const CredentialsInterceptedError = define(
+  'GOV_ERR_CREDENTIALS_INTERCEPTED',
+  'CredentialsInterceptedError',
+  false,
+);
 export const MemoryNotFoundError = define('GOV_ERR_MEMORY_NOT_FOUND', 'MemoryNotFoundError', false);
 export const MemoryTooLargeError = define('GOV_ERR_MEMORY_TOO_LARGE', 'MemoryTooLargeError', false);
 export const CheckpointNotFoundError = define(
@@ -188,6 +194,7 @@ export type InvalidTransitionError = InstanceType<typeof InvalidTransitionError>
 export type NotFoundError = InstanceType<typeof NotFoundError>;
 export type PipelineInvalidError = InstanceType<typeof PipelineInvalidError>;
 export type TokenRevokedError = InstanceType<typeof TokenRevokedError>;
+export type CredentialsInterceptedError = InstanceType<typeof CredentialsInterceptedError>;
 export type TokenExpiredError = InstanceType<typeof TokenExpiredError>;
 export type VaultError = InstanceType<typeof VaultError>;
 export type BudgetExhaustedError = InstanceType<typeof BudgetExhaustedError>;

@@ -9,3 +9,4 @@ export * from './actor-kinds.ts';
 export type { SupervisorTree } from './messages/supervisor.ts';
 export { AgentStateSchema } from './messages/agent.ts';
 export { HandoffReportSchema, PipelineErrorBudgetSchema } from './messages/governance.ts';
+export * from './run-status.ts';

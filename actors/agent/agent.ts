@@ -295,6 +295,7 @@ class GovernedAgent {
         'agent.status.v1',
         'agent.internal.v1',
         'agent.credentials.v1',
+        'agent.credentials.v2',
       ],
       // Agents are addressed one by one (by id, from the directory), never round-robin.
       service: false,
@@ -572,6 +573,8 @@ class GovernedAgent {
         return this.onInternal(env, ictx);
       case 'agent.credentials.v1':
         return this.onCredentials(env);
+      case 'agent.credentials.v2':
+        return this.onWrappedCredentials(env, ictx);
       default:
         return undefined;
     }
@@ -583,6 +586,26 @@ class GovernedAgent {
    */
   private onCredentials(env: Envelope<'agent.credentials.v1'>): OutMessage {
     this.tasks.addCredentials(env.body);
+    return {
+      type: 'ack.v1',
+      body: { ok: true, info: { runId: env.body.runId, accessor: env.body.accessor } },
+    };
+  }
+
+  /** Unwraps the child token in Vault; a wrapping token that does not unwrap is refused (dead letter). */
+  private async onWrappedCredentials(
+    env: Envelope<'agent.credentials.v2'>,
+    ictx: IncomingContext,
+  ): Promise<OutMessage | Refusal> {
+    try {
+      await this.tasks.addWrappedCredentials(env.body);
+    } catch (err) {
+      this.ctx.log.warn('wrapped credentials did not unwrap', {
+        runId: env.body.runId,
+        accessor: env.body.accessor,
+      });
+      return this.refuse(ictx, toGovError(err));
+    }
     return {
       type: 'ack.v1',
       body: { ok: true, info: { runId: env.body.runId, accessor: env.body.accessor } },

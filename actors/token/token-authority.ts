@@ -7,7 +7,7 @@
  * - Serves `token.issue.v1`, `token.revoke.v1`, `token.status.v1`, `violation.report.v1` on
  *   `gov.svc.token-authority` (and its inbox).
  * - Keeps run tokens' secrets in memory only (to create children); stores accessors in Redis.
- *   Child tokens go only to their agent's inbox (`agent.credentials.v1`).
+ *   Child tokens go only to their agent's inbox, response-wrapped (`agent.credentials.v2`).
  * - Every issue / revoke / violation is published on the feed (`gov.obs.token.<accessor>`) and audited
  *   (`gov.audit.token`).
  */
@@ -31,34 +31,19 @@ import {
 } from './token-options.ts';
 import { childPolicies, childTier, policyDocuments, runPolicies } from './token-policy.ts';
 import { type ChildTokenRecord, type RunTokenRecord, TokenStore } from './token-store.ts';
+import {
+  type Governance,
+  type IssueInput,
+  type RevokeResult,
+  RUN_END,
+  type RunEvent,
+} from './token-authority-types.ts';
 import { VaultTokenClient } from './vault-client.ts';
+import { tokenState } from './token-state.ts';
+import { wrapSecret } from './vault-wrapping.ts';
+
+export type { IssueInput, RevokeResult } from './token-authority-types.ts';
 import { QuarantineStore, releaseAt } from '../error-budget/index.ts';
-
-type Governance = NonNullable<BodyOf<'run.event.v1'>['governance']>;
-type RunEvent = BodyOf<'run.event.v1'>;
-
-const RUN_END: Record<string, string> = {
-  'run-succeeded': 'run-succeeded',
-  'run-failed': 'run-failed',
-  'run-cancelled': 'run-cancelled',
-  'run-contained': 'run-contained',
-};
-
-export interface IssueInput {
-  runId: string;
-  pipeline?: string;
-  parentRunId?: string;
-  governance?: Governance;
-}
-
-export interface RevokeResult {
-  runId: string;
-  accessor?: string;
-  revoked: boolean;
-  revokedAt: number;
-  reason: string;
-  suspendedAgents: string[];
-}
 
 /** The authority's logic over its injected I/O (bus, Vault client, Redis store, clock). */
 export class TokenAuthority {
@@ -270,11 +255,19 @@ export class TokenAuthority {
         descendant: secret !== undefined,
       };
       await this.store.addChild(runId, key, rec);
+      // Wrapped in Vault: the bus carries a single-use wrapping token, never the child token.
+      const wrapped = await wrapSecret(
+        this.args.vaultAddr,
+        this.args.vaultToken,
+        { token: child.token, accessor: child.accessor },
+        Math.ceil(this.args.childWrapTtlMs / 1000),
+      );
       this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
-        type: 'agent.credentials.v1',
+        type: 'agent.credentials.v2',
         body: {
           runId,
-          token: child.token,
+          wrappingToken: wrapped.wrappingToken,
+          wrapTtlS: wrapped.ttlS,
           accessor: child.accessor,
           expiresAt: rec.expiresAt,
           policies: child.policies,
@@ -488,41 +481,8 @@ export class TokenAuthority {
 
   // --- status --------------------------------------------------------------------------------
 
-  async state(
-    runIdOrUndefined: string | undefined,
-    accessor: string | undefined,
-  ): Promise<BodyOf<'token.state.v1'>> {
-    const runId = runIdOrUndefined ?? (accessor ? await this.store.runIdOf(accessor) : undefined);
-    const run = runId ? await this.store.getRun(runId) : undefined;
-    if (!run || !runId)
-      throw new NotFoundError(
-        `no token known for ${runIdOrUndefined ? `run ${runIdOrUndefined}` : `accessor ${accessor}`}`,
-      );
-    const now = this.ctx.clock.now();
-    const state = run.state === 'live' && run.expiresAt <= now ? 'expired' : run.state;
-    const children = await this.store.children(runId);
-    return {
-      runId,
-      pipeline: run.pipeline,
-      accessor: run.accessor || undefined,
-      state,
-      policies: run.policies,
-      issuedAt: run.issuedAt,
-      expiresAt: run.expiresAt,
-      maxExpiresAt: run.maxExpiresAt,
-      renewals: run.renewals,
-      lastRenewedAt: run.lastRenewedAt,
-      revokedAt: run.revokedAt,
-      revokedReason: run.revokedReason,
-      children: children.map((c) => ({
-        agentId: c.agentId,
-        stageId: c.stageId,
-        accessor: c.accessor,
-        tier: c.tier,
-        issuedAt: c.issuedAt,
-        descendant: c.descendant,
-      })),
-    };
+  state(runId: string | undefined, accessor: string | undefined): Promise<BodyOf<'token.state.v1'>> {
+    return tokenState(this.store, this.ctx.clock.now(), runId, accessor);
   }
 
   async handle(env: Envelope): Promise<OutMessage | undefined> {

@@ -3,25 +3,11 @@ import { ScalarSchema } from '../pipeline/schema.ts';
 import { RunGovernanceSchema } from './governance.ts';
 import { SerializedErrorSchema } from './system.ts';
 import { TierSchema } from './agent.ts';
+import { RUN_STATUSES, STAGE_STATUSES } from '../run-status.ts';
 
 /** `contained`: stopped by governance (error budget breached, policy violation), see docs/governance.md. */
-export const RunStatusSchema = z.enum([
-  'pending',
-  'running',
-  'succeeded',
-  'failed',
-  'cancelled',
-  'contained',
-]);
-export const StageStatusSchema = z.enum([
-  'pending',
-  'dispatched',
-  'running',
-  'succeeded',
-  'failed',
-  'skipped',
-  'cancelled',
-]);
+export const RunStatusSchema = z.enum(RUN_STATUSES);
+export const StageStatusSchema = z.enum(STAGE_STATUSES);
 
 export const StageStateSchema = z.object({
   stageId: z.string(),

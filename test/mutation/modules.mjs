@@ -4,7 +4,11 @@ export const MODULES = [
   {
     name: 'supervisor-logic',
     mutate: ['supervisors/supervisor-logic.ts'],
-    tests: ['test/unit/supervisor-logic.test.ts', 'test/unit/teams.test.ts'],
+    tests: [
+      'test/unit/supervisor-logic.test.ts',
+      'test/unit/supervisor-logic-reports.test.ts',
+      'test/unit/teams.test.ts',
+    ],
   },
   {
     name: 'run-machine',
@@ -58,7 +62,7 @@ export const MODULES = [
   },
   {
     name: 'ledger-store',
-    mutate: ['actors/ledger/ledger-store.ts'],
+    mutate: ['actors/ledger/ledger-store.ts', 'actors/ledger/wal-sync.ts'],
     tests: [
       'test/unit/ledger-store.test.ts',
       'test/unit/ledger-store-durability.test.ts',
@@ -67,7 +71,12 @@ export const MODULES = [
   },
   {
     name: 'ledger-writer',
-    mutate: ['actors/ledger/ledger-writer.ts'],
+    mutate: [
+      'actors/ledger/ledger-writer.ts',
+      'actors/ledger/ledger-writer-ingest.ts',
+      'actors/ledger/ledger-writer-answers.ts',
+      'actors/ledger/ledger-writer-signer.ts',
+    ],
     tests: ['test/integration/ledger-writer.test.ts'],
   },
   {
