@@ -47,7 +47,9 @@ export async function benchCli(): Promise<void> {
     for (const [name, args] of Object.entries(commands)) {
       for (const launcher of order) {
         const ms = time(launchers[launcher]!(args));
-        if (i >= 2) (samples[`${name}.${launcher}`] ??= []).push(ms);
+        if (i < 2) continue;
+        const key = `${name}.${launcher}`;
+        samples[key] = [...(samples[key] ?? []), ms];
       }
     }
   }
