@@ -133,15 +133,18 @@ agov agent revoke --id ID
   {
     name: 'run',
     summary: 'run a pipeline and follow it (embedded system when NATS_URL is unset)',
-    usage: `agov run FILE [--param k=v]... [--detach] [--plain]
+    usage: `agov run FILE [--param k=v]... [--detach] [--plain] [--tier T]
 
   With NATS_URL set, submits FILE to the system running there; without it, starts the whole system
   as \`agov up\` does, runs the pipeline and stops again. Follows the run on the feed and exits 0 only
-  when it succeeded.
+  when it succeeded. Before anything starts, the pipeline's effective tier is computed as the gateway
+  and the orchestrator do (its stages, templates, child pipelines, diagnostic, token policies); a
+  \`root\` policy, a path reference or a tier above --tier is refused (exit 1).
 
   -p, --param k=v  a pipeline parameter (repeatable)
   --detach         print the run id and return at once (needs NATS_URL)
   --plain          plain lines instead of progress bars
+  --tier T         submit as tier T (T0, T1, T2; default T2, the operator); the orchestrator checks it too
 `,
     run: async (a) => (await import('./command-run.ts')).commandRun(a),
   },

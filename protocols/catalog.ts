@@ -49,4 +49,8 @@ export function isMessageType(value: unknown): value is MessageType {
  * Message types that carry a secret (a Vault token). They go only to one actor's inbox; they are
  * never emitted on the feed, audited, logged, or kept in a dead letter's payload.
  */
-export const SECRET_MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>(['agent.credentials.v1']);
+export const SECRET_MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>([
+  'agent.credentials.v1',
+  // The wrapping token is a secret until its agent has unwrapped it.
+  'agent.credentials.v2',
+]);

@@ -16,3 +16,4 @@ export {
   TOKEN_CONTROLS,
 } from './messages/control.ts';
 export { HandoffReportSchema, PipelineErrorBudgetSchema } from './messages/governance.ts';
+export * from './run-status.ts';

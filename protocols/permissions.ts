@@ -62,7 +62,14 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
   },
   orchestrator: {
     pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.results.>', ...JETSTREAM],
-    sub: ['gov.sys.hb.>', 'gov.sys.exit.>', 'gov.agents.register.>', 'gov.agents.register', '$KV.>'],
+    sub: [
+      'gov.sys.hb.>',
+      'gov.sys.exit.>',
+      'gov.agents.register.>',
+      'gov.agents.register',
+      'gov.contain.*',
+      '$KV.>',
+    ],
   },
   'agent-directory': {
     pub: ['gov.obs.>'],
@@ -74,8 +81,9 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
       'gov.obs.agent.>',
     ],
   },
+  // Only these two may order a run contained (`gov.contain.*`): a breach or a verified violation.
   'token-authority': {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.contain.*', ...JETSTREAM],
     sub: [],
   },
   'token-renewer': {
@@ -83,7 +91,7 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
     sub: [],
   },
   'budget-monitor': {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.contain.*', ...JETSTREAM],
     sub: ['gov.errors.>', 'gov.svc.handoff'],
   },
   'ledger-writer': {

@@ -9,6 +9,7 @@
  * - `gov.sys.exit.<kind>.<id>`     exit reports (normal, shutdown, crash) consumed by supervisors
  * - `gov.agents.register`          agents announce themselves (agent.register.v1)
  * - `gov.errors.<runId>`           error-budget reports of one run (budget.report.v1)
+ * - `gov.contain.<runId>`          containment orders for one run (run.contain.v1; budget monitor, token authority)
  * - `gov.dlq.<code>`               dead letters, by error code
  * - `gov.audit.<category>`         auditable events (JetStream stream AUDIT, consumed by the ledger writer)
  * - `gov.results.<kind>`           task progress and results told to a kind's `replyTo` (JetStream stream RESULTS)
@@ -84,6 +85,16 @@ export function errorsSubject(runId: string): string {
   return join('errors', subjectToken(runId, 'run id'));
 }
 export const allErrors = (): string => join('errors', '>');
+
+/**
+ * Where a run's containment order goes (run.contain.v1). Every orchestrator listens; only the budget
+ * monitor and the token authority may publish here (protocols/permissions.ts), so the order's authority
+ * comes from the sender's credential. @example containSubject('r-42') === 'gov.contain.r-42'
+ */
+export function containSubject(runId: string): string {
+  return join('contain', subjectToken(runId, 'run id'));
+}
+export const allContain = (): string => join('contain', '*');
 
 /** Dead letters are published per error code so operators can subscribe to one kind of failure. */
 export function deadLetterSubject(code: string): string {
@@ -177,6 +188,7 @@ const SUBJECT_GRAMMAR: Record<string, number> = {
   sys: 3,
   agents: 1,
   errors: 1,
+  contain: 1,
   dlq: 1,
   audit: 1,
   results: 1,

@@ -134,7 +134,8 @@ export function systemSpec(options: SystemSpecOptions): SupervisorSpec {
     periodMs: DEFAULT_SERVICES_PERIOD_MS,
   });
   services.children = SYSTEM_SERVICES.filter((s) => wanted.has(s.kind)).map((s) => serviceChild(s, options));
-  const agentArgs: AgentArgs = pick(options.addresses, ['redisUrl', 'dataDir']);
+  // vaultAddr: agents unwrap their child tokens there (agent.credentials.v2); never a Vault token.
+  const agentArgs: AgentArgs = pick(options.addresses, ['redisUrl', 'dataDir', 'vaultAddr']);
   const root = supervisorSpec({
     id: 'root',
     strategy: 'one_for_one',
