@@ -136,7 +136,10 @@ export class Bus {
    * authentication, the bus name made a subject token: nobody is verified there anyway.
    */
   principal(): string {
-    return principalOfConnection(this.nc) ?? (this.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128) || 'anonymous');
+    return (
+      principalOfConnection(this.nc) ??
+      (this.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128) || 'anonymous')
+    );
   }
 
   get state(): ConnectionState {

@@ -105,7 +105,15 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
   },
   // Operator controls at the tier of the API key it verified, under its own name (`gov.ctl.<tier>.<self>`).
   gateway: {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.errors.*', 'gov.ctl.*.{inbox}', ...JETSTREAM],
+    pub: [
+      'gov.actor.>',
+      'gov.svc.>',
+      'gov.obs.>',
+      'gov.audit.*',
+      'gov.errors.*',
+      'gov.ctl.*.{inbox}',
+      ...JETSTREAM,
+    ],
     sub: ['gov.obs.>'],
   },
   // Context management (docs/context.md): KV buckets, and the memory's object store (`$O.agov-memory.>`).

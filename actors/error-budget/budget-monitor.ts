@@ -534,7 +534,13 @@ export const budgetMonitorKind = defineActorKind({
       args.quarantinePollMs,
     );
     return {
-      accepts: ['budget.report.v1', 'budget.status.v1', 'budget.reset.v1', 'handoff.get.v1', 'handoff.list.v1'],
+      accepts: [
+        'budget.report.v1',
+        'budget.status.v1',
+        'budget.reset.v1',
+        'handoff.get.v1',
+        'handoff.list.v1',
+      ],
       subscriptions: [
         { subject: allErrors(), queue: serviceQueue(ACTOR_KIND.budgetMonitor) },
         { subject: serviceSubject(SERVICE_NAME.handoff), queue: serviceQueue(SERVICE_NAME.handoff) },
