@@ -69,7 +69,12 @@ export const runMessages = {
     purpose: z.enum(['diagnostic']).optional(),
   }),
   'run.accepted.v1': z.object({ runId: z.string(), pipeline: z.string(), stages: z.array(z.string()) }),
-  'run.cancel.v1': z.object({ runId: z.string(), reason: z.string().optional() }),
+  /** `by`: who asked (the verified operator, when it comes through the control actor). */
+  'run.cancel.v1': z.object({ runId: z.string(), reason: z.string().optional(), by: z.string().optional() }),
+  /** Operator control: dispatch no new stage of the run until run.resume.v1 (in-flight tasks finish). Reply run.state.v1. */
+  'run.pause.v1': z.object({ runId: z.string(), reason: z.string().optional(), by: z.string().optional() }),
+  /** Operator control: dispatch a paused run's stages again. Reply run.state.v1. */
+  'run.resume.v1': z.object({ runId: z.string(), reason: z.string().optional(), by: z.string().optional() }),
   /**
    * Stop a run at once because governance says so (`gov.contain.<runId>`, which only the budget monitor
    * and the token authority may publish): no further dispatch or retry, in-flight tasks cancelled, later
