@@ -80,6 +80,8 @@ async function sweep(values: { duration?: string; seeds?: string; scenarios?: st
       process.stdout.write(`${row}\n`);
     }
   }
-  process.stdout.write(`\nsweep: ${rows.length - failed}/${rows.length} passed (duration ${durationMs ?? 'default'} ms, seeds ${seeds.join(',')})\n`);
+  process.stdout.write(
+    `\nsweep: ${rows.length - failed}/${rows.length} passed (duration ${durationMs ?? 'default'} ms, seeds ${seeds.join(',')})\n`,
+  );
   return failed === 0 ? 0 : 1;
 }
