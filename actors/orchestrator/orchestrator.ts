@@ -81,6 +81,7 @@ class Orchestrator {
   ) {
     const view = this.view;
     const agents = new AgentDirectory(settings.agentMissedBeats, settings.agentHeartbeatMs);
+    events.encodingOf = (agentId) => agents.get(agentId)?.encoding;
     const now = () => ctx.clock.now();
     const apply = (runId: string, input: Parameters<RunDriver['apply']>[1]) =>
       this.driver.apply(runId, input);

@@ -110,6 +110,11 @@ export const runMessages = {
     attempt: z.number().int().optional(),
     agentId: z.string().optional(),
     fraction: z.number().optional(),
+    /**
+     * On stage-dispatched / stage-accepted of an agent that asked for JSON deliveries (its `encoding`):
+     * `json`, so the token authority sends it credentials and commands as JSON too.
+     */
+    agentEncoding: z.enum(['msgpack', 'json']).optional(),
     error: SerializedErrorSchema.optional(),
     parentRunId: z.string().optional(),
     /** Filled on `run-accepted`: what the governance actors need (token, tiers, error budget). */
