@@ -99,5 +99,15 @@ export const runMessages = {
     parentRunId: z.string().optional(),
     /** Filled on `run-accepted`: what the governance actors need (token, tiers, error budget). */
     governance: RunGovernanceSchema.optional(),
+    /** On `run-accepted`: SHA-256 (hex) of the pipeline file's text, as submitted. */
+    pipelineSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    /** On `stage-succeeded`: SHA-256 (hex) of the task output's canonical JSON (evidence packages list it). */
+    outputDigest: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
   }),
 } as const;
