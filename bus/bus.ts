@@ -63,7 +63,7 @@ import {
   DEFAULT_DEAD_LETTER_MAX_BYTES,
   DEFAULT_MAX_PAYLOAD_BYTES,
 } from './bus-options.ts';
-import { type ConnectionState, openConnection } from './connection.ts';
+import { type ConnectionState, openConnection, principalOfConnection } from './connection.ts';
 
 /** What a handler learns about the message besides its envelope. */
 export interface IncomingContext {
@@ -107,6 +107,7 @@ export class Bus {
   private readonly errorListeners = new Set<(error: string) => void>();
   private stateValue: ConnectionState = 'connected';
   private readonly statusListeners = new Set<(s: ConnectionState) => void>();
+  private killed = false;
 
   private constructor(nc: NatsConnection, options: BusOptions) {
     this.nc = nc;
@@ -128,6 +129,17 @@ export class Bus {
       reconnectWaitMs: options.reconnectWaitMs,
     });
     return new Bus(nc, options);
+  }
+
+  /**
+   * The principal this connection authenticated as (its NATS user name), or, on a server without
+   * authentication, the bus name made a subject token: nobody is verified there anyway.
+   */
+  principal(): string {
+    return (
+      principalOfConnection(this.nc) ??
+      (this.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128) || 'anonymous')
+    );
   }
 
   get state(): ConnectionState {
@@ -201,7 +213,7 @@ export class Bus {
   }
 
   private checkOpen() {
-    if (this.nc.isClosed()) throw new BusClosedError(`bus ${this.name} is closed`);
+    if (this.nc.isClosed() && !this.killed) throw new BusClosedError(`bus ${this.name} is closed`);
   }
 
   /** Publishes a message. Returns the envelope sent. */
@@ -225,6 +237,7 @@ export class Bus {
     msg: OutMessage<T>,
     options: AskOptions = {},
   ): Promise<Envelope> {
+    if (this.killed) return never();
     this.checkOpen();
     const env = this.wrap(msg, options.inResponseTo);
     const timeout = options.timeoutMs ?? this.askTimeoutMs;
@@ -234,6 +247,7 @@ export class Bus {
       // request context, a timer and stack-traced Errors per request, ~35 µs on our machines.
       reply = await this.replies().request(subject, this.encode(env), timeout, toHeaders(options.headers));
     } catch (err) {
+      if (this.killed) return never();
       throw this.translateRequestError(err, subject, timeout);
     }
     this.metrics.inc('asked');
@@ -396,6 +410,7 @@ export class Bus {
    * ack. The envelope id is the `Nats-Msg-Id`, so publishing the same envelope twice is stored once.
    */
   async publishDurable(subject: string, env: AnyEnvelope, options: DurableOptions = {}): Promise<PubAckLite> {
+    if (this.killed) return never();
     this.checkOpen();
     const data = this.msgpack.encode(env);
     const publisher =
@@ -407,6 +422,7 @@ export class Bus {
 
   /** JetStream administration on this connection (declaring streams: `ensureStreams(bus)`). */
   jetstreamManager(): Promise<JetStreamManager> {
+    if (this.killed) return never();
     this.jsm ??= jetstreamManager(this.nc);
     return this.jsm;
   }
@@ -416,12 +432,14 @@ export class Bus {
    * an existing bucket is opened as it is).
    */
   keyValue(bucket: string, options: Partial<KvOptions> = {}): Promise<KV> {
+    if (this.killed) return never();
     this.checkOpen();
     return new Kvm(this.nc).create(bucket, options);
   }
 
   /** Opens a JetStream object store on this connection, declaring it when missing. */
   objectStore(bucket: string, options: Partial<ObjectStoreOptions> = {}): Promise<ObjectStore> {
+    if (this.killed) return never();
     this.checkOpen();
     return new Objm(this.nc).create(bucket, options);
   }
@@ -431,6 +449,7 @@ export class Bus {
    * `declare` is false, then opened (durable-consumer.ts).
    */
   async consumer(decl: ConsumerDeclaration, options: { declare?: boolean } = {}): Promise<DurableConsumer> {
+    if (this.killed) return never();
     if (options.declare !== false) await ensureConsumer(this, decl);
     const js = (await this.jetstreamManager()).jetstream();
     return new DurableConsumer(this, await js.consumers.get(decl.stream, decl.config.durable_name));
@@ -438,16 +457,33 @@ export class Bus {
 
   /** Flushes pending publishes to the server. */
   flush(): Promise<void> {
+    if (this.killed) return never();
     return this.nc.flush();
   }
 
   /**
-   * Drops the connection at once, as a process's death would: no drain, no unsubscribe, nothing
-   * pending is flushed (what was already handed to the socket may still leave).
+   * Ends the connection as a process's death would, for an actor killed in its host: no drain, no
+   * unsubscribe, nothing pending flushed (what was already handed to the socket may still leave), and
+   * from now on whatever of the dead actor's code still runs talks into a void, without the actor's
+   * help: publishes (message acks too) vanish, and asks, flushes, durable publishes and JetStream
+   * calls never settle, so code awaiting the bus never resumes, as in a dead process.
    */
-  async abort(): Promise<void> {
-    if (this.nc.isClosed()) return;
-    await this.nc.close();
+  async kill(): Promise<void> {
+    if (this.killed) return;
+    this.killed = true;
+    this.mux?.abandon();
+    // nats.js objects the actor still holds (a JetStream message it has yet to ack, a KV handle)
+    // publish and request through the connection object itself.
+    const nc = this.nc as unknown as Record<'publish' | 'request' | 'flush', unknown>;
+    nc.publish = () => undefined;
+    nc.request = never;
+    nc.flush = never;
+    if (!this.nc.isClosed()) await this.nc.close();
+  }
+
+  /** Whether `kill()` ended this bus. */
+  isKilled(): boolean {
+    return this.killed;
   }
 
   /** Drains subscriptions and closes the connection. */
@@ -482,6 +518,11 @@ export class Bus {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** What a killed bus answers: a promise that never settles, so its awaiter never resumes. */
+function never<T>(): Promise<T> {
+  return new Promise<T>(() => undefined);
+}
 
 /** The error a refused reply becomes: the codec's own, with what was refused. */
 function replyError(error: GovError, type: string): GovError {

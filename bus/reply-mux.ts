@@ -103,6 +103,15 @@ export class ReplyMux {
     }
   }
 
+  /**
+   * For a killed owner: stops the sweep and forgets the requests still pending without settling them
+   * (nothing of a dead process resumes on an answer or a timeout).
+   */
+  abandon() {
+    this.pending.clear();
+    this.close();
+  }
+
   /** Stops the sweep and the subscription; requests still pending are rejected. */
   close() {
     if (this.closed) return;

@@ -30,6 +30,14 @@ export interface ActorContext<A = RawStartArgs> {
   crash(error: unknown): void;
   /** Enqueues a message into the actor's own mailbox, processed in order with everything else. */
   self(msg: OutMessage): void;
+  /**
+   * Hands the runtime a resource the actor opened itself (a Redis connection): if the actor is
+   * killed, the runtime calls `drop` on it, abruptly, as the OS closes a killed process's sockets;
+   * none of the actor's own stop logic runs. Graceful stops and crashes leave it to the behaviour's
+   * `stop`. Returns the resource.
+   * @example this.redis = ctx.hold(new Redis(url), (r) => r.disconnect());
+   */
+  hold<T>(resource: T, drop: (resource: T) => void): T;
 }
 
 /**
@@ -77,7 +85,7 @@ export interface ActorBehavior {
   readonly service?: boolean;
   /** Small facts included in every heartbeat (state, current task). */
   status?(): Record<string, unknown>;
-  /** Releases resources; called on graceful stop and after a crash. */
+  /** Releases resources; called on graceful stop and after a crash, never after a kill. */
   stop?(): Promise<void> | void;
 }
 

@@ -191,7 +191,7 @@ export const tokenRenewerKind = defineActorKind({
   args: TokenRenewerArgsSchema,
   start(ctx) {
     const args = ctx.args;
-    const redis = new Redis(args.redisUrl, { maxRetriesPerRequest: 3 });
+    const redis = ctx.hold(new Redis(args.redisUrl, { maxRetriesPerRequest: 3 }), (r) => r.disconnect());
     const vault = new VaultTokenClient({ addr: args.vaultAddr, token: args.vaultToken, clock: ctx.clock });
     const renewer = new TokenRenewer(ctx, args, vault, new TokenStore(redis, args.keyPrefix));
     const poll = () => {

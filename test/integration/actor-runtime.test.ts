@@ -1,8 +1,16 @@
-import type { NatsConnection } from '@nats-io/transport-node';
+import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { counterKind } from '../../actors/counter.ts';
 import { echoKind } from '../../actors/echo.ts';
-import { ActorHost, ActorRegistry, runActor } from '../../actors/runtime/index.ts';
+import {
+  type ActorContext,
+  ActorHost,
+  ActorRegistry,
+  defineActorKind,
+  runActor,
+} from '../../actors/runtime/index.ts';
+import { ManualClock } from '../../infra/clock.ts';
 import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import {
@@ -10,6 +18,7 @@ import {
   actorInbox,
   allDeadLetters,
   exitSubject,
+  errorFromHeaders,
   heartbeatSubject,
   InvalidMessageError,
   NoRespondersError,
@@ -18,7 +27,7 @@ import {
   UnhandledMessageError,
   UnknownSubjectError,
 } from '../../protocols/index.ts';
-import { collect, rawConnect, TestServers, testBus } from '../harness/index.ts';
+import { collect, rawConnect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
@@ -210,5 +219,112 @@ describe('actor runtime over a real nats-server', () => {
     await a.stop('test over');
     const exit = await exits.next();
     expect(exit.type === 'actor.exit.v1' && exit.body.reason).toBe('shutdown');
+  });
+
+  it('answers every ask exactly once, a refused one too: one error reply and no ack after it', async () => {
+    const a = await host.spawn('echo', 'once-1');
+    const inbox = createInbox();
+    const replies: Msg[] = [];
+    const sub = raw.subscribe(inbox, {
+      callback: (_err, m) => {
+        replies.push(m);
+      },
+    });
+    await raw.flush();
+    const ask = (msg: Parameters<Bus['wrap']>[0]) =>
+      raw.publish(a.address, client.encode(client.wrap(msg)), { reply: inbox });
+    ask({ type: 'demo.echo.v1', body: { text: 'refuse me' } });
+    ask({ type: 'demo.echo.v1', body: { text: 'fine' } });
+    ask({ type: 'demo.no-such.v1' as 'demo.echo.v1', body: { text: 'unhandled' } });
+    // The actor answers in mailbox order on one connection: once the ping's pong is in, any second
+    // reply to an earlier ask would have arrived before it.
+    ask({ type: 'actor.ping.v1', body: {} });
+    await waitFor('the pong', () =>
+      replies.some((m) => client.decode(m.data).ok && client.readReply(m).type === 'actor.pong.v1'),
+    );
+    sub.unsubscribe();
+    const kinds = replies.map(
+      (m) => errorFromHeaders((n) => m.headers?.get(n) || undefined)?.code ?? client.readReply(m).type,
+    );
+    expect(kinds).toEqual([
+      'GOV_ERR_TIER_FORBIDDEN',
+      'demo.echoed.v1',
+      'GOV_ERR_INVALID_MESSAGE',
+      'actor.pong.v1',
+    ]);
+    expect(a.state).toBe('running');
+  });
+
+  it('kills as SIGKILL would: no stop routine, no exit report, no reply, no timer, and code awaiting the bus never resumes', async () => {
+    const clock = new ManualClock(Date.now());
+    const seen = { stopped: 0, ticks: 0, dropped: 0, resumed: 0, failed: 0 };
+    let actorCtx: ActorContext | undefined;
+    const victimKind = defineActorKind({
+      kind: 'echo',
+      args: z.object({}),
+      description: 'a test actor that shows what of it still runs after a kill',
+      start(ctx) {
+        actorCtx = ctx as ActorContext;
+        ctx.hold({ socket: 'open' }, () => seen.dropped++);
+        ctx.clock.setInterval(() => seen.ticks++, 1_000);
+        return {
+          accepts: ['demo.echo.v1'],
+          async handle(env) {
+            if (env.type !== 'demo.echo.v1') return;
+            try {
+              await ctx.bus.ask(actorInbox('echo', 'kill-peer'), { type: 'actor.ping.v1', body: {} });
+              seen.resumed++;
+            } catch {
+              seen.failed++;
+            }
+            return { type: 'demo.echoed.v1', body: { text: env.body.text, by: ctx.address } };
+          },
+          stop: () => {
+            seen.stopped++;
+          },
+        };
+      },
+    });
+    const held: Msg[] = [];
+    const peer = client.subscribeRaw(actorInbox('echo', 'kill-peer'), (m) => held.push(m));
+    const exits = collect(client, exitSubject('echo', 'kill-1'));
+    await exits.ready();
+    const victim = await runActor(victimKind, { id: 'kill-1', bus: { servers: nats.url }, clock });
+    clock.advance(1_000);
+    expect(seen.ticks).toBe(1); // premise: the timer is live before the kill
+    const first = client.ask(
+      victim.address,
+      { type: 'demo.echo.v1', body: { text: 'one' } },
+      { timeoutMs: 1_000 },
+    );
+    const queued = client.ask(
+      victim.address,
+      { type: 'demo.echo.v1', body: { text: 'two' } },
+      { timeoutMs: 1_000 },
+    );
+    // Premise: the first handler is mid-await on the bus (its ask reached the peer), the second is queued.
+    await waitFor('the handler asking its peer', () => held.length === 1);
+
+    await victim.kill();
+    expect(victim.state).toBe('crashed');
+    expect((await victim.exited).reason).toBe('crash');
+    // A dead process answers nobody: both askers time out.
+    await expect(first).rejects.toBeInstanceOf(TimeoutError);
+    await expect(queued).rejects.toBeInstanceOf(TimeoutError);
+    client.respond(held[0]!, {
+      type: 'actor.pong.v1',
+      body: { actorId: 'kill-peer', kind: 'echo', pid: 1, processed: 1 },
+    });
+    clock.advance(10_000);
+    // What is still alive of its code talks into a void and throws nothing.
+    expect(() =>
+      actorCtx!.bus.tell(actorInbox('echo', 'kill-peer'), { type: 'actor.ping.v1', body: {} }),
+    ).not.toThrow();
+    await client.flush();
+    expect(seen).toEqual({ stopped: 0, ticks: 1, dropped: 1, resumed: 0, failed: 0 });
+    expect(held).toHaveLength(1);
+    expect(exits.seen).toHaveLength(0);
+    peer.unsubscribe();
+    exits.close();
   });
 });

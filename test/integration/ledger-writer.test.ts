@@ -5,7 +5,13 @@ import type { Bus } from '../../bus/bus.ts';
 import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
 import { ManualClock } from '../../infra/clock.ts';
 import { NotFoundError } from '../../protocols/errors.ts';
-import { allDeadLetters, auditSubject, obsSubject, serviceSubject } from '../../protocols/subjects.ts';
+import {
+  allDeadLetters,
+  auditSubject,
+  exitSubject,
+  obsSubject,
+  serviceSubject,
+} from '../../protocols/subjects.ts';
 import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
 import {
   PUBLIC_KEY,
@@ -289,13 +295,28 @@ describe('the ledger writer over a real nats-server', () => {
   });
 
   it('loses nothing and duplicates nothing when killed mid-burst and restarted', async () => {
-    const { nats, client, appended, dir } = await setup();
-    const w1 = await startWriter(nats.url, 'lw-kill', dir, { batchMaxEntries: 50 });
+    const { nats, client, appended, checkpoints, dir } = await setup();
+    // No checkpoint falls due during the burst: only a graceful stop would sign one.
+    const w1 = await startWriter(nats.url, 'lw-kill', dir, {
+      batchMaxEntries: 50,
+      checkpointEveryEntries: 1_000_000,
+    });
     const total = 3000;
     const envs = Array.from({ length: total }, (_, i) => auditEnvelope(client, 'run-k', i));
     const publishing = publishAll(client, envs);
+    const exits = collect(client, exitSubject('ledger-writer', 'lw-kill'));
+    await exits.ready();
     await appended.next((e) => e.type === 'ledger.appended.v1' && e.body.toSeq >= 300);
     await w1.kill();
+    // Premises: the kill came mid-burst, and it was a kill: no exit report, and no final checkpoint
+    // (a graceful stop flushes and signs one over everything it stored).
+    const atKill = ledgerIds(dir).length;
+    expect(atKill).toBeGreaterThanOrEqual(300);
+    expect(atKill).toBeLessThan(total);
+    await client.flush();
+    expect(exits.seen).toHaveLength(0);
+    expect(checkpoints.seen).toHaveLength(0);
+    exits.close();
     const w2 = await startWriter(nats.url, 'lw-kill', dir, { batchMaxEntries: 50 });
     handles.push(w2);
     await publishing;

@@ -10,8 +10,9 @@ import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { allObs, serviceSubject } from '../../protocols/subjects.ts';
-import { collect, mintFor, TestServers, testBus } from '../harness/index.ts';
+import { NoRespondersError } from '../../protocols/errors.ts';
+import { allObs, exitSubject, serviceSubject } from '../../protocols/subjects.ts';
+import { collect, mintFor, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 export const registry = () => new ActorRegistry().register(orchestratorKind);
 
@@ -46,6 +47,27 @@ export class OrchestratorRig {
       await h.stop();
     });
     return h;
+  }
+
+  /**
+   * Kills an in-host orchestrator (SIGKILL semantics: ActorHandle.kill) and checks the premise of
+   * every test that claims a kill: it went without a word (no exit report) and nothing answers on its
+   * inbox any more. Throws when the premise fails.
+   */
+  async kill(h: ActorHandle): Promise<void> {
+    const exits = collect(this.client, exitSubject(h.kind, h.id));
+    await exits.ready();
+    await h.kill();
+    await waitFor(`nothing answering on ${h.address}`, () =>
+      this.client.ask(h.address, { type: 'actor.ping.v1', body: {} }, { timeoutMs: 300 }).then(
+        () => false,
+        (err: unknown) => err instanceof NoRespondersError,
+      ),
+    );
+    await this.client.flush();
+    exits.close();
+    if (exits.seen.length > 0)
+      throw new Error(`${h.address} published an exit report: it was stopped, not killed`);
   }
 
   async agent(id: string, options: Partial<PlainAgentOptions> = {}): Promise<PlainAgent> {

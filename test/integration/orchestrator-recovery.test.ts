@@ -29,7 +29,11 @@ describe('orchestrator recovery', () => {
     const first = await rig.orchestrator('orch-rec');
     const runId = await rig.submit(chain('resume-in-host', 1500));
     await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
-    await first.kill();
+    await rig.kill(first);
+    // Premise: the kill came mid-run, with stage b still running.
+    const ended = ['stage-succeeded', 'stage-failed', 'stage-retrying'];
+    expect(rig.events(runId).filter((e) => e.stageId === 'b' && ended.includes(e.event))).toEqual([]);
+    expect(rig.executions(runId)).toEqual({ a: 1, b: 1 });
     const second = await rig.orchestrator('orch-rec');
     await rig.event(runId, 'run-resumed');
     expect((await rig.finished(runId)).event).toBe('run-succeeded');
@@ -122,7 +126,7 @@ describe('orchestrator recovery', () => {
     const first = await rig.orchestrator('orch-durable');
     const runId = await rig.submit(chain('result-while-down', 800));
     await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
-    await first.kill();
+    await rig.kill(first);
     // Stage b's agent reports while no orchestrator is up: the RESULTS stream keeps the result.
     await results.next(
       (e) => e.type === 'agent.task.result.v1' && e.body.runId === runId && e.body.stageId === 'b',
@@ -153,7 +157,7 @@ describe('orchestrator recovery', () => {
     const accepted = await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
     // The owner and stage b's agent die together: no result, progress or heartbeat will name the run, so
     // only the heir's start-up adoption (recover) can pick it up.
-    await owner.kill();
+    await rig.kill(owner);
     const agent = rig.agents.find((a) => a.id === accepted.agentId);
     if (!agent) throw new Error(`stage b ran on an unknown agent ${accepted.agentId}`);
     await agent.kill();
@@ -181,7 +185,7 @@ describe('orchestrator recovery', () => {
     await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
     // Started while the owner lives: its recover() leaves the run alone.
     const heir = await rig.orchestrator('orch-heir-2');
-    await owner.kill();
+    await rig.kill(owner);
     const end = await rig.feed.next(
       (e) =>
         e.type === 'run.event.v1' &&
