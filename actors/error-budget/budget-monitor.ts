@@ -437,6 +437,12 @@ export class BudgetMonitor {
         await this.onReport(env);
         return undefined;
       }
+      case 'budget.reset.v1': {
+        // An operator control (actors/control checked the caller's tier and audits it).
+        await this.budgets.reset(env.body.runId);
+        this.ctx.log.info('budget reset', { runId: env.body.runId, by: env.body.by });
+        return this.handle({ ...env, type: 'budget.status.v1', body: { runId: env.body.runId } }, subject);
+      }
       case 'budget.status.v1': {
         const facts = await this.runs.get(env.body.runId);
         const budget = this.budgetOf(facts);
@@ -528,7 +534,13 @@ export const budgetMonitorKind = defineActorKind({
       args.quarantinePollMs,
     );
     return {
-      accepts: ['budget.report.v1', 'budget.status.v1', 'handoff.get.v1', 'handoff.list.v1'],
+      accepts: [
+        'budget.report.v1',
+        'budget.status.v1',
+        'budget.reset.v1',
+        'handoff.get.v1',
+        'handoff.list.v1',
+      ],
       subscriptions: [
         { subject: allErrors(), queue: serviceQueue(ACTOR_KIND.budgetMonitor) },
         { subject: serviceSubject(SERVICE_NAME.handoff), queue: serviceQueue(SERVICE_NAME.handoff) },

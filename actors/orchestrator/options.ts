@@ -23,6 +23,8 @@ export const DEFAULT_REFUSAL_COOLDOWN_MS = 1_000;
  * lost, e.g. a forwarded one whose owner died before storing it) has that attempt failed as retryable after this long.
  */
 export const DEFAULT_LOST_TASK_GRACE_MS = 3_000;
+/** How long an orchestrator waits for another instance to answer a ping before it counts that owner as alive anyway (only no responders means gone). */
+export const DEFAULT_OWNER_PING_TIMEOUT_MS = 1_000;
 /** Largest number of runs `run.list.v1` returns. */
 export const DEFAULT_LIST_LIMIT = 50;
 /**

@@ -19,17 +19,11 @@ import type { Bus } from '../../bus/bus.ts';
 import type { Clock, TimerHandle } from '../../infra/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
+import { isTerminalRunEvent } from '../../protocols/run-status.ts';
 import { auditSubject } from '../../protocols/subjects.ts';
 import type { JsPublisher } from '../../bus/index.ts';
 import type { Outbox } from './outbox.ts';
 import type { RunEventBody } from './run-machine.ts';
-
-const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
-  'run-succeeded',
-  'run-failed',
-  'run-cancelled',
-  'run-contained',
-]);
 
 interface Audit {
   seq: number;
@@ -105,7 +99,7 @@ export class RunEvents {
     }
     run.count++;
     this.pendingTotal++;
-    if (TERMINAL_EVENTS.has(b.event) || run.held.length > 0) run.held.push(feed);
+    if (isTerminalRunEvent(b.event) || run.held.length > 0) run.held.push(feed);
     else this.feed(b.runId, feed);
     this.send({
       seq: this.seq++,

@@ -310,6 +310,12 @@ export const governanceMessages = {
   }),
   /** Budget monitor: a run's budget now (no counting). */
   'budget.status.v1': z.object({ runId: z.string().min(1) }),
+  /** Operator control: forget a run's counted outcomes (its breach latch too). Reply budget.state.v1 after. */
+  'budget.reset.v1': z.object({
+    runId: z.string().min(1),
+    by: z.string().min(1),
+    reason: z.string().optional(),
+  }),
   'budget.state.v1': z.object({
     runId: z.string(),
     kind: z.enum(['count', 'slo']),
