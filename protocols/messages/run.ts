@@ -5,6 +5,9 @@ import { SerializedErrorSchema } from './system.ts';
 import { TierSchema } from './agent.ts';
 import { RUN_STATUSES, STAGE_STATUSES } from '../run-status.ts';
 
+/** Longest `run.request.v1` may ask admission to wait for an eligible agent (`waitForAgentMs`). */
+export const MAX_ADMISSION_WAIT_MS = 10_000;
+
 /** `contained`: stopped by governance (error budget breached, policy violation), see docs/governance.md. */
 export const RunStatusSchema = z.enum(RUN_STATUSES);
 export const StageStatusSchema = z.enum(STAGE_STATUSES);
@@ -58,9 +61,10 @@ export const runMessages = {
     callerTier: TierSchema.optional(),
     /**
      * Admission refuses a run with a stage no registered live agent can serve (GOV_ERR_NO_ELIGIBLE_AGENT).
-     * With this bound it waits up to that long for such an agent instead, then refuses.
+     * With this bound it waits up to that long for such an agent instead, then refuses. At most
+     * {@link MAX_ADMISSION_WAIT_MS}: the waiting instance takes no other message meanwhile.
      */
-    waitForAgentMs: z.number().int().positive().max(600_000).optional(),
+    waitForAgentMs: z.number().int().positive().max(MAX_ADMISSION_WAIT_MS).optional(),
     /** `diagnostic`: spawned by the budget monitor on a breach; dispatched ahead of other runs. */
     purpose: z.enum(['diagnostic']).optional(),
   }),
