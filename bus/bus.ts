@@ -70,7 +70,7 @@ import {
   DEFAULT_DEAD_LETTER_MAX_BYTES,
   DEFAULT_MAX_PAYLOAD_BYTES,
 } from './bus-options.ts';
-import { type ConnectionState, openConnection } from './connection.ts';
+import { type ConnectionState, openConnection, principalOfConnection } from './connection.ts';
 
 /** What a handler learns about the message besides its envelope. */
 export interface IncomingContext {
@@ -138,6 +138,17 @@ export class Bus {
       reconnectWaitMs: options.reconnectWaitMs,
     });
     return new Bus(nc, options);
+  }
+
+  /**
+   * The principal this connection authenticated as (its NATS user name), or, on a server without
+   * authentication, the bus name made a subject token: nobody is verified there anyway.
+   */
+  principal(): string {
+    return (
+      principalOfConnection(this.nc) ??
+      (this.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128) || 'anonymous')
+    );
   }
 
   get state(): ConnectionState {

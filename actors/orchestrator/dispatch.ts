@@ -52,10 +52,17 @@ export class Dispatcher {
     return this.ctx.clock.now();
   }
 
-  /** Dispatches every ready stage of every live run that has a matching idle agent. */
+  /**
+   * Dispatches every ready stage of every live run that has a matching idle agent; a breach's
+   * diagnostic runs first, so it gets the capacity the quarantine left.
+   */
   pump() {
     const now = this.now;
-    for (const run of this.view.all()) {
+    const all = this.view.all();
+    const runs = all.some((r) => r.diagnostic)
+      ? [...all.filter((r) => r.diagnostic), ...all.filter((r) => !r.diagnostic)]
+      : all;
+    for (const run of runs) {
       if (run.status === 'pending') continue;
       for (const def of dispatchable(run, now)) {
         if (def.task.kind === 'pipeline') {
