@@ -100,6 +100,17 @@ agov agent revoke --id ID
     run: async (a) => (await import('./command-credentials.ts')).commandCreds(a),
   },
   {
+    name: 'nats',
+    summary: 'write an operator-mode nats-server config for a server the system does not start (compose)',
+    usage: `agov nats init --config-dir DIR [--store-dir DIR] [--port N] [--http-port N]
+
+  Creates (or keeps) the NATS keys under <data dir>/nats-auth and writes DIR/nats-server.conf and
+  DIR/operator.jwt (public JWTs only): run the server with \`nats-server -c DIR/nats-server.conf\` and the
+  system with NATS_URL and the same data dir (docs/security.md, compose.yaml).
+`,
+    run: async (a) => (await import('./command-nats.ts')).commandNats(a),
+  },
+  {
     name: 'teams',
     summary: 'the live supervision tree: each actor’s state and restarts (NATS_URL)',
     usage: `agov teams [--json] [--root ID]

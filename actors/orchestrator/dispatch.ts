@@ -107,17 +107,21 @@ export class Dispatcher {
   private cancelTask(run: RunRecord, eff: Extract<Effect, { kind: 'cancel-task' }>) {
     const agent = this.agents.get(eff.agentId);
     try {
-      this.ctx.bus.tell(actorInbox(agent?.kind ?? 'agent', eff.agentId), {
-        type: 'agent.task.cancel.v1',
-        body: {
-          taskId: eff.taskId,
-          runId: run.runId,
-          stageId: eff.stageId,
-          attempt: eff.attempt,
-          reason: eff.reason,
+      this.ctx.bus.tell(
+        actorInbox(agent?.kind ?? 'agent', eff.agentId),
+        {
+          type: 'agent.task.cancel.v1',
+          body: {
+            taskId: eff.taskId,
+            runId: run.runId,
+            stageId: eff.stageId,
+            attempt: eff.attempt,
+            reason: eff.reason,
+          },
+          run: run.runId,
         },
-        run: run.runId,
-      });
+        { encoding: agent?.encoding },
+      );
     } catch (err) {
       this.ctx.log.warn('cancel not sent', { error: String(err) });
     }
@@ -146,7 +150,7 @@ export class Dispatcher {
           },
           run: run.runId,
         },
-        { timeoutMs: this.settings.assignTimeoutMs },
+        { timeoutMs: this.settings.assignTimeoutMs, encoding: agent?.encoding },
       );
       if (reply.type !== 'agent.task.accepted.v1')
         throw new GovError('GOV_ERR_INVALID_MESSAGE', `agent answered ${reply.type}`);

@@ -327,6 +327,11 @@ export const governanceMessages = {
   }),
   /** Feed (`gov.obs.handoff.<runId>`) and audit (`gov.audit.handoff`): a handoff report was stored. */
   'handoff.ready.v1': HandoffSummarySchema.extend({
+    /** SHA-256 (hex) of the report's canonical JSON: evidence packages prove the report by it. */
+    reportSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     diagnosticRunId: z.string().optional(),
     tokenAccessor: z.string().optional(),
   }),
