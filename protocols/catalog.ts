@@ -8,6 +8,7 @@ import { agentMessages } from './messages/agent.ts';
 import { agentEventMessages } from './messages/agent-events.ts';
 import { apiMessages } from './messages/api.ts';
 import { contextMessages } from './messages/context.ts';
+import { controlMessages } from './messages/control.ts';
 import { demoMessages } from './messages/demo.ts';
 import { governanceMessages } from './messages/governance.ts';
 import { ledgerMessages } from './messages/ledger.ts';
@@ -28,6 +29,7 @@ export const catalog = {
   ...witnessMessages,
   ...apiMessages,
   ...contextMessages,
+  ...controlMessages,
 } as const;
 
 export type Catalog = typeof catalog;

@@ -8,5 +8,12 @@ export { SerializedErrorSchema } from './messages/system.ts';
 export * from './actor-kinds.ts';
 export type { SupervisorTree } from './messages/supervisor.ts';
 export { AgentStateSchema } from './messages/agent.ts';
+export {
+  AGENT_CONTROLS,
+  BUDGET_CONTROLS,
+  ControlCommandSchema,
+  RUN_CONTROLS,
+  TOKEN_CONTROLS,
+} from './messages/control.ts';
 export { HandoffReportSchema, PipelineErrorBudgetSchema } from './messages/governance.ts';
 export * from './run-status.ts';

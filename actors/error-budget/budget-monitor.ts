@@ -42,6 +42,7 @@ import {
 } from '../../protocols/index.ts';
 import { buildHandoffReport } from './handoff-report.ts';
 import { HandoffStore } from './handoff-store.ts';
+import { jsonDigest } from '../ledger/index.ts';
 import { KeyedLock } from '../../infra/index.ts';
 import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
 import {
@@ -348,6 +349,9 @@ export class BudgetMonitor {
       type: 'handoff.ready.v1',
       body: {
         reportId: handoff.reportId,
+        // The report as handoff.get.v1 serves it (a JSON round trip of the stored record): evidence
+        // packages prove the report they carry by this digest.
+        reportSha256: jsonDigest(JSON.parse(JSON.stringify(handoff))),
         runId,
         createdAt: handoff.createdAt,
         reason: handoff.reason,
@@ -436,6 +440,12 @@ export class BudgetMonitor {
         }
         await this.onReport(env);
         return undefined;
+      }
+      case 'budget.reset.v1': {
+        // An operator control (actors/control checked the caller's tier and audits it).
+        await this.budgets.reset(env.body.runId);
+        this.ctx.log.info('budget reset', { runId: env.body.runId, by: env.body.by });
+        return this.handle({ ...env, type: 'budget.status.v1', body: { runId: env.body.runId } }, subject);
       }
       case 'budget.status.v1': {
         const facts = await this.runs.get(env.body.runId);
@@ -528,7 +538,13 @@ export const budgetMonitorKind = defineActorKind({
       args.quarantinePollMs,
     );
     return {
-      accepts: ['budget.report.v1', 'budget.status.v1', 'handoff.get.v1', 'handoff.list.v1'],
+      accepts: [
+        'budget.report.v1',
+        'budget.status.v1',
+        'budget.reset.v1',
+        'handoff.get.v1',
+        'handoff.list.v1',
+      ],
       subscriptions: [
         { subject: allErrors(), queue: serviceQueue(ACTOR_KIND.budgetMonitor) },
         { subject: serviceSubject(SERVICE_NAME.handoff), queue: serviceQueue(SERVICE_NAME.handoff) },

@@ -74,6 +74,12 @@ export interface AdmissionSources {
   directory(): Promise<readonly AgentFacts[]>;
   now(): number;
   sleep(ms: number): Promise<void>;
+  /**
+   * Starts listening for agents while admission waits (the caller's own view may not move meanwhile:
+   * a request handled in a mailbox holds the heartbeats queued behind it); returns what was heard and
+   * how to stop.
+   */
+  watch?(): { heard(): readonly AgentFacts[]; stop(): void };
 }
 
 /**
@@ -91,10 +97,15 @@ export async function assertServable(
   unserved = unservedStages(unserved, await src.directory());
   if (unserved.length === 0) return;
   const start = src.now();
-  while (src.now() - start < waitMs) {
-    await src.sleep(Math.min(pollMs, Math.max(1, waitMs - (src.now() - start))));
-    unserved = unservedStages(unserved, src.local());
-    if (unserved.length === 0) return;
+  const watch = waitMs > 0 ? src.watch?.() : undefined;
+  try {
+    while (src.now() - start < waitMs) {
+      await src.sleep(Math.min(pollMs, Math.max(1, waitMs - (src.now() - start))));
+      unserved = unservedStages(unserved, [...src.local(), ...(watch?.heard() ?? [])]);
+      if (unserved.length === 0) return;
+    }
+  } finally {
+    watch?.stop();
   }
   if (waitMs > 0) {
     unserved = unservedStages(unserved, await src.directory());

@@ -50,6 +50,8 @@ export class Dispatcher {
    * stage), oldest first. Entries go stale when their stage changes; the pump drops those it meets.
    */
   private readonly ready = new Map<string, Map<string, ReadyStage>>();
+  /** The same for diagnostic runs (spawned by a breach): served first. */
+  private readonly readyDiagnostic = new Map<string, Map<string, ReadyStage>>();
   /** Ready child-pipeline stages: they need no agent. */
   private readonly readyChildren = new Map<string, ReadyStage>();
   /** Where agents report (the `replyTo` of our assigns): a stream subject we also listen to directly. */
@@ -81,20 +83,22 @@ export class Dispatcher {
         this.readyChildren.set(ref, { runId: run.runId, stageId: def.id });
         continue;
       }
+      const index = run.diagnostic ? this.readyDiagnostic : this.ready;
       const key = needKey(def);
-      let q = this.ready.get(key);
+      let q = index.get(key);
       if (!q) {
         q = new Map();
-        this.ready.set(key, q);
+        index.set(key, q);
       }
       if (!q.has(ref)) q.set(ref, { runId: run.runId, stageId: def.id });
     }
   }
 
   /**
-   * Dispatches ready stages to matching idle agents, oldest first per need. Costs O(needs + stages
-   * dispatched + entries gone stale), not O(runs in flight): a need with no agent left is passed over
-   * as a whole, and whatever waits stays in the index for the next pump.
+   * Dispatches ready stages to matching idle agents, oldest first per need; a breach's diagnostic runs
+   * first, so it gets the capacity the quarantine left. Costs O(needs + stages dispatched + entries
+   * gone stale), not O(runs in flight): a need with no agent left is passed over as a whole, and
+   * whatever waits stays in the index for the next pump.
    */
   pump() {
     const now = this.now;
@@ -103,7 +107,11 @@ export class Dispatcher {
       if (this.isReady(r, now))
         this.hooks.apply(r.runId, { type: 'start-child', stageId: r.stageId, childRunId: newRunId(now) });
     }
-    for (const [key, q] of this.ready) {
+    for (const index of [this.readyDiagnostic, this.ready]) this.serve(index, now);
+  }
+
+  private serve(index: Map<string, Map<string, ReadyStage>>, now: number): void {
+    for (const [key, q] of index) {
       for (const [ref, r] of q) {
         const run = this.view.get(r.runId);
         const st = run?.stages[r.stageId];
@@ -119,7 +127,7 @@ export class Dispatcher {
         this.agents.assigned(agent.agentId, taskId, now);
         this.hooks.apply(run.runId, { type: 'dispatch', stageId: def.id, agentId: agent.agentId, taskId });
       }
-      if (q.size === 0) this.ready.delete(key);
+      if (q.size === 0) index.delete(key);
     }
   }
 
@@ -127,6 +135,7 @@ export class Dispatcher {
   get readyCount(): number {
     let n = this.readyChildren.size;
     for (const q of this.ready.values()) n += q.size;
+    for (const q of this.readyDiagnostic.values()) n += q.size;
     return n;
   }
 
@@ -161,17 +170,21 @@ export class Dispatcher {
   private cancelTask(run: RunRecord, eff: Extract<Effect, { kind: 'cancel-task' }>) {
     const agent = this.agents.get(eff.agentId);
     try {
-      this.ctx.bus.tell(actorInbox(agent?.kind ?? 'agent', eff.agentId), {
-        type: 'agent.task.cancel.v1',
-        body: {
-          taskId: eff.taskId,
-          runId: run.runId,
-          stageId: eff.stageId,
-          attempt: eff.attempt,
-          reason: eff.reason,
+      this.ctx.bus.tell(
+        actorInbox(agent?.kind ?? 'agent', eff.agentId),
+        {
+          type: 'agent.task.cancel.v1',
+          body: {
+            taskId: eff.taskId,
+            runId: run.runId,
+            stageId: eff.stageId,
+            attempt: eff.attempt,
+            reason: eff.reason,
+          },
+          run: run.runId,
         },
-        run: run.runId,
-      });
+        { encoding: agent?.encoding },
+      );
     } catch (err) {
       this.ctx.log.warn('cancel not sent', { error: String(err) });
     }
@@ -200,7 +213,7 @@ export class Dispatcher {
           },
           run: run.runId,
         },
-        { timeoutMs: this.settings.assignTimeoutMs },
+        { timeoutMs: this.settings.assignTimeoutMs, encoding: agent?.encoding },
       );
       if (reply.type !== 'agent.task.accepted.v1')
         throw new GovError('GOV_ERR_INVALID_MESSAGE', `agent answered ${reply.type}`);

@@ -23,9 +23,17 @@ import type { IncomingContext } from '../../bus/bus.ts';
 import { JsPublisher } from '../../bus/index.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { toGovError } from '../../protocols/errors.ts';
+import { ForbiddenError, toGovError } from '../../protocols/errors.ts';
 import { AgentStateSchema } from '../../protocols/messages/agent.ts';
-import { agentRegisterSubject, allExits, allHeartbeats } from '../../protocols/subjects.ts';
+import {
+  agentRegisterSubject,
+  allContain,
+  allExits,
+  allHeartbeats,
+  containSubject,
+  serviceSubject,
+} from '../../protocols/subjects.ts';
+import { type AgentFacts, DEFAULT_ADMISSION_DIRECTORY_TIMEOUT_MS } from './admission.ts';
 import type { ActorBehavior, ActorContext, Refusal } from '../runtime/actor-kind.ts';
 import { defineActorKind, refuse } from '../runtime/actor-kind.ts';
 import { ChildRuns } from './child-runs.ts';
@@ -81,6 +89,7 @@ class Orchestrator {
   ) {
     const view = this.view;
     const agents = new AgentDirectory(settings.agentMissedBeats, settings.agentHeartbeatMs);
+    events.encodingOf = (agentId) => agents.get(agentId)?.encoding;
     const now = () => ctx.clock.now();
     const apply = (runId: string, input: Parameters<RunDriver['apply']>[1]) =>
       this.driver.apply(runId, input);
@@ -111,8 +120,97 @@ class Orchestrator {
       stored: (runId) => this.driver.stored(runId),
       locate,
       results: () => this.results,
+      late: (env, run) =>
+        void this.lateResult(env, run).catch((err: unknown) =>
+          ctx.log.warn('late result not recorded', { runId: env.body.runId, error: String(err) }),
+        ),
     });
-    this.requests = new RunRequests(ctx, view, store, settings, { apply, admit, locate });
+    const startedAt = now();
+    this.requests = new RunRequests(ctx, view, store, settings, {
+      apply,
+      admit,
+      locate,
+      admission: {
+        local: () => agents.list(),
+        directory: () => this.directoryAgents(),
+        now,
+        sleep: (ms) => new Promise((resolve) => ctx.clock.setTimeout(resolve, ms)),
+        watch: () => this.listenForAgents(),
+      },
+      // Until every agent had time to heartbeat once, an unknown agent may just not have been heard yet.
+      startupGraceMs: () =>
+        Math.max(0, startedAt + settings.agentHeartbeatMs * settings.agentMissedBeats - now()),
+    });
+  }
+
+  /** The agent directory's view (it may know agents this instance has not heard yet); [] when none answers. */
+  private async directoryAgents() {
+    try {
+      const r = await this.ctx.bus.ask(
+        serviceSubject(ACTOR_KIND.agentDirectory),
+        { type: 'agent.status.v1', body: {} },
+        { timeoutMs: DEFAULT_ADMISSION_DIRECTORY_TIMEOUT_MS },
+      );
+      return r.type === 'agent.states.v1' ? r.body.agents : [];
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * Agents heard straight from the wire (registrations and heartbeats with an agent status) while an
+   * admission waits: the mailbox that would update the live view is held by that very request.
+   */
+  private listenForAgents() {
+    const heard = new Map<string, AgentFacts>();
+    const take = (data: Uint8Array, fromHeartbeat: boolean) => {
+      const d = this.ctx.bus.decode(data);
+      if (!d.ok) return;
+      const raw =
+        fromHeartbeat && d.env.type === 'actor.heartbeat.v1'
+          ? d.env.body.status
+          : d.env.type === 'agent.register.v1'
+            ? d.env.body
+            : undefined;
+      const parsed = raw === undefined ? undefined : AgentStateSchema.safeParse(raw);
+      if (parsed?.success) heard.set(parsed.data.agentId, parsed.data);
+    };
+    const subs = [
+      this.ctx.bus.subscribeRaw(allHeartbeats(), (m) => take(m.data, true)),
+      this.ctx.bus.subscribeRaw(agentRegisterSubject(), (m) => take(m.data, false)),
+    ];
+    return {
+      heard: () => [...heard.values()],
+      stop: () => {
+        for (const s of subs) {
+          try {
+            s.unsubscribe();
+          } catch {
+            // connection already closed
+          }
+        }
+      },
+    };
+  }
+
+  /** A result that came after its run ended: recorded (feed and audit) when the run was contained. */
+  private async lateResult(env: Envelope<'agent.task.result.v1'>, known?: { status: string }) {
+    const b = env.body;
+    const run = known ?? (await this.store.get(b.runId));
+    if (run?.status !== 'contained') return;
+    this.events.publish({
+      runId: b.runId,
+      event: 'stage-result-rejected',
+      stageId: b.stageId,
+      attempt: b.attempt,
+      agentId: b.agentId,
+      error: {
+        code: 'GOV_ERR_RUN_CONTAINED',
+        message: `result (${b.status}) of stage ${b.stageId} attempt ${b.attempt} from agent ${b.agentId} came after the run was contained: not applied`,
+        retryable: false,
+        details: { taskId: b.taskId, status: b.status },
+      },
+    });
   }
 
   recover(opts: { atStart: boolean }): Promise<void> {
@@ -148,6 +246,23 @@ class Orchestrator {
         return this.requests.get(env);
       case 'run.list.v1':
         return this.requests.list(env);
+      case 'run.contain.v1': {
+        // Authority from the credential: only the budget monitor and the token authority may publish
+        // on gov.contain.* (protocols/permissions.ts); the service subject and inboxes are open wider.
+        if (subject !== containSubject(env.body.runId))
+          throw new ForbiddenError(`run.contain.v1 is taken only on ${containSubject(env.body.runId)}`, {
+            details: { subject },
+          });
+        if (this.view.has(env.body.runId)) await this.requests.contain(env);
+        else
+          void this.requests.contain(env).catch((err: unknown) =>
+            this.ctx.log.warn('containment order not carried out', {
+              runId: env.body.runId,
+              error: String(err),
+            }),
+          );
+        return;
+      }
       case 'agent.task.progress.v1':
       case 'agent.task.result.v1':
         await this.intake.take(env, subject, asked);
@@ -186,6 +301,7 @@ class Orchestrator {
         'run.cancel.v1',
         'run.get.v1',
         'run.list.v1',
+        'run.contain.v1',
         'agent.task.progress.v1',
         'agent.task.result.v1',
         'actor.heartbeat.v1',
@@ -197,6 +313,7 @@ class Orchestrator {
         { subject: allExits() },
         { subject: agentRegisterSubject() },
         { subject: this.dispatcher.resultsSubject },
+        { subject: allContain() },
       ],
       status: () => ({
         runs: this.view.size,

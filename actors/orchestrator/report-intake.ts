@@ -14,7 +14,7 @@ import type { AgentDirectory } from './dispatcher/agent-selection.ts';
 import { DEFAULT_FAST_REPORTS_REMEMBERED } from './options.ts';
 import type { Located } from './ownership.ts';
 import type { ResultsConsumer } from './results-consumer.ts';
-import type { RunInput } from './run-machine.ts';
+import { isTerminalRun, type RunInput } from './run-machine.ts';
 import { forgetOldest, type RunView } from './run-view.ts';
 
 type Report = Envelope<'agent.task.progress.v1' | 'agent.task.result.v1'>;
@@ -28,6 +28,8 @@ export interface IntakeHooks {
   stored(runId: string): Promise<void>;
   locate(runId: string): Promise<Located | undefined>;
   results(): ResultsConsumer | undefined;
+  /** A result for a run that has ended: not applied; audited when the run was contained. */
+  late(env: Envelope<'agent.task.result.v1'>, run?: { status: string }): void;
 }
 
 export class ReportIntake {
@@ -89,7 +91,15 @@ export class ReportIntake {
   private async report(env: Report, durable: boolean): Promise<{ done: Promise<unknown> }> {
     const b = env.body;
     const finished = this.view.finishedLately(b.runId);
-    if (finished && !this.view.has(b.runId)) return { done: finished };
+    if (finished && !this.view.has(b.runId)) {
+      if (env.type === 'agent.task.result.v1') this.late(env as Envelope<'agent.task.result.v1'>);
+      return { done: finished };
+    }
+    const live = this.view.get(b.runId);
+    if (live && isTerminalRun(live.status) && env.type === 'agent.task.result.v1') {
+      this.late(env as Envelope<'agent.task.result.v1'>, live);
+      return { done: this.hooks.stored(b.runId) };
+    }
     if (!this.view.has(b.runId)) {
       // Found out off the mailbox: a store read and a ping of the owner (up to a second) must not
       // hold up the heartbeats and results queued behind this report.
@@ -125,6 +135,12 @@ export class ReportIntake {
     return { done: this.hooks.stored(r.runId) };
   }
 
+  /** A result of an ended run: its agent is free again, and the rest is the orchestrator's call (late). */
+  private late(env: Envelope<'agent.task.result.v1'>, run?: { status: string }): void {
+    this.agents.released(env.body.agentId, env.body.taskId);
+    this.hooks.late(env, run);
+  }
+
   /**
    * A report for a run not in memory here: forwarded to its live owner (a durable one as an ask, so
    * its stream copy is acked once the owner has stored it), taken after adopting an orphaned run, or
@@ -133,7 +149,11 @@ export class ReportIntake {
   private async foreign(env: Report, durable: boolean): Promise<unknown> {
     const b = env.body;
     const found = await this.hooks.locate(b.runId);
-    if (!found || found.where === 'stored') return;
+    if (!found) return;
+    if (found.where === 'stored') {
+      if (env.type === 'agent.task.result.v1') this.late(env as Envelope<'agent.task.result.v1'>, found.run);
+      return;
+    }
     if (found.where === 'here') return (await this.report(env, durable)).done;
     const forwarded = { type: env.type, body: env.body, run: b.runId } as OutMessage;
     const owner = actorInbox(ACTOR_KIND.orchestrator, found.run.owner);

@@ -15,6 +15,7 @@ import {
   isTerminalRun,
   nextDueAt,
   type RunEventBody,
+  waitExpired,
   type RunInput,
   type RunRecord,
   step,
@@ -226,6 +227,11 @@ export class RunDriver {
         this.apply(runId, { type: 'timeout', taskId: st.taskId });
       }
     }
+    // Stages no agent took within their schedule-to-start bound: the attempt fails and counts.
+    const current = this.view.get(runId);
+    if (current)
+      for (const stageId of waitExpired(current, now))
+        this.apply(runId, { type: 'schedule-timeout', stageId });
     const latest = this.view.get(runId);
     if (latest) {
       this.armTimer(latest);

@@ -70,7 +70,17 @@ export class RunEvents {
     return this.pendingTotal + this.queued.length;
   }
 
-  publish(b: RunEventBody): void {
+  /** How an agent wants its deliveries (the orchestrator's agent table), copied onto its stage events. */
+  encodingOf: (agentId: string) => 'msgpack' | 'json' | undefined = () => undefined;
+
+  publish(event: RunEventBody): void {
+    let b = event;
+    if (
+      b.agentId !== undefined &&
+      (b.event === 'stage-dispatched' || b.event === 'stage-accepted') &&
+      this.encodingOf(b.agentId) === 'json'
+    )
+      b = { ...b, agentEncoding: 'json' };
     this.queued.push(this.bus.wrap({ type: 'run.event.v1', body: b, run: b.runId }));
     if (this.queued.length === 1) this.outbox.defer(() => this.sendQueued());
   }

@@ -64,6 +64,8 @@ export interface RunRecord {
   requestedBy?: string;
   /** The effective tier the run was admitted at (protocols/pipeline/effective-tier.ts). */
   tier?: Tier;
+  /** A breach's diagnostic run (`purpose: diagnostic`): dispatched ahead of other runs. */
+  diagnostic?: true;
   /** Id of the orchestrator instance that drives the run. */
   owner: string;
   status: RunStatus;
@@ -119,6 +121,7 @@ export function newRun(args: {
   parentStageId?: string;
   requestedBy?: string;
   tier?: Tier;
+  diagnostic?: boolean;
 }): RunRecord {
   const stages: Record<string, StageRecord> = {};
   for (const s of args.pipeline.stages)
@@ -137,6 +140,7 @@ export function newRun(args: {
   if (args.parentStageId !== undefined) run.parentStageId = args.parentStageId;
   if (args.requestedBy !== undefined) run.requestedBy = args.requestedBy;
   if (args.tier !== undefined) run.tier = args.tier;
+  if (args.diagnostic) run.diagnostic = true;
   return run;
 }
 

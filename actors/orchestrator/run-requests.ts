@@ -13,6 +13,7 @@ import { DEFAULT_LIST_LIMIT, DEFAULT_OVERLOADED_RETRY_AFTER_MS, type Orchestrato
 import type { Located } from './ownership.ts';
 import { pipelineLoader, requestPipeline } from './pipeline-source.ts';
 import { newRun, type RunInput, type RunRecord } from './run-machine.ts';
+import { type AdmissionSources, assertServable } from './admission.ts';
 import type { RunStore } from './run-store.ts';
 import { newRunId, type RunView, toRunState } from './run-view.ts';
 
@@ -21,6 +22,10 @@ export interface RequestHooks {
   apply(runId: string, input: RunInput): boolean;
   admit(run: RunRecord): Promise<void>;
   locate(runId: string): Promise<Located | undefined>;
+  /** Where admission looks for agents that can serve a run. */
+  admission: AdmissionSources;
+  /** Extra time admission waits for agents this instance may not have heard yet (just started). */
+  startupGraceMs(): number;
 }
 
 export class RunRequests {
@@ -42,6 +47,12 @@ export class RunRequests {
       pipelineLoader(this.settings.pipelinesDir),
       env.body.requestedBy ?? env.from,
     );
+    // Capacity: a stage no live agent can serve would wait for ever; refuse it (or wait, when asked).
+    await assertServable(
+      pipeline,
+      this.hooks.admission,
+      Math.max(env.body.waitForAgentMs ?? 0, this.hooks.startupGraceMs()),
+    );
     const now = this.ctx.clock.now();
     const run = newRun({
       runId: newRunId(now),
@@ -51,6 +62,7 @@ export class RunRequests {
       ...(env.body.parentRunId ? { parentRunId: env.body.parentRunId } : {}),
       ...(env.body.requestedBy ? { requestedBy: env.body.requestedBy } : {}),
       tier: need.tier,
+      diagnostic: env.body.purpose === 'diagnostic',
     });
     await this.hooks.admit(run);
     return {
@@ -93,6 +105,20 @@ export class RunRequests {
       });
     const latest = this.view.get(found.run.runId) ?? (await this.store.get(found.run.runId)) ?? found.run;
     return { type: 'run.state.v1', body: toRunState(latest) };
+  }
+
+  /**
+   * A containment order (run.contain.v1, taken only on `gov.contain.<runId>`, where only the budget
+   * monitor and the token authority may publish): the run's owner ends it `contained` at once. Every
+   * instance hears the order; one that does not hold the run adopts it only if its owner is gone.
+   */
+  async contain(env: Envelope<'run.contain.v1'>): Promise<void> {
+    const { runId, cause, reason } = env.body;
+    if (!this.view.has(runId)) {
+      const found = await this.hooks.locate(runId);
+      if (found?.where !== 'here') return;
+    }
+    this.hooks.apply(runId, { type: 'contain', cause, reason });
   }
 
   async get(env: Envelope<'run.get.v1'>): Promise<OutMessage> {

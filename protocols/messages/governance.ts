@@ -310,6 +310,12 @@ export const governanceMessages = {
   }),
   /** Budget monitor: a run's budget now (no counting). */
   'budget.status.v1': z.object({ runId: z.string().min(1) }),
+  /** Operator control: forget a run's counted outcomes (its breach latch too). Reply budget.state.v1 after. */
+  'budget.reset.v1': z.object({
+    runId: z.string().min(1),
+    by: z.string().min(1),
+    reason: z.string().optional(),
+  }),
   'budget.state.v1': z.object({
     runId: z.string(),
     kind: z.enum(['count', 'slo']),
@@ -321,6 +327,11 @@ export const governanceMessages = {
   }),
   /** Feed (`gov.obs.handoff.<runId>`) and audit (`gov.audit.handoff`): a handoff report was stored. */
   'handoff.ready.v1': HandoffSummarySchema.extend({
+    /** SHA-256 (hex) of the report's canonical JSON: evidence packages prove the report by it. */
+    reportSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     diagnosticRunId: z.string().optional(),
     tokenAccessor: z.string().optional(),
   }),

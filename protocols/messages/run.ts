@@ -5,6 +5,9 @@ import { SerializedErrorSchema } from './system.ts';
 import { TierSchema } from './agent.ts';
 import { RUN_STATUSES, STAGE_STATUSES } from '../run-status.ts';
 
+/** Longest `run.request.v1` may ask admission to wait for an eligible agent (`waitForAgentMs`). */
+export const MAX_ADMISSION_WAIT_MS = 10_000;
+
 /** `contained`: stopped by governance (error budget breached, policy violation), see docs/governance.md. */
 export const RunStatusSchema = z.enum(RUN_STATUSES);
 export const StageStatusSchema = z.enum(STAGE_STATUSES);
@@ -58,14 +61,20 @@ export const runMessages = {
     callerTier: TierSchema.optional(),
     /**
      * Admission refuses a run with a stage no registered live agent can serve (GOV_ERR_NO_ELIGIBLE_AGENT).
-     * With this bound it waits up to that long for such an agent instead, then refuses.
+     * With this bound it waits up to that long for such an agent instead, then refuses. At most
+     * {@link MAX_ADMISSION_WAIT_MS}: the waiting instance takes no other message meanwhile.
      */
-    waitForAgentMs: z.number().int().positive().max(600_000).optional(),
+    waitForAgentMs: z.number().int().positive().max(MAX_ADMISSION_WAIT_MS).optional(),
     /** `diagnostic`: spawned by the budget monitor on a breach; dispatched ahead of other runs. */
     purpose: z.enum(['diagnostic']).optional(),
   }),
   'run.accepted.v1': z.object({ runId: z.string(), pipeline: z.string(), stages: z.array(z.string()) }),
-  'run.cancel.v1': z.object({ runId: z.string(), reason: z.string().optional() }),
+  /** `by`: who asked (the verified operator, when it comes through the control actor). */
+  'run.cancel.v1': z.object({ runId: z.string(), reason: z.string().optional(), by: z.string().optional() }),
+  /** Operator control: dispatch no new stage of the run until run.resume.v1 (in-flight tasks finish). Reply run.state.v1. */
+  'run.pause.v1': z.object({ runId: z.string(), reason: z.string().optional(), by: z.string().optional() }),
+  /** Operator control: dispatch a paused run's stages again. Reply run.state.v1. */
+  'run.resume.v1': z.object({ runId: z.string(), reason: z.string().optional(), by: z.string().optional() }),
   /**
    * Stop a run at once because governance says so (`gov.contain.<runId>`, which only the budget monitor
    * and the token authority may publish): no further dispatch or retry, in-flight tasks cancelled, later
@@ -110,10 +119,25 @@ export const runMessages = {
     attempt: z.number().int().optional(),
     agentId: z.string().optional(),
     fraction: z.number().optional(),
+    /**
+     * On stage-dispatched / stage-accepted of an agent that asked for JSON deliveries (its `encoding`):
+     * `json`, so the token authority sends it credentials and commands as JSON too.
+     */
+    agentEncoding: z.enum(['msgpack', 'json']).optional(),
     error: SerializedErrorSchema.optional(),
     parentRunId: z.string().optional(),
     /** Filled on `run-accepted`: what the governance actors need (token, tiers, error budget). */
     governance: RunGovernanceSchema.optional(),
+    /** On `run-accepted`: SHA-256 (hex) of the pipeline file's text, as submitted. */
+    pipelineSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    /** On `stage-succeeded`: SHA-256 (hex) of the task output's canonical JSON (evidence packages list it). */
+    outputDigest: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     /** On `run-contained`: why (budget-exhausted, policy-violation). */
     cause: z.string().optional(),
   }),

@@ -31,6 +31,7 @@ import {
   TierForbiddenError,
 } from '../../protocols/index.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
+import { VaultTokenClient } from '../../actors/token/vault-client.ts';
 import { collect, credsFor, rawConnect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
@@ -420,6 +421,81 @@ describe('agent actor over real nats-server and redis-server', () => {
       } finally {
         delete process.env.VAULT_TOKEN;
       }
+    });
+
+    it("revokes a finished attempt's child token in Vault (exit and timeout alike), and no other attempt's", async () => {
+      const vaultServer = await startVaultDevServer();
+      servers.onStop(() => vaultServer.stop());
+      const vault = new VaultTokenClient({ addr: vaultServer.addr, token: vaultServer.rootToken });
+      await startAgent('exec-revoke', {
+        requireCredentials: true,
+        credentialsWaitMs: 5_000,
+        vaultAddr: vaultServer.addr,
+      });
+      const { replyTo, seen } = await orchestrator();
+      const issue = async (stageId: string, attempt: number) => {
+        const t = await vault.createToken({ policies: ['default'], ttl: '10m' });
+        // As the token authority sends it: response-wrapped, unwrapped by the agent.
+        const { wrappingToken } = await wrapSecret(
+          vaultServer.addr,
+          vaultServer.rootToken,
+          { token: t.token, accessor: t.accessor },
+          60,
+        );
+        await client.ask(actorInbox('agent', 'exec-revoke'), {
+          type: 'agent.credentials.v2',
+          body: {
+            runId: 'run-revoke',
+            stageId,
+            attempt,
+            wrappingToken,
+            wrapTtlS: 60,
+            accessor: t.accessor,
+            expiresAt: Date.now() + 600_000,
+          },
+        });
+        return t;
+      };
+      const live = async (token: string) =>
+        vault.lookupSelf(token).then(
+          () => true,
+          () => false,
+        );
+      const exec = (ms: number): Task => ({
+        kind: 'exec',
+        command: [node, '-e', `setTimeout(() => {}, ${ms})`],
+        env: { pass: [], set: {} },
+        timeoutMs: 10_000,
+        maxOutputBytes: 1_000,
+        network: false,
+      });
+      const done = await issue('stage-done', 1);
+      const other = await issue('stage-other', 1);
+      expect(await live(done.token)).toBe(true);
+      const a = assign('exec-revoke', exec(10), replyTo, {
+        runId: 'run-revoke',
+        stageId: 'stage-done',
+        attempt: 1,
+      });
+      await a.reply;
+      expect((await resultOf(seen, a.taskId)).body.status).toBe('succeeded');
+      await waitFor('the finished attempt token revoked', async () => !(await live(done.token)));
+
+      const slow = await issue('stage-slow', 1);
+      const t = assign('exec-revoke', exec(60_000), replyTo, {
+        runId: 'run-revoke',
+        stageId: 'stage-slow',
+        attempt: 1,
+        timeoutMs: 500,
+      });
+      await t.reply;
+      expect((await resultOf(seen, t.taskId)).body).toMatchObject({
+        status: 'failed',
+        error: { code: 'GOV_ERR_TIMEOUT' },
+      });
+      await waitFor('the timed-out attempt token revoked', async () => !(await live(slow.token)));
+      // Control: the token of an attempt that has not run is still valid (the checks above can fail).
+      expect(await live(other.token)).toBe(true);
     });
 
     it('unwraps its response-wrapped child token once and gives it to the task; an intercepted one is refused on the dead-letter feed', async () => {

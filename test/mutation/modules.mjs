@@ -4,7 +4,11 @@ export const MODULES = [
   {
     name: 'supervisor-logic',
     mutate: ['supervisors/supervisor-logic.ts'],
-    tests: ['test/unit/supervisor-logic.test.ts', 'test/unit/teams.test.ts'],
+    tests: [
+      'test/unit/supervisor-logic.test.ts',
+      'test/unit/supervisor-logic-reports.test.ts',
+      'test/unit/teams.test.ts',
+    ],
   },
   {
     name: 'run-machine',

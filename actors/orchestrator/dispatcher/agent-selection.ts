@@ -19,6 +19,8 @@ export interface AgentView {
   role?: string;
   team?: string;
   capabilities?: string[];
+  /** How it wants the messages we originate (assign, cancel): its register/heartbeat `encoding`. */
+  encoding?: 'msgpack' | 'json';
   /** As the agent last reported it (`idle`, `working`, `suspended`…). */
   state: string;
   /** Task the agent last reported working on. */
@@ -43,6 +45,7 @@ export interface AgentReport {
   team?: string;
   capabilities?: string[];
   currentTask?: { taskId: string };
+  encoding?: 'msgpack' | 'json';
 }
 
 export interface Need {
@@ -120,6 +123,8 @@ export class AgentDirectory {
     if (r.role !== undefined) view.role = r.role;
     if (r.team !== undefined) view.team = r.team;
     if (r.capabilities !== undefined) view.capabilities = r.capabilities;
+    if (r.encoding !== undefined) view.encoding = r.encoding;
+    else if (prev?.encoding !== undefined) view.encoding = prev.encoding;
     if (r.currentTask) view.reportedTaskId = r.currentTask.taskId;
     if (prev?.busyWith !== undefined) view.busyWith = prev.busyWith;
     // A fresh report of `idle` ends a refusal cool-down.
