@@ -242,6 +242,9 @@ class Orchestrator {
         return this.requests.request(env);
       case 'run.cancel.v1':
         return this.requests.cancel(env);
+      case 'run.pause.v1':
+      case 'run.resume.v1':
+        return this.requests.hold(env);
       case 'run.get.v1':
         return this.requests.get(env);
       case 'run.list.v1':
@@ -299,6 +302,8 @@ class Orchestrator {
       accepts: [
         'run.request.v1',
         'run.cancel.v1',
+        'run.pause.v1',
+        'run.resume.v1',
         'run.get.v1',
         'run.list.v1',
         'run.contain.v1',

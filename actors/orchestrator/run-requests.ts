@@ -4,7 +4,7 @@
  * live instance), run.get.v1 and run.list.v1 (memory first, then the store).
  */
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { NotFoundError, OverloadedError } from '../../protocols/errors.ts';
+import { InvalidTransitionError, NotFoundError, OverloadedError } from '../../protocols/errors.ts';
 import { assertAdmissible, type ResolvedPipeline } from '../../protocols/pipeline/index.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
@@ -12,7 +12,7 @@ import type { ActorContext } from '../runtime/actor-kind.ts';
 import { DEFAULT_LIST_LIMIT, DEFAULT_OVERLOADED_RETRY_AFTER_MS, type OrchestratorArgs } from './options.ts';
 import type { Located } from './ownership.ts';
 import { pipelineLoader, requestPipeline } from './pipeline-source.ts';
-import { newRun, type RunInput, type RunRecord } from './run-machine.ts';
+import { isTerminalRun, newRun, type RunInput, type RunRecord } from './run-machine.ts';
 import { type AdmissionSources, assertServable } from './admission.ts';
 import type { RunStore } from './run-store.ts';
 import { newRunId, type RunView, toRunState } from './run-view.ts';
@@ -104,6 +104,41 @@ export class RunRequests {
         reason: env.body.reason ?? `cancelled by ${env.from}`,
       });
     const latest = this.view.get(found.run.runId) ?? (await this.store.get(found.run.runId)) ?? found.run;
+    return { type: 'run.state.v1', body: toRunState(latest) };
+  }
+
+  /** run.pause.v1 / run.resume.v1 (operator controls): forwarded to the run's owner like a cancel. */
+  async hold(env: Envelope<'run.pause.v1' | 'run.resume.v1'>): Promise<OutMessage> {
+    const { runId } = env.body;
+    const found = await this.hooks.locate(runId);
+    if (!found) throw new NotFoundError(`no run ${runId}`, { details: { runId } });
+    if (found.where === 'elsewhere') {
+      const msg = { type: env.type, body: env.body } as OutMessage;
+      return (await this.ctx.bus.ask(
+        actorInbox(ACTOR_KIND.orchestrator, found.run.owner),
+        msg,
+      )) as OutMessage;
+    }
+    const latest0 = this.view.get(runId) ?? found.run;
+    if (isTerminalRun(latest0.status))
+      throw new InvalidTransitionError(
+        `run ${runId} is ${latest0.status}: it cannot be ${env.type === 'run.pause.v1' ? 'paused' : 'resumed'}`,
+        {
+          details: { runId, status: latest0.status },
+        },
+      );
+    if (found.where === 'here')
+      this.hooks.apply(
+        runId,
+        env.type === 'run.pause.v1'
+          ? {
+              type: 'pause',
+              by: env.body.by ?? env.from,
+              ...(env.body.reason ? { reason: env.body.reason } : {}),
+            }
+          : { type: 'unpause' },
+      );
+    const latest = this.view.get(runId) ?? (await this.store.get(runId)) ?? found.run;
     return { type: 'run.state.v1', body: toRunState(latest) };
   }
 
