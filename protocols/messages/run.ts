@@ -38,6 +38,8 @@ export const RunStateSchema = z.object({
   finishedAt: z.number().optional(),
   stages: z.array(StageStateSchema),
   error: SerializedErrorSchema.optional(),
+  /** Set while an operator holds the run (run.pause.v1): nothing new is dispatched until run.resume.v1. */
+  paused: z.object({ at: z.number(), by: z.string().optional(), reason: z.string().optional() }).optional(),
 });
 
 /** Pipeline runs: submit, follow, cancel (subject `gov.svc.orchestrator`). */
