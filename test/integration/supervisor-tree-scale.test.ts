@@ -23,7 +23,7 @@ import {
   supervisorSpec,
 } from '../../supervisors/index.ts';
 import { loadActorKind, waitForAllRunning } from '../../system/index.ts';
-import { collect, TestServers, testBus } from '../harness/index.ts';
+import { collect, credsFile, TestServers, testBus } from '../harness/index.ts';
 
 /**
  * Issue 17, "no message can kill a host": a host died at about 3,900 agents when `agov up` asked for the
@@ -54,7 +54,7 @@ afterAll(() => servers.stopAll());
 const echo = (id: string) => ({ id, start: { kind: 'actor' as const, actorKind: 'echo', actorId: id } });
 
 describe('supervision trees past the payload cap', () => {
-  it('answers a tree of thousands of in-host children larger than 1 MiB page by page: agov up-style waiting and agov teams work, and the host lives', async () => {
+  it('answers a tree of hundreds of in-host children larger than the payload cap page by page: agov up-style waiting and agov teams work, and the host lives', async () => {
     const teams = Array.from({ length: TEAMS }, (_, t) => ({
       id: `scale-team-${t}`,
       start: {
@@ -124,12 +124,14 @@ describe('supervision trees past the payload cap', () => {
     expect([last.total, last.offset, last.children.length]).toEqual([PER_TEAM, PER_TEAM - 10, 10]);
 
     // agov teams: the root's children with team summaries by default; every child with --all.
-    const teamsOut = await agov(['teams', '--root', 'scale-root'], { NATS_URL: nats.url });
-    expect(teamsOut.code).toBe(0);
+    const creds = await credsFile(nats, { role: 'client', name: 'cli' }, servers.tempDir('agov-scale-'));
+    const cliEnv = { NATS_URL: nats.url, NATS_CREDS: creds };
+    const teamsOut = await agov(['teams', '--root', 'scale-root'], cliEnv);
+    expect(teamsOut.code, teamsOut.stderr).toBe(0);
     expect(teamsOut.stdout).toContain(`scale-team-0  supervisor  running`);
     expect(teamsOut.stdout).toContain(`[${PER_TEAM} children: ${PER_TEAM} running; 0 restarts]`);
-    const all = await agov(['teams', '--root', 'scale-root', '--all', '--json'], { NATS_URL: nats.url });
-    expect(all.code).toBe(0);
+    const all = await agov(['teams', '--root', 'scale-root', '--all', '--json'], cliEnv);
+    expect(all.code, all.stderr).toBe(0);
     expect(allChildren(JSON.parse(all.stdout) as SupervisorTree)).toHaveLength(1 + TEAMS + TEAMS * PER_TEAM);
     expect(root.state).toBe('running');
   }, 600_000);
