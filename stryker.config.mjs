@@ -4,7 +4,7 @@
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'vitest',
-  vitest: { configFile: 'vitest.config.ts', related: false, pool: 'forks' },
+  vitest: { configFile: 'test/mutation/vitest.mutation.config.ts', related: false, pool: 'forks' },
   // The TypeScript checker re-checks the whole project per mutant group: on a 2-core machine shared by
   // nine engineers that was ~1 mutant a minute. Off by default (vitest strips types, so an ill-typed
   // mutant still runs and is killed or survives on behaviour); `--checkers typescript` turns it back on.
@@ -18,7 +18,7 @@ export default {
   reporters: ['clear-text', 'progress', 'json'],
   thresholds: { high: 90, low: 80 },
   timeoutMS: 15_000,
-  ignorePatterns: ['.data', 'dist', 'reports', 'coverage', '.prof'],
+  ignorePatterns: ['.data', 'dist', 'dist.build-*', 'reports', 'coverage', '.prof'],
   tempDirName: '.stryker-tmp',
   cleanTempDir: 'always',
 };

@@ -2,6 +2,10 @@
  * `npm run bench -- governance`: the governance actors against the same nats-server, redis-server
  * and Vault dev server, in one run:
  * - time from the error report that breaches a run's budget to its token's `revoked` event on the feed;
+ * - time from that report to the run **contained**: the token revoked, every in-flight task of the run
+ *   cancelled on its agent (the agents' `cancelled` results) and the run's `run-contained` event (after
+ *   which no stage is dispatched: checked) — a real orchestrator and three plain agents, each run
+ *   holding three long sleeps when its budget breaches. Target p99 < 25 ms;
  * - token issue / renew / revoke latency through our actors (ask → token authority / renewer → Vault)
  *   relative to the same VaultTokenClient call made directly.
  */
@@ -11,13 +15,36 @@ import { tokenAuthorityKind } from '../actors/token/index.ts';
 import { tokenRenewerKind } from '../actors/token/index.ts';
 import { VaultTokenClient } from '../actors/token/index.ts';
 import { Bus } from '../bus/index.ts';
-import { errorsSubject, serviceQueue, serviceSubject } from '../protocols/index.ts';
+import {
+  allRunFeeds,
+  errorsSubject,
+  resultsSubject,
+  serviceQueue,
+  serviceSubject,
+} from '../protocols/index.ts';
+import { orchestratorKind } from '../actors/orchestrator/orchestrator.ts';
+import { startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
+import { mintLocal } from '../infra/nats-auth/index.ts';
 import { serve } from '../test/harness/serve.ts';
 import { startBenchServices } from './bench-system.ts';
 import { report, round, summarize } from './stats.ts';
 
 const CALLS = 300;
 const BREACHES = 50;
+const CONTAINMENTS = 50;
+/** In-flight tasks of each contained run (one per agent). */
+const CONTAINED_TASKS = 3;
+const CONTAINED_RUN = [
+  'name: bench-contained',
+  'version: 1',
+  'stages:',
+  ...Array.from(
+    { length: CONTAINED_TASKS },
+    (_, i) => `  - { id: s${i}, task: { kind: sleep, ms: 600000 } }`,
+  ),
+  'errorBudget: { maxErrors: 1, windowMs: 600000 }',
+  '',
+].join('\n');
 const WARMUP = 20;
 
 export async function benchGovernance(): Promise<void> {
@@ -36,7 +63,7 @@ export async function benchGovernance(): Promise<void> {
       args: { ...args, pollMs: 3_600_000 },
     });
     const monitor = await runActor(budgetMonitorKind, { id: 'bench-bm', bus, args: { redisUrl: redis.url } });
-    serve(
+    const stub = serve(
       client,
       serviceSubject('orchestrator'),
       () => ({ type: 'run.accepted.v1', body: { runId: Bus.newId(), pipeline: 'diagnostic', stages: [] } }),
@@ -121,6 +148,10 @@ export async function benchGovernance(): Promise<void> {
       if (i >= WARMUP / 4) breach.push(t1 - t0);
     }
 
+    // Breach → contained, against a real orchestrator (the stub above leaves the service queue).
+    stub.unsubscribe();
+    const contained = await benchContainment(client, nats.url);
+
     await monitor.stop();
     await renewer.stop();
     await authority.stop();
@@ -132,6 +163,10 @@ export async function benchGovernance(): Promise<void> {
     };
     const results = {
       breachToRevokedMs: s(breach),
+      breachToContainedMs: s(contained.contained),
+      breachToRevokedInContainedRunsMs: s(contained.revoked),
+      containedRuns: contained.contained.length,
+      dispatchesAfterContained: contained.dispatchesAfter,
       issueMs: { direct: s(lat.directIssue), actor: s(lat.actorIssue) },
       renewMs: { direct: s(lat.directRenew), actor: s(lat.actorRenew) },
       revokeMs: { direct: s(lat.directRevoke), actor: s(lat.actorRevoke) },
@@ -147,4 +182,112 @@ export async function benchGovernance(): Promise<void> {
   } finally {
     await services.stop();
   }
+}
+
+/**
+ * Runs CONTAINMENTS runs of CONTAINED_TASKS long sleeps each on as many plain agents; once all are
+ * running, breaches the run's budget (maxErrors 1: one error counted first, the second breaches) and
+ * times until the token is revoked, every task's `cancelled` result is out and `run-contained` is on
+ * the feed. Counts any dispatch of the run after that.
+ */
+async function benchContainment(
+  client: Bus,
+  natsUrl: string,
+): Promise<{ contained: number[]; revoked: number[]; dispatchesAfter: number }> {
+  const orchestrator = await runActor(orchestratorKind, { id: 'bench-orch', bus: { servers: natsUrl } });
+  const agents = [];
+  for (let i = 0; i < CONTAINED_TASKS; i++) {
+    const id = `bench-c-${i}`;
+    const minted = (await mintLocal(natsUrl, { role: 'agent', id, tier: 'T1' }))!;
+    agents.push(
+      await startPlainAgent({ servers: natsUrl, id, tier: 'T1', creds: minted.creds, heartbeatMs: 200 }),
+    );
+  }
+  type Watch = {
+    accepted: number;
+    cancelled: number;
+    revokedAt?: number;
+    containedAt?: number;
+    running?: () => void;
+    done?: () => void;
+  };
+  const watching = new Map<string, Watch>();
+  let dispatchesAfter = 0;
+  const check = (w: Watch) => {
+    if (w.revokedAt !== undefined && w.containedAt !== undefined && w.cancelled === CONTAINED_TASKS)
+      w.done?.();
+  };
+  const subs = [
+    client.subscribeRaw(allRunFeeds(), (m) => {
+      const d = client.decode(m.data);
+      if (!d.ok || d.env.type !== 'run.event.v1') return;
+      const w = watching.get(d.env.body.runId);
+      if (!w) return;
+      if (d.env.body.event === 'stage-accepted') w.accepted++;
+      if (d.env.body.event === 'stage-dispatched' && w.containedAt !== undefined) dispatchesAfter++;
+      if (d.env.body.event === 'run-contained') {
+        w.containedAt = performance.now();
+        check(w);
+      }
+      if (w.accepted === CONTAINED_TASKS) w.running?.();
+    }),
+    client.subscribeRaw('gov.obs.token.>', (m) => {
+      const d = client.decode(m.data);
+      if (!d.ok || d.env.type !== 'token.event.v1' || d.env.body.action !== 'revoked') return;
+      const w = watching.get(d.env.body.runId);
+      if (!w) return;
+      w.revokedAt = performance.now();
+      check(w);
+    }),
+    client.subscribeRaw(resultsSubject('orchestrator'), (m) => {
+      const d = client.decode(m.data);
+      if (!d.ok || d.env.type !== 'agent.task.result.v1' || d.env.body.status !== 'cancelled') return;
+      const w = watching.get(d.env.body.runId);
+      if (!w) return;
+      w.cancelled++;
+      check(w);
+    }),
+  ];
+  await client.flush();
+  const contained: number[] = [];
+  const revoked: number[] = [];
+  try {
+    for (let i = 0; i < WARMUP / 4 + CONTAINMENTS; i++) {
+      const accepted = await client.ask(serviceSubject('orchestrator'), {
+        type: 'run.request.v1',
+        body: { yaml: CONTAINED_RUN, params: {} },
+      });
+      if (accepted.type !== 'run.accepted.v1') throw new Error(accepted.type);
+      const runId = accepted.body.runId;
+      const w: Watch = { accepted: 0, cancelled: 0 };
+      watching.set(runId, w);
+      await new Promise<void>((resolve) => {
+        w.running = resolve;
+        if (w.accepted === CONTAINED_TASKS) resolve();
+      });
+      const report = {
+        type: 'budget.report.v1',
+        body: { runId, source: 'bench', outcome: 'error', code: 'GOV_ERR_TASK_FAILED' },
+      } as const;
+      client.tell(errorsSubject(runId), report);
+      await client.ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } });
+      const done = new Promise<void>((resolve) => {
+        w.done = resolve;
+      });
+      const t0 = performance.now();
+      client.tell(errorsSubject(runId), report);
+      await done;
+      if (i >= WARMUP / 4) {
+        contained.push(Math.max(w.revokedAt!, w.containedAt!) - t0);
+        revoked.push(w.revokedAt! - t0);
+      }
+      // Every agent is idle again before the next run (their cancelled results are in).
+      watching.delete(runId);
+    }
+  } finally {
+    for (const sub of subs) sub.unsubscribe();
+    for (const a of agents) await a.stop();
+    await orchestrator.stop();
+  }
+  return { contained, revoked, dispatchesAfter };
 }

@@ -1,5 +1,6 @@
 /** `npm run bench -- NAME`: runs one bench; its last line is `{"bench", "results", "ratios"}`. */
 import { benchBus } from './bus.ts';
+import { benchCli } from './cli-start.ts';
 import { benchContext } from './context.ts';
 import { benchGovernance } from './governance.ts';
 import { benchLedger } from './ledger.ts';
@@ -9,6 +10,7 @@ import { benchSandbox } from './sandbox.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   bus: benchBus,
+  cli: benchCli,
   context: benchContext,
   governance: benchGovernance,
   ledger: benchLedger,

@@ -43,7 +43,7 @@ import {
   toHeaders,
 } from './bus-wire.ts';
 import type { MessageType } from '../protocols/catalog.ts';
-import { type Codec, detectFormat, jsonCodec, msgpackCodec } from '../protocols/codec.ts';
+import { type Codec, detectFormat, jsonCodec, msgpackCodec, type WireFormat } from '../protocols/codec.ts';
 import { type AnyEnvelope, type Envelope, envelope, type OutMessage } from '../protocols/envelope.ts';
 import {
   BusClosedError,
@@ -61,7 +61,7 @@ import {
   DEFAULT_ASK_TIMEOUT_MS,
   DEFAULT_MAX_PAYLOAD_BYTES,
 } from './bus-options.ts';
-import { type ConnectionState, openConnection } from './connection.ts';
+import { type ConnectionState, openConnection, principalOfConnection } from './connection.ts';
 
 /** What a handler learns about the message besides its envelope. */
 export interface IncomingContext {
@@ -76,6 +76,8 @@ export interface TellOptions {
   headers?: Record<string, string>;
   /** The message this one answers or was caused by: copies its correlation id and sets `cause`. */
   inResponseTo?: Envelope;
+  /** Wire format of this message: msgpack unless the receiver asked for JSON (an agent's `encoding`). */
+  encoding?: WireFormat;
 }
 
 export interface AskOptions extends TellOptions {
@@ -129,6 +131,17 @@ export class Bus {
     return new Bus(nc, options);
   }
 
+  /**
+   * The principal this connection authenticated as (its NATS user name), or, on a server without
+   * authentication, the bus name made a subject token: nobody is verified there anyway.
+   */
+  principal(): string {
+    return (
+      principalOfConnection(this.nc) ??
+      (this.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128) || 'anonymous')
+    );
+  }
+
   get state(): ConnectionState {
     return this.stateValue;
   }
@@ -179,7 +192,7 @@ export class Bus {
     });
   }
 
-  encode(env: AnyEnvelope, format: 'msgpack' | 'json' = 'msgpack'): Uint8Array {
+  encode(env: AnyEnvelope, format: WireFormat = 'msgpack'): Uint8Array {
     return (format === 'json' ? this.json : this.msgpack).encode(env);
   }
 
@@ -188,7 +201,7 @@ export class Bus {
    * reason and thrown to the sender as that typed error, before anything is sent: no publish can take
    * a connection (or a host) down.
    */
-  private encodeOut(subject: string, env: AnyEnvelope, format: 'msgpack' | 'json' = 'msgpack'): Uint8Array {
+  private encodeOut(subject: string, env: AnyEnvelope, format: WireFormat = 'msgpack'): Uint8Array {
     try {
       return this.encode(env, format);
     } catch (err) {
@@ -223,7 +236,9 @@ export class Bus {
   tell<T extends MessageType>(subject: string, msg: OutMessage<T>, options: TellOptions = {}): Envelope<T> {
     this.checkOpen();
     const env = this.wrap(msg, options.inResponseTo);
-    this.nc.publish(subject, this.encodeOut(subject, env), { headers: toHeaders(options.headers) });
+    this.nc.publish(subject, this.encodeOut(subject, env, options.encoding), {
+      headers: toHeaders(options.headers),
+    });
     this.metrics.inc('sent');
     return env;
   }
@@ -250,7 +265,7 @@ export class Bus {
       // request context, a timer and stack-traced Errors per request, ~35 µs on our machines.
       reply = await this.replies().request(
         subject,
-        this.encodeOut(subject, env),
+        this.encodeOut(subject, env, options.encoding),
         timeout,
         toHeaders(options.headers),
       );

@@ -50,7 +50,9 @@ export async function openConnection(args: ConnectArgs): Promise<NatsConnection>
     opts.inboxPrefix = inboxPrefixOfJwt(c.jwt);
   }
   try {
-    return await connect(opts);
+    const nc = await connect(opts);
+    if (opts.inboxPrefix) principals.set(nc, opts.inboxPrefix.slice('_INBOX.'.length));
+    return nc;
   } catch (err) {
     // Wrong credentials are final: say so, typed, rather than retrying.
     if (err instanceof natsErrors.AuthorizationError || /authorization/i.test(String(err))) {
@@ -61,6 +63,16 @@ export async function openConnection(args: ConnectArgs): Promise<NatsConnection>
     }
     throw err;
   }
+}
+
+const principals = new WeakMap<NatsConnection, string>();
+
+/**
+ * The NATS user name a connection authenticated as (from its user JWT), undefined without a JWT.
+ * Used to name oneself where the broker checks the name (operator controls, `gov.ctl.<tier>.<self>`).
+ */
+export function principalOfConnection(nc: NatsConnection): string | undefined {
+  return principals.get(nc);
 }
 
 /**

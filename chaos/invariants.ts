@@ -22,7 +22,7 @@ export interface InvariantResult {
   checked?: number;
 }
 
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'contained']);
 
 async function until<T>(deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T | undefined> {
   for (;;) {

@@ -21,7 +21,7 @@ import {
   runStatuses,
 } from './invariants.ts';
 import { pick, prng } from './prng.ts';
-import type { Scenario } from './scenarios.ts';
+import { DEFAULT_BREACH_EVERY, type Scenario } from './scenarios.ts';
 import { startSystemUnderTest, type SystemUnderTest } from './system-under-test.ts';
 
 export interface ChaosOptions {
@@ -98,6 +98,7 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
   const duration = options.durationMs ?? DEFAULT_CHAOS_DURATION_MS;
   const interval = options.faultIntervalMs ?? DEFAULT_CHAOS_FAULT_INTERVAL_MS;
   const totalRuns = options.runs ?? DEFAULT_CHAOS_RUNS;
+  const breachEvery = sc.breachEvery ?? DEFAULT_BREACH_EVERY;
   log(`scenario ${sc.name} (seed ${seed}): ${sc.description}`);
   const sut = await startSystemUnderTest();
   const started: Array<{ at: number; actorId: string }> = [];
@@ -120,7 +121,7 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
     const submitDeadline = Date.now() + duration + 60_000;
     const submissions: Promise<void>[] = [];
     const submitOne = (i: number) =>
-      submit(sut, i % 4 === 3 ? FAILING : STEADY, submitDeadline).then((id) => {
+      submit(sut, i % breachEvery === breachEvery - 1 ? FAILING : STEADY, submitDeadline).then((id) => {
         runIds.push(id);
       });
     for (let i = 0; i < Math.ceil(totalRuns / 2); i++) submissions.push(submitOne(i));
@@ -140,8 +141,12 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
     invariants.push(await checkBudgetsRevoked(sut, runIds));
     invariants.push(await checkLedger(sut, Date.now() + 60_000));
     for (const inj of injected) {
-      const back = started.find((s) => s.actorId === inj.target && s.at - t0 > inj.atMs);
-      if (back) inj.recoveredMs = Math.round(back.at - t0 - inj.atMs);
+      // A multi-kill (`a+b+c`) has recovered once the last of its victims is back.
+      const backs = inj.target
+        .split('+')
+        .map((id) => started.find((s) => s.actorId === id && s.at - t0 > inj.atMs));
+      if (backs.every((b) => b !== undefined))
+        inj.recoveredMs = Math.round(Math.max(...backs.map((b) => b!.at)) - t0 - inj.atMs);
     }
     const statuses = await runStatuses(sut, runIds);
     const runs: Record<string, number> = {};
@@ -188,6 +193,34 @@ async function inject(
         delivered = false; // exited on its own just now: this fault did not happen
       }
       return { atMs, fault: sc.fault, target: victim.actorId, pid: victim.pid, delivered };
+    }
+    case 'sigkill-many': {
+      // One process of each of `kindsAtOnce` different kinds, all killed in the same instant.
+      const procs = (await sut.processes()).filter((p) => sc.targets.includes(p.actorKind));
+      const kinds = [...new Set(procs.map((p) => p.actorKind))].sort();
+      const victims: typeof procs = [];
+      for (let k = 0; k < (sc.kindsAtOnce ?? 2) && kinds.length > 0; k++) {
+        const kind = kinds.splice(Math.floor(rand() * kinds.length), 1)[0]!;
+        const v = pick(
+          rand,
+          procs.filter((p) => p.actorKind === kind),
+        );
+        if (v) victims.push(v);
+      }
+      if (victims.length === 0) return { atMs, fault: sc.fault, target: 'none', delivered: false };
+      log(
+        `+${atMs} ms SIGKILL ${victims.map((v) => `${v.actorKind} ${v.actorId} (pid ${v.pid})`).join(', ')}`,
+      );
+      let delivered = false;
+      for (const v of victims) {
+        try {
+          process.kill(v.pid, 'SIGKILL');
+          delivered = true;
+        } catch {
+          // exited on its own just now
+        }
+      }
+      return { atMs, fault: sc.fault, target: victims.map((v) => v.actorId).join('+'), delivered };
     }
     case 'restart-nats':
       log(`+${atMs} ms restart nats-server`);

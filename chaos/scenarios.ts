@@ -2,7 +2,13 @@
  * The chaos scenarios. Each names the faults it injects and what they hit; the runner drives
  * pipeline runs through the system while injecting them, then checks the invariants.
  */
-export type FaultKind = 'sigkill' | 'sigstop' | 'restart-nats' | 'restart-redis' | 'audit-flood';
+export type FaultKind =
+  | 'sigkill'
+  | 'sigkill-many'
+  | 'sigstop'
+  | 'restart-nats'
+  | 'restart-redis'
+  | 'audit-flood';
 
 export interface Scenario {
   name: string;
@@ -10,7 +16,14 @@ export interface Scenario {
   fault: FaultKind;
   /** Actor kinds whose processes may be hit (sigkill/sigstop); empty = any process. */
   targets: string[];
+  /** `sigkill-many`: how many different kinds are hit at once (one process of each). */
+  kindsAtOnce?: number;
+  /** Every n-th submitted run is the failing pipeline that exhausts its budget (default 4). */
+  breachEvery?: number;
 }
+
+/** Every 4th run exhausts its error budget unless the scenario says otherwise. */
+export const DEFAULT_BREACH_EVERY = 4;
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -55,6 +68,15 @@ export const SCENARIOS: Scenario[] = [
     description: 'SIGSTOP random processes, SIGCONT later (hung actors)',
     fault: 'sigstop',
     targets: ['agent', 'orchestrator', 'token-authority', 'budget-monitor'],
+  },
+  {
+    name: 'kill-mixed',
+    description:
+      'SIGKILL several kinds at once (agents, orchestrator, budget monitor, token actors) while half the runs breach their budgets',
+    fault: 'sigkill-many',
+    targets: ['agent', 'orchestrator', 'budget-monitor', 'token-authority', 'token-renewer'],
+    kindsAtOnce: 3,
+    breachEvery: 2,
   },
   { name: 'restart-nats', description: 'restart nats-server under load', fault: 'restart-nats', targets: [] },
   {

@@ -16,7 +16,9 @@ import { Bus } from '../bus/index.ts';
 import { readEnvironment, resolveServices } from '../infra/index.ts';
 import type { BodyOf } from '../protocols/index.ts';
 import { ConfigError } from '../protocols/index.ts';
-import { formatDiagnostic, parsePipeline } from '../protocols/pipeline/index.ts';
+import { assertAdmissible, formatDiagnostic, parsePipeline } from '../protocols/pipeline/index.ts';
+import { isTier, type Tier } from '../protocols/index.ts';
+import { pipelineLoader } from '../actors/orchestrator/pipeline-source.ts';
 import { allRunFeeds, serviceSubject } from '../protocols/index.ts';
 import { parseKeyValues } from './args.ts';
 import {
@@ -31,7 +33,7 @@ import { ProgressView } from './progress-view.ts';
 /** How often `agov run` also polls the run's state, in case a feed event was missed. */
 export const DEFAULT_RUN_POLL_MS = 2_000;
 
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'contained']);
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
 interface LocalSystem {
@@ -67,10 +69,14 @@ export async function commandRun(argv: string[]): Promise<number> {
       param: { type: 'string', multiple: true, short: 'p' },
       detach: { type: 'boolean' },
       plain: { type: 'boolean' },
+      tier: { type: 'string' },
     },
   });
   const fileArg = positionals[0];
-  if (!fileArg) throw new ConfigError('usage: agov run FILE [--param k=v]... [--detach]');
+  if (!fileArg) throw new ConfigError('usage: agov run FILE [--param k=v]... [--detach] [--tier T]');
+  const tierArg = values.tier ?? 'T2';
+  if (!isTier(tierArg)) throw new ConfigError(`--tier must be T0, T1 or T2, got ${JSON.stringify(tierArg)}`);
+  const tier: Tier = tierArg;
   const file = resolve(fileArg);
   const yaml = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new ConfigError(`cannot read ${fileArg} (${err.code ?? err.message})`);
@@ -81,6 +87,10 @@ export async function commandRun(argv: string[]): Promise<number> {
     for (const d of parsed.diagnostics) out(formatDiagnostic(d));
     return 1;
   }
+  // Admission as the gateway and the orchestrator compute it (protocols/pipeline/effective-tier.ts):
+  // a `root` policy, a path reference or anything above --tier is refused here, before anything starts.
+  const need = await assertAdmissible(parsed.pipeline, tier, pipelineLoader(), `agov run --tier ${tier}`);
+  out(`pipeline ${parsed.pipeline.name}: effective tier ${need.tier} (${need.reason})`);
   const params = parseKeyValues(values.param ?? []);
   const envNatsUrl = readEnvironment().natsUrl;
   const embedded = !envNatsUrl;
@@ -103,7 +113,7 @@ export async function commandRun(argv: string[]): Promise<number> {
     await client.flush();
     const reply = await client.ask(serviceSubject('orchestrator'), {
       type: 'run.request.v1',
-      body: { yaml, file, params, requestedBy: 'agov-cli' },
+      body: { yaml, file, params, requestedBy: 'agov-cli', callerTier: tier },
     });
     if (reply.type !== 'run.accepted.v1') throw new ConfigError(`unexpected reply ${reply.type}`);
     const { runId, pipeline, stages } = reply.body;
@@ -136,7 +146,10 @@ export async function commandRun(argv: string[]): Promise<number> {
         view.onEvent(e);
         if (
           e.runId === runId &&
-          (e.event === 'run-succeeded' || e.event === 'run-failed' || e.event === 'run-cancelled')
+          (e.event === 'run-succeeded' ||
+            e.event === 'run-failed' ||
+            e.event === 'run-cancelled' ||
+            e.event === 'run-contained')
         )
           void settle();
       };

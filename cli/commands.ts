@@ -63,10 +63,16 @@ export const COMMANDS: readonly CommandDef[] = [
     name: 'agents',
     summary: 'list the agents the agent directory knows (NATS_URL)',
     usage: `agov agents [--json] [--team T] [--nats URL] [--timeout-ms N]
+agov agents suspend|resume|release|promote|demote AGENT_ID [--reason R] [--json]
 
   One line per agent: id, state, tier, team, role, restarts, last heartbeat age, current task.
+  With a verb: an operator control (T2, audited with this credential's principal; release takes an
+  agent out of quarantine). See docs/protocol.md "Operator controls".
 `,
-    run: async (a) => (await import('./command-agents.ts')).commandAgents(a),
+    run: async (a) =>
+      (await import('./command-control.ts')).isControlVerb('agent', a)
+        ? (await import('./command-control.ts')).commandControl('agent', a)
+        : (await import('./command-agents.ts')).commandAgents(a),
   },
   {
     name: 'agent',
@@ -92,6 +98,17 @@ agov agent revoke --id ID
   client: the operator CLI's rights (ask services and actors, read the feed).
 `,
     run: async (a) => (await import('./command-credentials.ts')).commandCreds(a),
+  },
+  {
+    name: 'nats',
+    summary: 'write an operator-mode nats-server config for a server the system does not start (compose)',
+    usage: `agov nats init --config-dir DIR [--store-dir DIR] [--port N] [--http-port N]
+
+  Creates (or keeps) the NATS keys under <data dir>/nats-auth and writes DIR/nats-server.conf and
+  DIR/operator.jwt (public JWTs only): run the server with \`nats-server -c DIR/nats-server.conf\` and the
+  system with NATS_URL and the same data dir (docs/security.md, compose.yaml).
+`,
+    run: async (a) => (await import('./command-nats.ts')).commandNats(a),
   },
   {
     name: 'teams',
@@ -129,15 +146,18 @@ agov agent revoke --id ID
   {
     name: 'run',
     summary: 'run a pipeline and follow it (embedded system when NATS_URL is unset)',
-    usage: `agov run FILE [--param k=v]... [--detach] [--plain]
+    usage: `agov run FILE [--param k=v]... [--detach] [--plain] [--tier T]
 
   With NATS_URL set, submits FILE to the system running there; without it, starts the whole system
   as \`agov up\` does, runs the pipeline and stops again. Follows the run on the feed and exits 0 only
-  when it succeeded.
+  when it succeeded. Before anything starts, the pipeline's effective tier is computed as the gateway
+  and the orchestrator do (its stages, templates, child pipelines, diagnostic, token policies); a
+  \`root\` policy, a path reference or a tier above --tier is refused (exit 1).
 
   -p, --param k=v  a pipeline parameter (repeatable)
   --detach         print the run id and return at once (needs NATS_URL)
   --plain          plain lines instead of progress bars
+  --tier T         submit as tier T (T0, T1, T2; default T2, the operator); the orchestrator checks it too
 `,
     run: async (a) => (await import('./command-run.ts')).commandRun(a),
   },
@@ -145,8 +165,32 @@ agov agent revoke --id ID
     name: 'runs',
     summary: 'recent pipeline runs, newest first',
     usage: `agov runs [--status S] [--limit N] [--json]
+agov runs cancel|pause|resume RUN_ID [--reason R] [--json]
+
+  With a verb: an operator control (T2, audited). pause stops new dispatches of the run until resume.
 `,
-    run: async (a) => (await import('./command-run.ts')).commandRuns(a),
+    run: async (a) =>
+      (await import('./command-control.ts')).isControlVerb('run', a)
+        ? (await import('./command-control.ts')).commandControl('run', a)
+        : (await import('./command-run.ts')).commandRuns(a),
+  },
+  {
+    name: 'budget',
+    summary: "a run's error budget: show it, or reset it (T2)",
+    usage: `agov budget show|reset RUN_ID [--reason R] [--json]
+
+  show: the budget's verdict and windows (T0). reset: forgets the run's counted outcomes (T2, audited).
+`,
+    run: async (a) => (await import('./command-control.ts')).commandControl('budget', a),
+  },
+  {
+    name: 'tokens',
+    summary: "revoke a run's token and its children (T2)",
+    usage: `agov tokens revoke RUN_ID [--reason R] [--json]
+
+  Revokes the run token and every child token of the run (T2, audited).
+`,
+    run: async (a) => (await import('./command-control.ts')).commandControl('token', a),
   },
   {
     name: 'run-status',

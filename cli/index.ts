@@ -3,7 +3,7 @@
  * commands, their one-line summaries and their usage texts is cli/commands.ts.
  */
 import { readEnvironment } from '../infra/environment.ts';
-import { GovError, toGovError } from '../protocols/index.ts';
+import { GovError, toGovError } from '../protocols/errors.ts';
 import { COMMANDS, overview, usageOf, wantsHelp } from './commands.ts';
 
 async function main(argv: string[]): Promise<number> {
@@ -22,8 +22,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(await usageOf(def));
     return 0;
   }
-  const { registerCliCredentials } = await import('./cli-credentials.ts');
-  registerCliCredentials(readEnvironment(), process.env);
+  const env = readEnvironment();
+  // Only a process that may join a running system needs its credential (and must scrub it from its
+  // environment); loading the NATS auth code
+  // costs about 0.1 s of CPU, which commands that need no system (help, validate, env) do not pay.
+  if (env.natsUrl || env.natsCreds || env.natsIssuerSeed)
+    (await import('./cli-credentials.ts')).registerCliCredentials(env, process.env);
   return def.run(rest);
 }
 

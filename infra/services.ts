@@ -5,10 +5,10 @@
  * `dataDir`, and the Vault-API-compatible dev server in this process. `stop()` stops what was
  * started here, nothing else. `startSystem` (system/) is the caller; so is `agov run` for a bare bus.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DEFAULT_DATA_DIR } from './environment.ts';
-import { loadOrCreateNatsAuthority, mintUser } from './nats-auth/index.ts';
+import { loadOrCreateNatsAuthority, mintUser, registerAuthority } from './nats-auth/index.ts';
 import { type NatsServer, type NatsServerOptions, startNatsServer } from './nats-server.ts';
 import { type RedisServer, startRedisServer } from './redis-server.ts';
 import { startVaultDevServer, type VaultDevServer } from './vault-dev-server.ts';
@@ -65,16 +65,20 @@ export async function resolveServices(options: ResolveOptions = {}): Promise<Res
     await embedded.nats?.kill();
   };
   try {
+    const authDir = join(dataDir, NATS_AUTH_DIR);
     let natsUrl = options.natsUrl;
     if (!natsUrl && need.nats) {
       // Operator mode from the first start: the keys live under the data folder, readable by us only.
-      const authDir = join(dataDir, NATS_AUTH_DIR);
       const auth = await loadOrCreateNatsAuthority(authDir);
       embedded.nats = await (options.startNats ?? startNatsServer)({ dataDir: join(dataDir, 'nats'), auth });
       natsUrl = embedded.nats.url;
       // The local operator's CLI credential, for `agov run`/`agov agents` from another shell.
       const cli = await mintUser(auth, { role: 'client', name: 'cli' });
       writeFileSync(join(authDir, CLI_CREDS_FILE), cli.creds, { mode: 0o600 });
+    }
+    if (options.natsUrl && existsSync(join(authDir, 'account.nk'))) {
+      // A server configured by `agov nats init` from these keys (compose): mint every actor's credential.
+      registerAuthority(options.natsUrl, await loadOrCreateNatsAuthority(authDir));
     }
     let redisUrl = options.redisUrl;
     if (!redisUrl && need.redis) {

@@ -20,6 +20,7 @@ export const ACTOR_KIND = {
   memory: 'memory',
   workStatus: 'work-status',
   checkpoint: 'checkpoint',
+  control: 'control',
 } as const;
 
 export type ActorKindName = (typeof ACTOR_KIND)[keyof typeof ACTOR_KIND];

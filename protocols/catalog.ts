@@ -8,6 +8,7 @@ import { agentMessages } from './messages/agent.ts';
 import { agentEventMessages } from './messages/agent-events.ts';
 import { apiMessages } from './messages/api.ts';
 import { contextMessages } from './messages/context.ts';
+import { controlMessages } from './messages/control.ts';
 import { demoMessages } from './messages/demo.ts';
 import { governanceMessages } from './messages/governance.ts';
 import { ledgerMessages } from './messages/ledger.ts';
@@ -28,6 +29,7 @@ export const catalog = {
   ...witnessMessages,
   ...apiMessages,
   ...contextMessages,
+  ...controlMessages,
 } as const;
 
 export type Catalog = typeof catalog;
@@ -47,4 +49,8 @@ export function isMessageType(value: unknown): value is MessageType {
  * Message types that carry a secret (a Vault token). They go only to one actor's inbox; they are
  * never emitted on the feed, audited, logged, or kept in a dead letter's payload.
  */
-export const SECRET_MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>(['agent.credentials.v1']);
+export const SECRET_MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>([
+  'agent.credentials.v1',
+  // The wrapping token is a secret until its agent has unwrapped it.
+  'agent.credentials.v2',
+]);

@@ -50,11 +50,16 @@ export const ERROR_CODES = [
   'GOV_ERR_AGENT_LOST',
   'GOV_ERR_SANDBOX_UNAVAILABLE',
   'GOV_ERR_CREDENTIALS_MISSING',
+  'GOV_ERR_CREDENTIALS_INTERCEPTED',
   'GOV_ERR_MEMORY_NOT_FOUND',
   'GOV_ERR_MEMORY_TOO_LARGE',
   'GOV_ERR_CHECKPOINT_NOT_FOUND',
   'GOV_ERR_INVALID_TARGET',
+  'GOV_ERR_NO_ELIGIBLE_AGENT',
+  'GOV_ERR_SCHEDULE_TO_START_TIMEOUT',
+  'GOV_ERR_RUN_CONTAINED',
   'GOV_ERR_RATE_LIMITED',
+  'GOV_ERR_OVERLOADED',
 ] as const;
 
 export interface GovErrorOptions {
@@ -145,6 +150,11 @@ export const SandboxUnavailableError = define(
   false,
 );
 export const CredentialsMissingError = define('GOV_ERR_CREDENTIALS_MISSING', 'CredentialsMissingError', true);
+export const CredentialsInterceptedError = define(
+  'GOV_ERR_CREDENTIALS_INTERCEPTED',
+  'CredentialsInterceptedError',
+  false,
+);
 export const MemoryNotFoundError = define('GOV_ERR_MEMORY_NOT_FOUND', 'MemoryNotFoundError', false);
 export const MemoryTooLargeError = define('GOV_ERR_MEMORY_TOO_LARGE', 'MemoryTooLargeError', false);
 export const CheckpointNotFoundError = define(
@@ -153,7 +163,16 @@ export const CheckpointNotFoundError = define(
   false,
 );
 export const InvalidTargetError = define('GOV_ERR_INVALID_TARGET', 'InvalidTargetError', false);
+export const NoEligibleAgentError = define('GOV_ERR_NO_ELIGIBLE_AGENT', 'NoEligibleAgentError', true);
+export const ScheduleToStartTimeoutError = define(
+  'GOV_ERR_SCHEDULE_TO_START_TIMEOUT',
+  'ScheduleToStartTimeoutError',
+  true,
+);
+export const RunContainedError = define('GOV_ERR_RUN_CONTAINED', 'RunContainedError', false);
 export const RateLimitedError = define('GOV_ERR_RATE_LIMITED', 'RateLimitedError', true);
+/** The service is saturated and refuses new work for now; `details.retryAfterMs` says when to try again. */
+export const OverloadedError = define('GOV_ERR_OVERLOADED', 'OverloadedError', true);
 
 /** Instance types of the classes above, so `err: TokenRevokedError` works in annotations. */
 export type InternalError = InstanceType<typeof InternalError>;
@@ -178,6 +197,7 @@ export type InvalidTransitionError = InstanceType<typeof InvalidTransitionError>
 export type NotFoundError = InstanceType<typeof NotFoundError>;
 export type PipelineInvalidError = InstanceType<typeof PipelineInvalidError>;
 export type TokenRevokedError = InstanceType<typeof TokenRevokedError>;
+export type CredentialsInterceptedError = InstanceType<typeof CredentialsInterceptedError>;
 export type TokenExpiredError = InstanceType<typeof TokenExpiredError>;
 export type VaultError = InstanceType<typeof VaultError>;
 export type BudgetExhaustedError = InstanceType<typeof BudgetExhaustedError>;
@@ -199,6 +219,9 @@ export type MemoryNotFoundError = InstanceType<typeof MemoryNotFoundError>;
 export type MemoryTooLargeError = InstanceType<typeof MemoryTooLargeError>;
 export type CheckpointNotFoundError = InstanceType<typeof CheckpointNotFoundError>;
 export type InvalidTargetError = InstanceType<typeof InvalidTargetError>;
+export type NoEligibleAgentError = InstanceType<typeof NoEligibleAgentError>;
+export type ScheduleToStartTimeoutError = InstanceType<typeof ScheduleToStartTimeoutError>;
+export type RunContainedError = InstanceType<typeof RunContainedError>;
 export type RateLimitedError = InstanceType<typeof RateLimitedError>;
 
 /** JSON form of an error, as carried in exit reports, dead letters and HTTP bodies. */

@@ -14,4 +14,12 @@ export {
   MAX_TREE_PAGE_CHILDREN,
 } from './messages/supervisor.ts';
 export { AgentStateSchema } from './messages/agent.ts';
+export {
+  AGENT_CONTROLS,
+  BUDGET_CONTROLS,
+  ControlCommandSchema,
+  RUN_CONTROLS,
+  TOKEN_CONTROLS,
+} from './messages/control.ts';
 export { HandoffReportSchema, PipelineErrorBudgetSchema } from './messages/governance.ts';
+export * from './run-status.ts';

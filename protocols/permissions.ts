@@ -62,7 +62,14 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
   },
   orchestrator: {
     pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.results.>', ...JETSTREAM],
-    sub: ['gov.sys.hb.>', 'gov.sys.exit.>', 'gov.agents.register.>', 'gov.agents.register', '$KV.>'],
+    sub: [
+      'gov.sys.hb.>',
+      'gov.sys.exit.>',
+      'gov.agents.register.>',
+      'gov.agents.register',
+      'gov.contain.*',
+      '$KV.>',
+    ],
   },
   'agent-directory': {
     pub: ['gov.obs.>'],
@@ -74,8 +81,9 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
       'gov.obs.agent.>',
     ],
   },
+  // Only these two may order a run contained (`gov.contain.*`): a breach or a verified violation.
   'token-authority': {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.contain.*', ...JETSTREAM],
     sub: [],
   },
   'token-renewer': {
@@ -83,7 +91,7 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
     sub: [],
   },
   'budget-monitor': {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.contain.*', ...JETSTREAM],
     sub: ['gov.errors.>', 'gov.svc.handoff'],
   },
   'ledger-writer': {
@@ -95,8 +103,17 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
     pub: ['gov.svc.ledger-writer', 'gov.obs.witness.*', 'gov.audit.witness', ...JETSTREAM],
     sub: ['gov.obs.ledger.checkpoint'],
   },
+  // Operator controls at the tier of the API key it verified, under its own name (`gov.ctl.<tier>.<self>`).
   gateway: {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.errors.*', ...JETSTREAM],
+    pub: [
+      'gov.actor.>',
+      'gov.svc.>',
+      'gov.obs.>',
+      'gov.audit.*',
+      'gov.errors.*',
+      'gov.ctl.*.{inbox}',
+      ...JETSTREAM,
+    ],
     sub: ['gov.obs.>'],
   },
   // Context management (docs/context.md): KV buckets, and the memory's object store (`$O.agov-memory.>`).
@@ -111,6 +128,12 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
   checkpoint: {
     pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
     sub: ['$KV.>'],
+  },
+  // Operator controls (actors/control): reads `gov.ctl.>`, where the subject carries the caller's
+  // verified tier and name, and asks the services that apply them.
+  control: {
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*'],
+    sub: ['gov.ctl.>'],
   },
   'credential-authority': {
     pub: ['gov.obs.>', 'gov.audit.*', '$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE', ...JETSTREAM],
@@ -140,10 +163,11 @@ const AGENT_BASE: SubjectGrant = {
   sub: ['gov.actor.agent.{id}', '_INBOX.{inbox}.>'],
 };
 
+/** A T2 agent may also send operator controls (`gov.ctl.T2.<self>`); T0 and T1 may not. */
 export const AGENT_PERMISSIONS: Readonly<Record<Tier, SubjectGrant>> = {
   T0: AGENT_BASE,
   T1: AGENT_BASE,
-  T2: AGENT_BASE,
+  T2: { pub: [...AGENT_BASE.pub, 'gov.ctl.T2.{inbox}'], sub: AGENT_BASE.sub },
 };
 
 /** External observability tools: the JSON feed, read only. */
@@ -151,10 +175,11 @@ export const OBSERVER_PERMISSIONS: SubjectGrant = { pub: [], sub: ['gov.obs.>', 
 
 /**
  * The operator's CLI: asks services and actors (runs, agents, the tree, the ledger), reads the feed,
- * and reads/writes the context store's JetStream buckets (`agov memory`, `agov status`).
+ * and reads/writes the context store's JetStream buckets (`agov memory`, `agov status`). The operator
+ * holds it, so its controls carry T2 (`gov.ctl.T2.<self>`).
  */
 export const CLIENT_PERMISSIONS: SubjectGrant = {
-  pub: ['gov.svc.>', 'gov.actor.>', ...JETSTREAM, '$O.>'],
+  pub: ['gov.svc.>', 'gov.actor.>', 'gov.ctl.T2.{inbox}', ...JETSTREAM, '$O.>'],
   sub: ['gov.obs.>', '_INBOX.{inbox}.>', '$O.>'],
 };
 

@@ -9,10 +9,13 @@
  * - `gov.sys.exit.<kind>.<id>`     exit reports (normal, shutdown, crash) consumed by supervisors
  * - `gov.agents.register`          agents announce themselves (agent.register.v1)
  * - `gov.errors.<runId>`           error-budget reports of one run (budget.report.v1)
+ * - `gov.contain.<runId>`          containment orders for one run (run.contain.v1; budget monitor, token authority)
  * - `gov.dlq.<code>`               dead letters, by error code
  * - `gov.audit.<category>`         auditable events (JetStream stream AUDIT, consumed by the ledger writer)
  * - `gov.results.<kind>`           task progress and results told to a kind's `replyTo` (JetStream stream RESULTS)
  * - `gov.obs.<category>.…`         the external observability feed (JSON)
+ * - `gov.ctl.<tier>.<principal>`   operator controls (control.command.v1); the broker lets a principal
+ *                                  publish only with its own name and its credential's tier
  *
  * Tokens are validated: letters, digits, `_` and `-` only (no `.`, `*`, `>` or whitespace), 1–128 chars,
  * so an id can never inject wildcards or extra levels.
@@ -83,6 +86,16 @@ export function errorsSubject(runId: string): string {
 }
 export const allErrors = (): string => join('errors', '>');
 
+/**
+ * Where a run's containment order goes (run.contain.v1). Every orchestrator listens; only the budget
+ * monitor and the token authority may publish here (protocols/permissions.ts), so the order's authority
+ * comes from the sender's credential. @example containSubject('r-42') === 'gov.contain.r-42'
+ */
+export function containSubject(runId: string): string {
+  return join('contain', subjectToken(runId, 'run id'));
+}
+export const allContain = (): string => join('contain', '*');
+
 /** Dead letters are published per error code so operators can subscribe to one kind of failure. */
 export function deadLetterSubject(code: string): string {
   return join('dlq', subjectToken(code, 'error code'));
@@ -141,6 +154,24 @@ export const allAgentFeeds = (): string => join('obs', 'agent', '>');
 /** Every policy violation on the feed (`gov.obs.violation.<agentId>`: agent.violation.v1). */
 export const allViolationFeeds = (): string => join('obs', 'violation', '>');
 
+/**
+ * Operator controls (control.command.v1) sent by `principal` with the authority of `tier`. Only the
+ * tiers and names protocols/permissions.ts grants a principal can be published to, so the receiver
+ * reads both from the subject. @example controlSubject('T2', 'client-agov') === 'gov.ctl.T2.client-agov'
+ */
+export function controlSubject(tier: string, principal: string): string {
+  return join('ctl', subjectToken(tier, 'tier'), subjectToken(principal, 'control principal'));
+}
+export const allControl = (): string => join('ctl', '>');
+
+/** The tier and principal a control subject names (`gov.ctl.<tier>.<principal>`), else undefined. */
+export function controlSenderOf(subject: string): { tier: string; principal: string } | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 4 || `${parts[0]}.${parts[1]}` !== join('ctl')) return undefined;
+  if (!isSubjectToken(parts[2]!) || !isSubjectToken(parts[3]!)) return undefined;
+  return { tier: parts[2]!, principal: parts[3]! };
+}
+
 /** Parses the kind and id out of a per-actor subject (`gov.sys.hb.<kind>.<id>` etc.). */
 export function parseActorSubject(subject: string): { kind: string; id: string } | undefined {
   const parts = subject.split('.');
@@ -157,9 +188,11 @@ const SUBJECT_GRAMMAR: Record<string, number> = {
   sys: 3,
   agents: 1,
   errors: 1,
+  contain: 1,
   dlq: 1,
   audit: 1,
   results: 1,
+  ctl: 2,
   obs: Number.POSITIVE_INFINITY,
 };
 

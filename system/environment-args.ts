@@ -26,7 +26,7 @@ const gateway = (e: Environment) => ({
 
 /** Per kind: the start arguments the environment supplies (absent variables supply nothing). */
 const ENV_ARGS: Partial<Record<ActorKindName, (e: Environment) => Record<string, unknown>>> = {
-  [ACTOR_KIND.agent]: (e) => ({ redisUrl: e.redisUrl, dataDir: e.dataDir }),
+  [ACTOR_KIND.agent]: (e) => ({ redisUrl: e.redisUrl, dataDir: e.dataDir, vaultAddr: e.vaultAddr }),
   [ACTOR_KIND.tokenAuthority]: vault,
   [ACTOR_KIND.tokenRenewer]: vault,
   [ACTOR_KIND.budgetMonitor]: (e) => ({ redisUrl: e.redisUrl }),

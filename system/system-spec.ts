@@ -4,7 +4,8 @@
  * ```
  * root (one_for_one)
  * ├── services (one_for_one): ledger-writer, agent-directory, token-authority, token-renewer,
- * │                           budget-monitor, orchestrator, gateway, memory, work-status, checkpoint
+ * │                           budget-monitor, orchestrator, gateway, memory, work-status, checkpoint,
+ * │                           control
  * └── teams (one_for_one): one supervisor per team (config/teams.yaml), nested
  * ```
  * Services start before the teams so that agents find them when they announce themselves.
@@ -71,6 +72,8 @@ export const SYSTEM_SERVICES: readonly SystemService[] = [
   { kind: ACTOR_KIND.memory, needs: [] },
   { kind: ACTOR_KIND.workStatus, needs: [] },
   { kind: ACTOR_KIND.checkpoint, needs: [] },
+  // Operator controls (docs/protocol.md): applies them through the services above.
+  { kind: ACTOR_KIND.control, needs: [] },
 ];
 
 /** Service kinds in start order. */
@@ -131,7 +134,8 @@ export function systemSpec(options: SystemSpecOptions): SupervisorSpec {
     periodMs: DEFAULT_SERVICES_PERIOD_MS,
   });
   services.children = SYSTEM_SERVICES.filter((s) => wanted.has(s.kind)).map((s) => serviceChild(s, options));
-  const agentArgs: AgentArgs = pick(options.addresses, ['redisUrl', 'dataDir']);
+  // vaultAddr: agents unwrap their child tokens there (agent.credentials.v2); never a Vault token.
+  const agentArgs: AgentArgs = pick(options.addresses, ['redisUrl', 'dataDir', 'vaultAddr']);
   const root = supervisorSpec({
     id: 'root',
     strategy: 'one_for_one',

@@ -38,12 +38,10 @@ import {
   type GovError,
   InternalError,
   InvalidTransitionError,
-  PayloadTooLargeError,
   PolicyViolationError,
   serializeError,
   TaskCancelledError,
   TierForbiddenError,
-  TimeoutError,
   toGovError,
 } from '../../protocols/index.ts';
 import { ACTOR_KIND } from '../../protocols/index.ts';
@@ -57,11 +55,7 @@ import {
   agentOptions,
   DEFAULT_AUDIT_TIMEOUT_MS,
   DEFAULT_BOOTSTRAP_RETRY_MS,
-  DEFAULT_EXEC_KILL_GRACE_MS,
-  DEFAULT_HTTP_MAX_BODY_BYTES,
-  DEFAULT_RESULT_FALLBACK_OUTPUT_BYTES,
   DEFAULT_STORE_TIMEOUT_MS,
-  DEFAULT_TASK_ABORT_GRACE_MS,
 } from './agent-options.ts';
 import {
   canAccept,
@@ -301,6 +295,7 @@ class GovernedAgent {
         'agent.status.v1',
         'agent.internal.v1',
         'agent.credentials.v1',
+        'agent.credentials.v2',
       ],
       // Agents are addressed one by one (by id, from the directory), never round-robin.
       service: false,
@@ -578,6 +573,8 @@ class GovernedAgent {
         return this.onInternal(env, ictx);
       case 'agent.credentials.v1':
         return this.onCredentials(env);
+      case 'agent.credentials.v2':
+        return this.onWrappedCredentials(env, ictx);
       default:
         return undefined;
     }
@@ -589,6 +586,26 @@ class GovernedAgent {
    */
   private onCredentials(env: Envelope<'agent.credentials.v1'>): OutMessage {
     this.tasks.addCredentials(env.body);
+    return {
+      type: 'ack.v1',
+      body: { ok: true, info: { runId: env.body.runId, accessor: env.body.accessor } },
+    };
+  }
+
+  /** Unwraps the child token in Vault; a wrapping token that does not unwrap is refused (dead letter). */
+  private async onWrappedCredentials(
+    env: Envelope<'agent.credentials.v2'>,
+    ictx: IncomingContext,
+  ): Promise<OutMessage | Refusal> {
+    try {
+      await this.tasks.addWrappedCredentials(env.body);
+    } catch (err) {
+      this.ctx.log.warn('wrapped credentials did not unwrap', {
+        runId: env.body.runId,
+        accessor: env.body.accessor,
+      });
+      return this.refuse(ictx, toGovError(err));
+    }
     return {
       type: 'ack.v1',
       body: { ok: true, info: { runId: env.body.runId, accessor: env.body.accessor } },

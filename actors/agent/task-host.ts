@@ -19,6 +19,7 @@ import type { Logger } from '../../infra/logger.ts';
 import type { BodyIn } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import {
+  CredentialsInterceptedError,
   CredentialsMissingError,
   type GovError,
   PayloadTooLargeError,
@@ -28,6 +29,7 @@ import {
 } from '../../protocols/errors.ts';
 import type { Tier } from '../../protocols/tiers.ts';
 import { VaultTokenClient } from '../token/vault-client.ts';
+import { unwrapSecret } from '../token/vault-wrapping.ts';
 import {
   type AgentOptions,
   DEFAULT_EXEC_KILL_GRACE_MS,
@@ -152,6 +154,36 @@ export class TaskHost {
 
   get current(): RunningTask | undefined {
     return this.running;
+  }
+
+  /**
+   * Unwraps an `agent.credentials.v2` in Vault (once: the wrapping token is single-use) and keeps the
+   * child token as {@link addCredentials} does. A wrapping token that does not unwrap was used by
+   * someone else, or expired: CredentialsInterceptedError, and the child token is never held.
+   */
+  async addWrappedCredentials(body: BodyIn<'agent.credentials.v2'>): Promise<void> {
+    const addr = this.d.opts.vaultAddr ?? this.env.VAULT_ADDR;
+    if (!addr)
+      throw new CredentialsInterceptedError('no Vault address to unwrap credentials with (VAULT_ADDR)');
+    let data: Record<string, unknown>;
+    try {
+      data = await unwrapSecret(addr, body.wrappingToken);
+    } catch (err) {
+      this.d.bus.metrics.inc('agent.credentials.unwrap_failed');
+      throw new CredentialsInterceptedError(
+        `the wrapped child token of run ${body.runId} stage ${body.stageId ?? '-'} did not unwrap: used by someone else, expired or unknown`,
+        { cause: err, details: { runId: body.runId, stageId: body.stageId, accessor: body.accessor } },
+      );
+    }
+    if (typeof data.token !== 'string' || data.accessor !== body.accessor)
+      throw new CredentialsInterceptedError(
+        `the wrapped credentials of run ${body.runId} are not its child token`,
+        {
+          details: { runId: body.runId, accessor: body.accessor },
+        },
+      );
+    const { wrappingToken: _used, wrapTtlS: _ttl, ...rest } = body;
+    this.addCredentials({ ...rest, token: data.token });
   }
 
   /** Keeps an attempt's child token (memory only; never persisted, logged or echoed) and wakes its task. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ACTOR_KIND } from '../../protocols/index.ts';
 import { DEFAULT_DIAGNOSTIC_PIPELINE } from '../../protocols/pipeline/index.ts';
 import { arg } from '../runtime/index.ts';
+import { QuarantineArgs } from './quarantine-policy.ts';
 
 /** Name of the monitor's durable JetStream consumer on `gov.audit.run`. */
 export const DEFAULT_BUDGET_MONITOR_DURABLE = 'budget-monitor';
@@ -33,6 +34,9 @@ export const DEFAULT_BUDGET_EVENT_ACK_WAIT_MS = 30_000;
 /** Actor kind of the agents the monitor suspends on a breach. */
 export const DEFAULT_BUDGET_AGENT_KIND = ACTOR_KIND.agent;
 
+/** Prefix of the monitor's quarantine keys (held agents, release times). */
+export const DEFAULT_QUARANTINE_KEY_PREFIX = 'agov:gov:quarantine';
+
 /** Start arguments of the budget monitor (kind `budget-monitor`). */
 export const BudgetMonitorArgsSchema = z.strictObject({
   redisUrl: arg.text(),
@@ -50,6 +54,8 @@ export const BudgetMonitorArgsSchema = z.strictObject({
   ackWaitMs: arg.positive().default(DEFAULT_BUDGET_EVENT_ACK_WAIT_MS),
   eventRetryMs: arg.positive().default(DEFAULT_BUDGET_EVENT_RETRY_MS),
   agentKind: arg.text().default(DEFAULT_BUDGET_AGENT_KIND),
+  quarantineKeyPrefix: arg.text().default(DEFAULT_QUARANTINE_KEY_PREFIX),
+  ...QuarantineArgs,
 });
 export type BudgetMonitorArgs = z.output<typeof BudgetMonitorArgsSchema>;
 

@@ -11,10 +11,13 @@
  * A run's outcomes also count against every ancestor up its parentRunId chain.
  *
  * On the first breach, in this order, each step visible on the feed: `budget.event.v1` breach →
- * the token authority revokes the run token (`token.event.v1` revoked) → and suspends the run's agents
- * (`token.event.v1` agents-suspended) → the diagnostic pipeline is requested from the orchestrator
- * (`budget.event.v1` diagnostic-spawned / diagnostic-failed) → a handoff report is stored
- * (`handoff.ready.v1`).
+ * the run is contained (run.contain.v1 on `gov.contain.<runId>`; the orchestrator ends it
+ * `run-contained`) → the token authority revokes the run token (`token.event.v1` revoked) → and
+ * suspends the agents the evidence points at, only those (quarantine-policy.ts; `token.event.v1`
+ * agents-suspended) → the diagnostic pipeline is requested from the orchestrator (`budget.event.v1`
+ * diagnostic-spawned / diagnostic-failed) → a handoff report is stored (`handoff.ready.v1`). The
+ * quarantined agents are resumed when the diagnostic run ends or their cool-down is over (policy),
+ * `budget.event.v1` agents-released.
  */
 import { ACTOR_KIND, SERVICE_NAME } from '../../protocols/index.ts';
 import { randomUUID } from 'node:crypto';
@@ -32,12 +35,14 @@ import {
   actorInbox,
   allErrors,
   auditSubject,
+  containSubject,
   feedToken,
   serviceQueue,
   serviceSubject,
 } from '../../protocols/index.ts';
 import { buildHandoffReport } from './handoff-report.ts';
 import { HandoffStore } from './handoff-store.ts';
+import { jsonDigest } from '../ledger/index.ts';
 import { KeyedLock } from '../../infra/index.ts';
 import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
 import {
@@ -51,6 +56,15 @@ import { type CompiledBudget, compileBudget } from './budget-policy.ts';
 import { BudgetRunStore, type RunFacts, type TimelineError } from './budget-run-store.ts';
 import { type BudgetOutcome, type BudgetReport, RedisBudgetStore } from './budget-store.ts';
 import { budgetPolicyFromPipeline } from './pipeline-budget.ts';
+import { implicatedAgents, releaseAt } from './quarantine-policy.ts';
+import { QuarantineStore } from './quarantine-store.ts';
+
+const RUN_END_EVENTS: ReadonlySet<string> = new Set([
+  'run-succeeded',
+  'run-failed',
+  'run-cancelled',
+  'run-contained',
+]);
 
 type Windows = NonNullable<BodyOf<'budget.event.v1'>['windows']>;
 
@@ -66,6 +80,7 @@ export class BudgetMonitor {
     readonly budgets: RedisBudgetStore,
     readonly runs: BudgetRunStore,
     readonly handoffs: HandoffStore,
+    readonly quarantine: QuarantineStore,
   ) {}
 
   private budgetOf(facts: RunFacts): CompiledBudget {
@@ -102,6 +117,7 @@ export class BudgetMonitor {
       });
     if ((ev.event === 'stage-accepted' || ev.event === 'stage-dispatched') && ev.agentId)
       await this.runs.addAgent(runId, ev.agentId);
+    if (RUN_END_EVENTS.has(ev.event)) await this.diagnosticEnded(runId, ev.event);
     // Every failed attempt burns budget, including the ones that will be retried: a stage that
     // needs four tries to pass has failed three times.
     const isError = ev.event === 'stage-failed' || ev.event === 'stage-retrying';
@@ -190,8 +206,19 @@ export class BudgetMonitor {
       windows,
       childRunId: trigger.childRunId,
     });
+    // Contain first: the run stops before anything else is done about it (its owner ends it at once).
+    this.ctx.bus.tell(containSubject(runId), {
+      type: 'run.contain.v1',
+      body: {
+        runId,
+        cause: 'budget-exhausted',
+        reason: `error budget exhausted${trigger.childRunId ? ` (errors of child run ${trigger.childRunId})` : ''}`,
+      },
+      run: runId,
+    });
+    const implicated = await this.implicated(facts, trigger);
 
-    // (a) revoke, (b) suspend: the token authority does both, in that order, on the feed.
+    // (a) revoke, (b) suspend the implicated agents: the token authority does both, in that order, on the feed.
     const token: {
       accessor?: string;
       revoked: boolean;
@@ -208,7 +235,13 @@ export class BudgetMonitor {
         serviceSubject(ACTOR_KIND.tokenAuthority),
         {
           type: 'token.revoke.v1',
-          body: { runId, reason: 'budget-exhausted', by: this.ctx.address, suspendAgents: true },
+          body: {
+            runId,
+            reason: 'budget-exhausted',
+            by: this.ctx.address,
+            suspendAgents: false,
+            quarantineAgents: implicated,
+          },
           run: runId,
         },
         { timeoutMs: this.args.revokeTimeoutMs },
@@ -223,10 +256,10 @@ export class BudgetMonitor {
         });
       }
     } catch (err) {
-      // No authority (or Vault down): suspend the agents we know of ourselves.
+      // No authority (or Vault down): suspend the implicated agents ourselves.
       token.error = serializeError(err);
       token.reason = 'budget-exhausted';
-      const agents = await this.runs.agents(runId);
+      const agents = implicated;
       for (const agentId of agents) {
         this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
           type: 'agent.command.v1',
@@ -251,6 +284,7 @@ export class BudgetMonitor {
             params: { failedRunId: runId },
             parentRunId: runId,
             requestedBy: this.ctx.address,
+            purpose: 'diagnostic',
           },
           run: runId,
         },
@@ -274,6 +308,8 @@ export class BudgetMonitor {
         error: diagnostic.error,
       });
     }
+
+    await this.holdAgents(runId, token.suspendedAgents, diagnostic.runId);
 
     // (d) the handoff report, (e) announced.
     const errors = await this.runs.errors(runId);
@@ -313,6 +349,9 @@ export class BudgetMonitor {
       type: 'handoff.ready.v1',
       body: {
         reportId: handoff.reportId,
+        // The report as handoff.get.v1 serves it (a JSON round trip of the stored record): evidence
+        // packages prove the report they carry by this digest.
+        reportSha256: jsonDigest(JSON.parse(JSON.stringify(handoff))),
         runId,
         createdAt: handoff.createdAt,
         reason: handoff.reason,
@@ -321,6 +360,71 @@ export class BudgetMonitor {
       },
       run: runId,
     });
+  }
+
+  // --- quarantine ----------------------------------------------------------------------------
+
+  /** The agents the breach's evidence points at: their own failed attempts in the breach window. */
+  private async implicated(facts: RunFacts, trigger: TimelineError): Promise<string[]> {
+    const budget = this.budgetOf(facts);
+    const now = this.ctx.clock.now();
+    const windowMs = Math.max(...budget.windowsMs);
+    const errors = await this.runs.errors(facts.runId);
+    // The triggering error may not be on the timeline yet when it came from a child run.
+    if (!errors.some((e) => e.at === trigger.at && e.agentId === trigger.agentId)) errors.push(trigger);
+    return implicatedAgents(
+      errors,
+      { from: now - windowMs, to: now },
+      { minAgentErrors: this.args.quarantineMinAgentErrors, minShare: this.args.quarantineMinShare },
+    );
+  }
+
+  private async holdAgents(runId: string, agentIds: string[], diagnosticRunId: string | undefined) {
+    const now = this.ctx.clock.now();
+    const release = this.args.quarantineRelease;
+    for (const agentId of agentIds) {
+      await this.quarantine.hold({
+        agentId,
+        runId,
+        reason: 'budget-exhausted',
+        release,
+        since: now,
+        ...(release === 'diagnostic-finished' && diagnosticRunId ? { diagnosticRunId } : {}),
+        ...(() => {
+          const at = releaseAt(release, this.args.quarantineCoolDownMs, now);
+          return at === undefined ? {} : { releaseAt: at };
+        })(),
+      });
+    }
+  }
+
+  /** A run ended: if it was the diagnostic of a breach, the agents held for it are resumed. */
+  private async diagnosticEnded(runId: string, event: string): Promise<void> {
+    const agents = await this.quarantine.heldFor(runId);
+    if (agents.length > 0) await this.release(agents, `diagnostic run ${runId} ended (${event})`);
+    await this.quarantine.forgetDiagnostic(runId);
+  }
+
+  /** Quarantines whose cool-down is over. */
+  async releaseDue(): Promise<void> {
+    const due = await this.quarantine.due(this.ctx.clock.now());
+    if (due.length > 0) await this.release(due, 'quarantine cool-down over');
+  }
+
+  private async release(agentIds: string[], why: string): Promise<void> {
+    const byRun = new Map<string, string[]>();
+    for (const agentId of agentIds) {
+      const hold = await this.quarantine.get(agentId);
+      if (!hold || !(await this.quarantine.release(agentId))) continue;
+      this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
+        type: 'agent.command.v1',
+        body: { command: 'resume', byTier: 'T2', by: 'budget-monitor', reason: why },
+        run: hold.runId,
+      });
+      byRun.set(hold.runId, [...(byRun.get(hold.runId) ?? []), agentId]);
+    }
+    for (const [runId, ids] of byRun)
+      await this.emitBudget({ runId, event: 'agents-released', agentIds: ids });
   }
 
   // --- requests ------------------------------------------------------------------------------
@@ -336,6 +440,12 @@ export class BudgetMonitor {
         }
         await this.onReport(env);
         return undefined;
+      }
+      case 'budget.reset.v1': {
+        // An operator control (actors/control checked the caller's tier and audits it).
+        await this.budgets.reset(env.body.runId);
+        this.ctx.log.info('budget reset', { runId: env.body.runId, by: env.body.by });
+        return this.handle({ ...env, type: 'budget.status.v1', body: { runId: env.body.runId } }, subject);
       }
       case 'budget.status.v1': {
         const facts = await this.runs.get(env.body.runId);
@@ -401,6 +511,7 @@ export const budgetMonitorKind = defineActorKind({
       new RedisBudgetStore({ redis, clock: ctx.clock, keyPrefix: args.budgetKeyPrefix }),
       new BudgetRunStore(redis, args.keyPrefix, args.timelineErrors, DEFAULT_RUN_FACTS_TTL_MS),
       new HandoffStore(redis, args.handoffKeyPrefix),
+      new QuarantineStore(redis, args.quarantineKeyPrefix),
     );
     let consumer: { stop(): Promise<void> } | undefined;
     try {
@@ -419,8 +530,21 @@ export const budgetMonitorKind = defineActorKind({
       redis.disconnect();
       throw err;
     }
+    const poll = ctx.clock.setInterval(
+      () =>
+        void monitor
+          .releaseDue()
+          .catch((err: unknown) => ctx.log.warn('quarantine release failed', { error: String(err) })),
+      args.quarantinePollMs,
+    );
     return {
-      accepts: ['budget.report.v1', 'budget.status.v1', 'handoff.get.v1', 'handoff.list.v1'],
+      accepts: [
+        'budget.report.v1',
+        'budget.status.v1',
+        'budget.reset.v1',
+        'handoff.get.v1',
+        'handoff.list.v1',
+      ],
       subscriptions: [
         { subject: allErrors(), queue: serviceQueue(ACTOR_KIND.budgetMonitor) },
         { subject: serviceSubject(SERVICE_NAME.handoff), queue: serviceQueue(SERVICE_NAME.handoff) },
@@ -428,6 +552,7 @@ export const budgetMonitorKind = defineActorKind({
       status: () => ({ counted: monitor.counted, breaches: monitor.breaches }),
       handle: (env, inc) => refusing(() => monitor.handle(env, inc.subject)),
       async stop() {
+        ctx.clock.clear(poll);
         await consumer?.stop();
         redis.disconnect();
       },

@@ -98,7 +98,7 @@ export function nextSteps(
   );
   if (input.token.suspendedAgents.length > 0)
     steps.push(
-      `Resume the suspended agents (${input.token.suspendedAgents.join(', ')}) once the cause is fixed (agent.command.v1 resume, T2).`,
+      `Resume the suspended agents (${input.token.suspendedAgents.join(', ')}) once the cause is fixed (agov agents resume ID, T2).`,
     );
   steps.push(`Reset the run's error budget before re-running it (the breach is latched).`);
   return steps;

@@ -70,3 +70,5 @@ export {
 export { type HandoffSummary, HandoffStore } from './handoff-store.ts';
 export * from './budget-monitor-options.ts';
 export { budgetMonitorKind } from './budget-monitor.ts';
+export * from './quarantine-policy.ts';
+export { type QuarantineHold, QuarantineStore } from './quarantine-store.ts';

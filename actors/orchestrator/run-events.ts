@@ -19,12 +19,11 @@ import type { Bus } from '../../bus/bus.ts';
 import type { Clock, TimerHandle } from '../../infra/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
+import { isTerminalRunEvent } from '../../protocols/run-status.ts';
 import { auditSubject } from '../../protocols/subjects.ts';
 import type { JsPublisher } from '../../bus/index.ts';
 import type { Outbox } from './outbox.ts';
 import type { RunEventBody } from './run-machine.ts';
-
-const TERMINAL_EVENTS: ReadonlySet<string> = new Set(['run-succeeded', 'run-failed', 'run-cancelled']);
 
 interface Audit {
   seq: number;
@@ -71,7 +70,17 @@ export class RunEvents {
     return this.pendingTotal + this.queued.length;
   }
 
-  publish(b: RunEventBody): void {
+  /** How an agent wants its deliveries (the orchestrator's agent table), copied onto its stage events. */
+  encodingOf: (agentId: string) => 'msgpack' | 'json' | undefined = () => undefined;
+
+  publish(event: RunEventBody): void {
+    let b = event;
+    if (
+      b.agentId !== undefined &&
+      (b.event === 'stage-dispatched' || b.event === 'stage-accepted') &&
+      this.encodingOf(b.agentId) === 'json'
+    )
+      b = { ...b, agentEncoding: 'json' };
     this.queued.push(this.bus.wrap({ type: 'run.event.v1', body: b, run: b.runId }));
     if (this.queued.length === 1) this.outbox.defer(() => this.sendQueued());
   }
@@ -100,7 +109,7 @@ export class RunEvents {
     }
     run.count++;
     this.pendingTotal++;
-    if (TERMINAL_EVENTS.has(b.event) || run.held.length > 0) run.held.push(feed);
+    if (isTerminalRunEvent(b.event) || run.held.length > 0) run.held.push(feed);
     else this.feed(b.runId, feed);
     this.send({
       seq: this.seq++,

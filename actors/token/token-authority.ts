@@ -7,7 +7,7 @@
  * - Serves `token.issue.v1`, `token.revoke.v1`, `token.status.v1`, `violation.report.v1` on
  *   `gov.svc.token-authority` (and its inbox).
  * - Keeps run tokens' secrets in memory only (to create children); stores accessors in Redis.
- *   Child tokens go only to their agent's inbox (`agent.credentials.v1`).
+ *   Child tokens go only to their agent's inbox, response-wrapped (`agent.credentials.v2`).
  * - Every issue / revoke / violation is published on the feed (`gov.obs.token.<accessor>`) and audited
  *   (`gov.audit.token`).
  */
@@ -17,7 +17,7 @@ import type { Envelope, OutMessage } from '../../protocols/index.ts';
 import { ForbiddenError, NotFoundError, serializeError, toGovError } from '../../protocols/index.ts';
 import type { BodyOf } from '../../protocols/index.ts';
 import type { Tier } from '../../protocols/index.ts';
-import { actorInbox, feedToken } from '../../protocols/index.ts';
+import { actorInbox, containSubject, feedToken } from '../../protocols/index.ts';
 import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
 import { consumeRunEvents, publishFeedAndAudit } from '../../bus/index.ts';
 import { KeyedLock } from '../../infra/index.ts';
@@ -31,32 +31,19 @@ import {
 } from './token-options.ts';
 import { childPolicies, childTier, policyDocuments, runPolicies } from './token-policy.ts';
 import { type ChildTokenRecord, type RunTokenRecord, TokenStore } from './token-store.ts';
+import {
+  type Governance,
+  type IssueInput,
+  type RevokeResult,
+  RUN_END,
+  type RunEvent,
+} from './token-authority-types.ts';
 import { VaultTokenClient } from './vault-client.ts';
+import { tokenState } from './token-state.ts';
+import { wrapSecret } from './vault-wrapping.ts';
 
-type Governance = NonNullable<BodyOf<'run.event.v1'>['governance']>;
-type RunEvent = BodyOf<'run.event.v1'>;
-
-const RUN_END: Record<string, string> = {
-  'run-succeeded': 'run-succeeded',
-  'run-failed': 'run-failed',
-  'run-cancelled': 'run-cancelled',
-};
-
-export interface IssueInput {
-  runId: string;
-  pipeline?: string;
-  parentRunId?: string;
-  governance?: Governance;
-}
-
-export interface RevokeResult {
-  runId: string;
-  accessor?: string;
-  revoked: boolean;
-  revokedAt: number;
-  reason: string;
-  suspendedAgents: string[];
-}
+export type { IssueInput, RevokeResult } from './token-authority-types.ts';
+import { QuarantineStore, releaseAt } from '../error-budget/index.ts';
 
 /** The authority's logic over its injected I/O (bus, Vault client, Redis store, clock). */
 export class TokenAuthority {
@@ -71,7 +58,40 @@ export class TokenAuthority {
     private readonly args: TokenAuthorityArgs,
     private readonly vault: VaultTokenClient,
     readonly store: TokenStore,
+    readonly quarantine?: QuarantineStore,
   ) {}
+
+  /** Violations' quarantines whose cool-down is over (policy `cool-down`): released (T2). */
+  async releaseDue(): Promise<void> {
+    if (!this.quarantine) return;
+    for (const agentId of await this.quarantine.due(this.ctx.clock.now())) {
+      const hold = await this.quarantine.get(agentId);
+      if (!hold || !(await this.quarantine.release(agentId))) continue;
+      this.tellAgent(agentId, {
+        type: 'agent.command.v1',
+        body: {
+          command: 'release',
+          byTier: 'T2',
+          by: 'token-authority',
+          reason: 'quarantine cool-down over',
+        },
+        run: hold.runId,
+      });
+    }
+  }
+
+  /**
+   * Agents that asked for JSON deliveries (run events' `agentEncoding`); the durable consumer replays
+   * the events after a restart, so this is rebuilt. Everyone else gets msgpack.
+   */
+  private readonly encodings = new Map<string, 'msgpack' | 'json'>();
+
+  /** Tells an agent's inbox, in the encoding it asked for. */
+  private tellAgent(agentId: string, msg: OutMessage): void {
+    this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), msg, {
+      encoding: this.encodings.get(agentId),
+    });
+  }
 
   status() {
     return { issued: this.issued, revoked: this.revoked, secretsHeld: this.secrets.size };
@@ -101,6 +121,8 @@ export class TokenAuthority {
 
   async onRunEvent(ev: RunEvent, env: Envelope): Promise<void> {
     const { runId } = ev;
+    if (ev.agentId !== undefined && ev.agentEncoding !== undefined)
+      this.encodings.set(ev.agentId, ev.agentEncoding);
     if ((ev.event === 'stage-accepted' || ev.event === 'stage-dispatched') && ev.agentId)
       await this.store.addAgent(runId, ev.agentId);
     switch (ev.event) {
@@ -248,11 +270,19 @@ export class TokenAuthority {
         descendant: secret !== undefined,
       };
       await this.store.addChild(runId, key, rec);
-      this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
-        type: 'agent.credentials.v1',
+      // Wrapped in Vault: the bus carries a single-use wrapping token, never the child token.
+      const wrapped = await wrapSecret(
+        this.args.vaultAddr,
+        this.args.vaultToken,
+        { token: child.token, accessor: child.accessor },
+        Math.ceil(this.args.childWrapTtlMs / 1000),
+      );
+      this.tellAgent(agentId, {
+        type: 'agent.credentials.v2',
         body: {
           runId,
-          token: child.token,
+          wrappingToken: wrapped.wrappingToken,
+          wrapTtlS: wrapped.ttlS,
           accessor: child.accessor,
           expiresAt: rec.expiresAt,
           policies: child.policies,
@@ -275,7 +305,18 @@ export class TokenAuthority {
 
   // --- revoke --------------------------------------------------------------------------------
 
-  revoke(runId: string, reason: string, by: string, suspendAgents: boolean): Promise<RevokeResult> {
+  /**
+   * Revokes the run token and its children. Then suspends: `agents` when given (only those: the ones
+   * the evidence points at), else every agent of the run when `suspendAgents`.
+   */
+  revoke(
+    runId: string,
+    reason: string,
+    by: string,
+    suspendAgents: boolean,
+    agents?: { ids: string[]; command: 'suspend' | 'quarantine' },
+  ): Promise<RevokeResult> {
+    const suspendWanted = suspendAgents || agents !== undefined;
     return this.lock.run(runId, async () => {
       const now = this.ctx.clock.now();
       const run = await this.store.getRun(runId);
@@ -297,11 +338,11 @@ export class TokenAuthority {
           revokedAt: now,
           revokedReason: reason,
         });
-        const suspended = suspendAgents ? await this.suspend(runId, undefined, reason) : [];
+        const suspended = suspendWanted ? await this.suspend(runId, undefined, reason, agents) : [];
         return { runId, revoked: false, revokedAt: now, reason, suspendedAgents: suspended };
       }
       if (run.state === 'revoked') {
-        const suspended = suspendAgents ? await this.suspend(runId, run.accessor, reason) : [];
+        const suspended = suspendWanted ? await this.suspend(runId, run.accessor, reason, agents) : [];
         return {
           runId,
           accessor: run.accessor || undefined,
@@ -339,7 +380,7 @@ export class TokenAuthority {
         reason,
         by,
       });
-      const suspended = suspendAgents ? await this.suspend(runId, run.accessor, reason) : [];
+      const suspended = suspendWanted ? await this.suspend(runId, run.accessor, reason, agents) : [];
       return {
         runId,
         accessor: run.accessor,
@@ -351,13 +392,18 @@ export class TokenAuthority {
     });
   }
 
-  /** Tells every agent of the run to suspend (agent.command.v1 from T2), then reports it. */
-  private async suspend(runId: string, accessor: string | undefined, reason: string): Promise<string[]> {
-    const agents = await this.store.agents(runId);
+  /** Tells the given agents (else every agent of the run) to suspend or quarantine (agent.command.v1 from T2), then reports it. */
+  private async suspend(
+    runId: string,
+    accessor: string | undefined,
+    reason: string,
+    only?: { ids: string[]; command: 'suspend' | 'quarantine' },
+  ): Promise<string[]> {
+    const agents = only ? [...new Set(only.ids)].sort() : await this.store.agents(runId);
     for (const agentId of agents) {
-      this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
+      this.tellAgent(agentId, {
         type: 'agent.command.v1',
-        body: { command: 'suspend', byTier: 'T2', by: 'token-authority', reason },
+        body: { command: only?.command ?? 'suspend', byTier: 'T2', by: 'token-authority', reason },
         run: runId,
       });
     }
@@ -409,6 +455,17 @@ export class TokenAuthority {
         },
       );
     }
+    // Contain the run before anything else: nothing more of it runs, whatever the revoke costs.
+    this.ctx.bus.tell(containSubject(b.runId), {
+      type: 'run.contain.v1',
+      body: {
+        runId: b.runId,
+        cause: 'policy-violation',
+        reason: `policy violation: ${b.policy}`.slice(0, 500),
+        ...(b.agentId ? { agentIds: [b.agentId] } : {}),
+      },
+      run: b.runId,
+    });
     await this.event({
       runId: b.runId,
       action: 'violation-accepted',
@@ -417,46 +474,30 @@ export class TokenAuthority {
       by: env.from,
       reason: `${b.policy}: ${b.description}`.slice(0, 500),
     });
-    return this.revoke(b.runId, `policy-violation: ${b.policy}`, env.from, true);
+    // Only the agent that committed the violation is quarantined (kept for an operator by default).
+    const result = await this.revoke(b.runId, `policy-violation: ${b.policy}`, env.from, false, {
+      ids: b.agentId ? [b.agentId] : [],
+      command: 'quarantine',
+    });
+    if (b.agentId && this.quarantine) {
+      const now = this.ctx.clock.now();
+      const at = releaseAt(this.args.violationRelease, this.args.violationCoolDownMs, now);
+      await this.quarantine.hold({
+        agentId: b.agentId,
+        runId: b.runId,
+        reason: `policy-violation: ${b.policy}`,
+        release: this.args.violationRelease,
+        since: now,
+        ...(at === undefined ? {} : { releaseAt: at }),
+      });
+    }
+    return result;
   }
 
   // --- status --------------------------------------------------------------------------------
 
-  async state(
-    runIdOrUndefined: string | undefined,
-    accessor: string | undefined,
-  ): Promise<BodyOf<'token.state.v1'>> {
-    const runId = runIdOrUndefined ?? (accessor ? await this.store.runIdOf(accessor) : undefined);
-    const run = runId ? await this.store.getRun(runId) : undefined;
-    if (!run || !runId)
-      throw new NotFoundError(
-        `no token known for ${runIdOrUndefined ? `run ${runIdOrUndefined}` : `accessor ${accessor}`}`,
-      );
-    const now = this.ctx.clock.now();
-    const state = run.state === 'live' && run.expiresAt <= now ? 'expired' : run.state;
-    const children = await this.store.children(runId);
-    return {
-      runId,
-      pipeline: run.pipeline,
-      accessor: run.accessor || undefined,
-      state,
-      policies: run.policies,
-      issuedAt: run.issuedAt,
-      expiresAt: run.expiresAt,
-      maxExpiresAt: run.maxExpiresAt,
-      renewals: run.renewals,
-      lastRenewedAt: run.lastRenewedAt,
-      revokedAt: run.revokedAt,
-      revokedReason: run.revokedReason,
-      children: children.map((c) => ({
-        agentId: c.agentId,
-        stageId: c.stageId,
-        accessor: c.accessor,
-        tier: c.tier,
-        issuedAt: c.issuedAt,
-        descendant: c.descendant,
-      })),
-    };
+  state(runId: string | undefined, accessor: string | undefined): Promise<BodyOf<'token.state.v1'>> {
+    return tokenState(this.store, this.ctx.clock.now(), runId, accessor);
   }
 
   async handle(env: Envelope): Promise<OutMessage | undefined> {
@@ -477,7 +518,13 @@ export class TokenAuthority {
         const b = env.body;
         return {
           type: 'token.revoked.v1',
-          body: await this.revoke(b.runId, b.reason, b.by ?? env.from, b.suspendAgents),
+          body: await this.revoke(
+            b.runId,
+            b.reason,
+            b.by ?? env.from,
+            b.suspendAgents,
+            b.quarantineAgents ? { ids: b.quarantineAgents, command: 'suspend' } : undefined,
+          ),
         };
       }
       case 'token.status.v1':
@@ -498,7 +545,13 @@ export const tokenAuthorityKind = defineActorKind({
     const args = ctx.args;
     const redis = ctx.hold(new Redis(args.redisUrl, { maxRetriesPerRequest: 3 }), (r) => r.disconnect());
     const vault = new VaultTokenClient({ addr: args.vaultAddr, token: args.vaultToken, clock: ctx.clock });
-    const authority = new TokenAuthority(ctx, args, vault, new TokenStore(redis, args.keyPrefix));
+    const authority = new TokenAuthority(
+      ctx,
+      args,
+      vault,
+      new TokenStore(redis, args.keyPrefix),
+      new QuarantineStore(redis, args.quarantineKeyPrefix),
+    );
     let consumer: { stop(): Promise<void> } | undefined;
     try {
       if (args.ensurePolicies) await authority.ensurePolicies();
@@ -517,11 +570,19 @@ export const tokenAuthorityKind = defineActorKind({
       redis.disconnect();
       throw toGovError(err);
     }
+    const poll = ctx.clock.setInterval(
+      () =>
+        void authority
+          .releaseDue()
+          .catch((err: unknown) => ctx.log.warn('quarantine release failed', { error: String(err) })),
+      args.quarantinePollMs,
+    );
     return {
       accepts: ['token.issue.v1', 'token.revoke.v1', 'token.status.v1', 'violation.report.v1'],
       status: () => authority.status(),
       handle: (env) => refusing(() => authority.handle(env)),
       async stop() {
+        ctx.clock.clear(poll);
         await consumer?.stop();
         redis.disconnect();
       },

@@ -10,6 +10,12 @@ import {
   DEFAULT_TOKEN_TTL_MS,
 } from '../../protocols/pipeline/index.ts';
 import { arg } from '../runtime/index.ts';
+import {
+  DEFAULT_QUARANTINE_COOL_DOWN_MS,
+  DEFAULT_QUARANTINE_POLL_MS,
+  DEFAULT_VIOLATION_RELEASE,
+  QUARANTINE_RELEASES,
+} from '../error-budget/quarantine-policy.ts';
 
 /** A run token lives 2 h unless the run declares otherwise (same as the pipeline DSL default). */
 export const DEFAULT_RUN_TOKEN_TTL_MS = DEFAULT_TOKEN_TTL_MS;
@@ -36,6 +42,14 @@ export const DEFAULT_EVENT_ACK_WAIT_MS = 30_000;
 /** Vault policy every run token carries: may create child tokens (for its agents). */
 export const RUN_POLICY = 'agov-run';
 
+/**
+ * Life of the wrapping token a child token travels in (`agent.credentials.v2`): the agent unwraps it as
+ * soon as the message reaches it, so this only has to cover a busy mailbox.
+ */
+export const DEFAULT_CHILD_WRAP_TTL_MS = 120_000;
+/** Prefix of the authority's quarantine keys (agents held after a violation). */
+export const DEFAULT_VIOLATION_QUARANTINE_KEY_PREFIX = 'agov:token:quarantine';
+
 /** Start arguments both token actors take. */
 const tokenActorArgs = {
   vaultAddr: arg.text(),
@@ -57,6 +71,12 @@ export const TokenAuthorityArgsSchema = z.strictObject({
   reporterVerifyTimeoutMs: arg.positive().default(DEFAULT_REPORTER_VERIFY_TIMEOUT_MS),
   eventRetryMs: arg.positive().default(DEFAULT_EVENT_RETRY_MS),
   ackWaitMs: arg.positive().default(DEFAULT_EVENT_ACK_WAIT_MS),
+  childWrapTtlMs: arg.positive().default(DEFAULT_CHILD_WRAP_TTL_MS),
+  /** How the agent that committed a violation leaves quarantine (default: an operator releases it). */
+  violationRelease: z.enum(QUARANTINE_RELEASES).default(DEFAULT_VIOLATION_RELEASE),
+  violationCoolDownMs: arg.positive().default(DEFAULT_QUARANTINE_COOL_DOWN_MS),
+  quarantineKeyPrefix: arg.text().default(DEFAULT_VIOLATION_QUARANTINE_KEY_PREFIX),
+  quarantinePollMs: arg.positive().default(DEFAULT_QUARANTINE_POLL_MS),
 });
 export type TokenAuthorityArgs = z.output<typeof TokenAuthorityArgsSchema>;
 

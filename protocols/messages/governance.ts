@@ -20,7 +20,7 @@ export const GovernanceTokenSchema = z.object({
 export const PipelineErrorBudgetSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('count'),
-    maxErrors: z.number().int().positive(),
+    maxErrors: z.number().int().nonnegative(),
     windowMs: z.number().int().positive(),
     warn: z.number().gt(0).max(1).optional(),
     breach: z.number().gt(0).max(1).optional(),
@@ -172,12 +172,16 @@ export const governanceMessages = {
     /** False when the run already had a token (nothing was issued). */
     created: z.boolean(),
   }),
-  /** Revoke a run's token and every child (one call); `suspendAgents` tells the run's agents to suspend. */
+  /**
+   * Revoke a run's token and every child (one call). `quarantineAgents` suspends exactly those agents
+   * (the ones the evidence points at); `suspendAgents` (without it) suspends every agent of the run.
+   */
   'token.revoke.v1': z.object({
     runId: z.string().min(1),
     reason: z.string().min(1),
     by: z.string().optional(),
     suspendAgents: z.boolean().default(false),
+    quarantineAgents: z.array(z.string().min(1)).optional(),
   }),
   'token.revoked.v1': z.object({
     runId: z.string(),
@@ -234,7 +238,10 @@ export const governanceMessages = {
     by: z.string().optional(),
     error: SerializedErrorSchema.optional(),
   }),
-  /** Token authority → one agent's inbox, only: the agent's child token. The only message carrying a secret. */
+  /**
+   * Deprecated (the system sends `agent.credentials.v2`): a child token in clear. Still accepted by the
+   * agent actor, for external senders written against it; never sent by the token authority.
+   */
   'agent.credentials.v1': z.object({
     runId: z.string(),
     token: z.string(),
@@ -243,6 +250,22 @@ export const governanceMessages = {
     policies: z.array(z.string()).optional(),
     stageId: z.string().optional(),
     /** The stage attempt the token is for: an agent gives it to that attempt's task only. */
+    attempt: z.number().int().nonnegative().optional(),
+  }),
+  /**
+   * Token authority → one agent's inbox, only: the agent's child token, response-wrapped in Vault
+   * (docs/security.md). `wrappingToken` is single-use with a TTL of `wrapTtlS`: the agent unwraps it
+   * (`sys/wrapping/unwrap` with it as `X-Vault-Token`) and gets `{ token, accessor }`. Whoever else reads
+   * the message holds a used token; if they unwrap first, the agent's unwrap fails and it reports it.
+   */
+  'agent.credentials.v2': z.object({
+    runId: z.string(),
+    wrappingToken: z.string(),
+    wrapTtlS: z.number().int().positive(),
+    accessor: z.string(),
+    expiresAt: z.number(),
+    policies: z.array(z.string()).optional(),
+    stageId: z.string().optional(),
     attempt: z.number().int().nonnegative().optional(),
   }),
   /** A policy violation (to `gov.svc.token-authority`); the reporter must be T2 or allowlisted. Reply: token.revoked.v1. */
@@ -269,7 +292,14 @@ export const governanceMessages = {
   /** Feed (`gov.obs.budget.<runId>`) and audit (`gov.audit.budget`). */
   'budget.event.v1': z.object({
     runId: z.string(),
-    event: z.enum(['warn', 'breach', 'agents-suspended', 'diagnostic-spawned', 'diagnostic-failed']),
+    event: z.enum([
+      'warn',
+      'breach',
+      'agents-suspended',
+      'diagnostic-spawned',
+      'diagnostic-failed',
+      'agents-released',
+    ]),
     verdict: z.enum(['ok', 'warn', 'breach']).optional(),
     windows: z.array(BudgetWindowSchema).optional(),
     childRunId: z.string().optional(),
@@ -280,6 +310,12 @@ export const governanceMessages = {
   }),
   /** Budget monitor: a run's budget now (no counting). */
   'budget.status.v1': z.object({ runId: z.string().min(1) }),
+  /** Operator control: forget a run's counted outcomes (its breach latch too). Reply budget.state.v1 after. */
+  'budget.reset.v1': z.object({
+    runId: z.string().min(1),
+    by: z.string().min(1),
+    reason: z.string().optional(),
+  }),
   'budget.state.v1': z.object({
     runId: z.string(),
     kind: z.enum(['count', 'slo']),
@@ -291,6 +327,11 @@ export const governanceMessages = {
   }),
   /** Feed (`gov.obs.handoff.<runId>`) and audit (`gov.audit.handoff`): a handoff report was stored. */
   'handoff.ready.v1': HandoffSummarySchema.extend({
+    /** SHA-256 (hex) of the report's canonical JSON: evidence packages prove the report by it. */
+    reportSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     diagnosticRunId: z.string().optional(),
     tokenAccessor: z.string().optional(),
   }),

@@ -40,6 +40,7 @@ export function hasRef(s: string): boolean {
 /** Number fields of a stage (relative to the stage) that accept a whole reference. */
 const NUMERIC_FIELDS = new Set([
   'timeoutMs',
+  'scheduleToStartMs',
   'retries.max',
   'retries.backoffMs',
   'retries.factor',

@@ -31,6 +31,8 @@ export interface ResolvedStage {
   agent: ResolvedAgentSelector;
   task: Task;
   timeoutMs: number | ParamRef;
+  /** Longest the stage waits, once ready, for an agent to take it (schedule-to-start). */
+  scheduleToStartMs: number | ParamRef;
   retries: Retries;
   onFailure: OnFailure;
   /** Set on stages that came from a template. */

@@ -7,6 +7,12 @@
 export const DEFAULT_STAGE_TIMEOUT_MS = 10 * 60_000;
 
 /**
+ * Longest a ready stage waits for an agent to take it (Temporal's schedule-to-start), when the stage
+ * sets no `scheduleToStartMs`. Past it the attempt fails with GOV_ERR_SCHEDULE_TO_START_TIMEOUT and
+ * counts (retries, error budget). Queueing behind other runs counts as waiting.
+ */
+export const DEFAULT_SCHEDULE_TO_START_MS = 5 * 60_000;
+/**
  * Largest pipeline file (UTF-8 bytes) the parser reads; a larger one is a `yaml-limit` diagnostic
  * (400 over HTTP), before any YAML is parsed.
  */

@@ -17,6 +17,7 @@ import {
   DEFAULT_SLO_BREACH_BURN_RATE,
   DEFAULT_SLO_BURN_WINDOW_MS,
   DEFAULT_SLO_WARN_BURN_RATE,
+  DEFAULT_SCHEDULE_TO_START_MS,
   DEFAULT_STAGE_TIMEOUT_MS,
   DEFAULT_TOKEN_MAX_TTL_MS,
   DEFAULT_TOKEN_RENEW_EVERY_MS,
@@ -219,6 +220,10 @@ export const StageSchema = z
     agent: AgentSelectorSchema.optional(),
     task: TaskSchema,
     timeoutMs: positiveMs().default(DEFAULT_STAGE_TIMEOUT_MS),
+    scheduleToStartMs: positiveMs().default(DEFAULT_SCHEDULE_TO_START_MS).meta({
+      description:
+        'Longest the stage may wait, once ready, for an agent to take it; then the attempt fails (GOV_ERR_SCHEDULE_TO_START_TIMEOUT) and counts.',
+    }),
     retries: RetriesSchema.prefault({ max: DEFAULT_RETRIES_MAX, backoffMs: DEFAULT_RETRY_BACKOFF_MS }),
     onFailure: z.enum(ON_FAILURE).default('fail').meta({
       description:
@@ -278,7 +283,7 @@ const warnNotAboveBreach = { error: '`warn` must not be above `breach`', path: [
 
 export const CountBudgetSchema = z
   .strictObject({
-    maxErrors: z.number().int().positive(),
+    maxErrors: z.number().int().nonnegative(),
     windowMs: z.number().int().positive(),
     ...budgetCommon,
   })

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentKind } from '../../actors/agent/agent.ts';
+import { unwrapSecret, wrapSecret } from '../../actors/token/vault-wrapping.ts';
+import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import type { Bus } from '../../bus/index.ts';
 import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
@@ -29,6 +31,7 @@ import {
   TierForbiddenError,
 } from '../../protocols/index.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
+import { VaultTokenClient } from '../../actors/token/vault-client.ts';
 import { collect, credsFor, rawConnect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
@@ -418,6 +421,148 @@ describe('agent actor over real nats-server and redis-server', () => {
       } finally {
         delete process.env.VAULT_TOKEN;
       }
+    });
+
+    it("revokes a finished attempt's child token in Vault (exit and timeout alike), and no other attempt's", async () => {
+      const vaultServer = await startVaultDevServer();
+      servers.onStop(() => vaultServer.stop());
+      const vault = new VaultTokenClient({ addr: vaultServer.addr, token: vaultServer.rootToken });
+      await startAgent('exec-revoke', {
+        requireCredentials: true,
+        credentialsWaitMs: 5_000,
+        vaultAddr: vaultServer.addr,
+      });
+      const { replyTo, seen } = await orchestrator();
+      const issue = async (stageId: string, attempt: number) => {
+        const t = await vault.createToken({ policies: ['default'], ttl: '10m' });
+        // As the token authority sends it: response-wrapped, unwrapped by the agent.
+        const { wrappingToken } = await wrapSecret(
+          vaultServer.addr,
+          vaultServer.rootToken,
+          { token: t.token, accessor: t.accessor },
+          60,
+        );
+        await client.ask(actorInbox('agent', 'exec-revoke'), {
+          type: 'agent.credentials.v2',
+          body: {
+            runId: 'run-revoke',
+            stageId,
+            attempt,
+            wrappingToken,
+            wrapTtlS: 60,
+            accessor: t.accessor,
+            expiresAt: Date.now() + 600_000,
+          },
+        });
+        return t;
+      };
+      const live = async (token: string) =>
+        vault.lookupSelf(token).then(
+          () => true,
+          () => false,
+        );
+      const exec = (ms: number): Task => ({
+        kind: 'exec',
+        command: [node, '-e', `setTimeout(() => {}, ${ms})`],
+        env: { pass: [], set: {} },
+        timeoutMs: 10_000,
+        maxOutputBytes: 1_000,
+        network: false,
+      });
+      const done = await issue('stage-done', 1);
+      const other = await issue('stage-other', 1);
+      expect(await live(done.token)).toBe(true);
+      const a = assign('exec-revoke', exec(10), replyTo, {
+        runId: 'run-revoke',
+        stageId: 'stage-done',
+        attempt: 1,
+      });
+      await a.reply;
+      expect((await resultOf(seen, a.taskId)).body.status).toBe('succeeded');
+      await waitFor('the finished attempt token revoked', async () => !(await live(done.token)));
+
+      const slow = await issue('stage-slow', 1);
+      const t = assign('exec-revoke', exec(60_000), replyTo, {
+        runId: 'run-revoke',
+        stageId: 'stage-slow',
+        attempt: 1,
+        timeoutMs: 500,
+      });
+      await t.reply;
+      expect((await resultOf(seen, t.taskId)).body).toMatchObject({
+        status: 'failed',
+        error: { code: 'GOV_ERR_TIMEOUT' },
+      });
+      await waitFor('the timed-out attempt token revoked', async () => !(await live(slow.token)));
+      // Control: the token of an attempt that has not run is still valid (the checks above can fail).
+      expect(await live(other.token)).toBe(true);
+    });
+
+    it('unwraps its response-wrapped child token once and gives it to the task; an intercepted one is refused on the dead-letter feed', async () => {
+      const vault = await startVaultDevServer();
+      servers.onStop(() => vault.stop());
+      const wrap = async (token: string, accessor: string) =>
+        (await wrapSecret(vault.addr, vault.rootToken, { token, accessor }, 60)).wrappingToken;
+      await startAgent('exec-wrapped', {
+        requireCredentials: true,
+        credentialsWaitMs: 1_500,
+        vaultAddr: vault.addr,
+      });
+      const { replyTo, seen } = await orchestrator();
+      const dlq = collect(client, allDeadLetters());
+      await dlq.ready();
+      const give = (wrappingToken: string, accessor: string, stageId: string) =>
+        client.tell(actorInbox('agent', 'exec-wrapped'), {
+          type: 'agent.credentials.v2',
+          body: {
+            runId: 'run-w',
+            stageId,
+            attempt: 1,
+            wrappingToken,
+            wrapTtlS: 60,
+            accessor,
+            expiresAt: Date.now() + 60_000,
+          },
+        });
+      const task: Task = {
+        kind: 'exec',
+        command: [
+          node,
+          '-e',
+          "process.stdout.write(JSON.stringify({ rev: [...(process.env.VAULT_TOKEN ?? '')].reverse().join('') }))",
+        ],
+        env: { pass: [], set: {} },
+        timeoutMs: 10_000,
+        maxOutputBytes: 100_000,
+        network: false,
+      };
+      const revOf = (r: Envelope<'agent.task.result.v1'>) =>
+        (JSON.parse((r.body.output as { stdout: string }).stdout) as { rev: string }).rev;
+      const rev = (t: string) => [...t].reverse().join('');
+
+      const w1 = await wrap('hvs.child-token-wrapped-a', 'acc-wrapped-a');
+      give(w1, 'acc-wrapped-a', 'stage-a');
+      const a = assign('exec-wrapped', task, replyTo, { runId: 'run-w', stageId: 'stage-a', attempt: 1 });
+      await a.reply;
+      expect(revOf(await resultOf(seen, a.taskId))).toBe(rev('hvs.child-token-wrapped-a'));
+      // The agent used the wrapping token: whoever else read the message cannot.
+      await expect(unwrapSecret(vault.addr, w1)).rejects.toThrow(/400/);
+
+      // Intercepted: an attacker unwrapped first. The agent refuses it, visibly, and its task never starts.
+      const w2 = await wrap('hvs.child-token-wrapped-b', 'acc-wrapped-b');
+      expect((await unwrapSecret(vault.addr, w2)).token).toBe('hvs.child-token-wrapped-b');
+      give(w2, 'acc-wrapped-b', 'stage-b');
+      const dl = await dlq.next(
+        (e) => e.type === 'dead-letter.v1' && e.body.reason.code === 'GOV_ERR_CREDENTIALS_INTERCEPTED',
+      );
+      expect(JSON.stringify(dl)).not.toContain(w2);
+      const b = assign('exec-wrapped', task, replyTo, { runId: 'run-w', stageId: 'stage-b', attempt: 1 });
+      await b.reply;
+      expect((await resultOf(seen, b.taskId)).body).toMatchObject({
+        status: 'failed',
+        error: { code: 'GOV_ERR_CREDENTIALS_MISSING' },
+      });
+      dlq.close();
     });
 
     it('refuses an assignment whose env.pass names a system variable (VAULT_TOKEN, NATS_*, REDIS_*, AGOV_*) at the message boundary', async () => {

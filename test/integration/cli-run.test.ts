@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credsFile } from '../harness/index.ts';
+import { serviceSubject } from '../../protocols/subjects.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -79,6 +80,61 @@ describe('agov run (as a process)', () => {
     });
     expect(b.code).toBe(1);
     expect(b.stdout).toContain('examples/broken/cycle.yaml:6:13: error[cycle]');
+  });
+
+  it('computes the effective tier before submitting, as the gateway does: refuses root policies, path references and stages above --tier, and no run is made', async () => {
+    const dir = rig.servers.tempDir('agov-cli-tier-');
+    const write = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    const env = { NATS_URL: rig.nats.url, NATS_CREDS: creds };
+    const stage = (tier: string) =>
+      `stages:\n  - id: s\n    agent: { tier: ${tier} }\n    task: { kind: noop }\n`;
+    const before = (
+      await rig.client.ask(serviceSubject('orchestrator'), { type: 'run.list.v1', body: { limit: 1000 } })
+    ).body as { runs: unknown[] };
+
+    const root = await agov(
+      ['run', write('root.yaml', `name: root\nversion: 1\ntoken: { policies: [root] }\n${stage('T1')}`)],
+      env,
+    );
+    expect(root.code).toBe(1);
+    expect(root.stderr).toContain('error[GOV_ERR_POLICY_VIOLATION]');
+    const abs = await agov(
+      [
+        'run',
+        write(
+          'abs.yaml',
+          'name: abs\nversion: 1\nstages:\n  - id: s\n    task: { kind: pipeline, file: /etc/hostname }\n',
+        ),
+      ],
+      env,
+    );
+    expect(abs.code).toBe(1);
+    expect(abs.stderr).toContain('error[GOV_ERR_POLICY_VIOLATION]');
+    // A child file of the same folder is followed: its T2 stage makes the parent a T2 run.
+    write('admin-child.yaml', `name: admin-child\nversion: 1\n${stage('T2')}`);
+    const parent = write(
+      'parent.yaml',
+      'name: parent\nversion: 1\nstages:\n  - id: s\n    agent: { tier: T1 }\n    task: { kind: pipeline, file: admin-child.yaml }\n',
+    );
+    const asT1 = await agov(['run', parent, '--tier', 'T1'], env);
+    expect(asT1.code).toBe(1);
+    expect(asT1.stderr).toContain('error[GOV_ERR_TIER_FORBIDDEN]');
+    expect(asT1.stderr).toContain('s/s');
+    const after = (
+      await rig.client.ask(serviceSubject('orchestrator'), { type: 'run.list.v1', body: { limit: 1000 } })
+    ).body as { runs: unknown[] };
+    expect(after.runs).toHaveLength(before.runs.length);
+
+    // Control: the operator's default tier admits it, and says at which tier.
+    const ok = await agov(
+      ['run', write('t1.yaml', `name: t1\nversion: 1\n${stage('T1')}`), '--detach', '--tier', 'T1'],
+      env,
+    );
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('pipeline t1: effective tier T1 (stage s (noop))');
   });
 
   it('submits with --detach and reports the run with run-status and runs against NATS_URL', async () => {

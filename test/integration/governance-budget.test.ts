@@ -12,6 +12,7 @@ import {
   actorInbox,
   allObs,
   auditSubject,
+  containSubject,
   errorsSubject,
   serviceQueue,
   serviceSubject,
@@ -202,6 +203,60 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     });
     expect(list.type === 'handoff.reports.v1' && list.body.reports).toHaveLength(1);
     agentInbox.close();
+  });
+
+  it('on a breach orders the run contained and quarantines only the agent its own failures implicate; resumes it when the diagnostic run ends', async () => {
+    const runId = 'rb-q';
+    const bad = collect(env.client, actorInbox('agent', 'ag-qbad'));
+    const ok = collect(env.client, actorInbox('agent', 'ag-qok'));
+    const contain = collect(env.client, containSubject(runId));
+    await Promise.all([bad.ready(), ok.ready(), contain.ready()]);
+    await publishRunEvent(env.client, { runId, event: 'run-accepted', governance: budget(3) });
+    for (const agentId of ['ag-qbad', 'ag-qok'])
+      await publishRunEvent(env.client, {
+        runId,
+        event: 'stage-accepted',
+        stageId: 's',
+        attempt: 1,
+        agentId,
+      });
+    await consumerDrained(env.client, 'budget-monitor');
+    reportError(runId, { agentId: 'ag-qok' });
+    for (let i = 0; i < 3; i++) reportError(runId, { agentId: 'ag-qbad' });
+    await feed.next(is('handoff.ready.v1', runId));
+    const order = await contain.next((e) => e.type === 'run.contain.v1');
+    expect(order.type === 'run.contain.v1' && order.body).toMatchObject({ runId, cause: 'budget-exhausted' });
+    const suspended = feed.seen.find(tokenEvent(runId, 'agents-suspended'));
+    expect(suspended?.type === 'token.event.v1' && suspended.body.agentIds).toEqual(['ag-qbad']);
+    const cmd = await bad.next((e) => e.type === 'agent.command.v1');
+    expect(cmd.type === 'agent.command.v1' && cmd.body.command).toBe('suspend');
+    const spawned = feed.seen.find(budgetEvent(runId, 'diagnostic-spawned'));
+    const diagRunId = spawned?.type === 'budget.event.v1' ? spawned.body.diagnosticRunId! : '';
+    expect(diagRunId).not.toBe('');
+    // The diagnostic run ends: the agent held for it is resumed, and that is on the feed.
+    await publishRunEvent(env.client, { runId: diagRunId, event: 'run-succeeded', parentRunId: runId });
+    const released = await feed.next(budgetEvent(runId, 'agents-released'));
+    expect(released.type === 'budget.event.v1' && released.body.agentIds).toEqual(['ag-qbad']);
+    const resume = await bad.next((e) => e.type === 'agent.command.v1' && e.body.command === 'resume');
+    expect(resume.type === 'agent.command.v1' && resume.body).toMatchObject({
+      byTier: 'T2',
+      by: 'budget-monitor',
+    });
+    // The agent whose one failure the pipeline explains was never told anything.
+    expect(ok.seen.filter((e) => e.type === 'agent.command.v1')).toEqual([]);
+    for (const c of [bad, ok, contain]) c.close();
+  });
+
+  it('quarantines nobody when the failures are spread over the fleet, and the handoff report says so (regression: three bad runs suspended every agent)', async () => {
+    const runId = 'rb-spread';
+    await publishRunEvent(env.client, { runId, event: 'run-accepted', governance: budget(3) });
+    await consumerDrained(env.client, 'budget-monitor');
+    for (const agentId of ['ag-s1', 'ag-s2', 'ag-s3', 'ag-s4']) reportError(runId, { agentId });
+    await feed.next(is('handoff.ready.v1', runId));
+    const suspended = feed.seen.find(tokenEvent(runId, 'agents-suspended'));
+    expect(suspended?.type === 'token.event.v1' && suspended.body.agentIds).toEqual([]);
+    const got = await env.client.ask(serviceSubject('handoff'), { type: 'handoff.get.v1', body: { runId } });
+    expect(got.type === 'handoff.report.v1' && got.body.report.token.suspendedAgents).toEqual([]);
   });
 
   it('counts stage failures from the orchestrator events against the run budget', async () => {

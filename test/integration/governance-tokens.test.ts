@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenAuthorityKind } from '../../actors/token/token-authority.ts';
 import { tokenRenewerKind } from '../../actors/token/token-renewer.ts';
 import { VaultTokenClient } from '../../actors/token/vault-client.ts';
+import { unwrapSecret } from '../../actors/token/vault-wrapping.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { Bus } from '../../bus/bus.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { ForbiddenError, TokenRevokedError } from '../../protocols/errors.ts';
-import { actorInbox, allAudit, allObs, serviceSubject } from '../../protocols/subjects.ts';
+import { actorInbox, allAudit, allObs, containSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { collect, serve, waitFor } from '../harness/index.ts';
 import {
   consumerDrained,
@@ -151,8 +152,12 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
     await expect(vault.lookupAccessor(accessor)).rejects.toBeInstanceOf(TokenRevokedError);
   });
 
-  it('delivers a child token scoped to the stage tier only to its agent inbox, and revokes it with the parent', async () => {
+  it('delivers a child token scoped to the stage tier only to its agent inbox, response-wrapped and single-use, and revokes it with the parent', async () => {
     const inbox = collect(env.client, actorInbox('agent', 'ag-child'));
+    const inboxBytes: string[] = [];
+    env.client.subscribeRaw(actorInbox('agent', 'ag-child'), (m) =>
+      inboxBytes.push(Buffer.from(m.data).toString('latin1')),
+    );
     const other = collect(env.client, actorInbox('agent', 'ag-other'));
     await inbox.ready();
     await publishRunEvent(env.client, {
@@ -167,9 +172,18 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
       attempt: 1,
       agentId: 'ag-child',
     });
-    const cred = await inbox.next((e) => e.type === 'agent.credentials.v1');
-    if (cred.type !== 'agent.credentials.v1') throw new Error('no credentials');
-    const info = await vault.lookupSelf(cred.body.token);
+    const cred = await inbox.next((e) => e.type === 'agent.credentials.v2');
+    if (cred.type !== 'agent.credentials.v2') throw new Error('no credentials');
+    // The bus carries a wrapping token only; the agent unwraps the child token once, in Vault.
+    const raw = inboxBytes.find((m) => m.includes(cred.body.wrappingToken)) ?? '';
+    expect(raw).not.toBe('');
+    const child = await unwrapSecret(env.vault.addr, cred.body.wrappingToken);
+    const token = String(child.token);
+    expect(child.accessor).toBe(cred.body.accessor);
+    expect(raw).not.toContain(token);
+    // An eavesdropper who read the message holds a used wrapping token: it unwraps nothing.
+    await expect(unwrapSecret(env.vault.addr, cred.body.wrappingToken)).rejects.toThrow(/400/);
+    const info = await vault.lookupSelf(token);
     expect(info.policies).toEqual(['agov-tier-t0', 'agov-tier-t1', 'default']);
     expect(info.meta).toMatchObject({ run_id: 'r-child', agent_id: 'ag-child' });
     const childEvent = await feed.next(tokenEvent('r-child', 'child-issued'));
@@ -177,10 +191,10 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
 
     await publishRunEvent(env.client, { runId: 'r-child', event: 'run-failed' });
     await feed.next(tokenEvent('r-child', 'revoked'));
-    await expect(vault.lookupSelf(cred.body.token)).rejects.toBeInstanceOf(TokenRevokedError);
+    await expect(vault.lookupSelf(token)).rejects.toBeInstanceOf(TokenRevokedError);
     await env.client.flush();
     expect(other.seen).toHaveLength(0);
-    expect(published.some((p) => p.includes(cred.body.token))).toBe(false);
+    expect(published.some((p) => p.includes(token) || p.includes(cred.body.wrappingToken))).toBe(false);
     inbox.close();
     other.close();
   });
@@ -200,8 +214,8 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
       attempt: 1,
       agentId: 'ag-renew-child',
     });
-    const cred = await inbox.next((e) => e.type === 'agent.credentials.v1');
-    if (cred.type !== 'agent.credentials.v1') throw new Error('no credentials');
+    const cred = await inbox.next((e) => e.type === 'agent.credentials.v2');
+    if (cred.type !== 'agent.credentials.v2') throw new Error('no credentials');
     const renewalsBefore = feed.seen.filter(tokenEvent('r-renew-child', 'renewed')).length;
     env.clock.advance(20 * MINUTE_MS);
     const aged = (await vault.lookupAccessor(cred.body.accessor)).ttlS;
@@ -267,9 +281,20 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
     expect(state.type === 'token.state.v1' && state.body.state).toBe('live');
   });
 
-  it('accepts a violation report from a verified T2 reporter: revokes the token and suspends the run agents', async () => {
+  it('accepts a violation report from a verified T2 reporter: contains the run, revokes the token and quarantines only the agent that committed it', async () => {
     const agentInbox = collect(env.client, actorInbox('agent', 'ag-viol'));
-    await agentInbox.ready();
+    const bystanderInbox = collect(env.client, actorInbox('agent', 'ag-bystander'));
+    const contain = collect(env.client, containSubject('r-viol'));
+    await Promise.all([agentInbox.ready(), bystanderInbox.ready(), contain.ready()]);
+    // Another agent worked on the run too: the violation is not its doing.
+    await publishRunEvent(env.client, {
+      runId: 'r-viol',
+      event: 'stage-accepted',
+      stageId: 't',
+      attempt: 1,
+      agentId: 'ag-bystander',
+    });
+    await consumerDrained(env.client, 'token-authority');
     // The reporter is an agent whose own inbox vouches for its tier.
     const warden = await Bus.connect({ servers: env.natsUrl, name: actorInbox('agent', 'warden') });
     serve(warden, actorInbox('agent', 'warden'), () => ({
@@ -292,16 +317,28 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
       revoked: true,
       suspendedAgents: ['ag-viol'],
     });
+    const order = await contain.next((e) => e.type === 'run.contain.v1');
+    expect(order.type === 'run.contain.v1' && order.body).toMatchObject({
+      runId: 'r-viol',
+      cause: 'policy-violation',
+      agentIds: ['ag-viol'],
+    });
     const cmd = await agentInbox.next((e) => e.type === 'agent.command.v1');
     expect(cmd.type === 'agent.command.v1' && cmd.body).toMatchObject({
-      command: 'suspend',
+      command: 'quarantine',
       byTier: 'T2',
       by: 'token-authority',
     });
     await feed.next(tokenEvent('r-viol', 'violation-accepted'));
-    await feed.next(tokenEvent('r-viol', 'agents-suspended'));
+    const suspended = await feed.next(tokenEvent('r-viol', 'agents-suspended'));
+    expect(suspended.type === 'token.event.v1' && suspended.body.agentIds).toEqual(['ag-viol']);
+    // The bystander got no command: one round trip through its inbox's subject shows nothing queued.
+    await env.client.flush();
+    expect(bystanderInbox.seen.filter((e) => e.type === 'agent.command.v1')).toEqual([]);
     await warden.close();
     agentInbox.close();
+    bystanderInbox.close();
+    contain.close();
   });
 
   it('accepts a violation report from an allowlisted reporter whatever its tier', async () => {
@@ -335,14 +372,15 @@ describe('token authority and renewer over nats, redis and the Vault dev server'
 
     authority = await startAuthority();
     await feed.next(tokenEvent('r-during', 'issued'));
-    const cred = await inbox.next((e) => e.type === 'agent.credentials.v1');
-    if (cred.type !== 'agent.credentials.v1') throw new Error('no credentials');
-    expect(await vault.lookupSelf(cred.body.token)).toMatchObject({ accessor: cred.body.accessor });
+    const cred = await inbox.next((e) => e.type === 'agent.credentials.v2');
+    if (cred.type !== 'agent.credentials.v2') throw new Error('no credentials');
+    const token = String((await unwrapSecret(env.vault.addr, cred.body.wrappingToken)).token);
+    expect(await vault.lookupSelf(token)).toMatchObject({ accessor: cred.body.accessor });
 
     // The run token's secret died with the old incarnation: the child is revoked explicitly with the run.
     await publishRunEvent(env.client, { runId: 'r-before', event: 'run-cancelled' });
     await feed.next(tokenEvent('r-before', 'revoked'));
-    await expect(vault.lookupSelf(cred.body.token)).rejects.toBeInstanceOf(TokenRevokedError);
+    await expect(vault.lookupSelf(token)).rejects.toBeInstanceOf(TokenRevokedError);
     inbox.close();
   });
 

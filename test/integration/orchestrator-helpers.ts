@@ -83,11 +83,22 @@ export class OrchestratorRig {
     yaml: string,
     params: Record<string, string | number | boolean> = {},
     file?: string,
+    waitForAgentMs?: number,
   ): Promise<string> {
-    const reply = await this.client.ask(serviceSubject('orchestrator'), {
-      type: 'run.request.v1',
-      body: { yaml, params, ...(file ? { file } : {}), requestedBy: 'test' },
-    });
+    const reply = await this.client.ask(
+      serviceSubject('orchestrator'),
+      {
+        type: 'run.request.v1',
+        body: {
+          yaml,
+          params,
+          ...(file ? { file } : {}),
+          ...(waitForAgentMs ? { waitForAgentMs } : {}),
+          requestedBy: 'test',
+        },
+      },
+      { timeoutMs: (waitForAgentMs ?? 0) + 5_000 },
+    );
     if (reply.type !== 'run.accepted.v1') throw new Error(`unexpected ${reply.type}`);
     return reply.body.runId;
   }

@@ -205,19 +205,21 @@ stages:
     expect((await stageState(runId)).next!.status).toBe('skipped');
   });
 
-  it('sends a stage only to an agent of at least its tier, role and team, and waits until one appears', async () => {
-    const runId = await rig.submit(`
+  it('sends a stage only to an agent of at least its tier, role and team; admission refuses the run until one is registered, or waits for one when asked', async () => {
+    const picky = `
 name: picky
 version: 1
 stages:
   - id: build
     agent: { tier: T2, role: builder, team: core }
     task: { kind: noop }
-`);
-    await rig.event(runId, 'run-started');
+`;
     await rig.agent('wrong-team', { tier: 'T2', role: 'builder', team: 'other' });
     await rig.agent('too-low', { tier: 'T1', role: 'builder', team: 'core' });
+    await expect(rig.submit(picky)).rejects.toMatchObject({ code: 'GOV_ERR_NO_ELIGIBLE_AGENT' });
+    const submitted = rig.submit(picky, {}, undefined, 10_000);
     const right = await rig.agent('builder-t2', { tier: 'T2', role: 'builder', team: 'core' });
+    const runId = await submitted;
     expect((await rig.finished(runId)).event).toBe('run-succeeded');
     expect((await stageState(runId)).build!.agentId).toBe(right.id);
   });

@@ -4,12 +4,16 @@ export const MODULES = [
   {
     name: 'supervisor-logic',
     mutate: ['supervisors/supervisor-logic.ts'],
-    tests: ['test/unit/supervisor-logic.test.ts', 'test/unit/teams.test.ts'],
+    tests: [
+      'test/unit/supervisor-logic.test.ts',
+      'test/unit/supervisor-logic-reports.test.ts',
+      'test/unit/teams.test.ts',
+    ],
   },
   {
     name: 'run-machine',
     mutate: ['actors/orchestrator/run-machine.ts'],
-    tests: ['test/unit/orchestrator-run-machine.test.ts'],
+    tests: ['test/unit/orchestrator-run-machine.test.ts', 'test/unit/orchestrator-run-steps.test.ts'],
   },
   {
     name: 'lifecycle-machine',
@@ -19,7 +23,11 @@ export const MODULES = [
   {
     name: 'budget-policy',
     mutate: ['actors/error-budget/budget-policy.ts', 'actors/error-budget/budget-evaluator.ts'],
-    tests: ['test/unit/governance-pure.test.ts', 'test/unit/error-budget-evaluator.test.ts'],
+    tests: [
+      'test/unit/error-budget-policy.test.ts',
+      'test/unit/error-budget-evaluator.test.ts',
+      'test/unit/governance-pure.test.ts',
+    ],
   },
   {
     name: 'ledger-merkle-verify',
@@ -54,7 +62,7 @@ export const MODULES = [
   },
   {
     name: 'ledger-store',
-    mutate: ['actors/ledger/ledger-store.ts'],
+    mutate: ['actors/ledger/ledger-store.ts', 'actors/ledger/wal-sync.ts'],
     tests: [
       'test/unit/ledger-store.test.ts',
       'test/unit/ledger-store-durability.test.ts',
@@ -63,7 +71,12 @@ export const MODULES = [
   },
   {
     name: 'ledger-writer',
-    mutate: ['actors/ledger/ledger-writer.ts'],
+    mutate: [
+      'actors/ledger/ledger-writer.ts',
+      'actors/ledger/ledger-writer-ingest.ts',
+      'actors/ledger/ledger-writer-answers.ts',
+      'actors/ledger/ledger-writer-signer.ts',
+    ],
     tests: ['test/integration/ledger-writer.test.ts'],
   },
   {

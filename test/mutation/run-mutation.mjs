@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run mutation [-- MODULE...]`: Stryker over the governance-critical modules, one module at a time
-// (its file in `--mutate`, its focused tests in `--testFiles`), each with its own incremental file under
+// (its file in `--mutate`, its focused tests through test/mutation/vitest.mutation.config.ts), each with its own incremental file under
 // reports/mutation/ so a re-run only tests the mutants whose code or tests changed. See docs/testing.md.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -28,10 +28,11 @@ let failed = false;
 for (const mod of selected) {
   const json = `reports/mutation/${mod.name}.json`;
   try {
+    // The module's tests are chosen by the vitest config, not by `testFiles` (see that config's note).
+    process.env.AGOV_MUTATION_TESTS = mod.tests.join(',');
     await new Stryker({
       configFile: 'stryker.config.mjs',
       mutate: mod.mutate,
-      testFiles: mod.tests,
       incrementalFile: `reports/mutation/${mod.name}.incremental.json`,
       jsonReporter: { fileName: json },
       ...(force ? { force: true } : {}),

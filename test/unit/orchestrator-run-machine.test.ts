@@ -209,4 +209,66 @@ describe('run machine', () => {
     const s = step(child, { type: 'start' }, 0);
     expect(s.events).toEqual([{ runId: 'r-c', parentRunId: 'r-p', event: 'run-started' }]);
   });
+
+  it('contain ends the run at once: in-flight tasks cancelled, pending stages never dispatched nor retried, status contained with its cause', () => {
+    let run = started();
+    run = complete(run, 'a', 1);
+    run = step(run, { type: 'dispatch', stageId: 'b', agentId: 'ag-b', taskId: 'tb' }, 2).run;
+    // c failed once and waits for its retry: a contained run must not retry it.
+    run = step(run, { type: 'dispatch', stageId: 'c', agentId: 'ag-c', taskId: 'tc' }, 2).run;
+    const s = step(run, { type: 'contain', cause: 'budget-exhausted', reason: 'error budget exhausted' }, 3);
+    expect(s.run.status).toBe('contained');
+    expect(s.run.error).toMatchObject({
+      code: 'GOV_ERR_RUN_CONTAINED',
+      details: { cause: 'budget-exhausted' },
+    });
+    expect(s.effects.filter((e) => e.kind === 'cancel-task').map((e) => e.agentId)).toEqual(['ag-b', 'ag-c']);
+    expect(s.effects.at(-1)).toEqual({ kind: 'finished', status: 'contained' });
+    expect(s.events.at(-1)).toMatchObject({ event: 'run-contained', cause: 'budget-exhausted' });
+    expect(s.events.some((e) => e.event === 'stage-skipped')).toBe(false);
+    expect(s.run.stages.d!.status).toBe('cancelled');
+    expect(dispatchable(s.run, 10_000)).toEqual([]);
+    expect(nextDueAt(s.run)).toBeUndefined();
+    // A result that comes after the containment changes nothing (the orchestrator rejects and audits it).
+    expect(step(s.run, { type: 'result', taskId: 'tb', status: 'succeeded' }, 4).changed).toBe(false);
+    expect(step(s.run, { type: 'contain', cause: 'policy-violation', reason: 'again' }, 5).changed).toBe(
+      false,
+    );
+  });
+
+  it('starts the schedule-to-start clock of a stage when it becomes ready, and fails the attempt when no agent took it in time (it counts)', () => {
+    const yaml =
+      'name: w\nversion: 1\nstages:\n  - { id: a, task: { kind: noop }, scheduleToStartMs: 1000, retries: { max: 1, backoffMs: 50 } }\n  - { id: b, needs: [a], task: { kind: noop }, scheduleToStartMs: 300 }\n';
+    let run = started(yaml);
+    expect(run.stages.a!.waitDeadline).toBe(1000);
+    expect(run.stages.b!.waitDeadline).toBeUndefined();
+    expect(nextDueAt(run)).toBe(1000);
+    expect(step(run, { type: 'schedule-timeout', stageId: 'a' }, 999).changed).toBe(false);
+    let s = step(run, { type: 'schedule-timeout', stageId: 'a' }, 1000);
+    expect(s.events).toMatchObject([
+      {
+        event: 'stage-retrying',
+        stageId: 'a',
+        attempt: 1,
+        error: { code: 'GOV_ERR_SCHEDULE_TO_START_TIMEOUT' },
+      },
+    ]);
+    run = s.run;
+    // The retry waits from the end of its pause.
+    expect(run.stages.a).toMatchObject({ status: 'pending', attempt: 1, retryAt: 1050, waitDeadline: 2050 });
+    s = step(run, { type: 'schedule-timeout', stageId: 'a' }, 2050);
+    expect(s.events.map((e) => e.event)).toEqual(['stage-failed', 'stage-skipped', 'run-failed']);
+    expect(s.run.error?.code).toBe('GOV_ERR_SCHEDULE_TO_START_TIMEOUT');
+  });
+
+  it('a dispatched stage has no schedule-to-start bound; its dependents get theirs when it is done', () => {
+    const yaml =
+      'name: w\nversion: 1\nstages:\n  - { id: a, task: { kind: noop } }\n  - { id: b, needs: [a], task: { kind: noop }, scheduleToStartMs: 300 }\n';
+    let run = started(yaml);
+    run = step(run, { type: 'dispatch', stageId: 'a', agentId: 'ag', taskId: 'ta' }, 5).run;
+    expect(run.stages.a!.waitDeadline).toBeUndefined();
+    run = step(run, { type: 'result', taskId: 'ta', status: 'succeeded' }, 20).run;
+    expect(run.stages.b!.waitDeadline).toBe(320);
+    expect(run.pipeline.stages[0]!.scheduleToStartMs).toBe(5 * 60_000);
+  });
 });

@@ -2,6 +2,7 @@
 import type { AnyRoute } from '../route-def.ts';
 import { agentsRoutes } from './agents.ts';
 import { contextRoutes } from './context.ts';
+import { controlRoutes } from './controls.ts';
 import { ledgerRoutes } from './ledger.ts';
 import { observabilityRoutes } from './observability.ts';
 import { pipelineRoutes } from './pipeline.ts';
@@ -14,6 +15,7 @@ export function gatewayRoutes(): AnyRoute[] {
     ...pipelineRoutes,
     ...observabilityRoutes,
     ...agentsRoutes,
+    ...controlRoutes,
     ...contextRoutes,
     ...ledgerRoutes,
     ...systemRoutes,

@@ -119,7 +119,7 @@ export const listRunsRoute = defineRoute({
   tag: 'pipelines',
   auth: 'T0',
   query: z.object({
-    status: z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled']).optional(),
+    status: z.enum(['pending', 'running', 'succeeded', 'failed', 'cancelled', 'contained']).optional(),
     limit: z.coerce.number().int().positive().max(1000).default(50),
   }),
   responses: { 200: { description: 'The runs', schema: catalog['run.states.v1'] } },
