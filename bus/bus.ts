@@ -35,7 +35,14 @@ import { type ConsumerDeclaration, ensureConsumer } from './streams.ts';
 import { type Clock, systemClock } from '../infra/clock.ts';
 import { ReplyMux } from './reply-mux.ts';
 import { type BodyOf, type MessageType, SECRET_MESSAGE_TYPES } from '../protocols/catalog.ts';
-import { type Codec, decodeRaw, detectFormat, jsonCodec, msgpackCodec } from '../protocols/codec.ts';
+import {
+  type Codec,
+  decodeRaw,
+  detectFormat,
+  jsonCodec,
+  msgpackCodec,
+  type WireFormat,
+} from '../protocols/codec.ts';
 import { type AnyEnvelope, type Envelope, envelope, type OutMessage } from '../protocols/envelope.ts';
 import {
   BusClosedError,
@@ -78,6 +85,8 @@ export interface TellOptions {
   headers?: Record<string, string>;
   /** The message this one answers or was caused by: copies its correlation id and sets `cause`. */
   inResponseTo?: Envelope;
+  /** Wire format of this message: msgpack unless the receiver asked for JSON (an agent's `encoding`). */
+  encoding?: WireFormat;
 }
 
 export interface AskOptions extends TellOptions {
@@ -192,7 +201,7 @@ export class Bus {
     });
   }
 
-  encode(env: AnyEnvelope, format: 'msgpack' | 'json' = 'msgpack'): Uint8Array {
+  encode(env: AnyEnvelope, format: WireFormat = 'msgpack'): Uint8Array {
     return (format === 'json' ? this.json : this.msgpack).encode(env);
   }
 
@@ -220,7 +229,7 @@ export class Bus {
   tell<T extends MessageType>(subject: string, msg: OutMessage<T>, options: TellOptions = {}): Envelope<T> {
     this.checkOpen();
     const env = this.wrap(msg, options.inResponseTo);
-    this.nc.publish(subject, this.encode(env), { headers: toHeaders(options.headers) });
+    this.nc.publish(subject, this.encode(env, options.encoding), { headers: toHeaders(options.headers) });
     this.metrics.inc('sent');
     return env;
   }
@@ -245,7 +254,12 @@ export class Bus {
     try {
       // One reply inbox for every ask of this bus (reply-mux.ts), not nc.request: nats.js builds a
       // request context, a timer and stack-traced Errors per request, ~35 µs on our machines.
-      reply = await this.replies().request(subject, this.encode(env), timeout, toHeaders(options.headers));
+      reply = await this.replies().request(
+        subject,
+        this.encode(env, options.encoding),
+        timeout,
+        toHeaders(options.headers),
+      );
     } catch (err) {
       if (this.killed) return never();
       throw this.translateRequestError(err, subject, timeout);

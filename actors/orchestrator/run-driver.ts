@@ -41,6 +41,8 @@ export interface DriverHooks {
   perform(run: RunRecord, eff: Effect): void;
   /** The agent held by an attempt that was never stored is free again. */
   release(agentId: string, taskId: string): void;
+  /** A run's state changed, or its retry pause ended: its ready stages may be dispatched. */
+  noteRun(run: RunRecord): void;
 }
 
 export class RunDriver {
@@ -80,6 +82,7 @@ export class RunDriver {
     if (!s.changed) return false;
     this.view.update(run, s.run);
     this.armTimer(s.run);
+    this.hooks.noteRun(s.run);
     if ((input.type === 'accepted' || input.type === 'progress') && s.effects.length === 0) {
       this.publishAfterWrites(runId, s.events);
       return true;
@@ -316,7 +319,10 @@ export class RunDriver {
       for (const stageId of waitExpired(current, now))
         this.apply(runId, { type: 'schedule-timeout', stageId });
     const latest = this.view.get(runId);
-    if (latest) this.armTimer(latest);
+    if (latest) {
+      this.armTimer(latest);
+      this.hooks.noteRun(latest);
+    }
     this.scheduler.requestPump();
   }
 }

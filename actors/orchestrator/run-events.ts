@@ -72,12 +72,22 @@ export class RunEvents {
     return this.pendingTotal + this.queued.length;
   }
 
+  /** How an agent wants its deliveries (the orchestrator's agent table), copied onto its stage events. */
+  encodingOf: (agentId: string) => 'msgpack' | 'json' | undefined = () => undefined;
+
   publish(b: RunEventBody): void {
     this.publishEnvelope(this.wrap(b));
   }
 
   /** The envelope of a run event: its id is fixed here, before the state that implies it is stored. */
-  wrap(b: RunEventBody): Envelope<'run.event.v1'> {
+  wrap(event: RunEventBody): Envelope<'run.event.v1'> {
+    let b = event;
+    if (
+      b.agentId !== undefined &&
+      (b.event === 'stage-dispatched' || b.event === 'stage-accepted') &&
+      this.encodingOf(b.agentId) === 'json'
+    )
+      b = { ...b, agentEncoding: 'json' };
     return this.bus.wrap({ type: 'run.event.v1', body: b, run: b.runId });
   }
 

@@ -83,6 +83,12 @@ export interface RunRecord {
   outbox?: RunEventEnvelope[];
   /** Ids of every audit event of the run's stored changes: what the ledger must hold, once each. */
   auditIds?: string[];
+  /**
+   * An operator paused the run (run.pause.v1): no stage is dispatched and no schedule-to-start bound
+   * runs until run.resume.v1; attempts already running go on. Kept in the record, so it survives a
+   * restart of the orchestrator.
+   */
+  paused?: { at: number; by?: string; reason?: string };
 }
 
 /** A run event as it goes to the audit stream (its id is the Nats-Msg-Id and the ledger entry id). */
@@ -116,6 +122,8 @@ export type RunInput =
   | { type: 'lost'; taskId: string; error: SerializedError }
   | { type: 'child-finished'; childRunId: string; status: RunStatus; error?: SerializedError }
   | { type: 'cancel'; reason: string }
+  | { type: 'pause'; by?: string; reason?: string }
+  | { type: 'unpause' }
   | { type: 'contain'; cause: string; reason: string }
   | { type: 'schedule-timeout'; stageId: string };
 
@@ -172,7 +180,7 @@ export function isDone(run: RunRecord, stageId: string): boolean {
 
 /** Stages that may be dispatched at `now`: pending, needs done, no retry pause left. Declaration order. */
 export function dispatchable(run: RunRecord, now: number): ConcreteStage[] {
-  if (run.status !== 'running') return [];
+  if (run.status !== 'running' || run.paused) return [];
   return run.pipeline.stages.filter((def) => {
     const st = run.stages[def.id];
     return (
@@ -201,7 +209,7 @@ export function nextDueAt(run: RunRecord): number | undefined {
 
 /** Pending stages whose schedule-to-start bound has passed at `now` (no agent took them in time). */
 export function waitExpired(run: RunRecord, now: number): string[] {
-  if (run.status !== 'running') return [];
+  if (run.status !== 'running' || run.paused) return [];
   return Object.values(run.stages)
     .filter((st) => st.status === 'pending' && st.waitDeadline !== undefined && st.waitDeadline <= now)
     .map((st) => st.stageId);

@@ -15,7 +15,7 @@ import { Bus } from '../../bus/index.ts';
 import { sendControl } from '../../cli/command-control.ts';
 import { mintUser } from '../../infra/nats-auth/index.ts';
 import type { Envelope } from '../../protocols/index.ts';
-import { actorInbox, errorsSubject, heartbeatSubject } from '../../protocols/index.ts';
+import { actorInbox, errorsSubject, heartbeatSubject, serviceSubject } from '../../protocols/index.ts';
 import type { Principal } from '../../protocols/permissions.ts';
 import { allChildren } from '../../supervisors/supervisor-tree.ts';
 import { parseTeams, type RunningSystem, startSystem } from '../../system/index.ts';
@@ -175,6 +175,62 @@ describe('operator controls over the bus', () => {
     const r = await agov(['agents', 'resume', 'worker-1', '--json']);
     expect(JSON.parse(r.stdout)).toMatchObject({ outcome: 'applied', command: 'resume' });
     await waitFor('worker-1 idle again', async () => (await agentState()).state === 'idle');
+  }, 60_000);
+});
+
+describe('run controls', () => {
+  const yaml = (sleepMs: number) =>
+    `name: held\nversion: 1\nstages:\n  - id: a\n    agent: { tier: T1 }\n    task: { kind: sleep, ms: ${sleepMs} }\n  - id: b\n    needs: [a]\n    agent: { tier: T1 }\n    task: { kind: noop }\n`;
+  const submit = async (sleepMs: number) => {
+    const r = await sys.client.ask(serviceSubject('orchestrator'), {
+      type: 'run.request.v1',
+      body: { yaml: yaml(sleepMs) },
+    });
+    return (r.body as { runId: string }).runId;
+  };
+  const runState = async (runId: string) =>
+    (await sys.client.ask(serviceSubject('orchestrator'), { type: 'run.get.v1', body: { runId } })).body as {
+      status: string;
+      paused?: { by?: string };
+      stages: Array<{ stageId: string; status: string }>;
+    };
+
+  it('pauses a run (no new dispatch while held, the running stage finishes) and resumes it to success', async () => {
+    const op = await busAs({ role: 'client', name: 'alice' });
+    const runId = await submit(600);
+    const paused = await sendControl(op, { on: 'run', id: runId, command: 'pause', reason: 'look first' });
+    expect(paused).toMatchObject({ outcome: 'applied', detail: { paused: { by: 'client-alice' } } });
+    await waitFor(
+      'stage a done',
+      async () => (await runState(runId)).stages[0]!.status === 'succeeded',
+      30_000,
+    );
+    // Held: b is ready and an agent is idle, yet nothing is dispatched for a while.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const held = await runState(runId);
+    expect(held.status).toBe('running');
+    expect(held.stages[1]!.status).toBe('pending');
+    await sendControl(op, { on: 'run', id: runId, command: 'resume' });
+    await waitFor('run succeeded', async () => (await runState(runId)).status === 'succeeded', 30_000);
+    await expect(sendControl(op, { on: 'run', id: runId, command: 'pause' })).rejects.toMatchObject({
+      code: 'GOV_ERR_INVALID_TRANSITION',
+    });
+  }, 60_000);
+
+  it('cancels a run, and answers an unknown run with GOV_ERR_NOT_FOUND', async () => {
+    const op = await busAs({ role: 'client', name: 'alice' });
+    const runId = await submit(30_000);
+    await waitFor(
+      'stage a running',
+      async () => (await runState(runId)).stages[0]!.status === 'running',
+      30_000,
+    );
+    const done = await sendControl(op, { on: 'run', id: runId, command: 'cancel', reason: 'drill' });
+    expect(done).toMatchObject({ outcome: 'applied', detail: { status: 'cancelled' } });
+    await expect(sendControl(op, { on: 'run', id: 'r-none', command: 'cancel' })).rejects.toMatchObject({
+      code: 'GOV_ERR_NOT_FOUND',
+    });
+    await waitFor('worker-1 idle again', async () => (await agentState()).state === 'idle', 30_000);
   }, 60_000);
 });
 
