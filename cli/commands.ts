@@ -113,9 +113,11 @@ agov agent revoke --id ID
   {
     name: 'teams',
     summary: 'the live supervision tree: each actor’s state and restarts (NATS_URL)',
-    usage: `agov teams [--json] [--root ID]
+    usage: `agov teams [--json] [--root ID] [--depth N | --all]
 
   The live supervision tree under supervisor ID (default root), with each actor's state and restarts.
+  Nested supervisors (teams) show the counts of their subtree; --depth N lists N levels of them in
+  full (default 0), --all every level. Read page by page: any fleet size works.
 `,
     run: async (a) => (await import('./command-teams.ts')).commandTeams(a),
   },

@@ -99,6 +99,7 @@ class Orchestrator {
     this.driver = new RunDriver(ctx, view, store, events, this.scheduler, {
       perform: (run, eff) => this.dispatcher.perform(run, eff),
       release: (agentId, taskId) => agents.released(agentId, taskId),
+      noteRun: (run) => this.dispatcher.noteRun(run),
     });
     this.children = new ChildRuns(ctx.id, view, store, settings, { apply, admit, now });
     this.dispatcher = new Dispatcher(ctx, view, agents, this.scheduler, settings, {
