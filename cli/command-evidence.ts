@@ -9,33 +9,57 @@ import { readEnvironment } from '../infra/index.ts';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  createSigner,
+  DEFAULT_LEDGER_ORIGIN,
   EVIDENCE_FILES,
+  type EvidenceSignature,
+  type EvidenceSummary,
+  keyFingerprint,
+  type SignedCheckpoint,
   LedgerStore,
+  localEvidenceSigner,
+  signEvidence,
   exportEvidence,
   loadPublicKey,
   resolveTrustedKey,
   type TrustedKey,
   verifyEvidence,
 } from '../actors/ledger/index.ts';
+import {
+  type Cosignature,
+  cosignatureKeyId,
+  cosignatureProblem,
+  parseCosignatureLine,
+} from '../actors/witness/index.ts';
 import { Bus } from '../bus/index.ts';
 import {
+  ACTOR_KIND,
+  SERVICE_NAME,
   ConfigError,
   EvidenceInvalidError,
   GovError,
+  InvalidMessageError,
+  NoRespondersError,
   NotFoundError,
-  ACTOR_KIND,
+  TimeoutError,
 } from '../protocols/index.ts';
 import { serviceSubject } from '../protocols/index.ts';
 import { cliPublicKey, ledgerCliOptions, ledgerPath } from './command-ledger.ts';
 
 export const EVIDENCE_USAGE = `agov evidence <command>
 
-  export --run ID OUT [--db PATH] [--key PATH | --fingerprint sha256:HEX]
-                      write the run's evidence package into the empty folder OUT
-  verify OUT [--key PATH | --fingerprint sha256:HEX]
-                      check a package offline against the key you pin; exit 1 naming the bad file, or
-                      when the package's key is not the pinned one. Unpinned, the package proves only
-                      that it is self-consistent.
+  export --run ID OUT [--db PATH] [--key PATH | --fingerprint sha256:HEX] [--handoff FILE]
+         [--signing-key PEM]
+                      write the run's evidence package into the empty folder OUT: entries, proofs,
+                      checkpoint, witness cosignatures, provenance (pipeline file hash, task output
+                      digests), the handoff report (asked from the budget monitor, or FILE), signed by
+                      the ledger key through the ledger writer (NATS_URL), or with a local key file
+  verify OUT [--key PATH | --fingerprint sha256:HEX] [--pipeline FILE] [--witness-key PEM]...
+         [--unsigned-ok]
+                      check a package offline against the key you pin; exit 1 naming the bad part, or
+                      when the package's key is not the pinned one. --pipeline checks the pipeline
+                      file's hash against the run's; --witness-key requires that witness's cosignature.
+                      Unpinned, the package proves only that it is self-consistent.
 `;
 
 export async function commandEvidence(argv: string[]): Promise<number> {
@@ -54,7 +78,13 @@ async function evidenceExport(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...ledgerCliOptions, run: { type: 'string' }, nats: { type: 'string' } },
+    options: {
+      ...ledgerCliOptions,
+      run: { type: 'string' },
+      nats: { type: 'string' },
+      handoff: { type: 'string' },
+      'signing-key': { type: 'string' },
+    },
   });
   const out = positionals[0];
   if (!values.run || !out) throw new ConfigError('usage: agov evidence export --run ID OUT');
@@ -63,33 +93,92 @@ async function evidenceExport(argv: string[]): Promise<number> {
     throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
   const key = cliPublicKey(values, dbPath);
   const natsUrl = values.nats ?? readEnvironment().natsUrl;
-  if (!coveredBySignedCheckpoint(dbPath, values.run)) {
-    // The CLI never writes the ledger: it asks the writer to sign a fresh head.
-    if (!natsUrl) {
-      throw new NotFoundError(
-        `no signed checkpoint covers run ${values.run}'s last entry yet: wait for the writer's next checkpoint, or set NATS_URL so the CLI can ask it for one`,
-      );
-    }
-    const bus = await Bus.connect({ servers: natsUrl, name: `agov-evidence-${process.pid}` });
-    try {
+  const bus = natsUrl
+    ? await Bus.connect({ servers: natsUrl, name: `agov-evidence-${process.pid}` })
+    : undefined;
+  try {
+    if (!coveredBySignedCheckpoint(dbPath, values.run)) {
+      // The CLI never writes the ledger: it asks the writer to sign a fresh head.
+      if (!bus) {
+        throw new NotFoundError(
+          `no signed checkpoint covers run ${values.run}'s last entry yet: wait for the writer's next checkpoint, or set NATS_URL so the CLI can ask it for one`,
+        );
+      }
       await bus.ask(serviceSubject(ACTOR_KIND.ledgerWriter), {
         type: 'ledger.head.v1',
         body: { fresh: true },
       });
-    } finally {
-      await bus.close();
     }
-  }
-  const store = LedgerStore.open({ path: dbPath, readonly: true });
-  try {
-    const s = exportEvidence(store, values.run, out, { publicKey: key });
+    const handoffReport = values.handoff
+      ? (JSON.parse(readFileSync(values.handoff, 'utf8')) as unknown)
+      : await askHandoff(bus, values.run);
+    const store = LedgerStore.open({ path: dbPath, readonly: true });
+    let s: EvidenceSummary;
+    try {
+      s = exportEvidence(store, values.run, out, { publicKey: key, handoffReport });
+    } finally {
+      store.close();
+    }
     process.stdout.write(
-      `evidence of run ${s.run}: ${s.entries.length} entries proven against the checkpoint of size ${s.treeSize} (root ${s.root}) → ${out}\n`,
+      `evidence of run ${s.run}: ${s.entries.length} entries proven against the checkpoint of size ${s.treeSize} (root ${s.root}), ${s.cosignatures.length} witness cosignatures, ${s.provenance.tasks.length} task output digests${s.handoffSha256 ? ', the handoff report' : ''} → ${out}\n`,
+    );
+    const signed = await signPackage(out, dbPath, values['signing-key'], bus);
+    process.stderr.write(
+      signed
+        ? `signed by ${signed.keyFingerprint}\n`
+        : 'warning: the package is NOT signed (no NATS_URL to reach the ledger writer, no --signing-key)\n',
     );
     return 0;
   } finally {
-    store.close();
+    await bus?.close();
   }
+}
+
+/** The run's latest handoff report from the budget monitor, when it has one (none offline). */
+async function askHandoff(bus: Bus | undefined, runId: string): Promise<unknown> {
+  if (!bus) return undefined;
+  try {
+    const r = await bus.ask(serviceSubject(SERVICE_NAME.handoff), {
+      type: 'handoff.get.v1',
+      body: { runId },
+    });
+    return r.type === 'handoff.report.v1' ? r.body.report : undefined;
+  } catch (err) {
+    if (err instanceof NotFoundError || err instanceof NoRespondersError || err instanceof TimeoutError)
+      return undefined;
+    throw err;
+  }
+}
+
+/** Signs the package: with a local key file, else through the ledger writer (its key is in Vault transit). */
+async function signPackage(
+  out: string,
+  dbPath: string,
+  signingKey: string | undefined,
+  bus: Bus | undefined,
+): Promise<EvidenceSignature | undefined> {
+  if (signingKey) {
+    const signer = createSigner(readFileSync(signingKey, 'utf8'), DEFAULT_LEDGER_ORIGIN);
+    const store = LedgerStore.open({ path: dbPath, readonly: true, checkpointKey: signer.publicKey });
+    try {
+      return await signEvidence(
+        out,
+        localEvidenceSigner(store, (t) => signer.signText!(t)),
+      );
+    } finally {
+      store.close();
+    }
+  }
+  if (!bus) return undefined;
+  return signEvidence(out, async (manifest, handoff) => {
+    const r = await bus.ask(serviceSubject(ACTOR_KIND.ledgerWriter), {
+      type: 'ledger.evidence-sign.v1',
+      body: { manifest, ...(handoff !== undefined ? { handoff } : {}) },
+    });
+    if (r.type !== 'ledger.evidence-signature.v1')
+      throw new InvalidMessageError(`unexpected answer ${r.type}`);
+    return r.body;
+  });
 }
 
 function coveredBySignedCheckpoint(dbPath: string, run: string): boolean {
@@ -112,6 +201,9 @@ async function evidenceVerify(argv: string[]): Promise<number> {
       'public-key': { type: 'string' },
       fingerprint: { type: 'string' },
       json: { type: 'boolean' },
+      pipeline: { type: 'string' },
+      'witness-key': { type: 'string', multiple: true },
+      'unsigned-ok': { type: 'boolean' },
     },
   });
   const dir = positionals[0];
@@ -148,7 +240,14 @@ async function evidenceVerify(argv: string[]): Promise<number> {
     process.stderr.write(`ledger key ${trusted.fingerprint} (pinned)\n`);
   }
   try {
-    const s = verifyEvidence(dir, { publicKey });
+    const witnessKeys = (values['witness-key'] ?? []).map((f) => loadPublicKey(readFileSync(f, 'utf8')));
+    const s = verifyEvidence(dir, {
+      publicKey,
+      requireSignature: values['unsigned-ok'] !== true,
+      ...(values.pipeline ? { pipelineFile: readFileSync(values.pipeline) } : {}),
+      checkCosignatures: (cp, lines) => cosignaturesProblem(cp, lines, witnessKeys),
+    });
+    if (!s.signed) process.stderr.write('warning: the package is NOT signed (--unsigned-ok)\n');
     if (values.json)
       process.stdout.write(
         `${JSON.stringify({ ok: true, run: s.run, entries: s.entries.length, treeSize: s.treeSize, root: s.root })}\n`,
@@ -173,4 +272,28 @@ function invalid(json: boolean, file: string, reason: string): number {
   if (json) process.stdout.write(`${JSON.stringify({ ok: false, file, reason })}\n`);
   process.stderr.write(`evidence INVALID: bad file ${file}: ${reason}\n`);
   return 1;
+}
+
+/**
+ * Every line must be a cosignature line; each pinned witness key must have a line that verifies for
+ * this checkpoint (a line whose key ID is the key's, for whatever witness name it carries).
+ */
+function cosignaturesProblem(
+  cp: SignedCheckpoint,
+  lines: readonly string[],
+  witnessKeys: readonly KeyObject[],
+): string | undefined {
+  let parsed: Cosignature[];
+  try {
+    parsed = lines.map((l) => parseCosignatureLine(l));
+  } catch (err) {
+    return `a cosignature line is malformed (${(err as Error).message})`;
+  }
+  for (const key of witnessKeys) {
+    const mine = parsed.filter((c) => c.keyId === cosignatureKeyId(c.witness, key));
+    if (mine.length === 0) return `witness key ${keyFingerprint(key)} did not cosign the checkpoint`;
+    const problem = mine.map((c) => cosignatureProblem(cp, c, key)).find((p) => p !== undefined);
+    if (problem) return problem;
+  }
+  return undefined;
 }

@@ -42,6 +42,7 @@ import {
 } from '../../protocols/index.ts';
 import { buildHandoffReport } from './handoff-report.ts';
 import { HandoffStore } from './handoff-store.ts';
+import { jsonDigest } from '../ledger/index.ts';
 import { KeyedLock } from '../../infra/index.ts';
 import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
 import {
@@ -348,6 +349,9 @@ export class BudgetMonitor {
       type: 'handoff.ready.v1',
       body: {
         reportId: handoff.reportId,
+        // The report as handoff.get.v1 serves it (a JSON round trip of the stored record): evidence
+        // packages prove the report they carry by this digest.
+        reportSha256: jsonDigest(JSON.parse(JSON.stringify(handoff))),
         runId,
         createdAt: handoff.createdAt,
         reason: handoff.reason,

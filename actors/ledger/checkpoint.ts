@@ -43,6 +43,8 @@ export interface CheckpointSigner {
   readonly keyId: string;
   readonly publicKey: KeyObject;
   sign(cp: Checkpoint): SignedCheckpoint;
+  /** Signs a statement that is not a checkpoint (an evidence package's); see evidenceStatement. */
+  signText?(text: string): Buffer;
 }
 
 /**
@@ -54,6 +56,8 @@ export interface RemoteCheckpointSigner {
   readonly keyId: string;
   readonly publicKey: KeyObject;
   sign(cp: Checkpoint): Promise<SignedCheckpoint>;
+  /** Signs a statement that is not a checkpoint (an evidence package's); see evidenceStatement. */
+  signText?(text: string): Promise<Buffer>;
 }
 
 export function asAsyncSigner(signer: CheckpointSigner): RemoteCheckpointSigner {
@@ -62,6 +66,7 @@ export function asAsyncSigner(signer: CheckpointSigner): RemoteCheckpointSigner 
     keyId: signer.keyId,
     publicKey: signer.publicKey,
     sign: async (cp) => signer.sign(cp),
+    ...(signer.signText ? { signText: async (text: string) => signer.signText!(text) } : {}),
   };
 }
 
@@ -272,6 +277,7 @@ export function createSigner(material: string | Buffer | KeyObject, keyName: str
       const signature = edSign(null, Buffer.from(checkpointText(cp), 'utf8'), privateKey);
       return { ...cp, root: Buffer.from(cp.root), keyName, keyId, signature };
     },
+    signText: (text) => edSign(null, Buffer.from(text, 'utf8'), privateKey),
   };
 }
 

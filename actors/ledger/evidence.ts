@@ -1,71 +1,49 @@
 /**
- * Evidence packages: one run's entries with inclusion proofs against a signed checkpoint, checkable
- * with no database.
+ * Evidence packages (format in evidence-format.ts): one run's entries with inclusion proofs against a
+ * signed checkpoint, its provenance (pipeline file hash, task output digests, handoff report), the
+ * witness cosignatures of the checkpoint, and a signature by the ledger key over the manifest.
  *
- *   manifest.json   {"files":{name: sha256 hex},"format":"agov-ledger-evidence/1","run":"<run id>"} + "\n"
- *   checkpoint.txt  the signed checkpoint (C2SP signed note)
- *   public-key.pem  the Ed25519 public key (SPKI PEM) the checkpoint verifies under
- *   entries.jsonl   the run's canonical entry bodies, one per line, in seq order
- *   proofs.json     {"proofs":[{"leafHash","path","seq"}…],"treeSize":N} + "\n", line i ↔ proofs[i]
- *
- * Every byte of every file is pinned: JSON files must be canonical, hashes lowercase hex, the PEM
- * and checkpoint in canonical form, entries canonical and proven, and the manifest hashes each file.
- * So altering any byte fails verification with EvidenceInvalidError naming the altered file.
+ * Export writes the files from the ledger (read-only) and checks them; the signature comes from the
+ * ledger writer, whose key lives in Vault transit: it rebuilds the files it can from its own ledger and
+ * signs only a manifest that matches ({@link evidenceSignProblem}). Verification needs no database
+ * (evidence-verify.ts).
  */
 import type { KeyObject } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, EvidenceInvalidError, NotFoundError } from '../../protocols/index.ts';
-import { type AuditEvent, canonicalJson, decodeEvent } from './canonical.ts';
+import { ConfigError, NotFoundError } from '../../protocols/index.ts';
+import { canonicalJson } from './canonical.ts';
+import { checkpointSignatureProblem, loadPublicKey, type SignedCheckpoint } from './checkpoint.ts';
 import {
-  type SignedCheckpoint,
-  checkpointSignatureProblem,
-  formatSignedCheckpoint,
-  loadPublicKey,
-  parseSignedCheckpoint,
-  publicKeyPem,
-  rawPublicKey,
-} from './checkpoint.ts';
+  buildEvidenceFiles,
+  EVIDENCE_FILES,
+  EVIDENCE_FORMAT,
+  evidenceStatement,
+  jsonDigest,
+  jsonFile,
+  manifestOf,
+  provenanceOf,
+  runEntries,
+} from './evidence-format.ts';
+import { type EvidenceSummary, verifyEvidence } from './evidence-verify.ts';
 import type { LedgerStore } from './ledger-store.ts';
-import { buildInclusionProof, hashLeaf, sha256, verifyInclusion } from './merkle.ts';
-
-export const EVIDENCE_FORMAT = 'agov-ledger-evidence/1';
-export const EVIDENCE_FILES = {
-  manifest: 'manifest.json',
-  checkpoint: 'checkpoint.txt',
-  publicKey: 'public-key.pem',
-  entries: 'entries.jsonl',
-  proofs: 'proofs.json',
-} as const;
-/** Files the manifest hashes, in checking order. */
-const HASHED_FILES: readonly string[] = [
-  EVIDENCE_FILES.publicKey,
-  EVIDENCE_FILES.checkpoint,
-  EVIDENCE_FILES.entries,
-  EVIDENCE_FILES.proofs,
-];
-
-export interface EvidenceSummary {
-  run: string;
-  origin: string;
-  treeSize: number;
-  root: string;
-  checkpointTs: number;
-  entries: AuditEvent[];
-  seqs: number[];
-}
+import { sha256 } from './merkle.ts';
+import { keyFingerprint } from './trust.ts';
 
 export interface ExportOptions {
   /** Prove against this checkpoint instead of the latest (it must cover the run's entries). */
   checkpoint?: SignedCheckpoint;
   /** Public key to ship; default the store's signing key. */
   publicKey?: string | Buffer | KeyObject;
+  /** The run's handoff report (from the budget monitor); shipped when the ledger recorded its SHA-256. */
+  handoffReport?: unknown;
 }
 
 /**
- * Writes the evidence package of `runId` into `outDir` (created; must be empty). Signs a fresh
- * checkpoint when none covers the run's last entry yet.
- * @throws NotFoundError (no entries) | ConfigError (outDir not empty, no key)
+ * Writes the evidence package of `runId` into `outDir` (created; must be empty), unsigned: sign it with
+ * {@link signEvidence}. Signs a fresh checkpoint when none covers the run's last entry yet (a store
+ * with a local signer only).
+ * @throws NotFoundError (no entries) | ConfigError (outDir not empty, no key, a handoff report the ledger did not record)
  */
 export function exportEvidence(
   store: LedgerStore,
@@ -73,7 +51,7 @@ export function exportEvidence(
   outDir: string,
   opts: ExportOptions = {},
 ): EvidenceSummary {
-  const entries = store.byRun(runId, { limit: Number.MAX_SAFE_INTEGER });
+  const entries = runEntries(store, runId);
   if (entries.length === 0) throw new NotFoundError(`ledger has no entries for run ${runId}`);
   const lastSeq = entries[entries.length - 1]!.seq;
   let cp = opts.checkpoint ?? store.latestCheckpoint();
@@ -89,237 +67,111 @@ export function exportEvidence(
   const sigProblem = checkpointSignatureProblem(cp, key);
   if (sigProblem) throw new ConfigError(`checkpoint does not verify under the shipped key: ${sigProblem}`);
 
+  const files = buildEvidenceFiles(store, entries, cp, key);
+  if (opts.handoffReport !== undefined) {
+    const recorded = provenanceOf(
+      entries,
+      entries.map((e) => e.seq),
+    ).handoffs.map((h) => h.sha256);
+    const digest = jsonDigest(opts.handoffReport);
+    if (!recorded.includes(digest))
+      throw new ConfigError(`the handoff report given (SHA-256 ${digest}) is not one run ${runId} recorded`);
+    files[EVIDENCE_FILES.handoff] = jsonFile(opts.handoffReport);
+  }
   mkdirSync(outDir, { recursive: true });
   if (readdirSync(outDir).length > 0) throw new ConfigError(`evidence directory ${outDir} is not empty`);
-  const checkpointFinal = cp;
-  const files: Record<string, Buffer> = {
-    [EVIDENCE_FILES.publicKey]: Buffer.from(publicKeyPem(key), 'utf8'),
-    [EVIDENCE_FILES.checkpoint]: Buffer.from(formatSignedCheckpoint(checkpointFinal), 'utf8'),
-    [EVIDENCE_FILES.entries]: Buffer.concat(entries.flatMap((e) => [e.body, Buffer.from('\n')])),
-    [EVIDENCE_FILES.proofs]: Buffer.from(
-      `${canonicalJson({
-        treeSize: checkpointFinal.size,
-        proofs: entries.map((e) => ({
-          seq: e.seq,
-          leafHash: e.leafHash.toString('hex'),
-          path: buildInclusionProof(store, e.seq, checkpointFinal.size).map((h) => h.toString('hex')),
-        })),
-      })}\n`,
-      'utf8',
-    ),
-  };
-  const manifest = {
-    format: EVIDENCE_FORMAT,
-    run: runId,
-    files: Object.fromEntries(HASHED_FILES.map((f) => [f, sha256(files[f]!).toString('hex')])),
-  };
   for (const [name, bytes] of Object.entries(files)) writeFileSync(join(outDir, name), bytes);
-  writeFileSync(join(outDir, EVIDENCE_FILES.manifest), `${canonicalJson(manifest)}\n`);
-  return verifyEvidence(outDir, { publicKey: key });
+  writeFileSync(join(outDir, EVIDENCE_FILES.manifest), manifestOf(runId, cp.size, files));
+  return verifyEvidence(outDir, { publicKey: key, requireSignature: false });
 }
 
-class Bad extends Error {
-  constructor(
-    readonly file: string,
-    readonly reason: string,
-  ) {
-    super(reason);
-  }
+/** A package signature: the statement, the Ed25519 signature (base64) and the key's fingerprint. */
+export interface EvidenceSignature {
+  statement: string;
+  signature: string;
+  keyFingerprint: string;
 }
 
-const HEX32 = /^[0-9a-f]{64}$/;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function sameKeys(o: Record<string, unknown>, keys: readonly string[]): boolean {
-  const k = Object.keys(o).sort();
-  const want = [...keys].sort();
-  return k.length === want.length && k.every((x, i) => x === want[i]);
-}
-
-/** Parses a canonical JSON file (bytes must equal canonicalJson(parsed) + "\n"). */
-function canonicalJsonFile(file: string, bytes: Buffer): unknown {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(utf8.decode(bytes));
-  } catch (err) {
-    throw new Bad(file, `not UTF-8 JSON (${(err as Error).message})`);
-  }
-  let again: string;
-  try {
-    again = `${canonicalJson(parsed)}\n`;
-  } catch (err) {
-    throw new Bad(file, (err as Error).message);
-  }
-  if (again !== bytes.toString('utf8')) throw new Bad(file, 'not in canonical JSON form');
-  return parsed;
-}
-
-export interface VerifyEvidenceOptions {
-  /** The key the verifier trusts; the package's public-key.pem must be this key. */
-  publicKey?: string | Buffer | KeyObject;
+/** Signs a package's manifest with the ledger key (locally, or through the ledger writer: Vault transit). */
+export async function signEvidence(
+  outDir: string,
+  sign: (manifest: string, handoff?: string) => Promise<EvidenceSignature>,
+): Promise<EvidenceSignature> {
+  const manifest = readFileSync(join(outDir, EVIDENCE_FILES.manifest), 'utf8');
+  const handoffPath = join(outDir, EVIDENCE_FILES.handoff);
+  const handoff = existsSync(handoffPath) ? readFileSync(handoffPath, 'utf8') : undefined;
+  const sig = await sign(manifest, handoff);
+  writeFileSync(join(outDir, EVIDENCE_FILES.signature), jsonFile(sig));
+  return sig;
 }
 
 /**
- * Verifies an evidence package with no database: manifest hashes, the checkpoint signature, every
- * entry's canonical form and inclusion proof.
- * @throws EvidenceInvalidError with details {file, reason} naming the altered file
+ * The ledger writer's check before it signs a manifest: the run's files it can rebuild from its own
+ * ledger (entries, proofs, checkpoint, key, witnesses, provenance) must have the manifest's hashes, and a
+ * handoff report must be one the run recorded. Returns the statement to sign, or throws ConfigError.
  */
-export function verifyEvidence(dir: string, opts: VerifyEvidenceOptions = {}): EvidenceSummary {
+export function evidenceToSign(
+  store: LedgerStore,
+  key: KeyObject,
+  manifestText: string,
+  handoffText?: string,
+): string {
+  let m: { format?: unknown; run?: unknown; treeSize?: unknown; files?: Record<string, unknown> };
   try {
-    return verifyOrThrow(dir, opts);
-  } catch (err) {
-    if (err instanceof Bad) {
-      throw new EvidenceInvalidError(`evidence ${err.file}: ${err.reason}`, {
-        details: { file: err.file, reason: err.reason },
-      });
-    }
-    throw err;
+    m = JSON.parse(manifestText) as typeof m;
+  } catch {
+    throw new ConfigError('the manifest is not JSON');
   }
+  if (`${canonicalJson(m)}\n` !== manifestText) throw new ConfigError('the manifest is not canonical JSON');
+  if (m.format !== EVIDENCE_FORMAT || typeof m.run !== 'string' || typeof m.treeSize !== 'number' || !m.files)
+    throw new ConfigError(`the manifest is not an ${EVIDENCE_FORMAT} manifest`);
+  const cp = store.checkpointAt(m.treeSize);
+  if (!cp) throw new ConfigError(`the ledger has no checkpoint of size ${m.treeSize}`);
+  const entries = runEntries(store, m.run).filter((e) => e.seq < cp.size);
+  if (entries.length === 0)
+    throw new ConfigError(`the ledger has no entries of run ${m.run} below size ${cp.size}`);
+  const files = buildEvidenceFiles(store, entries, cp, key);
+  const names = new Set([...Object.keys(files), EVIDENCE_FILES.handoff]);
+  for (const name of Object.keys(m.files))
+    if (!names.has(name)) throw new ConfigError(`the manifest lists ${name}, which is not part of a package`);
+  for (const [name, bytes] of Object.entries(files)) {
+    if (m.files[name] !== sha256(bytes).toString('hex'))
+      throw new ConfigError(`the manifest's ${name} is not the ledger's (run ${m.run}, size ${cp.size})`);
+  }
+  const listed = m.files[EVIDENCE_FILES.handoff];
+  if ((listed === undefined) !== (handoffText === undefined))
+    throw new ConfigError('the manifest and the request disagree on whether a handoff report is included');
+  if (handoffText !== undefined) {
+    const bytes = Buffer.from(handoffText, 'utf8');
+    if (listed !== sha256(bytes).toString('hex'))
+      throw new ConfigError("the manifest's handoff.json is not the report sent");
+    const digest = sha256(bytes.subarray(0, bytes.length - 1)).toString('hex');
+    const recorded = provenanceOf(
+      entries,
+      entries.map((e) => e.seq),
+    ).handoffs.map((h) => h.sha256);
+    if (!handoffText.endsWith('\n') || !recorded.includes(digest))
+      throw new ConfigError(`the handoff report sent is not one run ${m.run} recorded`);
+  }
+  return evidenceStatement(m.run, sha256(Buffer.from(manifestText, 'utf8')).toString('hex'));
 }
 
-function verifyOrThrow(dir: string, opts: VerifyEvidenceOptions): EvidenceSummary {
-  const present = new Set(readdirSync(dir));
-  const read = (f: string): Buffer => {
-    if (!present.has(f)) throw new Bad(f, 'missing');
-    return readFileSync(join(dir, f));
+/** Signs an evidence statement with a local key (tests, offline tools). */
+export function localEvidenceSigner(
+  store: LedgerStore,
+  signText: (text: string) => Buffer,
+): (manifest: string, handoff?: string) => Promise<EvidenceSignature> {
+  return async (manifest, handoff) => {
+    const key = store.publicKey;
+    if (!key) throw new ConfigError('the store has no public key');
+    const statement = evidenceToSign(store, key, manifest, handoff);
+    return {
+      statement,
+      signature: signText(statement).toString('base64'),
+      keyFingerprint: keyFingerprint(key),
+    };
   };
-  // 1. The manifest: canonical, the exact expected shape.
-  const m = canonicalJsonFile(EVIDENCE_FILES.manifest, read(EVIDENCE_FILES.manifest));
-  const mf = EVIDENCE_FILES.manifest;
-  if (!isPlainObject(m) || !sameKeys(m, ['format', 'run', 'files']))
-    throw new Bad(mf, 'expected keys format, run, files');
-  if (m.format !== EVIDENCE_FORMAT) throw new Bad(mf, `format is not ${EVIDENCE_FORMAT}`);
-  if (typeof m.run !== 'string' || m.run.length === 0) throw new Bad(mf, 'run is not a non-empty string');
-  const listed = m.files;
-  if (!isPlainObject(listed) || !sameKeys(listed, HASHED_FILES))
-    throw new Bad(mf, `files must list ${HASHED_FILES.join(', ')}`);
-  for (const f of HASHED_FILES) {
-    if (typeof listed[f] !== 'string' || !HEX32.test(listed[f] as string))
-      throw new Bad(mf, `hash of ${f} is not lowercase hex SHA-256`);
-  }
-  for (const f of present) {
-    if (f !== mf && !HASHED_FILES.includes(f)) throw new Bad(f, 'file is not part of the package');
-  }
-  // 2. File bytes against the manifest (decides which file changed when the content check fails).
-  const bytes = Object.fromEntries(HASHED_FILES.map((f) => [f, read(f)]));
-  const changed = HASHED_FILES.filter((f) => sha256(bytes[f]!).toString('hex') !== listed[f]);
-  // 3. Content, cryptographically, independent of the manifest hashes.
-  let summary: EvidenceSummary;
-  try {
-    summary = checkContent(m.run, bytes, opts);
-  } catch (err) {
-    if (err instanceof Bad && changed.length > 0 && !changed.includes(err.file)) {
-      throw new Bad(changed[0]!, `SHA-256 differs from the manifest (${err.file}: ${err.reason})`);
-    }
-    throw err;
-  }
-  if (changed.length > 0) {
-    throw new Bad(
-      mf,
-      `records a SHA-256 for ${changed.join(', ')} that the intact, verifying file does not have`,
-    );
-  }
-  return summary;
 }
 
-function checkContent(
-  run: string,
-  bytes: Record<string, Buffer>,
-  opts: VerifyEvidenceOptions,
-): EvidenceSummary {
-  // public key: canonical SPKI PEM of an Ed25519 key (and the trusted one, if given)
-  const pf = EVIDENCE_FILES.publicKey;
-  const pemText = bytes[pf]!.toString('utf8');
-  let key: KeyObject;
-  try {
-    key = loadPublicKey(pemText);
-  } catch (err) {
-    throw new Bad(pf, `not an Ed25519 public key (${(err as Error).message})`);
-  }
-  if (publicKeyPem(key) !== pemText || !pemText.startsWith('-----BEGIN PUBLIC KEY-----'))
-    throw new Bad(pf, 'not in canonical SPKI PEM form');
-  if (opts.publicKey && !rawPublicKey(loadPublicKey(opts.publicKey)).equals(rawPublicKey(key))) {
-    throw new Bad(pf, 'is not the trusted public key');
-  }
-  // checkpoint: canonical signed note, signature valid
-  const cf = EVIDENCE_FILES.checkpoint;
-  let cp: SignedCheckpoint;
-  try {
-    cp = parseSignedCheckpoint(utf8.decode(bytes[cf]!));
-  } catch (err) {
-    throw new Bad(cf, (err as Error).message);
-  }
-  const sig = checkpointSignatureProblem(cp, key);
-  if (sig) throw new Bad(cf, sig);
-  // entries: canonical events of this run, one per line
-  const ef = EVIDENCE_FILES.entries;
-  const text = (() => {
-    try {
-      return utf8.decode(bytes[ef]!);
-    } catch {
-      throw new Bad(ef, 'not UTF-8');
-    }
-  })();
-  if (!text.endsWith('\n')) throw new Bad(ef, 'does not end with a newline');
-  const lines = text.slice(0, -1).split('\n');
-  const bodies = lines.map((l) => Buffer.from(l, 'utf8'));
-  const events = bodies.map((b, i) => {
-    try {
-      return decodeEvent(b);
-    } catch (err) {
-      throw new Bad(ef, `line ${i + 1}: ${(err as Error).message}`);
-    }
-  });
-  // proofs: canonical JSON, one per entry, each leading to the signed root
-  const qf = EVIDENCE_FILES.proofs;
-  const p = canonicalJsonFile(qf, bytes[qf]!);
-  if (!isPlainObject(p) || !sameKeys(p, ['treeSize', 'proofs']) || !Array.isArray(p.proofs)) {
-    throw new Bad(qf, 'expected keys treeSize, proofs');
-  }
-  if (p.treeSize !== cp.size)
-    throw new Bad(qf, `treeSize ${String(p.treeSize)} is not the checkpoint size ${cp.size}`);
-  if (p.proofs.length !== bodies.length)
-    throw new Bad(qf, `${p.proofs.length} proofs for ${bodies.length} entries`);
-  const seqs: number[] = [];
-  p.proofs.forEach((item: unknown, i: number) => {
-    if (
-      !isPlainObject(item) ||
-      !sameKeys(item, ['seq', 'leafHash', 'path']) ||
-      !Number.isSafeInteger(item.seq) ||
-      typeof item.leafHash !== 'string' ||
-      !HEX32.test(item.leafHash) ||
-      !Array.isArray(item.path) ||
-      !item.path.every((h: unknown) => typeof h === 'string' && HEX32.test(h))
-    ) {
-      throw new Bad(qf, `proof ${i} is malformed`);
-    }
-    const seq = item.seq as number;
-    if (i > 0 && seq <= seqs[i - 1]!) throw new Bad(qf, `proof ${i}: seq ${seq} does not increase`);
-    seqs.push(seq);
-    const path = (item.path as string[]).map((h) => Buffer.from(h, 'hex'));
-    const stated = Buffer.from(item.leafHash, 'hex');
-    const actual = hashLeaf(bodies[i]!);
-    if (!verifyInclusion(stated, seq, cp.size, path, cp.root)) {
-      throw new Bad(qf, `proof for seq ${seq} does not lead to the signed root`);
-    }
-    if (!actual.equals(stated)) throw new Bad(ef, `line ${i + 1} (seq ${seq}) is not the proven entry`);
-  });
-  events.forEach((e, i) => {
-    // entries are pinned by their proofs, so a run mismatch is the manifest's
-    if (e.run !== run)
-      throw new Bad(EVIDENCE_FILES.manifest, `run ${run} differs from line ${i + 1}'s run ${String(e.run)}`);
-  });
-  return {
-    run,
-    origin: cp.origin,
-    treeSize: cp.size,
-    root: cp.root.toString('hex'),
-    checkpointTs: cp.ts,
-    entries: events,
-    seqs,
-  };
-}
+export { EVIDENCE_FILES, EVIDENCE_FORMAT } from './evidence-format.ts';
+export { type EvidenceSummary, type VerifyEvidenceOptions, verifyEvidence } from './evidence-verify.ts';

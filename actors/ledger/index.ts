@@ -96,10 +96,15 @@ export {
   EVIDENCE_FILES,
   EVIDENCE_FORMAT,
   type EvidenceSummary,
+  type EvidenceSignature,
   type ExportOptions,
   type VerifyEvidenceOptions,
+  evidenceToSign,
   exportEvidence,
+  localEvidenceSigner,
+  signEvidence,
   verifyEvidence,
 } from './evidence.ts';
+export { evidenceStatement, jsonDigest, type Provenance, provenanceOf } from './evidence-format.ts';
 export * from './ledger-writer-options.ts';
 export { ledgerWriterKind, loadOrCreateSigner } from './ledger-writer.ts';

@@ -5,7 +5,8 @@
  * ledger.checkpoint.v1, ledger.key.v1 → ledger.public-key.v1; ledger.cosignature.v1 keeps a witness's line.
  */
 import type { Envelope, OutMessage } from '../../protocols/index.ts';
-import { NotFoundError } from '../../protocols/index.ts';
+import { ConfigError, NotFoundError } from '../../protocols/index.ts';
+import { evidenceToSign } from './evidence.ts';
 import { publicKeyPem, type RemoteCheckpointSigner, type SignedCheckpoint } from './checkpoint.ts';
 import { entryView } from './ledger-entry.ts';
 import type { LedgerStore } from './ledger-store.ts';
@@ -22,6 +23,7 @@ export const LEDGER_WRITER_ACCEPTS = [
   'ledger.head.v1',
   'ledger.cosignature.v1',
   'ledger.key.v1',
+  'ledger.evidence-sign.v1',
 ] as const;
 
 export interface AnswerDeps {
@@ -82,6 +84,15 @@ export function ledgerAnswers(d: AnswerDeps): (env: Envelope) => Promise<OutMess
           keyFingerprint: fingerprint,
           cosignatures: store.cosignaturesAt(cp.size).map((c) => c.line),
         });
+      }
+      case 'ledger.evidence-sign.v1': {
+        if (!signer.signText) throw new ConfigError('this ledger signer cannot sign evidence statements');
+        const statement = evidenceToSign(store, signer.publicKey, env.body.manifest, env.body.handoff);
+        const signature = await signer.signText(statement);
+        return {
+          type: 'ledger.evidence-signature.v1',
+          body: { statement, signature: signature.toString('base64'), keyFingerprint: fingerprint },
+        };
       }
       case 'ledger.key.v1':
         return {

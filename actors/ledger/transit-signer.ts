@@ -95,6 +95,19 @@ export async function createTransitSigner(opts: TransitSignerOptions): Promise<R
     throw vaultError(`reading transit key ${opts.transitKey}`, err);
   }
   const keyId = keyIdFor(opts.keyName, publicKey);
+  const transitSign = async (text: string): Promise<Buffer> => {
+    const input = Buffer.from(text, 'utf8').toString('base64');
+    let res: { data?: Record<string, unknown> } | undefined;
+    try {
+      res = await vault.write(`${mount}/sign/${opts.transitKey}`, { input });
+    } catch (err) {
+      throw vaultError('transit sign', err);
+    }
+    const sig = String(res?.data?.signature ?? '');
+    const m = /^vault:v\d+:(.+)$/.exec(sig);
+    if (!m) throw new VaultError('transit sign returned no signature', { retryable: true });
+    return Buffer.from(m[1]!, 'base64');
+  };
   return {
     keyName: opts.keyName,
     keyId,
@@ -103,24 +116,10 @@ export async function createTransitSigner(opts: TransitSignerOptions): Promise<R
       if (cp.origin !== opts.keyName) {
         throw new ConfigError(`checkpoint origin "${cp.origin}" is not the key name "${opts.keyName}"`);
       }
-      const input = Buffer.from(checkpointText(cp), 'utf8').toString('base64');
-      let res: { data?: Record<string, unknown> } | undefined;
-      try {
-        res = await vault.write(`${mount}/sign/${opts.transitKey}`, { input });
-      } catch (err) {
-        throw vaultError('transit sign', err);
-      }
-      const sig = String(res?.data?.signature ?? '');
-      const m = /^vault:v\d+:(.+)$/.exec(sig);
-      if (!m) throw new VaultError('transit sign returned no signature', { retryable: true });
-      return {
-        ...cp,
-        root: Buffer.from(cp.root),
-        keyName: opts.keyName,
-        keyId,
-        signature: Buffer.from(m[1]!, 'base64'),
-      };
+      const signature = await transitSign(checkpointText(cp));
+      return { ...cp, root: Buffer.from(cp.root), keyName: opts.keyName, keyId, signature };
     },
+    signText: transitSign,
   };
 }
 

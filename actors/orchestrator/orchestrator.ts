@@ -90,6 +90,7 @@ class Orchestrator {
   ) {
     const view = this.view;
     const agents = new AgentDirectory(settings.agentMissedBeats, settings.agentHeartbeatMs);
+    events.encodingOf = (agentId) => agents.get(agentId)?.encoding;
     const now = () => ctx.clock.now();
     const apply = (runId: string, input: Parameters<RunDriver['apply']>[1]) =>
       this.driver.apply(runId, input);
@@ -99,6 +100,7 @@ class Orchestrator {
     this.driver = new RunDriver(ctx, view, store, events, this.scheduler, {
       perform: (run, eff) => this.dispatcher.perform(run, eff),
       release: (agentId, taskId) => agents.released(agentId, taskId),
+      noteRun: (run) => this.dispatcher.noteRun(run),
     });
     this.children = new ChildRuns(ctx.id, view, store, settings, { apply, admit, now });
     this.dispatcher = new Dispatcher(ctx, view, agents, this.scheduler, settings, {
@@ -244,6 +246,9 @@ class Orchestrator {
         return this.requests.request(env);
       case 'run.cancel.v1':
         return this.requests.cancel(env);
+      case 'run.pause.v1':
+      case 'run.resume.v1':
+        return this.requests.hold(env);
       case 'run.get.v1':
         return this.requests.get(env);
       case 'run.list.v1':
@@ -303,6 +308,8 @@ class Orchestrator {
       accepts: [
         'run.request.v1',
         'run.cancel.v1',
+        'run.pause.v1',
+        'run.resume.v1',
         'run.get.v1',
         'run.list.v1',
         'run.contain.v1',

@@ -30,6 +30,11 @@ export interface PlainAgentOptions {
   role?: string;
   team?: string;
   heartbeatMs?: number;
+  /**
+   * `json`: a JSON-only client. It registers with `encoding: json` (docs/protocol.md, Encodings) and
+   * does not decode msgpack at all: a msgpack delivery is counted in `undecodable` and dropped.
+   */
+  encoding?: 'json';
   /** Called when the agent starts running a task (tests count executions here). */
   onStart?: (task: AssignBody) => void;
 }
@@ -51,6 +56,10 @@ export interface PlainAgent {
   /** Tasks started, in order. */
   readonly started: AssignBody[];
   readonly state: 'idle' | 'working';
+  /** Types of the messages delivered to its inbox, in order, each with the wire format it came in. */
+  readonly received: Array<{ type: string; format: 'json' | 'msgpack' }>;
+  /** Deliveries a JSON-only agent could not decode (msgpack). */
+  readonly undecodable: number;
   /** Graceful stop: an exit report with reason `shutdown`. */
   stop(): Promise<void>;
   /** Dies on the spot: no result, no exit report, heartbeats stop (as a SIGKILLed process). */
@@ -79,8 +88,19 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
 
   const envelope = (type: string, body: unknown, extra: Record<string, unknown> = {}) =>
     enc.encode(JSON.stringify({ sv: 1, type, id: randomUUID(), ts: Date.now(), from, ...extra, body }));
-  const decode = (m: Msg): { type: string; id: string; corr?: string; body: unknown } =>
-    m.data[0] === 0x7b ? JSON.parse(new TextDecoder().decode(m.data)) : unpack(m.data);
+  const jsonOnly = options.encoding === 'json';
+  const received: Array<{ type: string; format: 'json' | 'msgpack' }> = [];
+  let undecodable = 0;
+  const decode = (m: Msg): { type: string; id: string; corr?: string; body: unknown } => {
+    const isJson = m.data[0] === 0x7b;
+    if (!isJson && jsonOnly) {
+      undecodable++;
+      throw new Error('not JSON');
+    }
+    const msg = isJson ? JSON.parse(new TextDecoder().decode(m.data)) : unpack(m.data);
+    received.push({ type: String(msg.type), format: isJson ? 'json' : 'msgpack' });
+    return msg;
+  };
 
   const status = () => ({
     agentId: id,
@@ -90,6 +110,7 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
     ...(options.team ? { team: options.team } : {}),
     capabilities: ['noop', 'sleep', 'fail'],
     restarts: 0,
+    ...(jsonOnly ? { encoding: 'json' } : {}),
     ...(current
       ? {
           currentTask: {
@@ -257,6 +278,10 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
   return {
     id,
     started,
+    received,
+    get undecodable() {
+      return undecodable;
+    },
     get state() {
       return current ? ('working' as const) : ('idle' as const);
     },

@@ -32,6 +32,8 @@ interface Audit {
   bytes: Uint8Array;
   msgId: string;
   tries: number;
+  /** Called once the audit stream acknowledged it (the driver then drops it from the run's outbox). */
+  onAcked?: () => void;
 }
 
 interface RunPending {
@@ -70,10 +72,33 @@ export class RunEvents {
     return this.pendingTotal + this.queued.length;
   }
 
+  /** How an agent wants its deliveries (the orchestrator's agent table), copied onto its stage events. */
+  encodingOf: (agentId: string) => 'msgpack' | 'json' | undefined = () => undefined;
+
   publish(b: RunEventBody): void {
-    this.queued.push(this.bus.wrap({ type: 'run.event.v1', body: b, run: b.runId }));
+    this.publishEnvelope(this.wrap(b));
+  }
+
+  /** The envelope of a run event: its id is fixed here, before the state that implies it is stored. */
+  wrap(event: RunEventBody): Envelope<'run.event.v1'> {
+    let b = event;
+    if (
+      b.agentId !== undefined &&
+      (b.event === 'stage-dispatched' || b.event === 'stage-accepted') &&
+      this.encodingOf(b.agentId) === 'json'
+    )
+      b = { ...b, agentEncoding: 'json' };
+    return this.bus.wrap({ type: 'run.event.v1', body: b, run: b.runId });
+  }
+
+  /** Publishes an envelope made by {@link wrap} (again, after a crash: the same id is stored once). */
+  publishEnvelope(env: Envelope<'run.event.v1'>, onAcked?: () => void): void {
+    if (onAcked) this.ackCallbacks.set(env.id, onAcked);
+    this.queued.push(env);
     if (this.queued.length === 1) this.outbox.defer(() => this.sendQueued());
   }
+
+  private readonly ackCallbacks = new Map<string, () => void>();
 
   private sendQueued(): void {
     const batch = this.queued;
@@ -108,6 +133,7 @@ export class RunEvents {
       bytes,
       msgId: (env as Envelope).id,
       tries: 0,
+      onAcked: this.takeCallback(env.id),
     });
   }
 
@@ -147,7 +173,14 @@ export class RunEvents {
     for (const a of due) this.send(a);
   }
 
+  private takeCallback(id: string): (() => void) | undefined {
+    const f = this.ackCallbacks.get(id);
+    this.ackCallbacks.delete(id);
+    return f;
+  }
+
   private acked(a: Audit) {
+    a.onAcked?.();
     this.pendingTotal--;
     const run = this.runs.get(a.runId);
     if (run && --run.count === 0) {

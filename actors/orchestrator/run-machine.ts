@@ -202,7 +202,7 @@ class Stepper {
    */
   markReady() {
     const { run, now } = this;
-    if (run.status !== 'running') return;
+    if (run.status !== 'running' || run.paused) return;
     for (const def of run.pipeline.stages) {
       const st = run.stages[def.id];
       if (st?.status !== 'pending' || st.waitDeadline !== undefined || def.task.kind === 'pipeline') continue;
@@ -436,10 +436,31 @@ const contain: Handler<'contain'> = (s, input) => {
   return true;
 };
 
+/** An operator holds the run: nothing new is dispatched; ready stages' schedule-to-start bounds stop. */
+const pause: Handler<'pause'> = (s, input) => {
+  if (s.run.paused) return false;
+  s.run.paused = {
+    at: s.now,
+    ...(input.by ? { by: input.by } : {}),
+    ...(input.reason ? { reason: input.reason } : {}),
+  };
+  for (const st of Object.values(s.run.stages))
+    if (st.status === 'pending' && st.waitDeadline !== undefined)
+      s.patch(st.stageId, { waitDeadline: undefined });
+  return true;
+};
+
+/** The run goes on; ready stages get fresh schedule-to-start bounds (markReady, after the step). */
+const unpause: Handler<'unpause'> = (s) => {
+  if (!s.run.paused) return false;
+  delete s.run.paused;
+  return true;
+};
+
 const scheduleTimeout: Handler<'schedule-timeout'> = (s, input) => {
   const { run, now } = s;
   const st = run.stages[input.stageId];
-  if (run.status !== 'running' || st?.status !== 'pending') return false;
+  if (run.status !== 'running' || run.paused || st?.status !== 'pending') return false;
   if (st.waitDeadline === undefined || st.waitDeadline > now) return false;
   const def = stageDef(run, st.stageId);
   const bound = def.scheduleToStartMs ?? DEFAULT_SCHEDULE_TO_START_MS;
@@ -475,6 +496,8 @@ const HANDLERS: { [T in RunInput['type']]: Handler<T> } = {
   'child-finished': childFinished,
   cancel,
   contain,
+  pause,
+  unpause,
   'schedule-timeout': scheduleTimeout,
 };
 

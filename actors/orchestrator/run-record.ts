@@ -7,6 +7,7 @@
  * and skipped / cancelled. The vocabulary itself (statuses, terminal sets) is protocols/run-status.ts.
  */
 import type { BodyIn } from '../../protocols/catalog.ts';
+import type { Envelope } from '../../protocols/envelope.ts';
 import type { SerializedErrorSchema } from '../../protocols/messages/system.ts';
 import type { ConcretePipeline, ConcreteStage, Scalar } from '../../protocols/pipeline/index.ts';
 import {
@@ -74,7 +75,24 @@ export interface RunRecord {
   finishedAt?: number;
   error?: SerializedError;
   stages: Record<string, StageRecord>;
+  /**
+   * Transactional outbox: the audit events (`run.event.v1` envelopes, ids fixed) of stored changes that
+   * the audit stream has not acknowledged yet, written in the same KV write as the state that implies
+   * them and republished under the same ids after a crash (run-driver.ts).
+   */
+  outbox?: RunEventEnvelope[];
+  /** Ids of every audit event of the run's stored changes: what the ledger must hold, once each. */
+  auditIds?: string[];
+  /**
+   * An operator paused the run (run.pause.v1): no stage is dispatched and no schedule-to-start bound
+   * runs until run.resume.v1; attempts already running go on. Kept in the record, so it survives a
+   * restart of the orchestrator.
+   */
+  paused?: { at: number; by?: string; reason?: string };
 }
+
+/** A run event as it goes to the audit stream (its id is the Nats-Msg-Id and the ledger entry id). */
+export type RunEventEnvelope = Envelope<'run.event.v1'>;
 
 export type RunEventBody = BodyIn<'run.event.v1'>;
 
@@ -104,6 +122,8 @@ export type RunInput =
   | { type: 'lost'; taskId: string; error: SerializedError }
   | { type: 'child-finished'; childRunId: string; status: RunStatus; error?: SerializedError }
   | { type: 'cancel'; reason: string }
+  | { type: 'pause'; by?: string; reason?: string }
+  | { type: 'unpause' }
   | { type: 'contain'; cause: string; reason: string }
   | { type: 'schedule-timeout'; stageId: string };
 
@@ -160,7 +180,7 @@ export function isDone(run: RunRecord, stageId: string): boolean {
 
 /** Stages that may be dispatched at `now`: pending, needs done, no retry pause left. Declaration order. */
 export function dispatchable(run: RunRecord, now: number): ConcreteStage[] {
-  if (run.status !== 'running') return [];
+  if (run.status !== 'running' || run.paused) return [];
   return run.pipeline.stages.filter((def) => {
     const st = run.stages[def.id];
     return (
@@ -189,7 +209,7 @@ export function nextDueAt(run: RunRecord): number | undefined {
 
 /** Pending stages whose schedule-to-start bound has passed at `now` (no agent took them in time). */
 export function waitExpired(run: RunRecord, now: number): string[] {
-  if (run.status !== 'running') return [];
+  if (run.status !== 'running' || run.paused) return [];
   return Object.values(run.stages)
     .filter((st) => st.status === 'pending' && st.waitDeadline !== undefined && st.waitDeadline <= now)
     .map((st) => st.stageId);

@@ -4,15 +4,15 @@
  * live instance), run.get.v1 and run.list.v1 (memory first, then the store).
  */
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { NotFoundError } from '../../protocols/errors.ts';
+import { InvalidTransitionError, NotFoundError, OverloadedError } from '../../protocols/errors.ts';
 import { assertAdmissible, type ResolvedPipeline } from '../../protocols/pipeline/index.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
-import { DEFAULT_LIST_LIMIT, type OrchestratorArgs } from './options.ts';
+import { DEFAULT_LIST_LIMIT, DEFAULT_OVERLOADED_RETRY_AFTER_MS, type OrchestratorArgs } from './options.ts';
 import type { Located } from './ownership.ts';
 import { pipelineLoader, requestPipeline } from './pipeline-source.ts';
-import { newRun, type RunInput, type RunRecord } from './run-machine.ts';
+import { isTerminalRun, newRun, type RunInput, type RunRecord } from './run-machine.ts';
 import { type AdmissionSources, assertServable } from './admission.ts';
 import type { RunStore } from './run-store.ts';
 import { newRunId, type RunView, toRunState } from './run-view.ts';
@@ -38,6 +38,7 @@ export class RunRequests {
   ) {}
 
   async request(env: Envelope<'run.request.v1'>): Promise<OutMessage> {
+    this.admissionControl();
     const pipeline = await requestPipeline(env.body);
     // Admission: nothing the run can reach (children, diagnostics, token policies) above the caller.
     const need = await assertAdmissible(
@@ -71,6 +72,22 @@ export class RunRequests {
     };
   }
 
+  /** Refuses a new run while this instance drives its maximum of live runs (never an unbounded queue). */
+  private admissionControl(): void {
+    const max = this.settings.maxRunsInFlight;
+    if (this.view.size < max) return;
+    throw new OverloadedError(
+      `orchestrator ${this.ctx.id} drives ${this.view.size} runs (max ${max}); retry after ${DEFAULT_OVERLOADED_RETRY_AFTER_MS} ms`,
+      {
+        details: {
+          retryAfterMs: DEFAULT_OVERLOADED_RETRY_AFTER_MS,
+          runsInFlight: this.view.size,
+          maxRunsInFlight: max,
+        },
+      },
+    );
+  }
+
   async cancel(env: Envelope<'run.cancel.v1'>): Promise<OutMessage> {
     const found = await this.hooks.locate(env.body.runId);
     if (!found) throw new NotFoundError(`no run ${env.body.runId}`, { details: { runId: env.body.runId } });
@@ -87,6 +104,41 @@ export class RunRequests {
         reason: env.body.reason ?? `cancelled by ${env.from}`,
       });
     const latest = this.view.get(found.run.runId) ?? (await this.store.get(found.run.runId)) ?? found.run;
+    return { type: 'run.state.v1', body: toRunState(latest) };
+  }
+
+  /** run.pause.v1 / run.resume.v1 (operator controls): forwarded to the run's owner like a cancel. */
+  async hold(env: Envelope<'run.pause.v1' | 'run.resume.v1'>): Promise<OutMessage> {
+    const { runId } = env.body;
+    const found = await this.hooks.locate(runId);
+    if (!found) throw new NotFoundError(`no run ${runId}`, { details: { runId } });
+    if (found.where === 'elsewhere') {
+      const msg = { type: env.type, body: env.body } as OutMessage;
+      return (await this.ctx.bus.ask(
+        actorInbox(ACTOR_KIND.orchestrator, found.run.owner),
+        msg,
+      )) as OutMessage;
+    }
+    const latest0 = this.view.get(runId) ?? found.run;
+    if (isTerminalRun(latest0.status))
+      throw new InvalidTransitionError(
+        `run ${runId} is ${latest0.status}: it cannot be ${env.type === 'run.pause.v1' ? 'paused' : 'resumed'}`,
+        {
+          details: { runId, status: latest0.status },
+        },
+      );
+    if (found.where === 'here')
+      this.hooks.apply(
+        runId,
+        env.type === 'run.pause.v1'
+          ? {
+              type: 'pause',
+              by: env.body.by ?? env.from,
+              ...(env.body.reason ? { reason: env.body.reason } : {}),
+            }
+          : { type: 'unpause' },
+      );
+    const latest = this.view.get(runId) ?? (await this.store.get(runId)) ?? found.run;
     return { type: 'run.state.v1', body: toRunState(latest) };
   }
 

@@ -41,6 +41,7 @@ export function toRunState(run: RunRecord): BodyOf<'run.state.v1'> {
   };
   if (run.parentRunId !== undefined) out.parentRunId = run.parentRunId;
   if (run.finishedAt !== undefined) out.finishedAt = run.finishedAt;
+  if (run.paused !== undefined) out.paused = run.paused;
   if (run.error !== undefined) out.error = run.error;
   return out;
 }

@@ -67,7 +67,7 @@ export class TokenAuthority {
     for (const agentId of await this.quarantine.due(this.ctx.clock.now())) {
       const hold = await this.quarantine.get(agentId);
       if (!hold || !(await this.quarantine.release(agentId))) continue;
-      this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
+      this.tellAgent(agentId, {
         type: 'agent.command.v1',
         body: {
           command: 'release',
@@ -78,6 +78,19 @@ export class TokenAuthority {
         run: hold.runId,
       });
     }
+  }
+
+  /**
+   * Agents that asked for JSON deliveries (run events' `agentEncoding`); the durable consumer replays
+   * the events after a restart, so this is rebuilt. Everyone else gets msgpack.
+   */
+  private readonly encodings = new Map<string, 'msgpack' | 'json'>();
+
+  /** Tells an agent's inbox, in the encoding it asked for. */
+  private tellAgent(agentId: string, msg: OutMessage): void {
+    this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), msg, {
+      encoding: this.encodings.get(agentId),
+    });
   }
 
   status() {
@@ -108,6 +121,8 @@ export class TokenAuthority {
 
   async onRunEvent(ev: RunEvent, env: Envelope): Promise<void> {
     const { runId } = ev;
+    if (ev.agentId !== undefined && ev.agentEncoding !== undefined)
+      this.encodings.set(ev.agentId, ev.agentEncoding);
     if ((ev.event === 'stage-accepted' || ev.event === 'stage-dispatched') && ev.agentId)
       await this.store.addAgent(runId, ev.agentId);
     switch (ev.event) {
@@ -262,7 +277,7 @@ export class TokenAuthority {
         { token: child.token, accessor: child.accessor },
         Math.ceil(this.args.childWrapTtlMs / 1000),
       );
-      this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
+      this.tellAgent(agentId, {
         type: 'agent.credentials.v2',
         body: {
           runId,
@@ -386,7 +401,7 @@ export class TokenAuthority {
   ): Promise<string[]> {
     const agents = only ? [...new Set(only.ids)].sort() : await this.store.agents(runId);
     for (const agentId of agents) {
-      this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
+      this.tellAgent(agentId, {
         type: 'agent.command.v1',
         body: { command: only?.command ?? 'suspend', byTier: 'T2', by: 'token-authority', reason },
         run: runId,

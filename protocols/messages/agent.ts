@@ -25,6 +25,11 @@ export const AgentStateSchema = z.object({
   restarts: z.number().int().nonnegative().default(0),
   lastHeartbeatMs: z.number().int().nonnegative().optional(),
   currentTask: z.object(TaskRef).optional(),
+  /**
+   * How the agent wants the messages the system originates to its inbox (assigns, cancels, credentials,
+   * commands): `json` for a client without a msgpack library; absent or `msgpack`, msgpack (docs/protocol.md).
+   */
+  encoding: z.enum(['msgpack', 'json']).optional(),
 });
 
 /**

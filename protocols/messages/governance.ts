@@ -20,7 +20,7 @@ export const GovernanceTokenSchema = z.object({
 export const PipelineErrorBudgetSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('count'),
-    maxErrors: z.number().int().positive(),
+    maxErrors: z.number().int().nonnegative(),
     windowMs: z.number().int().positive(),
     warn: z.number().gt(0).max(1).optional(),
     breach: z.number().gt(0).max(1).optional(),
@@ -327,6 +327,11 @@ export const governanceMessages = {
   }),
   /** Feed (`gov.obs.handoff.<runId>`) and audit (`gov.audit.handoff`): a handoff report was stored. */
   'handoff.ready.v1': HandoffSummarySchema.extend({
+    /** SHA-256 (hex) of the report's canonical JSON: evidence packages prove the report by it. */
+    reportSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     diagnosticRunId: z.string().optional(),
     tokenAccessor: z.string().optional(),
   }),

@@ -124,6 +124,26 @@ export const ledgerMessages = {
     /** Where the private half lives: `vault-transit` or `local`. */
     signer: z.enum(['vault-transit', 'local']),
   }),
+  /**
+   * Sign an evidence package (agov-ledger-evidence/2): `manifest` is its manifest.json text. The writer
+   * rebuilds every file it can from its own ledger (entries, proofs, checkpoint, witnesses, provenance)
+   * and signs only a manifest whose hashes match them, and whose handoff report is one the ledger recorded.
+   */
+  'ledger.evidence-sign.v1': z.object({
+    manifest: z.string().max(64 * 1024),
+    /** handoff.json's text, when the package carries the run's handoff report. */
+    handoff: z
+      .string()
+      .max(512 * 1024)
+      .optional(),
+  }),
+  'ledger.evidence-signature.v1': z.object({
+    /** The signed statement (evidenceStatement): format, run, manifest SHA-256. */
+    statement: z.string(),
+    /** Ed25519 signature over the statement's UTF-8 bytes, base64, by the checkpoint key. */
+    signature: z.string(),
+    keyFingerprint: z.string(),
+  }),
   /** On the feed `gov.obs.ledger.appended` after each committed batch: entries [fromSeq, toSeq) are new. */
   'ledger.appended.v1': z.object({ fromSeq: seq, toSeq: seq, duplicates: seq, deadLettered: seq }),
 } as const;

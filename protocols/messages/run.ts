@@ -38,6 +38,8 @@ export const RunStateSchema = z.object({
   finishedAt: z.number().optional(),
   stages: z.array(StageStateSchema),
   error: SerializedErrorSchema.optional(),
+  /** Set while an operator holds the run (run.pause.v1): nothing new is dispatched until run.resume.v1. */
+  paused: z.object({ at: z.number(), by: z.string().optional(), reason: z.string().optional() }).optional(),
 });
 
 /** Pipeline runs: submit, follow, cancel (subject `gov.svc.orchestrator`). */
@@ -119,10 +121,25 @@ export const runMessages = {
     attempt: z.number().int().optional(),
     agentId: z.string().optional(),
     fraction: z.number().optional(),
+    /**
+     * On stage-dispatched / stage-accepted of an agent that asked for JSON deliveries (its `encoding`):
+     * `json`, so the token authority sends it credentials and commands as JSON too.
+     */
+    agentEncoding: z.enum(['msgpack', 'json']).optional(),
     error: SerializedErrorSchema.optional(),
     parentRunId: z.string().optional(),
     /** Filled on `run-accepted`: what the governance actors need (token, tiers, error budget). */
     governance: RunGovernanceSchema.optional(),
+    /** On `run-accepted`: SHA-256 (hex) of the pipeline file's text, as submitted. */
+    pipelineSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
+    /** On `stage-succeeded`: SHA-256 (hex) of the task output's canonical JSON (evidence packages list it). */
+    outputDigest: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
     /** On `run-contained`: why (budget-exhausted, policy-violation). */
     cause: z.string().optional(),
   }),

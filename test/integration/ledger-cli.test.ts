@@ -218,8 +218,27 @@ describe('agov ledger and agov evidence, run as processes on the SQLite file', (
 
   it('evidence export then verify passes offline, and fails naming the file after one flipped byte', async () => {
     const out = join(dataDir, 'evidence-run-a');
-    const e = await agov(['evidence', 'export', '--run', 'run-a', out, '--db', good]);
-    expect(e.stderr).toMatch(/ledger key sha256:[0-9a-f]{64} \(NOT pinned\)\n$/);
+    const signingKey = join(dataDir, 'ledger-key.pem');
+    const unsignedOut = join(dataDir, 'evidence-unsigned');
+    const unsigned = await agov(['evidence', 'export', '--run', 'run-a', unsignedOut, '--db', good]);
+    expect(unsigned.code).toBe(0);
+    expect(unsigned.stderr).toMatch(/the package is NOT signed/);
+    const refused = await agov(['evidence', 'verify', unsignedOut, '--public-key', pub()]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('evidence INVALID: bad file signature.json: missing');
+    const e = await agov([
+      'evidence',
+      'export',
+      '--run',
+      'run-a',
+      out,
+      '--db',
+      good,
+      '--signing-key',
+      signingKey,
+    ]);
+    expect(e.stderr).toMatch(/ledger key sha256:[0-9a-f]{64} \(NOT pinned\)\n/);
+    expect(e.stderr).toMatch(/signed by sha256:[0-9a-f]{64}/);
     expect(e.code).toBe(0);
     expect(e.stdout).toMatch(/evidence of run run-a: 20 entries/);
     const ok = await agov(['evidence', 'verify', out, '--public-key', pub()]);
@@ -232,9 +251,23 @@ describe('agov ledger and agov evidence, run as processes on the SQLite file', (
       'checkpoint.txt',
       'public-key.pem',
       'manifest.json',
+      'witnesses.json',
+      'provenance.json',
+      'signature.json',
     ]) {
       const dir = join(dataDir, `evidence-flip-${file}`);
-      expect((await agov(['evidence', 'export', '--run', 'run-a', dir, '--db', good])).code).toBe(0);
+      const exported = await agov([
+        'evidence',
+        'export',
+        '--run',
+        'run-a',
+        dir,
+        '--db',
+        good,
+        '--signing-key',
+        signingKey,
+      ]);
+      expect(exported.code).toBe(0);
       const path = join(dir, file);
       const bytes = readFileSync(path);
       bytes[Math.floor(bytes.length / 2)]! ^= 0x01;

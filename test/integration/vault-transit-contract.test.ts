@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointText, verifyCheckpoint } from '../../actors/ledger/checkpoint.ts';
 import { createTransitSigner, transitSignerPolicy } from '../../actors/ledger/transit-signer.ts';
+import { evidenceStatement } from '../../actors/ledger/evidence-format.ts';
 import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
 import { VaultError } from '../../protocols/errors.ts';
 import { vaultApi as api } from '../harness/vault-api.ts';
@@ -169,6 +170,20 @@ describe.each(factories)('Vault transit contract against the $name', (factory) =
     const sc = await signer.sign(cp);
     expect(verifyCheckpoint(sc, signer.publicKey)).toBe(true);
     expect(checkpointText(sc)).toBe(checkpointText(cp));
+  });
+
+  it('signs evidence statements through the transit signer (the package signature) that verify under its key', async () => {
+    const signer = await createTransitSigner({
+      addr: backend.addr,
+      token: backend.rootToken,
+      transitKey: `${key}-evidence`,
+      keyName: 'example.test/ledger',
+      create: true,
+    });
+    const statement = evidenceStatement('run-1', 'ab'.repeat(32));
+    const sig = await signer.signText!(statement);
+    expect(edVerify(null, Buffer.from(statement), signer.publicKey, sig)).toBe(true);
+    expect(edVerify(null, Buffer.from(`${statement}x`), signer.publicKey, sig)).toBe(false);
   });
 
   it('reports a transit signer that cannot reach its key as a VaultError, not a crash', async () => {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  dispatchable,
   isInFlight,
   isTerminalRun,
   isTerminalStage,
@@ -331,6 +332,9 @@ stages:
     const s = failA(withPolicy('continue'));
     expect(s.run.status).toBe('running');
     expect(s.run.stages.b!.status).toBe('pending');
+    expect(dispatchable(s.run, 12).map((d) => d.id)).toEqual(['b', 'c']);
+    // fail and skip-dependents leave nothing depending on a to dispatch
+    expect(dispatchable(failA(withPolicy('skip-dependents')).run, 12).map((d) => d.id)).toEqual(['c']);
     expect(s.events.map((e) => e.event)).toEqual(['stage-accepted', 'stage-failed']);
   });
 });
