@@ -59,6 +59,7 @@ export const ERROR_CODES = [
   'GOV_ERR_SCHEDULE_TO_START_TIMEOUT',
   'GOV_ERR_RUN_CONTAINED',
   'GOV_ERR_RATE_LIMITED',
+  'GOV_ERR_OVERLOADED',
 ] as const;
 
 export interface GovErrorOptions {
@@ -170,6 +171,8 @@ export const ScheduleToStartTimeoutError = define(
 );
 export const RunContainedError = define('GOV_ERR_RUN_CONTAINED', 'RunContainedError', false);
 export const RateLimitedError = define('GOV_ERR_RATE_LIMITED', 'RateLimitedError', true);
+/** The service is saturated and refuses new work for now; `details.retryAfterMs` says when to try again. */
+export const OverloadedError = define('GOV_ERR_OVERLOADED', 'OverloadedError', true);
 
 /** Instance types of the classes above, so `err: TokenRevokedError` works in annotations. */
 export type InternalError = InstanceType<typeof InternalError>;

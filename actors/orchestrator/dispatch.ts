@@ -8,6 +8,7 @@ import type { Subscription } from '@nats-io/transport-node';
 import { AgentLostError, GovError, NoRespondersError, serializeError } from '../../protocols/errors.ts';
 import { actorInbox, allHeartbeats, parseActorSubject, resultsSubject } from '../../protocols/subjects.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import type { ConcreteStage } from '../../protocols/pipeline/index.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
 import type { AgentDirectory } from './dispatcher/agent-selection.ts';
 import type { OrchestratorArgs } from './options.ts';
@@ -34,7 +35,25 @@ export interface DispatchHooks {
   disarm(runId: string): void;
 }
 
+interface ReadyStage {
+  runId: string;
+  stageId: string;
+}
+
+/** Stages with equal needs (selector and task kind) wait in one queue. */
+const needKey = (def: ConcreteStage): string =>
+  `${def.agent.tier}|${def.agent.role ?? ''}|${def.agent.team ?? ''}|${def.task.kind}`;
+
 export class Dispatcher {
+  /**
+   * Ready stages (pending, needs done, no retry pause left) waiting for an agent: need → (runId/stageId →
+   * stage), oldest first. Entries go stale when their stage changes; the pump drops those it meets.
+   */
+  private readonly ready = new Map<string, Map<string, ReadyStage>>();
+  /** The same for diagnostic runs (spawned by a breach): served first. */
+  private readonly readyDiagnostic = new Map<string, Map<string, ReadyStage>>();
+  /** Ready child-pipeline stages: they need no agent. */
+  private readonly readyChildren = new Map<string, ReadyStage>();
   /** Where agents report (the `replyTo` of our assigns): a stream subject we also listen to directly. */
   readonly resultsSubject = resultsSubject(ACTOR_KIND.orchestrator);
   private liveness: Subscription | undefined;
@@ -53,33 +72,77 @@ export class Dispatcher {
   }
 
   /**
-   * Dispatches every ready stage of every live run that has a matching idle agent; a breach's
-   * diagnostic runs first, so it gets the capacity the quarantine left.
+   * Notes a run whose state changed (or whose retry pause ended): its stages that may be dispatched
+   * now join the ready index. O(stages of the run): a change touches only what it changes.
+   */
+  noteRun(run: RunRecord): void {
+    if (run.status !== 'running') return;
+    for (const def of dispatchable(run, this.now)) {
+      const ref = `${run.runId}/${def.id}`;
+      if (def.task.kind === 'pipeline') {
+        this.readyChildren.set(ref, { runId: run.runId, stageId: def.id });
+        continue;
+      }
+      const index = run.diagnostic ? this.readyDiagnostic : this.ready;
+      const key = needKey(def);
+      let q = index.get(key);
+      if (!q) {
+        q = new Map();
+        index.set(key, q);
+      }
+      if (!q.has(ref)) q.set(ref, { runId: run.runId, stageId: def.id });
+    }
+  }
+
+  /**
+   * Dispatches ready stages to matching idle agents, oldest first per need; a breach's diagnostic runs
+   * first, so it gets the capacity the quarantine left. Costs O(needs + stages dispatched + entries
+   * gone stale), not O(runs in flight): a need with no agent left is passed over as a whole, and
+   * whatever waits stays in the index for the next pump.
    */
   pump() {
     const now = this.now;
-    const all = this.view.all();
-    const runs = all.some((r) => r.diagnostic)
-      ? [...all.filter((r) => r.diagnostic), ...all.filter((r) => !r.diagnostic)]
-      : all;
-    for (const run of runs) {
-      if (run.status === 'pending') continue;
-      for (const def of dispatchable(run, now)) {
-        if (def.task.kind === 'pipeline') {
-          this.hooks.apply(run.runId, { type: 'start-child', stageId: def.id, childRunId: newRunId(now) });
+    for (const [ref, r] of this.readyChildren) {
+      this.readyChildren.delete(ref);
+      if (this.isReady(r, now))
+        this.hooks.apply(r.runId, { type: 'start-child', stageId: r.stageId, childRunId: newRunId(now) });
+    }
+    for (const index of [this.readyDiagnostic, this.ready]) this.serve(index, now);
+  }
+
+  private serve(index: Map<string, Map<string, ReadyStage>>, now: number): void {
+    for (const [key, q] of index) {
+      for (const [ref, r] of q) {
+        const run = this.view.get(r.runId);
+        const st = run?.stages[r.stageId];
+        if (!run || !st || !this.isReady(r, now)) {
+          q.delete(ref); // stale: dispatched, ended, or waiting for its retry pause (its timer notes it again)
           continue;
         }
-        const st = this.view.get(run.runId)?.stages[def.id];
-        const agent = this.agents.select(
-          { selector: def.agent, kind: def.task.kind, avoid: st?.avoid ?? [] },
-          now,
-        );
-        if (!agent) continue;
+        const def = stageDef(run, r.stageId);
+        const agent = this.agents.select({ selector: def.agent, kind: def.task.kind, avoid: st.avoid }, now);
+        if (!agent) break; // no available agent matches this need: the rest of its queue waits too
+        q.delete(ref);
         const taskId = randomUUID();
         this.agents.assigned(agent.agentId, taskId, now);
         this.hooks.apply(run.runId, { type: 'dispatch', stageId: def.id, agentId: agent.agentId, taskId });
       }
+      if (q.size === 0) index.delete(key);
     }
+  }
+
+  /** Ready stages waiting in the index (all needs). */
+  get readyCount(): number {
+    let n = this.readyChildren.size;
+    for (const q of this.ready.values()) n += q.size;
+    for (const q of this.readyDiagnostic.values()) n += q.size;
+    return n;
+  }
+
+  private isReady(r: ReadyStage, now: number): boolean {
+    const run = this.view.get(r.runId);
+    const st = run?.stages[r.stageId];
+    return run?.status === 'running' && st?.status === 'pending' && (st.retryAt ?? 0) <= now;
   }
 
   perform(run: RunRecord, eff: Effect) {
@@ -249,7 +312,7 @@ export class Dispatcher {
     let skipped = false;
     this.scheduler.every(interval, () => {
       const now = this.now;
-      const late = now - lastTick > 2 * interval;
+      const late = now - lastTick > interval + interval / 2;
       lastTick = now;
       // A late tick means this process was busy: timers run before I/O, so heartbeats that arrived
       // meanwhile are still unread in the socket and every agent would look silent at once (their

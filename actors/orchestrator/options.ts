@@ -25,6 +25,14 @@ export const DEFAULT_REFUSAL_COOLDOWN_MS = 1_000;
 export const DEFAULT_LOST_TASK_GRACE_MS = 3_000;
 /** How long an orchestrator waits for another instance to answer a ping before it counts that owner as alive anyway (only no responders means gone). */
 export const DEFAULT_OWNER_PING_TIMEOUT_MS = 1_000;
+/**
+ * Admission control: live runs one orchestrator instance drives at most; a run request beyond it is
+ * refused with GOV_ERR_OVERLOADED (retry after `DEFAULT_OVERLOADED_RETRY_AFTER_MS`), never queued.
+ * Child runs of admitted runs are not counted against it.
+ */
+export const DEFAULT_MAX_RUNS_IN_FLIGHT = 5_000;
+/** The retry-after an overloaded orchestrator gives with GOV_ERR_OVERLOADED. */
+export const DEFAULT_OVERLOADED_RETRY_AFTER_MS = 500;
 /** Largest number of runs `run.list.v1` returns. */
 export const DEFAULT_LIST_LIMIT = 50;
 /**
@@ -72,6 +80,7 @@ export const OrchestratorArgsSchema = z.strictObject({
   assignTimeoutMs: arg.positive().default(DEFAULT_ASSIGN_TIMEOUT_MS),
   refusalCooldownMs: arg.positive().default(DEFAULT_REFUSAL_COOLDOWN_MS),
   lostTaskGraceMs: arg.positive().default(DEFAULT_LOST_TASK_GRACE_MS),
+  maxRunsInFlight: arg.positive().default(DEFAULT_MAX_RUNS_IN_FLIGHT),
   /** Folder searched for `pipeline` tasks that name a pipeline (`name: diagnostic` → diagnostic.yaml). */
   pipelinesDir: arg.text().optional(),
 });

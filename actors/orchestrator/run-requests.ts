@@ -4,12 +4,12 @@
  * live instance), run.get.v1 and run.list.v1 (memory first, then the store).
  */
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { InvalidTransitionError, NotFoundError } from '../../protocols/errors.ts';
+import { InvalidTransitionError, NotFoundError, OverloadedError } from '../../protocols/errors.ts';
 import { assertAdmissible, type ResolvedPipeline } from '../../protocols/pipeline/index.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
-import { DEFAULT_LIST_LIMIT, type OrchestratorArgs } from './options.ts';
+import { DEFAULT_LIST_LIMIT, DEFAULT_OVERLOADED_RETRY_AFTER_MS, type OrchestratorArgs } from './options.ts';
 import type { Located } from './ownership.ts';
 import { pipelineLoader, requestPipeline } from './pipeline-source.ts';
 import { isTerminalRun, newRun, type RunInput, type RunRecord } from './run-machine.ts';
@@ -38,6 +38,7 @@ export class RunRequests {
   ) {}
 
   async request(env: Envelope<'run.request.v1'>): Promise<OutMessage> {
+    this.admissionControl();
     const pipeline = await requestPipeline(env.body);
     // Admission: nothing the run can reach (children, diagnostics, token policies) above the caller.
     const need = await assertAdmissible(
@@ -69,6 +70,22 @@ export class RunRequests {
       body: { runId: run.runId, pipeline: pipeline.name, stages: pipeline.stages.map((s) => s.id) },
       run: run.runId,
     };
+  }
+
+  /** Refuses a new run while this instance drives its maximum of live runs (never an unbounded queue). */
+  private admissionControl(): void {
+    const max = this.settings.maxRunsInFlight;
+    if (this.view.size < max) return;
+    throw new OverloadedError(
+      `orchestrator ${this.ctx.id} drives ${this.view.size} runs (max ${max}); retry after ${DEFAULT_OVERLOADED_RETRY_AFTER_MS} ms`,
+      {
+        details: {
+          retryAfterMs: DEFAULT_OVERLOADED_RETRY_AFTER_MS,
+          runsInFlight: this.view.size,
+          maxRunsInFlight: max,
+        },
+      },
+    );
   }
 
   async cancel(env: Envelope<'run.cancel.v1'>): Promise<OutMessage> {

@@ -20,7 +20,7 @@ export const GovernanceTokenSchema = z.object({
 export const PipelineErrorBudgetSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('count'),
-    maxErrors: z.number().int().positive(),
+    maxErrors: z.number().int().nonnegative(),
     windowMs: z.number().int().positive(),
     warn: z.number().gt(0).max(1).optional(),
     breach: z.number().gt(0).max(1).optional(),

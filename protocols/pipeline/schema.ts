@@ -283,7 +283,7 @@ const warnNotAboveBreach = { error: '`warn` must not be above `breach`', path: [
 
 export const CountBudgetSchema = z
   .strictObject({
-    maxErrors: z.number().int().positive(),
+    maxErrors: z.number().int().nonnegative(),
     windowMs: z.number().int().positive(),
     ...budgetCommon,
   })

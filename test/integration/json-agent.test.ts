@@ -5,6 +5,7 @@
  * commands from the real token authority (with the Vault dev server). A msgpack agent beside it keeps
  * getting msgpack.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orchestratorKind } from '../../actors/orchestrator/orchestrator.ts';
 import { type PlainAgent, startPlainAgent } from '../../actors/orchestrator/plain-agent.ts';
@@ -16,13 +17,16 @@ import type { NatsServer } from '../../infra/nats-server.ts';
 import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { allObs, serviceSubject } from '../../protocols/subjects.ts';
-import { collect, mintFor, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { catalog } from '../../protocols/catalog.ts';
+import { collect, mintFor, rawConnect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
 let client: Bus;
 let feed: ReturnType<typeof collect>;
 let jsonAgent: PlainAgent;
+/** Everything a JSON-only observer (plain nats.js, JSON.parse, an observer credential) got on gov.obs.>. */
+const observed: Array<{ subject: string; json: boolean; type?: string; valid?: boolean }> = [];
 
 async function agent(id: string, encoding?: 'json'): Promise<PlainAgent> {
   const { creds } = await mintFor(nats, { role: 'agent', id, tier: 'T1' });
@@ -53,6 +57,25 @@ beforeAll(async () => {
   await ensureStreams(client);
   feed = collect(client, allObs());
   await feed.ready();
+  const observer = await rawConnect(nats, { role: 'observer', name: 'json-observer' });
+  servers.onStop(() => observer.close());
+  observer.subscribe(allObs(), {
+    callback: (_e, m) => {
+      try {
+        const env = JSON.parse(new TextDecoder().decode(m.data)) as { type: string; body: unknown };
+        const schema = catalog[env.type as keyof typeof catalog];
+        observed.push({
+          subject: m.subject,
+          json: true,
+          type: env.type,
+          valid: schema?.safeParse(env.body).success,
+        });
+      } catch {
+        observed.push({ subject: m.subject, json: false });
+      }
+    },
+  });
+  await observer.flush();
   for (const [kind, id, args] of [
     [orchestratorKind, 'orch-json', {}],
     [
@@ -117,6 +140,49 @@ describe('a JSON-only agent (encoding: json) gets every delivery as JSON', () =>
     );
     expect(jsonAgent.received.every((r) => r.format === 'json')).toBe(true);
     expect(jsonAgent.undecodable).toBe(0);
+  });
+
+  it('a JSON-only observer reads every feed event of these runs (run, token, dead letters) as catalogue messages', async () => {
+    // A message the orchestrator cannot decode: its dead letter goes to the JSON feed too.
+    const sender = await rawConnect(nats);
+    sender.publish(serviceSubject('orchestrator'), new Uint8Array([0xc1, 0x00, 0xff]));
+    await sender.flush();
+    await sender.close();
+    await waitFor('the dead letter on the feed', () =>
+      observed.find((o) => o.subject.startsWith('gov.obs.dlq.')),
+    );
+    expect(observed.length).toBeGreaterThan(10);
+    expect(observed.filter((o) => !o.json || !o.valid)).toEqual([]);
+    const categories = new Set(observed.map((o) => o.subject.split('.')[2]));
+    for (const c of ['run', 'token', 'dlq']) expect(categories).toContain(c);
+  });
+
+  it("executes docs/protocol.md's submit example as written: JSON in, a JSON run.accepted.v1 out, and the run succeeds on the JSON agent", async () => {
+    const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+    const example = [...doc.matchAll(/```json\n([\s\S]*?)```/g)]
+      .map((m) => m[1]!)
+      .find((b) => b.includes('"type":"run.request.v1"'))!;
+    const submitter = await rawConnect(nats, { role: 'client', name: 'doc-submitter' });
+    try {
+      const reply = await submitter.request(
+        serviceSubject('orchestrator'),
+        new TextEncoder().encode(example),
+        {
+          timeout: 10_000,
+        },
+      );
+      expect(reply.data[0]).toBe(0x7b);
+      const accepted = JSON.parse(new TextDecoder().decode(reply.data)) as {
+        type: string;
+        body: { runId: string };
+      };
+      expect(accepted.type).toBe('run.accepted.v1');
+      expect((await runEvent(accepted.body.runId, 'run-succeeded')).body).toMatchObject({
+        event: 'run-succeeded',
+      });
+    } finally {
+      await submitter.close();
+    }
   });
 
   it('control: an agent that does not ask for JSON still gets msgpack (the checks above can fail)', async () => {

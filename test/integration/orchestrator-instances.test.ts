@@ -42,24 +42,37 @@ describe('several orchestrator instances', () => {
       return info.num_pending === 0 && info.num_ack_pending === 0;
     });
   });
+});
+
+describe('several orchestrator instances while others exit', () => {
+  // Own rig: its agents share this process, where the recoveries below can stall the event loop past a
+  // 300 ms missed-heartbeat window on a loaded machine; a 1 s window keeps this test about recovery.
+  const exitRig = new OrchestratorRig();
+  beforeAll(async () => {
+    await exitRig.start();
+    await exitRig.orchestrator('orch-c', { agentMissedBeats: 10 });
+    await exitRig.orchestrator('orch-d', { agentMissedBeats: 10 });
+    for (const id of ['exit-1', 'exit-2', 'exit-3']) await exitRig.agent(id);
+  });
+  afterAll(() => exitRig.stop());
 
   // Regression (a stage ran twice under load): a recovery started by another instance's exit took this
   // instance's own runs back from a store listing read before they ended, and its churn stalled the
   // process past the agents' missed-heartbeat window; the sweep, running before the unread heartbeats,
   // declared every agent lost and their attempts were dispatched again.
   it('runs every stage once while other instances exit as runs finish', async () => {
-    const runIds = await Promise.all(Array.from({ length: 24 }, () => rig.submit(chain)));
+    const runIds = await Promise.all(Array.from({ length: 24 }, () => exitRig.submit(chain)));
     let n = 0;
     for (const id of runIds) {
-      await rig.event(id, 'stage-succeeded', (b) => b.stageId === 'a');
+      await exitRig.event(id, 'stage-succeeded', (b) => b.stageId === 'a');
       // Each exit makes both instances list the store and adopt the dead one's runs (it has none).
-      rig.client.tell(exitSubject('orchestrator', `gone-${n}`), {
+      exitRig.client.tell(exitSubject('orchestrator', `gone-${n}`), {
         type: 'actor.exit.v1',
         body: { actorId: `gone-${n++}`, kind: 'orchestrator', pid: 1, incarnation: 'x', reason: 'crash' },
       });
     }
-    const ends = await Promise.all(runIds.map((id) => rig.finished(id)));
+    const ends = await Promise.all(runIds.map((id) => exitRig.finished(id)));
     expect(ends.map((e) => e.event)).toEqual(runIds.map(() => 'run-succeeded'));
-    for (const id of runIds) expect(rig.executions(id)).toEqual({ a: 1, b: 1, c: 1 });
+    for (const id of runIds) expect(exitRig.executions(id)).toEqual({ a: 1, b: 1, c: 1 });
   });
 });

@@ -5,10 +5,13 @@
  * in order, and .dockerignore keeps the host's dependencies, data and history out of the image.
  * (test/integration/compose.test.ts runs the stack itself where AGOV_TEST_COMPOSE=1.)
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_GATEWAY_PORT, gatewayRoutes } from '../../actors/gateway/index.ts';
+import { commandNats } from '../../cli/command-nats.ts';
 import { COMMANDS } from '../../cli/commands.ts';
 
 type Service = {
@@ -27,13 +30,54 @@ const agov = compose.services.agov!;
 const env = agov.environment!;
 
 describe('compose.yaml', () => {
-  it('is valid YAML describing nats, dragonfly, vault and agov', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['agov', 'dragonfly', 'nats', 'vault']);
+  it('is valid YAML describing nats (and its init step), dragonfly, vault and agov', () => {
+    expect(Object.keys(compose.services).sort()).toEqual(['agov', 'dragonfly', 'nats', 'nats-init', 'vault']);
   });
 
-  it('runs NATS with JetStream enabled on the standard client port', () => {
-    expect(compose.services.nats!.command).toContain('-js');
-    expect(compose.services.nats!.ports).toContain('4222:4222');
+  it('runs NATS with auth and JetStream from the config `agov nats init` writes, in a volume both mount at the same path', async () => {
+    const init = compose.services['nats-init']!;
+    const nats = compose.services.nats!;
+    const [node, entry, command, sub, ...flags] = init.command!;
+    expect([node, entry, command, sub]).toEqual(['node', 'cli/agov.mjs', 'nats', 'init']);
+    expect(COMMANDS.map((c) => c.name)).toContain('nats');
+    const configDir = flags[flags.indexOf('--config-dir') + 1]!;
+    const storeDir = flags[flags.indexOf('--store-dir') + 1]!;
+    expect(nats.command).toEqual(['-c', `${configDir}/nats-server.conf`]);
+    const volumeAt = (svc: Service, path: string) =>
+      svc.volumes!.find((v) => v.endsWith(`:${path}`))?.split(':')[0];
+    expect(volumeAt(init, configDir)).toBeDefined();
+    expect(volumeAt(nats, configDir)).toBe(volumeAt(init, configDir));
+    expect(volumeAt(nats, storeDir)).toBe('nats-data');
+    expect(nats.depends_on).toEqual({ 'nats-init': { condition: 'service_completed_successfully' } });
+    // The keys go where agov looks for them: the same data folder on the same volume.
+    expect(init.environment!.AGOV_DATA_DIR).toBe(env.AGOV_DATA_DIR);
+    expect(volumeAt(init, env.AGOV_DATA_DIR!)).toBe(volumeAt(agov, env.AGOV_DATA_DIR!));
+
+    // What the init step writes: run it here, into temporary folders standing for the two volumes.
+    const data = mkdtempSync(join(tmpdir(), 'agov-compose-data-'));
+    const conf = mkdtempSync(join(tmpdir(), 'agov-compose-conf-'));
+    const saved = process.env.AGOV_DATA_DIR;
+    const write = process.stdout.write;
+    process.env.AGOV_DATA_DIR = data;
+    process.stdout.write = () => true;
+    try {
+      expect(await commandNats(['init', '--config-dir', conf, '--store-dir', storeDir])).toBe(0);
+    } finally {
+      process.stdout.write = write;
+      if (saved === undefined) delete process.env.AGOV_DATA_DIR;
+      else process.env.AGOV_DATA_DIR = saved;
+    }
+    const text = readFileSync(join(conf, 'nats-server.conf'), 'utf8');
+    expect(text).toMatch(/^port: 4222$/m);
+    expect(text).toMatch(/^http_port: 8222$/m);
+    expect(text).toContain(`jetstream { store_dir: "${storeDir}" }`);
+    expect(text).toContain('operator:');
+    expect(nats.ports).toEqual(['4222:4222', '8222:8222']);
+    // Public JWTs only: no nkey seed (S…) in what the nats container mounts.
+    for (const f of readdirSync(conf))
+      expect(readFileSync(join(conf, f), 'utf8')).not.toMatch(/\bS[A-Z2-7]{57}\b/);
+    rmSync(data, { recursive: true, force: true });
+    rmSync(conf, { recursive: true, force: true });
   });
 
   it('sets only environment variables the code reads (infra/environment.ts)', () => {
@@ -70,8 +114,9 @@ describe('compose.yaml', () => {
   });
 
   it('gives every service a health check, agov’s on a route the gateway serves, and starts agov after the others are healthy', () => {
+    // Every long-running service; nats-init is a one-shot step that nats waits to complete instead.
     for (const [name, svc] of Object.entries(compose.services))
-      expect(svc.healthcheck?.test.length, name).toBeGreaterThan(0);
+      if (name !== 'nats-init') expect(svc.healthcheck?.test.length, name).toBeGreaterThan(0);
     expect(agov.healthcheck!.test.join(' ')).toContain(`:${env.AGOV_HTTP_PORT}/health'`);
     expect(gatewayRoutes().map((r) => r.url)).toContain('/health');
     expect(agov.depends_on).toEqual({

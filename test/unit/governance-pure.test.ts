@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { evaluateBudget } from '../../actors/error-budget/budget-evaluator.ts';
 import { compileBudget } from '../../actors/error-budget/budget-policy.ts';
+import { parsePipeline } from '../../protocols/pipeline/parse.ts';
 import { diagnosticFile } from '../../actors/error-budget/budget-monitor-options.ts';
 import { budgetPolicyFromPipeline } from '../../actors/error-budget/pipeline-budget.ts';
 import { buildHandoffReport, type HandoffInput } from '../../actors/error-budget/index.ts';
@@ -70,6 +72,19 @@ describe('pipeline error budgets as store policies', () => {
       budgetPolicyFromPipeline({ kind: 'count', maxErrors: 5, windowMs: 600_000, warn: 0.75, breach: 1 }),
     );
     expect(c).toMatchObject({ kind: 'count', maxErrors: 5, warnAt: 4, breachAt: 6 });
+  });
+
+  it('regression (issue 14): accepts maxErrors: 0 in the DSL, and then the first error breaches, as documented', () => {
+    const parsed = parsePipeline(
+      'name: z\nversion: 1\nerrorBudget: { maxErrors: 0, windowMs: 60000 }\nstages:\n  - id: a\n    task: { kind: noop }\n',
+    );
+    expect(parsed.ok, JSON.stringify(parsed)).toBe(true);
+    const c = compileBudget(
+      budgetPolicyFromPipeline({ kind: 'count', maxErrors: 0, windowMs: 60_000, warn: 0.8, breach: 1 }),
+    );
+    expect(c).toMatchObject({ maxErrors: 0, breachAt: 1 });
+    expect(evaluateBudget(c, [{ errors: 0, total: 3 }]).verdict).toBe('ok');
+    expect(evaluateBudget(c, [{ errors: 1, total: 1 }]).verdict).toBe('breach');
   });
 
   it('scales the breach point by the breach ratio', () => {

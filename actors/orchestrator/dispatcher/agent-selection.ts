@@ -1,6 +1,12 @@
 /**
  * The orchestrator's live view of agents (from heartbeats, agent.register.v1 and exit reports) and
  * the choice of an agent for a stage. Pure bookkeeping: the caller passes `now`.
+ *
+ * Selection costs O(groups), not O(agents): agents that may take work (live, idle, none of our tasks)
+ * are kept in one insertion-ordered set per group of equal selectors (tier, role, team, capabilities);
+ * an agent joins the end of its group's set when it becomes available, so the head of each set is the
+ * one that waited longest. A choice looks at the head of each matching group (passing over agents in a
+ * refusal cool-down or in the stage's `avoid` list) and takes the least recently assigned of them.
  */
 import type { ResolvedAgentSelector, TaskKind, Tier } from '../../../protocols/pipeline/index.ts';
 import { tierRank } from '../../../protocols/pipeline/index.ts';
@@ -49,8 +55,21 @@ export interface Need {
   avoid?: readonly string[];
 }
 
+interface Group {
+  /** Any agent of the group, for matching (every member has the same selector fields). */
+  sample: AgentView;
+  /** Available agents, longest waiting first. */
+  idle: Set<string>;
+}
+
+const groupKey = (a: AgentView): string =>
+  `${a.tier}|${a.role ?? ''}|${a.team ?? ''}|${a.capabilities?.join(',') ?? '*'}`;
+
 export class AgentDirectory {
   private readonly agents = new Map<string, AgentView>();
+  private readonly groups = new Map<string, Group>();
+  /** agentId → the key of the group whose idle set holds it. */
+  private readonly idleIn = new Map<string, string>();
 
   constructor(
     private readonly missedBeats: number,
@@ -63,6 +82,29 @@ export class AgentDirectory {
 
   list(): AgentView[] {
     return [...this.agents.values()];
+  }
+
+  /** Keeps the agent's place in the idle index in step with its view (after every change of it). */
+  private reindex(a: AgentView): void {
+    const wasIn = this.idleIn.get(a.agentId);
+    const key = !a.dead && a.state === 'idle' && a.busyWith === undefined ? groupKey(a) : undefined;
+    if (wasIn === key) {
+      if (key !== undefined) this.groups.get(key)!.sample = a;
+      return;
+    }
+    if (wasIn !== undefined) {
+      this.groups.get(wasIn)?.idle.delete(a.agentId);
+      this.idleIn.delete(a.agentId);
+    }
+    if (key === undefined) return;
+    let g = this.groups.get(key);
+    if (!g) {
+      g = { sample: a, idle: new Set() };
+      this.groups.set(key, g);
+    }
+    g.sample = a;
+    g.idle.add(a.agentId);
+    this.idleIn.set(a.agentId, key);
   }
 
   /** Records a heartbeat or register; returns true when the agent may have become available. */
@@ -88,6 +130,7 @@ export class AgentDirectory {
     // A fresh report of `idle` ends a refusal cool-down.
     if (prev?.coolDownUntil !== undefined && r.state !== 'idle') view.coolDownUntil = prev.coolDownUntil;
     this.agents.set(r.agentId, view);
+    this.reindex(view);
     return (
       view.state === 'idle' &&
       view.busyWith === undefined &&
@@ -95,7 +138,6 @@ export class AgentDirectory {
     );
   }
 
-  /** Sign of life without a status (a heartbeat with no `status`). */
   /**
    * A sign of life that says nothing else (its status is handled in order elsewhere): keeps a known,
    * live agent from counting as silent. A dead agent comes back only through `seen`/`report`.
@@ -111,6 +153,7 @@ export class AgentDirectory {
     a.lastSeenMs = now;
     a.dead = false;
     if (intervalMs) a.intervalMs = intervalMs;
+    this.reindex(a);
   }
 
   /**
@@ -121,6 +164,7 @@ export class AgentDirectory {
     const a = this.agents.get(agentId);
     if (a) {
       a.busyWith = taskId;
+      this.reindex(a);
       return;
     }
     this.agents.set(agentId, {
@@ -138,7 +182,9 @@ export class AgentDirectory {
 
   markDead(agentId: string): void {
     const a = this.agents.get(agentId);
-    if (a) a.dead = true;
+    if (!a) return;
+    a.dead = true;
+    this.reindex(a);
   }
 
   /** Agents whose last sign of life is older than `missedBeats` intervals; each reported once. */
@@ -147,6 +193,7 @@ export class AgentDirectory {
     for (const a of this.agents.values()) {
       if (!a.dead && now - a.lastSeenMs > this.missedBeats * a.intervalMs) {
         a.dead = true;
+        this.reindex(a);
         out.push(a.agentId);
       }
     }
@@ -158,6 +205,7 @@ export class AgentDirectory {
     if (!a) return;
     a.busyWith = taskId;
     a.lastAssignedMs = now;
+    this.reindex(a);
   }
 
   /** Our task on it ended (result, refusal, cancel): it is available again at once. */
@@ -175,13 +223,43 @@ export class AgentDirectory {
       a.state = 'idle';
       a.reportedTaskId = undefined;
     }
+    this.reindex(a);
   }
 
-  /** An idle, live agent matching `need`, least recently used first; undefined when none. */
+  /**
+   * An idle, live agent matching `need`: agents in `avoid` only when no other matches; among equals the
+   * least recently assigned (ties by id). O(groups + agents passed over), not O(agents).
+   */
   select(need: Need, now: number): AgentView | undefined {
-    return selectAgent(this.list(), need, now);
+    let best: AgentView | undefined;
+    let fallback: AgentView | undefined;
+    for (const g of this.groups.values()) {
+      if (g.idle.size === 0 || !matches(g.sample, need)) continue;
+      const { preferred, avoided } = this.headOf(g, need, now);
+      if (preferred && (!best || before(preferred, best))) best = preferred;
+      if (avoided && (!fallback || before(avoided, fallback))) fallback = avoided;
+    }
+    return best ?? fallback;
+  }
+
+  /** A group's longest-waiting available agent not to avoid, and its first available one to avoid. */
+  private headOf(g: Group, need: Need, now: number): { preferred?: AgentView; avoided?: AgentView } {
+    let avoided: AgentView | undefined;
+    for (const id of g.idle) {
+      const a = this.agents.get(id)!;
+      if (!isAvailable(a, now)) continue; // in a refusal cool-down
+      if (need.avoid?.includes(id)) {
+        avoided ??= a;
+        continue;
+      }
+      return avoided ? { preferred: a, avoided } : { preferred: a };
+    }
+    return avoided ? { avoided } : {};
   }
 }
+
+const before = (a: AgentView, b: AgentView): boolean =>
+  a.lastAssignedMs < b.lastAssignedMs || (a.lastAssignedMs === b.lastAssignedMs && a.agentId < b.agentId);
 
 /** True when the agent satisfies the stage's selector: tier at least the required one, same role and team. */
 export function matches(a: AgentView, need: Need): boolean {
