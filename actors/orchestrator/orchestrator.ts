@@ -219,7 +219,11 @@ class Orchestrator {
           ? 'policy-violation'
           : undefined;
       if (cause && this.view.has(runId))
-        this.driver.apply(runId, { type: 'contain', cause, reason: `${reason} (found when the run was resumed)` });
+        this.driver.apply(runId, {
+          type: 'contain',
+          cause,
+          reason: `${reason} (found when the run was resumed)`,
+        });
     } catch {
       // No token authority answering: the order, if any, is lost with the instance that missed it.
     }
