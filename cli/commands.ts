@@ -184,6 +184,17 @@ agov runs cancel|pause|resume RUN_ID [--reason R] [--json]
     run: async (a) => (await import('./command-control.ts')).commandControl('budget', a),
   },
   {
+    name: 'report',
+    summary: "report an error or a success against the error budget of this task's run (PIPELINE_ID)",
+    usage: `agov report error|ok [--message M] [--code C]
+
+  In an exec task: appends the report to $AGOV_REPORT_FILE; the agent hands it on with the task's
+  result and the orchestrator counts it against the task's own run. Elsewhere: POST
+  $AGOV_HTTP_URL/api/pipeline/errors with $AGOV_API_KEY (T1+) for the run PIPELINE_ID.
+`,
+    run: async (a) => (await import('./command-report.ts')).commandReport(a),
+  },
+  {
     name: 'tokens',
     summary: "revoke a run's token and its children (T2)",
     usage: `agov tokens revoke RUN_ID [--reason R] [--json]
