@@ -23,3 +23,4 @@ export {
 } from './messages/control.ts';
 export { HandoffReportSchema, PipelineErrorBudgetSchema } from './messages/governance.ts';
 export * from './run-status.ts';
+export * from './agent-identity.ts';
