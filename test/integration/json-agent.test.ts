@@ -16,13 +16,16 @@ import type { NatsServer } from '../../infra/nats-server.ts';
 import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { allObs, serviceSubject } from '../../protocols/subjects.ts';
-import { collect, mintFor, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { catalog } from '../../protocols/catalog.ts';
+import { collect, mintFor, rawConnect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
 let client: Bus;
 let feed: ReturnType<typeof collect>;
 let jsonAgent: PlainAgent;
+/** Everything a JSON-only observer (plain nats.js, JSON.parse, an observer credential) got on gov.obs.>. */
+const observed: Array<{ subject: string; json: boolean; type?: string; valid?: boolean }> = [];
 
 async function agent(id: string, encoding?: 'json'): Promise<PlainAgent> {
   const { creds } = await mintFor(nats, { role: 'agent', id, tier: 'T1' });
@@ -53,6 +56,25 @@ beforeAll(async () => {
   await ensureStreams(client);
   feed = collect(client, allObs());
   await feed.ready();
+  const observer = await rawConnect(nats, { role: 'observer', name: 'json-observer' });
+  servers.onStop(() => observer.close());
+  observer.subscribe(allObs(), {
+    callback: (_e, m) => {
+      try {
+        const env = JSON.parse(new TextDecoder().decode(m.data)) as { type: string; body: unknown };
+        const schema = catalog[env.type as keyof typeof catalog];
+        observed.push({
+          subject: m.subject,
+          json: true,
+          type: env.type,
+          valid: schema?.safeParse(env.body).success,
+        });
+      } catch {
+        observed.push({ subject: m.subject, json: false });
+      }
+    },
+  });
+  await observer.flush();
   for (const [kind, id, args] of [
     [orchestratorKind, 'orch-json', {}],
     [
@@ -117,6 +139,21 @@ describe('a JSON-only agent (encoding: json) gets every delivery as JSON', () =>
     );
     expect(jsonAgent.received.every((r) => r.format === 'json')).toBe(true);
     expect(jsonAgent.undecodable).toBe(0);
+  });
+
+  it('a JSON-only observer reads every feed event of these runs (run, token, dead letters) as catalogue messages', async () => {
+    // A message the orchestrator cannot decode: its dead letter goes to the JSON feed too.
+    const sender = await rawConnect(nats);
+    sender.publish(serviceSubject('orchestrator'), new Uint8Array([0xc1, 0x00, 0xff]));
+    await sender.flush();
+    await sender.close();
+    await waitFor('the dead letter on the feed', () =>
+      observed.find((o) => o.subject.startsWith('gov.obs.dlq.')),
+    );
+    expect(observed.length).toBeGreaterThan(10);
+    expect(observed.filter((o) => !o.json || !o.valid)).toEqual([]);
+    const categories = new Set(observed.map((o) => o.subject.split('.')[2]));
+    for (const c of ['run', 'token', 'dlq']) expect(categories).toContain(c);
   });
 
   it('control: an agent that does not ask for JSON still gets msgpack (the checks above can fail)', async () => {
