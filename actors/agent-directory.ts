@@ -14,16 +14,17 @@
  * and answers on the shared service subject `gov.svc.agent-directory`.
  */
 import { z } from 'zod';
-import { ACTOR_KIND } from '../protocols/index.ts';
+import { ACTOR_KIND, ForbiddenError, parseActorSubject } from '../protocols/index.ts';
 import type { BodyOf } from '../protocols/index.ts';
 import { AgentStateSchema } from '../protocols/index.ts';
-import { agentRegisterSubject, allAgentFeeds, allExits, allHeartbeats } from '../protocols/index.ts';
+import { allAgentFeeds, allAgentRegistrations, allExits, allHeartbeats } from '../protocols/index.ts';
+import { verifiedHeartbeatStatus, verifiedRegistration } from '../protocols/index.ts';
 import {
   DEFAULT_ASSUMED_HEARTBEAT_MS,
   DEFAULT_DIRECTORY_FORGET_MS,
   DEFAULT_UNREACHABLE_AFTER_INTERVALS,
 } from './agent/index.ts';
-import { defineActorKind } from './runtime/index.ts';
+import { defineActorKind, refusing } from './runtime/index.ts';
 import { arg } from './runtime/index.ts';
 
 /** Start arguments of the agent directory. */
@@ -169,6 +170,15 @@ export class AgentDirectoryTable {
   }
 }
 
+/** The id the per-actor subject names, if the body names the same one; ForbiddenError otherwise. */
+function sameActor(subject: string, claimed: string): void {
+  const id = parseActorSubject(subject)?.id;
+  if (id !== claimed)
+    throw new ForbiddenError(`a message on ${subject} speaks for ${claimed}: refused`, {
+      details: { subject, claimed },
+    });
+}
+
 export const agentDirectoryKind = defineActorKind({
   kind: ACTOR_KIND.agentDirectory,
   args: AgentDirectoryArgsSchema,
@@ -187,33 +197,43 @@ export const agentDirectoryKind = defineActorKind({
       ],
       subscriptions: [
         { subject: allHeartbeats() },
-        { subject: agentRegisterSubject() },
+        { subject: allAgentRegistrations() },
         { subject: allAgentFeeds() },
         { subject: allExits() },
       ],
       status: () => ({ agents: table.size() }),
-      handle(env) {
-        const now = ctx.clock.now();
-        switch (env.type) {
-          case 'actor.heartbeat.v1':
-            table.heartbeat(env.body, now);
-            return undefined;
-          case 'agent.register.v1':
-            table.register(env.body, now);
-            return { type: 'ack.v1', body: { ok: true } };
-          case 'agent.transition.v1':
-            table.transition(env.body, now);
-            return undefined;
-          case 'actor.exit.v1':
-            table.exit(env.body, now);
-            return undefined;
-          case 'agent.status.v1':
-            return { type: 'agent.states.v1', body: { agents: table.query(env.body, now) } };
-          default:
-            // agent.command.outcome.v1 shares the agent feed; the transition that follows carries the state.
-            return undefined;
-        }
-      },
+      handle: (env, ictx) =>
+        // A forged heartbeat or registration is refused (dead letter), never a crash.
+        refusing(() => {
+          const now = ctx.clock.now();
+          switch (env.type) {
+            case 'actor.heartbeat.v1': {
+              // Identity from the subject: a heartbeat speaking for another agent is refused.
+              verifiedHeartbeatStatus(ictx.subject, env.body);
+              table.heartbeat(env.body, now);
+              return undefined;
+            }
+            case 'agent.register.v1': {
+              table.register(verifiedRegistration(ictx.subject, env.body), now);
+              return { type: 'ack.v1', body: { ok: true } };
+            }
+            case 'agent.transition.v1': {
+              // Published on the agent's own feed subject (`gov.obs.agent.<id>`): only for itself.
+              sameActor(ictx.subject, env.body.agentId);
+              table.transition(env.body, now);
+              return undefined;
+            }
+            case 'actor.exit.v1':
+              sameActor(ictx.subject, env.body.actorId);
+              table.exit(env.body, now);
+              return undefined;
+            case 'agent.status.v1':
+              return { type: 'agent.states.v1', body: { agents: table.query(env.body, now) } };
+            default:
+              // agent.command.outcome.v1 shares the agent feed; the transition that follows carries the state.
+              return undefined;
+          }
+        }),
     };
   },
 });

@@ -14,12 +14,24 @@
  * a stale dist/ bundle would measure old code), spawned the way its supervisor spawns it, at the
  * priority the system spec gives it (`SYSTEM_SERVICE_NICE`): the bench measures the deployed
  * configuration. The raw baseline has no writer, so the setting cannot favour it.
+ *
+ * Deployed trust setup: the writer signs its checkpoints through Vault transit (the embedded dev
+ * server, over HTTP, as `agov up` configures it), at least every second while events flow, and a
+ * witness actor in its own process checks each checkpoint with a consistency proof from the writer and
+ * cosigns it. The cost of one transit signature (request to signature, median) is measured beside a
+ * local Ed25519 signature.
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import Database from 'better-sqlite3';
-import { DEFAULT_BATCH_MAX_ENTRIES } from '../actors/ledger/index.ts';
+import {
+  createSigner,
+  createTransitSigner,
+  DEFAULT_BATCH_MAX_ENTRIES,
+  DEFAULT_LEDGER_ORIGIN,
+} from '../actors/ledger/index.ts';
+import { setUpLedgerTrust } from '../system/ledger-trust.ts';
 import { Bus } from '../bus/index.ts';
 import { ensureStreams, streamDeclarations } from '../bus/index.ts';
 import type { Envelope } from '../protocols/index.ts';
@@ -47,11 +59,12 @@ async function pipelined(n: number, window: number, send: (i: number) => Promise
 
 export async function benchLedger(): Promise<void> {
   // Streams: only the two the bench declares below.
-  const services = await startBenchServices('ledger', { streams: false });
+  const services = await startBenchServices('ledger', { streams: false, need: { vault: true } });
   const { dir } = services;
   const nats = { url: services.natsUrl };
   const dataDir = join(dir, 'data');
   let writer: ReturnType<typeof spawnProcessChild> | undefined;
+  let witness: ReturnType<typeof spawnProcessChild> | undefined;
   try {
     const bus = await Bus.connect({ servers: nats.url, name: 'bench-publisher' });
     const audit = streamDeclarations()[0]!;
@@ -81,7 +94,14 @@ export async function benchLedger(): Promise<void> {
         resolve();
       });
     });
+    let cosigned = 0;
+    bus.subscribeRaw(obsSubject('witness', 'cosigned'), () => {
+      cosigned++;
+    });
     await bus.flush();
+    if (!services.vaultAddr || !services.vaultToken) throw new Error('the bench needs the embedded Vault');
+    const trust = await setUpLedgerTrust(services.vaultAddr, services.vaultToken);
+    const signCost = await transitSignCost(services.vaultAddr, services.vaultToken);
     const writerNice = SYSTEM_SERVICE_NICE['ledger-writer'];
     writer = spawnProcessChild({
       kind: 'ledger-writer',
@@ -92,7 +112,7 @@ export async function benchLedger(): Promise<void> {
         undefined,
         childPrincipal('ledger-writer', 'bench-writer', {}),
       ),
-      args: { dataDir, key: SEED, checkpointIntervalMs: 0 },
+      args: { dataDir, ...trust.writerArgs },
       env: { LOG_LEVEL: 'warn' },
       nice: writerNice,
       // From the sources, never a stale bundle.
@@ -100,6 +120,19 @@ export async function benchLedger(): Promise<void> {
     });
     if (writer.niceError) throw writer.niceError; // a number for another configuration would mislead
     await started;
+    witness = spawnProcessChild({
+      kind: 'witness',
+      id: 'bench-witness',
+      natsUrl: nats.url,
+      credentials: await childCredentials(
+        nats.url,
+        undefined,
+        childPrincipal('witness', 'bench-witness', {}),
+      ),
+      args: { dataDir, ledgerKey: trust.publicKeyPem },
+      env: { LOG_LEVEL: 'warn' },
+      fromSource: true,
+    });
     const reached = (at: number) =>
       new Promise<void>((resolve) => (size >= at ? resolve() : waiters.push({ at, resolve })));
 
@@ -150,6 +183,8 @@ export async function benchLedger(): Promise<void> {
     }
     await writer.stop(10_000);
     writer = undefined;
+    await witness.stop(5_000);
+    witness = undefined;
     await raw.close();
     await bus.close();
 
@@ -165,6 +200,11 @@ export async function benchLedger(): Promise<void> {
       writerBatchMaxEntries: DEFAULT_BATCH_MAX_ENTRIES,
       writerNice: writerNice ?? 0,
       meanEntriesPerCommit: Math.round(median(batchSizes)),
+      signer: 'vault-transit',
+      witnessCosignatures: cosigned,
+      transitSignMsMedian: signCost.transitMs,
+      localSignMsMedian: signCost.localMs,
+      signSamples: signCost.samples,
     };
     const ratios = {
       // Median of the per-round ratios: each round's two runs are back to back, under the same load.
@@ -181,8 +221,12 @@ export async function benchLedger(): Promise<void> {
     console.log(
       `ledger vs raw better-sqlite3 inserts ${results.rawSqliteInsertsPerSec}/s → ${ratios.ledgerVsRawSqliteInsert}×`,
     );
+    console.log(
+      `checkpoint signing through Vault transit ${signCost.transitMs} ms (median of ${signCost.samples}; local Ed25519 ${signCost.localMs} ms); the witness cosigned ${cosigned} checkpoints during the run`,
+    );
     report('ledger', results, ratios);
   } finally {
+    await witness?.stop(5_000);
     await writer?.stop(5_000);
     await services.stop();
   }
@@ -209,4 +253,37 @@ function rawSqlite(path: string, n: number): number {
   const tput = n / ((performance.now() - t0) / 1000);
   db.close();
   return tput;
+}
+
+/** Median time of one checkpoint signature through Vault transit (HTTP, sign-only key) and locally. */
+async function transitSignCost(
+  vaultAddr: string,
+  rootToken: string,
+): Promise<{ transitMs: number; localMs: number; samples: number }> {
+  const samples = 200;
+  const transit = await createTransitSigner({
+    addr: vaultAddr,
+    token: rootToken,
+    transitKey: 'bench-sign-cost',
+    keyName: DEFAULT_LEDGER_ORIGIN,
+    create: true,
+  });
+  const local = createSigner(SEED, DEFAULT_LEDGER_ORIGIN);
+  const head = (i: number) => ({
+    origin: DEFAULT_LEDGER_ORIGIN,
+    size: i + 1,
+    root: Buffer.alloc(32, i),
+    ts: Date.now(),
+  });
+  const transitMs: number[] = [];
+  const localMs: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    let t0 = performance.now();
+    await transit.sign(head(i));
+    transitMs.push(performance.now() - t0);
+    t0 = performance.now();
+    local.sign(head(i));
+    localMs.push(performance.now() - t0);
+  }
+  return { transitMs: round(median(transitMs)), localMs: round(median(localMs)), samples };
 }

@@ -22,7 +22,6 @@ import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { type KV, type KvOptions, Kvm } from '@nats-io/kv';
 import { type ObjectStore, type ObjectStoreOptions, Objm } from '@nats-io/obj';
 import {
-  errors as natsErrors,
   headers as natsHeaders,
   type Msg,
   type MsgHdrs,
@@ -34,40 +33,32 @@ import { JsPublisher, type PubAckLite } from './js-publisher.ts';
 import { type ConsumerDeclaration, ensureConsumer } from './streams.ts';
 import { type Clock, systemClock } from '../infra/clock.ts';
 import { ReplyMux } from './reply-mux.ts';
-import { type BodyOf, type MessageType, SECRET_MESSAGE_TYPES } from '../protocols/catalog.ts';
 import {
-  type Codec,
-  decodeRaw,
-  detectFormat,
-  jsonCodec,
-  msgpackCodec,
-  type WireFormat,
-} from '../protocols/codec.ts';
+  deadLetterBody,
+  EMPTY,
+  never,
+  outgoingError,
+  replyError,
+  requestError,
+  toHeaders,
+} from './bus-wire.ts';
+import type { MessageType } from '../protocols/catalog.ts';
+import { type Codec, detectFormat, jsonCodec, msgpackCodec, type WireFormat } from '../protocols/codec.ts';
 import { type AnyEnvelope, type Envelope, envelope, type OutMessage } from '../protocols/envelope.ts';
 import {
   BusClosedError,
   errorFromHeaders,
   errorToHeaders,
   type GovError,
-  NoRespondersError,
-  PayloadTooLargeError,
   serializeError,
-  TimeoutError,
   toGovError,
-  UnknownSubjectError,
 } from '../protocols/errors.ts';
-import {
-  deadLetterFeedSubject,
-  deadLetterSubject,
-  isKnownSubject,
-  obsSubject,
-} from '../protocols/subjects.ts';
+import { deadLetterFeedSubject, deadLetterSubject, obsSubject } from '../protocols/subjects.ts';
 import { BusMetrics } from './bus-metrics.ts';
 import {
   type BusOptions,
   DEFAULT_ASK_SWEEP_MS,
   DEFAULT_ASK_TIMEOUT_MS,
-  DEFAULT_DEAD_LETTER_MAX_BYTES,
   DEFAULT_MAX_PAYLOAD_BYTES,
 } from './bus-options.ts';
 import { type ConnectionState, openConnection, principalOfConnection } from './connection.ts';
@@ -205,6 +196,22 @@ export class Bus {
     return (format === 'json' ? this.json : this.msgpack).encode(env);
   }
 
+  /**
+   * Encodes an outgoing message; one the codec refuses (past the payload cap) is dead-lettered with the
+   * reason and thrown to the sender as that typed error, before anything is sent: no publish can take
+   * a connection (or a host) down.
+   */
+  private encodeOut(subject: string, env: AnyEnvelope, format: WireFormat = 'msgpack'): Uint8Array {
+    try {
+      return this.encode(env, format);
+    } catch (err) {
+      const error = outgoingError(toGovError(err), env.type, subject);
+      this.metrics.inc(`publish.refused.${error.code}`);
+      this.deadLetter({ subject, data: EMPTY }, error);
+      throw error;
+    }
+  }
+
   /** Decodes and validates a raw message, counting failures. */
   decode(data: Uint8Array): DecodeResult {
     try {
@@ -229,7 +236,9 @@ export class Bus {
   tell<T extends MessageType>(subject: string, msg: OutMessage<T>, options: TellOptions = {}): Envelope<T> {
     this.checkOpen();
     const env = this.wrap(msg, options.inResponseTo);
-    this.nc.publish(subject, this.encode(env, options.encoding), { headers: toHeaders(options.headers) });
+    this.nc.publish(subject, this.encodeOut(subject, env, options.encoding), {
+      headers: toHeaders(options.headers),
+    });
     this.metrics.inc('sent');
     return env;
   }
@@ -256,13 +265,13 @@ export class Bus {
       // request context, a timer and stack-traced Errors per request, ~35 µs on our machines.
       reply = await this.replies().request(
         subject,
-        this.encode(env, options.encoding),
+        this.encodeOut(subject, env, options.encoding),
         timeout,
         toHeaders(options.headers),
       );
     } catch (err) {
       if (this.killed) return never();
-      throw this.translateRequestError(err, subject, timeout);
+      throw requestError(err, subject, timeout, this.name);
     }
     this.metrics.inc('asked');
     return this.readReply(reply);
@@ -275,32 +284,6 @@ export class Bus {
     const decoded = this.decode(reply.data);
     if (!decoded.ok) throw decoded.error;
     return decoded.env;
-  }
-
-  private translateRequestError(err: unknown, subject: string, timeoutMs: number): GovError {
-    // The reply inbox rejects with our own NoRespondersError / TimeoutError / BusClosedError; only a
-    // publish on a closed connection throws nats.js's error.
-    if (err instanceof NoRespondersError) {
-      if (!isKnownSubject(subject)) {
-        return new UnknownSubjectError(`${subject} is not a subject of the protocol (see docs/protocol.md)`, {
-          cause: err,
-          details: { subject },
-        });
-      }
-      return new NoRespondersError(`no actor is listening on ${subject}`, {
-        cause: err,
-        details: { subject },
-      });
-    }
-    if (err instanceof TimeoutError) {
-      return new TimeoutError(`no reply from ${subject} within ${timeoutMs} ms`, {
-        cause: err,
-        details: { subject, timeoutMs },
-      });
-    }
-    if (err instanceof natsErrors.ClosedConnectionError)
-      return new BusClosedError(`bus ${this.name} is closed`, { cause: err });
-    return toGovError(err);
   }
 
   /**
@@ -352,14 +335,7 @@ export class Bus {
     this.metrics.inc('dead-lettered');
     this.metrics.inc(`dead-lettered.${reason.code}`);
     if (this.nc.isClosed()) return;
-    const summary = summarise(msg.data);
-    // A secret-bearing message that could not be delivered is dead-lettered without its bytes.
-    const secret = summary.type !== undefined && SECRET_MESSAGE_TYPES.has(summary.type);
-    const truncated = secret || msg.data.length > DEFAULT_DEAD_LETTER_MAX_BYTES;
-    const payload = secret
-      ? ''
-      : Buffer.from(msg.data.subarray(0, DEFAULT_DEAD_LETTER_MAX_BYTES)).toString('base64');
-    const body = { subject: msg.subject, receivedBy: this.name, reason, size: msg.data.length, summary };
+    const { body, payload, truncated } = deadLetterBody(msg, reason, this.name);
     const env = this.wrap({ type: 'dead-letter.v1', body: { ...body, payload, truncated } });
     this.nc.publish(deadLetterSubject(reason.code), this.msgpack.encode(env));
     const feed = this.wrap({ type: 'dead-letter.v1', body: { ...body, payload: '', truncated: true } });
@@ -395,7 +371,8 @@ export class Bus {
   emit<T extends MessageType>(tokens: [string, ...string[]], msg: OutMessage<T>): Envelope<T> {
     this.checkOpen();
     const env = this.wrap(msg);
-    this.nc.publish(obsSubject(...tokens), this.json.encode(env));
+    const subject = obsSubject(...tokens);
+    this.nc.publish(subject, this.encodeOut(subject, env, 'json'));
     this.metrics.inc('emitted');
     return env;
   }
@@ -406,7 +383,8 @@ export class Bus {
    */
   publishFeed(tokens: [string, ...string[]], env: AnyEnvelope | Uint8Array): void {
     this.checkOpen();
-    this.nc.publish(obsSubject(...tokens), env instanceof Uint8Array ? env : this.json.encode(env));
+    const subject = obsSubject(...tokens);
+    this.nc.publish(subject, env instanceof Uint8Array ? env : this.encodeOut(subject, env, 'json'));
     this.metrics.inc('emitted');
   }
 
@@ -426,7 +404,7 @@ export class Bus {
   async publishDurable(subject: string, env: AnyEnvelope, options: DurableOptions = {}): Promise<PubAckLite> {
     if (this.killed) return never();
     this.checkOpen();
-    const data = this.msgpack.encode(env);
+    const data = this.encodeOut(subject, env);
     const publisher =
       options.timeoutMs === undefined
         ? this.durablePublisher()
@@ -529,44 +507,4 @@ export class Bus {
   static newId(): string {
     return randomUUID();
   }
-}
-
-const EMPTY = new Uint8Array(0);
-
-/** What a killed bus answers: a promise that never settles, so its awaiter never resumes. */
-function never<T>(): Promise<T> {
-  return new Promise<T>(() => undefined);
-}
-
-/** The error a refused reply becomes: the codec's own, with what was refused. */
-function replyError(error: GovError, type: string): GovError {
-  if (!(error instanceof PayloadTooLargeError)) return error;
-  return new PayloadTooLargeError(`the ${type} reply is too large to send: ${error.message}`, {
-    cause: error,
-    details: { type, ...(error.details ?? {}) },
-  });
-}
-
-/** What a dead letter's bytes were, as far as they decode; never their content. */
-function summarise(data: Uint8Array): NonNullable<BodyOf<'dead-letter.v1'>['summary']> {
-  const format = detectFormat(data);
-  try {
-    const v = decodeRaw(data, Number.POSITIVE_INFINITY) as Record<string, unknown> | null;
-    const str = (x: unknown) => (typeof x === 'string' ? x.slice(0, 256) : undefined);
-    if (!v || typeof v !== 'object') return { format };
-    return Object.fromEntries(
-      Object.entries({ format, type: str(v.type), id: str(v.id), from: str(v.from), run: str(v.run) }).filter(
-        ([, x]) => x !== undefined,
-      ),
-    ) as { format: typeof format };
-  } catch {
-    return { format };
-  }
-}
-
-function toHeaders(h: Record<string, string> | undefined): MsgHdrs | undefined {
-  if (!h) return undefined;
-  const out = natsHeaders();
-  for (const [k, v] of Object.entries(h)) out.set(k, v);
-  return out;
 }

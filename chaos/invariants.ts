@@ -4,7 +4,11 @@
  * 2. the ledger verifies (chain, signatures), has no gaps and no duplicate event ids, and holds every
  *    event the actors published to the audit stream;
  * 3. every run whose budget was exhausted ended with its token revoked;
- * 4. every permanent child is running again.
+ * 4. every permanent child is running again;
+ * 5. every event implied by persisted state is in the ledger exactly once: each audit event id a stored
+ *    run record lists (`auditIds`, written in the same KV write as the change that implies the event:
+ *    the orchestrator's transactional outbox) is a ledger entry, once, even when the orchestrator was
+ *    SIGKILLed between that write and the audit stream's ack.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +16,7 @@ import { LedgerStore } from '../actors/ledger/index.ts';
 import { verifyLedger } from '../actors/ledger/index.ts';
 import { AUDIT_STREAM } from '../bus/index.ts';
 import { serviceSubject, ACTOR_KIND, isTerminalRunStatus } from '../protocols/index.ts';
+import { DEFAULT_RUNS_BUCKET } from '../actors/orchestrator/options.ts';
 import type { SystemUnderTest } from './system-under-test.ts';
 
 export interface InvariantResult {
@@ -188,5 +193,50 @@ export async function checkChildrenRunning(
     name,
     ok: rest.length === 0,
     detail: rest.length === 0 ? 'all permanent children running' : rest.join(', '),
+  };
+}
+
+/** Invariant 5: every audit event a stored run record implies is in the ledger, exactly once. */
+export async function checkImpliedEvents(sut: SystemUnderTest, deadlineMs: number): Promise<InvariantResult> {
+  const name = 'every event implied by persisted run state is in the ledger exactly once';
+  const kv = await sut.client.keyValue(DEFAULT_RUNS_BUCKET);
+  const implied = new Map<string, string>();
+  for await (const key of await kv.keys()) {
+    const e = await kv.get(key);
+    if (e?.operation !== 'PUT' || e.length === 0) continue;
+    const run = e.json<{ runId: string; auditIds?: string[] }>();
+    for (const id of run.auditIds ?? []) implied.set(id, run.runId);
+  }
+  const dbPath = join(sut.dataDir, 'ledger.sqlite');
+  let missing: string[] = [];
+  let counts = new Map<string, number>();
+  await until(deadlineMs, async () => {
+    if (!existsSync(dbPath)) return undefined;
+    const store = LedgerStore.open({ path: dbPath, readonly: true });
+    try {
+      counts = new Map();
+      for (const id of implied.keys()) {
+        const n = (
+          store.db.prepare('SELECT COUNT(*) AS n FROM entries WHERE event_id = ?').get(id) as { n: number }
+        ).n;
+        counts.set(id, n);
+      }
+      missing = [...implied.keys()].filter((id) => (counts.get(id) ?? 0) === 0);
+      return missing.length === 0 ? true : undefined;
+    } finally {
+      store.close();
+    }
+  });
+  const twice = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
+  const ok = implied.size > 0 && missing.length === 0 && twice.length === 0;
+  return {
+    name,
+    ok,
+    checked: implied.size,
+    detail: ok
+      ? `${implied.size} events implied by ${new Set(implied.values()).size} stored runs, each once in the ledger`
+      : implied.size === 0
+        ? 'no stored run lists its audit events (nothing checked)'
+        : `${missing.length} implied events missing (e.g. ${missing[0]} of run ${implied.get(missing[0]!)}), ${twice.length} more than once`,
   };
 }

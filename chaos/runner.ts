@@ -15,6 +15,7 @@ import {
 import {
   checkBudgetsRevoked,
   checkChildrenRunning,
+  checkImpliedEvents,
   checkLedger,
   checkRunsTerminal,
   type InvariantResult,
@@ -140,6 +141,7 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
     invariants.push(await checkChildrenRunning(sut, Date.now() + 30_000));
     invariants.push(await checkBudgetsRevoked(sut, runIds));
     invariants.push(await checkLedger(sut, Date.now() + 60_000));
+    invariants.push(await checkImpliedEvents(sut, Date.now() + 60_000));
     for (const inj of injected) {
       // A multi-kill (`a+b+c`) has recovered once the last of its victims is back.
       const backs = inj.target

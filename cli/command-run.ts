@@ -52,7 +52,7 @@ async function startLocalSystem(): Promise<LocalSystem> {
     teams: loadTeams(env.teamsFile ?? DEFAULT_TEAMS_FILE),
   });
   try {
-    await waitForAllRunning(sys);
+    await waitForAllRunning(sys, undefined, 0);
   } catch (err) {
     await sys.stop();
     throw err;

@@ -34,7 +34,8 @@ export async function commandUp(argv: string[]): Promise<number> {
   out(`nats:  ${sys.services.natsUrl}${sys.services.embedded.nats ? ' (embedded)' : ''}`);
   out(`redis: ${sys.services.redisUrl}${sys.services.embedded.redis ? ' (embedded)' : ''}`);
   out(`data:  ${sys.services.dataDir}`);
-  out(renderTree(await waitForAllRunning(sys)));
+  // Teams summarised, not listed agent by agent: `agov teams --depth 1` lists them.
+  out(renderTree(await waitForAllRunning(sys, undefined, 0)));
   const connectionFile = writeConnectionFile(connectionOf(sys, env));
   out(`connection file: ${connectionFile}  (eval "$(agov env)" in another shell)`);
   let code = 0;

@@ -113,9 +113,11 @@ agov agent revoke --id ID
   {
     name: 'teams',
     summary: 'the live supervision tree: each actor’s state and restarts (NATS_URL)',
-    usage: `agov teams [--json] [--root ID]
+    usage: `agov teams [--json] [--root ID] [--depth N | --all]
 
   The live supervision tree under supervisor ID (default root), with each actor's state and restarts.
+  Nested supervisors (teams) show the counts of their subtree; --depth N lists N levels of them in
+  full (default 0), --all every level. Read page by page: any fleet size works.
 `,
     run: async (a) => (await import('./command-teams.ts')).commandTeams(a),
   },
@@ -180,6 +182,17 @@ agov runs cancel|pause|resume RUN_ID [--reason R] [--json]
   show: the budget's verdict and windows (T0). reset: forgets the run's counted outcomes (T2, audited).
 `,
     run: async (a) => (await import('./command-control.ts')).commandControl('budget', a),
+  },
+  {
+    name: 'report',
+    summary: "report an error or a success against the error budget of this task's run (PIPELINE_ID)",
+    usage: `agov report error|ok [--message M] [--code C]
+
+  In an exec task: appends the report to $AGOV_REPORT_FILE; the agent hands it on with the task's
+  result and the orchestrator counts it against the task's own run. Elsewhere: POST
+  $AGOV_HTTP_URL/api/pipeline/errors with $AGOV_API_KEY (T1+) for the run PIPELINE_ID.
+`,
+    run: async (a) => (await import('./command-report.ts')).commandReport(a),
   },
   {
     name: 'tokens',

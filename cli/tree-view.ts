@@ -1,4 +1,12 @@
-import type { SupervisorTree } from '../protocols/index.ts';
+import type { SupervisorSummary, SupervisorTree } from '../protocols/index.ts';
+
+/** "[100 children: 98 running, 2 starting; 3 restarts]" — the counts that are not zero. */
+function summaryText(s: SupervisorSummary): string {
+  const states = (['running', 'starting', 'pending', 'stopped', 'unreachable'] as const)
+    .filter((k) => s[k] > 0)
+    .map((k) => `${s[k]} ${k}`);
+  return `[${s.children} children: ${states.join(', ') || 'none'}; ${s.restarts} restarts]`;
+}
 
 /** Renders a supervision tree, one line per child: id, kind, status, agent state/tier, restarts, pid. */
 export function renderTree(tree: SupervisorTree, nowMs = Date.now()): string {
@@ -18,6 +26,7 @@ export function renderTree(tree: SupervisorTree, nowMs = Date.now()): string {
         c.pid ? `pid=${c.pid}` : '',
         c.lastHeartbeatMs ? `hb ${Math.max(0, nowMs - c.lastHeartbeatMs)} ms ago` : '',
       ].filter(Boolean);
+      if (c.summary && !c.tree) facts.push(summaryText(c.summary));
       lines.push(`${prefix}${last ? '└── ' : '├── '}${c.id}  ${facts.join('  ')}`);
       if (c.tree) walk(c.tree, `${prefix}${last ? '    ' : '│   '}`);
     });

@@ -21,6 +21,9 @@
  * | `AGOV_NO_BUNDLE` | `1`: process children run from the TypeScript sources, not `dist/` |
  * | `LOG_LEVEL` | debug, info, warn (default), error, silent |
  * | `PIPELINE_ID` | the run a task belongs to (set for tasks): `agov memory log` and `agov status update` record it |
+ * | `PARENT_PIPELINE_ID` | the run that started the task's run (set for tasks; empty for a top-level run) |
+ * | `AGOV_REPORT_FILE` | set for exec tasks: where `agov report` appends the task's outcome reports |
+ * | `AGOV_HTTP_URL`, `AGOV_API_KEY` | the gateway and a key, for `agov report` outside a task |
  * | `BENCH_VERBOSE` | benches print their samples |
  */
 
@@ -49,6 +52,10 @@ export interface Environment {
   noBundle: boolean;
   logLevel?: string;
   pipelineId?: string;
+  parentPipelineId?: string;
+  reportFile?: string;
+  httpUrl?: string;
+  apiKey?: string;
   benchVerbose: boolean;
   /** The executable search path (to find nats-server, redis-server, bwrap). */
   path?: string;
@@ -83,6 +90,10 @@ export function readEnvironment(
     noBundle: env.AGOV_NO_BUNDLE === '1',
     logLevel: value(env.LOG_LEVEL),
     pipelineId: value(env.PIPELINE_ID),
+    parentPipelineId: value(env.PARENT_PIPELINE_ID),
+    reportFile: value(env.AGOV_REPORT_FILE),
+    httpUrl: value(env.AGOV_HTTP_URL),
+    apiKey: value(env.AGOV_API_KEY),
     benchVerbose: value(env.BENCH_VERBOSE) !== undefined,
     path: value(env.PATH),
   };

@@ -6,7 +6,13 @@ export * from './subjects.ts';
 export * from './tiers.ts';
 export { SerializedErrorSchema } from './messages/system.ts';
 export * from './actor-kinds.ts';
-export type { SupervisorTree } from './messages/supervisor.ts';
+export type { SupervisorSummary, SupervisorTree } from './messages/supervisor.ts';
+export {
+  DEFAULT_TREE_DEPTH,
+  DEFAULT_TREE_PAGE_CHILDREN,
+  MAX_TREE_DEPTH,
+  MAX_TREE_PAGE_CHILDREN,
+} from './messages/supervisor.ts';
 export { AgentStateSchema } from './messages/agent.ts';
 export {
   AGENT_CONTROLS,
@@ -17,3 +23,4 @@ export {
 } from './messages/control.ts';
 export { HandoffReportSchema, PipelineErrorBudgetSchema } from './messages/governance.ts';
 export * from './run-status.ts';
+export * from './agent-identity.ts';

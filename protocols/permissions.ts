@@ -153,7 +153,8 @@ const AGENT_BASE: SubjectGrant = {
     'gov.sys.hb.agent.{id}',
     'gov.sys.started.agent.{id}',
     'gov.sys.exit.agent.{id}',
-    'gov.agents.register',
+    // Under its own id, at its credential's tier: receivers read both from the subject.
+    'gov.agents.register.{tier}.{id}',
     'gov.audit.agent',
     'gov.results.*',
     'gov.obs.agent.{id}',
@@ -222,7 +223,7 @@ export function permissionsFor(p: Principal): SubjectGrant {
       return expand(own ? merge(RUNTIME, own) : merge(RUNTIME, TRUSTED_ACTOR), vars);
     }
     case 'agent':
-      return expand(AGENT_PERMISSIONS[p.tier], { id: subjectToken(p.id, 'agent id'), inbox });
+      return expand(AGENT_PERMISSIONS[p.tier], { id: subjectToken(p.id, 'agent id'), tier: p.tier, inbox });
     case 'observer':
       return expand(OBSERVER_PERMISSIONS, { inbox });
     case 'client':

@@ -7,7 +7,7 @@
  * - `gov.sys.hb.<kind>.<id>`       heartbeats
  * - `gov.sys.started.<kind>.<id>`  an actor finished starting
  * - `gov.sys.exit.<kind>.<id>`     exit reports (normal, shutdown, crash) consumed by supervisors
- * - `gov.agents.register`          agents announce themselves (agent.register.v1)
+ * - `gov.agents.register.<tier>.<id>` agents announce themselves (agent.register.v1); tier and id are the credential's
  * - `gov.errors.<runId>`           error-budget reports of one run (budget.report.v1)
  * - `gov.contain.<runId>`          containment orders for one run (run.contain.v1; budget monitor, token authority)
  * - `gov.dlq.<code>`               dead letters, by error code
@@ -74,8 +74,34 @@ export const allHeartbeats = (): string => join('sys', 'hb', '>');
 export const allExits = (): string => join('sys', 'exit', '>');
 export const allStarted = (): string => join('sys', 'started', '>');
 
-/** Agents announce themselves here (agent.register.v1); orchestrators and the agent directory listen. */
-export const agentRegisterSubject = (): string => join('agents', 'register');
+/**
+ * An agent announces itself on `gov.agents.register.<tier>.<agentId>` (agent.register.v1). The broker
+ * lets an agent publish only under its own id at its credential's tier (protocols/permissions.ts), so
+ * receivers take both from the subject ({@link registrationSenderOf}), never from the body.
+ */
+export function agentRegisterSubject(tier: string, agentId: string): string {
+  return join('agents', 'register', subjectToken(tier, 'tier'), subjectToken(agentId, 'agent id'));
+}
+/** Every registration (orchestrators and the agent directory listen here). */
+export const allAgentRegistrations = (): string => join('agents', 'register', '>');
+
+/** The tier and agent id a registration subject names, else undefined. */
+export function registrationSenderOf(subject: string): { tier: string; agentId: string } | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 5 || parts.slice(0, 3).join('.') !== join('agents', 'register')) return undefined;
+  if (!isSubjectToken(parts[3]!) || !isSubjectToken(parts[4]!)) return undefined;
+  return { tier: parts[3]!, agentId: parts[4]! };
+}
+
+/**
+ * The actor id a heartbeat subject names (`gov.sys.hb.<kind>.<id>`), which only that actor's credential
+ * may publish on: a heartbeat whose body names another actor is a forgery.
+ */
+export function heartbeatSenderOf(subject: string): { kind: string; id: string } | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 5 || parts.slice(0, 3).join('.') !== join('sys', 'hb')) return undefined;
+  return parseActorSubject(subject);
+}
 
 /**
  * Outcomes counted against a run's error budget (`budget.report.v1`), one subject per run so a tool
@@ -186,7 +212,7 @@ const SUBJECT_GRAMMAR: Record<string, number> = {
   actor: 2,
   svc: 1,
   sys: 3,
-  agents: 1,
+  agents: 3,
   errors: 1,
   contain: 1,
   dlq: 1,

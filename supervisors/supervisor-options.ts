@@ -47,3 +47,6 @@ export const DEFAULT_PROCESS_START_TIMEOUT_MS = 15_000;
  */
 export const MIN_CHILD_NICE = 0;
 export const MAX_CHILD_NICE = 19;
+
+/** How long a supervisor waits for a nested supervisor's page or summary before reporting it unreachable. */
+export const DEFAULT_NESTED_TREE_TIMEOUT_MS = 2_000;

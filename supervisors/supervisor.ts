@@ -19,7 +19,8 @@
  *
  * Every start, exit (with reason and how it was detected), hang, scheduled restart and escalation is
  * published on the feed (`gov.obs.supervisor.<id>`, `supervisor.event.v1`) and the audit stream.
- * `supervisor.status.v1` answers the (deep) tree with each child's status, restarts and last heartbeat.
+ * `supervisor.status.v1` answers one page of the tree with each child's status, restarts and last heartbeat,
+ * and the whole subtree's summary (supervisor-tree.ts reads a tree of any size page by page).
  */
 import type { Subscription } from '@nats-io/transport-node';
 import type { BodyIn } from '../protocols/index.ts';
@@ -44,7 +45,14 @@ import {
   validateSupervisorSpec,
 } from './child-spec.ts';
 import { HeartbeatWatchdog } from './heartbeat-watchdog.ts';
-import { askSupervisorTree } from './supervisor-tree.ts';
+import {
+  addSummary,
+  askSupervisorPage,
+  countChild,
+  emptySummary,
+  type TreeRequest,
+  treeRequest,
+} from './supervisor-tree.ts';
 import { type ProcessChild, spawnProcessChild } from './process-child.ts';
 import { issuerSeedFor } from '../infra/nats-auth/index.ts';
 import { childCredentials, childPrincipal } from './child-credentials.ts';
@@ -64,6 +72,7 @@ import {
 import {
   DEFAULT_CHILD_HEARTBEAT_MS,
   DEFAULT_MISSED_BEATS,
+  DEFAULT_NESTED_TREE_TIMEOUT_MS,
   DEFAULT_PROCESS_START_TIMEOUT_MS,
 } from './supervisor-options.ts';
 
@@ -161,7 +170,7 @@ class SupervisorRuntime {
       status: () => ({ phase: this.state.phase, children: this.state.children.length }),
       handle: async (env) => {
         if (env.type !== 'supervisor.status.v1') return undefined;
-        return { type: 'supervisor.tree.v1', body: await this.tree(env.body.deep) };
+        return { type: 'supervisor.tree.v1', body: await this.tree(treeRequest(env.body)) };
       },
       stop: () => this.shutdown(),
     };
@@ -481,9 +490,31 @@ class SupervisorRuntime {
     }
   }
 
-  private async tree(deep: boolean): Promise<SupervisorTree> {
+  /**
+   * One page of this supervisor's tree: the page's children (nested supervisors expanded `depth`
+   * levels, else summarised) and the summary of the whole subtree. Nested supervisors are asked for
+   * their summaries only (small, whatever their size), and each expanded one for one page.
+   */
+  private async tree(req: TreeRequest): Promise<SupervisorTree> {
+    const all = whichChildren(this.state);
+    const nested = new Map<string, Promise<SupervisorTree | undefined>>();
+    const askNested = (actorId: string, body: TreeRequest) =>
+      askSupervisorPage(this.ctx.bus, actorId, body, { timeoutMs: DEFAULT_NESTED_TREE_TIMEOUT_MS }).catch(
+        () => undefined, // a nested supervisor restarting right now: reported without its subtree
+      );
+    const summary = emptySummary();
+    for (const info of all) {
+      const spec = this.spec(info.id)!;
+      countChild(summary, info.status, info.restartCount);
+      if (spec.start.kind !== 'supervisor') continue;
+      summary.supervisors++;
+      if (!this.children.get(info.id)?.running) continue;
+      const { actorId } = descriptorKind(spec.start);
+      nested.set(info.id, askNested(actorId, { depth: 0, offset: 0, limit: 0 }));
+    }
+    const page = all.slice(req.offset, req.offset + req.limit);
     const children: SupervisorTree['children'] = [];
-    for (const info of whichChildren(this.state)) {
+    for (const info of page) {
       const spec = this.spec(info.id)!;
       const { kind, actorId } = descriptorKind(spec.start);
       const rt = this.children.get(info.id);
@@ -501,14 +532,17 @@ class SupervisorRuntime {
         ...(rt?.lastHeartbeatMs ? { lastHeartbeatMs: rt.lastHeartbeatMs } : {}),
         ...(rt?.heartbeatStatus ? { heartbeatStatus: rt.heartbeatStatus } : {}),
       };
-      if (deep && spec.start.kind === 'supervisor' && running) {
-        try {
-          child.tree = await askSupervisorTree(this.ctx.bus, actorId, deep, { timeoutMs: 2_000 });
-        } catch {
-          // a nested supervisor restarting right now: report it without its subtree
-        }
+      const sub = await nested.get(info.id);
+      if (sub?.summary) child.summary = sub.summary;
+      if (req.depth > 0 && sub) {
+        const expanded = await askNested(actorId, { depth: req.depth - 1, offset: 0, limit: req.limit });
+        if (expanded) child.tree = expanded;
       }
       children.push(child);
+    }
+    for (const sub of await Promise.all(nested.values())) {
+      if (sub?.summary) addSummary(summary, sub.summary);
+      else summary.unreachable++;
     }
     const s = this.args.spec;
     return {
@@ -518,6 +552,9 @@ class SupervisorRuntime {
       periodMs: s.periodMs,
       phase: this.state.phase,
       children,
+      offset: req.offset,
+      total: all.length,
+      summary,
     };
   }
 

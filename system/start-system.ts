@@ -18,8 +18,18 @@ import type { ActorHandle } from '../actors/runtime/index.ts';
 import { runActor } from '../actors/runtime/index.ts';
 import { Bus, ensureStreams } from '../bus/index.ts';
 import { type ResolvedServices, resolveServices, type StartEmbeddedNats } from '../infra/index.ts';
-import { ACTOR_KIND, type ActorKindName, type SupervisorTree } from '../protocols/index.ts';
-import { allChildren, askSupervisorTree, type SupervisorSpec } from '../supervisors/index.ts';
+import {
+  ACTOR_KIND,
+  type ActorKindName,
+  type SupervisorSummary,
+  type SupervisorTree,
+} from '../protocols/index.ts';
+import {
+  allRunning,
+  askSupervisorSummary,
+  askSupervisorTree,
+  type SupervisorSpec,
+} from '../supervisors/index.ts';
 import { loadActorKind } from './kinds.ts';
 import {
   DEFAULT_ALL_RUNNING_POLL_MS,
@@ -84,8 +94,10 @@ export interface RunningSystem {
   client: Bus;
   /** The root supervisor (absent with `tree: 'none'`). */
   root: ActorHandle | undefined;
-  /** The live supervision tree. */
-  tree(): Promise<SupervisorTree>;
+  /** The live supervision tree, read page by page, nested supervisors to `depth` levels (default all). */
+  tree(depth?: boolean | number): Promise<SupervisorTree>;
+  /** Counts over the whole live tree, one small reply per supervisor. */
+  summary(): Promise<SupervisorSummary>;
   /** Every child running in its own process, from the live tree. */
   processes(): Promise<LiveProcess[]>;
   /** Stops the tree, the client and the services started here. */
@@ -172,7 +184,7 @@ export async function startSystem(options: StartSystemOptions = {}): Promise<Run
   }
   const bus = client;
   const rootId = root?.id ?? 'root';
-  const tree = () => askSupervisorTree(bus, rootId);
+  const tree = (depth: boolean | number = true) => askSupervisorTree(bus, rootId, depth);
   const end = async (servicesEnd: () => Promise<void>) => {
     await root?.stop('system stopping', DEFAULT_SYSTEM_STOP_MS).catch(() => {});
     await bus.close().catch(() => {});
@@ -186,6 +198,7 @@ export async function startSystem(options: StartSystemOptions = {}): Promise<Run
     client: bus,
     root,
     tree,
+    summary: () => askSupervisorSummary(bus, rootId),
     processes: async () => liveProcesses(await tree()),
     stop: () => end(services.stop),
     kill: () => end(services.kill),
@@ -229,15 +242,20 @@ export function ensureLocalApiKeys(dataDir: string): string {
   return file;
 }
 
-/** Waits until every child in the tree is running (or the timeout passes), and returns the tree. */
+/**
+ * Waits until every child in the tree is running (or the timeout passes), polling the root's summary
+ * (one small reply per supervisor, whatever the fleet's size), then returns the tree read to `depth`
+ * levels of nested supervisors (default all; deeper ones carry their summaries).
+ */
 export async function waitForAllRunning(
-  sys: Pick<RunningSystem, 'tree'>,
+  sys: Pick<RunningSystem, 'tree' | 'summary'>,
   timeoutMs = DEFAULT_ALL_RUNNING_TIMEOUT_MS,
+  depth: boolean | number = true,
 ): Promise<SupervisorTree> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const t = await sys.tree();
-    if (allChildren(t).every((c) => c.status === 'running') || Date.now() > deadline) return t;
+    const s = await sys.summary();
+    if (allRunning(s) || Date.now() > deadline) return sys.tree(depth);
     await new Promise((r) => setTimeout(r, DEFAULT_ALL_RUNNING_POLL_MS));
   }
 }

@@ -232,7 +232,10 @@ class GovernedAgent {
       await this.dispatch({ type: 'BOOTSTRAP' }, { reason: 'start' });
     }
     this.safely('register', () =>
-      this.ctx.bus.tell(agentRegisterSubject(), { type: 'agent.register.v1', body: this.state() }),
+      this.ctx.bus.tell(agentRegisterSubject(this.opts.tier, this.id), {
+        type: 'agent.register.v1',
+        body: this.state(),
+      }),
     );
   }
 

@@ -24,9 +24,10 @@ import { JsPublisher } from '../../bus/index.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import { ForbiddenError, toGovError } from '../../protocols/errors.ts';
+import { verifiedHeartbeatStatus, verifiedRegistration } from '../../protocols/agent-identity.ts';
 import { AgentStateSchema } from '../../protocols/messages/agent.ts';
 import {
-  agentRegisterSubject,
+  allAgentRegistrations,
   allContain,
   allExits,
   allHeartbeats,
@@ -163,21 +164,24 @@ class Orchestrator {
    */
   private listenForAgents() {
     const heard = new Map<string, AgentFacts>();
-    const take = (data: Uint8Array, fromHeartbeat: boolean) => {
+    const take = (data: Uint8Array, subject: string, fromHeartbeat: boolean) => {
       const d = this.ctx.bus.decode(data);
       if (!d.ok) return;
-      const raw =
-        fromHeartbeat && d.env.type === 'actor.heartbeat.v1'
-          ? d.env.body.status
-          : d.env.type === 'agent.register.v1'
-            ? d.env.body
-            : undefined;
-      const parsed = raw === undefined ? undefined : AgentStateSchema.safeParse(raw);
-      if (parsed?.success) heard.set(parsed.data.agentId, parsed.data);
+      try {
+        const facts =
+          fromHeartbeat && d.env.type === 'actor.heartbeat.v1'
+            ? verifiedHeartbeatStatus(subject, d.env.body)
+            : d.env.type === 'agent.register.v1'
+              ? verifiedRegistration(subject, d.env.body)
+              : undefined;
+        if (facts) heard.set(facts.agentId, facts);
+      } catch {
+        // A forgery: the mailbox refuses it (visibly) when it gets there.
+      }
     };
     const subs = [
-      this.ctx.bus.subscribeRaw(allHeartbeats(), (m) => take(m.data, true)),
-      this.ctx.bus.subscribeRaw(agentRegisterSubject(), (m) => take(m.data, false)),
+      this.ctx.bus.subscribeRaw(allHeartbeats(), (m) => take(m.data, m.subject, true)),
+      this.ctx.bus.subscribeRaw(allAgentRegistrations(), (m) => take(m.data, m.subject, false)),
     ];
     return {
       heard: () => [...heard.values()],
@@ -273,17 +277,19 @@ class Orchestrator {
       case 'actor.heartbeat.v1': {
         const b = env.body;
         if (b.kind !== 'agent') return;
-        const status = b.status === undefined ? undefined : AgentStateSchema.safeParse(b.status);
-        if (status?.success) {
-          if (agents.report(b.kind, status.data, now, b.intervalMs)) this.scheduler.requestPump();
-          this.dispatcher.checkAgentTask(status.data.agentId);
+        // Identity from the subject the broker let it publish on: a heartbeat for another agent is refused.
+        const status = verifiedHeartbeatStatus(subject, b);
+        if (status) {
+          if (agents.report(b.kind, status, now, b.intervalMs)) this.scheduler.requestPump();
+          this.dispatcher.checkAgentTask(status.agentId);
         } else {
           agents.seen(b.actorId, now, b.intervalMs);
         }
         return;
       }
       case 'agent.register.v1':
-        if (agents.report('agent', env.body, now)) this.scheduler.requestPump();
+        if (agents.report('agent', verifiedRegistration(subject, env.body), now))
+          this.scheduler.requestPump();
         return;
       case 'actor.exit.v1': {
         const b = env.body;
@@ -316,7 +322,7 @@ class Orchestrator {
       subscriptions: [
         { subject: allHeartbeats() },
         { subject: allExits() },
-        { subject: agentRegisterSubject() },
+        { subject: allAgentRegistrations() },
         { subject: this.dispatcher.resultsSubject },
         { subject: allContain() },
       ],

@@ -72,8 +72,15 @@ export class Ownership {
    * taking that stale record back would dispatch stages that already ran.
    */
   async recover(opts: { atStart: boolean }): Promise<void> {
-    const active = await this.store.active();
-    if (opts.atStart) for (const run of active) if (run.owner === this.ctx.id) this.hooks.resume(run);
+    const all = await this.store.all();
+    const active = all.filter((r) => !isTerminalRun(r.status));
+    if (opts.atStart) {
+      for (const run of active) if (run.owner === this.ctx.id) this.hooks.resume(run);
+      // Finished runs whose last events the audit stream may not have acknowledged (a SIGKILL between
+      // the write and the acks): published again under the same ids, so the ledger holds them once.
+      for (const run of all)
+        if (isTerminalRun(run.status) && (run.outbox?.length ?? 0) > 0) this.hooks.resume(run);
+    }
     for (const run of active) {
       if (run.owner === this.ctx.id || this.view.has(run.runId)) continue;
       if (await this.ownerAlive(run.owner)) continue;

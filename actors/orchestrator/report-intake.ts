@@ -7,7 +7,7 @@
  * for a run driven elsewhere is forwarded to its owner, or taken after adopting an orphaned run.
  */
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { actorInbox } from '../../protocols/subjects.ts';
+import { actorInbox, serviceSubject } from '../../protocols/subjects.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
 import type { AgentDirectory } from './dispatcher/agent-selection.ts';
@@ -126,13 +126,39 @@ export class ReportIntake {
     const input: RunInput = { type: 'result', taskId: r.taskId, status: r.status };
     if (r.output !== undefined) input.output = r.output;
     if (r.error !== undefined) input.error = r.error;
-    this.hooks.apply(r.runId, input);
+    if (this.hooks.apply(r.runId, input)) this.forwardTaskReports(r);
     // Dispatch what the result unblocked now, so it is stored in the same write, and send that write
     // (and the assigns behind it) before the other replies that came in with this result.
     this.hooks.pumpNow();
     this.hooks.sendNow(r.runId);
     // A duplicate changes nothing: the write that stored the first copy (if still in flight) settles it.
     return { done: this.hooks.stored(r.runId) };
+  }
+
+  /**
+   * The outcome reports a task wrote (`agov report`, actors/agent/tasks/task-reports.ts), counted
+   * against the budget of the run this orchestrator's own record puts the task in: the result was
+   * just applied, so its taskId is an attempt of that run, whatever the task wrote.
+   */
+  private forwardTaskReports(r: Envelope<'agent.task.result.v1'>['body']): void {
+    const reports = (r.output as { reports?: unknown } | undefined)?.reports;
+    if (!Array.isArray(reports)) return;
+    for (const rep of reports as Array<{ outcome?: unknown; message?: unknown; code?: unknown }>) {
+      if (rep?.outcome !== 'error' && rep?.outcome !== 'success') continue;
+      this.ctx.bus.tell(serviceSubject(ACTOR_KIND.budgetMonitor), {
+        type: 'budget.report.v1',
+        run: r.runId,
+        body: {
+          runId: r.runId,
+          source: 'task',
+          outcome: rep.outcome,
+          stageId: r.stageId,
+          agentId: r.agentId,
+          ...(typeof rep.code === 'string' ? { code: rep.code } : {}),
+          ...(typeof rep.message === 'string' ? { message: rep.message } : {}),
+        },
+      });
+    }
   }
 
   /** A result of an ended run: its agent is free again, and the rest is the orchestrator's call (late). */

@@ -7,7 +7,15 @@
  * its effects; an assign leaves right behind the write that records it (RunStore.save's `onSent`).
  * Events of a change that needs no write of its own (an accept, a progress report) follow the run's
  * latest write in flight, so they never overtake the events of an earlier change.
+ *
+ * Transactional outbox: the events of a change get their envelope (and so their id) before the write,
+ * and the write that stores the change also stores them (`RunRecord.outbox`, with every event id in
+ * `auditIds`). They leave the outbox with the run's next write once the audit stream acknowledged them
+ * (a finished run gets one last write for that). After a SIGKILL, whatever a stored record still holds
+ * is published again under the same ids (`republish`): JetStream's Msg-Id window and the ledger's unique
+ * event ids keep it once. So every event implied by a stored state reaches the ledger exactly once.
  */
+import { jsonDigest } from '../ledger/index.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
 import {
   type Effect,
@@ -18,6 +26,7 @@ import {
   waitExpired,
   type RunInput,
   type RunRecord,
+  type RunEventEnvelope,
   step,
 } from './run-machine.ts';
 import type { RunEvents } from './run-events.ts';
@@ -41,6 +50,12 @@ export class RunDriver {
   private readonly writes = new Map<string, Promise<void>>();
   /** Runs whose first write is in flight (admit). */
   private readonly admitting = new Set<string>();
+  /** runId → events of stored (or being stored) changes the audit stream has not acknowledged. */
+  private readonly unacked = new Map<string, RunEventEnvelope[]>();
+  /** runId → every audit event id of its stored changes. */
+  private readonly auditIds = new Map<string, string[]>();
+  /** Finished runs whose outbox is not empty yet: their last write clears it. */
+  private readonly finishing = new Map<string, RunRecord>();
 
   constructor(
     private readonly ctx: ActorContext,
@@ -87,8 +102,13 @@ export class RunDriver {
     // (see RunStore.save: same socket write, handled in order by nats-server): what has to wait for
     // the ack — events, the RESULTS ack of the result that led here, other effects — still does.
     const assigns = effects.filter((e) => e.kind === 'assign');
+    const envelopes = this.track(
+      runId,
+      events.map((e) => withOutputDigest(run, e)),
+    );
+    if (isTerminalRun(run.status)) this.finishing.set(runId, run);
     const saved = this.store.save(
-      run,
+      this.storable(run),
       assigns.length === 0
         ? undefined
         : () => {
@@ -104,7 +124,7 @@ export class RunDriver {
       () => {
         // Every change stored by the same write is carried out in one pass, in order.
         this.scheduler.later(() => {
-          for (const e of events) this.events.publish(e);
+          for (const env of envelopes) this.events.publishEnvelope(env, () => this.acked(runId, env.id));
           forget();
           for (const eff of effects) if (eff.kind !== 'assign') this.hooks.perform(run, eff);
         });
@@ -159,17 +179,18 @@ export class RunDriver {
     if (this.view.has(run.runId)) return;
     this.view.set(run);
     this.admitting.add(run.runId);
-    const stored = this.store.save(run);
-    this.writes.set(run.runId, stored);
     const accepted: RunEventBody = {
       runId: run.runId,
       event: 'run-accepted',
       governance: runGovernance(run.pipeline),
     };
     if (run.parentRunId !== undefined) accepted.parentRunId = run.parentRunId;
+    const [acceptedEnv] = this.track(run.runId, [accepted]);
+    const stored = this.store.save(this.storable(run));
+    this.writes.set(run.runId, stored);
     // Registered before the start's own continuation, so it is published first.
     stored.then(
-      () => this.events.publish(accepted),
+      () => this.events.publishEnvelope(acceptedEnv!, () => this.acked(run.runId, acceptedEnv!.id)),
       () => {},
     );
     this.apply(run.runId, { type: 'start' });
@@ -187,6 +208,8 @@ export class RunDriver {
 
   /** Forgets a run whose admission could not be stored: its dispatches were never carried out. */
   private abandon(runId: string) {
+    this.unacked.delete(runId);
+    this.auditIds.delete(runId);
     const run = this.view.drop(runId);
     this.scheduler.cancel(runId);
     for (const st of Object.values(run?.stages ?? {}))
@@ -195,14 +218,77 @@ export class RunDriver {
   }
 
   /** Takes a stored run back into memory and carries on from its last stored state. */
-  resume(run: RunRecord, expect: (agentId: string, taskId: string) => void): void {
-    if (this.view.has(run.runId) || isTerminalRun(run.status)) return;
+  resume(stored: RunRecord, expect: (agentId: string, taskId: string) => void): void {
+    if (this.view.has(stored.runId)) return;
+    if (isTerminalRun(stored.status)) {
+      this.republish(stored);
+      return;
+    }
+    const run = this.republish(stored);
     this.view.adopt(run);
     for (const st of Object.values(run.stages))
       if (isInFlight(st.status) && st.taskId && st.agentId !== undefined && st.childRunId === undefined)
         expect(st.agentId, st.taskId);
     this.apply(run.runId, { type: run.status === 'pending' ? 'start' : 'resume' });
     this.armTimer(this.view.get(run.runId)!);
+  }
+
+  /**
+   * Publishes again what a stored record's outbox still holds (a crash came between its write and the
+   * stream's acks), under the same ids, and takes over its audit bookkeeping. Returns the record without
+   * the outbox fields (the live form). A finished run gets the write that empties its outbox once acked.
+   */
+  republish(stored: RunRecord): RunRecord {
+    const { outbox = [], auditIds = [], ...run } = stored;
+    const runId = run.runId;
+    this.auditIds.set(runId, [...auditIds]);
+    this.unacked.set(runId, [...outbox]);
+    if (isTerminalRun(run.status) && outbox.length > 0) this.finishing.set(runId, run);
+    for (const env of outbox) this.events.publishEnvelope(env, () => this.acked(runId, env.id));
+    if (outbox.length > 0) this.ctx.bus.metrics.inc('orchestrator.outbox.republished', outbox.length);
+    return run;
+  }
+
+  /** Envelopes for a change's events, entered into the run's outbox before its write. */
+  private track(runId: string, events: RunEventBody[]): RunEventEnvelope[] {
+    const envs = events.map((e) => this.events.wrap(e));
+    if (envs.length === 0) return envs;
+    const ids = this.auditIds.get(runId) ?? [];
+    const pending = this.unacked.get(runId) ?? [];
+    for (const env of envs) {
+      ids.push(env.id);
+      pending.push(env);
+    }
+    this.auditIds.set(runId, ids);
+    this.unacked.set(runId, pending);
+    return envs;
+  }
+
+  /** The record as stored: the state with its outbox and audit ids. */
+  private storable(run: RunRecord): RunRecord {
+    const outbox = this.unacked.get(run.runId) ?? [];
+    return { ...run, outbox: [...outbox], auditIds: [...(this.auditIds.get(run.runId) ?? [])] };
+  }
+
+  private acked(runId: string, id: string): void {
+    const pending = this.unacked.get(runId);
+    if (!pending) return;
+    const i = pending.findIndex((e) => e.id === id);
+    if (i >= 0) pending.splice(i, 1);
+    if (pending.length > 0) return;
+    const finished = this.finishing.get(runId);
+    if (!finished) return;
+    // The run's last write: its outbox is empty; nothing of the run is kept in memory after it.
+    this.finishing.delete(runId);
+    const last = this.storable(finished);
+    this.unacked.delete(runId);
+    this.auditIds.delete(runId);
+    this.store.save(last).catch((err: unknown) =>
+      this.ctx.log.warn('finished run outbox not cleared (republished, once, after a restart)', {
+        runId,
+        error: String(err),
+      }),
+    );
   }
 
   /** A finished run's timer goes (its `finished` effect). */
@@ -238,5 +324,17 @@ export class RunDriver {
       this.hooks.noteRun(latest);
     }
     this.scheduler.requestPump();
+  }
+}
+
+/** A stage-succeeded event carries the digest of the stage output (evidence packages list it). */
+function withOutputDigest(run: RunRecord, e: RunEventBody): RunEventBody {
+  if (e.event !== 'stage-succeeded' || e.stageId === undefined) return e;
+  const output = run.stages[e.stageId]?.output;
+  if (output === undefined) return e;
+  try {
+    return { ...e, outputDigest: jsonDigest(output) };
+  } catch {
+    return e; // not JSON (cannot happen for a decoded result): the event goes without a digest
   }
 }

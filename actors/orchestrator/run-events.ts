@@ -32,6 +32,8 @@ interface Audit {
   bytes: Uint8Array;
   msgId: string;
   tries: number;
+  /** Called once the audit stream acknowledged it (the driver then drops it from the run's outbox). */
+  onAcked?: () => void;
 }
 
 interface RunPending {
@@ -73,7 +75,12 @@ export class RunEvents {
   /** How an agent wants its deliveries (the orchestrator's agent table), copied onto its stage events. */
   encodingOf: (agentId: string) => 'msgpack' | 'json' | undefined = () => undefined;
 
-  publish(event: RunEventBody): void {
+  publish(b: RunEventBody): void {
+    this.publishEnvelope(this.wrap(b));
+  }
+
+  /** The envelope of a run event: its id is fixed here, before the state that implies it is stored. */
+  wrap(event: RunEventBody): Envelope<'run.event.v1'> {
     let b = event;
     if (
       b.agentId !== undefined &&
@@ -81,9 +88,17 @@ export class RunEvents {
       this.encodingOf(b.agentId) === 'json'
     )
       b = { ...b, agentEncoding: 'json' };
-    this.queued.push(this.bus.wrap({ type: 'run.event.v1', body: b, run: b.runId }));
+    return this.bus.wrap({ type: 'run.event.v1', body: b, run: b.runId });
+  }
+
+  /** Publishes an envelope made by {@link wrap} (again, after a crash: the same id is stored once). */
+  publishEnvelope(env: Envelope<'run.event.v1'>, onAcked?: () => void): void {
+    if (onAcked) this.ackCallbacks.set(env.id, onAcked);
+    this.queued.push(env);
     if (this.queued.length === 1) this.outbox.defer(() => this.sendQueued());
   }
+
+  private readonly ackCallbacks = new Map<string, () => void>();
 
   private sendQueued(): void {
     const batch = this.queued;
@@ -118,6 +133,7 @@ export class RunEvents {
       bytes,
       msgId: (env as Envelope).id,
       tries: 0,
+      onAcked: this.takeCallback(env.id),
     });
   }
 
@@ -157,7 +173,14 @@ export class RunEvents {
     for (const a of due) this.send(a);
   }
 
+  private takeCallback(id: string): (() => void) | undefined {
+    const f = this.ackCallbacks.get(id);
+    this.ackCallbacks.delete(id);
+    return f;
+  }
+
   private acked(a: Audit) {
+    a.onAcked?.();
     this.pendingTotal--;
     const run = this.runs.get(a.runId);
     if (run && --run.count === 0) {

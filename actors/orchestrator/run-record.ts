@@ -7,6 +7,7 @@
  * and skipped / cancelled. The vocabulary itself (statuses, terminal sets) is protocols/run-status.ts.
  */
 import type { BodyIn } from '../../protocols/catalog.ts';
+import type { Envelope } from '../../protocols/envelope.ts';
 import type { SerializedErrorSchema } from '../../protocols/messages/system.ts';
 import type { ConcretePipeline, ConcreteStage, Scalar } from '../../protocols/pipeline/index.ts';
 import {
@@ -75,12 +76,23 @@ export interface RunRecord {
   error?: SerializedError;
   stages: Record<string, StageRecord>;
   /**
+   * Transactional outbox: the audit events (`run.event.v1` envelopes, ids fixed) of stored changes that
+   * the audit stream has not acknowledged yet, written in the same KV write as the state that implies
+   * them and republished under the same ids after a crash (run-driver.ts).
+   */
+  outbox?: RunEventEnvelope[];
+  /** Ids of every audit event of the run's stored changes: what the ledger must hold, once each. */
+  auditIds?: string[];
+  /**
    * An operator paused the run (run.pause.v1): no stage is dispatched and no schedule-to-start bound
    * runs until run.resume.v1; attempts already running go on. Kept in the record, so it survives a
    * restart of the orchestrator.
    */
   paused?: { at: number; by?: string; reason?: string };
 }
+
+/** A run event as it goes to the audit stream (its id is the Nats-Msg-Id and the ledger entry id). */
+export type RunEventEnvelope = Envelope<'run.event.v1'>;
 
 export type RunEventBody = BodyIn<'run.event.v1'>;
 

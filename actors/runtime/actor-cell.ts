@@ -89,6 +89,7 @@ export class ActorCell<A> {
     this.bus = io.bus;
     this.log = io.log;
     this.busOptions = io.busOptions;
+    this.clock.onError = (err) => void this.crash(err);
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.startedAt = this.clock.now();
     const cell = this;

@@ -1,7 +1,8 @@
 /**
  * An actor's own view of the clock: every timer it sets is remembered, so that a kill can cancel them
  * all without the actor's help, as a process's death ends its timers. After `fence()` no timer of
- * this clock fires again and new ones are never armed.
+ * this clock fires again and new ones are never armed. A timer callback that throws crashes its actor
+ * (`onError`), never the host process it shares with others.
  */
 import type { Clock, TimerHandle } from '../../infra/clock.ts';
 
@@ -9,7 +10,21 @@ export class FencedClock implements Clock {
   private readonly live = new Map<number, TimerHandle>();
   private fenced = false;
 
+  /** Where an exception thrown by a timer callback goes (the runtime crashes the actor with it). */
+  onError: (err: unknown) => void = (err) => {
+    throw err;
+  };
+
   constructor(private readonly inner: Clock) {}
+
+  private run(fn: () => void) {
+    if (this.fenced) return;
+    try {
+      fn();
+    } catch (err) {
+      this.onError(err);
+    }
+  }
 
   now(): number {
     return this.inner.now();
@@ -19,7 +34,7 @@ export class FencedClock implements Clock {
     if (this.fenced) return DEAD_TIMER;
     const handle = this.inner.setTimeout(() => {
       this.live.delete(handle.id);
-      if (!this.fenced) fn();
+      this.run(fn);
     }, ms);
     this.live.set(handle.id, handle);
     return handle;
@@ -27,9 +42,7 @@ export class FencedClock implements Clock {
 
   setInterval(fn: () => void, ms: number): TimerHandle {
     if (this.fenced) return DEAD_TIMER;
-    const handle = this.inner.setInterval(() => {
-      if (!this.fenced) fn();
-    }, ms);
+    const handle = this.inner.setInterval(() => this.run(fn), ms);
     this.live.set(handle.id, handle);
     return handle;
   }

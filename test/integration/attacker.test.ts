@@ -66,6 +66,18 @@ async function as(principal: Principal): Promise<{ nc: NatsConnection; violation
 const envelope = (type: string, from: string, body: unknown) =>
   JSON.stringify({ sv: 1, type, id: randomUUID(), ts: Date.now(), from, body });
 
+/** The agent directory's view of the victim agent. */
+async function victimState(): Promise<
+  { agentId: string; tier: string; state: string; restarts: number } | undefined
+> {
+  const r = await sys.client.ask('gov.svc.agent-directory', {
+    type: 'agent.status.v1',
+    body: { agentId: 'victim-t2' },
+  } as never);
+  return (r.body as { agents: Array<{ agentId: string; tier: string; state: string; restarts: number }> })
+    .agents[0];
+}
+
 /** Publishes and expects the broker to answer with a publish violation for exactly that subject. */
 async function refusedPublish(who: Principal, subject: string, payload: string): Promise<void> {
   const { nc, violations } = await as(who);
@@ -141,6 +153,16 @@ const FORBIDDEN_PUBLISHES: Array<[string, string, string]> = [
     'gov.sys.exit.orchestrator.orchestrator-1',
     envelope('actor.exit.v1', 'gov.actor.orchestrator.orchestrator-1', { reason: 'crash' }),
   ],
+  [
+    'register as a T2 agent (the registration subject carries the credential’s tier and id)',
+    'gov.agents.register.T2.victim-t2',
+    envelope('agent.register.v1', 'gov.actor.agent.victim-t2', {
+      agentId: 'victim-t2',
+      state: 'idle',
+      tier: 'T2',
+      restarts: 0,
+    }),
+  ],
   ['rewrite a run in the AGOV_RUNS KV bucket', '$KV.AGOV_RUNS.r-x', '{"runId":"r-x"}'],
   ['delete the AUDIT stream through the JetStream API', '$JS.API.STREAM.DELETE.AUDIT', ''],
   ['answer inside another connection’s reply inbox', '_INBOX.admin-x.1', 'forged reply'],
@@ -186,6 +208,52 @@ describe('an attacker on the bus', () => {
     const mallory: Principal = { role: 'agent', id: 'mallory-0', tier: 'T0' };
     await refusedPublish(mallory, 'gov.sys.hb.agent.victim-t2', '{}');
     await refusedPublish(mallory, 'gov.obs.agent.victim-t2', '{}');
+  });
+
+  it('as a T0 agent, cannot speak for a T2 agent on its own subjects: the directory refuses it, visibly, and keeps the victim as it was', async () => {
+    const before = await victimState();
+    const observer = await as({ role: 'observer', name: 'dlq-watch' });
+    const refused: string[] = [];
+    observer.nc.subscribe('gov.obs.dlq.>', {
+      callback: (_e, m) => {
+        refused.push(m.string());
+      },
+    });
+    await observer.nc.flush();
+    const { nc, violations } = await as({ role: 'agent', id: 'mallory-0', tier: 'T0' });
+    const forged = { agentId: 'victim-t2', state: 'quarantined', tier: 'T2', restarts: 9 };
+    // Its own heartbeat subject, a body speaking for the victim.
+    nc.publish(
+      'gov.sys.hb.agent.mallory-0',
+      envelope('actor.heartbeat.v1', 'gov.actor.agent.mallory-0', {
+        actorId: 'victim-t2',
+        kind: 'agent',
+        seq: 1,
+        pid: 1,
+        host: 'x',
+        uptimeMs: 1,
+        intervalMs: 1000,
+        status: forged,
+      }),
+    );
+    // Its own registration subject (its tier, its id), a body registering the victim.
+    nc.publish(
+      'gov.agents.register.T0.mallory-0',
+      envelope('agent.register.v1', 'gov.actor.agent.mallory-0', forged),
+    );
+    await nc.flush();
+    await expect
+      .poll(() => refused.filter((r) => r.includes('GOV_ERR_FORBIDDEN')).length, { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(2);
+    expect(violations).toEqual([]);
+    expect(await victimState()).toMatchObject({
+      agentId: 'victim-t2',
+      tier: before?.tier,
+      restarts: before?.restarts,
+    });
+    expect((await victimState())?.state).not.toBe('quarantined');
+    await nc.close();
+    await observer.nc.close();
   });
 
   it('control: what the same credentials are granted goes through (the checks above can fail)', async () => {

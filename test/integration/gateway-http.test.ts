@@ -821,7 +821,7 @@ describe('gateway: routes each HTTP call over the real bus to its service subjec
   it('GET /api/agents and /api/agents/:id read the real agent directory', async () => {
     const directory = await runActor(agentDirectoryKind, { id: 'dir-1', bus: { servers: nats.url } });
     try {
-      await client.ask(agentRegisterSubject(), {
+      await client.ask(agentRegisterSubject('T1', 'ag-7'), {
         type: 'agent.register.v1',
         body: { agentId: 'ag-7', state: 'idle', tier: 'T1', team: 'core', restarts: 0 },
       });

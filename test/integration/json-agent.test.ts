@@ -5,6 +5,7 @@
  * commands from the real token authority (with the Vault dev server). A msgpack agent beside it keeps
  * getting msgpack.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orchestratorKind } from '../../actors/orchestrator/orchestrator.ts';
 import { type PlainAgent, startPlainAgent } from '../../examples/agents/node/plain-agent.ts';
@@ -154,6 +155,34 @@ describe('a JSON-only agent (encoding: json) gets every delivery as JSON', () =>
     expect(observed.filter((o) => !o.json || !o.valid)).toEqual([]);
     const categories = new Set(observed.map((o) => o.subject.split('.')[2]));
     for (const c of ['run', 'token', 'dlq']) expect(categories).toContain(c);
+  });
+
+  it("executes docs/protocol.md's submit example as written: JSON in, a JSON run.accepted.v1 out, and the run succeeds on the JSON agent", async () => {
+    const doc = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+    const example = [...doc.matchAll(/```json\n([\s\S]*?)```/g)]
+      .map((m) => m[1]!)
+      .find((b) => b.includes('"type":"run.request.v1"'))!;
+    const submitter = await rawConnect(nats, { role: 'client', name: 'doc-submitter' });
+    try {
+      const reply = await submitter.request(
+        serviceSubject('orchestrator'),
+        new TextEncoder().encode(example),
+        {
+          timeout: 10_000,
+        },
+      );
+      expect(reply.data[0]).toBe(0x7b);
+      const accepted = JSON.parse(new TextDecoder().decode(reply.data)) as {
+        type: string;
+        body: { runId: string };
+      };
+      expect(accepted.type).toBe('run.accepted.v1');
+      expect((await runEvent(accepted.body.runId, 'run-succeeded')).body).toMatchObject({
+        event: 'run-succeeded',
+      });
+    } finally {
+      await submitter.close();
+    }
   });
 
   it('control: an agent that does not ask for JSON still gets msgpack (the checks above can fail)', async () => {

@@ -5,7 +5,7 @@
  * name. T0/T1 API keys and T0/T1 agent credentials are refused, and nothing changes.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,7 +197,13 @@ describe('run controls', () => {
 
   it('pauses a run (no new dispatch while held, the running stage finishes) and resumes it to success', async () => {
     const op = await busAs({ role: 'client', name: 'alice' });
-    const runId = await submit(600);
+    const runId = await submit(2_000);
+    // Paused once a runs (pausing before its dispatch would hold a too, which proves less).
+    await waitFor(
+      'stage a running',
+      async () => (await runState(runId)).stages[0]!.status === 'running',
+      30_000,
+    );
     const paused = await sendControl(op, { on: 'run', id: runId, command: 'pause', reason: 'look first' });
     expect(paused).toMatchObject({ outcome: 'applied', detail: { paused: { by: 'client-alice' } } });
     await waitFor(
@@ -231,6 +237,97 @@ describe('run controls', () => {
       code: 'GOV_ERR_NOT_FOUND',
     });
     await waitFor('worker-1 idle again', async () => (await agentState()).state === 'idle', 30_000);
+  }, 60_000);
+});
+
+describe('PIPELINE_ID and agov report (issue 14 item 5)', () => {
+  const errorsOf = async (runId: string) => {
+    const r = await sysControl({ on: 'budget', id: runId, command: 'show' });
+    return (r.detail as { windows: Array<{ errors: number }> }).windows[0]?.errors ?? 0;
+  };
+  const sysControl = async (cmd: Parameters<typeof sendControl>[1]) =>
+    sendControl(await busAs({ role: 'client', name: 'alice' }), cmd);
+
+  it('counts what a sandboxed exec task reports through $AGOV_REPORT_FILE against its own run (PIPELINE_ID in its env)', async () => {
+    const script =
+      'echo "id=$PIPELINE_ID parent=$PARENT_PIPELINE_ID"; ' +
+      `printf '%s\\n' '{"outcome":"error","message":"disk full","code":"E_DISK"}' '{"outcome":"error"}' not-json >> "$AGOV_REPORT_FILE"`;
+    const yaml = `name: reporter\nversion: 1\nstages:\n  - id: a\n    agent: { tier: T1 }\n    task: { kind: exec, command: [sh, -c, ${JSON.stringify(script)}] }\n`;
+    const accepted = await sys.client.ask(serviceSubject('orchestrator'), {
+      type: 'run.request.v1',
+      body: { yaml },
+    });
+    const runId = (accepted.body as { runId: string }).runId;
+    await waitFor(
+      'run finished',
+      async () => {
+        const r = await sys.client.ask(serviceSubject('orchestrator'), {
+          type: 'run.get.v1',
+          body: { runId },
+        });
+        return ['succeeded', 'failed'].includes((r.body as { status: string }).status);
+      },
+      60_000,
+    );
+    const run = (
+      await sys.client.ask(serviceSubject('orchestrator'), { type: 'run.get.v1', body: { runId } })
+    ).body as {
+      status: string;
+      stages: Array<{ output?: { stdout: string; reports: unknown[]; reportsDropped: number } }>;
+    };
+    expect(run.status).toBe('succeeded');
+    expect(run.stages[0]!.output!.stdout).toContain(`id=${runId} parent=`);
+    expect(run.stages[0]!.output!.reports).toHaveLength(2);
+    expect(run.stages[0]!.output!.reportsDropped).toBe(1);
+    await waitFor('two reported errors counted', async () => (await errorsOf(runId)) === 2);
+  }, 90_000);
+
+  it('runs `agov report` as a process: into $AGOV_REPORT_FILE in a task, over HTTP with a T1 key outside one', async () => {
+    const file = join(dir, 'reports.jsonl');
+    const agov = (args: string[], env: Record<string, string>) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        const base = { ...process.env };
+        for (const k of ['PIPELINE_ID', 'AGOV_REPORT_FILE', 'AGOV_HTTP_URL', 'AGOV_API_KEY']) delete base[k];
+        const child = spawn(process.execPath, [join(ROOT, 'cli/agov.mjs'), ...args], {
+          cwd: ROOT,
+          env: { ...base, ...env },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.stderr.on('data', (d) => (stderr += d));
+        child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+      });
+    const inTask = await agov(['report', 'error', '--message', 'bad input', '--code', 'E_IN'], {
+      AGOV_REPORT_FILE: file,
+      PIPELINE_ID: 'r-task',
+    });
+    expect(inTask.code).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe('{"outcome":"error","message":"bad input","code":"E_IN"}\n');
+    // Outside a task: the HTTP form, for a run the orchestrator knows (a T1 key may report only those).
+    const accepted = await sys.client.ask(serviceSubject('orchestrator'), {
+      type: 'run.request.v1',
+      body: {
+        yaml: 'name: known\nversion: 1\nstages:\n  - id: a\n    agent: { tier: T1 }\n    task: { kind: noop }\n',
+      },
+    });
+    const runId = (accepted.body as { runId: string }).runId;
+    const before = await errorsOf(runId);
+    const outside = await agov(['report', 'error', '--message', 'from a tool'], {
+      PIPELINE_ID: runId,
+      AGOV_HTTP_URL: base,
+      AGOV_API_KEY: KEYS.runner,
+    });
+    expect(outside.stderr).toBe('');
+    expect(outside.stdout).toContain(`reported error for run ${runId}`);
+    await waitFor('the tool’s error counted', async () => (await errorsOf(runId)) === before + 1);
+    const bad = await agov(['report', 'error'], {
+      PIPELINE_ID: runId,
+      AGOV_HTTP_URL: base,
+      AGOV_API_KEY: 'wrong-key-0123456789',
+    });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('401');
   }, 60_000);
 });
 

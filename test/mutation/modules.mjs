@@ -18,7 +18,7 @@ export const MODULES = [
   {
     name: 'lifecycle-machine',
     mutate: ['actors/agent/lifecycle-machine.ts'],
-    tests: ['test/unit/agent-lifecycle.test.ts'],
+    tests: ['test/unit/agent-lifecycle.test.ts', 'test/unit/agent-lifecycle-edges.test.ts'],
   },
   {
     name: 'budget-policy',

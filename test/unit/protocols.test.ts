@@ -107,7 +107,7 @@ describe('subject builders', () => {
       'gov.sys.hb.agent.a1',
       'gov.obs.run.r1',
       'gov.errors.r1',
-      'gov.agents.register',
+      'gov.agents.register.T1.ag-1',
     ]) {
       expect(isKnownSubject(ok), ok).toBe(true);
     }

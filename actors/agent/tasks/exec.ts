@@ -21,7 +21,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   EXEC_NETWORK_MIN_TIER,
@@ -37,10 +37,12 @@ import {
   makeTaskDir,
   probeSandbox,
   removeTaskDir,
+  SANDBOX_WORK_DIR,
   type SandboxSpawn,
   sandboxSpawn,
   sandboxUnavailable,
 } from './sandbox.ts';
+import { readTaskReports, TASK_REPORT_FILE, type TaskReport } from './task-reports.ts';
 import { failed, numberField, succeeded, type TaskOutcome, type TaskRunner } from './task-runner.ts';
 
 export interface ExecOutput {
@@ -213,14 +215,35 @@ export const runExec: TaskRunner<'exec'> = async (task, ctx) => {
             network: task.network,
             timeoutMs,
             command: task.command,
-            env,
+            env: { ...env, AGOV_REPORT_FILE: `${SANDBOX_WORK_DIR}/${TASK_REPORT_FILE}` },
           })
-        : { file: task.command[0]!, args: task.command.slice(1), env };
-    return await spawnAndWait(task, how, { cwd: resolve(taskDir, cwdRel), timeoutMs, maxOutputBytes }, ctx);
+        : {
+            file: task.command[0]!,
+            args: task.command.slice(1),
+            env: { ...env, AGOV_REPORT_FILE: join(taskDir, TASK_REPORT_FILE) },
+          };
+    const outcome = await spawnAndWait(
+      task,
+      how,
+      { cwd: resolve(taskDir, cwdRel), timeoutMs, maxOutputBytes },
+      ctx,
+    );
+    return withReports(outcome, await readTaskReports(taskDir));
   } finally {
     if (!ctx.keepTaskDirs) await removeTaskDir(taskDir);
   }
 };
+
+/** The task's outcome reports (task-reports.ts) ride in its output, for the orchestrator to count. */
+function withReports(outcome: TaskOutcome, r: { reports: TaskReport[]; dropped: number }): TaskOutcome {
+  if (r.reports.length === 0 && r.dropped === 0) return outcome;
+  const output = {
+    ...(outcome.output as Record<string, unknown>),
+    reports: r.reports,
+    reportsDropped: r.dropped,
+  };
+  return { ...outcome, output };
+}
 
 function spawnAndWait(
   task: TaskOf<'exec'>,

@@ -299,7 +299,8 @@ func runAgent(url, creds, id, tier string, heartbeatMs int64) error {
 	g.mu.Lock()
 	reg := g.statusLocked()
 	g.mu.Unlock()
-	if err := nc.Publish("gov.agents.register", encode(id, "agent.register.v1", reg, nil, "")); err != nil {
+	// Under our own id, at our credential's tier: the broker allows nothing else.
+	if err := nc.Publish("gov.agents.register."+tier+"."+id, encode(id, "agent.register.v1", reg, nil, "")); err != nil {
 		return err
 	}
 	g.heartbeat()

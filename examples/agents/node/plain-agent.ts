@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect, credsAuthenticator, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { unpack } from 'msgpackr';
+import { agentRegisterSubject } from '../../protocols/subjects.ts';
 
 type Tier = 'T0' | 'T1' | 'T2';
 const TIER_RANK: Record<Tier, number> = { T0: 0, T1: 1, T2: 2 };
@@ -270,7 +271,7 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
     },
   });
   await nc.flush();
-  nc.publish('gov.agents.register', envelope('agent.register.v1', status()));
+  nc.publish(agentRegisterSubject(tier, id), envelope('agent.register.v1', status()));
   heartbeat();
   const hb = setInterval(heartbeat, heartbeatMs);
 
