@@ -33,6 +33,7 @@ import { JsPublisher, type PubAckLite } from './js-publisher.ts';
 import { type ConsumerDeclaration, ensureConsumer } from './streams.ts';
 import { type Clock, systemClock } from '../infra/clock.ts';
 import { ReplyMux } from './reply-mux.ts';
+import { ConnectionWatch } from './connection-watch.ts';
 import {
   deadLetterBody,
   EMPTY,
@@ -104,9 +105,7 @@ export class Bus {
   private jsm: Promise<JetStreamManager> | undefined;
   private publisher: JsPublisher | undefined;
   private mux: ReplyMux | undefined;
-  private readonly errorListeners = new Set<(error: string) => void>();
-  private stateValue: ConnectionState = 'connected';
-  private readonly statusListeners = new Set<(s: ConnectionState) => void>();
+  private readonly watch: ConnectionWatch;
   private killed = false;
 
   private constructor(nc: NatsConnection, options: BusOptions) {
@@ -117,7 +116,7 @@ export class Bus {
     this.msgpack = msgpackCodec(max);
     this.json = jsonCodec(max);
     this.askTimeoutMs = options.askTimeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
-    void this.watchStatus();
+    this.watch = new ConnectionWatch(nc, this.metrics);
   }
 
   /** Connects (waiting for the server if it is not up yet) and returns a ready bus. */
@@ -143,20 +142,12 @@ export class Bus {
   }
 
   get state(): ConnectionState {
-    return this.stateValue;
+    return this.watch.state;
   }
 
   /** Observes connection state changes; returns an unsubscribe function. */
   onStatus(listener: (s: ConnectionState) => void): () => void {
-    this.statusListeners.add(listener);
-    return () => this.statusListeners.delete(listener);
-  }
-
-  private setState(s: ConnectionState) {
-    if (this.stateValue === s) return;
-    this.stateValue = s;
-    this.metrics.inc(`connection.${s}`);
-    for (const l of this.statusListeners) l(s);
+    return this.watch.onStatus(listener);
   }
 
   /**
@@ -164,21 +155,7 @@ export class Bus {
    * the broker refused a publish or subscribe); returns an unsubscribe function.
    */
   onConnectionError(listener: (error: string) => void): () => void {
-    this.errorListeners.add(listener);
-    return () => this.errorListeners.delete(listener);
-  }
-
-  private async watchStatus() {
-    const closed = this.nc.closed().then(() => this.setState('closed'));
-    for await (const s of this.nc.status()) {
-      if (s.type === 'error') {
-        this.metrics.inc('connection.error');
-        for (const l of this.errorListeners) l(String(s.error));
-      } else if (s.type === 'disconnect') this.setState('disconnected');
-      else if (s.type === 'reconnecting') this.setState('reconnecting');
-      else if (s.type === 'reconnect') this.setState('connected');
-    }
-    await closed;
+    return this.watch.onError(listener);
   }
 
   /** Fills in the envelope for an outgoing message. */

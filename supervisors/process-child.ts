@@ -29,6 +29,11 @@ export interface ProcessChild {
   stop(shutdownMs: number | 'infinity'): Promise<ProcessExit>;
   /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT…). */
   signal(sig: NodeJS.Signals): void;
+  /**
+   * Closes the pipe the child watches, as this process's death would: the child exits on its own
+   * (AGOV_EXIT_WITH_PARENT). What an in-host supervisor that is killed leaves its process children.
+   */
+  orphan(): void;
   /** Why the asked-for `nice` could not be applied (the child then runs at the spawner's priority). */
   readonly niceError: Error | undefined;
 }
@@ -145,6 +150,9 @@ export function spawnProcessChild(options: ProcessChildOptions): ProcessChild {
     },
     signal(sig) {
       if (!hasExited) child.kill(sig);
+    },
+    orphan() {
+      child.stdin?.destroy();
     },
     niceError,
   };

@@ -160,6 +160,14 @@ class SupervisorRuntime {
     this.args = ctx.args;
     this.heartbeatMs = this.args.childHeartbeatMs;
     this.watchdog = new HeartbeatWatchdog(this.args.missedBeats);
+    // Killed (SIGKILL semantics, no shutdown), a supervisor takes its children with it as its process
+    // would: in-host children die with it, process children lose the pipe they watch and exit.
+    ctx.hold(this.children, (children) => {
+      for (const { running } of children.values()) {
+        if (running?.type === 'process') running.proc.orphan();
+        else if (running) void running.handle.kill();
+      }
+    });
   }
 
   async behavior(): Promise<ActorBehavior> {

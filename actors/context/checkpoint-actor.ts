@@ -123,7 +123,15 @@ class CheckpointKeeper {
       { timeoutMs: this.ctx.args.sourceTimeoutMs },
     );
     const agents = current.type === 'agent.states.v1' ? current.body.agents : [];
-    const plan = planRestore(cp, agents);
+    const runs = await this.ctx.bus
+      .ask(
+        serviceSubject(ACTOR_KIND.orchestrator),
+        { type: 'run.list.v1', body: { status: 'running' } },
+        { timeoutMs: this.ctx.args.sourceTimeoutMs },
+      )
+      .then((r) => (r.type === 'run.states.v1' ? r.body.runs : []))
+      .catch(() => []);
+    const plan = planRestore(cp, agents, runs);
     if (env.body.dryRun) return { checkpointId: cp.id, actions: plan, notRestored: NOT_RESTORED };
     const before = await this.take('before-restore', `before restoring ${cp.id}`, env.from);
     const actions: RestoreAction[] = [];
@@ -133,6 +141,18 @@ class CheckpointKeeper {
         continue;
       }
       try {
+        if (action.kind === 'run-pause') {
+          await this.ctx.bus.ask(
+            serviceSubject(ACTOR_KIND.orchestrator),
+            {
+              type: 'run.pause.v1',
+              body: { runId: action.target, by: env.body.by, reason: `restore of checkpoint ${cp.id}` },
+            },
+            { timeoutMs: this.ctx.args.sourceTimeoutMs },
+          );
+          actions.push({ ...action, outcome: 'applied' });
+          continue;
+        }
         await this.ctx.bus.ask(
           actorInbox(ACTOR_KIND.agent, action.target),
           {

@@ -20,9 +20,9 @@ const HELD_STATES = { quarantined: 'quarantine', suspended: 'suspend' } as const
 
 /** What a checkpoint holds that a restore does not re-apply, and why (said in every restore answer). */
 export const NOT_RESTORED = [
-  'runs: the orchestrator resumes runs in flight from its own store; cancelled or finished runs are not restarted',
+  'runs: the orchestrator resumes runs in flight from its own store; cancelled or finished runs are not restarted (a run paused in the checkpoint and running now is paused again)',
   'tokens: Vault tokens are re-issued per run, never restored (a checkpoint keeps accessors, not tokens)',
-  'budgets: error-budget counts live in the budget monitor; a breach is latched there and reset by an operator',
+  'budgets: error-budget counts live in the budget monitor and are not rewritten from a snapshot (that would forge their history); a breach is latched there and reset by an operator (agov budget reset RUN)',
   'ledger: append-only; the checkpoint records its signed tree head for verification',
   'supervision tree: rebuilt by the supervisors from the system spec',
 ];
@@ -84,7 +84,11 @@ export function summarizeCheckpoint(c: Checkpoint, prev: Checkpoint | undefined)
  * suspended). Agents the checkpoint knew that are not running now are skipped (said so); agents that
  * appeared since are left alone.
  */
-export function planRestore(cp: Checkpoint, current: readonly AgentState[]): RestoreAction[] {
+export function planRestore(
+  cp: Checkpoint,
+  current: readonly AgentState[],
+  runsNow: readonly Checkpoint['runs'][number][] = [],
+): RestoreAction[] {
   const now = new Map(current.map((a) => [a.agentId, a]));
   const actions: RestoreAction[] = [];
   for (const want of cp.agents) {
@@ -116,6 +120,28 @@ export function planRestore(cp: Checkpoint, current: readonly AgentState[]): Res
         command: held,
         outcome: 'planned',
         detail: `${have.state} → ${want.state}`,
+      });
+  }
+  // Runs an operator held when the checkpoint was taken, running now and no longer held: held again.
+  const liveRuns = new Map(runsNow.map((r) => [r.runId, r]));
+  for (const want of cp.runs) {
+    if (!want.paused) continue;
+    const have = liveRuns.get(want.runId);
+    if (!have || have.status !== 'running')
+      actions.push({
+        kind: 'run-pause',
+        target: want.runId,
+        command: 'none',
+        outcome: 'skipped',
+        detail: have ? `run is ${have.status}` : 'not in flight now',
+      });
+    else if (!have.paused)
+      actions.push({
+        kind: 'run-pause',
+        target: want.runId,
+        command: 'pause',
+        outcome: 'planned',
+        detail: `paused by ${want.paused.by ?? 'an operator'}${want.paused.reason ? `: ${want.paused.reason}` : ''}`,
       });
   }
   return actions;

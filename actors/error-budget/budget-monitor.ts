@@ -103,9 +103,14 @@ export class BudgetMonitor {
 
   // --- inputs --------------------------------------------------------------------------------
 
+  /** Agents that asked for JSON deliveries (run events' `agentEncoding`): its commands go to them as JSON. */
+  private readonly encodings = new Map<string, 'msgpack' | 'json'>();
+
   async onRunEvent(env: Envelope<'run.event.v1'>, info: RunEventInfo): Promise<void> {
     const ev = env.body;
     const runId = ev.runId;
+    if (ev.agentId !== undefined && ev.agentEncoding !== undefined)
+      this.encodings.set(ev.agentId, ev.agentEncoding);
     await this.runs.setOnce(runId, { firstSeq: info.seq, firstTs: env.ts, parentRunId: ev.parentRunId });
     await this.runs.set(runId, { lastSeq: info.seq, lastTs: env.ts });
     const g = ev.governance;
@@ -261,11 +266,15 @@ export class BudgetMonitor {
       token.reason = 'budget-exhausted';
       const agents = implicated;
       for (const agentId of agents) {
-        this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
-          type: 'agent.command.v1',
-          body: { command: 'suspend', byTier: 'T2', by: 'budget-monitor', reason: 'budget-exhausted' },
-          run: runId,
-        });
+        this.ctx.bus.tell(
+          actorInbox(this.args.agentKind, agentId),
+          {
+            type: 'agent.command.v1',
+            body: { command: 'suspend', byTier: 'T2', by: 'budget-monitor', reason: 'budget-exhausted' },
+            run: runId,
+          },
+          { encoding: this.encodings.get(agentId) },
+        );
       }
       token.suspendedAgents = agents;
       await this.emitBudget({ runId, event: 'agents-suspended', agentIds: agents, error: token.error });
@@ -416,11 +425,15 @@ export class BudgetMonitor {
     for (const agentId of agentIds) {
       const hold = await this.quarantine.get(agentId);
       if (!hold || !(await this.quarantine.release(agentId))) continue;
-      this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), {
-        type: 'agent.command.v1',
-        body: { command: 'resume', byTier: 'T2', by: 'budget-monitor', reason: why },
-        run: hold.runId,
-      });
+      this.ctx.bus.tell(
+        actorInbox(this.args.agentKind, agentId),
+        {
+          type: 'agent.command.v1',
+          body: { command: 'resume', byTier: 'T2', by: 'budget-monitor', reason: why },
+          run: hold.runId,
+        },
+        { encoding: this.encodings.get(agentId) },
+      );
       byRun.set(hold.runId, [...(byRun.get(hold.runId) ?? []), agentId]);
     }
     for (const [runId, ids] of byRun)

@@ -223,7 +223,7 @@ export const contextMessages = {
     before: z.string().optional(),
     actions: z.array(
       z.object({
-        kind: z.enum(['agent-tier', 'agent-quarantine', 'agent-suspend']),
+        kind: z.enum(['agent-tier', 'agent-quarantine', 'agent-suspend', 'run-pause']),
         target: z.string(),
         command: z.string(),
         outcome: z.enum(['applied', 'planned', 'failed', 'skipped']),

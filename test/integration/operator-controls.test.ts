@@ -223,6 +223,33 @@ describe('run controls', () => {
     });
   }, 60_000);
 
+  it('checkpoint restore pauses again a run that was paused when the checkpoint was taken (issue 15)', async () => {
+    const op = await busAs({ role: 'client', name: 'alice' });
+    const runId = await submit(60_000);
+    await waitFor(
+      'stage a running',
+      async () => (await runState(runId)).stages[0]!.status === 'running',
+      30_000,
+    );
+    await sendControl(op, { on: 'run', id: runId, command: 'pause', reason: 'hold for review' });
+    const cp = await sys.client.ask(serviceSubject('checkpoint'), {
+      type: 'checkpoint.take.v1',
+      body: { notes: 'held run' },
+    });
+    await sendControl(op, { on: 'run', id: runId, command: 'resume' });
+    expect((await runState(runId)).paused).toBeUndefined();
+    const restored = await sys.client.ask(serviceSubject('checkpoint'), {
+      type: 'checkpoint.restore.v1',
+      body: { id: (cp.body as { id: string }).id, byTier: 'T2', by: 'client-alice' },
+    });
+    expect((restored.body as { actions: unknown[] }).actions).toContainEqual(
+      expect.objectContaining({ kind: 'run-pause', target: runId, outcome: 'applied' }),
+    );
+    expect((await runState(runId)).paused).toMatchObject({ by: 'client-alice' });
+    await sendControl(op, { on: 'run', id: runId, command: 'cancel' });
+    await waitFor('worker-1 idle again', async () => (await agentState()).state === 'idle', 30_000);
+  }, 90_000);
+
   it('cancels a run, and answers an unknown run with GOV_ERR_NOT_FOUND', async () => {
     const op = await busAs({ role: 'client', name: 'alice' });
     const runId = await submit(30_000);

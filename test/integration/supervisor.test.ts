@@ -270,6 +270,48 @@ describe('escalation', () => {
 });
 
 describe('supervisors in their own processes', () => {
+  it('regression: a killed in-host supervisor takes its children with it, process children included (chaos teardown left 70 actor processes running)', async () => {
+    const s = await startSupervisor(nats.url, {
+      id: 'sinhost-kill',
+      strategy: 'one_for_one',
+      intensity: 10,
+      periodMs: 60_000,
+      children: [
+        { id: 'kp1', start: { kind: 'process', actorKind: 'echo', actorId: 'kp1' }, shutdownMs: 2_000 },
+        echo('kih1'),
+      ],
+    });
+    const tree = await waitFor('process child running', async () => {
+      const t = await treeOf(client, 'sinhost-kill').catch(() => undefined);
+      return t?.children.find((c) => c.id === 'kp1')?.pid ? t : undefined;
+    });
+    const pid = tree.children.find((c) => c.id === 'kp1')!.pid!;
+    servers.onStop(() => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone, as it should be
+      }
+    });
+    await s.kill();
+    await waitFor('process child gone', () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    // The in-host child died with it too: nothing answers at its address any more.
+    await expect(
+      client.ask(
+        actorInbox('echo', 'kih1'),
+        { type: 'demo.echo.v1', body: { text: 'x' } },
+        { timeoutMs: 500 },
+      ),
+    ).rejects.toThrow();
+  });
+
   it('regression: a SIGKILLed supervisor process takes its process children with it (no orphans under reused ids)', async () => {
     const spec = supervisorSpec({
       id: 'sproc-sup',

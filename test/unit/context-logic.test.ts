@@ -102,6 +102,32 @@ describe('checkpoint restore plan and timeline', () => {
       'b:none:skipped',
     ]);
   });
+  it('pauses again a run that was paused in the checkpoint and runs unheld now; skips one that ended', () => {
+    const run = (runId: string, status: 'running' | 'succeeded', paused?: { at: number; by?: string }) => ({
+      runId,
+      pipeline: 'p',
+      status,
+      params: {},
+      createdAt: 1,
+      stages: [],
+      ...(paused ? { paused } : {}),
+    });
+    const plan = planRestore(
+      cp([], {
+        runs: [
+          run('r1', 'running', { at: 1, by: 'client-alice' }),
+          run('r2', 'running', { at: 1 }),
+          run('r3', 'running'),
+        ],
+      }),
+      [],
+      [run('r1', 'running'), run('r2', 'succeeded'), run('r3', 'running')],
+    );
+    expect(plan.map((p) => `${p.kind}:${p.target}:${p.command}:${p.outcome}`)).toEqual([
+      'run-pause:r1:pause:planned',
+      'run-pause:r2:none:skipped',
+    ]);
+  });
   it('says what changed between two checkpoints', () => {
     const a = cp([{ agentId: 'a', tier: 'T1', state: 'idle', restarts: 0 }]);
     const b = cp([{ agentId: 'a', tier: 'T0', state: 'idle', restarts: 0 }], { id: 'cp-000002', seq: 2 });

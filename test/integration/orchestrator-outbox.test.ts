@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RUNS_BUCKET } from '../../actors/orchestrator/options.ts';
+import type { RunRecord } from '../../actors/orchestrator/run-record.ts';
+import { AUDIT_STREAM } from '../../bus/index.ts';
+import { actorInbox } from '../../protocols/subjects.ts';
+import { spawnProcessChild } from '../../supervisors/process-child.ts';
+import { credsFor, waitFor } from '../harness/index.ts';
+import { OrchestratorRig } from './orchestrator-helpers.ts';
+
+/**
+ * The orchestrator's transactional outbox, as a SIGKILL leaves it: a run's events are stored with the
+ * state that implies them, so an event whose write landed but whose publish never did is published on
+ * recovery, under its id, once.
+ */
+const rig = new OrchestratorRig();
+
+beforeAll(async () => {
+  await rig.start();
+  for (const id of ['ob-1', 'ob-2']) await rig.agent(id);
+});
+afterAll(() => rig.stop());
+
+const chain = `
+name: outbox
+version: 1
+stages:
+  - { id: a, task: { kind: noop } }
+  - { id: b, needs: [a], task: { kind: sleep, ms: 4000 } }
+  - { id: c, needs: [b], task: { kind: noop } }
+`;
+
+/** Envelope id → how many times it is in the AUDIT stream. */
+async function auditCounts(): Promise<Map<string, number>> {
+  const jsm = await rig.client.jetstreamManager();
+  const info = await jsm.streams.info(AUDIT_STREAM);
+  const counts = new Map<string, number>();
+  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+    const m = await jsm.streams.getMessage(AUDIT_STREAM, { seq }).catch(() => null);
+    const d = m ? rig.client.decode(m.data) : undefined;
+    if (d?.ok) counts.set(d.env.id, (counts.get(d.env.id) ?? 0) + 1);
+  }
+  return counts;
+}
+
+describe('the orchestrator outbox under SIGKILL', () => {
+  it('publishes on recovery, once, an event whose state was stored but whose publish the SIGKILL cut off, and every event a stored run implies is in the audit stream once', async () => {
+    const credentials = await credsFor(rig.nats, { role: 'actor', kind: 'orchestrator', id: 'orch-ob' });
+    const spawn = () =>
+      spawnProcessChild({
+        kind: 'orchestrator',
+        id: 'orch-ob',
+        natsUrl: rig.nats.url,
+        credentials,
+        env: { AGOV_NO_BUNDLE: '1' },
+        stderr: 'ignore',
+      });
+    const alive = () =>
+      waitFor(
+        'orchestrator process answering',
+        () =>
+          rig.client
+            .ask(
+              actorInbox('orchestrator', 'orch-ob'),
+              { type: 'actor.ping.v1', body: {} },
+              { timeoutMs: 500 },
+            )
+            .then(() => true),
+        60_000,
+        100,
+      );
+    const first = spawn();
+    rig.servers.onStop(() => first.stop(2_000).then(() => undefined));
+    await alive();
+    const runId = await rig.submit(chain);
+    await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
+    first.signal('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+
+    // What a SIGKILL between a state write and its publish leaves: the event in the stored outbox only.
+    const kv = await rig.client.keyValue(DEFAULT_RUNS_BUCKET);
+    const entry = await kv.get(runId);
+    const stored = entry!.json<RunRecord>();
+    expect(stored.auditIds?.length).toBeGreaterThan(0); // premise: the record lists its events
+    const cut = rig.client.wrap({
+      type: 'run.event.v1',
+      body: { runId, event: 'stage-progress', stageId: 'b', fraction: 0.5 },
+      run: runId,
+    });
+    expect((await auditCounts()).has(cut.id)).toBe(false);
+    await kv.put(
+      runId,
+      JSON.stringify({
+        ...stored,
+        outbox: [...(stored.outbox ?? []), cut],
+        auditIds: [...(stored.auditIds ?? []), cut.id],
+      }),
+    );
+
+    const second = spawn();
+    rig.servers.onStop(() => second.stop(2_000).then(() => undefined));
+    await alive();
+    expect((await rig.finished(runId, 45_000)).event).toBe('run-succeeded');
+    await second.stop(5_000);
+
+    const final = (await kv.get(runId))!.json<RunRecord>();
+    expect(final.outbox ?? []).toEqual([]); // every event acknowledged, the outbox emptied
+    const counts = await auditCounts();
+    expect(counts.get(cut.id)).toBe(1);
+    const implied = final.auditIds ?? [];
+    expect(implied).toContain(cut.id);
+    expect(implied.filter((id) => counts.get(id) !== 1)).toEqual([]);
+  });
+});
