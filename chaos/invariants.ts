@@ -3,7 +3,8 @@
  * 1. every run reached a terminal state;
  * 2. the ledger verifies (chain, signatures), has no gaps and no duplicate event ids, and holds every
  *    event the actors published to the audit stream;
- * 3. every run whose budget was exhausted ended with its token revoked;
+ * 3. every run whose budget was exhausted ended with its token revoked, and none of them succeeded
+ *    (containment: a breached run ends `contained`, or `failed` when its last failure came first);
  * 4. every permanent child is running again;
  * 5. every event implied by persisted state is in the ledger exactly once: each audit event id a stored
  *    run record lists (`auditIds`, written in the same KV write as the change that implies the event:
@@ -142,7 +143,7 @@ export async function checkLedger(sut: SystemUnderTest, deadlineMs: number): Pro
 }
 
 export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]): Promise<InvariantResult> {
-  const name = 'every exhausted budget ended with the run token revoked';
+  const name = 'every exhausted budget ended with the run token revoked, and no such run succeeded';
   let breached = 0;
   const bad: string[] = [];
   for (const runId of runIds) {
@@ -156,6 +157,8 @@ export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]
       .catch(() => undefined);
     const state = t?.type === 'token.state.v1' ? t.body.state : 'unknown';
     if (state !== 'revoked') bad.push(`${runId}=${state}`);
+    const run = (await runStatuses(sut, [runId])).get(runId);
+    if (run === 'succeeded') bad.push(`${runId} succeeded after its breach`);
   }
   return {
     name,
@@ -164,7 +167,7 @@ export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]
     detail:
       bad.length === 0
         ? `${breached} exhausted budgets, all tokens revoked`
-        : `not revoked: ${bad.join(', ')}`,
+        : `not contained: ${bad.join(', ')}`,
   };
 }
 

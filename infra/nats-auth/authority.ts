@@ -146,7 +146,7 @@ export async function mintUser(
   principal: Principal,
   options: { ttlMs?: number; nowMs?: number } = {},
 ): Promise<MintedUser> {
-  const user = createUser();
+  const user = fastKeyPair(createUser());
   const name = principalName(principal);
   const grant = permissionsFor(principal);
   const nowMs = options.nowMs ?? Date.now();
@@ -177,7 +177,7 @@ export async function mintUser(
 
 /** A user of the system account: may push account claim updates over `$SYS` (revocations). */
 export async function mintSystemUser(authority: NatsAuthority): Promise<MintedUser> {
-  const user = createUser();
+  const user = fastKeyPair(createUser());
   const jwt = await encodeUser('agov-sys', user, authority.system, {});
   const seed = new TextDecoder().decode(user.getSeed());
   return {

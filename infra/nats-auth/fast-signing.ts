@@ -53,10 +53,17 @@ function privateKeyOf(kp: KeyPair): KeyObject {
 /** `kp` with sign and verify done by node:crypto; everything else is the nkeys key pair's own. */
 export function fastKeyPair(kp: KeyPair): KeyPair {
   const priv = privateKeyOf(kp);
-  const verifyOwn = nkeyVerifier(kp.getPublicKey());
+  // The nkeys key pair derives its public key from the seed (a pure-JS scalar multiplication, as slow
+  // as a signature) on every getPublicKey/getPrivateKey call, and @nats-io/jwt calls both per JWT.
+  const publicKey = kp.getPublicKey();
+  let privateKey: Uint8Array | undefined;
+  const verifyOwn = nkeyVerifier(publicKey);
   return {
-    getPublicKey: () => kp.getPublicKey(),
-    getPrivateKey: () => kp.getPrivateKey(),
+    getPublicKey: () => publicKey,
+    getPrivateKey: () => {
+      privateKey ??= kp.getPrivateKey();
+      return privateKey;
+    },
     getSeed: () => kp.getSeed(),
     sign: (input) => new Uint8Array(sign(null, input, priv)),
     verify: (input, sig) => verifyOwn(input, sig),
