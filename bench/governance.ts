@@ -23,7 +23,7 @@ import {
   serviceSubject,
 } from '../protocols/index.ts';
 import { orchestratorKind } from '../actors/orchestrator/orchestrator.ts';
-import { startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
+import { startPlainAgent } from '../examples/agents/node/plain-agent.ts';
 import { mintLocal } from '../infra/nats-auth/index.ts';
 import { serve } from '../test/harness/serve.ts';
 import { startBenchServices } from './bench-system.ts';

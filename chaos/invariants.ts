@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { LedgerStore } from '../actors/ledger/index.ts';
 import { verifyLedger } from '../actors/ledger/index.ts';
 import { AUDIT_STREAM } from '../bus/index.ts';
-import { serviceSubject, ACTOR_KIND } from '../protocols/index.ts';
+import { serviceSubject, ACTOR_KIND, isTerminalRunStatus } from '../protocols/index.ts';
 import { DEFAULT_RUNS_BUCKET } from '../actors/orchestrator/options.ts';
 import type { SystemUnderTest } from './system-under-test.ts';
 
@@ -27,8 +27,6 @@ export interface InvariantResult {
   /** How many cases the invariant actually checked (e.g. breached budgets): zero means it proved nothing. */
   checked?: number;
 }
-
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'contained']);
 
 async function until<T>(deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T | undefined> {
   for (;;) {
@@ -61,10 +59,10 @@ export async function checkRunsTerminal(
 ): Promise<InvariantResult> {
   const ok = await until(deadlineMs, async () => {
     const s = await runStatuses(sut, runIds);
-    return [...s.values()].every((v) => TERMINAL.has(v)) ? s : undefined;
+    return [...s.values()].every((v) => isTerminalRunStatus(v)) ? s : undefined;
   });
   const s = ok ?? (await runStatuses(sut, runIds));
-  const stuck = [...s.entries()].filter(([, v]) => !TERMINAL.has(v));
+  const stuck = [...s.entries()].filter(([, v]) => !isTerminalRunStatus(v));
   return {
     name: 'every run reached a terminal state',
     ok: stuck.length === 0,
