@@ -6,13 +6,13 @@
  */
 import { StorageType } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
-import { connect } from '@nats-io/transport-node';
 import { checkpointKind, memoryKind } from '../actors/context/index.ts';
 import { runActor } from '../actors/runtime/index.ts';
 import { Bus } from '../bus/index.ts';
 import { ACTOR_KIND, serviceQueue, serviceSubject } from '../protocols/index.ts';
 import { serve } from '../test/harness/serve.ts';
 import { startBenchServices } from './bench-system.ts';
+import { rawConnect } from './raw-connect.ts';
 import { median, report, round } from './stats.ts';
 
 const BLOBS = 200;
@@ -41,7 +41,7 @@ export async function benchContext(): Promise<void> {
       name: 'bench-context',
       askTimeoutMs: 30_000,
     });
-    const raw = await connect({ servers: services.natsUrl });
+    const raw = await rawConnect(services.natsUrl);
     const os = await new Objm(raw).create('bench-raw', { storage: StorageType.File });
     const enc = new TextEncoder();
 

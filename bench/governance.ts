@@ -23,7 +23,7 @@ import {
   serviceSubject,
 } from '../protocols/index.ts';
 import { orchestratorKind } from '../actors/orchestrator/orchestrator.ts';
-import { startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
+import { startPlainAgent } from '../examples/agents/node/plain-agent.ts';
 import { mintLocal } from '../infra/nats-auth/index.ts';
 import { serve } from '../test/harness/serve.ts';
 import { startBenchServices } from './bench-system.ts';
@@ -32,6 +32,7 @@ import { report, round, summarize } from './stats.ts';
 const CALLS = 300;
 const BREACHES = 50;
 const CONTAINMENTS = 50;
+const CONTAINED_WINDOW_MS = 300_000;
 /** In-flight tasks of each contained run (one per agent). */
 const CONTAINED_TASKS = 3;
 const CONTAINED_RUN = [
@@ -42,7 +43,8 @@ const CONTAINED_RUN = [
     { length: CONTAINED_TASKS },
     (_, i) => `  - { id: s${i}, task: { kind: sleep, ms: 600000 } }`,
   ),
-  'errorBudget: { maxErrors: 1, windowMs: 600000 }',
+  // A window unlike the default one, so the bench can tell when the monitor has the run's budget.
+  `errorBudget: { maxErrors: 1, windowMs: ${CONTAINED_WINDOW_MS} }`,
   '',
 ].join('\n');
 const WARMUP = 20;
@@ -190,7 +192,7 @@ export async function benchGovernance(): Promise<void> {
  * times until the token is revoked, every task's `cancelled` result is out and `run-contained` is on
  * the feed. Counts any dispatch of the run after that.
  */
-async function benchContainment(
+export async function benchContainment(
   client: Bus,
   natsUrl: string,
 ): Promise<{ contained: number[]; revoked: number[]; dispatchesAfter: number }> {
@@ -208,21 +210,33 @@ async function benchContainment(
     cancelled: number;
     revokedAt?: number;
     containedAt?: number;
+    /** When the last of the three (revoked, contained, every task cancelled) was seen. */
+    doneAt?: number;
     running?: () => void;
     done?: () => void;
   };
   const watching = new Map<string, Watch>();
   let dispatchesAfter = 0;
+  // Events may come before the run's acceptance reply: a run's watch is made by whichever is first.
+  const watch = (runId: string): Watch => {
+    let w = watching.get(runId);
+    if (!w) {
+      w = { accepted: 0, cancelled: 0 };
+      watching.set(runId, w);
+    }
+    return w;
+  };
   const check = (w: Watch) => {
-    if (w.revokedAt !== undefined && w.containedAt !== undefined && w.cancelled === CONTAINED_TASKS)
+    if (w.revokedAt !== undefined && w.containedAt !== undefined && w.cancelled === CONTAINED_TASKS) {
+      w.doneAt ??= performance.now();
       w.done?.();
+    }
   };
   const subs = [
     client.subscribeRaw(allRunFeeds(), (m) => {
       const d = client.decode(m.data);
       if (!d.ok || d.env.type !== 'run.event.v1') return;
-      const w = watching.get(d.env.body.runId);
-      if (!w) return;
+      const w = watch(d.env.body.runId);
       if (d.env.body.event === 'stage-accepted') w.accepted++;
       if (d.env.body.event === 'stage-dispatched' && w.containedAt !== undefined) dispatchesAfter++;
       if (d.env.body.event === 'run-contained') {
@@ -234,16 +248,14 @@ async function benchContainment(
     client.subscribeRaw('gov.obs.token.>', (m) => {
       const d = client.decode(m.data);
       if (!d.ok || d.env.type !== 'token.event.v1' || d.env.body.action !== 'revoked') return;
-      const w = watching.get(d.env.body.runId);
-      if (!w) return;
+      const w = watch(d.env.body.runId);
       w.revokedAt = performance.now();
       check(w);
     }),
     client.subscribeRaw(resultsSubject('orchestrator'), (m) => {
       const d = client.decode(m.data);
       if (!d.ok || d.env.type !== 'agent.task.result.v1' || d.env.body.status !== 'cancelled') return;
-      const w = watching.get(d.env.body.runId);
-      if (!w) return;
+      const w = watch(d.env.body.runId);
       w.cancelled++;
       check(w);
     }),
@@ -259,16 +271,37 @@ async function benchContainment(
       });
       if (accepted.type !== 'run.accepted.v1') throw new Error(accepted.type);
       const runId = accepted.body.runId;
-      const w: Watch = { accepted: 0, cancelled: 0 };
-      watching.set(runId, w);
+      if (process.env.AGOV_BENCH_DEBUG) process.stderr.write(`contain bench: run ${i} ${runId}\n`);
+      const w = watch(runId);
+      const dbg = process.env.AGOV_BENCH_DEBUG
+        ? setTimeout(async () => {
+            const st = await client.ask(serviceSubject('orchestrator'), {
+              type: 'run.get.v1',
+              body: { runId },
+            });
+            process.stderr.write(
+              `contain bench: not running ${JSON.stringify(w)} ${JSON.stringify(st.body)}\n`,
+            );
+          }, 5_000)
+        : undefined;
       await new Promise<void>((resolve) => {
         w.running = resolve;
         if (w.accepted === CONTAINED_TASKS) resolve();
       });
+      clearTimeout(dbg);
       const report = {
         type: 'budget.report.v1',
         body: { runId, source: 'bench', outcome: 'error', code: 'GOV_ERR_TASK_FAILED' },
       } as const;
+      // The monitor learns the budget from `run-accepted` on its durable consumer, which may lag the feed.
+      for (;;) {
+        const b = await client.ask(serviceSubject('budget-monitor'), {
+          type: 'budget.status.v1',
+          body: { runId },
+        });
+        if (b.type === 'budget.state.v1' && b.body.windows[0]?.windowMs === CONTAINED_WINDOW_MS) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
       client.tell(errorsSubject(runId), report);
       await client.ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } });
       const done = new Promise<void>((resolve) => {
@@ -276,9 +309,21 @@ async function benchContainment(
       });
       const t0 = performance.now();
       client.tell(errorsSubject(runId), report);
+      const debug = process.env.AGOV_BENCH_DEBUG
+        ? setTimeout(async () => {
+            const b = await client.ask(serviceSubject('budget-monitor'), {
+              type: 'budget.status.v1',
+              body: { runId },
+            });
+            process.stderr.write(
+              `contain bench: stuck ${i} ${runId} ${JSON.stringify(w)} ${JSON.stringify(b.body)}\n`,
+            );
+          }, 5_000)
+        : undefined;
       await done;
+      clearTimeout(debug);
       if (i >= WARMUP / 4) {
-        contained.push(Math.max(w.revokedAt!, w.containedAt!) - t0);
+        contained.push(w.doneAt! - t0);
         revoked.push(w.revokedAt! - t0);
       }
       // Every agent is idle again before the next run (their cancelled results are in).

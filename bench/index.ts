@@ -7,6 +7,7 @@ import { benchLedger } from './ledger.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchRecovery } from './recovery.ts';
 import { benchSandbox } from './sandbox.ts';
+import { benchScale } from './scale.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   bus: benchBus,
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<void>> = {
   pipeline: benchPipeline,
   recovery: benchRecovery,
   sandbox: benchSandbox,
+  scale: benchScale,
 };
 
 const name = process.argv[2];

@@ -2,7 +2,7 @@
  * `npm run bench -- pipeline`: the orchestrator's throughput and per-stage dispatch overhead.
  *
  * Run twice, each time with 20 agents in a process of their own:
- * - `plain`: plain agents (actors/orchestrator/plain-agent.ts: answer and report at once), which
+ * - `plain`: plain agents (examples/agents/node/plain-agent.ts: answer and report at once), which
  *   isolates the orchestrator's own overhead — this is the headline figure;
  * - `agent`: the agent actor (kind `agent`: XState lifecycle persisted to Redis on every
  *   transition, transitions on the feed and in the audit stream), what production runs.
@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { agentKind } from '../actors/agent/index.ts';
 import { orchestratorKind } from '../actors/orchestrator/orchestrator.ts';
-import { startPlainAgent } from '../actors/orchestrator/plain-agent.ts';
+import { startPlainAgent } from '../examples/agents/node/plain-agent.ts';
 import { runActor } from '../actors/runtime/index.ts';
 import { Bus } from '../bus/index.ts';
 import { allRunFeeds, serviceSubject } from '../protocols/index.ts';

@@ -3,7 +3,8 @@
  * 1. every run reached a terminal state;
  * 2. the ledger verifies (chain, signatures), has no gaps and no duplicate event ids, and holds every
  *    event the actors published to the audit stream;
- * 3. every run whose budget was exhausted ended with its token revoked;
+ * 3. every run whose budget was exhausted ended with its token revoked, and none of them succeeded
+ *    (containment: a breached run ends `contained`, or `failed` when its last failure came first);
  * 4. every permanent child is running again;
  * 5. every event implied by persisted state is in the ledger exactly once: each audit event id a stored
  *    run record lists (`auditIds`, written in the same KV write as the change that implies the event:
@@ -15,7 +16,7 @@ import { join } from 'node:path';
 import { LedgerStore } from '../actors/ledger/index.ts';
 import { verifyLedger } from '../actors/ledger/index.ts';
 import { AUDIT_STREAM } from '../bus/index.ts';
-import { serviceSubject, ACTOR_KIND } from '../protocols/index.ts';
+import { serviceSubject, ACTOR_KIND, isTerminalRunStatus } from '../protocols/index.ts';
 import { DEFAULT_RUNS_BUCKET } from '../actors/orchestrator/options.ts';
 import type { SystemUnderTest } from './system-under-test.ts';
 
@@ -26,8 +27,6 @@ export interface InvariantResult {
   /** How many cases the invariant actually checked (e.g. breached budgets): zero means it proved nothing. */
   checked?: number;
 }
-
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'contained']);
 
 async function until<T>(deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T | undefined> {
   for (;;) {
@@ -60,10 +59,10 @@ export async function checkRunsTerminal(
 ): Promise<InvariantResult> {
   const ok = await until(deadlineMs, async () => {
     const s = await runStatuses(sut, runIds);
-    return [...s.values()].every((v) => TERMINAL.has(v)) ? s : undefined;
+    return [...s.values()].every((v) => isTerminalRunStatus(v)) ? s : undefined;
   });
   const s = ok ?? (await runStatuses(sut, runIds));
-  const stuck = [...s.entries()].filter(([, v]) => !TERMINAL.has(v));
+  const stuck = [...s.entries()].filter(([, v]) => !isTerminalRunStatus(v));
   return {
     name: 'every run reached a terminal state',
     ok: stuck.length === 0,
@@ -143,8 +142,12 @@ export async function checkLedger(sut: SystemUnderTest, deadlineMs: number): Pro
   };
 }
 
-export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]): Promise<InvariantResult> {
-  const name = 'every exhausted budget ended with the run token revoked';
+export async function checkBudgetsRevoked(
+  sut: SystemUnderTest,
+  runIds: string[],
+  deadlineMs = Date.now() + 30_000,
+): Promise<InvariantResult> {
+  const name = 'every exhausted budget ended with the run token revoked, and no such run succeeded';
   let breached = 0;
   const bad: string[] = [];
   for (const runId of runIds) {
@@ -153,11 +156,20 @@ export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]
       .catch(() => undefined);
     if (b?.type !== 'budget.state.v1' || !b.body.breached) continue;
     breached++;
-    const t = await sut.client
-      .ask(serviceSubject(ACTOR_KIND.tokenAuthority), { type: 'token.status.v1', body: { runId } })
-      .catch(() => undefined);
-    const state = t?.type === 'token.state.v1' ? t.body.state : 'unknown';
+    // A token authority killed mid-revoke catches up from its durable consumer (the run's end revokes
+    // too): give it until the deadline.
+    const tokenState = async () => {
+      const t = await sut.client
+        .ask(serviceSubject(ACTOR_KIND.tokenAuthority), { type: 'token.status.v1', body: { runId } })
+        .catch(() => undefined);
+      return t?.type === 'token.state.v1' ? t.body.state : 'unknown';
+    };
+    const state =
+      (await until(deadlineMs, async () => ((await tokenState()) === 'revoked' ? 'revoked' : undefined))) ??
+      (await tokenState());
     if (state !== 'revoked') bad.push(`${runId}=${state}`);
+    const run = (await runStatuses(sut, [runId])).get(runId);
+    if (run === 'succeeded') bad.push(`${runId} succeeded after its breach`);
   }
   return {
     name,
@@ -166,7 +178,7 @@ export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]
     detail:
       bad.length === 0
         ? `${breached} exhausted budgets, all tokens revoked`
-        : `not revoked: ${bad.join(', ')}`,
+        : `not contained: ${bad.join(', ')}`,
   };
 }
 

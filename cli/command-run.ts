@@ -15,7 +15,7 @@ import { toRunState } from '../actors/orchestrator/orchestrator.ts';
 import { Bus } from '../bus/index.ts';
 import { readEnvironment, resolveServices } from '../infra/index.ts';
 import type { BodyOf } from '../protocols/index.ts';
-import { ConfigError } from '../protocols/index.ts';
+import { ConfigError, isTerminalRunEvent, isTerminalRunStatus } from '../protocols/index.ts';
 import { assertAdmissible, formatDiagnostic, parsePipeline } from '../protocols/pipeline/index.ts';
 import { isTier, type Tier } from '../protocols/index.ts';
 import { pipelineLoader } from '../actors/orchestrator/pipeline-source.ts';
@@ -33,7 +33,6 @@ import { ProgressView } from './progress-view.ts';
 /** How often `agov run` also polls the run's state, in case a feed event was missed. */
 export const DEFAULT_RUN_POLL_MS = 2_000;
 
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled', 'contained']);
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
 interface LocalSystem {
@@ -128,7 +127,7 @@ export async function commandRun(argv: string[]): Promise<number> {
         if (settled) return;
         try {
           const r = await client.ask(serviceSubject('orchestrator'), { type: 'run.get.v1', body: { runId } });
-          if (r.type === 'run.state.v1' && TERMINAL.has(r.body.status) && !settled) {
+          if (r.type === 'run.state.v1' && isTerminalRunStatus(r.body.status) && !settled) {
             settled = true;
             clearInterval(poll);
             resolveFinal(r.body);
@@ -144,14 +143,7 @@ export async function commandRun(argv: string[]): Promise<number> {
       const poll = setInterval(() => void settle(), DEFAULT_RUN_POLL_MS);
       onEvent = (e) => {
         view.onEvent(e);
-        if (
-          e.runId === runId &&
-          (e.event === 'run-succeeded' ||
-            e.event === 'run-failed' ||
-            e.event === 'run-cancelled' ||
-            e.event === 'run-contained')
-        )
-          void settle();
+        if (e.runId === runId && isTerminalRunEvent(e.event)) void settle();
       };
       for (const e of events.splice(0)) onEvent(e);
       const interrupt = () => {
@@ -276,5 +268,5 @@ export async function commandRunStatus(argv: string[]): Promise<number> {
       );
     }
   }
-  return r.status === 'succeeded' ? 0 : TERMINAL.has(r.status) ? 1 : 3;
+  return r.status === 'succeeded' ? 0 : isTerminalRunStatus(r.status) ? 1 : 3;
 }

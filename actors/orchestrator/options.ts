@@ -50,7 +50,7 @@ export const DEFAULT_AUDIT_DRAIN_MS = 5_000;
 export const DEFAULT_PIPELINE_CACHE_ENTRIES = 64;
 /**
  * Finished runs whose last write this instance remembers, so the durable copy of their last result
- * (see the results fast path in orchestrator.ts) is acked without a store lookup.
+ * (see the results fast path in report-intake.ts) is acked without a store lookup.
  */
 export const DEFAULT_FINISHED_RUNS_REMEMBERED = 1_024;
 /**

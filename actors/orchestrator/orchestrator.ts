@@ -110,7 +110,10 @@ class Orchestrator {
       disarm: (runId) => this.driver.disarm(runId),
     });
     this.ownership = new Ownership(ctx, view, store, {
-      resume: (run) => this.driver.resume(run, (agentId, taskId) => agents.expect(agentId, taskId, now())),
+      resume: (run) => {
+        this.driver.resume(run, (agentId, taskId) => agents.expect(agentId, taskId, now()));
+        void this.containIfRevoked(run.runId);
+      },
       reconcileChildren: () => this.children.reconcile(),
       requestPump: () => this.scheduler.requestPump(),
     });
@@ -195,6 +198,35 @@ class Orchestrator {
         }
       },
     };
+  }
+
+  /**
+   * A resumed run whose containment order was sent while no orchestrator held it: its token tells (the
+   * breach and the violation both revoke it, with their reason, after ordering the containment).
+   */
+  private async containIfRevoked(runId: string): Promise<void> {
+    try {
+      const t = await this.ctx.bus.ask(
+        serviceSubject(ACTOR_KIND.tokenAuthority),
+        { type: 'token.status.v1', body: { runId } },
+        { timeoutMs: DEFAULT_ADMISSION_DIRECTORY_TIMEOUT_MS * 4 },
+      );
+      if (t.type !== 'token.state.v1' || t.body.state !== 'revoked') return;
+      const reason = t.body.revokedReason ?? '';
+      const cause = reason.startsWith('budget-exhausted')
+        ? 'budget-exhausted'
+        : reason.startsWith('policy-violation')
+          ? 'policy-violation'
+          : undefined;
+      if (cause && this.view.has(runId))
+        this.driver.apply(runId, {
+          type: 'contain',
+          cause,
+          reason: `${reason} (found when the run was resumed)`,
+        });
+    } catch {
+      // No token authority answering: the order, if any, is lost with the instance that missed it.
+    }
   }
 
   /** A result that came after its run ended: recorded (feed and audit) when the run was contained. */

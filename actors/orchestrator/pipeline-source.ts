@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { PipelineInvalidError } from '../../protocols/errors.ts';
 import {
@@ -30,6 +31,13 @@ import { DEFAULT_PIPELINE_CACHE_ENTRIES } from './options.ts';
  * never the pipeline). Least recently used entries go first.
  */
 const compiled = new Map<string, ConcretePipeline>();
+/** SHA-256 (hex) of the text each compiled pipeline came from: `run-accepted` records it (evidence packages). */
+const sourceSha256 = new WeakMap<ConcretePipeline, string>();
+
+/** The SHA-256 of the pipeline file's text a compiled pipeline came from (undefined for one not compiled here). */
+export function pipelineSha256(p: ConcretePipeline): string | undefined {
+  return sourceSha256.get(p);
+}
 
 /** Parses and instantiates (or takes from the cache), or throws PipelineInvalidError with every diagnostic in `details.diagnostics`. */
 export function compilePipeline(
@@ -45,6 +53,7 @@ export function compilePipeline(
     return hit;
   }
   const pipeline = compileUncached(text, file, params);
+  sourceSha256.set(pipeline, createHash('sha256').update(text, 'utf8').digest('hex'));
   compiled.set(key, pipeline);
   if (compiled.size > DEFAULT_PIPELINE_CACHE_ENTRIES) compiled.delete(compiled.keys().next().value!);
   return pipeline;

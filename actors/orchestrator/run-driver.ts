@@ -30,6 +30,7 @@ import {
   step,
 } from './run-machine.ts';
 import type { RunEvents } from './run-events.ts';
+import { pipelineSha256 } from './pipeline-source.ts';
 import { runGovernance } from './run-governance.ts';
 import type { RunStore } from './run-store.ts';
 import type { RunView } from './run-view.ts';
@@ -185,6 +186,8 @@ export class RunDriver {
       governance: runGovernance(run.pipeline),
     };
     if (run.parentRunId !== undefined) accepted.parentRunId = run.parentRunId;
+    const sha = pipelineSha256(run.pipeline);
+    if (sha !== undefined) accepted.pipelineSha256 = sha;
     const [acceptedEnv] = this.track(run.runId, [accepted]);
     const stored = this.store.save(this.storable(run));
     this.writes.set(run.runId, stored);

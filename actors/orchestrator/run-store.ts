@@ -1,7 +1,8 @@
 /**
  * Persistence of run records in a JetStream KV bucket (one key per run id, JSON values, file
  * storage, one revision of history). The bucket is declared idempotently, so every orchestrator
- * process (and `agov runs` reading it directly) can call `openRunStore` at start.
+ * process opens it with `RunStore.open` at start (and so does `agov runs` when no system runs: it then
+ * reads the stored runs of the data directory).
  *
  * Writes of one run are serialized and coalesced: `save(run)` resolves once a write holding that
  * state (or a later one) is stored, so the caller can persist before acting without queueing one

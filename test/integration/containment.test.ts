@@ -8,7 +8,7 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { budgetMonitorKind } from '../../actors/error-budget/index.ts';
 import { orchestratorKind } from '../../actors/orchestrator/orchestrator.ts';
-import { type PlainAgent, startPlainAgent } from '../../actors/orchestrator/plain-agent.ts';
+import { type PlainAgent, startPlainAgent } from '../../examples/agents/node/plain-agent.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { tokenAuthorityKind } from '../../actors/token/index.ts';
 import type { Bus } from '../../bus/index.ts';

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { budgetMonitorKind } from '../../actors/error-budget/budget-monitor.ts';
 import { tokenAuthorityKind } from '../../actors/token/token-authority.ts';
 import { VaultTokenClient } from '../../actors/token/vault-client.ts';
+import { unwrapSecret } from '../../actors/token/vault-wrapping.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { Bus } from '../../bus/bus.ts';
 import type { Subscription } from '@nats-io/transport-node';
@@ -119,8 +120,9 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     const issued = await feed.next(tokenEvent('rb-1', 'issued'));
     const accessor = issued.type === 'token.event.v1' ? issued.body.accessor! : '';
     // The stage's agent holds a child token of the run token: the breach must revoke it too.
-    const cred = await agentInbox.next((e) => e.type === 'agent.credentials.v1');
-    if (cred.type !== 'agent.credentials.v1') throw new Error('no child credentials');
+    const cred = await agentInbox.next((e) => e.type === 'agent.credentials.v2');
+    if (cred.type !== 'agent.credentials.v2') throw new Error('no child credentials');
+    const child = await unwrapSecret(env.vault.addr, cred.body.wrappingToken);
     await consumerDrained(env.client, 'budget-monitor');
     await consumerDrained(env.client, 'token-authority');
 
@@ -155,7 +157,7 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     });
     await expect(vault.lookupAccessor(accessor)).rejects.toBeInstanceOf(TokenRevokedError);
     // Revocation cascades on a breach (not only at run end): the agent's child token is dead as well.
-    await expect(vault.lookupSelf(cred.body.token)).rejects.toBeInstanceOf(TokenRevokedError);
+    await expect(vault.lookupSelf(String(child.token))).rejects.toBeInstanceOf(TokenRevokedError);
     await expect(vault.lookupAccessor(cred.body.accessor)).rejects.toBeInstanceOf(TokenRevokedError);
     expect(diagnosticRequests[0]).toMatchObject({
       file: 'examples/diagnostic.yaml',

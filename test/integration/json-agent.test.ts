@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orchestratorKind } from '../../actors/orchestrator/orchestrator.ts';
-import { type PlainAgent, startPlainAgent } from '../../actors/orchestrator/plain-agent.ts';
+import { type PlainAgent, startPlainAgent } from '../../examples/agents/node/plain-agent.ts';
 import { runActor } from '../../actors/runtime/index.ts';
 import { tokenAuthorityKind } from '../../actors/token/token-authority.ts';
 import type { Bus } from '../../bus/bus.ts';

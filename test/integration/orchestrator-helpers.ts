@@ -4,7 +4,7 @@ import {
   type PlainAgent,
   type PlainAgentOptions,
   startPlainAgent,
-} from '../../actors/orchestrator/plain-agent.ts';
+} from '../../examples/agents/node/plain-agent.ts';
 import { type ActorHandle, ActorRegistry, runActor } from '../../actors/runtime/index.ts';
 import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';

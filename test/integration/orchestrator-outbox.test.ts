@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RUNS_BUCKET } from '../../actors/orchestrator/options.ts';
 import type { RunRecord } from '../../actors/orchestrator/run-record.ts';
@@ -29,7 +30,8 @@ stages:
   - { id: c, needs: [b], task: { kind: noop } }
 `;
 
-/** Envelope id → how many times it is in the AUDIT stream. */
+/** Envelope id → how many times it is in the AUDIT stream (and the run events, in `events`). */
+const events = new Map<string, { event?: string; pipelineSha256?: string; outputDigest?: string }>();
 async function auditCounts(): Promise<Map<string, number>> {
   const jsm = await rig.client.jetstreamManager();
   const info = await jsm.streams.info(AUDIT_STREAM);
@@ -38,6 +40,7 @@ async function auditCounts(): Promise<Map<string, number>> {
     const m = await jsm.streams.getMessage(AUDIT_STREAM, { seq }).catch(() => null);
     const d = m ? rig.client.decode(m.data) : undefined;
     if (d?.ok) counts.set(d.env.id, (counts.get(d.env.id) ?? 0) + 1);
+    if (d?.ok && d.env.type === 'run.event.v1') events.set(d.env.id, d.env.body as never);
   }
   return counts;
 }
@@ -109,5 +112,13 @@ describe('the orchestrator outbox under SIGKILL', () => {
     const implied = final.auditIds ?? [];
     expect(implied).toContain(cut.id);
     expect(implied.filter((id) => counts.get(id) !== 1)).toEqual([]);
+    // Provenance for evidence packages: the pipeline text's hash and each stage output's digest.
+    const mine = implied.map((id) => events.get(id)!);
+    expect(mine.find((e) => e.event === 'run-accepted')?.pipelineSha256).toBe(
+      createHash('sha256').update(chain).digest('hex'),
+    );
+    const succeeded = mine.filter((e) => e.event === 'stage-succeeded');
+    expect(succeeded.length).toBe(3);
+    for (const e of succeeded) expect(e.outputDigest).toMatch(/^[0-9a-f]{64}$/);
   });
 });

@@ -118,6 +118,8 @@ describe('orchestrator recovery', () => {
     expect(await orchestratorPid()).not.toBe(first);
     expect(rig.events(runId).some((e) => e.event === 'run-resumed')).toBe(true);
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
+    // Its orchestrator must not outlive the test: it would answer for the ones that follow.
+    await sup.stop('test over', 10_000);
   });
 
   it('takes a result sent while no orchestrator runs once one starts again, so the stage runs exactly once', async () => {

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { connect, credsAuthenticator, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { unpack } from 'msgpackr';
-import { agentRegisterSubject } from '../../protocols/subjects.ts';
+import { agentRegisterSubject } from '../../../protocols/subjects.ts';
 
 type Tier = 'T0' | 'T1' | 'T2';
 const TIER_RANK: Record<Tier, number> = { T0: 0, T1: 1, T2: 2 };
