@@ -149,7 +149,12 @@ export async function benchBus(): Promise<void> {
       verifyUs: round(verifyUs, 1),
       revokeToDropMs: {
         p50: round(revoke.p50),
-        p95: round(percentile([...revokeMs].sort((a, b) => a - b), 95)),
+        p95: round(
+          percentile(
+            [...revokeMs].sort((a, b) => a - b),
+            95,
+          ),
+        ),
         p99: round(revoke.p99),
         max: round(Math.max(...revokeMs)),
       },
