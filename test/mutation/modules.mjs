@@ -12,7 +12,7 @@ export const MODULES = [
   },
   {
     name: 'run-machine',
-    mutate: ['actors/orchestrator/run-machine.ts'],
+    mutate: ['actors/orchestrator/run-machine.ts', 'actors/orchestrator/run-record.ts'],
     tests: ['test/unit/orchestrator-run-machine.test.ts', 'test/unit/orchestrator-run-steps.test.ts'],
   },
   {
@@ -81,7 +81,7 @@ export const MODULES = [
   },
   {
     name: 'orchestrator-recovery',
-    mutate: ['actors/orchestrator/orchestrator.ts'],
+    mutate: ['actors/orchestrator/ownership.ts', 'actors/orchestrator/run-driver.ts'],
     tests: ['test/integration/orchestrator-recovery.test.ts'],
   },
 ];
