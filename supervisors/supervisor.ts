@@ -35,7 +35,6 @@ import {
   ACTOR_KIND,
   auditSubject,
   exitSubject,
-  GovError,
   heartbeatSubject,
   type BodyIn,
   type SerializedError,
@@ -52,6 +51,7 @@ import {
   validateSupervisorSpec,
 } from './child-spec.ts';
 import { HeartbeatWatchdog } from './heartbeat-watchdog.ts';
+import { SupervisorEscalation } from './supervisor-escalation.ts';
 import { type TreeRequest, treeRequest } from './supervisor-tree.ts';
 import { descriptorKind, treePage } from './supervisor-status.ts';
 import type { ProcessChild } from './process-child.ts';
@@ -75,16 +75,6 @@ import {
   DEFAULT_MISSED_BEATS,
   DEFAULT_PROCESS_START_TIMEOUT_MS,
 } from './supervisor-options.ts';
-
-/** Raised by a supervisor that gave up; its parent sees it as the child's crash reason. */
-export class SupervisorEscalation extends GovError {
-  constructor(supervisorId: string, cause: string, childId: string) {
-    super('GOV_ERR_ACTOR_CRASHED', `supervisor ${supervisorId} escalated: ${cause} (child ${childId})`, {
-      retryable: true,
-      details: { supervisorId, escalation: cause, childId },
-    });
-  }
-}
 
 type Running =
   | { type: 'actor' | 'supervisor'; incarnation: number; handle: ActorHandle; kind: string; actorId: string }
