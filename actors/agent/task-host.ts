@@ -103,6 +103,18 @@ function agentEnvWithoutSecrets(env: Readonly<Record<string, string | undefined>
   return out;
 }
 
+/** Bytes as a memory put carries them: valid UTF-8 as text (a third smaller than base64), else base64. */
+function wireContent(bytes: Uint8Array): { content: string; encoding: 'utf8' | 'base64' } {
+  try {
+    return {
+      content: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes),
+      encoding: 'utf8',
+    };
+  } catch {
+    return { content: Buffer.from(bytes).toString('base64'), encoding: 'base64' };
+  }
+}
+
 /** A result's output cut down to fit one bus message. */
 function shrinkOutput(output: unknown): unknown {
   if (typeof output === 'object' && output !== null) {

@@ -42,13 +42,21 @@ beforeAll(async () => {
   });
   handles.push(await runActor(memoryKind, { id: 'memory-cc', bus: { servers: nats.url } }));
   const workRoot = servers.tempDir('agov-claim-');
-  for (const tier of ['T1'] as const) {
-    const id = `cc-${tier.toLowerCase()}`;
+  for (const [id, extra] of [
+    ['cc-t1', {}],
+    ['cc-small', { maxSpillBytes: 5000 }],
+  ] as const) {
     handles.push(
       await runActor(agentKind, {
         id,
-        args: { tier, redisUrl: redis.url, workDir: join(workRoot, id), requireCredentials: false },
-        bus: { servers: nats.url, credentials: await agentCreds(nats, id, tier) },
+        args: {
+          tier: 'T1',
+          redisUrl: redis.url,
+          workDir: join(workRoot, id),
+          requireCredentials: false,
+          ...extra,
+        },
+        bus: { servers: nats.url, credentials: await agentCreds(nats, id, 'T1') },
         heartbeatMs: 200,
       }),
     );
@@ -147,6 +155,15 @@ describe('claim check: exec output beyond the inline cap', () => {
       author: actorInbox('agent', 'cc-t1'),
       tags: ['task-output', 'stdout'],
     });
+  });
+
+  it('stores only the first maxSpillBytes of a stream beyond the spill bound, and says so (spillTruncated)', async () => {
+    const script = `process.stdout.write('y'.repeat(20000))`;
+    const r = await runExec('cc-small', script, 1000);
+    const out = r.output as { truncated: boolean; spillTruncated?: boolean; memory: { stdout?: Ref } };
+    expect(out).toMatchObject({ truncated: true, spillTruncated: true, memory: { stdout: { size: 5000 } } });
+    const got = await client.ask(mem(), { type: 'memory.get.v1', body: { id: out.memory.stdout!.memoryId } });
+    expect((got.body as { content: string }).content).toBe('y'.repeat(5000));
   });
 
   it('leaves output within the cap inline and stores nothing', async () => {

@@ -13,8 +13,9 @@
  *   gets SIGTERM, SIGKILL after the grace period, and once bwrap is gone the kernel kills everything
  *   left in the namespace, `setsid` children included;
  * - stdout + stderr together capped at `maxOutputBytes` (at most MAX_EXEC_OUTPUT_BYTES) inline; beyond
- *   that `truncated` is set and, for a T1+ agent, each cut stream is stored in memory in full (up to the
- *   agent's `maxSpillBytes` more) and named in `output.memory` (the claim check, docs/context.md).
+ *   that `truncated` is set and, for a T1+ agent, each cut stream is stored in memory in full (its first
+ *   `maxSpillBytes`; beyond that `spillTruncated`) and named in `output.memory` (the claim check,
+ *   docs/context.md).
  *
  * Output: `{ exitCode, signal, stdout, stderr, truncated, timedOut, durationMs }`. Exit 0 succeeds;
  * anything else fails with GOV_ERR_TASK_FAILED (GOV_ERR_TIMEOUT when its own timeout fired). Where the
@@ -93,7 +94,7 @@ export function buildExecEnv(
 
 /**
  * Collects stdout and stderr up to a shared inline byte budget, and (for the claim check) each stream
- * in full up to `maxSpillBytes` more.
+ * in full up to `maxSpillBytes`.
  */
 export class OutputCollector {
   private readonly chunks: { stdout: Buffer[]; stderr: Buffer[] } = { stdout: [], stderr: [] };
@@ -123,14 +124,14 @@ export class OutputCollector {
     return Buffer.concat(this.chunks[stream]).toString('utf8');
   }
 
-  /** The stream as kept for spilling (up to maxBytes + maxSpillBytes). */
+  /** The stream as kept for spilling (its first maxSpillBytes). */
   fullBytesOf(stream: 'stdout' | 'stderr'): Buffer {
     return Buffer.concat(this.full[stream]);
   }
 
   private keepFull(stream: 'stdout' | 'stderr', chunk: Buffer): void {
     if (this.maxSpillBytes <= 0) return;
-    const room = this.maxBytes + this.maxSpillBytes - this.fullBytes[stream];
+    const room = this.maxSpillBytes - this.fullBytes[stream];
     if (chunk.length > room) this.spillTruncated = true;
     if (room <= 0) return;
     const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
