@@ -3,7 +3,7 @@
  * tests"): every `curl` line of a ```sh block is run, in the doc's order, with the real curl binary
  * against one real system (NATS, agents, gateway). Only the doc's placeholders are replaced (`$GW`,
  * `$KEY` of the section's tier, `$T2_KEY`, the run id `4f1c…`, the report id `h-1`); the answer must
- * have the documented status and the documented top-level keys. A wrong route or field in the doc
+ * have the documented status and every documented key (nested ones too). A wrong route or field in the doc
  * fails here: fix the doc.
  */
 import { execFile } from 'node:child_process';
@@ -50,7 +50,8 @@ const KEY_NAMES = { T0: 'viewer', T1: 'ci', T2: 'ops' };
 
 interface Documented {
   status: number;
-  keys: string[];
+  /** The documented answer (undefined: not JSON, e.g. Prometheus text). */
+  shape?: unknown;
 }
 interface Example {
   section: string;
@@ -64,22 +65,30 @@ function onPath(bin: string): boolean {
 }
 const MISSING = ['curl', 'jq', 'bash'].filter((b) => !onPath(b));
 
-/** The top-level keys of a documented JSON answer (not JSON: it holds `…`), by scanning at depth 1. */
-function topLevelKeys(text: string): string[] {
-  const keys: string[] = [];
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      const after = text.slice(j + 1).trimStart();
-      if (depth === 1 && after.startsWith(':')) keys.push(text.slice(i + 1, j));
-      i = j;
-    } else if (c === '{' || c === '[') depth++;
-    else if (c === '}' || c === ']') depth--;
+/**
+ * A documented JSON answer as a value: the doc elides with `…` (`[ … ]`, `{ … }`, `, … }`), which
+ * become empty arrays/objects, so what remains is the shape every real answer must have.
+ */
+function documentedShape(text: string): unknown {
+  const json = text
+    .replace(/\[\s*…\s*\]/g, '[]')
+    .replace(/\{\s*…?\s*\}/g, '{}')
+    .replace(/,\s*…\s*(?=[}\]])/g, '');
+  return JSON.parse(json);
+}
+
+/** Where `got` lacks a key that `doc` shows: each documented key, and in arrays the first element's. */
+function missingKeys(doc: unknown, got: unknown, at = ''): string[] {
+  if (Array.isArray(doc)) {
+    if (!Array.isArray(got)) return [`${at} (not an array)`];
+    if (doc.length === 0 || got.length === 0) return [];
+    return got.flatMap((g, i) => missingKeys(doc[0], g, `${at}[${i}]`));
   }
-  return keys;
+  if (doc === null || typeof doc !== 'object') return [];
+  if (got === null || typeof got !== 'object' || Array.isArray(got)) return [`${at} (not an object)`];
+  return Object.entries(doc).flatMap(([k, v]) =>
+    k in got ? missingKeys(v, (got as Record<string, unknown>)[k], `${at}.${k}`) : [`${at}.${k}`],
+  );
 }
 
 /** The answers of a ```json/```text block: each starts with its status at the start of a line. */
@@ -90,7 +99,7 @@ function parseAnswers(block: string): Documented[] {
     if (m) answers.push({ status: Number(m[1]), text: m[2]! });
     else if (answers.length > 0) answers[answers.length - 1]!.text += `\n${line}`;
   }
-  return answers.map((a) => ({ status: a.status, keys: topLevelKeys(a.text) }));
+  return answers.map((a) => ({ status: a.status, shape: documentedShape(a.text) }));
 }
 
 /** Every curl command of the doc with the answer documented next to it. */
@@ -112,7 +121,7 @@ function extractExamples(doc: string): Example[] {
     if (commands.length === 0) continue;
     const next = blocks[b + 1];
     const answers = next && !next[1] && next[2] !== 'sh' ? parseAnswers(next[3]!) : [];
-    if (answers.length === 0 && next?.[2] === 'text') answers.push({ status: 200, keys: [] });
+    if (answers.length === 0 && next?.[2] === 'text') answers.push({ status: 200 });
     const tier = /\((T[012])\b/.exec(section)?.[1] as Example['tier'];
     commands.forEach((command, i) => {
       // One answer per command when the counts match; else the first answer is the documented one.
@@ -149,12 +158,11 @@ function runCurl(command: string, env: Record<string, string>): Promise<Answer> 
 function checkAnswer(ex: Example, got: Answer): void {
   const where = `${ex.section}: ${ex.command}\n→ ${got.status} ${got.body.slice(0, 500)}`;
   expect(got.status, where).toBe(ex.expected.status);
-  if (ex.expected.keys.length === 0) {
+  if (ex.expected.shape === undefined) {
     expect(got.body.length, where).toBeGreaterThan(0);
     return;
   }
-  const json = JSON.parse(got.body) as Record<string, unknown>;
-  expect(Object.keys(json), where).toEqual(expect.arrayContaining(ex.expected.keys));
+  expect(missingKeys(ex.expected.shape, JSON.parse(got.body)), where).toEqual([]);
 }
 
 const EXAMPLES = extractExamples(DOC);
@@ -206,8 +214,10 @@ describe('the extraction of docs/http-api.md', () => {
       ).toBe(true);
   });
 
-  it('reads the documented keys of an answer that is not JSON', () => {
-    expect(topLevelKeys('{ "a": 1, "b": [{ "c": "…" }], "d": { "e": { … } } }')).toEqual(['a', 'b', 'd']);
+  it('reads the shape of an elided answer and finds what a real answer lacks', () => {
+    const doc = documentedShape('{ "a": 1, "b": [{ "c": "…" }], "d": { "e": { … }, … }, "f": [ … ] }');
+    expect(missingKeys(doc, { a: 2, b: [{ c: 'x' }], d: { e: {} }, f: [] })).toEqual([]);
+    expect(missingKeys(doc, { a: 2, b: [{ c: 'x' }, {}], d: {} })).toEqual(['.b[1].c', '.d.e', '.f']);
   });
 });
 
