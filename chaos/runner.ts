@@ -116,6 +116,8 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
   });
   const injected: Injection[] = [];
   const runIds: string[] = [];
+  /** Runs of the failing pipeline: each must exhaust its budget (maxErrors 1, four failing attempts). */
+  const mustBreach: string[] = [];
   try {
     await checkChildrenRunning(sut, Date.now() + 60_000);
     const t0 = performance.now();
@@ -124,6 +126,7 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
     const submitOne = (i: number) =>
       submit(sut, i % breachEvery === breachEvery - 1 ? FAILING : STEADY, submitDeadline).then((id) => {
         runIds.push(id);
+        if (i % breachEvery === breachEvery - 1) mustBreach.push(id);
       });
     for (let i = 0; i < Math.ceil(totalRuns / 2); i++) submissions.push(submitOne(i));
     let next = Math.ceil(totalRuns / 2);
@@ -139,7 +142,7 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
     const invariants: InvariantResult[] = [];
     invariants.push(await checkRunsTerminal(sut, runIds, settleDeadline));
     invariants.push(await checkChildrenRunning(sut, Date.now() + 30_000));
-    invariants.push(await checkBudgetsRevoked(sut, runIds));
+    invariants.push(await checkBudgetsRevoked(sut, runIds, mustBreach));
     invariants.push(await checkLedger(sut, Date.now() + 60_000));
     invariants.push(await checkImpliedEvents(sut, Date.now() + 60_000));
     for (const inj of injected) {
