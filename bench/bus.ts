@@ -18,13 +18,13 @@ import { ClaimsPusher, fastKeyPair, mintUser, nkeyVerifier } from '../infra/nats
 import { actorInbox } from '../protocols/index.ts';
 import { startBenchServices } from './bench-system.ts';
 import { rawConnect } from './raw-connect.ts';
-import { median, report, round, summarize } from './stats.ts';
+import { median, percentile, report, round, summarize } from './stats.ts';
 
 const MESSAGES = 50_000;
 const ASKS = 2_000;
 const ROUNDS = 5;
 const SIGNATURES = 5_000;
-const REVOCATIONS = 50;
+const REVOCATIONS = 200;
 
 export async function benchBus(): Promise<void> {
   // The bare bus: no JetStream streams, nothing but the two clients and the echo actor.
@@ -111,8 +111,9 @@ export async function benchBus(): Promise<void> {
     const revokeMs: number[] = [];
     // Until the server answered the claim update (it drops the revoked connections as it applies it).
     const pushMs: number[] = [];
-    for (let i = 0; i < REVOCATIONS; i++) {
-      const agent = await mintUser(nats.auth, { role: 'agent', id: `bench-revoked-${i}`, tier: 'T0' });
+    // One revocation first, not counted (as the asks above are warmed up): the first one compiles the path.
+    for (let i = -1; i < REVOCATIONS; i++) {
+      const agent = await mintUser(nats.auth, { role: 'agent', id: `bench-revoked-${i + 1}`, tier: 'T0' });
       const nc = await connect({
         servers: nats.url,
         authenticator: jwtAuthenticator(agent.jwt, new TextEncoder().encode(agent.seed)),
@@ -124,8 +125,11 @@ export async function benchBus(): Promise<void> {
       const start = performance.now();
       const dropped = nc.closed().then(() => performance.now());
       await pusher.revoke([agent.publicKey]);
-      pushMs.push(performance.now() - start);
-      revokeMs.push((await dropped) - start);
+      const pushed = performance.now() - start;
+      const droppedAt = (await dropped) - start;
+      if (i < 0) continue;
+      pushMs.push(pushed);
+      revokeMs.push(droppedAt);
     }
     await pusher.close();
     const revoke = summarize(revokeMs);
@@ -143,7 +147,17 @@ export async function benchBus(): Promise<void> {
       envelopeBytes: sample.length,
       signUs: round(signUs, 1),
       verifyUs: round(verifyUs, 1),
-      revokeToDropMs: { p50: round(revoke.p50), p99: round(revoke.p99), max: round(Math.max(...revokeMs)) },
+      revokeToDropMs: {
+        p50: round(revoke.p50),
+        p95: round(
+          percentile(
+            [...revokeMs].sort((a, b) => a - b),
+            95,
+          ),
+        ),
+        p99: round(revoke.p99),
+        max: round(Math.max(...revokeMs)),
+      },
       revocations: REVOCATIONS,
       revokePushMs: { p50: round(summarize(pushMs).p50), p99: round(summarize(pushMs).p99) },
     };
@@ -163,7 +177,7 @@ export async function benchBus(): Promise<void> {
       `Ed25519 over a ${sample.length}-byte envelope: sign ${results.signUs} µs, verify ${results.verifyUs} µs (${round(ratios.signPlusVerifyVsAskP50 * 100, 1)}% of an ask p50)`,
     );
     console.log(
-      `revocation → connection dropped: p50 ${results.revokeToDropMs.p50} ms, p99 ${results.revokeToDropMs.p99} ms over ${REVOCATIONS} (target p99 < 100 ms)`,
+      `revocation → connection dropped: p50 ${results.revokeToDropMs.p50} ms, p95 ${results.revokeToDropMs.p95} ms, p99 ${results.revokeToDropMs.p99} ms over ${REVOCATIONS} (target p99 < 100 ms)`,
     );
     report('bus', results, ratios);
   } finally {

@@ -227,8 +227,10 @@ export async function benchContainment(
     return w;
   };
   const check = (w: Watch) => {
-    if (w.revokedAt !== undefined && w.containedAt !== undefined && w.cancelled === CONTAINED_TASKS)
+    if (w.revokedAt !== undefined && w.containedAt !== undefined && w.cancelled === CONTAINED_TASKS) {
+      w.doneAt ??= performance.now();
       w.done?.();
+    }
   };
   const subs = [
     client.subscribeRaw(allRunFeeds(), (m) => {

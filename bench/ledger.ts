@@ -46,6 +46,8 @@ import { median, report, round } from './stats.ts';
 const EVENTS = 20_000;
 const ROUNDS = 5;
 const IN_FLIGHT = 256;
+/** Both paths wait as long for a stream ack: on a loaded machine a 5 s ack timeout ended the bench. */
+const ACK = { timeoutMs: 60_000 };
 const SEED = '9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60';
 
 /** Runs `send(i)` for i in [0, n) with at most `window` promises in flight. */
@@ -144,8 +146,8 @@ export async function benchLedger(): Promise<void> {
 
     // Warm-up of every path.
     await pipelined(1000, IN_FLIGHT, (i) => rawJs.publish('bench.raw.warm', payload, { msgID: `warm-${i}` }));
-    await pipelined(1000, IN_FLIGHT, (i) => bus.publishDurable(rawSubject, make(i)));
-    await pipelined(1000, IN_FLIGHT, (i) => bus.publishDurable(auditSubject('bench'), make(i)));
+    await pipelined(1000, IN_FLIGHT, (i) => bus.publishDurable(rawSubject, make(i), ACK));
+    await pipelined(1000, IN_FLIGHT, (i) => bus.publishDurable(auditSubject('bench'), make(i), ACK));
     await reached(1000);
 
     const rawTput: number[] = [];
@@ -163,14 +165,14 @@ export async function benchLedger(): Promise<void> {
 
       const rawEnvs = Array.from({ length: EVENTS }, (_, i) => make(i));
       t0 = performance.now();
-      await pipelined(EVENTS, IN_FLIGHT, (i) => bus.publishDurable(rawSubject, rawEnvs[i]!));
+      await pipelined(EVENTS, IN_FLIGHT, (i) => bus.publishDurable(rawSubject, rawEnvs[i]!, ACK));
       rawTput.push(EVENTS / ((performance.now() - t0) / 1000));
 
       const envs = Array.from({ length: EVENTS }, (_, i) => make(i));
       const target = size + EVENTS;
       const batchesBefore = batches;
       t0 = performance.now();
-      await pipelined(EVENTS, IN_FLIGHT, (i) => bus.publishDurable(auditSubject('bench'), envs[i]!));
+      await pipelined(EVENTS, IN_FLIGHT, (i) => bus.publishDurable(auditSubject('bench'), envs[i]!, ACK));
       await reached(target);
       ledgerTput.push(EVENTS / ((performance.now() - t0) / 1000));
       batchSizes.push(EVENTS / (batches - batchesBefore));

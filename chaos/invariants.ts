@@ -142,7 +142,11 @@ export async function checkLedger(sut: SystemUnderTest, deadlineMs: number): Pro
   };
 }
 
-export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]): Promise<InvariantResult> {
+export async function checkBudgetsRevoked(
+  sut: SystemUnderTest,
+  runIds: string[],
+  deadlineMs = Date.now() + 30_000,
+): Promise<InvariantResult> {
   const name = 'every exhausted budget ended with the run token revoked, and no such run succeeded';
   let breached = 0;
   const bad: string[] = [];
@@ -152,10 +156,17 @@ export async function checkBudgetsRevoked(sut: SystemUnderTest, runIds: string[]
       .catch(() => undefined);
     if (b?.type !== 'budget.state.v1' || !b.body.breached) continue;
     breached++;
-    const t = await sut.client
-      .ask(serviceSubject(ACTOR_KIND.tokenAuthority), { type: 'token.status.v1', body: { runId } })
-      .catch(() => undefined);
-    const state = t?.type === 'token.state.v1' ? t.body.state : 'unknown';
+    // A token authority killed mid-revoke catches up from its durable consumer (the run's end revokes
+    // too): give it until the deadline.
+    const tokenState = async () => {
+      const t = await sut.client
+        .ask(serviceSubject(ACTOR_KIND.tokenAuthority), { type: 'token.status.v1', body: { runId } })
+        .catch(() => undefined);
+      return t?.type === 'token.state.v1' ? t.body.state : 'unknown';
+    };
+    const state =
+      (await until(deadlineMs, async () => ((await tokenState()) === 'revoked' ? 'revoked' : undefined))) ??
+      (await tokenState());
     if (state !== 'revoked') bad.push(`${runId}=${state}`);
     const run = (await runStatuses(sut, [runId])).get(runId);
     if (run === 'succeeded') bad.push(`${runId} succeeded after its breach`);

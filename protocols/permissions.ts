@@ -117,9 +117,10 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
     sub: ['gov.obs.>'],
   },
   // Context management (docs/context.md): KV buckets, and the memory's object store (`$O.agov-memory.>`).
+  // Also takes T1+ agents' claim-check puts on `gov.memory.put.<tier>.<agent>` (tier from the subject).
   memory: {
     pub: ['gov.obs.>', ...JETSTREAM, '$O.agov-memory.>'],
-    sub: ['$KV.>', '$O.agov-memory.>'],
+    sub: ['$KV.>', '$O.agov-memory.>', 'gov.memory.put.>'],
   },
   'work-status': {
     pub: ['gov.svc.>', 'gov.obs.>', ...JETSTREAM],
@@ -164,11 +165,18 @@ const AGENT_BASE: SubjectGrant = {
   sub: ['gov.actor.agent.{id}', '_INBOX.{inbox}.>'],
 };
 
-/** A T2 agent may also send operator controls (`gov.ctl.T2.<self>`); T0 and T1 may not. */
+/**
+ * T1 and T2 agents may store a task's spilled output in memory under their own id and tier
+ * (`gov.memory.put.<tier>.<self>`, the claim check; T0 may not). A T2 agent may also send operator
+ * controls (`gov.ctl.T2.<self>`); T0 and T1 may not.
+ */
 export const AGENT_PERMISSIONS: Readonly<Record<Tier, SubjectGrant>> = {
   T0: AGENT_BASE,
-  T1: AGENT_BASE,
-  T2: { pub: [...AGENT_BASE.pub, 'gov.ctl.T2.{inbox}'], sub: AGENT_BASE.sub },
+  T1: { pub: [...AGENT_BASE.pub, 'gov.memory.put.{tier}.{id}'], sub: AGENT_BASE.sub },
+  T2: {
+    pub: [...AGENT_BASE.pub, 'gov.memory.put.{tier}.{id}', 'gov.ctl.T2.{inbox}'],
+    sub: AGENT_BASE.sub,
+  },
 };
 
 /** External observability tools: the JSON feed, read only. */

@@ -82,6 +82,25 @@ export const allStarted = (): string => join('sys', 'started', '>');
 export function agentRegisterSubject(tier: string, agentId: string): string {
   return join('agents', 'register', subjectToken(tier, 'tier'), subjectToken(agentId, 'agent id'));
 }
+/**
+ * An agent stores a task's spilled output in memory (memory.put.v1, the claim check) on
+ * `gov.memory.put.<tier>.<agentId>`: the broker lets only T1+ agents publish there, under their own id
+ * at their credential's tier, so the memory actor takes tier and author from the subject.
+ */
+export function memoryPutSubject(tier: string, agentId: string): string {
+  return join('memory', 'put', subjectToken(tier, 'tier'), subjectToken(agentId, 'agent id'));
+}
+/** Every agent's memory put (the memory actor listens here). */
+export const allMemoryPuts = (): string => join('memory', 'put', '>');
+
+/** The tier and agent id a memory-put subject names, else undefined. */
+export function memoryPutSenderOf(subject: string): { tier: string; agentId: string } | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 5 || parts.slice(0, 3).join('.') !== join('memory', 'put')) return undefined;
+  if (!isSubjectToken(parts[3]!) || !isSubjectToken(parts[4]!)) return undefined;
+  return { tier: parts[3]!, agentId: parts[4]! };
+}
+
 /** Every registration (orchestrators and the agent directory listen here). */
 export const allAgentRegistrations = (): string => join('agents', 'register', '>');
 
@@ -219,6 +238,7 @@ const SUBJECT_GRAMMAR: Record<string, number> = {
   audit: 1,
   results: 1,
   ctl: 2,
+  memory: 3,
   obs: Number.POSITIVE_INFINITY,
 };
 

@@ -23,7 +23,6 @@
  * and the whole subtree's summary (supervisor-tree.ts reads a tree of any size page by page).
  */
 import type { Subscription } from '@nats-io/transport-node';
-import type { BodyIn } from '../protocols/index.ts';
 import type { TimerHandle } from '../infra/index.ts';
 import { type ActorHandle, runActor } from '../actors/runtime/index.ts';
 import {
@@ -32,10 +31,17 @@ import {
   type ActorKind,
   defineActorKind,
 } from '../actors/runtime/index.ts';
-import { ACTOR_KIND } from '../protocols/index.ts';
-import { GovError, type SerializedError, serializeError, toGovError } from '../protocols/index.ts';
-import { auditSubject, exitSubject, heartbeatSubject, startedSubject } from '../protocols/index.ts';
-import type { SupervisorTree } from '../protocols/index.ts';
+import {
+  ACTOR_KIND,
+  auditSubject,
+  exitSubject,
+  heartbeatSubject,
+  type BodyIn,
+  type SerializedError,
+  type SupervisorTree,
+  serializeError,
+  toGovError,
+} from '../protocols/index.ts';
 import { z } from 'zod';
 import { arg } from '../actors/runtime/index.ts';
 import {
@@ -45,15 +51,11 @@ import {
   validateSupervisorSpec,
 } from './child-spec.ts';
 import { HeartbeatWatchdog } from './heartbeat-watchdog.ts';
-import {
-  addSummary,
-  askSupervisorPage,
-  countChild,
-  emptySummary,
-  type TreeRequest,
-  treeRequest,
-} from './supervisor-tree.ts';
-import { type ProcessChild, spawnProcessChild } from './process-child.ts';
+import { SupervisorEscalation } from './supervisor-escalation.ts';
+import { type TreeRequest, treeRequest } from './supervisor-tree.ts';
+import { descriptorKind, treePage } from './supervisor-status.ts';
+import type { ProcessChild } from './process-child.ts';
+import { startProcessChild } from './process-launch.ts';
 import { issuerSeedFor } from '../infra/nats-auth/index.ts';
 import { childCredentials, childPrincipal } from './child-credentials.ts';
 import {
@@ -67,24 +69,12 @@ import {
   type SupervisorState,
   type SupervisorStep,
   stopSupervisor,
-  whichChildren,
 } from './supervisor-logic.ts';
 import {
   DEFAULT_CHILD_HEARTBEAT_MS,
   DEFAULT_MISSED_BEATS,
-  DEFAULT_NESTED_TREE_TIMEOUT_MS,
   DEFAULT_PROCESS_START_TIMEOUT_MS,
 } from './supervisor-options.ts';
-
-/** Raised by a supervisor that gave up; its parent sees it as the child's crash reason. */
-export class SupervisorEscalation extends GovError {
-  constructor(supervisorId: string, cause: string, childId: string) {
-    super('GOV_ERR_ACTOR_CRASHED', `supervisor ${supervisorId} escalated: ${cause} (child ${childId})`, {
-      retryable: true,
-      details: { supervisorId, escalation: cause, childId },
-    });
-  }
-}
 
 type Running =
   | { type: 'actor' | 'supervisor'; incarnation: number; handle: ActorHandle; kind: string; actorId: string }
@@ -114,12 +104,6 @@ export const SupervisorArgsSchema = z.strictObject({
   processStartTimeoutMs: arg.positive().default(DEFAULT_PROCESS_START_TIMEOUT_MS),
 });
 export type SupervisorArgs = z.output<typeof SupervisorArgsSchema>;
-
-function descriptorKind(d: StartDescriptor): { kind: string; actorId: string } {
-  return d.kind === 'supervisor'
-    ? { kind: 'supervisor', actorId: d.spec.id }
-    : { kind: d.actorKind, actorId: d.actorId };
-}
 
 /** How a supervisor finds the kind of an in-host child (lazily, so a process loads only what it runs). */
 export type ActorKindLoader = (kind: string) => Promise<ActorKind> | ActorKind;
@@ -313,52 +297,19 @@ class SupervisorRuntime {
     );
     busOptions.credentials = credentials;
     if (start.kind === 'process') {
-      const timeoutMs = this.args.processStartTimeoutMs;
-      let timer: NodeJS.Timeout | undefined;
-      const started = new Promise<void>((resolve, reject) => {
-        const sub = this.ctx.bus.subscribeRaw(startedSubject(kind, actorId), () => {
-          sub.unsubscribe();
-          resolve();
-        });
-        timer = setTimeout(() => {
-          sub.unsubscribe();
-          reject(new Error(`process child ${actorId} did not start within ${timeoutMs} ms`));
-        }, timeoutMs);
-      });
-      void started.finally(() => clearTimeout(timer)).catch(() => {});
-      await this.ctx.bus.flush();
-      // A supervisor in its own process inherits its parent's supervision settings.
-      const inherited =
-        kind === 'supervisor'
-          ? { childHeartbeatMs: this.args.childHeartbeatMs, missedBeats: this.args.missedBeats }
-          : {};
-      const proc = spawnProcessChild({
-        kind,
-        id: actorId,
+      const proc = await startProcessChild({
+        bus: this.ctx.bus,
         natsUrl: this.ctx.busOptions.servers,
+        log: this.ctx.log,
+        childId,
+        kind,
+        actorId,
+        start,
         credentials,
-        ...(kind === 'supervisor' ? { issuerSeed: issuerSeedFor(this.ctx.busOptions.servers) } : {}),
-        args: { ...inherited, ...start.args },
+        issuerSeed: kind === 'supervisor' ? issuerSeedFor(this.ctx.busOptions.servers) : undefined,
         heartbeatMs: this.heartbeatMs,
-        // Applied to every incarnation: a restart is a new process, spawned at the spec's priority.
-        ...(start.nice !== undefined ? { nice: start.nice } : {}),
-        ...(start.env ? { env: start.env } : {}),
+        supervision: this.args,
       });
-      if (proc.niceError)
-        this.ctx.log.warn('process child runs without its nice value', {
-          childId,
-          nice: start.nice,
-          error: String(proc.niceError),
-        });
-      const exitedEarly = proc.exited.then((e) => {
-        throw new Error(`process child ${actorId} exited during start (code ${e.code}, signal ${e.signal})`);
-      });
-      try {
-        await Promise.race([started, exitedEarly]);
-      } catch (err) {
-        proc.signal('SIGKILL');
-        throw err;
-      }
       void proc.exited.then((e) => {
         const reason: ChildExitReason =
           e.code === 0
@@ -498,72 +449,30 @@ class SupervisorRuntime {
     }
   }
 
-  /**
-   * One page of this supervisor's tree: the page's children (nested supervisors expanded `depth`
-   * levels, else summarised) and the summary of the whole subtree. Nested supervisors are asked for
-   * their summaries only (small, whatever their size), and each expanded one for one page.
-   */
-  private async tree(req: TreeRequest): Promise<SupervisorTree> {
-    const all = whichChildren(this.state);
-    const nested = new Map<string, Promise<SupervisorTree | undefined>>();
-    const askNested = (actorId: string, body: TreeRequest) =>
-      askSupervisorPage(this.ctx.bus, actorId, body, { timeoutMs: DEFAULT_NESTED_TREE_TIMEOUT_MS }).catch(
-        () => undefined, // a nested supervisor restarting right now: reported without its subtree
-      );
-    const summary = emptySummary();
-    for (const info of all) {
-      const spec = this.spec(info.id)!;
-      countChild(summary, info.status, info.restartCount);
-      if (spec.start.kind !== 'supervisor') continue;
-      summary.supervisors++;
-      if (!this.children.get(info.id)?.running) continue;
-      const { actorId } = descriptorKind(spec.start);
-      nested.set(info.id, askNested(actorId, { depth: 0, offset: 0, limit: 0 }));
-    }
-    const page = all.slice(req.offset, req.offset + req.limit);
-    const children: SupervisorTree['children'] = [];
-    for (const info of page) {
-      const spec = this.spec(info.id)!;
-      const { kind, actorId } = descriptorKind(spec.start);
-      const rt = this.children.get(info.id);
-      const running = rt?.running;
-      const child: SupervisorTree['children'][number] = {
-        id: info.id,
-        type: spec.start.kind,
-        actorKind: kind,
-        actorId,
-        status: info.status,
-        restart: info.restart,
-        restartCount: info.restartCount,
-        lastExit: info.lastExit as never,
-        ...(running?.type === 'process' && running.proc.pid ? { pid: running.proc.pid } : {}),
-        ...(rt?.lastHeartbeatMs ? { lastHeartbeatMs: rt.lastHeartbeatMs } : {}),
-        ...(rt?.heartbeatStatus ? { heartbeatStatus: rt.heartbeatStatus } : {}),
-      };
-      const sub = await nested.get(info.id);
-      if (sub?.summary) child.summary = sub.summary;
-      if (req.depth > 0 && sub) {
-        const expanded = await askNested(actorId, { depth: req.depth - 1, offset: 0, limit: req.limit });
-        if (expanded) child.tree = expanded;
-      }
-      children.push(child);
-    }
-    for (const sub of await Promise.all(nested.values())) {
-      if (sub?.summary) addSummary(summary, sub.summary);
-      else summary.unreachable++;
-    }
+  private tree(req: TreeRequest): Promise<SupervisorTree> {
     const s = this.args.spec;
-    return {
-      supervisorId: this.ctx.id,
-      strategy: s.strategy,
-      intensity: s.intensity,
-      periodMs: s.periodMs,
-      phase: this.state.phase,
-      children,
-      offset: req.offset,
-      total: all.length,
-      summary,
-    };
+    return treePage({
+      bus: this.ctx.bus,
+      supervisor: {
+        supervisorId: this.ctx.id,
+        strategy: s.strategy,
+        intensity: s.intensity,
+        periodMs: s.periodMs,
+      },
+      state: this.state,
+      spec: (id) => this.spec(id)!,
+      child: (id) => {
+        const rt = this.children.get(id);
+        const running = rt?.running;
+        return {
+          running: running !== undefined,
+          ...(running?.type === 'process' && running.proc.pid ? { pid: running.proc.pid } : {}),
+          ...(rt?.lastHeartbeatMs ? { lastHeartbeatMs: rt.lastHeartbeatMs } : {}),
+          ...(rt?.heartbeatStatus ? { heartbeatStatus: rt.heartbeatStatus } : {}),
+        };
+      },
+      req,
+    });
   }
 
   /** Graceful stop (or after a crash): children in reverse start order, then timers. */

@@ -26,6 +26,13 @@ export const DEFAULT_EXEC_KILL_GRACE_MS = 2_000;
 export const DEFAULT_TASK_ABORT_GRACE_MS = 5_000;
 /** Response body an http task keeps in its output. */
 export const DEFAULT_HTTP_MAX_BODY_BYTES = 64 * 1024;
+/**
+ * Output of an exec task kept per stream, to store in memory when it exceeds the inline cap (the claim
+ * check). One memory put is one bus message: the memory's own default `maxBlobBytes`.
+ */
+export const DEFAULT_MAX_SPILL_BYTES = 768 * 1024;
+/** The hard bound of `maxSpillBytes`: a memory put is one bus message (broker max_payload 8 MB). */
+export const MAX_SPILL_BYTES = 4 * 1024 * 1024;
 /** stdout/stderr kept per stream when a result would not fit in one bus message otherwise. */
 export const DEFAULT_RESULT_FALLBACK_OUTPUT_BYTES = 128 * 1024;
 /** Host uid (and gid) an exec sandbox runs as when the agent is root: nobody/nogroup on Debian. */
@@ -85,6 +92,8 @@ export const AgentArgsSchema = z.strictObject({
   /** exec and http tasks start only once their stage attempt's child token has arrived. */
   requireCredentials: arg.bool().default(true),
   credentialsWaitMs: arg.positive().default(DEFAULT_CREDENTIALS_WAIT_MS),
+  /** Claim check: exec output kept per stream, stored in memory past the inline cap (T1+); 0: off. */
+  maxSpillBytes: arg.int(0, MAX_SPILL_BYTES).default(DEFAULT_MAX_SPILL_BYTES),
   /** Vault's address, for revoking a finished attempt's token (revoke-self); none: left to the run's end. */
   vaultAddr: arg.text().optional(),
 });
@@ -113,6 +122,7 @@ export interface AgentOptions {
   sandboxMaxFileBytes: number;
   requireCredentials: boolean;
   credentialsWaitMs: number;
+  maxSpillBytes: number;
   vaultAddr: string | undefined;
 }
 
@@ -140,6 +150,7 @@ export function agentOptions(agentId: string, args: AgentArgs): AgentOptions {
     sandboxMaxFileBytes: args.sandboxMaxFileBytes,
     requireCredentials: args.requireCredentials,
     credentialsWaitMs: args.credentialsWaitMs,
+    maxSpillBytes: args.maxSpillBytes,
     vaultAddr: args.vaultAddr,
   };
 }

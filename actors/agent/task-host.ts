@@ -22,12 +22,14 @@ import {
   CredentialsInterceptedError,
   CredentialsMissingError,
   type GovError,
+  InvalidMessageError,
   PayloadTooLargeError,
   serializeError,
   TimeoutError,
   toGovError,
 } from '../../protocols/errors.ts';
-import type { Tier } from '../../protocols/tiers.ts';
+import { memoryPutSubject } from '../../protocols/subjects.ts';
+import { type Tier, tierAtLeast } from '../../protocols/tiers.ts';
 import { VaultTokenClient } from '../token/vault-client.ts';
 import { unwrapSecret } from '../token/vault-wrapping.ts';
 import {
@@ -38,7 +40,7 @@ import {
   DEFAULT_TASK_ABORT_GRACE_MS,
 } from './agent-options.ts';
 import { EnvironmentSecrets, redactSecrets } from './redact.ts';
-import { failed, runTask, type TaskOutcome, type TaskRunContext } from './tasks/index.ts';
+import { failed, type MemoryRef, runTask, type TaskOutcome, type TaskRunContext } from './tasks/index.ts';
 import type { SandboxSettings } from './tasks/sandbox.ts';
 
 export type AssignEnvelope = Envelope<'agent.task.assign.v1'>;
@@ -99,6 +101,18 @@ function agentEnvWithoutSecrets(env: Readonly<Record<string, string | undefined>
   const out: Record<string, string | undefined> = { ...env };
   for (const name of AGENT_ENV_DENYLIST) delete out[name];
   return out;
+}
+
+/** Bytes as a memory put carries them: valid UTF-8 as text (a third smaller than base64), else base64. */
+function wireContent(bytes: Uint8Array): { content: string; encoding: 'utf8' | 'base64' } {
+  try {
+    return {
+      content: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes),
+      encoding: 'utf8',
+    };
+  } catch {
+    return { content: Buffer.from(bytes).toString('base64'), encoding: 'base64' };
+  }
 }
 
 /** A result's output cut down to fit one bus message. */
@@ -293,6 +307,10 @@ export class TaskHost {
       killGraceMs: DEFAULT_EXEC_KILL_GRACE_MS,
       httpMaxBodyBytes: DEFAULT_HTTP_MAX_BODY_BYTES,
       clock: this.d.clock,
+      maxSpillBytes: this.d.opts.maxSpillBytes,
+      ...(tierAtLeast(this.d.tier(), 'T1')
+        ? { storeMemory: (bytes, meta) => this.storeMemory(b, bytes, meta) }
+        : {}),
       progress: (fraction, note) => this.progress(r, fraction, note),
     };
     let outcome: TaskOutcome;
@@ -302,6 +320,27 @@ export class TaskHost {
       outcome = failed(toGovError(err));
     }
     this.settle(r, outcome);
+  }
+
+  /** The claim check's put: under the agent's own id and tier, which the memory actor reads from the subject. */
+  private async storeMemory(
+    b: { runId: string },
+    bytes: Uint8Array,
+    meta: { contentType: string; tags: string[] },
+  ): Promise<MemoryRef> {
+    const reply = await this.d.bus.ask(memoryPutSubject(this.d.tier(), this.d.agentId), {
+      type: 'memory.put.v1',
+      body: {
+        content: Buffer.from(bytes).toString('base64'),
+        encoding: 'base64',
+        ...meta,
+        runId: b.runId,
+        byTier: this.d.tier(),
+      },
+    });
+    if (reply.type !== 'memory.entry.v1')
+      throw new InvalidMessageError(`memory put answered ${reply.type}`, { details: { type: reply.type } });
+    return { memoryId: reply.body.id, size: reply.body.size, summary: reply.body.summary };
   }
 
   private progress(r: RunningTask, fraction?: number, note?: string): void {

@@ -6,10 +6,16 @@
  * Tiers (`byTier`, as established by the caller's front door): T0 reads, T1 writes, T2 deletes.
  * The author of a blob is the envelope's sender. Retention: blobs older than `retentionMs` are deleted
  * by a sweep every `sweepMs`. Each store and delete is on the feed (`gov.obs.context.memory`).
+ *
+ * Agents (T1+) store their tasks' spilled output (the claim check) on `gov.memory.put.<tier>.<agent>`;
+ * there only memory.put.v1 is taken, and tier and agent come from the subject (the broker lets an agent
+ * publish only under its own id and credential tier), never from the body.
  */
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { InvalidMessageError, toGovError } from '../../protocols/errors.ts';
+import { actorInbox, allMemoryPuts, memoryPutSenderOf } from '../../protocols/subjects.ts';
+import { isTier } from '../../protocols/tiers.ts';
 import type { TimerHandle } from '../../infra/clock.ts';
 import { defineActorKind, refuse } from '../runtime/actor-kind.ts';
 import { MemoryArgsSchema } from './context-options.ts';
@@ -110,8 +116,24 @@ export const memoryKind = defineActorKind({
 
     return {
       accepts: ['memory.put.v1', 'memory.get.v1', 'memory.list.v1', 'memory.stats.v1', 'memory.delete.v1'],
-      async handle(env) {
+      subscriptions: [{ subject: allMemoryPuts(), queue: `q-${ACTOR_KIND.memory}-put` }],
+      async handle(env, inc) {
         try {
+          if (inc.subject.startsWith(allMemoryPuts().slice(0, -1))) {
+            const sender = memoryPutSenderOf(inc.subject);
+            if (!sender || !isTier(sender.tier) || env.type !== 'memory.put.v1')
+              throw new InvalidMessageError(
+                `an agent's memory put takes only memory.put.v1 on ${allMemoryPuts()}`,
+                {
+                  details: { subject: inc.subject, type: env.type },
+                },
+              );
+            return await handle({
+              ...env,
+              from: actorInbox(ACTOR_KIND.agent, sender.agentId),
+              body: { ...env.body, byTier: sender.tier, agentId: sender.agentId },
+            } as Envelope);
+          }
           return await handle(env);
         } catch (err) {
           // Bad input and missing blobs are refusals; storage failures too (the actor stays up).

@@ -25,7 +25,6 @@ import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import { ForbiddenError, toGovError } from '../../protocols/errors.ts';
 import { verifiedHeartbeatStatus, verifiedRegistration } from '../../protocols/agent-identity.ts';
-import { AgentStateSchema } from '../../protocols/messages/agent.ts';
 import {
   allAgentRegistrations,
   allContain,

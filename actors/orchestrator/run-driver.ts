@@ -302,7 +302,7 @@ export class RunDriver {
   private armTimer(run: RunRecord) {
     this.scheduler.cancel(run.runId);
     if (isTerminalRun(run.status) || this.scheduler.isStopped) return;
-    const due = nextDueAt(run);
+    const due = nextDueAt(run, this.now);
     if (due === undefined) return;
     this.scheduler.at(run.runId, due, () => this.onDue(run.runId));
   }

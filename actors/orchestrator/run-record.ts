@@ -192,11 +192,15 @@ export function dispatchable(run: RunRecord, now: number): ConcreteStage[] {
   });
 }
 
-/** Earliest future time something is due in the run (a retry pause, a deadline, a schedule-to-start bound), if any. */
-export function nextDueAt(run: RunRecord): number | undefined {
+/**
+ * Earliest time after `now` something is due in the run (a retry pause, a deadline, a schedule-to-start
+ * bound), if any. Times already past are not due again: a retry pause that ended while the stage waits
+ * for an agent would otherwise re-arm a 0 ms timer until an agent comes (a busy loop).
+ */
+export function nextDueAt(run: RunRecord, now: number): number | undefined {
   let due: number | undefined;
   const consider = (t: number | undefined) => {
-    if (t !== undefined && (due === undefined || t < due)) due = t;
+    if (t !== undefined && t > now && (due === undefined || t < due)) due = t;
   };
   for (const st of Object.values(run.stages)) {
     if (st.status === 'pending') {

@@ -26,7 +26,7 @@ import {
   serviceSubject,
   startedSubject,
 } from '../../protocols/subjects.ts';
-import type { ActorHandle, ActorState, ExitReason, ExitReport, RunActorOptions } from './actor.ts';
+import type { ActorHandle, ActorState, ExitReason, ExitReport, RunActorOptions } from './actor-handle.ts';
 import { type ActorBehavior, type ActorContext, type ActorKind, Refusal } from './actor-kind.ts';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_STOP_DRAIN_MS } from './actor-options.ts';
 import { FencedClock } from './fenced-clock.ts';

@@ -14,7 +14,7 @@
 import { ACTOR_KIND } from '../../protocols/index.ts';
 import { Redis } from 'ioredis';
 import type { Envelope, OutMessage } from '../../protocols/index.ts';
-import { ForbiddenError, NotFoundError, serializeError, toGovError } from '../../protocols/index.ts';
+import { ForbiddenError, serializeError, toGovError } from '../../protocols/index.ts';
 import type { BodyOf } from '../../protocols/index.ts';
 import type { Tier } from '../../protocols/index.ts';
 import { actorInbox, containSubject, feedToken } from '../../protocols/index.ts';
@@ -31,13 +31,7 @@ import {
 } from './token-options.ts';
 import { childPolicies, childTier, policyDocuments, runPolicies } from './token-policy.ts';
 import { type ChildTokenRecord, type RunTokenRecord, TokenStore } from './token-store.ts';
-import {
-  type Governance,
-  type IssueInput,
-  type RevokeResult,
-  RUN_END,
-  type RunEvent,
-} from './token-authority-types.ts';
+import { type IssueInput, type RevokeResult, RUN_END, type RunEvent } from './token-authority-types.ts';
 import { VaultTokenClient } from './vault-client.ts';
 import { tokenState } from './token-state.ts';
 import { wrapSecret } from './vault-wrapping.ts';

@@ -142,16 +142,26 @@ export const witnessKind = defineActorKind({
       const state = store.state(settings.origin);
       const from = proofNeeded(state, sc);
       let path: Buffer[] = [];
+      let unproven: string | undefined;
       if (from !== undefined) {
         const got = await consistencyPath(from, sc.size);
-        if (typeof got === 'string') {
-          // The writer cannot show that the new head extends the witnessed one: decide on an empty
-          // proof, which verifies only if nothing needs proving.
-          ctx.log.warn('witness: no consistency proof', { from, to: sc.size, error: got });
-        } else path = got;
+        if (typeof got === 'string') unproven = got;
+        else path = got;
       }
       const verdict = judgeCheckpoint(state, sc, trusted, path);
       if (verdict.kind === 'seen') return;
+      if (unproven !== undefined && verdict.kind === 'refuse' && verdict.reason === 'fork') {
+        // No proof to be had (the writer is down, slow or unreachable) is not evidence of a fork:
+        // neither cosign nor alarm. A later checkpoint is judged afresh; a writer that never proves
+        // anything is never witnessed, which `agov ledger verify --witness` shows. A bad signature,
+        // a shrink or a second root for a witnessed size need no proof and still raise the alarm.
+        ctx.log.warn('witness: no consistency proof, checkpoint left unjudged', {
+          from,
+          to: sc.size,
+          error: unproven,
+        });
+        return;
+      }
       if (verdict.kind === 'refuse') {
         await alarm(verdict, note);
         return;

@@ -336,11 +336,13 @@ describe('agent actor over real nats-server and redis-server', () => {
         expect(out).toMatchObject({ exitCode: 0, truncated: false });
         runs.push(JSON.parse(out.stdout) as { cwd: string; before: string[]; env: Record<string, string> });
       }
-      // bwrap sets PWD; nothing else of the agent's environment gets in.
+      // bwrap sets PWD and the agent the task's report file (agov report); nothing else of the agent's
+      // environment gets in.
       expect(runs[0]!.env).toEqual({
         TEST_PASSED: 'visible',
         MODE: 'ci',
         PIPELINE_ID: 'run-7',
+        AGOV_REPORT_FILE: '/work/.agov-reports.jsonl',
         PWD: '/work',
       });
       expect(runs[0]!.env.TEST_SECRET).toBeUndefined();

@@ -23,7 +23,7 @@ import type { Bus } from '../../bus/bus.ts';
 import { ensureStreams } from '../../bus/streams.ts';
 import { actorInbox, heartbeatSubject, obsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { collect, TestServers, testBus } from '../harness/index.ts';
-import { auditEnvelope, PUBLIC_KEY, publishAll, startWriter } from './ledger-helpers.ts';
+import { auditEnvelope, KEY_SEED, PUBLIC_KEY, publishAll, startWriter } from './ledger-helpers.ts';
 
 const servers = new TestServers();
 const handles: ActorHandle[] = [];
@@ -34,7 +34,7 @@ afterAll(async () => {
   await servers.stopAll();
 });
 
-async function system() {
+async function system(witnessArgs: Record<string, unknown> = {}) {
   const nats = await servers.nats();
   const client = await testBus(nats.url, 'witness-test');
   buses.push(client);
@@ -49,7 +49,7 @@ async function system() {
   const witnessDir = join(dir, 'witness', 'w1');
   const witness = await runActor(witnessKind, {
     id: 'w1',
-    args: { dataDir: dir, ledgerKey: publicKeyPem(PUBLIC_KEY) },
+    args: { dataDir: dir, ledgerKey: publicKeyPem(PUBLIC_KEY), ...witnessArgs },
     bus: { servers: nats.url },
     heartbeatMs: 500,
   });
@@ -67,7 +67,7 @@ async function system() {
     });
     return head.type === 'ledger.checkpoint.v1' ? head.body : undefined;
   };
-  return { nats, client, cosigned, alarms, dir, witnessDir, grow };
+  return { nats, client, cosigned, alarms, dir, witnessDir, grow, writer };
 }
 
 describe('a witness actor over a real nats-server', () => {
@@ -142,6 +142,30 @@ describe('a witness actor over a real nats-server', () => {
 
     const state = await s.client.ask(actorInbox('witness', 'w1'), { type: 'witness.status.v1', body: {} });
     expect(state.type === 'witness.state.v1' && [state.body.size, state.body.alarms]).toEqual([6, 2]);
+  });
+
+  it('regression: leaves a checkpoint unjudged when no consistency proof can be had, neither cosigning nor raising a fork alarm (a stopped writer made the witness cry fork)', async () => {
+    const s = await system({ proofTimeoutMs: 300 });
+    const first = await s.grow(0, 4);
+    await s.cosigned.next((e) => e.type === 'ledger.cosignature.v1' && e.body.size === 4);
+    await s.writer.stop('test: the writer goes away');
+
+    // A genuine extension of the witnessed head, signed with the ledger's key, that nobody can prove.
+    const copy = LedgerStore.open({
+      path: join(s.dir, 'ledger.sqlite'),
+      signer: createSigner(KEY_SEED, first!.origin),
+      checkpointEveryEntries: 0,
+    });
+    copy.appendBatch(
+      Array.from({ length: 3 }, (_, i) => ({ id: `x-${i}`, ts: 1, type: 't', actor: 'x', data: {} })),
+    );
+    s.client.emit(['ledger', 'checkpoint'], checkpointMessage(copy.checkpoint(), 7));
+    copy.close();
+
+    // The witness handles one message at a time: this answer comes after it judged the checkpoint.
+    const state = await s.client.ask(actorInbox('witness', 'w1'), { type: 'witness.status.v1', body: {} });
+    expect(state.type === 'witness.state.v1' && [state.body.size, state.body.alarms]).toEqual([4, 0]);
+    expect(s.alarms.seen).toHaveLength(0);
   });
 
   it('publishes the signing key and the latest checkpoint with its cosignatures over the bus and HTTP', async () => {

@@ -99,7 +99,7 @@ describe('run machine', () => {
     expect(s.events.map((e) => e.event)).toContain('stage-retrying');
     expect(dispatchable(s.run, 109).map((x) => x.id)).toEqual(['c']);
     expect(dispatchable(s.run, 110).map((x) => x.id)).toEqual(['b', 'c']);
-    expect(nextDueAt(s.run)).toBe(110);
+    expect(nextDueAt(s.run, 0)).toBe(110);
     s = fail(s.run, 110);
     expect(s.run.stages.b!.retryAt).toBe(110 + 300);
     s = fail(s.run, 410);
@@ -121,7 +121,7 @@ describe('run machine', () => {
   it('times out an attempt: the task is cancelled on its agent and the attempt counts as failed', () => {
     let run = complete(started(), 'a', 0);
     run = step(run, { type: 'dispatch', stageId: 'c', agentId: 'slow', taskId: 'tc' }, 10).run;
-    expect(nextDueAt(run)).toBe(510);
+    expect(nextDueAt(run, 0)).toBe(510);
     const s = step(run, { type: 'timeout', taskId: 'tc' }, 510);
     expect(s.events.map((e) => e.event)).toEqual([
       'stage-timed-out',
@@ -228,7 +228,7 @@ describe('run machine', () => {
     expect(s.events.some((e) => e.event === 'stage-skipped')).toBe(false);
     expect(s.run.stages.d!.status).toBe('cancelled');
     expect(dispatchable(s.run, 10_000)).toEqual([]);
-    expect(nextDueAt(s.run)).toBeUndefined();
+    expect(nextDueAt(s.run, 0)).toBeUndefined();
     // A result that comes after the containment changes nothing (the orchestrator rejects and audits it).
     expect(step(s.run, { type: 'result', taskId: 'tb', status: 'succeeded' }, 4).changed).toBe(false);
     expect(step(s.run, { type: 'contain', cause: 'policy-violation', reason: 'again' }, 5).changed).toBe(
@@ -242,7 +242,7 @@ describe('run machine', () => {
     let run = started(yaml);
     expect(run.stages.a!.waitDeadline).toBe(1000);
     expect(run.stages.b!.waitDeadline).toBeUndefined();
-    expect(nextDueAt(run)).toBe(1000);
+    expect(nextDueAt(run, 0)).toBe(1000);
     expect(step(run, { type: 'schedule-timeout', stageId: 'a' }, 999).changed).toBe(false);
     let s = step(run, { type: 'schedule-timeout', stageId: 'a' }, 1000);
     expect(s.events).toMatchObject([

@@ -256,7 +256,7 @@ describe('progress and results', () => {
       { runId: 'r', event: 'stage-accepted', stageId: 'a', attempt: 1, agentId: 'ag' },
       { runId: 'r', event: 'stage-retrying', stageId: 'a', attempt: 1, error: err(), agentId: 'ag' },
     ]);
-    expect(nextDueAt(s.run)).toBe(1011);
+    expect(nextDueAt(s.run, 0)).toBe(1011);
     // The same agent failing again is listed once.
     let run = dispatched(s.run, 'a', 't2', 'ag', 1011);
     run = step(run, { type: 'result', taskId: 't2', status: 'failed', error: err() }, 1012).run;
@@ -533,15 +533,35 @@ stages:
   - { id: c, task: { kind: noop }, timeoutMs: 100 }
 `;
     let run = fresh(yaml);
-    expect(nextDueAt(run)).toBeUndefined();
+    expect(nextDueAt(run, 0)).toBeUndefined();
     run = step(run, { type: 'start' }, 0).run;
-    expect(nextDueAt(run)).toBe(DEFAULT_SCHEDULE_TO_START_MS);
+    expect(nextDueAt(run, 0)).toBe(DEFAULT_SCHEDULE_TO_START_MS);
     run = dispatched(run, 'a', 'ta', 'ag', 0);
     run = dispatched(run, 'b', 'tb', 'ag', 0);
-    expect(nextDueAt(run)).toBe(300);
+    expect(nextDueAt(run, 0)).toBe(300);
     run = dispatched(run, 'c', 'tc', 'ag', 0);
     run = step(run, { type: 'result', taskId: 'tc', status: 'succeeded' }, 1).run;
-    expect(nextDueAt(run)).toBe(300);
+    expect(nextDueAt(run, 0)).toBe(300);
+    // At 300 the deadline of b is due now, not again: the next is a's at 500.
+    expect(nextDueAt(run, 300)).toBe(500);
+  });
+
+  it('regression: a retry pause already over is not due again while its stage waits for an agent (the run timer re-armed at 0 ms until an agent came)', () => {
+    const yaml = `
+name: r
+version: 1
+stages:
+  - { id: a, task: { kind: noop }, retries: { max: 2, backoffMs: 100 } }
+`;
+    let run = step(fresh(yaml), { type: 'start' }, 0).run;
+    run = dispatched(run, 'a', 'ta', 'ag', 0);
+    run = step(run, { type: 'result', taskId: 'ta', status: 'failed' }, 10).run;
+    const retryAt = run.stages.a!.retryAt!;
+    expect(retryAt).toBeGreaterThan(10);
+    expect(nextDueAt(run, 10)).toBe(retryAt);
+    // Past the pause, with no agent yet: only the schedule-to-start bound is still ahead.
+    const later = nextDueAt(run, retryAt + 1);
+    expect(later === undefined || later > retryAt + 1).toBe(true);
   });
 });
 

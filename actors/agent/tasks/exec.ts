@@ -12,8 +12,10 @@
  * - the sandbox is its own process group, session and PID namespace: on timeout or abort the group
  *   gets SIGTERM, SIGKILL after the grace period, and once bwrap is gone the kernel kills everything
  *   left in the namespace, `setsid` children included;
- * - stdout + stderr together capped at `maxOutputBytes` (at most MAX_EXEC_OUTPUT_BYTES); beyond that
- *   output is dropped and `truncated` set.
+ * - stdout + stderr together capped at `maxOutputBytes` (at most MAX_EXEC_OUTPUT_BYTES) inline; beyond
+ *   that `truncated` is set and, for a T1+ agent, each cut stream is stored in memory in full (its first
+ *   `maxSpillBytes`; beyond that `spillTruncated`) and named in `output.memory` (the claim check,
+ *   docs/context.md).
  *
  * Output: `{ exitCode, signal, stdout, stderr, truncated, timedOut, durationMs }`. Exit 0 succeeds;
  * anything else fails with GOV_ERR_TASK_FAILED (GOV_ERR_TIMEOUT when its own timeout fired). Where the
@@ -27,6 +29,7 @@ import {
   EXEC_NETWORK_MIN_TIER,
   GovError,
   PolicyViolationError,
+  serializeError,
   TaskFailedError,
   TierForbiddenError,
   TimeoutError,
@@ -43,7 +46,14 @@ import {
   sandboxUnavailable,
 } from './sandbox.ts';
 import { readTaskReports, TASK_REPORT_FILE, type TaskReport } from './task-reports.ts';
-import { failed, numberField, succeeded, type TaskOutcome, type TaskRunner } from './task-runner.ts';
+import {
+  failed,
+  type MemoryRef,
+  numberField,
+  succeeded,
+  type TaskOutcome,
+  type TaskRunner,
+} from './task-runner.ts';
 
 export interface ExecOutput {
   exitCode: number | null;
@@ -82,15 +92,26 @@ export function buildExecEnv(
   return env;
 }
 
-/** Collects stdout and stderr up to a shared byte budget. */
+/**
+ * Collects stdout and stderr up to a shared inline byte budget, and (for the claim check) each stream
+ * in full up to `maxSpillBytes`.
+ */
 export class OutputCollector {
   private readonly chunks: { stdout: Buffer[]; stderr: Buffer[] } = { stdout: [], stderr: [] };
+  private readonly full: { stdout: Buffer[]; stderr: Buffer[] } = { stdout: [], stderr: [] };
+  private readonly fullBytes = { stdout: 0, stderr: 0 };
   private used = 0;
   truncated = false;
+  /** Some output was beyond even the spill bound: what memory holds is cut too. */
+  spillTruncated = false;
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly maxSpillBytes = 0,
+  ) {}
 
   add(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    this.keepFull(stream, chunk);
     const room = this.maxBytes - this.used;
     if (chunk.length > room) this.truncated = true;
     if (room <= 0) return;
@@ -102,6 +123,51 @@ export class OutputCollector {
   text(stream: 'stdout' | 'stderr'): string {
     return Buffer.concat(this.chunks[stream]).toString('utf8');
   }
+
+  /** The stream as kept for spilling (its first maxSpillBytes). */
+  fullBytesOf(stream: 'stdout' | 'stderr'): Buffer {
+    return Buffer.concat(this.full[stream]);
+  }
+
+  private keepFull(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    if (this.maxSpillBytes <= 0) return;
+    const room = this.maxSpillBytes - this.fullBytes[stream];
+    if (chunk.length > room) this.spillTruncated = true;
+    if (room <= 0) return;
+    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.full[stream].push(kept);
+    this.fullBytes[stream] += kept.length;
+  }
+}
+
+/**
+ * The claim check: each stream cut from the inline output is stored in memory in full (up to the
+ * spill bound) and the output names it (`memory.stdout` / `memory.stderr`: memoryId, size, summary).
+ * Without a memory to store in (T0, spilling off) or when the store fails, the output stays as cut
+ * and says why (`memoryError`).
+ */
+async function claimCheck(
+  outcome: TaskOutcome,
+  out: OutputCollector,
+  ctx: Parameters<TaskRunner<'exec'>>[1],
+): Promise<TaskOutcome> {
+  const o = outcome.output as ExecOutput | undefined;
+  if (!o?.truncated || !ctx.storeMemory || (ctx.maxSpillBytes ?? 0) <= 0) return outcome;
+  const memory: Partial<Record<'stdout' | 'stderr', MemoryRef>> = {};
+  try {
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const bytes = out.fullBytesOf(stream);
+      if (bytes.length <= Buffer.byteLength(o[stream], 'utf8')) continue;
+      memory[stream] = await ctx.storeMemory(bytes, {
+        contentType: 'text/plain',
+        tags: ['task-output', stream],
+      });
+    }
+  } catch (err) {
+    const memoryError = err instanceof GovError ? serializeError(err) : { message: String(err) };
+    return { ...outcome, output: { ...o, memoryError } };
+  }
+  return { ...outcome, output: { ...o, memory, ...(out.spillTruncated ? { spillTruncated: true } : {}) } };
 }
 
 /** A relative `cwd` inside the task dir; PolicyViolationError for an absolute or escaping one. */
@@ -253,7 +319,7 @@ function spawnAndWait(
 ): Promise<TaskOutcome> {
   const program = task.command[0]!;
   const started = ctx.clock.now();
-  const out = new OutputCollector(run.maxOutputBytes);
+  const out = new OutputCollector(run.maxOutputBytes, ctx.maxSpillBytes ?? 0);
   return new Promise<TaskOutcome>((resolveOutcome) => {
     let settled = false;
     let timedOut = false;
@@ -293,7 +359,7 @@ function spawnAndWait(
       settled = true;
       for (const t of timers) ctx.clock.clear(t);
       ctx.signal.removeEventListener('abort', onAbort);
-      resolveOutcome(outcome);
+      void claimCheck(outcome, out, ctx).then(resolveOutcome, () => resolveOutcome(outcome));
     };
 
     // The sandbox's PID 1, as the host sees it: killing it takes the whole PID namespace down, and

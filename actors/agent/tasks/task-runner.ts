@@ -15,6 +15,13 @@ import type { SandboxSettings } from './sandbox.ts';
 /** An error as a result carries it; `code` may be any string (a `fail` task names its own). */
 export type WireError = z.output<typeof SerializedErrorSchema>;
 
+/** A claim check: where the full content lives in memory, and what it is. */
+export interface MemoryRef {
+  memoryId: string;
+  size: number;
+  summary: unknown;
+}
+
 export type TaskStatus = 'succeeded' | 'failed' | 'cancelled';
 
 export interface TaskOutcome {
@@ -44,6 +51,16 @@ export interface TaskRunContext {
   killGraceMs: number;
   httpMaxBodyBytes: number;
   clock: Clock;
+  /**
+   * Exec keeps up to this many bytes of each stream beyond its inline cap, to store in memory (the
+   * claim check); 0 turns spilling off.
+   */
+  maxSpillBytes?: number;
+  /**
+   * Stores bytes in the external memory under the agent's credential (T1+, `gov.memory.put.<tier>.<id>`);
+   * absent when the agent may not (T0) or has no memory to store in.
+   */
+  storeMemory?(bytes: Uint8Array, meta: { contentType: string; tags: string[] }): Promise<MemoryRef>;
   /** Sends agent.task.progress.v1 to the task's replyTo. */
   progress(fraction?: number, note?: string): void;
 }

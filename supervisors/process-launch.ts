@@ -1,0 +1,76 @@
+/**
+ * Starting a process child for a supervisor: spawn `agov actor <kind>` with the child's own
+ * credential, and wait for its `actor.started.v1` (or its early death, or the start timeout).
+ */
+import type { Bus, BusCredentials } from '../bus/index.ts';
+import type { Logger } from '../infra/index.ts';
+import { startedSubject } from '../protocols/index.ts';
+import type { StartDescriptor } from './child-spec.ts';
+import { type ProcessChild, spawnProcessChild } from './process-child.ts';
+
+export interface ProcessLaunch {
+  bus: Bus;
+  natsUrl: string;
+  log: Logger;
+  childId: string;
+  kind: string;
+  actorId: string;
+  start: Extract<StartDescriptor, { kind: 'process' }>;
+  credentials: BusCredentials | undefined;
+  /** For a nested supervisor in its own process: the authority to mint its children's credentials. */
+  issuerSeed: string | undefined;
+  heartbeatMs: number;
+  /** The parent's supervision settings, inherited by a supervisor in its own process. */
+  supervision: { childHeartbeatMs: number; missedBeats: number; processStartTimeoutMs: number };
+}
+
+/** Spawns the child and resolves once it announced itself; kills it and throws when it does not. */
+export async function startProcessChild(l: ProcessLaunch): Promise<ProcessChild> {
+  const { bus, kind, actorId, start } = l;
+  const timeoutMs = l.supervision.processStartTimeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  const started = new Promise<void>((resolve, reject) => {
+    const sub = bus.subscribeRaw(startedSubject(kind, actorId), () => {
+      sub.unsubscribe();
+      resolve();
+    });
+    timer = setTimeout(() => {
+      sub.unsubscribe();
+      reject(new Error(`process child ${actorId} did not start within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  void started.finally(() => clearTimeout(timer)).catch(() => {});
+  await bus.flush();
+  const inherited =
+    kind === 'supervisor'
+      ? { childHeartbeatMs: l.supervision.childHeartbeatMs, missedBeats: l.supervision.missedBeats }
+      : {};
+  const proc = spawnProcessChild({
+    kind,
+    id: actorId,
+    natsUrl: l.natsUrl,
+    credentials: l.credentials,
+    ...(l.issuerSeed ? { issuerSeed: l.issuerSeed } : {}),
+    args: { ...inherited, ...start.args },
+    heartbeatMs: l.heartbeatMs,
+    // Applied to every incarnation: a restart is a new process, spawned at the spec's priority.
+    ...(start.nice !== undefined ? { nice: start.nice } : {}),
+    ...(start.env ? { env: start.env } : {}),
+  });
+  if (proc.niceError)
+    l.log.warn('process child runs without its nice value', {
+      childId: l.childId,
+      nice: start.nice,
+      error: String(proc.niceError),
+    });
+  const exitedEarly = proc.exited.then((e) => {
+    throw new Error(`process child ${actorId} exited during start (code ${e.code}, signal ${e.signal})`);
+  });
+  try {
+    await Promise.race([started, exitedEarly]);
+  } catch (err) {
+    proc.signal('SIGKILL');
+    throw err;
+  }
+  return proc;
+}
