@@ -50,10 +50,15 @@ async function agent(id: string, opts: { team?: string; tier?: 'T0' | 'T1' | 'T2
   return a;
 }
 
+/**
+ * Submits a run. Admission waits (a bounded 5 s unless the test says otherwise) for an eligible agent:
+ * a plain agent's start resolves once its registration is sent, which the orchestrator may not have
+ * read yet (a run submitted at once was refused GOV_ERR_NO_ELIGIBLE_AGENT under load).
+ */
 async function submit(yaml: string, extra: Partial<BodyOf<'run.request.v1'>> = {}): Promise<string> {
   const r = await client.ask(
     serviceSubject('orchestrator'),
-    { type: 'run.request.v1', body: { yaml, params: {}, ...extra } },
+    { type: 'run.request.v1', body: { yaml, params: {}, waitForAgentMs: 5_000, ...extra } },
     { timeoutMs: 30_000 },
   );
   if (r.type !== 'run.accepted.v1') throw new Error(r.type);
