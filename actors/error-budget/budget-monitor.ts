@@ -127,15 +127,12 @@ export class BudgetMonitor {
     // needs four tries to pass has failed three times.
     const isError = ev.event === 'stage-failed' || ev.event === 'stage-retrying';
     if (!isError && ev.event !== 'stage-succeeded') return;
-    // A redelivered event must not count twice.
-    const fresh = await this.runs.redis.set(
-      `${this.args.keyPrefix}:seen:${env.id}`,
-      '1',
-      'PX',
-      DEFAULT_RUN_FACTS_TTL_MS,
-      'NX',
-    );
-    if (fresh !== 'OK') return;
+    // A redelivered event must not count twice. It is marked seen once counted, not before: a monitor
+    // SIGKILLed between the two would otherwise have marked an event it never counted, and its
+    // redelivery would be skipped (a failing run's errors lost, its budget never breached). A kill
+    // between counting and marking counts that one event twice: erring towards containment.
+    const seenKey = `${this.args.keyPrefix}:seen:${env.id}`;
+    if ((await this.runs.redis.exists(seenKey)) > 0) return;
     await this.count(runId, isError ? 'error' : 'success', {
       at: env.ts,
       source: 'orchestrator',
@@ -144,6 +141,7 @@ export class BudgetMonitor {
       stageId: ev.stageId,
       agentId: ev.agentId,
     });
+    await this.runs.redis.set(seenKey, '1', 'PX', DEFAULT_RUN_FACTS_TTL_MS);
   }
 
   async onReport(env: Envelope<'budget.report.v1'>): Promise<void> {
