@@ -326,7 +326,15 @@ class Orchestrator {
         const b = env.body;
         if (b.kind === 'agent') this.dispatcher.agentLost(b.actorId, `exited (${b.reason})`);
         else if (b.kind === ORCHESTRATOR_KIND && b.actorId !== this.ctx.id)
-          void this.recover({ atStart: false });
+          // Not awaited (the mailbox goes on), so its failure must be caught here: a recovery cut off by
+          // our own stop (connection draining) was an unhandled rejection, which kills a process. A
+          // run it missed is adopted when its next result arrives, or at the next recovery.
+          this.recover({ atStart: false }).catch((err: unknown) =>
+            this.ctx.log.warn('recovery after another orchestrator exited did not finish', {
+              exited: b.actorId,
+              error: String(err),
+            }),
+          );
         return;
       }
       default:
