@@ -37,7 +37,9 @@ beforeAll(async () => {
   redis = new Redis(env.redisUrl);
   env.servers.onStop(async () => redis.disconnect());
   authority = await start();
-  env.servers.onStop(() => authority.stop());
+  env.servers.onStop(async () => {
+    await authority.stop();
+  });
 });
 afterAll(() => env.servers.stopAll());
 
