@@ -53,12 +53,12 @@ export const MODULES = [
   {
     name: 'token-renewer',
     mutate: ['actors/token/token-renewer.ts', 'actors/token/renewal-schedule.ts'],
-    tests: ['test/integration/governance-tokens.test.ts', 'test/unit/governance-pure.test.ts'],
+    tests: ['test/integration/token-renewer.test.ts', 'test/unit/governance-pure.test.ts'],
   },
   {
     name: 'token-store',
     mutate: ['actors/token/token-store.ts'],
-    tests: ['test/integration/token-store.test.ts', 'test/integration/governance-tokens.test.ts'],
+    tests: ['test/integration/token-store.test.ts'],
   },
   {
     name: 'ledger-store',
