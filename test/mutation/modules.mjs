@@ -79,9 +79,17 @@ export const MODULES = [
     ],
     tests: ['test/integration/ledger-writer.test.ts'],
   },
+  // Recovery is two files: ownership (locate, adopt, resume at start and on another instance's exit),
+  // killed by a focused test on nats alone, and the run driver (commit, outbox, republish, timers),
+  // which only whole orchestrators exercise (minutes per mutant pass here).
   {
-    name: 'orchestrator-recovery',
-    mutate: ['actors/orchestrator/ownership.ts', 'actors/orchestrator/run-driver.ts'],
-    tests: ['test/integration/orchestrator-recovery.test.ts'],
+    name: 'orchestrator-ownership',
+    mutate: ['actors/orchestrator/ownership.ts'],
+    tests: ['test/integration/orchestrator-ownership.test.ts'],
+  },
+  {
+    name: 'orchestrator-run-driver',
+    mutate: ['actors/orchestrator/run-driver.ts'],
+    tests: ['test/integration/orchestrator-outbox.test.ts', 'test/integration/orchestrator-recovery.test.ts'],
   },
 ];
