@@ -34,7 +34,9 @@ export const MODULES = [
     mutate: ['actors/ledger/merkle.ts', 'actors/ledger/verify.ts'],
     tests: [
       'test/unit/ledger-merkle.test.ts',
+      'test/unit/ledger-merkle-edges.test.ts',
       'test/unit/ledger-verify.test.ts',
+      'test/unit/ledger-verify-report.test.ts',
       'test/unit/ledger-prove.test.ts',
     ],
   },
