@@ -9,7 +9,9 @@
  * - Keeps run tokens' secrets in memory only (to create children); stores accessors in Redis.
  *   Child tokens go only to their agent's inbox, response-wrapped (`agent.credentials.v2`).
  * - Every issue / revoke / violation is published on the feed (`gov.obs.token.<accessor>`) and audited
- *   (`gov.audit.token`).
+ *   (`gov.audit.token`). `issued`, `child-issued` and `revoked` are implied by stored state: they go
+ *   through the transactional outbox (runtime/audit-outbox.ts), stored in the same Redis transaction as
+ *   the record (whose `auditIds`/`auditId` name them) and republished at start if a SIGKILL cut them off.
  */
 import { ACTOR_KIND } from '../../protocols/index.ts';
 import { Redis } from 'ioredis';
@@ -18,7 +20,13 @@ import { ForbiddenError, serializeError, toGovError } from '../../protocols/inde
 import type { BodyOf } from '../../protocols/index.ts';
 import type { Tier } from '../../protocols/index.ts';
 import { actorInbox, containSubject, feedToken } from '../../protocols/index.ts';
-import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
+import {
+  type ActorContext,
+  AuditOutbox,
+  defineActorKind,
+  type OutboxEntry,
+  refusing,
+} from '../runtime/index.ts';
 import { consumeRunEvents, publishFeedAndAudit } from '../../bus/index.ts';
 import { KeyedLock } from '../../infra/index.ts';
 import { toVaultSeconds } from './renewal-schedule.ts';
@@ -46,6 +54,8 @@ export class TokenAuthority {
   private readonly lock = new KeyedLock();
   private issued = 0;
   private revoked = 0;
+  /** Audit events implied by stored token state (see the header). */
+  readonly outbox: AuditOutbox;
 
   constructor(
     private readonly ctx: ActorContext,
@@ -53,7 +63,14 @@ export class TokenAuthority {
     private readonly vault: VaultTokenClient,
     readonly store: TokenStore,
     readonly quarantine?: QuarantineStore,
-  ) {}
+  ) {
+    if (!store.outbox) throw new Error('the token authority needs a token store with an outbox');
+    this.outbox = new AuditOutbox(ctx.bus, store.outbox, {
+      log: ctx.log,
+      clock: ctx.clock,
+      metric: 'token.outbox',
+    });
+  }
 
   /** Violations' quarantines whose cool-down is over (policy `cool-down`): released (T2). */
   async releaseDue(): Promise<void> {
@@ -101,6 +118,14 @@ export class TokenAuthority {
       });
       if (!res.ok) this.ctx.log.warn('could not write Vault policy', { name, status: res.status });
     }
+  }
+
+  /** An event implied by the state about to be stored: its entry goes into that state's write. */
+  private prepared(msg: BodyOf<'token.event.v1'>): OutboxEntry {
+    return this.outbox.prepare('token', { type: 'token.event.v1', body: msg, run: msg.runId }, [
+      'token',
+      feedToken(msg.accessor),
+    ]);
   }
 
   private event(msg: BodyOf<'token.event.v1'>) {
@@ -192,10 +217,7 @@ export class TokenAuthority {
         maxTtlMs,
         renewals: 0,
       };
-      await this.store.createRun(rec);
-      await this.store.scheduleRenewal(input.runId, now + renewEveryMs);
-      this.issued++;
-      await this.event({
+      const issued = this.prepared({
         runId: input.runId,
         action: 'issued',
         accessor: token.accessor,
@@ -203,6 +225,10 @@ export class TokenAuthority {
         expiresAt: rec.expiresAt,
         ttlMs: token.leaseDurationS * 1000,
       });
+      rec.auditIds = [issued.env.id];
+      await this.store.createRun(rec, { renewAt: now + renewEveryMs, outbox: [issued] });
+      this.issued++;
+      await this.outbox.send([issued]);
       return {
         runId: input.runId,
         accessor: token.accessor,
@@ -263,7 +289,17 @@ export class TokenAuthority {
         expiresAt: now + child.leaseDurationS * 1000,
         descendant: secret !== undefined,
       };
-      await this.store.addChild(runId, key, rec);
+      const issued = this.prepared({
+        runId,
+        action: 'child-issued',
+        accessor: child.accessor,
+        parentAccessor: run.accessor,
+        agentId,
+        policies: child.policies,
+        expiresAt: rec.expiresAt,
+      });
+      rec.auditId = issued.env.id;
+      await this.store.addChild(runId, key, rec, [issued]);
       // Wrapped in Vault: the bus carries a single-use wrapping token, never the child token.
       const wrapped = await wrapSecret(
         this.args.vaultAddr,
@@ -285,15 +321,7 @@ export class TokenAuthority {
         },
         run: runId,
       });
-      await this.event({
-        runId,
-        action: 'child-issued',
-        accessor: child.accessor,
-        parentAccessor: run.accessor,
-        agentId,
-        policies: child.policies,
-        expiresAt: rec.expiresAt,
-      });
+      await this.outbox.send([issued]);
     });
   }
 
@@ -362,11 +390,7 @@ export class TokenAuthority {
         });
         throw err;
       }
-      await this.store.updateRun(runId, { state: 'revoked', revokedAt: now, revokedReason: reason });
-      await this.store.unscheduleRenewal(runId);
-      this.secrets.delete(runId);
-      this.revoked++;
-      await this.event({
+      const revoked = this.prepared({
         runId,
         action: 'revoked',
         accessor: run.accessor,
@@ -374,6 +398,19 @@ export class TokenAuthority {
         reason,
         by,
       });
+      await this.store.revokeRun(
+        runId,
+        {
+          state: 'revoked',
+          revokedAt: now,
+          revokedReason: reason,
+          auditIds: [...(run.auditIds ?? []), revoked.env.id],
+        },
+        [revoked],
+      );
+      this.secrets.delete(runId);
+      this.revoked++;
+      await this.outbox.send([revoked]);
       const suspended = suspendWanted ? await this.suspend(runId, run.accessor, reason, agents) : [];
       return {
         runId,
@@ -543,11 +580,13 @@ export const tokenAuthorityKind = defineActorKind({
       ctx,
       args,
       vault,
-      new TokenStore(redis, args.keyPrefix),
+      new TokenStore(redis, args.keyPrefix, `${ctx.kind}:${ctx.id}`),
       new QuarantineStore(redis, args.quarantineKeyPrefix),
     );
     let consumer: { stop(): Promise<void> } | undefined;
     try {
+      // Events a SIGKILL cut off between their state's write and their publish, before anything new.
+      await authority.outbox.recover();
       if (args.ensurePolicies) await authority.ensurePolicies();
       consumer = await consumeRunEvents(
         ctx.bus,
@@ -578,6 +617,8 @@ export const tokenAuthorityKind = defineActorKind({
       async stop() {
         ctx.clock.clear(poll);
         await consumer?.stop();
+        await authority.outbox.settled();
+        authority.outbox.close();
         redis.disconnect();
       },
     };
