@@ -30,7 +30,16 @@ describe('budget Lua script (Dragonfly constraints)', () => {
 
   it('uses no blocking, time or keyspace-wide commands', () => {
     const used = new Set(calls().map((c) => c.command));
-    expect([...used].sort()).toEqual(['EXISTS', 'HDEL', 'HGETALL', 'HINCRBY', 'HMGET', 'HSET', 'PEXPIRE', 'SET']);
+    expect([...used].sort()).toEqual([
+      'EXISTS',
+      'HDEL',
+      'HGETALL',
+      'HINCRBY',
+      'HMGET',
+      'HSET',
+      'PEXPIRE',
+      'SET',
+    ]);
     expect(BUDGET_LUA).not.toMatch(/'(TIME|BLPOP|BRPOP|BLMOVE|BZPOPMIN|XREAD|KEYS|SCAN|WAIT)'/i);
   });
 
