@@ -6,7 +6,10 @@
  *   record effects; the agent carries them out after each transition, so every state change happens
  *   inside a mailbox handler, one at a time. Every transition is persisted to Redis/Dragonfly
  *   (lifecycle-store.ts), published on the feed `gov.obs.agent.<id>` (agent.transition.v1) and appended
- *   to the AUDIT stream (`gov.audit.agent`).
+ *   to the AUDIT stream (`gov.audit.agent`) through a transactional outbox kept in the lifecycle record
+ *   (runtime/audit-outbox.ts DocumentOutbox): an audit event is stored with the state that implies it
+ *   and published once that write landed; a SIGKILL in between leaves it in the record, republished
+ *   at the next start under its id.
  * - Start: a persisted lifecycle is restored (restarts + 1) and resumed: a task that was running is
  *   reported failed (retryable) to its replyTo; otherwise BOOTSTRAP → preflight (tier valid, store
  *   reachable, work dir writable) → idle. A failed preflight is retried while the lifecycle allows.
@@ -45,9 +48,9 @@ import {
   toGovError,
 } from '../../protocols/index.ts';
 import { ACTOR_KIND } from '../../protocols/index.ts';
-import { agentRegisterSubject, auditSubject } from '../../protocols/index.ts';
+import { agentRegisterSubject } from '../../protocols/index.ts';
 import type { ActorBehavior, ActorContext } from '../runtime/index.ts';
-import { defineActorKind, type Refusal, refuse } from '../runtime/index.ts';
+import { AuditOutbox, DocumentOutbox, defineActorKind, type Refusal, refuse } from '../runtime/index.ts';
 import {
   AgentArgsSchema,
   type AgentArgs,
@@ -140,7 +143,9 @@ class GovernedAgent {
   private readonly tasks: TaskHost;
   private restarts = 0;
   private readonly nonce = randomUUID();
-  private readonly audits = new Set<Promise<void>>();
+  /** Audit events of this agent, kept in its lifecycle record until acknowledged (see the header). */
+  private readonly auditDoc = new DocumentOutbox();
+  private readonly outbox: AuditOutbox;
   private retryTimer: TimerHandle | undefined;
   private lastPersisted = '';
   private stopped = false;
@@ -163,6 +168,12 @@ class GovernedAgent {
       ctx.log.debug('lifecycle store connection error', { error: err.message }),
     );
     this.store = new LifecycleStore(this.redis, opts.keyPrefix);
+    this.outbox = new AuditOutbox(ctx.bus, this.auditDoc, {
+      log: ctx.log,
+      clock: ctx.clock,
+      metric: 'agent.outbox',
+      ackTimeoutMs: DEFAULT_AUDIT_TIMEOUT_MS,
+    });
     this.tasks = new TaskHost({
       agentId: this.id,
       bus: ctx.bus,
@@ -210,6 +221,9 @@ class GovernedAgent {
     }
     const machine = this.machine();
     if (record) {
+      this.auditDoc.restore(record);
+      // Audit events a SIGKILL cut off between their write and their publish.
+      await this.outbox.recover();
       this.restarts = record.restarts + 1;
       this.lifecycle = restoreLifecycle(record.snapshot, machine);
       this.lifecycle.start();
@@ -452,18 +466,23 @@ class GovernedAgent {
         ? { ...taskRef(r.request.body), replyTo: r.request.body.replyTo, kind: r.request.body.task.kind }
         : null,
       savedAt: this.ctx.clock.now(),
+      ...this.auditDoc.document(),
     };
   }
 
   /** Writes the record when it changed. A failed write is logged and counted; the next change retries. */
   private async persist(): Promise<void> {
     const rec = this.record();
+    const fresh = this.auditDoc.takeUnstored();
     const key = JSON.stringify({ ...rec, savedAt: 0 });
     if (key === this.lastPersisted) return;
     try {
       await this.store.save(rec);
       this.lastPersisted = key;
+      // Stored with the state that implies them: now they may go out.
+      if (fresh.length > 0) void this.outbox.send(fresh);
     } catch (err) {
+      this.auditDoc.requeue(fresh);
       this.ctx.bus.metrics.inc('agent.persist.failed');
       this.ctx.log.warn('could not persist the lifecycle', { error: toGovError(err).message });
     }
@@ -477,23 +496,22 @@ class GovernedAgent {
     }
   }
 
-  /** Appends an envelope to the AUDIT stream (gov.audit.agent); failures are logged and counted. */
+  /**
+   * Appends an envelope to the AUDIT stream (gov.audit.agent) through the outbox: it goes out with the
+   * next write of the record (the transition's own, else one made for it on the next microtask).
+   */
   private audit(env: AnyEnvelope): void {
-    const p = this.ctx.bus
-      .publishDurable(auditSubject('agent'), env, { timeoutMs: DEFAULT_AUDIT_TIMEOUT_MS })
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          this.ctx.bus.metrics.inc('agent.audit.failed');
-          this.ctx.log.warn('audit publish failed', { type: env.type, error: toGovError(err).message });
-        },
-      );
-    this.audits.add(p);
-    void p.then(() => this.audits.delete(p));
+    this.auditDoc.add({ category: 'agent', env });
+    if (this.auditDoc.hasUnstored)
+      queueMicrotask(() => {
+        if (this.auditDoc.hasUnstored && !this.stopped) void this.persist();
+      });
   }
 
+  /** Resolves once every audit event so far is stored and acknowledged (or waiting for a retry). */
   private async flushAudits(): Promise<void> {
-    await Promise.all([...this.audits]);
+    if (this.auditDoc.hasUnstored) await this.persist();
+    await this.outbox.settled();
   }
 
   private emitTransition(t: {
@@ -852,6 +870,7 @@ class GovernedAgent {
     }
     this.stopped = true;
     await Promise.race([this.flushAudits(), new Promise((res) => setTimeout(res, DEFAULT_AUDIT_TIMEOUT_MS))]);
+    this.outbox.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }
