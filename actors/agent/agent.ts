@@ -6,7 +6,7 @@
  *   record effects; the agent carries them out after each transition, so every state change happens
  *   inside a mailbox handler, one at a time. Every transition is persisted to Redis/Dragonfly
  *   (lifecycle-store.ts), published on the feed `gov.obs.agent.<id>` (agent.transition.v1) and appended
- *   to the AUDIT stream (`gov.audit.agent`).
+ *   to the AUDIT stream (`gov.audit.agent.agent-<id>`, the ledger's verified sender).
  * - Start: a persisted lifecycle is restored (restarts + 1) and resumed: a task that was running is
  *   reported failed (retryable) to its replyTo; otherwise BOOTSTRAP → preflight (tier valid, store
  *   reachable, work dir writable) → idle. A failed preflight is retried while the lifecycle allows.
@@ -45,7 +45,7 @@ import {
   toGovError,
 } from '../../protocols/index.ts';
 import { ACTOR_KIND } from '../../protocols/index.ts';
-import { agentRegisterSubject, auditSubject } from '../../protocols/index.ts';
+import { agentAuditSubject, agentRegisterSubject } from '../../protocols/index.ts';
 import type { ActorBehavior, ActorContext } from '../runtime/index.ts';
 import { defineActorKind, type Refusal, refuse } from '../runtime/index.ts';
 import {
@@ -477,10 +477,10 @@ class GovernedAgent {
     }
   }
 
-  /** Appends an envelope to the AUDIT stream (gov.audit.agent); failures are logged and counted. */
+  /** Appends an envelope to the AUDIT stream on its own subject (gov.audit.agent.agent-<id>); failures are logged and counted. */
   private audit(env: AnyEnvelope): void {
     const p = this.ctx.bus
-      .publishDurable(auditSubject('agent'), env, { timeoutMs: DEFAULT_AUDIT_TIMEOUT_MS })
+      .publishDurable(agentAuditSubject(this.id), env, { timeoutMs: DEFAULT_AUDIT_TIMEOUT_MS })
       .then(
         () => undefined,
         (err: unknown) => {
