@@ -12,6 +12,8 @@ import { ForbiddenError } from './errors.ts';
 import type { BodyOf } from './catalog.ts';
 import { AgentStateSchema } from './messages/agent.ts';
 import { agentPrincipalName } from './permissions.ts';
+
+export { agentPrincipalName };
 import {
   auditSenderOf,
   auditSubject,

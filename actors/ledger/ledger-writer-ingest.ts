@@ -6,7 +6,7 @@
  * undecodable or invalid message is dead-lettered and terminated, and the rest of its batch still
  * commits. A storage failure naks the batch (JetStream redelivers it) and crashes the actor.
  *
- * An agent's audit event (`gov.audit.agent.<id>`, where only that agent may publish) whose body names
+ * An agent's audit event (`gov.audit.agent.agent-<id>`, where only that agent may publish) whose body names
  * another agent is a forgery: recorded as `identity.refused.v1` (same entry id, the verified sender,
  * what the body claimed), never as the event it pretends to be, and published on the feed.
  */

@@ -4,3 +4,4 @@ export * from './actor-kind.ts';
 export * from './actor-options.ts';
 export * from './registry.ts';
 export * from './start-args.ts';
+export * from './audit-outbox.ts';

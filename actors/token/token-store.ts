@@ -7,9 +7,12 @@
  * - `<p>:agents:<runId>`    set: agents seen working on the run
  * - `<p>:accessor:<acc>`    string: run id of a run or child accessor
  * - `<p>:renew`             sorted set: run id scored by its next renewal time (the renewer's schedule)
+ * - `<p>:outbox:<kind>:<id>` hash: the authority's audit outbox (envelope id → entry, audit-outbox.ts),
+ *                            written in the same transaction as the state that implies the events
  */
 import type { Redis } from 'ioredis';
 import type { Tier } from '../../protocols/index.ts';
+import { type OutboxEntry, RedisOutboxStore } from '../runtime/audit-outbox.ts';
 
 export type TokenStateName = 'live' | 'revoked' | 'at-max-ttl' | 'expired';
 
@@ -33,6 +36,8 @@ export interface RunTokenRecord {
   lastRenewedAt?: number;
   revokedAt?: number;
   revokedReason?: string;
+  /** Ids of the audit events this record implies (issued, revoked), stored with it (the outbox). */
+  auditIds?: string[];
 }
 
 export interface ChildTokenRecord {
@@ -45,9 +50,11 @@ export interface ChildTokenRecord {
   issuedAt: number;
   expiresAt: number;
   descendant: boolean;
+  /** Id of its `child-issued` audit event, stored with it (the outbox). */
+  auditId?: string;
 }
 
-const JSON_FIELDS = new Set(['policies', 'tiers', 'stageTiers']);
+const JSON_FIELDS = new Set(['policies', 'tiers', 'stageTiers', 'auditIds']);
 const NUM_FIELDS = new Set([
   'issuedAt',
   'expiresAt',
@@ -64,6 +71,30 @@ const NUM_FIELDS = new Set([
 const SET_IF_LIVE = `
 if redis.call('HGET', KEYS[1], 'state') ~= 'live' then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1`;
+
+/**
+ * Creates a run record unless one exists, with its accessor index, renewal and outbox entries, in one
+ * step (a SIGKILL can leave all of it or none). KEYS: run, accessor, renew, outbox. ARGV: run id,
+ * accessor, renewal time ('' for none), number of hash fields, the fields, then outbox id/json pairs.
+ */
+const CREATE_RUN = `
+if redis.call('HSETNX', KEYS[1], 'runId', ARGV[1]) == 0 then return 0 end
+local n = tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], unpack(ARGV, 5, 4 + n))
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[1]) end
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1]) end
+if #ARGV > 4 + n then redis.call('HSET', KEYS[4], unpack(ARGV, 5 + n, #ARGV)) end
+return 1`;
+
+/**
+ * Adds a child record unless its key exists, with its accessor index and outbox entries, in one step.
+ * KEYS: children, accessor, outbox. ARGV: child key, child JSON, run id, outbox id/json pairs.
+ */
+const ADD_CHILD = `
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[3])
+if #ARGV > 3 then redis.call('HSET', KEYS[3], unpack(ARGV, 4, #ARGV)) end
 return 1`;
 
 function toHash(rec: Partial<RunTokenRecord>): string[] {
@@ -87,10 +118,22 @@ function fromHash(h: Record<string, string>): RunTokenRecord | undefined {
 }
 
 export class TokenStore {
+  /** The audit outbox written with this store's state (absent: events are not kept, e.g. the renewer). */
+  readonly outbox: RedisOutboxStore | undefined;
+
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
-  ) {}
+    /** `kind:id` of the actor whose outbox this store writes. */
+    outboxOwner?: string,
+  ) {
+    this.outbox = outboxOwner ? new RedisOutboxStore(redis, this.key('outbox', outboxOwner)) : undefined;
+  }
+
+  private outboxArgs(entries: readonly OutboxEntry[]): string[] {
+    if (entries.length > 0 && !this.outbox) throw new Error('this token store keeps no outbox');
+    return RedisOutboxStore.fields(entries);
+  }
 
   private key(...parts: string[]) {
     return [this.prefix, ...parts].join(':');
@@ -100,19 +143,50 @@ export class TokenStore {
     return fromHash(await this.redis.hgetall(this.key('run', runId)));
   }
 
-  /** Creates the record unless one exists; true when created. */
-  async createRun(rec: RunTokenRecord): Promise<boolean> {
-    const key = this.key('run', rec.runId);
-    const created = await this.redis.hsetnx(key, 'runId', rec.runId);
-    if (!created) return false;
-    const multi = this.redis.multi().hset(key, ...toHash(rec));
-    if (rec.accessor) multi.set(this.key('accessor', rec.accessor), rec.runId);
-    await multi.exec();
-    return true;
+  /**
+   * Creates the record unless one exists, with its accessor index, its renewal (`renewAt`) and the
+   * outbox entries of the events it implies, atomically; true when created.
+   */
+  async createRun(
+    rec: RunTokenRecord,
+    options: { renewAt?: number; outbox?: readonly OutboxEntry[] } = {},
+  ): Promise<boolean> {
+    const fields = toHash(rec);
+    const n = await this.redis.eval(
+      CREATE_RUN,
+      4,
+      this.key('run', rec.runId),
+      this.key('accessor', rec.accessor || '-'),
+      this.key('renew'),
+      this.outbox?.key ?? this.key('outbox', '-'),
+      rec.runId,
+      rec.accessor,
+      options.renewAt === undefined ? '' : String(options.renewAt),
+      String(fields.length),
+      ...fields,
+      ...this.outboxArgs(options.outbox ?? []),
+    );
+    return n === 1;
   }
 
   async updateRun(runId: string, fields: Partial<RunTokenRecord>): Promise<void> {
     await this.redis.hset(this.key('run', runId), ...toHash(fields));
+  }
+
+  /** Marks a run revoked, unschedules its renewal and stores the outbox entries, in one transaction. */
+  async revokeRun(
+    runId: string,
+    fields: Partial<RunTokenRecord>,
+    outbox: readonly OutboxEntry[] = [],
+  ): Promise<void> {
+    const multi = this.redis
+      .multi()
+      .hset(this.key('run', runId), ...toHash(fields))
+      .zrem(this.key('renew'), runId);
+    if (outbox.length > 0) multi.hset(this.outbox!.key, ...this.outboxArgs(outbox));
+    const res = await multi.exec();
+    const failed = res?.find(([err]) => err);
+    if (!res || failed) throw failed?.[0] ?? new Error('token store transaction aborted');
   }
 
   /** Updates only while the token is live (the renewer must not resurrect a revoked token). */
@@ -125,10 +199,25 @@ export class TokenStore {
     return (await this.redis.get(this.key('accessor', accessor))) ?? undefined;
   }
 
-  async addChild(runId: string, key: string, child: ChildTokenRecord): Promise<boolean> {
-    const created = await this.redis.hsetnx(this.key('children', runId), key, JSON.stringify(child));
-    if (created) await this.redis.set(this.key('accessor', child.accessor), runId);
-    return created === 1;
+  /** Adds a child record unless its key exists, with its accessor index and outbox entries, atomically. */
+  async addChild(
+    runId: string,
+    key: string,
+    child: ChildTokenRecord,
+    outbox: readonly OutboxEntry[] = [],
+  ): Promise<boolean> {
+    const n = await this.redis.eval(
+      ADD_CHILD,
+      3,
+      this.key('children', runId),
+      this.key('accessor', child.accessor),
+      this.outbox?.key ?? this.key('outbox', '-'),
+      key,
+      JSON.stringify(child),
+      runId,
+      ...this.outboxArgs(outbox),
+    );
+    return n === 1;
   }
 
   async hasChild(runId: string, key: string): Promise<boolean> {

@@ -12,3 +12,4 @@ export {
   observerCreds,
   rawConnect,
 } from './credentials.ts';
+export { auditStreamCounts } from './audit-stream.ts';

@@ -56,4 +56,132 @@ describe('token store over a real redis-server', () => {
     expect(await store.updateRunIfLive('never-issued', { expiresAt: 5_000 })).toBe(false);
     expect(await store.getRun('never-issued')).toBeUndefined();
   });
+
+  it('round-trips a run record: lists and maps as JSON, numbers as numbers, strings as strings, undefined fields absent', async () => {
+    const rec = record('rt-1', {
+      pipeline: 'build',
+      parentRunId: 'rt-parent',
+      tiers: ['T0', 'T2'],
+      policies: ['agov-run', 'team-build'],
+      stageTiers: { compile: 'T1', ship: 'T2' },
+      lastRenewedAt: 1_500,
+    });
+    expect(await store.createRun(rec)).toBe(true);
+    const back = await store.getRun('rt-1');
+    expect(back).toEqual(rec);
+    expect(back).not.toHaveProperty('revokedAt');
+    // The documented layout: one hash per run under <prefix>:run:<runId>, lists stored as JSON text.
+    const raw = await redis.hgetall('agov:test-token:run:rt-1');
+    expect(raw).toMatchObject({ runId: 'rt-1', tiers: '["T0","T2"]', ttlMs: '1000', state: 'live' });
+    expect(raw).not.toHaveProperty('revokedAt');
+  });
+
+  it('createRun creates once: a second record for the same run changes nothing and returns false', async () => {
+    expect(await store.createRun(record('once-1'))).toBe(true);
+    expect(await store.createRun(record('once-1', { accessor: 'acc-other', ttlMs: 5 }))).toBe(false);
+    expect(await store.getRun('once-1')).toMatchObject({ accessor: 'acc-once-1', ttlMs: 1_000 });
+    expect(await store.runIdOf('acc-other')).toBeUndefined();
+  });
+
+  it('createRun maps the accessor to its run, and a tombstone (no accessor) maps nothing', async () => {
+    await store.createRun(record('acc-map'));
+    expect(await store.runIdOf('acc-acc-map')).toBe('acc-map');
+    expect(await redis.get('agov:test-token:accessor:acc-acc-map')).toBe('acc-map');
+    await store.createRun(record('tomb-1', { accessor: '', state: 'revoked' }));
+    expect(await store.getRun('tomb-1')).toMatchObject({ accessor: '', state: 'revoked' });
+    expect(await redis.exists('agov:test-token:accessor:')).toBe(0);
+    expect(await store.runIdOf('never-seen')).toBeUndefined();
+  });
+
+  it('getRun answers undefined for an unknown run', async () => {
+    expect(await store.getRun('unknown-run')).toBeUndefined();
+  });
+
+  it('updateRun writes whatever the state, leaves the other fields alone and skips undefined ones', async () => {
+    await store.createRun(record('upd-1', { state: 'revoked' }));
+    await store.updateRun('upd-1', {
+      revokedReason: 'budget-exhausted',
+      revokedAt: 3_000,
+      lastRenewedAt: undefined,
+    });
+    expect(await store.getRun('upd-1')).toEqual({
+      ...record('upd-1', { state: 'revoked' }),
+      revokedReason: 'budget-exhausted',
+      revokedAt: 3_000,
+    });
+  });
+
+  it('updateRunIfLive stores list fields as JSON like createRun', async () => {
+    await store.createRun(record('live-json'));
+    expect(await store.updateRunIfLive('live-json', { tiers: ['T1'], stageTiers: { a: 'T1' } })).toBe(true);
+    expect(await store.getRun('live-json')).toMatchObject({ tiers: ['T1'], stageTiers: { a: 'T1' } });
+  });
+
+  it('addChild adds a child once, maps its accessor to the run, and children() lists them by issue time', async () => {
+    const child = (agentId: string, issuedAt: number) => ({
+      agentId,
+      stageId: 's',
+      attempt: 1,
+      accessor: `child-${agentId}`,
+      tier: 'T1' as const,
+      policies: ['agov-t1'],
+      issuedAt,
+      expiresAt: issuedAt + 1_000,
+      descendant: true,
+    });
+    expect(await store.children('kids-1')).toEqual([]);
+    expect(await store.hasChild('kids-1', 'b/s/1')).toBe(false);
+    expect(await store.addChild('kids-1', 'b/s/1', child('b', 2_000))).toBe(true);
+    expect(await store.addChild('kids-1', 'a/s/1', child('a', 1_000))).toBe(true);
+    expect(await store.addChild('kids-1', 'c/s/1', child('c', 3_000))).toBe(true);
+    expect(await store.hasChild('kids-1', 'b/s/1')).toBe(true);
+    expect(await store.hasChild('kids-1', 'b/s/2')).toBe(false);
+    expect(await store.runIdOf('child-b')).toBe('kids-1');
+    // A second child under the same key is refused and its accessor maps to nothing.
+    expect(await store.addChild('kids-1', 'b/s/1', { ...child('b', 9_000), accessor: 'child-dup' })).toBe(
+      false,
+    );
+    expect(await store.runIdOf('child-dup')).toBeUndefined();
+    expect((await store.children('kids-1')).map((c) => c.agentId)).toEqual(['a', 'b', 'c']);
+    expect((await store.children('kids-1'))[1]).toEqual(child('b', 2_000));
+  });
+
+  it('agents() lists the agents seen on a run once each, sorted', async () => {
+    expect(await store.agents('seen-1')).toEqual([]);
+    for (const a of ['zed', 'amy', 'kim', 'amy']) await store.addAgent('seen-1', a);
+    expect(await store.agents('seen-1')).toEqual(['amy', 'kim', 'zed']);
+    expect(await store.agents('seen-other')).toEqual([]);
+  });
+
+  it('keeps the renewal schedule in one sorted set: due ones up to now, in time order, at most limit, unscheduled ones gone', async () => {
+    const s = new TokenStore(redis, 'agov:test-schedule');
+    expect(await s.scheduled()).toEqual([]);
+    await s.scheduleRenewal('late', 3_000);
+    await s.scheduleRenewal('early', 1_000);
+    await s.scheduleRenewal('now', 2_000);
+    expect(await s.scheduled()).toEqual([
+      { runId: 'early', at: 1_000 },
+      { runId: 'now', at: 2_000 },
+      { runId: 'late', at: 3_000 },
+    ]);
+    expect(await s.dueRenewals(999)).toEqual([]);
+    expect(await s.dueRenewals(2_000)).toEqual(['early', 'now']);
+    expect(await s.dueRenewals(5_000, 2)).toEqual(['early', 'now']);
+    // Rescheduling moves a run; it is never listed twice.
+    await s.scheduleRenewal('early', 4_000);
+    expect(await s.dueRenewals(5_000)).toEqual(['now', 'late', 'early']);
+    await s.unscheduleRenewal('now');
+    expect(await s.scheduled()).toEqual([
+      { runId: 'late', at: 3_000 },
+      { runId: 'early', at: 4_000 },
+    ]);
+    expect(await redis.zcard('agov:test-schedule:renew')).toBe(2);
+  });
+
+  it('dueRenewals answers at most 100 runs unless told otherwise', async () => {
+    const s = new TokenStore(redis, 'agov:test-many');
+    for (let i = 0; i < 105; i++) await s.scheduleRenewal(`run-${i}`, i);
+    expect(await s.dueRenewals(1_000)).toHaveLength(100);
+    expect(await s.dueRenewals(1_000, 105)).toHaveLength(105);
+  });
 });

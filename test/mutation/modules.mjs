@@ -17,7 +17,7 @@ export const MODULES = [
   },
   {
     name: 'lifecycle-machine',
-    mutate: ['actors/agent/lifecycle-machine.ts'],
+    mutate: ['actors/agent/lifecycle-machine.ts', 'actors/agent/lifecycle-rules.ts'],
     tests: ['test/unit/agent-lifecycle.test.ts', 'test/unit/agent-lifecycle-edges.test.ts'],
   },
   {
@@ -34,7 +34,9 @@ export const MODULES = [
     mutate: ['actors/ledger/merkle.ts', 'actors/ledger/verify.ts'],
     tests: [
       'test/unit/ledger-merkle.test.ts',
+      'test/unit/ledger-merkle-edges.test.ts',
       'test/unit/ledger-verify.test.ts',
+      'test/unit/ledger-verify-report.test.ts',
       'test/unit/ledger-prove.test.ts',
     ],
   },
@@ -53,12 +55,12 @@ export const MODULES = [
   {
     name: 'token-renewer',
     mutate: ['actors/token/token-renewer.ts', 'actors/token/renewal-schedule.ts'],
-    tests: ['test/integration/governance-tokens.test.ts', 'test/unit/governance-pure.test.ts'],
+    tests: ['test/integration/token-renewer.test.ts', 'test/unit/governance-pure.test.ts'],
   },
   {
     name: 'token-store',
     mutate: ['actors/token/token-store.ts'],
-    tests: ['test/integration/token-store.test.ts', 'test/integration/governance-tokens.test.ts'],
+    tests: ['test/integration/token-store.test.ts'],
   },
   {
     name: 'ledger-store',
@@ -79,9 +81,17 @@ export const MODULES = [
     ],
     tests: ['test/integration/ledger-writer.test.ts'],
   },
+  // Recovery is two files: ownership (locate, adopt, resume at start and on another instance's exit),
+  // killed by a focused test on nats alone, and the run driver (commit, outbox, republish, timers),
+  // which only whole orchestrators exercise (minutes per mutant pass here).
   {
-    name: 'orchestrator-recovery',
-    mutate: ['actors/orchestrator/ownership.ts', 'actors/orchestrator/run-driver.ts'],
-    tests: ['test/integration/orchestrator-recovery.test.ts'],
+    name: 'orchestrator-ownership',
+    mutate: ['actors/orchestrator/ownership.ts'],
+    tests: ['test/integration/orchestrator-ownership.test.ts'],
+  },
+  {
+    name: 'orchestrator-run-driver',
+    mutate: ['actors/orchestrator/run-driver.ts'],
+    tests: ['test/integration/orchestrator-outbox.test.ts', 'test/integration/orchestrator-recovery.test.ts'],
   },
 ];
