@@ -119,8 +119,8 @@ export class VaultApi {
         res.end();
         return;
       }
-      if (wrapTtlS !== undefined) return sendWrapped(res, wrapping.wrap(result, path, wrapTtlS));
-      sendResult(res, result);
+      if (wrapTtlS !== undefined) sendWrapped(res, wrapping.wrap(result, path, wrapTtlS));
+      else sendResult(res, result);
     } finally {
       store.finishUse(caller);
     }
