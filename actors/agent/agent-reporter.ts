@@ -4,16 +4,23 @@
  * (`gov.audit.agent`), and the failed result of a task lost to a restart.
  *
  * Publishing never crashes the agent: a failure is logged (and, for the audit, counted) and the
- * lifecycle goes on. Audits in flight are kept so a command's reply, and the agent's stop, can wait
- * for them.
+ * lifecycle goes on.
+ *
+ * Audits go through a transactional outbox kept in the lifecycle record (runtime/audit-outbox.ts,
+ * DocumentOutbox): an event is stored by the record's next write — the transition's own, else one
+ * asked for on the next microtask (`persist`) — and published once that write landed; a SIGKILL in
+ * between leaves it in the record, published again (same id, stored once) at the next start. The
+ * record lists its latest events' ids (`auditIds`). A command's reply and the agent's stop wait for
+ * them (`flush`).
  */
 import type { Bus } from '../../bus/index.ts';
-import type { Logger } from '../../infra/index.ts';
+import type { Clock, Logger } from '../../infra/index.ts';
 import type { AnyEnvelope, BodyIn } from '../../protocols/index.ts';
-import { ActorCrashedError, auditSubject, serializeError, toGovError } from '../../protocols/index.ts';
+import { ActorCrashedError, serializeError, toGovError } from '../../protocols/index.ts';
+import { AuditOutbox, DocumentOutbox, type OutboxEntry } from '../runtime/index.ts';
 import { DEFAULT_AUDIT_TIMEOUT_MS } from './agent-options.ts';
 import type { LifecycleContext, PolicyViolation } from './lifecycle-machine.ts';
-import type { PersistedTaskRef } from './lifecycle-store.ts';
+import type { PersistedAgent, PersistedTaskRef } from './lifecycle-store.ts';
 import { taskRef } from './task-host.ts';
 
 type Tier = BodyIn<'agent.transition.v1'>['tier'];
@@ -31,12 +38,46 @@ export interface AgentReporterDeps {
   agentId: string;
   bus: Bus;
   log: Logger;
+  clock: Clock;
+  /** Writes the lifecycle record (which stores the outbox). */
+  persist(): Promise<void>;
 }
 
 export class AgentReporter {
-  private readonly audits = new Set<Promise<void>>();
+  private readonly doc = new DocumentOutbox();
+  private readonly outbox: AuditOutbox;
+  private closed = false;
 
-  constructor(private readonly deps: AgentReporterDeps) {}
+  constructor(private readonly deps: AgentReporterDeps) {
+    this.outbox = new AuditOutbox(deps.bus, this.doc, {
+      log: deps.log,
+      clock: deps.clock,
+      metric: 'agent.outbox',
+      ackTimeoutMs: DEFAULT_AUDIT_TIMEOUT_MS,
+    });
+  }
+
+  /** Takes over a loaded record's outbox and publishes again what a SIGKILL left in it. */
+  async restore(record: PersistedAgent): Promise<void> {
+    this.doc.restore(record);
+    await this.outbox.recover();
+  }
+
+  /** The outbox fields of the record about to be written, and the events it stores first. */
+  forWrite(): { fields: Pick<PersistedAgent, 'outbox' | 'auditIds'>; fresh: OutboxEntry[] } {
+    const fields = this.doc.document();
+    return { fields, fresh: this.doc.takeUnstored() };
+  }
+
+  /** The write holding `fresh` landed: they may go out. */
+  written(fresh: OutboxEntry[]): void {
+    if (fresh.length > 0) void this.outbox.send(fresh);
+  }
+
+  /** The write failed (or was not needed): `fresh` waits for the next one. */
+  notWritten(fresh: OutboxEntry[]): void {
+    if (fresh.length > 0) this.doc.requeue(fresh);
+  }
 
   /** Publishes agent.transition.v1 with the lifecycle's context after the transition. */
   transition(t: Transition, c: LifecycleContext, restarts: number): void {
@@ -123,22 +164,23 @@ export class AgentReporter {
     }
   }
 
-  /** Resolves once every audit started so far has been acknowledged or has failed. */
+  /** Resolves once every audit so far is stored and acknowledged (or waiting for a retry). */
   async flush(): Promise<void> {
-    await Promise.all([...this.audits]);
+    if (this.doc.hasUnstored) await this.deps.persist();
+    await this.outbox.settled();
   }
 
-  /** Appends an envelope to the AUDIT stream (gov.audit.agent); failures are logged and counted. */
+  /** No retries from now on (a stop): what is unacknowledged stays in the record. */
+  close(): void {
+    this.closed = true;
+    this.outbox.close();
+  }
+
+  /** Appends an envelope to the AUDIT stream (gov.audit.agent) through the outbox. */
   private audit(env: AnyEnvelope): void {
-    const { bus, log } = this.deps;
-    const p = bus.publishDurable(auditSubject('agent'), env, { timeoutMs: DEFAULT_AUDIT_TIMEOUT_MS }).then(
-      () => undefined,
-      (err: unknown) => {
-        bus.metrics.inc('agent.audit.failed');
-        log.warn('audit publish failed', { type: env.type, error: toGovError(err).message });
-      },
-    );
-    this.audits.add(p);
-    void p.then(() => this.audits.delete(p));
+    this.doc.add({ category: 'agent', env });
+    queueMicrotask(() => {
+      if (this.doc.hasUnstored && !this.closed) void this.deps.persist();
+    });
   }
 }

@@ -6,7 +6,8 @@
  *   record effects; the driver carries them out after each transition, so every state change happens
  *   inside a mailbox handler, one at a time. Every transition is persisted to Redis/Dragonfly
  *   (lifecycle-store.ts), published on the feed `gov.obs.agent.<id>` (agent.transition.v1) and appended
- *   to the AUDIT stream (`gov.audit.agent`) by agent-reporter.ts.
+ *   to the AUDIT stream (`gov.audit.agent`) by agent-reporter.ts, through a transactional outbox kept
+ *   in the lifecycle record (republished at the next start when a SIGKILL cut a publish off).
  * - Start: a persisted lifecycle is restored (restarts + 1) and resumed: a task that was running is
  *   reported failed (retryable) to its replyTo; otherwise BOOTSTRAP → preflight (tier valid, store
  *   reachable, work dir writable) → idle. A failed preflight is retried while the lifecycle allows.
@@ -102,7 +103,13 @@ class GovernedAgent {
       ctx.log.debug('lifecycle store connection error', { error: err.message }),
     );
     this.store = new LifecycleStore(this.redis, opts.keyPrefix);
-    this.reporter = new AgentReporter({ agentId: this.id, bus: ctx.bus, log: ctx.log });
+    this.reporter = new AgentReporter({
+      agentId: this.id,
+      bus: ctx.bus,
+      log: ctx.log,
+      clock: ctx.clock,
+      persist: () => this.life.persist(),
+    });
     this.tasks = new TaskHost({
       agentId: this.id,
       bus: ctx.bus,
@@ -162,6 +169,8 @@ class GovernedAgent {
       );
     }
     if (record) {
+      // Audit events a SIGKILL cut off between their write and their publish go out first.
+      await this.reporter.restore(record);
       await this.life.restore(record);
       await this.resume(record.task);
     } else {
@@ -452,6 +461,7 @@ class GovernedAgent {
       this.reporter.flush(),
       new Promise((res) => setTimeout(res, DEFAULT_AUDIT_TIMEOUT_MS)),
     ]);
+    this.reporter.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }

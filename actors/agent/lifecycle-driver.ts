@@ -2,7 +2,8 @@
  * Drives one agent's lifecycle machine (lifecycle-machine.ts): one event at a time, from the agent's
  * mailbox. The machine's hooks only record effects; after each transition the driver carries them out
  * (start or abort the task, report a violation, run the preflight), publishes and audits the change
- * (agent-reporter.ts), and persists the record when it changed (lifecycle-store.ts). A lifecycle that
+ * (agent-reporter.ts), and persists the record when it changed (lifecycle-store.ts), with the audit
+ * events not acknowledged yet (the reporter's outbox): they are published once that write landed. A lifecycle that
  * fails retries its bootstrap after `DEFAULT_BOOTSTRAP_RETRY_MS` while it has restarts left.
  */
 import { createActor } from 'xstate';
@@ -162,13 +163,18 @@ export class LifecycleDriver {
 
   /** Writes the record when it changed. A failed write is logged and counted; the next change retries. */
   async persist(): Promise<void> {
-    const rec = this.record();
+    // The record carries the audit outbox: events are stored with the state that implies them.
+    const { reporter } = this.deps;
+    const { fields, fresh } = reporter.forWrite();
+    const rec = { ...this.record(), ...fields };
     const key = JSON.stringify({ ...rec, savedAt: 0 });
-    if (key === this.lastPersisted) return;
+    if (key === this.lastPersisted) return reporter.notWritten(fresh);
     try {
       await this.deps.store.save(rec);
       this.lastPersisted = key;
+      reporter.written(fresh);
     } catch (err) {
+      reporter.notWritten(fresh);
       this.deps.metrics.inc('agent.persist.failed');
       this.deps.log.warn('could not persist the lifecycle', { error: toGovError(err).message });
     }

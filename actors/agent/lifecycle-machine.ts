@@ -49,21 +49,32 @@
  */
 import { assign, createActor, setup } from 'xstate';
 import type { Actor, AnyStateMachine, SnapshotFrom } from 'xstate';
-import { DecodeError } from '../../protocols/index.ts';
+import { DecodeError, HIGHEST_TIER, isTier, LOWEST_TIER, type Tier } from '../../protocols/index.ts';
 import {
-  canRunTaskKind,
-  HIGHEST_TIER,
-  isTier,
-  LOWEST_TIER,
-  maxTier,
-  minTierForTaskKind,
-  type TaskKind,
-  TIERS,
-  type Tier,
-  tierAtLeast,
-  tierRank,
-} from '../../protocols/index.ts';
+  appendViolation,
+  nextTier,
+  policyViolation,
+  rejection,
+  taskViolation,
+  tierAllowsTask,
+  toLifecycleError,
+} from './lifecycle-rules.ts';
+import {
+  isLifecycleState,
+  type LifecycleContext,
+  type LifecycleEvent,
+  type LifecycleEventType,
+  type LifecycleInput,
+  type LifecycleState,
+  type LifecycleTask,
+  type PolicyViolation,
+  type RejectedCommand,
+  type SuspendReason,
+} from './lifecycle-types.ts';
 import { canPerform } from './tiers.ts';
+
+export * from './lifecycle-types.ts';
+export { requiredTierForTask, tierAllowsTask } from './lifecycle-rules.ts';
 
 /** Bootstrap retries allowed from `failed` before BOOTSTRAP is refused. */
 export const DEFAULT_MAX_BOOTSTRAP_RETRIES = 3;
@@ -71,188 +82,6 @@ export const DEFAULT_MAX_BOOTSTRAP_RETRIES = 3;
 export const DEFAULT_VIOLATION_HISTORY_LIMIT = 100;
 /** Tier of an agent whose input names none: least privilege. */
 export const DEFAULT_AGENT_TIER: Tier = 'T0';
-
-export const lifecycleStates = [
-  'created',
-  'bootstrapping',
-  'idle',
-  'working',
-  'suspended',
-  'failed',
-  'quarantined',
-  'terminated',
-] as const;
-export type LifecycleState = (typeof lifecycleStates)[number];
-
-export interface LifecycleTask {
-  id: string;
-  kind: TaskKind;
-  /** Lowest tier allowed to run this task; defaults to the kind's own minimum. */
-  requiredTier?: Tier;
-}
-
-/** An error as events carry it: a message, or a serialized GovError. */
-export type LifecycleErrorInput = string | { code?: string; message: string };
-
-export interface LifecycleError {
-  code: string | null;
-  message: string;
-}
-
-export type SuspendReason = 'credentials-revoked' | 'budget-exhausted' | (string & {});
-
-export interface PolicyViolation {
-  /** `task-tier`: a task beyond the agent's tier was refused. `policy`: a QUARANTINE. */
-  kind: 'task-tier' | 'policy';
-  agentId: string;
-  tier: Tier;
-  reason: string;
-  taskId: string | null;
-  taskKind: string | null;
-  requiredTier: Tier | null;
-  /** Epoch ms from the event's `at`, when the sender gave one. */
-  at: number | null;
-}
-
-export interface RejectedCommand {
-  command: 'PROMOTE' | 'DEMOTE' | 'RELEASE' | 'RESUME';
-  reason: 'tier-forbidden' | 'tier-bound' | 'credentials-invalid';
-  agentId: string;
-  tier: Tier;
-  byTier: Tier | null;
-}
-
-export interface LifecycleContext {
-  agentId: string;
-  tier: Tier;
-  team: string;
-  role: string;
-  currentTask: LifecycleTask | null;
-  /** Bootstrap retries taken from `failed`. */
-  restarts: number;
-  maxRestarts: number;
-  lastError: LifecycleError | null;
-  violations: PolicyViolation[];
-  violationLimit: number;
-  /** False from a credentials-revoked SUSPEND until CREDENTIALS_RENEWED (or a successful preflight). */
-  credentialsValid: boolean;
-  suspendReason: SuspendReason | null;
-  quarantineReason: string | null;
-}
-
-export interface LifecycleInput {
-  agentId: string;
-  tier?: Tier;
-  team?: string;
-  role?: string;
-  maxRestarts?: number;
-  violationLimit?: number;
-}
-
-export type LifecycleEvent =
-  | { type: 'BOOTSTRAP' }
-  | { type: 'PREFLIGHT_OK' }
-  | { type: 'PREFLIGHT_FAILED'; error?: LifecycleErrorInput }
-  | { type: 'ASSIGN_TASK'; task: LifecycleTask; at?: number }
-  | { type: 'TASK_DONE'; taskId?: string }
-  | { type: 'TASK_FAILED'; taskId?: string; error?: LifecycleErrorInput }
-  | { type: 'SUSPEND'; reason: SuspendReason }
-  | { type: 'RESUME' }
-  | { type: 'CREDENTIALS_RENEWED' }
-  | { type: 'QUARANTINE'; reason: string; at?: number }
-  | { type: 'RELEASE'; byTier: Tier }
-  | { type: 'PROMOTE'; byTier: Tier }
-  | { type: 'DEMOTE'; byTier: Tier }
-  | { type: 'TERMINATE'; reason?: string }
-  | { type: 'CRASH'; error?: LifecycleErrorInput };
-
-export type LifecycleEventType = LifecycleEvent['type'];
-
-// ---------------------------------------------------------------------------------------------
-// Pure helpers (exported for the agent actor and tests)
-
-/** Tier a task needs: the stricter of its kind's minimum and its own `requiredTier`. */
-export function requiredTierForTask(task: LifecycleTask): Tier | undefined {
-  const byKind = minTierForTaskKind(task.kind);
-  if (byKind === undefined) return undefined;
-  if (task.requiredTier === undefined) return byKind;
-  if (!isTier(task.requiredTier)) return undefined;
-  return maxTier(task.requiredTier, byKind);
-}
-
-/** Whether an agent of `tier` may take `task`. Unknown kinds or tiers are refused. */
-export function tierAllowsTask(tier: Tier, task: LifecycleTask): boolean {
-  const required = requiredTierForTask(task);
-  return required !== undefined && canRunTaskKind(tier, task.kind) && tierAtLeast(tier, required);
-}
-
-function toLifecycleError(input: LifecycleErrorInput | undefined, fallback: string): LifecycleError {
-  if (input === undefined) return { code: null, message: fallback };
-  if (typeof input === 'string') return { code: null, message: input };
-  return { code: input.code ?? null, message: input.message };
-}
-
-function taskViolation(
-  context: LifecycleContext,
-  task: LifecycleTask,
-  at: number | undefined,
-): PolicyViolation {
-  const required = requiredTierForTask(task);
-  return {
-    kind: 'task-tier',
-    agentId: context.agentId,
-    tier: context.tier,
-    reason:
-      required === undefined
-        ? `task ${task.id}: unknown kind or tier`
-        : `task ${task.id} of kind ${task.kind} needs ${required}, agent is ${context.tier}`,
-    taskId: task.id,
-    taskKind: typeof task.kind === 'string' ? task.kind : null,
-    requiredTier: required ?? null,
-    at: at ?? null,
-  };
-}
-
-function policyViolation(context: LifecycleContext, reason: string, at: number | undefined): PolicyViolation {
-  return {
-    kind: 'policy',
-    agentId: context.agentId,
-    tier: context.tier,
-    reason,
-    taskId: context.currentTask?.id ?? null,
-    taskKind: context.currentTask?.kind ?? null,
-    requiredTier: null,
-    at: at ?? null,
-  };
-}
-
-function appendViolation(context: LifecycleContext, v: PolicyViolation): PolicyViolation[] {
-  const all = [...context.violations, v];
-  const limit = Math.max(1, context.violationLimit);
-  return all.length > limit ? all.slice(all.length - limit) : all;
-}
-
-function nextTier(tier: Tier, change: 'PROMOTE' | 'DEMOTE'): Tier | undefined {
-  return TIERS[tierRank(tier) + (change === 'PROMOTE' ? 1 : -1)];
-}
-
-function rejection(
-  context: LifecycleContext,
-  command: RejectedCommand['command'],
-  byTier: Tier | undefined,
-): RejectedCommand {
-  let reason: RejectedCommand['reason'];
-  if (command === 'RESUME') reason = 'credentials-invalid';
-  else if (
-    !canPerform(
-      byTier as Tier,
-      command === 'RELEASE' ? 'release' : command === 'PROMOTE' ? 'promote' : 'demote',
-    )
-  )
-    reason = 'tier-forbidden';
-  else reason = 'tier-bound';
-  return { command, reason, agentId: context.agentId, tier: context.tier, byTier: byTier ?? null };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Machine
@@ -559,11 +388,6 @@ export const lifecycleMachine = lifecycleSetup.createMachine({
 export type LifecycleMachine = typeof lifecycleMachine;
 export type LifecycleSnapshot = SnapshotFrom<LifecycleMachine>;
 export type LifecycleActor = Actor<LifecycleMachine>;
-
-/** Whether `value` names a lifecycle state. */
-export function isLifecycleState(value: unknown): value is LifecycleState {
-  return typeof value === 'string' && (lifecycleStates as readonly string[]).includes(value);
-}
 
 /**
  * Event types that have a transition out of (or within) `state`, guards not considered.

@@ -9,6 +9,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { DecodeError } from '../../protocols/index.ts';
+import type { OutboxEntry } from '../runtime/audit-outbox.ts';
 import { DEFAULT_AGENT_KEY_PREFIX } from './agent-options.ts';
 
 export const LIFECYCLE_RECORD_VERSION = 1 as const;
@@ -32,6 +33,10 @@ export interface PersistedAgent {
   restarts: number;
   task: PersistedTaskRef | null;
   savedAt: number;
+  /** Audit events stored with this state and not acknowledged when it was written (the outbox). */
+  outbox?: OutboxEntry[];
+  /** Ids of the agent's latest audit events, each implied by a state this record held. */
+  auditIds?: string[];
 }
 
 /** The key of one agent's record. The id is URI-encoded inside the hash tag so `{`/`}` cannot break it. */
@@ -68,6 +73,8 @@ export function parsePersistedAgent(raw: string): PersistedAgent {
     restarts: r.restarts,
     task: r.task ?? null,
     savedAt: r.savedAt ?? 0,
+    ...(Array.isArray(r.outbox) ? { outbox: r.outbox } : {}),
+    ...(Array.isArray(r.auditIds) ? { auditIds: r.auditIds } : {}),
   };
 }
 

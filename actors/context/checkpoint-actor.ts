@@ -5,8 +5,9 @@
  *
  * Taken on `checkpoint.take.v1`, every `everyMs` (reason `schedule`), and before every restore
  * (`before-restore`). `checkpoint.restore.v1` (T2) re-applies the safe parts (checkpoint-logic.ts) as
- * agent commands and audits it (`gov.audit.context`). Taken, restored and pruned are on the feed
- * (`gov.obs.context.checkpoint`).
+ * agent commands and audits it (`gov.audit.context`) through a transactional outbox: the `restored`
+ * event is stored with the restore's record (restore-log.ts) and republished at start if a SIGKILL
+ * cut off its publish. Taken, restored and pruned are on the feed (`gov.obs.context.checkpoint`).
  */
 import { StorageType } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -15,8 +16,10 @@ import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { CheckpointNotFoundError, toGovError } from '../../protocols/errors.ts';
-import { actorInbox, auditSubject, serviceSubject } from '../../protocols/subjects.ts';
+import { actorInbox, serviceSubject } from '../../protocols/subjects.ts';
 import { type ActorContext, defineActorKind, refuse } from '../runtime/actor-kind.ts';
+import { AuditOutbox } from '../runtime/audit-outbox.ts';
+import { RestoreLog } from './restore-log.ts';
 import { gatherCheckpoint } from './checkpoint-gather.ts';
 import {
   type Checkpoint,
@@ -41,10 +44,18 @@ async function readAll(kv: KV): Promise<Checkpoint[]> {
 
 class CheckpointKeeper {
   private lastSeq = 0;
+  readonly outbox: AuditOutbox;
   constructor(
     private readonly ctx: ActorContext<CheckpointArgs>,
     private readonly kv: KV,
-  ) {}
+    private readonly restores: RestoreLog,
+  ) {
+    this.outbox = new AuditOutbox(ctx.bus, restores, {
+      log: ctx.log,
+      clock: ctx.clock,
+      metric: 'checkpoint.outbox',
+    });
+  }
 
   async init() {
     const all = await readAll(this.kv);
@@ -176,11 +187,20 @@ class CheckpointKeeper {
       }
     }
     const result = { checkpointId: cp.id, before: before.id, actions, notRestored: NOT_RESTORED };
-    const audit = this.ctx.bus.wrap({
+    const restored = this.outbox.prepare('context', {
       type: 'checkpoint.event.v1',
       body: { checkpointId: cp.id, event: 'restored', by: env.body.by, actions: actions.length },
     });
-    await this.ctx.bus.publishDurable(auditSubject('context'), audit);
+    await this.restores.record({
+      id: before.id,
+      checkpointId: cp.id,
+      by: env.body.by,
+      at: this.ctx.clock.now(),
+      actions: actions.length,
+      auditIds: [restored.env.id],
+      outbox: [restored],
+    });
+    await this.outbox.send([restored]);
     this.event({ checkpointId: cp.id, event: 'restored', by: env.body.by, actions: actions.length });
     return result;
   }
@@ -192,8 +212,9 @@ export const checkpointKind = defineActorKind({
   description: 'checkpoints: snapshots gathered over the bus, timeline, safe restore (JetStream KV)',
   async start(ctx) {
     const kv = await ctx.bus.keyValue(CHECKPOINT_BUCKET, { history: 1, storage: StorageType.File });
-    const keeper = new CheckpointKeeper(ctx, kv);
+    const keeper = new CheckpointKeeper(ctx, kv, await RestoreLog.open(ctx.bus));
     await keeper.init();
+    await keeper.outbox.recover();
     let timer: TimerHandle | undefined;
     if (ctx.args.everyMs > 0)
       timer = ctx.clock.setInterval(
@@ -232,8 +253,10 @@ export const checkpointKind = defineActorKind({
           return refuse(toGovError(err));
         }
       },
-      stop() {
+      async stop() {
         if (timer) ctx.clock.clear(timer);
+        await keeper.outbox.settled();
+        keeper.outbox.close();
       },
     };
   },

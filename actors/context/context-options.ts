@@ -14,6 +14,8 @@ export const MEMORY_INDEX_BUCKET = 'agov-memory-index';
 export const STATUS_BUCKET = 'agov-status';
 /** JetStream KV: one entry per checkpoint (JSON), key = checkpoint id. */
 export const CHECKPOINT_BUCKET = 'agov-checkpoints';
+/** Restores applied, one record each with its audit event (the checkpoint actor's outbox). */
+export const RESTORE_LOG_BUCKET = 'agov-checkpoint-restores';
 
 /** Below the bus's 1 MiB payload (the blob travels in one message, base64 adds a third for binary). */
 export const DEFAULT_MEMORY_MAX_BLOB_BYTES = 768 * 1024;

@@ -12,3 +12,4 @@ export { formatSummary, isText, type MemorySummary, summarize } from './memory-s
 export { readTargets, workStatusKind } from './status-actor.ts';
 export * from './status-logic.ts';
 export { requireTier } from './tier-gate.ts';
+export { RestoreLog, type RestoreRecord } from './restore-log.ts';

@@ -31,6 +31,12 @@ export const DEFAULT_RUN_FACTS_TTL_MS = 7 * 24 * 3_600_000;
 export const DEFAULT_BUDGET_EVENT_RETRY_MS = 1_000;
 /** How long JetStream waits for the ack of a run event before redelivering it. */
 export const DEFAULT_BUDGET_EVENT_ACK_WAIT_MS = 30_000;
+/**
+ * How long a monitor acting on a breach holds it (its claim) before another may take it over: longer
+ * than acting takes (the revoke and diagnostic waits), short enough that a killed monitor's breach is
+ * finished before its events come again (the ack wait).
+ */
+export const DEFAULT_BREACH_LEASE_MS = 20_000;
 /** Actor kind of the agents the monitor suspends on a breach. */
 export const DEFAULT_BUDGET_AGENT_KIND = ACTOR_KIND.agent;
 
@@ -53,6 +59,7 @@ export const BudgetMonitorArgsSchema = z.strictObject({
   diagnosticDir: arg.text().default(DEFAULT_DIAGNOSTIC_DIR),
   ackWaitMs: arg.positive().default(DEFAULT_BUDGET_EVENT_ACK_WAIT_MS),
   eventRetryMs: arg.positive().default(DEFAULT_BUDGET_EVENT_RETRY_MS),
+  breachLeaseMs: arg.positive().default(DEFAULT_BREACH_LEASE_MS),
   agentKind: arg.text().default(DEFAULT_BUDGET_AGENT_KIND),
   quarantineKeyPrefix: arg.text().default(DEFAULT_QUARANTINE_KEY_PREFIX),
   ...QuarantineArgs,

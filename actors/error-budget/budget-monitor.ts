@@ -10,6 +10,12 @@
  *   `stage-succeeded`.
  * A run's outcomes also count against every ancestor up its parentRunId chain.
  *
+ * Counting is at-least-once made exactly-once: the budget script skips an event it counted before and
+ * counts, dedupes and latches in one atomic step. An orchestrator event of a run whose `run-accepted`
+ * has not been seen yet (it was taken by a monitor killed before acking it, and comes again only
+ * after the ack wait) is counted without latching, since the only budget at hand is the default
+ * stand-in; the run's own budget judges the counts when `run-accepted` arrives.
+ *
  * On the first breach, in this order, each step visible on the feed: `budget.event.v1` breach →
  * the run is contained (run.contain.v1 on `gov.contain.<runId>`; the orchestrator ends it
  * `run-contained`) → the token authority revokes the run token (`token.event.v1` revoked) → and
@@ -17,46 +23,39 @@
  * agents-suspended) → the diagnostic pipeline is requested from the orchestrator (`budget.event.v1`
  * diagnostic-spawned / diagnostic-failed) → a handoff report is stored (`handoff.ready.v1`). The
  * quarantined agents are resumed when the diagnostic run ends or their cool-down is over (policy),
- * `budget.event.v1` agents-released.
+ * `budget.event.v1` agents-released. Acting on a breach is resumable (breach-response.ts): a monitor
+ * killed half-way leaves it pending, and the next one finishes it.
  */
-import { ACTOR_KIND, SERVICE_NAME } from '../../protocols/index.ts';
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { BodyOf } from '../../protocols/index.ts';
-import type { Envelope, OutMessage } from '../../protocols/index.ts';
+import { consumeRunEvents, publishFeedAndAudit, type RunEventInfo } from '../../bus/index.ts';
+import { KeyedLock } from '../../infra/index.ts';
 import {
-  InvalidMessageError,
-  NotFoundError,
-  type SerializedError,
-  serializeError,
-} from '../../protocols/index.ts';
-import { AUDIT_STREAM, consumeRunEvents, publishFeedAndAudit, type RunEventInfo } from '../../bus/index.ts';
-import {
+  ACTOR_KIND,
   actorInbox,
   allErrors,
-  auditSubject,
-  containSubject,
+  type BodyOf,
+  type Envelope,
   feedToken,
+  InvalidMessageError,
+  NotFoundError,
+  type OutMessage,
+  SERVICE_NAME,
   serviceQueue,
   serviceSubject,
 } from '../../protocols/index.ts';
-import { buildHandoffReport } from './handoff-report.ts';
-import { HandoffStore } from './handoff-store.ts';
-import { jsonDigest } from '../ledger/index.ts';
-import { KeyedLock } from '../../infra/index.ts';
 import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
+import { BreachResponder, windowsOf } from './breach-response.ts';
+import { BreachStore } from './breach-store.ts';
 import {
   type BudgetMonitorArgs,
   BudgetMonitorArgsSchema,
-  DEFAULT_DIAGNOSTIC_PIPELINE,
   DEFAULT_RUN_FACTS_TTL_MS,
-  diagnosticFile,
 } from './budget-monitor-options.ts';
 import { type CompiledBudget, compileBudget } from './budget-policy.ts';
 import { BudgetRunStore, type RunFacts, type TimelineError } from './budget-run-store.ts';
 import { type BudgetOutcome, type BudgetReport, RedisBudgetStore } from './budget-store.ts';
+import { HandoffStore } from './handoff-store.ts';
 import { budgetPolicyFromPipeline } from './pipeline-budget.ts';
-import { implicatedAgents, releaseAt } from './quarantine-policy.ts';
 import { QuarantineStore } from './quarantine-store.ts';
 
 const RUN_END_EVENTS: ReadonlySet<string> = new Set([
@@ -66,11 +65,17 @@ const RUN_END_EVENTS: ReadonlySet<string> = new Set([
   'run-contained',
 ]);
 
-type Windows = NonNullable<BodyOf<'budget.event.v1'>['windows']>;
+/** Where a counted outcome came from: an orchestrator event (deduplicated by its id) or a report. */
+interface CountOrigin {
+  eventId: string;
+  /** An orchestrator run event: its run's `run-accepted` precedes it in the stream. */
+  orchestrator: boolean;
+}
 
 export class BudgetMonitor {
   private readonly lock = new KeyedLock();
   private readonly compiled = new Map<string, CompiledBudget>();
+  readonly responder: BreachResponder;
   breaches = 0;
   counted = 0;
 
@@ -81,7 +86,19 @@ export class BudgetMonitor {
     readonly runs: BudgetRunStore,
     readonly handoffs: HandoffStore,
     readonly quarantine: QuarantineStore,
-  ) {}
+    readonly breachStore: BreachStore,
+  ) {
+    this.responder = new BreachResponder(ctx, args, {
+      runs,
+      budgets,
+      handoffs,
+      quarantine,
+      breaches: breachStore,
+      budgetOf: (facts) => this.budgetOf(facts),
+      emitBudget: (body) => this.emitBudget(body),
+      encodingOf: (agentId) => this.encodings.get(agentId),
+    });
+  }
 
   private budgetOf(facts: RunFacts): CompiledBudget {
     const key = JSON.stringify(facts.budget ?? null);
@@ -114,12 +131,17 @@ export class BudgetMonitor {
     await this.runs.setOnce(runId, { firstSeq: info.seq, firstTs: env.ts, parentRunId: ev.parentRunId });
     await this.runs.set(runId, { lastSeq: info.seq, lastTs: env.ts });
     const g = ev.governance;
-    if (g)
+    if (g) {
       await this.runs.set(runId, {
         pipeline: g.pipeline,
         budget: g.errorBudget,
+        accepted: true,
         diagnostic: g.diagnostic ?? g.errorBudget?.diagnostic,
       });
+      // Its own budget is known now: it judges whatever was counted before it came (errors that
+      // overtook a redelivered run-accepted were counted without a verdict).
+      await this.lock.run(runId, () => this.judge(runId));
+    }
     if ((ev.event === 'stage-accepted' || ev.event === 'stage-dispatched') && ev.agentId)
       await this.runs.addAgent(runId, ev.agentId);
     if (RUN_END_EVENTS.has(ev.event)) await this.diagnosticEnded(runId, ev.event);
@@ -127,39 +149,52 @@ export class BudgetMonitor {
     // needs four tries to pass has failed three times.
     const isError = ev.event === 'stage-failed' || ev.event === 'stage-retrying';
     if (!isError && ev.event !== 'stage-succeeded') return;
-    // A redelivered event must not count twice. It is marked seen once counted, not before: a monitor
-    // SIGKILLed between the two would otherwise have marked an event it never counted, and its
-    // redelivery would be skipped (a failing run's errors lost, its budget never breached). A kill
-    // between counting and marking counts that one event twice: erring towards containment.
-    const seenKey = `${this.args.keyPrefix}:seen:${env.id}`;
-    if ((await this.runs.redis.exists(seenKey)) > 0) return;
-    await this.count(runId, isError ? 'error' : 'success', {
-      at: env.ts,
-      source: 'orchestrator',
-      code: ev.error?.code,
-      message: ev.error?.message,
-      stageId: ev.stageId,
-      agentId: ev.agentId,
-    });
-    await this.runs.redis.set(seenKey, '1', 'PX', DEFAULT_RUN_FACTS_TTL_MS);
+    // A redelivered event counts once: the budget script checks and marks its id in the same atomic
+    // step as the count (a kill can fall between nothing).
+    await this.count(
+      runId,
+      isError ? 'error' : 'success',
+      {
+        at: env.ts,
+        source: 'orchestrator',
+        code: ev.error?.code,
+        message: ev.error?.message,
+        stageId: ev.stageId,
+        agentId: ev.agentId,
+      },
+      { eventId: env.id, orchestrator: true },
+    );
   }
 
   async onReport(env: Envelope<'budget.report.v1'>): Promise<void> {
     const b = env.body;
     if (b.parentRunId) await this.runs.setOnce(b.runId, { parentRunId: b.parentRunId });
     if (b.agentId) await this.runs.addAgent(b.runId, b.agentId);
-    await this.count(b.runId, b.outcome, {
-      at: this.ctx.clock.now(),
-      source: b.source,
-      code: b.code,
-      message: b.message,
-      stageId: b.stageId,
-      agentId: b.agentId,
-    });
+    await this.count(
+      b.runId,
+      b.outcome,
+      {
+        at: this.ctx.clock.now(),
+        source: b.source,
+        code: b.code,
+        message: b.message,
+        stageId: b.stageId,
+        agentId: b.agentId,
+      },
+      { eventId: env.id, orchestrator: false },
+    );
   }
 
-  /** Counts one outcome for the run, then for each ancestor (as coming from `childRunId`). */
-  async count(runId: string, outcome: BudgetOutcome, error: TimelineError): Promise<void> {
+  /**
+   * Counts one outcome for the run, then for each ancestor (as coming from `childRunId`). Each level
+   * dedupes the event on its own, so a redelivery after a kill half-way up the chain counts the rest.
+   */
+  async count(
+    runId: string,
+    outcome: BudgetOutcome,
+    error: TimelineError,
+    origin: CountOrigin,
+  ): Promise<void> {
     const visited = new Set<string>();
     let current: string | undefined = runId;
     let childRunId: string | undefined;
@@ -167,243 +202,64 @@ export class BudgetMonitor {
       visited.add(current);
       const id: string = current;
       const facts = await this.lock.run(id, () =>
-        this.countOne(id, outcome, childRunId ? { ...error, childRunId } : error),
+        this.countOne(id, outcome, childRunId ? { ...error, childRunId } : error, origin),
       );
       childRunId ??= runId;
       current = facts.parentRunId;
     }
   }
 
-  private async countOne(runId: string, outcome: BudgetOutcome, error: TimelineError): Promise<RunFacts> {
+  private async countOne(
+    runId: string,
+    outcome: BudgetOutcome,
+    error: TimelineError,
+    origin: CountOrigin,
+  ): Promise<RunFacts> {
     const facts = await this.runs.get(runId);
-    const report = await this.budgets.record(runId, this.budgetOf(facts), outcome);
+    const report = await this.budgets.record(runId, this.budgetOf(facts), outcome, {
+      eventId: origin.eventId,
+      latch: facts.accepted || !origin.orchestrator,
+    });
+    if (report.duplicate) {
+      // Counted before by a monitor that may have died before acting on the breach it latched.
+      if (report.breached) await this.breachStore.ensurePending(runId, report.breachedAt ?? report.at);
+      return facts;
+    }
     this.counted++;
     if (outcome === 'error') {
       await this.runs.addError(runId, error);
       if (error.stageId || error.agentId)
         await this.runs.set(runId, { failingStage: error.stageId, failingAgent: error.agentId });
     }
+    await this.verdict(runId, report, error);
+    return facts;
+  }
+
+  /** Latches what the run's (now known) budget says of the counts so far. */
+  private async judge(runId: string): Promise<void> {
+    const report = await this.budgets.latch(runId, this.budgetOf(await this.runs.get(runId)));
+    if (!report.firstWarn && !report.firstBreach) return;
+    const last = (await this.runs.errors(runId)).at(-1);
+    await this.verdict(runId, report, last ?? { at: report.at, source: 'budget-monitor' });
+  }
+
+  private async verdict(runId: string, report: BudgetReport, trigger: TimelineError): Promise<void> {
     if (report.firstWarn && report.verdict === 'warn') {
       await this.emitBudget({
         runId,
         event: 'warn',
         verdict: 'warn',
         windows: windowsOf(report),
-        childRunId: error.childRunId,
+        childRunId: trigger.childRunId,
       });
     }
-    if (report.firstBreach) await this.breach(await this.runs.get(runId), report, error);
-    return facts;
-  }
-
-  // --- the first breach ----------------------------------------------------------------------
-
-  private async breach(facts: RunFacts, report: BudgetReport, trigger: TimelineError): Promise<void> {
-    const runId = facts.runId;
-    this.breaches++;
-    const windows = windowsOf(report);
-    await this.emitBudget({
-      runId,
-      event: 'breach',
-      verdict: 'breach',
-      windows,
-      childRunId: trigger.childRunId,
-    });
-    // Contain first: the run stops before anything else is done about it (its owner ends it at once).
-    this.ctx.bus.tell(containSubject(runId), {
-      type: 'run.contain.v1',
-      body: {
-        runId,
-        cause: 'budget-exhausted',
-        reason: `error budget exhausted${trigger.childRunId ? ` (errors of child run ${trigger.childRunId})` : ''}`,
-      },
-      run: runId,
-    });
-    const implicated = await this.implicated(facts, trigger);
-
-    // (a) revoke, (b) suspend the implicated agents: the token authority does both, in that order, on the feed.
-    const token: {
-      accessor?: string;
-      revoked: boolean;
-      revokedAt?: number;
-      reason?: string;
-      suspendedAgents: string[];
-      error?: SerializedError;
-    } = {
-      revoked: false,
-      suspendedAgents: [],
-    };
-    try {
-      const reply = await this.ctx.bus.ask(
-        serviceSubject(ACTOR_KIND.tokenAuthority),
-        {
-          type: 'token.revoke.v1',
-          body: {
-            runId,
-            reason: 'budget-exhausted',
-            by: this.ctx.address,
-            suspendAgents: false,
-            quarantineAgents: implicated,
-          },
-          run: runId,
-        },
-        { timeoutMs: this.args.revokeTimeoutMs },
-      );
-      if (reply.type === 'token.revoked.v1') {
-        Object.assign(token, {
-          accessor: reply.body.accessor,
-          revoked: reply.body.accessor !== undefined,
-          revokedAt: reply.body.revokedAt,
-          reason: reply.body.reason,
-          suspendedAgents: reply.body.suspendedAgents,
-        });
-      }
-    } catch (err) {
-      // No authority (or Vault down): suspend the implicated agents ourselves.
-      token.error = serializeError(err);
-      token.reason = 'budget-exhausted';
-      const agents = implicated;
-      for (const agentId of agents) {
-        this.ctx.bus.tell(
-          actorInbox(this.args.agentKind, agentId),
-          {
-            type: 'agent.command.v1',
-            body: { command: 'suspend', byTier: 'T2', by: 'budget-monitor', reason: 'budget-exhausted' },
-            run: runId,
-          },
-          { encoding: this.encodings.get(agentId) },
-        );
-      }
-      token.suspendedAgents = agents;
-      await this.emitBudget({ runId, event: 'agents-suspended', agentIds: agents, error: token.error });
+    if (report.firstBreach) {
+      this.breaches++;
+      await this.responder.latched(runId, report, trigger);
     }
-
-    // (c) the diagnostic pipeline.
-    const pipeline = facts.diagnostic ?? facts.budget?.diagnostic ?? DEFAULT_DIAGNOSTIC_PIPELINE;
-    const diagnostic: { pipeline: string; runId?: string; error?: SerializedError } = { pipeline };
-    try {
-      const reply = await this.ctx.bus.ask(
-        serviceSubject(ACTOR_KIND.orchestrator),
-        {
-          type: 'run.request.v1',
-          body: {
-            file: diagnosticFile(pipeline, this.args.diagnosticDir),
-            params: { failedRunId: runId },
-            parentRunId: runId,
-            requestedBy: this.ctx.address,
-            purpose: 'diagnostic',
-          },
-          run: runId,
-        },
-        { timeoutMs: this.args.diagnosticTimeoutMs },
-      );
-      if (reply.type !== 'run.accepted.v1')
-        throw new InvalidMessageError(`orchestrator answered ${reply.type}, not run.accepted.v1`);
-      diagnostic.runId = reply.body.runId;
-      await this.emitBudget({
-        runId,
-        event: 'diagnostic-spawned',
-        diagnosticPipeline: pipeline,
-        diagnosticRunId: reply.body.runId,
-      });
-    } catch (err) {
-      diagnostic.error = serializeError(err);
-      await this.emitBudget({
-        runId,
-        event: 'diagnostic-failed',
-        diagnosticPipeline: pipeline,
-        error: diagnostic.error,
-      });
-    }
-
-    await this.holdAgents(runId, token.suspendedAgents, diagnostic.runId);
-
-    // (d) the handoff report, (e) announced.
-    const errors = await this.runs.errors(runId);
-    const childRunIds = [
-      ...new Set(errors.map((e) => e.childRunId).filter((v): v is string => v !== undefined)),
-    ];
-    const handoff = buildHandoffReport({
-      reportId: `handoff-${randomUUID()}`,
-      runId,
-      pipeline: facts.pipeline,
-      parentRunId: facts.parentRunId,
-      createdAt: this.ctx.clock.now(),
-      reason: 'budget-exhausted',
-      budget: {
-        kind: this.budgetOf(facts).kind,
-        verdict: report.verdict,
-        breachedAt: report.breachedAt,
-        windows,
-      },
-      errors,
-      errorCount: Math.max(...report.windows.map((w) => w.errors), 0),
-      failingStage: facts.failingStage ?? trigger.stageId,
-      failingAgent: facts.failingAgent ?? trigger.agentId,
-      token,
-      diagnostic,
-      ledger: {
-        stream: AUDIT_STREAM,
-        subjects: ['run', 'token', 'budget', 'handoff'].map((c) => auditSubject(c)),
-        fromSeq: facts.firstSeq,
-        toSeq: facts.lastSeq,
-        fromTs: facts.firstTs,
-        runIds: [runId, ...childRunIds],
-      },
-    });
-    await this.handoffs.put(handoff);
-    await publishFeedAndAudit(this.ctx.bus, ['handoff', feedToken(runId)], 'handoff', {
-      type: 'handoff.ready.v1',
-      body: {
-        reportId: handoff.reportId,
-        // The report as handoff.get.v1 serves it (a JSON round trip of the stored record): evidence
-        // packages prove the report they carry by this digest.
-        reportSha256: jsonDigest(JSON.parse(JSON.stringify(handoff))),
-        runId,
-        createdAt: handoff.createdAt,
-        reason: handoff.reason,
-        diagnosticRunId: diagnostic.runId,
-        tokenAccessor: token.accessor,
-      },
-      run: runId,
-    });
   }
 
   // --- quarantine ----------------------------------------------------------------------------
-
-  /** The agents the breach's evidence points at: their own failed attempts in the breach window. */
-  private async implicated(facts: RunFacts, trigger: TimelineError): Promise<string[]> {
-    const budget = this.budgetOf(facts);
-    const now = this.ctx.clock.now();
-    const windowMs = Math.max(...budget.windowsMs);
-    const errors = await this.runs.errors(facts.runId);
-    // The triggering error may not be on the timeline yet when it came from a child run.
-    if (!errors.some((e) => e.at === trigger.at && e.agentId === trigger.agentId)) errors.push(trigger);
-    return implicatedAgents(
-      errors,
-      { from: now - windowMs, to: now },
-      { minAgentErrors: this.args.quarantineMinAgentErrors, minShare: this.args.quarantineMinShare },
-    );
-  }
-
-  private async holdAgents(runId: string, agentIds: string[], diagnosticRunId: string | undefined) {
-    const now = this.ctx.clock.now();
-    const release = this.args.quarantineRelease;
-    for (const agentId of agentIds) {
-      await this.quarantine.hold({
-        agentId,
-        runId,
-        reason: 'budget-exhausted',
-        release,
-        since: now,
-        ...(release === 'diagnostic-finished' && diagnosticRunId ? { diagnosticRunId } : {}),
-        ...(() => {
-          const at = releaseAt(release, this.args.quarantineCoolDownMs, now);
-          return at === undefined ? {} : { releaseAt: at };
-        })(),
-      });
-    }
-  }
 
   /** A run ended: if it was the diagnostic of a breach, the agents held for it are resumed. */
   private async diagnosticEnded(runId: string, event: string): Promise<void> {
@@ -499,15 +355,6 @@ export class BudgetMonitor {
   }
 }
 
-function windowsOf(r: BudgetReport): Windows {
-  return r.windows.map((w) => ({
-    windowMs: w.windowMs,
-    errors: w.errors,
-    total: w.total,
-    burnRate: Number.isFinite(w.burnRate) ? w.burnRate : 0,
-  }));
-}
-
 export const budgetMonitorKind = defineActorKind({
   kind: ACTOR_KIND.budgetMonitor,
   args: BudgetMonitorArgsSchema,
@@ -523,6 +370,7 @@ export const budgetMonitorKind = defineActorKind({
       new BudgetRunStore(redis, args.keyPrefix, args.timelineErrors, DEFAULT_RUN_FACTS_TTL_MS),
       new HandoffStore(redis, args.handoffKeyPrefix),
       new QuarantineStore(redis, args.quarantineKeyPrefix),
+      new BreachStore(redis, args.keyPrefix, DEFAULT_RUN_FACTS_TTL_MS),
     );
     let consumer: { stop(): Promise<void> } | undefined;
     try {
@@ -541,13 +389,18 @@ export const budgetMonitorKind = defineActorKind({
       redis.disconnect();
       throw err;
     }
-    const poll = ctx.clock.setInterval(
-      () =>
-        void monitor
-          .releaseDue()
-          .catch((err: unknown) => ctx.log.warn('quarantine release failed', { error: String(err) })),
-      args.quarantinePollMs,
-    );
+    // Breaches a killed monitor latched and did not finish: taken over once its claim lapses.
+    const sweep = () =>
+      void monitor.responder
+        .sweep()
+        .catch((err: unknown) => ctx.log.warn('pending breach not acted on', { error: String(err) }));
+    sweep();
+    const poll = ctx.clock.setInterval(() => {
+      void monitor
+        .releaseDue()
+        .catch((err: unknown) => ctx.log.warn('quarantine release failed', { error: String(err) }));
+      sweep();
+    }, args.quarantinePollMs);
     return {
       accepts: [
         'budget.report.v1',
@@ -560,7 +413,11 @@ export const budgetMonitorKind = defineActorKind({
         { subject: allErrors(), queue: serviceQueue(ACTOR_KIND.budgetMonitor) },
         { subject: serviceSubject(SERVICE_NAME.handoff), queue: serviceQueue(SERVICE_NAME.handoff) },
       ],
-      status: () => ({ counted: monitor.counted, breaches: monitor.breaches }),
+      status: () => ({
+        counted: monitor.counted,
+        breaches: monitor.breaches,
+        breachesActed: monitor.responder.acted,
+      }),
       handle: (env, inc) => refusing(() => monitor.handle(env, inc.subject)),
       async stop() {
         ctx.clock.clear(poll);

@@ -1,7 +1,7 @@
 /**
  * What the budget monitor remembers about runs, in Redis (prefix `agov:gov`):
  *
- * - `<p>:run:<runId>`         hash: pipeline, parentRunId, budget (JSON), diagnostic, firstSeq/lastSeq
+ * - `<p>:run:<runId>`         hash: pipeline, parentRunId, budget (JSON), accepted, diagnostic, firstSeq/lastSeq
  *                              (AUDIT positions of its run events), firstTs/lastTs, failingStage, failingAgent
  * - `<p>:run:<runId>:errors`  list: the last N errors (JSON {@link TimelineError}), newest first
  * - `<p>:run:<runId>:agents`  set: agents seen on the run
@@ -18,6 +18,8 @@ export interface RunFacts {
   pipeline?: string;
   parentRunId?: string;
   budget?: PipelineErrorBudget;
+  /** Its `run-accepted` was seen: `budget` is the run's own (absent: the pipeline declared none). */
+  accepted?: boolean;
   diagnostic?: string;
   firstSeq?: number;
   lastSeq?: number;
@@ -47,6 +49,7 @@ export class BudgetRunStore {
       pipeline: h.pipeline,
       parentRunId: h.parentRunId,
       budget: h.budget ? (JSON.parse(h.budget) as PipelineErrorBudget) : undefined,
+      accepted: h.accepted === 'true',
       diagnostic: h.diagnostic,
       firstSeq: n(h.firstSeq),
       lastSeq: n(h.lastSeq),

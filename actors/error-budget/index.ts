@@ -49,12 +49,16 @@ export {
   asCompiled,
   budgetArgs,
   budgetKeys,
+  type BudgetOp,
   type BudgetOutcome,
   type BudgetReport,
   type BudgetStore,
+  DEFAULT_SEEN_TTL_MS,
+  type RecordOptions,
   RedisBudgetStore,
   type RedisBudgetStoreOptions,
   reportFromReply,
+  seenKey,
 } from './budget-store.ts';
 export { BUDGET_LUA } from './budget-lua.ts';
 export { MemoryBudgetStore, sumWindows } from './memory-budget-store.ts';

@@ -4,15 +4,17 @@
  * It has no TTL: a run's state lives until reset().
  */
 import type { Clock } from '../../infra/index.ts';
-import { InvalidMessageError } from '../../protocols/index.ts';
 import { evaluateBudget, VERDICT_CODES, type WindowCounts } from './budget-evaluator.ts';
 import type { BudgetPolicy, CompiledBudget } from './budget-policy.ts';
 import {
   asCompiled,
   type BudgetOutcome,
   type BudgetReport,
+  type BudgetOp,
   type BudgetStore,
   budgetKeys,
+  checkOutcome,
+  type RecordOptions,
   reportFromReply,
 } from './budget-store.ts';
 
@@ -42,6 +44,8 @@ export function sumWindows(
 
 export class MemoryBudgetStore implements BudgetStore {
   private readonly runs = new Map<string, RunState>();
+  /** Ids of the events counted per run; kept across reset(), as the Redis store's seen markers are. */
+  private readonly seen = new Map<string, Set<string>>();
 
   constructor(private readonly clock: Clock) {}
 
@@ -49,17 +53,24 @@ export class MemoryBudgetStore implements BudgetStore {
     runId: string,
     budget: CompiledBudget | BudgetPolicy,
     outcome: BudgetOutcome,
+    options: RecordOptions = {},
   ): Promise<BudgetReport> {
-    if (outcome !== 'success' && outcome !== 'error') {
-      throw new InvalidMessageError(
-        `error budget: outcome must be 'success' or 'error', got ${String(outcome)}`,
-      );
-    }
-    return this.run(runId, asCompiled(budget), true, outcome);
+    checkOutcome(outcome);
+    return this.run(
+      runId,
+      asCompiled(budget),
+      options.latch === false ? 'count' : 'record',
+      outcome,
+      options.eventId,
+    );
+  }
+
+  async latch(runId: string, budget: CompiledBudget | BudgetPolicy): Promise<BudgetReport> {
+    return this.run(runId, asCompiled(budget), 'latch', undefined);
   }
 
   async snapshot(runId: string, budget: CompiledBudget | BudgetPolicy): Promise<BudgetReport> {
-    return this.run(runId, asCompiled(budget), false, undefined);
+    return this.run(runId, asCompiled(budget), 'peek', undefined);
   }
 
   async reset(runId: string): Promise<void> {
@@ -70,11 +81,22 @@ export class MemoryBudgetStore implements BudgetStore {
   private run(
     runId: string,
     budget: CompiledBudget,
-    write: boolean,
+    op: BudgetOp,
     outcome: BudgetOutcome | undefined,
+    eventId?: string,
   ): BudgetReport {
     budgetKeys(runId); // same validation as the Redis store
+    let counting = op === 'record' || op === 'count';
+    let latching = op === 'record' || op === 'latch';
     let state = this.runs.get(runId);
+    let duplicate = 0;
+    const seen = this.seen.get(runId) ?? new Set<string>();
+    if (counting && eventId !== undefined && seen.has(eventId)) {
+      duplicate = 1;
+      counting = false;
+      latching = false;
+    }
+    const write = counting || latching;
     if (!state) {
       state = {
         errors: new Map(),
@@ -85,12 +107,13 @@ export class MemoryBudgetStore implements BudgetStore {
       };
       if (write) this.runs.set(runId, state);
     }
+    if (counting && eventId !== undefined) this.seen.set(runId, seen.add(eventId));
     let now = Math.floor(this.clock.now());
     if (state.now !== undefined && state.now > now) now = state.now;
     const cur = Math.floor(now / budget.bucketMs);
     const longest = budget.windowBuckets[budget.windowBuckets.length - 1]!;
     const oldest = cur - longest + 1;
-    if (write) {
+    if (counting) {
       state.totals.set(cur, (state.totals.get(cur) ?? 0) + 1);
       if (outcome === 'error') state.errors.set(cur, (state.errors.get(cur) ?? 0) + 1);
       for (const m of [state.errors, state.totals])
@@ -103,7 +126,7 @@ export class MemoryBudgetStore implements BudgetStore {
     const code = VERDICT_CODES[evaluation.verdict];
     let firstWarn = 0;
     let firstBreach = 0;
-    if (write) {
+    if (latching) {
       if (code >= 1 && state.warnedAt === undefined) {
         state.warnedAt = now;
         firstWarn = 1;
@@ -112,8 +135,8 @@ export class MemoryBudgetStore implements BudgetStore {
         state.breachedAt = now;
         firstBreach = 1;
       }
-      state.now = now;
     }
+    if (write) state.now = now;
     return reportFromReply(runId, budget, [
       code,
       firstBreach,
@@ -122,6 +145,7 @@ export class MemoryBudgetStore implements BudgetStore {
       state.breachedAt ?? -1,
       evaluation.firedPair,
       now,
+      duplicate,
       ...errs,
       ...tots,
     ]);

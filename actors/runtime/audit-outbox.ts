@@ -27,6 +27,8 @@ import { auditSubject } from '../../protocols/subjects.ts';
 export const DEFAULT_OUTBOX_ACK_TIMEOUT_MS = 30_000;
 /** Pause before an unacknowledged publish is tried again. */
 export const DEFAULT_OUTBOX_RETRY_MS = 2_000;
+/** How many of its latest audit event ids a document keeps (`auditIds`, DocumentOutbox). */
+export const DEFAULT_OUTBOX_KEEP_IDS = 64;
 
 /** One audit event waiting in an outbox: its envelope (id fixed before the write) and where it goes. */
 export interface OutboxEntry {
@@ -186,4 +188,64 @@ export class RedisOutboxStore implements OutboxStore {
 /** The outbox key of one producer instance: `<prefix>:outbox:<kind>:<id>`. */
 export function outboxKey(prefix: string, kind: string, id: string): string {
   return `${prefix}:outbox:${kind}:${id}`;
+}
+
+/**
+ * An outbox kept inside the producer's own stored document (one JSON value: a write of the document is
+ * the transaction). The producer adds entries, stores `document()` with its state, then sends what
+ * that write made stored (`takeUnstored`, taken when the document was built). Acknowledged entries
+ * leave the document with its next write; until then a restart republishes them (stored once anyway).
+ * The document also lists the ids of its latest `keepIds` audit events (`auditIds`): the events its
+ * state implies, for anyone checking that they reached the ledger.
+ */
+export class DocumentOutbox implements OutboxStore {
+  private entries: OutboxEntry[] = [];
+  private unstored: OutboxEntry[] = [];
+  private ids: string[] = [];
+
+  constructor(private readonly keepIds = DEFAULT_OUTBOX_KEEP_IDS) {}
+
+  /** Takes over what a loaded document holds. */
+  restore(doc: { outbox?: OutboxEntry[]; auditIds?: string[] }): void {
+    this.entries = [...(doc.outbox ?? [])];
+    this.ids = [...(doc.auditIds ?? [])];
+  }
+
+  add(entry: OutboxEntry): void {
+    this.entries.push(entry);
+    this.unstored.push(entry);
+    this.ids.push(entry.env.id);
+    if (this.ids.length > this.keepIds) this.ids.splice(0, this.ids.length - this.keepIds);
+  }
+
+  /** Whether entries wait for a write of the document. */
+  get hasUnstored(): boolean {
+    return this.unstored.length > 0;
+  }
+
+  /** The outbox fields of the document about to be written. */
+  document(): { outbox: OutboxEntry[]; auditIds: string[] } {
+    return { outbox: [...this.entries], auditIds: [...this.ids] };
+  }
+
+  /** The entries the write being made stores for the first time (send them once it is stored). */
+  takeUnstored(): OutboxEntry[] {
+    const out = this.unstored;
+    this.unstored = [];
+    return out;
+  }
+
+  /** A write failed: its entries wait for the next one. */
+  requeue(entries: readonly OutboxEntry[]): void {
+    this.unstored = [...entries, ...this.unstored];
+  }
+
+  async load(): Promise<OutboxEntry[]> {
+    return [...this.entries];
+  }
+
+  async remove(ids: readonly string[]): Promise<void> {
+    const gone = new Set(ids);
+    this.entries = this.entries.filter((e) => !gone.has(e.env.id));
+  }
 }

@@ -16,10 +16,9 @@
 import { ACTOR_KIND } from '../../protocols/index.ts';
 import { Redis } from 'ioredis';
 import type { Envelope, OutMessage } from '../../protocols/index.ts';
-import { ForbiddenError, serializeError, toGovError } from '../../protocols/index.ts';
+import { serializeError, toGovError } from '../../protocols/index.ts';
 import type { BodyOf } from '../../protocols/index.ts';
-import type { Tier } from '../../protocols/index.ts';
-import { actorInbox, containSubject, feedToken } from '../../protocols/index.ts';
+import { feedToken } from '../../protocols/index.ts';
 import {
   type ActorContext,
   AuditOutbox,
@@ -29,23 +28,28 @@ import {
 } from '../runtime/index.ts';
 import { consumeRunEvents, publishFeedAndAudit } from '../../bus/index.ts';
 import { KeyedLock } from '../../infra/index.ts';
-import { toVaultSeconds } from './renewal-schedule.ts';
 import {
   DEFAULT_RUN_TOKEN_MAX_TTL_MS,
-  DEFAULT_RUN_TOKEN_RENEW_EVERY_MS,
-  DEFAULT_RUN_TOKEN_TTL_MS,
   type TokenAuthorityArgs,
   TokenAuthorityArgsSchema,
 } from './token-options.ts';
-import { childPolicies, childTier, policyDocuments, runPolicies } from './token-policy.ts';
-import { type ChildTokenRecord, type RunTokenRecord, TokenStore } from './token-store.ts';
+import { policyDocuments } from './token-policy.ts';
+import {
+  childTokenPlan,
+  childTokenRecord,
+  revokedTombstone,
+  runTokenPlan,
+  runTokenRecord,
+} from './token-requests.ts';
+import { TokenStore } from './token-store.ts';
 import { type IssueInput, type RevokeResult, RUN_END, type RunEvent } from './token-authority-types.ts';
 import { VaultTokenClient } from './vault-client.ts';
 import { tokenState } from './token-state.ts';
-import { wrapSecret } from './vault-wrapping.ts';
+import { takeViolation } from './violation-intake.ts';
+import { AgentChannel } from './agent-channel.ts';
 
 export type { IssueInput, RevokeResult } from './token-authority-types.ts';
-import { QuarantineStore, releaseAt } from '../error-budget/index.ts';
+import { QuarantineStore } from '../error-budget/index.ts';
 
 /** The authority's logic over its injected I/O (bus, Vault client, Redis store, clock). */
 export class TokenAuthority {
@@ -56,6 +60,7 @@ export class TokenAuthority {
   private revoked = 0;
   /** Audit events implied by stored token state (see the header). */
   readonly outbox: AuditOutbox;
+  private readonly agents: AgentChannel;
 
   constructor(
     private readonly ctx: ActorContext,
@@ -70,6 +75,7 @@ export class TokenAuthority {
       clock: ctx.clock,
       metric: 'token.outbox',
     });
+    this.agents = new AgentChannel({ bus: ctx.bus, args });
   }
 
   /** Violations' quarantines whose cool-down is over (policy `cool-down`): released (T2). */
@@ -78,30 +84,8 @@ export class TokenAuthority {
     for (const agentId of await this.quarantine.due(this.ctx.clock.now())) {
       const hold = await this.quarantine.get(agentId);
       if (!hold || !(await this.quarantine.release(agentId))) continue;
-      this.tellAgent(agentId, {
-        type: 'agent.command.v1',
-        body: {
-          command: 'release',
-          byTier: 'T2',
-          by: 'token-authority',
-          reason: 'quarantine cool-down over',
-        },
-        run: hold.runId,
-      });
+      this.agents.command(agentId, 'release', 'quarantine cool-down over', hold.runId);
     }
-  }
-
-  /**
-   * Agents that asked for JSON deliveries (run events' `agentEncoding`); the durable consumer replays
-   * the events after a restart, so this is rebuilt. Everyone else gets msgpack.
-   */
-  private readonly encodings = new Map<string, 'msgpack' | 'json'>();
-
-  /** Tells an agent's inbox, in the encoding it asked for. */
-  private tellAgent(agentId: string, msg: OutMessage): void {
-    this.ctx.bus.tell(actorInbox(this.args.agentKind, agentId), msg, {
-      encoding: this.encodings.get(agentId),
-    });
   }
 
   status() {
@@ -141,7 +125,7 @@ export class TokenAuthority {
   async onRunEvent(ev: RunEvent, env: Envelope): Promise<void> {
     const { runId } = ev;
     if (ev.agentId !== undefined && ev.agentEncoding !== undefined)
-      this.encodings.set(ev.agentId, ev.agentEncoding);
+      this.agents.noteEncoding(ev.agentId, ev.agentEncoding);
     if ((ev.event === 'stage-accepted' || ev.event === 'stage-dispatched') && ev.agentId)
       await this.store.addAgent(runId, ev.agentId);
     switch (ev.event) {
@@ -182,41 +166,11 @@ export class TokenAuthority {
           created: false,
         };
       }
-      const g = input.governance;
-      const tiers: Tier[] = g?.tiers ?? [];
-      const ttlMs = g?.token.ttlMs ?? DEFAULT_RUN_TOKEN_TTL_MS;
-      const maxTtlMs = Math.max(ttlMs, g?.token.maxTtlMs ?? DEFAULT_RUN_TOKEN_MAX_TTL_MS);
-      const renewEveryMs = g?.token.renewEveryMs ?? DEFAULT_RUN_TOKEN_RENEW_EVERY_MS;
-      const pipeline = input.pipeline ?? g?.pipeline;
-      const meta: Record<string, string> = { run_id: input.runId, pipeline: pipeline ?? 'unknown' };
-      if (input.parentRunId) meta.parent_run_id = input.parentRunId;
+      const plan = runTokenPlan(input);
       const now = this.ctx.clock.now();
-      const token = await this.vault.createToken({
-        policies: runPolicies(tiers, g?.token.policies ?? []),
-        ttl: toVaultSeconds(ttlMs),
-        explicitMaxTtl: toVaultSeconds(maxTtlMs),
-        renewable: true,
-        meta,
-        displayName: `run-${input.runId}`.slice(0, 100),
-      });
+      const token = await this.vault.createToken(plan.request);
       this.secrets.set(input.runId, token.token);
-      const rec: RunTokenRecord = {
-        runId: input.runId,
-        pipeline,
-        parentRunId: input.parentRunId,
-        accessor: token.accessor,
-        policies: token.policies,
-        tiers,
-        stageTiers: g?.stageTiers,
-        state: 'live',
-        issuedAt: now,
-        expiresAt: now + token.leaseDurationS * 1000,
-        maxExpiresAt: now + toVaultSeconds(maxTtlMs) * 1000,
-        ttlMs,
-        renewEveryMs,
-        maxTtlMs,
-        renewals: 0,
-      };
+      const rec = runTokenRecord(input, plan, token, now);
       const issued = this.prepared({
         runId: input.runId,
         action: 'issued',
@@ -226,7 +180,7 @@ export class TokenAuthority {
         ttlMs: token.leaseDurationS * 1000,
       });
       rec.auditIds = [issued.env.id];
-      await this.store.createRun(rec, { renewAt: now + renewEveryMs, outbox: [issued] });
+      await this.store.createRun(rec, { renewAt: now + plan.renewEveryMs, outbox: [issued] });
       this.issued++;
       await this.outbox.send([issued]);
       return {
@@ -256,39 +210,14 @@ export class TokenAuthority {
       const key = `${agentId}/${stageId ?? '-'}/${attempt ?? 0}`;
       if (await this.store.hasChild(runId, key)) return;
       const now = this.ctx.clock.now();
-      const tier = childTier(run.tiers, run.stageTiers, stageId);
-      const policies = childPolicies(tier, run.tiers);
-      const left = Math.max(1_000, run.maxExpiresAt - now);
+      const { tier, request } = childTokenPlan(runId, run, agentId, stageId, now);
       const secret = this.secrets.get(runId);
-      const options = {
-        policies,
-        ttl: toVaultSeconds(Math.min(run.ttlMs, left)),
-        explicitMaxTtl: toVaultSeconds(left),
-        renewable: true,
-        meta: {
-          run_id: runId,
-          pipeline: run.pipeline ?? 'unknown',
-          agent_id: agentId,
-          stage_id: stageId ?? '',
-        },
-        displayName: `agent-${agentId}`.slice(0, 100),
-      };
       // After a restart the run token's secret is gone: the child is then made by the authority's own
       // token and revoked explicitly with the run (descendant: false).
       const child = secret
-        ? await this.vault.createChildToken(secret, options)
-        : await this.vault.createToken(options);
-      const rec: ChildTokenRecord = {
-        agentId,
-        stageId,
-        attempt,
-        accessor: child.accessor,
-        tier,
-        policies: child.policies,
-        issuedAt: now,
-        expiresAt: now + child.leaseDurationS * 1000,
-        descendant: secret !== undefined,
-      };
+        ? await this.vault.createChildToken(secret, request)
+        : await this.vault.createToken(request);
+      const rec = childTokenRecord(child, { agentId, stageId, attempt }, tier, now, secret !== undefined);
       const issued = this.prepared({
         runId,
         action: 'child-issued',
@@ -300,27 +229,7 @@ export class TokenAuthority {
       });
       rec.auditId = issued.env.id;
       await this.store.addChild(runId, key, rec, [issued]);
-      // Wrapped in Vault: the bus carries a single-use wrapping token, never the child token.
-      const wrapped = await wrapSecret(
-        this.args.vaultAddr,
-        this.args.vaultToken,
-        { token: child.token, accessor: child.accessor },
-        Math.ceil(this.args.childWrapTtlMs / 1000),
-      );
-      this.tellAgent(agentId, {
-        type: 'agent.credentials.v2',
-        body: {
-          runId,
-          wrappingToken: wrapped.wrappingToken,
-          wrapTtlS: wrapped.ttlS,
-          accessor: child.accessor,
-          expiresAt: rec.expiresAt,
-          policies: child.policies,
-          stageId,
-          ...(attempt === undefined ? {} : { attempt }),
-        },
-        run: runId,
-      });
+      await this.agents.sendChildToken({ runId, agentId, stageId, attempt, expiresAt: rec.expiresAt }, child);
       await this.outbox.send([issued]);
     });
   }
@@ -344,22 +253,7 @@ export class TokenAuthority {
       const run = await this.store.getRun(runId);
       if (!run) {
         // Revoked before any token: leave a tombstone so a late run-accepted issues nothing.
-        await this.store.createRun({
-          runId,
-          accessor: '',
-          policies: [],
-          tiers: [],
-          state: 'revoked',
-          issuedAt: now,
-          expiresAt: now,
-          maxExpiresAt: now,
-          ttlMs: 0,
-          renewEveryMs: 0,
-          maxTtlMs: 0,
-          renewals: 0,
-          revokedAt: now,
-          revokedReason: reason,
-        });
+        await this.store.createRun(revokedTombstone(runId, reason, now));
         const suspended = suspendWanted ? await this.suspend(runId, undefined, reason, agents) : [];
         return { runId, revoked: false, revokedAt: now, reason, suspendedAgents: suspended };
       }
@@ -432,11 +326,7 @@ export class TokenAuthority {
   ): Promise<string[]> {
     const agents = only ? [...new Set(only.ids)].sort() : await this.store.agents(runId);
     for (const agentId of agents) {
-      this.tellAgent(agentId, {
-        type: 'agent.command.v1',
-        body: { command: only?.command ?? 'suspend', byTier: 'T2', by: 'token-authority', reason },
-        run: runId,
-      });
+      this.agents.command(agentId, only?.command ?? 'suspend', reason, runId);
     }
     await this.ctx.bus.flush();
     await this.event({
@@ -451,78 +341,20 @@ export class TokenAuthority {
 
   // --- violations ----------------------------------------------------------------------------
 
-  private async reporterAuthorised(env: Envelope<'violation.report.v1'>): Promise<boolean> {
-    if (this.args.reporterAllowlist.includes(env.from)) return true;
-    if (env.body.reporterTier !== 'T2') return false;
-    // A T2 claim is checked with the reporter itself: its inbox must answer agent.state.v1 with tier T2.
-    try {
-      const reply = await this.ctx.bus.ask(
-        env.from,
-        { type: 'agent.status.v1', body: {} },
-        { timeoutMs: this.args.reporterVerifyTimeoutMs },
-      );
-      return reply.type === 'agent.state.v1' && reply.body.tier === 'T2';
-    } catch {
-      return false;
-    }
-  }
-
-  async violation(env: Envelope<'violation.report.v1'>): Promise<RevokeResult> {
-    const b = env.body;
-    const run = await this.store.getRun(b.runId);
-    if (!(await this.reporterAuthorised(env))) {
-      await this.event({
-        runId: b.runId,
-        action: 'violation-refused',
-        accessor: run?.accessor || undefined,
-        agentId: b.agentId,
-        by: env.from,
-        reason: `unauthorised reporter for policy ${b.policy}`,
-      });
-      throw new ForbiddenError(
-        `violation reports need a T2 or allowlisted reporter; ${env.from} is neither`,
-        {
-          details: { reporter: env.from, runId: b.runId },
-        },
-      );
-    }
-    // Contain the run before anything else: nothing more of it runs, whatever the revoke costs.
-    this.ctx.bus.tell(containSubject(b.runId), {
-      type: 'run.contain.v1',
-      body: {
-        runId: b.runId,
-        cause: 'policy-violation',
-        reason: `policy violation: ${b.policy}`.slice(0, 500),
-        ...(b.agentId ? { agentIds: [b.agentId] } : {}),
+  /** A violation report: see violation-intake.ts. */
+  violation(env: Envelope<'violation.report.v1'>): Promise<RevokeResult> {
+    return takeViolation(
+      {
+        bus: this.ctx.bus,
+        clock: this.ctx.clock,
+        args: this.args,
+        store: this.store,
+        quarantine: this.quarantine,
+        event: (msg) => this.event(msg),
+        revoke: (...a) => this.revoke(...a),
       },
-      run: b.runId,
-    });
-    await this.event({
-      runId: b.runId,
-      action: 'violation-accepted',
-      accessor: run?.accessor || undefined,
-      agentId: b.agentId,
-      by: env.from,
-      reason: `${b.policy}: ${b.description}`.slice(0, 500),
-    });
-    // Only the agent that committed the violation is quarantined (kept for an operator by default).
-    const result = await this.revoke(b.runId, `policy-violation: ${b.policy}`, env.from, false, {
-      ids: b.agentId ? [b.agentId] : [],
-      command: 'quarantine',
-    });
-    if (b.agentId && this.quarantine) {
-      const now = this.ctx.clock.now();
-      const at = releaseAt(this.args.violationRelease, this.args.violationCoolDownMs, now);
-      await this.quarantine.hold({
-        agentId: b.agentId,
-        runId: b.runId,
-        reason: `policy-violation: ${b.policy}`,
-        release: this.args.violationRelease,
-        since: now,
-        ...(at === undefined ? {} : { releaseAt: at }),
-      });
-    }
-    return result;
+      env,
+    );
   }
 
   // --- status --------------------------------------------------------------------------------

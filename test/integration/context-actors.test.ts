@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentKind } from '../../actors/agent/agent.ts';
 import { agentDirectoryKind } from '../../actors/agent-directory.ts';
-import { checkpointKind, memoryKind, workStatusKind } from '../../actors/context/index.ts';
+import { checkpointKind, memoryKind, RestoreLog, workStatusKind } from '../../actors/context/index.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { type Bus, ensureStreams } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
@@ -18,7 +18,7 @@ import {
   serviceSubject,
   TierForbiddenError,
 } from '../../protocols/index.ts';
-import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { auditStreamCounts, collect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
@@ -264,5 +264,48 @@ describe('checkpoints', () => {
       const body = r.body as { agents?: Array<{ state: string }>; state?: string };
       return (body.state ?? body.agents?.[0]?.state) === 'quarantined';
     });
+    // The restore is on the audit trail once, through the outbox kept in its restore record.
+    const log = await RestoreLog.open(client);
+    const rec = (await log.all()).find((r) => r.id === restored.body.before);
+    expect(rec?.auditIds).toHaveLength(1);
+    await waitFor('the restore record outbox emptied once acknowledged', async () =>
+      (await log.all()).some((r) => r.id === restored.body.before && r.outbox.length === 0),
+    );
+    expect((await auditStreamCounts(client)).get(rec!.auditIds[0]!)?.count).toBe(1);
+  });
+
+  it('publishes at restart, once, a restore event whose record was stored but whose publish a SIGKILL cut off', async () => {
+    const checkpoint = handles.find((h) => h.id === 'checkpoint-1')!;
+    await checkpoint.kill();
+    // What a SIGKILL between the restore record's put and the publish leaves: the event in the record only.
+    const log = await RestoreLog.open(client);
+    const cut = client.wrap({
+      type: 'checkpoint.event.v1',
+      body: { checkpointId: 'cp-000001', event: 'restored', by: 'ops', actions: 1 },
+    });
+    await log.record({
+      id: 'cp-cut',
+      checkpointId: 'cp-000001',
+      by: 'ops',
+      at: Date.now(),
+      actions: 1,
+      auditIds: [cut.id],
+      outbox: [{ category: 'context', env: cut }],
+    });
+    expect((await auditStreamCounts(client)).has(cut.id)).toBe(false);
+    handles.push(
+      await runActor(checkpointKind, {
+        id: 'checkpoint-1',
+        bus: { servers: nats.url },
+        args: { everyMs: 0, sourceTimeoutMs: 500, keep: 5 },
+      }),
+    );
+    await waitFor('the cut-off restore event republished and the record emptied', async () =>
+      (await log.all()).some((r) => r.id === 'cp-cut' && r.outbox.length === 0),
+    );
+    const counts = await auditStreamCounts(client);
+    const implied = (await log.all()).flatMap((r) => r.auditIds);
+    expect(implied).toContain(cut.id);
+    expect(implied.filter((id) => counts.get(id)?.count !== 1)).toEqual([]);
   });
 });

@@ -243,12 +243,14 @@ describe('Lua script and pure evaluator agree', () => {
       const longest = budget.windowsMs.at(-1)!;
       const verdictsSeen = new Set<string>();
       let firstBreaches = 0;
+      let duplicates = 0;
       for (const seed of [1, 2, 3]) {
         const rand = prng(seed * 7919 + name.length);
         const clock = new ManualClock(T0 + Math.floor(rand() * DAY));
         const lua = new RedisBudgetStore({ redis, clock });
         const model = new MemoryBudgetStore(clock);
         const run = newRun(`parity-${seed}`);
+        const ids: string[] = [];
         let errorRate = rand();
         for (let step = 0; step < 250; step++) {
           const r = rand();
@@ -269,9 +271,20 @@ describe('Lua script and pure evaluator agree', () => {
           } else if (rand() < 0.01) {
             await Promise.all([lua.reset(run), model.reset(run)]);
             continue;
+          } else if (rand() < 0.08) {
+            [a, b] = [await lua.latch(run, budget), await model.latch(run, budget)];
           } else {
             const outcome = rand() < errorRate ? 'error' : 'success';
-            [a, b] = [await lua.record(run, budget, outcome), await model.record(run, budget, outcome)];
+            // Some events come again (redeliveries), some are counted before the budget is known.
+            const eventId =
+              ids.length > 0 && rand() < 0.15 ? ids[Math.floor(rand() * ids.length)]! : `e${step}`;
+            ids.push(eventId);
+            const opts = { eventId, latch: rand() >= 0.2 };
+            [a, b] = [
+              await lua.record(run, budget, outcome, opts),
+              await model.record(run, budget, outcome, opts),
+            ];
+            if (a.duplicate) duplicates++;
           }
           expect(a, `seed ${seed} step ${step}`).toEqual(b);
           verdictsSeen.add(a.verdict);
@@ -284,6 +297,58 @@ describe('Lua script and pure evaluator agree', () => {
       // the sequences reach every verdict, so the comparison covered the thresholds
       expect([...verdictsSeen].sort()).toEqual(['breach', 'ok', 'warn']);
       expect(firstBreaches).toBeGreaterThan(0);
+      expect(duplicates).toBeGreaterThan(0);
     });
   }
+});
+
+describe('Redis budget store: deduplication and deferred verdicts', () => {
+  const policy: BudgetPolicy = { kind: 'count', maxErrors: 1, windowMs: MIN };
+
+  it('counts an event id once: a second record of it is a duplicate that counts and latches nothing', async () => {
+    const store = new RedisBudgetStore({ redis, clock: new ManualClock(T0) });
+    const run = newRun('dedupe');
+    expect(await store.record(run, policy, 'error', { eventId: 'ev-1' })).toMatchObject({
+      duplicate: false,
+      breached: false,
+    });
+    const again = await store.record(run, policy, 'error', { eventId: 'ev-1' });
+    expect(again).toMatchObject({ duplicate: true, breached: false, firstBreach: false, firstWarn: false });
+    expect(again.windows[0]!.errors).toBe(1);
+    // A distinct event counts and breaches; the duplicate of the breaching one reports the latch only.
+    expect((await store.record(run, policy, 'error', { eventId: 'ev-2' })).firstBreach).toBe(true);
+    expect(await store.record(run, policy, 'error', { eventId: 'ev-2' })).toMatchObject({
+      duplicate: true,
+      firstBreach: false,
+      breached: true,
+    });
+    // Forgetting the counts does not forget what was counted: a redelivery after a reset stays out.
+    await store.reset(run);
+    expect((await store.record(run, policy, 'error', { eventId: 'ev-1' })).windows[0]!.errors).toBe(0);
+  });
+
+  it('counts without latching while the budget is a stand-in, and latch() breaches once the real one judges the counts (regression: errors counted before their run-accepted never breached)', async () => {
+    const store = new RedisBudgetStore({ redis, clock: new ManualClock(T0) });
+    const run = newRun('deferred');
+    const standIn: BudgetPolicy = { kind: 'count', maxErrors: 1, windowMs: MIN };
+    for (const id of ['a', 'b', 'c']) {
+      const r = await store.record(run, standIn, 'error', { eventId: id, latch: false });
+      expect(r).toMatchObject({ firstBreach: false, firstWarn: false, breached: false });
+    }
+    expect((await store.snapshot(run, standIn)).verdict).toBe('breach');
+    const lenient: BudgetPolicy = { kind: 'count', maxErrors: 5, windowMs: MIN };
+    expect(await store.latch(run, lenient)).toMatchObject({
+      verdict: 'ok',
+      firstBreach: false,
+      breached: false,
+    });
+    const strict: BudgetPolicy = { kind: 'count', maxErrors: 2, windowMs: MIN };
+    expect(await store.latch(run, strict)).toMatchObject({
+      verdict: 'breach',
+      firstBreach: true,
+      breached: true,
+    });
+    expect((await store.latch(run, strict)).firstBreach).toBe(false);
+    expect((await store.snapshot(run, strict)).windows[0]!.errors).toBe(3);
+  });
 });

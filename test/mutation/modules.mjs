@@ -17,7 +17,7 @@ export const MODULES = [
   },
   {
     name: 'lifecycle-machine',
-    mutate: ['actors/agent/lifecycle-machine.ts'],
+    mutate: ['actors/agent/lifecycle-machine.ts', 'actors/agent/lifecycle-rules.ts'],
     tests: ['test/unit/agent-lifecycle.test.ts', 'test/unit/agent-lifecycle-edges.test.ts'],
   },
   {

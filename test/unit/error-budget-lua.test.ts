@@ -17,8 +17,10 @@ function calls(): Array<{ command: string; key: string }> {
 
 describe('budget Lua script (Dragonfly constraints)', () => {
   it('touches only keys passed in KEYS', () => {
-    const keyVars = new Set(['errorsKey', 'totalsKey', 'stateKey', 'key']);
-    expect(BUDGET_LUA).toContain('local errorsKey, totalsKey, stateKey = KEYS[1], KEYS[2], KEYS[3]');
+    const keyVars = new Set(['errorsKey', 'totalsKey', 'stateKey', 'seenKey', 'key']);
+    expect(BUDGET_LUA).toContain(
+      'local errorsKey, totalsKey, stateKey, seenKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]',
+    );
     expect(BUDGET_LUA).toMatch(/local function scan\(key\)/);
     expect(BUDGET_LUA).toMatch(/scan\(errorsKey\)/);
     expect(BUDGET_LUA).toMatch(/scan\(totalsKey\)/);
@@ -28,7 +30,16 @@ describe('budget Lua script (Dragonfly constraints)', () => {
 
   it('uses no blocking, time or keyspace-wide commands', () => {
     const used = new Set(calls().map((c) => c.command));
-    expect([...used].sort()).toEqual(['HDEL', 'HGETALL', 'HINCRBY', 'HMGET', 'HSET', 'PEXPIRE']);
+    expect([...used].sort()).toEqual([
+      'EXISTS',
+      'HDEL',
+      'HGETALL',
+      'HINCRBY',
+      'HMGET',
+      'HSET',
+      'PEXPIRE',
+      'SET',
+    ]);
     expect(BUDGET_LUA).not.toMatch(/'(TIME|BLPOP|BRPOP|BLMOVE|BZPOPMIN|XREAD|KEYS|SCAN|WAIT)'/i);
   });
 
@@ -51,11 +62,12 @@ describe('budget Lua script (Dragonfly constraints)', () => {
 describe('script arguments', () => {
   it('passes window bucket counts, thresholds and the rounded budget fraction as strings', () => {
     const slo = compileBudget({ kind: 'slo', slo: 0.999 });
-    const args = budgetArgs(slo, 'record', 1_700_000_000_123.7, 'error');
-    expect(args.slice(0, 12)).toEqual([
+    const args = budgetArgs(slo, 'record', 1_700_000_000_123.7, 'error', 604_800_000);
+    expect(args.slice(0, 13)).toEqual([
       'record',
       '1700000000123',
       'error',
+      '604800000',
       '30000',
       String(3 * 86_400_000 + 30_000),
       '5',
@@ -66,13 +78,14 @@ describe('script arguments', () => {
       '8640',
       'slo',
     ]);
-    expect(args.slice(12, 15)).toEqual(['0.001', '10', '3']);
-    expect(args.slice(15)).toEqual(['3', '1', '14.4', '2', '4', '2', '6', '2', '5', '4', '1', '1']);
+    expect(args.slice(13, 16)).toEqual(['0.001', '10', '3']);
+    expect(args.slice(16)).toEqual(['3', '1', '14.4', '2', '4', '2', '6', '2', '5', '4', '1', '1']);
     const count = compileBudget({ kind: 'count', maxErrors: 10, windowMs: 60_000 });
     expect(budgetArgs(count, 'peek', 5, undefined)).toEqual([
       'peek',
       '5',
       '-',
+      '0',
       '6000',
       '66000',
       '1',

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DEFAULT_INDEX_BLOCK_BITS,
@@ -209,6 +210,30 @@ describe('ledger store', () => {
     const r = store.appendBatch(Array.from({ length: 9 }, (_, i) => ev(13 + i)));
     expect(r.checkpoints.map((c) => c.size)).toEqual([20]);
     expect(r.root.equals(treeHead(store.range(0, 22).map((e) => e.leafHash)))).toBe(true);
+  });
+
+  it('opens without counting its rows, and refuses a file whose rows and tree leaves disagree at the ends', () => {
+    store.appendBatch(Array.from({ length: 12 }, (_, i) => ev(i)));
+    store.close();
+    const reader = new Database(path, { readonly: true });
+    const plans = (sql: string) =>
+      reader
+        .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .all()
+        .map((r) => (r as { detail: string }).detail)
+        .join('; ');
+    // The open path's queries are index lookups, not scans (a COUNT(*) scanned every row).
+    expect(
+      plans('SELECT (SELECT MIN(seq) FROM entries) AS low, (SELECT MAX(seq) FROM entries) AS top'),
+    ).not.toMatch(/SCAN entries/);
+    expect(plans('SELECT MAX(idx) AS top FROM tree_nodes WHERE level = 0')).toMatch(/SEARCH/);
+    reader.close();
+    const raw = new Database(path);
+    raw.exec('DROP TRIGGER entries_no_delete; DELETE FROM entries WHERE seq = 11');
+    raw.close();
+    expect(() => LedgerStore.open({ path, signer, checkpointEveryEntries: 10, clock })).toThrow(
+      /entries span seq 0..10 but the tree's leaves end at 11/,
+    );
   });
 
   it('refuses UPDATE and DELETE on entries, tree nodes and checkpoints through SQL', () => {

@@ -1,0 +1,209 @@
+/**
+ * The budget monitor in its own OS process, SIGKILLed at the two moments chaos found fatal to a
+ * breach: holding a run's `run-accepted` it had taken but not acked, and in the middle of acting on a
+ * breach it had latched. The token authority and the orchestrator are stand-ins served by the test,
+ * so it decides when they answer.
+ */
+import type { Msg } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bus } from '../../bus/bus.ts';
+import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
+import type { NatsServer } from '../../infra/nats-server.ts';
+import type { BodyIn, BodyOf } from '../../protocols/catalog.ts';
+import type { Envelope } from '../../protocols/envelope.ts';
+import { allObs, serviceQueue, serviceSubject, startedSubject } from '../../protocols/subjects.ts';
+import { type ProcessChild, spawnProcessChild } from '../../supervisors/process-child.ts';
+import { collect, credsFor, serve, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { governance, publishRunEvent } from './governance-setup.ts';
+
+const servers = new TestServers();
+let nats: NatsServer;
+let redisUrl: string;
+let client: Bus;
+let feed: ReturnType<typeof collect>;
+let started: ReturnType<typeof collect>;
+const monitors: ProcessChild[] = [];
+let incarnations = 0;
+/** token.revoke.v1 requests the stand-in token authority received; it answers only while `answering`. */
+const revokes: Array<BodyOf<'token.revoke.v1'>> = [];
+let answering = true;
+const diagnostics: Array<BodyOf<'run.request.v1'>> = [];
+
+const DURABLE = 'budget-monitor';
+/** Long enough that a restarted monitor handles later events before the unacked one comes again. */
+const ACK_WAIT_MS = 15_000;
+
+async function spawnMonitor(args: Record<string, unknown> = {}): Promise<ProcessChild> {
+  const child = spawnProcessChild({
+    kind: 'budget-monitor',
+    id: 'bm-proc',
+    natsUrl: nats.url,
+    credentials: await credsFor(nats, { role: 'actor', kind: 'budget-monitor', id: 'bm-proc' }),
+    args: { redisUrl, ackWaitMs: ACK_WAIT_MS, breachLeaseMs: 2_000, ...args },
+    heartbeatMs: 500,
+  });
+  monitors.push(child);
+  const n = ++incarnations;
+  await started.next(() => started.seen.length >= n, 60_000);
+  return child;
+}
+
+async function sigkill(child: ProcessChild): Promise<void> {
+  child.signal('SIGKILL');
+  expect((await child.exited).signal).toBe('SIGKILL');
+}
+
+async function consumer() {
+  const jsm = await client.jetstreamManager();
+  return jsm.consumers.info(AUDIT_STREAM, DURABLE);
+}
+
+const budgetOf = (maxErrors: number) =>
+  governance({ errorBudget: { kind: 'count', maxErrors, windowMs: 600_000 } });
+
+const failure = (runId: string, attempt: number, event: 'stage-retrying' | 'stage-failed') =>
+  ({
+    runId,
+    event,
+    stageId: 'boom',
+    attempt,
+    agentId: 'ag-x',
+    error: { code: 'GOV_ERR_INTERNAL', message: 'exit 1', retryable: true },
+  }) satisfies BodyIn<'run.event.v1'>;
+
+const budgetEvent = (runId: string, event: string) => (e: Envelope) =>
+  e.type === 'budget.event.v1' && e.body.runId === runId && e.body.event === event;
+const handoffReady = (runId: string) => (e: Envelope) =>
+  e.type === 'handoff.ready.v1' && e.body.runId === runId;
+
+async function breached(runId: string): Promise<boolean> {
+  const r = await client.ask(serviceSubject('budget-monitor'), {
+    type: 'budget.status.v1',
+    body: { runId },
+  });
+  return r.type === 'budget.state.v1' && r.body.breached;
+}
+
+beforeAll(async () => {
+  nats = await servers.nats();
+  redisUrl = (await servers.redis()).url;
+  client = await testBus(nats.url, 'budget-monitor-process-test');
+  servers.onStop(() => client.close());
+  await ensureStreams(client);
+  feed = collect(client, allObs());
+  started = collect(client, startedSubject('budget-monitor', 'bm-proc'));
+  // The stand-in token authority: a request it does not answer hangs the monitor's revoke step.
+  client.subscribeRaw(
+    serviceSubject('token-authority'),
+    (msg: Msg) => {
+      const d = client.decode(msg.data);
+      if (!d.ok || d.env.type !== 'token.revoke.v1') return;
+      revokes.push(d.env.body);
+      if (!answering) return;
+      client.respond(
+        msg,
+        {
+          type: 'token.revoked.v1',
+          body: {
+            runId: d.env.body.runId,
+            accessor: `acc-${d.env.body.runId}`,
+            revoked: true,
+            revokedAt: Date.now(),
+            reason: d.env.body.reason,
+            suspendedAgents: d.env.body.quarantineAgents ?? [],
+          },
+        },
+        d.env,
+      );
+    },
+    { queue: serviceQueue('token-authority') },
+  );
+  serve(
+    client,
+    serviceSubject('orchestrator'),
+    (req) => {
+      if (req.type !== 'run.request.v1') return undefined;
+      diagnostics.push(req.body);
+      return {
+        type: 'run.accepted.v1',
+        body: { runId: `diag-${diagnostics.length}`, pipeline: 'diagnostic', stages: ['open'] },
+      };
+    },
+    { queue: serviceQueue('orchestrator') },
+  );
+  await client.flush();
+}, 120_000);
+
+afterAll(async () => {
+  for (const m of monitors) if (!m.hasExited) await m.stop(10_000);
+  await servers.stopAll();
+});
+
+describe('a budget monitor in its own process, SIGKILLed', () => {
+  it("while holding a run's unacked run-accepted still breaches that run on its declared budget once the event comes again (regression: chaos kill-budget-monitor — the failing run's errors were judged by the default budget and it never breached)", async () => {
+    const first = await spawnMonitor();
+    // Stopped, it takes delivery of run-accepted (the pull it had open) and never acks it.
+    first.signal('SIGSTOP');
+    await publishRunEvent(client, { runId: 'rk-1', event: 'run-accepted', governance: budgetOf(1) });
+    await waitFor('run-accepted delivered to the stopped monitor', async () => {
+      const c = await consumer();
+      return c.num_pending === 0 && c.num_ack_pending === 1;
+    });
+    await sigkill(first);
+
+    await spawnMonitor();
+    await publishRunEvent(client, failure('rk-1', 1, 'stage-retrying'));
+    await publishRunEvent(client, failure('rk-1', 2, 'stage-failed'));
+    // The premise: both failures were handled while run-accepted still waits for its redelivery.
+    await waitFor('the failures handled before run-accepted came again', async () => {
+      const c = await consumer();
+      return c.num_pending === 0 && c.num_ack_pending === 1 && c.num_redelivered === 0;
+    });
+    const errors = await client.ask(serviceSubject('budget-monitor'), {
+      type: 'budget.status.v1',
+      body: { runId: 'rk-1' },
+    });
+    expect(errors.type === 'budget.state.v1' && errors.body.windows[0]!.errors).toBe(2);
+
+    // Two errors against maxErrors 1: the breach comes with the redelivered run-accepted.
+    await feed.next(budgetEvent('rk-1', 'breach'), ACK_WAIT_MS + 30_000);
+    expect(await breached('rk-1')).toBe(true);
+    await feed.next(handoffReady('rk-1'), 30_000);
+  }, 120_000);
+
+  it('in the middle of acting on a breach it latched: its successor finishes the job — revoke, diagnostic, handoff report — once (regression: a latched breach whose monitor died was never acted on)', async () => {
+    const victim = monitors.at(-1)!;
+    answering = false;
+    await publishRunEvent(client, { runId: 'rk-2', event: 'run-accepted', governance: budgetOf(1) });
+    await publishRunEvent(client, failure('rk-2', 1, 'stage-retrying'));
+    await publishRunEvent(client, failure('rk-2', 2, 'stage-failed'));
+    // The premise: the breach is latched and announced, and the monitor waits on the revoke.
+    await feed.next(budgetEvent('rk-2', 'breach'), 30_000);
+    await waitFor('the revoke asked', () => revokes.some((r) => r.runId === 'rk-2'));
+    expect(feed.seen.some(handoffReady('rk-2'))).toBe(false);
+    await sigkill(victim);
+
+    answering = true;
+    await spawnMonitor();
+    await feed.next(handoffReady('rk-2'), ACK_WAIT_MS + 30_000);
+    expect(revokes.filter((r) => r.runId === 'rk-2').length).toBeGreaterThanOrEqual(2);
+    expect(diagnostics.filter((d) => d.parentRunId === 'rk-2')).toHaveLength(1);
+    const report = await client.ask(serviceSubject('handoff'), {
+      type: 'handoff.get.v1',
+      body: { runId: 'rk-2' },
+    });
+    expect(report.type === 'handoff.report.v1' && report.body.report).toMatchObject({
+      runId: 'rk-2',
+      token: { revoked: true, accessor: 'acc-rk-2' },
+      diagnostic: { pipeline: 'diagnostic', runId: expect.stringMatching(/^diag-/) },
+    });
+    // Once: the successor does not act again on its next sweeps, nor on the redelivered failure.
+    await waitFor(
+      'the redelivered failure acked',
+      async () => (await consumer()).num_ack_pending === 0,
+      60_000,
+    );
+    expect(feed.seen.filter(handoffReady('rk-2'))).toHaveLength(1);
+    expect(diagnostics.filter((d) => d.parentRunId === 'rk-2')).toHaveLength(1);
+  }, 180_000);
+});
