@@ -18,6 +18,7 @@ import {
   AgentUnavailableError,
   actorInbox,
   allDeadLetters,
+  auditSenderOf,
   auditSubject,
   decodeRaw,
   heartbeatSubject,
@@ -130,13 +131,14 @@ function command(agentId: string, body: BodyIn<'agent.command.v1'>) {
   return client.ask(actorInbox('agent', agentId), { type: 'agent.command.v1', body });
 }
 
-/** Every envelope in the AUDIT stream on gov.audit.agent, in order. */
+/** Every envelope in the AUDIT stream on gov.audit.agent.<principal>, in order. */
 async function auditTrail(): Promise<Envelope[]> {
   const info = await jsm.streams.info(AUDIT_STREAM);
   const out: Envelope[] = [];
   for (let s = info.state.first_seq; s <= info.state.last_seq && info.state.messages > 0; s++) {
     const m = await jsm.streams.getMessage(AUDIT_STREAM, { seq: s });
-    if (m && m.subject === auditSubject('agent')) out.push(decodeRaw(m.data) as Envelope);
+    if (m && auditSenderOf(m.subject) !== undefined && m.subject.startsWith(auditSubject('agent')))
+      out.push(decodeRaw(m.data) as Envelope);
   }
   return out;
 }
