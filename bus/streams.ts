@@ -17,7 +17,7 @@ import {
 export interface StreamAdmin {
   jetstreamManager(): Promise<JetStreamManager>;
 }
-import { allAudit, allResults, auditPublishers, resultsSubject } from '../protocols/subjects.ts';
+import { allAgentResults, allAudit, allResults, auditPublishers } from '../protocols/subjects.ts';
 
 /** How long JetStream remembers a `Nats-Msg-Id` to drop duplicate publishes. */
 export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -38,7 +38,7 @@ export type StreamDeclaration = Pick<StreamConfig, 'name' | 'subjects'> & Partia
 export const AUDIT_STREAM = 'AUDIT';
 
 /**
- * Task progress and results told to `gov.results.<kind>` (an assign's `replyTo`): captured even when
+ * Task progress and results told to `gov.results.<kind>.<agentId>` (an assign's `replyTo`): captured even when
  * the agent does a plain (core) publish and no consumer is connected, kept until a consumer acks them.
  */
 export const RESULTS_STREAM = 'RESULTS';
@@ -144,7 +144,7 @@ export function runEventsConsumer(o: {
 }
 
 /**
- * The orchestrators' consumer of task progress and results (`gov.results.orchestrator`): one durable
+ * The orchestrators' consumer of task progress and results (`gov.results.orchestrator.<agentId>`): one durable
  * shared by every instance (each message goes to one of them), explicit acks, sent once the state
  * change a result causes is stored. The stream is a work queue: an acked message is removed.
  */
@@ -158,7 +158,7 @@ export function orchestratorResultsConsumer(o: {
     config: {
       durable_name: o.durable,
       description: 'orchestrators: task progress and results (shared by every instance)',
-      filter_subject: resultsSubject('orchestrator'),
+      filter_subject: allAgentResults('orchestrator'),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: ms(o.ackWaitMs),

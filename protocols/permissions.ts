@@ -161,8 +161,10 @@ const AGENT_BASE: SubjectGrant = {
     'gov.sys.exit.agent.{id}',
     // Under its own id, at its credential's tier: receivers read both from the subject.
     'gov.agents.register.{tier}.{id}',
+    // Its own audit events and reports, under its own id: the ledger and the orchestrator read the
+    // agent from the subject (`gov.audit.agent.agent-<id>`, `gov.results.<kind>.<id>`).
     'gov.audit.agent.{inbox}',
-    'gov.results.*',
+    'gov.results.*.{id}',
     'gov.obs.agent.{id}',
     'gov.obs.violation.{id}',
     'gov.dlq.*',
@@ -199,13 +201,18 @@ export const CLIENT_PERMISSIONS: SubjectGrant = {
 
 export const ADMIN_PERMISSIONS: SubjectGrant = { pub: ['>'], sub: ['>'] };
 
+/** An agent's NATS user name, whatever its tier: `agent-<id>`. */
+export function agentPrincipalName(agentId: string): string {
+  return `agent-${subjectToken(agentId, 'agent id')}`;
+}
+
 /** The NATS user name and reply-inbox token of a principal: `<role-or-kind>-<id>`. */
 export function principalName(p: Principal): string {
   switch (p.role) {
     case 'actor':
       return `${subjectToken(p.kind, 'actor kind')}-${subjectToken(p.id, 'actor id')}`;
     case 'agent':
-      return `agent-${subjectToken(p.id, 'agent id')}`;
+      return agentPrincipalName(p.id);
     default:
       return `${p.role}-${subjectToken(p.name, `${p.role} name`)}`;
   }

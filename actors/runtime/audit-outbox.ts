@@ -34,6 +34,11 @@ export const DEFAULT_OUTBOX_KEEP_IDS = 64;
 export interface OutboxEntry {
   /** `gov.audit.<category>`. */
   category: string;
+  /**
+   * `gov.audit.<category>.<principal>` instead, for a producer the broker lets publish only under its
+   * own name (an agent: `agent-<id>`); the ledger records it as the entry's verified sender.
+   */
+  principal?: string;
   /** Feed tokens (`gov.obs.<tokens>`) when the event is on the JSON feed too. */
   feed?: [string, ...string[]];
   env: AnyEnvelope;
@@ -128,7 +133,7 @@ export class AuditOutbox {
   private async publish(e: OutboxEntry, withFeed: boolean): Promise<void> {
     try {
       if (withFeed && e.feed) this.bus.publishFeed(e.feed, e.env);
-      await this.bus.publishDurable(auditSubject(e.category, this.bus.principal()), e.env, {
+      await this.bus.publishDurable(auditSubject(e.category, e.principal ?? this.bus.principal()), e.env, {
         timeoutMs: this.opts.ackTimeoutMs ?? DEFAULT_OUTBOX_ACK_TIMEOUT_MS,
       });
       await this.store.remove([e.env.id]);
