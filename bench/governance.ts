@@ -18,7 +18,7 @@ import { Bus } from '../bus/index.ts';
 import {
   allRunFeeds,
   errorsSubject,
-  resultsSubject,
+  allAgentResults,
   serviceQueue,
   serviceSubject,
 } from '../protocols/index.ts';
@@ -252,7 +252,7 @@ export async function benchContainment(
       w.revokedAt = performance.now();
       check(w);
     }),
-    client.subscribeRaw(resultsSubject('orchestrator'), (m) => {
+    client.subscribeRaw(allAgentResults('orchestrator'), (m) => {
       const d = client.decode(m.data);
       if (!d.ok || d.env.type !== 'agent.task.result.v1' || d.env.body.status !== 'cancelled') return;
       const w = watch(d.env.body.runId);

@@ -6,7 +6,7 @@
  *   record effects; the driver carries them out after each transition, so every state change happens
  *   inside a mailbox handler, one at a time. Every transition is persisted to Redis/Dragonfly
  *   (lifecycle-store.ts), published on the feed `gov.obs.agent.<id>` (agent.transition.v1) and appended
- *   to the AUDIT stream (`gov.audit.agent`) by agent-reporter.ts, through a transactional outbox kept
+ *   to the AUDIT stream (`gov.audit.agent.agent-<id>`, the ledger's verified sender) by agent-reporter.ts, through a transactional outbox kept
  *   in the lifecycle record (republished at the next start when a SIGKILL cut a publish off).
  * - Start: a persisted lifecycle is restored (restarts + 1) and resumed: a task that was running is
  *   reported failed (retryable) to its replyTo; otherwise BOOTSTRAP → preflight (tier valid, store

@@ -58,8 +58,11 @@ export const DEFAULT_FINISHED_RUNS_REMEMBERED = 1_024;
  * not applied again). Copies normally follow within milliseconds; the oldest are forgotten first.
  */
 export const DEFAULT_FAST_REPORTS_REMEMBERED = 1_024;
-/** The durable consumer of `gov.results.orchestrator` shared by every orchestrator instance. */
-export const DEFAULT_RESULTS_DURABLE = 'orchestrator-results';
+/**
+ * The durable consumer of `gov.results.orchestrator.*` shared by every orchestrator instance (named
+ * anew when agents' reports moved to per-agent subjects: a consumer keeps its filter for life).
+ */
+export const DEFAULT_RESULTS_DURABLE = 'orchestrator-agent-results';
 /** A result delivered to an orchestrator and not acked within this long (it died) is delivered again. */
 export const DEFAULT_RESULTS_ACK_WAIT_MS = 5_000;
 /** Results delivered and not yet acked, per consumer (across instances). */

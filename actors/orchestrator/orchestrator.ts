@@ -22,6 +22,7 @@ import { ensureStreams } from '../../bus/streams.ts';
 import type { IncomingContext } from '../../bus/bus.ts';
 import { JsPublisher } from '../../bus/index.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import { publishForgedReport } from './forged-reports.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import { ForbiddenError, toGovError } from '../../protocols/errors.ts';
 import { verifiedHeartbeatStatus, verifiedRegistration } from '../../protocols/agent-identity.ts';
@@ -116,7 +117,7 @@ class Orchestrator {
       reconcileChildren: () => this.children.reconcile(),
       requestPump: () => this.scheduler.requestPump(),
     });
-    this.intake = new ReportIntake(ctx, view, agents, this.dispatcher.resultsSubject, {
+    this.intake = new ReportIntake(ctx, view, agents, ACTOR_KIND.orchestrator, {
       apply,
       pumpNow: () => this.scheduler.pumpNow(),
       sendNow: (runId) => this.driver.sendNow(runId),
@@ -127,6 +128,7 @@ class Orchestrator {
         void this.lateResult(env, run).catch((err: unknown) =>
           ctx.log.warn('late result not recorded', { runId: env.body.runId, error: String(err) }),
         ),
+      forged: (refusal, reportId) => publishForgedReport(ctx, refusal, reportId),
     });
     const startedAt = now();
     this.requests = new RunRequests(ctx, view, store, settings, {

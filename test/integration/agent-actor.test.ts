@@ -18,6 +18,7 @@ import {
   AgentUnavailableError,
   actorInbox,
   allDeadLetters,
+  auditSenderOf,
   auditSubject,
   decodeRaw,
   heartbeatSubject,
@@ -26,7 +27,7 @@ import {
   InvalidTransitionError,
   obsSubject,
   PolicyViolationError,
-  resultsSubject,
+  agentResultsSubject,
   serviceSubject,
   TierForbiddenError,
 } from '../../protocols/index.ts';
@@ -130,13 +131,13 @@ function command(agentId: string, body: BodyIn<'agent.command.v1'>) {
   return client.ask(actorInbox('agent', agentId), { type: 'agent.command.v1', body });
 }
 
-/** Every envelope in the AUDIT stream on gov.audit.agent, in order. */
+/** Every envelope in the AUDIT stream on the agents' subjects (gov.audit.agent.<id>), in order. */
 async function auditTrail(): Promise<Envelope[]> {
   const info = await jsm.streams.info(AUDIT_STREAM);
   const out: Envelope[] = [];
   for (let s = info.state.first_seq; s <= info.state.last_seq && info.state.messages > 0; s++) {
     const m = await jsm.streams.getMessage(AUDIT_STREAM, { seq: s });
-    if (m && m.subject === auditSubject('agent')) out.push(decodeRaw(m.data) as Envelope);
+    if (m?.subject.startsWith(`${auditSubject('agent')}.`)) out.push(decodeRaw(m.data) as Envelope);
   }
   return out;
 }
@@ -977,8 +978,8 @@ describe('agent actor over real nats-server and redis-server', () => {
         60_000,
         100,
       );
-      // An agent's own credential may publish results only on gov.results.*, as the orchestrator asks.
-      const replyTo = resultsSubject('test-crash');
+      // An agent's own credential may publish results only on gov.results.*.<its id>, as the orchestrator asks.
+      const replyTo = agentResultsSubject('test-crash', 'crash-1');
       const seen = collect(client, replyTo);
       await seen.ready();
       const a = assign('crash-1', { kind: 'sleep', ms: 60_000 }, replyTo);
