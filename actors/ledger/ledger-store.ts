@@ -45,6 +45,7 @@ import {
   DEFAULT_MIN_STORED_NODE_LEVEL,
   DEFAULT_SYNCHRONOUS,
   DEFAULT_WAL_AUTOCHECKPOINT_PAGES,
+  DEFAULT_WAL_SIZE_LIMIT_BYTES,
   type LedgerStoreOptions,
 } from './ledger-options.ts';
 import { EntryQueries } from './ledger-query.ts';
@@ -134,6 +135,7 @@ export class LedgerStore implements NodeReader {
         // Deferred durability: the commit does not fsync; sync() does, off the event loop.
         db.pragma(`synchronous = ${isDeferred(opts) ? 'NORMAL' : (opts.synchronous ?? DEFAULT_SYNCHRONOUS)}`);
         db.pragma(`wal_autocheckpoint = ${opts.walAutocheckpointPages ?? DEFAULT_WAL_AUTOCHECKPOINT_PAGES}`);
+        db.pragma(`journal_size_limit = ${opts.walSizeLimitBytes ?? DEFAULT_WAL_SIZE_LIMIT_BYTES}`);
         db.exec(LEDGER_SCHEMA_SQL);
         db.pragma(`user_version = ${LEDGER_SCHEMA_VERSION}`);
       }

@@ -18,6 +18,7 @@ import {
   AgentUnavailableError,
   actorInbox,
   allDeadLetters,
+  auditSenderOf,
   auditSubject,
   decodeRaw,
   heartbeatSubject,
