@@ -170,6 +170,10 @@ export function auditSenderOf(subject: string): string | undefined {
   return parts[3] || undefined;
 }
 export const allAudit = (): string => join('audit', '>');
+/** Every audit event of a category, whoever published it: `gov.audit.<category>.*`. */
+export function auditPublishers(category: string): string {
+  return `${join('audit', subjectToken(category, 'audit category'))}.*`;
+}
 
 /**
  * Where agents tell task progress and results for actors of `kind` (the assign's `replyTo`). The

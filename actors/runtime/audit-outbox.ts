@@ -10,8 +10,8 @@
  * 2. the producer stores the prepared entries in the same write as that state (a Redis MULTI or Lua
  *    script, one JSON document, one KV put: whatever its store makes atomic), and lists their ids in the
  *    state itself (`auditIds`), so anyone can tell which events a stored state implies;
- * 3. once that write is stored, `send` publishes them (the JSON feed, then the AUDIT stream with the
- *    envelope id as `Nats-Msg-Id`); an acknowledged entry is removed from the store (`OutboxStore.remove`),
+ * 3. once that write is stored, `send` publishes them (the JSON feed, then the AUDIT stream on
+ *    `gov.audit.<category>.<principal>` with the envelope id as `Nats-Msg-Id`); an acknowledged entry is removed from the store (`OutboxStore.remove`),
  *    a failed publish is retried every `retryMs` until acknowledged;
  * 4. at start, `recover` publishes again whatever the store still holds, under the same ids: the
  *    stream's duplicate window and the ledger's unique event ids keep each event once.
@@ -133,7 +133,7 @@ export class AuditOutbox {
   private async publish(e: OutboxEntry, withFeed: boolean): Promise<void> {
     try {
       if (withFeed && e.feed) this.bus.publishFeed(e.feed, e.env);
-      await this.bus.publishDurable(auditSubject(e.category, e.principal), e.env, {
+      await this.bus.publishDurable(auditSubject(e.category, e.principal ?? this.bus.principal()), e.env, {
         timeoutMs: this.opts.ackTimeoutMs ?? DEFAULT_OUTBOX_ACK_TIMEOUT_MS,
       });
       await this.store.remove([e.env.id]);
