@@ -285,8 +285,8 @@ export class BreachResponder {
       },
       errors,
       errorCount: rec.errorCount,
-      failingStage: facts.failingStage ?? trigger.stageId,
-      failingAgent: facts.failingAgent ?? trigger.agentId,
+      failingStage: trigger.stageId ?? facts.failingStage,
+      failingAgent: trigger.agentId ?? facts.failingAgent,
       token: rec.token ?? { revoked: false, suspendedAgents: [] },
       diagnostic: rec.diagnostic ?? { pipeline: DEFAULT_DIAGNOSTIC_PIPELINE },
       ledger: {

@@ -226,12 +226,16 @@ export class BudgetMonitor {
       return facts;
     }
     this.counted++;
+    // A breach is announced and its run contained before the error is put on the timeline: nothing
+    // stands between the count and the containment order (the breach's quarantine decision adds the
+    // triggering error itself when it is not there yet).
+    const acting = this.verdict(runId, report, error, facts);
     if (outcome === 'error') {
       await this.runs.addError(runId, error);
       if (error.stageId || error.agentId)
         await this.runs.set(runId, { failingStage: error.stageId, failingAgent: error.agentId });
     }
-    await this.verdict(runId, report, error, facts);
+    await acting;
     return facts;
   }
 
