@@ -18,7 +18,7 @@ import { Bus } from '../bus/index.ts';
 import {
   allRunFeeds,
   errorsSubject,
-  resultsSubject,
+  allAgentResults,
   serviceQueue,
   serviceSubject,
 } from '../protocols/index.ts';
@@ -282,7 +282,7 @@ export async function benchContainment(
       if (!d.ok || d.env.type !== 'budget.event.v1' || d.env.body.event !== 'breach') return;
       watch(d.env.body.runId).breachAt = performance.now();
     }),
-    client.subscribeRaw(resultsSubject('orchestrator'), (m) => {
+    client.subscribeRaw(allAgentResults('orchestrator'), (m) => {
       const d = client.decode(m.data);
       if (!d.ok || d.env.type !== 'agent.task.result.v1' || d.env.body.status !== 'cancelled') return;
       const w = watch(d.env.body.runId);

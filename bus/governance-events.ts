@@ -12,8 +12,8 @@ import type { MessageInfo } from './durable-consumer.ts';
 import { AUDIT_STREAM, ensureStreams, runEventsConsumer, streamDeclarations } from './streams.ts';
 
 /**
- * Publishes one envelope on the JSON feed (`gov.obs.<tokens>`) and durably on `gov.audit.<category>`
- * (same envelope id). Resolves once the audit stream stored it.
+ * Publishes one envelope on the JSON feed (`gov.obs.<tokens>`) and durably on
+ * `gov.audit.<category>.<principal>` (same envelope id; the broker lets a connection name only itself). Resolves once the audit stream stored it.
  */
 export async function publishFeedAndAudit<T extends MessageType>(
   bus: Bus,
@@ -23,7 +23,7 @@ export async function publishFeedAndAudit<T extends MessageType>(
 ): Promise<Envelope<T>> {
   const env = bus.wrap(msg);
   bus.publishFeed(feed, env);
-  await bus.publishDurable(auditSubject(auditCategory), env);
+  await bus.publishDurable(auditSubject(auditCategory, bus.principal()), env);
   return env;
 }
 

@@ -17,7 +17,7 @@ import {
 export interface StreamAdmin {
   jetstreamManager(): Promise<JetStreamManager>;
 }
-import { allAudit, allResults, auditSubject, resultsSubject } from '../protocols/subjects.ts';
+import { allAgentResults, allAudit, allResults, auditPublishers } from '../protocols/subjects.ts';
 
 /** How long JetStream remembers a `Nats-Msg-Id` to drop duplicate publishes. */
 export const DEFAULT_DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -38,7 +38,7 @@ export type StreamDeclaration = Pick<StreamConfig, 'name' | 'subjects'> & Partia
 export const AUDIT_STREAM = 'AUDIT';
 
 /**
- * Task progress and results told to `gov.results.<kind>` (an assign's `replyTo`): captured even when
+ * Task progress and results told to `gov.results.<kind>.<agentId>` (an assign's `replyTo`): captured even when
  * the agent does a plain (core) publish and no consumer is connected, kept until a consumer acks them.
  */
 export const RESULTS_STREAM = 'RESULTS';
@@ -123,8 +123,8 @@ export function ledgerWriterConsumer(o: {
 }
 
 /**
- * A governance actor's own consumer of run events (`gov.audit.run`): each actor has its own durable,
- * so a restarted actor resumes where it stopped.
+ * A governance actor's own consumer of run events (`gov.audit.run.<principal>`, whoever published
+ * them): each actor has its own durable, so a restarted actor resumes where it stopped.
  */
 export function runEventsConsumer(o: {
   durable: string;
@@ -135,7 +135,7 @@ export function runEventsConsumer(o: {
     stream: AUDIT_STREAM,
     config: {
       durable_name: o.durable,
-      filter_subject: auditSubject('run'),
+      filter_subject: auditPublishers('run'),
       ack_policy: AckPolicy.Explicit,
       ack_wait: ms(o.ackWaitMs),
       deliver_policy: o.startFrom === 'all' ? DeliverPolicy.All : DeliverPolicy.New,
@@ -144,7 +144,7 @@ export function runEventsConsumer(o: {
 }
 
 /**
- * The orchestrators' consumer of task progress and results (`gov.results.orchestrator`): one durable
+ * The orchestrators' consumer of task progress and results (`gov.results.orchestrator.<agentId>`): one durable
  * shared by every instance (each message goes to one of them), explicit acks, sent once the state
  * change a result causes is stored. The stream is a work queue: an acked message is removed.
  */
@@ -158,7 +158,7 @@ export function orchestratorResultsConsumer(o: {
     config: {
       durable_name: o.durable,
       description: 'orchestrators: task progress and results (shared by every instance)',
-      filter_subject: resultsSubject('orchestrator'),
+      filter_subject: allAgentResults('orchestrator'),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       ack_wait: ms(o.ackWaitMs),
@@ -169,13 +169,25 @@ export function orchestratorResultsConsumer(o: {
 
 /**
  * Creates a durable consumer unless it exists. An existing consumer keeps its position; only the
- * settings a running consumer may change (ack wait, max ack pending, description) are updated.
+ * settings a running consumer may change (ack wait, max ack pending, description) are updated. One whose
+ * filter is not the declared one (run events moved to `gov.audit.run.<principal>`) is made again with
+ * the new filter from where its acks stopped: nats-server 2.9 cannot change a consumer's filter.
  */
 export async function ensureConsumer(bus: StreamAdmin, decl: ConsumerDeclaration): Promise<void> {
   const jsm = await bus.jetstreamManager();
   const name = decl.config.durable_name;
   try {
-    await jsm.consumers.info(decl.stream, name);
+    const info = await jsm.consumers.info(decl.stream, name);
+    const filter = decl.config.filter_subject;
+    if (filter !== undefined && (info.config.filter_subject ?? '') !== filter) {
+      await jsm.consumers.delete(decl.stream, name);
+      await jsm.consumers.add(decl.stream, {
+        ...decl.config,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: info.ack_floor.stream_seq + 1,
+      });
+      return;
+    }
     const { ack_wait, max_ack_pending, description } = decl.config;
     await jsm.consumers.update(decl.stream, name, {
       ...(ack_wait !== undefined ? { ack_wait } : {}),

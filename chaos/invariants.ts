@@ -7,10 +7,11 @@
  *    ended with its token revoked, and none of them succeeded
  *    (containment: a breached run ends `contained`, or `failed` when its last failure came first);
  * 4. every permanent child is running again;
- * 5. every event implied by persisted state is in the ledger exactly once: each audit event id a stored
- *    run record lists (`auditIds`, written in the same KV write as the change that implies the event:
- *    the orchestrator's transactional outbox) is a ledger entry, once, even when the orchestrator was
- *    SIGKILLed between that write and the audit stream's ack.
+ * 5. every event implied by persisted state is in the ledger exactly once: each audit event id a
+ *    producer's stored state lists (written in the same write as the change that implies the event:
+ *    the transactional outboxes of the orchestrator, token authority, agents and checkpoint actor;
+ *    chaos/implied-events.ts) is a ledger entry, once, even when the producer was SIGKILLed between
+ *    that write and the audit stream's ack.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { LedgerStore } from '../actors/ledger/index.ts';
 import { verifyLedger } from '../actors/ledger/index.ts';
 import { AUDIT_STREAM } from '../bus/index.ts';
 import { serviceSubject, ACTOR_KIND, isTerminalRunStatus } from '../protocols/index.ts';
-import { DEFAULT_RUNS_BUCKET } from '../actors/orchestrator/options.ts';
+import { byProducer, impliedEvents } from './implied-events.ts';
 import type { SystemUnderTest } from './system-under-test.ts';
 
 export interface InvariantResult {
@@ -27,6 +28,8 @@ export interface InvariantResult {
   detail: string;
   /** How many cases the invariant actually checked (e.g. breached budgets): zero means it proved nothing. */
   checked?: number;
+  /** Implied events: how many each producer's stored state implies (premises of per-producer scenarios). */
+  byProducer?: Record<string, number>;
 }
 
 async function until<T>(deadlineMs: number, probe: () => Promise<T | undefined>): Promise<T | undefined> {
@@ -222,17 +225,13 @@ export async function checkChildrenRunning(
   };
 }
 
-/** Invariant 5: every audit event a stored run record implies is in the ledger, exactly once. */
+/**
+ * Invariant 5: every audit event implied by persisted state (implied-events.ts: run records, token
+ * records, agent lifecycle records, restore records) is in the ledger, exactly once.
+ */
 export async function checkImpliedEvents(sut: SystemUnderTest, deadlineMs: number): Promise<InvariantResult> {
-  const name = 'every event implied by persisted run state is in the ledger exactly once';
-  const kv = await sut.client.keyValue(DEFAULT_RUNS_BUCKET);
-  const implied = new Map<string, string>();
-  for await (const key of await kv.keys()) {
-    const e = await kv.get(key);
-    if (e?.operation !== 'PUT' || e.length === 0) continue;
-    const run = e.json<{ runId: string; auditIds?: string[] }>();
-    for (const id of run.auditIds ?? []) implied.set(id, run.runId);
-  }
+  const name = 'every event implied by persisted state is in the ledger exactly once';
+  const implied = await impliedEvents(sut.client, sut.redis.url);
   const dbPath = join(sut.dataDir, 'ledger.sqlite');
   let missing: string[] = [];
   let counts = new Map<string, number>();
@@ -241,12 +240,8 @@ export async function checkImpliedEvents(sut: SystemUnderTest, deadlineMs: numbe
     const store = LedgerStore.open({ path: dbPath, readonly: true });
     try {
       counts = new Map();
-      for (const id of implied.keys()) {
-        const n = (
-          store.db.prepare('SELECT COUNT(*) AS n FROM entries WHERE event_id = ?').get(id) as { n: number }
-        ).n;
-        counts.set(id, n);
-      }
+      const count = store.db.prepare('SELECT COUNT(*) AS n FROM entries WHERE event_id = ?');
+      for (const id of implied.keys()) counts.set(id, (count.get(id) as { n: number }).n);
       missing = [...implied.keys()].filter((id) => (counts.get(id) ?? 0) === 0);
       return missing.length === 0 ? true : undefined;
     } finally {
@@ -255,14 +250,19 @@ export async function checkImpliedEvents(sut: SystemUnderTest, deadlineMs: numbe
   });
   const twice = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
   const ok = implied.size > 0 && missing.length === 0 && twice.length === 0;
+  const per = Object.entries(byProducer(implied))
+    .map(([p, n]) => `${p} ${n}`)
+    .join(', ');
+  const first = missing[0] === undefined ? undefined : implied.get(missing[0]);
   return {
     name,
     ok,
     checked: implied.size,
+    byProducer: byProducer(implied),
     detail: ok
-      ? `${implied.size} events implied by ${new Set(implied.values()).size} stored runs, each once in the ledger`
+      ? `${implied.size} events implied by stored state (${per}), each once in the ledger`
       : implied.size === 0
-        ? 'no stored run lists its audit events (nothing checked)'
-        : `${missing.length} implied events missing (e.g. ${missing[0]} of run ${implied.get(missing[0]!)}), ${twice.length} more than once`,
+        ? 'no stored state lists its audit events (nothing checked)'
+        : `${missing.length} implied events missing (e.g. ${missing[0]} of ${first?.producer} ${first?.record}), ${twice.length} more than once`,
   };
 }

@@ -20,6 +20,11 @@ export interface Scenario {
   kindsAtOnce?: number;
   /** Every n-th submitted run is the failing pipeline that exhausts its budget (default 4). */
   breachEvery?: number;
+  /**
+   * Producers (chaos/implied-events.ts) whose stored state must imply audit events for the scenario to
+   * prove anything: the killed kind's events, implied by what it persisted, are each in the ledger once.
+   */
+  producers?: string[];
 }
 
 /** Every 4th run exhausts its error budget unless the scenario says otherwise. */
@@ -31,12 +36,21 @@ export const SCENARIOS: Scenario[] = [
     description: 'SIGKILL random agent processes mid-task',
     fault: 'sigkill',
     targets: ['agent'],
+    producers: ['agent'],
   },
   {
     name: 'kill-orchestrator',
     description: 'SIGKILL the orchestrator process mid-run',
     fault: 'sigkill',
     targets: ['orchestrator'],
+    producers: ['orchestrator'],
+  },
+  {
+    name: 'kill-token-authority',
+    description: 'SIGKILL the token authority process while it issues and revokes run tokens',
+    fault: 'sigkill',
+    targets: ['token-authority'],
+    producers: ['token-authority'],
   },
   {
     name: 'kill-token-renewer',

@@ -4,10 +4,10 @@
  * or `--fingerprint` matched against `ledger-key.pub.pem` beside the ledger; see actors/ledger/trust.ts).
  * `tail --follow` follows the writer over the bus when NATS_URL is set (else it polls the file).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readEnvironment } from '../infra/index.ts';
 import type { KeyObject } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   type EntryView,
@@ -23,6 +23,7 @@ import {
   keyFingerprint,
   resolveTrustedKey,
   type TrustedKey,
+  type VerifiedHead,
   verifyLedger,
 } from '../actors/ledger/index.ts';
 import {
@@ -41,6 +42,9 @@ export const LEDGER_USAGE = `agov ledger <command> [--db PATH] [--key PATH] [--f
   verify [--witness STORE]...  check the whole file; exit 1 naming the first bad entry (seq, problem, detail);
                                with --witness, also against what each witness store cosigned (truncation,
                                dropped checkpoints, re-signed rewrites, forks)
+         [--state FILE [--full]]  incremental: go on from the head FILE holds (only newer entries are read),
+                               then store the new head there; --full re-reads everything first. Keep FILE
+                               beside the pinned key, not in the data directory
   prove SEQ                    inclusion proof of entry SEQ against the latest checkpoint covering it
   consistency M N              consistency proof between the checkpoints of sizes M and N
   tail [-n N] [--follow]       the last N entries (default 10); --follow via the bus when NATS_URL is set
@@ -56,6 +60,8 @@ export const ledgerCliOptions = {
   fingerprint: { type: 'string' },
   witness: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  state: { type: 'string' },
+  full: { type: 'boolean' },
 } as const;
 
 /** The ledger file the CLI reads. */
@@ -184,7 +190,9 @@ async function ledgerVerify(argv: string[]): Promise<number> {
   if (!existsSync(dbPath))
     throw new ConfigError(`no ledger at ${dbPath} (pass --db PATH or set AGOV_DATA_DIR)`);
   const key = cliPublicKey(values, dbPath);
-  const v = verifyLedger(dbPath, key);
+  const from = values.state && !values.full ? readVerifiedHead(values.state, dbPath) : undefined;
+  const v = verifyLedger(dbPath, key, { from });
+  if (v.ok && values.state && v.head) writeVerifiedHead(values.state, v.head);
   const witnessed = values.witness?.length ? witnessCheck(dbPath, key, values.witness) : undefined;
   if (values.json) process.stdout.write(`${JSON.stringify(witnessed ? { ...v, witnessed } : v)}\n`);
   for (const w of v.warnings) process.stderr.write(`warning: ${w}\n`);
@@ -204,10 +212,33 @@ async function ledgerVerify(argv: string[]): Promise<number> {
   }
   if (!values.json) {
     process.stdout.write(
-      `ledger ${dbPath} ok: ${v.size} entries, ${v.signedSize} signed by ${v.checkedCheckpoints} checkpoint(s), ${v.unsignedEntries} not yet signed; root ${v.root}${witnessed ? `; witnessed up to ${witnessed.witnessedSize}` : ''}\n`,
+      `ledger ${dbPath} ok${v.fromSize !== undefined ? ` (incremental from size ${v.fromSize}: ${v.rowsRead} rows read)` : ''}: ${v.size} entries, ${v.signedSize} signed by ${v.checkedCheckpoints} checkpoint(s), ${v.unsignedEntries} not yet signed; root ${v.root}${witnessed ? `; witnessed up to ${witnessed.witnessedSize}` : ''}\n`,
     );
   }
   return 0;
+}
+
+/** The head `--state FILE` holds, or undefined when there is none yet (the first run is full). */
+function readVerifiedHead(file: string, dbPath: string): VerifiedHead | undefined {
+  if (resolve(dirname(file)) === resolve(dirname(dbPath))) {
+    process.stderr.write(
+      `warning: ${file} sits beside the ledger: whoever can rewrite the ledger can rewrite the head it trusts\n`,
+    );
+  }
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as VerifiedHead;
+  } catch (err) {
+    throw new ConfigError(`cannot read the verified head in ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+function writeVerifiedHead(file: string, head: VerifiedHead): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(head, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
 }
 
 function witnessCheck(dbPath: string, key: KeyObject, stores: readonly string[]): WitnessCheck {

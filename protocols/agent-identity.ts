@@ -11,7 +11,17 @@ import type { z } from 'zod';
 import { ForbiddenError } from './errors.ts';
 import type { BodyOf } from './catalog.ts';
 import { AgentStateSchema } from './messages/agent.ts';
-import { heartbeatSenderOf, registrationSenderOf } from './subjects.ts';
+import { agentPrincipalName } from './permissions.ts';
+
+export { agentPrincipalName };
+import {
+  auditSenderOf,
+  auditSubject,
+  heartbeatSenderOf,
+  registrationSenderOf,
+  isSubjectToken,
+  resultsSenderOf,
+} from './subjects.ts';
 import { isTier } from './tiers.ts';
 
 type AgentState = z.output<typeof AgentStateSchema>;
@@ -43,4 +53,88 @@ export function verifiedHeartbeatStatus(
       details: { subject, claimedActorId: body.actorId, claimedAgentId: named },
     });
   return status?.success ? status.data : undefined;
+}
+
+/** What an `identity.refused.v1` says: the verified sender, what the body claimed instead, and why. */
+export type IdentityRefusal = BodyOf<'identity.refused.v1'>;
+
+/**
+ * The agent a progress report or result comes from: the one its subject names
+ * (`gov.results.<kind>.<agentId>`, where only that agent's credential may publish). ForbiddenError when
+ * the subject is no agent-results subject or the body names another agent.
+ */
+export function verifiedReportSender(
+  subject: string,
+  body: { agentId: string; runId?: string },
+  messageType: string,
+): string {
+  const sender = resultsSenderOf(subject);
+  if (sender && sender.agentId === body.agentId) return sender.agentId;
+  throw new ForbiddenError(
+    `${messageType} on ${subject} speaks for agent ${body.agentId}: an agent reports only as itself`,
+    {
+      details: {
+        subject,
+        messageType,
+        sender: sender?.agentId ?? null,
+        claimed: { agentId: body.agentId },
+        ...(body.runId ? { runId: body.runId } : {}),
+      },
+    },
+  );
+}
+
+/**
+ * Where agent `agentId` appends its audit events: `gov.audit.agent.agent-<agentId>`, under its principal
+ * name, the only agent audit subject its credential may publish on; the ledger records that name as
+ * the entry's verified `sender`.
+ */
+export function agentAuditSubject(agentId: string): string {
+  return auditSubject('agent', agentPrincipalName(agentId));
+}
+
+/**
+ * An agent's audit event (`gov.audit.agent.agent-<agentId>`) whose body names another agent: the
+ * refusal to record instead of it, else undefined. Events on other audit subjects are not judged here.
+ */
+export function forgedAgentAudit(
+  subject: string,
+  env: { type: string; body: unknown; run?: string },
+  receiver: string,
+): IdentityRefusal | undefined {
+  if (!subject.startsWith(`${auditSubject('agent')}.`)) return undefined;
+  const sender = auditSenderOf(subject);
+  const claimed = (env.body as { agentId?: unknown } | null)?.agentId;
+  const claimedName =
+    typeof claimed === 'string' && isSubjectToken(claimed) ? agentPrincipalName(claimed) : '';
+  if (sender !== undefined && (claimed === undefined || claimedName === sender)) return undefined;
+  return {
+    sender: sender ?? 'unknown',
+    subject,
+    messageType: env.type,
+    claimed: { agentId: claimed ?? null },
+    receiver,
+    reason: `an audit event on ${subject} speaks for agent ${String(claimed)}: recorded as refused, not as its`,
+    ...(env.run ? { runId: env.run } : {}),
+  };
+}
+
+/** The `identity.refused.v1` body for a ForbiddenError of {@link verifiedReportSender}. */
+export function refusedReport(error: ForbiddenError, receiver: string): IdentityRefusal {
+  const d = (error.details ?? {}) as {
+    subject?: string;
+    messageType?: string;
+    sender?: string | null;
+    claimed?: Record<string, unknown>;
+    runId?: string;
+  };
+  return {
+    sender: d.sender ?? 'unknown',
+    subject: d.subject ?? '',
+    messageType: d.messageType ?? '',
+    claimed: d.claimed ?? {},
+    receiver,
+    reason: error.message,
+    ...(d.runId ? { runId: d.runId } : {}),
+  };
 }

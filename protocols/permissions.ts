@@ -11,7 +11,12 @@
  * - `admin`    everything (the process that starts the system, and tests that act as the system).
  *
  * Templates: `{kind}`, `{id}` and `{inbox}` are replaced by the principal's values, each a validated
- * subject token, so an id can never widen a grant. Every principal's reply inbox is private:
+ * subject token, so an id can never widen a grant.
+ *
+ * Audit events: a principal publishes them only on `gov.audit.<category>.<its own name>` (`{inbox}`,
+ * the name `Bus.principal()` gives); the ledger records that name as the entry's authenticated sender
+ * (`auditSenderOf`). Nobody but admin may publish on a subject naming another principal, or on the
+ * bare `gov.audit.<category>`, which names no one. Every principal's reply inbox is private:
  * `_INBOX.<inbox>.>` (nats.js `inboxPrefix`), and only its owner may subscribe there; responders answer
  * through the broker's response permission (`resp`), which lets a connection publish once to the reply
  * subject of a request it received, so nobody needs to publish to `_INBOX.>` at large.
@@ -57,11 +62,11 @@ export const TRUSTED_ACTOR: SubjectGrant = {
  */
 export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
   supervisor: {
-    pub: ['gov.actor.>', 'gov.sys.>', 'gov.obs.>', 'gov.audit.supervisor'],
+    pub: ['gov.actor.>', 'gov.sys.>', 'gov.obs.>', 'gov.audit.supervisor.{inbox}'],
     sub: ['gov.sys.>'],
   },
   orchestrator: {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.results.>', ...JETSTREAM],
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*.{inbox}', 'gov.results.>', ...JETSTREAM],
     sub: [
       'gov.sys.hb.>',
       'gov.sys.exit.>',
@@ -83,24 +88,24 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
   },
   // Only these two may order a run contained (`gov.contain.*`): a breach or a verified violation.
   'token-authority': {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.contain.*', ...JETSTREAM],
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*.{inbox}', 'gov.contain.*', ...JETSTREAM],
     sub: [],
   },
   'token-renewer': {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*.{inbox}', ...JETSTREAM],
     sub: [],
   },
   'budget-monitor': {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', 'gov.contain.*', ...JETSTREAM],
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*.{inbox}', 'gov.contain.*', ...JETSTREAM],
     sub: ['gov.errors.>', 'gov.svc.handoff'],
   },
   'ledger-writer': {
-    pub: ['gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    pub: ['gov.obs.>', 'gov.audit.*.{inbox}', ...JETSTREAM],
     sub: [],
   },
   // Reads the writer's checkpoints, asks it for consistency proofs, tells it cosignatures.
   witness: {
-    pub: ['gov.svc.ledger-writer', 'gov.obs.witness.*', 'gov.audit.witness', ...JETSTREAM],
+    pub: ['gov.svc.ledger-writer', 'gov.obs.witness.*', 'gov.audit.witness.{inbox}', ...JETSTREAM],
     sub: ['gov.obs.ledger.checkpoint'],
   },
   // Operator controls at the tier of the API key it verified, under its own name (`gov.ctl.<tier>.<self>`).
@@ -109,7 +114,7 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
       'gov.actor.>',
       'gov.svc.>',
       'gov.obs.>',
-      'gov.audit.*',
+      'gov.audit.*.{inbox}',
       'gov.errors.*',
       'gov.ctl.*.{inbox}',
       ...JETSTREAM,
@@ -127,17 +132,17 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
     sub: ['$KV.>'],
   },
   checkpoint: {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*', ...JETSTREAM],
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*.{inbox}', ...JETSTREAM],
     sub: ['$KV.>'],
   },
   // Operator controls (actors/control): reads `gov.ctl.>`, where the subject carries the caller's
   // verified tier and name, and asks the services that apply them.
   control: {
-    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*'],
+    pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*.{inbox}'],
     sub: ['gov.ctl.>'],
   },
   'credential-authority': {
-    pub: ['gov.obs.>', 'gov.audit.*', '$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE', ...JETSTREAM],
+    pub: ['gov.obs.>', 'gov.audit.*.{inbox}', '$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE', ...JETSTREAM],
     sub: [],
   },
 };
@@ -156,8 +161,10 @@ const AGENT_BASE: SubjectGrant = {
     'gov.sys.exit.agent.{id}',
     // Under its own id, at its credential's tier: receivers read both from the subject.
     'gov.agents.register.{tier}.{id}',
-    'gov.audit.agent',
-    'gov.results.*',
+    // Its own audit events and reports, under its own id: the ledger and the orchestrator read the
+    // agent from the subject (`gov.audit.agent.agent-<id>`, `gov.results.<kind>.<id>`).
+    'gov.audit.agent.{inbox}',
+    'gov.results.*.{id}',
     'gov.obs.agent.{id}',
     'gov.obs.violation.{id}',
     'gov.dlq.*',
@@ -194,13 +201,18 @@ export const CLIENT_PERMISSIONS: SubjectGrant = {
 
 export const ADMIN_PERMISSIONS: SubjectGrant = { pub: ['>'], sub: ['>'] };
 
+/** An agent's NATS user name, whatever its tier: `agent-<id>`. */
+export function agentPrincipalName(agentId: string): string {
+  return `agent-${subjectToken(agentId, 'agent id')}`;
+}
+
 /** The NATS user name and reply-inbox token of a principal: `<role-or-kind>-<id>`. */
 export function principalName(p: Principal): string {
   switch (p.role) {
     case 'actor':
       return `${subjectToken(p.kind, 'actor kind')}-${subjectToken(p.id, 'actor id')}`;
     case 'agent':
-      return `agent-${subjectToken(p.id, 'agent id')}`;
+      return agentPrincipalName(p.id);
     default:
       return `${p.role}-${subjectToken(p.name, `${p.role} name`)}`;
   }

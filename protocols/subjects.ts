@@ -11,8 +11,10 @@
  * - `gov.errors.<runId>`           error-budget reports of one run (budget.report.v1)
  * - `gov.contain.<runId>`          containment orders for one run (run.contain.v1; budget monitor, token authority)
  * - `gov.dlq.<code>`               dead letters, by error code
- * - `gov.audit.<category>`         auditable events (JetStream stream AUDIT, consumed by the ledger writer)
- * - `gov.results.<kind>`           task progress and results told to a kind's `replyTo` (JetStream stream RESULTS)
+ * - `gov.audit.<category>[.<principal>]` auditable events (JetStream stream AUDIT, consumed by the ledger
+ *                                  writer); an agent's on `gov.audit.agent.<its id>`, the ledger's verified sender
+ * - `gov.results.<kind>.<agentId>` task progress and results an agent tells an actor of `kind` (the assign's
+ *                                  `replyTo`; JetStream stream RESULTS); the broker checks the agent id
  * - `gov.obs.<category>.…`         the external observability feed (JSON)
  * - `gov.ctl.<tier>.<principal>`   operator controls (control.command.v1); the broker lets a principal
  *                                  publish only with its own name and its credential's tier
@@ -168,6 +170,10 @@ export function auditSenderOf(subject: string): string | undefined {
   return parts[3] || undefined;
 }
 export const allAudit = (): string => join('audit', '>');
+/** Every audit event of a category, whoever published it: `gov.audit.<category>.*`. */
+export function auditPublishers(category: string): string {
+  return `${join('audit', subjectToken(category, 'audit category'))}.*`;
+}
 
 /**
  * Where agents tell task progress and results for actors of `kind` (the assign's `replyTo`). The
@@ -178,6 +184,28 @@ export function resultsSubject(kind: string): string {
   return join('results', subjectToken(kind, 'actor kind'));
 }
 export const allResults = (): string => join('results', '>');
+
+/**
+ * The `replyTo` an actor of `kind` gives agent `agentId` in an assign: `gov.results.<kind>.<agentId>`.
+ * The broker lets an agent publish only on results subjects ending in its own id
+ * (protocols/permissions.ts), so the receiver reads the reporting agent from the subject
+ * ({@link resultsSenderOf}), never from the body. @example agentResultsSubject('orchestrator', 'a1') === 'gov.results.orchestrator.a1'
+ */
+export function agentResultsSubject(kind: string, agentId: string): string {
+  return join('results', subjectToken(kind, 'actor kind'), subjectToken(agentId, 'agent id'));
+}
+/** Every agent's reports to actors of `kind` (`gov.results.<kind>.*`). */
+export function allAgentResults(kind: string): string {
+  return join('results', subjectToken(kind, 'actor kind'), '*');
+}
+
+/** The kind and reporting agent an agent-results subject names (`gov.results.<kind>.<agentId>`), else undefined. */
+export function resultsSenderOf(subject: string): { kind: string; agentId: string } | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 4 || `${parts[0]}.${parts[1]}` !== join('results')) return undefined;
+  if (!isSubjectToken(parts[2]!) || !isSubjectToken(parts[3]!)) return undefined;
+  return { kind: parts[2]!, agentId: parts[3]! };
+}
 
 /**
  * The external observability feed (JSON). `category` is e.g. `actor`, `agent`, `run`, `token`, `budget`.
@@ -254,6 +282,8 @@ export function isKnownSubject(subject: string): boolean {
   if (!rest.every(isSubjectToken)) return false;
   const arity = SUBJECT_GRAMMAR[family]!;
   if (family === 'sys' && !['hb', 'started', 'exit'].includes(rest[0] ?? '')) return false;
+  // `gov.audit.<category>[.<principal>]`, `gov.results.<kind>[.<agentId>]`.
+  if ((family === 'audit' || family === 'results') && rest.length === 2) return true;
   return arity === Number.POSITIVE_INFINITY ? rest.length >= 1 : rest.length === arity;
 }
 

@@ -439,7 +439,7 @@ class SupervisorRuntime {
     try {
       const env = this.ctx.bus.emit(['supervisor', this.ctx.id], msg);
       const p = this.ctx.bus
-        .publishDurable(auditSubject('supervisor'), env)
+        .publishDurable(auditSubject('supervisor', this.ctx.bus.principal()), env)
         .then(() => undefined)
         .catch((err) => this.ctx.log.warn('audit publish failed', { error: String(err) }))
         .finally(() => this.audits.delete(p));

@@ -1,7 +1,7 @@
 /**
  * What the agent tells the world about itself: transitions, violations and command outcomes on the
  * feed (`gov.obs.agent.<id>`, `gov.obs.violation.<id>`), each also appended to the AUDIT stream
- * (`gov.audit.agent`), and the failed result of a task lost to a restart.
+ * (`gov.audit.agent.agent-<id>`), and the failed result of a task lost to a restart.
  *
  * Publishing never crashes the agent: a failure is logged (and, for the audit, counted) and the
  * lifecycle goes on.
@@ -16,7 +16,7 @@
 import type { Bus } from '../../bus/index.ts';
 import type { Clock, Logger } from '../../infra/index.ts';
 import type { AnyEnvelope, BodyIn } from '../../protocols/index.ts';
-import { ActorCrashedError, serializeError, toGovError } from '../../protocols/index.ts';
+import { ActorCrashedError, agentPrincipalName, serializeError, toGovError } from '../../protocols/index.ts';
 import { AuditOutbox, DocumentOutbox, type OutboxEntry } from '../runtime/index.ts';
 import { DEFAULT_AUDIT_TIMEOUT_MS } from './agent-options.ts';
 import type { LifecycleContext, PolicyViolation } from './lifecycle-machine.ts';
@@ -176,9 +176,12 @@ export class AgentReporter {
     this.outbox.close();
   }
 
-  /** Appends an envelope to the AUDIT stream (gov.audit.agent) through the outbox. */
+  /**
+   * Appends an envelope to the AUDIT stream through the outbox, on the agent's own subject
+   * (`gov.audit.agent.agent-<id>`, the only one its credential may publish on: the ledger's sender).
+   */
   private audit(env: AnyEnvelope): void {
-    this.doc.add({ category: 'agent', env });
+    this.doc.add({ category: 'agent', principal: agentPrincipalName(this.deps.agentId), env });
     queueMicrotask(() => {
       if (this.doc.hasUnstored && !this.closed) void this.deps.persist();
     });

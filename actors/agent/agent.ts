@@ -6,7 +6,7 @@
  *   record effects; the driver carries them out after each transition, so every state change happens
  *   inside a mailbox handler, one at a time. Every transition is persisted to Redis/Dragonfly
  *   (lifecycle-store.ts), published on the feed `gov.obs.agent.<id>` (agent.transition.v1) and appended
- *   to the AUDIT stream (`gov.audit.agent`) by agent-reporter.ts, through a transactional outbox kept
+ *   to the AUDIT stream (`gov.audit.agent.agent-<id>`, the ledger's verified sender) by agent-reporter.ts, through a transactional outbox kept
  *   in the lifecycle record (republished at the next start when a SIGKILL cut a publish off).
  * - Start: a persisted lifecycle is restored (restarts + 1) and resumed: a task that was running is
  *   reported failed (retryable) to its replyTo; otherwise BOOTSTRAP → preflight (tier valid, store
@@ -48,7 +48,7 @@ import {
 } from './agent-options.ts';
 import { AgentReporter } from './agent-reporter.ts';
 import { tierRefusal, unavailableError } from './assignment-rules.ts';
-import { admitCommand, rejectionError } from './command-rules.ts';
+import { admitCommand, COMMAND_AUTHORITY, rejectionError } from './command-rules.ts';
 import {
   type LifecycleEvent,
   type LifecycleState,
@@ -361,11 +361,13 @@ class GovernedAgent {
     env: Envelope<'agent.command.v1'>,
     ictx: IncomingContext,
   ): Promise<OutMessage | Refusal | undefined> {
-    const { command, byTier, by, reason } = env.body;
+    const { command, by, reason } = env.body;
+    // The body's `byTier` is a claim: the authority is the broker's (command-rules.ts).
+    const byTier = COMMAND_AUTHORITY;
     const before = this.life.snapshot();
     const why = `${command} by ${by}${reason ? `: ${reason}` : ''}`;
     let error: GovError | undefined;
-    const admitted = admitCommand(this.id, env.body, before, this.ctx.clock.now());
+    const admitted = admitCommand(this.id, { ...env.body, byTier }, before, this.ctx.clock.now());
     if ('error' in admitted) error = admitted.error;
     else {
       const { rejections } = await this.life.dispatch(admitted.event, { reason: why });

@@ -97,7 +97,7 @@ export const controlKind = defineActorKind({
       const run = cmd.on === 'agent' ? undefined : cmd.id;
       const env = ctx.bus.wrap({ type: 'control.result.v1', body, ...(run ? { run } : {}) });
       try {
-        await ctx.bus.publishDurable(auditSubject(CONTROL_AUDIT_CATEGORY), env, {
+        await ctx.bus.publishDurable(auditSubject(CONTROL_AUDIT_CATEGORY, ctx.bus.principal()), env, {
           timeoutMs: ctx.args.auditTimeoutMs,
         });
       } catch (err) {

@@ -31,7 +31,7 @@ export async function auditApiCall(deps: GatewayDeps, call: ApiCall): Promise<bo
   if (body.errorCode === undefined) delete body.errorCode;
   try {
     const env = deps.bus.wrap({ type: 'api.call.v1', body, ...(call.runId ? { run: call.runId } : {}) });
-    await deps.bus.publishDurable(auditSubject(API_AUDIT_CATEGORY), env, {
+    await deps.bus.publishDurable(auditSubject(API_AUDIT_CATEGORY, deps.bus.principal()), env, {
       timeoutMs: deps.settings.auditTimeoutMs,
     });
     return true;

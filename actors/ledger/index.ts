@@ -80,6 +80,8 @@ export {
   type LedgerFault,
   type LedgerProblem,
   type LedgerVerification,
+  type VerifiedHead,
+  type VerifyOptions,
   assertLedgerIntact,
   verifyLedger,
 } from './verify.ts';

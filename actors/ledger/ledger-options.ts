@@ -22,6 +22,13 @@ export const DEFAULT_SYNCHRONOUS = 'FULL' as const;
  */
 export const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 10_000;
 /**
+ * SQLite `journal_size_limit`: when a checkpoint lets the WAL start over, a WAL file larger than this
+ * is truncated to it. Without it the file keeps its high-water mark for ever (one big batch, or a
+ * reader holding a snapshot through many commits, left ~40 MB behind). The WAL's peak stays about
+ * {@link DEFAULT_WAL_AUTOCHECKPOINT_PAGES} × 4 KiB while readers let checkpoints complete.
+ */
+export const DEFAULT_WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
+/**
  * The run, agent and type indexes are ordered by seq block first (`seq >> bits`), then by key: entries
  * of interleaved runs appended together land in the same few index pages instead of one page per
  * run (50 concurrent runs dirtied 50 index pages per commit). A keyed query seeks once per block, so
@@ -68,6 +75,8 @@ export interface LedgerStoreOptions {
    */
   durability?: 'commit' | 'deferred';
   walAutocheckpointPages?: number;
+  /** Size the WAL file is cut back to once a checkpoint lets it start over; -1 keeps it as large as it grew. */
+  walSizeLimitBytes?: number;
   busyTimeoutMs?: number;
   /** Open an existing ledger for reading only. */
   readonly?: boolean;

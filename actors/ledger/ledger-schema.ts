@@ -116,9 +116,11 @@ export function prepareStatements(db: Database.Database) {
     ),
     entry: db.prepare<[number], EntryRow>('SELECT * FROM entries WHERE seq = ?'),
     entryById: db.prepare<[string], EntryRow>('SELECT * FROM entries WHERE event_id = ?'),
-    count: db.prepare<[], { n: number; top: number | null }>(
-      'SELECT COUNT(*) AS n, MAX(seq) AS top FROM entries',
+    // Both O(log n) on their primary keys: opening a ledger never counts its rows.
+    bounds: db.prepare<[], { low: number | null; top: number | null }>(
+      'SELECT (SELECT MIN(seq) FROM entries) AS low, (SELECT MAX(seq) FROM entries) AS top',
     ),
+    leafTop: db.prepare<[], { top: number | null }>('SELECT MAX(idx) AS top FROM tree_nodes WHERE level = 0'),
     top: db.prepare<[], { top: number | null }>('SELECT MAX(seq) AS top FROM entries'),
     insertNode: db.prepare('INSERT INTO tree_nodes(level, idx, hash) VALUES (?,?,?)'),
     node: db.prepare<[number, number], { hash: Buffer }>(

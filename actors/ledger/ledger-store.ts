@@ -45,6 +45,7 @@ import {
   DEFAULT_MIN_STORED_NODE_LEVEL,
   DEFAULT_SYNCHRONOUS,
   DEFAULT_WAL_AUTOCHECKPOINT_PAGES,
+  DEFAULT_WAL_SIZE_LIMIT_BYTES,
   type LedgerStoreOptions,
 } from './ledger-options.ts';
 import { EntryQueries } from './ledger-query.ts';
@@ -110,12 +111,15 @@ export class LedgerStore implements NodeReader {
     this.wal = new WalSync(opts.path, isDeferred(opts));
     this.stmts = prepareStatements(db);
     this.queries = new EntryQueries(db, () => this.stmts.top.get()?.top);
-    const { n, top } = this.stmts.count.get()!;
-    if (n > 0 && top !== n - 1) {
+    // O(log n) sanity checks, not a proof (verifyLedger is): rows start at 0 and end where the tree does.
+    const { low, top } = this.stmts.bounds.get()!;
+    const leafTop = this.stmts.leafTop.get()?.top ?? null;
+    if ((top !== null && low !== 0) || top !== leafTop) {
       throw new LedgerTamperedError(
-        `ledger ${this.path}: ${n} entries but the highest seq is ${top}; run verifyLedger`,
+        `ledger ${this.path}: entries span seq ${low ?? '-'}..${top ?? '-'} but the tree's leaves end at ${leafTop ?? '-'}; run verifyLedger`,
       );
     }
+    const n = top === null ? 0 : top + 1;
     this.frontier = CompactRange.fromReader(this, n);
     this.lastCheckpointSize = this.stmts.latestCheckpoint.get()?.size ?? 0;
   }
@@ -131,6 +135,7 @@ export class LedgerStore implements NodeReader {
         // Deferred durability: the commit does not fsync; sync() does, off the event loop.
         db.pragma(`synchronous = ${isDeferred(opts) ? 'NORMAL' : (opts.synchronous ?? DEFAULT_SYNCHRONOUS)}`);
         db.pragma(`wal_autocheckpoint = ${opts.walAutocheckpointPages ?? DEFAULT_WAL_AUTOCHECKPOINT_PAGES}`);
+        db.pragma(`journal_size_limit = ${opts.walSizeLimitBytes ?? DEFAULT_WAL_SIZE_LIMIT_BYTES}`);
         db.exec(LEDGER_SCHEMA_SQL);
         db.pragma(`user_version = ${LEDGER_SCHEMA_VERSION}`);
       }

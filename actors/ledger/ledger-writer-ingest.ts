@@ -5,10 +5,22 @@
  * loop, covers every batch committed before it; messages arriving meanwhile form the next batch). An
  * undecodable or invalid message is dead-lettered and terminated, and the rest of its batch still
  * commits. A storage failure naks the batch (JetStream redelivers it) and crashes the actor.
+ *
+ * An agent's audit event (`gov.audit.agent.agent-<id>`, where only that agent may publish) whose body names
+ * another agent is a forgery: recorded as `identity.refused.v1` (same entry id, the verified sender,
+ * what the body claimed), never as the event it pretends to be, and published on the feed.
  */
 import type { Bus, JsMsg } from '../../bus/index.ts';
 import type { Logger } from '../../infra/index.ts';
-import { auditSenderOf, GovError, InvalidMessageError, LedgerStoreError } from '../../protocols/index.ts';
+import {
+  type AnyEnvelope,
+  auditSenderOf,
+  feedToken,
+  forgedAgentAudit,
+  GovError,
+  InvalidMessageError,
+  LedgerStoreError,
+} from '../../protocols/index.ts';
 import { auditEventFromEnvelope } from './audit-event-mapping.ts';
 import type { AuditEvent } from './canonical.ts';
 import type { Checkpointer } from './checkpointer.ts';
@@ -85,7 +97,7 @@ export class AuditIngest {
       }
       try {
         events.push(
-          auditEventFromEnvelope(decoded.env, {
+          auditEventFromEnvelope(this.judged(m.subject, decoded.env), {
             secrets: this.d.settings.secrets,
             sender: auditSenderOf(m.subject),
           }),
@@ -96,6 +108,23 @@ export class AuditIngest {
       }
     }
     return { events, msgs };
+  }
+
+  /** The envelope to record: the event itself, or the refusal of a forged agent event (same id). */
+  private judged(subject: string, env: AnyEnvelope): AnyEnvelope {
+    const refusal = forgedAgentAudit(subject, env, this.d.bus.name);
+    if (!refusal) return env;
+    this.d.log.warn('an agent audit event speaking for another agent recorded as refused', {
+      sender: refusal.sender,
+      claimed: refusal.claimed,
+    });
+    const recorded = { ...env, type: 'identity.refused.v1' as const, from: this.d.bus.name, body: refusal };
+    try {
+      this.d.bus.publishFeed(['forgery', feedToken(refusal.sender)], recorded);
+    } catch (err) {
+      this.d.log.warn('forgery not published on the feed', { error: String(err) });
+    }
+    return recorded;
   }
 
   /** Appends in one transaction; one invalid event is dead-lettered and the rest commit. */

@@ -302,6 +302,32 @@ export class CompactRange {
     return r;
   }
 
+  /** The perfect-subtree hashes that make up [0, size), largest first: enough to go on appending. */
+  frontier(): { level: number; hash: Buffer }[] {
+    return this.nodes.map((x) => ({ level: x.level, hash: Buffer.from(x.hash) }));
+  }
+
+  /**
+   * Rebuilds a range from {@link frontier}. The nodes must be the binary decomposition of `size`
+   * (one per set bit, largest first); anything else is refused, since a wrong shape would hash to a
+   * root no honest tree has.
+   */
+  static fromFrontier(size: number, nodes: readonly { level: number; hash: Buffer }[]): CompactRange {
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`bad tree size ${size}`);
+    const levels: number[] = [];
+    for (let level = 52; level >= 0; level--) if (Math.floor(size / 2 ** level) % 2 === 1) levels.push(level);
+    if (
+      nodes.length !== levels.length ||
+      nodes.some((n, i) => n.level !== levels[i] || !Buffer.isBuffer(n.hash) || n.hash.length !== 32)
+    ) {
+      throw new RangeError(`the frontier does not have the shape of a tree of size ${size}`);
+    }
+    return new CompactRange(
+      size,
+      nodes.map((n) => ({ level: n.level, hash: Buffer.from(n.hash) })),
+    );
+  }
+
   clone(): CompactRange {
     return new CompactRange(
       this.count,

@@ -18,10 +18,19 @@
  *   seq gap → deleted; rows fewer than the signed size → deleted (truncated).
  * If the attacker also rewrote tree_nodes, the signed roots still catch it, but only down to the range
  * between two checkpoints (problem 'root-mismatch').
+ *
+ * Incremental (`from`: a {@link VerifiedHead} an earlier verification returned, kept by the auditor
+ * away from the ledger): steps 1–4 only for what came after that head — the checkpoints at or past its
+ * size and the rows from its size on, appended to the head's Merkle frontier. Cost O(new entries).
+ * What it proves: the ledger is an append-only extension of the head (every later signed root is
+ * recomputed over the head's frontier, so a rewritten and re-signed past, a fork or a truncation below
+ * the head is caught) and every new row is intact. What it does not re-read: the rows before the head;
+ * an edit there that nobody re-signed is caught by a full verification (or by any inclusion proof over
+ * that row), not by this one.
  */
 import type { KeyObject } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { LedgerStoreError, LedgerTamperedError } from '../../protocols/index.ts';
+import { ConfigError, LedgerStoreError, LedgerTamperedError } from '../../protocols/index.ts';
 import { decodeEvent } from './canonical.ts';
 import { checkpointSignatureProblem, loadPublicKey } from './checkpoint.ts';
 import {
@@ -33,6 +42,7 @@ import {
 } from './ledger-store.ts';
 import { DEFAULT_MIN_STORED_NODE_LEVEL } from './ledger-options.ts';
 import { CompactRange, hashLeaf } from './merkle.ts';
+import { type Start, type VerifiedHead, headOf, startOf } from './verified-head.ts';
 
 export type LedgerProblem =
   | 'modified'
@@ -68,6 +78,21 @@ export interface LedgerVerification {
   firstBad?: LedgerFault;
   /** Facts that are not tampering by themselves (e.g. an append-only trigger is gone). */
   warnings: string[];
+  /** Rows read and checked: all of them, or (incremental) those from the head's size on. */
+  rowsRead: number;
+  /** Incremental: the size of the head the verification started from. */
+  fromSize?: number;
+  /** When ok: the latest signed tree head verified, to start the next incremental verification from. */
+  head?: VerifiedHead;
+}
+
+export type { VerifiedHead } from './verified-head.ts';
+
+export interface VerifyOptions {
+  /** Verify incrementally from this head (see the module comment); absent: a full verification. */
+  from?: VerifiedHead;
+  /** Stamps `head.verifiedAt`; defaults to Date.now. */
+  now?: () => number;
 }
 
 const PAGE_ROWS = 2000;
@@ -79,8 +104,10 @@ const PAGE_ROWS = 2000;
 export function verifyLedger(
   target: string | LedgerStore | Database.Database,
   publicKey: string | Buffer | KeyObject,
+  opts: VerifyOptions = {},
 ): LedgerVerification {
   const key = loadPublicKey(publicKey);
+  const start = opts.from ? startOf(opts.from, key) : undefined;
   let db: Database.Database;
   let owned = false;
   if (typeof target === 'string') {
@@ -97,9 +124,9 @@ export function verifyLedger(
     db = target instanceof LedgerStore ? target.db : target;
   }
   try {
-    return new Verifier(db, key).run();
+    return new Verifier(db, key, opts.now ?? Date.now).run(start);
   } catch (err) {
-    if (err instanceof LedgerStoreError) throw err;
+    if (err instanceof LedgerStoreError || err instanceof ConfigError) throw err;
     throw new LedgerStoreError(`cannot read ledger: ${(err as Error).message}`, {
       cause: err,
       retryable: false,
@@ -174,16 +201,26 @@ class Verifier {
   constructor(
     private readonly db: Database.Database,
     private readonly key: KeyObject,
+    private readonly now: () => number,
   ) {}
 
-  run(): LedgerVerification {
+  private start: Start | undefined;
+  private head: VerifiedHead | undefined;
+
+  run(start?: Start): LedgerVerification {
+    this.start = start;
     const triggers = new Set(
       this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").pluck().all() as string[],
     );
     for (const t of LEDGER_TRIGGERS) {
       if (!triggers.has(t)) this.warnings.push(`append-only trigger ${t} is missing (someone dropped it)`);
     }
-    const cps = this.db.prepare('SELECT * FROM checkpoints ORDER BY id').all() as CheckpointRow[];
+    // Incremental: only the checkpoints at or past the head (the one at its size pins the past).
+    const cps = (
+      start
+        ? this.db.prepare('SELECT * FROM checkpoints WHERE size >= ? ORDER BY id').all(start.head.size)
+        : this.db.prepare('SELECT * FROM checkpoints ORDER BY id').all()
+    ) as CheckpointRow[];
     let prev: CheckpointRow | undefined;
     for (const r of cps) {
       const p = checkpointSignatureProblem(checkpointFromRow(r), this.key);
@@ -203,7 +240,20 @@ class Verifier {
       prev = r;
     }
     const latest = cps.at(-1);
-    this.signedSize = latest?.size ?? 0;
+    this.signedSize = Math.max(latest?.size ?? 0, start?.head.size ?? 0);
+    if (start) {
+      const top = this.db.prepare('SELECT MAX(seq) FROM entries').pluck().get() as number | null;
+      const rows = top === null ? 0 : top + 1;
+      if (rows < start.head.size) {
+        return this.fail({
+          seq: rows,
+          problem: 'deleted',
+          detail: `the ledger ends at seq ${rows - 1}, but the head verified earlier covers ${start.head.size} entries: seq ${rows}..${start.head.size - 1} were deleted (truncated)`,
+        });
+      }
+      this.head = start.head;
+      return this.walk(cps, undefined, start);
+    }
     const auth = latest ? this.authenticLeaves(latest) : undefined;
     if (latest && !auth) {
       this.warnings.push(
@@ -228,20 +278,29 @@ class Verifier {
     return range.root().equals(cp.root) ? rows.map((r) => r.hash) : undefined;
   }
 
-  private walk(cps: CheckpointRow[], auth: Buffer[] | undefined): LedgerVerification {
+  private walk(cps: CheckpointRow[], auth: Buffer[] | undefined, start?: Start): LedgerVerification {
     const page = this.db.prepare('SELECT * FROM entries WHERE seq > ? ORDER BY seq LIMIT ?');
     const getNode = this.db.prepare('SELECT hash FROM tree_nodes WHERE level = ? AND idx = ?');
     const S = this.signedSize;
-    const range = CompactRange.empty();
+    const range = start ? start.range.clone() : CompactRange.empty();
     let cpIdx = 0;
-    let lastGood = 0;
-    let pos = 0;
+    let lastGood = start?.head.size ?? 0;
+    let pos = start?.head.size ?? 0;
     let nodeFault: LedgerFault | undefined;
 
     const checkCheckpoints = (): LedgerFault | undefined => {
       while (cpIdx < cps.length && cps[cpIdx]!.size === pos) {
         const cp = cps[cpIdx++]!;
         const root = range.root();
+        if (!root.equals(cp.root) && start && cp.size === start.head.size) {
+          return {
+            seq: cp.size,
+            problem: 'root-mismatch',
+            detail:
+              `checkpoint #${cp.id} signs root ${short(cp.root)}… for size ${cp.size}, but the head verified earlier at that size ` +
+              `has root ${start.head.root.slice(0, 16)}…: the history before seq ${cp.size} was rewritten and re-signed, or the log forked`,
+          };
+        }
         if (!root.equals(cp.root)) {
           return {
             seq: lastGood,
@@ -253,11 +312,12 @@ class Verifier {
         }
         this.checked++;
         lastGood = cp.size;
+        if (cpIdx === cps.length) this.head = headOf(this.key, cp, range, this.now());
       }
       return undefined;
     };
 
-    let after = -1;
+    let after = pos - 1;
     for (;;) {
       const rows = page.all(after, PAGE_ROWS) as EntryRow[];
       if (rows.length === 0) break;
@@ -338,6 +398,9 @@ class Verifier {
       checkedCheckpoints: this.checked,
       root: range.root().toString('hex'),
       warnings: this.warnings,
+      rowsRead: this.rowsSeen,
+      ...(start ? { fromSize: start.head.size } : {}),
+      ...(this.head ? { head: this.head } : {}),
     };
   }
 
@@ -397,7 +460,10 @@ class Verifier {
   }
 
   private fail(f: LedgerFault): LedgerVerification {
-    const size = (this.db.prepare('SELECT COUNT(*) FROM entries').pluck().get() as number) ?? this.rowsSeen;
+    // Incremental: no O(n) count (the rows' positions are what the fault is about anyway).
+    const size = this.start
+      ? ((this.db.prepare('SELECT MAX(seq) FROM entries').pluck().get() as number | null) ?? -1) + 1
+      : ((this.db.prepare('SELECT COUNT(*) FROM entries').pluck().get() as number) ?? this.rowsSeen);
     return {
       ok: false,
       size,
@@ -406,6 +472,8 @@ class Verifier {
       checkedCheckpoints: this.checked,
       firstBad: f,
       warnings: this.warnings,
+      rowsRead: this.rowsSeen,
+      ...(this.start ? { fromSize: this.start.head.size } : {}),
     };
   }
 }

@@ -6,7 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Subscription } from '@nats-io/transport-node';
 import { AgentLostError, GovError, NoRespondersError, serializeError } from '../../protocols/errors.ts';
-import { actorInbox, allHeartbeats, parseActorSubject, resultsSubject } from '../../protocols/subjects.ts';
+import {
+  actorInbox,
+  agentResultsSubject,
+  allAgentResults,
+  allHeartbeats,
+  parseActorSubject,
+} from '../../protocols/subjects.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { ConcreteStage } from '../../protocols/pipeline/index.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
@@ -54,8 +60,11 @@ export class Dispatcher {
   private readonly readyDiagnostic = new Map<string, Map<string, ReadyStage>>();
   /** Ready child-pipeline stages: they need no agent. */
   private readonly readyChildren = new Map<string, ReadyStage>();
-  /** Where agents report (the `replyTo` of our assigns): a stream subject we also listen to directly. */
-  readonly resultsSubject = resultsSubject(ACTOR_KIND.orchestrator);
+  /**
+   * Where agents report: each assign's `replyTo` is `gov.results.orchestrator.<its agent>`, a stream
+   * subject we also listen to directly; the broker lets only that agent publish there.
+   */
+  readonly resultsSubject = allAgentResults(ACTOR_KIND.orchestrator);
   private liveness: Subscription | undefined;
 
   constructor(
@@ -208,7 +217,7 @@ export class Dispatcher {
             task: def.task,
             requiredTier: def.agent.tier,
             timeoutMs: def.timeoutMs,
-            replyTo: this.resultsSubject,
+            replyTo: agentResultsSubject(ACTOR_KIND.orchestrator, eff.agentId),
             env,
           },
           run: run.runId,

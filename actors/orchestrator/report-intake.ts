@@ -1,13 +1,19 @@
 /**
  * Report intake: agents' progress reports and results, from three doors — the fast path (the report
- * as published on `gov.results.orchestrator`, heard directly), the RESULTS stream's durable copy (put
+ * as published on `gov.results.orchestrator.<agentId>`, heard directly), the RESULTS stream's durable copy (put
  * into the mailbox by results-consumer.ts, acked once the change it caused is stored) and reports
  * forwarded by another instance (asked, answered once stored). A report taken on the fast path is not
  * applied again when its durable copy comes (de-duplication by the published report's id); a report
  * for a run driven elsewhere is forwarded to its owner, or taken after adopting an orphaned run.
+ *
+ * Who reports is the agent the subject names (the broker lets an agent publish only on results subjects
+ * ending in its own id), and a report counts only for a task its run assigned to that agent: anything
+ * else is not applied, and published (`gov.obs.forgery.<agent>`) and audited as `identity.refused.v1`.
  */
+import { type IdentityRefusal, refusedReport, verifiedReportSender } from '../../protocols/agent-identity.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { actorInbox, serviceSubject } from '../../protocols/subjects.ts';
+import { ForbiddenError } from '../../protocols/errors.ts';
+import { actorInbox, resultsSenderOf, serviceSubject } from '../../protocols/subjects.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
 import type { AgentDirectory } from './dispatcher/agent-selection.ts';
@@ -15,6 +21,7 @@ import { DEFAULT_FAST_REPORTS_REMEMBERED } from './options.ts';
 import type { Located } from './ownership.ts';
 import type { ResultsConsumer } from './results-consumer.ts';
 import { isTerminalRun, type RunInput } from './run-machine.ts';
+import { stageOfTask } from './run-record.ts';
 import { forgetOldest, type RunView } from './run-view.ts';
 
 type Report = Envelope<'agent.task.progress.v1' | 'agent.task.result.v1'>;
@@ -30,6 +37,8 @@ export interface IntakeHooks {
   results(): ResultsConsumer | undefined;
   /** A result for a run that has ended: not applied; audited when the run was contained. */
   late(env: Envelope<'agent.task.result.v1'>, run?: { status: string }): void;
+  /** A report that speaks for another agent than its verified sender: not applied; on the feed and audited. */
+  forged(refusal: IdentityRefusal, reportId: string): void;
 }
 
 export class ReportIntake {
@@ -40,18 +49,61 @@ export class ReportIntake {
     private readonly ctx: ActorContext,
     private readonly view: RunView,
     private readonly agents: AgentDirectory,
-    private readonly resultsSubject: string,
+    private readonly resultsKind: string,
     private readonly hooks: IntakeHooks,
   ) {}
+
+  /** Whether the report's body names the agent its subject does (a forgery is dead-lettered by the caller). */
+  private fromSubject(env: Report, subject: string): boolean {
+    try {
+      verifiedReportSender(subject, env.body, env.type);
+      return true;
+    } catch (err) {
+      if (!(err instanceof ForbiddenError)) throw err;
+      this.ctx.log.warn('report speaking for another agent not taken', {
+        subject,
+        agentId: env.body.agentId,
+      });
+      return false;
+    }
+  }
+
+  /**
+   * Whether the task is the reporting agent's: a report for a task the run assigned to another agent
+   * is not applied (a forgery, or a stale agent), but published and audited as refused.
+   */
+  private fromAssignee(env: Report): boolean {
+    const b = env.body;
+    const run = this.view.get(b.runId);
+    const stage = run ? stageOfTask(run, b.taskId) : undefined;
+    if (!stage?.agentId || stage.agentId === b.agentId) return true;
+    const error = new ForbiddenError(
+      `${env.type} from agent ${b.agentId} for task ${b.taskId}, which run ${b.runId} assigned to ${stage.agentId}`,
+      {
+        details: {
+          subject: '',
+          messageType: env.type,
+          sender: b.agentId,
+          claimed: { taskId: b.taskId, stageId: stage.stageId },
+          runId: b.runId,
+        },
+      },
+    );
+    this.hooks.forged(refusedReport(error, this.ctx.bus.name), env.cause ?? env.id);
+    return false;
+  }
 
   /** Takes one progress report or result that came in on `subject` (`asked`: someone waits for the answer). */
   async take(env: Report, subject: string, asked: boolean): Promise<void> {
     const results = this.hooks.results();
-    if (subject === this.resultsSubject) {
+    if (resultsSenderOf(subject)?.kind === this.resultsKind) {
       // The fast path: the agent's report as published, before the RESULTS stream stores it and
       // delivers its durable copy. Only the run's owner acts on it (every instance hears it);
       // the durable copy, a duplicate by taskId by then, is acked once this change is stored.
       if (this.view.has(env.body.runId)) {
+        // The reporting agent is the one the subject names (the broker checked it), never the body's
+        // claim; the durable copy of a forgery is refused (and audited) by the results consumer.
+        if (!this.fromSubject(env, subject)) return;
         await this.report(env, false);
         this.takenFast.add(env.id);
         forgetOldest(this.takenFast, DEFAULT_FAST_REPORTS_REMEMBERED);
@@ -114,6 +166,7 @@ export class ReportIntake {
         );
       return { done };
     }
+    if (!this.fromAssignee(env)) return { done: Promise.resolve() };
     if (env.type === 'agent.task.progress.v1') {
       const input: RunInput = { type: 'progress', taskId: b.taskId };
       if (env.body.fraction !== undefined) input.fraction = env.body.fraction;

@@ -1,5 +1,5 @@
 /**
- * Task progress and results from the RESULTS stream (`gov.results.orchestrator`, the `replyTo` of our
+ * Task progress and results from the RESULTS stream (`gov.results.orchestrator.<agentId>`, the `replyTo` of our
  * assigns), through the durable consumer every orchestrator instance shares.
  *
  * Agents tell their reports to `replyTo` with a plain publish; the stream keeps them while no
@@ -16,7 +16,10 @@ import {
   type JsMsg,
   orchestratorResultsConsumer,
 } from '../../bus/index.ts';
+import { refusedReport, verifiedReportSender } from '../../protocols/agent-identity.ts';
 import type { OutMessage } from '../../protocols/envelope.ts';
+import { ForbiddenError } from '../../protocols/errors.ts';
+import { publishForgedReport } from './forged-reports.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
 import { DEFAULT_RESULTS_FETCH_EXPIRES_MS } from './options.ts';
 import type { Outbox } from './outbox.ts';
@@ -88,12 +91,32 @@ export class ResultsConsumer {
       return;
     }
     const env = decoded.env;
+    if (!this.fromItsAgent(m, env)) return;
     const id = randomUUID();
     if (env.type === 'agent.task.progress.v1') m.ack();
     else this.unsettled.set(id, m);
     const out = { type: env.type, body: env.body, id, corr: env.corr ?? env.id, cause: env.id } as OutMessage;
     if (env.run !== undefined) out.run = env.run;
     this.ctx.self(out);
+  }
+
+  /**
+   * Whether the report names the agent its subject does (`gov.results.orchestrator.<agentId>`, where
+   * only that agent may publish): a forgery is dropped from the stream, published and audited.
+   */
+  private fromItsAgent(
+    m: JsMsg,
+    env: { id: string; type: string; body: { agentId: string; runId: string } },
+  ) {
+    try {
+      verifiedReportSender(m.subject, env.body, env.type);
+      return true;
+    } catch (err) {
+      if (!(err instanceof ForbiddenError)) throw err;
+      publishForgedReport(this.ctx, refusedReport(err, this.ctx.bus.name), env.id);
+      m.term();
+      return false;
+    }
   }
 
   /** Whether the message with this envelope id came from the stream and awaits its ack. */

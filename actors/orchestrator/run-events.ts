@@ -43,7 +43,8 @@ interface RunPending {
 }
 
 export class RunEvents {
-  private readonly subject = auditSubject('run');
+  /** `gov.audit.run.<principal>`: the broker lets this connection publish audit events only as itself. */
+  private readonly subject: string;
   private readonly runs = new Map<string, RunPending>();
   private readonly retry = new Map<number, Audit>();
   private retryTimer: TimerHandle | undefined;
@@ -65,7 +66,9 @@ export class RunEvents {
     private readonly log: Logger,
     private readonly retryMs: number,
     private readonly outbox: Outbox,
-  ) {}
+  ) {
+    this.subject = auditSubject('run', bus.principal());
+  }
 
   /** Audit publishes not acknowledged yet. */
   get pending(): number {

@@ -10,8 +10,8 @@
  * 2. the producer stores the prepared entries in the same write as that state (a Redis MULTI or Lua
  *    script, one JSON document, one KV put: whatever its store makes atomic), and lists their ids in the
  *    state itself (`auditIds`), so anyone can tell which events a stored state implies;
- * 3. once that write is stored, `send` publishes them (the JSON feed, then the AUDIT stream with the
- *    envelope id as `Nats-Msg-Id`); an acknowledged entry is removed from the store (`OutboxStore.remove`),
+ * 3. once that write is stored, `send` publishes them (the JSON feed, then the AUDIT stream on
+ *    `gov.audit.<category>.<principal>` with the envelope id as `Nats-Msg-Id`); an acknowledged entry is removed from the store (`OutboxStore.remove`),
  *    a failed publish is retried every `retryMs` until acknowledged;
  * 4. at start, `recover` publishes again whatever the store still holds, under the same ids: the
  *    stream's duplicate window and the ledger's unique event ids keep each event once.
@@ -34,6 +34,11 @@ export const DEFAULT_OUTBOX_KEEP_IDS = 64;
 export interface OutboxEntry {
   /** `gov.audit.<category>`. */
   category: string;
+  /**
+   * `gov.audit.<category>.<principal>` instead, for a producer the broker lets publish only under its
+   * own name (an agent: `agent-<id>`); the ledger records it as the entry's verified sender.
+   */
+  principal?: string;
   /** Feed tokens (`gov.obs.<tokens>`) when the event is on the JSON feed too. */
   feed?: [string, ...string[]];
   env: AnyEnvelope;
@@ -128,7 +133,7 @@ export class AuditOutbox {
   private async publish(e: OutboxEntry, withFeed: boolean): Promise<void> {
     try {
       if (withFeed && e.feed) this.bus.publishFeed(e.feed, e.env);
-      await this.bus.publishDurable(auditSubject(e.category), e.env, {
+      await this.bus.publishDurable(auditSubject(e.category, e.principal ?? this.bus.principal()), e.env, {
         timeoutMs: this.opts.ackTimeoutMs ?? DEFAULT_OUTBOX_ACK_TIMEOUT_MS,
       });
       await this.store.remove([e.env.id]);

@@ -1,20 +1,22 @@
-import { createHash } from 'node:crypto';
 import nodeVault from 'node-vault';
 import { type Clock, systemClock } from '../../infra/index.ts';
-import { type GovError, TokenExpiredError, TokenRevokedError, VaultError } from '../../protocols/index.ts';
+import { VaultError } from '../../protocols/index.ts';
+import { TokenMemory } from './token-memory.ts';
 import {
   DEFAULT_VAULT_REQUEST_TIMEOUT_MS,
   DEFAULT_VAULT_TOKEN_MEMORY_ENTRIES,
 } from './vault-client-options.ts';
+import { type CallSubject, mapVaultError } from './vault-error-mapping.ts';
 
 /**
  * A thin typed wrapper over node-vault for Vault's token auth method.
  *
  * - Every call names its token explicitly in `X-Vault-Token`; node-vault's habit of replacing its
  *   own `client.token` with the `client_token` of create/renew answers (`tokenSource` commands) is undone.
- * - Failures become GovErrors (mapping in docs/vault.md): network trouble and 5xx/429 are retryable
- *   VaultErrors; a token Vault no longer knows is a TokenRevokedError or TokenExpiredError (Vault does
- *   not say which; the client decides from what it remembers, see {@link VaultTokenClient.classifyGone}).
+ * - Failures become GovErrors (vault-error-mapping.ts, docs/vault.md): network trouble and 5xx/429
+ *   are retryable VaultErrors; a token Vault no longer knows is a TokenRevokedError or
+ *   TokenExpiredError (Vault does not say which; the client decides from what it remembers,
+ *   token-memory.ts).
  * - Tokens never appear in error messages, details or causes, only accessors. The client keeps no
  *   plain tokens: it remembers a SHA-256 of each token it issued, to find the accessor of a self call.
  */
@@ -94,23 +96,6 @@ export interface RenewedToken {
   warnings: string[];
 }
 
-interface Memory {
-  expiresAtMs: number | undefined;
-  revokedByUs: boolean;
-  parent: string | undefined;
-  children: Set<string>;
-}
-
-interface CallSubject {
-  operation: string;
-  /** The accessor the call is about, when known. */
-  accessor?: string;
-  /** Which kind of answer means "that token is gone". */
-  gone: 'invalid-accessor' | 'self-forbidden' | 'parent-forbidden' | 'none';
-  /** Secrets to scrub from any message. */
-  secrets: string[];
-}
-
 interface VaultAuthBody {
   client_token?: string;
   accessor?: string;
@@ -131,15 +116,13 @@ export class VaultTokenClient {
   private readonly token: string;
   private readonly clock: Clock;
   private readonly timeoutMs: number;
-  private readonly memoryEntries: number;
-  private readonly memory = new Map<string, Memory>();
-  private readonly accessorByTokenHash = new Map<string, string>();
+  private readonly memory: TokenMemory;
 
   constructor(options: VaultTokenClientOptions) {
     this.token = options.token;
     this.clock = options.clock ?? systemClock;
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_VAULT_REQUEST_TIMEOUT_MS;
-    this.memoryEntries = options.memoryEntries ?? DEFAULT_VAULT_TOKEN_MEMORY_ENTRIES;
+    this.memory = new TokenMemory(this.clock, options.memoryEntries ?? DEFAULT_VAULT_TOKEN_MEMORY_ENTRIES);
     this.vault = nodeVault({ endpoint: options.addr, token: options.token, apiVersion: 'v1' });
   }
 
@@ -147,7 +130,7 @@ export class VaultTokenClient {
   async createToken(options: CreateTokenOptions): Promise<IssuedToken> {
     const caller = options.parentToken ?? this.token;
     const parentAccessor =
-      options.parentToken === undefined ? undefined : this.accessorOf(options.parentToken);
+      options.parentToken === undefined ? undefined : this.memory.accessorOf(options.parentToken);
     const args: Record<string, unknown> = {
       policies: options.policies,
       ttl: durationArg(options.ttl),
@@ -178,7 +161,7 @@ export class VaultTokenClient {
     }
     const leaseDurationS = auth.lease_duration ?? 0;
     const orphan = auth.orphan ?? options.noParent ?? false;
-    this.remember(auth.accessor, auth.client_token, {
+    this.memory.remember(auth.accessor, auth.client_token, {
       expiresAtMs: leaseDurationS > 0 ? sentAt + leaseDurationS * 1000 : undefined,
       parent: orphan ? undefined : parentAccessor,
     });
@@ -250,7 +233,7 @@ export class VaultTokenClient {
       },
     );
     const found = !(body.warnings ?? []).some((w) => /no token found/i.test(w));
-    if (found) this.markRevoked(accessor);
+    if (found) this.memory.markRevoked(accessor);
     return found;
   }
 
@@ -261,7 +244,7 @@ export class VaultTokenClient {
       () => this.vault.tokenLookupSelf({ requestOptions: this.requestOptions(token) }),
       {
         operation: 'lookupSelf',
-        accessor: this.accessorOf(token),
+        accessor: this.memory.accessorOf(token),
         gone: 'self-forbidden',
         secrets: [token],
       },
@@ -274,7 +257,7 @@ export class VaultTokenClient {
     const args: Record<string, unknown> = { requestOptions: this.requestOptions(token) };
     if (increment !== undefined) args.increment = durationArg(increment);
     const sentAt = this.clock.now();
-    const accessor = this.accessorOf(token);
+    const accessor = this.memory.accessorOf(token);
     const body = await this.call(() => this.vault.tokenRenewSelf(args), {
       operation: 'renewSelf',
       accessor,
@@ -286,7 +269,7 @@ export class VaultTokenClient {
 
   /** Revokes the calling token and its children. */
   async revokeSelf(token: string): Promise<void> {
-    const accessor = this.accessorOf(token);
+    const accessor = this.memory.accessorOf(token);
     // Generic write: node-vault's tokenRevokeSelf has no schema and would post its arguments as the body.
     await this.call(() => this.vault.write('auth/token/revoke-self', {}, this.requestOptions(token)), {
       operation: 'revokeSelf',
@@ -294,7 +277,7 @@ export class VaultTokenClient {
       gone: 'self-forbidden',
       secrets: [token],
     });
-    if (accessor !== undefined) this.markRevoked(accessor);
+    if (accessor !== undefined) this.memory.markRevoked(accessor);
   }
 
   // --- internals -----------------------------------------------------------------------------
@@ -308,107 +291,11 @@ export class VaultTokenClient {
       const body = await fn();
       return (typeof body === 'object' && body !== null ? body : {}) as VaultResponseBody;
     } catch (err) {
-      throw this.mapError(err, subject);
+      throw mapVaultError(err, subject, this.memory);
     } finally {
       // node-vault's create/renew helpers overwrite client.token with the answer's client_token.
       this.vault.token = this.token;
     }
-  }
-
-  private mapError(err: unknown, subject: CallSubject): GovError {
-    const scrub = (s: string) =>
-      subject.secrets.reduce((acc, secret) => (secret ? acc.split(secret).join('[redacted]') : acc), s);
-    const base: Record<string, unknown> = { operation: subject.operation };
-    if (subject.accessor !== undefined) base.accessor = subject.accessor;
-
-    const response = (err as { response?: { statusCode?: unknown; body?: unknown } } | null)?.response;
-    if (response && typeof response.statusCode === 'number') {
-      const status = response.statusCode;
-      const rawErrors = (response.body as { errors?: unknown } | null | undefined)?.errors;
-      const errors = Array.isArray(rawErrors) ? rawErrors.map((e) => scrub(String(e))) : [];
-      const text = errors.join('; ') || `status ${status}`;
-      const details = { ...base, status, errors };
-      const cause = new Error(`Vault ${status}: ${text}`);
-      if (status >= 500 || status === 429) {
-        return new VaultError(`Vault ${subject.operation} failed with ${status}: ${text}`, {
-          retryable: true,
-          details,
-          cause,
-        });
-      }
-      const gone =
-        (subject.gone === 'invalid-accessor' &&
-          status === 400 &&
-          errors.some((e) => /invalid accessor/i.test(e))) ||
-        (subject.gone === 'self-forbidden' && status === 403) ||
-        (status === 400 && errors.some((e) => /lease expired|token not found/i.test(e)));
-      if (gone) return this.classifyGone(subject, details, cause);
-      if (subject.gone === 'parent-forbidden' && status === 403 && subject.accessor !== undefined) {
-        const known = this.knownGone(subject.accessor);
-        if (known) return this.classifyGone(subject, details, cause);
-      }
-      const notRenewable = status === 400 && errors.some((e) => /not renewable/i.test(e));
-      return new VaultError(`Vault ${subject.operation} refused (${status}): ${text}`, {
-        retryable: false,
-        details: notRenewable
-          ? { ...details, reason: 'not_renewable' }
-          : status === 403
-            ? { ...details, reason: 'permission_denied' }
-            : details,
-        cause,
-      });
-    }
-
-    const code = (err as { code?: unknown } | null)?.code;
-    const message = scrub(
-      err instanceof Error ? err.message : String((err as { message?: unknown } | null)?.message ?? err),
-    );
-    if (typeof code === 'string' || (err as { isAxiosError?: unknown } | null)?.isAxiosError) {
-      return new VaultError(`Vault ${subject.operation} could not reach Vault: ${message}`, {
-        retryable: true,
-        details: { ...base, reason: 'network', code: typeof code === 'string' ? code : undefined },
-        cause: new Error(message),
-      });
-    }
-    return new VaultError(`Vault ${subject.operation} failed: ${message}`, {
-      retryable: false,
-      details: base,
-      cause: new Error(message),
-    });
-  }
-
-  /**
-   * Vault says the token no longer exists. Revoked by this client (itself or an ancestor) →
-   * TokenRevokedError; otherwise past its estimated expiry (itself or an ancestor) → TokenExpiredError;
-   * otherwise (revoked elsewhere, or unknown to this client) → TokenRevokedError.
-   */
-  private classifyGone(subject: CallSubject, details: Record<string, unknown>, cause: Error): GovError {
-    const verdict = subject.accessor === undefined ? undefined : this.knownGone(subject.accessor);
-    const d = {
-      ...details,
-      knownToClient: subject.accessor !== undefined && this.memory.has(subject.accessor),
-    };
-    const who = subject.accessor === undefined ? 'token' : `token with accessor ${subject.accessor}`;
-    if (verdict === 'expired') return new TokenExpiredError(`${who} has expired`, { details: d, cause });
-    return new TokenRevokedError(`${who} is revoked or unknown to Vault`, { details: d, cause });
-  }
-
-  private knownGone(accessor: string): 'revoked' | 'expired' | undefined {
-    const now = this.clock.now();
-    let expired = false;
-    const seen = new Set<string>();
-    for (
-      let a: string | undefined = accessor;
-      a !== undefined && !seen.has(a);
-      a = this.memory.get(a)?.parent
-    ) {
-      seen.add(a);
-      const m = this.memory.get(a);
-      if (!m) break;
-      if (m.revokedByUs) return 'revoked';
-      if (m.expiresAtMs !== undefined && m.expiresAtMs <= now) expired = true;
-    }
-    return expired ? 'expired' : undefined;
   }
 
   private toInfo(body: VaultResponseBody, sentAt: number): TokenInfo {
@@ -416,8 +303,7 @@ export class VaultTokenClient {
     const num = (k: string) => (typeof d[k] === 'number' ? (d[k] as number) : 0);
     const accessor = String(d.accessor ?? '');
     const ttlS = num('ttl');
-    const m = this.memory.get(accessor);
-    if (m && ttlS > 0) m.expiresAtMs = sentAt + ttlS * 1000;
+    this.memory.noteTtl(accessor, sentAt, ttlS);
     return {
       accessor,
       policies: Array.isArray(d.policies) ? (d.policies as string[]) : [],
@@ -446,8 +332,7 @@ export class VaultTokenClient {
     const auth = body.auth ?? {};
     const accessor = auth.accessor ?? knownAccessor ?? '';
     const leaseDurationS = auth.lease_duration ?? 0;
-    const m = this.memory.get(accessor);
-    if (m && leaseDurationS > 0) m.expiresAtMs = sentAt + leaseDurationS * 1000;
+    this.memory.noteTtl(accessor, sentAt, leaseDurationS);
     return {
       accessor,
       leaseDurationS,
@@ -456,39 +341,6 @@ export class VaultTokenClient {
       warnings: body.warnings ?? [],
     };
   }
-
-  private remember(
-    accessor: string,
-    token: string,
-    m: { expiresAtMs: number | undefined; parent: string | undefined },
-  ): void {
-    this.memory.set(accessor, { ...m, revokedByUs: false, children: new Set() });
-    this.accessorByTokenHash.set(hashToken(token), accessor);
-    if (m.parent !== undefined) this.memory.get(m.parent)?.children.add(accessor);
-    while (this.memory.size > this.memoryEntries) {
-      const oldest = this.memory.keys().next().value as string;
-      this.memory.delete(oldest);
-    }
-    while (this.accessorByTokenHash.size > this.memoryEntries) {
-      const oldest = this.accessorByTokenHash.keys().next().value as string;
-      this.accessorByTokenHash.delete(oldest);
-    }
-  }
-
-  private markRevoked(accessor: string): void {
-    const m = this.memory.get(accessor);
-    if (!m) return;
-    m.revokedByUs = true;
-    for (const child of m.children) this.markRevoked(child);
-  }
-
-  private accessorOf(token: string): string | undefined {
-    return this.accessorByTokenHash.get(hashToken(token));
-  }
-}
-
-function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }
 
 /** node-vault's schema wants durations as strings; plain numbers are seconds. */

@@ -5,7 +5,13 @@
  * too (measured: the server answers "jwt updated" and drops the revoked users' connections at once).
  */
 import { connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { mintSystemUser, type NatsAuthority, revokeUsers } from './authority.ts';
+import {
+  mintSystemUser,
+  type NatsAuthority,
+  type RevokedUser,
+  revokeUsers,
+  saveRevocations,
+} from './authority.ts';
 
 /** How long to wait for the server to accept a claim update. */
 export const DEFAULT_CLAIMS_UPDATE_TIMEOUT_MS = 5_000;
@@ -28,10 +34,14 @@ export class ClaimsPusher {
     return new ClaimsPusher(nc, authority);
   }
 
-  /** Revokes the users and pushes the account JWT; resolves once the server has it. */
-  async revoke(publicKeys: readonly string[]): Promise<void> {
-    await revokeUsers(this.authority, publicKeys);
-    await this.push();
+  /**
+   * Revokes the users and pushes the account JWT; resolves once the server has it and the revocations
+   * are saved. The push goes first and the save beside it: the revoked connections are dropped as the
+   * server applies the update, without waiting for our disk.
+   */
+  async revoke(users: readonly RevokedUser[]): Promise<void> {
+    await revokeUsers(this.authority, users);
+    await Promise.all([this.push(), saveRevocations(this.authority)]);
   }
 
   /** Pushes the authority's current account JWT. */

@@ -1,30 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import type { PolicyStore } from './acl.ts';
-import { DurationParseError, formatDuration, parseDurationSeconds } from './duration.ts';
+import { badRequest } from './api-error.ts';
+import { parseDurationSeconds } from './duration.ts';
+import { decodeCreateBody, parseField, sanitizePolicies } from './token-request.ts';
+import { calculateTtl } from './token-ttl.ts';
 
 /**
  * In-memory token store of the Vault dev server: the semantics of Vault's token auth method
  * (vault/token_store.go + the expiration manager), minus storage, namespaces, roles and batch tokens.
  * All time comes from the injected Clock; expired tokens are revoked (with their children) lazily,
- * by {@link TokenStore.sweep}, which the server calls before every request.
+ * by {@link TokenStore.sweep}, which the server calls before every request. Reading a create request
+ * is token-request.ts, lifetimes token-ttl.ts.
  */
-
-/** Vault's default `max_lease_ttl` and `default_lease_ttl` (768 h = 32 days). */
-export const SYSTEM_MAX_TTL_S = 768 * 3600;
-export const SYSTEM_DEFAULT_TTL_S = 768 * 3600;
-
-/** A failure Vault answers with `{"errors":[...]}` and this status. */
-export class VaultApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly errors: string[],
-  ) {
-    super(errors.join('; ') || `status ${status}`);
-  }
-}
-
-const badRequest = (message: string) => new VaultApiError(400, [message]);
 
 export interface TokenEntry {
   id: string;
@@ -364,168 +352,6 @@ export function authBlock(te: TokenEntry, clientToken: string): AuthBlock {
     mfa_requirement: null,
     num_uses: Math.max(0, te.numUses),
   };
-}
-
-interface TtlInput {
-  nowMs: number;
-  startMs: number;
-  incrementS: number;
-  backendTtlS: number;
-  periodS: number;
-  explicitMaxTtlS: number;
-}
-
-/** Vault's framework.CalculateTTL (no backend max TTL; the system max is 768 h). */
-export function calculateTtl(i: TtlInput): { ttlS: number; expireAtMs: number; warnings: string[] } {
-  const warnings: string[] = [];
-  let maxTtlS = SYSTEM_MAX_TTL_S;
-  if (i.explicitMaxTtlS > 0 && i.explicitMaxTtlS < maxTtlS) maxTtlS = i.explicitMaxTtlS;
-  let ttlS: number;
-  let maxValidMs: number | undefined;
-  if (i.periodS > 0) {
-    ttlS = i.periodS;
-    if (ttlS > maxTtlS) {
-      warnings.push(
-        `period of "${formatDuration(ttlS)}" exceeded the effective max_ttl of "${formatDuration(maxTtlS)}"; period value is capped accordingly`,
-      );
-      ttlS = maxTtlS;
-    }
-    if (i.explicitMaxTtlS > 0) maxValidMs = i.startMs + i.explicitMaxTtlS * 1000;
-  } else {
-    ttlS = i.incrementS > 0 ? i.incrementS : i.backendTtlS > 0 ? i.backendTtlS : SYSTEM_DEFAULT_TTL_S;
-    maxValidMs = i.startMs + maxTtlS * 1000;
-  }
-  let expireAtMs = i.nowMs + ttlS * 1000;
-  if (maxValidMs !== undefined) {
-    const leftMs = maxValidMs - i.nowMs;
-    if (leftMs <= 0) throw badRequest('past the max TTL, cannot renew');
-    if (leftMs < ttlS * 1000) {
-      const cappedS = Math.floor(leftMs / 1000);
-      warnings.push(
-        `TTL of "${formatDuration(ttlS)}" exceeded the effective max_ttl of "${formatDuration(cappedS)}"; TTL value is capped accordingly`,
-      );
-      ttlS = cappedS;
-      expireAtMs = maxValidMs;
-    }
-  }
-  return { ttlS, expireAtMs, warnings };
-}
-
-/** Vault's policyutil.SanitizePolicies: trimmed, lower-case, de-duplicated, sorted; `root` alone wins. */
-export function sanitizePolicies(policies: readonly string[], addDefault: boolean): string[] {
-  const cleaned = policies.map((p) => p.trim().toLowerCase()).filter((p) => p !== '');
-  if (cleaned.includes('root')) return ['root'];
-  if (addDefault && !cleaned.includes('default')) cleaned.push('default');
-  return [...new Set(cleaned)].sort();
-}
-
-interface CreateInput {
-  id: string;
-  policies: string[];
-  meta: Record<string, string> | null;
-  noParent: boolean;
-  noDefaultPolicy: boolean;
-  renewable: boolean;
-  ttl: unknown;
-  explicitMaxTtl: unknown;
-  period: unknown;
-  displayName: string;
-  numUses: number;
-  type: string;
-}
-
-/** Weak decoding like Vault's mapstructure.WeakDecode; wrong shapes are 400s. */
-function decodeCreateBody(body: Record<string, unknown>): CreateInput {
-  const fail = (msg: string): never => {
-    throw badRequest(`Error decoding request: ${msg}`);
-  };
-  const str = (key: string): string => {
-    const v = body[key];
-    if (v === undefined || v === null) return '';
-    if (typeof v === 'string') return v;
-    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-    return fail(`'${key}' expected type 'string', got unconvertible type '${typeOf(v)}'`);
-  };
-  const bool = (key: string, dflt: boolean): boolean => {
-    const v = body[key];
-    if (v === undefined || v === null) return dflt;
-    if (typeof v === 'boolean') return v;
-    if (typeof v === 'number') return v !== 0;
-    if (typeof v === 'string') {
-      if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(v)) return true;
-      if (['0', 'f', 'F', 'false', 'FALSE', 'False', ''].includes(v)) return false;
-    }
-    return fail(`cannot parse '${key}' as bool`);
-  };
-  const int = (key: string): number => {
-    const v = body[key];
-    if (v === undefined || v === null || v === '') return 0;
-    if (typeof v === 'number' && Number.isInteger(v)) return v;
-    if (typeof v === 'string' && /^[+-]?\d+$/.test(v)) return Number.parseInt(v, 10);
-    return fail(`cannot parse '${key}' as int`);
-  };
-  const duration = (key: string): unknown => {
-    const v = body[key];
-    if (v === undefined || v === null || typeof v === 'string' || typeof v === 'number') return v;
-    return fail(`'${key}' expected type 'string', got unconvertible type '${typeOf(v)}'`);
-  };
-
-  let policies: string[] = [];
-  const rawPolicies = body.policies;
-  if (Array.isArray(rawPolicies)) {
-    policies = rawPolicies.map((p) =>
-      typeof p === 'string' ? p : fail(`'policies' expected a list of strings`),
-    );
-  } else if (typeof rawPolicies === 'string') {
-    policies = rawPolicies.split(',');
-  } else if (rawPolicies !== undefined && rawPolicies !== null) {
-    fail(`'policies': source data must be an array or slice, got ${typeOf(rawPolicies)}`);
-  }
-
-  let meta: Record<string, string> | null = null;
-  const rawMeta = body.meta ?? body.metadata;
-  if (rawMeta !== undefined && rawMeta !== null) {
-    if (typeof rawMeta !== 'object' || Array.isArray(rawMeta))
-      fail(`'meta' expected a map, got '${typeOf(rawMeta)}'`);
-    meta = {};
-    for (const [k, v] of Object.entries(rawMeta as Record<string, unknown>)) {
-      if (typeof v === 'string') meta[k] = v;
-      else if (typeof v === 'number' || typeof v === 'boolean') meta[k] = String(v);
-      else if (v === null) meta[k] = '';
-      else fail(`'meta[${k}]' expected type 'string', got unconvertible type '${typeOf(v)}'`);
-    }
-  }
-
-  return {
-    id: str('id'),
-    policies,
-    meta,
-    noParent: bool('no_parent', false),
-    noDefaultPolicy: bool('no_default_policy', false),
-    renewable: bool('renewable', true),
-    ttl: body.ttl !== undefined && body.ttl !== null && body.ttl !== '' ? duration('ttl') : duration('lease'),
-    explicitMaxTtl: duration('explicit_max_ttl'),
-    period: duration('period'),
-    displayName: str('display_name'),
-    numUses: int('num_uses'),
-    type: str('type'),
-  };
-}
-
-function parseField(value: unknown, _field: string): number {
-  try {
-    return parseDurationSeconds(value);
-  } catch (err) {
-    if (err instanceof DurationParseError) throw badRequest(err.message);
-    throw err;
-  }
-}
-
-function typeOf(v: unknown): string {
-  if (Array.isArray(v)) return 'slice';
-  if (v === null) return 'nil';
-  if (typeof v === 'object') return 'map';
-  return typeof v;
 }
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';

@@ -26,7 +26,8 @@ import {
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Clock } from '../clock.ts';
-import { type StoreResult, VaultApiError } from './token-store.ts';
+import { VaultApiError } from './api-error.ts';
+import type { StoreResult } from './token-store.ts';
 
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const KEY_NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;

@@ -13,7 +13,8 @@
  */
 import type { Clock } from '../clock.ts';
 import { parseDurationSeconds } from './duration.ts';
-import { randomId, type StoreResult, VaultApiError } from './token-store.ts';
+import { VaultApiError } from './api-error.ts';
+import { randomId, type StoreResult } from './token-store.ts';
 
 /** Vault's default TTL for `sys/wrapping/wrap` when no `X-Vault-Wrap-TTL` is given. */
 export const DEFAULT_WRAP_TTL_S = 300;

@@ -38,6 +38,21 @@ export const agentEventMessages = {
     runId: z.string().optional(),
     stageId: z.string().optional(),
   }),
+  /**
+   * A message whose body spoke for someone other than the sender the broker verified (the subject it
+   * was let publish on): not applied, published on the feed (`gov.obs.forgery.<sender>`) and audited
+   * (`gov.audit.forgery`) by the receiver that refused it. `sender` is the verified agent or principal,
+   * `claimed` what the body said (another agent id, a higher tier), `messageType` what was refused.
+   */
+  'identity.refused.v1': z.object({
+    sender: z.string().min(1),
+    subject: z.string(),
+    messageType: z.string(),
+    claimed: z.record(z.string(), z.unknown()),
+    receiver: z.string(),
+    reason: z.string(),
+    runId: z.string().optional(),
+  }),
   /** Every agent.command.v1, applied or refused, with who sent it (audited). */
   'agent.command.outcome.v1': z.object({
     agentId,

@@ -91,6 +91,8 @@ export const ledgerMessages = {
     root: z.string().optional(),
     firstBad: LedgerFaultSchema.optional(),
     warnings: z.array(z.string()),
+    /** Rows read and checked (every row: this is a full verification). */
+    rowsRead: seq.optional(),
   }),
   /** Latest signed checkpoint; `fresh` signs one of the current size first when the tree has grown. */
   'ledger.head.v1': z.object({ fresh: z.boolean().optional() }),

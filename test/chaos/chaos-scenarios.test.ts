@@ -36,6 +36,10 @@ describe('chaos scenarios (short variants)', () => {
       expect(report.injected.filter((i) => i.delivered).length, text).toBeGreaterThan(0);
       const budgets = report.invariants.find((i) => i.name.startsWith('every exhausted budget'));
       expect(budgets?.checked, text).toBeGreaterThan(0);
+      // A producer's scenario proves its outbox only if the killed kind's stored state implied events.
+      const implied = report.invariants.find((i) => i.name.startsWith('every event implied'));
+      for (const p of sc.producers ?? [])
+        expect(implied?.byProducer?.[p], `${p}\n${text}`).toBeGreaterThan(0);
       for (const inv of report.invariants) expect(inv.ok, `${inv.name}: ${inv.detail}\n${text}`).toBe(true);
     });
   }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LedgerStore } from '../../actors/ledger/index.ts';
 import { mintUser } from '../../infra/nats-auth/index.ts';
 import type { Principal } from '../../protocols/permissions.ts';
 import { allChildren } from '../../supervisors/supervisor-tree.ts';
@@ -255,6 +256,58 @@ describe('an attacker on the bus', () => {
     await nc.close();
     await observer.nc.close();
   });
+
+  for (const tier of ['T0', 'T1'] as const) {
+    it(`as a ${tier} agent, appends audit events only as itself: as another agent, a service or no one the broker refuses them and the ledger never holds them`, async () => {
+      const id = `mallory-audit-${tier.toLowerCase()}`;
+      const { nc, violations } = await as({ role: 'agent', id, tier });
+      const transition = (agentId: string) => ({
+        sv: 1,
+        type: 'agent.transition.v1',
+        id: randomUUID(),
+        ts: Date.now(),
+        from: `gov.actor.agent.${agentId}`,
+        body: { agentId, from: 'idle', to: 'suspended', event: 'SUSPEND', tier: 'T2' },
+      });
+      const forged: Array<[string, ReturnType<typeof transition>]> = [
+        ['gov.audit.agent.agent-victim-t2', transition('victim-t2')],
+        ['gov.audit.token.token-authority-token-authority', transition('victim-t2')],
+        ['gov.audit.run.orchestrator-orchestrator', transition('victim-t2')],
+        ['gov.audit.agent', transition('victim-t2')],
+      ];
+      const own = transition(id);
+      try {
+        for (const [subject, env] of forged) nc.publish(subject, JSON.stringify(env));
+        // Its own subject is granted: the premise that a refused publish would otherwise be appended.
+        nc.publish(`gov.audit.agent.agent-${id}`, JSON.stringify(own));
+        await nc.flush();
+        for (const [subject] of forged)
+          await expect
+            .poll(() => violations.join('\n'), { timeout: 10_000 })
+            .toContain(`Permissions Violation for Publish to "${subject}"`);
+        expect(violations.join('\n')).not.toContain(`gov.audit.agent.agent-${id}`);
+        const dbPath = join(sys.dataDir, 'ledger.sqlite');
+        const entry = await waitFor('its own audit event in the ledger', () => {
+          const store = LedgerStore.open({ path: dbPath, readonly: true });
+          try {
+            return store.entryById(own.id);
+          } finally {
+            store.close();
+          }
+        });
+        expect(entry.sender).toBe(`agent-${id}`);
+        // Published before it on the same connection: had the broker let one through, it would be here.
+        const store = LedgerStore.open({ path: dbPath, readonly: true });
+        try {
+          for (const [, env] of forged) expect(store.entryById(env.id)).toBeUndefined();
+        } finally {
+          store.close();
+        }
+      } finally {
+        await nc.close();
+      }
+    });
+  }
 
   it('control: what the same credentials are granted goes through (the checks above can fail)', async () => {
     const { nc, violations } = await as({ role: 'agent', id: 'mallory-0', tier: 'T0' });

@@ -18,7 +18,7 @@ import {
   ACTOR_KIND,
   actorInbox,
   memoryPutSubject,
-  resultsSubject,
+  agentResultsSubject,
   serviceSubject,
 } from '../../protocols/index.ts';
 import type { Principal } from '../../protocols/permissions.ts';
@@ -82,8 +82,8 @@ async function memoryCount(): Promise<number> {
 }
 
 async function runExec(agentId: string, script: string, maxOutputBytes: number) {
-  // An agent's credential may publish results only on gov.results.*.
-  const replyTo = resultsSubject(`test-claim-${agentId}`);
+  // An agent's credential may publish results only on gov.results.*.<its id>.
+  const replyTo = agentResultsSubject('test-claim', agentId);
   const seen = collect(client, replyTo);
   await seen.ready();
   const taskId = `task-${Math.random().toString(36).slice(2)}`;

@@ -22,7 +22,7 @@ import {
   allObs,
   containSubject,
   errorsSubject,
-  resultsSubject,
+  agentResultsSubject,
   serviceSubject,
 } from '../../protocols/subjects.ts';
 import { collect, mintFor, TestServers, testBus } from '../harness/index.ts';
@@ -188,7 +188,7 @@ describe('containment', { timeout: 60_000 }, () => {
     // The agent's late success, published where agents report (its own credential allows that).
     const late = await as({ role: 'agent', id: long.agentId!, tier: 'T1' });
     late.nc.publish(
-      resultsSubject('orchestrator'),
+      agentResultsSubject('orchestrator', long.agentId!),
       JSON.stringify({
         sv: 1,
         type: 'agent.task.result.v1',

@@ -416,7 +416,9 @@ describe('budget monitor over nats, redis and the Vault dev server', () => {
     // Two stream messages carrying one envelope: what a redelivery after a lost ack looks like to the
     // monitor (distinct Nats-Msg-Ids so JetStream's own deduplication does not hide the second copy).
     for (const copy of ['a', 'b'])
-      await env.client.publishDurable(auditSubject('run'), failed, { msgId: `${failed.id}-${copy}` });
+      await env.client.publishDurable(auditSubject('run', env.client.principal()), failed, {
+        msgId: `${failed.id}-${copy}`,
+      });
     await consumerDrained(env.client, 'budget-monitor');
     const state = await env.client.ask(serviceSubject('budget-monitor'), {
       type: 'budget.status.v1',

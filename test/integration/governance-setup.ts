@@ -42,10 +42,10 @@ export async function governanceEnv(): Promise<GovernanceEnv> {
   };
 }
 
-/** Publishes a run event durably on gov.audit.run, as the orchestrator does. */
+/** Publishes a run event durably on gov.audit.run.<principal>, as the orchestrator does. */
 export async function publishRunEvent(client: Bus, body: BodyIn<'run.event.v1'>): Promise<void> {
   await client.publishDurable(
-    auditSubject('run'),
+    auditSubject('run', client.principal()),
     client.wrap({ type: 'run.event.v1', body, run: body.runId }),
   );
 }

@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type AuditEvent,
@@ -71,7 +72,7 @@ function ledger(n: number, signer = realSigner, pub = real.publicKeyPem, tag = '
 
 describe('agov ledger verify with a pinned key', () => {
   it('verifies a ledger against the pinned key and prints the fingerprint it used', async () => {
-    const { dir, db } = ledger(12);
+    const { db } = ledger(12);
     const pin = join(servers.tempDir('agov-pin-'), 'pinned.pub.pem');
     writeFileSync(pin, real.publicKeyPem);
     const byKey = await agov(['ledger', 'verify', '--db', db, '--key', pin]);
@@ -80,7 +81,6 @@ describe('agov ledger verify with a pinned key', () => {
     const byFp = await agov(['ledger', 'verify', '--db', db, '--fingerprint', realFp]);
     expect(byFp.code).toBe(0);
     expect(byFp.stdout).toMatch(/ok: 12 entries/);
-    expect(dir).toBeTruthy();
   });
 
   it('refuses a ledger rewritten and re-signed with a stolen key and the public key beside it swapped', async () => {
@@ -258,5 +258,40 @@ describe('agov evidence verify with a pinned key', () => {
     const res = await agov(['evidence', 'verify', out, '--fingerprint', realFp]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/is not the pinned key/);
+  });
+});
+
+describe('agov ledger verify --state (incremental)', () => {
+  it('stores the verified head, goes on from it reading only new entries, and catches a truncation the file alone hides', async () => {
+    const { db } = ledger(12);
+    const head = join(servers.tempDir('agov-head-'), 'head.json');
+    const first = await agov(['ledger', 'verify', '--db', db, '--fingerprint', realFp, '--state', head]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(head, 'utf8'))).toMatchObject({ v: 1, size: 12, key: realFp });
+
+    const store = LedgerStore.open({ path: db, signer: realSigner, checkpointEveryEntries: 0 });
+    store.appendBatch([ev(12), ev(13), ev(14)]);
+    store.checkpoint();
+    store.close();
+    const next = await agov(['ledger', 'verify', '--db', db, '--fingerprint', realFp, '--state', head]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout).toMatch(/incremental from size 12: 3 rows read/);
+    expect(JSON.parse(readFileSync(head, 'utf8'))).toMatchObject({ size: 15 });
+
+    // The attacker cuts the last 7 entries and every checkpoint covering them: the file alone verifies.
+    const raw = new Database(db);
+    raw.exec(
+      'DROP TRIGGER entries_no_delete; DROP TRIGGER tree_nodes_no_delete; DROP TRIGGER checkpoints_no_delete',
+    );
+    raw.exec('DELETE FROM entries WHERE seq >= 8; DELETE FROM tree_nodes WHERE level = 0 AND idx >= 8');
+    raw.exec('DELETE FROM tree_nodes WHERE level > 0; DELETE FROM checkpoints WHERE size > 8');
+    raw.close();
+    expect((await agov(['ledger', 'verify', '--db', db, '--fingerprint', realFp])).code).toBe(0);
+    const cut = await agov(['ledger', 'verify', '--db', db, '--fingerprint', realFp, '--state', head]);
+    expect(cut.code).toBe(1);
+    expect(cut.stderr).toMatch(
+      /NOT intact: first bad entry seq 8: deleted: .*head verified earlier covers 15 entries/,
+    );
+    expect(JSON.parse(readFileSync(head, 'utf8'))).toMatchObject({ size: 15 }); // a failed run keeps the old head
   });
 });

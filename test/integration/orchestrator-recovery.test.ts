@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NoRespondersError } from '../../protocols/errors.ts';
-import { actorInbox, resultsSubject, serviceSubject } from '../../protocols/subjects.ts';
+import { actorInbox, allAgentResults, serviceSubject } from '../../protocols/subjects.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
 import { collect, credsFor, waitFor } from '../harness/index.ts';
 import { isSupEvent, startSupervisor, treeOf } from '../harness/supervision.ts';
@@ -123,7 +123,7 @@ describe('orchestrator recovery', () => {
   });
 
   it('takes a result sent while no orchestrator runs once one starts again, so the stage runs exactly once', async () => {
-    const results = collect(rig.client, resultsSubject('orchestrator'));
+    const results = collect(rig.client, allAgentResults('orchestrator'));
     await results.ready();
     const first = await rig.orchestrator('orch-durable');
     const runId = await rig.submit(chain('result-while-down', 800));

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PipelineInvalidError } from '../../protocols/errors.ts';
-import { resultsSubject, serviceSubject } from '../../protocols/subjects.ts';
+import { agentResultsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { waitFor } from '../harness/index.ts';
 import { RESULTS_STREAM } from '../../bus/streams.ts';
 import { DEFAULT_RESULTS_DURABLE } from '../../actors/orchestrator/options.ts';
@@ -70,9 +70,11 @@ stages:
       'name: env\nversion: 1\nstages:\n  - { id: only, task: { kind: noop } }\n',
     );
     await rig.finished(runId);
-    const task = rig.agents.flatMap((a) => a.started).find((t) => t.runId === runId)!;
+    const agent = rig.agents.find((a) => a.started.some((t) => t.runId === runId))!;
+    const task = agent.started.find((t) => t.runId === runId)!;
     expect(task.env).toEqual({ PIPELINE_ID: runId, PARENT_PIPELINE_ID: '' });
-    expect(task.replyTo).toBe(resultsSubject('orchestrator'));
+    // Each agent reports on its own subject, where only its credential may publish.
+    expect(task.replyTo).toBe(agentResultsSubject('orchestrator', agent.id));
   });
 
   it('retries a failing stage as declared, pausing backoffMs × factor between attempts, then fails the run', async () => {

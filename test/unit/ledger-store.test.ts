@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   DEFAULT_INDEX_BLOCK_BITS,
@@ -211,6 +212,30 @@ describe('ledger store', () => {
     expect(r.root.equals(treeHead(store.range(0, 22).map((e) => e.leafHash)))).toBe(true);
   });
 
+  it('opens without counting its rows, and refuses a file whose rows and tree leaves disagree at the ends', () => {
+    store.appendBatch(Array.from({ length: 12 }, (_, i) => ev(i)));
+    store.close();
+    const reader = new Database(path, { readonly: true });
+    const plans = (sql: string) =>
+      reader
+        .prepare(`EXPLAIN QUERY PLAN ${sql}`)
+        .all()
+        .map((r) => (r as { detail: string }).detail)
+        .join('; ');
+    // The open path's queries are index lookups, not scans (a COUNT(*) scanned every row).
+    expect(
+      plans('SELECT (SELECT MIN(seq) FROM entries) AS low, (SELECT MAX(seq) FROM entries) AS top'),
+    ).not.toMatch(/SCAN entries/);
+    expect(plans('SELECT MAX(idx) AS top FROM tree_nodes WHERE level = 0')).toMatch(/SEARCH/);
+    reader.close();
+    const raw = new Database(path);
+    raw.exec('DROP TRIGGER entries_no_delete; DELETE FROM entries WHERE seq = 11');
+    raw.close();
+    expect(() => LedgerStore.open({ path, signer, checkpointEveryEntries: 10, clock })).toThrow(
+      /entries span seq 0..10 but the tree's leaves end at 11/,
+    );
+  });
+
   it('refuses UPDATE and DELETE on entries, tree nodes and checkpoints through SQL', () => {
     store.appendBatch(Array.from({ length: 10 }, (_, i) => ev(i)));
     for (const sql of [
@@ -223,6 +248,27 @@ describe('ledger store', () => {
     ]) {
       expect(() => store.db.exec(sql), sql).toThrow(/append-only/);
     }
+  });
+
+  it('cuts the WAL back to its size limit once a checkpoint lets it start over (regression: a ~40 MB WAL was never truncated)', () => {
+    const big = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ev(from + i, { data: { i: from + i, pad: 'x'.repeat(2000) } }));
+    const walAfterBurst = (walSizeLimitBytes: number, file: string) => {
+      const s = LedgerStore.open({ path: join(dir, file), walAutocheckpointPages: 50, walSizeLimitBytes });
+      s.appendBatch(big(0, 1500)); // one transaction: the WAL grows to several MB whatever the autocheckpoint
+      const peak = statSync(join(dir, `${file}-wal`)).size;
+      for (let k = 0; k < 20; k++) s.appendBatch(big(1500 + k * 10, 10)); // past a checkpoint, WAL restarts
+      const after = statSync(join(dir, `${file}-wal`)).size;
+      s.close();
+      return { peak, after };
+    };
+    const unbounded = walAfterBurst(-1, 'unbounded.db');
+    expect(unbounded.peak).toBeGreaterThan(2_000_000);
+    expect(unbounded.after).toBeGreaterThanOrEqual(unbounded.peak); // premise: SQLite alone keeps the high-water mark
+    const bounded = walAfterBurst(256 * 1024, 'bounded.db');
+    expect(bounded.peak).toBeGreaterThan(2_000_000);
+    // The limit plus what accrued since the WAL restarted (at most ~50 pages before the next checkpoint).
+    expect(bounded.after).toBeLessThan(256 * 1024 + 60 * 4096 + 100_000);
   });
 
   it('runs in WAL mode with synchronous=FULL', () => {
