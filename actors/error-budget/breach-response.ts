@@ -12,9 +12,10 @@ import { AUDIT_STREAM, publishFeedAndAudit } from '../../bus/index.ts';
 import {
   ACTOR_KIND,
   actorInbox,
-  auditSubject,
+  auditPublishers,
   type BodyOf,
   containSubject,
+  type Envelope,
   feedToken,
   InvalidMessageError,
   serializeError,
@@ -44,6 +45,8 @@ export interface BreachResponderDeps {
   breaches: BreachStore;
   budgetOf(facts: RunFacts): CompiledBudget;
   emitBudget(body: BodyOf<'budget.event.v1'>): Promise<unknown>;
+  /** Publishes a budget event made earlier (the breach event stored with its record), under its id. */
+  publishBudget(env: Envelope<'budget.event.v1'>): Promise<unknown>;
   encodingOf(agentId: string): 'msgpack' | 'json' | undefined;
 }
 
@@ -62,16 +65,34 @@ export class BreachResponder {
 
   /** A breach just latched (the one firstBreach): recorded as pending, then acted on at once. */
   async latched(runId: string, report: BudgetReport, trigger: TimelineError): Promise<void> {
-    await this.d.breaches.open({
-      runId,
-      reportId: `handoff-${randomUUID()}`,
-      trigger,
-      verdict: report.verdict,
-      breachedAt: report.breachedAt,
-      windows: windowsOf(report),
-      errorCount: Math.max(...report.windows.map((w) => w.errors), 0),
-    });
+    await this.d.breaches.open(
+      this.withBreachEvent({
+        runId,
+        reportId: `handoff-${randomUUID()}`,
+        trigger,
+        verdict: report.verdict,
+        breachedAt: report.breachedAt,
+        windows: windowsOf(report),
+        errorCount: Math.max(...report.windows.map((w) => w.errors), 0),
+      }),
+    );
     await this.act(runId);
+  }
+
+  /** The breach event's envelope, fixed before the record that implies it is stored (its outbox). */
+  private withBreachEvent(rec: BreachRecord): BreachRecord {
+    const env = this.ctx.bus.wrap({
+      type: 'budget.event.v1',
+      body: {
+        runId: rec.runId,
+        event: 'breach',
+        verdict: 'breach',
+        windows: rec.windows,
+        ...(rec.trigger.childRunId === undefined ? {} : { childRunId: rec.trigger.childRunId }),
+      },
+      run: rec.runId,
+    });
+    return { ...rec, breachEvent: env, auditIds: [env.id] };
   }
 
   /** Acts on every pending breach nobody is acting on (a killed monitor's, once its claim lapsed). */
@@ -121,7 +142,7 @@ export class BreachResponder {
     const report = await this.d.budgets.snapshot(runId, this.d.budgetOf(facts));
     if (!report.breached) return undefined;
     const errors = await this.d.runs.errors(runId);
-    return {
+    return this.withBreachEvent({
       runId,
       reportId: `handoff-${randomUUID()}`,
       trigger: errors.at(-1) ?? { at: report.breachedAt ?? this.ctx.clock.now(), source: 'budget-monitor' },
@@ -129,7 +150,7 @@ export class BreachResponder {
       breachedAt: report.breachedAt,
       windows: windowsOf(report),
       errorCount: Math.max(...report.windows.map((w) => w.errors), 0),
-    };
+    });
   }
 
   /** The breach on the feed, and the run contained: its owner ends it at once. */
@@ -137,13 +158,16 @@ export class BreachResponder {
     const { runId, trigger } = rec;
     // The feed copy goes out as this is called, the audit copy is sent: the containment order follows
     // them on the same connection without waiting for the stream's ack (a JetStream round trip).
-    const published = this.d.emitBudget({
-      runId,
-      event: 'breach',
-      verdict: 'breach',
-      windows: rec.windows,
-      childRunId: trigger.childRunId,
-    });
+    // The envelope stored with the record: announced again after a crash, it is kept once.
+    const published = rec.breachEvent
+      ? this.d.publishBudget(rec.breachEvent)
+      : this.d.emitBudget({
+          runId,
+          event: 'breach',
+          verdict: 'breach',
+          windows: rec.windows,
+          childRunId: trigger.childRunId,
+        });
     this.ctx.bus.tell(containSubject(runId), {
       type: 'run.contain.v1',
       body: {
@@ -268,7 +292,7 @@ export class BreachResponder {
       diagnostic: rec.diagnostic ?? { pipeline: DEFAULT_DIAGNOSTIC_PIPELINE },
       ledger: {
         stream: AUDIT_STREAM,
-        subjects: ['run', 'token', 'budget', 'handoff'].map((c) => auditSubject(c)),
+        subjects: ['run', 'token', 'budget', 'handoff'].map((c) => auditPublishers(c)),
         fromSeq: facts.firstSeq,
         toSeq: facts.lastSeq,
         fromTs: facts.firstTs,
