@@ -228,17 +228,22 @@ describe('a budget monitor in its own process, SIGKILLed', () => {
         body: { runId: 'rk-3', event: 'breach', verdict: 'breach', windows: [] },
         run: 'rk-3',
       });
-      await breaches.open({
-        runId: 'rk-3',
-        reportId: 'handoff-rk-3',
-        trigger: { at: Date.now(), source: 'orchestrator', stageId: 'boom', agentId: 'ag-x' },
-        verdict: 'breach',
-        breachedAt: Date.now(),
-        windows: [],
-        errorCount: 2,
-        breachEvent: cut,
-        auditIds: [cut.id],
-      });
+      // Claimed by the dead monitor for a moment, as its successor finds it once the lease lapsed.
+      await breaches.open(
+        {
+          runId: 'rk-3',
+          reportId: 'handoff-rk-3',
+          trigger: { at: Date.now(), source: 'orchestrator', stageId: 'boom', agentId: 'ag-x' },
+          verdict: 'breach',
+          breachedAt: Date.now(),
+          windows: [],
+          errorCount: 2,
+          breachEvent: cut,
+          auditIds: [cut.id],
+        },
+        'dead-monitor',
+        50,
+      );
       expect((await auditStreamCounts(client)).has(cut.id)).toBe(false);
       await feed.next(handoffReady('rk-3'), 60_000);
       const counts = await auditStreamCounts(client);

@@ -106,7 +106,9 @@ stages:
     );
     expect(childAccepted).toBeDefined();
     const childRunId = (childAccepted!.body as { runId: string }).runId;
-    expect(rig.events(childRunId).every((e) => e.parentRunId === runId)).toBe(true);
+    const childEvents = rig.events(childRunId);
+    expect(childEvents.length).toBeGreaterThan(0);
+    expect(childEvents.every((e) => e.parentRunId === runId)).toBe(true);
     const inner = rig.agents.flatMap((a) => a.started).find((t) => t.runId === childRunId)!;
     expect(inner.env).toEqual({ PIPELINE_ID: childRunId, PARENT_PIPELINE_ID: runId });
     const child = await rig.state(childRunId);

@@ -31,12 +31,13 @@ export const MODULES = [
   },
   {
     name: 'ledger-merkle-verify',
-    mutate: ['actors/ledger/merkle.ts', 'actors/ledger/verify.ts'],
+    mutate: ['actors/ledger/merkle.ts', 'actors/ledger/verify.ts', 'actors/ledger/verified-head.ts'],
     tests: [
       'test/unit/ledger-merkle.test.ts',
       'test/unit/ledger-merkle-edges.test.ts',
       'test/unit/ledger-verify.test.ts',
       'test/unit/ledger-verify-report.test.ts',
+      'test/unit/ledger-verify-incremental.test.ts',
       'test/unit/ledger-prove.test.ts',
     ],
   },
