@@ -5,26 +5,22 @@
  * ask p50 ≤ 1.2× raw request.
  *
  * Also measured: what an Ed25519 signature (nkeys) over an encoded envelope and its verification
- * cost, and how long a revocation takes to cut an agent off (target p99 < 100 ms): from the start of
- * the revoke (re-sign the account JWT, push it over $SYS) until the server drops the agent's connection,
- * after which its next publish cannot reach anyone.
+ * cost (docs/security.md, "Envelope signatures"). Revocation has a bench of its own (`revocation`).
  */
-import { connect, jwtAuthenticator } from '@nats-io/transport-node';
 import { createUser } from '@nats-io/nkeys';
 import { echoKind } from '../actors/index.ts';
 import { runActor } from '../actors/runtime/index.ts';
 import { Bus } from '../bus/index.ts';
-import { ClaimsPusher, fastKeyPair, mintUser, nkeyVerifier } from '../infra/nats-auth/index.ts';
+import { fastKeyPair, nkeyVerifier } from '../infra/nats-auth/index.ts';
 import { actorInbox } from '../protocols/index.ts';
 import { startBenchServices } from './bench-system.ts';
 import { rawConnect } from './raw-connect.ts';
-import { median, percentile, report, round, summarize } from './stats.ts';
+import { median, report, round, summarize } from './stats.ts';
 
 const MESSAGES = 50_000;
 const ASKS = 2_000;
 const ROUNDS = 5;
 const SIGNATURES = 5_000;
-const REVOCATIONS = 200;
 
 export async function benchBus(): Promise<void> {
   // The bare bus: no JetStream streams, nothing but the two clients and the echo actor.
@@ -106,34 +102,6 @@ export async function benchBus(): Promise<void> {
     const verifyUs = ((performance.now() - t0) * 1000) / SIGNATURES;
     if (!verified) throw new Error('signature did not verify');
 
-    step('revocations');
-    const pusher = await ClaimsPusher.connect(nats.url, nats.auth);
-    const revokeMs: number[] = [];
-    // Until the server answered the claim update (it drops the revoked connections as it applies it).
-    const pushMs: number[] = [];
-    // One revocation first, not counted (as the asks above are warmed up): the first one compiles the path.
-    for (let i = -1; i < REVOCATIONS; i++) {
-      const agent = await mintUser(nats.auth, { role: 'agent', id: `bench-revoked-${i + 1}`, tier: 'T0' });
-      const nc = await connect({
-        servers: nats.url,
-        authenticator: jwtAuthenticator(agent.jwt, new TextEncoder().encode(agent.seed)),
-        inboxPrefix: agent.inboxPrefix,
-        reconnect: false,
-      });
-      nc.publish(`gov.sys.hb.agent.bench-revoked-${i}`, sample);
-      await nc.flush();
-      const start = performance.now();
-      const dropped = nc.closed().then(() => performance.now());
-      await pusher.revoke([agent.publicKey]);
-      const pushed = performance.now() - start;
-      const droppedAt = (await dropped) - start;
-      if (i < 0) continue;
-      pushMs.push(pushed);
-      revokeMs.push(droppedAt);
-    }
-    await pusher.close();
-    const revoke = summarize(revokeMs);
-
     const raw50 = summarize(rawLat);
     const our50 = summarize(ourLat);
     const results = {
@@ -147,19 +115,6 @@ export async function benchBus(): Promise<void> {
       envelopeBytes: sample.length,
       signUs: round(signUs, 1),
       verifyUs: round(verifyUs, 1),
-      revokeToDropMs: {
-        p50: round(revoke.p50),
-        p95: round(
-          percentile(
-            [...revokeMs].sort((a, b) => a - b),
-            95,
-          ),
-        ),
-        p99: round(revoke.p99),
-        max: round(Math.max(...revokeMs)),
-      },
-      revocations: REVOCATIONS,
-      revokePushMs: { p50: round(summarize(pushMs).p50), p99: round(summarize(pushMs).p99) },
     };
     const ratios = {
       tellVsRawPublish: round(median(ourTput) / median(rawTput)),
@@ -175,9 +130,6 @@ export async function benchBus(): Promise<void> {
     );
     console.log(
       `Ed25519 over a ${sample.length}-byte envelope: sign ${results.signUs} µs, verify ${results.verifyUs} µs (${round(ratios.signPlusVerifyVsAskP50 * 100, 1)}% of an ask p50)`,
-    );
-    console.log(
-      `revocation → connection dropped: p50 ${results.revokeToDropMs.p50} ms, p95 ${results.revokeToDropMs.p95} ms, p99 ${results.revokeToDropMs.p99} ms over ${REVOCATIONS} (target p99 < 100 ms)`,
     );
     report('bus', results, ratios);
   } finally {

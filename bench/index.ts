@@ -6,6 +6,7 @@ import { benchGovernance } from './governance.ts';
 import { benchLedger } from './ledger.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchRecovery } from './recovery.ts';
+import { benchRevocation } from './revocation.ts';
 import { benchSandbox } from './sandbox.ts';
 import { benchScale } from './scale.ts';
 
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<void>> = {
   ledger: benchLedger,
   pipeline: benchPipeline,
   recovery: benchRecovery,
+  revocation: benchRevocation,
   sandbox: benchSandbox,
   scale: benchScale,
 };

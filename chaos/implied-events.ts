@@ -11,7 +11,7 @@
 import { Redis } from 'ioredis';
 import { DEFAULT_AGENT_KEY_PREFIX } from '../actors/agent/index.ts';
 import { RESTORE_LOG_BUCKET } from '../actors/context/index.ts';
-import { DEFAULT_RUNS_BUCKET } from '../actors/orchestrator/options.ts';
+import { DEFAULT_RUNS_BUCKET } from '../actors/orchestrator/index.ts';
 import { DEFAULT_TOKEN_KEY_PREFIX } from '../actors/token/index.ts';
 import type { Bus } from '../bus/index.ts';
 

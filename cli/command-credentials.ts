@@ -100,19 +100,23 @@ export async function commandAgent(argv: string[]): Promise<number> {
   }
   if (sub === 'revoke') {
     const list = readEnrolled(dir);
-    const keys = list.filter((e) => e.id === values.id && !e.revoked).map((e) => e.publicKey);
+    const revoked = list
+      .filter((e) => e.id === values.id && !e.revoked)
+      .map((e) => ({ publicKey: e.publicKey, expiresAtMs: Date.parse(e.expiresAt) }));
+    const keys = revoked.map((e) => e.publicKey);
     if (keys.length === 0) throw new ConfigError(`no credential of agent ${values.id} to revoke`);
     const natsUrl = readEnvironment().natsUrl;
     if (natsUrl) {
       const pusher = await ClaimsPusher.connect(natsUrl, authority);
       try {
-        await pusher.revoke(keys);
+        await pusher.revoke(revoked);
       } finally {
         await pusher.close();
       }
     } else {
-      const { revokeUsers } = await import('../infra/nats-auth/authority.ts');
-      await revokeUsers(authority, keys);
+      const { revokeUsers, saveRevocations } = await import('../infra/nats-auth/authority.ts');
+      await revokeUsers(authority, revoked);
+      await saveRevocations(authority);
     }
     writeEnrolled(
       dir,

@@ -48,7 +48,7 @@ import {
 } from './agent-options.ts';
 import { AgentReporter } from './agent-reporter.ts';
 import { tierRefusal, unavailableError } from './assignment-rules.ts';
-import { admitCommand, rejectionError } from './command-rules.ts';
+import { admitCommand, COMMAND_AUTHORITY, rejectionError } from './command-rules.ts';
 import {
   type LifecycleEvent,
   type LifecycleState,
@@ -361,11 +361,13 @@ class GovernedAgent {
     env: Envelope<'agent.command.v1'>,
     ictx: IncomingContext,
   ): Promise<OutMessage | Refusal | undefined> {
-    const { command, byTier, by, reason } = env.body;
+    const { command, by, reason } = env.body;
+    // The body's `byTier` is a claim: the authority is the broker's (command-rules.ts).
+    const byTier = COMMAND_AUTHORITY;
     const before = this.life.snapshot();
     const why = `${command} by ${by}${reason ? `: ${reason}` : ''}`;
     let error: GovError | undefined;
-    const admitted = admitCommand(this.id, env.body, before, this.ctx.clock.now());
+    const admitted = admitCommand(this.id, { ...env.body, byTier }, before, this.ctx.clock.now());
     if ('error' in admitted) error = admitted.error;
     else {
       const { rejections } = await this.life.dispatch(admitted.event, { reason: why });

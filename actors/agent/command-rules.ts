@@ -2,11 +2,18 @@
  * Operator commands (agent.command.v1) as lifecycle events, and the typed error each refusal is
  * answered with: promote / demote / release only from T2, a command the state does not take
  * (GOV_ERR_INVALID_TRANSITION), and the lifecycle's own rejections (tier bound, credentials not valid).
+ *
+ * The tier a command is applied with is never the `byTier` its body claims: only system credentials
+ * (services, supervisors, the operator's client) may publish on an agent's inbox (protocols/permissions.ts),
+ * so whatever reaches it carries the system's authority ({@link COMMAND_AUTHORITY}). Operators and
+ * API keys of lower tiers reach agents only through the control actor, which checks the tier the
+ * broker put in the control's subject (`gov.ctl.<tier>.<principal>`) before it forwards anything.
  */
 import {
   type BodyIn,
   type GovError,
   InvalidTransitionError,
+  type Tier,
   TierForbiddenError,
 } from '../../protocols/index.ts';
 import {
@@ -20,13 +27,11 @@ import { canPerform } from './tiers.ts';
 type Command = BodyIn<'agent.command.v1'>;
 export type CommandName = Command['command'];
 
+/** The authority of every command that reaches an agent's inbox: the broker let only the system send it. */
+export const COMMAND_AUTHORITY: Tier = 'T2';
+
 /** The lifecycle event a command stands for. */
-export function commandEvent(
-  command: CommandName,
-  byTier: Command['byTier'],
-  reason: string,
-  at: number,
-): LifecycleEvent {
+export function commandEvent(command: CommandName, byTier: Tier, reason: string, at: number): LifecycleEvent {
   switch (command) {
     case 'promote':
       return { type: 'PROMOTE', byTier };
@@ -51,7 +56,7 @@ export function commandEvent(
  */
 export function admitCommand(
   agentId: string,
-  body: Command,
+  body: Command & { byTier: Tier },
   before: LifecycleSnapshot,
   at: number,
 ): { event: LifecycleEvent } | { error: GovError } {
@@ -84,7 +89,7 @@ export function admitCommand(
 export function rejectionError(
   agentId: string,
   command: CommandName,
-  byTier: Command['byTier'],
+  byTier: Tier,
   rej: RejectedCommand,
 ): GovError {
   if (rej.reason === 'tier-forbidden')

@@ -60,9 +60,14 @@ export class BreachResponder {
     this.owner = `${ctx.address}#${randomUUID()}`;
   }
 
-  /** A breach just latched (the one firstBreach): recorded as pending, then acted on at once. */
-  async latched(runId: string, report: BudgetReport, trigger: TimelineError): Promise<void> {
-    await this.d.breaches.open({
+  /**
+   * A breach just latched (the one firstBreach): announced and the run contained first — before
+   * anything is written down, so nothing stands between the breach and the containment order (a
+   * monitor killed before the record is written announces it again when the event comes back) —
+   * then recorded as pending and claimed in one step, and acted on at once.
+   */
+  async latched(runId: string, report: BudgetReport, trigger: TimelineError, facts: RunFacts): Promise<void> {
+    const rec: BreachRecord = {
       runId,
       reportId: `handoff-${randomUUID()}`,
       trigger,
@@ -70,8 +75,16 @@ export class BreachResponder {
       breachedAt: report.breachedAt,
       windows: windowsOf(report),
       errorCount: Math.max(...report.windows.map((w) => w.errors), 0),
-    });
-    await this.act(runId);
+      announced: true,
+    };
+    const published = this.announce(rec);
+    if (!(await this.d.breaches.open(rec, this.owner, this.args.breachLeaseMs)))
+      return void (await published);
+    try {
+      await this.steps(rec, facts, published);
+    } finally {
+      await this.d.breaches.unclaim(runId, this.owner);
+    }
   }
 
   /** Acts on every pending breach nobody is acting on (a killed monitor's, once its claim lapsed). */
@@ -79,40 +92,48 @@ export class BreachResponder {
     for (const runId of await this.d.breaches.pending()) await this.act(runId);
   }
 
-  /** Does what is left of the breach's steps, unless another instance holds it. */
+  /** Does what is left of a pending breach's steps, unless another instance holds it. */
   async act(runId: string): Promise<void> {
     if (!(await this.d.breaches.claim(runId, this.owner, this.args.breachLeaseMs))) return;
     try {
       const rec = (await this.d.breaches.get(runId)) ?? (await this.recordFromState(runId));
       if (!rec) return await this.d.breaches.drop(runId);
       if (rec.done) return await this.d.breaches.finish(rec);
-      const facts = await this.d.runs.get(runId);
-      if (!rec.announced) {
-        await this.announce(rec);
-        rec.announced = true;
-        await this.d.breaches.save(rec);
-      }
-      if (!rec.token) {
-        rec.implicated ??= await this.implicated(facts, rec.trigger);
-        await this.d.breaches.save(rec);
-        rec.token = await this.revoke(runId, rec.implicated);
-        await this.d.breaches.save(rec);
-      }
-      if (!rec.diagnostic) {
-        rec.diagnostic = await this.diagnose(runId, facts);
-        await this.d.breaches.save(rec);
-      }
-      if (!rec.held) {
-        await this.holdAgents(runId, rec.token.suspendedAgents, rec.diagnostic.runId);
-        rec.held = true;
-        await this.d.breaches.save(rec);
-      }
-      await this.handoff(rec, facts);
-      await this.d.breaches.finish(rec);
-      this.acted++;
+      await this.steps(rec, await this.d.runs.get(runId));
     } finally {
       await this.d.breaches.unclaim(runId, this.owner);
     }
+  }
+
+  /** The steps not done yet, each marked in the record once done. `published`: the announcement's audit ack. */
+  private async steps(rec: BreachRecord, facts: RunFacts, published?: Promise<unknown>): Promise<void> {
+    const { runId } = rec;
+    if (!rec.announced) {
+      published = this.announce(rec);
+      rec.announced = true;
+    }
+    if (!rec.token) {
+      // Asked while the announcement's audit copy is still on its way: the revoke is not held up by
+      // a JetStream round trip (the feed order is kept — the breach went out first).
+      rec.implicated ??= await this.implicated(facts, rec.trigger);
+      rec.token = await this.revoke(runId, rec.implicated);
+    }
+    await published;
+    await this.d.breaches.save(rec);
+    // What the run's record says now (the triggering error's stage and agent included), for the rest.
+    facts = await this.d.runs.get(runId);
+    if (!rec.diagnostic) {
+      rec.diagnostic = await this.diagnose(runId, facts);
+      await this.d.breaches.save(rec);
+    }
+    if (!rec.held) {
+      await this.holdAgents(runId, rec.token.suspendedAgents, rec.diagnostic.runId);
+      rec.held = true;
+      await this.d.breaches.save(rec);
+    }
+    await this.handoff(rec, facts);
+    await this.d.breaches.finish(rec);
+    this.acted++;
   }
 
   /** A breach latched by a monitor killed before it wrote its record down: rebuilt from the counts. */
@@ -132,11 +153,13 @@ export class BreachResponder {
     };
   }
 
-  /** The breach on the feed, and the run contained: its owner ends it at once. */
-  private async announce(rec: BreachRecord): Promise<void> {
+  /**
+   * The breach on the feed, and the run contained: its owner ends it at once. Both go out as this is
+   * called — the feed copy, the audit copy, then the containment order on the same connection; the
+   * promise is the audit stream's ack, which nothing needs before the order.
+   */
+  private announce(rec: BreachRecord): Promise<unknown> {
     const { runId, trigger } = rec;
-    // The feed copy goes out as this is called, the audit copy is sent: the containment order follows
-    // them on the same connection without waiting for the stream's ack (a JetStream round trip).
     const published = this.d.emitBudget({
       runId,
       event: 'breach',
@@ -153,7 +176,7 @@ export class BreachResponder {
       },
       run: runId,
     });
-    await published;
+    return published;
   }
 
   /** (a) revoke, (b) suspend the implicated agents: the token authority does both, in that order, on the feed. */
@@ -262,8 +285,8 @@ export class BreachResponder {
       },
       errors,
       errorCount: rec.errorCount,
-      failingStage: facts.failingStage ?? trigger.stageId,
-      failingAgent: facts.failingAgent ?? trigger.agentId,
+      failingStage: trigger.stageId ?? facts.failingStage,
+      failingAgent: trigger.agentId ?? facts.failingAgent,
       token: rec.token ?? { revoked: false, suspendedAgents: [] },
       diagnostic: rec.diagnostic ?? { pipeline: DEFAULT_DIAGNOSTIC_PIPELINE },
       ledger: {

@@ -68,13 +68,18 @@ export class BreachStore {
     return `${this.prefix}:breaches:pending`;
   }
 
-  /** A breach just latched: its record starts afresh (after a budget reset it may latch again) and is pending. */
-  async open(record: BreachRecord): Promise<void> {
-    await this.redis
+  /**
+   * A breach just latched: its record starts afresh (after a budget reset it may latch again), it is
+   * pending, and `owner` claims it for `leaseMs` — one round trip. False when another holds the claim.
+   */
+  async open(record: BreachRecord, owner: string, leaseMs: number): Promise<boolean> {
+    const replies = await this.redis
       .multi()
       .set(this.key(record.runId), JSON.stringify(record), 'PX', this.ttlMs)
       .zadd(this.pendingKey, record.breachedAt ?? Date.now(), record.runId)
+      .set(this.key(record.runId, 'claim'), owner, 'PX', leaseMs, 'NX')
       .exec();
+    return replies?.[2]?.[1] === 'OK';
   }
 
   async get(runId: string): Promise<BreachRecord | undefined> {

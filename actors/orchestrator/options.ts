@@ -74,6 +74,17 @@ export const DEFAULT_RESULTS_BATCH = 256;
 /** Pause before a result that could not be handed over (owner unreachable, store error) is delivered again. */
 export const DEFAULT_RESULTS_RETRY_MS = 1_000;
 
+/**
+ * How long a finished run's record stays in the runs bucket (run-retention.ts). The ledger keeps its
+ * audit trail for good; this bounds the orchestrators' working state (~2 KB per run of three stages).
+ * It must exceed the longest a parent run may still reconcile a finished child after a restart.
+ */
+export const DEFAULT_RUN_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+/** Removals of finished run records after which their delete markers are purged from the bucket. */
+export const DEFAULT_RUN_MARKER_PURGE_EVERY = 1_000;
+/** Delete markers younger than this stay (a reader listing keys meanwhile sees the removal). */
+export const DEFAULT_RUN_MARKER_PURGE_AGE_MS = 60_000;
+
 /** Start arguments of the orchestrator (kind `orchestrator`); the other defaults above are fixed. */
 export const OrchestratorArgsSchema = z.strictObject({
   bucket: arg.text().default(DEFAULT_RUNS_BUCKET),
@@ -84,6 +95,7 @@ export const OrchestratorArgsSchema = z.strictObject({
   refusalCooldownMs: arg.positive().default(DEFAULT_REFUSAL_COOLDOWN_MS),
   lostTaskGraceMs: arg.positive().default(DEFAULT_LOST_TASK_GRACE_MS),
   maxRunsInFlight: arg.positive().default(DEFAULT_MAX_RUNS_IN_FLIGHT),
+  runRetentionMs: arg.positive().default(DEFAULT_RUN_RETENTION_MS),
   /** Folder searched for `pipeline` tasks that name a pipeline (`name: diagnostic` → diagnostic.yaml). */
   pipelinesDir: arg.text().optional(),
 });

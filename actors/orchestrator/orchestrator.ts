@@ -49,6 +49,7 @@ import {
   DEFAULT_RESULTS_DURABLE,
   DEFAULT_RESULTS_MAX_ACK_PENDING,
   DEFAULT_RESULTS_RETRY_MS,
+  DEFAULT_RUN_MARKER_PURGE_EVERY,
   type OrchestratorArgs,
   OrchestratorArgsSchema,
 } from './options.ts';
@@ -60,6 +61,7 @@ import { RunDriver } from './run-driver.ts';
 import { RunEvents } from './run-events.ts';
 import { RunRequests } from './run-requests.ts';
 import { RunStore } from './run-store.ts';
+import { RunRetention } from './run-retention.ts';
 import { RunView } from './run-view.ts';
 import { Scheduler } from './scheduler.ts';
 
@@ -72,6 +74,7 @@ export type OrchestratorSettings = OrchestratorArgs;
 class Orchestrator {
   private readonly view = new RunView();
   private readonly scheduler: Scheduler;
+  private readonly retention: RunRetention;
   private readonly driver: RunDriver;
   private readonly dispatcher: Dispatcher;
   private readonly children: ChildRuns;
@@ -97,10 +100,17 @@ class Orchestrator {
     const admit = (run: Parameters<RunDriver['admit']>[0]) => this.driver.admit(run);
     const locate = (runId: string) => this.ownership.locate(runId);
     this.scheduler = new Scheduler(ctx.clock, () => this.dispatcher.pump());
+    this.retention = new RunRetention(
+      ctx.clock,
+      store,
+      { retentionMs: settings.runRetentionMs, purgeEvery: DEFAULT_RUN_MARKER_PURGE_EVERY },
+      (runId, err) => ctx.log.warn('finished run record not removed', { runId, error: String(err) }),
+    );
     this.driver = new RunDriver(ctx, view, store, events, this.scheduler, {
       perform: (run, eff) => this.dispatcher.perform(run, eff),
       release: (agentId, taskId) => agents.released(agentId, taskId),
       noteRun: (run) => this.dispatcher.noteRun(run),
+      retired: (run) => this.retention.track(run.runId, run.finishedAt ?? now()),
     });
     this.children = new ChildRuns(ctx.id, view, store, settings, { apply, admit, now });
     this.dispatcher = new Dispatcher(ctx, view, agents, this.scheduler, settings, {
@@ -114,6 +124,7 @@ class Orchestrator {
         this.driver.resume(run, (agentId, taskId) => agents.expect(agentId, taskId, now()));
         void this.containIfRevoked(run.runId);
       },
+      retired: (run) => this.retention.track(run.runId, run.finishedAt ?? run.createdAt),
       reconcileChildren: () => this.children.reconcile(),
       requestPump: () => this.scheduler.requestPump(),
     });
@@ -374,6 +385,7 @@ class Orchestrator {
       handle: (env, ctx) => this.handle(env, ctx),
       stop: async () => {
         this.scheduler.stop();
+        this.retention.stop();
         this.dispatcher.stopSweeping();
         // No more reports are taken; the ones taken are acked as their writes complete.
         await this.results?.close();

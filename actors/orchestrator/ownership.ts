@@ -17,6 +17,8 @@ import type { RunView } from './run-view.ts';
 export interface OwnershipHooks {
   /** Takes a stored run into memory and carries on from its stored state. */
   resume(run: RunRecord): void;
+  /** A stored finished run with nothing pending, read at start (its record's retention restarts from it). */
+  retired(run: RunRecord): void;
   reconcileChildren(): Promise<void>;
   requestPump(): void;
 }
@@ -80,6 +82,9 @@ export class Ownership {
       // the write and the acks): published again under the same ids, so the ledger holds them once.
       for (const run of all)
         if (isTerminalRun(run.status) && (run.outbox?.length ?? 0) > 0) this.hooks.resume(run);
+      const retired = all.filter((r) => isTerminalRun(r.status) && (r.outbox?.length ?? 0) === 0);
+      retired.sort((a, b) => (a.finishedAt ?? a.createdAt) - (b.finishedAt ?? b.createdAt));
+      for (const run of retired) this.hooks.retired(run);
     }
     for (const run of active) {
       if (run.owner === this.ctx.id || this.view.has(run.runId)) continue;

@@ -44,6 +44,8 @@ export interface DriverHooks {
   release(agentId: string, taskId: string): void;
   /** A run's state changed, or its retry pause ended: its ready stages may be dispatched. */
   noteRun(run: RunRecord): void;
+  /** A finished run's last write (its outbox empty) is stored: nothing of it is pending any more. */
+  retired(run: RunRecord): void;
 }
 
 export class RunDriver {
@@ -286,11 +288,13 @@ export class RunDriver {
     const last = this.storable(finished);
     this.unacked.delete(runId);
     this.auditIds.delete(runId);
-    this.store.save(last).catch((err: unknown) =>
-      this.ctx.log.warn('finished run outbox not cleared (republished, once, after a restart)', {
-        runId,
-        error: String(err),
-      }),
+    this.store.save(last).then(
+      () => this.hooks.retired(last),
+      (err: unknown) =>
+        this.ctx.log.warn('finished run outbox not cleared (republished, once, after a restart)', {
+          runId,
+          error: String(err),
+        }),
     );
   }
 

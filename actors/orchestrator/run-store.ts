@@ -13,7 +13,7 @@
 import { StorageType } from '@nats-io/jetstream';
 import { Bucket, type KV } from '@nats-io/kv';
 import type { Bus, JsPublisher } from '../../bus/index.ts';
-import { DEFAULT_RUNS_BUCKET } from './options.ts';
+import { DEFAULT_RUN_MARKER_PURGE_AGE_MS, DEFAULT_RUNS_BUCKET } from './options.ts';
 import { isTerminalRun, type RunRecord } from './run-machine.ts';
 
 const encoder = new TextEncoder();
@@ -161,6 +161,27 @@ export class RunStore {
     const e = await this.kv.get(runId);
     if (e?.operation !== 'PUT' || e.length === 0) return undefined;
     return e.json<RunRecord>();
+  }
+
+  /**
+   * Removes a finished run's record (see run-retention.ts): only when the stored record is finished
+   * with an empty outbox, and only that revision (compare-and-set), so nothing live is ever removed.
+   */
+  async remove(runId: string): Promise<void> {
+    const e = await this.kv.get(runId);
+    if (e?.operation !== 'PUT' || e.length === 0) return;
+    const run = e.json<RunRecord>();
+    if (!isTerminalRun(run.status) || (run.outbox?.length ?? 0) > 0) return;
+    try {
+      await this.kv.delete(runId, { previousSeq: e.revision });
+    } catch {
+      // Changed meanwhile (a newer write, or another instance removed it first): nothing to do.
+    }
+  }
+
+  /** Drops the delete markers that removals left (older than `olderMs`). */
+  async purgeMarkers(olderMs = DEFAULT_RUN_MARKER_PURGE_AGE_MS): Promise<void> {
+    if (this.kv instanceof Bucket) await this.kv.purgeDeletes(olderMs);
   }
 
   /** Every stored run (terminal ones included). */

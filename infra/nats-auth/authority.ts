@@ -9,6 +9,7 @@
  * system account's user (credential-authority) or a rewritten preload + reload (nats-server.ts).
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   createAccount,
@@ -43,6 +44,11 @@ export interface NatsAuthority {
   accountJwt: string;
   /** Revoked user public keys → revocation time (unix seconds): users issued before it are refused. */
   readonly revocations: Record<string, number>;
+  /**
+   * When each revoked user's JWT expires (unix ms), where known: past that (and a clock-skew margin)
+   * the server refuses the JWT by itself, so its revocation is pruned from the account JWT.
+   */
+  readonly revocationExpiry: Record<string, number>;
   /** Where the keys are kept (absent: in memory only). Revocations are saved there. */
   readonly dir?: string;
 }
@@ -86,6 +92,7 @@ async function assemble(
   systemKey: KeyPair,
   accountKey: KeyPair,
   revocations: Record<string, number> = {},
+  expiry: Record<string, number> = {},
 ): Promise<NatsAuthority> {
   const [operator, system, account] = [operatorKey, systemKey, accountKey].map(fastKeyPair) as [
     KeyPair,
@@ -100,7 +107,16 @@ async function assemble(
     { signer: operator },
   );
   const accountJwt = await signAccount(operator, account, revocations);
-  return { operator, system, account, operatorJwt, systemJwt, accountJwt, revocations };
+  return {
+    operator,
+    system,
+    account,
+    operatorJwt,
+    systemJwt,
+    accountJwt,
+    revocations,
+    revocationExpiry: { ...expiry },
+  };
 }
 
 /** A fresh authority in memory (tests, benches, a throwaway embedded server). */
@@ -124,21 +140,61 @@ export async function loadOrCreateNatsAuthority(dir: string): Promise<NatsAuthor
     writeFileSync(path, `${new TextDecoder().decode(kp.getSeed())}\n`, { mode: 0o600 });
     return kp;
   };
-  const revocationsFile = join(dir, REVOCATIONS_FILE);
-  const revocations = existsSync(revocationsFile)
-    ? (JSON.parse(readFileSync(revocationsFile, 'utf8')) as Record<string, number>)
-    : {};
+  const saved = readRevocations(join(dir, REVOCATIONS_FILE));
+  pruneRevocations(saved.revoked, saved.expires, Date.now());
   const authority = await assemble(
     load(SEED_FILES.operator, createOperator),
     load(SEED_FILES.system, createAccount),
     load(SEED_FILES.account, createAccount),
-    revocations,
+    saved.revoked,
+    saved.expires,
   );
   return Object.assign(authority, { dir });
 }
 
-/** Revoked user keys survive a restart: the account JWT is signed with them at every start. */
+/**
+ * Revoked user keys survive a restart: the account JWT is signed with them at every start. The file is
+ * `{ v: 2, revoked: {key: unix s}, expires: {key: unix ms} }` (version 1, still read, was the bare
+ * `revoked` map).
+ */
 export const REVOCATIONS_FILE = 'revocations.json';
+
+/**
+ * A revocation is kept this long past its user JWT's expiry before it is pruned: the server checks
+ * `exp` with its own clock, which may lag ours.
+ */
+export const DEFAULT_REVOCATION_PRUNE_SKEW_MS = 5 * 60 * 1000;
+
+function readRevocations(file: string): { revoked: Record<string, number>; expires: Record<string, number> } {
+  if (!existsSync(file)) return { revoked: {}, expires: {} };
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  if (raw.v === 2)
+    return {
+      revoked: { ...(raw.revoked as Record<string, number>) },
+      expires: { ...(raw.expires as Record<string, number>) },
+    };
+  return { revoked: raw as Record<string, number>, expires: {} };
+}
+
+/** Drops the revocations of users whose JWTs have expired (with the skew margin); returns how many. */
+export function pruneRevocations(
+  revoked: Record<string, number>,
+  expires: Record<string, number>,
+  nowMs: number,
+  skewMs = DEFAULT_REVOCATION_PRUNE_SKEW_MS,
+): number {
+  let pruned = 0;
+  for (const [key, exp] of Object.entries(expires)) {
+    if (exp + skewMs > nowMs) continue;
+    delete revoked[key];
+    delete expires[key];
+    pruned++;
+  }
+  return pruned;
+}
+
+/** A user to revoke: its public key, and when its JWT expires if known (then it is pruned after). */
+export type RevokedUser = string | { publicKey: string; expiresAtMs?: number };
 
 /** Mints a user credential for `principal` with the permissions of protocols/permissions.ts. */
 export async function mintUser(
@@ -193,22 +249,38 @@ export async function mintSystemUser(authority: NatsAuthority): Promise<MintedUs
 
 /**
  * Revokes users by public key: every JWT of theirs issued at or before now stops being accepted
- * once the server has the re-signed account JWT (returned, and kept on the authority).
+ * once the server has the re-signed account JWT (returned, and kept on the authority). Revocations of
+ * users whose JWTs have expired meanwhile are pruned first, so the account JWT the server decodes
+ * at every update does not grow for ever.
  */
 export async function revokeUsers(
   authority: NatsAuthority,
-  publicKeys: readonly string[],
+  users: readonly RevokedUser[],
   nowMs = Date.now(),
 ): Promise<string> {
   // Revocation compares with the JWT's `iat` (seconds): a user minted within this second is covered.
   const at = Math.floor(nowMs / 1000) + 1;
-  for (const k of publicKeys) authority.revocations[k] = at;
+  for (const u of users) {
+    const key = typeof u === 'string' ? u : u.publicKey;
+    authority.revocations[key] = at;
+    const exp = typeof u === 'string' ? undefined : u.expiresAtMs;
+    if (exp !== undefined && Number.isFinite(exp)) authority.revocationExpiry[key] = exp;
+    else delete authority.revocationExpiry[key];
+  }
+  pruneRevocations(authority.revocations, authority.revocationExpiry, nowMs);
   authority.accountJwt = await signAccount(authority.operator, authority.account, authority.revocations);
-  if (authority.dir)
-    writeFileSync(join(authority.dir, REVOCATIONS_FILE), JSON.stringify(authority.revocations, null, 1), {
-      mode: 0o600,
-    });
   return authority.accountJwt;
+}
+
+/** Saves the authority's revocations under its folder (absent: nothing to do). */
+export async function saveRevocations(authority: NatsAuthority): Promise<void> {
+  if (!authority.dir) return;
+  const text = JSON.stringify(
+    { v: 2, revoked: authority.revocations, expires: authority.revocationExpiry },
+    null,
+    1,
+  );
+  await writeFile(join(authority.dir, REVOCATIONS_FILE), text, { mode: 0o600 });
 }
 
 /** The operator-mode part of a nats-server config; writes the operator JWT next to it. */

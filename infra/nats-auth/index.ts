@@ -9,7 +9,11 @@ export {
   type NatsAuthority,
   type UserIssuer,
   operatorModeConfig,
+  pruneRevocations,
+  type RevokedUser,
   revokeUsers,
+  saveRevocations,
+  DEFAULT_REVOCATION_PRUNE_SKEW_MS,
 } from './authority.ts';
 export {
   authorityFor,

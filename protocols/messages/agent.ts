@@ -69,10 +69,14 @@ export const agentMessages = {
   }),
   /** Orchestrator → agent: stop working on a task (cancelled run, timeout). */
   'agent.task.cancel.v1': z.object({ ...TaskRef, reason: z.string() }),
-  /** Lifecycle commands (T2 only for promote/demote/release; audited). */
+  /**
+   * Lifecycle commands (audited). Only system credentials may publish on an agent's inbox, so a
+   * command carries the system's authority; operators of any tier go through operator controls
+   * (`gov.ctl.<tier>.<principal>`, T2 for promote/demote/release). `byTier` is informational and ignored.
+   */
   'agent.command.v1': z.object({
     command: z.enum(['promote', 'demote', 'suspend', 'resume', 'quarantine', 'release', 'terminate']),
-    byTier: TierSchema,
+    byTier: TierSchema.optional(),
     by: z.string().min(1),
     reason: z.string().optional(),
   }),

@@ -6,7 +6,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentKind } from '../../actors/agent/agent.ts';
 import { unwrapSecret, wrapSecret } from '../../actors/token/vault-wrapping.ts';
-import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
+import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import type { Bus } from '../../bus/index.ts';
 import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
@@ -817,21 +817,19 @@ describe('agent actor over real nats-server and redis-server', () => {
   });
 
   describe('commands', () => {
-    it('refuses promote from a T1 with TierForbiddenError, applies it from a T2, and audits both', async () => {
+    it('applies a command with the authority of the credentials that may reach its inbox, never the byTier its body claims, and audits it so', async () => {
+      // Only system credentials may publish on an agent's inbox (the broker: test/integration/attacker.test.ts);
+      // operators below T2 are refused by the control actor, from their control subject, before this.
       await startAgent('promo-1', { tier: 'T0' });
-      const err = await command('promo-1', { command: 'promote', byTier: 'T1', by: 'ops-bot' }).catch(
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(TierForbiddenError);
-      expect((await status('promo-1')).tier).toBe('T0');
-
       const ok = await command('promo-1', {
         command: 'promote',
-        byTier: 'T2',
-        by: 'alice',
+        byTier: 'T0',
+        by: 'ops-bot',
         reason: 'trusted',
       });
       expect(ok.type === 'agent.state.v1' && ok.body).toMatchObject({ tier: 'T1', state: 'idle' });
+      const bare = await command('promo-1', { command: 'promote', by: 'alice' } as never);
+      expect(bare.type === 'agent.state.v1' && bare.body).toMatchObject({ tier: 'T2', state: 'idle' });
 
       const audit = (await auditTrail()).filter(
         (e) => e.type === 'agent.command.outcome.v1' && e.body.agentId === 'promo-1',
@@ -841,26 +839,23 @@ describe('agent actor over real nats-server and redis-server', () => {
           (e) =>
             e.type === 'agent.command.outcome.v1' && [
               e.body.by,
+              e.body.byTier,
               e.body.outcome,
               e.body.fromTier,
               e.body.toTier,
             ],
         ),
       ).toEqual([
-        ['ops-bot', 'refused', 'T0', 'T0'],
-        ['alice', 'applied', 'T0', 'T1'],
+        ['ops-bot', 'T2', 'applied', 'T0', 'T1'],
+        ['alice', 'T2', 'applied', 'T1', 'T2'],
       ]);
-      const refused = audit[0]!;
-      expect(refused.type === 'agent.command.outcome.v1' && refused.body.error?.code).toBe(
-        'GOV_ERR_TIER_FORBIDDEN',
-      );
       const transitions = (await auditTrail()).filter(
         (e) => e.type === 'agent.transition.v1' && e.body.agentId === 'promo-1' && e.body.event === 'PROMOTE',
       );
-      expect(transitions).toHaveLength(1);
+      expect(transitions).toHaveLength(2);
     });
 
-    it('suspends (tasks refused, retryable), resumes, quarantines (violation) and releases only from T2', async () => {
+    it('suspends (tasks refused, retryable), resumes, quarantines (violation) and releases', async () => {
       await startAgent('cmd-1');
       const { replyTo } = await orchestrator();
       await command('cmd-1', { command: 'suspend', byTier: 'T1', by: 'budget', reason: 'budget-exhausted' });
@@ -883,9 +878,6 @@ describe('agent actor over real nats-server and redis-server', () => {
         kind: 'policy',
         reason: 'exfiltration attempt',
       });
-      await expect(command('cmd-1', { command: 'release', byTier: 'T1', by: 'ops' })).rejects.toBeInstanceOf(
-        TierForbiddenError,
-      );
       await expect(command('cmd-1', { command: 'resume', byTier: 'T2', by: 'ops' })).rejects.toBeInstanceOf(
         InvalidTransitionError,
       );

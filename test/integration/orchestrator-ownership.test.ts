@@ -52,6 +52,7 @@ interface Rig {
   own: Ownership;
   resumed: RunRecord[];
   calls: string[];
+  retired: string[];
 }
 
 async function rig(id = 'me', store?: RunStore): Promise<Rig> {
@@ -59,6 +60,7 @@ async function rig(id = 'me', store?: RunStore): Promise<Rig> {
   const view = new RunView();
   const resumed: RunRecord[] = [];
   const calls: string[] = [];
+  const retired: string[] = [];
   const ctx = { id, bus } as unknown as ActorContext;
   const own = new Ownership(ctx, view, s, {
     // As the orchestrator does: the resumed run is taken into memory (a copy, so a test can tell them apart).
@@ -67,10 +69,11 @@ async function rig(id = 'me', store?: RunStore): Promise<Rig> {
       calls.push(`resume ${run.runId}`);
       view.adopt({ ...run });
     },
+    retired: (run) => void retired.push(run.runId),
     reconcileChildren: async () => void calls.push('reconcile'),
     requestPump: () => void calls.push('pump'),
   });
-  return { store: s, view, own, resumed, calls };
+  return { store: s, view, own, resumed, calls, retired };
 }
 
 describe('ownership: locate', () => {
@@ -195,6 +198,27 @@ describe('ownership: recover', () => {
     await r.own.recover({ atStart: false });
     expect(r.resumed.map((x) => x.runId)).toEqual(['orphan']);
     expect(r.calls).toEqual(['resume orphan', 'reconcile', 'pump']);
+    expect(r.retired).toEqual([]);
+  });
+
+  it('at start hands every finished run with nothing pending to retention, oldest first, whoever owned it', async () => {
+    const r = await rig();
+    await stored(r);
+    await r.store.save(aRun('done-early', 'dead-owner', { status: 'succeeded', finishedAt: 500 }));
+    await r.own.recover({ atStart: true });
+    // Not 'mine-done-outbox': its last events are not acknowledged yet (it is resumed instead).
+    expect(r.retired[0]).toBe('done-early');
+    expect(r.retired.slice(1).sort()).toEqual(['mine-done', 'orphan-done']);
+  });
+
+  it('removes a finished record only while it is finished with an empty outbox', async () => {
+    const r = await rig();
+    await stored(r);
+    for (const id of ['mine-live', 'mine-done-outbox', 'mine-done']) await r.store.remove(id);
+    expect(await r.store.get('mine-live')).toBeDefined();
+    expect(await r.store.get('mine-done-outbox')).toBeDefined();
+    expect(await r.store.get('mine-done')).toBeUndefined();
+    expect((await r.store.all()).map((x) => x.runId)).not.toContain('mine-done');
   });
 
   it('of two orchestrators recovering at once, exactly one adopts each orphan', async () => {
