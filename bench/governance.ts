@@ -169,6 +169,10 @@ export async function benchGovernance(): Promise<void> {
       breachToRevokedInContainedRunsMs: s(contained.revoked),
       containedRuns: contained.contained.length,
       dispatchesAfterContained: contained.dispatchesAfter,
+      containedBreakdownMs: Object.fromEntries(
+        Object.entries(contained.breakdown).map(([k, v]) => [k, s(v)]),
+      ),
+      containedRevokedBy: contained.revokedBy,
       issueMs: { direct: s(lat.directIssue), actor: s(lat.actorIssue) },
       renewMs: { direct: s(lat.directRenew), actor: s(lat.actorRenew) },
       revokeMs: { direct: s(lat.directRevoke), actor: s(lat.actorRevoke) },
@@ -195,7 +199,13 @@ export async function benchGovernance(): Promise<void> {
 export async function benchContainment(
   client: Bus,
   natsUrl: string,
-): Promise<{ contained: number[]; revoked: number[]; dispatchesAfter: number }> {
+): Promise<{
+  contained: number[];
+  revoked: number[];
+  dispatchesAfter: number;
+  breakdown: Record<string, number[]>;
+  revokedBy: Record<string, number>;
+}> {
   const orchestrator = await runActor(orchestratorKind, { id: 'bench-orch', bus: { servers: natsUrl } });
   const agents = [];
   for (let i = 0; i < CONTAINED_TASKS; i++) {
@@ -207,8 +217,14 @@ export async function benchContainment(
   }
   type Watch = {
     accepted: number;
+    /** Child tokens issued for the run's attempts (`child-issued`): its tasks hold their credentials. */
+    children: number;
     cancelled: number;
+    breachAt?: number;
+    lastCancelledAt?: number;
     revokedAt?: number;
+    /** Who revoked first: the breach (`budget-exhausted`) or the run's end (`run-contained`). */
+    revokedFor?: string;
     containedAt?: number;
     /** When the last of the three (revoked, contained, every task cancelled) was seen. */
     doneAt?: number;
@@ -221,11 +237,14 @@ export async function benchContainment(
   const watch = (runId: string): Watch => {
     let w = watching.get(runId);
     if (!w) {
-      w = { accepted: 0, cancelled: 0 };
+      w = { accepted: 0, children: 0, cancelled: 0 };
       watching.set(runId, w);
     }
     return w;
   };
+  // Running: every task accepted and holding its child token, so the run's start is over (the token
+  // authority is not still issuing for it) and what is timed is the containment alone.
+  const isRunning = (w: Watch) => w.accepted === CONTAINED_TASKS && w.children === CONTAINED_TASKS;
   const check = (w: Watch) => {
     if (w.revokedAt !== undefined && w.containedAt !== undefined && w.cancelled === CONTAINED_TASKS) {
       w.doneAt ??= performance.now();
@@ -243,26 +262,47 @@ export async function benchContainment(
         w.containedAt = performance.now();
         check(w);
       }
-      if (w.accepted === CONTAINED_TASKS) w.running?.();
+      if (isRunning(w)) w.running?.();
     }),
     client.subscribeRaw('gov.obs.token.>', (m) => {
       const d = client.decode(m.data);
-      if (!d.ok || d.env.type !== 'token.event.v1' || d.env.body.action !== 'revoked') return;
+      if (!d.ok || d.env.type !== 'token.event.v1') return;
       const w = watch(d.env.body.runId);
+      if (d.env.body.action === 'child-issued') {
+        w.children++;
+        if (isRunning(w)) w.running?.();
+      }
+      if (d.env.body.action !== 'revoked') return;
       w.revokedAt = performance.now();
+      w.revokedFor = d.env.body.reason;
       check(w);
+    }),
+    client.subscribeRaw('gov.obs.budget.>', (m) => {
+      const d = client.decode(m.data);
+      if (!d.ok || d.env.type !== 'budget.event.v1' || d.env.body.event !== 'breach') return;
+      watch(d.env.body.runId).breachAt = performance.now();
     }),
     client.subscribeRaw(allAgentResults('orchestrator'), (m) => {
       const d = client.decode(m.data);
       if (!d.ok || d.env.type !== 'agent.task.result.v1' || d.env.body.status !== 'cancelled') return;
       const w = watch(d.env.body.runId);
       w.cancelled++;
+      w.lastCancelledAt = performance.now();
       check(w);
     }),
   ];
   await client.flush();
   const contained: number[] = [];
   const revoked: number[] = [];
+  // Where the time goes, each from the breaching report: the breach event on the feed, the run's
+  // `run-contained`, the last task's `cancelled` result, the token's `revoked`.
+  const breakdown: Record<string, number[]> = {
+    breach: [],
+    runContained: [],
+    lastCancelled: [],
+    revoked: [],
+  };
+  const revokedBy: Record<string, number> = {};
   try {
     for (let i = 0; i < WARMUP / 4 + CONTAINMENTS; i++) {
       const accepted = await client.ask(serviceSubject('orchestrator'), {
@@ -286,7 +326,7 @@ export async function benchContainment(
         : undefined;
       await new Promise<void>((resolve) => {
         w.running = resolve;
-        if (w.accepted === CONTAINED_TASKS) resolve();
+        if (isRunning(w)) resolve();
       });
       clearTimeout(dbg);
       const report = {
@@ -325,6 +365,11 @@ export async function benchContainment(
       if (i >= WARMUP / 4) {
         contained.push(w.doneAt! - t0);
         revoked.push(w.revokedAt! - t0);
+        if (w.breachAt !== undefined) breakdown.breach!.push(w.breachAt - t0);
+        breakdown.runContained!.push(w.containedAt! - t0);
+        breakdown.lastCancelled!.push(w.lastCancelledAt! - t0);
+        breakdown.revoked!.push(w.revokedAt! - t0);
+        revokedBy[w.revokedFor ?? '?'] = (revokedBy[w.revokedFor ?? '?'] ?? 0) + 1;
       }
       // Every agent is idle again before the next run (their cancelled results are in).
       watching.delete(runId);
@@ -334,5 +379,5 @@ export async function benchContainment(
     for (const a of agents) await a.stop();
     await orchestrator.stop();
   }
-  return { contained, revoked, dispatchesAfter };
+  return { contained, revoked, dispatchesAfter, breakdown, revokedBy };
 }

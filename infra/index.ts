@@ -7,6 +7,6 @@ export * from './managed-process.ts';
 export * from './nats-server.ts';
 export * from './redis-server.ts';
 export * from './services.ts';
-export * from './vault-dev-server.ts';
+export * from './vault/dev-server.ts';
 export * from './keyed-lock.ts';
 export { BUNDLE_ENTRY, bundleIsCurrent, SOURCE_ENTRY } from './cli-bundle.mjs';

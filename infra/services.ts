@@ -11,7 +11,7 @@ import { DEFAULT_DATA_DIR } from './environment.ts';
 import { loadOrCreateNatsAuthority, mintUser, registerAuthority } from './nats-auth/index.ts';
 import { type NatsServer, type NatsServerOptions, startNatsServer } from './nats-server.ts';
 import { type RedisServer, startRedisServer } from './redis-server.ts';
-import { startVaultDevServer, type VaultDevServer } from './vault-dev-server.ts';
+import { startVaultDevServer, type VaultDevServer } from './vault/dev-server.ts';
 
 export { DEFAULT_DATA_DIR };
 /** Under the data folder: the NATS operator/account keys (0600 in a 0700 folder) and the CLI's credential. */

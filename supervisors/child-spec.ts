@@ -24,14 +24,11 @@ import {
   DEFAULT_WORKER_SHUTDOWN_MS,
   MAX_CHILD_NICE,
   MIN_CHILD_NICE,
+  RESTART_TYPES,
+  type RestartType,
+  STRATEGIES,
+  type Strategy,
 } from './supervisor-options.ts';
-
-export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
-export const STRATEGIES: readonly Strategy[] = ['one_for_one', 'one_for_all', 'rest_for_one'];
-
-/** permanent: always restarted. transient: restarted only after an abnormal exit. temporary: never restarted. */
-export type RestartType = 'permanent' | 'transient' | 'temporary';
-export const RESTART_TYPES: readonly RestartType[] = ['permanent', 'transient', 'temporary'];
 
 /** Milliseconds to wait after asking a child to stop before killing it; or wait forever; or kill at once. */
 export type Shutdown = number | 'infinity' | 'brutal_kill';

@@ -1,9 +1,15 @@
 /**
- * Defaults of supervisors and child specs. They follow OTP's `supervisor` module
+ * The vocabulary and defaults of supervisors and child specs. They follow OTP's `supervisor` module
  * (stdlib supervisor.erl, "Supervisor flags" and "Child specification"), in milliseconds:
  * OTP's `intensity => 1, period => 5` (seconds) becomes 1 restart per 5000 ms.
  */
-import type { RestartType, Strategy } from './child-spec.ts';
+
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+export const STRATEGIES: readonly Strategy[] = ['one_for_one', 'one_for_all', 'rest_for_one'];
+
+/** permanent: always restarted. transient: restarted only after an abnormal exit. temporary: never restarted. */
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+export const RESTART_TYPES: readonly RestartType[] = ['permanent', 'transient', 'temporary'];
 
 /** OTP: `one_for_one` is the default restart strategy. */
 export const DEFAULT_STRATEGY: Strategy = 'one_for_one';

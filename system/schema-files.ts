@@ -2,7 +2,7 @@
  * The JSON Schema files published for external users, each generated from the zod definitions the
  * runtime validates with. It lives above `actors/` because one of them is the gateway's API.
  */
-import { OPENAPI_FILE, renderOpenApi } from '../actors/gateway/index.ts';
+import { OPENAPI_FILE, renderGatewayApi } from '../actors/gateway/index.ts';
 import { envelopeJsonSchema } from '../protocols/index.ts';
 import { PIPELINE_JSON_SCHEMA_FILE, renderPipelineJsonSchema } from '../protocols/pipeline/index.ts';
 
@@ -19,5 +19,5 @@ export const SCHEMA_FILES: SchemaFile[] = [
   },
   { file: PIPELINE_JSON_SCHEMA_FILE, render: renderPipelineJsonSchema },
   /** The HTTP gateway's API, from the same zod schemas its routes validate with. */
-  { file: OPENAPI_FILE, render: renderOpenApi },
+  { file: OPENAPI_FILE, render: renderGatewayApi },
 ];

@@ -12,9 +12,10 @@ import { AUDIT_STREAM, publishFeedAndAudit } from '../../bus/index.ts';
 import {
   ACTOR_KIND,
   actorInbox,
-  auditSubject,
+  auditPublishers,
   type BodyOf,
   containSubject,
+  type Envelope,
   feedToken,
   InvalidMessageError,
   serializeError,
@@ -44,6 +45,8 @@ export interface BreachResponderDeps {
   breaches: BreachStore;
   budgetOf(facts: RunFacts): CompiledBudget;
   emitBudget(body: BodyOf<'budget.event.v1'>): Promise<unknown>;
+  /** Publishes a budget event made earlier (the breach event kept in its record), under its id. */
+  publishBudget(env: Envelope<'budget.event.v1'>): Promise<unknown>;
   encodingOf(agentId: string): 'msgpack' | 'json' | undefined;
 }
 
@@ -60,9 +63,14 @@ export class BreachResponder {
     this.owner = `${ctx.address}#${randomUUID()}`;
   }
 
-  /** A breach just latched (the one firstBreach): recorded as pending, then acted on at once. */
-  async latched(runId: string, report: BudgetReport, trigger: TimelineError): Promise<void> {
-    await this.d.breaches.open({
+  /**
+   * A breach just latched (the one firstBreach): announced and the run contained first — before
+   * anything is written down, so nothing stands between the breach and the containment order (a
+   * monitor killed before the record is written announces it again when the event comes back) —
+   * then recorded as pending and claimed in one step, and acted on at once.
+   */
+  async latched(runId: string, report: BudgetReport, trigger: TimelineError, facts: RunFacts): Promise<void> {
+    const rec = this.withBreachEvent({
       runId,
       reportId: `handoff-${randomUUID()}`,
       trigger,
@@ -70,8 +78,35 @@ export class BreachResponder {
       breachedAt: report.breachedAt,
       windows: windowsOf(report),
       errorCount: Math.max(...report.windows.map((w) => w.errors), 0),
+      announced: true,
     });
-    await this.act(runId);
+    const published = this.announce(rec);
+    if (!(await this.d.breaches.open(rec, this.owner, this.args.breachLeaseMs)))
+      return void (await published);
+    try {
+      await this.steps(rec, facts, published);
+    } finally {
+      await this.d.breaches.unclaim(runId, this.owner);
+    }
+  }
+
+  /**
+   * The breach event's envelope, fixed once and kept in the breach record (`auditIds`): announcing it
+   * again (a successor resuming the steps) publishes the same id, which the stream and ledger keep once.
+   */
+  private withBreachEvent(rec: BreachRecord): BreachRecord {
+    const env = this.ctx.bus.wrap({
+      type: 'budget.event.v1',
+      body: {
+        runId: rec.runId,
+        event: 'breach',
+        verdict: 'breach',
+        windows: rec.windows,
+        ...(rec.trigger.childRunId === undefined ? {} : { childRunId: rec.trigger.childRunId }),
+      },
+      run: rec.runId,
+    });
+    return { ...rec, breachEvent: env, auditIds: [env.id] };
   }
 
   /** Acts on every pending breach nobody is acting on (a killed monitor's, once its claim lapsed). */
@@ -79,40 +114,48 @@ export class BreachResponder {
     for (const runId of await this.d.breaches.pending()) await this.act(runId);
   }
 
-  /** Does what is left of the breach's steps, unless another instance holds it. */
+  /** Does what is left of a pending breach's steps, unless another instance holds it. */
   async act(runId: string): Promise<void> {
     if (!(await this.d.breaches.claim(runId, this.owner, this.args.breachLeaseMs))) return;
     try {
       const rec = (await this.d.breaches.get(runId)) ?? (await this.recordFromState(runId));
       if (!rec) return await this.d.breaches.drop(runId);
       if (rec.done) return await this.d.breaches.finish(rec);
-      const facts = await this.d.runs.get(runId);
-      if (!rec.announced) {
-        await this.announce(rec);
-        rec.announced = true;
-        await this.d.breaches.save(rec);
-      }
-      if (!rec.token) {
-        rec.implicated ??= await this.implicated(facts, rec.trigger);
-        await this.d.breaches.save(rec);
-        rec.token = await this.revoke(runId, rec.implicated);
-        await this.d.breaches.save(rec);
-      }
-      if (!rec.diagnostic) {
-        rec.diagnostic = await this.diagnose(runId, facts);
-        await this.d.breaches.save(rec);
-      }
-      if (!rec.held) {
-        await this.holdAgents(runId, rec.token.suspendedAgents, rec.diagnostic.runId);
-        rec.held = true;
-        await this.d.breaches.save(rec);
-      }
-      await this.handoff(rec, facts);
-      await this.d.breaches.finish(rec);
-      this.acted++;
+      await this.steps(rec, await this.d.runs.get(runId));
     } finally {
       await this.d.breaches.unclaim(runId, this.owner);
     }
+  }
+
+  /** The steps not done yet, each marked in the record once done. `published`: the announcement's audit ack. */
+  private async steps(rec: BreachRecord, facts: RunFacts, published?: Promise<unknown>): Promise<void> {
+    const { runId } = rec;
+    if (!rec.announced) {
+      published = this.announce(rec);
+      rec.announced = true;
+    }
+    if (!rec.token) {
+      // Asked while the announcement's audit copy is still on its way: the revoke is not held up by
+      // a JetStream round trip (the feed order is kept — the breach went out first).
+      rec.implicated ??= await this.implicated(facts, rec.trigger);
+      rec.token = await this.revoke(runId, rec.implicated);
+    }
+    await published;
+    await this.d.breaches.save(rec);
+    // What the run's record says now (the triggering error's stage and agent included), for the rest.
+    facts = await this.d.runs.get(runId);
+    if (!rec.diagnostic) {
+      rec.diagnostic = await this.diagnose(runId, facts);
+      await this.d.breaches.save(rec);
+    }
+    if (!rec.held) {
+      await this.holdAgents(runId, rec.token.suspendedAgents, rec.diagnostic.runId);
+      rec.held = true;
+      await this.d.breaches.save(rec);
+    }
+    await this.handoff(rec, facts);
+    await this.d.breaches.finish(rec);
+    this.acted++;
   }
 
   /** A breach latched by a monitor killed before it wrote its record down: rebuilt from the counts. */
@@ -121,7 +164,7 @@ export class BreachResponder {
     const report = await this.d.budgets.snapshot(runId, this.d.budgetOf(facts));
     if (!report.breached) return undefined;
     const errors = await this.d.runs.errors(runId);
-    return {
+    return this.withBreachEvent({
       runId,
       reportId: `handoff-${randomUUID()}`,
       trigger: errors.at(-1) ?? { at: report.breachedAt ?? this.ctx.clock.now(), source: 'budget-monitor' },
@@ -129,21 +172,26 @@ export class BreachResponder {
       breachedAt: report.breachedAt,
       windows: windowsOf(report),
       errorCount: Math.max(...report.windows.map((w) => w.errors), 0),
-    };
+    });
   }
 
-  /** The breach on the feed, and the run contained: its owner ends it at once. */
-  private async announce(rec: BreachRecord): Promise<void> {
+  /**
+   * The breach on the feed, and the run contained: its owner ends it at once. Both go out as this is
+   * called — the feed copy, the audit copy, then the containment order on the same connection; the
+   * promise is the audit stream's ack, which nothing needs before the order.
+   */
+  private announce(rec: BreachRecord): Promise<unknown> {
     const { runId, trigger } = rec;
-    // The feed copy goes out as this is called, the audit copy is sent: the containment order follows
-    // them on the same connection without waiting for the stream's ack (a JetStream round trip).
-    const published = this.d.emitBudget({
-      runId,
-      event: 'breach',
-      verdict: 'breach',
-      windows: rec.windows,
-      childRunId: trigger.childRunId,
-    });
+    // The envelope kept in the record: announced again after a crash, it is stored once.
+    const published = rec.breachEvent
+      ? this.d.publishBudget(rec.breachEvent)
+      : this.d.emitBudget({
+          runId,
+          event: 'breach',
+          verdict: 'breach',
+          windows: rec.windows,
+          childRunId: trigger.childRunId,
+        });
     this.ctx.bus.tell(containSubject(runId), {
       type: 'run.contain.v1',
       body: {
@@ -153,7 +201,7 @@ export class BreachResponder {
       },
       run: runId,
     });
-    await published;
+    return published;
   }
 
   /** (a) revoke, (b) suspend the implicated agents: the token authority does both, in that order, on the feed. */
@@ -262,13 +310,13 @@ export class BreachResponder {
       },
       errors,
       errorCount: rec.errorCount,
-      failingStage: facts.failingStage ?? trigger.stageId,
-      failingAgent: facts.failingAgent ?? trigger.agentId,
+      failingStage: trigger.stageId ?? facts.failingStage,
+      failingAgent: trigger.agentId ?? facts.failingAgent,
       token: rec.token ?? { revoked: false, suspendedAgents: [] },
       diagnostic: rec.diagnostic ?? { pipeline: DEFAULT_DIAGNOSTIC_PIPELINE },
       ledger: {
         stream: AUDIT_STREAM,
-        subjects: ['run', 'token', 'budget', 'handoff'].map((c) => auditSubject(c)),
+        subjects: ['run', 'token', 'budget', 'handoff'].map((c) => auditPublishers(c)),
         fromSeq: facts.firstSeq,
         toSeq: facts.lastSeq,
         fromTs: facts.firstTs,

@@ -7,7 +7,7 @@
  * - `<p>:breach:<runId>:claim`  string: the monitor instance acting on it now, with a lease (SET NX PX)
  */
 import type { Redis } from 'ioredis';
-import type { BodyOf } from '../../protocols/index.ts';
+import type { BodyOf, Envelope } from '../../protocols/index.ts';
 import type { SerializedError } from '../../protocols/index.ts';
 import type { TimelineError } from './budget-run-store.ts';
 
@@ -38,6 +38,13 @@ export interface BreachRecord {
   breachedAt?: number;
   windows: BreachWindows;
   errorCount: number;
+  /**
+   * The breach event, its envelope fixed when the breach latched and stored with this record (its
+   * transactional outbox): announcing again after a crash publishes it under the same id, kept once.
+   */
+  breachEvent?: Envelope<'budget.event.v1'>;
+  /** Ids of the audit events this record implies (the breach event). */
+  auditIds?: string[];
   /** Steps done: the breach event published and the containment ordered. */
   announced?: boolean;
   /** The agents its evidence pointed at, decided once. */
@@ -68,13 +75,18 @@ export class BreachStore {
     return `${this.prefix}:breaches:pending`;
   }
 
-  /** A breach just latched: its record starts afresh (after a budget reset it may latch again) and is pending. */
-  async open(record: BreachRecord): Promise<void> {
-    await this.redis
+  /**
+   * A breach just latched: its record starts afresh (after a budget reset it may latch again), it is
+   * pending, and `owner` claims it for `leaseMs` — one round trip. False when another holds the claim.
+   */
+  async open(record: BreachRecord, owner: string, leaseMs: number): Promise<boolean> {
+    const replies = await this.redis
       .multi()
       .set(this.key(record.runId), JSON.stringify(record), 'PX', this.ttlMs)
       .zadd(this.pendingKey, record.breachedAt ?? Date.now(), record.runId)
+      .set(this.key(record.runId, 'claim'), owner, 'PX', leaseMs, 'NX')
       .exec();
+    return replies?.[2]?.[1] === 'OK';
   }
 
   async get(runId: string): Promise<BreachRecord | undefined> {

@@ -27,7 +27,12 @@
  * killed half-way leaves it pending, and the next one finishes it.
  */
 import { Redis } from 'ioredis';
-import { consumeRunEvents, publishFeedAndAudit, type RunEventInfo } from '../../bus/index.ts';
+import {
+  consumeRunEvents,
+  publishEnvelopeFeedAndAudit,
+  publishFeedAndAudit,
+  type RunEventInfo,
+} from '../../bus/index.ts';
 import { KeyedLock } from '../../infra/index.ts';
 import {
   ACTOR_KIND,
@@ -96,6 +101,8 @@ export class BudgetMonitor {
       breaches: breachStore,
       budgetOf: (facts) => this.budgetOf(facts),
       emitBudget: (body) => this.emitBudget(body),
+      publishBudget: (env) =>
+        publishEnvelopeFeedAndAudit(this.ctx.bus, ['budget', feedToken(env.body.runId)], 'budget', env),
       encodingOf: (agentId) => this.encodings.get(agentId),
     });
   }
@@ -226,24 +233,34 @@ export class BudgetMonitor {
       return facts;
     }
     this.counted++;
+    // A breach is announced and its run contained before the error is put on the timeline: nothing
+    // stands between the count and the containment order (the breach's quarantine decision adds the
+    // triggering error itself when it is not there yet).
+    const acting = this.verdict(runId, report, error, facts);
     if (outcome === 'error') {
       await this.runs.addError(runId, error);
       if (error.stageId || error.agentId)
         await this.runs.set(runId, { failingStage: error.stageId, failingAgent: error.agentId });
     }
-    await this.verdict(runId, report, error);
+    await acting;
     return facts;
   }
 
   /** Latches what the run's (now known) budget says of the counts so far. */
   private async judge(runId: string): Promise<void> {
-    const report = await this.budgets.latch(runId, this.budgetOf(await this.runs.get(runId)));
+    const facts = await this.runs.get(runId);
+    const report = await this.budgets.latch(runId, this.budgetOf(facts));
     if (!report.firstWarn && !report.firstBreach) return;
     const last = (await this.runs.errors(runId)).at(-1);
-    await this.verdict(runId, report, last ?? { at: report.at, source: 'budget-monitor' });
+    await this.verdict(runId, report, last ?? { at: report.at, source: 'budget-monitor' }, facts);
   }
 
-  private async verdict(runId: string, report: BudgetReport, trigger: TimelineError): Promise<void> {
+  private async verdict(
+    runId: string,
+    report: BudgetReport,
+    trigger: TimelineError,
+    facts: RunFacts,
+  ): Promise<void> {
     if (report.firstWarn && report.verdict === 'warn') {
       await this.emitBudget({
         runId,
@@ -255,7 +272,7 @@ export class BudgetMonitor {
     }
     if (report.firstBreach) {
       this.breaches++;
-      await this.responder.latched(runId, report, trigger);
+      await this.responder.latched(runId, report, trigger, facts);
     }
   }
 

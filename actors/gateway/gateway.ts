@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { AUDIT_STREAM, ensureStreams, streamDeclarations } from '../../bus/index.ts';
 import { ConfigError, toGovError } from '../../protocols/index.ts';
 import { defineActorKind } from '../runtime/index.ts';
+import { renderGatewayApi } from './api-document.ts';
 import { ApiKeyStore } from './auth.ts';
 import {
   DEFAULT_CLOSE_GRACE_MS,
@@ -61,6 +62,7 @@ export const gatewayKind = defineActorKind({
       clock: ctx.clock,
       log: ctx.log,
       startedAt: ctx.clock.now(),
+      apiDocument: renderGatewayApi,
     };
     const app = createGatewayServer({ deps, keys });
     try {

@@ -1,13 +1,13 @@
 /**
  * The gateway's OpenAPI 3.1 document, generated from the route declarations (route-def.ts): the
  * same zod schemas that validate requests give the request and response schemas, so the document
- * cannot drift from the code. Served at `GET /api/openapi.json` and kept as docs/openapi.json
- * (system/schema-files.ts; `npm run schemas` rewrites it, a test keeps it fresh).
+ * cannot drift from the code. The gateway's own document (api-document.ts) is served at
+ * `GET /api/openapi.json` and kept as docs/openapi.json (system/schema-files.ts; `npm run schemas`
+ * rewrites it, a test keeps it fresh).
  */
 import { z } from 'zod';
 import { DEFAULT_GATEWAY_HOST, DEFAULT_GATEWAY_PORT } from './gateway-options.ts';
 import type { AnyRoute } from './route-def.ts';
-import { gatewayRoutes } from './routes/index.ts';
 import { ErrorBodySchema } from './schemas.ts';
 
 /** Version of the HTTP API (not of the package): bumped when a route changes incompatibly. */
@@ -108,7 +108,7 @@ function operation(route: AnyRoute): JsonObject {
 }
 
 /** The OpenAPI document as an object. */
-export function openApiDocument(routes: readonly AnyRoute[] = gatewayRoutes()): JsonObject {
+export function openApiDocument(routes: readonly AnyRoute[]): JsonObject {
   const paths: Record<string, JsonObject> = {};
   for (const route of routes) {
     const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
@@ -155,10 +155,7 @@ export function openApiDocument(routes: readonly AnyRoute[] = gatewayRoutes()): 
   };
 }
 
-let rendered: string | undefined;
-
 /** The document as served and committed: 2-space JSON with a final newline. */
-export function renderOpenApi(): string {
-  rendered ??= `${JSON.stringify(openApiDocument(), null, 2)}\n`;
-  return rendered;
+export function renderOpenApi(routes: readonly AnyRoute[]): string {
+  return `${JSON.stringify(openApiDocument(routes), null, 2)}\n`;
 }

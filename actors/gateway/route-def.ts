@@ -24,6 +24,8 @@ export interface GatewayDeps {
   log: Logger;
   /** When the gateway started (Clock ms). */
   startedAt: number;
+  /** This API's OpenAPI document, rendered (api-document.ts). */
+  apiDocument(): string;
 }
 
 export interface RouteContext<B, Q, P> {

@@ -250,7 +250,8 @@ export class TokenAuthority {
     const suspendWanted = suspendAgents || agents !== undefined;
     return this.lock.run(runId, async () => {
       const now = this.ctx.clock.now();
-      const run = await this.store.getRun(runId);
+      // One round trip for both (a breach waits on this revoke before its run counts as contained).
+      const [run, children] = await Promise.all([this.store.getRun(runId), this.store.children(runId)]);
       if (!run) {
         // Revoked before any token: leave a tombstone so a late run-accepted issues nothing.
         await this.store.createRun(revokedTombstone(runId, reason, now));
@@ -268,7 +269,6 @@ export class TokenAuthority {
           suspendedAgents: suspended,
         };
       }
-      const children = await this.store.children(runId);
       let found: boolean;
       try {
         found = await this.vault.revokeAccessor(run.accessor);

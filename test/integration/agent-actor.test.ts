@@ -6,7 +6,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentKind } from '../../actors/agent/agent.ts';
 import { unwrapSecret, wrapSecret } from '../../actors/token/vault-wrapping.ts';
-import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
+import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import type { Bus } from '../../bus/index.ts';
 import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';

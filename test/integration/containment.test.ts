@@ -12,7 +12,7 @@ import { type PlainAgent, startPlainAgent } from '../../examples/agents/node/pla
 import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { tokenAuthorityKind } from '../../actors/token/index.ts';
 import type { Bus } from '../../bus/index.ts';
-import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
+import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
 import { mintUser } from '../../infra/nats-auth/index.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';

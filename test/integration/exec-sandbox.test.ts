@@ -12,7 +12,7 @@ import type { SandboxSettings } from '../../actors/agent/tasks/sandbox.ts';
 import { runExec, type TaskOutcome, type TaskRunContext } from '../../actors/agent/tasks/index.ts';
 import { systemClock } from '../../infra/clock.ts';
 import { vaultKeyringFile } from '../../infra/services.ts';
-import { startVaultDevServer, type VaultDevServer } from '../../infra/vault-dev-server.ts';
+import { startVaultDevServer, type VaultDevServer } from '../../infra/vault/dev-server.ts';
 import { createTransitSigner } from '../../actors/ledger/transit-signer.ts';
 import type { Tier } from '../../protocols/tiers.ts';
 import { TestServers } from '../harness/index.ts';

@@ -2,7 +2,7 @@
 import type { Bus } from '../../bus/bus.ts';
 import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
 import { ManualClock } from '../../infra/clock.ts';
-import { startVaultDevServer, type VaultDevServer } from '../../infra/vault-dev-server.ts';
+import { startVaultDevServer, type VaultDevServer } from '../../infra/vault/dev-server.ts';
 import type { BodyIn } from '../../protocols/catalog.ts';
 import { auditSubject } from '../../protocols/subjects.ts';
 import { TestServers, testBus, waitFor } from '../harness/index.ts';

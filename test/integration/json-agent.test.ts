@@ -14,7 +14,7 @@ import { tokenAuthorityKind } from '../../actors/token/token-authority.ts';
 import type { Bus } from '../../bus/bus.ts';
 import { ensureStreams } from '../../bus/streams.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
-import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
+import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { allObs, serviceSubject } from '../../protocols/subjects.ts';
 import { catalog } from '../../protocols/catalog.ts';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VaultTokenClient } from '../../actors/token/vault-client.ts';
 import { ManualClock } from '../../infra/clock.ts';
 import { freePort } from '../../infra/free-port.ts';
-import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
+import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
 import { vaultApi } from '../harness/vault-api.ts';
 import {
   type GovError,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointText, verifyCheckpoint } from '../../actors/ledger/checkpoint.ts';
 import { createTransitSigner, transitSignerPolicy } from '../../actors/ledger/transit-signer.ts';
 import { evidenceStatement } from '../../actors/ledger/evidence-format.ts';
-import { startVaultDevServer } from '../../infra/vault-dev-server.ts';
+import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
 import { VaultError } from '../../protocols/errors.ts';
 import { vaultApi as api } from '../harness/vault-api.ts';
 

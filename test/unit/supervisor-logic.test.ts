@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { childSpec, supervisorSpec, validateSupervisorSpec } from '../../supervisors/child-spec.ts';
-import type { ChildSpec, RestartType, Strategy, SupervisorSpec } from '../../supervisors/child-spec.ts';
+import type { ChildSpec, SupervisorSpec } from '../../supervisors/child-spec.ts';
+import type { RestartType, Strategy } from '../../supervisors/supervisor-options.ts';
 import {
   backoffDelayMs,
   countChildren,

@@ -3,7 +3,6 @@
  */
 import { z } from 'zod';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics.ts';
-import { renderOpenApi } from '../openapi.ts';
 import { defineRoute } from '../route-def.ts';
 
 const HealthSchema = z.object({
@@ -73,8 +72,8 @@ export const openApiRoute = defineRoute({
   tag: 'system',
   auth: 'public',
   responses: { 200: { description: 'The OpenAPI document', schema: z.record(z.string(), z.unknown()) } },
-  handle() {
-    return { status: 200, body: renderOpenApi(), contentType: 'application/json; charset=utf-8' };
+  handle({ deps }) {
+    return { status: 200, body: deps.apiDocument(), contentType: 'application/json; charset=utf-8' };
   },
 });
 

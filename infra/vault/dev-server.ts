@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, systemClock } from './clock.ts';
-import { PolicyStore } from './vault/acl.ts';
-import { randomId, TokenStore } from './vault/token-store.ts';
-import { TransitEngine } from './vault/transit.ts';
-import { VaultApi } from './vault/vault-api.ts';
-import { WrappingStore } from './vault/wrapping.ts';
+import { type Clock, systemClock } from '../clock.ts';
+import { PolicyStore } from './acl.ts';
+import { randomId, TokenStore } from './token-store.ts';
+import { TransitEngine } from './transit.ts';
+import { VaultApi } from './vault-api.ts';
+import { WrappingStore } from './wrapping.ts';
 
 /**
  * A Vault-API-compatible development server for the token auth method (`/v1/auth/token/*`),
@@ -17,7 +17,7 @@ import { WrappingStore } from './vault/wrapping.ts';
  * Like `vault server -dev`, everything lives in memory: stopping the server loses every token.
  * Time comes from the injected Clock, so a ManualClock can expire a 2 h token instantly.
  * See docs/vault.md for the endpoints, shapes and the deviations from a real Vault. The request
- * pipeline is vault/vault-api.ts, its routes vault/*-routes.ts and the engines' own `route`.
+ * pipeline is vault-api.ts, its routes *-routes.ts and the engines' own `route`.
  */
 
 export interface VaultDevServerOptions {
