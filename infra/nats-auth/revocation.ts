@@ -7,6 +7,7 @@
 import { connect, jwtAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import {
   mintSystemUser,
+  mintUser,
   type NatsAuthority,
   type RevokedUser,
   revokeUsers,
@@ -16,22 +17,39 @@ import {
 /** How long to wait for the server to accept a claim update. */
 export const DEFAULT_CLAIMS_UPDATE_TIMEOUT_MS = 5_000;
 
-/** A system-account connection that pushes account JWTs to `servers`. */
+/**
+ * A system-account connection that pushes account JWTs to `servers`, and a connection in the
+ * application account that keeps the account loaded: nats-server 2.9's memory resolver answers a
+ * claim update for an account no client has loaded since the server started with "jwt updated" and
+ * then forgets it, loading the preloaded JWT (without the revocation) at the next connect — measured:
+ * a revoked user connected right after such a push.
+ */
 export class ClaimsPusher {
   private constructor(
     private readonly nc: NatsConnection,
+    private readonly holder: NatsConnection,
     private readonly authority: NatsAuthority,
   ) {}
 
   static async connect(servers: string, authority: NatsAuthority): Promise<ClaimsPusher> {
+    const list = servers.split(',').map((s) => s.trim());
     const sys = await mintSystemUser(authority);
     const nc = await connect({
-      servers: servers.split(',').map((s) => s.trim()),
+      servers: list,
       name: 'agov-credential-authority-sys',
       authenticator: jwtAuthenticator(sys.jwt, new TextEncoder().encode(sys.seed)),
       maxReconnectAttempts: -1,
     });
-    return new ClaimsPusher(nc, authority);
+    // May read the feed and nothing else; it subscribes to nothing: it is there to hold the account.
+    const user = await mintUser(authority, { role: 'observer', name: 'claims-pusher' });
+    const holder = await connect({
+      servers: list,
+      name: 'agov-credential-authority-account',
+      authenticator: jwtAuthenticator(user.jwt, new TextEncoder().encode(user.seed)),
+      inboxPrefix: user.inboxPrefix,
+      maxReconnectAttempts: -1,
+    });
+    return new ClaimsPusher(nc, holder, authority);
   }
 
   /**
@@ -60,7 +78,7 @@ export class ClaimsPusher {
       );
   }
 
-  close(): Promise<void> {
-    return this.nc.close();
+  async close(): Promise<void> {
+    await Promise.all([this.nc.close(), this.holder.close()]);
   }
 }
