@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../infra/logger.ts';
 import type { MessageType } from '../protocols/catalog.ts';
-import type { Envelope, OutMessage } from '../protocols/envelope.ts';
+import type { AnyEnvelope, Envelope, OutMessage } from '../protocols/envelope.ts';
 import { auditSubject } from '../protocols/subjects.ts';
 import type { Bus } from './bus.ts';
 import type { MessageInfo } from './durable-consumer.ts';
@@ -22,9 +22,22 @@ export async function publishFeedAndAudit<T extends MessageType>(
   msg: OutMessage<T>,
 ): Promise<Envelope<T>> {
   const env = bus.wrap(msg);
+  await publishEnvelopeFeedAndAudit(bus, feed, auditCategory, env);
+  return env;
+}
+
+/**
+ * The same for an envelope made earlier (`bus.wrap`), e.g. stored with the state that implies it:
+ * published again after a crash, it keeps its id, so the stream and the ledger keep it once.
+ */
+export async function publishEnvelopeFeedAndAudit(
+  bus: Bus,
+  feed: [string, ...string[]],
+  auditCategory: string,
+  env: AnyEnvelope,
+): Promise<void> {
   bus.publishFeed(feed, env);
   await bus.publishDurable(auditSubject(auditCategory, bus.principal()), env);
-  return env;
 }
 
 export type RunEventInfo = MessageInfo;

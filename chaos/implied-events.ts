@@ -6,16 +6,18 @@
  * - orchestrator: `auditIds` of each run record (KV `agov-runs`);
  * - token authority: `auditIds` of each run token record and `auditId` of each child (Redis `agov:token:*`);
  * - agents: `auditIds` of each lifecycle record, its latest events (Redis `agov:agent:{id}:lifecycle`);
- * - checkpoint actor: `auditIds` of each restore record (KV `agov-checkpoint-restores`).
+ * - checkpoint actor: `auditIds` of each restore record (KV `agov-checkpoint-restores`);
+ * - budget monitor: `auditIds` of each breach record, its breach event (Redis `agov:gov:breach:<runId>`).
  */
 import { Redis } from 'ioredis';
 import { DEFAULT_AGENT_KEY_PREFIX } from '../actors/agent/index.ts';
 import { RESTORE_LOG_BUCKET } from '../actors/context/index.ts';
-import { DEFAULT_RUNS_BUCKET } from '../actors/orchestrator/options.ts';
+import { DEFAULT_BUDGET_RUN_KEY_PREFIX } from '../actors/error-budget/index.ts';
+import { DEFAULT_RUNS_BUCKET } from '../actors/orchestrator/index.ts';
 import { DEFAULT_TOKEN_KEY_PREFIX } from '../actors/token/index.ts';
 import type { Bus } from '../bus/index.ts';
 
-export type Producer = 'orchestrator' | 'token-authority' | 'agent' | 'checkpoint';
+export type Producer = 'orchestrator' | 'token-authority' | 'agent' | 'checkpoint' | 'budget-monitor';
 
 /** Event id → the producer whose stored state implies it (and which record, for messages). */
 export type Implied = Map<string, { producer: Producer; record: string }>;
@@ -54,6 +56,12 @@ async function fromRedis(redisUrl: string, out: Implied): Promise<void> {
         const id = (JSON.parse(raw) as { auditId?: string }).auditId;
         if (id) out.set(id, { producer: 'token-authority', record: key });
       }
+    for (const key of await scan(redis, `${DEFAULT_BUDGET_RUN_KEY_PREFIX}:breach:*`)) {
+      if (key.endsWith(':claim')) continue;
+      const raw = await redis.get(key);
+      for (const id of raw ? ((JSON.parse(raw) as { auditIds?: string[] }).auditIds ?? []) : [])
+        out.set(id, { producer: 'budget-monitor', record: key });
+    }
     for (const key of await scan(redis, `${DEFAULT_AGENT_KEY_PREFIX}:*:lifecycle`)) {
       const raw = await redis.get(key);
       for (const id of raw ? ((JSON.parse(raw) as { auditIds?: string[] }).auditIds ?? []) : [])

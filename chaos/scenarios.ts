@@ -63,6 +63,7 @@ export const SCENARIOS: Scenario[] = [
     description: 'SIGKILL the error-budget monitor process',
     fault: 'sigkill',
     targets: ['budget-monitor'],
+    producers: ['budget-monitor'],
   },
   {
     name: 'kill-ledger-writer',

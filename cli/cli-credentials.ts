@@ -14,6 +14,14 @@ import { join, resolve } from 'node:path';
 import type { Environment } from '../infra/environment.ts';
 import { parseCredsText, registerDefaultCredentials, registerIssuerSeed } from '../infra/nats-auth/index.ts';
 import { CLI_CREDS_FILE, DEFAULT_DATA_DIR, NATS_AUTH_DIR } from '../infra/services.ts';
+import type { ConnectionFile } from './connection-file.ts';
+
+/** Registers the client credential a running system's connection file names, for its NATS URL. */
+export function registerSystemCredentials(c: ConnectionFile): void {
+  const file = c.credentials.natsCreds;
+  if (file && existsSync(file))
+    registerDefaultCredentials(c.natsUrl, parseCredsText(readFileSync(file, 'utf8')));
+}
 
 export function registerCliCredentials(env: Environment, processEnv: NodeJS.ProcessEnv): void {
   delete processEnv.AGOV_NATS_CREDS;

@@ -4,7 +4,7 @@
  * this credential may speak at that tier (the operator's client credential: T2); the control actor
  * applies the command through the service that owns the state and audits it with that principal.
  *
- * - `agov agents suspend|resume|release|promote|demote AGENT_ID [--reason R]`
+ * - `agov agents suspend|resume|release|promote|demote|drain AGENT_ID [--reason R]`
  * - `agov runs cancel|pause|resume RUN_ID [--reason R]`
  * - `agov budget show|reset RUN_ID [--reason R]`
  * - `agov tokens revoke RUN_ID [--reason R]`

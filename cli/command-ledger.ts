@@ -10,12 +10,9 @@ import type { KeyObject } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  type EntryView,
-  type LedgerEntry,
   LedgerStore,
   checkConsistencyProof,
   checkInclusionProof,
-  entryView,
   loadPrivateKey,
   loadPublicKey,
   proveConsistency,
@@ -33,9 +30,8 @@ import {
   WitnessStore,
 } from '../actors/witness/index.ts';
 import { DEFAULT_LEDGER_PUBLIC_KEY_FILE, defaultLedgerPath } from '../actors/ledger/index.ts';
-import { Bus } from '../bus/index.ts';
-import { ConfigError, ACTOR_KIND } from '../protocols/index.ts';
-import { obsSubject, serviceSubject } from '../protocols/index.ts';
+import { ConfigError } from '../protocols/index.ts';
+import { printEntry, stopSignal } from './ledger-print.ts';
 
 export const LEDGER_USAGE = `agov ledger <command> [--db PATH] [--key PATH] [--fingerprint sha256:HEX]
 
@@ -146,18 +142,6 @@ export function parseWhen(value: string, now = Date.now()): number {
       `cannot read time ${JSON.stringify(value)}: use epoch ms, an ISO date or 15m/2h/7d`,
     );
   return t;
-}
-
-function printEntry(e: LedgerEntry | EntryView<unknown>, json: boolean): void {
-  const p = entryView(e);
-  if (json) {
-    process.stdout.write(`${JSON.stringify(p)}\n`);
-    return;
-  }
-  const who = [p.run ? `run=${p.run}` : '', p.agent ? `agent=${p.agent}` : ''].filter(Boolean).join(' ');
-  process.stdout.write(
-    `${String(p.seq).padStart(6)}  ${new Date(p.ts).toISOString()}  ${p.type}  ${p.actor}${who ? `  ${who}` : ''}  ${JSON.stringify(p.data)}\n`,
-  );
 }
 
 export async function commandLedger(argv: string[]): Promise<number> {
@@ -357,7 +341,8 @@ async function ledgerTail(argv: string[]): Promise<number> {
   const n = values.n !== undefined ? seqArg(values.n, '-n') : 10;
   const json = values.json ?? false;
   const natsUrl = values.nats ?? readEnvironment().natsUrl;
-  if (values.follow && natsUrl) return followOverBus(natsUrl, n, json);
+  // The bus is loaded only to follow over it: the file-reading commands start without NATS.
+  if (values.follow && natsUrl) return (await import('./ledger-follow.ts')).followOverBus(natsUrl, n, json);
   const dbPath = ledgerPath(values.db);
   let store = openReadonly(dbPath);
   let next = 0;
@@ -386,59 +371,4 @@ async function ledgerTail(argv: string[]): Promise<number> {
     }
   }
   return 0;
-}
-
-function stopSignal() {
-  const s = { stopped: false, promise: undefined as unknown as Promise<void> };
-  s.promise = new Promise<void>((resolve) => {
-    const stop = () => {
-      s.stopped = true;
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  return s;
-}
-
-/** `tail --follow` over the bus: the last n entries, then each batch the writer announces on the feed. */
-async function followOverBus(natsUrl: string, n: number, json: boolean): Promise<number> {
-  const bus = await Bus.connect({ servers: natsUrl, name: `agov-ledger-tail-${process.pid}` });
-  const svc = serviceSubject(ACTOR_KIND.ledgerWriter);
-  let next = 0;
-  let busy: Promise<void> = Promise.resolve();
-  const drain = async () => {
-    for (;;) {
-      const r = await bus.ask(svc, { type: 'ledger.query.v1', body: { fromSeq: next } });
-      if (r.type !== 'ledger.entries.v1') return;
-      for (const e of r.body.entries) {
-        printEntry(e, json);
-        next = e.seq + 1;
-      }
-      if (!r.body.more) return;
-    }
-  };
-  try {
-    // Subscribe first so no announcement is missed; the initial tail runs first in the chain.
-    bus.subscribeRaw(obsSubject('ledger', 'appended'), () => {
-      busy = busy.then(drain).catch((err) => {
-        process.stderr.write(`agov ledger tail: ${String(err)}\n`);
-      });
-    });
-    busy = busy.then(async () => {
-      const last = await bus.ask(svc, {
-        type: 'ledger.query.v1',
-        body: { order: 'desc', limit: Math.max(n, 1) },
-      });
-      if (last.type !== 'ledger.entries.v1') return;
-      if (n > 0) for (const e of [...last.body.entries].reverse()) printEntry(e, json);
-      next = Math.max(next, last.body.size);
-    });
-    await busy;
-    const stop = stopSignal();
-    await stop.promise;
-    return 0;
-  } finally {
-    await bus.close();
-  }
 }

@@ -10,17 +10,17 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RunStore } from '../actors/orchestrator/run-store.ts';
-import { toRunState } from '../actors/orchestrator/orchestrator.ts';
+import { pipelineLoader, StoredRuns } from '../actors/orchestrator/index.ts';
 import { Bus } from '../bus/index.ts';
-import { readEnvironment, resolveServices } from '../infra/index.ts';
+import { DEFAULT_DATA_DIR, readEnvironment, resolveServices } from '../infra/index.ts';
 import type { BodyOf } from '../protocols/index.ts';
 import { ConfigError, isTerminalRunEvent, isTerminalRunStatus } from '../protocols/index.ts';
 import { assertAdmissible, formatDiagnostic, parsePipeline } from '../protocols/pipeline/index.ts';
 import { isTier, type Tier } from '../protocols/index.ts';
-import { pipelineLoader } from '../actors/orchestrator/pipeline-source.ts';
 import { allRunFeeds, serviceSubject } from '../protocols/index.ts';
 import { parseKeyValues } from './args.ts';
+import { registerSystemCredentials } from './cli-credentials.ts';
+import { runningSystem } from './connection-file.ts';
 import {
   DEFAULT_TEAMS_FILE,
   loadTeams,
@@ -165,34 +165,28 @@ export async function commandRun(argv: string[]): Promise<number> {
   }
 }
 
-/** Reads runs from the orchestrator (NATS_URL), or straight from the embedded store in AGOV_DATA_DIR. */
-async function withRuns<T>(
-  fn: (api: {
-    list(status?: string, limit?: number): Promise<BodyOf<'run.state.v1'>[]>;
-    get(id: string): Promise<BodyOf<'run.state.v1'>>;
-  }) => Promise<T>,
-): Promise<T> {
+type RunsApi = {
+  list(status?: string, limit?: number): Promise<BodyOf<'run.state.v1'>[]>;
+  get(id: string): Promise<BodyOf<'run.state.v1'>>;
+};
+
+/**
+ * Runs as the orchestrator answers for them. With NATS_URL, or with a system running on the data
+ * folder (its connection file names the NATS URL and the CLI's credential), the orchestrator is asked
+ * over the bus. Only when no system runs there does the CLI read what the stopped system stored
+ * (the orchestrator's read-only `StoredRuns`, on the data folder's own nats-server, started for it):
+ * a deliberate operator tool, e.g. for the history `agov run` on embedded defaults leaves behind.
+ */
+async function withRuns<T>(fn: (api: RunsApi) => Promise<T>): Promise<T> {
   const env = readEnvironment();
-  if (env.natsUrl) {
-    const client = await Bus.connect({ servers: env.natsUrl, name: 'agov-cli' });
+  const dataDir = resolve(env.dataDir ?? DEFAULT_DATA_DIR);
+  const running = env.natsUrl ? undefined : runningSystem(dataDir);
+  if (running) registerSystemCredentials(running);
+  const natsUrl = env.natsUrl ?? running?.natsUrl;
+  if (natsUrl) {
+    const client = await Bus.connect({ servers: natsUrl, name: 'agov-cli' });
     try {
-      return await fn({
-        async list(status, limit) {
-          const r = await client.ask(serviceSubject('orchestrator'), {
-            type: 'run.list.v1',
-            body: {
-              ...(status ? { status: status as BodyOf<'run.list.v1'>['status'] } : {}),
-              limit: limit ?? 50,
-            },
-          });
-          return r.type === 'run.states.v1' ? r.body.runs : [];
-        },
-        async get(runId) {
-          const r = await client.ask(serviceSubject('orchestrator'), { type: 'run.get.v1', body: { runId } });
-          if (r.type !== 'run.state.v1') throw new ConfigError(`unexpected reply ${r.type}`);
-          return r.body;
-        },
-      });
+      return await fn(orchestratorRuns(client));
     } finally {
       await client.close();
     }
@@ -200,25 +194,40 @@ async function withRuns<T>(
   const services = await resolveServices({ dataDir: env.dataDir, need: { nats: true, redis: false } });
   const client = await Bus.connect({ servers: services.natsUrl, name: 'agov-cli' });
   try {
-    const store = await RunStore.open(client);
+    const stored = await StoredRuns.open(client);
     return await fn({
-      async list(status, limit) {
-        return (await store.all())
-          .filter((r) => !status || r.status === status)
-          .sort((a, b) => b.createdAt - a.createdAt)
-          .slice(0, limit ?? 50)
-          .map(toRunState);
-      },
+      list: (status, limit) => stored.list(status || undefined, limit),
       async get(runId) {
-        const r = await store.get(runId);
+        const r = await stored.get(runId);
         if (!r) throw new ConfigError(`no run ${runId} in ${services.dataDir}`);
-        return toRunState(r);
+        return r;
       },
     });
   } finally {
     await client.close();
     await services.stop();
   }
+}
+
+/** The orchestrator's answers over the bus (run.list.v1, run.get.v1). */
+function orchestratorRuns(client: Bus): RunsApi {
+  return {
+    async list(status, limit) {
+      const r = await client.ask(serviceSubject('orchestrator'), {
+        type: 'run.list.v1',
+        body: {
+          ...(status ? { status: status as BodyOf<'run.list.v1'>['status'] } : {}),
+          limit: limit ?? 50,
+        },
+      });
+      return r.type === 'run.states.v1' ? r.body.runs : [];
+    },
+    async get(runId) {
+      const r = await client.ask(serviceSubject('orchestrator'), { type: 'run.get.v1', body: { runId } });
+      if (r.type !== 'run.state.v1') throw new ConfigError(`unexpected reply ${r.type}`);
+      return r.body;
+    },
+  };
 }
 
 /** `agov runs [--status S] [--limit N] [--json]`: recent runs, newest first. */

@@ -63,7 +63,7 @@ export const COMMANDS: readonly CommandDef[] = [
     name: 'agents',
     summary: 'list the agents the agent directory knows (NATS_URL)',
     usage: `agov agents [--json] [--team T] [--nats URL] [--timeout-ms N]
-agov agents suspend|resume|release|promote|demote AGENT_ID [--reason R] [--json]
+agov agents suspend|resume|release|promote|demote|drain AGENT_ID [--reason R] [--json]
 
   One line per agent: id, state, tier, team, role, restarts, last heartbeat age, current task.
   With a verb: an operator control (T2, audited with this credential's principal; release takes an

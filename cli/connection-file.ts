@@ -77,6 +77,13 @@ export function readConnectionFile(dataDir: string): ConnectionFile {
   return parsed.data;
 }
 
+/** The connection file of the system running on `dataDir`, or undefined when none runs there. */
+export function runningSystem(dataDir: string): ConnectionFile | undefined {
+  if (!existsSync(connectionFilePath(dataDir))) return undefined;
+  const c = readConnectionFile(dataDir);
+  return isRunning(c.pid) ? c : undefined;
+}
+
 export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);

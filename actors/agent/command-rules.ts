@@ -41,6 +41,8 @@ export function commandEvent(command: CommandName, byTier: Tier, reason: string,
       return { type: 'RELEASE', byTier };
     case 'suspend':
       return { type: 'SUSPEND', reason };
+    case 'drain':
+      return { type: 'DRAIN', reason };
     case 'resume':
       return { type: 'RESUME' };
     case 'quarantine':

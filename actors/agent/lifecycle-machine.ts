@@ -9,6 +9,7 @@
  *                / CRASH   ▼   │ (retries left)  ▼  │                               │
  *                         failed ◀── CRASH ── suspended ◀────────── SUSPEND ────────┘
  *
+ *  DRAIN: idle ──▶ suspended at once; working ──▶ the task runs to its end, then suspended (not idle)
  *  any live state ── QUARANTINE ──▶ quarantined ── RELEASE by T2 ──▶ bootstrapping
  *  any live state ── TERMINATE ───▶ terminated (final)
  * ```
@@ -110,7 +111,9 @@ const lifecycleSetup = setup({
     releaseResources: (_, _params: { agentId: string }) => {},
 
     // ---- context updates: internal, not meant to be provided ----
-    clearTask: assign({ currentTask: null }),
+    clearTask: assign({ currentTask: null, drainReason: null }),
+    /** The drained task ended: suspended with the drain's reason (before clearTask forgets it). */
+    suspendDrained: assign(({ context }) => ({ suspendReason: context.drainReason ?? 'drained' })),
     recordCrash: assign(({ event }) => ({
       lastError: toLifecycleError(event.type === 'CRASH' ? event.error : undefined, 'crashed'),
     })),
@@ -141,6 +144,7 @@ const lifecycleSetup = setup({
     taskAllowed: ({ context }, params: { task: LifecycleTask }) => tierAllowsTask(context.tier, params.task),
     retriesLeft: ({ context }) => context.restarts < context.maxRestarts,
     credentialsValid: ({ context }) => context.credentialsValid,
+    draining: ({ context }) => typeof context.drainReason === 'string',
     demotionInvalidatesTask: ({ context }, params: { byTier: Tier }) => {
       if (!canPerform(params.byTier, 'demote') || context.currentTask === null) return false;
       const lower = nextTier(context.tier, 'DEMOTE');
@@ -233,6 +237,7 @@ export const lifecycleMachine = lifecycleSetup.createMachine({
     violationLimit: input.violationLimit ?? DEFAULT_VIOLATION_HISTORY_LIMIT,
     credentialsValid: false,
     suspendReason: null,
+    drainReason: null,
     quarantineReason: null,
   }),
   on: {
@@ -299,6 +304,7 @@ export const lifecycleMachine = lifecycleSetup.createMachine({
           },
         ],
         SUSPEND: { target: 'suspended', actions: 'recordSuspend' },
+        DRAIN: { target: 'suspended', actions: assign({ suspendReason: ({ event }) => event.reason }) },
         QUARANTINE: toQuarantined,
         CRASH: toFailedOnCrash,
         TERMINATE: toTerminated,
@@ -306,14 +312,30 @@ export const lifecycleMachine = lifecycleSetup.createMachine({
     },
     working: {
       on: {
-        TASK_DONE: { target: 'idle', actions: 'clearTask' },
-        TASK_FAILED: {
-          target: 'idle',
-          actions: [
-            assign({ lastError: ({ event }) => toLifecycleError(event.error, 'task failed') }),
-            'clearTask',
-          ],
-        },
+        TASK_DONE: [
+          { guard: 'draining', target: 'suspended', actions: ['suspendDrained', 'clearTask'] },
+          { target: 'idle', actions: 'clearTask' },
+        ],
+        TASK_FAILED: [
+          {
+            guard: 'draining',
+            target: 'suspended',
+            actions: [
+              assign({ lastError: ({ event }) => toLifecycleError(event.error, 'task failed') }),
+              'suspendDrained',
+              'clearTask',
+            ],
+          },
+          {
+            target: 'idle',
+            actions: [
+              assign({ lastError: ({ event }) => toLifecycleError(event.error, 'task failed') }),
+              'clearTask',
+            ],
+          },
+        ],
+        // The task is not touched: it runs to its end, and no new one is taken meanwhile (working).
+        DRAIN: { actions: assign({ drainReason: ({ event }) => event.reason }) },
         SUSPEND: { target: 'suspended', actions: [abortCurrent('suspended'), 'clearTask', 'recordSuspend'] },
         QUARANTINE: {
           target: 'quarantined',
@@ -341,6 +363,8 @@ export const lifecycleMachine = lifecycleSetup.createMachine({
           },
         ],
         SUSPEND: { actions: 'recordSuspend' },
+        // Already taking no work: a drain is done (its reason is kept as the suspension's).
+        DRAIN: { actions: assign({ suspendReason: ({ event }) => event.reason }) },
         QUARANTINE: toQuarantined,
         CRASH: toFailedOnCrash,
         TERMINATE: toTerminated,

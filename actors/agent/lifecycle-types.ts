@@ -69,6 +69,11 @@ export interface LifecycleContext {
   /** False from a credentials-revoked SUSPEND until CREDENTIALS_RENEWED (or a successful preflight). */
   credentialsValid: boolean;
   suspendReason: SuspendReason | null;
+  /**
+   * Set by DRAIN while working: the current task runs to its end, then the agent is suspended with
+   * this reason instead of going idle (absent in snapshots persisted before drain existed).
+   */
+  drainReason?: string | null;
   quarantineReason: string | null;
 }
 
@@ -89,6 +94,7 @@ export type LifecycleEvent =
   | { type: 'TASK_DONE'; taskId?: string }
   | { type: 'TASK_FAILED'; taskId?: string; error?: LifecycleErrorInput }
   | { type: 'SUSPEND'; reason: SuspendReason }
+  | { type: 'DRAIN'; reason: string }
   | { type: 'RESUME' }
   | { type: 'CREDENTIALS_RENEWED' }
   | { type: 'QUARANTINE'; reason: string; at?: number }

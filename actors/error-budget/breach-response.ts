@@ -12,9 +12,10 @@ import { AUDIT_STREAM, publishFeedAndAudit } from '../../bus/index.ts';
 import {
   ACTOR_KIND,
   actorInbox,
-  auditSubject,
+  auditPublishers,
   type BodyOf,
   containSubject,
+  type Envelope,
   feedToken,
   InvalidMessageError,
   serializeError,
@@ -44,6 +45,8 @@ export interface BreachResponderDeps {
   breaches: BreachStore;
   budgetOf(facts: RunFacts): CompiledBudget;
   emitBudget(body: BodyOf<'budget.event.v1'>): Promise<unknown>;
+  /** Publishes a budget event made earlier (the breach event kept in its record), under its id. */
+  publishBudget(env: Envelope<'budget.event.v1'>): Promise<unknown>;
   encodingOf(agentId: string): 'msgpack' | 'json' | undefined;
 }
 
@@ -67,7 +70,7 @@ export class BreachResponder {
    * then recorded as pending and claimed in one step, and acted on at once.
    */
   async latched(runId: string, report: BudgetReport, trigger: TimelineError, facts: RunFacts): Promise<void> {
-    const rec: BreachRecord = {
+    const rec = this.withBreachEvent({
       runId,
       reportId: `handoff-${randomUUID()}`,
       trigger,
@@ -76,7 +79,7 @@ export class BreachResponder {
       windows: windowsOf(report),
       errorCount: Math.max(...report.windows.map((w) => w.errors), 0),
       announced: true,
-    };
+    });
     const published = this.announce(rec);
     if (!(await this.d.breaches.open(rec, this.owner, this.args.breachLeaseMs)))
       return void (await published);
@@ -85,6 +88,25 @@ export class BreachResponder {
     } finally {
       await this.d.breaches.unclaim(runId, this.owner);
     }
+  }
+
+  /**
+   * The breach event's envelope, fixed once and kept in the breach record (`auditIds`): announcing it
+   * again (a successor resuming the steps) publishes the same id, which the stream and ledger keep once.
+   */
+  private withBreachEvent(rec: BreachRecord): BreachRecord {
+    const env = this.ctx.bus.wrap({
+      type: 'budget.event.v1',
+      body: {
+        runId: rec.runId,
+        event: 'breach',
+        verdict: 'breach',
+        windows: rec.windows,
+        ...(rec.trigger.childRunId === undefined ? {} : { childRunId: rec.trigger.childRunId }),
+      },
+      run: rec.runId,
+    });
+    return { ...rec, breachEvent: env, auditIds: [env.id] };
   }
 
   /** Acts on every pending breach nobody is acting on (a killed monitor's, once its claim lapsed). */
@@ -142,7 +164,7 @@ export class BreachResponder {
     const report = await this.d.budgets.snapshot(runId, this.d.budgetOf(facts));
     if (!report.breached) return undefined;
     const errors = await this.d.runs.errors(runId);
-    return {
+    return this.withBreachEvent({
       runId,
       reportId: `handoff-${randomUUID()}`,
       trigger: errors.at(-1) ?? { at: report.breachedAt ?? this.ctx.clock.now(), source: 'budget-monitor' },
@@ -150,7 +172,7 @@ export class BreachResponder {
       breachedAt: report.breachedAt,
       windows: windowsOf(report),
       errorCount: Math.max(...report.windows.map((w) => w.errors), 0),
-    };
+    });
   }
 
   /**
@@ -160,13 +182,16 @@ export class BreachResponder {
    */
   private announce(rec: BreachRecord): Promise<unknown> {
     const { runId, trigger } = rec;
-    const published = this.d.emitBudget({
-      runId,
-      event: 'breach',
-      verdict: 'breach',
-      windows: rec.windows,
-      childRunId: trigger.childRunId,
-    });
+    // The envelope kept in the record: announced again after a crash, it is stored once.
+    const published = rec.breachEvent
+      ? this.d.publishBudget(rec.breachEvent)
+      : this.d.emitBudget({
+          runId,
+          event: 'breach',
+          verdict: 'breach',
+          windows: rec.windows,
+          childRunId: trigger.childRunId,
+        });
     this.ctx.bus.tell(containSubject(runId), {
       type: 'run.contain.v1',
       body: {
@@ -291,7 +316,7 @@ export class BreachResponder {
       diagnostic: rec.diagnostic ?? { pipeline: DEFAULT_DIAGNOSTIC_PIPELINE },
       ledger: {
         stream: AUDIT_STREAM,
-        subjects: ['run', 'token', 'budget', 'handoff'].map((c) => auditSubject(c)),
+        subjects: ['run', 'token', 'budget', 'handoff'].map((c) => auditPublishers(c)),
         fromSeq: facts.firstSeq,
         toSeq: facts.lastSeq,
         fromTs: facts.firstTs,

@@ -7,7 +7,7 @@
  * - `<p>:breach:<runId>:claim`  string: the monitor instance acting on it now, with a lease (SET NX PX)
  */
 import type { Redis } from 'ioredis';
-import type { BodyOf } from '../../protocols/index.ts';
+import type { BodyOf, Envelope } from '../../protocols/index.ts';
 import type { SerializedError } from '../../protocols/index.ts';
 import type { TimelineError } from './budget-run-store.ts';
 
@@ -38,6 +38,13 @@ export interface BreachRecord {
   breachedAt?: number;
   windows: BreachWindows;
   errorCount: number;
+  /**
+   * The breach event, its envelope fixed when the breach latched and stored with this record (its
+   * transactional outbox): announcing again after a crash publishes it under the same id, kept once.
+   */
+  breachEvent?: Envelope<'budget.event.v1'>;
+  /** Ids of the audit events this record implies (the breach event). */
+  auditIds?: string[];
   /** Steps done: the breach event published and the containment ordered. */
   announced?: boolean;
   /** The agents its evidence pointed at, decided once. */

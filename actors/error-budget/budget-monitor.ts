@@ -27,7 +27,12 @@
  * killed half-way leaves it pending, and the next one finishes it.
  */
 import { Redis } from 'ioredis';
-import { consumeRunEvents, publishFeedAndAudit, type RunEventInfo } from '../../bus/index.ts';
+import {
+  consumeRunEvents,
+  publishEnvelopeFeedAndAudit,
+  publishFeedAndAudit,
+  type RunEventInfo,
+} from '../../bus/index.ts';
 import { KeyedLock } from '../../infra/index.ts';
 import {
   ACTOR_KIND,
@@ -96,6 +101,8 @@ export class BudgetMonitor {
       breaches: breachStore,
       budgetOf: (facts) => this.budgetOf(facts),
       emitBudget: (body) => this.emitBudget(body),
+      publishBudget: (env) =>
+        publishEnvelopeFeedAndAudit(this.ctx.bus, ['budget', feedToken(env.body.runId)], 'budget', env),
       encodingOf: (agentId) => this.encodings.get(agentId),
     });
   }

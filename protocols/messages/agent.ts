@@ -75,7 +75,16 @@ export const agentMessages = {
    * (`gov.ctl.<tier>.<principal>`, T2 for promote/demote/release). `byTier` is informational and ignored.
    */
   'agent.command.v1': z.object({
-    command: z.enum(['promote', 'demote', 'suspend', 'resume', 'quarantine', 'release', 'terminate']),
+    command: z.enum([
+      'promote',
+      'demote',
+      'suspend',
+      'resume',
+      'quarantine',
+      'release',
+      'terminate',
+      'drain',
+    ]),
     byTier: TierSchema.optional(),
     by: z.string().min(1),
     reason: z.string().optional(),

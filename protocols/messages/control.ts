@@ -12,7 +12,7 @@ const reason = z.string().max(1024).optional();
 /** The API key a gateway verified; recorded only when the sender is a gateway. */
 const onBehalfOf = z.string().min(1).max(64).optional();
 
-export const AGENT_CONTROLS = ['suspend', 'resume', 'release', 'promote', 'demote'] as const;
+export const AGENT_CONTROLS = ['suspend', 'resume', 'release', 'promote', 'demote', 'drain'] as const;
 export const RUN_CONTROLS = ['cancel', 'pause', 'resume'] as const;
 export const BUDGET_CONTROLS = ['show', 'reset'] as const;
 export const TOKEN_CONTROLS = ['revoke'] as const;

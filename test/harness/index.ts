@@ -2,6 +2,7 @@ export { collect, testBus } from './bus-client.ts';
 export { type ServeHandler, type ServeOptions, serve } from './serve.ts';
 export { TestServers } from './servers.ts';
 export { waitFor } from './wait-for.ts';
+export { CLOCK_SLACK_MS } from './clock-slack.ts';
 export {
   adminCreds,
   agentCreds,

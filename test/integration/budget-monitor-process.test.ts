@@ -5,6 +5,9 @@
  * so it decides when they answer.
  */
 import type { Msg } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { BreachStore } from '../../actors/error-budget/breach-store.ts';
+import { DEFAULT_BUDGET_RUN_KEY_PREFIX } from '../../actors/error-budget/budget-monitor-options.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bus } from '../../bus/bus.ts';
 import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
@@ -13,7 +16,15 @@ import type { BodyIn, BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { allObs, serviceQueue, serviceSubject, startedSubject } from '../../protocols/subjects.ts';
 import { type ProcessChild, spawnProcessChild } from '../../supervisors/process-child.ts';
-import { collect, credsFor, serve, TestServers, testBus, waitFor } from '../harness/index.ts';
+import {
+  auditStreamCounts,
+  collect,
+  credsFor,
+  serve,
+  TestServers,
+  testBus,
+  waitFor,
+} from '../harness/index.ts';
 import { governance, publishRunEvent } from './governance-setup.ts';
 
 const servers = new TestServers();
@@ -206,4 +217,48 @@ describe('a budget monitor in its own process, SIGKILLed', () => {
     expect(feed.seen.filter(handoffReady('rk-2'))).toHaveLength(1);
     expect(diagnostics.filter((d) => d.parentRunId === 'rk-2')).toHaveLength(1);
   }, 180_000);
+
+  it('between storing a latched breach and announcing it: the breach event stored with the record is published by its successor under its id, once (the record is its outbox)', async () => {
+    // What a SIGKILL right after the record's write leaves: a pending breach whose event never left.
+    const redis = new Redis(redisUrl);
+    try {
+      const breaches = new BreachStore(redis, DEFAULT_BUDGET_RUN_KEY_PREFIX, 600_000);
+      const cut = client.wrap({
+        type: 'budget.event.v1',
+        body: { runId: 'rk-3', event: 'breach', verdict: 'breach', windows: [] },
+        run: 'rk-3',
+      });
+      // Claimed by the dead monitor for a moment, as its successor finds it once the lease lapsed.
+      await breaches.open(
+        {
+          runId: 'rk-3',
+          reportId: 'handoff-rk-3',
+          trigger: { at: Date.now(), source: 'orchestrator', stageId: 'boom', agentId: 'ag-x' },
+          verdict: 'breach',
+          breachedAt: Date.now(),
+          windows: [],
+          errorCount: 2,
+          breachEvent: cut,
+          auditIds: [cut.id],
+        },
+        'dead-monitor',
+        50,
+      );
+      expect((await auditStreamCounts(client)).has(cut.id)).toBe(false);
+      await feed.next(handoffReady('rk-3'), 60_000);
+      const counts = await auditStreamCounts(client);
+      expect(counts.get(cut.id)?.count).toBe(1);
+      // The monitor announced the stored envelope, not a fresh breach event of its own.
+      const breachIds = [...counts.values()].filter(
+        (c) =>
+          c.env.type === 'budget.event.v1' &&
+          (c.env.body as { runId: string; event: string }).runId === 'rk-3' &&
+          (c.env.body as { event: string }).event === 'breach',
+      );
+      expect(breachIds.map((c) => c.env.id)).toEqual([cut.id]);
+      expect((await breaches.get('rk-3'))?.auditIds).toEqual([cut.id]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 120_000);
 });

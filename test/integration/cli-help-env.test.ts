@@ -119,6 +119,12 @@ describe('agov up writes a connection file; agov env lets a second shell drive t
       });
       expect(teams.code).toBe(0);
       expect(JSON.parse(teams.stdout).supervisorId).toBe('root');
+      // The data folder alone: the running system's orchestrator answers over the bus, with the
+      // credential its connection file names (no second nats-server is started on the folder).
+      const runs = await agov(['runs', '--json'], { AGOV_DATA_DIR: dataDir });
+      expect(runs.stderr).toBe('');
+      expect(runs.code).toBe(0);
+      expect(Array.isArray(JSON.parse(runs.stdout))).toBe(true);
       const health = await fetch(`${exported.AGOV_HTTP_URL}/health`);
       expect(health.status).toBeLessThan(500);
     } finally {

@@ -223,6 +223,40 @@ describe('run controls', () => {
     });
   }, 60_000);
 
+  it('drains a working agent with a T2 key over HTTP: its running stage finishes (not cancelled), it then takes nothing new and is suspended, audited with the key; resume lets the run finish', async () => {
+    const outcomes = collect(sys.client, 'gov.obs.agent.worker-1');
+    await outcomes.ready();
+    const runId = await submit(1_500);
+    await waitFor(
+      'stage a running',
+      async () => (await runState(runId)).stages[0]!.status === 'running',
+      30_000,
+    );
+    const drained = await http('POST', '/api/agents/worker-1/drain', 'ops', { reason: 'rolling restart' });
+    expect(drained.status).toBe(200);
+    expect(drained.json).toMatchObject({ outcome: 'applied', actor: 'gateway-gateway-1/ops', tier: 'T2' });
+    expect((await agentState()).state).toBe('working');
+    await waitFor(
+      'worker-1 suspended after its task',
+      async () => (await agentState()).state === 'suspended',
+    );
+    expect((await runState(runId)).stages[0]!.status).toBe('succeeded');
+    const outcome = await outcomes.next(
+      (e) => e.type === 'agent.command.outcome.v1' && e.body.command === 'drain',
+    );
+    expect(outcome.body).toMatchObject({ by: 'gateway-gateway-1/ops', outcome: 'applied' });
+    // Drained: b is ready and worker-1 is the only agent, yet nothing is dispatched to it for a while.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await runState(runId)).stages[1]!.status).toBe('pending');
+    await sendControl(await busAs({ role: 'client', name: 'alice' }), {
+      on: 'agent',
+      id: 'worker-1',
+      command: 'resume',
+    });
+    await waitFor('run succeeded', async () => (await runState(runId)).status === 'succeeded', 30_000);
+    outcomes.close();
+  }, 60_000);
+
   it('checkpoint restore pauses again a run that was paused when the checkpoint was taken (issue 15)', async () => {
     const op = await busAs({ role: 'client', name: 'alice' });
     const runId = await submit(60_000);

@@ -153,7 +153,12 @@ describe('ownership: locate', () => {
 
 describe('ownership: recover', () => {
   async function stored(r: Rig) {
-    await r.store.save(aRun('mine-live', 'me'));
+    // A live run with unsent events is resumed once, as a live run.
+    await r.store.save(
+      aRun('mine-live', 'me', {
+        outbox: [bus.wrap({ type: 'run.event.v1', body: { runId: 'mine-live', event: 'stage-dispatched' } })],
+      } as Partial<RunRecord>),
+    );
     await r.store.save(aRun('mine-done', 'me', { status: 'succeeded' }));
     await r.store.save(
       aRun('mine-done-outbox', 'me', {
@@ -214,5 +219,17 @@ describe('ownership: recover', () => {
     expect(await r.store.get('mine-done-outbox')).toBeDefined();
     expect(await r.store.get('mine-done')).toBeUndefined();
     expect((await r.store.all()).map((x) => x.runId)).not.toContain('mine-done');
+  });
+
+  it('of two orchestrators recovering at once, exactly one adopts each orphan', async () => {
+    const a = await rig('me');
+    const b = await rig('rival', a.store);
+    await a.store.save(aRun('race-orphan', 'dead-owner'));
+    await Promise.all([a.own.recover({ atStart: false }), b.own.recover({ atStart: false })]);
+    const adopters = [...a.resumed, ...b.resumed].filter((x) => x.runId === 'race-orphan');
+    expect(adopters).toHaveLength(1);
+    expect((await a.store.get('race-orphan'))?.owner).toBe(adopters[0]!.owner);
+    expect(a.calls.slice(-2)).toEqual(['reconcile', 'pump']);
+    expect(b.calls.slice(-2)).toEqual(['reconcile', 'pump']);
   });
 });

@@ -9,11 +9,17 @@ import type { ChildSpecInput } from '../../supervisors/child-spec.ts';
 import type { Strategy } from '../../supervisors/supervisor-options.ts';
 import { spawnProcessChild } from '../../supervisors/process-child.ts';
 import { supervisorSpec } from '../../supervisors/child-spec.ts';
-import { collect, credsFor, issuerSeedOf, TestServers, testBus, waitFor } from '../harness/index.ts';
+import {
+  CLOCK_SLACK_MS,
+  collect,
+  credsFor,
+  issuerSeedOf,
+  TestServers,
+  testBus,
+  waitFor,
+} from '../harness/index.ts';
 import { isSupEvent, startSupervisor, treeOf } from '../harness/supervision.ts';
 
-/** Date.now() truncates to the millisecond on each of the two stamps compared. */
-const CLOCK_SLACK_MS = 2;
 const servers = new TestServers();
 let nats: NatsServer;
 let client: Bus;

@@ -185,6 +185,26 @@ describe('token renewer, one decision at a time', () => {
     expect(await scheduledAt('rn-early')).toBe(now + 30 * MINUTE_MS);
   });
 
+  it('answers token.renew.v1 for a run it cannot renew with no runs', async () => {
+    const r = renewer();
+    expect(
+      await r.handle(env.client.wrap({ type: 'token.renew.v1', body: { runId: 'rn-never-issued' } })),
+    ).toEqual({
+      type: 'token.renewed.v1',
+      body: { runs: [] },
+    });
+  });
+
+  it('treats a live run missing from the schedule as due', async () => {
+    const rec = await issue('rn-unscheduled');
+    await store.unscheduleRenewal('rn-unscheduled');
+    env.clock.advance(MINUTE_MS);
+    const r = renewer();
+    expect(await r.renewRun('rn-unscheduled', false)).toMatchObject({ runId: 'rn-unscheduled', renewals: 1 });
+    expect(await ttlOf(rec.accessor)).toBe(2 * 3600);
+    expect(await scheduledAt('rn-unscheduled')).toBe(env.clock.now() + 30 * MINUTE_MS);
+  });
+
   it('answers token.renew.v1 without a run with one pass over the due runs, and ignores other messages', async () => {
     await issue('rn-pass');
     const r = renewer();
@@ -416,8 +436,9 @@ describe('token renewer, one decision at a time', () => {
 });
 
 describe('token renewer actor', () => {
-  it('renews on its poll timer what is due', async () => {
-    const rec = await issue('rn-actor');
+  it('renews what is due as soon as it starts, then on its poll timer', async () => {
+    const early = await issue('rn-actor-start');
+    env.clock.advance(30 * MINUTE_MS);
     const handle = await runActor(tokenRenewerKind, {
       id: 'tr-unit',
       bus: { servers: env.natsUrl },
@@ -425,12 +446,16 @@ describe('token renewer actor', () => {
       args: { ...env.args, keyPrefix: PREFIX, pollMs: 60_000 },
     });
     try {
+      const renewed = (runId: string) => (e: Envelope) =>
+        e.type === 'token.event.v1' && e.body.runId === runId && e.body.action === 'renewed';
+      // Due before the actor started, and no clock tick since: the first pass runs at start.
+      const first = await feed.next(renewed('rn-actor-start'));
+      expect(first.type === 'token.event.v1' && first.body.accessor).toBe(early.accessor);
+      const later = await issue('rn-actor-timer');
       env.clock.advance(30 * MINUTE_MS);
-      const renewed = await feed.next(
-        (e) => e.type === 'token.event.v1' && e.body.runId === 'rn-actor' && e.body.action === 'renewed',
-      );
-      expect(renewed.type === 'token.event.v1' && renewed.body.accessor).toBe(rec.accessor);
-      expect(await store.getRun('rn-actor')).toMatchObject({ renewals: 1 });
+      const second = await feed.next(renewed('rn-actor-timer'));
+      expect(second.type === 'token.event.v1' && second.body.accessor).toBe(later.accessor);
+      expect(await store.getRun('rn-actor-timer')).toMatchObject({ renewals: 1 });
     } finally {
       await handle.stop();
     }

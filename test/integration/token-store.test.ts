@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OutboxEntry } from '../../actors/runtime/audit-outbox.ts';
 import { type RunTokenRecord, TokenStore } from '../../actors/token/token-store.ts';
 import { TestServers } from '../harness/index.ts';
 
@@ -183,5 +184,113 @@ describe('token store over a real redis-server', () => {
     for (let i = 0; i < 105; i++) await s.scheduleRenewal(`run-${i}`, i);
     expect(await s.dueRenewals(1_000)).toHaveLength(100);
     expect(await s.dueRenewals(1_000, 105)).toHaveLength(105);
+  });
+
+  it('stores auditIds as a JSON list like the other list fields', async () => {
+    await store.createRun(record('audit-ids', { auditIds: ['ev-1', 'ev-2'] } as Partial<RunTokenRecord>));
+    expect(await store.getRun('audit-ids')).toMatchObject({ auditIds: ['ev-1', 'ev-2'] });
+    expect(await redis.hget('agov:test-token:run:audit-ids', 'auditIds')).toBe('["ev-1","ev-2"]');
+  });
+
+  it('dueRenewals includes runs scheduled at any time up to now, negative ones too', async () => {
+    const s = new TokenStore(redis, 'agov:test-negative');
+    await s.scheduleRenewal('past', -5);
+    expect(await s.dueRenewals(0)).toEqual(['past']);
+  });
+});
+
+describe('token store writes state and its audit outbox in one step', () => {
+  const entry = (id: string, runId: string): OutboxEntry => ({
+    category: 'token',
+    feed: ['token', 'x'],
+    env: {
+      v: 1,
+      id,
+      ts: 1,
+      type: 'token.event.v1',
+      from: 'test',
+      body: { runId, action: 'issued' },
+    } as never,
+  });
+  const owned = () => new TokenStore(redis, 'agov:test-outbox', 'token-authority:ta-1');
+
+  it('keeps its outbox under <prefix>:outbox:<owner>, and a store without an owner keeps none', () => {
+    expect(owned().outbox?.key).toBe('agov:test-outbox:outbox:token-authority:ta-1');
+    expect(new TokenStore(redis, 'agov:test-outbox').outbox).toBeUndefined();
+  });
+
+  it('createRun stores the record, its accessor, its renewal and its outbox entries together', async () => {
+    const s = owned();
+    expect(await s.createRun(record('ob-1'), { renewAt: 7_000, outbox: [entry('e-ob-1', 'ob-1')] })).toBe(
+      true,
+    );
+    expect(await s.getRun('ob-1')).toEqual(record('ob-1'));
+    expect(await s.runIdOf('acc-ob-1')).toBe('ob-1');
+    expect((await s.scheduled()).find((x) => x.runId === 'ob-1')).toEqual({ runId: 'ob-1', at: 7_000 });
+    expect((await s.outbox!.load()).map((e) => e.env.id)).toContain('e-ob-1');
+    // Created once: a second create writes none of it.
+    expect(
+      await s.createRun(record('ob-1', { ttlMs: 5 }), { renewAt: 9_000, outbox: [entry('e-ob-1b', 'ob-1')] }),
+    ).toBe(false);
+    expect((await s.scheduled()).find((x) => x.runId === 'ob-1')?.at).toBe(7_000);
+    expect((await s.outbox!.load()).map((e) => e.env.id)).not.toContain('e-ob-1b');
+  });
+
+  it('createRun without renewAt schedules nothing', async () => {
+    const s = owned();
+    await s.createRun(record('ob-nosched'));
+    expect((await s.scheduled()).map((x) => x.runId)).not.toContain('ob-nosched');
+  });
+
+  it('refuses outbox entries on a store that keeps no outbox, and writes nothing', async () => {
+    const s = new TokenStore(redis, 'agov:test-outbox');
+    await expect(s.createRun(record('ob-none'), { outbox: [entry('e-none', 'ob-none')] })).rejects.toThrow(
+      'this token store keeps no outbox',
+    );
+    expect(await s.getRun('ob-none')).toBeUndefined();
+    expect(await s.createRun(record('ob-none-empty'), { outbox: [] })).toBe(true);
+  });
+
+  it('revokeRun marks the record, unschedules its renewal and stores its outbox entries together', async () => {
+    const s = owned();
+    await s.createRun(record('ob-rev'), { renewAt: 3_000 });
+    await s.revokeRun('ob-rev', { state: 'revoked', revokedAt: 4_000, revokedReason: 'run-failed' }, [
+      entry('e-rev', 'ob-rev'),
+    ]);
+    expect(await s.getRun('ob-rev')).toMatchObject({
+      state: 'revoked',
+      revokedAt: 4_000,
+      revokedReason: 'run-failed',
+    });
+    expect((await s.scheduled()).map((x) => x.runId)).not.toContain('ob-rev');
+    expect((await s.outbox!.load()).map((e) => e.env.id)).toContain('e-rev');
+    await s.createRun(record('ob-rev-2'), { renewAt: 3_000 });
+    await s.revokeRun('ob-rev-2', { state: 'revoked' });
+    expect(await s.getRun('ob-rev-2')).toMatchObject({ state: 'revoked' });
+    expect((await s.scheduled()).map((x) => x.runId)).not.toContain('ob-rev-2');
+  });
+
+  it('revokeRun fails loudly when Redis refuses part of the transaction', async () => {
+    const s = owned();
+    // The run key holds a string, so the HSET in the transaction fails.
+    await redis.set('agov:test-outbox:run:ob-wrongtype', 'x');
+    await expect(s.revokeRun('ob-wrongtype', { state: 'revoked' })).rejects.toThrow(/WRONGTYPE/);
+  });
+
+  it('addChild stores its outbox entries with the child', async () => {
+    const s = owned();
+    const child = {
+      agentId: 'ag',
+      accessor: 'child-ob',
+      tier: 'T1' as const,
+      policies: [],
+      issuedAt: 1,
+      expiresAt: 2,
+      descendant: true,
+    };
+    expect(await s.addChild('ob-kids', 'ag/s/1', child, [entry('e-child', 'ob-kids')])).toBe(true);
+    expect((await s.outbox!.load()).map((e) => e.env.id)).toContain('e-child');
+    expect(await s.addChild('ob-kids', 'ag/s/1', child, [entry('e-child-2', 'ob-kids')])).toBe(false);
+    expect((await s.outbox!.load()).map((e) => e.env.id)).not.toContain('e-child-2');
   });
 });

@@ -25,6 +25,7 @@ const ALL_EVENT_TYPES: LifecycleEventType[] = [
   'TASK_DONE',
   'TASK_FAILED',
   'SUSPEND',
+  'DRAIN',
   'RESUME',
   'CREDENTIALS_RENEWED',
   'QUARANTINE',
@@ -44,6 +45,7 @@ const SAMPLE: Record<LifecycleEventType, LifecycleEvent> = {
   TASK_DONE: { type: 'TASK_DONE', taskId: 'task-1' },
   TASK_FAILED: { type: 'TASK_FAILED', taskId: 'task-1', error: 'boom' },
   SUSPEND: { type: 'SUSPEND', reason: 'budget-exhausted' },
+  DRAIN: { type: 'DRAIN', reason: 'maintenance' },
   RESUME: { type: 'RESUME' },
   CREDENTIALS_RENEWED: { type: 'CREDENTIALS_RENEWED' },
   QUARANTINE: { type: 'QUARANTINE', reason: 'exfiltration attempt', at: 1234 },
@@ -136,6 +138,7 @@ const TRANSITIONS: Record<LifecycleState, Partial<Record<LifecycleEventType, Lif
   idle: {
     ASSIGN_TASK: 'working',
     SUSPEND: 'suspended',
+    DRAIN: 'suspended',
     QUARANTINE: 'quarantined',
     CRASH: 'failed',
     TERMINATE: 'terminated',
@@ -147,6 +150,7 @@ const TRANSITIONS: Record<LifecycleState, Partial<Record<LifecycleEventType, Lif
     TASK_DONE: 'idle',
     TASK_FAILED: 'idle',
     SUSPEND: 'suspended',
+    DRAIN: 'working',
     QUARANTINE: 'quarantined',
     CRASH: 'failed',
     TERMINATE: 'terminated',
@@ -157,6 +161,7 @@ const TRANSITIONS: Record<LifecycleState, Partial<Record<LifecycleEventType, Lif
   suspended: {
     RESUME: 'idle',
     SUSPEND: 'suspended',
+    DRAIN: 'suspended',
     QUARANTINE: 'quarantined',
     CRASH: 'failed',
     TERMINATE: 'terminated',
@@ -312,6 +317,49 @@ describe('agent lifecycle machine', () => {
     expect(actor.getSnapshot().value).toBe('idle');
     expect(actor.getSnapshot().context.lastError).toEqual({ code: 'GOV_ERR_TIMEOUT', message: 'slow' });
     expect(actor.getSnapshot().context.currentTask).toBeNull();
+  });
+
+  it('drains a working agent: its task is not aborted, it takes no new one, and when the task ends it is suspended with the drain reason, not idle', () => {
+    for (const end of [
+      { type: 'TASK_DONE', taskId: 'task-1' },
+      { type: 'TASK_FAILED', taskId: 'task-1', error: 'boom' },
+    ] as const) {
+      const { actor, hooks: h } = inState('working');
+      actor.send({ type: 'DRAIN', reason: 'drain by client-alice' });
+      expect(actor.getSnapshot().value).toBe('working');
+      expect(h.abortTask).not.toHaveBeenCalled();
+      actor.send({ type: 'ASSIGN_TASK', task: { id: 'task-2', kind: 'noop' } });
+      expect(actor.getSnapshot().context.currentTask?.id).toBe('task-1');
+      actor.send(end);
+      expect(actor.getSnapshot().value).toBe('suspended');
+      expect(actor.getSnapshot().context).toMatchObject({
+        suspendReason: 'drain by client-alice',
+        drainReason: null,
+        currentTask: null,
+      });
+      // Resumed, it works again, and a later task ends idle (the drain is not remembered).
+      actor.send({ type: 'RESUME' });
+      actor.send({ type: 'ASSIGN_TASK', task: { id: 'task-3', kind: 'noop' } });
+      actor.send({ type: 'TASK_DONE', taskId: 'task-3' });
+      expect(actor.getSnapshot().value).toBe('idle');
+    }
+  });
+
+  it('drains an idle agent at once, and a drain survives a persisted snapshot taken mid-task', () => {
+    const idle = inState('idle');
+    idle.actor.send({ type: 'DRAIN', reason: 'drain' });
+    expect(idle.actor.getSnapshot()).toMatchObject({
+      value: 'suspended',
+      context: { suspendReason: 'drain' },
+    });
+    const { actor } = inState('working');
+    actor.send({ type: 'DRAIN', reason: 'rolling restart' });
+    const restored = restoreLifecycle(JSON.stringify(actor.getPersistedSnapshot())).start();
+    restored.send({ type: 'TASK_DONE', taskId: 'task-1' });
+    expect(restored.getSnapshot()).toMatchObject({
+      value: 'suspended',
+      context: { suspendReason: 'rolling restart' },
+    });
   });
 
   it('ignores a second task while working', () => {

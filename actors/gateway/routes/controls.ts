@@ -49,6 +49,9 @@ const agentRoute = (command: (typeof AGENT_CONTROLS)[number]) =>
     description:
       `Operator control: agent.command.v1 \`${command}\` through the control actor, done by this key. ` +
       (command === 'release' ? 'Takes the agent out of quarantine (back to bootstrapping). ' : '') +
+      (command === 'drain'
+        ? 'The agent takes no new task; its current one runs to its end, then it is suspended (resume undoes it). '
+        : '') +
       'T2; audited with the key name.',
     tag: 'agents',
     auth: 'T2',
