@@ -22,6 +22,7 @@
  * local Ed25519 signature.
  */
 import { randomUUID } from 'node:crypto';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { jetstream } from '@nats-io/jetstream';
 import Database from 'better-sqlite3';
@@ -150,6 +151,9 @@ export async function benchLedger(): Promise<void> {
     await pipelined(1000, IN_FLIGHT, (i) => bus.publishDurable(auditSubject('bench'), make(i), ACK));
     await reached(1000);
 
+    // The machine's load when the rounds start and end (1-minute average): on a shared 2-core machine
+    // the ratio falls as the cores fill up (the writer then has no core of its own to run on).
+    const loadStart = round(loadavg()[0]!);
     const rawTput: number[] = [];
     const preEncodedTput: number[] = [];
     const ledgerTput: number[] = [];
@@ -207,6 +211,7 @@ export async function benchLedger(): Promise<void> {
       transitSignMsMedian: signCost.transitMs,
       localSignMsMedian: signCost.localMs,
       signSamples: signCost.samples,
+      loadAverage1m: { start: loadStart, end: round(loadavg()[0]!) },
     };
     const ratios = {
       // Median of the per-round ratios: each round's two runs are back to back, under the same load.
@@ -225,6 +230,9 @@ export async function benchLedger(): Promise<void> {
     );
     console.log(
       `checkpoint signing through Vault transit ${signCost.transitMs} ms (median of ${signCost.samples}; local Ed25519 ${signCost.localMs} ms); the witness cosigned ${cosigned} checkpoints during the run`,
+    );
+    console.log(
+      `machine load (1-minute average) ${results.loadAverage1m.start} at the first round, ${results.loadAverage1m.end} at the end, on ${availableParallelism()} cores`,
     );
     report('ledger', results, ratios);
   } finally {

@@ -5,7 +5,9 @@
  * requests in flight; a GOV_ERR_OVERLOADED refusal is retried after its retry-after) on 20 plain
  * agents in a process of their own. Per burst: throughput (runs/s, first request → last terminal event),
  * request → accepted p50/p99, accepted → terminal p50; then the growth ratio of each larger burst against
- * the smallest: (cost per run at N) ÷ (cost per run at the smallest) — 1.0 is linear.
+ * the smallest: (cost per run at N) ÷ (cost per run at the smallest) — 1.0 is linear. And the
+ * **ledger** (scale-ledger.ts): open, full and incremental verify at 10k/100k entries. `--only runs` or
+ * `--only ledger` runs one part.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +17,7 @@ import { Bus } from '../bus/index.ts';
 import { issuerSeedFor } from '../infra/nats-auth/index.ts';
 import { allRunFeeds, GovError, isTerminalRunEvent, serviceSubject } from '../protocols/index.ts';
 import { startBenchServices } from './bench-system.ts';
+import { benchLedgerScale, DEFAULT_VERIFY_SIZES, type LedgerScaleResult } from './scale-ledger.ts';
 import { report, round, summarize } from './stats.ts';
 
 const DEFAULT_BURSTS = [1_000, 5_000];
@@ -109,9 +112,21 @@ async function burst(client: Bus, n: number): Promise<BurstResult> {
   };
 }
 
+function listArg(name: string, fallback: readonly number[]): number[] {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1]!.split(',').map(Number) : [...fallback];
+}
+
 export async function benchScale(): Promise<void> {
-  const flag = process.argv.indexOf('--runs-burst');
-  const sizes = flag > 0 ? process.argv[flag + 1]!.split(',').map(Number) : DEFAULT_BURSTS;
+  const only = process.argv[process.argv.indexOf('--only') + 1];
+  const wants = (part: string) => !process.argv.includes('--only') || only === part;
+  let ledger: { results: LedgerScaleResult[]; ratios: Record<string, number> } = { results: [], ratios: {} };
+  if (wants('ledger')) ledger = await benchLedgerScale(listArg('--verify-entries', DEFAULT_VERIFY_SIZES));
+  if (!wants('runs')) {
+    report('scale', { ledger: ledger.results }, ledger.ratios);
+    return;
+  }
+  const sizes = listArg('--runs-burst', DEFAULT_BURSTS);
   const services = await startBenchServices('scale');
   const natsUrl = services.natsUrl;
   const client = await Bus.connect({ servers: natsUrl, name: 'bench-scale', askTimeoutMs: 60_000 });
@@ -163,7 +178,11 @@ export async function benchScale(): Promise<void> {
       );
     }
     for (const [k, v] of Object.entries(ratios)) console.log(`${k}: ${v} (1.0 = linear)`);
-    report('scale', { agents: AGENTS, inFlight: IN_FLIGHT, stagesPerRun: 3, runsBurst: results }, ratios);
+    report(
+      'scale',
+      { agents: AGENTS, inFlight: IN_FLIGHT, stagesPerRun: 3, runsBurst: results, ledger: ledger.results },
+      { ...ratios, ...ledger.ratios },
+    );
   } finally {
     agents.kill('SIGKILL');
     await orch.stop();

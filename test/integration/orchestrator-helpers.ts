@@ -11,8 +11,9 @@ import type { NatsServer } from '../../infra/nats-server.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { NoRespondersError } from '../../protocols/errors.ts';
-import { allObs, exitSubject, serviceSubject } from '../../protocols/subjects.ts';
-import { collect, mintFor, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { actorInbox, allObs, exitSubject, serviceSubject } from '../../protocols/subjects.ts';
+import { type ProcessChild, spawnProcessChild } from '../../supervisors/process-child.ts';
+import { collect, credsFor, mintFor, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 export const registry = () => new ActorRegistry().register(orchestratorKind);
 
@@ -47,6 +48,38 @@ export class OrchestratorRig {
       await h.stop();
     });
     return h;
+  }
+
+  /**
+   * An orchestrator in its own OS process, as a supervisor runs it, under `id`: each `start()` spawns
+   * one more incarnation and resolves once it answers a ping (SIGKILL it through the child it
+   * returns). Every incarnation is stopped with the rig.
+   */
+  async orchestratorProcess(id: string): Promise<{ start(): Promise<ProcessChild> }> {
+    const credentials = await credsFor(this.nats, { role: 'actor', kind: 'orchestrator', id });
+    return {
+      start: async () => {
+        const child = spawnProcessChild({
+          kind: 'orchestrator',
+          id,
+          natsUrl: this.nats.url,
+          credentials,
+          env: { AGOV_NO_BUNDLE: '1' },
+          stderr: 'ignore',
+        });
+        this.servers.onStop(() => child.stop(2_000).then(() => undefined));
+        await waitFor(
+          'orchestrator process answering',
+          () =>
+            this.client
+              .ask(actorInbox('orchestrator', id), { type: 'actor.ping.v1', body: {} }, { timeoutMs: 500 })
+              .then(() => true),
+          60_000,
+          100,
+        );
+        return child;
+      },
+    };
   }
 
   /**
@@ -124,6 +157,11 @@ export class OrchestratorRig {
 
   /** Resolves with the run's final event (run-succeeded, run-failed or run-cancelled). */
   async finished(runId: string, timeoutMs = 30_000) {
+    return (await this.finishedEnvelope(runId, timeoutMs)).body;
+  }
+
+  /** The envelope of the run's final event: its `from` names the orchestrator that ended the run. */
+  async finishedEnvelope(runId: string, timeoutMs = 30_000): Promise<Envelope<'run.event.v1'>> {
     const e = await this.feed.next(
       (x) =>
         x.type === 'run.event.v1' &&
@@ -131,7 +169,7 @@ export class OrchestratorRig {
         ['run-succeeded', 'run-failed', 'run-cancelled'].includes(x.body.event),
       timeoutMs,
     );
-    return (e as Envelope<'run.event.v1'>).body;
+    return e as Envelope<'run.event.v1'>;
   }
 
   async state(runId: string): Promise<BodyOf<'run.state.v1'>> {

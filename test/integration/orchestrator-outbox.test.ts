@@ -3,9 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RUNS_BUCKET } from '../../actors/orchestrator/options.ts';
 import type { RunRecord } from '../../actors/orchestrator/run-record.ts';
 import { AUDIT_STREAM } from '../../bus/index.ts';
-import { actorInbox } from '../../protocols/subjects.ts';
-import { spawnProcessChild } from '../../supervisors/process-child.ts';
-import { credsFor, waitFor } from '../harness/index.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
 /**
@@ -47,33 +44,8 @@ async function auditCounts(): Promise<Map<string, number>> {
 
 describe('the orchestrator outbox under SIGKILL', () => {
   it('publishes on recovery, once, an event whose state was stored but whose publish the SIGKILL cut off, and every event a stored run implies is in the audit stream once', async () => {
-    const credentials = await credsFor(rig.nats, { role: 'actor', kind: 'orchestrator', id: 'orch-ob' });
-    const spawn = () =>
-      spawnProcessChild({
-        kind: 'orchestrator',
-        id: 'orch-ob',
-        natsUrl: rig.nats.url,
-        credentials,
-        env: { AGOV_NO_BUNDLE: '1' },
-        stderr: 'ignore',
-      });
-    const alive = () =>
-      waitFor(
-        'orchestrator process answering',
-        () =>
-          rig.client
-            .ask(
-              actorInbox('orchestrator', 'orch-ob'),
-              { type: 'actor.ping.v1', body: {} },
-              { timeoutMs: 500 },
-            )
-            .then(() => true),
-        60_000,
-        100,
-      );
-    const first = spawn();
-    rig.servers.onStop(() => first.stop(2_000).then(() => undefined));
-    await alive();
+    const orchestrator = await rig.orchestratorProcess('orch-ob');
+    const first = await orchestrator.start();
     const runId = await rig.submit(chain);
     await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
     first.signal('SIGKILL');
@@ -99,9 +71,7 @@ describe('the orchestrator outbox under SIGKILL', () => {
       }),
     );
 
-    const second = spawn();
-    rig.servers.onStop(() => second.stop(2_000).then(() => undefined));
-    await alive();
+    const second = await orchestrator.start();
     expect((await rig.finished(runId, 45_000)).event).toBe('run-succeeded');
     await second.stop(5_000);
 

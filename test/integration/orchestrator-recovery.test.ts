@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NoRespondersError } from '../../protocols/errors.ts';
 import { actorInbox, allAgentResults, serviceSubject } from '../../protocols/subjects.ts';
-import { spawnProcessChild } from '../../supervisors/process-child.ts';
-import { collect, credsFor, waitFor } from '../harness/index.ts';
+import { collect, waitFor } from '../harness/index.ts';
 import { isSupEvent, startSupervisor, treeOf } from '../harness/supervision.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 
@@ -42,40 +41,13 @@ describe('orchestrator recovery', () => {
   });
 
   it('resumes a run after the orchestrator OS process is SIGKILLed and started again', async () => {
-    const credentials = await credsFor(rig.nats, { role: 'actor', kind: 'orchestrator', id: 'orch-proc' });
-    const spawn = () =>
-      spawnProcessChild({
-        kind: 'orchestrator',
-        id: 'orch-proc',
-        natsUrl: rig.nats.url,
-        credentials,
-        env: { AGOV_NO_BUNDLE: '1' },
-        stderr: 'ignore',
-      });
-    const alive = () =>
-      waitFor(
-        'orchestrator process answering',
-        () =>
-          rig.client
-            .ask(
-              actorInbox('orchestrator', 'orch-proc'),
-              { type: 'actor.ping.v1', body: {} },
-              { timeoutMs: 500 },
-            )
-            .then(() => true),
-        60_000,
-        100,
-      );
-    const proc = spawn();
-    rig.servers.onStop(() => proc.stop(2_000).then(() => undefined));
-    await alive();
+    const orchestrator = await rig.orchestratorProcess('orch-proc');
+    const proc = await orchestrator.start();
     const runId = await rig.submit(chain('resume-process', 6000));
     await rig.event(runId, 'stage-accepted', (e) => e.stageId === 'b');
     proc.signal('SIGKILL');
     expect((await proc.exited).signal).toBe('SIGKILL');
-    const again = spawn();
-    rig.servers.onStop(() => again.stop(2_000).then(() => undefined));
-    await alive();
+    const again = await orchestrator.start();
     expect((await rig.finished(runId, 45_000)).event).toBe('run-succeeded');
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
     await again.stop(5_000);
@@ -168,13 +140,8 @@ describe('orchestrator recovery', () => {
       (e) => e.type === 'run.event.v1' && e.body.runId === runId && e.body.event === 'run-resumed',
     );
     expect(resumed.from).toBe(actorInbox('orchestrator', 'orch-heir-1'));
-    const end = await rig.feed.next(
-      (e) =>
-        e.type === 'run.event.v1' &&
-        e.body.runId === runId &&
-        ['run-succeeded', 'run-failed', 'run-cancelled'].includes(e.body.event),
-    );
-    expect(end.type === 'run.event.v1' && end.body.event).toBe('run-succeeded');
+    const end = await rig.finishedEnvelope(runId);
+    expect(end.body.event).toBe('run-succeeded');
     expect(end.from).toBe(actorInbox('orchestrator', 'orch-heir-1'));
     // Stage a ran once; b ran again on a live agent (its first agent died), c and d once.
     expect(rig.executions(runId)).toEqual({ a: 1, b: 2, c: 1, d: 1 });
@@ -188,13 +155,8 @@ describe('orchestrator recovery', () => {
     // Started while the owner lives: its recover() leaves the run alone.
     const heir = await rig.orchestrator('orch-heir-2');
     await rig.kill(owner);
-    const end = await rig.feed.next(
-      (e) =>
-        e.type === 'run.event.v1' &&
-        e.body.runId === runId &&
-        ['run-succeeded', 'run-failed', 'run-cancelled'].includes(e.body.event),
-    );
-    expect(end.type === 'run.event.v1' && end.body.event).toBe('run-succeeded');
+    const end = await rig.finishedEnvelope(runId);
+    expect(end.body.event).toBe('run-succeeded');
     expect(end.from).toBe(actorInbox('orchestrator', 'orch-heir-2'));
     expect(rig.executions(runId)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
     await heir.stop();
