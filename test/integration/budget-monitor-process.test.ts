@@ -42,7 +42,7 @@ const diagnostics: Array<BodyOf<'run.request.v1'>> = [];
 
 const DURABLE = 'budget-monitor';
 /** Long enough that a restarted monitor handles later events before the unacked one comes again. */
-const ACK_WAIT_MS = 15_000;
+const ACK_WAIT_MS = 25_000;
 
 async function spawnMonitor(args: Record<string, unknown> = {}): Promise<ProcessChild> {
   const child = spawnProcessChild({

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VaultTokenClient } from '../../actors/token/vault-client.ts';
-import { ManualClock } from '../../infra/clock.ts';
 import { freePort } from '../../infra/free-port.ts';
-import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
 import { vaultApi } from '../harness/vault-api.ts';
+import { type VaultBackend, vaultBackends } from '../harness/vault-backends.ts';
 import {
   type GovError,
   TokenExpiredError,
@@ -19,40 +18,11 @@ import {
  * VAULT_TOKEN are set. Tests that move time are dev-server-only.
  */
 
-interface Backend {
-  addr: string;
-  rootToken: string;
-  /** Only the dev server's time can be moved. */
-  clock: ManualClock | undefined;
-  stop(): Promise<void>;
-}
-
-interface BackendFactory {
-  name: string;
-  start(): Promise<Backend>;
-}
-
 const HOUR_MS = 3_600_000;
 const MINUTE_MS = 60_000;
 
-const factories: BackendFactory[] = [
-  {
-    name: 'dev server',
-    async start() {
-      const clock = new ManualClock(Date.UTC(2026, 0, 1, 9, 0, 0));
-      const server = await startVaultDevServer({ clock });
-      return { addr: server.addr, rootToken: server.rootToken, clock, stop: () => server.stop() };
-    },
-  },
-];
-if (process.env.VAULT_ADDR && process.env.VAULT_TOKEN) {
-  const addr = process.env.VAULT_ADDR;
-  const rootToken = process.env.VAULT_TOKEN;
-  factories.push({
-    name: `Vault at VAULT_ADDR=${addr}`,
-    start: async () => ({ addr, rootToken, clock: undefined, stop: async () => {} }),
-  });
-} else if (process.env.VAULT_ADDR) {
+const factories = vaultBackends();
+if (process.env.VAULT_ADDR && !process.env.VAULT_TOKEN) {
   console.info('vault contract: VAULT_ADDR is set but VAULT_TOKEN is not; skipping the real Vault backend');
 }
 console.info(`vault contract: running against ${factories.map((f) => f.name).join(' and ')}`);
@@ -69,11 +39,11 @@ async function failure(p: Promise<unknown>): Promise<unknown> {
 }
 
 describe.each(factories)('Vault token auth contract against the $name', (factory) => {
-  let backend: Backend;
+  let backend: VaultBackend;
   let vault: VaultTokenClient;
   const suffix = randomBytes(4).toString('hex');
   const creatorPolicy = `agov-test-token-creator-${suffix}`;
-  const devOnly = factory.name === 'dev server' ? it : it.skip;
+  const devOnly = factory.devServer ? it : it.skip;
 
   beforeAll(async () => {
     backend = await factory.start();

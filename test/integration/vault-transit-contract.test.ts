@@ -9,53 +9,26 @@ import { evidenceStatement } from '../../actors/ledger/evidence-format.ts';
 import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
 import { VaultError } from '../../protocols/errors.ts';
 import { vaultApi as api } from '../harness/vault-api.ts';
+import { type VaultBackend, vaultBackends } from '../harness/vault-backends.ts';
 
 /**
  * Vault's transit engine, as the ledger uses it (Ed25519 sign/verify, key read), run against the dev
  * server and, when VAULT_ADDR and VAULT_TOKEN are set, a real Vault (transit is mounted if it is not).
  */
 
-interface Backend {
-  name: string;
-  addr: string;
-  rootToken: string;
-  devServer: boolean;
-  stop(): Promise<void>;
-}
-
 const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
-const factories: { name: string; start(): Promise<Backend> }[] = [
-  {
-    name: 'dev server',
-    async start() {
-      const server = await startVaultDevServer();
-      return {
-        name: 'dev server',
-        addr: server.addr,
-        rootToken: server.rootToken,
-        devServer: true,
-        stop: () => server.stop(),
-      };
-    },
+const factories = vaultBackends({
+  manualClock: false,
+  async prepareRealVault(addr, rootToken) {
+    await api(addr, 'POST', 'sys/mounts/transit', { token: rootToken, body: { type: 'transit' } });
   },
-];
-if (process.env.VAULT_ADDR && process.env.VAULT_TOKEN) {
-  const addr = process.env.VAULT_ADDR;
-  const rootToken = process.env.VAULT_TOKEN;
-  factories.push({
-    name: `Vault at VAULT_ADDR=${addr}`,
-    async start() {
-      await api(addr, 'POST', 'sys/mounts/transit', { token: rootToken, body: { type: 'transit' } });
-      return { name: 'real', addr, rootToken, devServer: false, stop: async () => {} };
-    },
-  });
-}
+});
 
 describe.each(factories)('Vault transit contract against the $name', (factory) => {
-  let backend: Backend;
+  let backend: VaultBackend;
   const key = `agov-test-${randomBytes(4).toString('hex')}`;
-  const devOnly = factory.name === 'dev server' ? it : it.skip;
+  const devOnly = factory.devServer ? it : it.skip;
 
   beforeAll(async () => {
     backend = await factory.start();

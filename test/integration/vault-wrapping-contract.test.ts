@@ -1,44 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../infra/clock.ts';
-import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
 import { vaultApi as api } from '../harness/vault-api.ts';
+import { type VaultBackend, vaultBackends } from '../harness/vault-backends.ts';
 
 /**
  * Vault's response wrapping (`sys/wrapping/wrap|unwrap|lookup`, `X-Vault-Wrap-TTL`), the way child
  * tokens reach agents without crossing the bus in clear: run against the dev server, and against a
  * real Vault when VAULT_ADDR and VAULT_TOKEN are set (shapes from Vault's API docs, 1.15).
  */
-interface Backend {
-  addr: string;
-  rootToken: string;
-  clock: ManualClock | undefined;
-  stop(): Promise<void>;
-}
-
-const factories: Array<{ name: string; start(): Promise<Backend> }> = [
-  {
-    name: 'dev server',
-    async start() {
-      const clock = new ManualClock(Date.UTC(2026, 0, 1, 9, 0, 0));
-      const server = await startVaultDevServer({ clock });
-      return { addr: server.addr, rootToken: server.rootToken, clock, stop: () => server.stop() };
-    },
-  },
-];
-if (process.env.VAULT_ADDR && process.env.VAULT_TOKEN) {
-  const addr = process.env.VAULT_ADDR;
-  const rootToken = process.env.VAULT_TOKEN;
-  factories.push({
-    name: `Vault at VAULT_ADDR=${addr}`,
-    start: async () => ({ addr, rootToken, clock: undefined, stop: async () => {} }),
-  });
-}
+const factories = vaultBackends();
 
 const INVALID = 'wrapping token is not valid or does not exist';
 
 describe.each(factories)('Vault response wrapping contract against the $name', (factory) => {
-  let b: Backend;
-  const devOnly = factory.name === 'dev server' ? it : it.skip;
+  let b: VaultBackend;
+  const devOnly = factory.devServer ? it : it.skip;
 
   beforeAll(async () => {
     b = await factory.start();

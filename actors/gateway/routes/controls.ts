@@ -40,52 +40,78 @@ async function control(
   return { status: 200, body: reply.body, ...(cmd.on === 'agent' ? {} : { runId: cmd.id }) };
 }
 
-const agentRoute = (command: (typeof AGENT_CONTROLS)[number]) =>
-  defineRoute({
+/** What a control acts on and does: one of the pairs control.command.v1 allows. */
+type ControlTarget =
+  BodyIn<'control.command.v1'> extends infer C
+    ? C extends { on: infer O; command: infer K }
+      ? { on: O; command: K }
+      : never
+    : never;
+
+/**
+ * A T2 operator control over HTTP: POST, audited, a `{ reason? }` body, the id in the path, answered
+ * with what the control did.
+ */
+function t2ControlRoute(
+  target: ControlTarget,
+  doc: { url: string; operationId: string; summary: string; description: string; tag: string },
+  idSchema: z.ZodType<string>,
+  errors: number[],
+) {
+  return defineRoute({
     method: 'POST',
-    url: `/api/agents/:id/${command}`,
-    operationId: `${command}Agent`,
-    summary: `${command[0]!.toUpperCase()}${command.slice(1)} an agent`,
-    description:
-      `Operator control: agent.command.v1 \`${command}\` through the control actor, done by this key. ` +
-      (command === 'release' ? 'Takes the agent out of quarantine (back to bootstrapping). ' : '') +
-      (command === 'drain'
-        ? 'The agent takes no new task; its current one runs to its end, then it is suspended (resume undoes it). '
-        : '') +
-      'T2; audited with the key name.',
-    tag: 'agents',
+    ...doc,
     auth: 'T2',
     audit: true,
-    params: z.object({ id: IdSchema.describe('Agent id') }),
+    params: z.object({ id: idSchema }),
     body: ReasonSchema,
     responses: { 200: resultResponse },
-    errors: [404, 409, 503, 504],
+    errors,
     handle: ({ deps, caller, params, body }) =>
-      control(deps, caller!, { on: 'agent', id: params.id, command, reason: body.reason }),
+      control(deps, caller!, { ...target, id: params.id, reason: body.reason }),
   });
+}
+
+const capitalized = (s: string) => `${s[0]!.toUpperCase()}${s.slice(1)}`;
+
+const agentRoute = (command: (typeof AGENT_CONTROLS)[number]) =>
+  t2ControlRoute(
+    { on: 'agent', command },
+    {
+      url: `/api/agents/:id/${command}`,
+      operationId: `${command}Agent`,
+      summary: `${capitalized(command)} an agent`,
+      description:
+        `Operator control: agent.command.v1 \`${command}\` through the control actor, done by this key. ` +
+        (command === 'release' ? 'Takes the agent out of quarantine (back to bootstrapping). ' : '') +
+        (command === 'drain'
+          ? 'The agent takes no new task; its current one runs to its end, then it is suspended (resume undoes it). '
+          : '') +
+        'T2; audited with the key name.',
+      tag: 'agents',
+    },
+    IdSchema.describe('Agent id'),
+    [404, 409, 503, 504],
+  );
 
 const runRoute = (command: (typeof RUN_CONTROLS)[number]) =>
-  defineRoute({
-    method: 'POST',
-    url: `/api/pipelines/:id/${command}`,
-    operationId: `${command}Run`,
-    summary: `${command[0]!.toUpperCase()}${command.slice(1)} a run`,
-    description:
-      `Operator control: run.${command}.v1 through the control actor. ` +
-      (command === 'pause'
-        ? 'No stage of the run is dispatched until resume; tasks already running finish. '
-        : '') +
-      'T2; audited with the key name.',
-    tag: 'pipelines',
-    auth: 'T2',
-    audit: true,
-    params: z.object({ id: RunIdSchema }),
-    body: ReasonSchema,
-    responses: { 200: resultResponse },
-    errors: [404, 409, 503, 504],
-    handle: ({ deps, caller, params, body }) =>
-      control(deps, caller!, { on: 'run', id: params.id, command, reason: body.reason }),
-  });
+  t2ControlRoute(
+    { on: 'run', command },
+    {
+      url: `/api/pipelines/:id/${command}`,
+      operationId: `${command}Run`,
+      summary: `${capitalized(command)} a run`,
+      description:
+        `Operator control: run.${command}.v1 through the control actor. ` +
+        (command === 'pause'
+          ? 'No stage of the run is dispatched until resume; tasks already running finish. '
+          : '') +
+        'T2; audited with the key name.',
+      tag: 'pipelines',
+    },
+    RunIdSchema,
+    [404, 409, 503, 504],
+  );
 
 export const budgetShowRoute = defineRoute({
   method: 'GET',
@@ -102,39 +128,31 @@ export const budgetShowRoute = defineRoute({
     control(deps, caller!, { on: 'budget', id: params.id, command: 'show' }),
 });
 
-export const budgetResetRoute = defineRoute({
-  method: 'POST',
-  url: '/api/budgets/:id/reset',
-  operationId: 'resetBudget',
-  summary: "Reset a run's error budget",
-  description: "Operator control: budget.reset.v1 forgets the run's counted outcomes. T2; audited.",
-  tag: 'pipeline',
-  auth: 'T2',
-  audit: true,
-  params: z.object({ id: RunIdSchema }),
-  body: ReasonSchema,
-  responses: { 200: resultResponse },
-  errors: [404, 503, 504],
-  handle: ({ deps, caller, params, body }) =>
-    control(deps, caller!, { on: 'budget', id: params.id, command: 'reset', reason: body.reason }),
-});
+export const budgetResetRoute = t2ControlRoute(
+  { on: 'budget', command: 'reset' },
+  {
+    url: '/api/budgets/:id/reset',
+    operationId: 'resetBudget',
+    summary: "Reset a run's error budget",
+    description: "Operator control: budget.reset.v1 forgets the run's counted outcomes. T2; audited.",
+    tag: 'pipeline',
+  },
+  RunIdSchema,
+  [404, 503, 504],
+);
 
-export const tokenRevokeRoute = defineRoute({
-  method: 'POST',
-  url: '/api/tokens/:id/revoke',
-  operationId: 'revokeRunToken',
-  summary: "Revoke a run's token and its children",
-  description: 'Operator control: token.revoke.v1 for the run, through the control actor. T2; audited.',
-  tag: 'pipeline',
-  auth: 'T2',
-  audit: true,
-  params: z.object({ id: RunIdSchema }),
-  body: ReasonSchema,
-  responses: { 200: resultResponse },
-  errors: [404, 503, 504],
-  handle: ({ deps, caller, params, body }) =>
-    control(deps, caller!, { on: 'token', id: params.id, command: 'revoke', reason: body.reason }),
-});
+export const tokenRevokeRoute = t2ControlRoute(
+  { on: 'token', command: 'revoke' },
+  {
+    url: '/api/tokens/:id/revoke',
+    operationId: 'revokeRunToken',
+    summary: "Revoke a run's token and its children",
+    description: 'Operator control: token.revoke.v1 for the run, through the control actor. T2; audited.',
+    tag: 'pipeline',
+  },
+  RunIdSchema,
+  [404, 503, 504],
+);
 
 export const controlRoutes = [
   ...AGENT_CONTROLS.map(agentRoute),
