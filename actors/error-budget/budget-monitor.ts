@@ -227,11 +227,12 @@ export class BudgetMonitor {
       eventId: origin.eventId,
       latch: facts.accepted || !origin.orchestrator,
     });
-    if (report.duplicate) {
-      // Counted before by a monitor that may have died before acting on the breach it latched.
-      if (report.breached) await this.breachStore.ensurePending(runId, report.breachedAt ?? report.at);
-      return facts;
-    }
+    // A breach latched before (not by this event): pending again unless it was fully acted on — its
+    // monitor may have died between the latch and writing the breach down (a redelivered event comes
+    // back as a duplicate; a report cannot come back, but the run's next counted outcome finds it).
+    if (report.breached && !report.firstBreach)
+      await this.breachStore.ensurePending(runId, report.breachedAt ?? report.at);
+    if (report.duplicate) return facts;
     this.counted++;
     // A breach is announced and its run contained before the error is put on the timeline: nothing
     // stands between the count and the containment order (the breach's quarantine decision adds the
