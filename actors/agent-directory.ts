@@ -18,7 +18,7 @@ import { ACTOR_KIND, ForbiddenError, parseActorSubject } from '../protocols/inde
 import type { BodyOf } from '../protocols/index.ts';
 import { AgentStateSchema } from '../protocols/index.ts';
 import { allAgentFeeds, allAgentRegistrations, allExits, allHeartbeats } from '../protocols/index.ts';
-import { verifiedHeartbeatStatus, verifiedRegistration } from '../protocols/index.ts';
+import { boundedTier, type Tier, verifiedHeartbeatStatus, verifiedRegistration } from '../protocols/index.ts';
 import {
   DEFAULT_ASSUMED_HEARTBEAT_MS,
   DEFAULT_DIRECTORY_FORGET_MS,
@@ -86,11 +86,14 @@ export class AgentDirectoryTable {
     return fresh;
   }
 
-  /** A heartbeat; ignored unless its `status` is an agent state. */
+  /** The tier of each agent's credential, from its last registration's subject (the broker's check). */
+  private readonly credentialTiers = new Map<string, Tier>();
+
+  /** A heartbeat; ignored unless its `status` is an agent state. Its tier is bounded by the credential's. */
   heartbeat(hb: BodyOf<'actor.heartbeat.v1'>, now: number): boolean {
     const parsed = AgentStateSchema.safeParse(hb.status);
     if (!parsed.success) return false;
-    const state = parsed.data;
+    const state = { ...parsed.data, tier: this.bounded(parsed.data.agentId, parsed.data.tier) };
     const e = this.upsert(state, now);
     // Fields absent from this heartbeat (currentTask finished) must not linger.
     e.state = state;
@@ -101,13 +104,20 @@ export class AgentDirectoryTable {
     return true;
   }
 
+  private bounded(agentId: string, claimed: Tier): Tier {
+    return boundedTier(claimed, this.credentialTiers.get(agentId));
+  }
+
+  /** A registration as verified (its tier the subject's: the credential's). */
   register(state: BodyOf<'agent.register.v1'>, now: number): void {
+    this.credentialTiers.set(state.agentId, state.tier);
     const e = this.upsert(state, now);
     e.state = state;
     e.lastSeenAt = now;
   }
 
-  transition(t: BodyOf<'agent.transition.v1'>, now: number): void {
+  transition(claimed: BodyOf<'agent.transition.v1'>, now: number): void {
+    const t = { ...claimed, tier: this.bounded(claimed.agentId, claimed.tier) };
     const e = this.agents.get(t.agentId);
     if (!e) {
       this.upsert(
@@ -151,6 +161,7 @@ export class AgentDirectoryTable {
       const goneSince = e.exitedAt ?? (unreachable ? e.lastSeenAt : undefined);
       if (goneSince !== undefined && now - goneSince > this.forgetAfterMs) {
         this.agents.delete(id);
+        this.credentialTiers.delete(id);
         continue;
       }
       if (filter.agentId !== undefined && id !== filter.agentId) continue;

@@ -31,146 +31,156 @@ async function part<R extends MessageType>(bus: Bus, kind: string, msg: OutMessa
   }
 }
 
+const OPTIONS = {
+  notes: { type: 'string' },
+  restore: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  limit: { type: 'string' },
+  json: { type: 'boolean' },
+  nats: { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
 export async function commandCheckpoint(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      notes: { type: 'string' },
-      restore: { type: 'boolean' },
-      'dry-run': { type: 'boolean' },
-      limit: { type: 'string' },
-      json: { type: 'boolean' },
-      nats: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   const [sub, id] = positionals;
   switch (sub) {
     case 'now':
-      return withBus('checkpoint', values.nats, async (bus) => {
-        const reply = await askContext(
-          bus,
-          ACTOR_KIND.checkpoint,
-          { type: 'checkpoint.take.v1', body: { ...(values.notes ? { notes: values.notes } : {}) } },
-          'checkpoint.v1',
-        );
-        if (values.json) printJson(reply.body);
-        else print(`${reply.body.id} taken\n${renderCheckpoint(reply.body)}`);
-        return 0;
-      });
+      return withBus('checkpoint', values.nats, (bus) => checkpointNow(bus, values));
     case 'load':
-      return withBus('checkpoint', values.nats, async (bus) => {
-        const reply = await askContext(
-          bus,
-          ACTOR_KIND.checkpoint,
-          { type: 'checkpoint.get.v1', body: id ? { id } : {} },
-          'checkpoint.v1',
-        );
-        if (!values.restore) {
-          if (values.json) printJson(reply.body);
-          else print(renderCheckpoint(reply.body));
-          return 0;
-        }
-        const restored = await askContext(
-          bus,
-          ACTOR_KIND.checkpoint,
-          {
-            type: 'checkpoint.restore.v1',
-            body: {
-              id: reply.body.id,
-              byTier: 'T2',
-              by: `cli:${userInfo().username}`,
-              dryRun: Boolean(values['dry-run']),
-            },
-          },
-          'checkpoint.restored.v1',
-        );
-        const r = restored.body;
-        if (values.json) printJson(r);
-        else
-          print(
-            [
-              `restore of ${r.checkpointId}${r.before ? ` (checkpoint ${r.before} taken first)` : ' (dry run)'}`,
-              ...r.actions.map(
-                (a) => `  ${a.outcome.padEnd(8)} ${a.target} ${a.command}${a.detail ? ` (${a.detail})` : ''}`,
-              ),
-              'not restored:',
-              ...r.notRestored.map((n) => `  ${n}`),
-            ].join('\n'),
-          );
-        return r.actions.some((a) => a.outcome === 'failed') ? 1 : 0;
-      });
+      return withBus('checkpoint', values.nats, (bus) => checkpointLoad(bus, values, id));
     case 'report':
-      return withBus('checkpoint', values.nats, async (bus) => {
-        const [cp, dash, stats, ledger] = await Promise.all([
-          part(bus, ACTOR_KIND.checkpoint, { type: 'checkpoint.get.v1', body: {} }, 'checkpoint.v1'),
-          part(bus, ACTOR_KIND.workStatus, { type: 'status.query.v1', body: {} }, 'status.dashboard.v1'),
-          part(bus, ACTOR_KIND.memory, { type: 'memory.stats.v1', body: {} }, 'memory.stats.result.v1'),
-          part(
-            bus,
-            ACTOR_KIND.ledgerWriter,
-            { type: 'ledger.head.v1', body: { fresh: true } },
-            'ledger.checkpoint.v1',
-          ),
-        ]);
-        const body = (p: { ok: boolean; reply?: { body: unknown }; error?: unknown }) =>
-          p.ok ? p.reply?.body : { error: p.error };
-        if (values.json) {
-          printJson({
-            checkpoint: body(cp),
-            dashboard: body(dash),
-            memory: body(stats),
-            ledger: body(ledger),
-          });
-          return 0;
-        }
-        const lines: string[] = ['== checkpoint'];
-        lines.push(
-          cp.ok ? renderCheckpoint(cp.reply.body) : `unavailable: ${cp.error.code} ${cp.error.message}`,
-        );
-        lines.push('', '== status');
-        lines.push(dash.ok ? renderDashboard(dash.reply.body) : `unavailable: ${dash.error.code}`);
-        lines.push('', '== memory');
-        lines.push(
-          stats.ok
-            ? `${stats.reply.body.count} blobs, ${stats.reply.body.bytes} bytes`
-            : `unavailable: ${stats.error.code}`,
-        );
-        lines.push('', '== ledger');
-        lines.push(
-          ledger.ok
-            ? `size ${ledger.reply.body.ledgerSize}, signed size ${ledger.reply.body.size}, root ${ledger.reply.body.root}`
-            : `unavailable: ${ledger.error.code}`,
-        );
-        print(lines.join('\n'));
-        return 0;
-      });
+      return withBus('checkpoint', values.nats, (bus) => checkpointReport(bus, values));
     case 'timeline':
-      return withBus('checkpoint', values.nats, async (bus) => {
-        const reply = await askContext(
-          bus,
-          ACTOR_KIND.checkpoint,
-          { type: 'checkpoint.list.v1', body: { limit: intOption('limit', values.limit, 1, 1000) ?? 50 } },
-          'checkpoint.timeline.v1',
-        );
-        if (values.json) printJson(reply.body);
-        else
-          print(
-            reply.body.checkpoints.length === 0
-              ? 'no checkpoints yet (agov checkpoint now --notes "…")'
-              : reply.body.checkpoints
-                  .map(
-                    (c) =>
-                      `${c.id}  ${new Date(c.createdAt).toISOString()}  ${c.reason}${c.notes ? `  "${c.notes}"` : ''}\n${c.changes.map((l) => `    ${l}`).join('\n')}`,
-                  )
-                  .join('\n'),
-          );
-        return 0;
-      });
+      return withBus('checkpoint', values.nats, (bus) => checkpointTimeline(bus, values));
     default:
       if (sub !== undefined && sub !== 'help')
         throw new ConfigError(`unknown subcommand ${JSON.stringify(sub)}\n${CHECKPOINT_USAGE}`);
       print(CHECKPOINT_USAGE);
       return 0;
   }
+}
+
+/** `checkpoint now`: the checkpoint actor takes one. */
+async function checkpointNow(bus: Bus, values: Values): Promise<number> {
+  const reply = await askContext(
+    bus,
+    ACTOR_KIND.checkpoint,
+    { type: 'checkpoint.take.v1', body: { ...(values.notes ? { notes: values.notes } : {}) } },
+    'checkpoint.v1',
+  );
+  if (values.json) printJson(reply.body);
+  else print(`${reply.body.id} taken\n${renderCheckpoint(reply.body)}`);
+  return 0;
+}
+
+/** `checkpoint load [ID] [--restore [--dry-run]]`: shows a checkpoint, or restores it (T2, audited); exit 1 when an action failed. */
+async function checkpointLoad(bus: Bus, values: Values, id: string | undefined): Promise<number> {
+  const reply = await askContext(
+    bus,
+    ACTOR_KIND.checkpoint,
+    { type: 'checkpoint.get.v1', body: id ? { id } : {} },
+    'checkpoint.v1',
+  );
+  if (!values.restore) {
+    if (values.json) printJson(reply.body);
+    else print(renderCheckpoint(reply.body));
+    return 0;
+  }
+  const restored = await askContext(
+    bus,
+    ACTOR_KIND.checkpoint,
+    {
+      type: 'checkpoint.restore.v1',
+      body: {
+        id: reply.body.id,
+        byTier: 'T2',
+        by: `cli:${userInfo().username}`,
+        dryRun: Boolean(values['dry-run']),
+      },
+    },
+    'checkpoint.restored.v1',
+  );
+  const r = restored.body;
+  if (values.json) printJson(r);
+  else
+    print(
+      [
+        `restore of ${r.checkpointId}${r.before ? ` (checkpoint ${r.before} taken first)` : ' (dry run)'}`,
+        ...r.actions.map(
+          (a) => `  ${a.outcome.padEnd(8)} ${a.target} ${a.command}${a.detail ? ` (${a.detail})` : ''}`,
+        ),
+        'not restored:',
+        ...r.notRestored.map((n) => `  ${n}`),
+      ].join('\n'),
+    );
+  return r.actions.some((a) => a.outcome === 'failed') ? 1 : 0;
+}
+
+/** `checkpoint report`: the latest checkpoint with the live dashboard, memory stats and ledger head, each part on its own. */
+async function checkpointReport(bus: Bus, values: Values): Promise<number> {
+  const [cp, dash, stats, ledger] = await Promise.all([
+    part(bus, ACTOR_KIND.checkpoint, { type: 'checkpoint.get.v1', body: {} }, 'checkpoint.v1'),
+    part(bus, ACTOR_KIND.workStatus, { type: 'status.query.v1', body: {} }, 'status.dashboard.v1'),
+    part(bus, ACTOR_KIND.memory, { type: 'memory.stats.v1', body: {} }, 'memory.stats.result.v1'),
+    part(
+      bus,
+      ACTOR_KIND.ledgerWriter,
+      { type: 'ledger.head.v1', body: { fresh: true } },
+      'ledger.checkpoint.v1',
+    ),
+  ]);
+  const body = (p: { ok: boolean; reply?: { body: unknown }; error?: unknown }) =>
+    p.ok ? p.reply?.body : { error: p.error };
+  if (values.json) {
+    printJson({
+      checkpoint: body(cp),
+      dashboard: body(dash),
+      memory: body(stats),
+      ledger: body(ledger),
+    });
+    return 0;
+  }
+  const lines: string[] = ['== checkpoint'];
+  lines.push(cp.ok ? renderCheckpoint(cp.reply.body) : `unavailable: ${cp.error.code} ${cp.error.message}`);
+  lines.push('', '== status');
+  lines.push(dash.ok ? renderDashboard(dash.reply.body) : `unavailable: ${dash.error.code}`);
+  lines.push('', '== memory');
+  lines.push(
+    stats.ok
+      ? `${stats.reply.body.count} blobs, ${stats.reply.body.bytes} bytes`
+      : `unavailable: ${stats.error.code}`,
+  );
+  lines.push('', '== ledger');
+  lines.push(
+    ledger.ok
+      ? `size ${ledger.reply.body.ledgerSize}, signed size ${ledger.reply.body.size}, root ${ledger.reply.body.root}`
+      : `unavailable: ${ledger.error.code}`,
+  );
+  print(lines.join('\n'));
+  return 0;
+}
+
+/** `checkpoint timeline [--limit N]`: checkpoints, newest first, with what changed. */
+async function checkpointTimeline(bus: Bus, values: Values): Promise<number> {
+  const reply = await askContext(
+    bus,
+    ACTOR_KIND.checkpoint,
+    { type: 'checkpoint.list.v1', body: { limit: intOption('limit', values.limit, 1, 1000) ?? 50 } },
+    'checkpoint.timeline.v1',
+  );
+  if (values.json) printJson(reply.body);
+  else
+    print(
+      reply.body.checkpoints.length === 0
+        ? 'no checkpoints yet (agov checkpoint now --notes "…")'
+        : reply.body.checkpoints
+            .map(
+              (c) =>
+                `${c.id}  ${new Date(c.createdAt).toISOString()}  ${c.reason}${c.notes ? `  "${c.notes}"` : ''}\n${c.changes.map((l) => `    ${l}`).join('\n')}`,
+            )
+            .join('\n'),
+    );
+  return 0;
 }

@@ -33,126 +33,153 @@ function entryLine(e: BodyOf<'memory.entry.v1'>): string {
   return `${e.id.slice(0, 16)}  ${String(e.size).padStart(8)}B  ${e.summary.format.padEnd(6)}  ${when}  ${e.tags.join(',') || '-'}  ${e.runId ?? '-'}`;
 }
 
+const OPTIONS = {
+  stdin: { type: 'boolean' },
+  file: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  run: { type: 'string' },
+  type: { type: 'string' },
+  summary: { type: 'boolean', short: 's' },
+  limit: { type: 'string' },
+  json: { type: 'boolean' },
+  nats: { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+/** Prints the reply as JSON with --json, else the text. */
+const outFor = (values: Values) => (text: string, value: unknown) =>
+  values.json ? printJson(value) : print(text);
+
 export async function commandMemory(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      stdin: { type: 'boolean' },
-      file: { type: 'string' },
-      tag: { type: 'string', multiple: true },
-      run: { type: 'string' },
-      type: { type: 'string' },
-      summary: { type: 'boolean', short: 's' },
-      limit: { type: 'string' },
-      json: { type: 'boolean' },
-      nats: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   const [sub, id] = positionals;
-  const out = (text: string, value: unknown) => (values.json ? printJson(value) : print(text));
   switch (sub) {
-    case 'log': {
-      if (!values.stdin && !values.file) throw new ConfigError('agov memory log needs --stdin or --file F');
-      const bytes = values.file ? readFileSync(values.file) : await readStdin();
-      const runId = values.run ?? readEnvironment().pipelineId;
-      return withBus('memory', values.nats, async (bus) => {
-        const reply = await askContext(
-          bus,
-          ACTOR_KIND.memory,
-          {
-            type: 'memory.put.v1',
-            body: {
-              ...encodeContent(bytes),
-              ...(values.type ? { contentType: values.type } : {}),
-              tags: values.tag ?? [],
-              ...(runId ? { runId } : {}),
-              byTier: 'T1',
-            },
-          },
-          'memory.entry.v1',
-        );
-        out(reply.body.id, reply.body);
-        return 0;
-      });
-    }
-    case 'fetch': {
-      if (!id) throw new ConfigError('agov memory fetch needs an ID');
-      return withBus('memory', values.nats, async (bus) => {
-        const reply = await askContext(
-          bus,
-          ACTOR_KIND.memory,
-          { type: 'memory.get.v1', body: { id, summaryOnly: Boolean(values.summary) } },
-          'memory.content.v1',
-        );
-        if (values.json) printJson(reply.body);
-        else if (values.summary)
-          print(`${entryLine(reply.body.entry)}\n${formatSummary(reply.body.entry.summary)}`);
-        else
-          process.stdout.write(
-            reply.body.encoding === 'base64'
-              ? Buffer.from(reply.body.content ?? '', 'base64')
-              : (reply.body.content ?? ''),
-          );
-        return 0;
-      });
-    }
+    case 'log':
+      return memoryLog(values);
+    case 'fetch':
+      return memoryFetch(values, id);
     case 'list':
-      return withBus('memory', values.nats, async (bus) => {
-        const reply = await askContext(
-          bus,
-          ACTOR_KIND.memory,
-          {
-            type: 'memory.list.v1',
-            body: {
-              limit: intOption('limit', values.limit, 1, 1000) ?? 20,
-              ...(values.tag?.[0] ? { tag: values.tag[0] } : {}),
-              ...(values.run ? { runId: values.run } : {}),
-            },
-          },
-          'memory.entries.v1',
-        );
-        const lines = reply.body.entries.map(entryLine);
-        out(
-          [`${reply.body.entries.length} of ${reply.body.total} (newest first)`, ...lines].join('\n'),
-          reply.body,
-        );
-        return 0;
-      });
+      return memoryList(values);
     case 'stats':
-      return withBus('memory', values.nats, async (bus) => {
-        const reply = await askContext(
-          bus,
-          ACTOR_KIND.memory,
-          { type: 'memory.stats.v1', body: {} },
-          'memory.stats.result.v1',
-        );
-        const s = reply.body;
-        const table = (title: string, m: Record<string, { count: number; bytes: number }>) =>
-          Object.entries(m).map(([k, v]) => `  ${title} ${k}: ${v.count} blobs, ${v.bytes} bytes`);
-        out(
-          [`${s.count} blobs, ${s.bytes} bytes`, ...table('tag', s.byTag), ...table('run', s.byRun)].join(
-            '\n',
-          ),
-          s,
-        );
-        return 0;
-      });
-    case 'delete': {
-      if (!id) throw new ConfigError('agov memory delete needs an ID');
-      return withBus('memory', values.nats, async (bus) => {
-        await askContext(
-          bus,
-          ACTOR_KIND.memory,
-          { type: 'memory.delete.v1', body: { id, byTier: 'T2' } },
-          'ack.v1',
-        );
-        out(`deleted ${id}`, { deleted: id });
-        return 0;
-      });
-    }
+      return memoryStats(values);
+    case 'delete':
+      return memoryDelete(values, id);
     default:
       print(MEMORY_USAGE);
       return sub === undefined || sub === 'help' ? 0 : 2;
   }
+}
+
+/** `memory log --stdin|--file F`: stores a blob (T1) and prints its id. */
+async function memoryLog(values: Values): Promise<number> {
+  const out = outFor(values);
+  if (!values.stdin && !values.file) throw new ConfigError('agov memory log needs --stdin or --file F');
+  const bytes = values.file ? readFileSync(values.file) : await readStdin();
+  const runId = values.run ?? readEnvironment().pipelineId;
+  return withBus('memory', values.nats, async (bus) => {
+    const reply = await askContext(
+      bus,
+      ACTOR_KIND.memory,
+      {
+        type: 'memory.put.v1',
+        body: {
+          ...encodeContent(bytes),
+          ...(values.type ? { contentType: values.type } : {}),
+          tags: values.tag ?? [],
+          ...(runId ? { runId } : {}),
+          byTier: 'T1',
+        },
+      },
+      'memory.entry.v1',
+    );
+    out(reply.body.id, reply.body);
+    return 0;
+  });
+}
+
+/** `memory fetch ID [-s]`: the blob's bytes, or its summary. */
+async function memoryFetch(values: Values, id: string | undefined): Promise<number> {
+  if (!id) throw new ConfigError('agov memory fetch needs an ID');
+  return withBus('memory', values.nats, async (bus) => {
+    const reply = await askContext(
+      bus,
+      ACTOR_KIND.memory,
+      { type: 'memory.get.v1', body: { id, summaryOnly: Boolean(values.summary) } },
+      'memory.content.v1',
+    );
+    if (values.json) printJson(reply.body);
+    else if (values.summary)
+      print(`${entryLine(reply.body.entry)}\n${formatSummary(reply.body.entry.summary)}`);
+    else
+      process.stdout.write(
+        reply.body.encoding === 'base64'
+          ? Buffer.from(reply.body.content ?? '', 'base64')
+          : (reply.body.content ?? ''),
+      );
+    return 0;
+  });
+}
+
+/** `memory list`: entries, newest first. */
+async function memoryList(values: Values): Promise<number> {
+  const out = outFor(values);
+  return withBus('memory', values.nats, async (bus) => {
+    const reply = await askContext(
+      bus,
+      ACTOR_KIND.memory,
+      {
+        type: 'memory.list.v1',
+        body: {
+          limit: intOption('limit', values.limit, 1, 1000) ?? 20,
+          ...(values.tag?.[0] ? { tag: values.tag[0] } : {}),
+          ...(values.run ? { runId: values.run } : {}),
+        },
+      },
+      'memory.entries.v1',
+    );
+    const lines = reply.body.entries.map(entryLine);
+    out(
+      [`${reply.body.entries.length} of ${reply.body.total} (newest first)`, ...lines].join('\n'),
+      reply.body,
+    );
+    return 0;
+  });
+}
+
+/** `memory stats`: blobs and bytes, by tag and run. */
+async function memoryStats(values: Values): Promise<number> {
+  const out = outFor(values);
+  return withBus('memory', values.nats, async (bus) => {
+    const reply = await askContext(
+      bus,
+      ACTOR_KIND.memory,
+      { type: 'memory.stats.v1', body: {} },
+      'memory.stats.result.v1',
+    );
+    const s = reply.body;
+    const table = (title: string, m: Record<string, { count: number; bytes: number }>) =>
+      Object.entries(m).map(([k, v]) => `  ${title} ${k}: ${v.count} blobs, ${v.bytes} bytes`);
+    out(
+      [`${s.count} blobs, ${s.bytes} bytes`, ...table('tag', s.byTag), ...table('run', s.byRun)].join('\n'),
+      s,
+    );
+    return 0;
+  });
+}
+
+/** `memory delete ID` (T2). */
+async function memoryDelete(values: Values, id: string | undefined): Promise<number> {
+  const out = outFor(values);
+  if (!id) throw new ConfigError('agov memory delete needs an ID');
+  return withBus('memory', values.nats, async (bus) => {
+    await askContext(
+      bus,
+      ACTOR_KIND.memory,
+      { type: 'memory.delete.v1', body: { id, byTier: 'T2' } },
+      'ack.v1',
+    );
+    out(`deleted ${id}`, { deleted: id });
+    return 0;
+  });
 }

@@ -22,7 +22,7 @@ import {
   isSubjectToken,
   resultsSenderOf,
 } from './subjects.ts';
-import { isTier } from './tiers.ts';
+import { isTier, type Tier, tierAtLeast } from './tiers.ts';
 
 type AgentState = z.output<typeof AgentStateSchema>;
 
@@ -53,6 +53,19 @@ export function verifiedHeartbeatStatus(
       details: { subject, claimedActorId: body.actorId, claimedAgentId: named },
     });
   return status?.success ? status.data : undefined;
+}
+
+/**
+ * The tier an agent's heartbeat or lifecycle transition may be believed at: the tier it states, never
+ * above its credential's — the tier of its last registration, which the broker checked
+ * (`gov.agents.register.<tier>.<id>`). A lower statement is believed (a demotion takes effect at once);
+ * a higher one is not (a promotion takes effect with a credential of the new tier). An agent whose
+ * registration the receiver has not heard yet (it restarted) is believed at T0 until it re-registers,
+ * which agents do every few seconds (docs/protocol.md).
+ */
+export function boundedTier(claimed: Tier, credential: Tier | undefined): Tier {
+  if (credential === undefined) return 'T0';
+  return tierAtLeast(credential, claimed) ? claimed : credential;
 }
 
 /** What an `identity.refused.v1` says: the verified sender, what the body claimed instead, and why. */

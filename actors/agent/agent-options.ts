@@ -17,6 +17,12 @@ export const DEFAULT_STORE_TIMEOUT_MS = 2_000;
 export const DEFAULT_BOOTSTRAP_RETRY_MS = 1_000;
 /** Longest an audit publish waits for the AUDIT stream's ack. */
 export const DEFAULT_AUDIT_TIMEOUT_MS = 2_000;
+/**
+ * How often an agent announces itself again (agent.register.v1 on `gov.agents.register.<tier>.<id>`):
+ * receivers believe the tier its heartbeats state only up to its last registration's, which the broker
+ * checked, so one that restarted (an orchestrator, the directory) knows it again within this long.
+ */
+export const DEFAULT_REGISTER_EVERY_MS = 2_000;
 /** After SIGTERM, how long an exec task's processes get before SIGKILL. */
 export const DEFAULT_EXEC_KILL_GRACE_MS = 2_000;
 /**

@@ -24,6 +24,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { IncomingContext } from '../../bus/index.ts';
+import type { TimerHandle } from '../../infra/index.ts';
 import type { BodyIn, Envelope, GovError, OutMessage } from '../../protocols/index.ts';
 import {
   ACTOR_KIND,
@@ -44,6 +45,7 @@ import {
   type AgentOptions,
   agentOptions,
   DEFAULT_AUDIT_TIMEOUT_MS,
+  DEFAULT_REGISTER_EVERY_MS,
   DEFAULT_STORE_TIMEOUT_MS,
 } from './agent-options.ts';
 import { AgentReporter } from './agent-reporter.ts';
@@ -84,6 +86,7 @@ class GovernedAgent {
   private readonly reporter: AgentReporter;
   private readonly life: LifecycleDriver;
   private stopped = false;
+  private registerTimer: TimerHandle | undefined;
 
   constructor(
     private readonly ctx: ActorContext<AgentArgs>,
@@ -176,6 +179,15 @@ class GovernedAgent {
     } else {
       await this.life.create();
     }
+    this.register();
+    // Again and again: a receiver that restarted believes our heartbeats' tier only once it has
+    // heard a registration (its subject carries our credential's tier).
+    this.registerTimer = this.ctx.clock.setInterval(() => this.register(), DEFAULT_REGISTER_EVERY_MS);
+  }
+
+  /** Announces the agent on `gov.agents.register.<its credential's tier>.<id>`. */
+  private register(): void {
+    if (this.stopped) return;
     this.reporter.safely('register', () =>
       this.ctx.bus.tell(agentRegisterSubject(this.opts.tier, this.id), {
         type: 'agent.register.v1',
@@ -445,6 +457,7 @@ class GovernedAgent {
   private async stop(): Promise<void> {
     if (this.stopped) return;
     this.life.clearRetry();
+    if (this.registerTimer) this.ctx.clock.clear(this.registerTimer);
     const running = this.running;
     const err = new ActorStoppedError(
       `agent ${this.id} stopped${running ? ` while running task ${running.request.body.taskId}` : ''}`,

@@ -133,6 +133,10 @@ export class BreachResponder {
     if (!rec.announced) {
       published = this.announce(rec);
       rec.announced = true;
+    } else if (published === undefined && rec.breachEvent) {
+      // A successor: the breach was announced before its record was written, but a SIGKILL may have
+      // cut that publish off. Its stored envelope goes again under the same id (kept once).
+      published = this.d.publishBudget(rec.breachEvent);
     }
     if (!rec.token) {
       // Asked while the announcement's audit copy is still on its way: the revoke is not held up by

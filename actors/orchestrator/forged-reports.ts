@@ -1,7 +1,7 @@
 /**
  * Reports that speak for another agent than the one the broker let publish them (docs/security.md,
  * "Agents: identity from the subject"): never applied; each is published on the feed
- * (`gov.obs.forgery.<sender>`) and audited (`gov.audit.forgery`) as `identity.refused.v1`, once per
+ *  (`gov.obs.forgery.<sender>`) and audited (`gov.audit.forgery.<self>`) as `identity.refused.v1`, once per
  * forged report (its id is the audit stream's dedup id, so the fast path and the durable copy, or two
  * instances, record it once).
  */
@@ -28,6 +28,8 @@ export function publishForgedReport(ctx: ActorContext, refusal: IdentityRefusal,
     ctx.log.warn('forgery not published on the feed', { error: String(err) });
   }
   ctx.bus
-    .publishDurable(auditSubject(FORGERY_AUDIT_CATEGORY), env, { msgId: `forged-${reportId}` })
+    .publishDurable(auditSubject(FORGERY_AUDIT_CATEGORY, ctx.bus.principal()), env, {
+      msgId: `forged-${reportId}`,
+    })
     .catch((err: unknown) => ctx.log.warn('forgery not audited', { error: String(err) }));
 }

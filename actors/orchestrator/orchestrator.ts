@@ -22,10 +22,15 @@ import { ensureStreams } from '../../bus/streams.ts';
 import type { IncomingContext } from '../../bus/bus.ts';
 import { JsPublisher } from '../../bus/index.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
+import type { Tier } from '../../protocols/tiers.ts';
 import { publishForgedReport } from './forged-reports.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import { ForbiddenError, toGovError } from '../../protocols/errors.ts';
-import { verifiedHeartbeatStatus, verifiedRegistration } from '../../protocols/agent-identity.ts';
+import {
+  boundedTier,
+  verifiedHeartbeatStatus,
+  verifiedRegistration,
+} from '../../protocols/agent-identity.ts';
 import {
   allAgentRegistrations,
   allContain,
@@ -179,6 +184,8 @@ class Orchestrator {
    */
   private listenForAgents() {
     const heard = new Map<string, AgentFacts>();
+    const registered = new Map<string, Tier>();
+    const agents = this.dispatcher.agents;
     const take = (data: Uint8Array, subject: string, fromHeartbeat: boolean) => {
       const d = this.ctx.bus.decode(data);
       if (!d.ok) return;
@@ -189,7 +196,10 @@ class Orchestrator {
             : d.env.type === 'agent.register.v1'
               ? verifiedRegistration(subject, d.env.body)
               : undefined;
-        if (facts) heard.set(facts.agentId, facts);
+        if (!facts) return;
+        if (!fromHeartbeat) registered.set(facts.agentId, facts.tier);
+        const credential = registered.get(facts.agentId) ?? agents.credentialTier(facts.agentId);
+        heard.set(facts.agentId, { ...facts, tier: boundedTier(facts.tier, credential) });
       } catch {
         // A forgery: the mailbox refuses it (visibly) when it gets there.
       }
@@ -332,8 +342,8 @@ class Orchestrator {
         return;
       }
       case 'agent.register.v1':
-        if (agents.report('agent', verifiedRegistration(subject, env.body), now))
-          this.scheduler.requestPump();
+        // Tier and id from the subject: the credential's, which bounds what its heartbeats may state.
+        if (agents.register(verifiedRegistration(subject, env.body), now)) this.scheduler.requestPump();
         return;
       case 'actor.exit.v1': {
         const b = env.body;

@@ -7,8 +7,8 @@ import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import type { RedisServer } from '../../infra/redis-server.ts';
 import { commandAgents } from '../../cli/command-agents.ts';
-import { actorInbox, type BodyIn, serviceSubject } from '../../protocols/index.ts';
-import { TestServers, testBus, waitFor } from '../harness/index.ts';
+import { actorInbox, type BodyIn, heartbeatSubject, serviceSubject } from '../../protocols/index.ts';
+import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
@@ -71,14 +71,34 @@ describe('agent directory over real servers', () => {
     expect(await list({ agentId: 'nobody' })).toEqual([]);
   });
 
-  it('follows lifecycle transitions from the feed', async () => {
+  it('follows lifecycle transitions from the feed: a demotion at once, a promotion only up to the credential’s tier', async () => {
     await startAgent('dir-c1', 'green');
-    await waitFor('dir-c1 listed', async () => (await list({ agentId: 'dir-c1' })).length === 1);
+    await waitFor('dir-c1 listed', async () => (await list({ agentId: 'dir-c1' }))[0]?.tier === 'T1');
     await client.ask(actorInbox('agent', 'dir-c1'), {
       type: 'agent.command.v1',
-      body: { command: 'promote', byTier: 'T2', by: 'alice' },
+      body: { command: 'demote', by: 'alice' },
     });
-    await waitFor('promotion seen', async () => (await list({ agentId: 'dir-c1' }))[0]?.tier === 'T2');
+    await waitFor('demotion seen', async () => (await list({ agentId: 'dir-c1' }))[0]?.tier === 'T0');
+    // Its credential is T1's (its registrations' subject): promoted in its lifecycle to T2, it states
+    // T2 in its transitions and heartbeats, and is believed T1, never more.
+    const promote = () =>
+      client.ask(actorInbox('agent', 'dir-c1'), {
+        type: 'agent.command.v1',
+        body: { command: 'promote', by: 'alice' },
+      });
+    await promote();
+    await promote();
+    const self = await client.ask(actorInbox('agent', 'dir-c1'), { type: 'agent.status.v1', body: {} });
+    expect(self.body).toMatchObject({ tier: 'T2' });
+    await waitFor(
+      'promotion seen up to T1',
+      async () => (await list({ agentId: 'dir-c1' }))[0]?.tier === 'T1',
+    );
+    const heartbeats = collect(client, heartbeatSubject('agent', 'dir-c1'));
+    await heartbeats.ready();
+    await heartbeats.next((e) => (e.body as { status?: { tier?: string } }).status?.tier === 'T2');
+    expect((await list({ agentId: 'dir-c1' }))[0]?.tier).toBe('T1');
+    heartbeats.close();
   });
 
   it('marks an agent whose heartbeats stopped as unreachable', async () => {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActorHandle } from '../../actors/runtime/index.ts';
 import { ensureStreams } from '../../bus/streams.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
+import { NoEligibleAgentError } from '../../protocols/errors.ts';
 import type { Principal } from '../../protocols/permissions.ts';
 import { agentResultsSubject, auditSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { mintFor } from '../harness/index.ts';
@@ -185,6 +186,44 @@ describe('an agent that speaks for another agent', () => {
     const recorded = await ledger({ type: 'identity.refused.v1' });
     expect(recorded.filter((e) => e.sender === 'agent-mallory-1')).toHaveLength(1);
     expect(await ledger({ agent: 'victim-1', type: 'agent.transition.v1' })).toEqual([]);
+  });
+
+  it('as a T0 agent, registers on its own T0 subject and heartbeats stating T2: believed T0, so no T2 stage is admitted for it', async () => {
+    const { nc, violations } = await as(T0);
+    const status = { agentId: 'mallory-0', state: 'idle', tier: 'T2', restarts: 0 };
+    const from = 'gov.actor.agent.mallory-0';
+    const heartbeat = envelope('actor.heartbeat.v1', from, {
+      actorId: 'mallory-0',
+      kind: 'agent',
+      seq: 1,
+      pid: 1,
+      host: 'x',
+      uptimeMs: 1,
+      mailboxDepth: 0,
+      processed: 0,
+      intervalMs: 100,
+      status,
+    });
+    const announce = () => {
+      nc.publish('gov.agents.register.T0.mallory-0', envelope('agent.register.v1', from, status));
+      nc.publish('gov.sys.hb.agent.mallory-0', heartbeat);
+    };
+    announce();
+    const beating = setInterval(announce, 100);
+    try {
+      const refused = await rig
+        .submit(
+          'name: t2\nversion: 1\nstages:\n  - { id: admin, task: { kind: noop }, agent: { tier: T2 } }\n',
+          {},
+          undefined,
+          1_500,
+        )
+        .catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(NoEligibleAgentError);
+    } finally {
+      clearInterval(beating);
+    }
+    expect(violations).toEqual([]);
   });
 
   it('control: the victim’s genuine audit event and the attacker’s own are recorded as they are (the checks above can fail)', async () => {

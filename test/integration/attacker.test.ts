@@ -233,6 +233,8 @@ describe('an attacker on the bus', () => {
         pid: 1,
         host: 'x',
         uptimeMs: 1,
+        mailboxDepth: 0,
+        processed: 0,
         intervalMs: 1000,
         status: forged,
       }),

@@ -218,47 +218,53 @@ describe('a budget monitor in its own process, SIGKILLed', () => {
     expect(diagnostics.filter((d) => d.parentRunId === 'rk-2')).toHaveLength(1);
   }, 180_000);
 
-  it('between storing a latched breach and announcing it: the breach event stored with the record is published by its successor under its id, once (the record is its outbox)', async () => {
-    // What a SIGKILL right after the record's write leaves: a pending breach whose event never left.
-    const redis = new Redis(redisUrl);
-    try {
-      const breaches = new BreachStore(redis, DEFAULT_BUDGET_RUN_KEY_PREFIX, 600_000);
-      const cut = client.wrap({
-        type: 'budget.event.v1',
-        body: { runId: 'rk-3', event: 'breach', verdict: 'breach', windows: [] },
-        run: 'rk-3',
-      });
-      // Claimed by the dead monitor for a moment, as its successor finds it once the lease lapsed.
-      await breaches.open(
-        {
-          runId: 'rk-3',
-          reportId: 'handoff-rk-3',
-          trigger: { at: Date.now(), source: 'orchestrator', stageId: 'boom', agentId: 'ag-x' },
-          verdict: 'breach',
-          breachedAt: Date.now(),
-          windows: [],
-          errorCount: 2,
-          breachEvent: cut,
-          auditIds: [cut.id],
-        },
-        'dead-monitor',
-        50,
-      );
-      expect((await auditStreamCounts(client)).has(cut.id)).toBe(false);
-      await feed.next(handoffReady('rk-3'), 60_000);
-      const counts = await auditStreamCounts(client);
-      expect(counts.get(cut.id)?.count).toBe(1);
-      // The monitor announced the stored envelope, not a fresh breach event of its own.
-      const breachIds = [...counts.values()].filter(
-        (c) =>
-          c.env.type === 'budget.event.v1' &&
-          (c.env.body as { runId: string; event: string }).runId === 'rk-3' &&
-          (c.env.body as { event: string }).event === 'breach',
-      );
-      expect(breachIds.map((c) => c.env.id)).toEqual([cut.id]);
-      expect((await breaches.get('rk-3'))?.auditIds).toEqual([cut.id]);
-    } finally {
-      redis.disconnect();
-    }
-  }, 120_000);
+  for (const [runId, announced] of [
+    ['rk-3', undefined],
+    ['rk-4', true],
+  ] as const) {
+    it(`${announced ? 'announced before its record was written, the publish cut off' : 'stored before it was announced'}: the breach event kept in the record is published by the successor under its id, once (the record is its outbox)`, async () => {
+      // What a SIGKILL leaves: a pending breach whose event never reached the stream.
+      const redis = new Redis(redisUrl);
+      try {
+        const breaches = new BreachStore(redis, DEFAULT_BUDGET_RUN_KEY_PREFIX, 600_000);
+        const cut = client.wrap({
+          type: 'budget.event.v1',
+          body: { runId, event: 'breach', verdict: 'breach', windows: [] },
+          run: runId,
+        });
+        // Claimed by the dead monitor for a moment, as its successor finds it once the lease lapsed.
+        await breaches.open(
+          {
+            runId,
+            reportId: `handoff-${runId}`,
+            trigger: { at: Date.now(), source: 'orchestrator', stageId: 'boom', agentId: 'ag-x' },
+            verdict: 'breach',
+            breachedAt: Date.now(),
+            windows: [],
+            errorCount: 2,
+            breachEvent: cut,
+            auditIds: [cut.id],
+            ...(announced ? { announced } : {}),
+          },
+          'dead-monitor',
+          50,
+        );
+        expect((await auditStreamCounts(client)).has(cut.id)).toBe(false);
+        await feed.next(handoffReady(runId), 60_000);
+        const counts = await auditStreamCounts(client);
+        expect(counts.get(cut.id)?.count).toBe(1);
+        // The monitor announced the stored envelope, not a fresh breach event of its own.
+        const breachIds = [...counts.values()].filter(
+          (c) =>
+            c.env.type === 'budget.event.v1' &&
+            (c.env.body as { runId: string; event: string }).runId === runId &&
+            (c.env.body as { event: string }).event === 'breach',
+        );
+        expect(breachIds.map((c) => c.env.id)).toEqual([cut.id]);
+        expect((await breaches.get(runId))?.auditIds).toEqual([cut.id]);
+      } finally {
+        redis.disconnect();
+      }
+    }, 120_000);
+  }
 });

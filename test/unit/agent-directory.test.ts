@@ -34,6 +34,9 @@ const state = (agentId: string, team: string, s = 'idle') => ({
 describe('agent directory table', () => {
   it('lists agents from heartbeats with their last heartbeat time, and filters by id and team', () => {
     const t = new AgentDirectoryTable();
+    // Registered (at their credentials' tier) before: their heartbeats' tier is believed up to it.
+    t.register(state('a1', 'red'), 900);
+    t.register(state('a2', 'blue'), 900);
     t.heartbeat(hb('a1', state('a1', 'red')), 1_000);
     t.heartbeat(hb('a2', state('a2', 'blue')), 1_010);
     t.register(state('a3', 'red'), 1_020);
@@ -58,8 +61,22 @@ describe('agent directory table', () => {
     expect(t.query({}, 400)[0]!.state).toBe('working');
   });
 
+  it('believes a heartbeat’s or transition’s tier only up to the registration’s, and T0 before any registration', () => {
+    const t = new AgentDirectoryTable();
+    t.heartbeat(hb('a1', { ...state('a1', 'red'), tier: 'T2' }), 0);
+    expect(t.query({}, 1)[0]!.tier).toBe('T0');
+    t.register({ ...state('a1', 'red'), tier: 'T1' }, 2);
+    t.heartbeat(hb('a1', { ...state('a1', 'red'), tier: 'T2' }), 3);
+    expect(t.query({}, 4)[0]!.tier).toBe('T1');
+    t.transition({ agentId: 'a1', from: 'idle', to: 'idle', event: 'PROMOTE', tier: 'T2' }, 5);
+    expect(t.query({}, 6)[0]!.tier).toBe('T1');
+    t.transition({ agentId: 'a1', from: 'idle', to: 'idle', event: 'DEMOTE', tier: 'T0' }, 7);
+    expect(t.query({}, 8)[0]!.tier).toBe('T0');
+  });
+
   it('applies transitions from the feed between heartbeats', () => {
     const t = new AgentDirectoryTable();
+    t.register(state('a1', 'red'), 0);
     t.heartbeat(
       hb('a1', {
         ...state('a1', 'red', 'working'),

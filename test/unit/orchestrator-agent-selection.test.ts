@@ -13,9 +13,10 @@ const need = (tier: 'T0' | 'T1' | 'T2', extra: { role?: string; team?: string; a
 
 function directory() {
   const d = new AgentDirectory(3, 100);
-  d.report('agent', { agentId: 'a0', state: 'idle', tier: 'T0' }, 0);
-  d.report('agent', { agentId: 'a1', state: 'idle', tier: 'T1', role: 'builder', team: 'core' }, 0);
-  d.report('agent', { agentId: 'a2', state: 'idle', tier: 'T2', role: 'builder', team: 'ops' }, 0);
+  // Registrations: their tier is the credential's (the subject's), which bounds later heartbeats.
+  d.register({ agentId: 'a0', state: 'idle', tier: 'T0' }, 0);
+  d.register({ agentId: 'a1', state: 'idle', tier: 'T1', role: 'builder', team: 'core' }, 0);
+  d.register({ agentId: 'a2', state: 'idle', tier: 'T2', role: 'builder', team: 'ops' }, 0);
   return d;
 }
 
@@ -27,6 +28,20 @@ describe('agent selection', () => {
     expect(d.select(need('T1', { team: 'nobody' }), 0)).toBeUndefined();
     d.report('agent', { agentId: 'a2', state: 'working', tier: 'T2' }, 1);
     expect(d.select(need('T2'), 1)).toBeUndefined();
+  });
+
+  it('believes the tier a heartbeat states only up to its registration’s, and T0 before any registration', () => {
+    const d = directory();
+    d.report('agent', { agentId: 'a0', state: 'idle', tier: 'T2' }, 1);
+    expect(d.get('a0')?.tier).toBe('T0');
+    expect(d.select(need('T2', { role: 'x' }), 1)).toBeUndefined();
+    d.report('agent', { agentId: 'a2', state: 'idle', tier: 'T1', role: 'builder', team: 'ops' }, 1);
+    expect(d.get('a2')?.tier).toBe('T1');
+    d.report('agent', { agentId: 'stranger', state: 'idle', tier: 'T2' }, 1);
+    expect(d.get('stranger')?.tier).toBe('T0');
+    d.register({ agentId: 'stranger', state: 'idle', tier: 'T1' }, 2);
+    d.report('agent', { agentId: 'stranger', state: 'idle', tier: 'T2' }, 3);
+    expect(d.get('stranger')?.tier).toBe('T1');
   });
 
   it('spreads work: the least recently assigned agent goes first, and a busy one is skipped', () => {

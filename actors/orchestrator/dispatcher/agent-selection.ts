@@ -9,6 +9,7 @@
  * refusal cool-down or in the stage's `avoid` list) and takes the least recently assigned of them.
  */
 import type { ResolvedAgentSelector, TaskKind, Tier } from '../../../protocols/pipeline/index.ts';
+import { boundedTier } from '../../../protocols/agent-identity.ts';
 import { tierRank } from '../../../protocols/pipeline/index.ts';
 
 export interface AgentView {
@@ -70,6 +71,8 @@ export class AgentDirectory {
   private readonly groups = new Map<string, Group>();
   /** agentId → the key of the group whose idle set holds it. */
   private readonly idleIn = new Map<string, string>();
+  /** agentId → the tier of its credential, from its last registration's subject (the broker's check). */
+  private readonly credentialTiers = new Map<string, Tier>();
 
   constructor(
     private readonly missedBeats: number,
@@ -107,13 +110,30 @@ export class AgentDirectory {
     this.idleIn.set(a.agentId, key);
   }
 
-  /** Records a heartbeat or register; returns true when the agent may have become available. */
+  /**
+   * Records a registration, whose tier (from its subject) is the agent's credential's; returns true
+   * when the agent may have become available.
+   */
+  register(r: AgentReport, now: number): boolean {
+    this.credentialTiers.set(r.agentId, r.tier);
+    return this.report('agent', r, now);
+  }
+
+  /** The tier of the agent's credential as its last registration said, if heard. */
+  credentialTier(agentId: string): Tier | undefined {
+    return this.credentialTiers.get(agentId);
+  }
+
+  /**
+   * Records a heartbeat or register; returns true when the agent may have become available. The tier
+   * stated is believed up to the agent's credential's only (protocols/agent-identity.ts `boundedTier`).
+   */
   report(kind: string, r: AgentReport, now: number, intervalMs?: number): boolean {
     const prev = this.agents.get(r.agentId);
     const view: AgentView = {
       agentId: r.agentId,
       kind,
-      tier: r.tier,
+      tier: kind === 'agent' ? boundedTier(r.tier, this.credentialTiers.get(r.agentId)) : r.tier,
       state: r.state,
       intervalMs: intervalMs ?? prev?.intervalMs ?? this.defaultIntervalMs,
       lastSeenMs: now,

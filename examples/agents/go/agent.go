@@ -296,11 +296,15 @@ func runAgent(url, creds, id, tier string, heartbeatMs int64) error {
 	if err := nc.Flush(); err != nil {
 		return err
 	}
-	g.mu.Lock()
-	reg := g.statusLocked()
-	g.mu.Unlock()
-	// Under our own id, at our credential's tier: the broker allows nothing else.
-	if err := nc.Publish("gov.agents.register."+tier+"."+id, encode(id, "agent.register.v1", reg, nil, "")); err != nil {
+	// Under our own id, at our credential's tier: the broker allows nothing else. Announced again with
+	// every heartbeat: receivers believe a heartbeat's tier only up to the last registration's.
+	register := func() error {
+		g.mu.Lock()
+		reg := g.statusLocked()
+		g.mu.Unlock()
+		return nc.Publish("gov.agents.register."+tier+"."+id, encode(id, "agent.register.v1", reg, nil, ""))
+	}
+	if err := register(); err != nil {
 		return err
 	}
 	g.heartbeat()
@@ -312,6 +316,7 @@ func runAgent(url, creds, id, tier string, heartbeatMs int64) error {
 	for {
 		select {
 		case <-ticker.C:
+			_ = register()
 			g.heartbeat()
 		case <-stop:
 			_ = nc.Publish("gov.sys.exit.agent."+id, encode(id, "actor.exit.v1", map[string]any{

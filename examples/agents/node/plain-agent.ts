@@ -271,9 +271,15 @@ export async function startPlainAgent(options: PlainAgentOptions): Promise<Plain
     },
   });
   await nc.flush();
-  nc.publish(agentRegisterSubject(tier, id), envelope('agent.register.v1', status()));
+  const register = () => nc.publish(agentRegisterSubject(tier, id), envelope('agent.register.v1', status()));
+  register();
   heartbeat();
-  const hb = setInterval(heartbeat, heartbeatMs);
+  // Registered again with every heartbeat: receivers believe a heartbeat's tier only up to the tier
+  // of the last registration they heard (its subject is the credential's), and may have restarted.
+  const hb = setInterval(() => {
+    register();
+    heartbeat();
+  }, heartbeatMs);
 
   return {
     id,
