@@ -17,20 +17,12 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { ACTOR_KIND, ConfigError, obsSubject, serviceSubject } from '../../protocols/index.ts';
-import {
-  formatSignedCheckpoint,
-  keyFingerprint,
-  loadPublicKey,
-  parseSignedCheckpoint,
-  publicKeyPem,
-  type SignedCheckpoint,
-} from '../ledger/index.ts';
+import { formatSignedCheckpoint, keyFingerprint, loadPublicKey, publicKeyPem } from '../ledger/index.ts';
 import { type ActorContext, defineActorKind } from '../runtime/actor-kind.ts';
-import { publishFeedAndAudit } from '../../bus/index.ts';
-import { cosign, cosignatureKeyId, formatCosignatureLine } from './cosignature.ts';
-import { judgeCheckpoint, proofNeeded, type WitnessVerdict } from './witness-logic.ts';
+import { cosignatureKeyId, formatCosignatureLine } from './cosignature.ts';
 import { WitnessArgsSchema, type WitnessSettings, witnessSettings } from './witness-options.ts';
 import { WitnessStore } from './witness-store.ts';
+import { CheckpointWitness } from './checkpoint-witness.ts';
 
 function loadOrCreateKey(keyFile: string): { privateKey: KeyObject; publicKey: KeyObject } {
   if (!existsSync(keyFile)) {
@@ -110,86 +102,13 @@ export const witnessKind = defineActorKind({
     }
     const trusted = ledgerKey;
 
-    async function consistencyPath(from: number, to: number): Promise<Buffer[] | string> {
-      try {
-        const r = await ctx.bus.ask(
-          serviceSubject(ACTOR_KIND.ledgerWriter),
-          { type: 'ledger.consistency.v1', body: { m: from, n: to } },
-          { timeoutMs: settings.proofTimeoutMs },
-        );
-        if (r.type !== 'ledger.consistency-proof.v1') return `unexpected reply ${r.type}`;
-        return r.body.path.map((h) => Buffer.from(h, 'hex'));
-      } catch (err) {
-        return (err as Error).message;
-      }
-    }
-
-    async function onCheckpoint(note: string): Promise<void> {
-      let sc: SignedCheckpoint;
-      try {
-        sc = parseSignedCheckpoint(note);
-      } catch (err) {
-        await alarm(
-          {
-            kind: 'refuse',
-            reason: 'bad-signature',
-            detail: `unreadable checkpoint: ${(err as Error).message}`,
-          },
-          note,
-        );
-        return;
-      }
-      const state = store.state(settings.origin);
-      const from = proofNeeded(state, sc);
-      let path: Buffer[] = [];
-      let unproven: string | undefined;
-      if (from !== undefined) {
-        const got = await consistencyPath(from, sc.size);
-        if (typeof got === 'string') unproven = got;
-        else path = got;
-      }
-      const verdict = judgeCheckpoint(state, sc, trusted, path);
-      if (verdict.kind === 'seen') return;
-      if (unproven !== undefined && verdict.kind === 'refuse' && verdict.reason === 'fork') {
-        // No proof to be had (the writer is down, slow or unreachable) is not evidence of a fork:
-        // neither cosign nor alarm. A later checkpoint is judged afresh; a writer that never proves
-        // anything is never witnessed, which `agov ledger verify --witness` shows. A bad signature,
-        // a shrink or a second root for a witnessed size need no proof and still raise the alarm.
-        ctx.log.warn('witness: no consistency proof, checkpoint left unjudged', {
-          from,
-          to: sc.size,
-          error: unproven,
-        });
-        return;
-      }
-      if (verdict.kind === 'refuse') {
-        await alarm(verdict, note);
-        return;
-      }
-      const cs = cosign(sc, ctx.id, privateKey, publicKey, Math.floor(ctx.clock.now() / 1000));
-      store.recordCosigned(sc, cs);
-      const body = {
-        witness: ctx.id,
-        origin: sc.origin,
-        size: sc.size,
-        root: sc.root.toString('hex'),
-        keyId: cs.keyId,
-        time: cs.time,
-        line: formatCosignatureLine(cs),
-      };
-      ctx.bus.tell(serviceSubject(ACTOR_KIND.ledgerWriter), { type: 'ledger.cosignature.v1', body });
-      ctx.bus.emit(['witness', 'cosigned'], { type: 'ledger.cosignature.v1', body });
-    }
-
-    async function alarm(v: Extract<WitnessVerdict, { kind: 'refuse' }>, note: string): Promise<void> {
-      const ts = ctx.clock.now();
-      store.recordAlarm({ ts, reason: v.reason, detail: v.detail, checkpoint: note });
-      ctx.log.error('witness: refused a checkpoint', { reason: v.reason, detail: v.detail });
-      await publishFeedAndAudit(ctx.bus, ['witness', 'alarm'], 'witness', {
-        type: 'witness.alarm.v1',
-        body: { witness: ctx.id, reason: v.reason, detail: v.detail, checkpoint: note, ts },
-      });
-    }
+    const witness = new CheckpointWitness({
+      ctx,
+      settings,
+      store,
+      keys: { privateKey, publicKey },
+      trusted,
+    });
 
     return {
       accepts: ['ledger.checkpoint.v1', 'witness.status.v1'],
@@ -197,7 +116,7 @@ export const witnessKind = defineActorKind({
       async handle(env: Envelope) {
         switch (env.type) {
           case 'ledger.checkpoint.v1':
-            await onCheckpoint(env.body.checkpoint);
+            await witness.onCheckpoint(env.body.checkpoint);
             return undefined;
           case 'witness.status.v1': {
             const held = env.body.all ? store.all() : [store.latest()].filter((w) => w !== undefined);
