@@ -20,21 +20,23 @@ export interface GatherOptions {
 
 type Parts = Omit<Checkpoint, 'id' | 'version' | 'seq' | 'createdAt' | 'takenBy' | 'reason' | 'notes'>;
 
-export async function gatherCheckpoint(bus: Bus, o: GatherOptions, now: () => number): Promise<Parts> {
-  const sources: Parts['sources'] = {};
-  const ask = async <R extends MessageType>(
-    source: string,
-    subject: string,
-    msg: OutMessage,
-    expect: R,
-  ): Promise<Envelope<R> | undefined> => {
+type Ask = <R extends MessageType>(
+  source: string,
+  subject: string,
+  msg: OutMessage,
+  expect: R,
+) => Promise<Envelope<R> | undefined>;
+
+/** Asks one source; its answer, or undefined with the failure recorded in `sources` (with its time). */
+function askerFor(bus: Bus, timeoutMs: number, now: () => number, sources: Parts['sources']): Ask {
+  return async (source, subject, msg, expect) => {
     const t0 = now();
     try {
-      const reply = await bus.ask(subject, msg, { timeoutMs: o.timeoutMs });
+      const reply = await bus.ask(subject, msg, { timeoutMs });
       if (reply.type !== expect)
         throw new InternalError(`${subject} answered ${reply.type}, expected ${expect}`);
       sources[source] = { ok: true, ms: now() - t0 };
-      return reply as Envelope<R>;
+      return reply as Envelope<typeof expect>;
     } catch (err) {
       sources[source] = {
         ok: false,
@@ -44,6 +46,34 @@ export async function gatherCheckpoint(bus: Bus, o: GatherOptions, now: () => nu
       return undefined;
     }
   };
+}
+
+/** Each run's budget (budget monitor) and token state (token authority), asked side by side. */
+function runGovernance(ask: Ask, runs: { runId: string }[]) {
+  return Promise.all(
+    runs.map(async (r) => {
+      const [budget, token] = await Promise.all([
+        ask(
+          `budget:${r.runId}`,
+          serviceSubject(ACTOR_KIND.budgetMonitor),
+          { type: 'budget.status.v1', body: { runId: r.runId } },
+          'budget.state.v1',
+        ),
+        ask(
+          `token:${r.runId}`,
+          serviceSubject(ACTOR_KIND.tokenAuthority),
+          { type: 'token.status.v1', body: { runId: r.runId } },
+          'token.state.v1',
+        ),
+      ]);
+      return { budget: budget?.body, token: token?.body };
+    }),
+  );
+}
+
+export async function gatherCheckpoint(bus: Bus, o: GatherOptions, now: () => number): Promise<Parts> {
+  const sources: Parts['sources'] = {};
+  const ask = askerFor(bus, o.timeoutMs, now, sources);
   const orch = serviceSubject(ACTOR_KIND.orchestrator);
   const [running, pending, agents, tree, ledger, work, memory] = await Promise.all([
     ask(
@@ -96,25 +126,7 @@ export async function gatherCheckpoint(bus: Bus, o: GatherOptions, now: () => nu
     ...r,
     stages: r.stages.map(({ output: _output, ...s }) => s),
   }));
-  const perRun = await Promise.all(
-    runs.map(async (r) => {
-      const [budget, token] = await Promise.all([
-        ask(
-          `budget:${r.runId}`,
-          serviceSubject(ACTOR_KIND.budgetMonitor),
-          { type: 'budget.status.v1', body: { runId: r.runId } },
-          'budget.state.v1',
-        ),
-        ask(
-          `token:${r.runId}`,
-          serviceSubject(ACTOR_KIND.tokenAuthority),
-          { type: 'token.status.v1', body: { runId: r.runId } },
-          'token.state.v1',
-        ),
-      ]);
-      return { budget: budget?.body, token: token?.body };
-    }),
-  );
+  const perRun = await runGovernance(ask, runs);
   // Per-run sources that failed because the run has no budget or token are noise; keep only a count.
   for (const k of Object.keys(sources)) if (k.includes(':') && sources[k]!.ok) delete sources[k];
   return {

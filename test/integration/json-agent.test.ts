@@ -35,11 +35,20 @@ async function agent(id: string, encoding?: 'json'): Promise<PlainAgent> {
   return a;
 }
 
+/**
+ * Admission waits a bounded 5 s for the agent the test just started (regression: under load a run
+ * submitted right after a plain agent's start was refused GOV_ERR_NO_ELIGIBLE_AGENT: the agent's
+ * registration was sent, not yet read by the orchestrator).
+ */
 async function submit(yaml: string): Promise<string> {
-  const reply = await client.ask(serviceSubject('orchestrator'), {
-    type: 'run.request.v1',
-    body: { yaml, params: {}, requestedBy: 'test' },
-  });
+  const reply = await client.ask(
+    serviceSubject('orchestrator'),
+    {
+      type: 'run.request.v1',
+      body: { yaml, params: {}, requestedBy: 'test', waitForAgentMs: 5_000 },
+    },
+    { timeoutMs: 10_000 },
+  );
   if (reply.type !== 'run.accepted.v1') throw new Error(`unexpected ${reply.type}`);
   return reply.body.runId;
 }

@@ -311,6 +311,39 @@ function withReports(outcome: TaskOutcome, r: { reports: TaskReport[]; dropped: 
   return { ...outcome, output };
 }
 
+/** The outcome of a program that ended: timed out, exited 0, or failed with its code or signal. */
+function exitOutcome(program: string, o: ExecOutput, timedOut: boolean, timeoutMs: number): TaskOutcome {
+  if (timedOut)
+    return failed(
+      new TimeoutError(`exec: ${program} timed out after ${timeoutMs} ms`, { details: { timeoutMs } }),
+      o,
+    );
+  if (o.exitCode === 0) return succeeded(o);
+  return failed(
+    new TaskFailedError(
+      o.exitCode === null
+        ? `exec: ${program} was killed by ${o.signal}`
+        : `exec: ${program} exited with code ${o.exitCode}`,
+      { details: { exitCode: o.exitCode, signal: o.signal } },
+    ),
+    o,
+  );
+}
+
+/** The sandbox's PID 1 as bwrap reports it on its info fd (`"child-pid": N`), once it has. */
+function watchSandboxPid(child: ChildProcess, infoFd: number | undefined): { pid: number | undefined } {
+  const sandbox: { pid: number | undefined } = { pid: undefined };
+  if (infoFd) {
+    let info = '';
+    child.stdio[infoFd]?.on('data', (c: Buffer) => {
+      info += c.toString('utf8');
+      const m = /"child-pid"\s*:\s*(\d+)/.exec(info);
+      if (m) sandbox.pid = Number(m[1]);
+    });
+  }
+  return sandbox;
+}
+
 function spawnAndWait(
   task: TaskOf<'exec'>,
   how: SandboxSpawn,
@@ -364,17 +397,9 @@ function spawnAndWait(
 
     // The sandbox's PID 1, as the host sees it: killing it takes the whole PID namespace down, and
     // bwrap (our child) exits only once that is done.
-    let sandboxPid: number | undefined;
-    if (how.infoFd) {
-      let info = '';
-      child.stdio[how.infoFd]?.on('data', (c: Buffer) => {
-        info += c.toString('utf8');
-        const m = /"child-pid"\s*:\s*(\d+)/.exec(info);
-        if (m) sandboxPid = Number(m[1]);
-      });
-    }
+    const sandbox = watchSandboxPid(child, how.infoFd);
     const terminate = () => {
-      killSandbox(sandboxPid);
+      killSandbox(sandbox.pid);
       killGroup(child, 'SIGTERM');
       timers.push(ctx.clock.setTimeout(() => killGroup(child, 'SIGKILL'), ctx.killGraceMs));
     };
@@ -400,31 +425,9 @@ function spawnAndWait(
     child.on('close', async () => {
       // bwrap reports the program's exit before its namespace is torn down: wait for that, so nothing
       // of the task is left when its result goes out.
-      killSandbox(sandboxPid);
-      await sandboxGone(sandboxPid);
-      const o = output();
-      if (timedOut)
-        finish(
-          failed(
-            new TimeoutError(`exec: ${program} timed out after ${run.timeoutMs} ms`, {
-              details: { timeoutMs: run.timeoutMs },
-            }),
-            o,
-          ),
-        );
-      else if (o.exitCode === 0) finish(succeeded(o));
-      else
-        finish(
-          failed(
-            new TaskFailedError(
-              o.exitCode === null
-                ? `exec: ${program} was killed by ${o.signal}`
-                : `exec: ${program} exited with code ${o.exitCode}`,
-              { details: { exitCode: o.exitCode, signal: o.signal } },
-            ),
-            o,
-          ),
-        );
+      killSandbox(sandbox.pid);
+      await sandboxGone(sandbox.pid);
+      finish(exitOutcome(program, output(), timedOut, run.timeoutMs));
     });
 
     timers.push(
