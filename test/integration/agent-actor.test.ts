@@ -18,7 +18,6 @@ import {
   AgentUnavailableError,
   actorInbox,
   allDeadLetters,
-  auditSenderOf,
   auditSubject,
   decodeRaw,
   heartbeatSubject,

@@ -18,13 +18,7 @@ import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { NoEligibleAgentError } from '../../protocols/errors.ts';
 import type { Principal } from '../../protocols/permissions.ts';
-import {
-  allObs,
-  containSubject,
-  errorsSubject,
-  agentResultsSubject,
-  serviceSubject,
-} from '../../protocols/subjects.ts';
+import { allObs, containSubject, agentResultsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { collect, mintFor, TestServers, testBus } from '../harness/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 
@@ -126,15 +120,19 @@ describe('containment', { timeout: 60_000 }, () => {
       error: { code: 'GOV_ERR_RUN_CONTAINED' },
     });
     // Both long sleeps were running on their agents and were cancelled there (their results say so).
-    for (const stageId of ['long-1', 'long-2'])
-      await feed.next(
-        (e) =>
-          e.type === 'run.event.v1' &&
-          e.body.runId === runId &&
-          e.body.event === 'stage-result-rejected' &&
-          e.body.stageId === stageId,
-        10_000,
-      );
+    // Awaited side by side with a loaded machine's bound (CI at load ~20 missed 10 s one after the other).
+    await Promise.all(
+      ['long-1', 'long-2'].map((stageId) =>
+        feed.next(
+          (e) =>
+            e.type === 'run.event.v1' &&
+            e.body.runId === runId &&
+            e.body.event === 'stage-result-rejected' &&
+            e.body.stageId === stageId,
+          25_000,
+        ),
+      ),
+    );
     const s = await state(runId);
     expect(s.status).toBe('contained');
     expect(s.error?.code).toBe('GOV_ERR_RUN_CONTAINED');

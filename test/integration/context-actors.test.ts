@@ -47,7 +47,9 @@ beforeAll(async () => {
     await runActor(checkpointKind, {
       id: 'checkpoint-1',
       bus,
-      args: { everyMs: 0, sourceTimeoutMs: 500, keep: 5 },
+      // Sources that exist must answer even on a loaded machine (regression: at 500 ms the work-status
+      // source timed out in CI and the checkpoint held no open work); absent ones fail at once (no responders).
+      args: { everyMs: 0, sourceTimeoutMs: 5_000, keep: 5 },
     }),
   );
 }, 60_000);
@@ -297,7 +299,7 @@ describe('checkpoints', () => {
       await runActor(checkpointKind, {
         id: 'checkpoint-1',
         bus: { servers: nats.url },
-        args: { everyMs: 0, sourceTimeoutMs: 500, keep: 5 },
+        args: { everyMs: 0, sourceTimeoutMs: 5_000, keep: 5 },
       }),
     );
     await waitFor('the cut-off restore event republished and the record emptied', async () =>

@@ -116,7 +116,10 @@ export class OrchestratorRig {
     yaml: string,
     params: Record<string, string | number | boolean> = {},
     file?: string,
-    waitForAgentMs?: number,
+    // Admission waits a bounded 5 s for agents a test just started (regression: under load a run
+    // submitted right after an agent's start was refused GOV_ERR_NO_ELIGIBLE_AGENT before the
+    // orchestrator had taken its registration in); 0 asks for the immediate verdict.
+    waitForAgentMs = 5_000,
   ): Promise<string> {
     const reply = await this.client.ask(
       serviceSubject('orchestrator'),
@@ -130,7 +133,7 @@ export class OrchestratorRig {
           requestedBy: 'test',
         },
       },
-      { timeoutMs: (waitForAgentMs ?? 0) + 5_000 },
+      { timeoutMs: waitForAgentMs + 5_000 },
     );
     if (reply.type !== 'run.accepted.v1') throw new Error(`unexpected ${reply.type}`);
     return reply.body.runId;

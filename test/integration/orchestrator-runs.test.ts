@@ -217,7 +217,9 @@ stages:
 `;
     await rig.agent('wrong-team', { tier: 'T2', role: 'builder', team: 'other' });
     await rig.agent('too-low', { tier: 'T1', role: 'builder', team: 'core' });
-    await expect(rig.submit(picky)).rejects.toMatchObject({ code: 'GOV_ERR_NO_ELIGIBLE_AGENT' });
+    await expect(rig.submit(picky, {}, undefined, 0)).rejects.toMatchObject({
+      code: 'GOV_ERR_NO_ELIGIBLE_AGENT',
+    });
     const submitted = rig.submit(picky, {}, undefined, 10_000);
     const right = await rig.agent('builder-t2', { tier: 'T2', role: 'builder', team: 'core' });
     const runId = await submitted;
