@@ -1,14 +1,11 @@
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  type AuditEvent,
-  LEDGER_TRIGGERS,
   LedgerStore,
   type VerifiedHead,
-  createSigner,
   encodeEvent,
   generateKeyPair,
   hashLeaf,
@@ -16,21 +13,7 @@ import {
 } from '../../actors/ledger/index.ts';
 import { ManualClock } from '../../infra/clock.ts';
 import { ConfigError } from '../../protocols/errors.ts';
-
-const ORIGIN = 'example.test/ledger';
-const keys = generateKeyPair();
-const signer = createSigner(keys.privateKeyPem, ORIGIN);
-
-const ev = (i: number, over: Partial<AuditEvent> = {}): AuditEvent => ({
-  id: `ev-${i}`,
-  ts: 1000 + i,
-  type: 'agent.step',
-  actor: 'worker',
-  run: 'run-1',
-  agent: `agent-${i % 3}`,
-  data: { i },
-  ...over,
-});
+import { ev, keys, signer, tamperFile } from './ledger-fixtures.ts';
 
 let dir: string;
 let path: string;
@@ -41,12 +24,7 @@ function append(from: number, count: number, at = path): void {
   store.close();
 }
 
-function tamperWith(fn: (db: Database.Database) => void): void {
-  const db = new Database(path);
-  for (const t of LEDGER_TRIGGERS) db.exec(`DROP TRIGGER IF EXISTS ${t}`);
-  fn(db);
-  db.close();
-}
+const tamperWith = (fn: (db: Database.Database) => void) => tamperFile(path, fn);
 
 /** A full verification's head: what an auditor keeps (beside the pinned key) for next time. */
 function headNow(): VerifiedHead {

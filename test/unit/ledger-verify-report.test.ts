@@ -9,48 +9,32 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  type AuditEvent,
   EMPTY_ROOT,
   LEDGER_TRIGGERS,
   LedgerStore,
   MerkleTree,
   assertLedgerIntact,
-  createSigner,
   encodeEvent,
-  generateKeyPair,
   hashLeaf,
   verifyLedger,
 } from '../../actors/ledger/index.ts';
 import { ManualClock } from '../../infra/clock.ts';
 import { LedgerStoreError } from '../../protocols/errors.ts';
+import { ev, keys, signer, tamperFile } from './ledger-fixtures.ts';
 
-const ORIGIN = 'example.test/ledger';
-const keys = generateKeyPair();
-const signer = createSigner(keys.privateKeyPem, ORIGIN);
 const N = 30;
 
-const ev = (i: number, over: Partial<AuditEvent> = {}): AuditEvent => ({
-  id: `ev-${i}`,
-  ts: 1000 + i,
-  type: 'agent.step',
-  actor: 'worker',
-  run: 'run-1',
-  agent: `agent-${i % 3}`,
-  data: { i },
-  ...over,
-});
 const leafOf = (i: number) => hashLeaf(encodeEvent(ev(i)));
 const short = (b: Buffer) => b.toString('hex').slice(0, 16);
 
 let dir: string;
 let path: string;
 
-function tamper(...sql: string[]): void {
-  const db = new Database(path);
-  for (const t of LEDGER_TRIGGERS) db.exec(`DROP TRIGGER IF EXISTS ${t}`);
-  for (const s of sql) db.exec(s);
-  db.close();
-}
+/** The attacker: raw SQL on the file, append-only triggers dropped first. */
+const tamper = (...sql: string[]) =>
+  tamperFile(path, (db) => {
+    for (const q of sql) db.exec(q);
+  });
 
 const verify = () => verifyLedger(path, keys.publicKeyPem);
 const TRIGGER_WARNINGS = LEDGER_TRIGGERS.map(

@@ -1,15 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type AuditEvent,
-  LEDGER_TRIGGERS,
   LedgerStore,
   MerkleTree,
   assertLedgerIntact,
-  createSigner,
   encodeEvent,
   generateKeyPair,
   hashLeaf,
@@ -17,40 +15,20 @@ import {
 } from '../../actors/ledger/index.ts';
 import { ManualClock } from '../../infra/clock.ts';
 import { LedgerTamperedError } from '../../protocols/errors.ts';
+import { ev, keys, signer, tamperFile } from './ledger-fixtures.ts';
 
-const ORIGIN = 'example.test/ledger';
-const keys = generateKeyPair();
-const signer = createSigner(keys.privateKeyPem, ORIGIN);
 const N = 30;
-
-const ev = (i: number, over: Partial<AuditEvent> = {}): AuditEvent => ({
-  id: `ev-${i}`,
-  ts: 1000 + i,
-  type: 'agent.step',
-  actor: 'worker',
-  run: 'run-1',
-  agent: `agent-${i % 3}`,
-  data: { i },
-  ...over,
-});
 
 let dir: string;
 let path: string;
 
 /** The attacker: raw SQL on the file, append-only triggers dropped first. */
-function tamper(...sql: string[]): void {
-  const db = new Database(path);
-  for (const t of LEDGER_TRIGGERS) db.exec(`DROP TRIGGER IF EXISTS ${t}`);
-  for (const s of sql) db.exec(s);
-  db.close();
-}
+const tamper = (...sql: string[]) =>
+  tamperFile(path, (db) => {
+    for (const q of sql) db.exec(q);
+  });
 
-function tamperWith(fn: (db: Database.Database) => void): void {
-  const db = new Database(path);
-  for (const t of LEDGER_TRIGGERS) db.exec(`DROP TRIGGER IF EXISTS ${t}`);
-  fn(db);
-  db.close();
-}
+const tamperWith = (fn: (db: Database.Database) => void) => tamperFile(path, fn);
 
 /** Moves rows with seq >= from by delta (through negative seqs, so the primary key never collides). */
 const shift = (from: number, delta: number) => [
