@@ -14,3 +14,4 @@ export {
   rawConnect,
 } from './credentials.ts';
 export { auditStreamCounts } from './audit-stream.ts';
+export { AgovSystem, type CliResult } from './agov-system.ts';

@@ -4,65 +4,20 @@
  * the memory id and summary of the full output, and `agov memory fetch ID` (the operator's CLI, as a
  * process) returns that output whole. claim-check.test.ts covers the agent's side in detail.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Bus } from '../../bus/index.ts';
-import { connectionFilePath, readConnectionFile } from '../../cli/connection-file.ts';
-import { loadOrCreateNatsAuthority, registerAuthority } from '../../infra/nats-auth/index.ts';
 import { ACTOR_KIND, serviceSubject } from '../../protocols/index.ts';
-import { TestServers, waitFor } from '../harness/index.ts';
+import { AgovSystem, TestServers, waitFor } from '../harness/index.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const AGOV = join(ROOT, 'cli/agov.mjs');
 const servers = new TestServers();
-const dataDir = servers.tempDir('agov-claim-e2e-');
-const teamsFile = join(dataDir, 'teams.yaml');
-writeFileSync(
-  teamsFile,
+const system = new AgovSystem(
+  servers,
+  'agov-claim-e2e-',
   'teams:\n  - id: crew\n    strategy: one_for_one\n    members:\n      - { id: cc-worker-1, tier: T1, role: executor }\n',
 );
-let system: ChildProcess | undefined;
-
-function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    AGOV_DATA_DIR: dataDir,
-    AGOV_TEAMS: teamsFile,
-    AGOV_HTTP_PORT: '0',
-  };
-  for (const k of ['NATS_URL', 'REDIS_URL', 'VAULT_ADDR', 'VAULT_TOKEN', 'PIPELINE_ID']) delete env[k];
-  return env;
-}
-
-function agov(args: string[], natsUrl: string) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [AGOV, ...args], {
-      cwd: ROOT,
-      env: { ...baseEnv(), NATS_URL: natsUrl },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-    child.stdin.end();
-  });
-}
 
 afterAll(async () => {
-  const proc = system;
-  if (proc && proc.exitCode === null && proc.signalCode === null) {
-    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-    process.kill(-proc.pid!, 'SIGKILL');
-    await exited;
-  }
+  await system.stop();
   await servers.stopAll();
 });
 
@@ -86,22 +41,7 @@ interface Ref {
 
 describe('claim check end to end', () => {
   it('a run whose exec output exceeds the inline cap succeeds with the memory id and summary in its result, and agov memory fetch returns the whole output', async () => {
-    rmSync(connectionFilePath(dataDir), { force: true });
-    system = spawn(process.execPath, [AGOV, 'up'], {
-      cwd: ROOT,
-      env: baseEnv(),
-      detached: true,
-      stdio: 'ignore',
-    });
-    await waitFor(
-      'agov up wrote its connection file',
-      () => existsSync(connectionFilePath(dataDir)),
-      150_000,
-      200,
-    );
-    const natsUrl = readConnectionFile(dataDir).natsUrl;
-    // The operator of this machine can read the system's NATS keys: this test connects as admin.
-    registerAuthority(natsUrl, await loadOrCreateNatsAuthority(join(dataDir, 'nats-auth')));
+    const { natsUrl } = await system.up();
     const bus = await Bus.connect({ servers: natsUrl, name: 'claim-e2e-test', askTimeoutMs: 20_000 });
     try {
       const accepted = await waitFor(
@@ -147,11 +87,11 @@ describe('claim check end to end', () => {
       const ref = output.memory?.stdout;
       expect(ref).toMatchObject({ size: full.length, summary: { lines: LINES, format: 'text' } });
 
-      const fetched = await agov(['memory', 'fetch', ref!.memoryId], natsUrl);
+      const fetched = await system.agov(['memory', 'fetch', ref!.memoryId], natsUrl);
       expect(fetched.stderr).toBe('');
       expect(fetched.code).toBe(0);
       expect(fetched.stdout).toBe(full);
-      const summary = await agov(['memory', 'fetch', ref!.memoryId, '-s'], natsUrl);
+      const summary = await system.agov(['memory', 'fetch', ref!.memoryId, '-s'], natsUrl);
       expect(summary.code).toBe(0);
       expect(summary.stdout).toContain(`line ${LINES - 1}`);
     } finally {
