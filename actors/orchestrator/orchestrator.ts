@@ -66,6 +66,7 @@ import { RunDriver } from './run-driver.ts';
 import { RunEvents } from './run-events.ts';
 import { RunRequests } from './run-requests.ts';
 import { RunStore } from './run-store.ts';
+import type { RunRecord } from './run-machine.ts';
 import { RunRetention } from './run-retention.ts';
 import { RunView } from './run-view.ts';
 import { Scheduler } from './scheduler.ts';
@@ -115,7 +116,7 @@ class Orchestrator {
       perform: (run, eff) => this.dispatcher.perform(run, eff),
       release: (agentId, taskId) => agents.released(agentId, taskId),
       noteRun: (run) => this.dispatcher.noteRun(run),
-      retired: (run) => this.retention.track(run.runId, run.finishedAt ?? now()),
+      retired: (run) => this.retire(run),
     });
     this.children = new ChildRuns(ctx.id, view, store, settings, { apply, admit, now });
     this.dispatcher = new Dispatcher(ctx, view, agents, this.scheduler, settings, {
@@ -129,7 +130,7 @@ class Orchestrator {
         this.driver.resume(run, (agentId, taskId) => agents.expect(agentId, taskId, now()));
         void this.containIfRevoked(run.runId);
       },
-      retired: (run) => this.retention.track(run.runId, run.finishedAt ?? run.createdAt),
+      retired: (run) => this.retire(run),
       reconcileChildren: () => this.children.reconcile(),
       requestPump: () => this.scheduler.requestPump(),
     });
@@ -165,6 +166,11 @@ class Orchestrator {
   }
 
   /** The agent directory's view (it may know agents this instance has not heard yet); [] when none answers. */
+  /** A finished run with nothing pending: its record's retention runs from its end (run-retention.ts). */
+  private retire(run: RunRecord): void {
+    this.retention.track(run.runId, run.finishedAt ?? run.createdAt);
+  }
+
   private async directoryAgents() {
     try {
       const r = await this.ctx.bus.ask(
