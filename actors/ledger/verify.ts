@@ -356,27 +356,8 @@ class Verifier {
             detail: `seq ${pos} (event ${row.event_id}): ${rec.problem}`,
           });
         }
-        for (const c of range.append(rec.leaf)) {
-          if (nodeFault) break;
-          // Not stored: hashed from the (checked) leaves when a proof needs them.
-          if (c.level > 0 && c.level < DEFAULT_MIN_STORED_NODE_LEVEL) continue;
-          const stored = getNode.get(c.level, c.index) as { hash: Buffer } | undefined;
-          if (stored && Buffer.isBuffer(stored.hash) && stored.hash.equals(c.hash)) continue;
-          if (c.level === 0 && !stored && pos >= S) {
-            nodeFault = {
-              seq: pos,
-              problem: 'inserted',
-              eventId: row.event_id,
-              detail: `seq ${pos} (event ${row.event_id}) has no tree node: it was written into the file, not appended through the ledger`,
-            };
-          } else {
-            nodeFault = {
-              seq: c.index * 2 ** c.level,
-              problem: 'node-cache',
-              detail: `tree node (level ${c.level}, index ${c.index}) is ${stored ? 'wrong' : 'missing'}; proofs over seq ${c.index * 2 ** c.level}.. would not verify`,
-            };
-          }
-        }
+        const completed = range.append(rec.leaf); // always: the range must take every leaf
+        nodeFault ??= this.nodeFault(completed, pos, row, getNode);
         pos++;
       }
     }
@@ -402,6 +383,38 @@ class Verifier {
       ...(start ? { fromSize: start.head.size } : {}),
       ...(this.head ? { head: this.head } : {}),
     };
+  }
+
+  /**
+   * The first tree node that appending the row at `pos` completed and that `tree_nodes` does not hold
+   * as recomputed (levels between the leaves and DEFAULT_MIN_STORED_NODE_LEVEL are not stored).
+   */
+  private nodeFault(
+    completed: { level: number; index: number; hash: Buffer }[],
+    pos: number,
+    row: EntryRow,
+    getNode: Database.Statement,
+  ): LedgerFault | undefined {
+    for (const c of completed) {
+      // Not stored: hashed from the (checked) leaves when a proof needs them.
+      if (c.level > 0 && c.level < DEFAULT_MIN_STORED_NODE_LEVEL) continue;
+      const stored = getNode.get(c.level, c.index) as { hash: Buffer } | undefined;
+      if (stored && Buffer.isBuffer(stored.hash) && stored.hash.equals(c.hash)) continue;
+      if (c.level === 0 && !stored && pos >= this.signedSize) {
+        return {
+          seq: pos,
+          problem: 'inserted',
+          eventId: row.event_id,
+          detail: `seq ${pos} (event ${row.event_id}) has no tree node: it was written into the file, not appended through the ledger`,
+        };
+      }
+      return {
+        seq: c.index * 2 ** c.level,
+        problem: 'node-cache',
+        detail: `tree node (level ${c.level}, index ${c.index}) is ${stored ? 'wrong' : 'missing'}; proofs over seq ${c.index * 2 ** c.level}.. would not verify`,
+      };
+    }
+    return undefined;
   }
 
   /** Names what happened at position p, whose row does not carry the signed leaf. */
