@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatSummary } from '../actors/context/memory-summary.ts';
-import { encodeContent } from '../actors/context/memory-actor.ts';
+import { encodeContent } from '../protocols/memory-content.ts';
 import { readEnvironment } from '../infra/environment.ts';
 import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
 import type { BodyOf } from '../protocols/catalog.ts';

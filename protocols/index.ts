@@ -24,3 +24,4 @@ export {
 export { HandoffReportSchema, PipelineErrorBudgetSchema } from './messages/governance.ts';
 export * from './run-status.ts';
 export * from './agent-identity.ts';
+export { encodeContent, isText } from './memory-content.ts';

@@ -28,6 +28,7 @@ import {
   TimeoutError,
   toGovError,
 } from '../../protocols/errors.ts';
+import { encodeContent } from '../../protocols/memory-content.ts';
 import { memoryPutSubject } from '../../protocols/subjects.ts';
 import { type Tier, tierAtLeast } from '../../protocols/tiers.ts';
 import { VaultTokenClient } from '../token/vault-client.ts';
@@ -101,18 +102,6 @@ function agentEnvWithoutSecrets(env: Readonly<Record<string, string | undefined>
   const out: Record<string, string | undefined> = { ...env };
   for (const name of AGENT_ENV_DENYLIST) delete out[name];
   return out;
-}
-
-/** Bytes as a memory put carries them: valid UTF-8 as text (a third smaller than base64), else base64. */
-function wireContent(bytes: Uint8Array): { content: string; encoding: 'utf8' | 'base64' } {
-  try {
-    return {
-      content: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes),
-      encoding: 'utf8',
-    };
-  } catch {
-    return { content: Buffer.from(bytes).toString('base64'), encoding: 'base64' };
-  }
 }
 
 /** A result's output cut down to fit one bus message. */
@@ -331,8 +320,7 @@ export class TaskHost {
     const reply = await this.d.bus.ask(memoryPutSubject(this.d.tier(), this.d.agentId), {
       type: 'memory.put.v1',
       body: {
-        content: Buffer.from(bytes).toString('base64'),
-        encoding: 'base64',
+        ...encodeContent(bytes),
         ...meta,
         runId: b.runId,
         byTier: this.d.tier(),

@@ -20,7 +20,7 @@ import type { TimerHandle } from '../../infra/clock.ts';
 import { defineActorKind, refuse } from '../runtime/actor-kind.ts';
 import { MemoryArgsSchema } from './context-options.ts';
 import { type MemoryEntry, MemoryStore, memoryStats } from './memory-store.ts';
-import { isText } from './memory-summary.ts';
+import { encodeContent } from '../../protocols/memory-content.ts';
 import { requireTier } from './tier-gate.ts';
 
 function decodeContent(content: string, encoding: 'utf8' | 'base64'): Uint8Array {
@@ -28,13 +28,6 @@ function decodeContent(content: string, encoding: 'utf8' | 'base64'): Uint8Array
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(content))
     throw new InvalidMessageError('content is not valid base64', { details: { encoding } });
   return Buffer.from(content, 'base64');
-}
-
-/** Content as it travels: text as text, anything else base64. */
-export function encodeContent(bytes: Uint8Array): { content: string; encoding: 'utf8' | 'base64' } {
-  return isText(bytes)
-    ? { content: Buffer.from(bytes).toString('utf8'), encoding: 'utf8' }
-    : { content: Buffer.from(bytes).toString('base64'), encoding: 'base64' };
 }
 
 export const memoryKind = defineActorKind({

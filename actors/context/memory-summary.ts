@@ -12,6 +12,9 @@ import {
   DEFAULT_SUMMARY_LINE_CHARS,
   DEFAULT_SUMMARY_TAIL_LINES,
 } from './context-options.ts';
+import { isText } from '../../protocols/memory-content.ts';
+
+export { isText };
 
 export type MemorySummary = z.output<typeof MemorySummarySchema>;
 
@@ -26,17 +29,6 @@ const ERROR_RE = /\b(error|err|fatal|panic|exception|traceback|failed|failure|cr
 /** A log line: starts with a timestamp, a level, or a bracketed tag. */
 const LOG_LINE_RE =
   /^(\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|\[?(DEBUG|INFO|WARN|WARNING|ERROR|TRACE|FATAL)\b)/i;
-
-/** Whether the bytes look like text (valid UTF-8 without NULs). */
-export function isText(bytes: Uint8Array): boolean {
-  if (bytes.includes(0)) return false;
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function cut(line: string, max: number): string {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentKind } from '../../actors/agent/agent.ts';
+import { DEFAULT_MAX_SPILL_BYTES } from '../../actors/agent/agent-options.ts';
 import { memoryKind } from '../../actors/context/index.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { Bus, ensureStreams } from '../../bus/index.ts';
@@ -164,6 +165,15 @@ describe('claim check: exec output beyond the inline cap', () => {
     expect(out).toMatchObject({ truncated: true, spillTruncated: true, memory: { stdout: { size: 5000 } } });
     const got = await client.ask(mem(), { type: 'memory.get.v1', body: { id: out.memory.stdout!.memoryId } });
     expect((got.body as { content: string }).content).toBe('y'.repeat(5000));
+  });
+
+  it('stores a text stream of the default spill bound (768 KiB) whole in one put (regression: sent as base64 it was 1 MiB plus the envelope, over the payload cap)', async () => {
+    const size = DEFAULT_MAX_SPILL_BYTES;
+    const r = await runExec('cc-t1', `process.stdout.write('z'.repeat(${size}))`, 1000);
+    const out = r.output as { truncated: boolean; spillTruncated?: boolean; memory?: { stdout?: Ref } };
+    expect(out.truncated).toBe(true);
+    expect(out.spillTruncated ?? false).toBe(false);
+    expect(out.memory?.stdout).toMatchObject({ size });
   });
 
   it('leaves output within the cap inline and stores nothing', async () => {
