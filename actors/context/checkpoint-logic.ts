@@ -127,7 +127,7 @@ export function planRestore(
   for (const want of cp.runs) {
     if (!want.paused) continue;
     const have = liveRuns.get(want.runId);
-    if (!have || have.status !== 'running')
+    if (have?.status !== 'running')
       actions.push({
         kind: 'run-pause',
         target: want.runId,
