@@ -42,13 +42,18 @@ export async function startManagedProcess(spec: ManagedProcessSpec): Promise<Man
 
   const launch = async () => {
     stderr = '';
-    child = spawn(spec.command, spec.args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    // Both streams: redis-server logs to stdout, nats-server to stderr, and a failed start is explained
+    // only by the server's last words (whether its port was taken, for one).
+    child = spawn(spec.command, spec.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
-    child.stderr?.on('data', (d: Buffer) => {
+    const keep = (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
-    });
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     const exitedEarly = new Promise<never>((_, reject) => {
-      child.once('exit', (code, signal) => {
+      // 'close', not 'exit': it comes after the output has drained, so the error carries the last words.
+      child.once('close', (code, signal) => {
         live.delete(child);
         reject(
           new ServiceStartError(

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findBinary } from './find-binary.ts';
-import { freePort } from './free-port.ts';
+import { freePort, startOnFreePort } from './free-port.ts';
 import { type ManagedProcess, pollUntil, startManagedProcess } from './managed-process.ts';
 import {
   createNatsAuthority,
@@ -46,9 +46,18 @@ export interface NatsServer extends ManagedProcess {
  * (infra/nats-auth/local-credentials.ts), so its own connections authenticate as admin by default.
  */
 export async function startNatsServer(options: NatsServerOptions): Promise<NatsServer> {
+  // A fixed client port is never swapped; the monitor port is always ours to pick again.
+  return startOnFreePort(async (picked) =>
+    startNatsServerOn(options, options.port ?? picked, await freePort()),
+  );
+}
+
+async function startNatsServerOn(
+  options: NatsServerOptions,
+  port: number,
+  monitorPort: number,
+): Promise<NatsServer> {
   const bin = findBinary('nats-server');
-  const port = options.port ?? (await freePort());
-  const monitorPort = await freePort();
   const storeDir = join(options.dataDir, 'jetstream');
   mkdirSync(storeDir, { recursive: true });
   const auth = options.auth ?? (await createNatsAuthority());

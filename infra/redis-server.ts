@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { findBinary } from './find-binary.ts';
-import { freePort } from './free-port.ts';
+import { startOnFreePort } from './free-port.ts';
 import { type ManagedProcess, pollUntil, startManagedProcess } from './managed-process.ts';
 
 export interface RedisServerOptions {
@@ -19,8 +19,11 @@ export interface RedisServer extends ManagedProcess {
  * under dataDir, so a restart keeps what was written, as Dragonfly's snapshots would.
  */
 export async function startRedisServer(options: RedisServerOptions): Promise<RedisServer> {
+  return startOnFreePort((port) => startRedisServerOn(options, options.port ?? port));
+}
+
+async function startRedisServerOn(options: RedisServerOptions, port: number): Promise<RedisServer> {
   const bin = findBinary('redis-server');
-  const port = options.port ?? (await freePort());
   mkdirSync(options.dataDir, { recursive: true });
   const proc = await startManagedProcess({
     name: 'redis-server',

@@ -17,8 +17,22 @@ const SEED = 7;
  */
 const KNOWN_BROKEN: Record<string, string> = {};
 
-describe('chaos scenarios (short variants)', () => {
-  for (const sc of SCENARIOS) {
+/**
+ * The scenarios are dealt over {@link SHARDS} test files, the `shard`-th taking every SHARDS-th one, so
+ * every scenario runs in exactly one file and vitest can run the files beside the rest of the suite: one
+ * file of every scenario in a row (over 6 minutes) was the suite's long pole.
+ */
+export const SHARDS = 3;
+
+export function describeShortVariants(shard: number): void {
+  const mine = SCENARIOS.filter((_, i) => i % SHARDS === shard);
+  describe(`chaos scenarios (short variants, shard ${shard + 1} of ${SHARDS})`, () => {
+    defineScenarioTests(mine);
+  });
+}
+
+function defineScenarioTests(scenarios: typeof SCENARIOS): void {
+  for (const sc of scenarios) {
     const broken = KNOWN_BROKEN[sc.name];
     const title = `${sc.name}: ${sc.description} — every invariant holds${broken ? ` (skipped: ${broken})` : ''}`;
     it.skipIf(broken !== undefined)(title, { timeout: 240_000 }, async () => {
@@ -43,4 +57,4 @@ describe('chaos scenarios (short variants)', () => {
       for (const inv of report.invariants) expect(inv.ok, `${inv.name}: ${inv.detail}\n${text}`).toBe(true);
     });
   }
-});
+}

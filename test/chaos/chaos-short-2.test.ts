@@ -1,0 +1,3 @@
+import { describeShortVariants } from './short-variants.ts';
+
+describeShortVariants(1);
