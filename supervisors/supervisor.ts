@@ -74,7 +74,9 @@ import {
   DEFAULT_CHILD_HEARTBEAT_MS,
   DEFAULT_MISSED_BEATS,
   DEFAULT_PROCESS_START_TIMEOUT_MS,
+  DEFAULT_AGENTS_PER_CONNECTION,
 } from './supervisor-options.ts';
+import { HostConnections } from './host-connections.ts';
 
 type Running =
   | { type: 'actor' | 'supervisor'; incarnation: number; handle: ActorHandle; kind: string; actorId: string }
@@ -102,6 +104,8 @@ export const SupervisorArgsSchema = z.strictObject({
   /** Missed heartbeat intervals after which a child is declared hung. */
   missedBeats: arg.positive().default(DEFAULT_MISSED_BEATS),
   processStartTimeoutMs: arg.positive().default(DEFAULT_PROCESS_START_TIMEOUT_MS),
+  /** In-host agents per shared connection; 0: each connects on its own (host-connections.ts). */
+  agentsPerConnection: arg.int().default(DEFAULT_AGENTS_PER_CONNECTION),
 });
 export type SupervisorArgs = z.output<typeof SupervisorArgsSchema>;
 
@@ -136,6 +140,8 @@ class SupervisorRuntime {
   private stopping = false;
   /** Audit publishes not yet acknowledged by the stream; a stop waits for them. */
   private readonly audits = new Set<Promise<void>>();
+  /** The connections its in-host agents share. */
+  private readonly hosts: HostConnections;
 
   constructor(
     private readonly ctx: ActorContext<SupervisorArgs>,
@@ -144,6 +150,12 @@ class SupervisorRuntime {
     this.args = ctx.args;
     this.heartbeatMs = this.args.childHeartbeatMs;
     this.watchdog = new HeartbeatWatchdog(this.args.missedBeats);
+    this.hosts = new HostConnections(
+      ctx.busOptions.servers,
+      ctx.id,
+      this.args.spec.children,
+      this.args.agentsPerConnection,
+    );
     // Killed (SIGKILL semantics, no shutdown), a supervisor takes its children with it as its process
     // would: in-host children die with it, process children lose the pipe they watch and exit.
     ctx.hold(this.children, (children) => {
@@ -151,6 +163,7 @@ class SupervisorRuntime {
         if (running?.type === 'process') running.proc.orphan();
         else if (running) void running.handle.kill();
       }
+      void this.hosts.killAll();
     });
   }
 
@@ -289,12 +302,16 @@ class SupervisorRuntime {
   ): Promise<Running> {
     const busOptions = { ...this.ctx.busOptions } as Record<string, unknown>;
     delete busOptions.name;
-    // Each child connects as itself, with exactly the rights of its kind (or tier) — never ours.
-    const credentials = await childCredentials(
-      this.ctx.busOptions.servers,
-      this.ctx.busOptions.credentials,
-      childPrincipal(kind, actorId, start.kind === 'supervisor' ? undefined : start.args),
-    );
+    const host = start.kind === 'actor' ? await this.hosts.shareFor(kind, actorId) : undefined;
+    // Each child connects as itself, with exactly the rights of its kind (or tier) — never ours; on
+    // its host's connection, as one of the members the host's credential names (host-connections.ts).
+    const credentials = host
+      ? undefined
+      : await childCredentials(
+          this.ctx.busOptions.servers,
+          this.ctx.busOptions.credentials,
+          childPrincipal(kind, actorId, start.kind === 'supervisor' ? undefined : start.args),
+        );
     busOptions.credentials = credentials;
     if (start.kind === 'process') {
       const proc = await startProcessChild({
@@ -328,6 +345,7 @@ class SupervisorRuntime {
       heartbeatMs: this.heartbeatMs,
       clock: this.ctx.clock,
       log: this.ctx.log,
+      ...(host ? { host } : {}),
     });
     return { type: start.kind, incarnation, handle, kind, actorId };
   }
@@ -494,5 +512,6 @@ class SupervisorRuntime {
       if (rt.running) await this.stopChild(childId, 'brutal_kill');
     }
     await Promise.all([...this.audits]);
+    await this.hosts.closeAll();
   }
 }
