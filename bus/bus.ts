@@ -24,7 +24,6 @@ import { type ObjectStore, type ObjectStoreOptions, Objm } from '@nats-io/obj';
 import {
   headers as natsHeaders,
   type Msg,
-  type MsgHdrs,
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
@@ -51,7 +50,6 @@ import {
   BusClosedError,
   errorFromHeaders,
   errorToHeaders,
-  type GovError,
   serializeError,
   toGovError,
 } from '../protocols/errors.ts';

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentKind } from '../../actors/agent/agent.ts';
 import { leaseHostRedis } from '../../actors/runtime/host-redis.ts';
 import {
   type ActorContext,
