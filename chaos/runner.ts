@@ -108,14 +108,14 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
   const started: Array<{ at: number; actorId: string }> = [];
   const feed = sut.client.subscribeRaw(allObs(), (m) => {
     const d = sut.client.decode(m.data);
-    if (
-      d.ok &&
-      d.env.type === 'supervisor.event.v1' &&
-      d.env.body.event === 'child-started' &&
-      d.env.body.actorId
-    ) {
-      started.push({ at: performance.now(), actorId: d.env.body.actorId });
-    }
+    if (!d.ok || d.env.type !== 'supervisor.event.v1') return;
+    const e = d.env.body;
+    if (e.event === 'child-started' && e.actorId) started.push({ at: performance.now(), actorId: e.actorId });
+    // Exits, hangs, failed starts and escalations, with their reasons: what a failed scenario is read from.
+    else if (e.event !== 'child-restart-scheduled')
+      log(
+        `  ${new Date().toISOString().slice(11, 23)} ${e.supervisorId}: ${e.event} ${e.childId}${e.detectedBy ? ` (${e.detectedBy})` : ''}${e.reason ? ` ${JSON.stringify(e.reason)}` : ''}`,
+      );
   });
   const injected: Injection[] = [];
   const runIds: string[] = [];
