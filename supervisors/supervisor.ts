@@ -259,6 +259,7 @@ class SupervisorRuntime {
       rt.running = await this.launch(start, kind, actorId, incarnation, childId);
     } catch (err) {
       this.unsubscribe(rt);
+      this.ctx.log.warn('child start failed', { childId, error: String(err) });
       this.event({
         event: 'child-start-failed',
         childId,
