@@ -4,7 +4,7 @@
  * from it (a nats-server restart) silence says nothing about the children: detection pauses, and once
  * the connection is back every child gets a grace to reconnect and beat before it can be declared hung.
  */
-import type { Clock, TimerHandle } from '../infra/clock.ts';
+import type { Clock, TimerHandle } from '../infra/index.ts';
 import { HeartbeatWatchdog } from './heartbeat-watchdog.ts';
 
 export interface HangDetectorOptions {
