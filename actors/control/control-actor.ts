@@ -12,7 +12,12 @@
  */
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { ForbiddenError, type GovError, TierForbiddenError, toGovError } from '../../protocols/errors.ts';
+import {
+  ForbiddenError,
+  type GovError,
+  TierForbiddenError,
+  toGovError,
+} from '../../protocols/vocabulary/errors.ts';
 import {
   actorInbox,
   allControl,
@@ -20,7 +25,7 @@ import {
   controlSenderOf,
   serviceSubject,
 } from '../../protocols/subjects.ts';
-import { isTier, type Tier, tierAtLeast } from '../../protocols/tiers.ts';
+import { isTier, type Tier, tierAtLeast } from '../../protocols/vocabulary/tiers.ts';
 import { type ActorContext, defineActorKind, refuse } from '../runtime/actor-kind.ts';
 import {
   CONTROL_AUDIT_CATEGORY,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Tier } from '../../protocols/tiers.ts';
+import type { Tier } from '../../protocols/vocabulary/tiers.ts';
 
 /** How long the control actor waits for the service that applies a control. */
 export const DEFAULT_CONTROL_ASK_TIMEOUT_MS = 10_000;

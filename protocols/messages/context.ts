@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TIERS } from '../tiers.ts';
+import { TIERS } from '../vocabulary/tiers.ts';
 import { AgentStateSchema } from './agent.ts';
 import { ledgerMessages } from './ledger.ts';
 import { RunStateSchema } from './run.ts';
