@@ -24,7 +24,7 @@
  * Kinds missing from `ACTOR_PERMISSIONS` (demo and test kinds) get `TRUSTED_ACTOR`: the whole `gov.`
  * tree and JetStream, as a system component. Agents, observers and clients are never such a kind.
  */
-import type { Tier } from './tiers.ts';
+import type { Tier } from './vocabulary/tiers.ts';
 import { subjectToken } from './subjects.ts';
 
 export interface SubjectGrant {
