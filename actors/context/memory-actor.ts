@@ -15,11 +15,11 @@
  */
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { InvalidMessageError, toGovError } from '../../protocols/errors.ts';
+import { InvalidMessageError, toGovError } from '../../protocols/vocabulary/errors.ts';
 import { agentPrincipalName } from '../../protocols/permissions.ts';
 import { allContextRequests, allMemoryPuts, memoryPutSenderOf } from '../../protocols/subjects.ts';
-import { isTier } from '../../protocols/tiers.ts';
-import type { TimerHandle } from '../../infra/clock.ts';
+import { isTier } from '../../protocols/vocabulary/tiers.ts';
+import type { TimerHandle } from '../../infra/clock/index.ts';
 import { defineActorKind, refuse } from '../runtime/actor-kind.ts';
 import { MemoryArgsSchema } from './context-options.ts';
 import { type MemoryEntry, MemoryStore, memoryStats } from './memory-store.ts';

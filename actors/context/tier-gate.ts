@@ -5,9 +5,9 @@
  * own tier (protocols/permissions.ts). On `gov.svc.<kind>` (reads) the caller is unknown, so a write
  * there is refused whatever tier its body claims.
  */
-import { ForbiddenError, TierForbiddenError } from '../../protocols/errors.ts';
+import { ForbiddenError, TierForbiddenError } from '../../protocols/vocabulary/errors.ts';
 import { contextSenderOf } from '../../protocols/subjects.ts';
-import { isTier, type Tier, tierAtLeast } from '../../protocols/tiers.ts';
+import { isTier, type Tier, tierAtLeast } from '../../protocols/vocabulary/tiers.ts';
 import { type Refusal, refuse } from '../runtime/actor-kind.ts';
 
 /** Who sent a context request, as the broker vouches: undefined off `gov.ctx.<kind>.…`. */
