@@ -46,7 +46,7 @@ export const MODULES = [
   {
     name: 'budget-monitor',
     mutate: ['actors/error-budget/budget-monitor.ts'],
-    tests: ['test/integration/governance-budget.test.ts'],
+    tests: ['test/integration/budget-monitor.test.ts'],
   },
   {
     name: 'token-authority',
