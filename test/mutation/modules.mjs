@@ -51,7 +51,7 @@ export const MODULES = [
   {
     name: 'token-authority',
     mutate: ['actors/token/token-authority.ts'],
-    tests: ['test/integration/governance-tokens.test.ts'],
+    tests: ['test/integration/token-authority.test.ts'],
   },
   {
     name: 'token-renewer',
