@@ -14,7 +14,7 @@ import {
   TimeoutError,
   toGovError,
   UnknownSubjectError,
-} from '../protocols/errors.ts';
+} from '../protocols/vocabulary/errors.ts';
 import { isKnownSubject } from '../protocols/subjects.ts';
 import { DEFAULT_DEAD_LETTER_MAX_BYTES } from './bus-options.ts';
 

@@ -12,7 +12,7 @@ import type { Bus } from '../bus/bus.ts';
 import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
 import type { MessageType } from '../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../protocols/envelope.ts';
-import { ConfigError, serializeError } from '../protocols/errors.ts';
+import { ConfigError, serializeError } from '../protocols/vocabulary/errors.ts';
 import { askContext, intOption, print, printJson, withBus } from './context-client.ts';
 
 export const CHECKPOINT_USAGE = `agov checkpoint now [--notes TEXT]

@@ -11,7 +11,7 @@ import { encodeContent } from '../protocols/memory-content.ts';
 import { readEnvironment } from '../infra/environment.ts';
 import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
 import type { BodyOf } from '../protocols/catalog.ts';
-import { ConfigError } from '../protocols/errors.ts';
+import { ConfigError } from '../protocols/vocabulary/errors.ts';
 import { askContext, intOption, print, printJson, withBus } from './context-client.ts';
 
 export const MEMORY_USAGE = `agov memory log --stdin|--file F [--tag T]... [--run ID] [--type CT]

@@ -7,7 +7,7 @@ import { Bus } from '../bus/bus.ts';
 import { readEnvironment } from '../infra/environment.ts';
 import type { MessageType } from '../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../protocols/envelope.ts';
-import { ConfigError, InternalError, NoRespondersError } from '../protocols/errors.ts';
+import { ConfigError, InternalError, NoRespondersError } from '../protocols/vocabulary/errors.ts';
 import { serviceSubject } from '../protocols/subjects.ts';
 
 export const CONTEXT_CLI_TIMEOUT_MS = 30_000;

@@ -24,7 +24,7 @@
  * Kinds missing from `ACTOR_PERMISSIONS` (demo and test kinds) get `TRUSTED_ACTOR`: the whole `gov.`
  * tree and JetStream, as a system component. Agents, observers and clients are never such a kind.
  */
-import type { Tier } from './tiers.ts';
+import type { Tier } from './vocabulary/tiers.ts';
 import { subjectToken } from './subjects.ts';
 
 export interface SubjectGrant {
@@ -47,8 +47,18 @@ const RUNTIME: SubjectGrant = {
   sub: ['gov.actor.{kind}.{id}', 'gov.svc.{kind}', '_INBOX.{inbox}.>'],
 };
 
-/** JetStream's API, acks and flow control: only for kinds that manage streams, consumers or KV. */
-const JETSTREAM = ['$JS.API.>', '$JS.ACK.>', '$JS.FC.>', '$KV.>', '$O.>'];
+/**
+ * JetStream's API, flow control, KV and object stores: only for kinds that manage streams, consumers
+ * or KV. No `$JS.ACK.>`: a consumer acks a message through the response permission (`resp`), which
+ * lets a connection publish once to the reply subject of a message delivered to it. Besides keeping
+ * anyone from acking another consumer's messages, this is what keeps nats-server fast: with `resp` set
+ * (every minted user has it) the server remembers the reply subject of every message it delivers to
+ * the connection, and drops one only once used through `resp` or after the response window (10 min).
+ * An ack allowed by `$JS.ACK.>` never used it, so a consumer's deliveries piled up, and past 10 000 the
+ * server walked the whole pile on EVERY delivery (nats-server 2.9 `pruneReplyPerms`, deleting nothing):
+ * the ledger bench fell from 0.7x to 0.017x of raw publish, round after round (docs/ledger.md).
+ */
+const JETSTREAM = ['$JS.API.>', '$JS.FC.>', '$KV.>', '$O.>'];
 
 /** System actors that run on the bus with broad rights: trusted code, started by the system only. */
 export const TRUSTED_ACTOR: SubjectGrant = {

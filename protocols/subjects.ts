@@ -22,7 +22,7 @@
  * Tokens are validated: letters, digits, `_` and `-` only (no `.`, `*`, `>` or whitespace), 1–128 chars,
  * so an id can never inject wildcards or extra levels.
  */
-import { InvalidSubjectTokenError } from './errors.ts';
+import { InvalidSubjectTokenError } from './vocabulary/errors.ts';
 
 export const SUBJECT_ROOT = 'gov';
 const TOKEN_RE = /^[A-Za-z0-9_-]{1,128}$/;

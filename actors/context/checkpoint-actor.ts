@@ -11,11 +11,11 @@
  */
 import { StorageType } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import type { TimerHandle } from '../../infra/clock.ts';
+import type { TimerHandle } from '../../infra/clock/clock.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { CheckpointNotFoundError, toGovError } from '../../protocols/errors.ts';
+import { CheckpointNotFoundError, toGovError } from '../../protocols/vocabulary/errors.ts';
 import { actorInbox, serviceSubject } from '../../protocols/subjects.ts';
 import { type ActorContext, defineActorKind, refuse } from '../runtime/actor-kind.ts';
 import { AuditOutbox } from '../runtime/audit-outbox.ts';

@@ -13,10 +13,10 @@
  */
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { InvalidMessageError, toGovError } from '../../protocols/errors.ts';
+import { InvalidMessageError, toGovError } from '../../protocols/vocabulary/errors.ts';
 import { actorInbox, allMemoryPuts, memoryPutSenderOf } from '../../protocols/subjects.ts';
-import { isTier } from '../../protocols/tiers.ts';
-import type { TimerHandle } from '../../infra/clock.ts';
+import { isTier } from '../../protocols/vocabulary/tiers.ts';
+import type { TimerHandle } from '../../infra/clock/clock.ts';
 import { defineActorKind, refuse } from '../runtime/actor-kind.ts';
 import { MemoryArgsSchema } from './context-options.ts';
 import { type MemoryEntry, MemoryStore, memoryStats } from './memory-store.ts';

@@ -12,7 +12,7 @@ import { StorageType } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { InvalidTargetError, NotFoundError, toGovError } from '../../protocols/errors.ts';
+import { InvalidTargetError, NotFoundError, toGovError } from '../../protocols/vocabulary/errors.ts';
 import { serviceSubject } from '../../protocols/subjects.ts';
 import { defineActorKind, refuse } from '../runtime/actor-kind.ts';
 import { STATUS_BUCKET, WorkStatusArgsSchema } from './context-options.ts';

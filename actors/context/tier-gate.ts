@@ -1,6 +1,6 @@
 /** The context actors' tier rules: T0 reads, T1 writes (memory of its runs, work status), T2 deletes and restores. */
-import { TierForbiddenError } from '../../protocols/errors.ts';
-import { type Tier, tierAtLeast } from '../../protocols/tiers.ts';
+import { TierForbiddenError } from '../../protocols/vocabulary/errors.ts';
+import { type Tier, tierAtLeast } from '../../protocols/vocabulary/tiers.ts';
 import { type Refusal, refuse } from '../runtime/actor-kind.ts';
 
 /** A refusal when `tier` is below `min`, else undefined. */

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { Bus } from '../../bus/bus.ts';
 import type { BusOptions } from '../../bus/bus-options.ts';
-import { systemClock, type TimerHandle } from '../../infra/clock.ts';
+import { systemClock, type TimerHandle } from '../../infra/clock/clock.ts';
 import { createLogger, type Logger } from '../../infra/logger.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import {
@@ -17,7 +17,7 @@ import {
   type SerializedError,
   toGovError,
   UnhandledMessageError,
-} from '../../protocols/errors.ts';
+} from '../../protocols/vocabulary/errors.ts';
 import {
   actorInbox,
   exitSubject,

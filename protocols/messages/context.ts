@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TIERS } from '../tiers.ts';
+import { TIERS } from '../vocabulary/tiers.ts';
 import { AgentStateSchema } from './agent.ts';
 import { ledgerMessages } from './ledger.ts';
 import { RunStateSchema } from './run.ts';
@@ -64,6 +64,12 @@ export const WorkTargetSchema = z.object({
   sweptAt: ms.optional(),
 });
 
+/**
+ * Why a checkpoint was taken: on an operator's demand, on the schedule, before a restore, or before an
+ * operator control that cannot be undone (run cancel, budget reset, token revoke; actors/control).
+ */
+export const CHECKPOINT_REASONS = ['operator', 'schedule', 'before-restore', 'before-control'] as const;
+
 const SourceOutcomeSchema = z.object({ ok: z.boolean(), error: z.string().optional(), ms: ms });
 
 /** A checkpoint: what an operator needs to resume, gathered from the owning actors over the bus. */
@@ -75,7 +81,7 @@ export const CheckpointSchema = z.object({
   seq: z.number().int().positive(),
   createdAt: ms,
   takenBy: z.string(),
-  reason: z.enum(['operator', 'schedule', 'before-restore', 'before-delete']),
+  reason: z.enum(CHECKPOINT_REASONS),
   notes: z.string().optional(),
   /** Per source: whether it answered (a checkpoint is kept even when one is down, and says so). */
   sources: z.record(z.string(), SourceOutcomeSchema),
@@ -202,7 +208,7 @@ export const contextMessages = {
   /** Take a checkpoint now. Reply checkpoint.v1. */
   'checkpoint.take.v1': z.object({
     notes: z.string().max(10_000).optional(),
-    reason: z.enum(['operator', 'schedule', 'before-restore', 'before-delete']).default('operator'),
+    reason: z.enum(CHECKPOINT_REASONS).default('operator'),
   }),
   'checkpoint.v1': CheckpointSchema,
   /** One checkpoint by id, or the latest. Reply checkpoint.v1. */
