@@ -25,12 +25,12 @@ import { QuarantineStore } from '../../actors/error-budget/quarantine-store.ts';
 import { type ActorContext, runActor } from '../../actors/runtime/index.ts';
 import type { Bus } from '../../bus/bus.ts';
 import { ensureStreams } from '../../bus/streams.ts';
-import { ManualClock } from '../../infra/clock.ts';
+import { ManualClock } from '../../infra/index.ts';
 import { DEFAULT_ERROR_BUDGET_WINDOW_MS } from '../../protocols/pipeline/options.ts';
 import { createLogger } from '../../infra/logger.ts';
 import type { BodyIn, BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { InvalidMessageError, NotFoundError } from '../../protocols/errors.ts';
+import { InvalidMessageError, NotFoundError } from '../../protocols/index.ts';
 import {
   actorInbox,
   allObs,
