@@ -44,7 +44,7 @@ export interface SystemUnderTest {
   client: Bus;
   root: ActorHandle;
   tree(): Promise<SupervisorTree>;
-  /** Every child running in its own process, from the live tree. */
+  /** Every child running in its own process, from a complete read of the live tree (or it throws). */
   processes(): Promise<LiveProcess[]>;
   stop(): Promise<void>;
 }
