@@ -49,6 +49,15 @@ const CONTAINED_RUN = [
 ].join('\n');
 const WARMUP = 20;
 
+const issueBody = (runId: string) => ({
+  runId,
+  governance: {
+    pipeline: 'bench',
+    tiers: ['T0', 'T1'] as Array<'T0' | 'T1'>,
+    token: { ttlMs: 7_200_000, renewEveryMs: 1_800_000, maxTtlMs: 86_400_000 },
+  },
+});
+
 export async function benchGovernance(): Promise<void> {
   const services = await startBenchServices('gov', { need: { redis: true, vault: true } });
   const nats = { url: services.natsUrl };
@@ -74,81 +83,8 @@ export async function benchGovernance(): Promise<void> {
       },
     );
     const direct = new VaultTokenClient({ addr: vault.addr, token: vault.rootToken });
-
-    const lat = {
-      directIssue: [] as number[],
-      actorIssue: [] as number[],
-      directRenew: [] as number[],
-      actorRenew: [] as number[],
-      directRevoke: [] as number[],
-      actorRevoke: [] as number[],
-    };
-    const time = async (out: number[] | undefined, fn: () => Promise<unknown>) => {
-      const t0 = performance.now();
-      await fn();
-      out?.push(performance.now() - t0);
-    };
-    const issueBody = (runId: string) => ({
-      runId,
-      governance: {
-        pipeline: 'bench',
-        tiers: ['T0', 'T1'] as Array<'T0' | 'T1'>,
-        token: { ttlMs: 7_200_000, renewEveryMs: 1_800_000, maxTtlMs: 86_400_000 },
-      },
-    });
-    for (let i = 0; i < WARMUP + CALLS; i++) {
-      const keep = i >= WARMUP;
-      const runId = `bench-${i}`;
-      let accessor = '';
-      await time(keep ? lat.directIssue : undefined, async () => {
-        accessor = (
-          await direct.createToken({
-            policies: ['agov-run', 'agov-tier-t0', 'agov-tier-t1'],
-            ttl: 7200,
-            explicitMaxTtl: 86_400,
-            meta: { run_id: runId, pipeline: 'bench' },
-          })
-        ).accessor;
-      });
-      await time(keep ? lat.actorIssue : undefined, () =>
-        client.ask(serviceSubject('token-authority'), { type: 'token.issue.v1', body: issueBody(runId) }),
-      );
-      await time(keep ? lat.directRenew : undefined, () => direct.renewAccessor(accessor, 7200));
-      await time(keep ? lat.actorRenew : undefined, () =>
-        client.ask(serviceSubject('token-renewer'), { type: 'token.renew.v1', body: { runId } }),
-      );
-      await time(keep ? lat.directRevoke : undefined, () => direct.revokeAccessor(accessor));
-      await time(keep ? lat.actorRevoke : undefined, () =>
-        client.ask(serviceSubject('token-authority'), {
-          type: 'token.revoke.v1',
-          body: { runId, reason: 'bench' },
-        }),
-      );
-    }
-
-    // Breach → revoked: default budget (5 errors allowed); the 6th report breaches.
-    const breach: number[] = [];
-    const revokedAt = new Map<string, (t: number) => void>();
-    client.subscribeRaw('gov.obs.token.>', (m) => {
-      const d = client.decode(m.data);
-      if (d.ok && d.env.type === 'token.event.v1' && d.env.body.action === 'revoked')
-        revokedAt.get(d.env.body.runId)?.(performance.now());
-    });
-    for (let i = 0; i < WARMUP / 4 + BREACHES; i++) {
-      const runId = `breach-${i}`;
-      await client.ask(serviceSubject('token-authority'), { type: 'token.issue.v1', body: issueBody(runId) });
-      const report = {
-        type: 'budget.report.v1',
-        body: { runId, source: 'bench', outcome: 'error', code: 'GOV_ERR_TIMEOUT' },
-      } as const;
-      for (let e = 0; e < 5; e++) client.tell(errorsSubject(runId), report);
-      await client.ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } }); // the 5 are counted
-      const revoked = new Promise<number>((resolve) => revokedAt.set(runId, resolve));
-      const t0 = performance.now();
-      client.tell(errorsSubject(runId), report);
-      const t1 = await revoked;
-      if (i >= WARMUP / 4) breach.push(t1 - t0);
-    }
+    const lat = await measureTokenCalls(client, direct);
+    const breach = await measureBreachToRevoked(client);
 
     // Breach → contained, against a real orchestrator (the stub above leaves the service queue).
     stub.unsubscribe();
@@ -158,79 +94,146 @@ export async function benchGovernance(): Promise<void> {
     await renewer.stop();
     await authority.stop();
     await client.close();
-
-    const s = (xs: number[]) => {
-      const v = summarize(xs);
-      return { p50: round(v.p50), p99: round(v.p99) };
-    };
-    const results = {
-      breachToRevokedMs: s(breach),
-      breachToContainedMs: s(contained.contained),
-      breachToRevokedInContainedRunsMs: s(contained.revoked),
-      containedRuns: contained.contained.length,
-      dispatchesAfterContained: contained.dispatchesAfter,
-      containedBreakdownMs: Object.fromEntries(
-        Object.entries(contained.breakdown).map(([k, v]) => [k, s(v)]),
-      ),
-      containedRevokedBy: contained.revokedBy,
-      issueMs: { direct: s(lat.directIssue), actor: s(lat.actorIssue) },
-      renewMs: { direct: s(lat.directRenew), actor: s(lat.actorRenew) },
-      revokeMs: { direct: s(lat.directRevoke), actor: s(lat.actorRevoke) },
-      calls: CALLS,
-      breaches: BREACHES,
-    };
-    const ratio = (a: number[], b: number[]) => round(summarize(a).p50 / summarize(b).p50, 2);
-    report('governance', results, {
-      issueP50: ratio(lat.actorIssue, lat.directIssue),
-      renewP50: ratio(lat.actorRenew, lat.directRenew),
-      revokeP50: ratio(lat.actorRevoke, lat.directRevoke),
-    });
+    reportGovernance(lat, breach, contained);
   } finally {
     await services.stop();
   }
 }
 
-/**
- * Runs CONTAINMENTS runs of CONTAINED_TASKS long sleeps each on as many plain agents; once all are
- * running, breaches the run's budget (maxErrors 1: one error counted first, the second breaches) and
- * times until the token is revoked, every task's `cancelled` result is out and `run-contained` is on
- * the feed. Counts any dispatch of the run after that.
- */
-export async function benchContainment(
-  client: Bus,
-  natsUrl: string,
-): Promise<{
-  contained: number[];
-  revoked: number[];
-  dispatchesAfter: number;
-  breakdown: Record<string, number[]>;
-  revokedBy: Record<string, number>;
-}> {
-  const orchestrator = await runActor(orchestratorKind, { id: 'bench-orch', bus: { servers: natsUrl } });
-  const agents = [];
-  for (let i = 0; i < CONTAINED_TASKS; i++) {
-    const id = `bench-c-${i}`;
-    const minted = (await mintLocal(natsUrl, { role: 'agent', id, tier: 'T1' }))!;
-    agents.push(
-      await startPlainAgent({ servers: natsUrl, id, tier: 'T1', creds: minted.creds, heartbeatMs: 200 }),
+type TokenLatencies = Record<
+  'directIssue' | 'actorIssue' | 'directRenew' | 'actorRenew' | 'directRevoke' | 'actorRevoke',
+  number[]
+>;
+
+/** Issue, renew, revoke: each through our actors and as the same VaultTokenClient call made directly. */
+async function measureTokenCalls(client: Bus, direct: VaultTokenClient): Promise<TokenLatencies> {
+  const lat: TokenLatencies = {
+    directIssue: [],
+    actorIssue: [],
+    directRenew: [],
+    actorRenew: [],
+    directRevoke: [],
+    actorRevoke: [],
+  };
+  const time = async (out: number[] | undefined, fn: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    await fn();
+    out?.push(performance.now() - t0);
+  };
+  for (let i = 0; i < WARMUP + CALLS; i++) {
+    const keep = i >= WARMUP;
+    const runId = `bench-${i}`;
+    let accessor = '';
+    await time(keep ? lat.directIssue : undefined, async () => {
+      accessor = (
+        await direct.createToken({
+          policies: ['agov-run', 'agov-tier-t0', 'agov-tier-t1'],
+          ttl: 7200,
+          explicitMaxTtl: 86_400,
+          meta: { run_id: runId, pipeline: 'bench' },
+        })
+      ).accessor;
+    });
+    await time(keep ? lat.actorIssue : undefined, () =>
+      client.ask(serviceSubject('token-authority'), { type: 'token.issue.v1', body: issueBody(runId) }),
+    );
+    await time(keep ? lat.directRenew : undefined, () => direct.renewAccessor(accessor, 7200));
+    await time(keep ? lat.actorRenew : undefined, () =>
+      client.ask(serviceSubject('token-renewer'), { type: 'token.renew.v1', body: { runId } }),
+    );
+    await time(keep ? lat.directRevoke : undefined, () => direct.revokeAccessor(accessor));
+    await time(keep ? lat.actorRevoke : undefined, () =>
+      client.ask(serviceSubject('token-authority'), {
+        type: 'token.revoke.v1',
+        body: { runId, reason: 'bench' },
+      }),
     );
   }
-  type Watch = {
-    accepted: number;
-    /** Child tokens issued for the run's attempts (`child-issued`): its tasks hold their credentials. */
-    children: number;
-    cancelled: number;
-    breachAt?: number;
-    lastCancelledAt?: number;
-    revokedAt?: number;
-    /** Who revoked first: the breach (`budget-exhausted`) or the run's end (`run-contained`). */
-    revokedFor?: string;
-    containedAt?: number;
-    /** When the last of the three (revoked, contained, every task cancelled) was seen. */
-    doneAt?: number;
-    running?: () => void;
-    done?: () => void;
+  return lat;
+}
+
+/** Breach → revoked: default budget (5 errors allowed); the 6th report breaches. */
+async function measureBreachToRevoked(client: Bus): Promise<number[]> {
+  const breach: number[] = [];
+  const revokedAt = new Map<string, (t: number) => void>();
+  client.subscribeRaw('gov.obs.token.>', (m) => {
+    const d = client.decode(m.data);
+    if (d.ok && d.env.type === 'token.event.v1' && d.env.body.action === 'revoked')
+      revokedAt.get(d.env.body.runId)?.(performance.now());
+  });
+  for (let i = 0; i < WARMUP / 4 + BREACHES; i++) {
+    const runId = `breach-${i}`;
+    await client.ask(serviceSubject('token-authority'), { type: 'token.issue.v1', body: issueBody(runId) });
+    const report = {
+      type: 'budget.report.v1',
+      body: { runId, source: 'bench', outcome: 'error', code: 'GOV_ERR_TIMEOUT' },
+    } as const;
+    for (let e = 0; e < 5; e++) client.tell(errorsSubject(runId), report);
+    await client.ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } }); // the 5 are counted
+    const revoked = new Promise<number>((resolve) => revokedAt.set(runId, resolve));
+    const t0 = performance.now();
+    client.tell(errorsSubject(runId), report);
+    const t1 = await revoked;
+    if (i >= WARMUP / 4) breach.push(t1 - t0);
+  }
+  return breach;
+}
+
+function reportGovernance(
+  lat: TokenLatencies,
+  breach: number[],
+  contained: Awaited<ReturnType<typeof benchContainment>>,
+): void {
+  const s = (xs: number[]) => {
+    const v = summarize(xs);
+    return { p50: round(v.p50), p99: round(v.p99) };
   };
+  const results = {
+    breachToRevokedMs: s(breach),
+    breachToContainedMs: s(contained.contained),
+    breachToRevokedInContainedRunsMs: s(contained.revoked),
+    containedRuns: contained.contained.length,
+    dispatchesAfterContained: contained.dispatchesAfter,
+    containedBreakdownMs: Object.fromEntries(Object.entries(contained.breakdown).map(([k, v]) => [k, s(v)])),
+    containedRevokedBy: contained.revokedBy,
+    issueMs: { direct: s(lat.directIssue), actor: s(lat.actorIssue) },
+    renewMs: { direct: s(lat.directRenew), actor: s(lat.actorRenew) },
+    revokeMs: { direct: s(lat.directRevoke), actor: s(lat.actorRevoke) },
+    calls: CALLS,
+    breaches: BREACHES,
+  };
+  const ratio = (a: number[], b: number[]) => round(summarize(a).p50 / summarize(b).p50, 2);
+  report('governance', results, {
+    issueP50: ratio(lat.actorIssue, lat.directIssue),
+    renewP50: ratio(lat.actorRenew, lat.directRenew),
+    revokeP50: ratio(lat.actorRevoke, lat.directRevoke),
+  });
+}
+
+/** What the feed has said so far of one contained run. */
+type Watch = {
+  accepted: number;
+  /** Child tokens issued for the run's attempts (`child-issued`): its tasks hold their credentials. */
+  children: number;
+  cancelled: number;
+  breachAt?: number;
+  lastCancelledAt?: number;
+  revokedAt?: number;
+  /** Who revoked first: the breach (`budget-exhausted`) or the run's end (`run-contained`). */
+  revokedFor?: string;
+  containedAt?: number;
+  /** When the last of the three (revoked, contained, every task cancelled) was seen. */
+  doneAt?: number;
+  running?: () => void;
+  done?: () => void;
+};
+
+// Running: every task accepted and holding its child token, so the run's start is over (the token
+// authority is not still issuing for it) and what is timed is the containment alone.
+const isRunning = (w: Watch) => w.accepted === CONTAINED_TASKS && w.children === CONTAINED_TASKS;
+
+/** Follows runs, tokens, budgets and agents' results on the feed into one Watch per run. */
+function watchContainment(client: Bus) {
   const watching = new Map<string, Watch>();
   let dispatchesAfter = 0;
   // Events may come before the run's acceptance reply: a run's watch is made by whichever is first.
@@ -242,9 +245,6 @@ export async function benchContainment(
     }
     return w;
   };
-  // Running: every task accepted and holding its child token, so the run's start is over (the token
-  // authority is not still issuing for it) and what is timed is the containment alone.
-  const isRunning = (w: Watch) => w.accepted === CONTAINED_TASKS && w.children === CONTAINED_TASKS;
   const check = (w: Watch) => {
     if (w.revokedAt !== undefined && w.containedAt !== undefined && w.cancelled === CONTAINED_TASKS) {
       w.doneAt ??= performance.now();
@@ -291,6 +291,42 @@ export async function benchContainment(
       check(w);
     }),
   ];
+  return {
+    watch,
+    forget: (runId: string) => watching.delete(runId),
+    dispatchesAfter: () => dispatchesAfter,
+    unsubscribe: () => {
+      for (const sub of subs) sub.unsubscribe();
+    },
+  };
+}
+
+/**
+ * Runs CONTAINMENTS runs of CONTAINED_TASKS long sleeps each on as many plain agents; once all are
+ * running, breaches the run's budget (maxErrors 1: one error counted first, the second breaches) and
+ * times until the token is revoked, every task's `cancelled` result is out and `run-contained` is on
+ * the feed. Counts any dispatch of the run after that.
+ */
+export async function benchContainment(
+  client: Bus,
+  natsUrl: string,
+): Promise<{
+  contained: number[];
+  revoked: number[];
+  dispatchesAfter: number;
+  breakdown: Record<string, number[]>;
+  revokedBy: Record<string, number>;
+}> {
+  const orchestrator = await runActor(orchestratorKind, { id: 'bench-orch', bus: { servers: natsUrl } });
+  const agents = [];
+  for (let i = 0; i < CONTAINED_TASKS; i++) {
+    const id = `bench-c-${i}`;
+    const minted = (await mintLocal(natsUrl, { role: 'agent', id, tier: 'T1' }))!;
+    agents.push(
+      await startPlainAgent({ servers: natsUrl, id, tier: 'T1', creds: minted.creds, heartbeatMs: 200 }),
+    );
+  }
+  const feed = watchContainment(client);
   await client.flush();
   const contained: number[] = [];
   const revoked: number[] = [];
@@ -305,63 +341,7 @@ export async function benchContainment(
   const revokedBy: Record<string, number> = {};
   try {
     for (let i = 0; i < WARMUP / 4 + CONTAINMENTS; i++) {
-      const accepted = await client.ask(serviceSubject('orchestrator'), {
-        type: 'run.request.v1',
-        body: { yaml: CONTAINED_RUN, params: {} },
-      });
-      if (accepted.type !== 'run.accepted.v1') throw new Error(accepted.type);
-      const runId = accepted.body.runId;
-      if (process.env.AGOV_BENCH_DEBUG) process.stderr.write(`contain bench: run ${i} ${runId}\n`);
-      const w = watch(runId);
-      const dbg = process.env.AGOV_BENCH_DEBUG
-        ? setTimeout(async () => {
-            const st = await client.ask(serviceSubject('orchestrator'), {
-              type: 'run.get.v1',
-              body: { runId },
-            });
-            process.stderr.write(
-              `contain bench: not running ${JSON.stringify(w)} ${JSON.stringify(st.body)}\n`,
-            );
-          }, 5_000)
-        : undefined;
-      await new Promise<void>((resolve) => {
-        w.running = resolve;
-        if (isRunning(w)) resolve();
-      });
-      clearTimeout(dbg);
-      const report = {
-        type: 'budget.report.v1',
-        body: { runId, source: 'bench', outcome: 'error', code: 'GOV_ERR_TASK_FAILED' },
-      } as const;
-      // The monitor learns the budget from `run-accepted` on its durable consumer, which may lag the feed.
-      for (;;) {
-        const b = await client.ask(serviceSubject('budget-monitor'), {
-          type: 'budget.status.v1',
-          body: { runId },
-        });
-        if (b.type === 'budget.state.v1' && b.body.windows[0]?.windowMs === CONTAINED_WINDOW_MS) break;
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      client.tell(errorsSubject(runId), report);
-      await client.ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } });
-      const done = new Promise<void>((resolve) => {
-        w.done = resolve;
-      });
-      const t0 = performance.now();
-      client.tell(errorsSubject(runId), report);
-      const debug = process.env.AGOV_BENCH_DEBUG
-        ? setTimeout(async () => {
-            const b = await client.ask(serviceSubject('budget-monitor'), {
-              type: 'budget.status.v1',
-              body: { runId },
-            });
-            process.stderr.write(
-              `contain bench: stuck ${i} ${runId} ${JSON.stringify(w)} ${JSON.stringify(b.body)}\n`,
-            );
-          }, 5_000)
-        : undefined;
-      await done;
-      clearTimeout(debug);
+      const { runId, w, t0 } = await containOneRun(client, feed.watch, i);
       if (i >= WARMUP / 4) {
         contained.push(w.doneAt! - t0);
         revoked.push(w.revokedAt! - t0);
@@ -372,12 +352,79 @@ export async function benchContainment(
         revokedBy[w.revokedFor ?? '?'] = (revokedBy[w.revokedFor ?? '?'] ?? 0) + 1;
       }
       // Every agent is idle again before the next run (their cancelled results are in).
-      watching.delete(runId);
+      feed.forget(runId);
     }
   } finally {
-    for (const sub of subs) sub.unsubscribe();
+    feed.unsubscribe();
     for (const a of agents) await a.stop();
     await orchestrator.stop();
   }
-  return { contained, revoked, dispatchesAfter, breakdown, revokedBy };
+  return { contained, revoked, dispatchesAfter: feed.dispatchesAfter(), breakdown, revokedBy };
+}
+
+/**
+ * One contained run: requested, awaited until running, one error counted, then the breaching report
+ * sent at `t0`; settles once the run is contained (`w.done`).
+ */
+async function containOneRun(
+  client: Bus,
+  watch: (runId: string) => Watch,
+  i: number,
+): Promise<{ runId: string; w: Watch; t0: number }> {
+  const accepted = await client.ask(serviceSubject('orchestrator'), {
+    type: 'run.request.v1',
+    body: { yaml: CONTAINED_RUN, params: {} },
+  });
+  if (accepted.type !== 'run.accepted.v1') throw new Error(accepted.type);
+  const runId = accepted.body.runId;
+  if (process.env.AGOV_BENCH_DEBUG) process.stderr.write(`contain bench: run ${i} ${runId}\n`);
+  const w = watch(runId);
+  const dbg = process.env.AGOV_BENCH_DEBUG
+    ? setTimeout(async () => {
+        const st = await client.ask(serviceSubject('orchestrator'), {
+          type: 'run.get.v1',
+          body: { runId },
+        });
+        process.stderr.write(`contain bench: not running ${JSON.stringify(w)} ${JSON.stringify(st.body)}\n`);
+      }, 5_000)
+    : undefined;
+  await new Promise<void>((resolve) => {
+    w.running = resolve;
+    if (isRunning(w)) resolve();
+  });
+  clearTimeout(dbg);
+  const report = {
+    type: 'budget.report.v1',
+    body: { runId, source: 'bench', outcome: 'error', code: 'GOV_ERR_TASK_FAILED' },
+  } as const;
+  // The monitor learns the budget from `run-accepted` on its durable consumer, which may lag the feed.
+  for (;;) {
+    const b = await client.ask(serviceSubject('budget-monitor'), {
+      type: 'budget.status.v1',
+      body: { runId },
+    });
+    if (b.type === 'budget.state.v1' && b.body.windows[0]?.windowMs === CONTAINED_WINDOW_MS) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  client.tell(errorsSubject(runId), report);
+  await client.ask(serviceSubject('budget-monitor'), { type: 'budget.status.v1', body: { runId } });
+  const done = new Promise<void>((resolve) => {
+    w.done = resolve;
+  });
+  const t0 = performance.now();
+  client.tell(errorsSubject(runId), report);
+  const debug = process.env.AGOV_BENCH_DEBUG
+    ? setTimeout(async () => {
+        const b = await client.ask(serviceSubject('budget-monitor'), {
+          type: 'budget.status.v1',
+          body: { runId },
+        });
+        process.stderr.write(
+          `contain bench: stuck ${i} ${runId} ${JSON.stringify(w)} ${JSON.stringify(b.body)}\n`,
+        );
+      }, 5_000)
+    : undefined;
+  await done;
+  clearTimeout(debug);
+  return { runId, w, t0 };
 }

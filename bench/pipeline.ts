@@ -114,51 +114,8 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
       agentsChild.once('exit', (code) => reject(new Error(`bench agents exited with ${code}`)));
     });
 
-    const finished = new Map<string, (ok: boolean) => void>();
-    const early = new Map<string, boolean>();
-    client.subscribeRaw(allRunFeeds(), (m) => {
-      const { type, body } = JSON.parse(decoder.decode(m.data)) as {
-        type: string;
-        body: { runId: string; event: string };
-      };
-      if (type !== 'run.event.v1') return;
-      const { runId, event } = body;
-      if (event !== 'run-succeeded' && event !== 'run-failed' && event !== 'run-cancelled') return;
-      const ok = event === 'run-succeeded';
-      const f = finished.get(runId);
-      if (f) f(ok);
-      else early.set(runId, ok);
-    });
-    await client.flush();
-    const runOnce = async (yaml = PIPELINE): Promise<boolean> => {
-      const reply = await client.ask(serviceSubject('orchestrator'), {
-        type: 'run.request.v1',
-        body: { yaml, params: {} },
-      });
-      if (reply.type !== 'run.accepted.v1') throw new Error(`unexpected ${reply.type}`);
-      const runId = reply.body.runId;
-      const known = early.get(runId);
-      if (known !== undefined) return known;
-      return new Promise((resolve) => finished.set(runId, resolve));
-    };
-
-    // Raw baseline: plain nats.js request/reply on the same server.
-    raw.subscribe('bench.rtt', {
-      callback: (_e, m) => {
-        m.respond(m.data);
-      },
-    });
-    await raw.flush();
-    const payload = new Uint8Array(256);
-    for (let i = 0; i < RAW_WARMUP; i++) await raw.request('bench.rtt', payload);
-    const rtt: number[] = [];
-    const rawSamples = async (n: number) => {
-      for (let i = 0; i < n; i++) {
-        const t0 = performance.now();
-        await raw.request('bench.rtt', payload, { timeout: 5000 });
-        rtt.push(performance.now() - t0);
-      }
-    };
+    const runOnce = await followRuns(client);
+    const { rtt, rawSamples } = await rawRoundTrips(raw);
 
     // Warm-up, then one run at a time: the latency of a stage with nothing else going on. Half the
     // raw samples are taken before, half after, so both see the machine in the same state.
@@ -185,31 +142,95 @@ async function measure(mode: AgentMode, natsUrl: string, redisUrl: string, dir: 
     const elapsedS = (performance.now() - t0) / 1000;
     const failed = outcomes.filter((ok) => !ok).length;
 
-    const r = summarize(rtt);
-    const s = summarize(perStage);
-    const shortP50 = summarize(shortRuns).p50;
-    const marginal = (summarize(longRuns).p50 - shortP50) / (LONG_STAGES - STAGES);
-    const fixed = shortP50 - STAGES * marginal;
-    return {
-      runsPerSec: round(CONCURRENT_RUNS / elapsedS, 1),
-      stagesPerSec: round((CONCURRENT_RUNS * STAGES) / elapsedS, 1),
-      concurrentElapsedMs: Math.round(elapsedS * 1000),
-      failedRuns: failed,
-      rawRoundTripMs: { p50: round(r.p50), p99: round(r.p99) },
-      stageLatencyMs: { p50: round(s.p50), p99: round(s.p99) },
-      stageOverheadRoundTrips: round(s.p50 / r.p50, 2),
-      stageOverheadRoundTripsP99: round(s.p99 / r.p99, 2),
-      marginalStageMs: round(marginal),
-      marginalStageRoundTrips: round(marginal / r.p50, 2),
-      perRunFixedMs: round(fixed),
-      perRunFixedRoundTrips: round(fixed / r.p50, 2),
-    };
+    return modeResult({ rtt, perStage, shortRuns, longRuns, elapsedS, failed });
   } finally {
     await orch.stop();
     agentsChild.kill('SIGKILL');
     await raw.close();
     await client.close();
   }
+}
+
+/** Asks the orchestrator for a run; settles with whether it succeeded, read from the feed. */
+async function followRuns(client: Bus): Promise<(yaml?: string) => Promise<boolean>> {
+  const finished = new Map<string, (ok: boolean) => void>();
+  const early = new Map<string, boolean>();
+  client.subscribeRaw(allRunFeeds(), (m) => {
+    const { type, body } = JSON.parse(decoder.decode(m.data)) as {
+      type: string;
+      body: { runId: string; event: string };
+    };
+    if (type !== 'run.event.v1') return;
+    const { runId, event } = body;
+    if (event !== 'run-succeeded' && event !== 'run-failed' && event !== 'run-cancelled') return;
+    const ok = event === 'run-succeeded';
+    const f = finished.get(runId);
+    if (f) f(ok);
+    else early.set(runId, ok);
+  });
+  await client.flush();
+  return async (yaml = PIPELINE): Promise<boolean> => {
+    const reply = await client.ask(serviceSubject('orchestrator'), {
+      type: 'run.request.v1',
+      body: { yaml, params: {} },
+    });
+    if (reply.type !== 'run.accepted.v1') throw new Error(`unexpected ${reply.type}`);
+    const runId = reply.body.runId;
+    const known = early.get(runId);
+    if (known !== undefined) return known;
+    return new Promise((resolve) => finished.set(runId, resolve));
+  };
+}
+
+/** Raw baseline: plain nats.js request/reply on the same server, warmed up; samples go into `rtt`. */
+async function rawRoundTrips(raw: NatsConnection) {
+  raw.subscribe('bench.rtt', {
+    callback: (_e, m) => {
+      m.respond(m.data);
+    },
+  });
+  await raw.flush();
+  const payload = new Uint8Array(256);
+  for (let i = 0; i < RAW_WARMUP; i++) await raw.request('bench.rtt', payload);
+  const rtt: number[] = [];
+  const rawSamples = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await raw.request('bench.rtt', payload, { timeout: 5000 });
+      rtt.push(performance.now() - t0);
+    }
+  };
+  return { rtt, rawSamples };
+}
+
+function modeResult(m: {
+  rtt: number[];
+  perStage: number[];
+  shortRuns: number[];
+  longRuns: number[];
+  elapsedS: number;
+  failed: number;
+}): ModeResult {
+  const { elapsedS } = m;
+  const r = summarize(m.rtt);
+  const s = summarize(m.perStage);
+  const shortP50 = summarize(m.shortRuns).p50;
+  const marginal = (summarize(m.longRuns).p50 - shortP50) / (LONG_STAGES - STAGES);
+  const fixed = shortP50 - STAGES * marginal;
+  return {
+    runsPerSec: round(CONCURRENT_RUNS / elapsedS, 1),
+    stagesPerSec: round((CONCURRENT_RUNS * STAGES) / elapsedS, 1),
+    concurrentElapsedMs: Math.round(elapsedS * 1000),
+    failedRuns: m.failed,
+    rawRoundTripMs: { p50: round(r.p50), p99: round(r.p99) },
+    stageLatencyMs: { p50: round(s.p50), p99: round(s.p99) },
+    stageOverheadRoundTrips: round(s.p50 / r.p50, 2),
+    stageOverheadRoundTripsP99: round(s.p99 / r.p99, 2),
+    marginalStageMs: round(marginal),
+    marginalStageRoundTrips: round(marginal / r.p50, 2),
+    perRunFixedMs: round(fixed),
+    perRunFixedRoundTrips: round(fixed / r.p50, 2),
+  };
 }
 
 export async function benchPipeline(): Promise<void> {

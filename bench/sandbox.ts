@@ -16,7 +16,7 @@ import {
 } from '../actors/agent/agent-options.ts';
 import { probeSandbox, type SandboxSettings } from '../actors/agent/tasks/sandbox.ts';
 import { runExec, type TaskRunContext } from '../actors/agent/tasks/index.ts';
-import { systemClock } from '../infra/clock.ts';
+import { systemClock } from '../infra/clock/clock.ts';
 import { report, round, summarize } from './stats.ts';
 
 const ROUNDS = 60;

@@ -1,5 +1,5 @@
 import { DEFAULT_MAX_PAYLOAD_BYTES } from '../protocols/codec.ts';
-import type { Clock } from '../infra/clock.ts';
+import type { Clock } from '../infra/clock/clock.ts';
 
 export { DEFAULT_MAX_PAYLOAD_BYTES };
 /** How long `ask` waits for a reply. */

@@ -1,7 +1,7 @@
 /** The shapes of what goes in and out of a Bus call (bus.ts). */
 import type { MsgHdrs } from '@nats-io/transport-node';
 import type { Envelope } from '../protocols/envelope.ts';
-import type { GovError } from '../protocols/errors.ts';
+import type { GovError } from '../protocols/vocabulary/errors.ts';
 import type { WireFormat } from '../protocols/codec.ts';
 
 /** What a handler learns about the message besides its envelope. */

@@ -19,7 +19,7 @@ import {
   TimeoutError,
   toGovError,
   UnknownSubjectError,
-} from '../protocols/errors.ts';
+} from '../protocols/vocabulary/errors.ts';
 import { isKnownSubject } from '../protocols/subjects.ts';
 import { DEFAULT_DEAD_LETTER_MAX_BYTES } from './bus-options.ts';
 

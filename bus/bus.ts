@@ -30,7 +30,7 @@ import {
 import { DurableConsumer } from './durable-consumer.ts';
 import { JsPublisher, type PubAckLite } from './js-publisher.ts';
 import { type ConsumerDeclaration, ensureConsumer } from './streams.ts';
-import { type Clock, systemClock } from '../infra/clock.ts';
+import { type Clock, systemClock } from '../infra/clock/clock.ts';
 import { ReplyMux } from './reply-mux.ts';
 import { ConnectionWatch } from './connection-watch.ts';
 import {
@@ -52,7 +52,7 @@ import {
   errorToHeaders,
   serializeError,
   toGovError,
-} from '../protocols/errors.ts';
+} from '../protocols/vocabulary/errors.ts';
 import { deadLetterFeedSubject, deadLetterSubject, obsSubject } from '../protocols/subjects.ts';
 import { BusMetrics } from './bus-metrics.ts';
 import {

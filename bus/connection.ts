@@ -7,7 +7,7 @@ import {
 } from '@nats-io/transport-node';
 import { decode as decodeJwt } from '@nats-io/jwt';
 import { defaultCredentialsFor } from '../infra/nats-auth/local-credentials.ts';
-import { UnauthenticatedError } from '../protocols/errors.ts';
+import { UnauthenticatedError } from '../protocols/vocabulary/errors.ts';
 import { isSubjectToken } from '../protocols/subjects.ts';
 import {
   type BusCredentials,

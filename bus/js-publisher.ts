@@ -10,7 +10,7 @@
  * in time. A `Nats-Msg-Id` makes a retried publish land once (the stream's duplicate window).
  */
 import { headers as natsHeaders, type Msg } from '@nats-io/transport-node';
-import { InternalError } from '../protocols/errors.ts';
+import { InternalError } from '../protocols/vocabulary/errors.ts';
 import type { ReplyMux } from './reply-mux.ts';
 
 export interface PubAckLite {

@@ -16,8 +16,8 @@ import {
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
-import type { Clock, TimerHandle } from '../infra/clock.ts';
-import { BusClosedError, NoRespondersError, TimeoutError } from '../protocols/errors.ts';
+import type { Clock, TimerHandle } from '../infra/clock/clock.ts';
+import { BusClosedError, NoRespondersError, TimeoutError } from '../protocols/vocabulary/errors.ts';
 
 interface Pending {
   subject: string;

@@ -15,7 +15,7 @@ import type {
   Subscription,
   SubscriptionOptions,
 } from '@nats-io/transport-node';
-import { BusClosedError } from '../protocols/errors.ts';
+import { BusClosedError } from '../protocols/vocabulary/errors.ts';
 import { BusMetrics } from './bus-metrics.ts';
 import { never } from './bus-wire.ts';
 import { type ConnectArgs, openConnection } from './connection.ts';

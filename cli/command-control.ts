@@ -55,7 +55,12 @@ export async function sendControl(
 function describe(r: BodyOf<'control.result.v1'>): string {
   const d = r.detail as Record<string, unknown> | undefined;
   const state = d && typeof d === 'object' ? (d.state ?? d.status ?? d.verdict) : undefined;
-  return `${r.on} ${r.id}: ${r.command} ${r.outcome} by ${r.actor} (${r.tier})${state ? `; now ${String(state)}` : ''}`;
+  const cp = r.checkpoint
+    ? r.checkpoint.id
+      ? `; checkpoint ${r.checkpoint.id} taken before`
+      : `; no checkpoint before (${r.checkpoint.missing})`
+    : '';
+  return `${r.on} ${r.id}: ${r.command} ${r.outcome} by ${r.actor} (${r.tier})${state ? `; now ${String(state)}` : ''}${cp}`;
 }
 
 /** `agov <group> VERB ID [--reason R] [--tier T] [--json] [--nats URL]` for one control target. */

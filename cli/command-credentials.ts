@@ -22,9 +22,9 @@ import {
   mintUser,
 } from '../infra/nats-auth/index.ts';
 import { NATS_AUTH_DIR } from '../infra/services.ts';
-import { ConfigError } from '../protocols/errors.ts';
+import { ConfigError } from '../protocols/vocabulary/errors.ts';
 import type { Principal } from '../protocols/permissions.ts';
-import { isTier } from '../protocols/tiers.ts';
+import { isTier } from '../protocols/vocabulary/tiers.ts';
 
 export const ENROLLED_FILE = 'enrolled.json';
 /** External agents' credentials last a week unless asked otherwise; enroll again to renew. */

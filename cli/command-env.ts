@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_DATA_DIR, readEnvironment } from '../infra/environment.ts';
-import { ConfigError } from '../protocols/errors.ts';
+import { ConfigError } from '../protocols/vocabulary/errors.ts';
 import { connectionFilePath, isRunning, readConnectionFile, shellExports } from './connection-file.ts';
 
 /**

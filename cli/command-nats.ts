@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_DATA_DIR, readEnvironment } from '../infra/environment.ts';
 import { loadOrCreateNatsAuthority, mintUser, operatorModeConfig } from '../infra/nats-auth/index.ts';
 import { CLI_CREDS_FILE, NATS_AUTH_DIR } from '../infra/services.ts';
-import { ConfigError } from '../protocols/errors.ts';
+import { ConfigError } from '../protocols/vocabulary/errors.ts';
 
 export const DEFAULT_NATS_CLIENT_PORT = 4222;
 export const DEFAULT_NATS_HTTP_PORT = 8222;

@@ -13,7 +13,7 @@
 import { appendFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { readEnvironment } from '../infra/environment.ts';
-import { ConfigError, UnauthenticatedError } from '../protocols/errors.ts';
+import { ConfigError, UnauthenticatedError } from '../protocols/vocabulary/errors.ts';
 import { print } from './context-client.ts';
 
 export const REPORT_USAGE = `agov report error|ok [--message M] [--code C]

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { renderDashboard } from '../actors/context/status-logic.ts';
 import { readEnvironment } from '../infra/environment.ts';
 import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
-import { ConfigError } from '../protocols/errors.ts';
+import { ConfigError } from '../protocols/vocabulary/errors.ts';
 import { WorkPhaseSchema, WorkTargetKindSchema } from '../protocols/messages/context.ts';
 import { askContext, intOption, print, printJson, withBus } from './context-client.ts';
 
@@ -59,10 +59,10 @@ export async function commandStatus(argv: string[]): Promise<number> {
                 : {}),
               ...(values.owner ? { owner: values.owner } : {}),
               ...(runId ? { runId } : {}),
-              byTier: 'T1',
             },
           },
           'status.target.v1',
+          'T2',
         );
         const t = reply.body;
         if (values.json) printJson(t);

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ConfigError } from '../protocols/errors.ts';
+import { ConfigError } from '../protocols/vocabulary/errors.ts';
 
 export const CONNECTION_FILE = 'connection.json';
 

@@ -3,7 +3,7 @@
  * commands, their one-line summaries and their usage texts is cli/commands.ts.
  */
 import { readEnvironment } from '../infra/environment.ts';
-import { GovError, toGovError } from '../protocols/errors.ts';
+import { GovError, toGovError } from '../protocols/vocabulary/errors.ts';
 import { COMMANDS, overview, usageOf, wantsHelp } from './commands.ts';
 
 async function main(argv: string[]): Promise<number> {

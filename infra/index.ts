@@ -1,4 +1,4 @@
-export * from './clock.ts';
+export * from './clock/index.ts';
 export * from './environment.ts';
 export * from './find-binary.ts';
 export * from './free-port.ts';

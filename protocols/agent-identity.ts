@@ -8,7 +8,7 @@
  * in-process promotion does not yet come with a new credential.
  */
 import type { z } from 'zod';
-import { ForbiddenError } from './errors.ts';
+import { ForbiddenError } from './vocabulary/errors.ts';
 import type { BodyOf } from './catalog.ts';
 import { AgentStateSchema } from './messages/agent.ts';
 import { agentPrincipalName } from './permissions.ts';
@@ -22,7 +22,7 @@ import {
   isSubjectToken,
   resultsSenderOf,
 } from './subjects.ts';
-import { isTier, type Tier, tierAtLeast } from './tiers.ts';
+import { isTier, type Tier, tierAtLeast } from './vocabulary/tiers.ts';
 
 type AgentState = z.output<typeof AgentStateSchema>;
 

@@ -6,7 +6,7 @@
  */
 import { Packr } from 'msgpackr';
 import { type AnyEnvelope, type Envelope, validateEnvelope } from './envelope.ts';
-import { DecodeError, PayloadTooLargeError } from './errors.ts';
+import { DecodeError, PayloadTooLargeError } from './vocabulary/errors.ts';
 
 /** Default maximum encoded message size. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;

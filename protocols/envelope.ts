@@ -21,7 +21,7 @@ import {
   MESSAGE_TYPES,
   type MessageType,
 } from './catalog.ts';
-import { InvalidMessageError } from './errors.ts';
+import { InvalidMessageError } from './vocabulary/errors.ts';
 
 export const ENVELOPE_SCHEMA_VERSION = 1 as const;
 

@@ -1,9 +1,8 @@
 export * from './catalog.ts';
 export * from './codec.ts';
 export * from './envelope.ts';
-export * from './errors.ts';
+export * from './vocabulary/index.ts';
 export * from './subjects.ts';
-export * from './tiers.ts';
 export { SerializedErrorSchema } from './messages/system.ts';
 export * from './actor-kinds.ts';
 export type { SupervisorSummary, SupervisorTree } from './messages/supervisor.ts';
@@ -22,6 +21,5 @@ export {
   TOKEN_CONTROLS,
 } from './messages/control.ts';
 export { HandoffReportSchema, PipelineErrorBudgetSchema } from './messages/governance.ts';
-export * from './run-status.ts';
 export * from './agent-identity.ts';
 export { encodeContent, isText } from './memory-content.ts';

@@ -6,7 +6,7 @@
 import type { BusCredentials } from '../bus/bus-options.ts';
 import { defaultCredentialsFor, mintLocal } from '../infra/nats-auth/index.ts';
 import type { Principal } from '../protocols/permissions.ts';
-import { isTier } from '../protocols/tiers.ts';
+import { isTier } from '../protocols/vocabulary/tiers.ts';
 
 /** The principal an actor of `kind` runs as: agents by tier (T0 when none is given), others by kind. */
 export function childPrincipal(

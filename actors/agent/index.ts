@@ -1,6 +1,6 @@
 /**
  * The agent actor (kind `agent`): its lifecycle machine, persisted lifecycle, options, and what each
- * tier may command. Tiers and the task kinds each may run live in protocols/tiers.ts. See docs/agents.md.
+ * tier may command. Tiers and the task kinds each may run live in protocols/vocabulary/tiers.ts. See docs/agents.md.
  */
 export { agentKind } from './agent.ts';
 export {

@@ -14,7 +14,7 @@
  * - Completion is fed back into the agent's mailbox (`onSettled`), so the lifecycle stays serialized.
  */
 import type { Bus } from '../../bus/bus.ts';
-import type { Clock, TimerHandle } from '../../infra/clock.ts';
+import type { Clock, TimerHandle } from '../../infra/clock/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { BodyIn } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
@@ -27,10 +27,10 @@ import {
   serializeError,
   TimeoutError,
   toGovError,
-} from '../../protocols/errors.ts';
+} from '../../protocols/vocabulary/errors.ts';
 import { encodeContent } from '../../protocols/memory-content.ts';
 import { memoryPutSubject } from '../../protocols/subjects.ts';
-import { type Tier, tierAtLeast } from '../../protocols/tiers.ts';
+import { type Tier, tierAtLeast } from '../../protocols/vocabulary/tiers.ts';
 import { VaultTokenClient } from '../token/vault-client.ts';
 import { unwrapSecret } from '../token/vault-wrapping.ts';
 import {
@@ -323,7 +323,6 @@ export class TaskHost {
         ...encodeContent(bytes),
         ...meta,
         runId: b.runId,
-        byTier: this.d.tier(),
       },
     });
     if (reply.type !== 'memory.entry.v1')

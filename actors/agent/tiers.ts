@@ -1,6 +1,6 @@
 /**
  * What each tier may do besides running tasks: the governed actions, and promotion / demotion.
- * Tiers themselves and the task kinds each may run are defined once in protocols/tiers.ts.
+ * Tiers themselves and the task kinds each may run are defined once in protocols/vocabulary/tiers.ts.
  *
  * | tier | role     | may                                                                              |
  * | ---- | -------- | -------------------------------------------------------------------------------- |
@@ -22,7 +22,7 @@ import {
   tierRank,
 } from '../../protocols/index.ts';
 
-/** Governed actions. `run-task` is the permission to run any task at all (kinds are checked by `canRunTaskKind`, protocols/tiers.ts). */
+/** Governed actions. `run-task` is the permission to run any task at all (kinds are checked by `canRunTaskKind`, protocols/vocabulary/tiers.ts). */
 export const TIER_ACTIONS = [
   'watch',
   'run-task',
@@ -53,7 +53,7 @@ export function isTierAction(value: unknown): value is TierAction {
 
 /**
  * Whether `tier` may perform `action`. `run-task` here means "may run side-effecting tasks";
- * T0 observers may still run the harmless kinds, see `canRunTaskKind` in protocols/tiers.ts.
+ * T0 observers may still run the harmless kinds, see `canRunTaskKind` in protocols/vocabulary/tiers.ts.
  */
 export function canPerform(tier: Tier, action: TierAction): boolean {
   return isTierAction(action) && tierAtLeast(tier, ACTION_MIN_TIER[action]);

@@ -7,7 +7,7 @@ import type { Bus } from '../../bus/index.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { MessageType } from '../../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { InternalError } from '../../protocols/errors.ts';
+import { InternalError } from '../../protocols/vocabulary/errors.ts';
 import { actorInbox, serviceSubject } from '../../protocols/subjects.ts';
 import type { Checkpoint } from './checkpoint-logic.ts';
 

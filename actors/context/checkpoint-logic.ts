@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { CheckpointSchema, CheckpointSummarySchema } from '../../protocols/messages/context.ts';
-import { type Tier, tierRank } from '../../protocols/tiers.ts';
+import { type Tier, tierRank } from '../../protocols/vocabulary/tiers.ts';
 
 export type Checkpoint = z.output<typeof CheckpointSchema>;
 export type CheckpointSummary = z.output<typeof CheckpointSummarySchema>;

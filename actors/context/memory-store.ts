@@ -9,7 +9,7 @@ import type { KV } from '@nats-io/kv';
 import type { ObjectStore } from '@nats-io/obj';
 import type { z } from 'zod';
 import type { Bus } from '../../bus/index.ts';
-import { MemoryNotFoundError, MemoryTooLargeError } from '../../protocols/errors.ts';
+import { MemoryNotFoundError, MemoryTooLargeError } from '../../protocols/vocabulary/errors.ts';
 import type { MemoryEntrySchema } from '../../protocols/messages/context.ts';
 import { MEMORY_INDEX_BUCKET, MEMORY_OBJECT_BUCKET } from './context-options.ts';
 import { summarize } from './memory-summary.ts';

@@ -6,7 +6,7 @@
 import { isAbsolute, normalize } from 'node:path';
 import type { z } from 'zod';
 import type { BodyOf } from '../../protocols/catalog.ts';
-import { InvalidTargetError } from '../../protocols/errors.ts';
+import { InvalidTargetError } from '../../protocols/vocabulary/errors.ts';
 import type { WorkTargetSchema } from '../../protocols/messages/context.ts';
 import { MAX_TARGET_CHARS } from './context-options.ts';
 

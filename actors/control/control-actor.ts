@@ -8,11 +8,18 @@
  *
  * Each control is applied by the service that owns the state (the agent itself, the orchestrator, the
  * budget monitor, the token authority), named as done by the verified actor, and audited here
- * (`control.result.v1` on `gov.audit.control`) whether applied or refused.
+ * (`control.result.v1` on `gov.audit.control`) whether applied or refused. A control that cannot be
+ * undone (run cancel, budget reset, token revoke) is applied only after the checkpoint actor has taken a
+ * `before-control` checkpoint, or has failed to within `checkpointTimeoutMs` (the record says which).
  */
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { ForbiddenError, type GovError, TierForbiddenError, toGovError } from '../../protocols/errors.ts';
+import {
+  ForbiddenError,
+  type GovError,
+  TierForbiddenError,
+  toGovError,
+} from '../../protocols/vocabulary/errors.ts';
 import {
   actorInbox,
   allControl,
@@ -20,12 +27,13 @@ import {
   controlSenderOf,
   serviceSubject,
 } from '../../protocols/subjects.ts';
-import { isTier, type Tier, tierAtLeast } from '../../protocols/tiers.ts';
+import { isTier, type Tier, tierAtLeast } from '../../protocols/vocabulary/tiers.ts';
 import { type ActorContext, defineActorKind, refuse } from '../runtime/actor-kind.ts';
 import {
   CONTROL_AUDIT_CATEGORY,
   ControlArgsSchema,
   type ControlArgs,
+  isIrreversible,
   requiredTierOf,
 } from './control-options.ts';
 
@@ -45,6 +53,36 @@ export function callerOf(subject: string, body: Command): { tier: Tier; actor: s
   const viaGateway = sender.principal.startsWith(`${ACTOR_KIND.gateway}-`);
   const actor = viaGateway && body.onBehalfOf ? `${sender.principal}/${body.onBehalfOf}` : sender.principal;
   return { tier: sender.tier, actor };
+}
+
+/**
+ * The checkpoint before a control that cannot be undone. Never throws: a control is applied even when
+ * context management is down, and its audit record says the checkpoint is missing.
+ */
+async function checkpointBefore(
+  ctx: ActorContext<ControlArgs>,
+  cmd: Command,
+  actor: string,
+): Promise<{ id?: string; missing?: string }> {
+  try {
+    const reply = await ctx.bus.ask(
+      serviceSubject(ACTOR_KIND.checkpoint),
+      {
+        type: 'checkpoint.take.v1',
+        body: { reason: 'before-control', notes: `before ${cmd.on} ${cmd.command} ${cmd.id} by ${actor}` },
+      },
+      { timeoutMs: ctx.args.checkpointTimeoutMs },
+    );
+    return reply.type === 'checkpoint.v1' ? { id: reply.body.id } : { missing: `answered ${reply.type}` };
+  } catch (err) {
+    const e = toGovError(err);
+    ctx.log.warn('no checkpoint before an irreversible control', {
+      on: cmd.on,
+      id: cmd.id,
+      error: e.message,
+    });
+    return { missing: `${e.code}: ${e.message}` };
+  }
 }
 
 /** Asks the service that owns the state to apply `cmd`; returns its reply body. */
@@ -123,21 +161,29 @@ export const controlKind = defineActorKind({
         const required = requiredTierOf(cmd.on, cmd.command);
         let error: GovError | undefined;
         let detail: unknown;
+        let checkpoint: { id?: string; missing?: string } | undefined;
         if (!tierAtLeast(caller.tier, required)) {
           error = new TierForbiddenError(
             `${cmd.on} ${cmd.command} needs tier ${required}; ${caller.actor} has ${caller.tier}`,
             { details: { on: cmd.on, command: cmd.command, required, tier: caller.tier } },
           );
         } else {
+          if (ctx.args.checkpointBefore && isIrreversible(cmd.on, cmd.command))
+            checkpoint = await checkpointBefore(ctx, cmd, caller.actor);
           try {
             detail = await apply(ctx, cmd, caller.tier, caller.actor);
           } catch (err) {
             error = toGovError(err);
           }
         }
+        const withCheckpoint = checkpoint ? { ...base, checkpoint } : base;
         const body = error
-          ? { ...base, outcome: 'refused' as const, error: { code: error.code, message: error.message } }
-          : { ...base, outcome: 'applied' as const, ...(detail === undefined ? {} : { detail }) };
+          ? {
+              ...withCheckpoint,
+              outcome: 'refused' as const,
+              error: { code: error.code, message: error.message },
+            }
+          : { ...withCheckpoint, outcome: 'applied' as const, ...(detail === undefined ? {} : { detail }) };
         await audit(body, cmd);
         if (error) return refuse(error);
         return { type: 'control.result.v1' as const, body };

@@ -9,7 +9,7 @@
  * are admitted with their child run.
  */
 import type { ConcreteStage } from '../../protocols/pipeline/index.ts';
-import { NoEligibleAgentError } from '../../protocols/errors.ts';
+import { NoEligibleAgentError } from '../../protocols/vocabulary/errors.ts';
 import type { AgentView } from './dispatcher/agent-selection.ts';
 import { matches } from './dispatcher/agent-selection.ts';
 

@@ -3,7 +3,7 @@
  * finished child reports its end to the parent's stage. After a restart, children that ended while no
  * one drove them, or that were never stored, are reconciled.
  */
-import { serializeError } from '../../protocols/errors.ts';
+import { serializeError } from '../../protocols/vocabulary/errors.ts';
 import type { TaskOf } from '../../protocols/pipeline/index.ts';
 import type { OrchestratorArgs } from './options.ts';
 import { childPipeline } from './pipeline-source.ts';

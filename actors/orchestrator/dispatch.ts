@@ -5,7 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Subscription } from '@nats-io/transport-node';
-import { AgentLostError, GovError, NoRespondersError, serializeError } from '../../protocols/errors.ts';
+import {
+  AgentLostError,
+  GovError,
+  NoRespondersError,
+  serializeError,
+} from '../../protocols/vocabulary/errors.ts';
 import {
   actorInbox,
   agentResultsSubject,

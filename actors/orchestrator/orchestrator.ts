@@ -22,10 +22,10 @@ import { ensureStreams } from '../../bus/streams.ts';
 import type { IncomingContext } from '../../bus/bus.ts';
 import { JsPublisher } from '../../bus/index.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
-import type { Tier } from '../../protocols/tiers.ts';
+import type { Tier } from '../../protocols/vocabulary/tiers.ts';
 import { publishForgedReport } from './forged-reports.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { ForbiddenError, toGovError } from '../../protocols/errors.ts';
+import { ForbiddenError, toGovError } from '../../protocols/vocabulary/errors.ts';
 import {
   boundedTier,
   verifiedHeartbeatStatus,

@@ -4,7 +4,7 @@
  * (compare-and-set on the store, so of two adopters one wins); at start, and when another instance
  * exits, our own stored runs are resumed and orphans adopted, then child runs reconciled.
  */
-import { NoRespondersError } from '../../protocols/errors.ts';
+import { NoRespondersError } from '../../protocols/vocabulary/errors.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
-import { PipelineInvalidError } from '../../protocols/errors.ts';
+import { PipelineInvalidError } from '../../protocols/vocabulary/errors.ts';
 import {
   checkPipelineName,
   checkPipelineRef,

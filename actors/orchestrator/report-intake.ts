@@ -12,7 +12,7 @@
  */
 import { type IdentityRefusal, refusedReport, verifiedReportSender } from '../../protocols/agent-identity.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { ForbiddenError } from '../../protocols/errors.ts';
+import { ForbiddenError } from '../../protocols/vocabulary/errors.ts';
 import { actorInbox, resultsSenderOf, serviceSubject } from '../../protocols/subjects.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';

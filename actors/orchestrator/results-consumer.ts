@@ -18,7 +18,7 @@ import {
 } from '../../bus/index.ts';
 import { refusedReport, verifiedReportSender } from '../../protocols/agent-identity.ts';
 import type { OutMessage } from '../../protocols/envelope.ts';
-import { ForbiddenError } from '../../protocols/errors.ts';
+import { ForbiddenError } from '../../protocols/vocabulary/errors.ts';
 import { publishForgedReport } from './forged-reports.ts';
 import type { ActorContext } from '../runtime/actor-kind.ts';
 import { DEFAULT_RESULTS_FETCH_EXPIRES_MS } from './options.ts';

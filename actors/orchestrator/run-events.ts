@@ -16,10 +16,10 @@
  *   while the agent works on the assign that left first.
  */
 import type { Bus } from '../../bus/bus.ts';
-import type { Clock, TimerHandle } from '../../infra/clock.ts';
+import type { Clock, TimerHandle } from '../../infra/clock/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { isTerminalRunEvent } from '../../protocols/run-status.ts';
+import { isTerminalRunEvent } from '../../protocols/vocabulary/run-status.ts';
 import { auditSubject } from '../../protocols/subjects.ts';
 import type { JsPublisher } from '../../bus/index.ts';
 import type { Outbox } from './outbox.ts';

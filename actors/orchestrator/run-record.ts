@@ -4,7 +4,7 @@
  * dispatched now, what is due next, which stage an attempt belongs to.
  *
  * Stage statuses: pending → dispatched (asked an agent) → running (accepted) → succeeded | failed,
- * and skipped / cancelled. The vocabulary itself (statuses, terminal sets) is protocols/run-status.ts.
+ * and skipped / cancelled. The vocabulary itself (statuses, terminal sets) is protocols/vocabulary/run-status.ts.
  */
 import type { BodyIn } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
@@ -16,11 +16,11 @@ import {
   type RunStatus,
   type StageStatus,
   TERMINAL_STAGE_STATUSES,
-} from '../../protocols/run-status.ts';
-import type { Tier } from '../../protocols/tiers.ts';
+} from '../../protocols/vocabulary/run-status.ts';
+import type { Tier } from '../../protocols/vocabulary/tiers.ts';
 import type { z } from 'zod';
 
-export type { RunStatus, StageStatus } from '../../protocols/run-status.ts';
+export type { RunStatus, StageStatus } from '../../protocols/vocabulary/run-status.ts';
 
 /** An error as carried in run state and events (codes from other systems are kept as they are). */
 export type SerializedError = z.output<typeof SerializedErrorSchema>;

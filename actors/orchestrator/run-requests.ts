@@ -4,7 +4,7 @@
  * live instance), run.get.v1 and run.list.v1 (memory first, then the store).
  */
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { InvalidTransitionError, NotFoundError, OverloadedError } from '../../protocols/errors.ts';
+import { InvalidTransitionError, NotFoundError, OverloadedError } from '../../protocols/vocabulary/errors.ts';
 import { assertAdmissible, type ResolvedPipeline } from '../../protocols/pipeline/index.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';

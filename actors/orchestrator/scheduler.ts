@@ -9,7 +9,7 @@
  * - `at(key, dueMs, fn)`: one timer per key (a run's next deadline or retry), re-armed by calling again.
  * - `after(ms, fn)` / `every(ms, fn)`: unkeyed timers, cleared on stop.
  */
-import type { Clock, TimerHandle } from '../../infra/clock.ts';
+import type { Clock, TimerHandle } from '../../infra/clock/clock.ts';
 
 export class Scheduler {
   private readonly deferred: Array<() => void> = [];

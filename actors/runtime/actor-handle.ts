@@ -1,9 +1,9 @@
 /** What whoever starts an actor holds: its handle, its exit report, the options of `runActor` (actor.ts). */
 import type { BusOptions } from '../../bus/bus-options.ts';
 import type { SharedConnection } from '../../bus/shared-connection.ts';
-import type { Clock } from '../../infra/clock.ts';
+import type { Clock } from '../../infra/clock/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
-import type { SerializedError } from '../../protocols/errors.ts';
+import type { SerializedError } from '../../protocols/vocabulary/errors.ts';
 
 export type ExitReason = 'normal' | 'shutdown' | 'crash';
 

@@ -3,7 +3,7 @@
  * process: each has its own connection and mailbox, and one actor's crash ends only that actor.
  */
 import type { BusOptions } from '../../bus/bus-options.ts';
-import type { Clock } from '../../infra/clock.ts';
+import type { Clock } from '../../infra/clock/clock.ts';
 import { createLogger, type Logger } from '../../infra/logger.ts';
 import { type ActorHandle, runActor } from './actor.ts';
 import type { ActorRegistry } from './registry.ts';

@@ -1,9 +1,9 @@
 import type { Bus, IncomingContext } from '../../bus/index.ts';
-import type { Clock } from '../../infra/clock.ts';
+import type { Clock } from '../../infra/clock/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { MessageType } from '../../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { type GovError, toGovError } from '../../protocols/errors.ts';
+import { type GovError, toGovError } from '../../protocols/vocabulary/errors.ts';
 import type { BusOptions } from '../../bus/bus-options.ts';
 import type { z } from 'zod';
 import type { Redis, RedisOptions } from 'ioredis';

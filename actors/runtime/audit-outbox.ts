@@ -17,10 +17,10 @@
  *    stream's duplicate window and the ledger's unique event ids keep each event once.
  */
 import type { Bus } from '../../bus/bus.ts';
-import type { Clock, TimerHandle } from '../../infra/clock.ts';
+import type { Clock, TimerHandle } from '../../infra/clock/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { AnyEnvelope, OutMessage } from '../../protocols/envelope.ts';
-import { toGovError } from '../../protocols/errors.ts';
+import { toGovError } from '../../protocols/vocabulary/errors.ts';
 import { auditSubject } from '../../protocols/subjects.ts';
 
 /** Wait for an audit publish's ack; a loaded machine may take seconds. */

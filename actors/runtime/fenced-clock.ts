@@ -4,7 +4,7 @@
  * this clock fires again and new ones are never armed. A timer callback that throws crashes its actor
  * (`onError`), never the host process it shares with others.
  */
-import type { Clock, TimerHandle } from '../../infra/clock.ts';
+import type { Clock, TimerHandle } from '../../infra/clock/clock.ts';
 
 export class FencedClock implements Clock {
   private readonly live = new Map<number, TimerHandle>();

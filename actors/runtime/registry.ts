@@ -1,4 +1,4 @@
-import { UnknownActorKindError } from '../../protocols/errors.ts';
+import { UnknownActorKindError } from '../../protocols/vocabulary/errors.ts';
 import type { ActorKind } from './actor-kind.ts';
 
 /** The kinds an actor host (or `agov actor <kind>`) can start, by name. */

@@ -11,7 +11,7 @@
  * empty or null value means "not given" (the default applies).
  */
 import { z } from 'zod';
-import { ConfigError } from '../../protocols/errors.ts';
+import { ConfigError } from '../../protocols/vocabulary/errors.ts';
 
 /** Where a durable JetStream consumer starts the first time: new messages only, or the whole stream. */
 export type StartFrom = 'new' | 'all';

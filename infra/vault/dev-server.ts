@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, systemClock } from '../clock.ts';
+import { type Clock, systemClock } from '../clock/clock.ts';
 import { PolicyStore } from './acl.ts';
 import { randomId, TokenStore } from './token-store.ts';
 import { TransitEngine } from './transit.ts';

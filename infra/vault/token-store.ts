@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../clock/clock.ts';
 import type { PolicyStore } from './acl.ts';
 import { badRequest } from './api-error.ts';
 import { parseDurationSeconds } from './duration.ts';

@@ -25,7 +25,7 @@ import {
 } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../clock/clock.ts';
 import { VaultApiError } from './api-error.ts';
 import type { StoreResult } from './token-store.ts';
 

@@ -6,7 +6,7 @@
  * `sys/wrapping/wrap`). Every failure is Vault's `{"errors":[...]}` with its status.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../clock/clock.ts';
 import type { PolicyStore } from './acl.ts';
 import { VaultApiError } from './api-error.ts';
 import { clientToken, operation, readBody, send, sendResult, sendWrapped, stringField } from './http.ts';

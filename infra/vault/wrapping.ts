@@ -11,7 +11,7 @@
  * `wrapping token is not valid or does not exist`. Deviation: wrapping tokens live beside the token
  * store rather than in it (they cannot be looked up with auth/token/lookup; Vault's can).
  */
-import type { Clock } from '../clock.ts';
+import type { Clock } from '../clock/clock.ts';
 import { parseDurationSeconds } from './duration.ts';
 import { VaultApiError } from './api-error.ts';
 import { randomId, type StoreResult } from './token-store.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { TaskSchema } from '../pipeline/schema.ts';
-import { TIERS } from '../tiers.ts';
+import { TIERS } from '../vocabulary/tiers.ts';
 import { SerializedErrorSchema } from './system.ts';
 
 export const TierSchema = z.enum(TIERS);

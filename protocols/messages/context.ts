@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TIERS } from '../tiers.ts';
+import { TIERS } from '../vocabulary/tiers.ts';
 import { AgentStateSchema } from './agent.ts';
 import { ledgerMessages } from './ledger.ts';
 import { RunStateSchema } from './run.ts';
@@ -64,6 +64,12 @@ export const WorkTargetSchema = z.object({
   sweptAt: ms.optional(),
 });
 
+/**
+ * Why a checkpoint was taken: on an operator's demand, on the schedule, before a restore, or before an
+ * operator control that cannot be undone (run cancel, budget reset, token revoke; actors/control).
+ */
+export const CHECKPOINT_REASONS = ['operator', 'schedule', 'before-restore', 'before-control'] as const;
+
 const SourceOutcomeSchema = z.object({ ok: z.boolean(), error: z.string().optional(), ms: ms });
 
 /** A checkpoint: what an operator needs to resume, gathered from the owning actors over the bus. */
@@ -75,7 +81,7 @@ export const CheckpointSchema = z.object({
   seq: z.number().int().positive(),
   createdAt: ms,
   takenBy: z.string(),
-  reason: z.enum(['operator', 'schedule', 'before-restore', 'before-delete']),
+  reason: z.enum(CHECKPOINT_REASONS),
   notes: z.string().optional(),
   /** Per source: whether it answered (a checkpoint is kept even when one is down, and says so). */
   sources: z.record(z.string(), SourceOutcomeSchema),
@@ -115,8 +121,10 @@ export const CheckpointSummarySchema = z.object({
 
 /**
  * Context management (docs/context.md): external memory (`gov.svc.memory`), work status
- * (`gov.svc.work-status`) and checkpoints (`gov.svc.checkpoint`). `byTier` is the caller's tier as its
- * front door established it (the gateway: the API key's tier; the CLI: T2, an operator on the bus).
+ * (`gov.svc.work-status`) and checkpoints (`gov.svc.checkpoint`). Writes, deletes and restores are taken
+ * only on `gov.ctx.<kind>.<tier>.<principal>`, where the broker vouches for tier and principal
+ * (protocols/subjects.ts `contextSubject`). `byTier` (and a restore's `by`) are still accepted from
+ * senders of before and ignored: a body cannot raise a tier or name an author.
  */
 export const contextMessages = {
   /** Store a blob (content-addressed). Reply memory.entry.v1. T1 and up. */
@@ -127,7 +135,8 @@ export const contextMessages = {
     tags: z.array(tag).max(32).default([]),
     runId: z.string().min(1).max(128).optional(),
     agentId: z.string().min(1).max(128).optional(),
-    byTier: TierSchema.default('T1'),
+    /** Ignored (the subject's tier counts); kept so senders of before still validate. */
+    byTier: TierSchema.optional(),
   }),
   'memory.entry.v1': MemoryEntrySchema,
   /** One blob: its entry, and its bytes unless `summaryOnly`. Reply memory.content.v1. */
@@ -154,7 +163,7 @@ export const contextMessages = {
     newestAt: ms.optional(),
   }),
   /** T2 only. Reply ack.v1. */
-  'memory.delete.v1': z.object({ id: z.string(), byTier: TierSchema }),
+  'memory.delete.v1': z.object({ id: z.string(), byTier: TierSchema.optional() }),
   /** Feed `gov.obs.context.memory`: a blob was stored or deleted. */
   'memory.stored.v1': z.object({
     id: sha256,
@@ -174,7 +183,8 @@ export const contextMessages = {
     owner: z.string().max(128).optional(),
     runId: z.string().max(128).optional(),
     staleAfterMs: z.number().int().positive().optional(),
-    byTier: TierSchema.default('T1'),
+    /** Ignored (the subject's tier counts). */
+    byTier: TierSchema.optional(),
   }),
   'status.target.v1': WorkTargetSchema,
   /** Every target (or one). Reply status.dashboard.v1. */
@@ -188,7 +198,7 @@ export const contextMessages = {
   /** Check every target (path, staleness, owner) and store the flags. Reply status.dashboard.v1. */
   'status.sweep.v1': z.object({}),
   /** T2 only. Reply ack.v1. */
-  'status.delete.v1': z.object({ target: z.string(), byTier: TierSchema }),
+  'status.delete.v1': z.object({ target: z.string(), byTier: TierSchema.optional() }),
   /** Feed `gov.obs.context.status`: a target changed (update, sweep flags, delete). */
   'status.changed.v1': z.object({
     target: z.string(),
@@ -202,7 +212,7 @@ export const contextMessages = {
   /** Take a checkpoint now. Reply checkpoint.v1. */
   'checkpoint.take.v1': z.object({
     notes: z.string().max(10_000).optional(),
-    reason: z.enum(['operator', 'schedule', 'before-restore', 'before-delete']).default('operator'),
+    reason: z.enum(CHECKPOINT_REASONS).default('operator'),
   }),
   'checkpoint.v1': CheckpointSchema,
   /** One checkpoint by id, or the latest. Reply checkpoint.v1. */
@@ -213,8 +223,9 @@ export const contextMessages = {
   /** Re-apply what is safe to re-apply from a checkpoint (T2). Reply checkpoint.restored.v1. */
   'checkpoint.restore.v1': z.object({
     id: z.string().optional(),
-    byTier: TierSchema,
-    by: z.string().min(1),
+    /** Ignored: tier and restorer are the subject's (`gov.ctx.checkpoint.<tier>.<principal>`). */
+    byTier: TierSchema.optional(),
+    by: z.string().min(1).optional(),
     dryRun: z.boolean().default(false),
   }),
   'checkpoint.restored.v1': z.object({

@@ -44,5 +44,10 @@ export const controlMessages = {
     /** The applying service's reply body (agent state, run state, budget state, revocation). */
     detail: z.unknown().optional(),
     error: z.object({ code: z.string(), message: z.string() }).optional(),
+    /**
+     * A control that cannot be undone: the checkpoint taken just before it was applied (`before-control`),
+     * or why there is none (no checkpoint actor answered in time; the control was applied anyway).
+     */
+    checkpoint: z.object({ id: z.string().optional(), missing: z.string().optional() }).optional(),
   }),
 } as const;

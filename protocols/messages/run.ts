@@ -3,7 +3,7 @@ import { ScalarSchema } from '../pipeline/schema.ts';
 import { RunGovernanceSchema } from './governance.ts';
 import { SerializedErrorSchema } from './system.ts';
 import { TierSchema } from './agent.ts';
-import { RUN_STATUSES, STAGE_STATUSES } from '../run-status.ts';
+import { RUN_STATUSES, STAGE_STATUSES } from '../vocabulary/run-status.ts';
 
 /** Longest `run.request.v1` may ask admission to wait for an eligible agent (`waitForAgentMs`). */
 export const MAX_ADMISSION_WAIT_MS = 10_000;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** JSON form of a GovError (see protocols/errors.ts). */
+/** JSON form of a GovError (see protocols/vocabulary/errors.ts). */
 export const SerializedErrorSchema = z.object({
   code: z.string(),
   message: z.string(),

@@ -1,5 +1,5 @@
 /** Graph helpers over stages and their `needs`. */
-import { PipelineInvalidError } from '../errors.ts';
+import { PipelineInvalidError } from '../vocabulary/errors.ts';
 
 export interface StageNode {
   id: string;

@@ -15,7 +15,7 @@
  * File references are checked with {@link checkPipelineRef} (relative, no `..`) before any loading.
  */
 import { stringify } from 'yaml';
-import { PolicyViolationError, TierForbiddenError } from '../errors.ts';
+import { PolicyViolationError, TierForbiddenError } from '../vocabulary/errors.ts';
 import {
   EXEC_NETWORK_MIN_TIER,
   HIGHEST_TIER,
@@ -24,7 +24,7 @@ import {
   type Tier,
   tierRank,
   TIERS,
-} from '../tiers.ts';
+} from '../vocabulary/tiers.ts';
 import type { ResolvedPipeline, ResolvedStage } from './model.ts';
 import { DEFAULT_DIAGNOSTIC_PIPELINE } from './options.ts';
 import { INLINE_FILE, parsePipeline } from './parse.ts';

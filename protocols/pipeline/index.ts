@@ -68,5 +68,5 @@ export {
   TIERS,
   type Tier,
   tierRank,
-} from '../tiers.ts';
+} from '../vocabulary/tiers.ts';
 export { type ValidateResult, validateFiles } from './validate-files.ts';

@@ -1,5 +1,5 @@
 /** `instantiatePipeline`: run-time parameters → a concrete pipeline. */
-import { PipelineInvalidError } from '../errors.ts';
+import { PipelineInvalidError } from '../vocabulary/errors.ts';
 import { findRefs, hasRef, substituteDeep } from './interpolation.ts';
 import type { ConcretePipeline, ConcreteStage, ResolvedPipeline } from './model.ts';
 import { type ParameterSpec, type Scalar, StageSchema } from './schema.ts';

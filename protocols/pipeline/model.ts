@@ -13,7 +13,7 @@ import type {
   Template,
   TokenSettings,
 } from './schema.ts';
-import type { Tier } from '../tiers.ts';
+import type { Tier } from '../vocabulary/tiers.ts';
 
 export interface ResolvedAgentSelector {
   /** Minimum tier: as declared, else the lowest tier the task kind allows. */

@@ -18,7 +18,7 @@ import {
   type UsesEntry,
 } from './schema.ts';
 import type { Path, SourceLocator } from './source-locator.ts';
-import { canRunTaskKind, TASK_KIND_MIN_TIER } from '../tiers.ts';
+import { canRunTaskKind, TASK_KIND_MIN_TIER } from '../vocabulary/tiers.ts';
 
 interface ListItem {
   path: Path;

@@ -26,7 +26,7 @@ import {
   MAX_EXEC_OUTPUT_BYTES,
   SYSTEM_ENV_PREFIXES,
 } from './options.ts';
-import { TIERS } from '../tiers.ts';
+import { TIERS } from '../vocabulary/tiers.ts';
 
 /** Stage ids, template names and `as` namespaces: no dots (dots join namespaces). */
 export const IDENT_PATTERN = /^[A-Za-z_][A-Za-z0-9_-]*$/;

@@ -10,7 +10,7 @@ import type { BusCredentials } from '../../bus/bus-options.ts';
 import { type MintedUser, mintUser } from '../../infra/nats-auth/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import type { Principal } from '../../protocols/permissions.ts';
-import type { Tier } from '../../protocols/tiers.ts';
+import type { Tier } from '../../protocols/vocabulary/tiers.ts';
 
 /**
  * Credentials on a harness nats-server (operator mode, like every server the project starts). A test

@@ -9,7 +9,7 @@ import type { Msg, Subscription } from '@nats-io/transport-node';
 import type { Bus, IncomingContext } from '../../bus/index.ts';
 import type { MessageType } from '../../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
-import { UnhandledMessageError } from '../../protocols/errors.ts';
+import { UnhandledMessageError } from '../../protocols/vocabulary/errors.ts';
 
 export type ServeHandler = (
   env: Envelope,

@@ -3,7 +3,7 @@
  * when VAULT_ADDR and VAULT_TOKEN are set. Use with `describe.each(vaultBackends())`; tests that move
  * time or need the dev server's own behaviour run only where `devServer` is true.
  */
-import { ManualClock } from '../../infra/clock.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
 import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
 
 export interface VaultBackend {

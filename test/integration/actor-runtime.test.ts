@@ -10,7 +10,7 @@ import {
   defineActorKind,
   runActor,
 } from '../../actors/runtime/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
 import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActorHandle } from '../../actors/runtime/index.ts';
 import { ensureStreams } from '../../bus/streams.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { NoEligibleAgentError } from '../../protocols/errors.ts';
+import { NoEligibleAgentError } from '../../protocols/vocabulary/errors.ts';
 import type { Principal } from '../../protocols/permissions.ts';
 import { agentResultsSubject, auditSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { mintFor } from '../harness/index.ts';

@@ -5,7 +5,7 @@ import { runActor } from '../../actors/runtime/actor.ts';
 import { Bus } from '../../bus/bus.ts';
 import { createNatsAuthority, mintUser } from '../../infra/nats-auth/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
-import { UnauthenticatedError } from '../../protocols/errors.ts';
+import { UnauthenticatedError } from '../../protocols/vocabulary/errors.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
 import { credsFor, observerCreds, TestServers } from '../harness/index.ts';
 

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { isTerminalRunEvent } from '../../protocols/run-status.ts';
+import { isTerminalRunEvent } from '../../protocols/vocabulary/run-status.ts';
 import { allObs, serviceSubject } from '../../protocols/subjects.ts';
 import { parseTeams, type RunningSystem } from '../../system/index.ts';
 import { collect, TestServers, waitFor } from '../harness/index.ts';

@@ -16,7 +16,7 @@ import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
 import { mintUser } from '../../infra/nats-auth/index.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { NoEligibleAgentError } from '../../protocols/errors.ts';
+import { NoEligibleAgentError } from '../../protocols/vocabulary/errors.ts';
 import type { Principal } from '../../protocols/permissions.ts';
 import { allObs, containSubject, agentResultsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { collect, mintFor, TestServers, testBus } from '../harness/index.ts';

@@ -11,7 +11,7 @@ import {
   RedisBudgetStore,
 } from '../../actors/error-budget/index.ts';
 import { prng } from '../../chaos/prng.ts';
-import { ManualClock } from '../../infra/clock.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
 import type { RedisServer } from '../../infra/redis-server.ts';
 import { TestServers } from '../harness/index.ts';
 

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxSettings } from '../../actors/agent/tasks/sandbox.ts';
 import { runExec, type TaskOutcome, type TaskRunContext } from '../../actors/agent/tasks/index.ts';
-import { systemClock } from '../../infra/clock.ts';
+import { systemClock } from '../../infra/clock/clock.ts';
 import { vaultKeyringFile } from '../../infra/services.ts';
 import { startVaultDevServer, type VaultDevServer } from '../../infra/vault/dev-server.ts';
 import { createTransitSigner } from '../../actors/ledger/transit-signer.ts';
-import type { Tier } from '../../protocols/tiers.ts';
+import type { Tier } from '../../protocols/vocabulary/tiers.ts';
 import { TestServers } from '../harness/index.ts';
 
 const servers = new TestServers();

@@ -10,7 +10,7 @@ import { AUDIT_STREAM } from '../../bus/streams.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { ForbiddenError, NotFoundError, PipelineInvalidError } from '../../protocols/errors.ts';
+import { ForbiddenError, NotFoundError, PipelineInvalidError } from '../../protocols/vocabulary/errors.ts';
 import {
   actorInbox,
   agentRegisterSubject,

@@ -6,7 +6,7 @@ import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { ConfigError } from '../../protocols/errors.ts';
+import { ConfigError } from '../../protocols/vocabulary/errors.ts';
 import { heartbeatSubject } from '../../protocols/subjects.ts';
 import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';
 

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GovError } from '../../protocols/errors.ts';
+import { GovError } from '../../protocols/vocabulary/errors.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
 import { credsFile, waitFor } from '../harness/index.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';

@@ -8,7 +8,7 @@ import { Bus } from '../../bus/bus.ts';
 import type { Subscription } from '@nats-io/transport-node';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { NotFoundError, TokenRevokedError } from '../../protocols/errors.ts';
+import { NotFoundError, TokenRevokedError } from '../../protocols/vocabulary/errors.ts';
 import {
   actorInbox,
   allObs,

@@ -1,7 +1,7 @@
 /** Shared setup of the governance integration tests: real nats-server, redis-server and the Vault dev server. */
 import type { Bus } from '../../bus/bus.ts';
 import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
-import { ManualClock } from '../../infra/clock.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
 import { startVaultDevServer, type VaultDevServer } from '../../infra/vault/dev-server.ts';
 import type { BodyIn } from '../../protocols/catalog.ts';
 import { auditSubject } from '../../protocols/subjects.ts';

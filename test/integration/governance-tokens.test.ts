@@ -6,7 +6,7 @@ import { unwrapSecret } from '../../actors/token/vault-wrapping.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { Bus } from '../../bus/bus.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { ForbiddenError, TokenRevokedError } from '../../protocols/errors.ts';
+import { ForbiddenError, TokenRevokedError } from '../../protocols/vocabulary/errors.ts';
 import { actorInbox, allAudit, allObs, containSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { collect, serve, waitFor } from '../harness/index.ts';
 import {

@@ -19,7 +19,7 @@ import { type Bus, SharedConnection } from '../../bus/index.ts';
 import { mintUser } from '../../infra/nats-auth/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import type { RedisServer } from '../../infra/redis-server.ts';
-import { NoRespondersError } from '../../protocols/errors.ts';
+import { NoRespondersError } from '../../protocols/vocabulary/errors.ts';
 import type { MemberPrincipal, Principal } from '../../protocols/permissions.ts';
 import { actorInbox, obsSubject } from '../../protocols/subjects.ts';
 import { collect, TestServers, testBus, waitFor } from '../harness/index.ts';

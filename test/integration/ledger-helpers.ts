@@ -5,7 +5,7 @@ import { loadPrivateKey, loadPublicKey } from '../../actors/ledger/checkpoint.ts
 import { ledgerWriterKind } from '../../actors/ledger/ledger-writer.ts';
 import { type ActorHandle, runActor } from '../../actors/runtime/actor.ts';
 import type { Bus } from '../../bus/bus.ts';
-import type { Clock } from '../../infra/clock.ts';
+import type { Clock } from '../../infra/clock/clock.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { actorInbox, auditSubject } from '../../protocols/subjects.ts';
 

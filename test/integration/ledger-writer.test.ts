@@ -3,8 +3,8 @@ import { checkConsistencyProof, checkInclusionProof, verifyLedger } from '../../
 import type { ActorHandle } from '../../actors/runtime/actor.ts';
 import type { Bus } from '../../bus/bus.ts';
 import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
-import { ManualClock } from '../../infra/clock.ts';
-import { NotFoundError } from '../../protocols/errors.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
+import { NotFoundError } from '../../protocols/vocabulary/errors.ts';
 import {
   allDeadLetters,
   auditSubject,

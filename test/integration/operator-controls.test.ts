@@ -147,9 +147,15 @@ describe('operator controls over the bus', () => {
     });
     const reset = await sendControl(lead, { on: 'budget', id: 'r-ctl-1', command: 'reset', reason: 'fixed' });
     expect(reset).toMatchObject({ outcome: 'applied', actor: 'agent-lead-2', tier: 'T2' });
+    expect(reset.checkpoint?.id, 'a budget reset forgets counts: checkpointed first').toMatch(/^cp-/);
     expect((reset.detail as { windows: Array<{ errors: number }> }).windows[0]?.errors).toBe(0);
     const revoked = await sendControl(lead, { on: 'token', id: 'r-ctl-1', command: 'revoke' });
     expect(revoked).toMatchObject({ outcome: 'applied', detail: { runId: 'r-ctl-1', revoked: false } });
+    expect(revoked.checkpoint?.id).toMatch(/^cp-/);
+    expect(revoked.checkpoint?.id).not.toBe(reset.checkpoint?.id);
+    // Undoable controls take none.
+    const shown = await sendControl(lead, { on: 'budget', id: 'r-ctl-1', command: 'show' });
+    expect(shown.checkpoint).toBeUndefined();
   });
 
   it('runs `agov agents suspend|resume ID` as a process with the operator credential', async () => {
@@ -294,6 +300,18 @@ describe('run controls', () => {
     );
     const done = await sendControl(op, { on: 'run', id: runId, command: 'cancel', reason: 'drill' });
     expect(done).toMatchObject({ outcome: 'applied', detail: { status: 'cancelled' } });
+    // A cancel cannot be undone: the fleet was checkpointed first, with the run still running in it.
+    const before = await sys.client.ask(serviceSubject('checkpoint'), {
+      type: 'checkpoint.get.v1',
+      body: { id: done.checkpoint?.id },
+    });
+    expect(before.body).toMatchObject({
+      reason: 'before-control',
+      takenBy: expect.stringContaining('control'),
+    });
+    const cp = before.body as { notes: string; runs: Array<{ runId: string; status: string }> };
+    expect(cp.notes).toBe(`before run cancel ${runId} by client-alice`);
+    expect(cp.runs.find((r) => r.runId === runId)?.status).toBe('running');
     await expect(sendControl(op, { on: 'run', id: 'r-none', command: 'cancel' })).rejects.toMatchObject({
       code: 'GOV_ERR_NOT_FOUND',
     });

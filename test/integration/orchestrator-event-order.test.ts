@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTerminalRunEvent } from '../../protocols/run-status.ts';
+import { isTerminalRunEvent } from '../../protocols/vocabulary/run-status.ts';
 import { OrchestratorRig, type RunEvent } from './orchestrator-helpers.ts';
 
 /**

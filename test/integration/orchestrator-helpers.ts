@@ -10,7 +10,7 @@ import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { NoRespondersError } from '../../protocols/errors.ts';
+import { NoRespondersError } from '../../protocols/vocabulary/errors.ts';
 import { actorInbox, allObs, exitSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { type ProcessChild, spawnProcessChild } from '../../supervisors/process-child.ts';
 import { collect, credsFor, mintFor, TestServers, testBus, waitFor } from '../harness/index.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GovError } from '../../protocols/errors.ts';
+import { GovError } from '../../protocols/vocabulary/errors.ts';
 import { serviceSubject } from '../../protocols/subjects.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 

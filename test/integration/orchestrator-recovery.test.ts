@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NoRespondersError } from '../../protocols/errors.ts';
+import { NoRespondersError } from '../../protocols/vocabulary/errors.ts';
 import { actorInbox, allAgentResults, serviceSubject } from '../../protocols/subjects.ts';
 import { collect, waitFor } from '../harness/index.ts';
 import { isSupEvent, startSupervisor, treeOf } from '../harness/supervision.ts';

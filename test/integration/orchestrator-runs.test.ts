@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PipelineInvalidError } from '../../protocols/errors.ts';
+import { PipelineInvalidError } from '../../protocols/vocabulary/errors.ts';
 import { agentResultsSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { CLOCK_SLACK_MS, waitFor } from '../harness/index.ts';
 import { RESULTS_STREAM } from '../../bus/streams.ts';

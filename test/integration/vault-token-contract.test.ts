@@ -10,7 +10,7 @@ import {
   TokenRevokedError,
   VaultError,
   serializeError,
-} from '../../protocols/errors.ts';
+} from '../../protocols/vocabulary/errors.ts';
 
 /**
  * One contract for Vault's token auth method, run against every backend at hand:

@@ -7,7 +7,7 @@ import { checkpointText, verifyCheckpoint } from '../../actors/ledger/checkpoint
 import { createTransitSigner, transitSignerPolicy } from '../../actors/ledger/transit-signer.ts';
 import { evidenceStatement } from '../../actors/ledger/evidence-format.ts';
 import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
-import { VaultError } from '../../protocols/errors.ts';
+import { VaultError } from '../../protocols/vocabulary/errors.ts';
 import { vaultApi as api } from '../harness/vault-api.ts';
 import { type VaultBackend, vaultBackends } from '../harness/vault-backends.ts';
 

@@ -13,7 +13,7 @@ import {
   tierAllowsTask,
 } from '../../actors/agent/lifecycle-machine.ts';
 import type { LifecycleEvent, LifecycleTask } from '../../actors/agent/lifecycle-machine.ts';
-import { DecodeError } from '../../protocols/errors.ts';
+import { DecodeError } from '../../protocols/vocabulary/errors.ts';
 
 function agent(events: LifecycleEvent[], input: { tier?: 'T0' | 'T1' | 'T2'; violationLimit?: number } = {}) {
   const a = createActor(lifecycleMachine, { input: { agentId: 'a1', ...input } }).start();

@@ -15,7 +15,7 @@ import type {
   LifecycleInput,
   LifecycleState,
 } from '../../actors/agent/lifecycle-machine.ts';
-import { DecodeError } from '../../protocols/errors.ts';
+import { DecodeError } from '../../protocols/vocabulary/errors.ts';
 
 const ALL_EVENT_TYPES: LifecycleEventType[] = [
   'BOOTSTRAP',

@@ -4,7 +4,7 @@ import { AgentArgsSchema, agentOptions, DEFAULT_AGENT_KEY_PREFIX } from '../../a
 import { parseStartArgs } from '../../actors/runtime/start-args.ts';
 import { lifecycleKey, parsePersistedAgent } from '../../actors/agent/lifecycle-store.ts';
 import { formatAge, formatAgentsTable } from '../../cli/command-agents.ts';
-import { ConfigError, DecodeError } from '../../protocols/errors.ts';
+import { ConfigError, DecodeError } from '../../protocols/vocabulary/errors.ts';
 
 describe('agent start arguments', () => {
   const compile = (raw: Record<string, unknown>) =>

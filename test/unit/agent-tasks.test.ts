@@ -10,8 +10,8 @@ import {
   runSleep,
   type TaskRunContext,
 } from '../../actors/agent/tasks/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
-import { InvalidMessageError, PolicyViolationError } from '../../protocols/errors.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
+import { InvalidMessageError, PolicyViolationError } from '../../protocols/vocabulary/errors.ts';
 
 function ctx(clock = new ManualClock(0), signal = new AbortController().signal): TaskRunContext {
   return {

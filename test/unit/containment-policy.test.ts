@@ -8,7 +8,7 @@ import {
 } from '../../actors/error-budget/index.ts';
 import { type AgentFacts, assertServable, unservedStages } from '../../actors/orchestrator/admission.ts';
 import { instantiatePipeline, parsePipeline } from '../../protocols/pipeline/index.ts';
-import { NoEligibleAgentError } from '../../protocols/errors.ts';
+import { NoEligibleAgentError } from '../../protocols/vocabulary/errors.ts';
 
 const policy = {
   minAgentErrors: DEFAULT_QUARANTINE_MIN_AGENT_ERRORS,

@@ -8,7 +8,7 @@ import {
   summarize,
   sweepFlags,
 } from '../../actors/context/index.ts';
-import { InvalidTargetError } from '../../protocols/errors.ts';
+import { InvalidTargetError } from '../../protocols/vocabulary/errors.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const cp = (agents: Checkpoint['agents'], extra: Partial<Checkpoint> = {}): Checkpoint => ({

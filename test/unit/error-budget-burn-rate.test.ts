@@ -13,7 +13,7 @@ import {
   scaleWindowMs,
   timeToExhaustionMs,
 } from '../../actors/error-budget/index.ts';
-import { ConfigError } from '../../protocols/errors.ts';
+import { ConfigError } from '../../protocols/vocabulary/errors.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

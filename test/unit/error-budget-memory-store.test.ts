@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { budgetKeys, compileBudget, MemoryBudgetStore } from '../../actors/error-budget/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
-import { InvalidMessageError } from '../../protocols/errors.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
+import { InvalidMessageError } from '../../protocols/vocabulary/errors.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

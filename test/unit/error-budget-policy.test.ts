@@ -16,7 +16,7 @@ import {
   VERDICT_CODES,
   verdictFromCode,
 } from '../../actors/error-budget/index.ts';
-import { ConfigError } from '../../protocols/errors.ts';
+import { ConfigError } from '../../protocols/vocabulary/errors.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

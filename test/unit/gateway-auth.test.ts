@@ -13,7 +13,7 @@ const gatewaySettings = (args: Record<string, unknown>, env: Record<string, stri
       ...args,
     }),
   );
-import { ConfigError, ForbiddenError, UnauthenticatedError } from '../../protocols/errors.ts';
+import { ConfigError, ForbiddenError, UnauthenticatedError } from '../../protocols/vocabulary/errors.ts';
 
 const VIEWER = 'viewer-key-0123456789abcdef';
 const ADMIN = 'admin:key:with:colons-0123456789';

@@ -13,7 +13,7 @@ import {
   TierForbiddenError,
   TimeoutError,
   VaultError,
-} from '../../protocols/errors.ts';
+} from '../../protocols/vocabulary/errors.ts';
 
 describe('gateway error mapping', () => {
   it('maps bus errors to HTTP statuses with the error body', () => {

@@ -6,7 +6,7 @@ import {
   encodeEvent,
   isSecretKey,
 } from '../../actors/ledger/index.ts';
-import { DecodeError, InvalidMessageError } from '../../protocols/errors.ts';
+import { DecodeError, InvalidMessageError } from '../../protocols/vocabulary/errors.ts';
 
 const event = (over: Partial<AuditEvent> = {}): AuditEvent => ({
   id: 'ev-1',

@@ -12,7 +12,7 @@ import {
   rawPublicKey,
   verifyCheckpoint,
 } from '../../actors/ledger/index.ts';
-import { ConfigError, DecodeError } from '../../protocols/errors.ts';
+import { ConfigError, DecodeError } from '../../protocols/vocabulary/errors.ts';
 
 const ORIGIN = 'example.test/ledger';
 const keys = generateKeyPair();

@@ -18,8 +18,8 @@ import {
 } from '../../actors/ledger/index.ts';
 import { cosign, cosignatureKeyId, formatCosignatureLine } from '../../actors/witness/index.ts';
 import { generateKeyPairSync } from 'node:crypto';
-import { ManualClock } from '../../infra/clock.ts';
-import { ConfigError, EvidenceInvalidError, NotFoundError } from '../../protocols/errors.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
+import { ConfigError, EvidenceInvalidError, NotFoundError } from '../../protocols/vocabulary/errors.ts';
 
 const ORIGIN = 'example.test/ledger';
 const keys = generateKeyPair();

@@ -9,8 +9,8 @@ import {
   proveConsistency,
   proveInclusion,
 } from '../../actors/ledger/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
-import { NotFoundError } from '../../protocols/errors.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
+import { NotFoundError } from '../../protocols/vocabulary/errors.ts';
 
 const ORIGIN = 'example.test/ledger';
 const keys = generateKeyPair();

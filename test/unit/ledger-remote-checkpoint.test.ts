@@ -11,8 +11,8 @@ import {
   loadPublicKey,
   verifyLedger,
 } from '../../actors/ledger/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
-import { LedgerTamperedError } from '../../protocols/errors.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
+import { LedgerTamperedError } from '../../protocols/vocabulary/errors.ts';
 
 const ORIGIN = 'example.test/ledger';
 const keys = generateKeyPair();

@@ -9,7 +9,7 @@ import {
   generateKeyPair,
   verifyLedger,
 } from '../../actors/ledger/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
 
 const ORIGIN = 'example.test/ledger';
 const keys = generateKeyPair();

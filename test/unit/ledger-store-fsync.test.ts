@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AuditEvent, createSigner, generateKeyPair, LedgerStore } from '../../actors/ledger/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
 
 /**
  * The real fsync calls, recorded: which file each one flushed and when it completed. The calls still go

@@ -18,8 +18,8 @@ import {
   treeHead,
   verifyCheckpoint,
 } from '../../actors/ledger/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
-import { ConfigError, InvalidMessageError, LedgerStoreError } from '../../protocols/errors.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
+import { ConfigError, InvalidMessageError, LedgerStoreError } from '../../protocols/vocabulary/errors.ts';
 
 const ORIGIN = 'example.test/ledger';
 const keys = generateKeyPair();

@@ -11,8 +11,8 @@ import {
   hashLeaf,
   verifyLedger,
 } from '../../actors/ledger/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
-import { ConfigError } from '../../protocols/errors.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
+import { ConfigError } from '../../protocols/vocabulary/errors.ts';
 import { ev, keys, signer, tamperFile } from './ledger-fixtures.ts';
 
 let dir: string;

@@ -18,8 +18,8 @@ import {
   hashLeaf,
   verifyLedger,
 } from '../../actors/ledger/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
-import { LedgerStoreError } from '../../protocols/errors.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
+import { LedgerStoreError } from '../../protocols/vocabulary/errors.ts';
 import { ev, keys, signer, tamperFile } from './ledger-fixtures.ts';
 
 const N = 30;

@@ -13,8 +13,8 @@ import {
   hashLeaf,
   verifyLedger,
 } from '../../actors/ledger/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
-import { LedgerTamperedError } from '../../protocols/errors.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
+import { LedgerTamperedError } from '../../protocols/vocabulary/errors.ts';
 import { ev, keys, signer, tamperFile } from './ledger-fixtures.ts';
 
 const N = 30;

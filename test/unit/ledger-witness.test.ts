@@ -24,7 +24,7 @@ import {
   type WitnessState,
   WitnessStore,
 } from '../../actors/witness/index.ts';
-import { ManualClock } from '../../infra/clock.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
 
 const ORIGIN = 'example.test/ledger';
 const ledgerKeys = generateKeyPair();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { REDACTED, REDACTED_KEY, auditEventFromEnvelope } from '../../actors/ledger/audit-event-mapping.ts';
 import { encodeEvent } from '../../actors/ledger/index.ts';
 import type { AnyEnvelope } from '../../protocols/envelope.ts';
-import { InvalidMessageError } from '../../protocols/errors.ts';
+import { InvalidMessageError } from '../../protocols/vocabulary/errors.ts';
 import { auditSenderOf, auditSubject } from '../../protocols/subjects.ts';
 
 const env = (body: unknown, over: Partial<AnyEnvelope> = {}): AnyEnvelope => ({

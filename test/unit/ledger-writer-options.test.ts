@@ -23,7 +23,7 @@ const resolveLedgerWriterSettings = (args: Record<string, unknown>, env: Record<
       ...args,
     }),
   );
-import { ConfigError } from '../../protocols/errors.ts';
+import { ConfigError } from '../../protocols/vocabulary/errors.ts';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PipelineInvalidError } from '../../protocols/errors.ts';
+import { PipelineInvalidError } from '../../protocols/vocabulary/errors.ts';
 import {
   dependentsOf,
   findCycles,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type GovError, PipelineInvalidError } from '../../protocols/errors.ts';
+import { type GovError, PipelineInvalidError } from '../../protocols/vocabulary/errors.ts';
 import { instantiatePipeline, parsePipeline, type ResolvedPipeline } from '../../protocols/pipeline/index.ts';
 
 function parseOk(text: string): ResolvedPipeline {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RunRetention } from '../../actors/orchestrator/run-retention.ts';
-import { ManualClock } from '../../infra/clock.ts';
+import { ManualClock } from '../../infra/clock/clock.ts';
 
 function rig(retentionMs = 1_000, purgeEvery = 3, failOn = new Set<string>()) {
   const clock = new ManualClock(10_000);

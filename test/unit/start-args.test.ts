@@ -4,7 +4,7 @@ import { BudgetMonitorArgsSchema } from '../../actors/error-budget/budget-monito
 import { arg, NO_START_ARGS, parseStartArgs } from '../../actors/runtime/start-args.ts';
 import { TokenAuthorityArgsSchema, TokenRenewerArgsSchema } from '../../actors/token/token-options.ts';
 import { readEnvironment } from '../../infra/index.ts';
-import { ConfigError } from '../../protocols/errors.ts';
+import { ConfigError } from '../../protocols/vocabulary/errors.ts';
 import { environmentArgs } from '../../system/index.ts';
 
 const Schema = z.strictObject({

@@ -19,7 +19,7 @@ import {
   type SupervisorState,
   terminateChild,
 } from '../../supervisors/supervisor-logic.ts';
-import { InvalidTransitionError, NotFoundError } from '../../protocols/errors.ts';
+import { InvalidTransitionError, NotFoundError } from '../../protocols/vocabulary/errors.ts';
 
 const worker = (id: string, restart: ChildSpec['restart'] = 'permanent'): ChildSpec => ({
   id,

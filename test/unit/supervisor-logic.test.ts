@@ -31,8 +31,8 @@ import {
   DEFAULT_SUPERVISOR_SHUTDOWN,
   DEFAULT_WORKER_SHUTDOWN_MS,
 } from '../../supervisors/supervisor-options.ts';
-import { ConfigError, InvalidTransitionError, NotFoundError } from '../../protocols/errors.ts';
-import type { GovError } from '../../protocols/errors.ts';
+import { ConfigError, InvalidTransitionError, NotFoundError } from '../../protocols/vocabulary/errors.ts';
+import type { GovError } from '../../protocols/vocabulary/errors.ts';
 
 function worker(
   id: string,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../protocols/errors.ts';
+import { ConfigError } from '../../protocols/vocabulary/errors.ts';
 import { parseTeams, teamSpec, teamsSupervisorSpec } from '../../system/index.ts';
 
 describe('teams as plain data', () => {

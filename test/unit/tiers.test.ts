@@ -8,8 +8,8 @@ import {
   promote,
 } from '../../actors/agent/tiers.ts';
 import type { TierAction } from '../../actors/agent/tiers.ts';
-import { InvalidTransitionError, TierForbiddenError } from '../../protocols/errors.ts';
-import type { GovError } from '../../protocols/errors.ts';
+import { InvalidTransitionError, TierForbiddenError } from '../../protocols/vocabulary/errors.ts';
+import type { GovError } from '../../protocols/vocabulary/errors.ts';
 import { TierSchema } from '../../protocols/messages/agent.ts';
 import {
   TASK_KINDS,
@@ -21,8 +21,8 @@ import {
   minTierForTaskKind,
   tierAtLeast,
   tierRank,
-} from '../../protocols/tiers.ts';
-import type { TaskKind, Tier } from '../../protocols/tiers.ts';
+} from '../../protocols/vocabulary/tiers.ts';
+import type { TaskKind, Tier } from '../../protocols/vocabulary/tiers.ts';
 
 describe('tiers', () => {
   it('ranks T0 below T1 below T2', () => {

@@ -13,7 +13,7 @@
  *   The data directory, keys, other tasks' directories and the host's `/root`, `/home`, `/etc` are not there.
  * - **Namespaces:** `--unshare-all` (user, pid, net, ipc, uts, cgroup), `--new-session` (no TIOCSTI on
  *   a shared terminal), `--die-with-parent`. Network (`--share-net`, plus the resolver files) only
- *   when the task asks for it and its tier allows it (protocols/tiers.ts EXEC_NETWORK_MIN_TIER).
+ *   when the task asks for it and its tier allows it (protocols/vocabulary/tiers.ts EXEC_NETWORK_MIN_TIER).
  * - **Limits:** processes (RLIMIT_NPROC), address space (RLIMIT_AS), CPU seconds (RLIMIT_CPU, from the
  *   task's timeout), file size (RLIMIT_FSIZE), no core dumps; wall time is the task's timeout, after
  *   which the sandbox's PID 1 (its host pid comes on `--info-fd`) is SIGKILLed: the kernel then kills
@@ -28,7 +28,7 @@ import { chmodSync, lstatSync, mkdtempSync, readlinkSync } from 'node:fs';
 import { chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
-import { SandboxUnavailableError } from '../../../protocols/errors.ts';
+import { SandboxUnavailableError } from '../../../protocols/vocabulary/errors.ts';
 
 /** Where the sandbox mounts the task's working directory. */
 export const SANDBOX_WORK_DIR = '/work';

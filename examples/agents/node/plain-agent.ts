@@ -67,252 +67,286 @@ export interface PlainAgent {
 }
 
 const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+type Outcome = 'succeeded' | 'failed' | 'cancelled';
+type TaskError = { code: string; message: string; retryable: boolean };
+type Incoming = { type: string; id: string; corr?: string; body: unknown };
 
 export async function startPlainAgent(options: PlainAgentOptions): Promise<PlainAgent> {
-  const { id } = options;
-  const tier = options.tier ?? 'T1';
-  const heartbeatMs = options.heartbeatMs ?? 1000;
-  const from = `gov.actor.agent.${id}`;
+  const from = `gov.actor.agent.${options.id}`;
   const nc: NatsConnection = await connect({
     servers: options.servers,
     name: from,
     authenticator: credsAuthenticator(enc.encode(options.creds)),
     // The only reply inbox an agent's credential may subscribe to.
-    inboxPrefix: `_INBOX.agent-${id}`,
+    inboxPrefix: `_INBOX.agent-${options.id}`,
   });
-  const startedAt = Date.now();
-  const started: AssignBody[] = [];
-  let current: { body: AssignBody; timer?: NodeJS.Timeout; began: number } | undefined;
-  let seq = 0;
-  let processed = 0;
+  const agent = new Agent(nc, options);
+  await agent.start();
+  return agent;
+}
 
-  const envelope = (type: string, body: unknown, extra: Record<string, unknown> = {}) =>
-    enc.encode(JSON.stringify({ sv: 1, type, id: randomUUID(), ts: Date.now(), from, ...extra, body }));
-  const jsonOnly = options.encoding === 'json';
-  const received: Array<{ type: string; format: 'json' | 'msgpack' }> = [];
-  let undecodable = 0;
-  const decode = (m: Msg): { type: string; id: string; corr?: string; body: unknown } => {
+/** The agent on its connection: its inbox, its one task at a time, its heartbeats. */
+class Agent implements PlainAgent {
+  readonly id: string;
+  readonly started: AssignBody[] = [];
+  readonly received: Array<{ type: string; format: 'json' | 'msgpack' }> = [];
+  undecodable = 0;
+  private readonly tier: Tier;
+  private readonly heartbeatMs: number;
+  private readonly from: string;
+  private readonly jsonOnly: boolean;
+  private readonly startedAt = Date.now();
+  private current: { body: AssignBody; timer?: NodeJS.Timeout; began: number } | undefined;
+  private seq = 0;
+  private processed = 0;
+  private hb: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: PlainAgentOptions,
+  ) {
+    this.id = options.id;
+    this.tier = options.tier ?? 'T1';
+    this.heartbeatMs = options.heartbeatMs ?? 1000;
+    this.from = `gov.actor.agent.${options.id}`;
+    this.jsonOnly = options.encoding === 'json';
+  }
+
+  get state() {
+    return this.current ? ('working' as const) : ('idle' as const);
+  }
+
+  async start(): Promise<void> {
+    this.nc.subscribe(this.from, { callback: (err, m) => (err ? undefined : this.onMessage(m)) });
+    await this.nc.flush();
+    this.register();
+    this.heartbeat();
+    // Registered again with every heartbeat: receivers believe a heartbeat's tier only up to the tier
+    // of the last registration they heard (its subject is the credential's), and may have restarted.
+    this.hb = setInterval(() => {
+      this.register();
+      this.heartbeat();
+    }, this.heartbeatMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.hb);
+    if (this.current?.timer) clearTimeout(this.current.timer);
+    if (!this.nc.isClosed()) {
+      this.nc.publish(
+        `gov.sys.exit.agent.${this.id}`,
+        this.envelope('actor.exit.v1', {
+          actorId: this.id,
+          kind: 'agent',
+          pid: process.pid,
+          incarnation: this.id,
+          reason: 'shutdown',
+        }),
+      );
+      await this.nc.drain();
+    }
+  }
+
+  async kill(): Promise<void> {
+    clearInterval(this.hb);
+    if (this.current?.timer) clearTimeout(this.current.timer);
+    this.current = undefined;
+    if (!this.nc.isClosed()) await this.nc.close();
+  }
+
+  private envelope(type: string, body: unknown, extra: Record<string, unknown> = {}): Uint8Array {
+    return enc.encode(
+      JSON.stringify({ sv: 1, type, id: randomUUID(), ts: Date.now(), from: this.from, ...extra, body }),
+    );
+  }
+
+  private decode(m: Msg): Incoming {
     const isJson = m.data[0] === 0x7b;
-    if (!isJson && jsonOnly) {
-      undecodable++;
+    if (!isJson && this.jsonOnly) {
+      this.undecodable++;
       throw new Error('not JSON');
     }
-    const msg = isJson ? JSON.parse(new TextDecoder().decode(m.data)) : unpack(m.data);
-    received.push({ type: String(msg.type), format: isJson ? 'json' : 'msgpack' });
+    const msg = isJson ? JSON.parse(dec.decode(m.data)) : unpack(m.data);
+    this.received.push({ type: String(msg.type), format: isJson ? 'json' : 'msgpack' });
     return msg;
-  };
+  }
 
-  const status = () => ({
-    agentId: id,
-    state: current ? 'working' : 'idle',
-    tier,
-    ...(options.role ? { role: options.role } : {}),
-    ...(options.team ? { team: options.team } : {}),
-    capabilities: ['noop', 'sleep', 'fail'],
-    restarts: 0,
-    ...(jsonOnly ? { encoding: 'json' } : {}),
-    ...(current
-      ? {
-          currentTask: {
-            taskId: current.body.taskId,
-            runId: current.body.runId,
-            stageId: current.body.stageId,
-            attempt: current.body.attempt,
-          },
-        }
-      : {}),
-  });
+  private status() {
+    const { current, options } = this;
+    return {
+      agentId: this.id,
+      state: current ? 'working' : 'idle',
+      tier: this.tier,
+      ...(options.role ? { role: options.role } : {}),
+      ...(options.team ? { team: options.team } : {}),
+      capabilities: ['noop', 'sleep', 'fail'],
+      restarts: 0,
+      ...(this.jsonOnly ? { encoding: 'json' } : {}),
+      ...(current
+        ? {
+            currentTask: {
+              taskId: current.body.taskId,
+              runId: current.body.runId,
+              stageId: current.body.stageId,
+              attempt: current.body.attempt,
+            },
+          }
+        : {}),
+    };
+  }
 
-  const heartbeat = () => {
-    if (nc.isClosed()) return;
-    nc.publish(
-      `gov.sys.hb.agent.${id}`,
-      envelope('actor.heartbeat.v1', {
-        actorId: id,
+  private register(): void {
+    this.nc.publish(
+      agentRegisterSubject(this.tier, this.id),
+      this.envelope('agent.register.v1', this.status()),
+    );
+  }
+
+  private heartbeat(): void {
+    if (this.nc.isClosed()) return;
+    this.nc.publish(
+      `gov.sys.hb.agent.${this.id}`,
+      this.envelope('actor.heartbeat.v1', {
+        actorId: this.id,
         kind: 'agent',
-        seq: seq++,
+        seq: this.seq++,
         pid: process.pid,
         host: hostname(),
-        uptimeMs: Date.now() - startedAt,
+        uptimeMs: Date.now() - this.startedAt,
         mailboxDepth: 0,
-        processed,
-        intervalMs: heartbeatMs,
-        status: status(),
+        processed: this.processed,
+        intervalMs: this.heartbeatMs,
+        status: this.status(),
       }),
     );
-  };
+  }
 
-  const finish = (
-    outcome: 'succeeded' | 'failed' | 'cancelled',
-    error?: { code: string; message: string; retryable: boolean },
-  ) => {
-    if (!current) return;
-    const { body, timer, began } = current;
+  private finish(outcome: Outcome, error?: TaskError): void {
+    if (!this.current) return;
+    const { body, timer, began } = this.current;
     if (timer) clearTimeout(timer);
-    current = undefined;
-    if (nc.isClosed()) return;
-    nc.publish(
+    this.current = undefined;
+    if (this.nc.isClosed()) return;
+    this.nc.publish(
       body.replyTo,
-      envelope(
+      this.envelope(
         'agent.task.result.v1',
         {
           taskId: body.taskId,
           runId: body.runId,
           stageId: body.stageId,
           attempt: body.attempt,
-          agentId: id,
+          agentId: this.id,
           status: outcome,
           durationMs: Date.now() - began,
           ...(error ? { error } : {}),
-          ...(outcome === 'succeeded' ? { output: { by: id, pipelineId: body.env.PIPELINE_ID } } : {}),
+          ...(outcome === 'succeeded' ? { output: { by: this.id, pipelineId: body.env.PIPELINE_ID } } : {}),
         },
         { run: body.runId },
       ),
     );
-  };
+  }
 
-  const refuse = (m: Msg, code: string, message: string, retryable: boolean) => {
-    const h = headers();
-    h.set('Gov-Error-Code', code);
-    h.set('Gov-Error-Message', message);
-    h.set('Gov-Error-Retryable', String(retryable));
-    m.respond(new Uint8Array(0), { headers: h });
-  };
-
-  nc.subscribe(from, {
-    callback: (err, m) => {
-      if (err) return;
-      let msg: ReturnType<typeof decode>;
-      try {
-        msg = decode(m);
-      } catch {
-        return;
-      }
-      processed++;
-      if (msg.type === 'actor.ping.v1') {
-        m.respond(
-          envelope(
-            'actor.pong.v1',
-            { actorId: id, kind: 'agent', pid: process.pid, processed },
-            { cause: msg.id },
-          ),
-        );
-        return;
-      }
-      if (msg.type === 'agent.task.cancel.v1') {
-        const b = msg.body as { taskId: string };
-        if (current?.body.taskId === b.taskId)
-          finish('cancelled', { code: 'GOV_ERR_RUN_CANCELLED', message: 'cancelled', retryable: false });
-        return;
-      }
-      if (msg.type !== 'agent.task.assign.v1') {
-        if (m.reply) refuse(m, 'GOV_ERR_UNHANDLED_MESSAGE', `agent ${id} does not handle ${msg.type}`, false);
-        return;
-      }
-      const body = msg.body as AssignBody;
-      if (TIER_RANK[tier] < TIER_RANK[body.requiredTier]) {
-        refuse(
-          m,
-          'GOV_ERR_TIER_FORBIDDEN',
-          `agent ${id} is ${tier}; the task needs ${body.requiredTier}`,
-          false,
-        );
-        return;
-      }
-      if (current) {
-        refuse(m, 'GOV_ERR_INVALID_TRANSITION', `agent ${id} is busy with ${current.body.taskId}`, true);
-        return;
-      }
-      current = { body, began: Date.now() };
-      started.push(body);
+  private onMessage(m: Msg): void {
+    let msg: Incoming;
+    try {
+      msg = this.decode(m);
+    } catch {
+      return;
+    }
+    this.processed++;
+    if (msg.type === 'actor.ping.v1') {
       m.respond(
-        envelope(
-          'agent.task.accepted.v1',
-          {
-            taskId: body.taskId,
-            runId: body.runId,
-            stageId: body.stageId,
-            attempt: body.attempt,
-            agentId: id,
-          },
-          { cause: msg.id, corr: msg.corr ?? msg.id, run: body.runId },
+        this.envelope(
+          'actor.pong.v1',
+          { actorId: this.id, kind: 'agent', pid: process.pid, processed: this.processed },
+          { cause: msg.id },
         ),
       );
-      options.onStart?.(body);
-      const task = body.task;
-      if (task.kind === 'noop') finish('succeeded');
-      else if (task.kind === 'fail')
-        finish('failed', {
-          code: task.code ?? 'GOV_ERR_INTERNAL',
-          message: task.message ?? 'fail task',
-          retryable: false,
-        });
-      else if (task.kind === 'sleep') {
-        const ms = task.ms ?? 0;
-        current.timer = setTimeout(() => finish('succeeded'), ms);
-        nc.publish(
-          body.replyTo,
-          envelope('agent.task.progress.v1', {
-            taskId: body.taskId,
-            runId: body.runId,
-            stageId: body.stageId,
-            attempt: body.attempt,
-            agentId: id,
-            fraction: 0,
-          }),
-        );
-      } else {
-        finish('failed', {
-          code: 'GOV_ERR_UNHANDLED_MESSAGE',
-          message: `this agent cannot run ${task.kind} tasks`,
-          retryable: false,
-        });
-      }
-    },
-  });
-  await nc.flush();
-  const register = () => nc.publish(agentRegisterSubject(tier, id), envelope('agent.register.v1', status()));
-  register();
-  heartbeat();
-  // Registered again with every heartbeat: receivers believe a heartbeat's tier only up to the tier
-  // of the last registration they heard (its subject is the credential's), and may have restarted.
-  const hb = setInterval(() => {
-    register();
-    heartbeat();
-  }, heartbeatMs);
+      return;
+    }
+    if (msg.type === 'agent.task.cancel.v1') {
+      const b = msg.body as { taskId: string };
+      if (this.current?.body.taskId === b.taskId)
+        this.finish('cancelled', { code: 'GOV_ERR_RUN_CANCELLED', message: 'cancelled', retryable: false });
+      return;
+    }
+    if (msg.type !== 'agent.task.assign.v1') {
+      if (m.reply)
+        refuse(m, 'GOV_ERR_UNHANDLED_MESSAGE', `agent ${this.id} does not handle ${msg.type}`, false);
+      return;
+    }
+    this.onAssign(m, msg, msg.body as AssignBody);
+  }
 
-  return {
-    id,
-    started,
-    received,
-    get undecodable() {
-      return undecodable;
-    },
-    get state() {
-      return current ? ('working' as const) : ('idle' as const);
-    },
-    async stop() {
-      clearInterval(hb);
-      if (current?.timer) clearTimeout(current.timer);
-      if (!nc.isClosed()) {
-        nc.publish(
-          `gov.sys.exit.agent.${id}`,
-          envelope('actor.exit.v1', {
-            actorId: id,
-            kind: 'agent',
-            pid: process.pid,
-            incarnation: id,
-            reason: 'shutdown',
-          }),
-        );
-        await nc.drain();
-      }
-    },
-    async kill() {
-      clearInterval(hb);
-      if (current?.timer) clearTimeout(current.timer);
-      current = undefined;
-      if (!nc.isClosed()) await nc.close();
-    },
-  };
+  private onAssign(m: Msg, msg: Incoming, body: AssignBody): void {
+    const { id, tier } = this;
+    if (TIER_RANK[tier] < TIER_RANK[body.requiredTier]) {
+      refuse(
+        m,
+        'GOV_ERR_TIER_FORBIDDEN',
+        `agent ${id} is ${tier}; the task needs ${body.requiredTier}`,
+        false,
+      );
+      return;
+    }
+    if (this.current) {
+      refuse(m, 'GOV_ERR_INVALID_TRANSITION', `agent ${id} is busy with ${this.current.body.taskId}`, true);
+      return;
+    }
+    this.current = { body, began: Date.now() };
+    this.started.push(body);
+    m.respond(
+      this.envelope(
+        'agent.task.accepted.v1',
+        { taskId: body.taskId, runId: body.runId, stageId: body.stageId, attempt: body.attempt, agentId: id },
+        { cause: msg.id, corr: msg.corr ?? msg.id, run: body.runId },
+      ),
+    );
+    this.options.onStart?.(body);
+    this.run(this.current, body);
+  }
+
+  /** Runs the task it has just accepted: noop and fail at once, sleep on a timer. */
+  private run(current: { timer?: NodeJS.Timeout }, body: AssignBody): void {
+    const task = body.task;
+    if (task.kind === 'noop') this.finish('succeeded');
+    else if (task.kind === 'fail')
+      this.finish('failed', {
+        code: task.code ?? 'GOV_ERR_INTERNAL',
+        message: task.message ?? 'fail task',
+        retryable: false,
+      });
+    else if (task.kind === 'sleep') {
+      current.timer = setTimeout(() => this.finish('succeeded'), task.ms ?? 0);
+      this.nc.publish(
+        body.replyTo,
+        this.envelope('agent.task.progress.v1', {
+          taskId: body.taskId,
+          runId: body.runId,
+          stageId: body.stageId,
+          attempt: body.attempt,
+          agentId: this.id,
+          fraction: 0,
+        }),
+      );
+    } else {
+      this.finish('failed', {
+        code: 'GOV_ERR_UNHANDLED_MESSAGE',
+        message: `this agent cannot run ${task.kind} tasks`,
+        retryable: false,
+      });
+    }
+  }
+}
+
+/** An error answer in `Gov-Error-*` headers. */
+function refuse(m: Msg, code: string, message: string, retryable: boolean): void {
+  const h = headers();
+  h.set('Gov-Error-Code', code);
+  h.set('Gov-Error-Message', message);
+  h.set('Gov-Error-Retryable', String(retryable));
+  m.respond(new Uint8Array(0), { headers: h });
 }
