@@ -1,5 +1,6 @@
 import { buildSync } from 'esbuild';
 import { describe, expect, it } from 'vitest';
+import { CLI_BUNDLE_OPTIONS } from '../../cli/build-bundle.ts';
 import { REPO_ROOT } from './code-shape.ts';
 
 /**
@@ -8,14 +9,9 @@ import { REPO_ROOT } from './code-shape.ts';
  */
 function packagesLoadedBy(entry: string): string[] {
   const { metafile } = buildSync({
+    ...CLI_BUNDLE_OPTIONS,
     absWorkingDir: REPO_ROOT,
     entryPoints: [entry],
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
     outdir: 'light-face-check',
     write: false,
     metafile: true,
