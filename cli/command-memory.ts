@@ -13,6 +13,7 @@ import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
 import type { BodyOf, MessageType } from '../protocols/catalog.ts';
 import { ConfigError } from '../protocols/vocabulary/errors.ts';
 import type { OutMessage } from '../protocols/envelope.ts';
+import type { Tier } from '../protocols/vocabulary/tiers.ts';
 import { askOnce, intOption, print, printJson } from './context-client.ts';
 
 export const MEMORY_USAGE = `agov memory log --stdin|--file F [--tag T]... [--run ID] [--type CT]
@@ -73,8 +74,8 @@ export async function commandMemory(argv: string[]): Promise<number> {
 }
 
 /** One ask of the memory actor. */
-const askMemory = <R extends MessageType>(values: Values, msg: OutMessage, expect: R) =>
-  askOnce('memory', ACTOR_KIND.memory, values.nats, msg, expect);
+const askMemory = <R extends MessageType>(values: Values, msg: OutMessage, expect: R, tier?: Tier) =>
+  askOnce('memory', ACTOR_KIND.memory, values.nats, msg, expect, tier);
 
 /** `memory log --stdin|--file F`: stores a blob (T1) and prints its id. */
 async function memoryLog(values: Values): Promise<number> {
@@ -91,10 +92,10 @@ async function memoryLog(values: Values): Promise<number> {
         ...(values.type ? { contentType: values.type } : {}),
         tags: values.tag ?? [],
         ...(runId ? { runId } : {}),
-        byTier: 'T1',
       },
     },
     'memory.entry.v1',
+    'T2',
   );
   out(reply.body.id, reply.body);
   return 0;
@@ -161,7 +162,7 @@ async function memoryStats(values: Values): Promise<number> {
 async function memoryDelete(values: Values, id: string | undefined): Promise<number> {
   const out = outFor(values);
   if (!id) throw new ConfigError('agov memory delete needs an ID');
-  await askMemory(values, { type: 'memory.delete.v1', body: { id, byTier: 'T2' } }, 'ack.v1');
+  await askMemory(values, { type: 'memory.delete.v1', body: { id } }, 'ack.v1', 'T2');
   out(`deleted ${id}`, { deleted: id });
   return 0;
 }

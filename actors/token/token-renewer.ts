@@ -4,6 +4,12 @@
  * TTL: the renewal that reaches it is the last one, reported as `max-ttl-reached`. Failures are
  * reported (feed + audit) and retried. The schedule lives in Redis (`agov:token:renew`), so a
  * restarted renewer carries on. Time is the injected Clock's. See docs/governance.md.
+ *
+ * `renewed` and `max-ttl-reached` change the run's record, so they go through the transactional
+ * outbox (runtime/audit-outbox.ts): stored by the same script that writes the record (their ids in its
+ * `auditIds`), published once it is stored, and published again at the next start when a SIGKILL cut
+ * that off. Failures change no record the ledger is checked against and are delivered at least once
+ * while the process lives.
  */
 import { feedToken } from '../../protocols/subjects.ts';
 import { Redis } from 'ioredis';
@@ -13,6 +19,7 @@ import type { Envelope, OutMessage } from '../../protocols/index.ts';
 import { serializeError, TokenExpiredError, TokenRevokedError } from '../../protocols/index.ts';
 import { type ActorContext, defineActorKind, refusing } from '../runtime/index.ts';
 import { publishFeedAndAudit } from '../../bus/index.ts';
+import { AuditOutbox, type OutboxEntry } from '../runtime/audit-outbox.ts';
 import { decideRenewal, nextRenewalAt, retryAt, toVaultSeconds } from './renewal-schedule.ts';
 import { ACTOR_KIND } from '../../protocols/index.ts';
 import { type TokenRenewerArgs, TokenRenewerArgsSchema } from './token-options.ts';
@@ -26,13 +33,30 @@ export class TokenRenewer {
   private again = false;
   renewals = 0;
   failures = 0;
+  /** Events implied by the records it writes (see the header). */
+  readonly outbox: AuditOutbox;
 
   constructor(
     private readonly ctx: ActorContext,
     private readonly args: TokenRenewerArgs,
     private readonly vault: VaultTokenClient,
     readonly store: TokenStore,
-  ) {}
+  ) {
+    if (!store.outbox) throw new Error('the token renewer needs a token store with an outbox');
+    this.outbox = new AuditOutbox(ctx.bus, store.outbox, {
+      log: ctx.log,
+      clock: ctx.clock,
+      metric: 'renewer.outbox',
+    });
+  }
+
+  /** An event of a record change, its envelope fixed before the write that stores it. */
+  private prepared(msg: BodyOf<'token.event.v1'>): OutboxEntry {
+    return this.outbox.prepare('token', { type: 'token.event.v1', body: msg, run: msg.runId }, [
+      'token',
+      feedToken(msg.accessor),
+    ]);
+  }
 
   private event(msg: BodyOf<'token.event.v1'>) {
     return publishFeedAndAudit(this.ctx.bus, ['token', feedToken(msg.accessor)], 'token', {
@@ -96,23 +120,24 @@ export class TokenRenewer {
       const renewed = await this.vault.renewAccessor(run.accessor, toVaultSeconds(decision.incrementMs));
       const expiresAt = now + renewed.leaseDurationS * 1000;
       const last = decision.last || expiresAt >= run.maxExpiresAt - 1_000;
-      const wrote = await this.store.updateRunIfLive(runId, {
-        expiresAt,
-        renewals: run.renewals + 1,
-        lastRenewedAt: now,
-      });
-      if (!wrote) {
-        await this.store.unscheduleRenewal(runId);
-        return undefined;
-      }
-      this.renewals++;
-      await this.event({
+      const event = this.prepared({
         runId,
         action: 'renewed',
         accessor: run.accessor,
         expiresAt,
         ttlMs: renewed.leaseDurationS * 1000,
       });
+      const wrote = await this.store.updateRunIfLive(
+        runId,
+        { expiresAt, renewals: run.renewals + 1, lastRenewedAt: now },
+        [event],
+      );
+      if (!wrote) {
+        await this.store.unscheduleRenewal(runId);
+        return undefined;
+      }
+      this.renewals++;
+      await this.outbox.send([event]);
       await this.renewChildren(run, decision.incrementMs);
       if (last) await this.reachedMax({ ...run, expiresAt });
       else await this.store.scheduleRenewal(runId, nextRenewalAt(run.renewEveryMs, now));
@@ -164,15 +189,17 @@ export class TokenRenewer {
   }
 
   private async reachedMax(run: RunTokenRecord) {
-    await this.store.updateRunIfLive(run.runId, { state: 'at-max-ttl' });
-    await this.store.unscheduleRenewal(run.runId);
-    await this.event({
+    const event = this.prepared({
       runId: run.runId,
       action: 'max-ttl-reached',
       accessor: run.accessor,
       expiresAt: run.expiresAt,
       reason: 'explicit max TTL reached; no more renewals',
     });
+    const wrote = await this.store.updateRunIfLive(run.runId, { state: 'at-max-ttl' }, [event]);
+    await this.store.unscheduleRenewal(run.runId);
+    // Not live any more (revoked meanwhile): no change, nothing to report.
+    if (wrote) await this.outbox.send([event]);
   }
 
   async handle(env: Envelope): Promise<OutMessage | undefined> {
@@ -189,11 +216,23 @@ export const tokenRenewerKind = defineActorKind({
   kind: ACTOR_KIND.tokenRenewer,
   description: 'renews live run tokens on schedule, up to their max TTL',
   args: TokenRenewerArgsSchema,
-  start(ctx) {
+  async start(ctx) {
     const args = ctx.args;
     const redis = ctx.hold(new Redis(args.redisUrl, { maxRetriesPerRequest: 3 }), (r) => r.disconnect());
     const vault = new VaultTokenClient({ addr: args.vaultAddr, token: args.vaultToken, clock: ctx.clock });
-    const renewer = new TokenRenewer(ctx, args, vault, new TokenStore(redis, args.keyPrefix));
+    const renewer = new TokenRenewer(
+      ctx,
+      args,
+      vault,
+      new TokenStore(redis, args.keyPrefix, `${ctx.kind}:${ctx.id}`),
+    );
+    // Events a SIGKILL cut off between their record's write and their publish, before anything new.
+    try {
+      await renewer.outbox.recover();
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
     const poll = () => {
       renewer.tick().catch((err) => ctx.log.warn('renewal pass failed', { error: String(err) }));
     };
@@ -206,6 +245,8 @@ export const tokenRenewerKind = defineActorKind({
       async stop() {
         ctx.clock.clear(timer);
         await renewer.idle();
+        await renewer.outbox.settled();
+        renewer.outbox.close();
         redis.disconnect();
       },
     };

@@ -7,7 +7,7 @@
  * - `<p>:agents:<runId>`    set: agents seen working on the run
  * - `<p>:accessor:<acc>`    string: run id of a run or child accessor
  * - `<p>:renew`             sorted set: run id scored by its next renewal time (the renewer's schedule)
- * - `<p>:outbox:<kind>:<id>` hash: the authority's audit outbox (envelope id → entry, audit-outbox.ts),
+ * - `<p>:outbox:<kind>:<id>` hash: the authority's or the renewer's audit outbox (envelope id → entry, audit-outbox.ts),
  *                            written in the same transaction as the state that implies the events
  */
 import type { Redis } from 'ioredis';
@@ -36,7 +36,7 @@ export interface RunTokenRecord {
   lastRenewedAt?: number;
   revokedAt?: number;
   revokedReason?: string;
-  /** Ids of the audit events this record implies (issued, revoked), stored with it (the outbox). */
+  /** Ids of the audit events this record implies (issued, renewed, max-ttl-reached, revoked), stored with it (the outbox). */
   auditIds?: string[];
 }
 
@@ -67,10 +67,21 @@ const NUM_FIELDS = new Set([
   'revokedAt',
 ]);
 
-/** Sets fields only while the record's state is `live`; returns 1 when written. */
+/**
+ * Sets fields only while the record's state is `live`, with the outbox entries of the events the
+ * change implies, their ids appended to the record's `auditIds`; returns 1 when written. KEYS: run,
+ * outbox. ARGV: number of hash fields, the fields, then outbox id/json pairs.
+ */
 const SET_IF_LIVE = `
 if redis.call('HGET', KEYS[1], 'state') ~= 'live' then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+local n = tonumber(ARGV[1])
+if n > 0 then redis.call('HSET', KEYS[1], unpack(ARGV, 2, 1 + n)) end
+if #ARGV > 1 + n then
+  local ids = cjson.decode(redis.call('HGET', KEYS[1], 'auditIds') or '[]')
+  for i = 2 + n, #ARGV, 2 do ids[#ids + 1] = ARGV[i] end
+  redis.call('HSET', KEYS[1], 'auditIds', cjson.encode(ids))
+  redis.call('HSET', KEYS[2], unpack(ARGV, 2 + n, #ARGV))
+end
 return 1`;
 
 /**
@@ -118,7 +129,7 @@ function fromHash(h: Record<string, string>): RunTokenRecord | undefined {
 }
 
 export class TokenStore {
-  /** The audit outbox written with this store's state (absent: events are not kept, e.g. the renewer). */
+  /** The audit outbox written with this store's state (absent: a store that writes no events). */
   readonly outbox: RedisOutboxStore | undefined;
 
   constructor(
@@ -189,9 +200,25 @@ export class TokenStore {
     if (!res || failed) throw failed?.[0] ?? new Error('token store transaction aborted');
   }
 
-  /** Updates only while the token is live (the renewer must not resurrect a revoked token). */
-  async updateRunIfLive(runId: string, fields: Partial<RunTokenRecord>): Promise<boolean> {
-    const n = await this.redis.eval(SET_IF_LIVE, 1, this.key('run', runId), ...toHash(fields));
+  /**
+   * Updates only while the token is live (the renewer must not resurrect a revoked token), storing the
+   * outbox entries of the events the update implies in the same step (their ids join `auditIds`).
+   */
+  async updateRunIfLive(
+    runId: string,
+    fields: Partial<RunTokenRecord>,
+    outbox: readonly OutboxEntry[] = [],
+  ): Promise<boolean> {
+    const hash = toHash(fields);
+    const n = await this.redis.eval(
+      SET_IF_LIVE,
+      2,
+      this.key('run', runId),
+      this.outbox?.key ?? this.key('outbox', '-'),
+      String(hash.length),
+      ...hash,
+      ...this.outboxArgs(outbox),
+    );
     return n === 1;
   }
 

@@ -13,7 +13,8 @@ import { VaultTokenClient } from '../../actors/token/vault-client.ts';
 import { type ActorContext, runActor } from '../../actors/runtime/index.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { allObs } from '../../protocols/subjects.ts';
-import { collect } from '../harness/index.ts';
+import { createLogger } from '../../infra/logger.ts';
+import { auditStreamCounts, collect, waitFor } from '../harness/index.ts';
 import { type GovernanceEnv, governanceEnv, HOUR_MS, MINUTE_MS } from './governance-setup.ts';
 
 const PREFIX = 'agov:test-renewer';
@@ -31,7 +32,7 @@ beforeAll(async () => {
   redis = new Redis(env.redisUrl, { lazyConnect: true });
   await redis.connect();
   env.servers.onStop(() => redis.quit().then(() => undefined));
-  store = new TokenStore(redis, PREFIX);
+  store = new TokenStore(redis, PREFIX, 'token-renewer:test');
   feed = collect(env.client, allObs());
   await feed.ready();
 });
@@ -39,7 +40,11 @@ afterAll(() => env.servers.stopAll());
 
 /** A renewer on the test's bus and clock; `vaultFor` lets a test put a fault in Vault's path. */
 function renewer(vaultFor: VaultTokenClient = vault, storeFor: TokenStore = store): TokenRenewer {
-  const ctx = { bus: env.client, clock: env.clock } as unknown as ActorContext;
+  const ctx = {
+    bus: env.client,
+    clock: env.clock,
+    log: createLogger({}, 'silent'),
+  } as unknown as ActorContext;
   const args = {
     vaultAddr: env.vault.addr,
     vaultToken: env.vault.rootToken,
@@ -436,6 +441,75 @@ describe('token renewer, one decision at a time', () => {
 });
 
 describe('token renewer actor', () => {
+  it('publishes at restart, once, a renewed event whose record was stored but whose publish a SIGKILL cut off (regression: renewed events were published after the write, so a kill in between lost them)', async () => {
+    const rec = await issue('rn-cut');
+    const cutStore = new TokenStore(redis, PREFIX, 'token-renewer:tr-cut');
+    const now = env.clock.now();
+    // What a SIGKILL between the renewal's write and its publish leaves: the record renewed, with the
+    // event in the outbox and its id in auditIds, and nothing in the audit stream.
+    const cut = {
+      category: 'token',
+      feed: ['token', rec.accessor] as [string, string],
+      env: env.client.wrap({
+        type: 'token.event.v1',
+        body: { runId: 'rn-cut', action: 'renewed', accessor: rec.accessor, expiresAt: now + 2 * HOUR_MS },
+        run: 'rn-cut',
+      }),
+    };
+    expect(
+      await cutStore.updateRunIfLive(
+        'rn-cut',
+        { renewals: 1, lastRenewedAt: now, expiresAt: now + 2 * HOUR_MS },
+        [cut],
+      ),
+    ).toBe(true);
+    expect((await store.getRun('rn-cut'))?.auditIds).toEqual([cut.env.id]);
+    expect((await auditStreamCounts(env.client)).has(cut.env.id)).toBe(false);
+
+    const handle = await runActor(tokenRenewerKind, {
+      id: 'tr-cut',
+      bus: { servers: env.natsUrl },
+      clock: env.clock,
+      args: { ...env.args, keyPrefix: PREFIX, pollMs: 60_000 },
+    });
+    try {
+      await waitFor('the cut-off renewed event republished', async () =>
+        (await auditStreamCounts(env.client)).has(cut.env.id),
+      );
+      await waitFor(
+        'the outbox emptied once acknowledged',
+        async () => (await cutStore.outbox!.load()).length === 0,
+      );
+      const counts = await auditStreamCounts(env.client);
+      expect(counts.get(cut.env.id)?.count).toBe(1);
+      expect(counts.get(cut.env.id)?.subject).toMatch(/^gov\.audit\.token\./);
+    } finally {
+      await handle.stop();
+    }
+  });
+
+  it('stores each renewed and max-ttl-reached event with the record it changes: every id the record lists is in the audit stream once', async () => {
+    // One renewal at 30 min takes the lease to the 90-minute max: renewed, then max-ttl-reached.
+    const rec = await issue('rn-ids', {
+      ttlMs: HOUR_MS,
+      renewEveryMs: 30 * MINUTE_MS,
+      maxTtlMs: 90 * MINUTE_MS,
+    });
+    const r = renewer();
+    env.clock.advance(30 * MINUTE_MS);
+    await r.renewRun('rn-ids', false);
+    await r.outbox.settled();
+    const stored = await store.getRun('rn-ids');
+    expect(stored?.state).toBe('at-max-ttl');
+    const ids = stored?.auditIds ?? [];
+    const counts = await auditStreamCounts(env.client);
+    expect(ids.map((id) => counts.get(id)?.env.body)).toEqual([
+      expect.objectContaining({ action: 'renewed', accessor: rec.accessor }),
+      expect.objectContaining({ action: 'max-ttl-reached', accessor: rec.accessor }),
+    ]);
+    expect(ids.map((id) => counts.get(id)?.count)).toEqual([1, 1]);
+  });
+
   it('renews what is due as soon as it starts, then on its poll timer', async () => {
     const early = await issue('rn-actor-start');
     env.clock.advance(30 * MINUTE_MS);
