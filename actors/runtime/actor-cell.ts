@@ -60,6 +60,8 @@ export class ActorCell<A> {
   });
   private behavior: ActorBehavior | undefined;
   private readonly incarnation = randomUUID();
+  /** How long the connection took to open (where a restart's time goes: logged once started). */
+  private connectMs = 0;
   /** Why the actor crashed (set once, by `crash`). */
   private crashError: Error | undefined;
   private readonly startedAt: number;
@@ -70,9 +72,13 @@ export class ActorCell<A> {
     const clock = new FencedClock(options.clock ?? systemClock);
     const address = actorInbox(kind.kind, options.id);
     const busOptions: BusOptions = { ...options.bus, name: address, clock };
+    const connecting = performance.now();
     const bus = await Bus.connect(busOptions);
+    const connectMs = performance.now() - connecting;
     const log = (options.log ?? createLogger()).child({ actor: address });
-    return new ActorCell(kind, args, options, { clock, address, busOptions, bus, log });
+    const cell = new ActorCell(kind, args, options, { clock, address, busOptions, bus, log });
+    cell.connectMs = connectMs;
+    return cell;
   }
 
   private readonly clock: FencedClock;
@@ -154,6 +160,7 @@ export class ActorCell<A> {
   /** Starts the behaviour, subscribes, announces the actor and starts its heartbeat. */
   async start(): Promise<void> {
     const { bus, kind } = this;
+    const starting = performance.now();
     try {
       this.behavior = await kind.start(this.context());
       // Crashed while starting (ctx.crash, the connection lost): that is a failed start, never a
@@ -168,7 +175,11 @@ export class ActorCell<A> {
         );
       for (const s of this.behavior.subscriptions ?? [])
         this.subs.push(bus.subscribeRaw(s.subject, enqueue, { queue: s.queue }));
-      await bus.flush();
+      // Subscriptions live before the announcement; while disconnected both wait in nats.js for the
+      // reconnect, which sends subscriptions before buffered publishes: no reason to fail the start.
+      await bus.flush().catch((err: unknown) => {
+        if (bus.isClosed()) throw err;
+      });
     } catch (err) {
       if (this.state !== 'starting') {
         // crash() has reported the exit and closed the connection; what the behaviour started stops here.
@@ -184,6 +195,11 @@ export class ActorCell<A> {
       throw toGovError(err);
     }
     this.state = 'running';
+    this.log.info('started', {
+      connectMs: Math.round(this.connectMs),
+      startMs: Math.round(performance.now() - starting),
+      uptimeMs: Math.round(process.uptime() * 1000),
+    });
     bus.tell(startedSubject(kind.kind, this.options.id), {
       type: 'actor.started.v1',
       body: {
