@@ -9,7 +9,7 @@ import { Objm } from '@nats-io/obj';
 import { checkpointKind, memoryKind } from '../actors/context/index.ts';
 import { runActor } from '../actors/runtime/index.ts';
 import { Bus } from '../bus/index.ts';
-import { ACTOR_KIND, serviceQueue, serviceSubject } from '../protocols/index.ts';
+import { ACTOR_KIND, contextSubject, serviceQueue, serviceSubject } from '../protocols/index.ts';
 import { serve } from '../test/harness/serve.ts';
 import { startBenchServices } from './bench-system.ts';
 import { rawConnect } from './raw-connect.ts';
@@ -60,7 +60,8 @@ export async function benchContext(): Promise<void> {
       const ids: string[] = [];
       t0 = performance.now();
       for (let i = 0; i < BLOBS; i++) {
-        const e = await client.ask(serviceSubject(ACTOR_KIND.memory), {
+        // Writes go where the broker vouches for the writer's tier and name (gov.ctx.memory.<tier>.<self>).
+        const e = await client.ask(contextSubject(ACTOR_KIND.memory, 'T2', client.principal()), {
           type: 'memory.put.v1',
           body: { content: texts[i]!, tags: ['bench'] },
         });

@@ -4,7 +4,6 @@
  * (`gov.svc.checkpoint`); `report` combines the latest checkpoint with the live dashboard, memory stats
  * and ledger head. `--json` prints the replies. Restoring is an operator's (T2) act and is audited.
  */
-import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { renderCheckpoint } from '../actors/context/checkpoint-logic.ts';
 import { renderDashboard } from '../actors/context/status-logic.ts';
@@ -95,12 +94,11 @@ async function checkpointLoad(bus: Bus, values: Values, id: string | undefined):
       type: 'checkpoint.restore.v1',
       body: {
         id: reply.body.id,
-        byTier: 'T2',
-        by: `cli:${userInfo().username}`,
         dryRun: Boolean(values['dry-run']),
       },
     },
     'checkpoint.restored.v1',
+    'T2',
   );
   const r = restored.body;
   if (values.json) printJson(r);

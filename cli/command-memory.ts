@@ -88,10 +88,10 @@ async function memoryLog(values: Values): Promise<number> {
           ...(values.type ? { contentType: values.type } : {}),
           tags: values.tag ?? [],
           ...(runId ? { runId } : {}),
-          byTier: 'T1',
         },
       },
       'memory.entry.v1',
+      'T2',
     );
     out(reply.body.id, reply.body);
     return 0;
@@ -173,12 +173,7 @@ async function memoryDelete(values: Values, id: string | undefined): Promise<num
   const out = outFor(values);
   if (!id) throw new ConfigError('agov memory delete needs an ID');
   return withBus('memory', values.nats, async (bus) => {
-    await askContext(
-      bus,
-      ACTOR_KIND.memory,
-      { type: 'memory.delete.v1', body: { id, byTier: 'T2' } },
-      'ack.v1',
-    );
+    await askContext(bus, ACTOR_KIND.memory, { type: 'memory.delete.v1', body: { id } }, 'ack.v1', 'T2');
     out(`deleted ${id}`, { deleted: id });
     return 0;
   });

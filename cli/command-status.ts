@@ -59,10 +59,10 @@ export async function commandStatus(argv: string[]): Promise<number> {
                 : {}),
               ...(values.owner ? { owner: values.owner } : {}),
               ...(runId ? { runId } : {}),
-              byTier: 'T1',
             },
           },
           'status.target.v1',
+          'T2',
         );
         const t = reply.body;
         if (values.json) printJson(t);

@@ -8,7 +8,8 @@ import { readEnvironment } from '../infra/environment.ts';
 import type { MessageType } from '../protocols/catalog.ts';
 import type { Envelope, OutMessage } from '../protocols/envelope.ts';
 import { ConfigError, InternalError, NoRespondersError } from '../protocols/vocabulary/errors.ts';
-import { serviceSubject } from '../protocols/subjects.ts';
+import { contextSubject, serviceSubject } from '../protocols/subjects.ts';
+import type { Tier } from '../protocols/vocabulary/tiers.ts';
 
 export const CONTEXT_CLI_TIMEOUT_MS = 30_000;
 
@@ -21,16 +22,22 @@ export async function connectContext(command: string, nats: string | undefined):
   return Bus.connect({ servers, name: `agov-${command}`, askTimeoutMs: CONTEXT_CLI_TIMEOUT_MS });
 }
 
-/** Asks the service of `kind`; the reply must be `expect`. */
+/**
+ * Asks the service of `kind`; the reply must be `expect`. With `tier` (writes, deletes, restores) the
+ * ask goes to `gov.ctx.<kind>.<tier>.<this connection's principal>`: the broker decides whether this
+ * credential may speak at that tier (the operator's client credential: T2), and the service reads tier
+ * and author from the subject.
+ */
 export async function askContext<R extends MessageType>(
   bus: Bus,
   kind: string,
   msg: OutMessage,
   expect: R,
+  tier?: Tier,
 ): Promise<Envelope<R>> {
   let reply: Envelope;
   try {
-    reply = await bus.ask(serviceSubject(kind), msg);
+    reply = await bus.ask(tier ? contextSubject(kind, tier, bus.principal()) : serviceSubject(kind), msg);
   } catch (err) {
     if (err instanceof NoRespondersError)
       throw new NoRespondersError(`no ${kind} actor is running (it is a service of agov up)`, { cause: err });

@@ -127,23 +127,27 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
       'gov.audit.*.{inbox}',
       'gov.errors.*',
       'gov.ctl.*.{inbox}',
+      // Context requests at the verified API key's tier, under its own name, like controls.
+      'gov.ctx.*.*.{inbox}',
       ...JETSTREAM,
     ],
     sub: ['gov.obs.>'],
   },
   // Context management (docs/context.md): KV buckets, and the memory's object store (`$O.agov-memory.>`).
   // Also takes T1+ agents' claim-check puts on `gov.memory.put.<tier>.<agent>` (tier from the subject).
+  // Writes, deletes and restores reach the three context services only on
+  // `gov.ctx.<kind>.<tier>.<principal>` (tier and principal from the subject), where the broker vouches for both.
   memory: {
     pub: ['gov.obs.>', ...JETSTREAM, '$O.agov-memory.>'],
-    sub: ['$KV.>', '$O.agov-memory.>', 'gov.memory.put.>'],
+    sub: ['$KV.>', '$O.agov-memory.>', 'gov.memory.put.>', 'gov.ctx.{kind}.*.*'],
   },
   'work-status': {
     pub: ['gov.svc.>', 'gov.obs.>', ...JETSTREAM],
-    sub: ['$KV.>'],
+    sub: ['$KV.>', 'gov.ctx.{kind}.*.*'],
   },
   checkpoint: {
     pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*.{inbox}', ...JETSTREAM],
-    sub: ['$KV.>'],
+    sub: ['$KV.>', 'gov.ctx.{kind}.*.*'],
   },
   // Operator controls (actors/control): reads `gov.ctl.>`, where the subject carries the caller's
   // verified tier and name, and asks the services that apply them.
@@ -202,10 +206,10 @@ export const OBSERVER_PERMISSIONS: SubjectGrant = { pub: [], sub: ['gov.obs.>', 
 /**
  * The operator's CLI: asks services and actors (runs, agents, the tree, the ledger), reads the feed,
  * and reads/writes the context store's JetStream buckets (`agov memory`, `agov status`). The operator
- * holds it, so its controls carry T2 (`gov.ctl.T2.<self>`).
+ * holds it, so its controls and context requests carry T2 (`gov.ctl.T2.<self>`, `gov.ctx.<kind>.T2.<self>`).
  */
 export const CLIENT_PERMISSIONS: SubjectGrant = {
-  pub: ['gov.svc.>', 'gov.actor.>', 'gov.ctl.T2.{inbox}', ...JETSTREAM, '$O.>'],
+  pub: ['gov.svc.>', 'gov.actor.>', 'gov.ctl.T2.{inbox}', 'gov.ctx.*.T2.{inbox}', ...JETSTREAM, '$O.>'],
   sub: ['gov.obs.>', '_INBOX.{inbox}.>', '$O.>'],
 };
 

@@ -18,6 +18,8 @@
  * - `gov.obs.<category>.…`         the external observability feed (JSON)
  * - `gov.ctl.<tier>.<principal>`   operator controls (control.command.v1); the broker lets a principal
  *                                  publish only with its own name and its credential's tier
+ * - `gov.ctx.<kind>.<tier>.<principal>` context requests to the memory, work-status and checkpoint
+ *                                  services, with the same rule: tier and principal are the credential's
  *
  * Tokens are validated: letters, digits, `_` and `-` only (no `.`, `*`, `>` or whitespace), 1–128 chars,
  * so an id can never inject wildcards or extra levels.
@@ -245,6 +247,34 @@ export function controlSenderOf(subject: string): { tier: string; principal: str
   return { tier: parts[2]!, principal: parts[3]! };
 }
 
+/**
+ * Context requests (memory, work status, checkpoints) sent by `principal` with the authority of `tier`:
+ * as for operator controls, the broker lets a principal publish only under its own name at the tier its
+ * credential grants, so the service reads both from the subject and never from the body.
+ * @example contextSubject('memory', 'T2', 'client-agov') === 'gov.ctx.memory.T2.client-agov'
+ */
+export function contextSubject(kind: string, tier: string, principal: string): string {
+  return join(
+    'ctx',
+    subjectToken(kind, 'context service'),
+    subjectToken(tier, 'tier'),
+    subjectToken(principal, 'context principal'),
+  );
+}
+/** Every context request to the service of `kind` (it listens here). */
+export const allContextRequests = (kind: string): string =>
+  join('ctx', subjectToken(kind, 'context service'), '*', '*');
+
+/** The kind, tier and principal a context subject names (`gov.ctx.<kind>.<tier>.<principal>`), else undefined. */
+export function contextSenderOf(
+  subject: string,
+): { kind: string; tier: string; principal: string } | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 5 || `${parts[0]}.${parts[1]}` !== join('ctx')) return undefined;
+  if (!parts.slice(2).every(isSubjectToken)) return undefined;
+  return { kind: parts[2]!, tier: parts[3]!, principal: parts[4]! };
+}
+
 /** Parses the kind and id out of a per-actor subject (`gov.sys.hb.<kind>.<id>` etc.). */
 export function parseActorSubject(subject: string): { kind: string; id: string } | undefined {
   const parts = subject.split('.');
@@ -266,6 +296,7 @@ const SUBJECT_GRAMMAR: Record<string, number> = {
   audit: 1,
   results: 1,
   ctl: 2,
+  ctx: 3,
   memory: 3,
   obs: Number.POSITIVE_INFINITY,
 };

@@ -56,3 +56,10 @@ export const MAX_CHILD_NICE = 19;
 
 /** How long a supervisor waits for a nested supervisor's page or summary before reporting it unreachable. */
 export const DEFAULT_NESTED_TREE_TIMEOUT_MS = 2_000;
+
+/**
+ * After a supervisor's own connection to the bus comes back (a nats-server restart), how long its
+ * children may stay silent before one is declared hung: each must reconnect too, and a loaded machine
+ * reconnecting every process at once takes seconds. Hang detection pauses while the connection is down.
+ */
+export const DEFAULT_RECONNECT_GRACE_MS = 10_000;

@@ -323,7 +323,6 @@ export class TaskHost {
         ...encodeContent(bytes),
         ...meta,
         runId: b.runId,
-        byTier: this.d.tier(),
       },
     });
     if (reply.type !== 'memory.entry.v1')

@@ -4,7 +4,8 @@
  * (checkpoint-gather.ts) and kept in the KV bucket `agov-checkpoints`, newest `keep` of them.
  *
  * Taken on `checkpoint.take.v1`, every `everyMs` (reason `schedule`), and before every restore
- * (`before-restore`). `checkpoint.restore.v1` (T2) re-applies the safe parts (checkpoint-logic.ts) as
+ * (`before-restore`). `checkpoint.restore.v1` (T2, taken only on `gov.ctx.checkpoint.<tier>.<principal>`
+ * and recorded under that principal: tier-gate.ts) re-applies the safe parts (checkpoint-logic.ts) as
  * agent commands and audits it (`gov.audit.context`) through a transactional outbox: the `restored`
  * event is stored with the restore's record (restore-log.ts) and republished at start if a SIGKILL
  * cut off its publish. Taken, restored and pruned are on the feed (`gov.obs.context.checkpoint`).
@@ -16,8 +17,8 @@ import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { CheckpointNotFoundError, toGovError } from '../../protocols/vocabulary/errors.ts';
-import { actorInbox, serviceSubject } from '../../protocols/subjects.ts';
-import { type ActorContext, defineActorKind, refuse } from '../runtime/actor-kind.ts';
+import { actorInbox, allContextRequests, serviceSubject } from '../../protocols/subjects.ts';
+import { type ActorContext, defineActorKind, Refusal, refuse } from '../runtime/actor-kind.ts';
 import { AuditOutbox } from '../runtime/audit-outbox.ts';
 import { RestoreLog } from './restore-log.ts';
 import { gatherCheckpoint } from './checkpoint-gather.ts';
@@ -29,7 +30,7 @@ import {
   summarizeCheckpoint,
 } from './checkpoint-logic.ts';
 import { CHECKPOINT_BUCKET, type CheckpointArgs, CheckpointArgsSchema } from './context-options.ts';
-import { requireTier } from './tier-gate.ts';
+import { type ContextCaller, contextCallerOf, requireCaller } from './tier-gate.ts';
 
 export const checkpointId = (seq: number) => `cp-${String(seq).padStart(6, '0')}`;
 
@@ -126,8 +127,12 @@ class CheckpointKeeper {
     return { checkpoints: out.slice(-limit) };
   }
 
-  async restore(env: Envelope<'checkpoint.restore.v1'>): Promise<BodyOf<'checkpoint.restored.v1'>> {
-    const cp = await this.get(env.body.id);
+  /** `by`: the restorer the broker vouched for (gov.ctx.checkpoint.T2.<principal>), never the body's. */
+  async restore(
+    body: BodyOf<'checkpoint.restore.v1'>,
+    by: string,
+  ): Promise<BodyOf<'checkpoint.restored.v1'>> {
+    const cp = await this.get(body.id);
     const current = await this.ctx.bus.ask(
       serviceSubject(ACTOR_KIND.agentDirectory),
       { type: 'agent.status.v1', body: {} },
@@ -143,8 +148,8 @@ class CheckpointKeeper {
       .then((r) => (r.type === 'run.states.v1' ? r.body.runs : []))
       .catch(() => []);
     const plan = planRestore(cp, agents, runs);
-    if (env.body.dryRun) return { checkpointId: cp.id, actions: plan, notRestored: NOT_RESTORED };
-    const before = await this.take('before-restore', `before restoring ${cp.id}`, env.from);
+    if (body.dryRun) return { checkpointId: cp.id, actions: plan, notRestored: NOT_RESTORED };
+    const before = await this.take('before-restore', `before restoring ${cp.id}`, by);
     const actions: RestoreAction[] = [];
     for (const action of plan) {
       if (action.outcome !== 'planned') {
@@ -157,7 +162,7 @@ class CheckpointKeeper {
             serviceSubject(ACTOR_KIND.orchestrator),
             {
               type: 'run.pause.v1',
-              body: { runId: action.target, by: env.body.by, reason: `restore of checkpoint ${cp.id}` },
+              body: { runId: action.target, by, reason: `restore of checkpoint ${cp.id}` },
             },
             { timeoutMs: this.ctx.args.sourceTimeoutMs },
           );
@@ -171,7 +176,7 @@ class CheckpointKeeper {
             body: {
               command: action.command as BodyOf<'agent.command.v1'>['command'],
               byTier: 'T2',
-              by: env.body.by,
+              by,
               reason: `restore of checkpoint ${cp.id}`,
             },
           },
@@ -189,19 +194,19 @@ class CheckpointKeeper {
     const result = { checkpointId: cp.id, before: before.id, actions, notRestored: NOT_RESTORED };
     const restored = this.outbox.prepare('context', {
       type: 'checkpoint.event.v1',
-      body: { checkpointId: cp.id, event: 'restored', by: env.body.by, actions: actions.length },
+      body: { checkpointId: cp.id, event: 'restored', by, actions: actions.length },
     });
     await this.restores.record({
       id: before.id,
       checkpointId: cp.id,
-      by: env.body.by,
+      by,
       at: this.ctx.clock.now(),
       actions: actions.length,
       auditIds: [restored.env.id],
       outbox: [restored],
     });
     await this.outbox.send([restored]);
-    this.event({ checkpointId: cp.id, event: 'restored', by: env.body.by, actions: actions.length });
+    this.event({ checkpointId: cp.id, event: 'restored', by, actions: actions.length });
     return result;
   }
 }
@@ -221,23 +226,28 @@ export const checkpointKind = defineActorKind({
         () => ctx.self({ type: 'checkpoint.take.v1', body: { reason: 'schedule' } }),
         ctx.args.everyMs,
       );
-    const handle = async (env: Envelope) => {
+    const handle = async (env: Envelope, from: ContextCaller | undefined) => {
       switch (env.type) {
-        case 'checkpoint.take.v1':
+        case 'checkpoint.take.v1': {
+          // On gov.svc.checkpoint only system credentials (and the schedule) take checkpoints; an
+          // operator's take comes on gov.ctx and is recorded under the principal the broker vouched for.
+          const caller = from && requireCaller(ACTOR_KIND.checkpoint, from, 'T1', 'taking a checkpoint');
+          if (caller instanceof Refusal) return caller;
           return {
             type: 'checkpoint.v1' as const,
-            body: await keeper.take(env.body.reason, env.body.notes, env.from),
+            body: await keeper.take(env.body.reason, env.body.notes, caller?.principal ?? env.from),
           };
+        }
         case 'checkpoint.get.v1':
           return { type: 'checkpoint.v1' as const, body: await keeper.get(env.body.id) };
         case 'checkpoint.list.v1':
           return { type: 'checkpoint.timeline.v1' as const, body: await keeper.timeline(env.body.limit) };
         case 'checkpoint.restore.v1': {
-          const denied = requireTier(env.body.byTier, 'T2', 'restoring a checkpoint');
-          if (denied) return denied;
+          const caller = requireCaller(ACTOR_KIND.checkpoint, from, 'T2', 'restoring a checkpoint');
+          if (caller instanceof Refusal) return caller;
           return {
             type: 'checkpoint.restored.v1' as const,
-            body: await keeper.restore(env as Envelope<'checkpoint.restore.v1'>),
+            body: await keeper.restore(env.body, caller.principal),
           };
         }
         default:
@@ -246,9 +256,12 @@ export const checkpointKind = defineActorKind({
     };
     return {
       accepts: ['checkpoint.take.v1', 'checkpoint.get.v1', 'checkpoint.list.v1', 'checkpoint.restore.v1'],
-      async handle(env) {
+      subscriptions: [
+        { subject: allContextRequests(ACTOR_KIND.checkpoint), queue: `q-${ACTOR_KIND.checkpoint}-ctx` },
+      ],
+      async handle(env, inc) {
         try {
-          return await handle(env);
+          return await handle(env, contextCallerOf(ACTOR_KIND.checkpoint, inc.subject));
         } catch (err) {
           return refuse(toGovError(err));
         }

@@ -12,5 +12,5 @@ export { contentId, type MemoryEntry, MemoryStore, memoryStats } from './memory-
 export { formatSummary, isText, type MemorySummary, summarize } from './memory-summary.ts';
 export { readTargets, workStatusKind } from './status-actor.ts';
 export * from './status-logic.ts';
-export { requireTier } from './tier-gate.ts';
+export { type ContextCaller, contextCallerOf, requireCaller, requireTier } from './tier-gate.ts';
 export { RestoreLog, type RestoreRecord } from './restore-log.ts';

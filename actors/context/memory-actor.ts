@@ -3,8 +3,10 @@
  * operators. Blobs are content-addressed (sha256) in a JetStream object store, each with an entry
  * (metadata and an extractive summary computed on write) in a KV bucket; see memory-store.ts.
  *
- * Tiers (`byTier`, as established by the caller's front door): T0 reads, T1 writes, T2 deletes.
- * The author of a blob is the envelope's sender. Retention: blobs older than `retentionMs` are deleted
+ * Tiers: T0 reads, T1 writes, T2 deletes. Writes and deletes are taken only where the broker vouches
+ * for the caller — `gov.ctx.memory.<tier>.<principal>` (operators' CLI, gateway) and
+ * `gov.memory.put.<tier>.<agent>` (agents) — and a blob's author is that principal, never a body's
+ * `byTier` or the envelope's `from` (tier-gate.ts). Retention: blobs older than `retentionMs` are deleted
  * by a sweep every `sweepMs`. Each store and delete is on the feed (`gov.obs.context.memory`).
  *
  * Agents (T1+) store their tasks' spilled output (the claim check) on `gov.memory.put.<tier>.<agent>`;
@@ -14,14 +16,16 @@
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { InvalidMessageError, toGovError } from '../../protocols/vocabulary/errors.ts';
-import { actorInbox, allMemoryPuts, memoryPutSenderOf } from '../../protocols/subjects.ts';
+import { agentPrincipalName } from '../../protocols/permissions.ts';
+import { allContextRequests, allMemoryPuts, memoryPutSenderOf } from '../../protocols/subjects.ts';
 import { isTier } from '../../protocols/vocabulary/tiers.ts';
-import type { TimerHandle } from '../../infra/clock/clock.ts';
+import type { TimerHandle } from '../../infra/clock/index.ts';
 import { defineActorKind, refuse } from '../runtime/actor-kind.ts';
 import { MemoryArgsSchema } from './context-options.ts';
 import { type MemoryEntry, MemoryStore, memoryStats } from './memory-store.ts';
 import { encodeContent } from '../../protocols/memory-content.ts';
-import { requireTier } from './tier-gate.ts';
+import { type ContextCaller, contextCallerOf, requireCaller } from './tier-gate.ts';
+import { Refusal } from '../runtime/actor-kind.ts';
 
 function decodeContent(content: string, encoding: 'utf8' | 'base64'): Uint8Array {
   if (encoding === 'utf8') return Buffer.from(content, 'utf8');
@@ -60,22 +64,22 @@ export const memoryKind = defineActorKind({
         announce(e, 'expired', ctx.address);
     };
 
-    const handle = async (env: Envelope) => {
+    const handle = async (env: Envelope, from: ContextCaller | undefined) => {
       switch (env.type) {
         case 'memory.put.v1': {
           const b = env.body;
-          const denied = requireTier(b.byTier, 'T1', 'writing memory');
-          if (denied) return denied;
+          const caller = requireCaller(ACTOR_KIND.memory, from, 'T1', 'writing memory');
+          if (caller instanceof Refusal) return caller;
           const { entry, created } = await store.put({
             bytes: decodeContent(b.content, b.encoding),
             contentType: b.contentType,
             tags: b.tags,
             runId: b.runId,
             agentId: b.agentId,
-            author: env.from,
+            author: caller.principal,
             now: ctx.clock.now(),
           });
-          if (created) announce(entry, 'stored', env.from);
+          if (created) announce(entry, 'stored', caller.principal);
           return { type: 'memory.entry.v1' as const, body: entry };
         }
         case 'memory.get.v1': {
@@ -97,9 +101,9 @@ export const memoryKind = defineActorKind({
           return { type: 'memory.stats.result.v1' as const, body: memoryStats(await store.entries()) };
         }
         case 'memory.delete.v1': {
-          const denied = requireTier(env.body.byTier, 'T2', 'deleting memory');
-          if (denied) return denied;
-          announce(await store.delete(env.body.id), 'deleted', env.from);
+          const caller = requireCaller(ACTOR_KIND.memory, from, 'T2', 'deleting memory');
+          if (caller instanceof Refusal) return caller;
+          announce(await store.delete(env.body.id), 'deleted', caller.principal);
           return { type: 'ack.v1' as const, body: { ok: true as const } };
         }
         default:
@@ -109,7 +113,10 @@ export const memoryKind = defineActorKind({
 
     return {
       accepts: ['memory.put.v1', 'memory.get.v1', 'memory.list.v1', 'memory.stats.v1', 'memory.delete.v1'],
-      subscriptions: [{ subject: allMemoryPuts(), queue: `q-${ACTOR_KIND.memory}-put` }],
+      subscriptions: [
+        { subject: allMemoryPuts(), queue: `q-${ACTOR_KIND.memory}-put` },
+        { subject: allContextRequests(ACTOR_KIND.memory), queue: `q-${ACTOR_KIND.memory}-ctx` },
+      ],
       async handle(env, inc) {
         try {
           if (inc.subject.startsWith(allMemoryPuts().slice(0, -1))) {
@@ -121,13 +128,13 @@ export const memoryKind = defineActorKind({
                   details: { subject: inc.subject, type: env.type },
                 },
               );
-            return await handle({
-              ...env,
-              from: actorInbox(ACTOR_KIND.agent, sender.agentId),
-              body: { ...env.body, byTier: sender.tier, agentId: sender.agentId },
-            } as Envelope);
+            const agent = { tier: sender.tier, principal: agentPrincipalName(sender.agentId) };
+            return await handle(
+              { ...env, body: { ...env.body, agentId: sender.agentId } } as Envelope,
+              agent,
+            );
           }
-          return await handle(env);
+          return await handle(env, contextCallerOf(ACTOR_KIND.memory, inc.subject));
         } catch (err) {
           // Bad input and missing blobs are refusals; storage failures too (the actor stays up).
           return refuse(toGovError(err));

@@ -4,7 +4,8 @@
  * their run's `runId`) and operators; each target is one JSON entry in the KV bucket `agov-status`.
  * `status.sweep.v1` checks every target (path exists, updated within its bound, owner agent alive,
  * asking the agent directory) and stores the flags. Changes are on the feed (`gov.obs.context.status`).
- * Tiers: T0 reads, T1 updates, T2 deletes.
+ * Tiers: T0 reads, T1 updates, T2 deletes. Updates and deletes are taken only on
+ * `gov.ctx.work-status.<tier>.<principal>`, and recorded as done by that principal (tier-gate.ts).
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -13,8 +14,8 @@ import type { KV } from '@nats-io/kv';
 import { ACTOR_KIND } from '../../protocols/actor-kinds.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { InvalidTargetError, NotFoundError, toGovError } from '../../protocols/vocabulary/errors.ts';
-import { serviceSubject } from '../../protocols/subjects.ts';
-import { defineActorKind, refuse } from '../runtime/actor-kind.ts';
+import { allContextRequests, serviceSubject } from '../../protocols/subjects.ts';
+import { defineActorKind, Refusal, refuse } from '../runtime/actor-kind.ts';
 import { STATUS_BUCKET, WorkStatusArgsSchema } from './context-options.ts';
 import {
   applyUpdate,
@@ -24,7 +25,7 @@ import {
   targetKey,
   type WorkTarget,
 } from './status-logic.ts';
-import { requireTier } from './tier-gate.ts';
+import { type ContextCaller, contextCallerOf, requireCaller } from './tier-gate.ts';
 
 const GONE = new Set(['exited', 'crashed', 'unreachable', 'terminated']);
 
@@ -71,11 +72,11 @@ export const workStatusKind = defineActorKind({
       }
     };
 
-    const handle = async (env: Envelope) => {
+    const handle = async (env: Envelope, from: ContextCaller | undefined) => {
       switch (env.type) {
         case 'status.update.v1': {
-          const denied = requireTier(env.body.byTier, 'T1', 'updating work status');
-          if (denied) return denied;
+          const caller = requireCaller(ACTOR_KIND.workStatus, from, 'T1', 'updating work status');
+          if (caller instanceof Refusal) return caller;
           const { target } = parseTarget(env.body.target, env.body.kind);
           const previous = await read(target);
           if (!previous && (await readTargets(kv)).length >= args.maxTargets)
@@ -86,13 +87,13 @@ export const workStatusKind = defineActorKind({
             previous,
             { ...env.body, target },
             {
-              by: env.from,
+              by: caller.principal,
               now: ctx.clock.now(),
               defaultStaleAfterMs: args.staleAfterMs,
             },
           );
           await write(next);
-          changed(next, 'updated', env.from);
+          changed(next, 'updated', caller.principal);
           return { type: 'status.target.v1' as const, body: next };
         }
         case 'status.query.v1': {
@@ -127,13 +128,13 @@ export const workStatusKind = defineActorKind({
           return { type: 'status.dashboard.v1' as const, body: dashboard(out) };
         }
         case 'status.delete.v1': {
-          const denied = requireTier(env.body.byTier, 'T2', 'deleting a work target');
-          if (denied) return denied;
+          const caller = requireCaller(ACTOR_KIND.workStatus, from, 'T2', 'deleting a work target');
+          if (caller instanceof Refusal) return caller;
           const t = await read(parseTarget(env.body.target).target);
           if (!t)
             throw new NotFoundError(`no target ${env.body.target}`, { details: { target: env.body.target } });
           await kv.delete(targetKey(t.target));
-          changed(t, 'deleted', env.from);
+          changed(t, 'deleted', caller.principal);
           return { type: 'ack.v1' as const, body: { ok: true as const } };
         }
         default:
@@ -143,9 +144,12 @@ export const workStatusKind = defineActorKind({
 
     return {
       accepts: ['status.update.v1', 'status.query.v1', 'status.sweep.v1', 'status.delete.v1'],
-      async handle(env) {
+      subscriptions: [
+        { subject: allContextRequests(ACTOR_KIND.workStatus), queue: `q-${ACTOR_KIND.workStatus}-ctx` },
+      ],
+      async handle(env, inc) {
         try {
-          return await handle(env);
+          return await handle(env, contextCallerOf(ACTOR_KIND.workStatus, inc.subject));
         } catch (err) {
           return refuse(toGovError(err));
         }

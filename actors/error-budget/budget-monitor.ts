@@ -417,6 +417,7 @@ export const budgetMonitorKind = defineActorKind({
           ackWaitMs: args.ackWaitMs,
           retryMs: args.eventRetryMs,
           log: ctx.log,
+          onEnd: (err) => ctx.crash(err),
         },
         (env, info) => monitor.onRunEvent(env, info),
       );

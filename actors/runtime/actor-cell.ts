@@ -13,6 +13,7 @@ import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import {
   ActorCrashedError,
   ActorStoppedError,
+  BusClosedError,
   serializeError,
   type SerializedError,
   toGovError,
@@ -59,6 +60,8 @@ export class ActorCell<A> {
   });
   private behavior: ActorBehavior | undefined;
   private readonly incarnation = randomUUID();
+  /** Why the actor crashed (set once, by `crash`). */
+  private crashError: Error | undefined;
   private readonly startedAt: number;
   private readonly heartbeatMs: number;
 
@@ -90,6 +93,15 @@ export class ActorCell<A> {
     this.log = io.log;
     this.busOptions = io.busOptions;
     this.clock.onError = (err) => void this.crash(err);
+    // A connection that ends for good (nats.js gives up after repeated authentication errors, say)
+    // leaves an actor that can neither hear nor answer: it crashes, so its supervisor replaces it with
+    // a fresh connection (and fresh credentials) instead of keeping a deaf child that looks alive.
+    this.bus.onStatus((s) => {
+      this.log.debug('connection', { state: s });
+      if (s === 'closed' && (this.state === 'running' || this.state === 'starting'))
+        void this.crash(new BusClosedError(`the connection of ${this.address} closed`));
+    });
+    this.bus.onConnectionError((error) => this.log.warn('connection error', { error }));
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.startedAt = this.clock.now();
     const cell = this;
@@ -144,6 +156,10 @@ export class ActorCell<A> {
     const { bus, kind } = this;
     try {
       this.behavior = await kind.start(this.context());
+      // Crashed while starting (ctx.crash, the connection lost): that is a failed start, never a
+      // running actor on a closed connection (a supervisor escalating during its init was one).
+      if (this.state !== 'starting')
+        throw this.crashError ?? new ActorCrashedError(`${this.address} crashed`);
       const enqueue = (m: Msg) => this.enqueue(m);
       this.subs.push(bus.subscribeRaw(this.address, enqueue));
       if (this.behavior.service !== false)
@@ -154,6 +170,13 @@ export class ActorCell<A> {
         this.subs.push(bus.subscribeRaw(s.subject, enqueue, { queue: s.queue }));
       await bus.flush();
     } catch (err) {
+      if (this.state !== 'starting') {
+        // crash() has reported the exit and closed the connection; what the behaviour started stops here.
+        await this.stopBehavior();
+        await this.exited;
+        throw toGovError(this.crashError ?? err);
+      }
+      this.state = 'crashed';
       this.unsubscribeAll();
       this.dropHeld();
       await this.publishExit('crash', serializeError(err));
@@ -234,6 +257,7 @@ export class ActorCell<A> {
     if (this.hbTimer) this.clock.clear(this.hbTimer);
     this.unsubscribeAll();
     const error = toGovError(err);
+    this.crashError = error;
     this.log.error('actor crashed', { code: error.code, error: error.message });
     const crashed = new ActorCrashedError(`actor ${this.address} crashed: ${error.message}`, {
       cause: error,

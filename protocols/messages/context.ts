@@ -121,8 +121,10 @@ export const CheckpointSummarySchema = z.object({
 
 /**
  * Context management (docs/context.md): external memory (`gov.svc.memory`), work status
- * (`gov.svc.work-status`) and checkpoints (`gov.svc.checkpoint`). `byTier` is the caller's tier as its
- * front door established it (the gateway: the API key's tier; the CLI: T2, an operator on the bus).
+ * (`gov.svc.work-status`) and checkpoints (`gov.svc.checkpoint`). Writes, deletes and restores are taken
+ * only on `gov.ctx.<kind>.<tier>.<principal>`, where the broker vouches for tier and principal
+ * (protocols/subjects.ts `contextSubject`). `byTier` (and a restore's `by`) are still accepted from
+ * senders of before and ignored: a body cannot raise a tier or name an author.
  */
 export const contextMessages = {
   /** Store a blob (content-addressed). Reply memory.entry.v1. T1 and up. */
@@ -133,7 +135,8 @@ export const contextMessages = {
     tags: z.array(tag).max(32).default([]),
     runId: z.string().min(1).max(128).optional(),
     agentId: z.string().min(1).max(128).optional(),
-    byTier: TierSchema.default('T1'),
+    /** Ignored (the subject's tier counts); kept so senders of before still validate. */
+    byTier: TierSchema.optional(),
   }),
   'memory.entry.v1': MemoryEntrySchema,
   /** One blob: its entry, and its bytes unless `summaryOnly`. Reply memory.content.v1. */
@@ -160,7 +163,7 @@ export const contextMessages = {
     newestAt: ms.optional(),
   }),
   /** T2 only. Reply ack.v1. */
-  'memory.delete.v1': z.object({ id: z.string(), byTier: TierSchema }),
+  'memory.delete.v1': z.object({ id: z.string(), byTier: TierSchema.optional() }),
   /** Feed `gov.obs.context.memory`: a blob was stored or deleted. */
   'memory.stored.v1': z.object({
     id: sha256,
@@ -180,7 +183,8 @@ export const contextMessages = {
     owner: z.string().max(128).optional(),
     runId: z.string().max(128).optional(),
     staleAfterMs: z.number().int().positive().optional(),
-    byTier: TierSchema.default('T1'),
+    /** Ignored (the subject's tier counts). */
+    byTier: TierSchema.optional(),
   }),
   'status.target.v1': WorkTargetSchema,
   /** Every target (or one). Reply status.dashboard.v1. */
@@ -194,7 +198,7 @@ export const contextMessages = {
   /** Check every target (path, staleness, owner) and store the flags. Reply status.dashboard.v1. */
   'status.sweep.v1': z.object({}),
   /** T2 only. Reply ack.v1. */
-  'status.delete.v1': z.object({ target: z.string(), byTier: TierSchema }),
+  'status.delete.v1': z.object({ target: z.string(), byTier: TierSchema.optional() }),
   /** Feed `gov.obs.context.status`: a target changed (update, sweep flags, delete). */
   'status.changed.v1': z.object({
     target: z.string(),
@@ -219,8 +223,9 @@ export const contextMessages = {
   /** Re-apply what is safe to re-apply from a checkpoint (T2). Reply checkpoint.restored.v1. */
   'checkpoint.restore.v1': z.object({
     id: z.string().optional(),
-    byTier: TierSchema,
-    by: z.string().min(1),
+    /** Ignored: tier and restorer are the subject's (`gov.ctx.checkpoint.<tier>.<principal>`). */
+    byTier: TierSchema.optional(),
+    by: z.string().min(1).optional(),
     dryRun: z.boolean().default(false),
   }),
   'checkpoint.restored.v1': z.object({

@@ -153,7 +153,7 @@ describe('claim check: exec output beyond the inline cap', () => {
     expect(body.entry).toMatchObject({
       agentId: 'cc-t1',
       runId: 'run-claim',
-      author: actorInbox('agent', 'cc-t1'),
+      author: 'agent-cc-t1',
       tags: ['task-output', 'stdout'],
     });
   });
@@ -219,6 +219,6 @@ describe('claim check: who may store (attackers)', () => {
       }),
     ).rejects.toMatchObject({ code: 'GOV_ERR_INVALID_MESSAGE' });
     const ok = await t1.ask(memoryPutSubject('T1', 'cc-x2'), put('own put'));
-    expect(ok.body).toMatchObject({ agentId: 'cc-x2', author: actorInbox('agent', 'cc-x2') });
+    expect(ok.body).toMatchObject({ agentId: 'cc-x2', author: 'agent-cc-x2' });
   });
 });

@@ -12,6 +12,8 @@ import {
   ACTOR_KIND,
   actorInbox,
   CheckpointNotFoundError,
+  contextSubject,
+  ForbiddenError,
   InvalidTargetError,
   MemoryNotFoundError,
   MemoryTooLargeError,
@@ -29,6 +31,11 @@ const handles: ActorHandle[] = [];
 const mem = () => serviceSubject(ACTOR_KIND.memory);
 const status = () => serviceSubject(ACTOR_KIND.workStatus);
 const cps = () => serviceSubject(ACTOR_KIND.checkpoint);
+/** Writes go where the broker vouches for tier and principal; the test bus (admin) may speak at any tier. */
+const ctx = (kind: string, tier: 'T0' | 'T1' | 'T2') => contextSubject(kind, tier, client.principal());
+const memAt = (tier: 'T0' | 'T1' | 'T2') => ctx(ACTOR_KIND.memory, tier);
+const statusAt = (tier: 'T0' | 'T1' | 'T2') => ctx(ACTOR_KIND.workStatus, tier);
+const cpsAt = (tier: 'T0' | 'T1' | 'T2') => ctx(ACTOR_KIND.checkpoint, tier);
 
 beforeAll(async () => {
   [nats, redis] = await Promise.all([servers.nats(), servers.redis()]);
@@ -61,16 +68,19 @@ describe('external memory', () => {
     await feed.ready();
     const log =
       '2026-01-01 10:00:00 INFO start\n2026-01-01 10:00:01 ERROR disk full\n2026-01-01 10:00:02 INFO done\n';
-    const put = await client.ask(mem(), {
+    const put = await client.ask(memAt('T1'), {
       type: 'memory.put.v1',
       body: { content: log, contentType: 'text/plain', tags: ['build'], runId: 'r-ctx-1' },
     });
     if (put.type !== 'memory.entry.v1') throw new Error(put.type);
     expect(put.body.id).toMatch(/^[0-9a-f]{64}$/);
-    expect(put.body.author).toBe(client.name);
+    expect(put.body.author).toBe(client.principal());
     expect(put.body.summary).toMatchObject({ format: 'log', lines: 3, errorCount: 1 });
     expect(put.body.summary.errorLines[0]).toEqual({ line: 2, text: '2026-01-01 10:00:01 ERROR disk full' });
-    const again = await client.ask(mem(), { type: 'memory.put.v1', body: { content: log, tags: ['again'] } });
+    const again = await client.ask(memAt('T1'), {
+      type: 'memory.put.v1',
+      body: { content: log, tags: ['again'] },
+    });
     expect(again.body).toMatchObject({ id: put.body.id, tags: ['build', 'again'] });
 
     const full = await client.ask(mem(), { type: 'memory.get.v1', body: { id: put.body.id } });
@@ -81,7 +91,7 @@ describe('external memory', () => {
     });
     expect(summary.body).not.toHaveProperty('content');
 
-    const json = await client.ask(mem(), {
+    const json = await client.ask(memAt('T1'), {
       type: 'memory.put.v1',
       body: { content: '{"a":1,"b":[2]}', tags: ['build'] },
     });
@@ -95,11 +105,11 @@ describe('external memory', () => {
       byTag: { build: { count: 2 } },
     });
     const stored = await feed.next((e) => e.type === 'memory.stored.v1' && e.body.id === put.body.id);
-    expect(stored.body).toMatchObject({ event: 'stored', author: client.name, runId: 'r-ctx-1' });
+    expect(stored.body).toMatchObject({ event: 'stored', author: client.principal(), runId: 'r-ctx-1' });
     feed.close();
   });
 
-  it('refuses an unknown id, an oversized blob and a T0 writer with typed errors, storing nothing', async () => {
+  it('refuses an unknown id, an oversized blob, a T0 writer, a T1 deleter and writes off gov.ctx whatever tier the body claims, storing nothing', async () => {
     await expect(
       client.ask(mem(), { type: 'memory.get.v1', body: { id: 'f'.repeat(64) } }),
     ).rejects.toBeInstanceOf(MemoryNotFoundError);
@@ -108,26 +118,35 @@ describe('external memory', () => {
     ).rejects.toBeInstanceOf(MemoryNotFoundError);
     const before = await client.ask(mem(), { type: 'memory.stats.v1', body: {} });
     await expect(
-      client.ask(mem(), { type: 'memory.put.v1', body: { content: 'x'.repeat(5000) } }),
+      client.ask(memAt('T1'), { type: 'memory.put.v1', body: { content: 'x'.repeat(5000) } }),
     ).rejects.toBeInstanceOf(MemoryTooLargeError);
+    // The body's tier is not the caller's: T0 on the subject is T0 whatever the body says.
     await expect(
-      client.ask(mem(), { type: 'memory.put.v1', body: { content: 'from an observer', byTier: 'T0' } }),
+      client.ask(memAt('T0'), { type: 'memory.put.v1', body: { content: 'from T0', byTier: 'T2' } }),
     ).rejects.toBeInstanceOf(TierForbiddenError);
-    const entries = await client.ask(mem(), { type: 'memory.list.v1', body: { limit: 100 } });
+    const victim = (
+      (await client.ask(mem(), { type: 'memory.list.v1', body: { limit: 100 } })).body as {
+        entries: Array<{ id: string }>;
+      }
+    ).entries[0]!.id;
     await expect(
-      client.ask(mem(), {
-        type: 'memory.delete.v1',
-        body: { id: (entries.body as { entries: Array<{ id: string }> }).entries[0]!.id, byTier: 'T1' },
-      }),
+      client.ask(memAt('T1'), { type: 'memory.delete.v1', body: { id: victim, byTier: 'T2' } }),
     ).rejects.toBeInstanceOf(TierForbiddenError);
+    // On the service subject the broker names no caller, so no write is taken there at all.
+    await expect(
+      client.ask(mem(), { type: 'memory.put.v1', body: { content: 'unvouched', byTier: 'T2' } }),
+    ).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(
+      client.ask(mem(), { type: 'memory.delete.v1', body: { id: victim, byTier: 'T2' } }),
+    ).rejects.toBeInstanceOf(ForbiddenError);
     const after = await client.ask(mem(), { type: 'memory.stats.v1', body: {} });
     expect(after.body).toEqual(before.body);
   });
 
   it('lets T2 delete a blob, after which it is not found', async () => {
-    const put = await client.ask(mem(), { type: 'memory.put.v1', body: { content: 'to delete' } });
+    const put = await client.ask(memAt('T1'), { type: 'memory.put.v1', body: { content: 'to delete' } });
     const id = (put.body as { id: string }).id;
-    await client.ask(mem(), { type: 'memory.delete.v1', body: { id, byTier: 'T2' } });
+    await client.ask(memAt('T2'), { type: 'memory.delete.v1', body: { id } });
     await expect(client.ask(mem(), { type: 'memory.get.v1', body: { id } })).rejects.toBeInstanceOf(
       MemoryNotFoundError,
     );
@@ -137,12 +156,15 @@ describe('external memory', () => {
 describe('work status', () => {
   it('tracks targets, draws the dashboard, and a sweep flags a missing path, a stale target and a gone owner', async () => {
     mkdirSync(join(workRoot, 'api'));
-    await client.ask(status(), {
+    await client.ask(statusAt('T1'), {
       type: 'status.update.v1',
       body: { target: 'api', phase: 'in-progress', task: 'routes', progress: 50 },
     });
-    await client.ask(status(), { type: 'status.update.v1', body: { target: 'gone-dir', phase: 'complete' } });
-    await client.ask(status(), {
+    await client.ask(statusAt('T1'), {
+      type: 'status.update.v1',
+      body: { target: 'gone-dir', phase: 'complete' },
+    });
+    await client.ask(statusAt('T1'), {
       type: 'status.update.v1',
       body: { target: 'service:billing', phase: 'in-progress', owner: 'agent-nobody', staleAfterMs: 1 },
     });
@@ -155,17 +177,26 @@ describe('work status', () => {
     expect(flags).toEqual({ api: [], 'gone-dir': ['missing'], 'service:billing': ['stale', 'owner-gone'] });
   });
 
-  it('refuses a malformed target and a T0 update with typed errors', async () => {
+  it('refuses a malformed target, a T0 update, a T1 delete and an update off gov.ctx with typed errors', async () => {
     for (const target of ['', '../outside', 'a\u0007b', 'x'.repeat(600)])
       await expect(
-        client.ask(status(), { type: 'status.update.v1', body: { target, phase: 'blocked' } }),
+        client.ask(statusAt('T1'), { type: 'status.update.v1', body: { target, phase: 'blocked' } }),
       ).rejects.toBeInstanceOf(InvalidTargetError);
+    await expect(
+      client.ask(statusAt('T0'), {
+        type: 'status.update.v1',
+        body: { target: 'api', phase: 'blocked', byTier: 'T2' },
+      }),
+    ).rejects.toBeInstanceOf(TierForbiddenError);
+    await expect(
+      client.ask(statusAt('T1'), { type: 'status.delete.v1', body: { target: 'api', byTier: 'T2' } }),
+    ).rejects.toBeInstanceOf(TierForbiddenError);
     await expect(
       client.ask(status(), {
         type: 'status.update.v1',
-        body: { target: 'api', phase: 'blocked', byTier: 'T0' },
+        body: { target: 'api', phase: 'blocked', byTier: 'T2' },
       }),
-    ).rejects.toBeInstanceOf(TierForbiddenError);
+    ).rejects.toBeInstanceOf(ForbiddenError);
     const one = await client.ask(status(), { type: 'status.query.v1', body: { target: 'api' } });
     expect(one.body).toMatchObject({ targets: [{ target: 'api', phase: 'in-progress' }] });
   });
@@ -201,7 +232,7 @@ describe('checkpoints', () => {
     expect(first.body.memory.length).toBeGreaterThan(0);
     expect(first.body.sources.agents?.ok).toBe(true);
     expect(first.body.sources.ledger?.ok).toBe(false);
-    await client.ask(status(), { type: 'status.update.v1', body: { target: 'api', progress: 80 } });
+    await client.ask(statusAt('T1'), { type: 'status.update.v1', body: { target: 'api', progress: 80 } });
     await client.ask(cps(), { type: 'checkpoint.take.v1', body: { notes: 'second' } }, { timeoutMs: 10_000 });
     const latest = await client.ask(cps(), { type: 'checkpoint.get.v1', body: {} });
     expect(latest.body).toMatchObject({ id: 'cp-000002', notes: 'second' });
@@ -243,14 +274,17 @@ describe('checkpoints', () => {
     });
     const id = (held.body as { id: string }).id;
     await expect(
-      client.ask(cps(), { type: 'checkpoint.restore.v1', body: { id, byTier: 'T1', by: 'ops' } }),
+      client.ask(cpsAt('T1'), { type: 'checkpoint.restore.v1', body: { id, byTier: 'T2', by: 'ops' } }),
     ).rejects.toBeInstanceOf(TierForbiddenError);
+    await expect(
+      client.ask(cps(), { type: 'checkpoint.restore.v1', body: { id, byTier: 'T2', by: 'ops' } }),
+    ).rejects.toBeInstanceOf(ForbiddenError);
     await expect(
       client.ask(cps(), { type: 'checkpoint.get.v1', body: { id: 'cp-999999' } }),
     ).rejects.toBeInstanceOf(CheckpointNotFoundError);
     const restored = await client.ask(
-      cps(),
-      { type: 'checkpoint.restore.v1', body: { id, byTier: 'T2', by: 'ops' } },
+      cpsAt('T2'),
+      { type: 'checkpoint.restore.v1', body: { id, by: 'someone-else' } },
       { timeoutMs: 15_000 },
     );
     if (restored.type !== 'checkpoint.restored.v1') throw new Error(restored.type);
@@ -270,6 +304,8 @@ describe('checkpoints', () => {
     const log = await RestoreLog.open(client);
     const rec = (await log.all()).find((r) => r.id === restored.body.before);
     expect(rec?.auditIds).toHaveLength(1);
+    // The restorer is the principal the broker vouched for, not the body's `by`.
+    expect(rec?.by).toBe(client.principal());
     await waitFor('the restore record outbox emptied once acknowledged', async () =>
       (await log.all()).some((r) => r.id === restored.body.before && r.outbox.length === 0),
     );

@@ -7,7 +7,7 @@ import { type Bus, ensureStreams } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { ACTOR_KIND, heartbeatSubject, serviceSubject } from '../../protocols/index.ts';
-import { collect, TestServers, testBus } from '../harness/index.ts';
+import { collect, credsFor, TestServers, testBus } from '../harness/index.ts';
 
 const KEYS = {
   viewer: 'viewer-key-0123456789abcdef',
@@ -52,7 +52,8 @@ beforeAll(async () => {
     await runActor(gatewayKind, {
       id: 'gw-ctx',
       args: { port: 0, apiKeys: API_KEYS, askTimeoutMs: 5_000 },
-      bus,
+      // Its own credential: context writes go out on gov.ctx.<key tier>.gateway-gw-ctx, as in the system.
+      bus: { ...bus, credentials: await credsFor(nats, { role: 'actor', kind: 'gateway', id: 'gw-ctx' }) },
       heartbeatMs: 200,
     }),
   );
@@ -118,7 +119,8 @@ describe('context over HTTP', () => {
     expect(up.json).toMatchObject({
       target: 'repo:site',
       kind: 'repository',
-      updatedBy: expect.stringContaining('gateway'),
+      // The principal the broker vouched for, not a claim in the body.
+      updatedBy: 'gateway-gw-ctx',
     });
     expect((await call('GET', '/api/status', 'viewer')).json).toMatchObject({ overall: 90 });
     const cp = await call('POST', '/api/checkpoints', 'ops', { notes: 'over http' });

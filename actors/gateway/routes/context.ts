@@ -1,7 +1,8 @@
 /**
  * `/api/checkpoints`, `/api/status`, `/api/memory`: context management over HTTP (docs/context.md).
  * Tiers: T0 reads; T1 takes checkpoints, updates work status and writes memory; T2 restores and
- * deletes. The key's tier travels as `byTier`; the actor checks it again.
+ * deletes. Writes go to `gov.ctx.<kind>.<key tier>.<this gateway>`: the actor checks the tier again,
+ * from the subject (which the broker lets this gateway publish only under its own name).
  */
 import { z } from 'zod';
 import { ACTOR_KIND, catalog } from '../../../protocols/index.ts';
@@ -62,12 +63,13 @@ export const takeCheckpointRoute = defineRoute({
   body: z.strictObject({ notes: z.string().max(10_000).optional() }),
   responses: { 201: { description: 'The checkpoint taken', schema: catalog['checkpoint.v1'] } },
   errors: [503, 504],
-  async handle({ deps, body }) {
+  async handle({ deps, body, caller }) {
     const reply = await askService(
       deps,
       ACTOR_KIND.checkpoint,
       { type: 'checkpoint.take.v1', body: { ...(body.notes ? { notes: body.notes } : {}) } },
       ['checkpoint.v1'],
+      caller!.tier,
     );
     return { status: 201, body: reply.body };
   },
@@ -96,12 +98,11 @@ export const restoreCheckpointRoute = defineRoute({
         type: 'checkpoint.restore.v1',
         body: {
           ...(params.id === 'latest' ? {} : { id: params.id }),
-          byTier: caller!.tier,
-          by: `api:${caller!.name}`,
           dryRun: body.dryRun,
         },
       },
       ['checkpoint.restored.v1'],
+      caller!.tier,
     ),
 });
 
@@ -143,8 +144,9 @@ export const statusUpdateRoute = defineRoute({
     relayService(
       deps,
       ACTOR_KIND.workStatus,
-      { type: 'status.update.v1', body: { ...body, byTier: caller!.tier } },
+      { type: 'status.update.v1', body },
       ['status.target.v1'],
+      caller!.tier,
     ),
 });
 
@@ -243,8 +245,9 @@ export const putMemoryRoute = defineRoute({
     const reply = await askService(
       deps,
       ACTOR_KIND.memory,
-      { type: 'memory.put.v1', body: { ...body, byTier: caller!.tier } },
+      { type: 'memory.put.v1', body },
       ['memory.entry.v1'],
+      caller!.tier,
     );
     return { status: 201, body: reply.body, ...(body.runId ? { runId: body.runId } : {}) };
   },
@@ -266,8 +269,9 @@ export const deleteMemoryRoute = defineRoute({
     relayService(
       deps,
       ACTOR_KIND.memory,
-      { type: 'memory.delete.v1', body: { id: params.id, byTier: caller!.tier } },
+      { type: 'memory.delete.v1', body: { id: params.id } },
       ['ack.v1'],
+      caller!.tier,
     ),
 });
 
