@@ -62,7 +62,7 @@ import { type BudgetOutcome, type BudgetReport, RedisBudgetStore } from './budge
 import { HandoffStore } from './handoff-store.ts';
 import { budgetPolicyFromPipeline } from './pipeline-budget.ts';
 import { QuarantineStore } from './quarantine-store.ts';
-import { WarnOutbox } from './warn-outbox.ts';
+import { busWarnSender, WarnOutbox } from './warn-outbox.ts';
 
 const RUN_END_EVENTS: ReadonlySet<string> = new Set([
   'run-succeeded',
@@ -401,11 +401,7 @@ export const budgetMonitorKind = defineActorKind({
       new HandoffStore(redis, args.handoffKeyPrefix),
       new QuarantineStore(redis, args.quarantineKeyPrefix),
       new BreachStore(redis, args.keyPrefix, DEFAULT_RUN_FACTS_TTL_MS),
-      new WarnOutbox(redis, args.budgetKeyPrefix ?? DEFAULT_KEY_PREFIX, {
-        wrap: (body) => ctx.bus.wrap({ type: 'budget.event.v1', body, run: body.runId }),
-        publish: (env) =>
-          publishEnvelopeFeedAndAudit(ctx.bus, ['budget', feedToken(env.body.runId)], 'budget', env),
-      }),
+      new WarnOutbox(redis, args.budgetKeyPrefix ?? DEFAULT_KEY_PREFIX, busWarnSender(ctx.bus)),
     );
     let consumer: { stop(): Promise<void> } | undefined;
     try {

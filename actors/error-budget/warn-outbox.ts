@@ -9,7 +9,8 @@
  * ledger), or, when none was stored, a new one — nothing was published before it was stored.
  */
 import type { Redis } from 'ioredis';
-import type { BodyOf, Envelope } from '../../protocols/index.ts';
+import { type Bus, publishEnvelopeFeedAndAudit } from '../../bus/index.ts';
+import { type BodyOf, type Envelope, feedToken } from '../../protocols/index.ts';
 import { budgetKeys } from './budget-store.ts';
 
 /** Stores the envelope only while the warn is owed (a reset or expiry in between leaves nothing behind). */
@@ -25,6 +26,14 @@ export interface WarnSender {
   wrap(body: WarnBody): WarnEvent;
   /** Resolves once the audit stream acknowledged it. */
   publish(env: WarnEvent): Promise<unknown>;
+}
+
+/** Warn events of the monitor's bus: `budget.event.v1` on the feed (`gov.obs.budget.<run>`) and in the audit stream. */
+export function busWarnSender(bus: Bus): WarnSender {
+  return {
+    wrap: (body) => bus.wrap({ type: 'budget.event.v1', body, run: body.runId }),
+    publish: (env) => publishEnvelopeFeedAndAudit(bus, ['budget', feedToken(env.body.runId)], 'budget', env),
+  };
 }
 
 export class WarnOutbox {
