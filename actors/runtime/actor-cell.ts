@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Msg, Subscription } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
 import { Bus } from '../../bus/bus.ts';
 import type { BusOptions } from '../../bus/bus-options.ts';
 import { systemClock, type TimerHandle } from '../../infra/clock/clock.ts';
@@ -31,6 +32,7 @@ import type { ActorHandle, ActorState, ExitReason, ExitReport, RunActorOptions }
 import { type ActorBehavior, type ActorContext, type ActorKind, Refusal } from './actor-kind.ts';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_STOP_DRAIN_MS } from './actor-options.ts';
 import { FencedClock } from './fenced-clock.ts';
+import { leaseHostRedis } from './host-redis.ts';
 
 /** A message the actor sent itself (ctx.self): already an envelope. */
 interface LocalMsg {
@@ -70,7 +72,10 @@ export class ActorCell<A> {
     const clock = new FencedClock(options.clock ?? systemClock);
     const address = actorInbox(kind.kind, options.id);
     const busOptions: BusOptions = { ...options.bus, name: address, clock };
-    const bus = await Bus.connect(busOptions);
+    const host = options.host;
+    const bus = host
+      ? Bus.onShared(host.connection, busOptions, host.principal)
+      : await Bus.connect(busOptions);
     const log = (options.log ?? createLogger()).child({ actor: address });
     return new ActorCell(kind, args, options, { clock, address, busOptions, bus, log });
   }
@@ -142,13 +147,20 @@ export class ActorCell<A> {
         };
         this.enqueue(local as unknown as Msg);
       },
-      hold: (resource, drop) => {
-        const release = () => drop(resource);
-        if (this.state === 'crashed' || this.state === 'stopped') release();
-        else this.held.add(release);
-        return resource;
+      hold: (resource, drop) => this.hold(resource, drop),
+      redis: (url, options) => {
+        if (!this.options.host) return this.hold(new Redis(url, options ?? {}), (r) => r.disconnect());
+        const lease = leaseHostRedis(url, options);
+        return this.hold(lease.redis, () => lease.kill());
       },
     };
+  }
+
+  private hold<T>(resource: T, drop: (resource: T) => void): T {
+    const release = () => drop(resource);
+    if (this.state === 'crashed' || this.state === 'stopped') release();
+    else this.held.add(release);
+    return resource;
   }
 
   /** Starts the behaviour, subscribes, announces the actor and starts its heartbeat. */
