@@ -572,7 +572,7 @@ describe('budget monitor: quarantine release', () => {
     expect(budgetEvents('br-cool', 'agents-released')).toHaveLength(1);
   });
 
-  it('sends the resume command as JSON to an agent that asked for JSON deliveries', async () => {
+  it('sends the resume command as JSON to an agent that asked for JSON deliveries, even after events that do not repeat the choice', async () => {
     const t = await monitor({ agentKind: 'agentj' });
     const raw: Array<{ subject: string; data: Uint8Array }> = [];
     const subs = ['ag-json', 'ag-mp'].map((id) =>
@@ -587,6 +587,8 @@ describe('budget monitor: quarantine release', () => {
       agentId: 'ag-json',
       agentEncoding: 'json',
     });
+    // A later event that does not repeat the choice does not undo it.
+    await t.event({ runId: 'enc', event: 'stage-succeeded', stageId: 's', attempt: 1, agentId: 'ag-json' });
     await t.event({ runId: 'enc', event: 'stage-dispatched', stageId: 's', attempt: 1, agentId: 'ag-mp' });
     await hold(t, 'ag-json', 'br-enc', { diagnosticRunId: 'diag-enc' });
     await hold(t, 'ag-mp', 'br-enc', { diagnosticRunId: 'diag-enc' });

@@ -602,7 +602,7 @@ describe('token authority actor', () => {
     }
   });
 
-  it('sends an agent that asked for JSON deliveries its commands as JSON, and the others msgpack', async () => {
+  it('sends an agent that asked for JSON deliveries its commands as JSON, even after events that do not repeat the choice, and the others msgpack', async () => {
     const { a } = authority();
     const raw = new Map<string, Uint8Array>();
     const subs = ['ag-json', 'ag-mp'].map((id) =>
@@ -616,6 +616,14 @@ describe('token authority actor', () => {
       attempt: 1,
       agentId: 'ag-json',
       agentEncoding: 'json',
+    });
+    // A later event that does not repeat the choice does not undo it.
+    await onEvent(a, {
+      runId: 'tj-1',
+      event: 'stage-succeeded',
+      stageId: 's',
+      attempt: 1,
+      agentId: 'ag-json',
     });
     await onEvent(a, {
       runId: 'tj-1',
