@@ -6,6 +6,7 @@
  * conversation are covered by governance-budget.test.ts. The actor kind is exercised at the end.
  */
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BudgetMonitor, budgetMonitorKind } from '../../actors/error-budget/budget-monitor.ts';
 import {
@@ -70,11 +71,7 @@ interface Latched {
 
 /** A monitor on its own key prefixes and clock, its breach response recorded instead of acted on. */
 async function monitor(over: Partial<Record<keyof BudgetMonitorArgs, unknown>> = {}) {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(redisUrl);
-  servers.onStop(async () => {
-    redis.disconnect();
-  });
+  const redis = redisOf();
   const p = `agov:test-bm:${randomUUID().slice(0, 8)}`;
   const args = BudgetMonitorArgsSchema.parse({
     redisUrl,
@@ -702,6 +699,7 @@ describe('budget monitor actor', () => {
         budgetKeyPrefix: `${p}:budget`,
         handoffKeyPrefix: `${p}:handoff`,
         quarantineKeyPrefix: `${p}:q`,
+        quarantinePollMs: 100,
       },
     });
     try {
@@ -720,6 +718,28 @@ describe('budget monitor actor', () => {
         body: { runId: 'act-1' },
       });
       expect(list.type === 'handoff.reports.v1' && list.body.reports).toEqual([]);
+      // The other requests it accepts: a handoff read (none here) and an operator reset.
+      await expect(
+        client.ask(serviceSubject('handoff'), { type: 'handoff.get.v1', body: { runId: 'act-1' } }),
+      ).rejects.toBeInstanceOf(NotFoundError);
+      const reset = await client.ask(serviceSubject('budget-monitor'), {
+        type: 'budget.reset.v1',
+        body: { runId: 'act-1', by: 'op' },
+      });
+      expect(reset.type === 'budget.state.v1' && reset.body.windows[0]?.errors).toBe(0);
+      // Its poll releases quarantines whose cool-down is over.
+      const q = new QuarantineStore(redisOf(), `${p}:q`);
+      await q.hold({
+        agentId: 'ag-poll',
+        runId: 'act-1',
+        reason: 'x',
+        release: 'cool-down',
+        since: 0,
+        releaseAt: 1,
+      });
+      await feed.next(
+        (e) => e.type === 'budget.event.v1' && e.body.runId === 'act-1' && e.body.event === 'agents-released',
+      );
       const beat = await beats.next(
         (e) =>
           e.type === 'actor.heartbeat.v1' &&
@@ -735,6 +755,15 @@ describe('budget monitor actor', () => {
     }
   });
 });
+
+/** A Redis connection closed with the servers. */
+function redisOf(): Redis {
+  const r = new Redis(redisUrl);
+  servers.onStop(async () => {
+    r.disconnect();
+  });
+  return r;
+}
 
 /** Every envelope sent to an inbox of `kind`, with the subject it went to. */
 function commands(kind: string, ids: string[]) {
