@@ -81,11 +81,18 @@ export class HangDetector {
     // +1: hung means silent for *more than* the threshold, and the clock has millisecond resolution.
     const delayMs = Math.max(1, at - clock.now() + 1);
     const handle = clock.setTimeout(() => {
-      this.timer = undefined;
-      if (this.busDown || this.ended) return;
-      for (const childId of this.watchdog.hung(clock.now())) this.options.onHung(childId);
-      this.arm();
+      // Confirmed one turn of the event loop later: a timer that fires after this process stalled
+      // (a loaded machine) finds every child silent, while their beats sit unread in the socket; the
+      // turn reads them first. Without it, one stall of the chaos runner declared six services hung at once.
+      this.timer = { handle: clock.setTimeout(() => this.check(), 0), at };
     }, delayMs);
     this.timer = { handle, at };
+  }
+
+  private check(): void {
+    this.timer = undefined;
+    if (this.busDown || this.ended) return;
+    for (const childId of this.watchdog.hung(this.options.clock.now())) this.options.onHung(childId);
+    this.arm();
   }
 }

@@ -74,8 +74,10 @@ import {
   DEFAULT_CHILD_HEARTBEAT_MS,
   DEFAULT_MISSED_BEATS,
   DEFAULT_PROCESS_START_TIMEOUT_MS,
+  DEFAULT_AGENTS_PER_CONNECTION,
   DEFAULT_RECONNECT_GRACE_MS,
 } from './supervisor-options.ts';
+import { HostConnections } from './host-connections.ts';
 
 type Running =
   | { type: 'actor' | 'supervisor'; incarnation: number; handle: ActorHandle; kind: string; actorId: string }
@@ -103,6 +105,8 @@ export const SupervisorArgsSchema = z.strictObject({
   /** Missed heartbeat intervals after which a child is declared hung. */
   missedBeats: arg.positive().default(DEFAULT_MISSED_BEATS),
   processStartTimeoutMs: arg.positive().default(DEFAULT_PROCESS_START_TIMEOUT_MS),
+  /** In-host agents per shared connection; 0: each connects on its own (host-connections.ts). */
+  agentsPerConnection: arg.int().default(DEFAULT_AGENTS_PER_CONNECTION),
   /** After our connection to the bus came back, how long a child may stay silent before it is hung. */
   reconnectGraceMs: arg.positive().default(DEFAULT_RECONNECT_GRACE_MS),
 });
@@ -137,6 +141,8 @@ class SupervisorRuntime {
   private stopping = false;
   /** Audit publishes not yet acknowledged by the stream; a stop waits for them. */
   private readonly audits = new Set<Promise<void>>();
+  /** The connections its in-host agents share. */
+  private readonly hosts: HostConnections;
 
   constructor(
     private readonly ctx: ActorContext<SupervisorArgs>,
@@ -144,6 +150,12 @@ class SupervisorRuntime {
   ) {
     this.args = ctx.args;
     this.heartbeatMs = this.args.childHeartbeatMs;
+    this.hosts = new HostConnections(
+      ctx.busOptions.servers,
+      ctx.id,
+      this.args.spec.children,
+      this.args.agentsPerConnection,
+    );
     this.hangs = new HangDetector({
       clock: ctx.clock,
       missedBeats: this.args.missedBeats,
@@ -159,6 +171,7 @@ class SupervisorRuntime {
         if (running?.type === 'process') running.proc.orphan();
         else if (running) void running.handle.kill();
       }
+      void this.hosts.killAll();
     });
   }
 
@@ -297,12 +310,16 @@ class SupervisorRuntime {
   ): Promise<Running> {
     const busOptions = { ...this.ctx.busOptions } as Record<string, unknown>;
     delete busOptions.name;
-    // Each child connects as itself, with exactly the rights of its kind (or tier) — never ours.
-    const credentials = await childCredentials(
-      this.ctx.busOptions.servers,
-      this.ctx.busOptions.credentials,
-      childPrincipal(kind, actorId, start.kind === 'supervisor' ? undefined : start.args),
-    );
+    const host = start.kind === 'actor' ? await this.hosts.shareFor(kind, actorId) : undefined;
+    // Each child connects as itself, with exactly the rights of its kind (or tier) — never ours; on
+    // its host's connection, as one of the members the host's credential names (host-connections.ts).
+    const credentials = host
+      ? undefined
+      : await childCredentials(
+          this.ctx.busOptions.servers,
+          this.ctx.busOptions.credentials,
+          childPrincipal(kind, actorId, start.kind === 'supervisor' ? undefined : start.args),
+        );
     busOptions.credentials = credentials;
     if (start.kind === 'process') {
       const proc = await startProcessChild({
@@ -336,6 +353,7 @@ class SupervisorRuntime {
       heartbeatMs: this.heartbeatMs,
       clock: this.ctx.clock,
       log: this.ctx.log,
+      ...(host ? { host } : {}),
     });
     return { type: start.kind, incarnation, handle, kind, actorId };
   }
@@ -474,5 +492,6 @@ class SupervisorRuntime {
       if (rt.running) await this.stopChild(childId, 'brutal_kill');
     }
     await Promise.all([...this.audits]);
+    await this.hosts.closeAll();
   }
 }

@@ -70,6 +70,8 @@ export interface StartSystemOptions {
   /** Heartbeat interval of the root supervisor and of the children it gives it to. */
   heartbeatMs?: number;
   missedBeats?: number;
+  /** How long each process child of the tree has to announce itself (default 15 s). */
+  processStartTimeoutMs?: number;
   /** Create the JetStream streams (default true; a bench of the bare bus leaves them out). */
   streams?: boolean;
   /** Name and ask timeout of the caller's client bus. */
@@ -169,6 +171,7 @@ export async function startSystem(options: StartSystemOptions = {}): Promise<Run
           spec,
           ...(options.heartbeatMs ? { childHeartbeatMs: options.heartbeatMs } : {}),
           ...(options.missedBeats ? { missedBeats: options.missedBeats } : {}),
+          ...(options.processStartTimeoutMs ? { processStartTimeoutMs: options.processStartTimeoutMs } : {}),
         },
         bus: {
           servers: services.natsUrl,

@@ -5,6 +5,8 @@
  * recorder, so each test sees exactly what the monitor decided; breach-response and the actors'
  * conversation are covered by governance-budget.test.ts. The actor kind is exercised at the end.
  */
+import { busWarnSender, WarnOutbox } from '../../actors/error-budget/warn-outbox.ts';
+import { DEFAULT_KEY_PREFIX } from '../../actors/error-budget/budget-policy.ts';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +99,7 @@ async function monitor(over: Partial<Record<keyof BudgetMonitorArgs, unknown>> =
     new HandoffStore(redis, args.handoffKeyPrefix),
     new QuarantineStore(redis, args.quarantineKeyPrefix),
     new BreachStore(redis, args.keyPrefix, 60_000),
+    new WarnOutbox(redis, args.budgetKeyPrefix ?? DEFAULT_KEY_PREFIX, busWarnSender(client)),
   );
   const latched: Latched[] = [];
   m.responder.latched = async (runId, report, trigger, facts) => {

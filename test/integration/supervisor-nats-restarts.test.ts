@@ -3,7 +3,9 @@ import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
 import { allChildren } from '../../supervisors/supervisor-tree.ts';
-import { TestServers, testBus, waitFor } from '../harness/index.ts';
+import { createLogger } from '../../infra/logger.ts';
+import { startProcessChild } from '../../supervisors/process-launch.ts';
+import { credsFor, TestServers, testBus, waitFor } from '../harness/index.ts';
 import { startSupervisor, treeOf } from '../harness/supervision.ts';
 
 const servers = new TestServers();
@@ -27,7 +29,11 @@ const OUTAGE_MS = 2 * HEARTBEAT_MS * MISSED_BEATS;
 const echoes = ['in-host', 'in-nested', 'in-process'];
 
 async function everyEchoAnswers(): Promise<void> {
-  for (const id of echoes) {
+  await everyChildAnswers(echoes);
+}
+
+async function everyChildAnswers(ids: string[]): Promise<void> {
+  for (const id of ids) {
     await waitFor(`${id} answering`, async () => {
       const r = await client.ask(
         actorInbox('echo', id),
@@ -39,7 +45,7 @@ async function everyEchoAnswers(): Promise<void> {
   }
 }
 
-describe('supervision across nats-server restarts', () => {
+describe('supervision across nats-server restarts and stalls', () => {
   it('regression: a supervisor does not declare its children hung for the silence of a nats-server restart (restart-nats chaos: every restart killed and restarted every child until the root escalated and nothing answered on its inbox)', async () => {
     const root = await startSupervisor(
       nats.url,
@@ -103,4 +109,75 @@ describe('supervision across nats-server restarts', () => {
     );
     expect(root.state).toBe('running');
   }, 180_000);
+
+  it('regression: a stall of the supervisor’s own process does not make its beating children hung (the late watchdog timer found every child silent while their beats sat unread: six services declared hung at once in restart-nats chaos at load 36)', async () => {
+    const sup = await startSupervisor(
+      nats.url,
+      {
+        id: 'stall-root',
+        strategy: 'one_for_one',
+        intensity: 1_000,
+        periodMs: 600_000,
+        children: [
+          {
+            id: 'stall-proc',
+            start: { kind: 'process', actorKind: 'echo', actorId: 'stall-proc' },
+            shutdownMs: 2_000,
+          },
+        ],
+      },
+      { childHeartbeatMs: HEARTBEAT_MS, missedBeats: MISSED_BEATS },
+    );
+    servers.onStop(() => sup.stop('test over', 10_000).then(() => undefined));
+    const pid = await waitFor('the process child running', async () => {
+      const t = await treeOf(client, 'stall-root').catch(() => undefined);
+      const c = t?.children[0];
+      return c?.status === 'running' ? c.pid : undefined;
+    });
+    // This process stalls (as a loaded machine stalls it) for twice the hang threshold; the child,
+    // another process, beats on.
+    const until = Date.now() + OUTAGE_MS;
+    while (Date.now() < until) {
+      // busy: no timer, no socket read
+    }
+    await everyChildAnswers(['stall-proc']);
+    const after = (await treeOf(client, 'stall-root')).children[0]!;
+    expect([after.pid, after.restartCount, after.lastExit]).toEqual([pid, 0, null]);
+  });
+
+  it('regression: a process child started while the supervisor is cut off from the bus starts once the server is back (the flush before spawning failed with "connection disconnected" and each attempt counted as a failed start)', async () => {
+    const bus = await testBus(nats.url, 'launcher');
+    servers.onStop(() => bus.close());
+    const down = new Promise<void>((r) => {
+      const off = bus.onStatus((s) => {
+        if (s !== 'connected') {
+          off();
+          r();
+        }
+      });
+    });
+    await nats.kill();
+    await down; // premise: the launching bus knows it is disconnected
+    const launching = startProcessChild({
+      bus,
+      natsUrl: nats.url,
+      log: createLogger({}, 'silent'),
+      childId: 'cut-off',
+      kind: 'echo',
+      actorId: 'cut-off',
+      start: { kind: 'process', actorKind: 'echo', actorId: 'cut-off' },
+      credentials: await credsFor(nats, { role: 'actor', kind: 'echo', id: 'cut-off' }),
+      issuerSeed: undefined,
+      heartbeatMs: HEARTBEAT_MS,
+      supervision: {
+        childHeartbeatMs: HEARTBEAT_MS,
+        missedBeats: MISSED_BEATS,
+        processStartTimeoutMs: 60_000,
+      },
+    });
+    await nats.restart();
+    const proc = await launching;
+    servers.onStop(() => proc.stop(2_000).then(() => undefined));
+    await everyChildAnswers(['cut-off']);
+  });
 });
