@@ -22,6 +22,7 @@ import {
   type InvariantResult,
   settledRunStatuses,
 } from './invariants.ts';
+import { checkpointRestoreLoad } from './checkpoint-load.ts';
 import { pick, prng } from './prng.ts';
 
 /** Longer than the budget monitor's ack wait (30 s), after which a killed monitor's events come again. */
@@ -133,6 +134,15 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
         if (i % breachEvery === breachEvery - 1) mustBreach.push(id);
       });
     for (let i = 0; i < Math.ceil(totalRuns / 2); i++) submissions.push(submitOne(i));
+    const load =
+      sc.load === 'checkpoint-restores'
+        ? // Through the faults, and on until a restore was answered after them (or the submit deadline).
+          checkpointRestoreLoad(
+            sut.client,
+            (restores) => (performance.now() - t0 >= duration && restores > 0) || Date.now() > submitDeadline,
+            log,
+          )
+        : Promise.resolve(0);
     let next = Math.ceil(totalRuns / 2);
     while (performance.now() - t0 < duration) {
       await new Promise((r) => setTimeout(r, interval * (0.5 + rand())));
@@ -141,6 +151,7 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
     }
     while (next < totalRuns) submissions.push(submitOne(next++));
     await Promise.all(submissions);
+    await load;
     log(`submitted ${runIds.length} runs; settling`);
     const settleDeadline = Date.now() + (options.settleMs ?? DEFAULT_CHAOS_SETTLE_MS);
     const invariants: InvariantResult[] = [];
