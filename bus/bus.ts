@@ -62,7 +62,13 @@ import {
   DEFAULT_ASK_TIMEOUT_MS,
   DEFAULT_MAX_PAYLOAD_BYTES,
 } from './bus-options.ts';
-import { type ConnectionState, openConnection, principalOfConnection } from './connection.ts';
+import {
+  type ConnectionState,
+  type CredentialHolder,
+  credentialHolderOf,
+  openConnection,
+  principalOfConnection,
+} from './connection.ts';
 
 /** What a handler learns about the message besides its envelope. */
 export interface IncomingContext {
@@ -134,6 +140,11 @@ export class Bus {
    * The principal this connection authenticated as (its NATS user name), or, on a server without
    * authentication, the bus name made a subject token: nobody is verified there anyway.
    */
+  /** This connection's replaceable credential: the credential authority renews and rekeys it. */
+  credential(): CredentialHolder | undefined {
+    return credentialHolderOf(this.nc);
+  }
+
   principal(): string {
     return (
       principalOfConnection(this.nc) ??

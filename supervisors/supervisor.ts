@@ -294,6 +294,7 @@ class SupervisorRuntime {
       this.ctx.busOptions.servers,
       this.ctx.busOptions.credentials,
       childPrincipal(kind, actorId, start.kind === 'supervisor' ? undefined : start.args),
+      this.ctx.bus,
     );
     busOptions.credentials = credentials;
     if (start.kind === 'process') {

@@ -62,6 +62,27 @@ export class ActorCell<A> {
   private readonly startedAt: number;
   private readonly heartbeatMs: number;
 
+  /** A rekey (answer the new public key) or a renewed JWT (use it) from the credential authority. */
+  private async credential(m: Msg, env: Envelope): Promise<void> {
+    try {
+      if (env.type === 'credentials.rekey.v1') {
+        const publicKey = this.bus.credential()?.rekey();
+        if (!publicKey) throw new Error('no user JWT to rekey');
+        this.bus.respond(m, { type: 'credentials.public-key.v1', body: { publicKey } }, env);
+        return;
+      }
+      const holder = this.bus.credential();
+      if (!holder) throw new Error('no user JWT to replace');
+      const how = await holder.replace((env as Envelope<'credentials.renewed.v1'>).body.jwt);
+      this.log.info('credential replaced', { how });
+      if (m.reply) this.bus.respond(m, { type: 'ack.v1', body: { ok: true } }, env);
+    } catch (err) {
+      const e = toGovError(err);
+      this.bus.deadLetter(m, e);
+      this.bus.respondError(m, e);
+    }
+  }
+
   /** Connects the actor's own bus; nothing of the behaviour runs yet. */
   static async open<A>(kind: ActorKind<A>, args: A, options: RunActorOptions): Promise<ActorCell<A>> {
     const clock = new FencedClock(options.clock ?? systemClock);
@@ -274,6 +295,15 @@ export class ActorCell<A> {
     if (env.type === 'actor.stop.v1') {
       bus.respond(m, { type: 'ack.v1', body: { ok: true } }, env);
       void this.stop(env.body.reason);
+      return;
+    }
+    // The credential authority's renewals and rekeys, on this actor's own inbox (only system
+    // credentials may publish there): the runtime owns the connection, so it takes them for every kind.
+    if (
+      (env.type === 'credentials.rekey.v1' || env.type === 'credentials.renewed.v1') &&
+      m.subject === address
+    ) {
+      await this.credential(m, env);
       return;
     }
     const b = this.behavior!;
