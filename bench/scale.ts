@@ -5,9 +5,11 @@
  * requests in flight; a GOV_ERR_OVERLOADED refusal is retried after its retry-after) on 20 plain
  * agents in a process of their own. Per burst: throughput (runs/s, first request → last terminal event),
  * request → accepted p50/p99, accepted → terminal p50; then the growth ratio of each larger burst against
- * the smallest: (cost per run at N) ÷ (cost per run at the smallest) — 1.0 is linear. And the
- * **ledger** (scale-ledger.ts): open, full and incremental verify at 10k/100k entries. `--only runs` or
- * `--only ledger` runs one part.
+ * the smallest: (cost per run at N) ÷ (cost per run at the smallest) — 1.0 is linear. The
+ * **ledger** (scale-ledger.ts): open, full and incremental verify at 10k/100k entries. And **agents per
+ * host** (scale-agents.ts): `agov up` with 10/100/1,000 in-host agents (`--agents 10,100,1000,10000`):
+ * start, RSS, fds, idle CPU, 1-stage run latency. `--only runs`, `--only ledger` or `--only agents`
+ * runs one part.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +19,7 @@ import { Bus } from '../bus/index.ts';
 import { issuerSeedFor } from '../infra/nats-auth/index.ts';
 import { allRunFeeds, GovError, isTerminalRunEvent, serviceSubject } from '../protocols/index.ts';
 import { startBenchServices } from './bench-system.ts';
+import { type AgentsResult, benchAgentsScale, DEFAULT_AGENT_SIZES } from './scale-agents.ts';
 import { benchLedgerScale, DEFAULT_VERIFY_SIZES, type LedgerScaleResult } from './scale-ledger.ts';
 import { report, round, summarize } from './stats.ts';
 
@@ -122,8 +125,14 @@ export async function benchScale(): Promise<void> {
   const wants = (part: string) => !process.argv.includes('--only') || only === part;
   let ledger: { results: LedgerScaleResult[]; ratios: Record<string, number> } = { results: [], ratios: {} };
   if (wants('ledger')) ledger = await benchLedgerScale(listArg('--verify-entries', DEFAULT_VERIFY_SIZES));
+  let perHost: { results: AgentsResult[]; ratios: Record<string, number> } = { results: [], ratios: {} };
+  if (wants('agents')) perHost = await benchAgentsScale(listArg('--agents', DEFAULT_AGENT_SIZES));
   if (!wants('runs')) {
-    report('scale', { ledger: ledger.results }, ledger.ratios);
+    report(
+      'scale',
+      { ledger: ledger.results, agentsPerHost: perHost.results },
+      { ...ledger.ratios, ...perHost.ratios },
+    );
     return;
   }
   const sizes = listArg('--runs-burst', DEFAULT_BURSTS);
@@ -180,8 +189,15 @@ export async function benchScale(): Promise<void> {
     for (const [k, v] of Object.entries(ratios)) console.log(`${k}: ${v} (1.0 = linear)`);
     report(
       'scale',
-      { agents: AGENTS, inFlight: IN_FLIGHT, stagesPerRun: 3, runsBurst: results, ledger: ledger.results },
-      { ...ratios, ...ledger.ratios },
+      {
+        agents: AGENTS,
+        inFlight: IN_FLIGHT,
+        stagesPerRun: 3,
+        runsBurst: results,
+        ledger: ledger.results,
+        agentsPerHost: perHost.results,
+      },
+      { ...ratios, ...ledger.ratios, ...perHost.ratios },
     );
   } finally {
     agents.kill('SIGKILL');

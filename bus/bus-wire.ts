@@ -2,7 +2,12 @@
  * The bus's small pieces of wire handling (bus.ts is the door): the typed errors a failed ask, reply or
  * publish becomes, what a dead letter says about bytes it keeps or withholds, and NATS headers.
  */
-import { errors as natsErrors, headers as natsHeaders, type MsgHdrs } from '@nats-io/transport-node';
+import {
+  errors as natsErrors,
+  headers as natsHeaders,
+  type MsgHdrs,
+  type NatsConnection,
+} from '@nats-io/transport-node';
 import { type BodyOf, SECRET_MESSAGE_TYPES } from '../protocols/catalog.ts';
 import { decodeRaw, detectFormat } from '../protocols/codec.ts';
 import {
@@ -23,6 +28,17 @@ export const EMPTY = new Uint8Array(0);
 /** What a killed bus answers: a promise that never settles, so its awaiter never resumes. */
 export function never<T>(): Promise<T> {
   return new Promise<T>(() => undefined);
+}
+
+/**
+ * Turns a killed actor's own connection into a void: nats.js objects it still holds (a JetStream
+ * message it has yet to ack, a KV handle) publish and request through the connection object itself.
+ */
+export function silence(nc: NatsConnection): void {
+  const c = nc as unknown as Record<'publish' | 'request' | 'flush', unknown>;
+  c.publish = () => undefined;
+  c.request = never;
+  c.flush = never;
 }
 
 /** The typed error a failed ask of `busName` to `subject` becomes. */

@@ -24,7 +24,6 @@ import { type ObjectStore, type ObjectStoreOptions, Objm } from '@nats-io/obj';
 import {
   headers as natsHeaders,
   type Msg,
-  type MsgHdrs,
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
@@ -38,6 +37,7 @@ import {
   deadLetterBody,
   EMPTY,
   never,
+  silence,
   outgoingError,
   replyError,
   requestError,
@@ -50,7 +50,6 @@ import {
   BusClosedError,
   errorFromHeaders,
   errorToHeaders,
-  type GovError,
   serializeError,
   toGovError,
 } from '../protocols/vocabulary/errors.ts';
@@ -62,6 +61,7 @@ import {
   DEFAULT_ASK_TIMEOUT_MS,
   DEFAULT_MAX_PAYLOAD_BYTES,
 } from './bus-options.ts';
+<<<<<<< HEAD
 import {
   type ConnectionState,
   type CredentialHolder,
@@ -69,36 +69,13 @@ import {
   openConnection,
   principalOfConnection,
 } from './connection.ts';
+=======
+import type { AskOptions, DecodeResult, DurableOptions, TellOptions } from './bus-types.ts';
+import { type ConnectionState, openConnection, principalOfConnection } from './connection.ts';
+import type { Leased, SharedConnection } from './shared-connection.ts';
+>>>>>>> main
 
-/** What a handler learns about the message besides its envelope. */
-export interface IncomingContext {
-  subject: string;
-  /** Present when the sender asked (expects a reply). */
-  reply: string | undefined;
-  headers: MsgHdrs | undefined;
-  size: number;
-}
-
-export interface TellOptions {
-  headers?: Record<string, string>;
-  /** The message this one answers or was caused by: copies its correlation id and sets `cause`. */
-  inResponseTo?: Envelope;
-  /** Wire format of this message: msgpack unless the receiver asked for JSON (an agent's `encoding`). */
-  encoding?: WireFormat;
-}
-
-export interface AskOptions extends TellOptions {
-  timeoutMs?: number;
-}
-
-export interface DurableOptions {
-  /** How long to wait for the stream's ack (default: the bus's ask timeout). */
-  timeoutMs?: number;
-  /** Deduplication id (default: the envelope id). */
-  msgId?: string;
-}
-
-export type DecodeResult = { ok: true; env: Envelope } | { ok: false; error: GovError };
+export type { AskOptions, DecodeResult, DurableOptions, IncomingContext, TellOptions } from './bus-types.ts';
 
 export class Bus {
   private readonly nc: NatsConnection;
@@ -114,7 +91,12 @@ export class Bus {
   private readonly watch: ConnectionWatch;
   private killed = false;
 
-  private constructor(nc: NatsConnection, options: BusOptions) {
+  private constructor(
+    nc: NatsConnection,
+    options: BusOptions,
+    watch?: ConnectionWatch,
+    private readonly leased?: Leased,
+  ) {
     this.nc = nc;
     this.name = options.name;
     this.clock = options.clock ?? systemClock;
@@ -122,7 +104,7 @@ export class Bus {
     this.msgpack = msgpackCodec(max);
     this.json = jsonCodec(max);
     this.askTimeoutMs = options.askTimeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
-    this.watch = new ConnectionWatch(nc, this.metrics);
+    this.watch = watch ?? new ConnectionWatch(nc, this.metrics);
   }
 
   /** Connects (waiting for the server if it is not up yet) and returns a ready bus. */
@@ -137,6 +119,16 @@ export class Bus {
   }
 
   /**
+   * A bus on a host's shared connection (shared-connection.ts), as an in-host actor's own: its
+   * subscriptions, close and kill are its own; it names itself `principal` where the broker checks
+   * the name (the host's credential grants that name's subjects among its members').
+   */
+  static onShared(shared: SharedConnection, options: BusOptions, principal: string): Bus {
+    const lease = shared.lease();
+    return new Bus(lease.nc, options, shared.watch, { lease, principal });
+  }
+
+  /**
    * The principal this connection authenticated as (its NATS user name), or, on a server without
    * authentication, the bus name made a subject token: nobody is verified there anyway.
    */
@@ -147,13 +139,14 @@ export class Bus {
 
   principal(): string {
     return (
+      this.leased?.principal ??
       principalOfConnection(this.nc) ??
       (this.name.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128) || 'anonymous')
     );
   }
 
   get state(): ConnectionState {
-    return this.watch.state;
+    return this.leased?.lease.isClosed() ? 'closed' : this.watch.state;
   }
 
   /** Observes connection state changes; returns an unsubscribe function. */
@@ -305,6 +298,7 @@ export class Bus {
 
   /** A reply on a connection that closed meanwhile is lost like any reply to a dead asker: counted, not thrown. */
   private send(fn: () => void) {
+    if (this.killed) return; // a reply goes round the connection (Msg.respond): a dead actor's must not
     try {
       fn();
     } catch (err) {
@@ -446,18 +440,15 @@ export class Bus {
    * unsubscribe, nothing pending flushed (what was already handed to the socket may still leave), and
    * from now on whatever of the dead actor's code still runs talks into a void, without the actor's
    * help: publishes (message acks too) vanish, and asks, flushes, durable publishes and JetStream
-   * calls never settle, so code awaiting the bus never resumes, as in a dead process.
+   * calls never settle, so code awaiting the bus never resumes, as in a dead process. On a host's
+   * shared connection only this actor's lease ends (ConnectionLease.kill).
    */
   async kill(): Promise<void> {
     if (this.killed) return;
     this.killed = true;
     this.mux?.abandon();
-    // nats.js objects the actor still holds (a JetStream message it has yet to ack, a KV handle)
-    // publish and request through the connection object itself.
-    const nc = this.nc as unknown as Record<'publish' | 'request' | 'flush', unknown>;
-    nc.publish = () => undefined;
-    nc.request = never;
-    nc.flush = never;
+    if (this.leased) return this.leased.lease.kill(); // host-mates keep the connection
+    silence(this.nc);
     if (!this.nc.isClosed()) await this.nc.close();
   }
 

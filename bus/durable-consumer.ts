@@ -30,6 +30,13 @@ export interface EachOptions {
   /** Pause before a message whose handler failed is delivered again. */
   retryMs: number;
   log: Logger;
+  /**
+   * Called once if the consumer ends without `stop()` (nats.js gave up on it: the connection closed, the
+   * consumer or stream was deleted, a pull was refused). The owner should crash so its supervisor starts
+   * it again; otherwise it would stay up and never see another message (a budget monitor that stopped
+   * counting errors: failing runs never breached).
+   */
+  onEnd?: (error: Error) => void;
 }
 
 export interface MessageInfo {
@@ -98,6 +105,11 @@ export class DurableConsumer {
     handler: (env: E, info: MessageInfo) => Promise<void>,
   ): Promise<{ stop(): Promise<void> }> {
     const messages: ConsumerMessages = await this.consumer.consume({ max_messages: options.batch ?? 64 });
+    let stopping = false;
+    const ended = (error: Error) => {
+      options.log.warn('stream consumer ended', { error: String(error) });
+      if (!stopping) options.onEnd?.(error);
+    };
     const done = (async () => {
       for await (const m of messages) {
         const decoded = this.bus.decode(m.data);
@@ -114,9 +126,13 @@ export class DurableConsumer {
           this.settle(options.log, () => m.nak(options.retryMs));
         }
       }
-    })().catch((err) => options.log.warn('stream consumer ended', { error: String(err) }));
+    })().then(
+      () => ended(new Error('the stream consumer stopped')),
+      (err: unknown) => ended(err instanceof Error ? err : new Error(String(err))),
+    );
     return {
       async stop() {
+        stopping = true;
         await messages.close();
         await done;
       },

@@ -48,6 +48,8 @@ export interface RunEventConsumerOptions {
   ackWaitMs: number;
   retryMs: number;
   log: Logger;
+  /** The consumer ended without `stop()` (see EachOptions.onEnd): crash, to be started again. */
+  onEnd?: (error: Error) => void;
 }
 
 /**
@@ -74,7 +76,7 @@ export async function consumeRunEvents(
   );
   return consumer.each(
     (env): env is Envelope<'run.event.v1'> => env.type === 'run.event.v1',
-    { retryMs: options.retryMs, log: options.log },
+    { retryMs: options.retryMs, log: options.log, onEnd: options.onEnd },
     handler,
   );
 }

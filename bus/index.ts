@@ -6,3 +6,4 @@ export * from './durable-consumer.ts';
 export * from './js-publisher.ts';
 export * from './streams.ts';
 export * from './governance-events.ts';
+export * from './shared-connection.ts';

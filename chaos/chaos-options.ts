@@ -12,3 +12,10 @@ export const DEFAULT_CHAOS_RUNS = 12;
 export const DEFAULT_CHAOS_SETTLE_MS = 90_000;
 /** How long a SIGSTOPped process stays stopped before SIGCONT (unless its supervisor kills it first). */
 export const DEFAULT_CHAOS_HANG_MS = 3_000;
+/**
+ * How long a process child of the system under test has to announce itself. Well above the default
+ * (15 s): a chaos system starts some twenty processes at once, often on a machine shared with other
+ * work, and at load 30 on 2 cores one took longer than 15 s, which at start-up is fatal (the services
+ * supervisor escalates failed_to_start_child and the root with it) and measures nothing about recovery.
+ */
+export const DEFAULT_CHAOS_PROCESS_START_TIMEOUT_MS = 60_000;

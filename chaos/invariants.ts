@@ -11,7 +11,9 @@
  *    producer's stored state lists (written in the same write as the change that implies the event:
  *    the transactional outboxes of the orchestrator, token authority, agents and checkpoint actor;
  *    chaos/implied-events.ts) is a ledger entry, once, even when the producer was SIGKILLed between
- *    that write and the audit stream's ack.
+ *    that write and the audit stream's ack;
+ * 6. the scenario did what it claims: at least one fault was delivered, and no fault slot went without
+ *    a target because the supervision tree could not be read whole.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -264,5 +266,26 @@ export async function checkImpliedEvents(sut: SystemUnderTest, deadlineMs: numbe
       : implied.size === 0
         ? 'no stored state lists its audit events (nothing checked)'
         : `${missing.length} implied events missing (e.g. ${missing[0]} of ${first?.producer} ${first?.record}), ${twice.length} more than once`,
+  };
+}
+
+/**
+ * A scenario whose faults never landed proves nothing about recovery: at least one must have been
+ * delivered, and no slot may have found the supervision tree unreadable (`unreadable` is the target
+ * such a slot records). Slots whose target kind simply had no running process (a replacement still
+ * starting) are counted, not failed.
+ */
+export function checkFaultsDelivered(
+  injected: ReadonlyArray<{ target: string; delivered: boolean }>,
+  unreadable: string,
+): InvariantResult {
+  const delivered = injected.filter((i) => i.delivered).length;
+  const blind = injected.filter((i) => i.target === unreadable).length;
+  const idle = injected.length - delivered - blind;
+  return {
+    name: 'faults were delivered',
+    ok: delivered > 0 && blind === 0,
+    detail: `${delivered} of ${injected.length} delivered${idle ? `, ${idle} found no target process running` : ''}${blind ? `, ${blind} could not read the supervision tree whole` : ''}`,
+    checked: delivered,
   };
 }

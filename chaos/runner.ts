@@ -15,6 +15,7 @@ import {
 import {
   checkBudgetsRevoked,
   checkChildrenRunning,
+  checkFaultsDelivered,
   checkImpliedEvents,
   checkLedger,
   checkRunsTerminal,
@@ -26,7 +27,7 @@ import { pick, prng } from './prng.ts';
 /** Longer than the budget monitor's ack wait (30 s), after which a killed monitor's events come again. */
 const BUDGET_CATCH_UP_MS = 45_000;
 import { DEFAULT_BREACH_EVERY, type Scenario } from './scenarios.ts';
-import { startSystemUnderTest, type SystemUnderTest } from './system-under-test.ts';
+import { type LiveProcess, startSystemUnderTest, type SystemUnderTest } from './system-under-test.ts';
 
 export interface ChaosOptions {
   seed?: number;
@@ -108,14 +109,14 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
   const started: Array<{ at: number; actorId: string }> = [];
   const feed = sut.client.subscribeRaw(allObs(), (m) => {
     const d = sut.client.decode(m.data);
-    if (
-      d.ok &&
-      d.env.type === 'supervisor.event.v1' &&
-      d.env.body.event === 'child-started' &&
-      d.env.body.actorId
-    ) {
-      started.push({ at: performance.now(), actorId: d.env.body.actorId });
-    }
+    if (!d.ok || d.env.type !== 'supervisor.event.v1') return;
+    const e = d.env.body;
+    if (e.event === 'child-started' && e.actorId) started.push({ at: performance.now(), actorId: e.actorId });
+    // Exits, hangs, failed starts and escalations, with their reasons: what a failed scenario is read from.
+    else if (e.event !== 'child-restart-scheduled')
+      log(
+        `  ${new Date().toISOString().slice(11, 23)} ${e.supervisorId}: ${e.event} ${e.childId}${e.detectedBy ? ` (${e.detectedBy})` : ''}${e.reason ? ` ${JSON.stringify(e.reason)}` : ''}`,
+      );
   });
   const injected: Injection[] = [];
   const runIds: string[] = [];
@@ -150,6 +151,7 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
     invariants.push(await checkBudgetsRevoked(sut, runIds, mustBreach, Date.now() + BUDGET_CATCH_UP_MS));
     invariants.push(await checkLedger(sut, Date.now() + 60_000));
     invariants.push(await checkImpliedEvents(sut, Date.now() + 60_000));
+    invariants.push(checkFaultsDelivered(injected, TREE_UNREADABLE));
     for (const inj of injected) {
       // A multi-kill (`a+b+c`) has recovered once the last of its victims is back.
       const backs = inj.target
@@ -179,9 +181,9 @@ async function inject(
   switch (sc.fault) {
     case 'sigkill':
     case 'sigstop': {
-      const procs = (await sut.processes()).filter(
-        (p) => sc.targets.length === 0 || sc.targets.includes(p.actorKind),
-      );
+      const all = await targets(sut, atMs, sc.fault, log);
+      if (!Array.isArray(all)) return all;
+      const procs = all.filter((p) => sc.targets.length === 0 || sc.targets.includes(p.actorKind));
       const victim = pick(rand, procs);
       if (!victim) return { atMs, fault: sc.fault, target: 'none', delivered: false };
       log(`+${atMs} ms ${sc.fault.toUpperCase()} ${victim.actorKind} ${victim.actorId} (pid ${victim.pid})`);
@@ -206,7 +208,9 @@ async function inject(
     }
     case 'sigkill-many': {
       // One process of each of `kindsAtOnce` different kinds, all killed in the same instant.
-      const procs = (await sut.processes()).filter((p) => sc.targets.includes(p.actorKind));
+      const all = await targets(sut, atMs, sc.fault, log);
+      if (!Array.isArray(all)) return all;
+      const procs = all.filter((p) => sc.targets.includes(p.actorKind));
       const kinds = [...new Set(procs.map((p) => p.actorKind))].sort();
       const victims: typeof procs = [];
       for (let k = 0; k < (sc.kindsAtOnce ?? 2) && kinds.length > 0; k++) {
@@ -253,6 +257,27 @@ async function inject(
       await Promise.all(pending);
       return { atMs, fault: sc.fault, target: 'ledger-writer', delivered: true };
     }
+  }
+}
+
+/** Target string of a fault slot that could not read the whole supervision tree. */
+export const TREE_UNREADABLE = 'tree-unreadable';
+
+/**
+ * The processes a fault may hit, from a complete read of the supervision tree; a tree that cannot be
+ * read whole is an injection that did not happen, said so (and failed by checkFaultsDelivered).
+ */
+async function targets(
+  sut: SystemUnderTest,
+  atMs: number,
+  fault: string,
+  log: (l: string) => void,
+): Promise<LiveProcess[] | Injection> {
+  try {
+    return await sut.processes();
+  } catch (err) {
+    log(`+${atMs} ms ${fault}: the supervision tree could not be read whole (${String(err)})`);
+    return { atMs, fault, target: TREE_UNREADABLE, delivered: false };
   }
 }
 

@@ -11,7 +11,11 @@ import type { Bus } from '../bus/index.ts';
 import type { NatsServer, RedisServer } from '../infra/index.ts';
 import type { SupervisorTree } from '../protocols/index.ts';
 import { type LiveProcess, parseTeams, startSystem } from '../system/index.ts';
-import { DEFAULT_CHAOS_HEARTBEAT_MS, DEFAULT_CHAOS_MISSED_BEATS } from './chaos-options.ts';
+import {
+  DEFAULT_CHAOS_HEARTBEAT_MS,
+  DEFAULT_CHAOS_MISSED_BEATS,
+  DEFAULT_CHAOS_PROCESS_START_TIMEOUT_MS,
+} from './chaos-options.ts';
 
 export type { LiveProcess };
 
@@ -44,7 +48,7 @@ export interface SystemUnderTest {
   client: Bus;
   root: ActorHandle;
   tree(): Promise<SupervisorTree>;
-  /** Every child running in its own process, from the live tree. */
+  /** Every child running in its own process, from a complete read of the live tree (or it throws). */
   processes(): Promise<LiveProcess[]>;
   stop(): Promise<void>;
 }
@@ -62,6 +66,7 @@ export async function startSystemUnderTest(
     serviceArgs: { gateway: { port: 0 }, 'ledger-writer': { checkpointEveryEntries: 50 } },
     heartbeatMs: options.heartbeatMs ?? DEFAULT_CHAOS_HEARTBEAT_MS,
     missedBeats: options.missedBeats ?? DEFAULT_CHAOS_MISSED_BEATS,
+    processStartTimeoutMs: DEFAULT_CHAOS_PROCESS_START_TIMEOUT_MS,
     clientName: 'chaos-runner',
     askTimeoutMs: 5_000,
   }).catch((err: unknown) => {

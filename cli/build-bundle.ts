@@ -6,7 +6,17 @@
  */
 import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
+import { type BuildOptions, buildSync } from 'esbuild';
+
+/** How the CLI is bundled: what a module loads at start in the CLI is what these options make of it. */
+export const CLI_BUNDLE_OPTIONS = {
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+} as const satisfies BuildOptions;
 
 export function buildCliBundle(): void {
   const root = fileURLToPath(new URL('..', import.meta.url));
@@ -18,14 +28,9 @@ export function buildCliBundle(): void {
   const staging = `${root}/dist.build-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   buildSync({
+    ...CLI_BUNDLE_OPTIONS,
     absWorkingDir: root,
     entryPoints: { agov: 'cli/index.ts' },
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    packages: 'external',
     outdir: staging,
     outExtension: { '.js': '.mjs' },
     logLevel: 'warning',

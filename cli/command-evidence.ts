@@ -5,7 +5,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { readEnvironment } from '../infra/index.ts';
+import { readEnvironment } from '../infra/environment.ts';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -24,17 +24,19 @@ import {
   resolveTrustedKey,
   type TrustedKey,
   verifyEvidence,
-} from '../actors/ledger/index.ts';
+} from '../actors/ledger/reader.ts';
 import {
   type Cosignature,
   cosignatureKeyId,
   cosignatureProblem,
   parseCosignatureLine,
 } from '../actors/witness/index.ts';
-import { Bus } from '../bus/index.ts';
+import type { Bus } from '../bus/index.ts';
+// Light imports only (files, not the protocols face with its zod schemas): `evidence verify` is offline
+// and starts fast; the bus is loaded when `export` asks the writer.
+import { ACTOR_KIND, SERVICE_NAME } from '../protocols/actor-kinds.ts';
+import { serviceSubject } from '../protocols/subjects.ts';
 import {
-  ACTOR_KIND,
-  SERVICE_NAME,
   ConfigError,
   EvidenceInvalidError,
   GovError,
@@ -42,8 +44,7 @@ import {
   NoRespondersError,
   NotFoundError,
   TimeoutError,
-} from '../protocols/index.ts';
-import { serviceSubject } from '../protocols/index.ts';
+} from '../protocols/vocabulary/index.ts';
 import { cliPublicKey, ledgerCliOptions, ledgerPath } from './command-ledger.ts';
 
 export const EVIDENCE_USAGE = `agov evidence <command>
@@ -94,7 +95,10 @@ async function evidenceExport(argv: string[]): Promise<number> {
   const key = cliPublicKey(values, dbPath);
   const natsUrl = values.nats ?? readEnvironment().natsUrl;
   const bus = natsUrl
-    ? await Bus.connect({ servers: natsUrl, name: `agov-evidence-${process.pid}` })
+    ? await (await import('../bus/index.ts')).Bus.connect({
+        servers: natsUrl,
+        name: `agov-evidence-${process.pid}`,
+      })
     : undefined;
   try {
     if (!coveredBySignedCheckpoint(dbPath, values.run)) {

@@ -5,7 +5,7 @@
  * `tail --follow` follows the writer over the bus when NATS_URL is set (else it polls the file).
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { readEnvironment } from '../infra/index.ts';
+import { DEFAULT_DATA_DIR, readEnvironment } from '../infra/environment.ts';
 import type { KeyObject } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,15 +22,15 @@ import {
   type TrustedKey,
   type VerifiedHead,
   verifyLedger,
-} from '../actors/ledger/index.ts';
+} from '../actors/ledger/reader.ts';
 import {
   checkAgainstWitnesses,
   type WitnessCheck,
   type WitnessEvidence,
   WitnessStore,
 } from '../actors/witness/index.ts';
-import { DEFAULT_LEDGER_PUBLIC_KEY_FILE, defaultLedgerPath } from '../actors/ledger/index.ts';
-import { ConfigError } from '../protocols/index.ts';
+import { DEFAULT_LEDGER_PUBLIC_KEY_FILE, defaultLedgerPath } from '../actors/ledger/reader.ts';
+import { ConfigError } from '../protocols/vocabulary/index.ts';
 import { printEntry, stopSignal } from './ledger-print.ts';
 
 export const LEDGER_USAGE = `agov ledger <command> [--db PATH] [--key PATH] [--fingerprint sha256:HEX]
@@ -62,7 +62,7 @@ export const ledgerCliOptions = {
 
 /** The ledger file the CLI reads. */
 export function ledgerPath(db: string | undefined): string {
-  return db ?? defaultLedgerPath(readEnvironment().dataDir);
+  return db ?? defaultLedgerPath(readEnvironment().dataDir ?? DEFAULT_DATA_DIR);
 }
 
 /**

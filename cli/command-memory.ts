@@ -10,9 +10,11 @@ import { formatSummary } from '../actors/context/memory-summary.ts';
 import { encodeContent } from '../protocols/memory-content.ts';
 import { readEnvironment } from '../infra/environment.ts';
 import { ACTOR_KIND } from '../protocols/actor-kinds.ts';
-import type { BodyOf } from '../protocols/catalog.ts';
+import type { BodyOf, MessageType } from '../protocols/catalog.ts';
 import { ConfigError } from '../protocols/vocabulary/errors.ts';
-import { askContext, intOption, print, printJson, withBus } from './context-client.ts';
+import type { OutMessage } from '../protocols/envelope.ts';
+import type { Tier } from '../protocols/vocabulary/tiers.ts';
+import { askOnce, intOption, print, printJson } from './context-client.ts';
 
 export const MEMORY_USAGE = `agov memory log --stdin|--file F [--tag T]... [--run ID] [--type CT]
 agov memory fetch ID [-s]
@@ -71,110 +73,96 @@ export async function commandMemory(argv: string[]): Promise<number> {
   }
 }
 
+/** One ask of the memory actor. */
+const askMemory = <R extends MessageType>(values: Values, msg: OutMessage, expect: R, tier?: Tier) =>
+  askOnce('memory', ACTOR_KIND.memory, values.nats, msg, expect, tier);
+
 /** `memory log --stdin|--file F`: stores a blob (T1) and prints its id. */
 async function memoryLog(values: Values): Promise<number> {
   const out = outFor(values);
   if (!values.stdin && !values.file) throw new ConfigError('agov memory log needs --stdin or --file F');
   const bytes = values.file ? readFileSync(values.file) : await readStdin();
   const runId = values.run ?? readEnvironment().pipelineId;
-  return withBus('memory', values.nats, async (bus) => {
-    const reply = await askContext(
-      bus,
-      ACTOR_KIND.memory,
-      {
-        type: 'memory.put.v1',
-        body: {
-          ...encodeContent(bytes),
-          ...(values.type ? { contentType: values.type } : {}),
-          tags: values.tag ?? [],
-          ...(runId ? { runId } : {}),
-        },
+  const reply = await askMemory(
+    values,
+    {
+      type: 'memory.put.v1',
+      body: {
+        ...encodeContent(bytes),
+        ...(values.type ? { contentType: values.type } : {}),
+        tags: values.tag ?? [],
+        ...(runId ? { runId } : {}),
       },
-      'memory.entry.v1',
-      'T2',
-    );
-    out(reply.body.id, reply.body);
-    return 0;
-  });
+    },
+    'memory.entry.v1',
+    'T2',
+  );
+  out(reply.body.id, reply.body);
+  return 0;
 }
 
 /** `memory fetch ID [-s]`: the blob's bytes, or its summary. */
 async function memoryFetch(values: Values, id: string | undefined): Promise<number> {
   if (!id) throw new ConfigError('agov memory fetch needs an ID');
-  return withBus('memory', values.nats, async (bus) => {
-    const reply = await askContext(
-      bus,
-      ACTOR_KIND.memory,
-      { type: 'memory.get.v1', body: { id, summaryOnly: Boolean(values.summary) } },
-      'memory.content.v1',
+  const reply = await askMemory(
+    values,
+    { type: 'memory.get.v1', body: { id, summaryOnly: Boolean(values.summary) } },
+    'memory.content.v1',
+  );
+  if (values.json) printJson(reply.body);
+  else if (values.summary)
+    print(`${entryLine(reply.body.entry)}\n${formatSummary(reply.body.entry.summary)}`);
+  else
+    process.stdout.write(
+      reply.body.encoding === 'base64'
+        ? Buffer.from(reply.body.content ?? '', 'base64')
+        : (reply.body.content ?? ''),
     );
-    if (values.json) printJson(reply.body);
-    else if (values.summary)
-      print(`${entryLine(reply.body.entry)}\n${formatSummary(reply.body.entry.summary)}`);
-    else
-      process.stdout.write(
-        reply.body.encoding === 'base64'
-          ? Buffer.from(reply.body.content ?? '', 'base64')
-          : (reply.body.content ?? ''),
-      );
-    return 0;
-  });
+  return 0;
 }
 
 /** `memory list`: entries, newest first. */
 async function memoryList(values: Values): Promise<number> {
   const out = outFor(values);
-  return withBus('memory', values.nats, async (bus) => {
-    const reply = await askContext(
-      bus,
-      ACTOR_KIND.memory,
-      {
-        type: 'memory.list.v1',
-        body: {
-          limit: intOption('limit', values.limit, 1, 1000) ?? 20,
-          ...(values.tag?.[0] ? { tag: values.tag[0] } : {}),
-          ...(values.run ? { runId: values.run } : {}),
-        },
+  const reply = await askMemory(
+    values,
+    {
+      type: 'memory.list.v1',
+      body: {
+        limit: intOption('limit', values.limit, 1, 1000) ?? 20,
+        ...(values.tag?.[0] ? { tag: values.tag[0] } : {}),
+        ...(values.run ? { runId: values.run } : {}),
       },
-      'memory.entries.v1',
-    );
-    const lines = reply.body.entries.map(entryLine);
-    out(
-      [`${reply.body.entries.length} of ${reply.body.total} (newest first)`, ...lines].join('\n'),
-      reply.body,
-    );
-    return 0;
-  });
+    },
+    'memory.entries.v1',
+  );
+  const lines = reply.body.entries.map(entryLine);
+  out(
+    [`${reply.body.entries.length} of ${reply.body.total} (newest first)`, ...lines].join('\n'),
+    reply.body,
+  );
+  return 0;
 }
 
 /** `memory stats`: blobs and bytes, by tag and run. */
 async function memoryStats(values: Values): Promise<number> {
   const out = outFor(values);
-  return withBus('memory', values.nats, async (bus) => {
-    const reply = await askContext(
-      bus,
-      ACTOR_KIND.memory,
-      { type: 'memory.stats.v1', body: {} },
-      'memory.stats.result.v1',
-    );
-    const s = reply.body;
-    const table = (title: string, m: Record<string, { count: number; bytes: number }>) =>
-      Object.entries(m).map(([k, v]) => `  ${title} ${k}: ${v.count} blobs, ${v.bytes} bytes`);
-    out(
-      [`${s.count} blobs, ${s.bytes} bytes`, ...table('tag', s.byTag), ...table('run', s.byRun)].join('\n'),
-      s,
-    );
-    return 0;
-  });
+  const reply = await askMemory(values, { type: 'memory.stats.v1', body: {} }, 'memory.stats.result.v1');
+  const s = reply.body;
+  const table = (title: string, m: Record<string, { count: number; bytes: number }>) =>
+    Object.entries(m).map(([k, v]) => `  ${title} ${k}: ${v.count} blobs, ${v.bytes} bytes`);
+  out(
+    [`${s.count} blobs, ${s.bytes} bytes`, ...table('tag', s.byTag), ...table('run', s.byRun)].join('\n'),
+    s,
+  );
+  return 0;
 }
 
 /** `memory delete ID` (T2). */
 async function memoryDelete(values: Values, id: string | undefined): Promise<number> {
   const out = outFor(values);
   if (!id) throw new ConfigError('agov memory delete needs an ID');
-  return withBus('memory', values.nats, async (bus) => {
-    await askContext(bus, ACTOR_KIND.memory, { type: 'memory.delete.v1', body: { id } }, 'ack.v1', 'T2');
-    out(`deleted ${id}`, { deleted: id });
-    return 0;
-  });
+  await askMemory(values, { type: 'memory.delete.v1', body: { id } }, 'ack.v1', 'T2');
+  out(`deleted ${id}`, { deleted: id });
+  return 0;
 }

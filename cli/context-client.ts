@@ -68,6 +68,18 @@ export async function withBus<T>(
   }
 }
 
+/** One ask of a context service over a connection of its own, closed once answered. */
+export function askOnce<R extends MessageType>(
+  command: string,
+  kind: string,
+  nats: string | undefined,
+  msg: OutMessage,
+  expect: R,
+  tier?: Tier,
+): Promise<Envelope<R>> {
+  return withBus(command, nats, (bus) => askContext(bus, kind, msg, expect, tier));
+}
+
 /** A positive integer option, or a ConfigError naming it. */
 export function intOption(
   name: string,

@@ -1,5 +1,5 @@
 /** How `agov ledger` prints entries, and its stop on SIGINT/SIGTERM (shared by the file and bus tails). */
-import { type EntryView, type LedgerEntry, entryView } from '../actors/ledger/index.ts';
+import { type EntryView, type LedgerEntry, entryView } from '../actors/ledger/reader.ts';
 
 export function printEntry(e: LedgerEntry | EntryView<unknown>, json: boolean): void {
   const p = entryView(e);

@@ -12,6 +12,12 @@ import {
 
 /** Seconds a client has to authenticate after connecting. */
 export const DEFAULT_AUTH_TIMEOUT_S = 10;
+/**
+ * Longest protocol line the server reads, CONNECT included. The user JWT rides in CONNECT, and a host's
+ * shared connection carries the union of its members' grants (supervisors/host-connections.ts: 100 T2
+ * agents make a ~36 KB JWT); nats-server's own default, 4 KB, fits about ten agents.
+ */
+export const DEFAULT_MAX_CONTROL_LINE_BYTES = 256 * 1024;
 
 export interface NatsServerOptions {
   /** Folder for JetStream data and the generated config. */
@@ -70,6 +76,7 @@ async function startNatsServerOn(
         `port: ${port}`,
         `http_port: ${monitorPort}`,
         `max_payload: 8MB`,
+        `max_control_line: ${DEFAULT_MAX_CONTROL_LINE_BYTES}`,
         `jetstream { store_dir: ${JSON.stringify(storeDir)} }`,
         operatorModeConfig(auth, options.dataDir),
         // A client signs the server's nonce before this runs out; 2 s (the default) is too short for a

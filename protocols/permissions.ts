@@ -8,7 +8,10 @@
  * - `agent`    an agent of one tier (T0 < T1 < T2), one id;
  * - `observer` an external tool that reads the JSON feed (`gov.obs.>`) and nothing else;
  * - `client`   the operator's CLI (`agov run`, `agov agents`, …): asks services, reads the feed;
- * - `admin`    everything (the process that starts the system, and tests that act as the system).
+ * - `admin`    everything (the process that starts the system, and tests that act as the system);
+ * - `host`     the one connection in-host actors share (bus/shared-connection.ts): the union of its
+ *              members' grants (each an `actor` or `agent` principal, named in full — no wildcard
+ *              widens it to an id outside the host), with one private reply inbox of its own.
  *
  * Templates: `{kind}`, `{id}` and `{inbox}` are replaced by the principal's values, each a validated
  * subject token, so an id can never widen a grant.
@@ -39,7 +42,11 @@ export type Principal =
   | { role: 'agent'; id: string; tier: Tier }
   | { role: 'observer'; name: string }
   | { role: 'client'; name: string }
-  | { role: 'admin'; name: string };
+  | { role: 'admin'; name: string }
+  | { role: 'host'; name: string; members: readonly MemberPrincipal[] };
+
+/** Who may be a member of a host's shared connection: actors and agents, never a person's tool. */
+export type MemberPrincipal = Extract<Principal, { role: 'actor' } | { role: 'agent' }>;
 
 /** What every actor does through the runtime: its inbox, its kind's service subject, its lifecycle. */
 const RUNTIME: SubjectGrant = {
@@ -262,10 +269,28 @@ function merge(...grants: SubjectGrant[]): SubjectGrant {
   return { pub: grants.flatMap((g) => g.pub), sub: grants.flatMap((g) => g.sub) };
 }
 
+/**
+ * A host's grants: every member's own, except their private reply inboxes (the members' asks come
+ * back on the host's one inbox, `_INBOX.host-<name>.>`).
+ */
+function hostPermissions(members: readonly MemberPrincipal[], inbox: string): SubjectGrant {
+  const pub = new Set<string>();
+  const sub = new Set<string>([`_INBOX.${inbox}.>`]);
+  for (const m of members) {
+    const own = permissionsFor(m);
+    const ownInbox = `_INBOX.${principalName(m)}.>`;
+    for (const s of own.pub) pub.add(s);
+    for (const s of own.sub) if (s !== ownInbox) sub.add(s);
+  }
+  return { pub: [...pub], sub: [...sub] };
+}
+
 /** The concrete publish/subscribe allow lists of one principal, from the table above. */
 export function permissionsFor(p: Principal): SubjectGrant {
   const inbox = principalName(p);
   switch (p.role) {
+    case 'host':
+      return hostPermissions(p.members, inbox);
     case 'actor': {
       const vars = { kind: subjectToken(p.kind, 'actor kind'), id: subjectToken(p.id, 'actor id'), inbox };
       const own = ACTOR_PERMISSIONS[p.kind];

@@ -6,6 +6,8 @@
 export interface WatchedChild {
   intervalMs: number;
   lastSeenMs: number;
+  /** Not hung before this, whatever its silence (set by `pardon`). */
+  graceUntilMs?: number;
 }
 
 export class HeartbeatWatchdog {
@@ -25,6 +27,14 @@ export class HeartbeatWatchdog {
     if (intervalMs) c.intervalMs = intervalMs;
   }
 
+  /**
+   * Silence until `nowMs + graceMs` says nothing about any child watched now (the bus between them and
+   * us was down): none is hung before then, nor before its usual threshold counted from its last beat.
+   */
+  pardon(nowMs: number, graceMs: number): void {
+    for (const c of this.children.values()) c.graceUntilMs = nowMs + graceMs;
+  }
+
   unwatch(id: string): void {
     this.children.delete(id);
   }
@@ -33,7 +43,7 @@ export class HeartbeatWatchdog {
   hung(nowMs: number): string[] {
     const out: string[] = [];
     for (const [id, c] of this.children) {
-      if (nowMs - c.lastSeenMs > this.missedBeats * c.intervalMs) out.push(id);
+      if (nowMs > this.deadline(c)) out.push(id);
     }
     for (const id of out) this.children.delete(id);
     return out;
@@ -47,10 +57,15 @@ export class HeartbeatWatchdog {
   nextDeadline(): number | undefined {
     let next: number | undefined;
     for (const c of this.children.values()) {
-      const at = c.lastSeenMs + this.missedBeats * c.intervalMs;
+      const at = this.deadline(c);
       if (next === undefined || at < next) next = at;
     }
     return next;
+  }
+
+  /** The last moment `c` may stay silent and still be alive. */
+  private deadline(c: WatchedChild): number {
+    return Math.max(c.lastSeenMs + this.missedBeats * c.intervalMs, c.graceUntilMs ?? 0);
   }
 
   lastSeen(id: string): number | undefined {

@@ -1,10 +1,11 @@
 /**
  * Starting a process child for a supervisor: spawn `agov actor <kind>` with the child's own
- * credential, and wait for its `actor.started.v1` (or its early death, or the start timeout).
+ * credential, and wait for its `actor.started.v1` or first heartbeat (or its early death, or the start
+ * timeout).
  */
 import type { Bus, BusCredentials } from '../bus/index.ts';
 import type { Logger } from '../infra/index.ts';
-import { startedSubject } from '../protocols/index.ts';
+import { heartbeatSubject, startedSubject } from '../protocols/index.ts';
 import type { StartDescriptor } from './child-spec.ts';
 import { type ProcessChild, spawnProcessChild } from './process-child.ts';
 
@@ -29,13 +30,25 @@ export async function startProcessChild(l: ProcessLaunch): Promise<ProcessChild>
   const { bus, kind, actorId, start } = l;
   const timeoutMs = l.supervision.processStartTimeoutMs;
   let timer: NodeJS.Timeout | undefined;
+  let pid: number | undefined;
   const started = new Promise<void>((resolve, reject) => {
-    const sub = bus.subscribeRaw(startedSubject(kind, actorId), () => {
-      sub.unsubscribe();
+    const done = () => {
+      for (const s of subs) s.unsubscribe();
       resolve();
-    });
+    };
+    // The announcement is a core publish: across a nats-server restart it can be lost (sent while we
+    // were not yet subscribed again). The child's heartbeats, from its pid, say the same thing again
+    // every interval; without them a child that did start was killed as "did not start" (restart-nats).
+    const subs = [
+      bus.subscribeRaw(startedSubject(kind, actorId), done),
+      bus.subscribeRaw(heartbeatSubject(kind, actorId), (m) => {
+        const d = bus.decode(m.data);
+        if (d.ok && d.env.type === 'actor.heartbeat.v1' && pid !== undefined && d.env.body.pid === pid)
+          done();
+      }),
+    ];
     timer = setTimeout(() => {
-      sub.unsubscribe();
+      for (const s of subs) s.unsubscribe();
       reject(new Error(`process child ${actorId} did not start within ${timeoutMs} ms`));
     }, timeoutMs);
   });
@@ -43,7 +56,11 @@ export async function startProcessChild(l: ProcessLaunch): Promise<ProcessChild>
   await bus.flush();
   const inherited =
     kind === 'supervisor'
-      ? { childHeartbeatMs: l.supervision.childHeartbeatMs, missedBeats: l.supervision.missedBeats }
+      ? {
+          childHeartbeatMs: l.supervision.childHeartbeatMs,
+          missedBeats: l.supervision.missedBeats,
+          processStartTimeoutMs: l.supervision.processStartTimeoutMs,
+        }
       : {};
   const proc = spawnProcessChild({
     kind,
@@ -57,6 +74,7 @@ export async function startProcessChild(l: ProcessLaunch): Promise<ProcessChild>
     ...(start.nice !== undefined ? { nice: start.nice } : {}),
     ...(start.env ? { env: start.env } : {}),
   });
+  pid = proc.pid;
   if (proc.niceError)
     l.log.warn('process child runs without its nice value', {
       childId: l.childId,

@@ -56,3 +56,18 @@ export const MAX_CHILD_NICE = 19;
 
 /** How long a supervisor waits for a nested supervisor's page or summary before reporting it unreachable. */
 export const DEFAULT_NESTED_TREE_TIMEOUT_MS = 2_000;
+
+/**
+ * After a supervisor's own connection to the bus comes back (a nats-server restart), how long its
+ * children may stay silent before one is declared hung: each must reconnect too, and a loaded machine
+ * reconnecting every process at once takes seconds. Hang detection pauses while the connection is down.
+ */
+export const DEFAULT_RECONNECT_GRACE_MS = 10_000;
+
+/**
+ * In-host agents per shared connection (supervisors/host-connections.ts): one connection per this many
+ * agents of a tier, its credential their union. 100 T2 agents make a ~36 KB user JWT, which rides in
+ * CONNECT: servers the project starts read lines up to 256 KB (infra/nats-server.ts); on a server of
+ * your own set `max_control_line` to match, or lower this (0: every in-host agent connects on its own).
+ */
+export const DEFAULT_AGENTS_PER_CONNECTION = 100;

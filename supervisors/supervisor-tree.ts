@@ -32,6 +32,16 @@ export function treeRequest(body: BodyIn<'supervisor.status.v1'>): TreeRequest {
   };
 }
 
+/** How a tree is read. */
+export interface TreeReadOptions extends AskOptions {
+  /**
+   * A running nested supervisor that does not answer fails the whole read with its error (a timeout,
+   * no responders), instead of being reported without its subtree: for callers that act on every
+   * process of the tree (chaos picks its victims there), where a silently missing subtree is a lie.
+   */
+  complete?: boolean;
+}
+
 /** One page of a supervisor's tree, as it answers it. */
 export async function askSupervisorPage(
   bus: Bus,
@@ -72,15 +82,16 @@ export async function askSupervisorTree(
   bus: Bus,
   supervisorId: string,
   depth: boolean | number = true,
-  options: AskOptions = {},
+  options: TreeReadOptions = {},
 ): Promise<SupervisorTree> {
+  const { complete: _, ...ask } = options;
   const levels = depth === true ? Number.POSITIVE_INFINITY : depth === false ? 0 : depth;
   let limit = DEFAULT_TREE_PAGE_CHILDREN;
   // A page the supervisor cannot send (children with large heartbeat statuses) is asked again smaller.
   const page = async (offset: number): Promise<SupervisorTree> => {
     for (;;) {
       try {
-        return await askSupervisorPage(bus, supervisorId, { depth: 0, offset, limit }, options);
+        return await askSupervisorPage(bus, supervisorId, { depth: 0, offset, limit }, ask);
       } catch (err) {
         if (!(err instanceof PayloadTooLargeError) || limit === 1) throw err;
         limit = Math.max(1, Math.floor(limit / 2));
@@ -100,8 +111,9 @@ export async function askSupervisorTree(
       if (c.type !== 'supervisor' || c.status !== 'running') continue;
       try {
         c.tree = await askSupervisorTree(bus, c.actorId, levels - 1, options);
-      } catch {
-        // a nested supervisor restarting right now: reported without its subtree
+      } catch (err) {
+        // a nested supervisor restarting right now: reported without its subtree, unless asked not to
+        if (options.complete) throw err;
       }
     }
   }

@@ -50,7 +50,7 @@ import {
   type SupervisorSpec,
   validateSupervisorSpec,
 } from './child-spec.ts';
-import { HeartbeatWatchdog } from './heartbeat-watchdog.ts';
+import { HangDetector } from './hang-detector.ts';
 import { SupervisorEscalation } from './supervisor-escalation.ts';
 import { type TreeRequest, treeRequest } from './supervisor-tree.ts';
 import { descriptorKind, treePage } from './supervisor-status.ts';
@@ -74,7 +74,10 @@ import {
   DEFAULT_CHILD_HEARTBEAT_MS,
   DEFAULT_MISSED_BEATS,
   DEFAULT_PROCESS_START_TIMEOUT_MS,
+  DEFAULT_AGENTS_PER_CONNECTION,
+  DEFAULT_RECONNECT_GRACE_MS,
 } from './supervisor-options.ts';
+import { HostConnections } from './host-connections.ts';
 
 type Running =
   | { type: 'actor' | 'supervisor'; incarnation: number; handle: ActorHandle; kind: string; actorId: string }
@@ -102,6 +105,10 @@ export const SupervisorArgsSchema = z.strictObject({
   /** Missed heartbeat intervals after which a child is declared hung. */
   missedBeats: arg.positive().default(DEFAULT_MISSED_BEATS),
   processStartTimeoutMs: arg.positive().default(DEFAULT_PROCESS_START_TIMEOUT_MS),
+  /** In-host agents per shared connection; 0: each connects on its own (host-connections.ts). */
+  agentsPerConnection: arg.int().default(DEFAULT_AGENTS_PER_CONNECTION),
+  /** After our connection to the bus came back, how long a child may stay silent before it is hung. */
+  reconnectGraceMs: arg.positive().default(DEFAULT_RECONNECT_GRACE_MS),
 });
 export type SupervisorArgs = z.output<typeof SupervisorArgsSchema>;
 
@@ -125,17 +132,17 @@ class SupervisorRuntime {
   private state!: SupervisorState;
   private readonly children = new Map<string, ChildRuntime>();
   private readonly timers = new Map<string, TimerHandle>();
-  private readonly watchdog: HeartbeatWatchdog;
+  private readonly hangs: HangDetector;
   private readonly heartbeatMs: number;
   private readonly args: SupervisorArgs;
   private incarnations = 0;
   /** Inputs to the reducer, one at a time (the runtime contract of supervisor-logic.ts). */
   private queue: Promise<void> = Promise.resolve();
-  /** One timer, set for the watchdog's next deadline (see armWatchdog). */
-  private watchTimer: { handle: TimerHandle; at: number } | undefined;
   private stopping = false;
   /** Audit publishes not yet acknowledged by the stream; a stop waits for them. */
   private readonly audits = new Set<Promise<void>>();
+  /** The connections its in-host agents share. */
+  private readonly hosts: HostConnections;
 
   constructor(
     private readonly ctx: ActorContext<SupervisorArgs>,
@@ -143,7 +150,20 @@ class SupervisorRuntime {
   ) {
     this.args = ctx.args;
     this.heartbeatMs = this.args.childHeartbeatMs;
-    this.watchdog = new HeartbeatWatchdog(this.args.missedBeats);
+    this.hosts = new HostConnections(
+      ctx.busOptions.servers,
+      ctx.id,
+      this.args.spec.children,
+      this.args.agentsPerConnection,
+    );
+    this.hangs = new HangDetector({
+      clock: ctx.clock,
+      missedBeats: this.args.missedBeats,
+      reconnectGraceMs: this.args.reconnectGraceMs,
+      onHung: (childId) => this.hung(childId),
+    });
+    // Heartbeats come over the bus: its outage is no child's hang (restart-nats chaos).
+    ctx.bus.onStatus((s) => (s === 'connected' ? this.hangs.busBack() : this.hangs.busLost()));
     // Killed (SIGKILL semantics, no shutdown), a supervisor takes its children with it as its process
     // would: in-host children die with it, process children lose the pipe they watch and exit.
     ctx.hold(this.children, (children) => {
@@ -151,6 +171,7 @@ class SupervisorRuntime {
         if (running?.type === 'process') running.proc.orphan();
         else if (running) void running.handle.kill();
       }
+      void this.hosts.killAll();
     });
   }
 
@@ -244,13 +265,14 @@ class SupervisorRuntime {
         if (!d.ok || d.env.type !== 'actor.heartbeat.v1' || rt.running?.incarnation !== incarnation) return;
         rt.lastHeartbeatMs = now();
         rt.heartbeatStatus = d.env.body.status;
-        this.watchdog.beat(childId, now(), d.env.body.intervalMs);
+        this.hangs.beat(childId, d.env.body.intervalMs);
       }),
     );
     try {
       rt.running = await this.launch(start, kind, actorId, incarnation, childId);
     } catch (err) {
       this.unsubscribe(rt);
+      this.ctx.log.warn('child start failed', { childId, error: String(err) });
       this.event({
         event: 'child-start-failed',
         childId,
@@ -263,8 +285,7 @@ class SupervisorRuntime {
       await this.execute(step.commands);
       return;
     }
-    this.watchdog.watch(childId, this.heartbeatMs, now());
-    this.armWatchdog();
+    this.hangs.watch(childId, this.heartbeatMs);
     rt.lastHeartbeatMs = now();
     const pid = rt.running.type === 'process' ? rt.running.proc.pid : process.pid;
     this.event({
@@ -289,13 +310,16 @@ class SupervisorRuntime {
   ): Promise<Running> {
     const busOptions = { ...this.ctx.busOptions } as Record<string, unknown>;
     delete busOptions.name;
-    // Each child connects as itself, with exactly the rights of its kind (or tier) — never ours.
-    const credentials = await childCredentials(
-      this.ctx.busOptions.servers,
-      this.ctx.busOptions.credentials,
-      childPrincipal(kind, actorId, start.kind === 'supervisor' ? undefined : start.args),
-      this.ctx.bus,
-    );
+    const host = start.kind === 'actor' ? await this.hosts.shareFor(kind, actorId) : undefined;
+    // Each child connects as itself, with exactly the rights of its kind (or tier) — never ours; on
+    // its host's connection, as one of the members the host's credential names (host-connections.ts).
+    const credentials = host
+      ? undefined
+      : await childCredentials(
+          this.ctx.busOptions.servers,
+          this.ctx.busOptions.credentials,
+          childPrincipal(kind, actorId, start.kind === 'supervisor' ? undefined : start.args),
+        );
     busOptions.credentials = credentials;
     if (start.kind === 'process') {
       const proc = await startProcessChild({
@@ -329,6 +353,7 @@ class SupervisorRuntime {
       heartbeatMs: this.heartbeatMs,
       clock: this.ctx.clock,
       log: this.ctx.log,
+      ...(host ? { host } : {}),
     });
     return { type: start.kind, incarnation, handle, kind, actorId };
   }
@@ -344,7 +369,7 @@ class SupervisorRuntime {
     if (!rt?.running || rt.running.incarnation !== incarnation || this.stopping) return;
     const running = rt.running;
     rt.running = undefined;
-    this.watchdog.unwatch(childId);
+    this.hangs.unwatch(childId);
     this.unsubscribe(rt);
     if (running.type === 'process') running.proc.signal('SIGKILL'); // an exit report may precede the exit
     const pid = running.type === 'process' ? running.proc.pid : process.pid;
@@ -360,42 +385,14 @@ class SupervisorRuntime {
     void this.input(() => onChildExit(this.state, { childId, reason }, this.ctx.clock.now()));
   }
 
-  /**
-   * Sets the watchdog timer for the earliest moment a child can become hung. Beats only move
-   * deadlines later, so a beat never re-arms: the timer fires at the old deadline, finds the child
-   * alive and re-arms for the new one (one timer fire per child per `missedBeats` intervals).
-   */
-  private armWatchdog() {
-    if (this.stopping) return;
-    const at = this.watchdog.nextDeadline();
-    if (at === undefined) return;
-    if (this.watchTimer && this.watchTimer.at <= at) return;
-    if (this.watchTimer) this.ctx.clock.clear(this.watchTimer.handle);
-    // +1: hung means silent for *more than* the threshold, and the clock has millisecond resolution.
-    const delayMs = Math.max(1, at - this.ctx.clock.now() + 1);
-    const handle = this.ctx.clock.setTimeout(() => {
-      this.watchTimer = undefined;
-      this.checkHeartbeats();
-      this.armWatchdog();
-    }, delayMs);
-    this.watchTimer = { handle, at };
-  }
-
-  private disarmWatchdog() {
-    if (this.watchTimer) this.ctx.clock.clear(this.watchTimer.handle);
-    this.watchTimer = undefined;
-  }
-
-  private checkHeartbeats() {
-    for (const childId of this.watchdog.hung(this.ctx.clock.now())) {
-      const rt = this.children.get(childId);
-      const running = rt?.running;
-      if (!running) continue;
-      this.event({ event: 'child-hung', childId, actorKind: running.kind, actorId: running.actorId });
-      if (running.type === 'process') running.proc.signal('SIGKILL');
-      else void running.handle.kill();
-      this.childDied(childId, running.incarnation, { error: 'hung: missed heartbeats' }, 'heartbeat');
-    }
+  /** A child silent past its threshold: killed, and counted as crashed. */
+  private hung(childId: string) {
+    const running = this.children.get(childId)?.running;
+    if (!running) return;
+    this.event({ event: 'child-hung', childId, actorKind: running.kind, actorId: running.actorId });
+    if (running.type === 'process') running.proc.signal('SIGKILL');
+    else void running.handle.kill();
+    this.childDied(childId, running.incarnation, { error: 'hung: missed heartbeats' }, 'heartbeat');
   }
 
   private async stopChild(childId: string, shutdownMs: ChildSpec['shutdownMs']): Promise<void> {
@@ -403,7 +400,7 @@ class SupervisorRuntime {
     const running = rt?.running;
     if (!rt || !running) return;
     rt.running = undefined; // exits from here on are expected, not crashes
-    this.watchdog.unwatch(childId);
+    this.hangs.unwatch(childId);
     this.unsubscribe(rt);
     const t = this.timers.get(childId);
     if (t) this.ctx.clock.clear(t);
@@ -478,7 +475,7 @@ class SupervisorRuntime {
 
   /** Graceful stop (or after a crash): children in reverse start order, then timers. */
   private async shutdown(): Promise<void> {
-    this.disarmWatchdog();
+    this.hangs.disarm();
     for (const t of this.timers.values()) this.ctx.clock.clear(t);
     this.timers.clear();
     await this.queue.catch(() => {});
@@ -489,11 +486,12 @@ class SupervisorRuntime {
     }
     this.stopping = true;
     // A start queued before the stop may have armed the watchdog again.
-    this.disarmWatchdog();
+    this.hangs.end();
     // Anything still running (e.g. after an escalation crash) must not outlive its supervisor.
     for (const [childId, rt] of this.children) {
       if (rt.running) await this.stopChild(childId, 'brutal_kill');
     }
     await Promise.all([...this.audits]);
+    await this.hosts.closeAll();
   }
 }

@@ -33,6 +33,8 @@ import {
 import { loadActorKind } from './kinds.ts';
 import {
   DEFAULT_ALL_RUNNING_POLL_MS,
+  DEFAULT_COMPLETE_TREE_RETRY_MS,
+  DEFAULT_COMPLETE_TREE_TIMEOUT_MS,
   DEFAULT_ALL_RUNNING_TIMEOUT_MS,
   DEFAULT_SYSTEM_STOP_MS,
 } from './system-options.ts';
@@ -68,6 +70,8 @@ export interface StartSystemOptions {
   /** Heartbeat interval of the root supervisor and of the children it gives it to. */
   heartbeatMs?: number;
   missedBeats?: number;
+  /** How long each process child of the tree has to announce itself (default 15 s). */
+  processStartTimeoutMs?: number;
   /** Create the JetStream streams (default true; a bench of the bare bus leaves them out). */
   streams?: boolean;
   /** Name and ask timeout of the caller's client bus. */
@@ -98,7 +102,10 @@ export interface RunningSystem {
   tree(depth?: boolean | number): Promise<SupervisorTree>;
   /** Counts over the whole live tree, one small reply per supervisor. */
   summary(): Promise<SupervisorSummary>;
-  /** Every child running in its own process, from the live tree. */
+  /**
+   * Every child running in its own process, from a complete read of the live tree (retried while a
+   * nested supervisor does not answer; throws if it never does, never a list missing a subtree).
+   */
   processes(): Promise<LiveProcess[]>;
   /** Stops the tree, the client and the services started here. */
   stop(): Promise<void>;
@@ -164,6 +171,7 @@ export async function startSystem(options: StartSystemOptions = {}): Promise<Run
           spec,
           ...(options.heartbeatMs ? { childHeartbeatMs: options.heartbeatMs } : {}),
           ...(options.missedBeats ? { missedBeats: options.missedBeats } : {}),
+          ...(options.processStartTimeoutMs ? { processStartTimeoutMs: options.processStartTimeoutMs } : {}),
         },
         bus: {
           servers: services.natsUrl,
@@ -199,10 +207,28 @@ export async function startSystem(options: StartSystemOptions = {}): Promise<Run
     root,
     tree,
     summary: () => askSupervisorSummary(bus, rootId),
-    processes: async () => liveProcesses(await tree()),
+    processes: () => readLiveProcesses(bus, rootId),
     stop: () => end(services.stop),
     kill: () => end(services.kill),
   };
+}
+
+/**
+ * Every child running in its own process, from a complete read of the tree: a nested supervisor that
+ * does not answer is asked again until DEFAULT_COMPLETE_TREE_TIMEOUT_MS, then its error is thrown —
+ * never a list silently missing a subtree (chaos kill-mixed under load read an empty target list and
+ * "passed" with no kill delivered).
+ */
+async function readLiveProcesses(bus: Bus, rootId: string): Promise<LiveProcess[]> {
+  const deadline = Date.now() + DEFAULT_COMPLETE_TREE_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return liveProcesses(await askSupervisorTree(bus, rootId, true, { complete: true }));
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, DEFAULT_COMPLETE_TREE_RETRY_MS));
+    }
+  }
 }
 
 function liveProcesses(root: SupervisorTree): LiveProcess[] {

@@ -43,3 +43,11 @@ export const DEFAULT_ALL_RUNNING_POLL_MS = 100;
  * unbounded; see docs/ledger.md for when acks could pass `ackWaitMs` or heartbeats be missed.
  */
 export const DEFAULT_LEDGER_WRITER_NICE = 10;
+
+/**
+ * How long `processes()` keeps asking for a complete supervision tree (a nested supervisor that does not
+ * answer in time is asked again: it may be restarting, or the machine loaded) before it throws.
+ */
+export const DEFAULT_COMPLETE_TREE_TIMEOUT_MS = 30_000;
+/** Pause between two reads of an incomplete tree. */
+export const DEFAULT_COMPLETE_TREE_RETRY_MS = 250;

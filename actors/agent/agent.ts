@@ -22,7 +22,7 @@
  *   agent.register.v1 is published on `gov.agents.register` at start.
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { IncomingContext } from '../../bus/index.ts';
 import type { TimerHandle } from '../../infra/index.ts';
 import type { BodyIn, Envelope, GovError, OutMessage } from '../../protocols/index.ts';
@@ -94,15 +94,13 @@ class GovernedAgent {
     private readonly opts: AgentOptions,
   ) {
     this.id = ctx.id;
-    this.redis = ctx.hold(
-      new Redis(opts.redisUrl, {
-        lazyConnect: true,
-        maxRetriesPerRequest: 1,
-        connectTimeout: DEFAULT_STORE_TIMEOUT_MS,
-        commandTimeout: DEFAULT_STORE_TIMEOUT_MS,
-      }),
-      (r) => r.disconnect(),
-    );
+    // The host's client when the agent runs on its host's shared connection, else its own.
+    this.redis = ctx.redis(opts.redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      connectTimeout: DEFAULT_STORE_TIMEOUT_MS,
+      commandTimeout: DEFAULT_STORE_TIMEOUT_MS,
+    });
     this.redis.on('error', (err: Error) =>
       ctx.log.debug('lifecycle store connection error', { error: err.message }),
     );

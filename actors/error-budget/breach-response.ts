@@ -8,10 +8,11 @@
  * writing it down) is the one place a step can happen twice.
  */
 import { randomUUID } from 'node:crypto';
-import { AUDIT_STREAM, publishFeedAndAudit } from '../../bus/index.ts';
+import { AUDIT_STREAM } from '../../bus/index.ts';
 import {
   ACTOR_KIND,
   actorInbox,
+  type AnyEnvelope,
   auditPublishers,
   type BodyOf,
   containSubject,
@@ -47,6 +48,8 @@ export interface BreachResponderDeps {
   emitBudget(body: BodyOf<'budget.event.v1'>): Promise<unknown>;
   /** Publishes a budget event made earlier (the breach event kept in its record), under its id. */
   publishBudget(env: Envelope<'budget.event.v1'>): Promise<unknown>;
+  /** Publishes an event made earlier on the feed and in the audit stream (`category`), under its id. */
+  publishEvent(feed: [string, ...string[]], category: string, env: AnyEnvelope): Promise<unknown>;
   encodingOf(agentId: string): 'msgpack' | 'json' | undefined;
 }
 
@@ -292,8 +295,27 @@ export class BreachResponder {
     }
   }
 
-  /** (d) the handoff report, (e) announced. Stored under the id chosen at the latch: a retry overwrites it. */
+  /**
+   * (d) the handoff report, (e) announced. Stored under the id chosen at the latch: a retry overwrites
+   * it. The `handoff.ready` envelope is kept in the breach record before it is published (the record is
+   * its outbox), so a successor resuming after a SIGKILL publishes that one again under its id instead
+   * of a second event; without a stored envelope nothing was published yet, and the report is rebuilt.
+   */
   private async handoff(rec: BreachRecord, facts: RunFacts): Promise<void> {
+    if (!rec.handoffEvent) {
+      // As the record keeps it (JSON: no undefined fields), so a republish carries the same content.
+      const env = JSON.parse(
+        JSON.stringify(await this.storeHandoff(rec, facts)),
+      ) as Envelope<'handoff.ready.v1'>;
+      rec.handoffEvent = env;
+      rec.auditIds = [...(rec.auditIds ?? []), env.id];
+      await this.d.breaches.save(rec);
+    }
+    await this.d.publishEvent(['handoff', feedToken(rec.runId)], 'handoff', rec.handoffEvent);
+  }
+
+  /** Stores the handoff report and returns its `handoff.ready` envelope (not published yet). */
+  private async storeHandoff(rec: BreachRecord, facts: RunFacts): Promise<Envelope<'handoff.ready.v1'>> {
     const { runId, trigger } = rec;
     const errors = await this.d.runs.errors(runId);
     const childRunIds = [
@@ -328,7 +350,7 @@ export class BreachResponder {
       },
     });
     await this.d.handoffs.put(handoff);
-    await publishFeedAndAudit(this.ctx.bus, ['handoff', feedToken(runId)], 'handoff', {
+    return this.ctx.bus.wrap({
       type: 'handoff.ready.v1',
       body: {
         reportId: handoff.reportId,

@@ -43,8 +43,13 @@ export interface BreachRecord {
    * transactional outbox): announcing again after a crash publishes it under the same id, kept once.
    */
   breachEvent?: Envelope<'budget.event.v1'>;
-  /** Ids of the audit events this record implies (the breach event). */
+  /** Ids of the audit events this record implies (the breach event, then `handoff.ready`). */
   auditIds?: string[];
+  /**
+   * The `handoff.ready` event, its envelope fixed and stored here (after the report, before its
+   * publish): a successor resuming the steps publishes this one again, under its id, so it is kept once.
+   */
+  handoffEvent?: Envelope<'handoff.ready.v1'>;
   /** Steps done: the breach event published and the containment ordered. */
   announced?: boolean;
   /** The agents its evidence pointed at, decided once. */

@@ -8,7 +8,8 @@
  * integers are returned (Redis truncates Lua floats in replies), `unpack` is resolved for both versions.
  *
  * KEYS: [1] errors hash, [2] totals hash (field = bucket index, value = count), [3] state hash
- *       (now = time high-water mark, warnedAt, breachedAt), [4] the event's seen marker (a string
+ *       (now = time high-water mark, warnedAt, breachedAt; warnPending when the first warn latched with
+ *       a warn verdict, the warn event's outbox: warn-outbox.ts), [4] the event's seen marker (a string
  *       key; touched only when ARGV seenTtlMs > 0).
  * ARGV: op, now ms, outcome ('error' | 'success' | '-'), seenTtlMs ('0': no deduplication), bucketMs, ttlMs,
  *       n, buckets of window 1..n (ascending, window n is the longest), kind, then
@@ -126,6 +127,8 @@ if latching then
     warnedAt = now
     firstWarn = 1
     redis.call('HSET', stateKey, 'warnedAt', nowStr)
+    -- A warn event is owed (warn-outbox.ts): cleared once the audit stream has it.
+    if code == 1 then redis.call('HSET', stateKey, 'warnPending', nowStr) end
   end
   if code == 2 and breachedAt == nil then
     breachedAt = now

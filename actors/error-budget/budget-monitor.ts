@@ -56,12 +56,13 @@ import {
   BudgetMonitorArgsSchema,
   DEFAULT_RUN_FACTS_TTL_MS,
 } from './budget-monitor-options.ts';
-import { type CompiledBudget, compileBudget } from './budget-policy.ts';
+import { type CompiledBudget, compileBudget, DEFAULT_KEY_PREFIX } from './budget-policy.ts';
 import { BudgetRunStore, type RunFacts, type TimelineError } from './budget-run-store.ts';
 import { type BudgetOutcome, type BudgetReport, RedisBudgetStore } from './budget-store.ts';
 import { HandoffStore } from './handoff-store.ts';
 import { budgetPolicyFromPipeline } from './pipeline-budget.ts';
 import { QuarantineStore } from './quarantine-store.ts';
+import { busWarnSender, WarnOutbox } from './warn-outbox.ts';
 
 const RUN_END_EVENTS: ReadonlySet<string> = new Set([
   'run-succeeded',
@@ -92,6 +93,7 @@ export class BudgetMonitor {
     readonly handoffs: HandoffStore,
     readonly quarantine: QuarantineStore,
     readonly breachStore: BreachStore,
+    readonly warns: WarnOutbox,
   ) {
     this.responder = new BreachResponder(ctx, args, {
       runs,
@@ -103,6 +105,7 @@ export class BudgetMonitor {
       emitBudget: (body) => this.emitBudget(body),
       publishBudget: (env) =>
         publishEnvelopeFeedAndAudit(this.ctx.bus, ['budget', feedToken(env.body.runId)], 'budget', env),
+      publishEvent: (feed, category, env) => publishEnvelopeFeedAndAudit(this.ctx.bus, feed, category, env),
       encodingOf: (agentId) => this.encodings.get(agentId),
     });
   }
@@ -232,6 +235,15 @@ export class BudgetMonitor {
     // back as a duplicate; a report cannot come back, but the run's next counted outcome finds it).
     if (report.breached && !report.firstBreach)
       await this.breachStore.ensurePending(runId, report.breachedAt ?? report.at);
+    // A warn latched before, by a monitor killed before the stream had its event (the unacked event
+    // comes back as a duplicate; a report cannot, but the run's next counted outcome finds it).
+    if (report.warnedAt !== undefined && !report.firstWarn)
+      await this.warns.resume(runId, () => ({
+        runId,
+        event: 'warn',
+        verdict: 'warn',
+        windows: windowsOf(report),
+      }));
     if (report.duplicate) return facts;
     this.counted++;
     // A breach is announced and its run contained before the error is put on the timeline: nothing
@@ -263,12 +275,12 @@ export class BudgetMonitor {
     facts: RunFacts,
   ): Promise<void> {
     if (report.firstWarn && report.verdict === 'warn') {
-      await this.emitBudget({
+      await this.warns.announce({
         runId,
         event: 'warn',
         verdict: 'warn',
         windows: windowsOf(report),
-        childRunId: trigger.childRunId,
+        ...(trigger.childRunId === undefined ? {} : { childRunId: trigger.childRunId }),
       });
     }
     if (report.firstBreach) {
@@ -389,6 +401,7 @@ export const budgetMonitorKind = defineActorKind({
       new HandoffStore(redis, args.handoffKeyPrefix),
       new QuarantineStore(redis, args.quarantineKeyPrefix),
       new BreachStore(redis, args.keyPrefix, DEFAULT_RUN_FACTS_TTL_MS),
+      new WarnOutbox(redis, args.budgetKeyPrefix ?? DEFAULT_KEY_PREFIX, busWarnSender(ctx.bus)),
     );
     let consumer: { stop(): Promise<void> } | undefined;
     try {
@@ -400,6 +413,7 @@ export const budgetMonitorKind = defineActorKind({
           ackWaitMs: args.ackWaitMs,
           retryMs: args.eventRetryMs,
           log: ctx.log,
+          onEnd: (err) => ctx.crash(err),
         },
         (env, info) => monitor.onRunEvent(env, info),
       );

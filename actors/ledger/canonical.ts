@@ -7,7 +7,7 @@
  * Anything that is not plain JSON (undefined, NaN, Infinity, bigint, Date, Map, class instances,
  * lone surrogates) is rejected rather than silently dropped, so encode → decode is the identity.
  */
-import { DecodeError, InvalidMessageError } from '../../protocols/index.ts';
+import { DecodeError, InvalidMessageError } from '../../protocols/vocabulary/index.ts';
 
 export type JsonPrimitive = string | number | boolean | null;
 export type JsonValue = JsonPrimitive | JsonValue[] | JsonObject;

@@ -19,7 +19,7 @@ import {
   sign as edSign,
   verify as edVerify,
 } from 'node:crypto';
-import { ConfigError, DecodeError } from '../../protocols/index.ts';
+import { ConfigError, DecodeError } from '../../protocols/vocabulary/index.ts';
 import { HASH_SIZE, sha256 } from './merkle.ts';
 
 export interface Checkpoint {

@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { verify as edVerify } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { EvidenceInvalidError } from '../../protocols/index.ts';
+import { EvidenceInvalidError } from '../../protocols/vocabulary/index.ts';
 import { type AuditEvent, canonicalJson, decodeEvent } from './canonical.ts';
 import {
   type SignedCheckpoint,

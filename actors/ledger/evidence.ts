@@ -11,7 +11,7 @@
 import type { KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, NotFoundError } from '../../protocols/index.ts';
+import { ConfigError, NotFoundError } from '../../protocols/vocabulary/index.ts';
 import { canonicalJson } from './canonical.ts';
 import { checkpointSignatureProblem, loadPublicKey, type SignedCheckpoint } from './checkpoint.ts';
 import {

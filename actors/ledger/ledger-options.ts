@@ -1,8 +1,19 @@
 import type { KeyObject } from 'node:crypto';
+import { join, resolve } from 'node:path';
 /** Defaults of the audit ledger (one constant per default, unit in the name). */
-import type { Clock } from '../../infra/index.ts';
+import type { Clock } from '../../infra/clock/index.ts';
 import type { CheckpointSigner } from './checkpoint.ts';
 
+/** Ledger file name inside the data dir. */
+export const DEFAULT_LEDGER_FILE = 'ledger.sqlite';
+/** Signing key (PKCS#8 PEM, mode 0600) generated inside the data dir when none is configured. */
+export const DEFAULT_LEDGER_KEY_FILE = 'ledger-key.pem';
+/** Public half of the generated key (SPKI PEM), written beside it. */
+export const DEFAULT_LEDGER_PUBLIC_KEY_FILE = 'ledger-key.pub.pem';
+/** Where the ledger of a data dir is (the writer's default `db`; the CLI looks there). */
+export function defaultLedgerPath(dataDir: string): string {
+  return join(resolve(dataDir), DEFAULT_LEDGER_FILE);
+}
 /** The store signs a checkpoint as soon as this many entries exist past the previous one. */
 export const DEFAULT_CHECKPOINT_EVERY_ENTRIES = 1000;
 /** While the tree grows the writer signs a head at least this often: the unsigned window is bounded (docs/ledger.md "Trust"). */

@@ -16,13 +16,13 @@
  */
 import type { KeyObject } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { type Clock, systemClock } from '../../infra/index.ts';
+import { type Clock, systemClock } from '../../infra/clock/index.ts';
 import {
   ConfigError,
   InvalidMessageError,
   LedgerStoreError,
   LedgerTamperedError,
-} from '../../protocols/index.ts';
+} from '../../protocols/vocabulary/index.ts';
 import { type AuditEvent, encodeEventText } from './canonical.ts';
 import {
   type Checkpoint,

@@ -24,7 +24,7 @@
  * | `transitKey` | | `agov-ledger` |
  * | `transitCreate` | | false |
  */
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_DATA_DIR } from '../../infra/index.ts';
 import { arg } from '../runtime/index.ts';
@@ -35,14 +35,10 @@ import {
   DEFAULT_LEDGER_ORIGIN,
   DEFAULT_QUERY_LIMIT_ENTRIES,
   DEFAULT_SYNCHRONOUS,
+  DEFAULT_LEDGER_FILE,
+  DEFAULT_LEDGER_KEY_FILE,
 } from './ledger-options.ts';
 
-/** Ledger file name inside the data dir. */
-export const DEFAULT_LEDGER_FILE = 'ledger.sqlite';
-/** Signing key (PKCS#8 PEM, mode 0600) generated inside the data dir when none is configured. */
-export const DEFAULT_LEDGER_KEY_FILE = 'ledger-key.pem';
-/** Public half of the generated key (SPKI PEM), written beside it. */
-export const DEFAULT_LEDGER_PUBLIC_KEY_FILE = 'ledger-key.pub.pem';
 /** Durable name of the one pull consumer on the AUDIT stream. */
 export const DEFAULT_LEDGER_CONSUMER = 'ledger-writer';
 /** Most events appended (and fsynced) in one transaction. */
@@ -115,11 +111,6 @@ export const LedgerWriterArgsSchema = z.strictObject({
   transitCreate: arg.bool().default(false),
 });
 export type LedgerWriterArgs = z.output<typeof LedgerWriterArgsSchema>;
-
-/** Default ledger path for a data dir (the CLI uses it too). */
-export function defaultLedgerPath(dataDir = DEFAULT_DATA_DIR): string {
-  return join(resolve(dataDir), DEFAULT_LEDGER_FILE);
-}
 
 /** Compiles the writer's parsed start arguments into settings (paths resolved). */
 export function ledgerWriterSettings(args: LedgerWriterArgs): LedgerWriterSettings {

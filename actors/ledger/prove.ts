@@ -3,7 +3,7 @@
  * so it can be checked with nothing but the public key.
  */
 import type { KeyObject } from 'node:crypto';
-import { NotFoundError } from '../../protocols/index.ts';
+import { NotFoundError } from '../../protocols/vocabulary/index.ts';
 import {
   type SignedCheckpoint,
   checkpointSignatureProblem,

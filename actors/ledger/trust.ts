@@ -8,7 +8,7 @@
  * Fingerprint = `sha256:` + hex SHA-256 of the raw 32-byte Ed25519 public key.
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { ConfigError, LedgerTamperedError } from '../../protocols/vocabulary/errors.ts';
+import { ConfigError, LedgerTamperedError } from '../../protocols/vocabulary/index.ts';
 import { rawPublicKey } from './checkpoint.ts';
 
 export function keyFingerprint(key: KeyObject): string {

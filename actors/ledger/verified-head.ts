@@ -4,7 +4,7 @@
  * and the pinned key before it is trusted.
  */
 import type { KeyObject } from 'node:crypto';
-import { ConfigError } from '../../protocols/index.ts';
+import { ConfigError } from '../../protocols/vocabulary/index.ts';
 import type { CheckpointRow } from './ledger-store.ts';
 import { CompactRange } from './merkle.ts';
 import { keyFingerprint } from './trust.ts';

@@ -30,7 +30,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { ConfigError, LedgerStoreError, LedgerTamperedError } from '../../protocols/index.ts';
+import { ConfigError, LedgerStoreError, LedgerTamperedError } from '../../protocols/vocabulary/index.ts';
 import { decodeEvent } from './canonical.ts';
 import { checkpointSignatureProblem, loadPublicKey } from './checkpoint.ts';
 import {

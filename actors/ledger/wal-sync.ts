@@ -5,7 +5,7 @@
  */
 import { closeSync, fsync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { GovError, LedgerStoreError } from '../../protocols/index.ts';
+import { GovError, LedgerStoreError } from '../../protocols/vocabulary/index.ts';
 import { DEFAULT_SYNCHRONOUS, type LedgerStoreOptions } from './ledger-options.ts';
 
 export function isDeferred(opts: LedgerStoreOptions): boolean {

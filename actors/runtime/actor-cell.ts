@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Msg, Subscription } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
 import { Bus } from '../../bus/bus.ts';
 import type { BusOptions } from '../../bus/bus-options.ts';
 import { systemClock, type TimerHandle } from '../../infra/clock/clock.ts';
@@ -13,6 +14,7 @@ import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import {
   ActorCrashedError,
   ActorStoppedError,
+  BusClosedError,
   serializeError,
   type SerializedError,
   toGovError,
@@ -30,6 +32,7 @@ import type { ActorHandle, ActorState, ExitReason, ExitReport, RunActorOptions }
 import { type ActorBehavior, type ActorContext, type ActorKind, Refusal } from './actor-kind.ts';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_STOP_DRAIN_MS } from './actor-options.ts';
 import { FencedClock } from './fenced-clock.ts';
+import { leaseHostRedis } from './host-redis.ts';
 
 /** A message the actor sent itself (ctx.self): already an envelope. */
 interface LocalMsg {
@@ -59,6 +62,8 @@ export class ActorCell<A> {
   });
   private behavior: ActorBehavior | undefined;
   private readonly incarnation = randomUUID();
+  /** Why the actor crashed (set once, by `crash`). */
+  private crashError: Error | undefined;
   private readonly startedAt: number;
   private readonly heartbeatMs: number;
 
@@ -88,7 +93,10 @@ export class ActorCell<A> {
     const clock = new FencedClock(options.clock ?? systemClock);
     const address = actorInbox(kind.kind, options.id);
     const busOptions: BusOptions = { ...options.bus, name: address, clock };
-    const bus = await Bus.connect(busOptions);
+    const host = options.host;
+    const bus = host
+      ? Bus.onShared(host.connection, busOptions, host.principal)
+      : await Bus.connect(busOptions);
     const log = (options.log ?? createLogger()).child({ actor: address });
     return new ActorCell(kind, args, options, { clock, address, busOptions, bus, log });
   }
@@ -111,6 +119,15 @@ export class ActorCell<A> {
     this.log = io.log;
     this.busOptions = io.busOptions;
     this.clock.onError = (err) => void this.crash(err);
+    // A connection that ends for good (nats.js gives up after repeated authentication errors, say)
+    // leaves an actor that can neither hear nor answer: it crashes, so its supervisor replaces it with
+    // a fresh connection (and fresh credentials) instead of keeping a deaf child that looks alive.
+    this.bus.onStatus((s) => {
+      this.log.debug('connection', { state: s });
+      if (s === 'closed' && (this.state === 'running' || this.state === 'starting'))
+        void this.crash(new BusClosedError(`the connection of ${this.address} closed`));
+    });
+    this.bus.onConnectionError((error) => this.log.warn('connection error', { error }));
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.startedAt = this.clock.now();
     const cell = this;
@@ -151,13 +168,20 @@ export class ActorCell<A> {
         };
         this.enqueue(local as unknown as Msg);
       },
-      hold: (resource, drop) => {
-        const release = () => drop(resource);
-        if (this.state === 'crashed' || this.state === 'stopped') release();
-        else this.held.add(release);
-        return resource;
+      hold: (resource, drop) => this.hold(resource, drop),
+      redis: (url, options) => {
+        if (!this.options.host) return this.hold(new Redis(url, options ?? {}), (r) => r.disconnect());
+        const lease = leaseHostRedis(url, options);
+        return this.hold(lease.redis, () => lease.kill());
       },
     };
+  }
+
+  private hold<T>(resource: T, drop: (resource: T) => void): T {
+    const release = () => drop(resource);
+    if (this.state === 'crashed' || this.state === 'stopped') release();
+    else this.held.add(release);
+    return resource;
   }
 
   /** Starts the behaviour, subscribes, announces the actor and starts its heartbeat. */
@@ -165,6 +189,10 @@ export class ActorCell<A> {
     const { bus, kind } = this;
     try {
       this.behavior = await kind.start(this.context());
+      // Crashed while starting (ctx.crash, the connection lost): that is a failed start, never a
+      // running actor on a closed connection (a supervisor escalating during its init was one).
+      if (this.state !== 'starting')
+        throw this.crashError ?? new ActorCrashedError(`${this.address} crashed`);
       const enqueue = (m: Msg) => this.enqueue(m);
       this.subs.push(bus.subscribeRaw(this.address, enqueue));
       if (this.behavior.service !== false)
@@ -175,6 +203,13 @@ export class ActorCell<A> {
         this.subs.push(bus.subscribeRaw(s.subject, enqueue, { queue: s.queue }));
       await bus.flush();
     } catch (err) {
+      if (this.state !== 'starting') {
+        // crash() has reported the exit and closed the connection; what the behaviour started stops here.
+        await this.stopBehavior();
+        await this.exited;
+        throw toGovError(this.crashError ?? err);
+      }
+      this.state = 'crashed';
       this.unsubscribeAll();
       this.dropHeld();
       await this.publishExit('crash', serializeError(err));
@@ -255,6 +290,7 @@ export class ActorCell<A> {
     if (this.hbTimer) this.clock.clear(this.hbTimer);
     this.unsubscribeAll();
     const error = toGovError(err);
+    this.crashError = error;
     this.log.error('actor crashed', { code: error.code, error: error.message });
     const crashed = new ActorCrashedError(`actor ${this.address} crashed: ${error.message}`, {
       cause: error,

@@ -1,5 +1,6 @@
 /** What whoever starts an actor holds: its handle, its exit report, the options of `runActor` (actor.ts). */
 import type { BusOptions } from '../../bus/bus-options.ts';
+import type { SharedConnection } from '../../bus/shared-connection.ts';
 import type { Clock } from '../../infra/clock/clock.ts';
 import type { Logger } from '../../infra/logger.ts';
 import type { SerializedError } from '../../protocols/vocabulary/errors.ts';
@@ -21,6 +22,12 @@ export interface RunActorOptions {
   heartbeatMs?: number;
   clock?: Clock;
   log?: Logger;
+  /**
+   * Runs the actor on its host's shared connection (bus/shared-connection.ts) instead of one of its
+   * own, naming itself `principal` (its own principal name, among the host credential's members);
+   * `bus.credentials` are then unused. Its `ctx.redis` clients are the host's too (host-redis.ts).
+   */
+  host?: { connection: SharedConnection; principal: string };
 }
 
 export type ActorState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed';

@@ -6,6 +6,7 @@ import type { Envelope, OutMessage } from '../../protocols/envelope.ts';
 import { type GovError, toGovError } from '../../protocols/vocabulary/errors.ts';
 import type { BusOptions } from '../../bus/bus-options.ts';
 import type { z } from 'zod';
+import type { Redis, RedisOptions } from 'ioredis';
 
 /** Start arguments before a kind's schema has typed them. */
 export type RawStartArgs = Readonly<Record<string, unknown>>;
@@ -38,6 +39,13 @@ export interface ActorContext<A = RawStartArgs> {
    * @example this.redis = ctx.hold(new Redis(url), (r) => r.disconnect());
    */
   hold<T>(resource: T, drop: (resource: T) => void): T;
+  /**
+   * A Redis client for this actor: its own, or, when it runs on its host's shared connection, a lease
+   * of the host's client for `url` (actors/runtime/host-redis.ts). Either way it is dropped if the
+   * actor is killed, and the behaviour's `quit()` on a graceful stop releases it.
+   * @example this.redis = ctx.redis(args.redisUrl, { lazyConnect: true });
+   */
+  redis(url: string, options?: RedisOptions): Redis;
 }
 
 /**

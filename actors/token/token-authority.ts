@@ -428,6 +428,7 @@ export const tokenAuthorityKind = defineActorKind({
           ackWaitMs: args.ackWaitMs,
           retryMs: args.eventRetryMs,
           log: ctx.log,
+          onEnd: (err) => ctx.crash(err),
         },
         (env) => authority.onRunEvent(env.body, env),
       );

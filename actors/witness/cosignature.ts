@@ -9,7 +9,7 @@
  * The checkpoint note text is the ledger's (docs/ledger.md): origin, size, root, `ts` line.
  */
 import { createHash, type KeyObject, sign as edSign, verify as edVerify } from 'node:crypto';
-import { type Checkpoint, checkpointText, rawPublicKey } from '../ledger/index.ts';
+import { type Checkpoint, checkpointText, rawPublicKey } from '../ledger/reader.ts';
 
 const COSIGNATURE_TYPE = 0x04;
 const EM_DASH = '\u2014';

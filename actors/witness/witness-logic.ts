@@ -16,7 +16,7 @@
  * the remembered state as it was, so a witness never follows a fork.
  */
 import type { KeyObject } from 'node:crypto';
-import { checkpointSignatureProblem, type SignedCheckpoint, verifyConsistency } from '../ledger/index.ts';
+import { checkpointSignatureProblem, type SignedCheckpoint, verifyConsistency } from '../ledger/reader.ts';
 
 export interface WitnessState {
   origin: string;

@@ -3,8 +3,8 @@
  * file): what it cosigned, and every alarm it raised. Append-only by triggers, like the ledger.
  */
 import Database from 'better-sqlite3';
-import { formatSignedCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../ledger/index.ts';
-import { LedgerStoreError } from '../../protocols/index.ts';
+import { formatSignedCheckpoint, parseSignedCheckpoint, type SignedCheckpoint } from '../ledger/reader.ts';
+import { LedgerStoreError } from '../../protocols/vocabulary/index.ts';
 import type { Cosignature } from './cosignature.ts';
 import type { RefusalReason, WitnessState } from './witness-logic.ts';
 

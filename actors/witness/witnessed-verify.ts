@@ -13,7 +13,7 @@
  *   key does not sign (the evidence itself is not to be trusted).
  */
 import type { KeyObject } from 'node:crypto';
-import { checkpointSignatureProblem, type LedgerStore } from '../ledger/index.ts';
+import { checkpointSignatureProblem, type LedgerStore } from '../ledger/reader.ts';
 import { cosignatureProblem } from './cosignature.ts';
 import type { WitnessedCheckpoint } from './witness-store.ts';
 

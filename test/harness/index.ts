@@ -15,3 +15,4 @@ export {
 } from './credentials.ts';
 export { auditStreamCounts } from './audit-stream.ts';
 export { AgovSystem, type CliResult } from './agov-system.ts';
+export { systemGatewayUrl } from './system-ready.ts';

@@ -7,6 +7,11 @@
 import type { Msg } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { BreachStore } from '../../actors/error-budget/breach-store.ts';
+import { budgetPolicyFromPipeline } from '../../actors/error-budget/pipeline-budget.ts';
+import { compileBudget, DEFAULT_KEY_PREFIX } from '../../actors/error-budget/budget-policy.ts';
+import { budgetKeys, RedisBudgetStore } from '../../actors/error-budget/budget-store.ts';
+import { WarnOutbox } from '../../actors/error-budget/warn-outbox.ts';
+import { systemClock } from '../../infra/clock/index.ts';
 import { DEFAULT_BUDGET_RUN_KEY_PREFIX } from '../../actors/error-budget/budget-monitor-options.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bus } from '../../bus/bus.ts';
@@ -14,7 +19,13 @@ import { AUDIT_STREAM, ensureStreams } from '../../bus/streams.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import type { BodyIn, BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { allObs, serviceQueue, serviceSubject, startedSubject } from '../../protocols/subjects.ts';
+import {
+  allObs,
+  auditSubject,
+  serviceQueue,
+  serviceSubject,
+  startedSubject,
+} from '../../protocols/subjects.ts';
 import { type ProcessChild, spawnProcessChild } from '../../supervisors/process-child.ts';
 import {
   auditStreamCounts,
@@ -261,7 +272,147 @@ describe('a budget monitor in its own process, SIGKILLed', () => {
             (c.env.body as { event: string }).event === 'breach',
         );
         expect(breachIds.map((c) => c.env.id)).toEqual([cut.id]);
-        expect((await breaches.get(runId))?.auditIds).toEqual([cut.id]);
+        // The record lists the breach event, then its handoff.ready: each in the stream once.
+        await waitFor('the breach finished', async () => (await breaches.get(runId))?.done === true);
+        const ids = (await breaches.get(runId))?.auditIds ?? [];
+        const after = await auditStreamCounts(client);
+        expect(ids[0]).toBe(cut.id);
+        expect(ids.map((id) => [after.get(id)?.env.type, after.get(id)?.count])).toEqual([
+          ['budget.event.v1', 1],
+          ['handoff.ready.v1', 1],
+        ]);
+      } finally {
+        redis.disconnect();
+      }
+    }, 120_000);
+  }
+  it('with the handoff report stored and its handoff.ready kept in the breach record, the publish cut off: the successor publishes that event under its id, once (regression: a resumed breach built a second handoff.ready under a new id)', async () => {
+    const runId = 'rk-5';
+    const redis = new Redis(redisUrl);
+    try {
+      const breaches = new BreachStore(redis, DEFAULT_BUDGET_RUN_KEY_PREFIX, 600_000);
+      const breach = client.wrap({
+        type: 'budget.event.v1',
+        body: { runId, event: 'breach', verdict: 'breach', windows: [] },
+        run: runId,
+      });
+      const ready = client.wrap({
+        type: 'handoff.ready.v1',
+        body: {
+          reportId: `handoff-${runId}`,
+          reportSha256: '0'.repeat(64),
+          runId,
+          createdAt: Date.now(),
+          reason: 'budget-exhausted',
+          tokenAccessor: `acc-${runId}`,
+        },
+        run: runId,
+      });
+      // Every step done but the announcement of the report: what a SIGKILL after the record's write
+      // and before (or during) the handoff.ready publish leaves.
+      await breaches.open(
+        {
+          runId,
+          reportId: `handoff-${runId}`,
+          trigger: { at: Date.now(), source: 'orchestrator', stageId: 'boom', agentId: 'ag-x' },
+          verdict: 'breach',
+          breachedAt: Date.now(),
+          windows: [],
+          errorCount: 2,
+          breachEvent: breach,
+          announced: true,
+          implicated: [],
+          token: { accessor: `acc-${runId}`, revoked: true, suspendedAgents: [] },
+          diagnostic: { pipeline: 'diagnostic', runId: 'diag-rk-5' },
+          held: true,
+          handoffEvent: ready,
+          auditIds: [breach.id, ready.id],
+        },
+        'dead-monitor',
+        50,
+      );
+      expect((await auditStreamCounts(client)).has(ready.id)).toBe(false);
+      await waitFor('the breach finished', async () => (await breaches.get(runId))?.done === true, 60_000);
+      const counts = await auditStreamCounts(client);
+      const readies = [...counts.values()].filter(
+        (c) => c.env.type === 'handoff.ready.v1' && (c.env.body as { runId: string }).runId === runId,
+      );
+      expect(readies.map((c) => [c.env.id, c.count])).toEqual([[ready.id, 1]]);
+      expect((await breaches.get(runId))?.auditIds).toEqual([breach.id, ready.id]);
+      expect(diagnostics.filter((d) => d.parentRunId === runId)).toHaveLength(0);
+    } finally {
+      redis.disconnect();
+    }
+  }, 120_000);
+  for (const stored of [false, true]) {
+    it(`a warn latched by a monitor SIGKILLed before the stream had it (${stored ? 'its envelope kept' : 'no envelope kept yet'}): the event it had not acked comes back and the warn is published${stored ? ' under the kept id' : ''}, once (regression: the redelivered event counted as a duplicate and the warn was lost)`, async () => {
+      const runId = stored ? 'rw-2' : 'rw-1';
+      const errorBudget = { kind: 'count' as const, maxErrors: 5, windowMs: 600_000, warn: 0.2 };
+      if (!monitors.some((m) => !m.hasExited)) await spawnMonitor();
+      await publishRunEvent(client, {
+        runId,
+        event: 'run-accepted',
+        governance: governance({ errorBudget }),
+      });
+      await waitFor(
+        'the monitor took run-accepted',
+        async () => {
+          const c = await consumer();
+          return c.num_pending === 0 && c.num_ack_pending === 0;
+        },
+        60_000,
+      );
+      const redis = new Redis(redisUrl);
+      try {
+        // What the kill leaves: the failure counted and the warn latched (owed) by the budget script,
+        // nothing published, the event unacked (it comes back below).
+        const budgets = new RedisBudgetStore({ redis, clock: systemClock });
+        const failed = client.wrap({
+          type: 'run.event.v1',
+          body: failure(runId, 1, 'stage-retrying'),
+          run: runId,
+        });
+        const report = await budgets.record(
+          runId,
+          compileBudget(budgetPolicyFromPipeline(errorBudget)),
+          'error',
+          {
+            eventId: failed.id,
+          },
+        );
+        expect([report.firstWarn, report.verdict]).toEqual([true, 'warn']);
+        const kept = client.wrap({
+          type: 'budget.event.v1',
+          body: { runId, event: 'warn', verdict: 'warn', windows: [] },
+          run: runId,
+        });
+        if (stored) {
+          const warns = new WarnOutbox(redis, DEFAULT_KEY_PREFIX, {
+            wrap: () => kept,
+            publish: async () => {},
+          });
+          expect(await warns.keep(runId, kept)).toBe(true);
+        }
+        const warnsOf = async () =>
+          [...(await auditStreamCounts(client)).values()].filter(
+            (c) =>
+              c.env.type === 'budget.event.v1' &&
+              (c.env.body as { runId: string; event: string }).runId === runId &&
+              (c.env.body as { event: string }).event === 'warn',
+          );
+        expect(await warnsOf()).toEqual([]);
+
+        await client.publishDurable(auditSubject('run', client.principal()), failed);
+        await feed.next(budgetEvent(runId, 'warn'), 60_000);
+        await waitFor(
+          'the redelivered event acked',
+          async () => (await consumer()).num_ack_pending === 0,
+          60_000,
+        );
+        const warns = await warnsOf();
+        expect(warns.map((c) => c.count)).toEqual([1]);
+        if (stored) expect(warns[0]!.env.id).toBe(kept.id);
+        expect(await redis.hget(budgetKeys(runId)[2], 'warnPending')).toBeNull();
       } finally {
         redis.disconnect();
       }

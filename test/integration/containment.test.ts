@@ -5,7 +5,7 @@
  * (admission by capacity, schedule-to-start). See docs/governance.md, "Containment".
  */
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { budgetMonitorKind } from '../../actors/error-budget/index.ts';
 import { orchestratorKind } from '../../actors/orchestrator/orchestrator.ts';
 import { type PlainAgent, startPlainAgent } from '../../examples/agents/node/plain-agent.ts';
@@ -19,7 +19,7 @@ import type { Envelope } from '../../protocols/envelope.ts';
 import { NoEligibleAgentError } from '../../protocols/vocabulary/errors.ts';
 import type { Principal } from '../../protocols/permissions.ts';
 import { allObs, containSubject, agentResultsSubject, serviceSubject } from '../../protocols/subjects.ts';
-import { collect, mintFor, TestServers, testBus } from '../harness/index.ts';
+import { collect, mintFor, TestServers, testBus, waitFor } from '../harness/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 
 const servers = new TestServers();
@@ -111,6 +111,11 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => servers.stopAll());
 
+// Each test starts from an idle fleet. A contained run's long sleeps are cancelled on their agents
+// asynchronously; at load 27 the next test's run found both work agents still busy with the last one's,
+// so its long stage was never taken before containment (regression: "invalid agent id undefined").
+beforeEach(() => waitFor('every agent idle', async () => agents.every((a) => a.state === 'idle'), 30_000));
+
 describe('containment', { timeout: 60_000 }, () => {
   it('a breach stops the run at once: in-flight tasks cancelled on their agents, no retry or dispatch after it, status contained, token revoked', async () => {
     const runId = await submit(BREACHING);
@@ -181,19 +186,24 @@ describe('containment', { timeout: 60_000 }, () => {
     const runId = await submit(BREACHING);
     await feed.next(runEvent(runId, 'run-contained'), 30_000);
     const s = await state(runId);
-    const long = s.stages.find((st) => st.stageId === 'long-1')!;
-    const task = agents.flatMap((a) => a.started).find((t) => t.runId === runId && t.stageId === 'long-1')!;
+    // Premise: a long sleep was running on an agent when the run was contained (the one that was taken,
+    // if the breach overtook the other's dispatch).
+    const long = s.stages.find((st) => st.stageId.startsWith('long-') && st.agentId !== undefined);
+    expect(long, JSON.stringify(s.stages)).toBeDefined();
+    const task = agents
+      .flatMap((a) => a.started)
+      .find((t) => t.runId === runId && t.stageId === long!.stageId)!;
     // The agent's late success, published where agents report (its own credential allows that).
-    const late = await as({ role: 'agent', id: long.agentId!, tier: 'T1' });
+    const late = await as({ role: 'agent', id: long!.agentId!, tier: 'T1' });
     late.nc.publish(
-      agentResultsSubject('orchestrator', long.agentId!),
+      agentResultsSubject('orchestrator', long!.agentId!),
       JSON.stringify({
         sv: 1,
         type: 'agent.task.result.v1',
         id: crypto.randomUUID(),
         ts: Date.now(),
-        from: `gov.actor.agent.${long.agentId}`,
-        body: { ...taskRef(task), agentId: long.agentId, status: 'succeeded', durationMs: 1 },
+        from: `gov.actor.agent.${long!.agentId}`,
+        body: { ...taskRef(task), agentId: long!.agentId, status: 'succeeded', durationMs: 1 },
       }),
     );
     await late.nc.flush();
@@ -202,12 +212,12 @@ describe('containment', { timeout: 60_000 }, () => {
         e.type === 'run.event.v1' &&
         e.body.runId === runId &&
         e.body.event === 'stage-result-rejected' &&
-        e.body.stageId === 'long-1' &&
+        e.body.stageId === long!.stageId &&
         e.body.error?.message.includes('succeeded') === true,
       10_000,
     );
     expect(rejected.type === 'run.event.v1' && rejected.body).toMatchObject({
-      agentId: long.agentId,
+      agentId: long!.agentId,
       attempt: task.attempt,
       error: { code: 'GOV_ERR_RUN_CONTAINED' },
     });

@@ -12,11 +12,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Envelope } from '../../protocols/index.ts';
-import { heartbeatSubject } from '../../protocols/index.ts';
-import { allChildren } from '../../supervisors/supervisor-tree.ts';
 import { parseTeams, type RunningSystem, startSystem } from '../../system/index.ts';
-import { collect, waitFor } from '../harness/index.ts';
+import { systemGatewayUrl, waitFor } from '../harness/index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DOC = readFileSync(join(ROOT, 'docs/http-api.md'), 'utf8');
@@ -237,18 +234,7 @@ describe.skipIf(MISSING.length > 0)(
         },
         localApiKeys: false,
       });
-      const hb = collect(sys.client, heartbeatSubject('gateway', 'gateway-1'));
-      await hb.ready();
-      await waitFor(
-        'every actor running',
-        async () => allChildren(await sys.tree()).every((c) => c.status === 'running'),
-        90_000,
-      );
-      const beat = await hb.next(
-        (e) => e.type === 'actor.heartbeat.v1' && typeof e.body.status?.url === 'string',
-      );
-      gw = (beat as Envelope<'actor.heartbeat.v1'>).body.status!.url as string;
-      hb.close();
+      gw = await systemGatewayUrl(sys);
       await waitFor(
         'every agent idle',
         async () => {

@@ -14,12 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus } from '../../bus/index.ts';
 import { sendControl } from '../../cli/command-control.ts';
 import { mintUser } from '../../infra/nats-auth/index.ts';
-import type { Envelope } from '../../protocols/index.ts';
-import { actorInbox, errorsSubject, heartbeatSubject, serviceSubject } from '../../protocols/index.ts';
+import { actorInbox, errorsSubject, serviceSubject } from '../../protocols/index.ts';
 import type { Principal } from '../../protocols/permissions.ts';
-import { allChildren } from '../../supervisors/supervisor-tree.ts';
 import { parseTeams, type RunningSystem, startSystem } from '../../system/index.ts';
-import { collect, waitFor } from '../harness/index.ts';
+import { collect, systemGatewayUrl, waitFor } from '../harness/index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TEAMS = `
@@ -84,19 +82,8 @@ beforeAll(async () => {
     },
     localApiKeys: false,
   });
-  const hb = collect(sys.client, heartbeatSubject('gateway', 'gateway-1'));
-  await hb.ready();
-  await waitFor(
-    'every actor running',
-    async () => allChildren(await sys.tree()).every((c) => c.status === 'running'),
-    90_000,
-  );
+  base = await systemGatewayUrl(sys);
   await waitFor('worker-1 idle', async () => (await agentState()).state === 'idle', 60_000);
-  const beat = await hb.next(
-    (e) => e.type === 'actor.heartbeat.v1' && typeof e.body.status?.url === 'string',
-  );
-  base = (beat as Envelope<'actor.heartbeat.v1'>).body.status!.url as string;
-  hb.close();
 }, 180_000);
 
 afterAll(async () => {

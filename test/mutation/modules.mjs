@@ -46,12 +46,12 @@ export const MODULES = [
   {
     name: 'budget-monitor',
     mutate: ['actors/error-budget/budget-monitor.ts'],
-    tests: ['test/integration/governance-budget.test.ts'],
+    tests: ['test/integration/budget-monitor.test.ts'],
   },
   {
     name: 'token-authority',
     mutate: ['actors/token/token-authority.ts'],
-    tests: ['test/integration/governance-tokens.test.ts'],
+    tests: ['test/integration/token-authority.test.ts'],
   },
   {
     name: 'token-renewer',

@@ -41,4 +41,23 @@ describe('HeartbeatWatchdog', () => {
     expect(w.nextDeadline()).toBeUndefined();
     expect(w.lastSeen('ghost')).toBeUndefined();
   });
+
+  it('declares no pardoned child hung before its grace ends, and a silent one right after it', () => {
+    const w = new HeartbeatWatchdog(3);
+    w.watch('a', 100, 0);
+    w.pardon(1_000, 5_000); // the bus came back at 1 s after an outage
+    expect(w.nextDeadline()).toBe(6_000);
+    expect(w.hung(6_000)).toEqual([]);
+    expect(w.hung(6_001)).toEqual(['a']);
+  });
+
+  it('keeps a pardoned child that beats alive past its grace, on its usual threshold', () => {
+    const w = new HeartbeatWatchdog(3);
+    w.watch('a', 100, 0);
+    w.pardon(1_000, 500);
+    w.beat('a', 1_400);
+    expect(w.hung(1_600)).toEqual([]);
+    expect(w.nextDeadline()).toBe(1_700);
+    expect(w.hung(1_701)).toEqual(['a']);
+  });
 });
