@@ -61,7 +61,7 @@ import {
   DEFAULT_ASK_TIMEOUT_MS,
   DEFAULT_MAX_PAYLOAD_BYTES,
 } from './bus-options.ts';
-<<<<<<< HEAD
+import type { AskOptions, DecodeResult, DurableOptions, TellOptions } from './bus-types.ts';
 import {
   type ConnectionState,
   type CredentialHolder,
@@ -69,11 +69,7 @@ import {
   openConnection,
   principalOfConnection,
 } from './connection.ts';
-=======
-import type { AskOptions, DecodeResult, DurableOptions, TellOptions } from './bus-types.ts';
-import { type ConnectionState, openConnection, principalOfConnection } from './connection.ts';
 import type { Leased, SharedConnection } from './shared-connection.ts';
->>>>>>> main
 
 export type { AskOptions, DecodeResult, DurableOptions, IncomingContext, TellOptions } from './bus-types.ts';
 
@@ -129,14 +125,17 @@ export class Bus {
   }
 
   /**
+   * This connection's replaceable credential: the credential authority renews and rekeys it. None on
+   * a host's shared connection: the host's credential is not one member's to replace.
+   */
+  credential(): CredentialHolder | undefined {
+    return this.leased ? undefined : credentialHolderOf(this.nc);
+  }
+
+  /**
    * The principal this connection authenticated as (its NATS user name), or, on a server without
    * authentication, the bus name made a subject token: nobody is verified there anyway.
    */
-  /** This connection's replaceable credential: the credential authority renews and rekeys it. */
-  credential(): CredentialHolder | undefined {
-    return credentialHolderOf(this.nc);
-  }
-
   principal(): string {
     return (
       this.leased?.principal ??

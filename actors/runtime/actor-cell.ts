@@ -32,6 +32,7 @@ import type { ActorHandle, ActorState, ExitReason, ExitReport, RunActorOptions }
 import { type ActorBehavior, type ActorContext, type ActorKind, Refusal } from './actor-kind.ts';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_STOP_DRAIN_MS } from './actor-options.ts';
 import { FencedClock } from './fenced-clock.ts';
+import { takeCredentialMessage } from './credential-messages.ts';
 import { leaseHostRedis } from './host-redis.ts';
 
 /** A message the actor sent itself (ctx.self): already an envelope. */
@@ -70,27 +71,6 @@ export class ActorCell<A> {
   private crashError: Error | undefined;
   private readonly startedAt: number;
   private readonly heartbeatMs: number;
-
-  /** A rekey (answer the new public key) or a renewed JWT (use it) from the credential authority. */
-  private async credential(m: Msg, env: Envelope): Promise<void> {
-    try {
-      if (env.type === 'credentials.rekey.v1') {
-        const publicKey = this.bus.credential()?.rekey();
-        if (!publicKey) throw new Error('no user JWT to rekey');
-        this.bus.respond(m, { type: 'credentials.public-key.v1', body: { publicKey } }, env);
-        return;
-      }
-      const holder = this.bus.credential();
-      if (!holder) throw new Error('no user JWT to replace');
-      const how = await holder.replace((env as Envelope<'credentials.renewed.v1'>).body.jwt);
-      this.log.info('credential replaced', { how });
-      if (m.reply) this.bus.respond(m, { type: 'ack.v1', body: { ok: true } }, env);
-    } catch (err) {
-      const e = toGovError(err);
-      this.bus.deadLetter(m, e);
-      this.bus.respondError(m, e);
-    }
-  }
 
   /** Connects the actor's own bus; nothing of the behaviour runs yet. */
   static async open<A>(kind: ActorKind<A>, args: A, options: RunActorOptions): Promise<ActorCell<A>> {
@@ -367,7 +347,7 @@ export class ActorCell<A> {
       (env.type === 'credentials.rekey.v1' || env.type === 'credentials.renewed.v1') &&
       m.subject === address
     ) {
-      await this.credential(m, env);
+      await takeCredentialMessage(this.bus, this.log, m, env);
       return;
     }
     const b = this.behavior!;
