@@ -20,7 +20,7 @@ import {
   checkLedger,
   checkRunsTerminal,
   type InvariantResult,
-  runStatuses,
+  settledRunStatuses,
 } from './invariants.ts';
 import { checkpointRestoreLoad } from './checkpoint-load.ts';
 import { pick, prng } from './prng.ts';
@@ -171,7 +171,7 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
       if (backs.every((b) => b !== undefined))
         inj.recoveredMs = Math.round(Math.max(...backs.map((b) => b!.at)) - t0 - inj.atMs);
     }
-    const statuses = await runStatuses(sut, runIds);
+    const statuses = await settledRunStatuses(sut, runIds, Date.now() + 30_000);
     const runs: Record<string, number> = {};
     for (const s of statuses.values()) runs[s] = (runs[s] ?? 0) + 1;
     return { scenario: sc.name, seed, injected, runs, invariants, ok: invariants.every((i) => i.ok) };
