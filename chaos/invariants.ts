@@ -58,6 +58,22 @@ export async function runStatuses(sut: SystemUnderTest, runIds: string[]): Promi
   return out;
 }
 
+/**
+ * Run statuses for the report, asked again while some come back `unknown` (the orchestrator that
+ * answers may be restarting right after the last fault) until the deadline.
+ */
+export async function settledRunStatuses(
+  sut: SystemUnderTest,
+  runIds: string[],
+  deadlineMs: number,
+): Promise<Map<string, string>> {
+  const known = await until(deadlineMs, async () => {
+    const s = await runStatuses(sut, runIds);
+    return [...s.values()].includes('unknown') ? undefined : s;
+  });
+  return known ?? runStatuses(sut, runIds);
+}
+
 export async function checkRunsTerminal(
   sut: SystemUnderTest,
   runIds: string[],

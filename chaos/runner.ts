@@ -20,8 +20,9 @@ import {
   checkLedger,
   checkRunsTerminal,
   type InvariantResult,
-  runStatuses,
+  settledRunStatuses,
 } from './invariants.ts';
+import { checkpointRestoreLoad } from './checkpoint-load.ts';
 import { pick, prng } from './prng.ts';
 
 /** Longer than the budget monitor's ack wait (30 s), after which a killed monitor's events come again. */
@@ -133,6 +134,15 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
         if (i % breachEvery === breachEvery - 1) mustBreach.push(id);
       });
     for (let i = 0; i < Math.ceil(totalRuns / 2); i++) submissions.push(submitOne(i));
+    const load =
+      sc.load === 'checkpoint-restores'
+        ? // Through the faults, and on until a restore was answered after them (or the submit deadline).
+          checkpointRestoreLoad(
+            sut.client,
+            (restores) => (performance.now() - t0 >= duration && restores > 0) || Date.now() > submitDeadline,
+            log,
+          )
+        : Promise.resolve(0);
     let next = Math.ceil(totalRuns / 2);
     while (performance.now() - t0 < duration) {
       await new Promise((r) => setTimeout(r, interval * (0.5 + rand())));
@@ -141,6 +151,7 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
     }
     while (next < totalRuns) submissions.push(submitOne(next++));
     await Promise.all(submissions);
+    await load;
     log(`submitted ${runIds.length} runs; settling`);
     const settleDeadline = Date.now() + (options.settleMs ?? DEFAULT_CHAOS_SETTLE_MS);
     const invariants: InvariantResult[] = [];
@@ -160,7 +171,7 @@ export async function runScenario(sc: Scenario, options: ChaosOptions = {}): Pro
       if (backs.every((b) => b !== undefined))
         inj.recoveredMs = Math.round(Math.max(...backs.map((b) => b!.at)) - t0 - inj.atMs);
     }
-    const statuses = await runStatuses(sut, runIds);
+    const statuses = await settledRunStatuses(sut, runIds, Date.now() + 30_000);
     const runs: Record<string, number> = {};
     for (const s of statuses.values()) runs[s] = (runs[s] ?? 0) + 1;
     return { scenario: sc.name, seed, injected, runs, invariants, ok: invariants.every((i) => i.ok) };

@@ -25,6 +25,11 @@ export interface Scenario {
    * prove anything: the killed kind's events, implied by what it persisted, are each in the ledger once.
    */
   producers?: string[];
+  /**
+   * Load beside the pipeline runs: `checkpoint-restores` has an operator take and restore checkpoints
+   * throughout (chaos/checkpoint-load.ts), so the checkpoint actor has restore records to imply events.
+   */
+  load?: 'checkpoint-restores';
 }
 
 /** Every 4th run exhausts its error budget unless the scenario says otherwise. */
@@ -70,6 +75,14 @@ export const SCENARIOS: Scenario[] = [
     description: 'SIGKILL the ledger writer process mid-batch',
     fault: 'sigkill',
     targets: ['ledger-writer'],
+  },
+  {
+    name: 'kill-checkpoint',
+    description: 'SIGKILL the checkpoint actor while an operator takes and restores checkpoints',
+    fault: 'sigkill',
+    targets: ['checkpoint'],
+    producers: ['checkpoint'],
+    load: 'checkpoint-restores',
   },
   {
     name: 'kill-supervisor',

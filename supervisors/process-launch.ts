@@ -53,7 +53,13 @@ export async function startProcessChild(l: ProcessLaunch): Promise<ProcessChild>
     }, timeoutMs);
   });
   void started.finally(() => clearTimeout(timer)).catch(() => {});
-  await bus.flush();
+  // Our subscriptions registered before the child can announce itself. While our connection is down
+  // (a nats-server restart) the flush fails, but that is no failed start: the subscriptions go out
+  // first on reconnect, and a missed announcement is made up by the child's heartbeats. Failing here
+  // burned the services supervisor's restart intensity in two seconds (restart-nats chaos).
+  await bus.flush().catch((err: unknown) => {
+    if (bus.isClosed()) throw err;
+  });
   const inherited =
     kind === 'supervisor'
       ? {

@@ -62,6 +62,10 @@ export class ActorCell<A> {
   });
   private behavior: ActorBehavior | undefined;
   private readonly incarnation = randomUUID();
+  /** How long the connection took to open (where a restart's time goes: logged once started). */
+  private connectMs = 0;
+  /** Removes this actor's listeners from its connection (shared by host-mates, it outlives the actor). */
+  private detach: () => void = () => {};
   /** Why the actor crashed (set once, by `crash`). */
   private crashError: Error | undefined;
   private readonly startedAt: number;
@@ -73,11 +77,15 @@ export class ActorCell<A> {
     const address = actorInbox(kind.kind, options.id);
     const busOptions: BusOptions = { ...options.bus, name: address, clock };
     const host = options.host;
+    const connecting = performance.now();
     const bus = host
       ? Bus.onShared(host.connection, busOptions, host.principal)
       : await Bus.connect(busOptions);
+    const connectMs = performance.now() - connecting;
     const log = (options.log ?? createLogger()).child({ actor: address });
-    return new ActorCell(kind, args, options, { clock, address, busOptions, bus, log });
+    const cell = new ActorCell(kind, args, options, { clock, address, busOptions, bus, log });
+    cell.connectMs = connectMs;
+    return cell;
   }
 
   private readonly clock: FencedClock;
@@ -101,12 +109,21 @@ export class ActorCell<A> {
     // A connection that ends for good (nats.js gives up after repeated authentication errors, say)
     // leaves an actor that can neither hear nor answer: it crashes, so its supervisor replaces it with
     // a fresh connection (and fresh credentials) instead of keeping a deaf child that looks alive.
-    this.bus.onStatus((s) => {
+    const offStatus = this.bus.onStatus((s) => {
       this.log.debug('connection', { state: s });
       if (s === 'closed' && (this.state === 'running' || this.state === 'starting'))
         void this.crash(new BusClosedError(`the connection of ${this.address} closed`));
     });
-    this.bus.onConnectionError((error) => this.log.warn('connection error', { error }));
+    // A shared connection's errors are its host's: logged once there, not by each actor on it.
+    const offErrors = options.host
+      ? () => {}
+      : this.bus.onConnectionError((error) => this.log.warn('connection error', { error }));
+    // A shared connection outlives its actors: their listeners go with them.
+    this.detach = () => {
+      offStatus();
+      offErrors();
+    };
+    void this.exited.then(this.detach);
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.startedAt = this.clock.now();
     const cell = this;
@@ -166,6 +183,7 @@ export class ActorCell<A> {
   /** Starts the behaviour, subscribes, announces the actor and starts its heartbeat. */
   async start(): Promise<void> {
     const { bus, kind } = this;
+    const starting = performance.now();
     try {
       this.behavior = await kind.start(this.context());
       // Crashed while starting (ctx.crash, the connection lost): that is a failed start, never a
@@ -180,7 +198,11 @@ export class ActorCell<A> {
         );
       for (const s of this.behavior.subscriptions ?? [])
         this.subs.push(bus.subscribeRaw(s.subject, enqueue, { queue: s.queue }));
-      await bus.flush();
+      // Subscriptions live before the announcement; while disconnected both wait in nats.js for the
+      // reconnect, which sends subscriptions before buffered publishes: no reason to fail the start.
+      await bus.flush().catch((err: unknown) => {
+        if (bus.isClosed()) throw err;
+      });
     } catch (err) {
       if (this.state !== 'starting') {
         // crash() has reported the exit and closed the connection; what the behaviour started stops here.
@@ -189,6 +211,7 @@ export class ActorCell<A> {
         throw toGovError(this.crashError ?? err);
       }
       this.state = 'crashed';
+      this.detach();
       this.unsubscribeAll();
       this.dropHeld();
       await this.publishExit('crash', serializeError(err));
@@ -196,6 +219,11 @@ export class ActorCell<A> {
       throw toGovError(err);
     }
     this.state = 'running';
+    this.log.info('started', {
+      connectMs: Math.round(this.connectMs),
+      startMs: Math.round(performance.now() - starting),
+      uptimeMs: Math.round(process.uptime() * 1000),
+    });
     bus.tell(startedSubject(kind.kind, this.options.id), {
       type: 'actor.started.v1',
       body: {

@@ -8,6 +8,7 @@
 import { busWarnSender, WarnOutbox } from '../../actors/error-budget/warn-outbox.ts';
 import { DEFAULT_KEY_PREFIX } from '../../actors/error-budget/budget-policy.ts';
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BudgetMonitor, budgetMonitorKind } from '../../actors/error-budget/budget-monitor.ts';
 import {
@@ -72,11 +73,7 @@ interface Latched {
 
 /** A monitor on its own key prefixes and clock, its breach response recorded instead of acted on. */
 async function monitor(over: Partial<Record<keyof BudgetMonitorArgs, unknown>> = {}) {
-  const { Redis } = await import('ioredis');
-  const redis = new Redis(redisUrl);
-  servers.onStop(async () => {
-    redis.disconnect();
-  });
+  const redis = redisOf();
   const p = `agov:test-bm:${randomUUID().slice(0, 8)}`;
   const args = BudgetMonitorArgsSchema.parse({
     redisUrl,
@@ -575,7 +572,7 @@ describe('budget monitor: quarantine release', () => {
     expect(budgetEvents('br-cool', 'agents-released')).toHaveLength(1);
   });
 
-  it('sends the resume command as JSON to an agent that asked for JSON deliveries', async () => {
+  it('sends the resume command as JSON to an agent that asked for JSON deliveries, even after events that do not repeat the choice', async () => {
     const t = await monitor({ agentKind: 'agentj' });
     const raw: Array<{ subject: string; data: Uint8Array }> = [];
     const subs = ['ag-json', 'ag-mp'].map((id) =>
@@ -590,6 +587,8 @@ describe('budget monitor: quarantine release', () => {
       agentId: 'ag-json',
       agentEncoding: 'json',
     });
+    // A later event that does not repeat the choice does not undo it.
+    await t.event({ runId: 'enc', event: 'stage-succeeded', stageId: 's', attempt: 1, agentId: 'ag-json' });
     await t.event({ runId: 'enc', event: 'stage-dispatched', stageId: 's', attempt: 1, agentId: 'ag-mp' });
     await hold(t, 'ag-json', 'br-enc', { diagnosticRunId: 'diag-enc' });
     await hold(t, 'ag-mp', 'br-enc', { diagnosticRunId: 'diag-enc' });
@@ -703,6 +702,7 @@ describe('budget monitor actor', () => {
         budgetKeyPrefix: `${p}:budget`,
         handoffKeyPrefix: `${p}:handoff`,
         quarantineKeyPrefix: `${p}:q`,
+        quarantinePollMs: 100,
       },
     });
     try {
@@ -721,6 +721,28 @@ describe('budget monitor actor', () => {
         body: { runId: 'act-1' },
       });
       expect(list.type === 'handoff.reports.v1' && list.body.reports).toEqual([]);
+      // The other requests it accepts: a handoff read (none here) and an operator reset.
+      await expect(
+        client.ask(serviceSubject('handoff'), { type: 'handoff.get.v1', body: { runId: 'act-1' } }),
+      ).rejects.toBeInstanceOf(NotFoundError);
+      const reset = await client.ask(serviceSubject('budget-monitor'), {
+        type: 'budget.reset.v1',
+        body: { runId: 'act-1', by: 'op' },
+      });
+      expect(reset.type === 'budget.state.v1' && reset.body.windows[0]?.errors).toBe(0);
+      // Its poll releases quarantines whose cool-down is over.
+      const q = new QuarantineStore(redisOf(), `${p}:q`);
+      await q.hold({
+        agentId: 'ag-poll',
+        runId: 'act-1',
+        reason: 'x',
+        release: 'cool-down',
+        since: 0,
+        releaseAt: 1,
+      });
+      await feed.next(
+        (e) => e.type === 'budget.event.v1' && e.body.runId === 'act-1' && e.body.event === 'agents-released',
+      );
       const beat = await beats.next(
         (e) =>
           e.type === 'actor.heartbeat.v1' &&
@@ -736,6 +758,15 @@ describe('budget monitor actor', () => {
     }
   });
 });
+
+/** A Redis connection closed with the servers. */
+function redisOf(): Redis {
+  const r = new Redis(redisUrl);
+  servers.onStop(async () => {
+    r.disconnect();
+  });
+  return r;
+}
 
 /** Every envelope sent to an inbox of `kind`, with the subject it went to. */
 function commands(kind: string, ids: string[]) {

@@ -3,7 +3,9 @@ import type { Bus } from '../../bus/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 import { actorInbox } from '../../protocols/subjects.ts';
 import { allChildren } from '../../supervisors/supervisor-tree.ts';
-import { TestServers, testBus, waitFor } from '../harness/index.ts';
+import { createLogger } from '../../infra/logger.ts';
+import { startProcessChild } from '../../supervisors/process-launch.ts';
+import { credsFor, TestServers, testBus, waitFor } from '../harness/index.ts';
 import { startSupervisor, treeOf } from '../harness/supervision.ts';
 
 const servers = new TestServers();
@@ -141,5 +143,41 @@ describe('supervision across nats-server restarts and stalls', () => {
     await everyChildAnswers(['stall-proc']);
     const after = (await treeOf(client, 'stall-root')).children[0]!;
     expect([after.pid, after.restartCount, after.lastExit]).toEqual([pid, 0, null]);
+  });
+
+  it('regression: a process child started while the supervisor is cut off from the bus starts once the server is back (the flush before spawning failed with "connection disconnected" and each attempt counted as a failed start)', async () => {
+    const bus = await testBus(nats.url, 'launcher');
+    servers.onStop(() => bus.close());
+    const down = new Promise<void>((r) => {
+      const off = bus.onStatus((s) => {
+        if (s !== 'connected') {
+          off();
+          r();
+        }
+      });
+    });
+    await nats.kill();
+    await down; // premise: the launching bus knows it is disconnected
+    const launching = startProcessChild({
+      bus,
+      natsUrl: nats.url,
+      log: createLogger({}, 'silent'),
+      childId: 'cut-off',
+      kind: 'echo',
+      actorId: 'cut-off',
+      start: { kind: 'process', actorKind: 'echo', actorId: 'cut-off' },
+      credentials: await credsFor(nats, { role: 'actor', kind: 'echo', id: 'cut-off' }),
+      issuerSeed: undefined,
+      heartbeatMs: HEARTBEAT_MS,
+      supervision: {
+        childHeartbeatMs: HEARTBEAT_MS,
+        missedBeats: MISSED_BEATS,
+        processStartTimeoutMs: 60_000,
+      },
+    });
+    await nats.restart();
+    const proc = await launching;
+    servers.onStop(() => proc.stop(2_000).then(() => undefined));
+    await everyChildAnswers(['cut-off']);
   });
 });

@@ -9,18 +9,25 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QuarantineStore } from '../../actors/error-budget/quarantine-store.ts';
-import { TokenAuthority } from '../../actors/token/token-authority.ts';
+import { TokenAuthority, tokenAuthorityKind } from '../../actors/token/token-authority.ts';
 import { DEFAULT_RUN_TOKEN_MAX_TTL_MS, TokenAuthorityArgsSchema } from '../../actors/token/token-options.ts';
 import { policyDocuments } from '../../actors/token/token-policy.ts';
 import { TokenStore } from '../../actors/token/token-store.ts';
 import { VaultTokenClient } from '../../actors/token/vault-client.ts';
-import type { ActorContext } from '../../actors/runtime/index.ts';
+import { type ActorContext, runActor } from '../../actors/runtime/index.ts';
+import { Bus } from '../../bus/bus.ts';
 import { createLogger } from '../../infra/logger.ts';
 import type { BodyIn } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
-import { actorInbox, allObs } from '../../protocols/subjects.ts';
+import { actorInbox, allObs, heartbeatSubject, serviceSubject } from '../../protocols/subjects.ts';
 import { collect } from '../harness/index.ts';
-import { type GovernanceEnv, governance, governanceEnv, HOUR_MS } from './governance-setup.ts';
+import {
+  type GovernanceEnv,
+  governance,
+  governanceEnv,
+  HOUR_MS,
+  publishRunEvent,
+} from './governance-setup.ts';
 
 let env: GovernanceEnv;
 let vault: VaultTokenClient;
@@ -536,5 +543,100 @@ describe('token authority: requests and quarantine', () => {
       const body = (await res.json()) as { data?: { rules?: string } };
       expect(body.data?.rules, name).toBe(policyDocuments()[name]);
     }
+  });
+});
+
+describe('token authority actor', () => {
+  it('issues from the audit stream, answers status and violation reports on its service subject, and reports its counts', async () => {
+    const prefix = `agov:test-ta-actor:${randomUUID().slice(0, 8)}`;
+    const beats = collect(env.client, heartbeatSubject('token-authority', 'ta-actor'));
+    await beats.ready();
+    const h = await runActor(tokenAuthorityKind, {
+      id: 'ta-actor',
+      // The real clock: its heartbeat (which carries the status) runs on it.
+      heartbeatMs: 200,
+      bus: { servers: env.natsUrl },
+      args: {
+        ...env.args,
+        keyPrefix: prefix,
+        quarantineKeyPrefix: `${prefix}:q`,
+        durable: `ta-${randomUUID().slice(0, 8)}`,
+        reporterAllowlist: ['auditor-ta'],
+      },
+    });
+    const auditor = await Bus.connect({ servers: env.natsUrl, name: 'auditor-ta' });
+    try {
+      await publishRunEvent(env.client, {
+        runId: 'ta-act-1',
+        event: 'run-accepted',
+        governance: governance(),
+      });
+      await nextEvent('ta-act-1', 'issued');
+      const state = await env.client.ask(serviceSubject('token-authority'), {
+        type: 'token.status.v1',
+        body: { runId: 'ta-act-1' },
+      });
+      expect(state.type === 'token.state.v1' && state.body.state).toBe('live');
+      const reply = await auditor.ask(serviceSubject('token-authority'), {
+        type: 'violation.report.v1',
+        body: { runId: 'ta-act-1', policy: 'pii', description: 'leaked an address' },
+      });
+      expect(reply.type === 'token.revoked.v1' && reply.body).toMatchObject({
+        revoked: true,
+        reason: 'policy-violation: pii',
+      });
+      const beat = await beats.next(
+        (e) =>
+          e.type === 'actor.heartbeat.v1' &&
+          (e.body.status as { revoked?: number } | undefined)?.revoked === 1,
+      );
+      expect(beat.type === 'actor.heartbeat.v1' && beat.body.status).toEqual({
+        issued: 1,
+        revoked: 1,
+        secretsHeld: 0,
+      });
+    } finally {
+      await auditor.close();
+      beats.close();
+      await h.stop();
+    }
+  });
+
+  it('sends an agent that asked for JSON deliveries its commands as JSON, even after events that do not repeat the choice, and the others msgpack', async () => {
+    const { a } = authority();
+    const raw = new Map<string, Uint8Array>();
+    const subs = ['ag-json', 'ag-mp'].map((id) =>
+      env.client.subscribeRaw(actorInbox(AGENT_KIND, id), (m) => raw.set(id, m.data)),
+    );
+    await env.client.flush();
+    await onEvent(a, {
+      runId: 'tj-1',
+      event: 'stage-dispatched',
+      stageId: 's',
+      attempt: 1,
+      agentId: 'ag-json',
+      agentEncoding: 'json',
+    });
+    // A later event that does not repeat the choice does not undo it.
+    await onEvent(a, {
+      runId: 'tj-1',
+      event: 'stage-succeeded',
+      stageId: 's',
+      attempt: 1,
+      agentId: 'ag-json',
+    });
+    await onEvent(a, {
+      runId: 'tj-1',
+      event: 'stage-dispatched',
+      stageId: 's',
+      attempt: 1,
+      agentId: 'ag-mp',
+    });
+    await a.revoke('tj-1', 'breach', 'bm', true);
+    await env.client.flush();
+    const text = (id: string) => new TextDecoder().decode(raw.get(id));
+    expect(JSON.parse(text('ag-json'))).toMatchObject({ type: 'agent.command.v1' });
+    expect(() => JSON.parse(text('ag-mp'))).toThrow();
+    for (const s of subs) s.unsubscribe();
   });
 });
