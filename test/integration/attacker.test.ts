@@ -305,8 +305,13 @@ describe('an attacker on the bus', () => {
     nc.publish('gov.sys.hb.agent.mallory-0', '{}');
     await nc.flush();
     const observer = await as({ role: 'observer', name: 'eve' });
+    // The whole feed is granted; other events (a witness cosigning, say) may come first.
     const seen = new Promise<string>((resolve) =>
-      observer.nc.subscribe('gov.obs.>', { max: 1, callback: (_e, m) => resolve(m.subject) }),
+      observer.nc.subscribe('gov.obs.>', {
+        callback: (_e, m) => {
+          if (m.subject === 'gov.obs.run.control') resolve(m.subject);
+        },
+      }),
     );
     await observer.nc.flush();
     sys.client.emit(['run', 'control'], { type: 'demo.echoed.v1', body: { text: 'x' } } as never);
