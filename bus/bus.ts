@@ -62,7 +62,13 @@ import {
   DEFAULT_MAX_PAYLOAD_BYTES,
 } from './bus-options.ts';
 import type { AskOptions, DecodeResult, DurableOptions, TellOptions } from './bus-types.ts';
-import { type ConnectionState, openConnection, principalOfConnection } from './connection.ts';
+import {
+  type ConnectionState,
+  type CredentialHolder,
+  credentialHolderOf,
+  openConnection,
+  principalOfConnection,
+} from './connection.ts';
 import type { Leased, SharedConnection } from './shared-connection.ts';
 
 export type { AskOptions, DecodeResult, DurableOptions, IncomingContext, TellOptions } from './bus-types.ts';
@@ -116,6 +122,14 @@ export class Bus {
   static onShared(shared: SharedConnection, options: BusOptions, principal: string): Bus {
     const lease = shared.lease();
     return new Bus(lease.nc, options, shared.watch, { lease, principal });
+  }
+
+  /**
+   * This connection's replaceable credential: the credential authority renews and rekeys it. None on
+   * a host's shared connection: the host's credential is not one member's to replace.
+   */
+  credential(): CredentialHolder | undefined {
+    return this.leased ? undefined : credentialHolderOf(this.nc);
   }
 
   /**

@@ -5,7 +5,7 @@ import {
   jwtAuthenticator,
   type NatsConnection,
 } from '@nats-io/transport-node';
-import { decode as decodeJwt } from '@nats-io/jwt';
+import { createUser, decode as decodeJwt } from '@nats-io/jwt';
 import { defaultCredentialsFor } from '../infra/nats-auth/local-credentials.ts';
 import { UnauthenticatedError } from '../protocols/vocabulary/errors.ts';
 import { isSubjectToken } from '../protocols/subjects.ts';
@@ -45,13 +45,24 @@ export async function openConnection(args: ConnectArgs): Promise<NatsConnection>
   const c = args.credentials ?? (await defaultCredentialsFor(args.servers)) ?? { kind: 'none' };
   if (c.kind === 'user-password') Object.assign(opts, { user: c.user, pass: c.pass });
   else if (c.kind === 'token') opts.token = c.token;
-  else if (c.kind === 'jwt') {
-    opts.authenticator = jwtAuthenticator(c.jwt, new TextEncoder().encode(c.seed));
+  let holder: CredentialHolder | undefined;
+  if (c.kind === 'jwt') {
+    // Read at every (re)connect, so a renewed or reissued JWT is used from the next one on.
+    holder = new CredentialHolder(c.jwt, c.seed);
+    const h = holder;
+    opts.authenticator = jwtAuthenticator(
+      () => h.jwt,
+      () => new TextEncoder().encode(h.seed),
+    );
     opts.inboxPrefix = inboxPrefixOfJwt(c.jwt);
   }
   try {
     const nc = await connect(opts);
     if (opts.inboxPrefix) principals.set(nc, opts.inboxPrefix.slice('_INBOX.'.length));
+    if (holder) {
+      holders.set(nc, holder);
+      holder.reconnect = () => nc.reconnect();
+    }
     return nc;
   } catch (err) {
     // Wrong credentials are final: say so, typed, rather than retrying.
@@ -66,6 +77,69 @@ export async function openConnection(args: ConnectArgs): Promise<NatsConnection>
 }
 
 const principals = new WeakMap<NatsConnection, string>();
+const holders = new WeakMap<NatsConnection, CredentialHolder>();
+
+/**
+ * The user JWT and seed a connection authenticates with, replaceable while it runs: the credential
+ * authority renews a JWT for the same key, or has the holder make a new key pair (a promotion: the new
+ * tier's JWT is signed for the new key, the old key revoked). The seed never leaves this process.
+ */
+export class CredentialHolder {
+  private pending: { publicKey: string; seed: string } | undefined;
+  /** Reconnects the connection (with the credential as it is now). */
+  reconnect: () => Promise<void> = async () => {};
+  constructor(
+    public jwt: string,
+    public seed: string,
+  ) {}
+
+  /** The current key's public key (the JWT's subject). */
+  publicKey(): string {
+    return decodeJwt(this.jwt).sub;
+  }
+
+  /** Makes a new key pair, kept until a JWT for it arrives; returns its public key. */
+  rekey(): string {
+    const kp = createUser();
+    this.pending = { publicKey: kp.getPublicKey(), seed: new TextDecoder().decode(kp.getSeed()) };
+    return this.pending.publicKey;
+  }
+
+  /**
+   * Takes a JWT for the current key (renewal: 'renewed') or for the key `rekey` made ('rekeyed');
+   * a JWT for any other key, or for another user name, is refused.
+   */
+  accept(jwt: string): 'renewed' | 'rekeyed' {
+    const claims = decodeJwt(jwt);
+    if (claims.name !== decodeJwt(this.jwt).name) throw new Error('a credential for another principal');
+    if (claims.sub === this.publicKey()) {
+      this.jwt = jwt;
+      return 'renewed';
+    }
+    if (this.pending && claims.sub === this.pending.publicKey) {
+      this.jwt = jwt;
+      this.seed = this.pending.seed;
+      this.pending = undefined;
+      return 'rekeyed';
+    }
+    throw new Error('a credential for a key this connection does not hold');
+  }
+
+  /**
+   * Uses `jwt` from now on: for the current key (a renewal: from the next reconnect) or for the key
+   * {@link rekey} made (a reissue: reconnects at once, so the old key can be revoked).
+   */
+  async replace(jwt: string): Promise<'renewed' | 'rekeyed'> {
+    const how = this.accept(jwt);
+    if (how === 'rekeyed') await this.reconnect();
+    return how;
+  }
+}
+
+/** The replaceable credential of a connection (undefined without a user JWT). */
+export function credentialHolderOf(nc: NatsConnection): CredentialHolder | undefined {
+  return holders.get(nc);
+}
 
 /**
  * The NATS user name a connection authenticated as (from its user JWT), undefined without a JWT.

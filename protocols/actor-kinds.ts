@@ -21,6 +21,7 @@ export const ACTOR_KIND = {
   workStatus: 'work-status',
   checkpoint: 'checkpoint',
   control: 'control',
+  credentialAuthority: 'credential-authority',
 } as const;
 
 export type ActorKindName = (typeof ACTOR_KIND)[keyof typeof ACTOR_KIND];

@@ -151,3 +151,23 @@ export function refusedReport(error: ForbiddenError, receiver: string): Identity
     ...(d.runId ? { runId: d.runId } : {}),
   };
 }
+
+/**
+ * The tier an agent's user JWT lets it register at (its `gov.agents.register.<tier>.<id>` grant), else
+ * undefined: the credential, not the agent's own idea of its tier, says where it may register.
+ */
+export function registrationTierOf(jwt: string | undefined, agentId: string): Tier | undefined {
+  if (!jwt) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as {
+      nats?: { pub?: { allow?: string[] } };
+    };
+    for (const s of claims.nats?.pub?.allow ?? []) {
+      const sender = registrationSenderOf(s);
+      if (sender && sender.agentId === agentId && isTier(sender.tier)) return sender.tier;
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}

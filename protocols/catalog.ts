@@ -9,6 +9,7 @@ import { agentEventMessages } from './messages/agent-events.ts';
 import { apiMessages } from './messages/api.ts';
 import { contextMessages } from './messages/context.ts';
 import { controlMessages } from './messages/control.ts';
+import { credentialMessages } from './messages/credentials.ts';
 import { demoMessages } from './messages/demo.ts';
 import { governanceMessages } from './messages/governance.ts';
 import { ledgerMessages } from './messages/ledger.ts';
@@ -30,6 +31,7 @@ export const catalog = {
   ...apiMessages,
   ...contextMessages,
   ...controlMessages,
+  ...credentialMessages,
 } as const;
 
 export type Catalog = typeof catalog;

@@ -78,8 +78,15 @@ export const TRUSTED_ACTOR: SubjectGrant = {
  * (`gov.actor.>`, `gov.svc.>`), and write the feed and the audit trail.
  */
 export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
+  // Asks the credential authority for the credentials of the agents it starts.
   supervisor: {
-    pub: ['gov.actor.>', 'gov.sys.>', 'gov.obs.>', 'gov.audit.supervisor.{inbox}'],
+    pub: [
+      'gov.actor.>',
+      'gov.sys.>',
+      'gov.obs.>',
+      'gov.audit.supervisor.{inbox}',
+      'gov.svc.credential-authority',
+    ],
     sub: ['gov.sys.>'],
   },
   orchestrator: {
@@ -162,9 +169,17 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
     pub: ['gov.actor.>', 'gov.svc.>', 'gov.obs.>', 'gov.audit.*.{inbox}'],
     sub: ['gov.ctl.>'],
   },
+  // Holds the account key (actors/credentials): answers mints, tells holders renewed JWTs and rekeys
+  // (their inboxes), watches the commands sent to agents and their exits to revoke or reissue.
   'credential-authority': {
-    pub: ['gov.obs.>', 'gov.audit.*.{inbox}', '$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE', ...JETSTREAM],
-    sub: [],
+    pub: [
+      'gov.actor.>',
+      'gov.obs.>',
+      'gov.audit.*.{inbox}',
+      '$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE',
+      ...JETSTREAM,
+    ],
+    sub: ['gov.actor.agent.*', 'gov.sys.exit.agent.*'],
   },
 };
 

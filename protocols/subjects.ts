@@ -75,6 +75,10 @@ export function exitSubject(kind: string, id: string): string {
 
 /** Wildcards for watchers (supervisors, status API, tests). */
 export const allHeartbeats = (): string => join('sys', 'hb', '>');
+/** Every agent's inbox (`gov.actor.agent.*`): the credential authority watches the commands sent there. */
+export const allAgentInboxes = (): string => join('actor', 'agent', '*');
+/** Every agent's exit report (`gov.sys.exit.agent.*`). */
+export const allAgentExits = (): string => join('sys', 'exit', 'agent', '*');
 export const allExits = (): string => join('sys', 'exit', '>');
 export const allStarted = (): string => join('sys', 'started', '>');
 

@@ -29,6 +29,8 @@ const LOADERS: Readonly<Record<ActorKindName, () => Promise<ActorKind>>> = {
   [ACTOR_KIND.workStatus]: async () => (await import('../actors/context/status-actor.ts')).workStatusKind,
   [ACTOR_KIND.checkpoint]: async () => (await import('../actors/context/checkpoint-actor.ts')).checkpointKind,
   [ACTOR_KIND.control]: async () => (await import('../actors/control/control-actor.ts')).controlKind,
+  [ACTOR_KIND.credentialAuthority]: async () =>
+    (await import('../actors/credentials/credential-authority.ts')).credentialAuthorityKind,
   [ACTOR_KIND.supervisor]: async () =>
     (await import('../supervisors/supervisor.ts')).createSupervisorKind(loadActorKind),
 };

@@ -31,6 +31,7 @@ import {
   ActorStoppedError,
   AgentUnavailableError,
   agentRegisterSubject,
+  registrationTierOf,
   InternalError,
   PolicyViolationError,
   serializeError,
@@ -183,11 +184,15 @@ class GovernedAgent {
     this.registerTimer = this.ctx.clock.setInterval(() => this.register(), DEFAULT_REGISTER_EVERY_MS);
   }
 
-  /** Announces the agent on `gov.agents.register.<its credential's tier>.<id>`. */
+  /**
+   * Announces the agent on `gov.agents.register.<its credential's tier>.<id>`: the tier of the credential
+   * it holds now (a promotion's reissued credential raises it: actors/credentials), else its start tier.
+   */
   private register(): void {
     if (this.stopped) return;
+    const tier = registrationTierOf(this.ctx.bus.credential()?.jwt, this.id) ?? this.opts.tier;
     this.reporter.safely('register', () =>
-      this.ctx.bus.tell(agentRegisterSubject(this.opts.tier, this.id), {
+      this.ctx.bus.tell(agentRegisterSubject(tier, this.id), {
         type: 'agent.register.v1',
         body: this.state(),
       }),

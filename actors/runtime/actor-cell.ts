@@ -32,6 +32,7 @@ import type { ActorHandle, ActorState, ExitReason, ExitReport, RunActorOptions }
 import { type ActorBehavior, type ActorContext, type ActorKind, Refusal } from './actor-kind.ts';
 import { DEFAULT_HEARTBEAT_MS, DEFAULT_STOP_DRAIN_MS } from './actor-options.ts';
 import { FencedClock } from './fenced-clock.ts';
+import { takeCredentialMessage } from './credential-messages.ts';
 import { leaseHostRedis } from './host-redis.ts';
 
 /** A message the actor sent itself (ctx.self): already an envelope. */
@@ -338,6 +339,15 @@ export class ActorCell<A> {
     if (env.type === 'actor.stop.v1') {
       bus.respond(m, { type: 'ack.v1', body: { ok: true } }, env);
       void this.stop(env.body.reason);
+      return;
+    }
+    // The credential authority's renewals and rekeys, on this actor's own inbox (only system
+    // credentials may publish there): the runtime owns the connection, so it takes them for every kind.
+    if (
+      (env.type === 'credentials.rekey.v1' || env.type === 'credentials.renewed.v1') &&
+      m.subject === address
+    ) {
+      await takeCredentialMessage(this.bus, this.log, m, env);
       return;
     }
     const b = this.behavior!;

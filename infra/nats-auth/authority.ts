@@ -196,20 +196,23 @@ export function pruneRevocations(
 /** A user to revoke: its public key, and when its JWT expires if known (then it is pruned after). */
 export type RevokedUser = string | { publicKey: string; expiresAtMs?: number };
 
-/** Mints a user credential for `principal` with the permissions of protocols/permissions.ts. */
-export async function mintUser(
+/**
+ * Signs a user JWT for the nkey `publicKey` (the holder keeps its seed) with `principal`'s permissions
+ * from protocols/permissions.ts: what the credential authority answers, no secret involved.
+ */
+export async function signUser(
   authority: UserIssuer,
   principal: Principal,
+  publicKey: string,
   options: { ttlMs?: number; nowMs?: number } = {},
-): Promise<MintedUser> {
-  const user = fastKeyPair(createUser());
+): Promise<{ name: string; jwt: string; expiresAtMs: number }> {
   const name = principalName(principal);
   const grant = permissionsFor(principal);
   const nowMs = options.nowMs ?? Date.now();
   const expiresAtMs = nowMs + (options.ttlMs ?? DEFAULT_USER_CREDS_TTL_MS);
   const jwt = await encodeUser(
     name,
-    user,
+    publicKey,
     authority.account,
     {
       pub: { allow: [...grant.pub] },
@@ -219,6 +222,17 @@ export async function mintUser(
     },
     { exp: Math.floor(expiresAtMs / 1000) },
   );
+  return { name, jwt, expiresAtMs };
+}
+
+/** Mints a user credential for `principal` with the permissions of protocols/permissions.ts. */
+export async function mintUser(
+  authority: UserIssuer,
+  principal: Principal,
+  options: { ttlMs?: number; nowMs?: number } = {},
+): Promise<MintedUser> {
+  const user = fastKeyPair(createUser());
+  const { name, jwt, expiresAtMs } = await signUser(authority, principal, user.getPublicKey(), options);
   const seed = new TextDecoder().decode(user.getSeed());
   return {
     name,

@@ -13,6 +13,7 @@ export {
   type RevokedUser,
   revokeUsers,
   saveRevocations,
+  signUser,
   DEFAULT_REVOCATION_PRUNE_SKEW_MS,
 } from './authority.ts';
 export {

@@ -54,6 +54,22 @@ export async function rawConnect(
   });
 }
 
+/**
+ * A raw connection as `principal` that collects the permission violations the server reports: what an
+ * attacker test connects with, to assert that each forbidden action was refused by the broker.
+ */
+export async function connectWatched(
+  nats: NatsServer,
+  principal: Principal,
+): Promise<{ nc: NatsConnection; violations: string[] }> {
+  const nc = await rawConnect(nats, principal);
+  const violations: string[] = [];
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'error') violations.push(String(s.error));
+  })();
+  return { nc, violations };
+}
+
 /** Writes `principal`'s `.creds` file (mode 0600) into `dir` and returns its path (for NATS_CREDS). */
 export async function credsFile(nats: NatsServer, principal: Principal, dir: string): Promise<string> {
   const u = await mintFor(nats, principal);

@@ -6,6 +6,7 @@ export { CLOCK_SLACK_MS } from './clock-slack.ts';
 export {
   adminCreds,
   agentCreds,
+  connectWatched,
   credsFile,
   credsFor,
   issuerSeedOf,

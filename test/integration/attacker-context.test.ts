@@ -8,8 +8,7 @@
  * quarantine the checkpoint would undo are all where they were, and no restore was recorded.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentDirectoryKind } from '../../actors/agent-directory.ts';
 import { checkpointKind, memoryKind, RestoreLog, workStatusKind } from '../../actors/context/index.ts';
@@ -19,7 +18,7 @@ import type { NatsServer } from '../../infra/nats-server.ts';
 import { type Principal, principalName } from '../../protocols/permissions.ts';
 import { ACTOR_KIND, contextSubject, memoryPutSubject, serviceSubject } from '../../protocols/index.ts';
 import { decodeRaw } from '../../protocols/codec.ts';
-import { mintFor, TestServers, testBus } from '../harness/index.ts';
+import { connectWatched, TestServers, testBus } from '../harness/index.ts';
 
 const servers = new TestServers();
 let nats: NatsServer;
@@ -67,17 +66,7 @@ const envelope = (type: string, body: unknown) =>
   JSON.stringify({ sv: 1, type, id: randomUUID(), ts: Date.now(), from: 'gov.actor.client.ops', body });
 
 async function as(principal: Principal): Promise<{ nc: NatsConnection; violations: string[] }> {
-  const u = await mintFor(nats, principal);
-  const nc = await connect({
-    servers: nats.url,
-    authenticator: credsAuthenticator(new TextEncoder().encode(u.creds)),
-    inboxPrefix: u.inboxPrefix,
-  });
-  const violations: string[] = [];
-  void (async () => {
-    for await (const s of nc.status()) if (s.type === 'error') violations.push(String(s.error));
-  })();
-  return { nc, violations };
+  return connectWatched(nats, principal);
 }
 
 /** What the system holds that the attacks try to change. */

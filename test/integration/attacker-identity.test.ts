@@ -6,7 +6,7 @@
  * and the victim's stage, and what the ledger says about the victim, are unchanged.
  */
 import { randomUUID } from 'node:crypto';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActorHandle } from '../../actors/runtime/index.ts';
 import { ensureStreams } from '../../bus/streams.ts';
@@ -14,7 +14,7 @@ import type { Envelope } from '../../protocols/envelope.ts';
 import { NoEligibleAgentError } from '../../protocols/vocabulary/errors.ts';
 import type { Principal } from '../../protocols/permissions.ts';
 import { agentResultsSubject, auditSubject, serviceSubject } from '../../protocols/subjects.ts';
-import { mintFor } from '../harness/index.ts';
+import { connectWatched } from '../harness/index.ts';
 import { OrchestratorRig } from './orchestrator-helpers.ts';
 import { startWriter } from './ledger-helpers.ts';
 
@@ -51,16 +51,7 @@ afterAll(async () => {
 
 /** A raw connection as `principal`, collecting the permission violations the server reports. */
 async function as(principal: Principal): Promise<{ nc: NatsConnection; violations: string[] }> {
-  const u = await mintFor(rig.nats, principal);
-  const nc = await connect({
-    servers: rig.nats.url,
-    authenticator: credsAuthenticator(new TextEncoder().encode(u.creds)),
-    inboxPrefix: u.inboxPrefix,
-  });
-  const violations: string[] = [];
-  void (async () => {
-    for await (const s of nc.status()) if (s.type === 'error') violations.push(String(s.error));
-  })();
+  const { nc, violations } = await connectWatched(rig.nats, principal);
   rig.servers.onStop(() => nc.close());
   return { nc, violations };
 }

@@ -9,14 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerStore } from '../../actors/ledger/index.ts';
-import { mintUser } from '../../infra/nats-auth/index.ts';
 import type { Principal } from '../../protocols/permissions.ts';
 import { allChildren } from '../../supervisors/supervisor-tree.ts';
 import { parseTeams, type RunningSystem, startSystem } from '../../system/index.ts';
-import { waitFor } from '../harness/index.ts';
+import { connectWatched, waitFor } from '../harness/index.ts';
 
 const TEAMS = `
 teams:
@@ -50,18 +49,7 @@ afterAll(async () => {
 
 /** A connection as `principal`, collecting the permission violations the server reports. */
 async function as(principal: Principal): Promise<{ nc: NatsConnection; violations: string[] }> {
-  const nats = sys.services.embedded.nats!;
-  const u = await mintUser(nats.auth, principal);
-  const nc = await connect({
-    servers: sys.natsUrl,
-    authenticator: credsAuthenticator(new TextEncoder().encode(u.creds)),
-    inboxPrefix: u.inboxPrefix,
-  });
-  const violations: string[] = [];
-  void (async () => {
-    for await (const s of nc.status()) if (s.type === 'error') violations.push(String(s.error));
-  })();
-  return { nc, violations };
+  return connectWatched(sys.services.embedded.nats!, principal);
 }
 
 const envelope = (type: string, from: string, body: unknown) =>
@@ -317,8 +305,13 @@ describe('an attacker on the bus', () => {
     nc.publish('gov.sys.hb.agent.mallory-0', '{}');
     await nc.flush();
     const observer = await as({ role: 'observer', name: 'eve' });
+    // The whole feed is granted; other events (a witness cosigning, say) may come first.
     const seen = new Promise<string>((resolve) =>
-      observer.nc.subscribe('gov.obs.>', { max: 1, callback: (_e, m) => resolve(m.subject) }),
+      observer.nc.subscribe('gov.obs.>', {
+        callback: (_e, m) => {
+          if (m.subject === 'gov.obs.run.control') resolve(m.subject);
+        },
+      }),
     );
     await observer.nc.flush();
     sys.client.emit(['run', 'control'], { type: 'demo.echoed.v1', body: { text: 'x' } } as never);

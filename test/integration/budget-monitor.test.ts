@@ -357,6 +357,16 @@ describe('budget monitor: verdicts', () => {
     expect((await t.status('late')).breached).toBe(true);
   });
 
+  it("latches nothing for orchestrator errors before run-accepted even past the stand-in budget's breach threshold", async () => {
+    const t = await monitor();
+    // The stand-in (the default budget) breaches above 5 errors; these 7 must wait for the run's own.
+    for (let i = 1; i <= 7; i++) await t.event(failed('late-many', i));
+    expect(t.latched).toEqual([]);
+    expect((await t.status('late-many')).breached).toBe(false);
+    await t.event({ runId: 'late-many', event: 'run-accepted', governance: count(100) });
+    expect(t.latched).toEqual([]);
+  });
+
   it('judging at run-accepted with nothing counted yet decides nothing, and the trigger of a judged breach without errors is the monitor itself', async () => {
     const t = await monitor();
     await t.event({ runId: 'quiet', event: 'run-accepted', governance: count(1) });

@@ -4,7 +4,7 @@
  * protocol. A breach or a violation stops the run, not the fleet; nothing waits for ever
  * (admission by capacity, schedule-to-start). See docs/governance.md, "Containment".
  */
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { budgetMonitorKind } from '../../actors/error-budget/index.ts';
 import { orchestratorKind } from '../../actors/orchestrator/orchestrator.ts';
@@ -13,13 +13,12 @@ import { type ActorHandle, runActor } from '../../actors/runtime/index.ts';
 import { tokenAuthorityKind } from '../../actors/token/index.ts';
 import type { Bus } from '../../bus/index.ts';
 import { startVaultDevServer } from '../../infra/vault/dev-server.ts';
-import { mintUser } from '../../infra/nats-auth/index.ts';
 import type { BodyOf } from '../../protocols/catalog.ts';
 import type { Envelope } from '../../protocols/envelope.ts';
 import { NoEligibleAgentError } from '../../protocols/vocabulary/errors.ts';
 import type { Principal } from '../../protocols/permissions.ts';
 import { allObs, containSubject, agentResultsSubject, serviceSubject } from '../../protocols/subjects.ts';
-import { collect, mintFor, TestServers, testBus, waitFor } from '../harness/index.ts';
+import { connectWatched, collect, mintFor, TestServers, testBus, waitFor } from '../harness/index.ts';
 import type { NatsServer } from '../../infra/nats-server.ts';
 
 const servers = new TestServers();
@@ -342,15 +341,5 @@ const envelopeText = (type: string, from: string, body: unknown) =>
 
 /** A raw connection as `principal`, collecting the permission violations the broker reports. */
 async function as(principal: Principal): Promise<{ nc: NatsConnection; violations: string[] }> {
-  const u = await mintUser(nats.auth, principal);
-  const nc = await connect({
-    servers: nats.url,
-    authenticator: credsAuthenticator(new TextEncoder().encode(u.creds)),
-    inboxPrefix: u.inboxPrefix,
-  });
-  const violations: string[] = [];
-  void (async () => {
-    for await (const s of nc.status()) if (s.type === 'error') violations.push(String(s.error));
-  })();
-  return { nc, violations };
+  return connectWatched(nats, principal);
 }

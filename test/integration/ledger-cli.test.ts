@@ -277,5 +277,6 @@ describe('agov ledger and agov evidence, run as processes on the SQLite file', (
       expect(bad.stderr).toContain(`evidence INVALID: bad file ${file}:`);
     }
     expect(existsSync(join(out, 'manifest.json'))).toBe(true);
-  });
+    // 20 CLI processes in a row: at load 25 they took over the default 60 s.
+  }, 180_000);
 });
