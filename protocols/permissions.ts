@@ -97,6 +97,9 @@ export const ACTOR_PERMISSIONS: Readonly<Record<string, SubjectGrant>> = {
       'gov.agents.register.>',
       'gov.agents.register',
       'gov.contain.*',
+      // The fast path of reports (actors/orchestrator/report-intake.ts): heard as published, before the
+      // RESULTS stream's copy. Refused until now, so deployed orchestrators waited for the stream copy.
+      'gov.results.orchestrator.*',
       '$KV.>',
     ],
   },

@@ -322,6 +322,25 @@ describe('an attacker on the bus', () => {
     await observer.nc.close();
   });
 
+  // Regression: the orchestrator's grant lacked its results subject, so deployed orchestrators never heard
+  // reports as published (the fast path of report-intake.ts) and waited for the RESULTS stream's copy.
+  it("an orchestrator's credential hears agents' reports as published; an agent's cannot listen there", async () => {
+    const orch = await as({ role: 'actor', kind: 'orchestrator', id: 'orch-fast' });
+    const heard = new Promise<string>((resolve) =>
+      orch.nc.subscribe('gov.results.orchestrator.*', { max: 1, callback: (_e, m) => resolve(m.subject) }),
+    );
+    await orch.nc.flush();
+    const reporter = await as({ role: 'agent', id: 'reporter-1', tier: 'T1' });
+    // Not an envelope: the real orchestrator dead-letters its stream copy and changes nothing.
+    reporter.nc.publish('gov.results.orchestrator.reporter-1', 'x');
+    await reporter.nc.flush();
+    expect(await heard).toBe('gov.results.orchestrator.reporter-1');
+    expect(orch.violations).toEqual([]);
+    await reporter.nc.close();
+    await orch.nc.close();
+    await refusedSubscribe({ role: 'agent', id: 'eaves-t2', tier: 'T2' }, 'gov.results.orchestrator.*');
+  });
+
   it('after every attempt, the system is unchanged: every actor running, never restarted, no run', async () => {
     // The deep tree asks each supervisor in turn; on a loaded machine a subtree may answer late.
     const children = await waitFor('the whole tree', async () => {
