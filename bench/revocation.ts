@@ -21,7 +21,11 @@ import {
   mintUser,
   type NatsAuthority,
 } from '../infra/nats-auth/index.ts';
-import { heartbeatSubject } from '../protocols/index.ts';
+import { createUser } from '@nats-io/jwt';
+import { credentialAuthorityKind } from '../actors/credentials/index.ts';
+import { runActor } from '../actors/runtime/index.ts';
+import { Bus } from '../bus/index.ts';
+import { ACTOR_KIND, actorInbox, heartbeatSubject, serviceSubject } from '../protocols/index.ts';
 import { startBenchServices } from './bench-system.ts';
 import { rawConnect } from './raw-connect.ts';
 import { percentile, report, round, summarize } from './stats.ts';
@@ -101,6 +105,11 @@ export async function benchRevocation(): Promise<void> {
     clearStale(auth);
     const pruned = await phase('pruned', Date.now() - DEFAULT_REVOCATION_PRUNE_SKEW_MS - 60_000);
     load.push(loadavg()[0]!);
+    step(`through the credential authority actor: ${REVOCATIONS} agents suspended one at a time`);
+    const viaActor = await actorPhase(url, raw);
+    viaActor.accountJwtBytes = auth.accountJwt.length;
+    viaActor.revocationsListed = Object.keys(auth.revocations).length;
+    load.push(loadavg()[0]!);
     await pusher.close();
     await raw.close();
     await responder.close();
@@ -134,23 +143,81 @@ export async function benchRevocation(): Promise<void> {
       loadAverage1m: load.map((l) => round(l, 1)),
       grown: sum(grown),
       pruned: sum(pruned),
+      viaActor: sum(viaActor),
     };
     for (const [name, r] of [
       ['grown ', results.grown],
       ['pruned', results.pruned],
+      ['actor ', results.viaActor],
     ] as const)
       console.log(
         `${name}: revoke → dropped p50 ${r.revokeToDropMs.p50} ms, p95 ${r.revokeToDropMs.p95} ms, p99 ${r.revokeToDropMs.p99} ms, max ${r.revokeToDropMs.max} ms (target p99 < 100 ms); raw request p50 ${r.rawRequestMs.p50} ms p99 ${r.rawRequestMs.p99} ms → ${r.ratioP50}× / ${r.ratioP99}×; account JWT ${r.accountJwtBytes} B, ${r.revocationsListed} revocations listed`,
       );
-    console.log(`load average (1 min) at start, between, end: ${results.loadAverage1m.join(', ')}`);
+    console.log(`load average (1 min) at start, between phases, end: ${results.loadAverage1m.join(', ')}`);
     report('revocation', results, {
       grownDropP99VsRawP99: results.grown.ratioP99,
       prunedDropP99VsRawP99: results.pruned.ratioP99,
       prunedVsGrownDropP99: round(results.pruned.revokeToDropMs.p99 / results.grown.revokeToDropMs.p99),
+      actorDropP99VsRawP99: results.viaActor.ratioP99,
     });
   } finally {
     await services.stop();
   }
+}
+
+/**
+ * Through the credential authority actor: the agent's credential is minted by it (for a key made
+ * here), and the revocation is triggered as in the system, by a suspend command sent to the agent's
+ * inbox; timed from that publish until the server has dropped the agent's connection.
+ */
+async function actorPhase(url: string, raw: Awaited<ReturnType<typeof rawConnect>>): Promise<Phase> {
+  const ca = await runActor(credentialAuthorityKind, { id: 'ca-bench', bus: { servers: url } });
+  const bus = await Bus.connect({ servers: url, name: 'bench-revocation' });
+  const out: Phase = {
+    revokeToDropMs: [],
+    pushMs: [],
+    rawRequestMs: [],
+    accountJwtBytes: 0,
+    revocationsListed: 0,
+  };
+  const payload = new Uint8Array(256);
+  try {
+    for (let i = -1; i < REVOCATIONS; i++) {
+      const id = `bench-actor-${i + 1}`;
+      const kp = createUser();
+      const minted = await bus.ask(serviceSubject(ACTOR_KIND.credentialAuthority), {
+        type: 'credentials.mint.v1',
+        body: { principal: { role: 'agent', id, tier: 'T0' }, publicKey: kp.getPublicKey() },
+      });
+      const jwt = (minted.body as { jwt: string }).jwt;
+      const nc = await connect({
+        servers: url,
+        authenticator: jwtAuthenticator(jwt, kp.getSeed()),
+        inboxPrefix: `_INBOX.agent-${id}`,
+        reconnect: false,
+      });
+      nc.publish(heartbeatSubject('agent', id), payload);
+      await nc.flush();
+      let t0 = performance.now();
+      await raw.request('bench.echo', payload, { timeout: 5_000 });
+      const rawMs = performance.now() - t0;
+      t0 = performance.now();
+      const dropped = nc.closed().then(() => performance.now());
+      bus.tell(actorInbox(ACTOR_KIND.agent, id), {
+        type: 'agent.command.v1',
+        body: { command: 'suspend', by: 'bench', reason: 'bench' },
+      });
+      const droppedAt = (await dropped) - t0;
+      if (i < 0) continue;
+      out.rawRequestMs.push(rawMs);
+      out.pushMs.push(droppedAt);
+      out.revokeToDropMs.push(droppedAt);
+    }
+  } finally {
+    await bus.close();
+    await ca.stop('bench over');
+  }
+  return out;
 }
 
 const staleKeys: string[] = [];
