@@ -41,6 +41,31 @@ interface Phase {
   revocationsListed: number;
 }
 
+/** One phase's figures: revoke → dropped against a raw request on the same server. */
+function sum(p: Phase) {
+  const drop = summarize(p.revokeToDropMs);
+  const base = summarize(p.rawRequestMs);
+  return {
+    revokeToDropMs: {
+      p50: round(drop.p50),
+      p95: round(
+        percentile(
+          [...p.revokeToDropMs].sort((a, b) => a - b),
+          95,
+        ),
+      ),
+      p99: round(drop.p99),
+      max: round(Math.max(...p.revokeToDropMs)),
+    },
+    pushMs: { p50: round(summarize(p.pushMs).p50), p99: round(summarize(p.pushMs).p99) },
+    rawRequestMs: { p50: round(base.p50), p99: round(base.p99) },
+    accountJwtBytes: p.accountJwtBytes,
+    revocationsListed: p.revocationsListed,
+    ratioP50: round(drop.p50 / base.p50),
+    ratioP99: round(drop.p99 / base.p99),
+  };
+}
+
 export async function benchRevocation(): Promise<void> {
   const services = await startBenchServices('revocation', { streams: false });
   const url = services.natsUrl;
@@ -114,29 +139,6 @@ export async function benchRevocation(): Promise<void> {
     await raw.close();
     await responder.close();
 
-    const sum = (p: Phase) => {
-      const drop = summarize(p.revokeToDropMs);
-      const base = summarize(p.rawRequestMs);
-      return {
-        revokeToDropMs: {
-          p50: round(drop.p50),
-          p95: round(
-            percentile(
-              [...p.revokeToDropMs].sort((a, b) => a - b),
-              95,
-            ),
-          ),
-          p99: round(drop.p99),
-          max: round(Math.max(...p.revokeToDropMs)),
-        },
-        pushMs: { p50: round(summarize(p.pushMs).p50), p99: round(summarize(p.pushMs).p99) },
-        rawRequestMs: { p50: round(base.p50), p99: round(base.p99) },
-        accountJwtBytes: p.accountJwtBytes,
-        revocationsListed: p.revocationsListed,
-        ratioP50: round(drop.p50 / base.p50),
-        ratioP99: round(drop.p99 / base.p99),
-      };
-    };
     const results = {
       revocations: REVOCATIONS,
       stale: STALE,
