@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus } from '../../bus/index.ts';
 import { sendControl } from '../../cli/command-control.ts';
 import { mintUser } from '../../infra/nats-auth/index.ts';
-import { actorInbox, errorsSubject, serviceSubject } from '../../protocols/index.ts';
+import { actorInbox, contextSubject, errorsSubject, serviceSubject } from '../../protocols/index.ts';
 import type { Principal } from '../../protocols/permissions.ts';
 import { parseTeams, type RunningSystem, startSystem } from '../../system/index.ts';
 import { collect, systemGatewayUrl, waitFor } from '../harness/index.ts';
@@ -265,9 +265,10 @@ describe('run controls', () => {
     });
     await sendControl(op, { on: 'run', id: runId, command: 'resume' });
     expect((await runState(runId)).paused).toBeUndefined();
-    const restored = await sys.client.ask(serviceSubject('checkpoint'), {
+    // Restores are taken only where the broker vouches for the restorer: its own gov.ctx subject.
+    const restored = await op.ask(contextSubject('checkpoint', 'T2', op.principal()), {
       type: 'checkpoint.restore.v1',
-      body: { id: (cp.body as { id: string }).id, byTier: 'T2', by: 'client-alice' },
+      body: { id: (cp.body as { id: string }).id },
     });
     expect((restored.body as { actions: unknown[] }).actions).toContainEqual(
       expect.objectContaining({ kind: 'run-pause', target: runId, outcome: 'applied' }),
