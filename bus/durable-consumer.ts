@@ -120,7 +120,15 @@ export class DurableConsumer {
         }
         try {
           await handler(decoded.env, { seq: m.seq, redelivered: m.redelivered });
-          await m.ackAck().catch(() => m.ack());
+          // One ack per delivery: the broker lets a consumer answer a delivery's ack subject once
+          // (protocols/permissions.ts, the response permission), so a second ack after a failed ack-ack
+          // was only ever refused. An ack that did not land means a redelivery, deduplicated by event id.
+          await m.ackAck().catch((err: unknown) =>
+            options.log.warn('ack not confirmed; the message may be delivered again', {
+              seq: m.seq,
+              error: String(err),
+            }),
+          );
         } catch (err) {
           options.log.warn('stream message failed, will be redelivered', { seq: m.seq, error: String(err) });
           this.settle(options.log, () => m.nak(options.retryMs));
