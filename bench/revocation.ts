@@ -97,22 +97,16 @@ export async function benchRevocation(): Promise<void> {
       for (let i = -1; i < REVOCATIONS; i++) {
         const id = `bench-${name}-${i + 1}`;
         const agent = await mintUser(auth, { role: 'agent', id, tier: 'T0' });
-        const nc = await connect({
-          servers: url,
-          authenticator: jwtAuthenticator(agent.jwt, new TextEncoder().encode(agent.seed)),
-          inboxPrefix: agent.inboxPrefix,
-          reconnect: false,
-        });
-        nc.publish(heartbeatSubject('agent', id), payload);
-        await nc.flush();
-        let t0 = performance.now();
-        await raw.request('bench.echo', payload, { timeout: 5_000 });
-        const rawMs = performance.now() - t0;
-        t0 = performance.now();
-        const dropped = nc.closed().then(() => performance.now());
-        await pusher.revoke([{ publicKey: agent.publicKey, expiresAtMs: agent.expiresAtMs }]);
-        const pushed = performance.now() - t0;
-        const droppedAt = (await dropped) - t0;
+        const seed = new TextEncoder().encode(agent.seed);
+        const {
+          rawMs,
+          revokeMs: pushed,
+          droppedMs: droppedAt,
+        } = await timeRevocation(
+          { url, raw, payload },
+          { id, jwt: agent.jwt, seed, inboxPrefix: agent.inboxPrefix },
+          () => pusher.revoke([{ publicKey: agent.publicKey, expiresAtMs: agent.expiresAtMs }]),
+        );
         if (i < 0) continue;
         out.rawRequestMs.push(rawMs);
         out.pushMs.push(pushed);
@@ -172,6 +166,33 @@ export async function benchRevocation(): Promise<void> {
  * here), and the revocation is triggered as in the system, by a suspend command sent to the agent's
  * inbox; timed from that publish until the server has dropped the agent's connection.
  */
+/**
+ * One agent connected with its credential and heard by the server (a heartbeat), a raw request timed as
+ * the baseline, then `revoke` timed to its return and to the moment the server drops the agent.
+ */
+async function timeRevocation(
+  on: { url: string; raw: Awaited<ReturnType<typeof rawConnect>>; payload: Uint8Array },
+  agent: { id: string; jwt: string; seed: Uint8Array; inboxPrefix: string },
+  revoke: () => Promise<unknown>,
+): Promise<{ rawMs: number; revokeMs: number; droppedMs: number }> {
+  const nc = await connect({
+    servers: on.url,
+    authenticator: jwtAuthenticator(agent.jwt, agent.seed),
+    inboxPrefix: agent.inboxPrefix,
+    reconnect: false,
+  });
+  nc.publish(heartbeatSubject('agent', agent.id), on.payload);
+  await nc.flush();
+  let t0 = performance.now();
+  await on.raw.request('bench.echo', on.payload, { timeout: 5_000 });
+  const rawMs = performance.now() - t0;
+  t0 = performance.now();
+  const dropped = nc.closed().then(() => performance.now());
+  await revoke();
+  const revokeMs = performance.now() - t0;
+  return { rawMs, revokeMs, droppedMs: (await dropped) - t0 };
+}
+
 async function actorPhase(url: string, raw: Awaited<ReturnType<typeof rawConnect>>): Promise<Phase> {
   const ca = await runActor(credentialAuthorityKind, { id: 'ca-bench', bus: { servers: url } });
   const bus = await Bus.connect({ servers: url, name: 'bench-revocation' });
@@ -192,24 +213,16 @@ async function actorPhase(url: string, raw: Awaited<ReturnType<typeof rawConnect
         body: { principal: { role: 'agent', id, tier: 'T0' }, publicKey: kp.getPublicKey() },
       });
       const jwt = (minted.body as { jwt: string }).jwt;
-      const nc = await connect({
-        servers: url,
-        authenticator: jwtAuthenticator(jwt, kp.getSeed()),
-        inboxPrefix: `_INBOX.agent-${id}`,
-        reconnect: false,
-      });
-      nc.publish(heartbeatSubject('agent', id), payload);
-      await nc.flush();
-      let t0 = performance.now();
-      await raw.request('bench.echo', payload, { timeout: 5_000 });
-      const rawMs = performance.now() - t0;
-      t0 = performance.now();
-      const dropped = nc.closed().then(() => performance.now());
-      bus.tell(actorInbox(ACTOR_KIND.agent, id), {
-        type: 'agent.command.v1',
-        body: { command: 'suspend', by: 'bench', reason: 'bench' },
-      });
-      const droppedAt = (await dropped) - t0;
+      // The suspend is a tell: its "push" time is the time until the connection drops.
+      const { rawMs, droppedMs: droppedAt } = await timeRevocation(
+        { url, raw, payload },
+        { id, jwt, seed: kp.getSeed(), inboxPrefix: `_INBOX.agent-${id}` },
+        async () =>
+          bus.tell(actorInbox(ACTOR_KIND.agent, id), {
+            type: 'agent.command.v1',
+            body: { command: 'suspend', by: 'bench', reason: 'bench' },
+          }),
+      );
       if (i < 0) continue;
       out.rawRequestMs.push(rawMs);
       out.pushMs.push(droppedAt);
